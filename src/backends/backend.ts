@@ -1,0 +1,72 @@
+// The storage interface: a tiny key/value store. Everything content-addressed (digests, manifests, tags, dedupe)
+// lives above it in core, so a new backend only has to move bytes. test/backends/conformance.ts is the contract;
+// every implementation runs it unchanged.
+//
+// Keys are `/`-separated relative paths such as `blobs/blake3/ab/ab12...`. Backends translate their native errors
+// once, here at the edge: a missing key is a NotFoundError, a denied or full store a StorageError, each with a hint.
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface Backend {
+  /** Where the data lives, for messages: a folder path or s3://bucket/prefix. Never contains secrets. */
+  readonly location: string;
+
+  /** Checks the store can be used: exists and (for 'write') is writable. Throws a plain error with a hint. */
+  probe(mode: 'read' | 'write'): Promise<void>;
+
+  /** Whole object. NotFoundError if the key does not exist. */
+  get(key: string): Promise<Buffer>;
+
+  /** `length` bytes from `offset` (clamped at the end). NotFoundError if the key does not exist. */
+  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+
+  /** Size of the object, or undefined when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+
+  /**
+   * Stores an immutable object atomically unless the key already exists. Returns true if written, false if the key
+   * was already there (content-addressed keys hold the same bytes, so this is not an error).
+   */
+  putIfAbsent(key: string, data: Uint8Array): Promise<boolean>;
+
+  /** Creates or replaces a mutable object (tags, aim-repo.json, index.json) atomically. */
+  put(key: string, data: Uint8Array): Promise<void>;
+
+  /** Every object whose key starts with `prefix`, in no particular order. Temp files of killed writers are skipped. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+
+  /** Removes the object; deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Releases sockets or handles. */
+  close?(): Promise<void>;
+}
+
+/**
+ * Optional capability: compare-and-swap of a mutable key. `expected` is the previous content's version token as
+ * returned by `getVersioned` (undefined = the key must not exist). Throws ConflictError when another writer won.
+ * Backends that cannot do this atomically do not implement it; see README for what racing tag pushes can do then.
+ */
+export interface ConditionalPut {
+  getVersioned(key: string): Promise<{ data: Buffer; version: string } | undefined>;
+  putIfVersion(key: string, data: Uint8Array, expected: string | undefined): Promise<void>;
+}
+
+export function supportsConditionalPut(backend: Backend): backend is Backend & ConditionalPut {
+  const candidate = backend as Partial<ConditionalPut>;
+  return typeof candidate.getVersioned === 'function' && typeof candidate.putIfVersion === 'function';
+}
+
+export interface RepoLocation {
+  type: 'local' | 's3';
+  path: string;
+  region?: string;
+  endpoint?: string;
+  profile?: string;
+  /** S3 checksum behaviour, see README "S3 and the SDK's checksums". */
+  checksums?: 'when_required' | 'when_supported';
+  concurrency?: number;
+}

@@ -1,0 +1,60 @@
+import { createBLAKE3 } from 'hash-wasm';
+import { IntegrityError, UsageError } from './errors.js';
+
+// A digest is parsed once at the boundary and then travels as this branded type, never as a bare string.
+declare const digestBrand: unique symbol;
+export type Digest = string & { readonly [digestBrand]: true };
+
+const DIGEST_PATTERN = /^blake3:[0-9a-f]{64}$/;
+
+export function isDigest(value: unknown): value is Digest {
+  return typeof value === 'string' && DIGEST_PATTERN.test(value);
+}
+
+export function parseDigest(value: string, where = 'digest'): Digest {
+  if (!isDigest(value)) {
+    throw new UsageError(`${where}: "${value}" is not a digest`, { hint: 'a digest is blake3: followed by 64 lowercase hex characters' });
+  }
+  return value;
+}
+
+export function digestHex(digest: Digest): string {
+  return digest.slice('blake3:'.length);
+}
+
+export function shortDigest(digest: Digest): string {
+  return digestHex(digest).slice(0, 12);
+}
+
+export function digestFromHex(hex: string): Digest {
+  return parseDigest(`blake3:${hex}`);
+}
+
+type Hasher = Awaited<ReturnType<typeof createBLAKE3>>;
+let shared: Hasher | undefined;
+
+/** BLAKE3-256 of bytes already in memory (chunks, manifests, tags). One WASM instance is reused. */
+export async function digestOf(bytes: Uint8Array): Promise<Digest> {
+  shared ??= await createBLAKE3();
+  shared.init();
+  shared.update(bytes);
+  return digestFromHex(shared.digest('hex'));
+}
+
+export async function createDigester(): Promise<{ update(bytes: Uint8Array): void; digest(): Digest }> {
+  const hasher = await createBLAKE3();
+  hasher.init();
+  return {
+    update: (bytes) => void hasher.update(bytes),
+    digest: () => digestFromHex(hasher.digest('hex')),
+  };
+}
+
+export async function assertDigest(bytes: Uint8Array, expected: Digest, what: string): Promise<void> {
+  const actual = await digestOf(bytes);
+  if (actual !== expected) {
+    throw new IntegrityError(`${what} is corrupt: expected ${expected}, got ${actual}`, {
+      hint: 'run `aim verify` on the repository; push the version again from a good copy to repair it',
+    });
+  }
+}

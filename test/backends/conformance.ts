@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/backends/backend.js';
+import { NotFoundError } from '../../src/core/errors.js';
+
+export interface BackendUnderTest {
+  backend: Backend;
+  cleanup(): Promise<void>;
+}
+
+async function collect(iterable: AsyncIterable<{ key: string; size: number }>): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for await (const item of iterable) found.set(item.key, item.size);
+  return found;
+}
+
+/** The one contract every backend runs unchanged (local, S3). */
+export function runBackendConformance(name: string, open: () => Promise<BackendUnderTest>): void {
+  describe(`backend conformance: ${name}`, () => {
+    let subject: BackendUnderTest;
+    let backend: Backend;
+    beforeAll(async () => {
+      subject = await open();
+      backend = subject.backend;
+    });
+    afterAll(async () => {
+      await backend.close?.();
+      await subject.cleanup();
+    });
+
+    it('is usable for reading and writing', async () => {
+      await expect(backend.probe('write')).resolves.toBeUndefined();
+    });
+
+    it('stores immutable objects once and reads them back whole and by range', async () => {
+      const data = randomBytes(300_000);
+      expect(await backend.putIfAbsent('blobs/blake3/aa/one', data)).toBe(true);
+      expect(await backend.putIfAbsent('blobs/blake3/aa/one', randomBytes(10))).toBe(false);
+      expect(Buffer.compare(await backend.get('blobs/blake3/aa/one'), data)).toBe(0);
+      expect(Buffer.compare(await backend.getRange('blobs/blake3/aa/one', 1000, 5000), data.subarray(1000, 6000))).toBe(0);
+      expect(Buffer.compare(await backend.getRange('blobs/blake3/aa/one', 299_990, 100), data.subarray(299_990))).toBe(0);
+      expect(await backend.stat('blobs/blake3/aa/one')).toEqual({ key: 'blobs/blake3/aa/one', size: 300_000 });
+    });
+
+    it('stores empty objects', async () => {
+      expect(await backend.putIfAbsent('blobs/blake3/ee/empty', new Uint8Array())).toBe(true);
+      expect((await backend.get('blobs/blake3/ee/empty')).length).toBe(0);
+      expect(await backend.stat('blobs/blake3/ee/empty')).toEqual({ key: 'blobs/blake3/ee/empty', size: 0 });
+    });
+
+    it('replaces mutable objects', async () => {
+      await backend.put('models/m/tags/v1', Buffer.from('first'));
+      await backend.put('models/m/tags/v1', Buffer.from('second'));
+      expect((await backend.get('models/m/tags/v1')).toString()).toBe('second');
+    });
+
+    it('reports missing keys as NotFoundError and undefined stat', async () => {
+      await expect(backend.get('blobs/blake3/zz/missing')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(backend.getRange('blobs/blake3/zz/missing', 0, 10)).rejects.toBeInstanceOf(NotFoundError);
+      expect(await backend.stat('blobs/blake3/zz/missing')).toBeUndefined();
+    });
+
+    it('lists by prefix, across nested folders and pages', async () => {
+      const keys = Array.from({ length: 25 }, (_, i) => `list/p${i % 3}/k${String(i).padStart(3, '0')}`);
+      await Promise.all(keys.map((key, i) => backend.put(key, Buffer.alloc(i))));
+      const all = await collect(backend.list('list/'));
+      expect([...all.keys()].sort()).toEqual([...keys].sort());
+      expect(all.get('list/p1/k004')).toBe(4);
+      const some = await collect(backend.list('list/p1/'));
+      expect([...some.keys()].sort()).toEqual(keys.filter((k) => k.startsWith('list/p1/')).sort());
+      const partial = await collect(backend.list('list/p2/k00'));
+      expect([...partial.keys()].sort()).toEqual(['list/p2/k002', 'list/p2/k005', 'list/p2/k008']);
+      expect((await collect(backend.list('nothing-here/'))).size).toBe(0);
+    });
+
+    it('deletes, and deleting a missing key is fine', async () => {
+      await backend.put('del/x', Buffer.from('x'));
+      await backend.delete('del/x');
+      expect(await backend.stat('del/x')).toBeUndefined();
+      await expect(backend.delete('del/x')).resolves.toBeUndefined();
+    });
+
+    it('keeps the last of concurrent writers whole', async () => {
+      const a = Buffer.alloc(200_000, 1);
+      const b = Buffer.alloc(200_000, 2);
+      await Promise.all([backend.put('race/tag', a), backend.put('race/tag', b)]);
+      const got = await backend.get('race/tag');
+      expect(got.equals(a) || got.equals(b)).toBe(true);
+      const results = await Promise.all([backend.putIfAbsent('race/blob', a), backend.putIfAbsent('race/blob', a)]);
+      expect((await backend.get('race/blob')).equals(a)).toBe(true);
+      expect(results.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    });
+  });
+}
