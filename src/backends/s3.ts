@@ -1,9 +1,237 @@
-import { StorageError } from '../core/errors.js';
-import type { RepoLocation } from './backend.js';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { ConfigError, ConflictError, NotFoundError } from '../core/errors.js';
+import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from './backend.js';
+import { createS3Client, readBody, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
+import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 
-// Placeholder replaced by the S3 issue's implementation.
-export class S3Backend {
-  constructor(location: RepoLocation) {
-    throw new StorageError(`S3 repositories (${location.path}) are not supported yet`);
+/** Splits `s3://bucket/some/prefix` into the bucket and a key prefix ending in `/` (or empty). */
+export function parseS3Path(path: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(path);
+  if (!match) {
+    throw new ConfigError(`${path} is not an S3 path`, { hint: 'write it as s3://bucket or s3://bucket/prefix' });
+  }
+  const segments = match[2].split('/').filter((segment) => segment !== '');
+  return { bucket: match[1], prefix: segments.length > 0 ? `${segments.join('/')}/` : '' };
+}
+
+const isMissing = (error: unknown) => ['NotFound', 'NoSuchKey'].includes(errorCode(error));
+
+/**
+ * A repository under a bucket prefix on AWS S3 or an S3-compatible server. Every write is one PutObject of a Buffer
+ * (objects are chunks of at most a few MiB), which S3 makes visible all at once or not at all.
+ *
+ * Conditional writes (`IfNoneMatch: '*'`, `IfMatch: etag`) make putIfAbsent and putIfVersion atomic on AWS S3 and
+ * servers that enforce them. Some servers (s3rver, and others) ignore those headers: the same code then still
+ * works, but two writers racing on one tag can both succeed and the last one wins (docs/s3.md). putIfVersion checks
+ * the current ETag first, which narrows that window but cannot close it.
+ */
+export class S3Backend implements Backend, ConditionalPut {
+  readonly location: string;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly client: S3Client;
+  private readonly settings: S3Settings;
+  private readonly where: S3Where;
+  /** Cleared when the server rejects conditional headers as not implemented; then plain PUTs are used. */
+  private conditionalHeaders = true;
+
+  constructor(location: RepoLocation, settings: S3Settings = s3SettingsFromEnv()) {
+    const { bucket, prefix } = parseS3Path(location.path);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.location = `s3://${bucket}${prefix ? `/${prefix.slice(0, -1)}` : ''}`;
+    this.settings = settings;
+    this.client = createS3Client(location, settings);
+    this.where = { location: this.location, bucket, endpoint: location.endpoint, region: location.region, profile: location.profile };
+  }
+
+  /** Runs one operation with retries and translates whatever finally fails, once. */
+  private async run<T>(op: string, key: string | undefined, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await withRetries(this.settings, attempt);
+    } catch (error) {
+      throw translateS3Error(error, op, { ...this.where, key });
+    }
+  }
+
+  async probe(mode: 'read' | 'write'): Promise<void> {
+    await this.run('check', undefined, (abortSignal) =>
+      this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+    );
+    if (mode === 'write') {
+      const key = `.aim-probe-${randomUUID()}`;
+      await this.put(key, Buffer.from('aim write probe\n'));
+      await this.delete(key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    return (await this.getWithVersion(key)).data;
+  }
+
+  private async getWithVersion(key: string): Promise<{ data: Buffer; version: string }> {
+    return this.run('read', key, async (abortSignal) => {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
+      return { data: await readBody(out.Body, abortSignal, out.ContentLength), version: out.ETag ?? '' };
+    });
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (length <= 0) {
+      if (!(await this.stat(key))) await this.get(key); // throws the usual NotFoundError
+      return Buffer.alloc(0);
+    }
+    // Always an explicit first-last range: suffix ranges (bytes=-N) return wrong bytes on s3rver.
+    const range = `bytes=${offset}-${offset + length - 1}`;
+    return this.run('read', key, async (abortSignal) => {
+      try {
+        const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range });
+        const out = await this.client.send(command, { abortSignal });
+        const data = await readBody(out.Body, abortSignal, out.ContentLength);
+        // A server that ignores Range answers 200 with the whole object; cut the range out ourselves.
+        return out.ContentRange ? data : data.subarray(offset, offset + length);
+      } catch (error) {
+        if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return Buffer.alloc(0);
+        throw error;
+      }
+    });
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const head = await this.head(key);
+    return head && { key, size: head.size };
+  }
+
+  private async head(key: string): Promise<{ size: number; version: string } | undefined> {
+    return this.run('read', key, async (abortSignal) => {
+      try {
+        const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
+        return { size: out.ContentLength ?? 0, version: out.ETag ?? '' };
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * HEAD, then PUT with If-None-Match. The HEAD saves uploading bytes that are already there (dedupe and resume);
+   * the condition settles a race between two writers where the server enforces it, and where it does not, both
+   * writers store the same bytes under a content-addressed key.
+   */
+  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    if (await this.head(key)) return false;
+    try {
+      await this.write(key, data, { IfNoneMatch: '*' });
+      return true;
+    } catch (error) {
+      if (error instanceof ConflictError) return false; // another writer stored it first
+      throw error;
+    }
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    await this.write(key, data, {});
+  }
+
+  /** One PutObject with a Content-MD5 (S3 rejects a body damaged in transit), retried as a whole. */
+  private async write(key: string, data: Uint8Array, conditions: { IfNoneMatch?: string; IfMatch?: string }): Promise<void> {
+    const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const md5 = createHash('md5').update(body).digest('base64');
+    const send = (abortSignal: AbortSignal, withConditions: boolean) =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: md5,
+          ...(withConditions ? conditions : {}),
+        }),
+        { abortSignal },
+      );
+    await this.run('write', key, async (abortSignal) => {
+      const conditional = this.conditionalHeaders && Object.keys(conditions).length > 0;
+      try {
+        await send(abortSignal, conditional);
+      } catch (error) {
+        if (!conditional || errorCode(error) !== 'NotImplemented') throw error;
+        this.conditionalHeaders = false;
+        await send(abortSignal, false);
+      }
+    });
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.run('list', prefix, (abortSignal) =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            MaxKeys: this.settings.listPageSize,
+            ContinuationToken: token,
+          }),
+          { abortSignal },
+        ),
+      );
+      for (const item of page.Contents ?? []) {
+        if (!item.Key?.startsWith(this.prefix) || item.Key.endsWith('/')) continue; // folder markers of S3 consoles
+        yield { key: item.Key.slice(this.prefix.length), size: item.Size ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run('delete', key, async (abortSignal) => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    });
+  }
+
+  async getVersioned(key: string): Promise<{ data: Buffer; version: string } | undefined> {
+    return this.getWithVersion(key).catch((error: unknown) => {
+      if (isMissing((error as Error).cause)) return undefined;
+      throw error;
+    });
+  }
+
+  async putIfVersion(key: string, data: Uint8Array, expected: string | undefined): Promise<void> {
+    // Checking first catches a stale writer even on servers that ignore If-Match (see the class comment).
+    const current = await this.head(key);
+    if (current?.version !== expected) throw this.conflict(key);
+    try {
+      await this.write(key, data, expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected });
+    } catch (error) {
+      // If-Match on a key deleted meanwhile answers 404 on AWS: also a lost race.
+      if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
+      // A retried PUT fails its condition when our own earlier attempt landed: that is success, not a conflict.
+      const now = await this.getVersioned(key);
+      if (!now || !now.data.equals(data)) throw this.conflict(key);
+    }
+  }
+
+  private conflict(key: string): ConflictError {
+    return new ConflictError(`${key} in ${this.location} was changed by another writer`, {
+      hint: 'run the command again; it re-reads the current value',
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
   }
 }
