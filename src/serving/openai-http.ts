@@ -1,0 +1,126 @@
+// The HTTP side of the embedded engine's OpenAI-compatible API: request parsing, JSON and SSE replies, and error
+// bodies in OpenAI's `{error: {message, type, param, code}}` shape so OpenAI client libraries surface them as-is.
+// Kept free of node-llama-cpp so it can be read and tested on its own.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly type = 'invalid_request_error', readonly param: string | null = null, readonly code: string | null = null) {
+    super(message);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, error: HttpError): void {
+  sendJson(res, error.status, { error: { message: error.message, type: error.type, param: error.param, code: error.code } });
+}
+
+/** Reads a JSON object body (1 MiB at most: prompts for a local model, not uploads). */
+export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1024 * 1024) throw new HttpError(413, 'request body is larger than 1 MiB');
+    chunks.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** Server-sent events as OpenAI streams them: `data: <json>` frames, then `data: [DONE]`. */
+export class SseStream {
+  constructor(private readonly res: ServerResponse) {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  }
+  send(data: unknown): void {
+    this.res.write(`data: ${JSON.stringify(data)}\n\n`);
+  }
+  done(): void {
+    this.res.end('data: [DONE]\n\n');
+  }
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerationParams {
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  stop: string[];
+  stream: boolean;
+}
+
+function numberParam(body: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new HttpError(400, `${name} must be a number between ${min} and ${max}`, 'invalid_request_error', name);
+  }
+  return value;
+}
+
+export function generationParams(body: Record<string, unknown>, contextSize: number): GenerationParams {
+  const maxTokens = numberParam(body, 'max_completion_tokens', 1, contextSize) ?? numberParam(body, 'max_tokens', 1, contextSize) ?? 256;
+  const stop = body.stop === undefined || body.stop === null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
+  if (!stop.every((s) => typeof s === 'string' && s.length > 0) || stop.length > 4) {
+    throw new HttpError(400, 'stop must be a non-empty string or an array of up to 4 of them', 'invalid_request_error', 'stop');
+  }
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new HttpError(400, 'stream must be a boolean', 'invalid_request_error', 'stream');
+  return {
+    maxTokens: Math.floor(maxTokens),
+    temperature: numberParam(body, 'temperature', 0, 2) ?? 1,
+    topP: numberParam(body, 'top_p', 0, 1),
+    seed: numberParam(body, 'seed', -(2 ** 53), 2 ** 53),
+    stop: stop as string[],
+    stream: body.stream === true,
+  };
+}
+
+function contentText(content: unknown, index: number): string {
+  if (typeof content === 'string') return content;
+  // Content parts: only text is meaningful for a text model.
+  if (Array.isArray(content) && content.every((p) => p && typeof p === 'object' && (p as { type?: unknown }).type === 'text')) {
+    return content.map((p) => String((p as { text?: unknown }).text ?? '')).join('');
+  }
+  throw new HttpError(400, `messages[${index}].content must be a string or text parts`, 'invalid_request_error', `messages[${index}].content`);
+}
+
+export function chatMessages(body: Record<string, unknown>): ChatMessage[] {
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new HttpError(400, 'messages must be a non-empty array', 'invalid_request_error', 'messages');
+  }
+  return messages.map((m: unknown, i) => {
+    const role = (m as { role?: unknown })?.role;
+    const mapped = role === 'developer' ? 'system' : role;
+    if (mapped !== 'system' && mapped !== 'user' && mapped !== 'assistant') {
+      throw new HttpError(400, `messages[${i}].role must be system, developer, user or assistant`, 'invalid_request_error', `messages[${i}].role`);
+    }
+    return { role: mapped, content: contentText((m as { content?: unknown }).content, i) };
+  });
+}
+
+export function promptText(body: Record<string, unknown>): string {
+  const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
+  if (typeof prompt !== 'string') throw new HttpError(400, 'prompt must be a string', 'invalid_request_error', 'prompt');
+  return prompt;
+}
+
+export function finishReason(stopReason: string): 'stop' | 'length' {
+  return stopReason === 'maxTokens' ? 'length' : 'stop';
+}
