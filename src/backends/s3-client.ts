@@ -99,6 +99,16 @@ export function createS3Client(location: RepoLocation, settings: S3Settings): S3
   });
 }
 
+/** Splits `s3://bucket/some/prefix` into the bucket and a key prefix ending in `/` (or empty). */
+export function parseS3Path(path: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(path);
+  if (!match) {
+    throw new ConfigError(`${path} is not an S3 path`, { hint: 'write it as s3://bucket or s3://bucket/prefix' });
+  }
+  const segments = match[2].split('/').filter((segment) => segment !== '');
+  return { bucket: match[1], prefix: segments.length > 0 ? `${segments.join('/')}/` : '' };
+}
+
 class AttemptTimeout extends Error {
   override readonly name = 'TimeoutError';
   readonly code = 'ETIMEDOUT';

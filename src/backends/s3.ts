@@ -8,21 +8,12 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ConfigError, ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from './backend.js';
-import { createS3Client, readBody, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
+import { createS3Client, parseS3Path, readBody, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 
-/** Splits `s3://bucket/some/prefix` into the bucket and a key prefix ending in `/` (or empty). */
-export function parseS3Path(path: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(path);
-  if (!match) {
-    throw new ConfigError(`${path} is not an S3 path`, { hint: 'write it as s3://bucket or s3://bucket/prefix' });
-  }
-  const segments = match[2].split('/').filter((segment) => segment !== '');
-  return { bucket: match[1], prefix: segments.length > 0 ? `${segments.join('/')}/` : '' };
-}
-
+const SIZE_METADATA = 'aim-size';
 const isMissing = (error: unknown) => ['NotFound', 'NoSuchKey'].includes(errorCode(error));
 
 /**
@@ -106,16 +97,25 @@ export class S3Backend implements Backend, ConditionalPut {
     });
   }
 
+  /** An object that `head` shows to be the remnant of an interrupted write does not count as stored. */
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const head = await this.head(key);
-    return head && { key, size: head.size };
+    return head && !head.truncated ? { key, size: head.size } : undefined;
   }
 
-  private async head(key: string): Promise<{ size: number; version: string } | undefined> {
+  /**
+   * Every PUT records its length in the `aim-size` metadata. S3 never stores part of a PUT, but some S3-compatible
+   * servers (s3rver) keep the truncated body of an upload whose connection dropped, next to the metadata of the
+   * previous write if there was one. A recorded length that differs from the stored one exposes such a remnant.
+   */
+  private async head(key: string): Promise<{ size: number; version: string; recorded?: number; truncated: boolean } | undefined> {
     return this.run('read', key, async (abortSignal) => {
       try {
         const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
-        return { size: out.ContentLength ?? 0, version: out.ETag ?? '' };
+        const size = out.ContentLength ?? 0;
+        const meta = out.Metadata?.[SIZE_METADATA];
+        const recorded = meta === undefined ? undefined : Number(meta);
+        return { size, version: out.ETag ?? '', recorded, truncated: recorded !== undefined && recorded !== size };
       } catch (error) {
         if (isMissing(error)) return undefined;
         throw error;
@@ -126,12 +126,15 @@ export class S3Backend implements Backend, ConditionalPut {
   /**
    * HEAD, then PUT with If-None-Match. The HEAD saves uploading bytes that are already there (dedupe and resume);
    * the condition settles a race between two writers where the server enforces it, and where it does not, both
-   * writers store the same bytes under a content-addressed key.
+   * writers store the same bytes under a content-addressed key. An existing object is rewritten only when it is
+   * a remnant: truncated per its metadata, or without metadata (the first write failed on s3rver) and of another
+   * size than these bytes, which a content-addressed key cannot legitimately hold.
    */
   async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
-    if (await this.head(key)) return false;
+    const existing = await this.head(key);
+    if (existing && !existing.truncated && (existing.recorded !== undefined || existing.size === data.length)) return false;
     try {
-      await this.write(key, data, { IfNoneMatch: '*' });
+      await this.write(key, data, existing ? {} : { IfNoneMatch: '*' });
       return true;
     } catch (error) {
       if (error instanceof ConflictError) return false; // another writer stored it first
@@ -155,6 +158,7 @@ export class S3Backend implements Backend, ConditionalPut {
           Body: body,
           ContentLength: body.length,
           ContentMD5: md5,
+          Metadata: { [SIZE_METADATA]: String(body.length) },
           ...(withConditions ? conditions : {}),
         }),
         { abortSignal },

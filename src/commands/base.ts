@@ -1,0 +1,56 @@
+import { Command, Option } from 'clipanion';
+import type { ProgressSink } from '../core/progress.js';
+import { silentProgress } from '../core/progress.js';
+import type { Repository } from '../core/repository.js';
+import { Session } from '../core/session.js';
+import { formatError } from './errors.js';
+import { plainProgress, ttyProgress } from './progress-renderer.js';
+
+/**
+ * Options every command shares, and the one place errors are rendered. Subclasses implement `run()`: parse, call
+ * core, render. `execute()` turns a thrown error into one plain line and an exit code.
+ */
+export abstract class AimCommand extends Command {
+  configPath = Option.String('--config', { description: 'model_repos.yaml to use (default: AIM_CONFIG, else searched from here upward)' });
+  json = Option.Boolean('--json', false, { description: 'print one JSON document on stdout' });
+  quiet = Option.Boolean('-q,--quiet', false, { description: 'no progress output' });
+  verbose = Option.Counter('-v,--verbose', 0, { description: 'more detail; stack traces on errors' });
+
+  private sessionPromise?: Promise<Session>;
+
+  abstract run(): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    try {
+      return (await this.run()) ?? 0;
+    } catch (error) {
+      const { text, exitCode } = formatError(error, this.verbose);
+      this.context.stderr.write(text);
+      return exitCode;
+    }
+  }
+
+  session(): Promise<Session> {
+    this.sessionPromise ??= Session.open({ explicitPath: this.configPath });
+    return this.sessionPromise;
+  }
+
+  async repository(name: string): Promise<Repository> {
+    return (await this.session()).repository(name);
+  }
+
+  progress(): ProgressSink {
+    if (this.json || this.quiet) return silentProgress;
+    const stderr = this.context.stderr as NodeJS.WriteStream;
+    return stderr.isTTY ? ttyProgress(stderr) : plainProgress(stderr);
+  }
+
+  /** Prints `data` as JSON with --json, else the human text. */
+  report(data: unknown, human: () => string): void {
+    if (this.json) this.context.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    else {
+      const text = human();
+      if (text) this.context.stdout.write(`${text}\n`);
+    }
+  }
+}

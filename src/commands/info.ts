@@ -1,0 +1,33 @@
+import { Command } from 'clipanion';
+import { aimHome } from '../core/home.js';
+import { aimVersion } from '../core/version.js';
+import { AimCommand } from './base.js';
+import { table } from './format.js';
+
+export class InfoCommand extends AimCommand {
+  static override paths = [['info']];
+  static override usage = Command.Usage({
+    description: 'show the version, the config file in use, AIM_HOME and the repositories',
+    examples: [['Show info', '$0 info'], ['As JSON', '$0 info --json']],
+  });
+
+  async run(): Promise<void> {
+    const { config } = await this.session();
+    const info = {
+      version: aimVersion(),
+      node: process.version,
+      config: config.filepath ?? null,
+      aimHome: aimHome(),
+      repositories: config.repositories.map(({ name, type, path, region, endpoint }) => ({ name, type, path, region, endpoint })),
+    };
+    this.report(info, () =>
+      [
+        `aim ${info.version} (node ${info.node})`,
+        `config     ${info.config ?? 'none found (aim repo create writes ./model_repos.yaml)'}`,
+        `AIM_HOME   ${info.aimHome}`,
+        '',
+        info.repositories.length ? table(['REPOSITORY', 'TYPE', 'PATH'], info.repositories.map((r) => [r.name, r.type, r.path])) : 'no repositories',
+      ].join('\n'),
+    );
+  }
+}

@@ -1,0 +1,21 @@
+import { Command, Option } from 'clipanion';
+import { deleteModel } from '../../core/delete.js';
+import { checkModelName } from '../../core/names.js';
+import { AimCommand } from '../base.js';
+
+export class ModelDeleteCommand extends AimCommand {
+  static override paths = [['model', 'delete']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 'delete a model and all its versions',
+    examples: [['Delete a model', '$0 model delete team-vision resnet50-finetuned']],
+  });
+
+  repo = Option.String({ name: 'REPO' });
+  model = Option.String({ name: 'MODEL' });
+
+  async run(): Promise<void> {
+    const result = await deleteModel(await this.repository(this.repo), checkModelName(this.model));
+    this.report({ repo: this.repo, model: this.model, ...result }, () => `deleted ${this.repo}/${this.model} (${result.deleted.length} tags)`);
+  }
+}

@@ -1,0 +1,32 @@
+import { Command, Option } from 'clipanion';
+import { checkModelName, checkTagName } from '../../core/names.js';
+import { pull } from '../../core/pull.js';
+import { AimCommand } from '../base.js';
+import { describePull } from '../transfer-options.js';
+
+export class ModelPullCommand extends AimCommand {
+  static override paths = [['model', 'pull']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 'download a model version into a folder',
+    details: `
+      Every chunk is verified before it is written and every file before it appears under its name. An
+      interrupted pull resumes where it stopped; pulling a new version over an older one fetches only the
+      chunks that changed. aim keeps its bookkeeping in DEST/.aim.
+    `,
+    examples: [['Pull v1.0 into ./models/resnet50', '$0 model pull team-vision resnet50-finetuned ./models/resnet50 --tag v1.0']],
+  });
+
+  repo = Option.String({ name: 'REPO' });
+  model = Option.String({ name: 'MODEL' });
+  dest = Option.String({ name: 'DEST' });
+  tag = Option.String('--tag', 'latest', { description: 'version tag to pull (default: latest)' });
+
+  async run(): Promise<void> {
+    const repository = await this.repository(this.repo);
+    const result = await pull(repository, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, {
+      progress: this.progress(),
+    });
+    this.report(result, () => describePull(result));
+  }
+}

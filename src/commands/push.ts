@@ -1,0 +1,22 @@
+import { Command, Option } from 'clipanion';
+import { parseReference } from '../core/reference.js';
+import { UsageError } from '../core/errors.js';
+import { PushingCommand } from './transfer-options.js';
+
+export class PushCommand extends PushingCommand {
+  static override paths = [['push']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 'push a folder as REPO/MODEL:TAG (short form of `aim model push`)',
+    examples: [['Push v1.0', '$0 push team-vision/resnet50:v1.0 ./checkpoint_v1']],
+  });
+
+  reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
+  source = Option.String({ name: 'DIR' });
+
+  async run(): Promise<void> {
+    const ref = parseReference(this.reference);
+    if (ref.digest) throw new UsageError('push takes a tag, not a digest', { hint: 'e.g. aim push repo/model:v1.0 ./dir' });
+    await this.pushAndReport(ref.repo, ref.model, ref.tag!, this.source);
+  }
+}

@@ -1,0 +1,63 @@
+import { Option } from 'clipanion';
+import { UsageError } from '../core/errors.js';
+import type { PullResult } from '../core/pull.js';
+import { push, type PushResult } from '../core/push.js';
+import { AimCommand } from './base.js';
+import { formatBytes, formatRate } from './format.js';
+
+// Options and output that `aim model push` and the short `aim push` share (likewise for pull).
+
+export abstract class PushingCommand extends AimCommand {
+  force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
+  include = Option.Array('--include', [], { description: 'only push files matching this glob (repeatable)' });
+  exclude = Option.Array('--exclude', [], { description: 'skip files matching this glob (repeatable)' });
+  description = Option.String('--description', { description: 'annotation: what this version is' });
+  annotations = Option.Array('--annotation', [], { description: 'annotation KEY=VALUE (repeatable)' });
+
+  protected async pushAndReport(repo: string, model: string, tag: string, source: string): Promise<void> {
+    const result = await push(await this.repository(repo), source, {
+      model,
+      tag,
+      force: this.force,
+      include: this.include,
+      exclude: this.exclude,
+      annotations: parseAnnotations(this.annotations, this.description),
+      progress: this.progress(),
+    });
+    this.report(result, () => describePush(result));
+  }
+}
+
+export function parseAnnotations(pairs: string[], description?: string): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--annotation ${pair} is not KEY=VALUE`, { hint: 'e.g. --annotation license=apache-2.0' });
+    annotations[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  if (description) annotations.description = description;
+  return annotations;
+}
+
+export function describePush(result: PushResult): string {
+  const what = `${result.repo}/${result.model}:${result.tag}`;
+  const verb = result.tagOutcome === 'unchanged' ? 'unchanged (same content already pushed)' : result.tagOutcome === 'moved' ? 'moved' : 'pushed';
+  return [
+    `${what} ${verb}`,
+    `  digest       ${result.digest}`,
+    `  files        ${result.files} (${formatBytes(result.totalBytes)}, ${result.chunks} chunks)`,
+    `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already stored`,
+    `  time         ${result.seconds.toFixed(1)} s (${formatRate(result.totalBytes, result.seconds)})`,
+    ...(result.skippedSymlinks.length ? [`  skipped symlinks pointing outside the folder: ${result.skippedSymlinks.join(', ')}`] : []),
+  ].join('\n');
+}
+
+export function describePull(result: PullResult): string {
+  return [
+    `${result.repo}/${result.model}${result.tag ? `:${result.tag}` : ''} pulled into ${result.dest}`,
+    `  digest       ${result.digest}`,
+    `  files        ${result.files} (${formatBytes(result.totalBytes)}), ${result.filesUnchanged} already up to date`,
+    `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already here`,
+    `  time         ${result.seconds.toFixed(1)} s (${formatRate(result.totalBytes, result.seconds)})`,
+  ].join('\n');
+}

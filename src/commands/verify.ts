@@ -1,0 +1,48 @@
+import { Command, Option } from 'clipanion';
+import { checkModelName, checkTagName } from '../core/names.js';
+import { UsageError } from '../core/errors.js';
+import { verify } from '../core/verify.js';
+import { AimCommand } from './base.js';
+import { formatBytes } from './format.js';
+
+export class VerifyCommand extends AimCommand {
+  static override paths = [['verify']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 're-hash every chunk reachable from the tags and report missing or corrupt ones',
+    details: 'Exits non-zero if anything is missing or corrupt, naming each chunk and the files that use it.',
+    examples: [
+      ['Verify a whole repository', '$0 verify team-vision'],
+      ['Verify one version', '$0 verify team-vision resnet50:v1.0'],
+      ['Check a 10% sample', '$0 verify team-vision --sample 10'],
+    ],
+  });
+
+  repo = Option.String({ name: 'REPO' });
+  target = Option.String({ name: 'MODEL[:TAG]', required: false });
+  sample = Option.String('--sample', { description: 'check only this percentage of the chunks, chosen at random' });
+
+  async run(): Promise<number> {
+    const [model, tag] = this.target ? this.target.split(':') : [];
+    const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
+    if (samplePercent !== undefined && !(samplePercent > 0 && samplePercent <= 100)) {
+      throw new UsageError(`--sample ${this.sample} is not a percentage`, { hint: 'give a number above 0 and at most 100' });
+    }
+    const result = await verify(await this.repository(this.repo), {
+      model: model ? checkModelName(model) : undefined,
+      tag: tag ? checkTagName(tag) : undefined,
+      samplePercent,
+      progress: this.progress(),
+    });
+    this.report({ ...result, ok: result.problems.length === 0 }, () => {
+      const lines = result.problems.map((p) => `${p.kind.toUpperCase()} ${p.message}\n  used by: ${p.usedBy.join(', ')}`);
+      const summary = `${result.repo}: ${result.versions} versions, ${result.chunksChecked}/${result.chunks} chunks checked (${formatBytes(result.bytesChecked)})`;
+      return [...lines, result.problems.length ? `${summary}: ${result.problems.length} problems` : `${summary}: all good`].join('\n');
+    });
+    if (result.problems.length > 0) {
+      this.context.stderr.write(`aim: error: ${result.problems.length} missing or corrupt objects in ${this.repo}\n  hint: push the affected versions again from a good copy\n`);
+      return 1;
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,39 @@
+import { open } from 'node:fs/promises';
+import type { Chunker } from './chunker.js';
+
+// Reads a file once, through one reused window, and yields its content-defined chunks. Each yielded chunk is its
+// own small Buffer (a copy out of the window) so it can be handed to a hashing worker and an upload while the
+// window is refilled; memory stays at the window plus the chunks the caller keeps in flight.
+
+const WINDOW_SIZE = 16 * 1024 * 1024;
+
+export async function* readChunks(path: string, chunker: Chunker): AsyncGenerator<Buffer> {
+  const maxSize = chunker.params.maxSize;
+  const window = Buffer.allocUnsafe(Math.max(WINDOW_SIZE, 2 * maxSize));
+  const handle = await open(path, 'r');
+  try {
+    let filled = 0;
+    let position = 0;
+    let ended = false;
+    while (!ended || position < filled) {
+      if (!ended) {
+        const { bytesRead } = await handle.read(window, filled, window.length - filled, null);
+        if (bytesRead === 0) ended = true;
+        filled += bytesRead;
+      }
+      // Cut while a whole maximum-size chunk is available (or the file has ended).
+      while (position < filled && (ended || filled - position >= maxSize)) {
+        const length = chunker.cut(window, position, filled);
+        yield Buffer.from(window.subarray(position, position + length));
+        position += length;
+      }
+      if (position > 0 && !ended) {
+        window.copyWithin(0, position, filled);
+        filled -= position;
+        position = 0;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
+import { parseDocument, type Document } from 'yaml';
+import type { RepoLocation } from '../backends/backend.js';
+import { ConfigError, NotFoundError } from './errors.js';
+import { checkRepoName } from './names.js';
+
+// model_repos.yaml in two steps: what is written on disk (RawConfig, kept as a YAML Document so edits keep
+// comments and order), then the normalised form with defaults resolved in one place (AimConfig).
+
+export const CONFIG_FILE_NAME = 'model_repos.yaml';
+
+export interface RepoConfig extends RepoLocation {
+  name: string;
+}
+
+export interface AimConfig {
+  /** The file in use, or undefined when none was found (an empty configuration). */
+  filepath?: string;
+  repositories: RepoConfig[];
+  /** Friendly names (`aim run NAME`), raw; the catalog interprets them. */
+  models: Record<string, unknown>;
+  kamiwaza?: { url?: string };
+  document: Document;
+}
+
+export interface ConfigSource {
+  /** --config, else AIM_CONFIG, else a search from `cwd` upward. */
+  explicitPath?: string;
+  cwd?: string;
+}
+
+interface Loaded {
+  text: string;
+}
+
+const explorer = cosmiconfig('aim', {
+  searchPlaces: [CONFIG_FILE_NAME, 'model_repos.yml'],
+  searchStrategy: 'global',
+  loaders: { '.yaml': (_path: string, text: string): Loaded => ({ text }), '.yml': (_path: string, text: string): Loaded => ({ text }) },
+});
+
+export async function findConfigFile(source: ConfigSource = {}): Promise<string | undefined> {
+  const explicit = source.explicitPath ?? process.env.AIM_CONFIG;
+  if (explicit) return resolve(source.cwd ?? process.cwd(), explicit);
+  const found = await explorer.search(source.cwd ?? process.cwd());
+  return found?.filepath;
+}
+
+export async function loadConfig(source: ConfigSource = {}): Promise<AimConfig> {
+  const filepath = await findConfigFile(source);
+  if (!filepath) return normalise(parseDocument(''), undefined);
+  const text = await readFile(filepath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new NotFoundError(`config file ${filepath} cannot be read (${error.code})`, {
+      hint: 'check --config / AIM_CONFIG, or run `aim repo create` to write a new model_repos.yaml',
+    });
+  });
+  return normalise(parseYaml(text, filepath), filepath);
+}
+
+export function parseYaml(text: string, filepath: string): Document {
+  const document = parseDocument(text, { prettyErrors: false });
+  const error = document.errors[0];
+  if (error) {
+    const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [0, 0];
+    throw new ConfigError(`${filepath}:${line}:${column}: malformed YAML: ${error.message.split('\n')[0]}`, {
+      hint: 'fix the file (a YAML linter helps), or point --config at another one',
+    });
+  }
+  return document;
+}
+
+function normalise(document: Document, filepath: string | undefined): AimConfig {
+  const raw = (document.toJS() ?? {}) as Record<string, unknown>;
+  const where = filepath ?? CONFIG_FILE_NAME;
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || Array.isArray(raw)) problems.push('the top level must be a mapping');
+  const repos = raw.repositories ?? {};
+  if (typeof repos !== 'object' || Array.isArray(repos) || repos === null) problems.push('"repositories" must be a mapping of names');
+  const repositories: RepoConfig[] = [];
+  for (const [name, value] of Object.entries(repos as Record<string, unknown>)) {
+    const repo = normaliseRepo(name, value, filepath, problems);
+    if (repo) repositories.push(repo);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`${where}: ${problems.join('; ')}`, { hint: 'see model_repos.yaml in the aim README for the format' });
+  }
+  const kamiwaza = raw.kamiwaza as AimConfig['kamiwaza'];
+  return { filepath, repositories, models: (raw.models ?? {}) as Record<string, unknown>, kamiwaza, document };
+}
+
+function normaliseRepo(name: string, value: unknown, filepath: string | undefined, problems: string[]): RepoConfig | undefined {
+  try {
+    checkRepoName(name);
+  } catch (error) {
+    problems.push((error as Error).message);
+    return undefined;
+  }
+  const repo = value as Partial<RepoLocation> | null;
+  if (typeof repo !== 'object' || repo === null) return void problems.push(`repository ${name} must be a mapping`);
+  if (repo.type !== 'local' && repo.type !== 's3') return void problems.push(`repository ${name}: type must be local or s3`);
+  if (typeof repo.path !== 'string' || repo.path === '') return void problems.push(`repository ${name}: path is missing`);
+  if (repo.type === 's3' && !/^s3:\/\/[^/]+/.test(repo.path)) {
+    return void problems.push(`repository ${name}: path must look like s3://bucket/prefix`);
+  }
+  const path = repo.type === 'local' && !isAbsolute(repo.path) ? resolve(filepath ? dirname(filepath) : process.cwd(), repo.path) : repo.path;
+  return { ...repo, name, type: repo.type, path } as RepoConfig;
+}
+
+export function findRepo(config: AimConfig, name: string): RepoConfig {
+  const repo = config.repositories.find((candidate) => candidate.name === name);
+  if (!repo) {
+    const known = config.repositories.map((r) => r.name).join(', ') || 'none';
+    throw new NotFoundError(`repository "${name}" is not in ${config.filepath ?? 'any model_repos.yaml'} (known: ${known})`, {
+      hint: `create it with \`aim repo create ${name} --type local --path PATH\`, or pass --config`,
+    });
+  }
+  return repo;
+}

@@ -1,0 +1,158 @@
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeAtomic } from './atomic-write.js';
+import { digestHex, type Digest } from './digest.js';
+import { IntegrityError } from './errors.js';
+import type { FileDigester, HashPool } from './hash-pool.js';
+import type { ManifestFile } from './manifest.js';
+import type { ProgressTask } from './progress.js';
+import { blobKey, type Repository } from './repository.js';
+
+// Rebuilds one file from its chunks into `.aim/partial/<digest>`, verifying every chunk before it is written and the
+// whole file before anyone may rename it into place. A journal records how many chunks are safely on disk, so a pull
+// killed at any moment resumes from there instead of from zero.
+
+const JOURNAL_EVERY_BYTES = 64 * 1024 * 1024;
+
+export interface ChunkSource {
+  path: string;
+  offset: number;
+}
+
+export interface PullCounters {
+  bytesTransferred: number;
+  bytesReused: number;
+}
+
+export interface PullFileContext {
+  repo: Repository;
+  pool: HashPool;
+  /** Chunks available in files already on disk (the installed older version). */
+  locator: Map<Digest, ChunkSource>;
+  counters: PullCounters;
+  task: ProgressTask;
+  concurrency: number;
+}
+
+interface Journal {
+  chunksDone: number;
+  complete: boolean;
+}
+
+export const partialPath = (folder: string, file: ManifestFile): string => join(folder, digestHex(file.digest));
+
+async function readJournal(path: string): Promise<Journal> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  try {
+    return text ? (JSON.parse(text) as Journal) : { chunksDone: 0, complete: false };
+  } catch {
+    return { chunksDone: 0, complete: false };
+  }
+}
+
+async function fetchChunk(context: PullFileContext, digest: Digest, size: number): Promise<Buffer> {
+  const local = context.locator.get(digest);
+  if (local) {
+    const handle = await open(local.path, 'r').catch(() => undefined);
+    if (handle) {
+      const buffer = Buffer.allocUnsafe(size);
+      const { bytesRead } = await handle.read(buffer, 0, size, local.offset).finally(() => handle.close());
+      const checked = bytesRead === size ? await context.pool.hashChunk(buffer) : undefined;
+      if (checked?.digest === digest) {
+        context.counters.bytesReused += size;
+        return checked.bytes;
+      }
+    }
+  }
+  const bytes = await context.repo.backend.get(blobKey(digest)).catch(() => undefined);
+  const checked = bytes && (await context.pool.hashChunk(bytes));
+  if (!checked || checked.digest !== digest) {
+    // Fall back to the repository's own error (missing or corrupt), with its hint.
+    await context.repo.getBlob(digest);
+    throw new IntegrityError(`chunk ${digest} changed while it was read`, { hint: 'run the pull again' });
+  }
+  context.counters.bytesTransferred += size;
+  return checked.bytes;
+}
+
+/** Re-reads the bytes a previous run already wrote, so the whole-file hash covers them too. */
+async function rehashPrefix(handle: FileHandle, bytes: number, digester: FileDigester): Promise<void> {
+  const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+  for (let offset = 0; offset < bytes; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, bytes - offset), offset);
+    if (bytesRead === 0) throw new IntegrityError('partial file shrank', { hint: 'run the pull again' });
+    await digester.update(buffer.subarray(0, bytesRead));
+    offset += bytesRead;
+  }
+}
+
+export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
+  const temp = partialPath(folder, file);
+  const journalPath = `${temp}.journal`;
+  const journal = await readJournal(journalPath);
+  const offsets = [0];
+  for (const chunk of file.chunks) offsets.push(offsets[offsets.length - 1]! + chunk.size);
+  const existing = await stat(temp).catch(() => undefined);
+  if (journal.complete && existing?.size === file.size) {
+    context.task.advance(file.size);
+    return temp;
+  }
+  let done = existing && existing.size >= offsets[journal.chunksDone]! ? journal.chunksDone : 0;
+  const handle = await open(temp, existing ? 'r+' : 'w');
+  try {
+    const digester = await context.pool.fileDigester();
+    await rehashPrefix(handle, offsets[done]!, digester);
+    context.task.advance(offsets[done]!);
+    const ready = new Map<number, Buffer>();
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    let journaled = offsets[done]!;
+    const flushInOrder = async (): Promise<void> => {
+      while (ready.has(done)) {
+        const bytes = ready.get(done)!;
+        ready.delete(done);
+        await handle.write(bytes, 0, bytes.length, offsets[done]!);
+        await digester.update(bytes);
+        context.task.advance(bytes.length);
+        done++;
+        if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
+          await handle.datasync(); // the journal may only claim bytes that are on disk
+          await writeAtomic(journalPath, JSON.stringify({ chunksDone: done, complete: false }), { durable: false });
+          journaled = offsets[done]!;
+        }
+      }
+    };
+    let writing = Promise.resolve();
+    for (let index = done; index < file.chunks.length && !failure; index++) {
+      const chunk = file.chunks[index]!;
+      const work = fetchChunk(context, chunk.digest, chunk.size)
+        .then((bytes) => {
+          ready.set(index, bytes);
+          writing = writing.then(flushInOrder);
+          return writing;
+        })
+        .catch((error) => void (failure ??= error));
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+      if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    await writing;
+    if (failure) throw failure;
+    await handle.truncate(file.size);
+    const digest = await digester.digest();
+    if (digest !== file.digest) {
+      await rm(journalPath, { force: true });
+      await handle.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw new IntegrityError(`${file.path} does not match its digest after download (got ${digest})`, {
+        hint: 'the version in the repository is damaged; run `aim verify` on it',
+      });
+    }
+    await handle.sync();
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  await writeAtomic(journalPath, JSON.stringify({ chunksDone: file.chunks.length, complete: true }), { durable: false });
+  return temp;
+}

@@ -1,0 +1,128 @@
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { syncFolder } from './atomic-write.js';
+import type { Digest } from './digest.js';
+import { HashPool } from './hash-pool.js';
+import {
+  isUnchanged,
+  loadInstallState,
+  loadInstalledManifest,
+  partialFolder,
+  safeTarget,
+  saveInstallState,
+  type InstallState,
+} from './install-state.js';
+import { encodeManifest, manifestSize, type Manifest } from './manifest.js';
+import { silentProgress, type ProgressSink } from './progress.js';
+import { pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
+import type { Repository } from './repository.js';
+import { resolveVersion, type VersionSelector } from './resolve.js';
+import { verifyFileOnDisk } from './verify-file.js';
+
+// pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
+// rename them all into place, then record the installed version. Until the renames nothing under the destination's
+// final names changes, and the chunks of the version already installed are read from disk instead of the network.
+
+export interface PullOptions {
+  concurrency?: number;
+  progress?: ProgressSink;
+}
+
+export interface PullResult {
+  repo: string;
+  model: string;
+  tag?: string;
+  digest: Digest;
+  dest: string;
+  files: number;
+  totalBytes: number;
+  /** Chunk bytes read from the backend. */
+  bytesTransferred: number;
+  /** Bytes not fetched: unchanged files plus chunks reused from files already in the destination. */
+  bytesSkipped: number;
+  filesUnchanged: number;
+  seconds: number;
+}
+
+function locatorFor(dest: string, manifest: Manifest | undefined): Map<Digest, ChunkSource> {
+  const locator = new Map<Digest, ChunkSource>();
+  for (const file of manifest?.files ?? []) {
+    let offset = 0;
+    for (const chunk of file.chunks) {
+      if (!locator.has(chunk.digest)) locator.set(chunk.digest, { path: resolve(dest, ...file.path.split('/')), offset });
+      offset += chunk.size;
+    }
+  }
+  return locator;
+}
+
+export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
+  const started = performance.now();
+  const progress = options.progress ?? silentProgress;
+  const dest = resolve(destination);
+  const version = await resolveVersion(repo, selector);
+  const { manifest } = version;
+  await mkdir(partialFolder(dest), { recursive: true });
+  const state = await loadInstallState(dest);
+  const installed = await loadInstalledManifest(dest);
+  const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
+  const pool = new HashPool();
+  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(manifest));
+  const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
+  const staged: Array<{ temp: string; target: string; mode: number; path: string }> = [];
+  let filesUnchanged = 0;
+  try {
+    const context = { repo, pool, locator: locatorFor(dest, installed), counters, task, concurrency: options.concurrency ?? 8 };
+    for (const file of manifest.files) {
+      const target = await safeTarget(dest, file.path);
+      const recorded = state.files[file.path];
+      // Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes.
+      if ((await isUnchanged(target, recorded, file.digest)) || (await verifyFileOnDisk(target, file, pool))) {
+        const info = await stat(target);
+        next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+        counters.bytesReused += file.size;
+        filesUnchanged++;
+        task.advance(file.size);
+        continue;
+      }
+      staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, mode: file.mode, path: file.path });
+    }
+  } finally {
+    task.end();
+    await pool.close();
+  }
+  for (const { temp, target, mode, path } of staged) {
+    await mkdir(dirname(target), { recursive: true });
+    await chmod(temp, mode & 0o777 || 0o644);
+    await rename(temp, target);
+    await rm(`${temp}.journal`, { force: true });
+    const info = await stat(target);
+    next.files[path] = { digest: manifest.files.find((f) => f.path === path)!.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  }
+  if (staged.length > 0) await syncFolder(dest);
+  await removeDroppedFiles(dest, state, manifest);
+  await saveInstallState(dest, next, encodeManifest(manifest));
+  return {
+    repo: repo.name,
+    model: version.model,
+    tag: version.tag,
+    digest: version.digest,
+    dest,
+    files: manifest.files.length,
+    totalBytes: manifestSize(manifest),
+    bytesTransferred: counters.bytesTransferred,
+    bytesSkipped: counters.bytesReused,
+    filesUnchanged,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
+async function removeDroppedFiles(dest: string, previous: InstallState, manifest: Manifest): Promise<void> {
+  const wanted = new Set(manifest.files.map((file) => file.path));
+  for (const [path, recorded] of Object.entries(previous.files)) {
+    if (wanted.has(path)) continue;
+    const target = await safeTarget(dest, path).catch(() => undefined);
+    if (target && (await isUnchanged(target, recorded, recorded.digest))) await rm(target, { force: true });
+  }
+}

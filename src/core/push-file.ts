@@ -1,0 +1,84 @@
+import { readChunks } from './chunk-reader.js';
+import type { Chunker } from './chunker.js';
+import type { Digest } from './digest.js';
+import type { HashPool } from './hash-pool.js';
+import type { ChunkRef, ManifestFile } from './manifest.js';
+import type { ProgressTask } from './progress.js';
+import type { Repository } from './repository.js';
+import type { SourceFile } from './walk.js';
+import { ConflictError } from './errors.js';
+
+export interface TransferCounters {
+  bytesTransferred: number;
+  bytesSkipped: number;
+  chunks: number;
+  /** Chunks already handled in this push: a chunk repeated across files is checked and sent once. */
+  seen: Set<Digest>;
+}
+
+export interface PushFileContext {
+  chunker: Chunker;
+  pool: HashPool;
+  counters: TransferCounters;
+  task: ProgressTask;
+  concurrency: number;
+}
+
+async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, counters: TransferCounters): Promise<void> {
+  if (counters.seen.has(digest)) {
+    counters.bytesSkipped += bytes.length;
+    return;
+  }
+  counters.seen.add(digest);
+  // Asking first costs a stat/HEAD but saves sending bytes the store already has: dedupe and resume in one step.
+  if (await repo.hasBlob(digest)) {
+    counters.bytesSkipped += bytes.length;
+    return;
+  }
+  const written = await repo.putBlob(digest, bytes);
+  if (written) counters.bytesTransferred += bytes.length;
+  else counters.bytesSkipped += bytes.length;
+}
+
+/**
+ * Reads the file once: chunks go to the hashing workers and, when missing, to the backend, while the same bytes feed
+ * the whole-file hash. At most `concurrency` chunks are in flight, so memory does not grow with the file.
+ */
+export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext): Promise<ManifestFile> {
+  const { chunker, pool, counters, task } = context;
+  const fileDigester = await pool.fileDigester();
+  const chunks: ChunkRef[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  let size = 0;
+  for await (const bytes of readChunks(file.absolute, chunker)) {
+    if (failure) break;
+    const index = chunks.length;
+    const length = bytes.length;
+    chunks.push({ digest: '' as Digest, size: length });
+    size += length;
+    const fileUpdate = fileDigester.update(bytes); // copies now, before the chunk is transferred to a worker
+    const work = (async () => {
+      const { digest, bytes: hashed } = await pool.hashChunk(bytes);
+      chunks[index] = { digest, size: length };
+      await storeChunk(repo, digest, hashed, counters);
+      await fileUpdate;
+      counters.chunks++;
+      task.advance(length);
+    })().catch((error) => {
+      failure ??= error;
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+    if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+  const digest = await fileDigester.digest();
+  if (size !== file.size) {
+    throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${size})`, {
+      hint: 'push again once nothing is writing to it',
+    });
+  }
+  return { path: file.path, size, mode: file.mode, digest, chunks };
+}

@@ -1,0 +1,91 @@
+import { Chunker } from './chunker.js';
+import type { Digest } from './digest.js';
+import { HashPool } from './hash-pool.js';
+import { MANIFEST_MEDIA_TYPE, type Manifest, type ManifestFile } from './manifest.js';
+import { silentProgress, type ProgressSink } from './progress.js';
+import type { Repository } from './repository.js';
+import { pushFile, type TransferCounters } from './push-file.js';
+import { updateTags, type TagOutcome } from './tags.js';
+import { walkSource, type WalkOptions } from './walk.js';
+
+// push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write the
+// manifest, then the tag, last. That order is the crash-safety argument: a tag never names a manifest whose chunks
+// are not all stored, and an interrupted push leaves only unreferenced chunks, which the next run reuses.
+
+export interface PushOptions extends WalkOptions {
+  model: string;
+  tag: string;
+  force?: boolean;
+  annotations?: Record<string, string>;
+  /** Chunks hashed or uploaded at once; bounds memory at about this many times the maximum chunk size. */
+  concurrency?: number;
+  progress?: ProgressSink;
+}
+
+export interface PushResult {
+  repo: string;
+  model: string;
+  tag: string;
+  digest: Digest;
+  files: number;
+  totalBytes: number;
+  chunks: number;
+  /** Chunk bytes sent to the backend. */
+  bytesTransferred: number;
+  /** Chunk bytes not sent because the repository already had them. */
+  bytesSkipped: number;
+  tagOutcome: TagOutcome;
+  skippedSymlinks: string[];
+  seconds: number;
+}
+
+export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
+  const started = performance.now();
+  const progress = options.progress ?? silentProgress;
+  await repo.backend.probe('write');
+  const { files, skipped } = await walkSource(source, options);
+  const metadata = await repo.ensureMetadata();
+  const chunker = new Chunker(metadata.chunking);
+  const pool = new HashPool();
+  const counters: TransferCounters = { bytesTransferred: 0, bytesSkipped: 0, chunks: 0, seen: new Set() };
+  const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
+  const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
+  const manifestFiles: ManifestFile[] = [];
+  try {
+    for (const file of files) {
+      const pushed = await pushFile(repo, file, { chunker, pool, counters, task, concurrency: options.concurrency ?? 8 });
+      manifestFiles.push(pushed);
+    }
+  } finally {
+    task.end();
+    await pool.close();
+  }
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    mediaType: MANIFEST_MEDIA_TYPE,
+    files: manifestFiles,
+    annotations: options.annotations ?? {},
+  };
+  progress.note('writing manifest');
+  const { digest } = await repo.putManifest(manifest);
+  const tagOutcome = await updateTags(repo, options.model, options.tag, {
+    digest,
+    pushedAt: new Date().toISOString(),
+    size: totalBytes,
+    files: files.length,
+  }, options.force ?? false);
+  return {
+    repo: repo.name,
+    model: options.model,
+    tag: options.tag,
+    digest,
+    files: files.length,
+    totalBytes,
+    chunks: counters.chunks,
+    bytesTransferred: counters.bytesTransferred,
+    bytesSkipped: counters.bytesSkipped,
+    tagOutcome,
+    skippedSymlinks: skipped,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,145 @@
+import type { Backend } from '../backends/backend.js';
+import { DEFAULT_CHUNKING, type ChunkingParams } from './chunker.js';
+import { assertDigest, digestHex, type Digest } from './digest.js';
+import { ConfigError, IntegrityError, NotFoundError } from './errors.js';
+import { encodeManifest, manifestDigest, parseManifest, type Manifest } from './manifest.js';
+import { checkModelName, checkTagName } from './names.js';
+
+// The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
+// their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
+
+export const REPO_FORMAT = 1;
+
+export interface RepoMetadata {
+  format: number;
+  hash: 'blake3';
+  chunking: ChunkingParams;
+  createdAt: string;
+}
+
+export interface TagRecord {
+  digest: Digest;
+  pushedAt: string;
+  /** Total bytes of the version's files, for listings that should not fetch every manifest. */
+  size: number;
+  files: number;
+}
+
+export const blobKey = (digest: Digest): string => `blobs/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
+export const manifestKey = (digest: Digest): string => `manifests/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
+export const tagKey = (model: string, tag: string): string => `models/${checkModelName(model)}/tags/${checkTagName(tag)}`;
+
+export class Repository {
+  constructor(
+    readonly name: string,
+    readonly backend: Backend,
+  ) {}
+
+  get location(): string {
+    return this.backend.location;
+  }
+
+  /** aim-repo.json, or undefined for a repository nobody has pushed to yet. */
+  async metadata(): Promise<RepoMetadata | undefined> {
+    const bytes = await this.backend.get('aim-repo.json').catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (!bytes) return undefined;
+    const metadata = JSON.parse(bytes.toString('utf8')) as RepoMetadata;
+    if (metadata.format !== REPO_FORMAT) {
+      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${metadata.format}; this aim reads ${REPO_FORMAT}`, {
+        hint: 'upgrade aim',
+      });
+    }
+    return metadata;
+  }
+
+  /** The chunking this repository uses, writing aim-repo.json on the first push. */
+  async ensureMetadata(): Promise<RepoMetadata> {
+    const existing = await this.metadata();
+    if (existing) return existing;
+    const metadata: RepoMetadata = { format: REPO_FORMAT, hash: 'blake3', chunking: DEFAULT_CHUNKING, createdAt: new Date().toISOString() };
+    await this.backend.putIfAbsent('aim-repo.json', Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`));
+    return (await this.metadata())!;
+  }
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    return (await this.backend.stat(blobKey(digest))) !== undefined;
+  }
+
+  async putBlob(digest: Digest, bytes: Uint8Array): Promise<boolean> {
+    return this.backend.putIfAbsent(blobKey(digest), bytes);
+  }
+
+  /** A chunk, verified against its digest before anyone sees it. */
+  async getBlob(digest: Digest): Promise<Buffer> {
+    const bytes = await this.backend.get(blobKey(digest)).catch((error) => {
+      if (error instanceof NotFoundError) {
+        throw new IntegrityError(`chunk ${digest} is missing from repository ${this.name} (${this.location})`, {
+          hint: `run \`aim verify ${this.name}\`; push the version again from a good copy to repair it`,
+        });
+      }
+      throw error;
+    });
+    await assertDigest(bytes, digest, `chunk ${digest} in repository ${this.name}`);
+    return bytes;
+  }
+
+  async putManifest(manifest: Manifest): Promise<{ digest: Digest; bytes: number }> {
+    const bytes = encodeManifest(manifest);
+    const digest = await manifestDigest(bytes);
+    await this.backend.putIfAbsent(manifestKey(digest), bytes);
+    return { digest, bytes: bytes.length };
+  }
+
+  async getManifest(digest: Digest): Promise<Manifest> {
+    const bytes = await this.backend.get(manifestKey(digest)).catch((error) => {
+      if (error instanceof NotFoundError) {
+        throw new NotFoundError(`version ${digest} not found in repository ${this.name}`, {
+          hint: `list versions with \`aim model versions ${this.name} MODEL\``,
+        });
+      }
+      throw error;
+    });
+    await assertDigest(bytes, digest, `manifest ${digest} in repository ${this.name}`);
+    return parseManifest(bytes, `${digest} in repository ${this.name}`);
+  }
+
+  async getTag(model: string, tag: string): Promise<TagRecord | undefined> {
+    const bytes = await this.backend.get(tagKey(model, tag)).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    return bytes ? (JSON.parse(bytes.toString('utf8')) as TagRecord) : undefined;
+  }
+
+  async putTag(model: string, tag: string, record: TagRecord): Promise<void> {
+    await this.backend.put(tagKey(model, tag), Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
+  }
+
+  async deleteTag(model: string, tag: string): Promise<void> {
+    await this.backend.delete(tagKey(model, tag));
+  }
+
+  async listModels(): Promise<string[]> {
+    const models = new Set<string>();
+    for await (const { key } of this.backend.list('models/')) {
+      const match = /^models\/([^/]+)\/tags\/[^/]+$/.exec(key);
+      if (match) models.add(match[1]!);
+    }
+    return [...models].sort();
+  }
+
+  async listTags(model: string): Promise<Array<{ tag: string } & TagRecord>> {
+    const prefix = `models/${checkModelName(model)}/tags/`;
+    const tags: Array<{ tag: string } & TagRecord> = [];
+    for await (const { key } of this.backend.list(prefix)) {
+      const tag = key.slice(prefix.length);
+      if (tag.includes('/')) continue;
+      const record = await this.getTag(model, tag);
+      if (record) tags.push({ tag, ...record });
+    }
+    return tags.sort((a, b) => a.pushedAt.localeCompare(b.pushedAt) || a.tag.localeCompare(b.tag));
+  }
+}

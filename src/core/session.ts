@@ -1,0 +1,17 @@
+import { openBackend } from '../backends/index.js';
+import { findRepo, loadConfig, type AimConfig, type ConfigSource } from './config.js';
+import { Repository } from './repository.js';
+
+/** The configuration plus a way to open its repositories: what every command starts from. */
+export class Session {
+  private constructor(readonly config: AimConfig) {}
+
+  static async open(source: ConfigSource = {}): Promise<Session> {
+    return new Session(await loadConfig(source));
+  }
+
+  async repository(name: string): Promise<Repository> {
+    const repo = findRepo(this.config, name);
+    return new Repository(name, await openBackend(repo));
+  }
+}

@@ -1,0 +1,111 @@
+import type { Digest } from './digest.js';
+import { AimError } from './errors.js';
+import { HashPool } from './hash-pool.js';
+import { silentProgress, type ProgressSink } from './progress.js';
+import { blobKey, type Repository } from './repository.js';
+import { DEFAULT_TAG } from './reference.js';
+
+// Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
+// a pull needs the bytes. Each problem names the chunk and every file (model:tag/path) that uses it.
+
+export interface VerifyOptions {
+  model?: string;
+  tag?: string;
+  /** Check only this percentage of the chunks (chosen at random), for quick checks of big repositories. */
+  samplePercent?: number;
+  concurrency?: number;
+  progress?: ProgressSink;
+}
+
+export interface VerifyProblem {
+  kind: 'missing' | 'corrupt' | 'bad-manifest' | 'missing-manifest';
+  digest: Digest | string;
+  usedBy: string[];
+  message: string;
+}
+
+export interface VerifyResult {
+  repo: string;
+  versions: number;
+  chunks: number;
+  chunksChecked: number;
+  bytesChecked: number;
+  problems: VerifyProblem[];
+  seconds: number;
+}
+
+async function selectTags(repo: Repository, options: VerifyOptions): Promise<Array<{ model: string; tag: string; digest: Digest }>> {
+  const models = options.model ? [options.model] : await repo.listModels();
+  const selected: Array<{ model: string; tag: string; digest: Digest }> = [];
+  for (const model of models) {
+    for (const record of await repo.listTags(model)) {
+      if (!options.tag || record.tag === options.tag) selected.push({ model, tag: record.tag, digest: record.digest });
+    }
+  }
+  if (options.model && selected.length === 0) {
+    const what = options.tag ? `tag ${options.tag ?? DEFAULT_TAG} of ${repo.name}/${options.model}` : `model ${options.model} in ${repo.name}`;
+    throw new AimError(`${what} not found`, { hint: `aim model versions ${repo.name} ${options.model}` });
+  }
+  return selected;
+}
+
+export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const started = performance.now();
+  const progress = options.progress ?? silentProgress;
+  await repo.backend.probe('read');
+  const problems: VerifyProblem[] = [];
+  const chunks = new Map<Digest, { size: number; usedBy: Set<string> }>();
+  const tags = await selectTags(repo, options);
+  for (const { model, tag, digest } of tags) {
+    const manifest = await repo.getManifest(digest).catch((error: Error) => {
+      problems.push({ kind: 'missing-manifest', digest, usedBy: [`${model}:${tag}`], message: error.message });
+      return undefined;
+    });
+    for (const file of manifest?.files ?? []) {
+      for (const chunk of file.chunks) {
+        const entry = chunks.get(chunk.digest) ?? { size: chunk.size, usedBy: new Set<string>() };
+        entry.usedBy.add(`${model}:${tag}/${file.path}`);
+        chunks.set(chunk.digest, entry);
+      }
+    }
+  }
+  let selected = [...chunks.entries()];
+  if (options.samplePercent !== undefined && options.samplePercent < 100) {
+    selected = selected.filter(() => Math.random() * 100 < options.samplePercent!);
+  }
+  const total = selected.reduce((sum, [, entry]) => sum + entry.size, 0);
+  const task = progress.begin(`verifying ${repo.name}`, total);
+  const pool = new HashPool();
+  let bytesChecked = 0;
+  try {
+    const queue = selected[Symbol.iterator]();
+    const worker = async (): Promise<void> => {
+      for (let next = queue.next(); !next.done; next = queue.next()) {
+        const [digest, entry] = next.value;
+        const usedBy = [...entry.usedBy].sort();
+        const bytes = await repo.backend.get(blobKey(digest)).catch(() => undefined);
+        if (!bytes) {
+          problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
+        } else {
+          bytesChecked += bytes.length; // before hashing: the buffer travels to a worker and comes back detached
+          const { digest: actual } = await pool.hashChunk(bytes);
+          if (actual !== digest) problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+        }
+        task.advance(entry.size);
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+  } finally {
+    task.end();
+    await pool.close();
+  }
+  return {
+    repo: repo.name,
+    versions: tags.length,
+    chunks: chunks.size,
+    chunksChecked: selected.length,
+    bytesChecked,
+    problems,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
