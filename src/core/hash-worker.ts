@@ -40,8 +40,11 @@ async function handle(request: HashRequest): Promise<HashReply> {
   return { id: request.id, hex: hasher.digest('hex') };
 }
 
+// Requests are handled strictly one after another: a file's updates must reach its hasher in order, and the first
+// update must not race the creation of that hasher.
+let queue: Promise<unknown> = Promise.resolve();
 parentPort!.on('message', (request: HashRequest) => {
-  handle(request).then(
+  queue = queue.then(() => handle(request)).then(
     (reply) => parentPort!.postMessage(reply, reply.bytes ? [reply.bytes.buffer as ArrayBuffer] : []),
     (error: Error) => parentPort!.postMessage({ id: request.id, error: error.message }),
   );
