@@ -13,12 +13,14 @@ export abstract class PushingCommand extends AimCommand {
   exclude = Option.Array('--exclude', [], { description: 'skip files matching this glob (repeatable)' });
   description = Option.String('--description', { description: 'annotation: what this version is' });
   annotations = Option.Array('--annotation', [], { description: 'annotation KEY=VALUE (repeatable)' });
+  rehash = Option.Boolean('--rehash', false, { description: 'read and hash every file, ignoring the cache of unchanged files' });
 
   protected async pushAndReport(repo: string, model: string, tag: string, source: string): Promise<void> {
     const result = await push(await this.repository(repo), source, {
       model,
       tag,
       force: this.force,
+      rehash: this.rehash,
       include: this.include,
       exclude: this.exclude,
       annotations: parseAnnotations(this.annotations, this.description),

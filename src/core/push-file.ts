@@ -82,3 +82,25 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
   }
   return { path: file.path, size, mode: file.mode, digest, chunks };
 }
+
+/**
+ * A file the stat cache says is unchanged: its chunks are not read or hashed again, only checked for presence in
+ * the repository (which may have lost them). Returns undefined when any is missing, so the caller pushes the file.
+ */
+export async function reuseCachedFile(repo: Repository, cached: ManifestFile, context: PushFileContext): Promise<ManifestFile | undefined> {
+  const { counters, task } = context;
+  const queue = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest))[Symbol.iterator]();
+  let missing = false;
+  const worker = async (): Promise<void> => {
+    for (let next = queue.next(); !next.done && !missing; next = queue.next()) {
+      if (!(await repo.hasBlob(next.value.digest))) missing = true;
+    }
+  };
+  await Promise.all(Array.from({ length: context.concurrency }, worker));
+  if (missing) return undefined;
+  for (const chunk of cached.chunks) counters.seen.add(chunk.digest);
+  counters.chunks += cached.chunks.length;
+  counters.bytesSkipped += cached.size;
+  task.advance(cached.size);
+  return cached;
+}

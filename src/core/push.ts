@@ -4,7 +4,8 @@ import { HashPool } from './hash-pool.js';
 import { MANIFEST_MEDIA_TYPE, type Manifest, type ManifestFile } from './manifest.js';
 import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
-import { pushFile, type TransferCounters } from './push-file.js';
+import { pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
+import { StatCache } from './stat-cache.js';
 import { updateTags, type TagOutcome } from './tags.js';
 import { walkSource, type WalkOptions } from './walk.js';
 
@@ -19,6 +20,8 @@ export interface PushOptions extends WalkOptions {
   annotations?: Record<string, string>;
   /** Chunks hashed or uploaded at once; bounds memory at about this many times the maximum chunk size. */
   concurrency?: number;
+  /** Read and hash every file even if the stat cache says it is unchanged. */
+  rehash?: boolean;
   progress?: ProgressSink;
 }
 
@@ -51,14 +54,19 @@ export async function push(repo: Repository, source: string, options: PushOption
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const manifestFiles: ManifestFile[] = [];
+  const cache = await StatCache.open(repo.location, metadata.chunking);
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? 8 };
   try {
     for (const file of files) {
-      const pushed = await pushFile(repo, file, { chunker, pool, counters, task, concurrency: options.concurrency ?? 8 });
+      const cached = options.rehash ? undefined : cache.lookup(file);
+      const pushed = (cached && (await reuseCachedFile(repo, cached, context))) || (await pushFile(repo, file, context));
+      cache.record(file, pushed);
       manifestFiles.push(pushed);
     }
   } finally {
     task.end();
     await pool.close();
+    await cache.save();
   }
   const manifest: Manifest = {
     schemaVersion: 1,

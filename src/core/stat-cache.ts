@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeAtomic } from './atomic-write.js';
+import { aimHome } from './home.js';
+import type { ManifestFile } from './manifest.js';
+import type { SourceFile } from './walk.js';
+
+// Like git's index and restic's parent snapshot: a file whose path, size, mtime and inode have not changed since it
+// was last pushed to this repository is not read again; its chunk list is reused. `--rehash` ignores the cache. It is
+// only a cache: losing it costs one re-read, so it is written without fsync.
+
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  chunking: string;
+  file: ManifestFile;
+}
+
+export class StatCache {
+  private entries: Record<string, Entry> = {};
+  private dirty = false;
+
+  private constructor(
+    private readonly path: string,
+    private readonly chunking: string,
+  ) {}
+
+  static async open(repoLocation: string, chunking: object): Promise<StatCache> {
+    const id = createHash('sha256').update(repoLocation).digest('hex').slice(0, 16);
+    const cache = new StatCache(join(aimHome(), 'cache', 'stat', `${id}.json`), JSON.stringify(chunking));
+    const text = await readFile(cache.path, 'utf8').catch(() => undefined);
+    try {
+      if (text) cache.entries = JSON.parse(text) as Record<string, Entry>;
+    } catch {
+      cache.entries = {};
+    }
+    return cache;
+  }
+
+  /** The manifest entry recorded for this exact file, if nothing about it changed. */
+  lookup(source: SourceFile): ManifestFile | undefined {
+    const entry = this.entries[source.absolute];
+    const same =
+      entry &&
+      entry.size === source.size &&
+      entry.mtimeMs === source.mtimeMs &&
+      entry.ino === source.ino &&
+      entry.chunking === this.chunking;
+    // Paths and modes may differ between pushes of the same bytes; the cached entry carries only the content.
+    return same ? { ...entry.file, path: source.path, mode: source.mode } : undefined;
+  }
+
+  record(source: SourceFile, file: ManifestFile): void {
+    this.entries[source.absolute] = { size: source.size, mtimeMs: source.mtimeMs, ino: source.ino, chunking: this.chunking, file };
+    this.dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    await writeAtomic(this.path, JSON.stringify(this.entries), { durable: false }).catch(() => undefined);
+  }
+}
