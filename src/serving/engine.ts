@@ -11,6 +11,8 @@ export interface DeploymentSpec {
   model: string;
   /** Absolute path of the GGUF (the first shard when split). */
   modelPath: string;
+  /** Every file of the model, shards in order; defaults to [modelPath]. Remote engines register them all. */
+  files?: string[];
   /** Model id served on /v1/models and expected in requests, e.g. "team/tiny:v1". */
   modelId: string;
   quant: string;
