@@ -1,0 +1,57 @@
+// Seeded benchmark data through the project's own generator (dist/fixtures/generate-model.js, built by `npm run build`):
+// v1, v2 (about 5 % changed in 8 regions), ins (1 KiB inserted at offset 4096) and a folder of many small files.
+// Each variant is a folder holding model.bin, so the same path exists in every version (pull updates, restic paths).
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export async function loadGenerator() {
+  const path = resolve('dist/fixtures/generate-model.js');
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first`);
+  return import(pathToFileURL(path).href);
+}
+
+const SEED = 'aim-bench-1';
+
+export async function prepareData(gen, workDir, size, smallFiles) {
+  const dir = join(workDir, 'data');
+  const stamp = join(dir, 'stamp.json');
+  const want = { size, smallFiles, seed: SEED, version: 1 };
+  try {
+    if (JSON.stringify(JSON.parse(await readFile(stamp, 'utf8'))) === JSON.stringify(want)) return layout(dir, size);
+  } catch {}
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const started = Date.now();
+  const d = layout(dir, size);
+  await gen.writeRandomFile(d.v1.file, size, `${SEED}:v1`);
+  await gen.deriveFile(d.v1.file, d.v2.file, gen.spreadChanges(size, 0.05, 8), `${SEED}:v2`);
+  await gen.deriveFile(d.v1.file, d.ins.file, [{ kind: 'insert', offset: 4096, length: 1024 }], `${SEED}:ins`);
+  // Many small files: 4–64 KiB each, sizes from a seeded LCG so every run has the same folder.
+  let x = 12345;
+  const rand = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  let total = 0;
+  for (let i = 0; i < smallFiles; i++) {
+    const bytes = 4096 + Math.floor(rand() * (60 * 1024 + 1));
+    total += bytes;
+    await gen.writeRandomFile(join(d.small.dir, `shard-${String(Math.floor(i / 100)).padStart(3, '0')}`, `f${String(i).padStart(5, '0')}.bin`), bytes, `${SEED}:small:${i}`);
+  }
+  await writeFile(join(dir, 'small-total'), String(total));
+  await writeFile(stamp, JSON.stringify(want));
+  console.log(`  data generated in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return layout(dir, size);
+}
+
+function layout(dir, size) {
+  const variant = (name) => ({ dir: join(dir, name), file: join(dir, name, 'model.bin'), bytes: size });
+  return { root: dir, v1: variant('v1'), v2: { ...variant('v2') }, ins: { ...variant('ins'), bytes: size + 1024 }, small: { dir: join(dir, 'small') } };
+}
+
+export async function smallTotal(data) {
+  return Number(await readFile(join(data.root, 'small-total'), 'utf8'));
+}
+
+export async function fileSize(path) {
+  return (await stat(path)).size;
+}

@@ -1,0 +1,132 @@
+// Small helpers for the benchmark: argument parsing, timed child processes with peak RSS, medians, du, machine facts.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const RSS_PRELOAD = fileURLToPath(new URL('./rss-preload.mjs', import.meta.url));
+
+export function parseArgs(argv) {
+  const options = { size: '2GiB', rounds: 3, work: undefined, only: undefined, big: undefined, keep: false, s3: true, startupRuns: 10, smallFiles: 2000 };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--size': options.size = value(); break;
+      case '--rounds': options.rounds = Number(value()); break;
+      case '--work': options.work = value(); break;
+      case '--only': options.only = value().split(','); break;
+      case '--big': options.big = value(); break;
+      case '--small-files': options.smallFiles = Number(value()); break;
+      case '--startup-runs': options.startupRuns = Number(value()); break;
+      case '--no-s3': options.s3 = false; break;
+      case '--keep': options.keep = true; break;
+      case '-h': case '--help':
+        console.log(`usage: node bench/run.mjs [--size 2GiB] [--rounds 3] [--work bench/work] [--only aim,restic,tools,s3,startup,small]
+                          [--small-files 2000] [--startup-runs 10] [--no-s3] [--big 8GiB] [--keep]
+  --big SIZE   also push one SIZE file once with aim and record its peak RSS (needs ~2x SIZE free disk)
+  --keep       keep the generated data in the work folder (it is reused when the size matches)`);
+        process.exit(0);
+      default: throw new Error(`unknown option ${argv[i]} (see --help)`);
+    }
+  }
+  if (!(options.rounds >= 1)) throw new Error('--rounds must be >= 1');
+  return options;
+}
+
+/**
+ * Runs a command, returns { ok, code, wall (s), rssKiB, stdout, stderr, json }. Peak RSS comes from GNU time when
+ * present, else (node commands only) from a preload that writes process.resourceUsage().maxRSS at exit.
+ */
+export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'aim-bench-t-'));
+  const out = join(dir, 'rss');
+  let argv = [cmd, ...args];
+  let childEnv = env;
+  if (GNU_TIME) argv = [GNU_TIME, '-f', '%e %M', '-o', out, ...argv];
+  else if (cmd === process.execPath) {
+    argv = [cmd, '--import', RSS_PRELOAD, ...args];
+    childEnv = { ...env, AIM_BENCH_RSS_FILE: out };
+  }
+  const started = process.hrtime.bigint();
+  const result = await new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { env: childEnv, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout = [];
+    const stderr = [];
+    child.stdout.on('data', (d) => stdout.push(d));
+    child.stderr.on('data', (d) => stderr.push(d));
+    child.on('error', (error) => resolve({ code: -1, stdout: '', stderr: String(error) }));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
+    child.stdin.end(input ?? '');
+  });
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  let rssKiB;
+  try {
+    const text = (await readFile(out, 'utf8')).trim().split('\n').pop();
+    rssKiB = Number(GNU_TIME ? text.split(' ')[1] : text);
+    if (!Number.isFinite(rssKiB)) rssKiB = undefined;
+  } catch { rssKiB = undefined; }
+  await rm(dir, { recursive: true, force: true });
+  let json;
+  try { json = JSON.parse(result.stdout); } catch { json = undefined; }
+  // GNU time prefixes "Command exited with non-zero status" to its -o file only, so stderr is the command's own.
+  return { ok: result.code === 0, code: result.code, wall, rssKiB, stdout: result.stdout, stderr: result.stderr, json };
+}
+
+/** Throws a readable error for a failed timed() result. */
+export function check(result, what) {
+  if (result.ok) return result;
+  const lines = (result.stderr || result.stdout).trim().split('\n').filter(Boolean);
+  const reason = lines.find((l) => /error|fatal|denied|not found|failed/i.test(l)) ?? lines[0] ?? `exit code ${result.code}`;
+  throw new Error(`${what}: ${reason.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 200)}`);
+}
+
+export function run(cmd, args, options = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+}
+
+export function have(cmd) {
+  return run('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+export function duBytes(path) {
+  if (!existsSync(path)) return 0;
+  const r = run('du', ['-sb', path]);
+  return r.status === 0 ? Number(r.stdout.split(/\s/)[0]) : NaN;
+}
+
+export function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+export function machine(tools) {
+  let cpu = 'unknown';
+  try { cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu; } catch {}
+  let kernel = '';
+  try { kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(); } catch {}
+  const fs = run('df', ['-T', '.']).stdout?.split('\n')[1]?.split(/\s+/)[1];
+  return { cpu, cores: cpus().length, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, kernel, filesystem: fs, tools };
+}
+
+export function toolVersions() {
+  const first = (cmd, args) => {
+    const r = run(cmd, args);
+    return r.status === 0 ? (r.stdout || r.stderr).trim().split('\n')[0] : undefined;
+  };
+  return {
+    aim: first(process.execPath, ['dist/cli.js', '--version']),
+    restic: first('restic', ['version']),
+    rclone: first('rclone', ['version']),
+    b3sum: first('b3sum', ['--version']),
+    s3rver: (() => { try { return JSON.parse(readFileSync('node_modules/s3rver/package.json', 'utf8')).version; } catch { return undefined; } })(),
+  };
+}
+
+export const MiB = 1024 * 1024;
+export const fmtBytes = (n) => (n === undefined || !Number.isFinite(n) ? '—' : n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
