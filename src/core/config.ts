@@ -52,6 +52,8 @@ export async function loadConfig(source: ConfigSource = {}): Promise<AimConfig> 
   const filepath = await findConfigFile(source);
   if (!filepath) return normalise(parseDocument(''), undefined);
   const text = await readFile(filepath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    // A named file that does not exist yet is an empty configuration: `aim repo create` will write it there.
+    if (error.code === 'ENOENT') return '';
     throw new NotFoundError(`config file ${filepath} cannot be read (${error.code})`, {
       hint: 'check --config / AIM_CONFIG, or run `aim repo create` to write a new model_repos.yaml',
     });
