@@ -1,0 +1,108 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomStream } from '../../fixtures/generate-model.js';
+import { readChunks } from '../../src/core/chunk-reader.js';
+import { Chunker, DEFAULT_CHUNKING, type ChunkingParams } from '../../src/core/chunker.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Absolute offsets where each chunk ends. */
+function boundaries(lengths: number[]): number[] {
+  let offset = 0;
+  return lengths.map((length) => (offset += length));
+}
+
+describe('Chunker (FastCDC)', () => {
+  const chunker = new Chunker();
+  const data = randomStream('chunker-base').next(24 * MiB);
+
+  it('covers the input exactly, with every chunk but the last within min and max', () => {
+    const lengths = chunker.split(data);
+    expect(lengths.reduce((a, b) => a + b, 0)).toBe(data.length);
+    for (const length of lengths.slice(0, -1)) {
+      expect(length).toBeGreaterThanOrEqual(DEFAULT_CHUNKING.minSize);
+      expect(length).toBeLessThanOrEqual(DEFAULT_CHUNKING.maxSize);
+    }
+    expect(lengths.at(-1)!).toBeLessThanOrEqual(DEFAULT_CHUNKING.maxSize);
+    // Normalized chunking keeps the average near avgSize on random data (not at min or max).
+    const average = data.length / lengths.length;
+    expect(average).toBeGreaterThan(0.6 * DEFAULT_CHUNKING.avgSize);
+    expect(average).toBeLessThan(1.6 * DEFAULT_CHUNKING.avgSize);
+  });
+
+  it('is deterministic, also across instances', () => {
+    expect(new Chunker().split(data)).toEqual(chunker.split(data));
+    expect(chunker.split(data)).toEqual(chunker.split(Buffer.from(data)));
+  });
+
+  it('keeps every boundary after an insertion near the start, shifted by the inserted length', () => {
+    const inserted = randomStream('chunker-insert').next(KiB);
+    const at = 100 * KiB;
+    const changed = Buffer.concat([data.subarray(0, at), inserted, data.subarray(at)]);
+    const before = boundaries(chunker.split(data));
+    const after = boundaries(chunker.split(changed));
+    // The first couple of chunks (around the insertion) may differ; every cut point after them is the same, 1 KiB later.
+    expect(after.slice(2).map((end) => end - KiB)).toEqual(before.slice(before.length - (after.length - 2)));
+    expect(before.slice(2).map((end) => end + KiB)).toEqual(after.slice(after.length - (before.length - 2)));
+    expect(before.length).toBeGreaterThan(10);
+  });
+
+  it('keeps the boundaries before a change and after the chunk it falls in', () => {
+    const changed = Buffer.from(data);
+    const at = 12 * MiB;
+    changed[at] = changed[at]! ^ 0xff;
+    const before = boundaries(chunker.split(data));
+    const after = boundaries(chunker.split(changed));
+    const differing = before.filter((end) => !after.includes(end));
+    expect(differing.length).toBeLessThanOrEqual(2);
+    expect(before.filter((end) => end < at)).toEqual(after.filter((end) => end < at));
+  });
+
+  it('respects the maximum on data without cut points, and returns short inputs whole', () => {
+    const zeros = new Uint8Array(10 * MiB);
+    const lengths = chunker.split(zeros);
+    expect(lengths.slice(0, -1).every((length) => length === DEFAULT_CHUNKING.maxSize)).toBe(true);
+    expect(lengths.reduce((a, b) => a + b, 0)).toBe(zeros.length);
+    expect(chunker.split(data.subarray(0, 1000))).toEqual([1000]);
+    expect(chunker.split(data.subarray(0, DEFAULT_CHUNKING.minSize))).toEqual([DEFAULT_CHUNKING.minSize]);
+    expect(chunker.split(new Uint8Array(0))).toEqual([]);
+  });
+
+  it('honours other parameters, which change the boundaries (they are part of the format)', () => {
+    const small: ChunkingParams = { ...DEFAULT_CHUNKING, minSize: 16 * KiB, avgSize: 64 * KiB, maxSize: 256 * KiB };
+    const lengths = new Chunker(small).split(data.subarray(0, 4 * MiB));
+    for (const length of lengths.slice(0, -1)) {
+      expect(length).toBeGreaterThanOrEqual(small.minSize);
+      expect(length).toBeLessThanOrEqual(small.maxSize);
+    }
+    const reseeded = new Chunker({ ...DEFAULT_CHUNKING, seed: 1 }).split(data);
+    expect(reseeded).not.toEqual(chunker.split(data));
+  });
+
+  it('rejects inconsistent sizes', () => {
+    expect(() => new Chunker({ ...DEFAULT_CHUNKING, minSize: 0 })).toThrow(RangeError);
+    expect(() => new Chunker({ ...DEFAULT_CHUNKING, minSize: 2 * MiB })).toThrow(RangeError);
+    expect(() => new Chunker({ ...DEFAULT_CHUNKING, maxSize: 512 * KiB })).toThrow(RangeError);
+  });
+
+  describe('streaming reader', () => {
+    let folder: string;
+    beforeAll(async () => {
+      folder = await mkdtemp(join(tmpdir(), 'aim-chunker-'));
+    });
+    afterAll(() => rm(folder, { recursive: true, force: true }));
+
+    it('cuts a file at the same boundaries as split() on the whole buffer', async () => {
+      // 24 MiB is larger than the reader's 16 MiB window, so refills and carried-over tails are exercised.
+      const file = join(folder, 'data.bin');
+      await writeFile(file, data);
+      const chunks: Buffer[] = [];
+      for await (const chunk of readChunks(file, chunker)) chunks.push(chunk);
+      expect(chunks.map((c) => c.length)).toEqual(chunker.split(data));
+      expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    });
+  });
+});

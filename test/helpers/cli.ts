@@ -1,0 +1,190 @@
+// Running the BUILT CLI (dist/cli.js) as a child process in a temporary workspace, the way a user would: its own
+// model_repos.yaml (AIM_CONFIG) and AIM_HOME, assertions on `--json` output and on the one-line errors. Nothing
+// here knows about a backend: a workspace is given repository entries (local folders, S3 prefixes) as data.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { stringify } from 'yaml';
+
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** One repository as written in model_repos.yaml, e.g. {type: 'local', path} or {type: 's3', path, region, endpoint}. */
+export interface RepoEntry {
+  type: 'local' | 's3';
+  path: string;
+  region?: string;
+  endpoint?: string;
+  [key: string]: unknown;
+}
+
+export function reposYaml(repositories: Record<string, RepoEntry>, extra: Record<string, unknown> = {}): string {
+  return stringify({ repositories, ...extra });
+}
+
+/** Writes a model_repos.yaml listing `repositories` (creating its folder). */
+export async function writeReposConfig(file: string, repositories: Record<string, RepoEntry>, extra: Record<string, unknown> = {}): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFile(file, reposYaml(repositories, extra));
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as the one JSON document `--json` prints; fails the test with the output if it is not one. */
+  json<T = any>(): T;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Kill the child (SIGKILL) after this long; default 120 s so a hung CLI fails the test instead of vitest. */
+  timeoutMs?: number;
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** stderr so far (progress lines), for tests that act midway. */
+  stderrSoFar(): string;
+  result: Promise<CliResult>;
+}
+
+function toResult(code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, args: string[]): CliResult {
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    json() {
+      try {
+        return JSON.parse(stdout);
+      } catch {
+        throw new Error(`aim ${args.join(' ')} (exit ${code}) did not print JSON.\nstdout: ${stdout}\nstderr: ${stderr}`);
+      }
+    },
+  };
+}
+
+/** Starts `node dist/cli.js ...args`; the caller may kill it midway. */
+export function startCli(args: string[], options: RunOptions = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve(toResult(code, signal, stdout, stderr, args));
+    });
+  });
+  return { child, stderrSoFar: () => stderr, result };
+}
+
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return startCli(args, options).result;
+}
+
+export interface Workspace {
+  /** The temporary folder everything lives in. */
+  dir: string;
+  /** model_repos.yaml of this workspace (AIM_CONFIG). */
+  config: string;
+  /** AIM_HOME of this workspace. */
+  home: string;
+  env: NodeJS.ProcessEnv;
+  path(...parts: string[]): string;
+  /** Runs the CLI with this workspace's AIM_CONFIG and AIM_HOME, in its folder. */
+  run(args: string[], options?: RunOptions): Promise<CliResult>;
+  /** Runs with `--json` appended and expects exit 0; returns the parsed output. */
+  json<T = any>(args: string[], options?: RunOptions): Promise<T>;
+  start(args: string[], options?: RunOptions): RunningCli;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A temporary folder with AIM_HOME inside and a model_repos.yaml naming `repositories` (none: no file is written,
+ * AIM_CONFIG still points at where it would be). `env` adds variables, e.g. S3 credentials.
+ */
+export async function createWorkspace(repositories?: Record<string, RepoEntry>, env: NodeJS.ProcessEnv = {}): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), 'aim-e2e-'));
+  const config = join(dir, 'model_repos.yaml');
+  const home = join(dir, 'aim-home');
+  if (repositories) await writeReposConfig(config, repositories);
+  const baseEnv: NodeJS.ProcessEnv = { AIM_CONFIG: config, AIM_HOME: home, ...env };
+  const withEnv = (options: RunOptions = {}): RunOptions => ({ cwd: dir, ...options, env: { ...baseEnv, ...options.env } });
+  const workspace: Workspace = {
+    dir,
+    config,
+    home,
+    env: baseEnv,
+    path: (...parts) => join(dir, ...parts),
+    run: (args, options) => runCli(args, withEnv(options)),
+    start: (args, options) => startCli(args, withEnv(options)),
+    async json(args, options) {
+      const result = await runCli([...args, '--json'], withEnv(options));
+      if (result.code !== 0) throw new Error(`aim ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}`);
+      return result.json();
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+  return workspace;
+}
+
+/**
+ * A user-caused error is rendered as one plain line `aim: error: ...` then `  hint: ...`, a non-zero exit, and no
+ * stack trace. Returns the message line for further assertions.
+ */
+export function expectUserError(result: CliResult, message?: RegExp): string {
+  expect(result.code, `expected a failure, got exit 0 with stdout ${result.stdout}`).not.toBe(0);
+  expect(result.code).not.toBe(70); // 70 is the internal-error exit code
+  const lines = result.stderr.trimEnd().split('\n');
+  const errorLines = lines.filter((line) => line.startsWith('aim: error: '));
+  expect(errorLines, `stderr: ${result.stderr}`).toHaveLength(1);
+  const index = lines.indexOf(errorLines[0]!);
+  expect(lines[index + 1], `stderr: ${result.stderr}`).toMatch(/^ {2}hint: \S/);
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+  expect(result.stderr).not.toMatch(/internal error/);
+  if (message) expect(errorLines[0]).toMatch(message);
+  return errorLines[0]!;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Relative `/`-separated paths of the regular files under `root`, sorted; `.aim/` (pull bookkeeping) left out. */
+export async function listFiles(root: string, options: { includeAim?: boolean } = {}): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .filter((path) => options.includeAim || !(path === '.aim' || path.startsWith('.aim/')))
+    .sort();
+}
+
+/** Path -> sha256 of every file under `root` (without `.aim/`), to compare a pulled folder with its source. */
+export async function treeDigests(root: string): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const path of await listFiles(root)) digests[path] = await sha256File(join(root, ...path.split('/')));
+  return digests;
+}
+
+/** Asserts that `actual` holds exactly the files of `expected`, byte for byte (pull bookkeeping aside). */
+export async function expectSameTree(actual: string, expected: string): Promise<void> {
+  expect(await treeDigests(actual)).toEqual(await treeDigests(expected));
+}
