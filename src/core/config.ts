@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
-import { parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../backends/backend.js';
 import { ConfigError, NotFoundError } from './errors.js';
 import { checkRepoName } from './names.js';
@@ -62,10 +62,12 @@ export async function loadConfig(source: ConfigSource = {}): Promise<AimConfig> 
 }
 
 export function parseYaml(text: string, filepath: string): Document {
-  const document = parseDocument(text, { prettyErrors: false });
+  // Without prettyErrors the parser leaves linePos unset, so the position comes from a LineCounter.
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
   const error = document.errors[0];
   if (error) {
-    const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [0, 0];
+    const { line, col: column } = lineCounter.linePos(error.pos[0]);
     throw new ConfigError(`${filepath}:${line}:${column}: malformed YAML: ${error.message.split('\n')[0]}`, {
       hint: 'fix the file (a YAML linter helps), or point --config at another one',
     });
