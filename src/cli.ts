@@ -42,6 +42,14 @@ export function buildCli(binaryName = 'aim'): Cli {
   return cli;
 }
 
+// Ctrl-C: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\naim: interrupted; nothing half-written is visible, run the same command again to resume\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
 const binaryName = process.argv[1]?.endsWith('aim_cli') ? 'aim_cli' : 'aim';
 const exitCode = await buildCli(binaryName).run(process.argv.slice(2));
 // The only process exit. Wait for stdout to drain so piped JSON is never cut short.
