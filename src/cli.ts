@@ -13,6 +13,9 @@ import { RepoCreateCommand } from './commands/repo/create.js';
 import { RepoDeleteCommand } from './commands/repo/delete.js';
 import { RepoListCommand } from './commands/repo/list.js';
 import { VerifyCommand } from './commands/verify.js';
+import { RunCommand } from './commands/run.js';
+import { PsCommand } from './commands/ps.js';
+import { StopCommand } from './commands/stop.js';
 import { aimVersion } from './core/version.js';
 
 // The command list is explicit (no directory scanning) so start-up loads only what is named here; heavy modules
@@ -32,6 +35,9 @@ const commands = [
   PullCommand,
   InspectCommand,
   VerifyCommand,
+  RunCommand,
+  PsCommand,
+  StopCommand,
 ];
 
 export function buildCli(binaryName = 'aim'): Cli {

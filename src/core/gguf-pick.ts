@@ -59,11 +59,20 @@ function groupShards(file: string, ggufs: string[]): string[] {
   return shards;
 }
 
-/** Picks and checks the GGUF to serve among a version's files (relative paths under `root`). */
-export async function pickGguf(root: string, options: PickOptions = {}, files?: string[]): Promise<PickedGguf> {
-  const label = options.label ?? root;
-  const all = (files ?? (await listFiles(root))).slice().sort();
-  const ggufs = all.filter((f) => f.toLowerCase().endsWith('.gguf'));
+export interface GgufSelection {
+  /** Relative paths (or names) of the chosen model's files, first shard first. */
+  files: string[];
+  /** Quantization label, upper case ("Q6_K"); undefined when the only GGUF names none. */
+  quant?: string;
+}
+
+/**
+ * Chooses among file names alone: the GGUF of the wanted quantization, with all its shards. Shared by the pick of a
+ * pulled version and by the Kamiwaza hub flow, which chooses among a Hugging Face repository's files.
+ */
+export function selectGgufFiles(names: string[], options: PickOptions = {}): GgufSelection {
+  const label = options.label ?? 'this version';
+  const ggufs = names.slice().sort().filter((f) => f.toLowerCase().endsWith('.gguf'));
   if (ggufs.length === 0) {
     throw new NotFoundError(`no GGUF file in ${label}`, { hint: 'run serves GGUF models only; push a .gguf file into this model, or use another version' });
   }
@@ -80,10 +89,16 @@ export async function pickGguf(root: string, options: PickOptions = {}, files?: 
       hint: `choose one with --quant, e.g. --quant ${available[0]!.toLowerCase()}`,
     });
   }
-  const shards = groupShards(chosen, ggufs).map((f) => join(root, f));
+  return { files: groupShards(chosen, ggufs), quant: (wanted ?? quantOf(chosen))?.toUpperCase() };
+}
+
+/** Picks and checks the GGUF to serve among a version's files (relative paths under `root`). */
+export async function pickGguf(root: string, options: PickOptions = {}, files?: string[]): Promise<PickedGguf> {
+  const selection = selectGgufFiles(files ?? (await listFiles(root)), { ...options, label: options.label ?? root });
+  const shards = selection.files.map((f) => join(root, f));
   const headers = await Promise.all(shards.map((s) => readGgufHeader(s)));
   const facts = factsOf(headers[0]!);
-  const quant = (wanted ?? quantOf(chosen) ?? facts.quantization ?? 'unknown').toUpperCase();
+  const quant = selection.quant ?? facts.quantization ?? 'unknown';
   checkFileType(shards[0]!, quant, headers[0]!.metadata['general.file_type']);
   return { path: shards[0]!, files: shards, quant, facts };
 }

@@ -42,8 +42,11 @@ export interface DeploymentRecord {
   kamiwaza?: { baseUrl: string; deploymentId: string; modelId: string };
 }
 
-/** running: answering requests; starting: loading or deploying; stopped: gone; failed: crashed or refused. */
-export type LiveStatus = 'running' | 'starting' | 'stopped' | 'failed';
+/**
+ * running: answering requests; starting: loading or deploying; stopped: gone; failed: crashed or refused;
+ * unknown: the engine could not be asked (Kamiwaza unreachable).
+ */
+export type LiveStatus = 'running' | 'starting' | 'stopped' | 'failed' | 'unknown';
 
 export interface LiveDeployment extends DeploymentRecord {
   status: LiveStatus;

@@ -45,6 +45,8 @@ export function estimateMemory(fileBytes: number, ctxSize: number): number {
 
 const human = (bytes: number): string => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / MiB)} MiB`);
 
+const indent = (text: string): string => text.split('\n').map((l) => `    ${l}`).join('\n');
+
 export class EmbeddedEngine implements Engine {
   readonly kind = 'embedded' as const;
   constructor(private readonly options: EmbeddedEngineOptions = {}) {}
@@ -113,7 +115,7 @@ export class EmbeddedEngine implements Engine {
       await sleep(100);
     }
     throw new EngineError(`the engine did not become ready within ${(this.options.startTimeoutMs ?? 120_000) / 1000} s`, {
-      hint: `see ${logFile}:\n${await logTail(logFile)}`,
+      hint: `see ${logFile}:\n${indent(await logTail(logFile))}`,
     });
   }
 
@@ -126,7 +128,7 @@ export class EmbeddedEngine implements Engine {
       ?.replace(/^\S+Z /, '').replace(/^llama\.cpp: (\w+: )?/, '');
     const how = child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
     throw new EngineError(`the engine stopped while loading ${basename(spec.modelPath)} (${how})${reason ? `: ${reason}` : ''}`, {
-      hint: `last lines of ${logFile}:\n${tail}`,
+      hint: `last lines of ${logFile}:\n${indent(tail)}`,
     });
   }
 

@@ -1,0 +1,52 @@
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+import { runModel } from '../core/serve.js';
+import type { EngineEvent } from '../serving/engine.js';
+import { AimCommand } from './base.js';
+
+export class RunCommand extends AimCommand {
+  static override paths = [['run']];
+  static override usage = Command.Usage({
+    category: 'Serving',
+    description: 'pull a GGUF model version and serve it behind an OpenAI-compatible API',
+    details: `
+      MODEL is REPO/MODEL[:TAG|@blake3:HEX] or a friendly name (built in: qwen2.5-7b-instruct; add your own under
+      models: in model_repos.yaml). The version is pulled into AIM_HOME if it is not there, the GGUF of the chosen
+      quantization is checked, and an engine serves it: the embedded llama.cpp engine on 127.0.0.1, or Kamiwaza when
+      KAMIWAZA_BASE_URL is set (or --engine kamiwaza).
+    `,
+    examples: [
+      ['Serve a version with the embedded engine', '$0 run team/qwen2.5-7b:v1 --quant q4_k_m'],
+      ['Deploy the PRD model on Kamiwaza', 'KAMIWAZA_BASE_URL=https://localhost/api $0 run qwen2.5-7b-instruct'],
+    ],
+  });
+
+  target = Option.String({ name: 'MODEL' });
+  quant = Option.String('--quant', { description: 'quantization to serve, matched in GGUF file names (default: q6_k, or the only one there is)' });
+  engine = Option.String('--engine', { description: 'embedded or kamiwaza (default: kamiwaza when KAMIWAZA_BASE_URL is set)', validator: t.isEnum(['embedded', 'kamiwaza'] as const) });
+  port = Option.String('--port', { description: 'port on 127.0.0.1 for the embedded engine (default: any free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });
+  ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
+  threads = Option.String('--threads', { description: 'CPU threads for generation (default 1)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+  name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
+
+  async run(): Promise<void> {
+    const progress = this.progress();
+    const result = await runModel(await this.session(), this.target, {
+      quant: this.quant, engine: this.engine, port: this.port, ctxSize: this.ctxSize, threads: this.threads, name: this.name,
+      progress, onEvent: (event: EngineEvent) => progress.note(describeEvent(event)),
+    });
+    const { record, facts } = result;
+    this.report({ ...record, facts }, () => [
+      '✨ Model deployed!',
+      `   model     ${record.modelId} (${record.quant}${facts?.architecture ? `, ${facts.architecture}` : ''}, ${record.engine})`,
+      `   endpoint  ${record.endpoint}   (OpenAI-compatible; use model "${record.modelId}")`,
+      `   try       curl ${record.endpoint}/chat/completions -H 'content-type: application/json' -d '{"model":"${record.modelId}","messages":[{"role":"user","content":"hi"}]}'`,
+      `   stop      aim stop ${record.name}`,
+    ].join('\n'));
+  }
+}
+
+function describeEvent(event: EngineEvent): string {
+  const icon = event.phase === 'download' ? '🚀' : event.phase === 'ready' ? '✅' : '⏳';
+  return `${icon} ${event.message}${event.percent !== undefined ? ` ${event.percent}%` : ''}`;
+}
