@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 import type { ProgressSink, ProgressTask } from '../core/progress.js';
 import { formatBytes } from './format.js';
 
@@ -8,6 +9,8 @@ import { formatBytes } from './format.js';
 const PLAIN_INTERVAL_MS = 2000;
 
 export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
+  // Required only when a bar is drawn, so commands that never show one do not load it at start-up.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   return {
     begin(label, totalBytes) {
       const bar = new cliProgress.SingleBar(

@@ -1,4 +1,3 @@
-import { createBLAKE3 } from 'hash-wasm';
 import { IntegrityError, UsageError } from './errors.js';
 
 // A digest is parsed once at the boundary and then travels as this branded type, never as a bare string.
@@ -30,7 +29,13 @@ export function digestFromHex(hex: string): Digest {
   return parseDigest(`blake3:${hex}`);
 }
 
-type Hasher = Awaited<ReturnType<typeof createBLAKE3>>;
+type Hasher = Awaited<ReturnType<typeof import('hash-wasm').createBLAKE3>>;
+
+// hash-wasm loads on first use so that listings and `--version` do not pay for compiling WASM.
+async function createBLAKE3(): Promise<Hasher> {
+  const { createBLAKE3: create } = await import('hash-wasm');
+  return create();
+}
 let shared: Hasher | undefined;
 
 /** BLAKE3-256 of bytes already in memory (chunks, manifests, tags). One WASM instance is reused. */

@@ -1,6 +1,5 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, relative, resolve, sep } from 'node:path';
-import fg from 'fast-glob';
 import { NotFoundError, UsageError } from './errors.js';
 
 // What a push sends: every regular file under the folder (or the one file given), in a stable order. Symlinks are
@@ -39,6 +38,8 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   if (!info.isDirectory()) throw new UsageError(`${root} is neither a file nor a folder`, { hint: 'push a folder or a regular file' });
 
   const realRoot = await realpath(root);
+  // Loaded here, not at start-up: only pushes walk folders.
+  const { default: fg } = await import('fast-glob');
   const entries = await fg(options.include?.length ? options.include : ['**'], {
     cwd: root,
     dot: true,
