@@ -1,6 +1,7 @@
 import { NotFoundError } from './errors.js';
 import { DEFAULT_TAG } from './reference.js';
 import type { Repository } from './repository.js';
+import { refreshIndex } from './repo-index.js';
 
 // Deleting removes tags only. Manifests and chunks may be shared with other versions and models; they become
 // unreferenced and stay until a garbage collector (`aim gc`, to come) removes what no tag reaches. That keeps a
@@ -26,6 +27,7 @@ export async function deleteVersion(repo: Repository, model: string, tag: string
       }
     }
   }
+  await refreshIndex(repo, model);
   return { deleted };
 }
 
@@ -33,5 +35,6 @@ export async function deleteModel(repo: Repository, model: string): Promise<{ de
   const tags = await repo.listTags(model);
   if (tags.length === 0) throw new NotFoundError(`model ${model} not found in repository ${repo.name}`, { hint: `aim model list ${repo.name}` });
   for (const { tag } of tags) await repo.deleteTag(model, tag);
+  await refreshIndex(repo, model);
   return { deleted: tags.map((t) => t.tag) };
 }

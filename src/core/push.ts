@@ -6,6 +6,7 @@ import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
 import { pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
 import { StatCache } from './stat-cache.js';
+import { refreshIndex } from './repo-index.js';
 import { updateTags, type TagOutcome } from './tags.js';
 import { walkSource, type WalkOptions } from './walk.js';
 
@@ -82,6 +83,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     size: totalBytes,
     files: files.length,
   }, options.force ?? false);
+  if (tagOutcome !== 'unchanged') await refreshIndex(repo, options.model);
   return {
     repo: repo.name,
     model: options.model,
