@@ -97,10 +97,15 @@ export class S3Backend implements Backend, ConditionalPut {
     });
   }
 
-  /** An object that `head` shows to be the remnant of an interrupted write does not count as stored. */
+  /**
+   * Answers only for objects known to be whole. An object without aim's size record reads as absent: it is either
+   * the remnant of a killed first upload on a server that keeps partial bodies (s3rver), or was copied in by another
+   * tool. Either way the caller then offers the bytes to putIfAbsent, which keeps a copy of the right size and
+   * rewrites a remnant, so a resumed push can never build on a truncated chunk.
+   */
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const head = await this.head(key);
-    return head && !head.truncated ? { key, size: head.size } : undefined;
+    return head && head.recorded === head.size ? { key, size: head.size } : undefined;
   }
 
   /**

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RepoLocation } from '../../src/backends/backend.js';
 import { openBackend, supportsConditionalPut } from '../../src/backends/index.js';
 import { S3Backend } from '../../src/backends/s3.js';
 import { parseS3Path, type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3-client.js';
 import { ConfigError, ConflictError, NotFoundError, StorageError } from '../../src/core/errors.js';
+import { closedPort } from '../helpers/fault-proxy.js';
 import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
 import { runBackendConformance } from './conformance.js';
 
@@ -26,15 +26,6 @@ async function keysOf(backend: S3Backend, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const item of backend.list(prefix)) keys.push(item.key);
   return keys.sort();
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 runBackendConformance('s3 (s3rver)', async () => {

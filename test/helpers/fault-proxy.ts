@@ -1,6 +1,6 @@
 // A TCP proxy on loopback that sits between an S3 client and a real S3 server and breaks the connection on demand:
-// added latency, a reset after N bytes, a stall (no more bytes, socket left open), refused connections (the port
-// stops listening), 503 SlowDown answers for a share of requests, or a canned S3 error for every request.
+// added latency, a bandwidth cap, a reset after N bytes, a stall (no more bytes, socket left open), refused
+// connections (the port stops listening), 503 SlowDown answers for a share of requests, or a canned S3 error.
 //
 // It parses just enough HTTP/1.1 in the client-to-server direction (request heads and Content-Length) to know where
 // each request starts, so it can answer a chosen request itself on a keep-alive connection. Node's HTTP agent never
@@ -20,6 +20,8 @@ export interface CannedAnswer {
 export interface FaultKnobs {
   /** One-way delay added to every chunk, both directions. */
   latencyMs: number;
+  /** Bandwidth cap per connection (both directions share it); 0 = none. */
+  bytesPerSecond: number;
   /** Reset (TCP RST) a connection once this many bytes of one request and its response went through it... */
   resetAfterBytes?: number;
   /** ...for this many more connections. */
@@ -73,7 +75,7 @@ function renderAnswer(answer: CannedAnswer, method: string): Buffer {
 const slowDown: CannedAnswer = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
-  const knobs: FaultKnobs = { latencyMs: 0, resets: 0, stalls: 0, slowDownRate: 0, seed: 1 };
+  const knobs: FaultKnobs = { latencyMs: 0, bytesPerSecond: 0, resets: 0, stalls: 0, slowDownRate: 0, seed: 1 };
   const stats: FaultStats = { connections: 0, requests: 0, slowDowns: 0, resets: 0, stalls: 0 };
   let state = knobs.seed >>> 0;
   const random = () => {
@@ -109,8 +111,13 @@ export async function startFaultProxy(target: { host: string; port: number }): P
 
     // Forwards a chunk after the configured delay, in order, applying the byte-count faults.
     let queue = Promise.resolve();
+    let paced = 0; // when the bandwidth cap lets the next chunk go
     const forward = (to: Socket, chunk: Buffer) => {
-      const due = Date.now() + knobs.latencyMs;
+      let due = Date.now() + knobs.latencyMs;
+      if (knobs.bytesPerSecond > 0) {
+        paced = Math.max(paced, Date.now()) + (chunk.length * 1000) / knobs.bytesPerSecond;
+        due = Math.max(due, paced);
+      }
       queue = queue.then(async () => {
         if (due > Date.now()) await sleep(due - Date.now());
         if (fate !== 'ok') return;
@@ -227,4 +234,13 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     },
     stop: close,
   };
+}
+
+/** A loopback port with nothing listening on it (connections are refused). */
+export async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }

@@ -1,0 +1,164 @@
+// The built CLI against a real S3-compatible server (the suite's s3rver), as a user runs it: repo create, push,
+// list, versions, pull, inspect, verify, delete-version, delete; a push and a pull killed with SIGKILL and resumed;
+// and transfers through the fault proxy.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { S3Backend } from '../../src/backends/s3.js';
+import { createWorkspace, expectSameTree, expectUserError, type RepoEntry, type Workspace } from '../helpers/cli.js';
+import { closedPort, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
+import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
+
+useS3rverCredentials();
+const server = inject('s3');
+const MiB = 1024 * 1024;
+/** S3 test keys, plus retry knobs short enough for tests. */
+const env = { ...S3RVER_ENV, AIM_S3_RETRY_BASE_MS: '20', AIM_S3_RETRY_MAX_MS: '200', AIM_S3_MAX_ATTEMPTS: '8', AIM_S3_IDLE_TIMEOUT_MS: '1500' };
+
+async function makeModel(dir: string, files: Record<string, number>): Promise<void> {
+  for (const [path, size] of Object.entries(files)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), randomBytes(size));
+  }
+}
+
+function s3Repo(prefix: string, endpoint = server.endpoint): RepoEntry {
+  return { type: 's3', path: `s3://${server.bucket}/${prefix}`, region: 'us-east-1', endpoint };
+}
+
+async function bytesUnder(dir: string): Promise<number> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  let total = 0;
+  for (const entry of entries) if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
+  return total;
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('aim on an S3 repository (e2e)', () => {
+  const prefix = `e2e-${randomUUID()}`;
+  let ws: Workspace;
+  let proxy: FaultProxy;
+  /** Looks at the bucket directly, to time kills and check what the server holds. */
+  let direct: S3Backend;
+  beforeAll(async () => {
+    ws = await createWorkspace(undefined, env);
+    proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(server.endpoint).port) });
+    direct = new S3Backend({ type: 's3', path: `s3://${server.bucket}/${prefix}`, endpoint: server.endpoint, region: 'us-east-1' });
+  });
+  afterAll(async () => {
+    for await (const item of direct.list('')) await direct.delete(item.key);
+    await direct.close();
+    await proxy.stop();
+    await ws.cleanup();
+  });
+
+  it('creates, pushes, lists, pulls, inspects, verifies and deletes', async () => {
+    await ws.json(['repo', 'create', 'team', '--type', 's3', '--path', `s3://${server.bucket}/${prefix}/team`, '--region', 'us-east-1', '--endpoint', server.endpoint]);
+    const model = ws.path('resnet');
+    await makeModel(model, { 'weights.bin': 5 * MiB, 'config.json': 300, 'tokenizer/vocab.txt': 70_000 });
+    const pushed = await ws.json(['model', 'push', 'team', 'resnet', model, '--tag', 'v1']);
+    expect(pushed).toMatchObject({ repo: 'team', model: 'resnet', tag: 'v1', files: 3, tagOutcome: 'created' });
+    expect(pushed.bytesTransferred).toBe(pushed.totalBytes);
+
+    const listed = await ws.json(['model', 'list', 'team']);
+    expect(listed.models.map((m: { name: string }) => m.name)).toEqual(['resnet']);
+    const versions = await ws.json(['model', 'versions', 'team', 'resnet']);
+    expect(versions.versions.map((v: { tag: string }) => v.tag).sort()).toEqual(['latest', 'v1']);
+
+    await ws.json(['model', 'pull', 'team', 'resnet', ws.path('pulled'), '--tag', 'v1']);
+    await expectSameTree(ws.path('pulled'), model);
+    const inspected = await ws.json(['inspect', 'team/resnet:v1']);
+    expect(inspected.digest).toBe(pushed.digest);
+    expect(inspected.files.map((f: { path: string }) => f.path).sort()).toEqual(['config.json', 'tokenizer/vocab.txt', 'weights.bin']);
+    expect(await ws.json(['verify', 'team', 'resnet:v1'])).toMatchObject({ ok: true, problems: [] });
+
+    // A second version that changes one small file moves only that file's chunks.
+    await writeFile(join(model, 'config.json'), '{"changed": true}');
+    const second = await ws.json(['model', 'push', 'team', 'resnet', model, '--tag', 'v2']);
+    expect(second.bytesTransferred).toBeLessThan(1000);
+    await ws.json(['model', 'delete-version', 'team', 'resnet', '--tag', 'v1']);
+    const after = await ws.json(['model', 'versions', 'team', 'resnet']);
+    expect(after.versions.map((v: { tag: string }) => v.tag)).not.toContain('v1');
+    await ws.json(['model', 'delete', 'team', 'resnet']);
+    expect((await ws.json(['model', 'list', 'team'])).models).toEqual([]);
+  });
+
+  it('resumes a push killed with SIGKILL, sending only what is missing', async () => {
+    const resume = await createWorkspace({ slow: s3Repo(`${prefix}/resume`, proxy.endpoint) }, env);
+    const model = resume.path('model');
+    await makeModel(model, Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`shard-${i}.bin`, 2 * MiB])));
+    proxy.set({ bytesPerSecond: 2 * MiB });
+    const running = resume.start(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
+    const blobs = new S3Backend({ type: 's3', path: `s3://${server.bucket}/${prefix}/resume`, endpoint: server.endpoint });
+    const count = async () => {
+      let n = 0;
+      for await (const _ of blobs.list('blobs/')) n++;
+      return n;
+    };
+    await until(async () => (await count()) >= 4);
+    running.child.kill('SIGKILL');
+    expect((await running.result).signal).toBe('SIGKILL');
+    proxy.set({ bytesPerSecond: 0 });
+    const resumed = await resume.json(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
+    expect(resumed.bytesSkipped).toBeGreaterThan(0);
+    expect(resumed.bytesTransferred).toBeLessThan(resumed.totalBytes);
+    await resume.json(['model', 'pull', 'slow', 'big', resume.path('out'), '--tag', 'v1']);
+    await expectSameTree(resume.path('out'), model);
+    await blobs.close();
+    await resume.cleanup();
+  });
+
+  it('resumes a pull killed with SIGKILL, keeping what was verified', async () => {
+    const resume = await createWorkspace({ direct: s3Repo(`${prefix}/pull`), slow: s3Repo(`${prefix}/pull`, proxy.endpoint) }, env);
+    const model = resume.path('model');
+    await makeModel(model, Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`shard-${i}.bin`, 2 * MiB])));
+    await resume.json(['model', 'push', 'direct', 'big', model, '--tag', 'v1']);
+    proxy.set({ bytesPerSecond: 2 * MiB });
+    const dest = resume.path('out');
+    const running = resume.start(['model', 'pull', 'slow', 'big', dest, '--tag', 'v1']);
+    await until(async () => (await bytesUnder(dest)) >= 5 * MiB);
+    running.child.kill('SIGKILL');
+    expect((await running.result).signal).toBe('SIGKILL');
+    proxy.set({ bytesPerSecond: 0 });
+    const resumed = await resume.json(['model', 'pull', 'slow', 'big', dest, '--tag', 'v1']);
+    expect(resumed.bytesTransferred).toBeLessThan(resumed.totalBytes);
+    await expectSameTree(dest, model);
+    await resume.cleanup();
+  });
+
+  it('pushes and pulls intact through throttling, resets and stalls', async () => {
+    const faulty = await createWorkspace({ flaky: s3Repo(`${prefix}/faulty`, proxy.endpoint) }, env);
+    const model = faulty.path('model');
+    await makeModel(model, { 'a.bin': 3 * MiB, 'b.bin': 1 * MiB, 'c.txt': 1000 });
+    proxy.set({ slowDownRate: 0.25, seed: 3, resetAfterBytes: 150_000, resets: 4, stallAfterBytes: 80_000, stalls: 2 });
+    await faulty.json(['model', 'push', 'flaky', 'm', model, '--tag', 'v1']);
+    proxy.set({ resetAfterBytes: 150_000, resets: 4, stallAfterBytes: 80_000, stalls: 2 });
+    await faulty.json(['model', 'pull', 'flaky', 'm', faulty.path('out'), '--tag', 'v1']);
+    proxy.set({ slowDownRate: 0, resets: 0, stalls: 0 });
+    await expectSameTree(faulty.path('out'), model);
+    expect(await faulty.json(['verify', 'flaky', 'm:v1'])).toMatchObject({ ok: true });
+    expect(proxy.stats).toMatchObject({ resets: 8, stalls: 4 });
+    expect(proxy.stats.slowDowns).toBeGreaterThan(0);
+    await faulty.cleanup();
+  });
+
+  it('explains a missing bucket and an unreachable endpoint in one line with a hint', async () => {
+    const broken = await createWorkspace(
+      { nobucket: { ...s3Repo('x'), path: 's3://aim-no-such-bucket/x' }, down: s3Repo('x', `http://127.0.0.1:${await closedPort()}`) },
+      { ...env, AIM_S3_MAX_ATTEMPTS: '2' },
+    );
+    expectUserError(await broken.run(['model', 'list', 'nobucket']), /^aim: error: bucket aim-no-such-bucket does not exist on the S3 endpoint/);
+    expectUserError(await broken.run(['model', 'list', 'down']), /connection refused talking to http:\/\/127\.0\.0\.1:\d+ \(after 2 attempts\)$/);
+    const noKeys = await broken.run(['model', 'list', 'nobucket'], { env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
+    expectUserError(noKeys, /no AWS credentials found/);
+    await broken.cleanup();
+  });
+});
