@@ -116,13 +116,17 @@ export interface Workspace {
 
 /**
  * A temporary folder with AIM_HOME inside and a model_repos.yaml naming `repositories` (none: no file is written,
- * AIM_CONFIG still points at where it would be). `env` adds variables, e.g. S3 credentials.
+ * AIM_CONFIG still points at where it would be; a function: called with the folder, for paths inside it). `env`
+ * adds variables, e.g. S3 credentials.
  */
-export async function createWorkspace(repositories?: Record<string, RepoEntry>, env: NodeJS.ProcessEnv = {}): Promise<Workspace> {
+export async function createWorkspace(
+  repositories?: Record<string, RepoEntry> | ((dir: string) => Record<string, RepoEntry>),
+  env: NodeJS.ProcessEnv = {},
+): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), 'aim-e2e-'));
   const config = join(dir, 'model_repos.yaml');
   const home = join(dir, 'aim-home');
-  if (repositories) await writeReposConfig(config, repositories);
+  if (repositories) await writeReposConfig(config, typeof repositories === 'function' ? repositories(dir) : repositories);
   const baseEnv: NodeJS.ProcessEnv = { AIM_CONFIG: config, AIM_HOME: home, ...env };
   const withEnv = (options: RunOptions = {}): RunOptions => ({ cwd: dir, ...options, env: { ...baseEnv, ...options.env } });
   const workspace: Workspace = {

@@ -1,0 +1,160 @@
+// What moves and what does not: dedupe of an insertion, immutable tags, `latest`, pulling a new version over an
+// old one, a single-file push, symlinks that leave the folder, and --include/--exclude. All through the built CLI.
+import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveFile, generateModel, writeRandomFile } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, expectUserError, listFiles, sha256File, type Workspace } from '../helpers/cli.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+describe('transfers (local repository)', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await mkdir(ws.path('repo'));
+  });
+  afterAll(() => ws.cleanup());
+
+  describe('a 64 MiB file with 1 KiB inserted near the start', () => {
+    const SIZE = 64 * MiB;
+    beforeAll(async () => {
+      await generateModel(ws.path('big-v1'), { files: [{ path: 'weights.bin', size: SIZE }, { path: 'config.json', size: 512 }], seed: 'dedupe' });
+      await mkdir(ws.path('big-v2'));
+      await writeFile(ws.path('big-v2', 'config.json'), await readFile(ws.path('big-v1', 'config.json')));
+      await deriveFile(ws.path('big-v1', 'weights.bin'), ws.path('big-v2', 'weights.bin'), [{ kind: 'insert', offset: 4096, length: KiB }], 'dedupe');
+    });
+
+    it('pushes the new version sending only a few chunks', async () => {
+      const v1 = await ws.json(['push', 'r/big:v1', 'big-v1']);
+      expect(v1.bytesTransferred).toBe(SIZE + 512);
+      const v2 = await ws.json(['push', 'r/big:v2', 'big-v2']);
+      expect(v2.totalBytes).toBe(SIZE + KiB + 512);
+      expect(v2.bytesTransferred).toBeGreaterThan(0);
+      expect(v2.bytesTransferred).toBeLessThan(8 * MiB);
+      expect(v2.bytesSkipped).toBe(v2.totalBytes - v2.bytesTransferred);
+    });
+
+    it('pulls the new version over the old one fetching only the changed chunks', async () => {
+      const first = await ws.json(['pull', 'r/big:v1', 'big-pulled']);
+      expect(first.bytesTransferred).toBe(SIZE + 512);
+      await expectSameTree(ws.path('big-pulled'), ws.path('big-v1'));
+      const second = await ws.json(['pull', 'r/big:v2', 'big-pulled']);
+      expect(second.bytesTransferred).toBeGreaterThan(0);
+      expect(second.bytesTransferred).toBeLessThan(8 * MiB);
+      expect(second.filesUnchanged).toBe(1); // config.json
+      await expectSameTree(ws.path('big-pulled'), ws.path('big-v2'));
+    });
+  });
+
+  describe('tags', () => {
+    beforeAll(async () => {
+      for (const name of ['a', 'b', 'c']) await generateModel(ws.path(`tag-${name}`), { files: [{ path: 'w.bin', size: 300 * KiB }], seed: `tags-${name}` });
+    });
+
+    it('refuses to move a version tag to other content, moves it with --force, and treats the same content as a no-op', async () => {
+      const a = await ws.json(['push', 'r/tagged:v1', 'tag-a']);
+      expect(a.tagOutcome).toBe('created');
+
+      const refused = await ws.run(['push', 'r/tagged:v1', 'tag-b', '--json']);
+      expectUserError(refused, /tag v1 of r\/tagged already names other content/);
+      expect(refused.stderr).toMatch(/hint: .*--force/);
+      expect(refused.stdout).toBe('');
+      const tagOf = async (tag: string) =>
+        (await ws.json(['model', 'versions', 'r', 'tagged'])).versions.find((v: { tag: string }) => v.tag === tag)?.digest;
+      expect(await tagOf('v1')).toBe(a.digest);
+
+      const forced = await ws.json(['push', 'r/tagged:v1', 'tag-b', '--force']);
+      expect(forced.tagOutcome).toBe('moved');
+      expect(await tagOf('v1')).toBe(forced.digest);
+      expect(forced.digest).not.toBe(a.digest);
+
+      const same = await ws.json(['model', 'push', 'r', 'tagged', 'tag-b', '--tag', 'v1']);
+      expect(same).toMatchObject({ tagOutcome: 'unchanged', digest: forced.digest, bytesTransferred: 0 });
+    });
+
+    it('moves latest to the newest push that created or moved a tag', async () => {
+      const c = await ws.json(['push', 'r/tagged:v3', 'tag-c']);
+      const latest = async () => (await ws.json(['inspect', 'r/tagged'])).digest;
+      expect(await latest()).toBe(c.digest);
+      // Re-pushing existing content under its existing tag changes nothing, so latest stays.
+      expect((await ws.json(['push', 'r/tagged:v1', 'tag-b'])).tagOutcome).toBe('unchanged');
+      expect(await latest()).toBe(c.digest);
+      // Old content under a new tag is a new push: latest follows it.
+      const a2 = await ws.json(['push', 'r/tagged:v4', 'tag-a']);
+      expect(a2.tagOutcome).toBe('created');
+      expect(a2.bytesTransferred).toBe(0);
+      expect(await latest()).toBe(a2.digest);
+      // Pushing to `latest` itself never needs --force.
+      expect((await ws.json(['push', 'r/tagged:latest', 'tag-c'])).tagOutcome).toBe('moved');
+      expect(await latest()).toBe(c.digest);
+    });
+  });
+
+  it('pushes a single file as a one-file version', async () => {
+    await writeRandomFile(ws.path('loose', 'model.gguf'), 2 * MiB + 3, 'single');
+    const pushed = await ws.json(['push', 'r/single:v1', 'loose/model.gguf']);
+    expect(pushed).toMatchObject({ files: 1, totalBytes: 2 * MiB + 3, tagOutcome: 'created' });
+    expect((await ws.json(['inspect', 'r/single:v1'])).files.map((f: { path: string }) => f.path)).toEqual(['model.gguf']);
+    await ws.json(['pull', 'r/single:v1', 'single-out']);
+    expect(await listFiles(ws.path('single-out'))).toEqual(['model.gguf']);
+    expect(await sha256File(ws.path('single-out', 'model.gguf'))).toBe(await sha256File(ws.path('loose', 'model.gguf')));
+  });
+
+  it('pulls a version in which several files have the same content (copies, empty files)', async () => {
+    const src = ws.path('twins');
+    await writeRandomFile(`${src}/a/tokenizer.json`, 300 * KiB, 'twins');
+    await mkdir(`${src}/b`);
+    await writeFile(`${src}/b/tokenizer.json`, await readFile(`${src}/a/tokenizer.json`));
+    await writeFile(`${src}/a/__init__.py`, '');
+    await writeFile(`${src}/b/__init__.py`, '');
+    const pushed = await ws.json(['push', 'r/twins:v1', 'twins']);
+    expect(pushed).toMatchObject({ files: 4, bytesTransferred: 300 * KiB });
+    await ws.json(['pull', 'r/twins:v1', 'twins-out']);
+    await expectSameTree(ws.path('twins-out'), src);
+  });
+
+  it('follows symlinks inside the folder, skips those pointing outside or nowhere, and keeps file modes', async () => {
+    const src = ws.path('linked');
+    await generateModel(src, { files: [{ path: 'weights.bin', size: 100 * KiB }, { path: 'run.sh', size: 100 }], seed: 'links' });
+    await chmod(`${src}/run.sh`, 0o755);
+    await writeFile(ws.path('secret.txt'), 'outside the pushed folder');
+    await symlink('weights.bin', `${src}/alias.bin`);
+    await symlink(ws.path('secret.txt'), `${src}/escape.txt`);
+    await symlink('../secret.txt', `${src}/relative-escape.txt`);
+    await symlink('missing.bin', `${src}/dangling.bin`);
+    const pushed = await ws.json(['push', 'r/links:v1', 'linked']);
+    expect(pushed.skippedSymlinks.sort()).toEqual(['dangling.bin', 'escape.txt', 'relative-escape.txt']);
+    expect(pushed.files).toBe(3);
+    await ws.json(['pull', 'r/links:v1', 'links-out']);
+    expect(await listFiles(ws.path('links-out'))).toEqual(['alias.bin', 'run.sh', 'weights.bin']);
+    expect(await readFile(ws.path('links-out', 'alias.bin'))).toEqual(await readFile(`${src}/weights.bin`));
+    expect((await stat(ws.path('links-out', 'run.sh'))).mode & 0o777).toBe(0o755);
+    // The outside file's bytes are nowhere in the repository's version.
+    const inspected = await ws.json(['inspect', 'r/links:v1']);
+    expect(JSON.stringify(inspected)).not.toMatch(/secret|escape/);
+  });
+
+  it('pushes only what --include selects and leaves out what --exclude names', async () => {
+    const src = ws.path('globbed');
+    await generateModel(src, {
+      files: [
+        { path: 'model.safetensors', size: 1000 },
+        { path: 'sub/part.safetensors', size: 1000 },
+        { path: 'optimizer.bin', size: 1000 },
+        { path: 'notes.txt', size: 10 },
+        { path: 'logs/run.txt', size: 10 },
+      ],
+      seed: 'globs',
+    });
+    const paths = async (tag: string) => (await ws.json(['inspect', `r/globbed:${tag}`])).files.map((f: { path: string }) => f.path);
+    await ws.json(['push', 'r/globbed:inc', 'globbed', '--include', '**/*.safetensors']);
+    expect(await paths('inc')).toEqual(['model.safetensors', 'sub/part.safetensors']);
+    await ws.json(['push', 'r/globbed:exc', 'globbed', '--exclude', '**/*.txt', '--exclude', 'sub/**']);
+    expect(await paths('exc')).toEqual(['model.safetensors', 'optimizer.bin']);
+    await ws.json(['push', 'r/globbed:both', 'globbed', '--include', '*.safetensors', '--include', '*.txt', '--exclude', 'notes.txt']);
+    expect(await paths('both')).toEqual(['model.safetensors']);
+    expectUserError(await ws.run(['push', 'r/globbed:none', 'globbed', '--include', '*.gguf']), /no files to push under .* matching \*\.gguf/);
+  });
+});
