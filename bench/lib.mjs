@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,7 +79,7 @@ export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
 /** Throws a readable error for a failed timed() result. */
 export function check(result, what) {
   if (result.ok) return result;
-  const lines = (result.stderr || result.stdout).trim().split('\n').filter(Boolean);
+  const lines = (result.stderr || result.stdout).trim().split('\n').filter((l) => l && !/NOTICE:/.test(l));
   const reason = lines.find((l) => /error|fatal|denied|not found|failed/i.test(l)) ?? lines[0] ?? `exit code ${result.code}`;
   throw new Error(`${what}: ${reason.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 200)}`);
 }
@@ -111,16 +111,16 @@ export function machine(tools) {
   let kernel = '';
   try { kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(); } catch {}
   const fs = run('df', ['-T', '.']).stdout?.split('\n')[1]?.split(/\s+/)[1];
-  return { cpu, cores: cpus().length, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, kernel, filesystem: fs, tools };
+  return { cpu, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)), memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, kernel, filesystem: fs, tools };
 }
 
-export function toolVersions() {
+export function toolVersions(cli = 'dist/cli.js') {
   const first = (cmd, args) => {
     const r = run(cmd, args);
     return r.status === 0 ? (r.stdout || r.stderr).trim().split('\n')[0] : undefined;
   };
   return {
-    aim: first(process.execPath, ['dist/cli.js', '--version']),
+    aim: first(process.execPath, [cli, '--version']),
     restic: first('restic', ['version']),
     rclone: first('rclone', ['version']),
     b3sum: first('b3sum', ['--version']),

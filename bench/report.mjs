@@ -1,0 +1,106 @@
+// Turns the Recorder into tables (medians, and ratios against the issue's targets) and writes JSON + Markdown.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fmtBytes } from './lib.mjs';
+
+const f0 = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const f2 = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(2));
+
+function reasonOf(rec, ...keys) {
+  for (const key of keys) {
+    const row = rec.rows.get(key);
+    if (!row) return `n/a: ${key} not run`;
+    if (row.samples.length === 0) return [...row.notes][0] ?? `n/a: ${key} has no sample`;
+  }
+  return undefined;
+}
+
+/** Each target: what is compared, the measured ratio or value, and whether it meets the goal. */
+export function targets(rec) {
+  const s = (k) => rec.summary(k);
+  const out = [];
+  const ratio = (name, a, b, goal, describe) => {
+    const reason = reasonOf(rec, a, b);
+    if (reason) return out.push({ name, goal: `>= ${goal}x`, value: undefined, status: 'n/a', detail: reason });
+    const value = s(a).mbps / s(b).mbps;
+    out.push({ name, goal: `>= ${goal}x`, value, status: value >= goal ? 'PASS' : 'MISS', detail: describe ?? `${f0(s(a).mbps)} vs ${f0(s(b).mbps)} MB/s` });
+  };
+  ratio('push v1 vs restic backup', 'aim.push.v1', 'restic.backup.v1', 3);
+  ratio('pull (cold) vs restic restore', 'aim.pull.cold', 'restic.restore', 1.5);
+  ratio('verify vs restic check --read-data', 'aim.verify', 'restic.check', 1.5);
+  {
+    const reason = reasonOf(rec, 'aim.push.v1', 'aim.push.same');
+    if (reason) out.push({ name: 'unchanged re-push vs first push (speed-up)', goal: '>= 10x', status: 'n/a', detail: reason });
+    else {
+      const value = s('aim.push.v1').wall / s('aim.push.same').wall;
+      out.push({ name: 'unchanged re-push vs first push (speed-up)', goal: '>= 10x', value, status: value >= 10 ? 'PASS' : 'MISS', detail: `${f2(s('aim.push.v1').wall)} s vs ${f2(s('aim.push.same').wall)} s` });
+    }
+  }
+  for (const v of ['v2', 'ins']) {
+    const name = `dedupe: bytes stored for ${v} vs restic`;
+    const reason = reasonOf(rec, `aim.push.${v}`, `restic.backup.${v}`);
+    if (reason) { out.push({ name, goal: '<= 1x', status: 'n/a', detail: reason }); continue; }
+    const a = s(`aim.push.${v}`).added;
+    const b = s(`restic.backup.${v}`).added;
+    const value = a / b;
+    out.push({ name, goal: '<= 1x', value, status: a <= b ? 'PASS' : 'MISS', detail: `${fmtBytes(a)} vs ${fmtBytes(b)}` });
+  }
+  {
+    const keys = [...rec.rows.keys()].filter((k) => /^aim\.(push|pull|verify)/.test(k) && !k.startsWith('aim.s3') && rec.summary(k)?.rssMiB !== undefined);
+    if (keys.length === 0) out.push({ name: 'peak RSS of aim (local rows)', goal: '< 300 MiB', status: 'n/a', detail: 'no RSS measured' });
+    else {
+      const worst = keys.reduce((a, b) => (s(a).rssMiB >= s(b).rssMiB ? a : b));
+      const value = s(worst).rssMiB;
+      out.push({ name: 'peak RSS of aim (local rows)', goal: '< 300 MiB', value, unit: 'MiB', status: value < 300 ? 'PASS' : 'MISS', detail: `max over rounds, in ${rec.rows.get(worst).label}` });
+    }
+    const big = s('aim.big.push');
+    if (big) out.push({ name: 'peak RSS of aim push, big file', goal: '< 300 MiB', value: big.rssMiB, unit: 'MiB', status: big.rssMiB < 300 ? 'PASS' : 'MISS', detail: fmtBytes(big.bytes) });
+  }
+  ratio('S3 push v1 vs rclone copy up', 'aim.s3.push.v1', 'rclone.s3.up', 1);
+  ratio('S3 pull v1 vs rclone copy down', 'aim.s3.pull.cold', 'rclone.s3.down', 1);
+  for (const [k, l] of [['start.version', 'aim --version'], ['start.repolist', 'aim repo list'], ['start.ps', 'aim ps']]) {
+    const name = `start-up: ${l}`;
+    const reason = reasonOf(rec, k);
+    if (reason) { out.push({ name, goal: '< 250 ms', status: 'n/a', detail: reason }); continue; }
+    const value = s(k).wall * 1000;
+    out.push({ name, goal: '< 250 ms', value, unit: 'ms', status: value < 250 ? 'PASS' : 'MISS', detail: `median of ${s(k).n}` });
+  }
+  return out;
+}
+
+export function markdown(rec, meta, goals) {
+  const lines = [];
+  lines.push(`# aim benchmark — ${meta.started}`, '');
+  const m = meta.machine;
+  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.filesystem ?? '?'} (kernel ${m.kernel}), Node ${m.node}; load average ${m.loadAtStart?.join(' ')} at start, ${m.loadavg?.join(' ')} at the end (other work on the box skews figures).`);
+  lines.push(`Tools: ${Object.entries(m.tools).map(([k, v]) => `${k} ${v ?? 'missing'}`).join('; ')}.`);
+  lines.push(`Data: ${fmtBytes(meta.size)} per variant (v1; v2 = 5 % changed in 8 regions; ins = 1 KiB inserted at 4096), ${meta.smallFiles} small files (${fmtBytes(meta.smallBytes)}); ${meta.rounds} round(s), medians; data in the page cache; MB/s = 10^6 B/s of logical data over whole-process wall time; peak RSS = max over rounds (${meta.rssSource}).`, '');
+  if (meta.notes.length) lines.push(...meta.notes.map((n) => `> ${n}`), '');
+  lines.push('| group | operation | MB/s (wall) | aim internal MB/s | wall s | peak RSS MiB | stored (added) | n | note |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const row of rec.rows.values()) {
+    const s = rec.summary(row.key);
+    const note = [...row.notes].join('; ');
+    const wall = row.key.startsWith('start.') ? (s ? `${f0(s.wall * 1000)} ms` : '—') : f2(s?.wall);
+    const rate = row.key.startsWith('start.') ? '' : f0(s?.mbps);
+    lines.push(`| ${row.group} | ${row.label} | ${rate} | ${f0(s?.internalMbps)} | ${wall} | ${f0(s?.rssMiB)} | ${s?.added !== undefined ? fmtBytes(s.added) : ''} | ${s?.n ?? 0} | ${note} |`);
+  }
+  lines.push('', '## Targets', '', '| target | goal | measured | result | detail |', '|---|---|---:|---|---|');
+  for (const g of goals) {
+    const v = g.value === undefined ? '—' : g.unit ? `${f0(g.value)} ${g.unit}` : `${f2(g.value)}x`;
+    lines.push(`| ${g.name} | ${g.goal} | ${v} | ${g.status === 'n/a' ? 'n/a' : `**${g.status}**`} | ${g.detail ?? ''} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+export async function writeResults(rec, meta, goals, resultsDir) {
+  const stamp = meta.started.replace(/[:.]/g, '-');
+  const dir = join(resultsDir, stamp);
+  await mkdir(dir, { recursive: true });
+  const rows = [...rec.rows.values()].map((row) => ({ key: row.key, group: row.group, label: row.label, notes: [...row.notes], summary: rec.summary(row.key), samples: row.samples }));
+  await writeFile(join(dir, 'results.json'), `${JSON.stringify({ ...meta, rows, targets: goals }, null, 2)}\n`);
+  const md = markdown(rec, meta, goals);
+  await writeFile(join(dir, 'results.md'), md);
+  await writeFile(join(resultsDir, 'latest.md'), md);
+  return { dir, md };
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// aim benchmark harness (issue 5): `npm run bench` builds, then this script installs the peer tools when missing,
+// generates seeded data, runs aim (the real CLI), restic, rclone, cp and b3sum back to back for several rounds,
+// and prints/writes medians and ratios against the targets. See `node bench/run.mjs --help`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statfsSync } from 'node:fs';
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadGenerator, prepareData, smallTotal } from './data.mjs';
+import { check, GNU_TIME, machine, MiB, parseArgs, toolVersions } from './lib.mjs';
+import { targets, writeResults } from './report.mjs';
+import { startS3rver } from './s3.mjs';
+import { aim, aimLocalRound, probeS3, Recorder, resticRound, s3Round, startupTimes, toolsRound, writeAimConfig } from './suites.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+const options = parseArgs(process.argv.slice(2));
+const want = (suite) => !options.only || options.only.includes(suite);
+const started = new Date();
+const loadAtStart = (await import('node:os')).loadavg().map((x) => +x.toFixed(2));
+const notes = [];
+
+console.log('aim bench: setup');
+const setup = spawnSync('bash', ['scripts/bench-setup.sh'], { encoding: 'utf8' });
+for (const line of `${setup.stdout}${setup.stderr}`.trim().split('\n').filter(Boolean)) {
+  console.log(`  ${line}`);
+  if (/missing|failed/.test(line)) notes.push(line);
+}
+if (!existsSync('dist/cli.js')) {
+  console.error('dist/cli.js is missing: run `npm run build` (or `npm run bench`, which builds first)');
+  process.exit(1);
+}
+const gen = await loadGenerator();
+const size = gen.parseSize(options.size);
+const work = resolve(options.work ?? 'bench/work');
+await mkdir(work, { recursive: true });
+
+// Data: 3 variants + small files; then aim repo, restic repo, a restored copy, and s3rver's copies (aim + rclone).
+const { bavail, bsize } = statfsSync(work);
+const free = bavail * bsize;
+const needed = size * 10 + 512 * MiB;
+if (free < needed) {
+  console.error(`not enough free disk in ${work}: ${(free / 2 ** 30).toFixed(1)} GiB free, about ${(needed / 2 ** 30).toFixed(1)} GiB needed for --size ${options.size}`);
+  process.exit(1);
+}
+
+// Others rebuild dist/ while they work; a snapshot of it keeps every round on the same build. Packages still resolve
+// from the project's node_modules (the snapshot lives under it), and ../../package.json gives the version.
+const build = join(work, 'aim-build');
+await rm(build, { recursive: true, force: true });
+await cp('dist', join(build, 'dist'), { recursive: true });
+await cp('package.json', join(build, 'package.json'));
+const ctx = {
+  work,
+  cli: join(build, 'dist', 'cli.js'),
+  configPath: join(work, 'model_repos.yaml'),
+  aimHome: join(work, 'aim-home'),
+  aimRepo: join(work, 'aim-repo'),
+  s3: undefined,
+  s3Reason: 'not started',
+};
+await writeAimConfig(ctx);
+
+console.log(`aim bench: data (${options.size}) in ${work}`);
+const data = await prepareData(gen, work, size, options.smallFiles);
+data.smallBytes = await smallTotal(data);
+
+const rec = new Recorder();
+let s3server;
+const stopAll = async () => { if (s3server) await s3server.stop().catch(() => {}); s3server = undefined; };
+process.on('SIGINT', () => { stopAll().finally(() => process.exit(130)); });
+
+if (want('s3')) {
+  if (!options.s3) ctx.s3Reason = 'n/a: skipped (--no-s3)';
+  else {
+    try {
+      s3server = await startS3rver(join(work, 's3rver'));
+      ctx.s3 = s3server;
+      await probeS3(ctx);
+      console.log(`aim bench: s3rver at ${s3server.endpoint}, aim's S3 backend answers`);
+    } catch (error) {
+      ctx.s3 = undefined;
+      ctx.s3Reason = `n/a: ${error.message.split('\n')[0].slice(0, 200)}`;
+      console.log(`aim bench: S3 rows skipped (${ctx.s3Reason})`);
+    }
+  }
+}
+
+for (let round = 1; round <= options.rounds; round++) {
+  console.log(`aim bench: round ${round}/${options.rounds}`);
+  if (want('aim')) await aimLocalRound(ctx, rec, data);
+  if (want('restic')) await resticRound(ctx, rec, data);
+  if (want('tools')) await toolsRound(ctx, rec, data);
+  if (want('s3')) await s3Round(ctx, rec, data, round);
+}
+await stopAll();
+
+if (want('startup')) {
+  console.log('aim bench: start-up times');
+  await startupTimes(ctx, rec, options.startupRuns);
+}
+
+if (options.big) {
+  const bigSize = gen.parseSize(options.big);
+  const { bavail: a, bsize: b } = statfsSync(work);
+  const label = `aim push ${options.big} file (empty repo)`;
+  if (a * b < bigSize * 2.2) rec.na('aim.big.push', label, 'aim (local folder)', `n/a: needs ${(bigSize * 2.2 / 2 ** 30).toFixed(0)} GiB free`);
+  else {
+    console.log(`aim bench: one push of a ${options.big} file for peak RSS`);
+    const bigDir = join(work, 'big');
+    const saved = ctx.aimRepo;
+    ctx.aimRepo = join(work, 'big-repo');
+    await rm(ctx.aimRepo, { recursive: true, force: true });
+    await mkdir(ctx.aimRepo, { recursive: true });
+    await writeAimConfig(ctx);
+    try {
+      await gen.writeRandomFile(join(bigDir, 'model.bin'), bigSize, 'aim-bench-big');
+      const r = check(await aim(ctx, ['model', 'push', 'bench', 'big', bigDir, '--tag', 'v1']), label);
+      rec.add('aim.big.push', label, 'aim (local folder)', { bytes: bigSize, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds });
+      console.log(`    ${label}: ${r.wall.toFixed(1)} s, ${(bigSize / r.wall / 1e6).toFixed(0)} MB/s, peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB`);
+    } catch (error) {
+      rec.na('aim.big.push', label, 'aim (local folder)', `error: ${error.message}`);
+    }
+    await rm(bigDir, { recursive: true, force: true });
+    await rm(ctx.aimRepo, { recursive: true, force: true });
+    ctx.aimRepo = saved;
+  }
+}
+
+const goals = targets(rec);
+const meta = {
+  started: started.toISOString(),
+  finished: new Date().toISOString(),
+  size,
+  rounds: options.rounds,
+  smallFiles: options.smallFiles,
+  smallBytes: data.smallBytes,
+  rssSource: GNU_TIME ? 'GNU time %M' : 'process.resourceUsage().maxRSS via --import preload (node only)',
+  machine: { ...machine(toolVersions(ctx.cli)), loadAtStart },
+  notes,
+};
+const { dir, md } = await writeResults(rec, meta, goals, resolve('bench/results'));
+console.log(`\n${md}`);
+console.log(`results: ${dir}/results.{json,md} and bench/results/latest.md`);
+
+for (const name of ['aim-build', 'aim-repo', 'aim-dest', 'aim-home', 'restic-repo', 'restic-cache', 'restic-dest', 'tools-dest', 's3-dest', 's3rver']) {
+  await rm(join(work, name), { recursive: true, force: true });
+}
+if (!options.keep) await rm(join(work, 'data'), { recursive: true, force: true });

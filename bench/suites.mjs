@@ -1,0 +1,236 @@
+// The measured operations, one round at a time. Each `measure` call adds one sample to a row of the Recorder;
+// a failing or unavailable operation makes its row say "n/a: <reason>" (or "error: ...") instead of stopping the run.
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { check, duBytes, have, median, run, timed } from './lib.mjs';
+import { rcloneS3Env, S3_ENV } from './s3.mjs';
+
+export class Recorder {
+  constructor() { this.rows = new Map(); }
+  row(key, label, group) {
+    if (!this.rows.has(key)) this.rows.set(key, { key, label, group, samples: [], notes: new Set() });
+    return this.rows.get(key);
+  }
+  na(key, label, group, reason) { this.row(key, label, group).notes.add(reason); }
+  /** sample: { bytes (logical), wall, rssKiB, internal?, added? (bytes stored) } */
+  add(key, label, group, sample) { this.row(key, label, group).samples.push(sample); }
+  summary(key) {
+    const row = this.rows.get(key);
+    if (!row || row.samples.length === 0) return undefined;
+    const s = row.samples;
+    const rates = s.map((x) => x.bytes / x.wall / 1e6);
+    const internal = s.filter((x) => x.internal).map((x) => x.bytes / x.internal / 1e6);
+    const rss = s.map((x) => x.rssKiB).filter((x) => x !== undefined);
+    return {
+      n: s.length,
+      bytes: median(s.map((x) => x.bytes)),
+      wall: median(s.map((x) => x.wall)),
+      mbps: median(rates),
+      internalMbps: median(internal),
+      rssMiB: rss.length ? Math.max(...rss) / 1024 : undefined,
+      rssMedianMiB: rss.length ? median(rss) / 1024 : undefined,
+      added: median(s.map((x) => x.added)),
+      files: median(s.map((x) => x.files)),
+    };
+  }
+}
+
+/** Runs fn, records its failure as a note on the row instead of throwing. */
+async function guard(rec, key, label, group, fn) {
+  try {
+    await fn();
+  } catch (error) {
+    rec.na(key, label, group, `error: ${error.message}`);
+    console.log(`    ! ${label}: ${error.message}`);
+  }
+}
+
+function log(label, r, bytes) {
+  const rss = r.rssKiB ? `${(r.rssKiB / 1024).toFixed(0)} MiB` : '?';
+  console.log(`    ${label.padEnd(34)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}`);
+}
+
+export function aimEnv(ctx) {
+  return { ...process.env, ...S3_ENV, AIM_CONFIG: ctx.configPath, AIM_HOME: ctx.aimHome, NO_COLOR: '1' };
+}
+
+export async function writeAimConfig(ctx, s3Prefix) {
+  let yaml = `# written by bench/run.mjs\nrepositories:\n  bench:\n    type: local\n    path: ${ctx.aimRepo}\n`;
+  if (ctx.s3) yaml += `  benchs3:\n    type: s3\n    path: s3://${ctx.s3.bucket}/${s3Prefix}\n    endpoint: ${ctx.s3.endpoint}\n    region: us-east-1\n`;
+  await writeFile(ctx.configPath, yaml);
+}
+
+export function aim(ctx, args) {
+  return timed(process.execPath, [ctx.cli, ...args, '--json', '--quiet'], { env: aimEnv(ctx) });
+}
+
+async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)' }) {
+  await guard(rec, key, label, group, async () => {
+    const before = repo ? duBytes(repo) : undefined;
+    const r = check(await aim(ctx, args), label);
+    const logical = typeof bytes === 'function' ? bytes(r.json) : bytes;
+    const added = repo ? duBytes(repo) - before : undefined;
+    rec.add(key, label, group, { bytes: logical, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds, added, files: r.json?.files });
+    log(label, r, logical);
+  });
+}
+
+export async function aimLocalRound(ctx, rec, data) {
+  const repo = ctx.aimRepo;
+  await rm(repo, { recursive: true, force: true });
+  await mkdir(repo, { recursive: true });
+  const pushed = (j) => j?.totalBytes ?? data.v1.bytes;
+  await aimOp(ctx, rec, 'aim.push.v1', 'aim push v1 (empty repo)', ['model', 'push', 'bench', 'm', data.v1.dir, '--tag', 'v1'], { bytes: pushed, repo });
+  await aimOp(ctx, rec, 'aim.push.v2', 'aim push v2 (after v1)', ['model', 'push', 'bench', 'm', data.v2.dir, '--tag', 'v2'], { bytes: pushed, repo });
+  await aimOp(ctx, rec, 'aim.push.ins', 'aim push ins (after v1, v2)', ['model', 'push', 'bench', 'm', data.ins.dir, '--tag', 'ins'], { bytes: pushed, repo });
+  await aimOp(ctx, rec, 'aim.push.same', 'aim re-push v1 (unchanged)', ['model', 'push', 'bench', 'm', data.v1.dir, '--tag', 'v1-again'], { bytes: pushed, repo });
+  await aimOp(ctx, rec, 'aim.push.small', 'aim push small files', ['model', 'push', 'bench', 'small', data.small.dir, '--tag', 'v1'], { bytes: (j) => j?.totalBytes ?? data.smallBytes, repo });
+  const dest = join(ctx.work, 'aim-dest');
+  await rm(dest, { recursive: true, force: true });
+  const pulled = (j) => j?.totalBytes ?? data.v1.bytes;
+  await aimOp(ctx, rec, 'aim.pull.cold', 'aim pull v1 (empty dest)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v1'], { bytes: pulled });
+  await aimOp(ctx, rec, 'aim.pull.update', 'aim pull v2 (dest holds v1)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v2'], { bytes: pulled });
+  await rm(dest, { recursive: true, force: true });
+  await aimOp(ctx, rec, 'aim.verify', 'aim verify (all versions)', ['verify', 'bench'], { bytes: (j) => j?.bytesChecked ?? duBytes(repo) });
+}
+
+function resticEnv(ctx) {
+  return { ...process.env, RESTIC_PASSWORD: 'aim-bench', RESTIC_CACHE_DIR: join(ctx.work, 'restic-cache'), RESTIC_PROGRESS_FPS: '0.1' };
+}
+
+export async function resticRound(ctx, rec, data) {
+  const group = 'restic 0.14 (local repo)';
+  if (!have('restic')) {
+    for (const [k, l] of [['restic.backup.v1', 'restic backup v1'], ['restic.restore', 'restic restore v1'], ['restic.check', 'restic check --read-data']]) rec.na(k, l, group, 'n/a: restic is not installed');
+    return;
+  }
+  const repo = join(ctx.work, 'restic-repo');
+  const env = resticEnv(ctx);
+  await rm(repo, { recursive: true, force: true });
+  await rm(join(ctx.work, 'restic-cache'), { recursive: true, force: true });
+  const init = run('restic', ['-r', repo, 'init'], { env });
+  if (init.status !== 0) return rec.na('restic.backup.v1', 'restic backup v1', group, `error: restic init: ${init.stderr.trim().split('\n')[0]}`);
+  const snapshots = {};
+  const backup = async (key, label, variant, bytes) => guard(rec, key, label, group, async () => {
+    const before = duBytes(repo);
+    const r = check(await timed('restic', ['-r', repo, 'backup', '--json', variant], { env }), label);
+    const summary = r.stdout.trim().split('\n').map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((j) => j.message_type === 'summary');
+    snapshots[key] = summary?.snapshot_id;
+    rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB, added: duBytes(repo) - before });
+    log(label, r, bytes);
+  });
+  await backup('restic.backup.v1', 'restic backup v1 (empty repo)', data.v1.dir, data.v1.bytes);
+  await backup('restic.backup.v2', 'restic backup v2 (after v1)', data.v2.dir, data.v2.bytes);
+  await backup('restic.backup.ins', 'restic backup ins (after v1, v2)', data.ins.dir, data.ins.bytes);
+  await backup('restic.backup.same', 'restic re-backup v1 (unchanged)', data.v1.dir, data.v1.bytes);
+  await backup('restic.backup.small', 'restic backup small files', data.small.dir, data.smallBytes);
+  const dest = join(ctx.work, 'restic-dest');
+  await rm(dest, { recursive: true, force: true });
+  await guard(rec, 'restic.restore', 'restic restore v1 (empty dest)', group, async () => {
+    const r = check(await timed('restic', ['-r', repo, 'restore', snapshots['restic.backup.v1'] ?? 'latest', '--target', dest], { env }), 'restic restore');
+    rec.add('restic.restore', 'restic restore v1 (empty dest)', group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
+    log('restic restore v1 (empty dest)', r, data.v1.bytes);
+  });
+  await rm(dest, { recursive: true, force: true });
+  await guard(rec, 'restic.check', 'restic check --read-data', group, async () => {
+    const bytes = duBytes(repo);
+    const r = check(await timed('restic', ['-r', repo, 'check', '--read-data'], { env }), 'restic check');
+    rec.add('restic.check', 'restic check --read-data', group, { bytes, wall: r.wall, rssKiB: r.rssKiB });
+    log('restic check --read-data', r, bytes);
+  });
+}
+
+export async function toolsRound(ctx, rec, data) {
+  const group = 'plain tools (local)';
+  const dest = join(ctx.work, 'tools-dest');
+  const one = async (key, label, tool, cmd, args, bytes) => {
+    if (!have(tool)) return rec.na(key, label, group, `n/a: ${tool} is not installed`);
+    await rm(dest, { recursive: true, force: true });
+    await mkdir(dest, { recursive: true });
+    await guard(rec, key, label, group, async () => {
+      const r = check(await timed(cmd, args), label);
+      rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB });
+      log(label, r, bytes);
+    });
+  };
+  await one('rclone.copy', 'rclone copy v1 (local→local)', 'rclone', 'rclone', ['copy', data.v1.dir, dest], data.v1.bytes);
+  await one('cp.sync', 'cp v1 && sync', 'cp', 'sh', ['-c', `cp "${data.v1.file}" "${dest}/" && sync`], data.v1.bytes);
+  await one('b3sum', 'b3sum v1', 'b3sum', 'b3sum', [data.v1.file], data.v1.bytes);
+  await rm(dest, { recursive: true, force: true });
+}
+
+/** A tiny push to the S3 repository: tells whether the S3 backend works at all before the timed rounds. */
+export async function probeS3(ctx) {
+  const dir = join(ctx.work, 's3-probe');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'probe.bin'), Buffer.alloc(100_000, 7));
+  await writeAimConfig(ctx, 'probe');
+  const r = await aim(ctx, ['model', 'push', 'benchs3', 'probe', dir, '--tag', 'v1']);
+  await rm(dir, { recursive: true, force: true });
+  check(r, 'aim push to s3rver');
+}
+
+export async function s3Round(ctx, rec, data, round) {
+  const group = 'S3 (s3rver on 127.0.0.1)';
+  const labels = {
+    'aim.s3.push.v1': 'aim push v1 → S3 (empty)', 'aim.s3.push.v2': 'aim push v2 → S3 (after v1)',
+    'aim.s3.pull.cold': 'aim pull v1 ← S3 (empty dest)', 'aim.s3.pull.update': 'aim pull v2 ← S3 (dest holds v1)',
+    'rclone.s3.up': 'rclone copy v1 → S3', 'rclone.s3.down': 'rclone copy v1 ← S3',
+  };
+  if (!ctx.s3) {
+    for (const [k, l] of Object.entries(labels)) rec.na(k, l, group, `n/a: ${ctx.s3Reason}`);
+    return;
+  }
+  await writeAimConfig(ctx, `round-${round}`);
+  const bytes = (j) => j?.totalBytes ?? data.v1.bytes;
+  await aimOp(ctx, rec, 'aim.s3.push.v1', labels['aim.s3.push.v1'], ['model', 'push', 'benchs3', 'm', data.v1.dir, '--tag', 'v1'], { bytes, group });
+  await aimOp(ctx, rec, 'aim.s3.push.v2', labels['aim.s3.push.v2'], ['model', 'push', 'benchs3', 'm', data.v2.dir, '--tag', 'v2'], { bytes, group });
+  const dest = join(ctx.work, 's3-dest');
+  await rm(dest, { recursive: true, force: true });
+  await aimOp(ctx, rec, 'aim.s3.pull.cold', labels['aim.s3.pull.cold'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v1'], { bytes, group });
+  await aimOp(ctx, rec, 'aim.s3.pull.update', labels['aim.s3.pull.update'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v2'], { bytes, group });
+  await rm(dest, { recursive: true, force: true });
+  if (!have('rclone')) {
+    rec.na('rclone.s3.up', labels['rclone.s3.up'], group, 'n/a: rclone is not installed');
+    rec.na('rclone.s3.down', labels['rclone.s3.down'], group, 'n/a: rclone is not installed');
+    return;
+  }
+  // AWS_CA_BUNDLE (set on some machines for a TLS proxy) makes rclone 1.60 fail with LoadCustomCABundleError even
+  // for a plain-http endpoint, so rclone gets an environment without it.
+  const env = { ...process.env, ...rcloneS3Env(ctx.s3) };
+  delete env.AWS_CA_BUNDLE;
+  const remote = `benchs3:${ctx.s3.bucket}/rclone-${round}`;
+  for (const [key, args] of [['rclone.s3.up', ['copy', data.v1.dir, remote]], ['rclone.s3.down', ['copy', remote, dest]]]) {
+    await guard(rec, key, labels[key], group, async () => {
+      const r = check(await timed('rclone', args, { env }), labels[key]);
+      rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
+      log(labels[key], r, data.v1.bytes);
+    });
+  }
+  await rm(dest, { recursive: true, force: true });
+  // s3rver keeps everything on disk: drop this round's objects so long runs do not fill the disk.
+  run('rclone', ['purge', remote], { env });
+  run('rclone', ['purge', `benchs3:${ctx.s3.bucket}/round-${round}`], { env });
+}
+
+export async function startupTimes(ctx, rec, runs) {
+  const group = 'start-up (wall, median)';
+  for (const [key, label, args] of [['start.version', 'aim --version', ['--version']], ['start.repolist', 'aim repo list', ['repo', 'list']], ['start.ps', 'aim ps', ['ps']]]) {
+    const first = await timed(process.execPath, [ctx.cli, ...args], { env: aimEnv(ctx) });
+    if (!first.ok) {
+      const text = `${first.stderr}${first.stdout}`.replace(/\x1b\[[0-9;]*m/g, '');
+      rec.na(key, label, group, /Command not found|Unknown Syntax/i.test(text) ? `n/a: \`${label}\` does not exist yet` : `error: ${text.trim().split('\n')[0]}`);
+      console.log(`    ${label}: not available`);
+      continue;
+    }
+    for (let i = 0; i < runs; i++) {
+      const r = await timed(process.execPath, [ctx.cli, ...args], { env: aimEnv(ctx) });
+      rec.add(key, label, group, { bytes: 0, wall: r.wall, rssKiB: r.rssKiB });
+    }
+    const s = rec.summary(key);
+    console.log(`    ${label.padEnd(34)} ${(s.wall * 1000).toFixed(0).padStart(5)} ms`);
+  }
+}
+
+export { existsSync };
