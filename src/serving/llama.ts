@@ -45,6 +45,19 @@ export function estimateMemory(fileBytes: number, ctxSize: number): number {
 
 const human = (bytes: number): string => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / MiB)} MiB`);
 
+// llama.cpp's own "error loading model: ..." line is the cause; node-llama-cpp's later lines ("Failed to load
+// model", or a warning about its resource simulation) only repeat it. An abort shows as an assert or terminate.
+const CAUSES = [/error loading model: /i, /GGML_ASSERT|terminate called|std::|abort/i, /error|failed/i];
+
+function causeOf(tail: string): string | undefined {
+  const lines = tail.split('\n');
+  for (const pattern of CAUSES) {
+    const line = lines.find((l) => pattern.test(l));
+    if (line) return line.replace(/^\S+Z /, '').replace(/^llama\.cpp: (\w+: )?/, '');
+  }
+  return undefined;
+}
+
 const indent = (text: string): string => text.split('\n').map((l) => `    ${l}`).join('\n');
 
 export class EmbeddedEngine implements Engine {
@@ -123,9 +136,7 @@ export class EmbeddedEngine implements Engine {
     // The exit event can precede the last log bytes reaching the file by a moment.
     await sleep(50);
     const tail = await logTail(logFile);
-    // The earliest error line in the tail is the cause; later ones ("failed to load model") only repeat it.
-    const reason = tail.split('\n').find((l) => /error|abort|assert|terminate/i.test(l))
-      ?.replace(/^\S+Z /, '').replace(/^llama\.cpp: (\w+: )?/, '');
+    const reason = causeOf(tail);
     const how = child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
     throw new EngineError(`the engine stopped while loading ${basename(spec.modelPath)} (${how})${reason ? `: ${reason}` : ''}`, {
       hint: `last lines of ${logFile}:\n${indent(tail)}`,
