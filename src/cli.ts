@@ -1,48 +1,45 @@
-import { Builtins, Cli } from 'clipanion';
-import { InfoCommand } from './commands/info.js';
-import { InspectCommand } from './commands/inspect.js';
-import { ModelDeleteVersionCommand } from './commands/model/delete-version.js';
-import { ModelDeleteCommand } from './commands/model/delete.js';
-import { ModelListCommand } from './commands/model/list.js';
-import { ModelPullCommand } from './commands/model/pull.js';
-import { ModelPushCommand } from './commands/model/push.js';
-import { ModelVersionsCommand } from './commands/model/versions.js';
-import { PullCommand } from './commands/pull.js';
-import { PushCommand } from './commands/push.js';
-import { RepoCreateCommand } from './commands/repo/create.js';
-import { RepoDeleteCommand } from './commands/repo/delete.js';
-import { RepoListCommand } from './commands/repo/list.js';
-import { VerifyCommand } from './commands/verify.js';
-import { RunCommand } from './commands/run.js';
-import { PsCommand } from './commands/ps.js';
-import { StopCommand } from './commands/stop.js';
+import { Builtins, Cli, Command, type CommandClass } from 'clipanion';
 import { aimVersion } from './core/version.js';
 
-// The command list is explicit (no directory scanning) so start-up loads only what is named here; heavy modules
-// (the AWS SDK, node-llama-cpp) load inside the commands that need them.
-const commands = [
-  InfoCommand,
-  RepoCreateCommand,
-  RepoListCommand,
-  RepoDeleteCommand,
-  ModelPushCommand,
-  ModelPullCommand,
-  ModelListCommand,
-  ModelVersionsCommand,
-  ModelDeleteVersionCommand,
-  ModelDeleteCommand,
-  PushCommand,
-  PullCommand,
-  InspectCommand,
-  VerifyCommand,
-  RunCommand,
-  PsCommand,
-  StopCommand,
-];
+// Commands by their first word, loaded on demand: `aim repo list` imports the three repo commands and nothing else,
+// so start-up stays short and heavy modules (the AWS SDK, node-llama-cpp) load only in the commands that need
+// them. Help, unknown words and bare `aim` load them all.
+type CommandModule = Record<string, unknown>;
+const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
+  info: [() => import('./commands/info.js')],
+  repo: [() => import('./commands/repo/create.js'), () => import('./commands/repo/list.js'), () => import('./commands/repo/delete.js')],
+  model: [
+    () => import('./commands/model/push.js'),
+    () => import('./commands/model/pull.js'),
+    () => import('./commands/model/list.js'),
+    () => import('./commands/model/versions.js'),
+    () => import('./commands/model/delete-version.js'),
+    () => import('./commands/model/delete.js'),
+  ],
+  push: [() => import('./commands/push.js')],
+  pull: [() => import('./commands/pull.js')],
+  inspect: [() => import('./commands/inspect.js')],
+  verify: [() => import('./commands/verify.js')],
+  run: [() => import('./commands/run.js')],
+  ps: [() => import('./commands/ps.js')],
+  stop: [() => import('./commands/stop.js')],
+};
 
-export function buildCli(binaryName = 'aim'): Cli {
+function isCommandClass(value: unknown): value is CommandClass {
+  return typeof value === 'function' && value.prototype instanceof Command && Array.isArray((value as { paths?: unknown }).paths);
+}
+
+async function commandsFor(argv: string[]): Promise<CommandClass[]> {
+  const word = argv[0];
+  if (argv.length === 1 && (word === '--version' || word === '-v')) return [];
+  const loaders = (word && commandsByWord[word]) || Object.values(commandsByWord).flat();
+  const modules = await Promise.all(loaders.map((load) => load()));
+  return modules.flatMap((module) => Object.values(module).filter(isCommandClass));
+}
+
+export async function buildCli(argv: string[], binaryName = 'aim'): Promise<Cli> {
   const cli = new Cli({ binaryLabel: 'aim — AI model manager', binaryName, binaryVersion: aimVersion(), enableCapture: false });
-  for (const command of commands) cli.register(command);
+  for (const command of await commandsFor(argv)) cli.register(command);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;
@@ -57,6 +54,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const binaryName = process.argv[1]?.endsWith('aim_cli') ? 'aim_cli' : 'aim';
-const exitCode = await buildCli(binaryName).run(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const exitCode = await (await buildCli(argv, binaryName)).run(argv);
 // The only process exit. Wait for stdout to drain so piped JSON is never cut short.
 process.exitCode = exitCode;
