@@ -1,4 +1,4 @@
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { syncFolder } from './atomic-write.js';
 import type { Digest } from './digest.js';
@@ -91,10 +91,15 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
     task.end();
     await pool.close();
   }
+  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
+  const renamed = new Map<string, string>();
   for (const { temp, target, mode, path } of staged) {
     await mkdir(dirname(target), { recursive: true });
+    const twin = renamed.get(temp);
+    if (twin) await copyFile(twin, temp);
     await chmod(temp, mode & 0o777 || 0o644);
     await rename(temp, target);
+    renamed.set(temp, target);
     await rm(`${temp}.journal`, { force: true });
     const info = await stat(target);
     next.files[path] = { digest: manifest.files.find((f) => f.path === path)!.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
