@@ -10,8 +10,11 @@ export class Session {
     return new Session(await loadConfig(source));
   }
 
+  /** Opens a configured repository, checking first that it can be read so every command fails the same plain way. */
   async repository(name: string): Promise<Repository> {
     const repo = findRepo(this.config, name);
-    return new Repository(name, await openBackend(repo));
+    const backend = await openBackend(repo);
+    await backend.probe('read');
+    return new Repository(name, backend);
   }
 }

@@ -52,7 +52,6 @@ async function selectTags(repo: Repository, options: VerifyOptions): Promise<Arr
 export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
-  await repo.backend.probe('read');
   const problems: VerifyProblem[] = [];
   const chunks = new Map<Digest, { size: number; usedBy: Set<string> }>();
   const tags = await selectTags(repo, options);

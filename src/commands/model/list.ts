@@ -15,7 +15,6 @@ export class ModelListCommand extends AimCommand {
 
   async run(): Promise<void> {
     const repository = await this.repository(this.repo);
-    await repository.backend.probe('read');
     const models: Array<{ name: string; versions: number; tags: string[]; latest?: TagRecord }> = [];
     for (const name of await repository.listModels()) {
       const tags = await repository.listTags(name);
