@@ -18,5 +18,7 @@ export function chooseEngine(choice: EngineChoice | undefined, config?: AimConfi
 export function engineFor(kind: EngineKind, config?: AimConfig, record?: DeploymentRecord): Engine {
   if (kind === 'embedded') return new EmbeddedEngine();
   const settings = kamiwazaSettings(process.env, record?.kamiwaza?.baseUrl ?? config?.kamiwaza?.url);
-  return new KamiwazaEngine({ settings: record?.kamiwaza ? { ...settings, baseUrl: record.kamiwaza.baseUrl } : settings });
+  // AIM_KAMIWAZA_POLL_MS: how often to poll download and deployment status (default 2000).
+  const pollMs = Number(process.env.AIM_KAMIWAZA_POLL_MS) || undefined;
+  return new KamiwazaEngine({ settings: record?.kamiwaza ? { ...settings, baseUrl: record.kamiwaza.baseUrl } : settings, pollMs });
 }

@@ -1,0 +1,131 @@
+// run / ps / stop through the built CLI, as a user runs them: push a real tiny GGUF to a local repository, serve it
+// with the embedded llama.cpp engine, talk to the endpoint, see it in ps, stop it and check the port is free again;
+// then the Kamiwaza engine against the contract stand-in, including the PRD's friendly-name flow.
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
+import { isAlive, portIsFree } from '../../src/serving/process-utils.js';
+import { CLI_PATH, createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
+import { KamiwazaContractServer } from '../helpers/kamiwaza-contract-server.js';
+
+const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+let ws: Workspace;
+beforeAll(async () => {
+  ws = await createWorkspace((dir) => ({ team: { type: 'local', path: join(dir, 'store') } }), NO_KAMIWAZA);
+  await mkdir(ws.path('store'), { recursive: true });
+  await writeTinyGgufInto(ws.path('src'), { quant: 'q8_0', seed: 5 });
+  await writeTinyGgufInto(ws.path('src'), { quant: 'f16', seed: 5 });
+  await ws.json(['push', 'team/tiny:v1', ws.path('src')]);
+});
+afterAll(async () => {
+  await ws.run(['stop', '--all']);
+  await ws.cleanup();
+});
+
+describe('aim run with the embedded engine', () => {
+  it('serves, answers, shows in ps, stops and frees the port', async () => {
+    const record = await ws.json(['run', 'team/tiny:v1', '--quant', 'q8_0', '--threads', '1', '--ctx-size', '1024']);
+    expect(record).toMatchObject({ name: 'tiny', engine: 'embedded', modelId: 'team/tiny:v1', quant: 'Q8_0',
+      facts: { architecture: 'llama', quantization: 'Q8_0', parameterCount: 120_640 } });
+    expect(record.modelPath).toMatch(new RegExp(`^${ws.home}/models/team/tiny/[0-9a-f]{64}/tiny-llama-q8_0\\.gguf$`));
+    expect(isAlive(record.pid)).toBe(true);
+
+    const models = await (await fetch(`${record.endpoint}/models`)).json();
+    expect(models.data[0].id).toBe('team/tiny:v1');
+    const chat = await (await post(`${record.endpoint}/chat/completions`, { model: 'team/tiny:v1', messages: [{ role: 'user', content: 'hello' }], max_tokens: 7, temperature: 0 })).json();
+    expect(chat).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant' }, finish_reason: 'length' }], usage: { completion_tokens: 7 } });
+    const streamed = await (await post(`${record.endpoint}/chat/completions`, { messages: [{ role: 'user', content: 'hello' }], max_tokens: 7, temperature: 0, stream: true })).text();
+    const frames = streamed.trim().split('\n\n').map((f) => f.replace(/^data: /, ''));
+    expect(frames.at(-1)).toBe('[DONE]');
+    const chunks = frames.slice(0, -1).map((f) => JSON.parse(f));
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(chat.choices[0].message.content);
+
+    const ps = await ws.json(['ps']);
+    expect(ps).toMatchObject([{ name: 'tiny', status: 'running', engine: 'embedded', endpoint: record.endpoint }]);
+    const human = await ws.run(['ps']);
+    expect(human.stdout).toMatch(/^MODEL\s+STATUS\s+ENGINE\s+ENDPOINT\s+UPTIME\ntiny\s+running\s+embedded\s+http:\/\/127\.0\.0\.1:\d+\/v1\s+\d+s\n$/);
+
+    expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'q8_0']), /tiny is already running at http:\/\/127\.0\.0\.1:\d+\/v1/);
+
+    expect(await ws.json(['stop', 'tiny'])).toEqual({ stopped: ['tiny'] });
+    expect(isAlive(record.pid)).toBe(false);
+    expect(await portIsFree(record.port)).toBe(true);
+    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.run(['ps'])).stdout).toMatch(/no models running/);
+  });
+
+  it('explains what is wrong in one line with a hint', async () => {
+    expectUserError(await ws.run(['run', 'team/tiny:v1']), /quantization q6_k not found in team\/tiny:v1; it has F16, Q8_0/);
+    expectUserError(await ws.run(['run', 'qwen2.5-7b-instruct']), /qwen2.5-7b-instruct is not in any aim repository/);
+    expectUserError(await ws.run(['run', 'nothing-like-this']), /neither a known model name nor a REPO\/MODEL reference/);
+    expectUserError(await ws.run(['stop', 'ghost']), /no deployment named ghost/);
+  });
+});
+
+describe('aim run with the Kamiwaza engine (contract stand-in)', () => {
+  let server: KamiwazaContractServer;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    server = new KamiwazaContractServer();
+    env = { KAMIWAZA_BASE_URL: (await server.start()).replace(/\/api$/, ''), KAMIWAZA_API_KEY: 'test-token', AIM_KAMIWAZA_POLL_MS: '10' };
+    server.state.hub.set('Qwen/Qwen2.5-7B-Instruct-GGUF', [
+      { name: 'qwen2.5-7b-instruct-q6_k-00001-of-00002.gguf', size: 3_990_000_000 },
+      { name: 'qwen2.5-7b-instruct-q6_k-00002-of-00002.gguf', size: 2_260_000_000 },
+      { name: 'qwen2.5-7b-instruct-q8_0.gguf', size: 8_100_000_000 },
+    ]);
+  });
+  afterAll(async () => {
+    expect(server.violations).toEqual([]);
+    expect(server.responseViolations).toEqual([]);
+    await server.close();
+  });
+
+  it('runs the PRD flow: friendly name -> download q6_k -> deploy -> ps -> stop', async () => {
+    const run = await ws.run(['run', 'qwen2.5-7b-instruct'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/🚀 downloading Qwen\/Qwen2.5-7B-Instruct-GGUF \(Q6_K\) 100%/);
+    expect(run.stdout).toMatch(/✨ Model deployed!/);
+    const download = server.calls.find((c) => c.startsWith('POST /api/models/download/'));
+    expect(download).toBeDefined();
+    expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'qwen2.5-7b-instruct', engine: 'kamiwaza', status: 'running' }]);
+    expect(await ws.json(['stop', 'qwen2.5-7b-instruct'], { env })).toEqual({ stopped: ['qwen2.5-7b-instruct'] });
+    expect(await ws.json(['ps'], { env })).toEqual([]);
+  });
+
+  it('registers a pulled GGUF by its local path and reports a failed deployment with Kamiwaza\'s reason', async () => {
+    const record = await ws.json(['run', 'team/tiny:v1', '--quant', 'f16', '--name', 'tiny-kz'], { env });
+    expect(record).toMatchObject({ engine: 'kamiwaza', quant: 'F16' });
+    const registered = server.state.models.find((m) => m.name === 'team/tiny:v1')!;
+    expect(registered.m_files).toMatchObject([{ storage_type: 'file', storage_location: record.modelPath }]);
+    await ws.json(['stop', 'tiny-kz'], { env });
+    server.state.failNextDeployment = { code: 'OOM', message: 'not enough memory on node-1' };
+    expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'f16', '--name', 'tiny-kz'], { env }), /FAILED: OOM: not enough memory on node-1/);
+  });
+});
+
+describe('CLI start-up', () => {
+  it('never imports node-llama-cpp outside the server process', () => {
+    // Walk the static import graph of the built CLI: dynamic imports are command modules, so include them too.
+    const seen = new Set<string>();
+    const heavy: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = readFileSync(file, 'utf8');
+      for (const m of source.matchAll(/(?:from\s+|import\()\s*['"]([^'"]+)['"]/g)) {
+        const spec = m[1]!;
+        if (spec === 'node-llama-cpp') heavy.push(file);
+        else if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+      }
+    };
+    visit(CLI_PATH);
+    expect(seen.size).toBeGreaterThan(20);
+    expect([...seen].some((f) => f.endsWith('serving/llama.js'))).toBe(true);
+    expect(heavy).toEqual([]);
+  });
+});
