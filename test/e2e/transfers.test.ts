@@ -13,7 +13,6 @@ describe('transfers (local repository)', () => {
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
-    await mkdir(ws.path('repo'));
   });
   afterAll(() => ws.cleanup());
 

@@ -116,8 +116,8 @@ export interface Workspace {
 
 /**
  * A temporary folder with AIM_HOME inside and a model_repos.yaml naming `repositories` (none: no file is written,
- * AIM_CONFIG still points at where it would be; a function: called with the folder, for paths inside it). `env`
- * adds variables, e.g. S3 credentials.
+ * AIM_CONFIG still points at where it would be; a function: called with the folder, for paths inside it). Local
+ * repositories' folders are created. `env` adds variables, e.g. S3 credentials.
  */
 export async function createWorkspace(
   repositories?: Record<string, RepoEntry> | ((dir: string) => Record<string, RepoEntry>),
@@ -126,7 +126,12 @@ export async function createWorkspace(
   const dir = await mkdtemp(join(tmpdir(), 'aim-e2e-'));
   const config = join(dir, 'model_repos.yaml');
   const home = join(dir, 'aim-home');
-  if (repositories) await writeReposConfig(config, typeof repositories === 'function' ? repositories(dir) : repositories);
+  if (repositories) {
+    const entries = typeof repositories === 'function' ? repositories(dir) : repositories;
+    await writeReposConfig(config, entries);
+    // Like `aim repo create`, a local repository's folder exists from the start.
+    for (const entry of Object.values(entries)) if (entry.type === 'local') await mkdir(entry.path, { recursive: true });
+  }
   const baseEnv: NodeJS.ProcessEnv = { AIM_CONFIG: config, AIM_HOME: home, ...env };
   const withEnv = (options: RunOptions = {}): RunOptions => ({ cwd: dir, ...options, env: { ...baseEnv, ...options.env } });
   const workspace: Workspace = {

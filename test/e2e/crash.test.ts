@@ -1,0 +1,87 @@
+// kill -9 in the middle of a real push and a real pull (child processes of the built CLI), then the same command
+// again: nothing half-written may be visible under a final name, and the rerun must finish the job moving less
+// than everything. The model is big enough (512 MiB) that each transfer runs for a second or more on 2 cores.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { digestOf } from '../../src/core/digest.js';
+import { createWorkspace, expectSameTree, listFiles, type RunningCli, type Workspace } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+const SIZE = 512 * MiB;
+const TOTAL = SIZE + 4096;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `ready` until it is true, then SIGKILLs the child; fails if the child finished first. */
+async function killWhen(running: RunningCli, ready: () => Promise<boolean>): Promise<void> {
+  let exited = false;
+  void running.result.then(() => (exited = true));
+  while (!exited && !(await ready())) await sleep(10);
+  expect(exited, `the command finished before it could be killed:\n${running.stderrSoFar()}`).toBe(false);
+  running.child.kill('SIGKILL');
+  const result = await running.result;
+  expect(result.signal).toBe('SIGKILL');
+}
+
+async function filesUnder(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+}
+
+const isTemp = (path: string) => /\/\.[^/]+\.tmp$/.test(path);
+
+describe('SIGKILL midway, then the same command again', () => {
+  let ws: Workspace;
+  let fileHex: string;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: SIZE }, { path: 'config.json', size: 4096 }], seed: 'crash' });
+  });
+  afterAll(() => ws.cleanup());
+
+  it('push: leaves only verified objects under final names, and resumes without resending them', async () => {
+    const blobs = ws.path('repo', 'blobs');
+    const running = ws.start(['push', 'r/big:v1', 'model', '--json']);
+    await killWhen(running, async () => (await filesUnder(blobs)).filter((path) => !isTemp(path)).length >= 80);
+
+    // Every object under a final name hashes to its name; anything else is a dot-prefixed .tmp leftover.
+    const stored = [...(await filesUnder(blobs)), ...(await filesUnder(ws.path('repo', 'manifests')))];
+    const final = stored.filter((path) => !isTemp(path));
+    expect(final.length).toBeGreaterThanOrEqual(80);
+    for (const path of final) {
+      const name = path.split('/').at(-1)!;
+      expect(name, path).toMatch(/^[0-9a-f]{64}$/);
+      expect(await digestOf(await readFile(path)), path).toBe(`blake3:${name}`);
+    }
+    // The tag is written last, so the killed push named no version.
+    expect(await filesUnder(ws.path('repo', 'models'))).toEqual([]);
+    expect((await ws.run(['pull', 'r/big:v1', 'nothing-yet'])).code).not.toBe(0);
+
+    const resumed = await ws.json(['push', 'r/big:v1', 'model']);
+    expect(resumed).toMatchObject({ tagOutcome: 'created', totalBytes: TOTAL });
+    expect(resumed.bytesSkipped).toBeGreaterThanOrEqual(80 * 256 * 1024); // at least the 80 chunks seen before the kill
+    expect(resumed.bytesTransferred).toBeLessThan(TOTAL);
+    expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(TOTAL);
+    expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+    fileHex = (await ws.json(['inspect', 'r/big:v1'])).files.find((f: { path: string }) => f.path === 'weights.bin').digest.slice(7);
+  });
+
+  it('pull: shows no final-named file until it is verified, and resumes from the journal', async () => {
+    const partial = ws.path('out', '.aim', 'partial', fileHex);
+    const running = ws.start(['pull', 'r/big:v1', 'out', '--json']);
+    // The journal is written every 64 MiB; past 200 MiB at least three checkpoints are on disk.
+    await killWhen(running, async () => ((await stat(partial).catch(() => undefined))?.size ?? 0) > 200 * MiB);
+
+    expect(await listFiles(ws.path('out')), 'no final-named file after the kill').toEqual([]);
+    expect((await listFiles(ws.path('out'), { includeAim: true })).some((path) => path.startsWith('.aim/partial/'))).toBe(true);
+
+    const resumed = await ws.json(['pull', 'r/big:v1', 'out']);
+    expect(resumed.totalBytes).toBe(TOTAL);
+    expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 128 * MiB);
+    await expectSameTree(ws.path('out'), ws.path('model'));
+    expect(await listFiles(ws.path('out', '.aim', 'partial'), { includeAim: true })).toEqual([]);
+  });
+});
