@@ -2,7 +2,7 @@
 // short forms, by tag and by digest), inspect, verify, info, delete. Assertions are on --json output and on the
 // bytes that land on disk.
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
@@ -41,6 +41,24 @@ describe('seed flow (local repository)', () => {
     expect(existsSync(ws.path('scratch')), 'repo delete leaves the data alone').toBe(true);
     expectUserError(await ws.run(['repo', 'create', 'team', '--path', 'elsewhere']), /repository "team" already exists/);
     expectUserError(await ws.run(['repo', 'delete', 'scratch']), /repository "scratch" is not in/);
+  });
+
+  it('finds model_repos.yaml upward from a nested folder and keeps its comments and order on repo create', async () => {
+    const project = ws.path('project');
+    await mkdir(`${project}/src/deep`, { recursive: true });
+    const original = '# shared by the team\nrepositories:\n  # the old share\n  old: {type: local, path: ./old-store} # keep\n';
+    await writeFile(`${project}/model_repos.yaml`, original);
+    const env = { AIM_CONFIG: '' }; // no AIM_CONFIG: the search from the cwd upward applies
+    const cwd = `${project}/src/deep`;
+    const listed = await ws.json(['repo', 'list'], { env, cwd });
+    expect(listed).toEqual({ config: `${project}/model_repos.yaml`, repositories: [{ name: 'old', type: 'local', path: `${project}/old-store` }] });
+    await ws.json(['repo', 'create', 'new', '--path', '../../new-store'], { env, cwd });
+    const text = await readFile(`${project}/model_repos.yaml`, 'utf8');
+    expect(text.startsWith('# shared by the team\nrepositories:\n  # the old share\n  old: { type: local, path: ./old-store } # keep\n')).toBe(true);
+    expect((await ws.json(['repo', 'list'], { env, cwd })).repositories.map((r: { name: string; path: string }) => [r.name, r.path])).toEqual([
+      ['old', `${project}/old-store`],
+      ['new', `${project}/new-store`],
+    ]);
   });
 
   it('shows version, config, AIM_HOME and repositories with info', async () => {
