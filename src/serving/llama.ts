@@ -81,6 +81,9 @@ export class EmbeddedEngine implements Engine {
     const readyFile = join(spec.runDir, `${spec.name}.ready.json`);
     await rm(readyFile, { force: true });
     const child = this.spawnServer(spec, ctxSize, logFile, readyFile);
+    // Until a record names it, a server orphaned by Ctrl-C during loading could never be stopped with `aim stop`.
+    const killOrphan = () => child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGKILL');
+    process.once('exit', killOrphan);
     onEvent?.({ phase: 'load', message: `loading ${basename(spec.modelPath)} (log: ${logFile})` });
     try {
       const port = await this.waitUntilHealthy(child, readyFile, logFile, spec);
@@ -93,6 +96,7 @@ export class EmbeddedEngine implements Engine {
       if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
       throw error;
     } finally {
+      process.removeListener('exit', killOrphan);
       await rm(readyFile, { force: true });
     }
   }

@@ -1,14 +1,27 @@
 // Small process and network helpers for the embedded engine: is a pid alive, is a port free, the end of a log.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+    return !isZombie(pid);
   } catch {
     // ESRCH: gone. EPERM: the pid exists but belongs to another user, so it was reused and our server is gone too.
+    return false;
+  }
+}
+
+/**
+ * A detached server outlives the CLI that started it, so its parent becomes PID 1; in a container whose PID 1 does
+ * not reap children, a dead server stays a zombie that signal 0 still reaches. Linux shows it as state Z.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
     return false;
   }
 }

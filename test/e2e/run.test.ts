@@ -59,6 +59,14 @@ describe('aim run with the embedded engine', () => {
     expect((await ws.run(['ps'])).stdout).toMatch(/no models running/);
   });
 
+  it('drops a deployment whose server died from ps', async () => {
+    const record = await ws.json(['run', 'team/tiny:v1', '--quant', 'f16', '--name', 'doomed']);
+    process.kill(record.pid, 'SIGKILL');
+    while (isAlive(record.pid)) await new Promise((r) => setTimeout(r, 20));
+    expect(await ws.json(['ps'])).toEqual([]);
+    expectUserError(await ws.run(['stop', 'doomed']), /no deployment named doomed/);
+  });
+
   it('explains what is wrong in one line with a hint', async () => {
     expectUserError(await ws.run(['run', 'team/tiny:v1']), /quantization q6_k not found in team\/tiny:v1; it has F16, Q8_0/);
     expectUserError(await ws.run(['run', 'qwen2.5-7b-instruct']), /qwen2.5-7b-instruct is not in any aim repository/);
