@@ -167,3 +167,26 @@ export async function readBody(body: unknown, signal: AbortSignal, expected: num
   }
   return Buffer.concat(chunks, total);
 }
+
+/**
+ * Runs the tasks given for one key one after another, in call order; other keys go on in parallel. Writers in one
+ * process then never race on a key: the last call wins whole, and a second upload of a chunk already in flight
+ * becomes a cheap "already there". Some servers (s3rver) write objects in place, so two concurrent PUTs of one key
+ * could otherwise interleave their bytes.
+ */
+export class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const result = (this.tails.get(key) ?? Promise.resolve()).then(task, task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from './backend.js';
-import { createS3Client, parseS3Path, readBody, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
+import { createS3Client, KeyedQueue, parseS3Path, readBody, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 
 const SIZE_METADATA = 'aim-size';
@@ -34,6 +34,7 @@ export class S3Backend implements Backend, ConditionalPut {
   private readonly where: S3Where;
   /** Cleared when the server rejects conditional headers as not implemented; then plain PUTs are used. */
   private conditionalHeaders = true;
+  private readonly writes = new KeyedQueue();
 
   constructor(location: RepoLocation, settings: S3Settings = s3SettingsFromEnv()) {
     const { bucket, prefix } = parseS3Path(location.path);
@@ -113,14 +114,13 @@ export class S3Backend implements Backend, ConditionalPut {
    * servers (s3rver) keep the truncated body of an upload whose connection dropped, next to the metadata of the
    * previous write if there was one. A recorded length that differs from the stored one exposes such a remnant.
    */
-  private async head(key: string): Promise<{ size: number; version: string; recorded?: number; truncated: boolean } | undefined> {
+  private async head(key: string): Promise<{ size: number; version: string; recorded?: number } | undefined> {
     return this.run('read', key, async (abortSignal) => {
       try {
         const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
         const size = out.ContentLength ?? 0;
-        const meta = out.Metadata?.[SIZE_METADATA];
-        const recorded = meta === undefined ? undefined : Number(meta);
-        return { size, version: out.ETag ?? '', recorded, truncated: recorded !== undefined && recorded !== size };
+        const recorded = out.Metadata?.[SIZE_METADATA];
+        return { size, version: out.ETag ?? '', recorded: recorded === undefined ? undefined : Number(recorded) };
       } catch (error) {
         if (isMissing(error)) return undefined;
         throw error;
@@ -135,9 +135,13 @@ export class S3Backend implements Backend, ConditionalPut {
    * a remnant: truncated per its metadata, or without metadata (the first write failed on s3rver) and of another
    * size than these bytes, which a content-addressed key cannot legitimately hold.
    */
-  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+  putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    return this.writes.run(key, () => this.createIfAbsent(key, data));
+  }
+
+  private async createIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
     const existing = await this.head(key);
-    if (existing && !existing.truncated && (existing.recorded !== undefined || existing.size === data.length)) return false;
+    if (existing && (existing.recorded ?? data.length) === existing.size) return false;
     try {
       await this.write(key, data, existing ? {} : { IfNoneMatch: '*' });
       return true;
@@ -147,8 +151,8 @@ export class S3Backend implements Backend, ConditionalPut {
     }
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
-    await this.write(key, data, {});
+  put(key: string, data: Uint8Array): Promise<void> {
+    return this.writes.run(key, () => this.write(key, data, {}));
   }
 
   /** One PutObject with a Content-MD5 (S3 rejects a body damaged in transit), retried as a whole. */
@@ -183,17 +187,8 @@ export class S3Backend implements Backend, ConditionalPut {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
-      const page = await this.run('list', prefix, (abortSignal) =>
-        this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.prefix + prefix,
-            MaxKeys: this.settings.listPageSize,
-            ContinuationToken: token,
-          }),
-          { abortSignal },
-        ),
-      );
+      const input = { Bucket: this.bucket, Prefix: this.prefix + prefix, MaxKeys: this.settings.listPageSize, ContinuationToken: token };
+      const page = await this.run('list', prefix, (abortSignal) => this.client.send(new ListObjectsV2Command(input), { abortSignal }));
       for (const item of page.Contents ?? []) {
         if (!item.Key?.startsWith(this.prefix) || item.Key.endsWith('/')) continue; // folder markers of S3 consoles
         yield { key: item.Key.slice(this.prefix.length), size: item.Size ?? 0 };
@@ -202,7 +197,11 @@ export class S3Backend implements Backend, ConditionalPut {
     } while (token);
   }
 
-  async delete(key: string): Promise<void> {
+  delete(key: string): Promise<void> {
+    return this.writes.run(key, () => this.remove(key));
+  }
+
+  private async remove(key: string): Promise<void> {
     await this.run('delete', key, async (abortSignal) => {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
@@ -219,7 +218,11 @@ export class S3Backend implements Backend, ConditionalPut {
     });
   }
 
-  async putIfVersion(key: string, data: Uint8Array, expected: string | undefined): Promise<void> {
+  putIfVersion(key: string, data: Uint8Array, expected: string | undefined): Promise<void> {
+    return this.writes.run(key, () => this.swap(key, data, expected));
+  }
+
+  private async swap(key: string, data: Uint8Array, expected: string | undefined): Promise<void> {
     // Checking first catches a stale writer even on servers that ignore If-Match (see the class comment).
     const current = await this.head(key);
     if (current?.version !== expected) throw this.conflict(key);
