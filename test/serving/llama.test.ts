@@ -8,7 +8,7 @@ import type { DeploymentRecord, DeploymentSpec } from '../../src/serving/engine.
 import { EmbeddedEngine, estimateMemory } from '../../src/serving/llama.js';
 import { portIsFree } from '../../src/serving/process-utils.js';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
-import { writeBrokenGguf } from '../../fixtures/tiny-gguf-variants.js';
+import { writeBrokenGguf, writeTinySplitGguf } from '../../fixtures/tiny-gguf-variants.js';
 
 let dir: string;
 let modelPath: string;
@@ -102,6 +102,21 @@ describe('embedded engine with real llama.cpp', () => {
     expect(await portIsFree(record.port!)).toBe(true);
     expect(await readFile(record.logFile!, 'utf8')).toMatch(/SIGTERM: shutting down/);
     await engine.stop(record);
+  });
+});
+
+describe('embedded engine with a split GGUF', () => {
+  it('loads every shard when given the first one', async () => {
+    const shards = await writeTinySplitGguf(join(dir, 'split'), { quant: 'f16', seed: 3 });
+    const record = await engine.start(spec({ name: 'split', modelPath: shards[0]!, files: shards, quant: 'F16' }));
+    try {
+      const res = await fetch(`${record.endpoint}/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'the', max_tokens: 3, temperature: 0 }) });
+      expect((await res.json()).usage.completion_tokens).toBe(3);
+      // The first shard alone lacks half the tensors, so an answer means llama.cpp found and loaded the others.
+      expect(await readFile(record.logFile!, 'utf8')).toMatch(/model loaded/);
+    } finally {
+      await engine.stop(record);
+    }
   });
 });
 
