@@ -7,6 +7,7 @@ import type { Repository } from './repository.js';
 import { pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
 import { StatCache } from './stat-cache.js';
 import { refreshIndex } from './repo-index.js';
+import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from './tags.js';
 import { walkSource, type WalkOptions } from './walk.js';
 
@@ -73,7 +74,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     schemaVersion: 1,
     mediaType: MANIFEST_MEDIA_TYPE,
     files: manifestFiles,
-    annotations: options.annotations ?? {},
+    annotations: { ...(await ggufAnnotationsFor(files)), ...options.annotations },
   };
   progress.note('writing manifest');
   const { digest } = await repo.putManifest(manifest);
