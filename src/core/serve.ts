@@ -3,6 +3,8 @@
 // to an engine, and keep a record. Commands only parse and render; these return data and emit progress events.
 import { join } from 'node:path';
 import type { DeploymentRecord, EngineEvent, LiveDeployment } from '../serving/engine.js';
+
+export type { EngineEvent, LiveDeployment } from '../serving/engine.js';
 import type { KamiwazaEngine } from '../serving/kamiwaza.js';
 import { hubFiles, startFromHub } from '../serving/kamiwaza-hub.js';
 import { buildCatalog, type CatalogEntry } from './catalog.js';
