@@ -76,6 +76,9 @@ export function createS3Client(location: RepoLocation, settings: S3Settings): S3
   // Many S3-compatible servers mishandle the SDK's newer default checksums (s3rver silently stores aws-chunked
   // framing inside streamed objects), so custom endpoints default to checksums only where an API requires them.
   const mode = location.checksums ?? (location.endpoint ? 'when_required' : undefined);
+  if (mode !== undefined && mode !== 'when_required' && mode !== 'when_supported') {
+    throw new ConfigError(`checksums: ${String(mode)} is not a checksum mode`, { hint: 'use when_required or when_supported (docs/s3.md)' });
+  }
   const checksums = mode === undefined ? undefined : mode === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   const maxSockets = Math.max(50, (location.concurrency ?? 0) * 2);
   return new S3Client({

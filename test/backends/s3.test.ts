@@ -142,6 +142,8 @@ describe('S3 locations and settings', () => {
     expect(parseS3Path('s3://b//a//b')).toEqual({ bucket: 'b', prefix: 'a/b/' });
     expect(() => parseS3Path('/srv/models')).toThrow(ConfigError);
     expect(() => parseS3Path('s3://')).toThrow(/is not an S3 path/);
+    const bad = { type: 's3', path: 's3://b', checksums: 'always' } as unknown as RepoLocation;
+    expect(() => new S3Backend(bad)).toThrow('checksums: always is not a checksum mode');
   });
 
   it('reads the AIM_S3_* knobs and names every bad one', () => {
