@@ -15,12 +15,14 @@ export class VerifyCommand extends AimCommand {
       ['Verify a whole repository', '$0 verify team-vision'],
       ['Verify one version', '$0 verify team-vision resnet50:v1.0'],
       ['Check a 10% sample', '$0 verify team-vision --sample 10'],
+      ['Remove corrupt chunks, then restore them from a good copy', '$0 verify team-vision --repair && $0 model push team-vision resnet50 ./good-copy --tag v1.0'],
     ],
   });
 
   repo = Option.String({ name: 'REPO' });
   target = Option.String({ name: 'MODEL[:TAG]', required: false });
   sample = Option.String('--sample', { description: 'check only this percentage of the chunks, chosen at random' });
+  repair = Option.Boolean('--repair', false, { description: 'delete corrupt chunks so that pushing a good copy stores them again' });
 
   async run(): Promise<number> {
     const [model, tag] = this.target ? this.target.split(':') : [];
@@ -32,6 +34,7 @@ export class VerifyCommand extends AimCommand {
       model: model ? checkModelName(model) : undefined,
       tag: tag ? checkTagName(tag) : undefined,
       samplePercent,
+      repair: this.repair,
       progress: this.progress(),
     });
     this.report({ ...result, ok: result.problems.length === 0 }, () => {
@@ -40,7 +43,7 @@ export class VerifyCommand extends AimCommand {
       return [...lines, result.problems.length ? `${summary}: ${result.problems.length} problems` : `${summary}: all good`].join('\n');
     });
     if (result.problems.length > 0) {
-      this.context.stderr.write(`aim: error: ${result.problems.length} missing or corrupt objects in ${this.repo}\n  hint: push the affected versions again from a good copy\n`);
+      this.context.stderr.write(`aim: error: ${result.problems.length} missing or corrupt objects in ${this.repo}\n  hint: ${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy\n`);
       return 1;
     }
     return 0;

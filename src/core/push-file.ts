@@ -31,7 +31,7 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, count
   }
   counters.seen.add(digest);
   // Asking first costs a stat/HEAD but saves sending bytes the store already has: dedupe and resume in one step.
-  if (await repo.hasBlob(digest)) {
+  if (await repo.hasBlob(digest, bytes.length)) {
     counters.bytesSkipped += bytes.length;
     return;
   }
@@ -93,7 +93,7 @@ export async function reuseCachedFile(repo: Repository, cached: ManifestFile, co
   let missing = false;
   const worker = async (): Promise<void> => {
     for (let next = queue.next(); !next.done && !missing; next = queue.next()) {
-      if (!(await repo.hasBlob(next.value.digest))) missing = true;
+      if (!(await repo.hasBlob(next.value.digest, next.value.size))) missing = true;
     }
   };
   await Promise.all(Array.from({ length: context.concurrency }, worker));

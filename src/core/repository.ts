@@ -64,8 +64,9 @@ export class Repository {
     return (await this.metadata())!;
   }
 
-  async hasBlob(digest: Digest): Promise<boolean> {
-    return (await this.backend.stat(blobKey(digest))) !== undefined;
+  /** True when the chunk is stored whole. A stored size that differs can only be a damaged or truncated copy. */
+  async hasBlob(digest: Digest, size: number): Promise<boolean> {
+    return (await this.backend.stat(blobKey(digest)))?.size === size;
   }
 
   async putBlob(digest: Digest, bytes: Uint8Array): Promise<boolean> {

@@ -13,6 +13,11 @@ export interface VerifyOptions {
   tag?: string;
   /** Check only this percentage of the chunks (chosen at random), for quick checks of big repositories. */
   samplePercent?: number;
+  /**
+   * Delete corrupt chunks so the next push of a good copy stores them again (a push skips chunks that are present,
+   * and cannot tell a bit-flipped chunk from a good one without reading it back).
+   */
+  repair?: boolean;
   concurrency?: number;
   progress?: ProgressSink;
 }
@@ -88,7 +93,10 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
         } else {
           bytesChecked += bytes.length; // before hashing: the buffer travels to a worker and comes back detached
           const { digest: actual } = await pool.hashChunk(bytes);
-          if (actual !== digest) problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+          if (actual !== digest) {
+            problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+            if (options.repair) await repo.backend.delete(blobKey(digest));
+          }
         }
         task.advance(entry.size);
       }

@@ -162,11 +162,17 @@ describe('user errors', () => {
     expectUserError(pulled, new RegExp(`chunk ${chunk} .*corrupt`));
     expect(await listFiles(ws.path('corrupt-out'))).toEqual([]);
 
-    // Repair: pushing the good copy again rewrites nothing (the key exists), so the fix is to delete the bad blob
-    // and push again; then pull works.
-    await rm(path);
-    expect((await ws.json(['push', 'r/m:v1', 'model', '--rehash'])).tagOutcome).toBe('unchanged');
+    // Repair: a push skips chunks that are present, so `verify --repair` removes the corrupt one first; pushing
+    // the good copy (the stat cache notices the missing chunk) then stores it again, and pull works.
+    const repaired = await ws.run(['verify', 'r', '--repair', '--json']);
+    expectUserError(repaired, /1 missing or corrupt objects in r/);
+    expect(repaired.stderr).toContain('corrupt chunks were removed');
+    await expect(readFile(path)).rejects.toThrow();
+    const pushed = await ws.json(['push', 'r/m:v1', 'model']);
+    expect(pushed.tagOutcome).toBe('unchanged');
+    expect(pushed.bytesTransferred).toBeGreaterThan(0);
     expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+    await ws.json(['pull', 'r/m:v1', 'corrupt-out']);
   });
 
   it('a hostile manifest with a ../ path: pull refuses and writes nothing outside (or inside) DEST', async () => {
