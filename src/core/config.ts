@@ -108,6 +108,21 @@ function normaliseRepo(name: string, value: unknown, filepath: string | undefine
   if (repo.type === 's3' && !/^s3:\/\/[^/]+/.test(repo.path)) {
     return void problems.push(`repository ${name}: path must look like s3://bucket/prefix`);
   }
+  const known = new Set(['type', 'path', 'region', 'endpoint', 'profile', 'checksums', 'concurrency']);
+  const unknown = Object.keys(repo).filter((key) => !known.has(key));
+  if (unknown.length > 0) problems.push(`repository ${name}: unknown setting ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  if (repo.checksums !== undefined && repo.checksums !== 'when_required' && repo.checksums !== 'when_supported') {
+    problems.push(`repository ${name}: checksums must be when_required or when_supported`);
+  }
+  if (repo.concurrency !== undefined && !(Number.isInteger(repo.concurrency) && repo.concurrency >= 1 && repo.concurrency <= 256)) {
+    problems.push(`repository ${name}: concurrency must be a whole number from 1 to 256`);
+  }
+  if (repo.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(String(repo.endpoint))) {
+    problems.push(`repository ${name}: endpoint must be an http:// or https:// URL`);
+  }
+  for (const key of ['region', 'profile'] as const) {
+    if (repo[key] !== undefined && typeof repo[key] !== 'string') problems.push(`repository ${name}: ${key} must be a string`);
+  }
   const path = repo.type === 'local' && !isAbsolute(repo.path) ? resolve(filepath ? dirname(filepath) : process.cwd(), repo.path) : repo.path;
   return { ...repo, name, type: repo.type, path } as RepoConfig;
 }

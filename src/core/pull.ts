@@ -72,7 +72,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   const staged: Array<{ temp: string; target: string; mode: number; path: string }> = [];
   let filesUnchanged = 0;
   try {
-    const context = { repo, pool, locator: locatorFor(dest, installed), counters, task, concurrency: options.concurrency ?? 8 };
+    const context = { repo, pool, locator: locatorFor(dest, installed), counters, task, concurrency: options.concurrency ?? repo.concurrency };
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
       const recorded = state.files[file.path];

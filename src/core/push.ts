@@ -57,7 +57,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const manifestFiles: ManifestFile[] = [];
   const cache = await StatCache.open(repo.location, metadata.chunking);
-  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? 8 };
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency };
   try {
     for (const file of files) {
       const cached = options.rehash ? undefined : cache.lookup(file);

@@ -33,6 +33,8 @@ export class Repository {
   constructor(
     readonly name: string,
     readonly backend: Backend,
+    /** Chunks moved at once by push, pull and verify (the repository's `concurrency` setting). */
+    readonly concurrency = 8,
   ) {}
 
   get location(): string {

@@ -15,6 +15,7 @@ export class Session {
     const repo = findRepo(this.config, name);
     const backend = await openBackend(repo);
     await backend.probe('read');
-    return new Repository(name, backend);
+    // Object stores answer each request with latency, so more requests in flight keep the link busy.
+    return new Repository(name, backend, repo.concurrency ?? (repo.type === 's3' ? 16 : 8));
   }
 }

@@ -101,7 +101,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
         task.advance(entry.size);
       }
     };
-    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    await Promise.all(Array.from({ length: options.concurrency ?? repo.concurrency }, worker));
   } finally {
     task.end();
     await pool.close();

@@ -141,6 +141,35 @@ describe('config: validation', () => {
     expect(error.message).toMatch(/model_repos\.yaml:3:\d+: malformed YAML/);
   });
 
+  it('checks S3 settings and unknown keys, and passes valid ones through', async () => {
+    const file = await write(
+      'model_repos.yaml',
+      [
+        'repositories:',
+        '  ok: {type: s3, path: s3://b/p, region: eu-west-1, endpoint: "http://127.0.0.1:9000", checksums: when_supported, concurrency: 32}',
+        '  typo: {type: s3, path: s3://b/p, regoin: x}',
+        '  sums: {type: s3, path: s3://b/p, checksums: always}',
+        '  many: {type: s3, path: s3://b/p, concurrency: 0}',
+        '  url: {type: s3, path: s3://b/p, endpoint: minio:9000}',
+        '',
+      ].join('\n'),
+    );
+    const error = await failure(loadConfig({ explicitPath: file }));
+    expect(error).toBeInstanceOf(ConfigError);
+    for (const problem of [
+      /repository typo: unknown setting regoin/,
+      /repository sums: checksums must be when_required or when_supported/,
+      /repository many: concurrency must be a whole number from 1 to 256/,
+      /repository url: endpoint must be an http:\/\/ or https:\/\/ URL/,
+    ]) {
+      expect(error.message).toMatch(problem);
+    }
+    expect(error.message).not.toMatch(/repository ok:/);
+    const good = await write('good.yaml', 'repositories:\n  ok: {type: s3, path: s3://b/p, checksums: when_supported, concurrency: 32}\n');
+    const config = await loadConfig({ explicitPath: good });
+    expect(config.repositories[0]).toMatchObject({ name: 'ok', checksums: 'when_supported', concurrency: 32 });
+  });
+
   it('collects every invalid repository into one ConfigError', async () => {
     const file = await write(
       'model_repos.yaml',
