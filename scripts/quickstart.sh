@@ -34,7 +34,8 @@ step verify demo
 
 if [ -f dist/commands/run.js ] && [ -f dist/fixtures/make-tiny-gguf.js ]; then
   mkdir -p "$work/tiny"
-  node dist/fixtures/make-tiny-gguf.js "$work/tiny" >/dev/null
+  node dist/fixtures/make-tiny-gguf.js "$work/tiny" --quant f16 >/dev/null
+  node dist/fixtures/make-tiny-gguf.js "$work/tiny" --quant q8_0 >/dev/null
   step model push demo tiny-llama "$work/tiny" --tag v1
   step run demo/tiny-llama:v1 --quant "${AIM_QUICKSTART_QUANT:-q8_0}" --threads 1
   step ps
