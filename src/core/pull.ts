@@ -12,7 +12,7 @@ import {
   saveInstallState,
   type InstallState,
 } from './install-state.js';
-import { encodeManifest, manifestSize, type Manifest } from './manifest.js';
+import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from './manifest.js';
 import { silentProgress, type ProgressSink } from './progress.js';
 import { pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
 import type { Repository } from './repository.js';
@@ -69,7 +69,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   const pool = new HashPool();
   const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(manifest));
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
-  const staged: Array<{ temp: string; target: string; mode: number; path: string }> = [];
+  const staged: Staged[] = [];
   let filesUnchanged = 0;
   try {
     const context = { repo, pool, locator: locatorFor(dest, installed), counters, task, concurrency: options.concurrency ?? repo.concurrency };
@@ -85,25 +85,13 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
         task.advance(file.size);
         continue;
       }
-      staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, mode: file.mode, path: file.path });
+      staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, file });
     }
   } finally {
     task.end();
     await pool.close();
   }
-  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
-  const renamed = new Map<string, string>();
-  for (const { temp, target, mode, path } of staged) {
-    await mkdir(dirname(target), { recursive: true });
-    const twin = renamed.get(temp);
-    if (twin) await copyFile(twin, temp);
-    await chmod(temp, mode & 0o777 || 0o644);
-    await rename(temp, target);
-    renamed.set(temp, target);
-    await rm(`${temp}.journal`, { force: true });
-    const info = await stat(target);
-    next.files[path] = { digest: manifest.files.find((f) => f.path === path)!.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
-  }
+  await installStaged(staged, next);
   if (staged.length > 0) await syncFolder(dest);
   await removeDroppedFiles(dest, state, manifest);
   await saveInstallState(dest, next, encodeManifest(manifest));
@@ -120,6 +108,29 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
     filesUnchanged,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+interface Staged {
+  temp: string;
+  target: string;
+  file: ManifestFile;
+}
+
+/** Renames verified partials into place and records what was installed. */
+async function installStaged(staged: Staged[], next: InstallState): Promise<void> {
+  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
+  const renamed = new Map<string, string>();
+  for (const { temp, target, file } of staged) {
+    await mkdir(dirname(target), { recursive: true });
+    const twin = renamed.get(temp);
+    if (twin) await copyFile(twin, temp);
+    await chmod(temp, file.mode & 0o777 || 0o644);
+    await rename(temp, target);
+    renamed.set(temp, target);
+    await rm(`${temp}.journal`, { force: true });
+    const info = await stat(target);
+    next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  }
 }
 
 /** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
