@@ -25,6 +25,11 @@ import { verifyFileOnDisk } from './verify-file.js';
 
 export interface PullOptions {
   concurrency?: number;
+  /**
+   * Other folders pulled by aim (holding `.aim/manifest.json`) whose files may already hold some of the chunks:
+   * e.g. the previous version of a model that `aim run` pulled into a folder of its own.
+   */
+  reuseFrom?: string[];
   progress?: ProgressSink;
 }
 
@@ -44,13 +49,16 @@ export interface PullResult {
   seconds: number;
 }
 
-function locatorFor(dest: string, manifest: Manifest | undefined): Map<Digest, ChunkSource> {
+/** Where chunks already sit on local disk. Every chunk read from there is verified again before use. */
+async function locatorFor(folders: Array<{ dest: string; manifest: Manifest | undefined }>): Promise<Map<Digest, ChunkSource>> {
   const locator = new Map<Digest, ChunkSource>();
-  for (const file of manifest?.files ?? []) {
-    let offset = 0;
-    for (const chunk of file.chunks) {
-      if (!locator.has(chunk.digest)) locator.set(chunk.digest, { path: resolve(dest, ...file.path.split('/')), offset });
-      offset += chunk.size;
+  for (const { dest, manifest } of folders) {
+    for (const file of manifest?.files ?? []) {
+      let offset = 0;
+      for (const chunk of file.chunks) {
+        if (!locator.has(chunk.digest)) locator.set(chunk.digest, { path: resolve(dest, ...file.path.split('/')), offset });
+        offset += chunk.size;
+      }
     }
   }
   return locator;
@@ -72,7 +80,9 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   const staged: Staged[] = [];
   let filesUnchanged = 0;
   try {
-    const context = { repo, pool, locator: locatorFor(dest, installed), counters, task, concurrency: options.concurrency ?? repo.concurrency };
+    const others = await Promise.all((options.reuseFrom ?? []).map(async (folder) => ({ dest: folder, manifest: await loadInstalledManifest(folder) })));
+    const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency };
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
       const recorded = state.files[file.path];

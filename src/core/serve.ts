@@ -1,7 +1,8 @@
 // run / ps / stop as core functions: resolve what the user named (a reference or a friendly name), pull it into
 // AIM_HOME by digest (so a tag that moves later never changes a running deployment's files), pick the GGUF, hand it
 // to an engine, and keep a record. Commands only parse and render; these return data and emit progress events.
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { DeploymentRecord, EngineEvent, LiveDeployment } from '../serving/engine.js';
 
 export type { EngineEvent, LiveDeployment } from '../serving/engine.js';
@@ -88,7 +89,10 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const repository = await session.repository(ref.repo);
   const version = await resolveVersion(repository, ref);
   const dest = servingFolder(home, ref.repo, ref.model, version.digest);
-  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress });
+  // Earlier versions of the same model pulled for serving hold most chunks of a new one: read them from disk.
+  const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
+  const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
+  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom });
   const label = formatReference(ref);
   const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
   const engine = engineFor(kind, session.config);
