@@ -9,9 +9,12 @@ const WINDOW_SIZE = 16 * 1024 * 1024;
 
 export async function* readChunks(path: string, chunker: Chunker): AsyncGenerator<Buffer> {
   const maxSize = chunker.params.maxSize;
-  const window = Buffer.allocUnsafe(Math.max(WINDOW_SIZE, 2 * maxSize));
   const handle = await open(path, 'r');
   try {
+    // A small file gets a window of its own size: allocating 16 MiB per file makes pushing thousands of small
+    // files spend its time in the garbage collector.
+    const { size } = await handle.stat();
+    const window = Buffer.allocUnsafe(Math.min(Math.max(WINDOW_SIZE, 2 * maxSize), size + 1));
     let filled = 0;
     let position = 0;
     let ended = false;

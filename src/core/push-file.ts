@@ -16,12 +16,29 @@ export interface TransferCounters {
   seen: Set<Digest>;
 }
 
+/**
+ * Chunk work in flight across files: a file is done once its chunks are hashed, while their uploads may still run
+ * beside the next file's. Small files then overlap their writes (and fsyncs, or S3 round trips) instead of waiting
+ * in line; at most `concurrency` chunks are in flight in all, so memory stays bounded.
+ */
+export interface ChunkPipeline {
+  inFlight: Set<Promise<void>>;
+  failure?: unknown;
+}
+
 export interface PushFileContext {
   chunker: Chunker;
   pool: HashPool;
   counters: TransferCounters;
   task: ProgressTask;
   concurrency: number;
+  pipeline: ChunkPipeline;
+}
+
+/** Waits for every upload still running; call before the manifest is written. */
+export async function drainPipeline(pipeline: ChunkPipeline): Promise<void> {
+  await Promise.all(pipeline.inFlight);
+  if (pipeline.failure) throw pipeline.failure;
 }
 
 async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, counters: TransferCounters): Promise<void> {
@@ -44,36 +61,42 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, count
  * Reads the file once: chunks go to the hashing workers and, when missing, to the backend, while the same bytes feed
  * the whole-file hash. At most `concurrency` chunks are in flight, so memory does not grow with the file.
  */
+const noop = (): void => undefined;
+
 export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext): Promise<ManifestFile> {
-  const { chunker, pool, counters, task } = context;
+  const { chunker, pool, counters, task, pipeline } = context;
   const fileDigester = await pool.fileDigester();
   const chunks: ChunkRef[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
+  const hashing: Array<Promise<unknown>> = [];
   let size = 0;
   for await (const bytes of readChunks(file.absolute, chunker)) {
-    if (failure) break;
+    if (pipeline.failure) break;
     const index = chunks.length;
     const length = bytes.length;
     chunks.push({ digest: '' as Digest, size: length });
     size += length;
     const fileUpdate = fileDigester.update(bytes); // copies now, before the chunk is transferred to a worker
-    const work = (async () => {
-      const { digest, bytes: hashed } = await pool.hashChunk(bytes);
-      chunks[index] = { digest, size: length };
-      await storeChunk(repo, digest, hashed, counters);
-      await fileUpdate;
-      counters.chunks++;
-      task.advance(length);
-    })().catch((error) => {
-      failure ??= error;
+    const hashed = pool.hashChunk(bytes).then((result) => {
+      chunks[index] = { digest: result.digest, size: length };
+      return result;
     });
-    inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
-    if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
+    hashing.push(hashed.then(noop, noop)); // keeps no reference to the chunk's bytes
+    const work = hashed
+      .then(({ digest, bytes: hashedBytes }) => storeChunk(repo, digest, hashedBytes, counters))
+      .then(() => fileUpdate)
+      .then(() => {
+        counters.chunks++;
+        task.advance(length);
+      })
+      .catch((error) => {
+        pipeline.failure ??= error;
+      });
+    pipeline.inFlight.add(work);
+    void work.finally(() => pipeline.inFlight.delete(work));
+    if (pipeline.inFlight.size >= context.concurrency) await Promise.race(pipeline.inFlight);
   }
-  await Promise.all(inFlight);
-  if (failure) throw failure;
+  await Promise.all(hashing);
+  if (pipeline.failure) throw pipeline.failure;
   const digest = await fileDigester.digest();
   if (size !== file.size) {
     throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${size})`, {

@@ -4,7 +4,7 @@ import { HashPool } from './hash-pool.js';
 import { MANIFEST_MEDIA_TYPE, type Manifest, type ManifestFile } from './manifest.js';
 import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
-import { pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
+import { drainPipeline, pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
 import { StatCache } from './stat-cache.js';
 import { refreshIndex } from './repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
@@ -57,7 +57,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const manifestFiles: ManifestFile[] = [];
   const cache = await StatCache.open(repo.location, metadata.chunking);
-  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency };
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline: { inFlight: new Set<Promise<void>>() } };
   try {
     for (const file of files) {
       const cached = options.rehash ? undefined : cache.lookup(file);
@@ -65,6 +65,7 @@ export async function push(repo: Repository, source: string, options: PushOption
       cache.record(file, pushed);
       manifestFiles.push(pushed);
     }
+    await drainPipeline(context.pipeline);
   } finally {
     task.end();
     await pool.close();
