@@ -63,10 +63,16 @@ export class HashPool {
   private readonly fileWorker?: HashWorker;
   private nextFile = 0;
 
-  constructor(chunkWorkerCount = Math.max(1, availableParallelism() - 1)) {
+  /**
+   * `wholeFiles`: also hash whole files, on a worker of their own (push, pull). Without it (verify) every core
+   * hashes chunks.
+   */
+  constructor(options: { wholeFiles?: boolean } = {}) {
+    const wholeFiles = options.wholeFiles ?? true;
     const compiled = workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
+    const chunkWorkerCount = Math.max(1, availableParallelism() - (wholeFiles ? 1 : 0));
     this.chunkWorkers = compiled ? Array.from({ length: chunkWorkerCount }, () => new HashWorker(workerUrl)) : [];
-    this.fileWorker = compiled ? new HashWorker(workerUrl) : undefined;
+    this.fileWorker = compiled && wholeFiles ? new HashWorker(workerUrl) : undefined;
   }
 
   /** Hashes a chunk; the returned buffer holds the same bytes (it travelled to a worker and back). */

@@ -79,7 +79,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   }
   const total = selected.reduce((sum, [, entry]) => sum + entry.size, 0);
   const task = progress.begin(`verifying ${repo.name}`, total);
-  const pool = new HashPool();
+  const pool = new HashPool({ wholeFiles: false });
   let bytesChecked = 0;
   try {
     const queue = selected[Symbol.iterator]();
