@@ -26,7 +26,7 @@ export class RunCommand extends AimCommand {
   engine = Option.String('--engine', { description: 'embedded or kamiwaza (default: kamiwaza when KAMIWAZA_BASE_URL is set)', validator: t.isEnum(['embedded', 'kamiwaza'] as const) });
   port = Option.String('--port', { description: 'port on 127.0.0.1 for the embedded engine (default: any free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });
   ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
-  threads = Option.String('--threads', { description: 'CPU threads for generation (default 1)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+  threads = Option.String('--threads', { description: 'CPU threads for generation (default: all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
   name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
 
   async run(): Promise<void> {

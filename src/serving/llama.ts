@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { freemem } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineError } from '../core/errors.js';
@@ -105,7 +105,7 @@ export class EmbeddedEngine implements Engine {
     const fd = openSync(logFile, 'a');
     try {
       const args = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--port', String(spec.port ?? 0),
-        '--ctx-size', String(ctxSize), '--threads', String(spec.threads ?? 1), '--ready-file', readyFile];
+        '--ctx-size', String(ctxSize), '--threads', String(spec.threads ?? defaultThreads()), '--ready-file', readyFile];
       // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
       // its terminal, and nothing ties it to the CLI's pipes.
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
@@ -166,4 +166,13 @@ export class EmbeddedEngine implements Engine {
     process.kill(record.pid, 'SIGKILL');
     while (isAlive(record.pid)) await sleep(50);
   }
+}
+
+/**
+ * All cores but one: generation is compute-bound, and leaving a core free keeps the machine (and the HTTP side of
+ * the server) responsive. On a 2-core machine that is 1, which is also what the research found fastest there:
+ * more threads than free cores make llama.cpp's threads spin against each other.
+ */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
