@@ -86,8 +86,10 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
       const recorded = state.files[file.path];
-      // Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes.
-      if ((await isUnchanged(target, recorded, file.digest)) || (await verifyFileOnDisk(target, file, pool))) {
+      // Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes. A file
+      // still exactly as an older version installed it is known to differ: it is not read twice.
+      const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
+      if ((await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)))) {
         const info = await stat(target);
         next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
         counters.bytesReused += file.size;
