@@ -70,6 +70,7 @@ async function checkNameFree(name: string, home: string): Promise<void> {
   const existing = await loadDeployment(name, home).catch(() => undefined);
   if (!existing) return;
   const [live] = await engineFor(existing.engine, undefined, existing).list([existing]).catch(() => [undefined]);
+  // A deployment whose server is gone (crashed, killed) may be replaced by a new run under the same name.
   if (live && live.status !== 'stopped') {
     throw new ConflictError(`${name} is already ${live.status} at ${existing.endpoint}`, {
       hint: `use it as it is, stop it with \`aim stop ${name}\`, or start another with --name`,
@@ -132,8 +133,13 @@ export async function listDeployments(session: Session | undefined, home = aimHo
       mine.map((r): LiveDeployment => ({ ...r, status: 'unknown', detail: error.message })));
     out.push(...live);
   }
-  for (const gone of out.filter((d) => d.status === 'stopped')) await removeDeployment(gone.name, home);
-  return out.filter((d) => d.status !== 'stopped').sort((a, b) => a.name.localeCompare(b.name));
+  // `aim stop` removes the record of what it stops, so an embedded server that is gone while its record remains
+  // crashed or was killed: show that (like `docker ps -a`) until `aim stop NAME` clears it. A Kamiwaza deployment
+  // deleted on the server is simply gone.
+  const shown = out.map((d): LiveDeployment =>
+    d.status === 'stopped' && d.engine === 'embedded' ? { ...d, status: 'failed', detail: `exited unexpectedly; see ${d.logFile ?? 'its log'}` } : d);
+  for (const gone of shown.filter((d) => d.status === 'stopped')) await removeDeployment(gone.name, home);
+  return shown.filter((d) => d.status !== 'stopped').sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Stops one deployment (or every one with `all`) and waits until it is gone; returns the names stopped. */

@@ -59,10 +59,15 @@ describe('aim run with the embedded engine', () => {
     expect((await ws.run(['ps'])).stdout).toMatch(/no models running/);
   });
 
-  it('drops a deployment whose server died from ps', async () => {
+  it('shows a deployment whose server died as failed until stop clears it', async () => {
     const record = await ws.json(['run', 'team/tiny:v1', '--quant', 'f16', '--name', 'doomed']);
     process.kill(record.pid, 'SIGKILL');
     while (isAlive(record.pid)) await new Promise((r) => setTimeout(r, 20));
+    const [crashed] = await ws.json(['ps']);
+    expect(crashed).toMatchObject({ name: 'doomed', status: 'failed' });
+    expect(crashed.detail).toMatch(/exited unexpectedly/);
+    expect((await ws.run(['ps'])).stdout).toMatch(/doomed\s+failed \(exited unexpectedly/);
+    expect(await ws.json(['stop', 'doomed'])).toEqual({ stopped: ['doomed'] });
     expect(await ws.json(['ps'])).toEqual([]);
     expectUserError(await ws.run(['stop', 'doomed']), /no deployment named doomed/);
   });
