@@ -86,60 +86,84 @@ async function rehashPrefix(handle: FileHandle, bytes: number, digester: FileDig
   }
 }
 
+/** Byte offset where each chunk starts; the last entry is the file size. */
+function chunkOffsets(file: ManifestFile): number[] {
+  const offsets = [0];
+  for (const chunk of file.chunks) offsets.push(offsets[offsets.length - 1]! + chunk.size);
+  return offsets;
+}
+
+interface PartialWriter {
+  file: ManifestFile;
+  context: PullFileContext;
+  handle: FileHandle;
+  digester: FileDigester;
+  offsets: number[];
+  journalPath: string;
+}
+
+/**
+ * Fetches the chunks from index `done` on, several at a time, and writes them strictly in file order (the digester
+ * and the journal both need the prefix to be contiguous).
+ */
+async function writeChunksInOrder(writer: PartialWriter, done: number): Promise<void> {
+  const { file, context, handle, digester, offsets, journalPath } = writer;
+  const ready = new Map<number, Buffer>();
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  let journaled = offsets[done]!;
+  const flushInOrder = async (): Promise<void> => {
+    while (ready.has(done)) {
+      const bytes = ready.get(done)!;
+      ready.delete(done);
+      await handle.write(bytes, 0, bytes.length, offsets[done]!);
+      await digester.update(bytes);
+      context.task.advance(bytes.length);
+      done++;
+      if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
+        // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
+        // claims more than reached the disk only costs a re-download (the whole-file digest check fails first).
+        await writeAtomic(journalPath, JSON.stringify({ chunksDone: done, complete: false }), { durable: false });
+        journaled = offsets[done]!;
+      }
+    }
+  };
+  let writing = Promise.resolve();
+  for (let index = done; index < file.chunks.length && !failure; index++) {
+    const chunk = file.chunks[index]!;
+    const work = fetchChunk(context, chunk.digest, chunk.size)
+      .then((bytes) => {
+        ready.set(index, bytes);
+        writing = writing.then(flushInOrder);
+        return writing;
+      })
+      .catch((error) => void (failure ??= error));
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+    if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  await writing;
+  if (failure) throw failure;
+}
+
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
   const temp = partialPath(folder, file);
   const journalPath = `${temp}.journal`;
   const journal = await readJournal(journalPath);
-  const offsets = [0];
-  for (const chunk of file.chunks) offsets.push(offsets[offsets.length - 1]! + chunk.size);
+  const offsets = chunkOffsets(file);
   const existing = await stat(temp).catch(() => undefined);
   if (journal.complete && existing?.size === file.size) {
     context.task.advance(file.size);
     return temp;
   }
-  let done = existing && existing.size >= offsets[journal.chunksDone]! ? journal.chunksDone : 0;
+  const done = existing && existing.size >= offsets[journal.chunksDone]! ? journal.chunksDone : 0;
   const handle = await open(temp, existing ? 'r+' : 'w');
   try {
     const digester = await context.pool.fileDigester();
     await rehashPrefix(handle, offsets[done]!, digester);
     context.task.advance(offsets[done]!);
-    const ready = new Map<number, Buffer>();
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    let journaled = offsets[done]!;
-    const flushInOrder = async (): Promise<void> => {
-      while (ready.has(done)) {
-        const bytes = ready.get(done)!;
-        ready.delete(done);
-        await handle.write(bytes, 0, bytes.length, offsets[done]!);
-        await digester.update(bytes);
-        context.task.advance(bytes.length);
-        done++;
-        if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
-          // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
-          // claims more than reached the disk only costs a re-download (the whole-file digest check fails first).
-          await writeAtomic(journalPath, JSON.stringify({ chunksDone: done, complete: false }), { durable: false });
-          journaled = offsets[done]!;
-        }
-      }
-    };
-    let writing = Promise.resolve();
-    for (let index = done; index < file.chunks.length && !failure; index++) {
-      const chunk = file.chunks[index]!;
-      const work = fetchChunk(context, chunk.digest, chunk.size)
-        .then((bytes) => {
-          ready.set(index, bytes);
-          writing = writing.then(flushInOrder);
-          return writing;
-        })
-        .catch((error) => void (failure ??= error));
-      inFlight.add(work);
-      void work.finally(() => inFlight.delete(work));
-      if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-    await writing;
-    if (failure) throw failure;
+    await writeChunksInOrder({ file, context, handle, digester, offsets, journalPath }, done);
     await handle.truncate(file.size);
     const digest = await digester.digest();
     if (digest !== file.digest) {

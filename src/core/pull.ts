@@ -11,6 +11,7 @@ import {
   safeTarget,
   saveInstallState,
   type InstallState,
+  type InstalledFile,
 } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from './manifest.js';
 import { silentProgress, type ProgressSink } from './progress.js';
@@ -64,6 +65,21 @@ async function locatorFor(folders: Array<{ dest: string; manifest: Manifest | un
   return locator;
 }
 
+/**
+ * Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes. A file
+ * still exactly as an older version installed it is known to differ: it is not read twice.
+ */
+async function isInPlace(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<boolean> {
+  const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
+  return (await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)));
+}
+
+/** Notes the file now at `target` (its size, mtime and inode, so the next pull can trust it without re-hashing). */
+async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
+  const info = await stat(target);
+  next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+}
+
 export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
@@ -85,13 +101,8 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
     const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency };
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
-      const recorded = state.files[file.path];
-      // Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes. A file
-      // still exactly as an older version installed it is known to differ: it is not read twice.
-      const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
-      if ((await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)))) {
-        const info = await stat(target);
-        next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+      if (await isInPlace(target, state.files[file.path], file, pool)) {
+        await recordInstalled(next, file, target);
         counters.bytesReused += file.size;
         filesUnchanged++;
         task.advance(file.size);
@@ -140,8 +151,7 @@ async function installStaged(staged: Staged[], next: InstallState): Promise<void
     await rename(temp, target);
     renamed.set(temp, target);
     await rm(`${temp}.journal`, { force: true });
-    const info = await stat(target);
-    next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+    await recordInstalled(next, file, target);
   }
 }
 
