@@ -9,7 +9,7 @@ import { StatCache } from './stat-cache.js';
 import { refreshIndex } from './repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from './tags.js';
-import { walkSource, type WalkOptions } from './walk.js';
+import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
 
 // push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write the
 // manifest, then the tag, last. That order is the crash-safety argument: a tag never names a manifest whose chunks
@@ -44,6 +44,33 @@ export interface PushResult {
   seconds: number;
 }
 
+/** Writes the manifest, then the tags, then the model index: called only once every chunk is stored. */
+async function commitVersion(
+  repo: Repository,
+  options: PushOptions,
+  files: SourceFile[],
+  manifestFiles: ManifestFile[],
+  totalBytes: number,
+  progress: ProgressSink,
+): Promise<{ digest: Digest; tagOutcome: TagOutcome }> {
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    mediaType: MANIFEST_MEDIA_TYPE,
+    files: manifestFiles,
+    annotations: { ...(await ggufAnnotationsFor(files)), ...options.annotations },
+  };
+  progress.note('writing manifest');
+  const { digest } = await repo.putManifest(manifest);
+  const tagOutcome = await updateTags(repo, options.model, options.tag, {
+    digest,
+    pushedAt: new Date().toISOString(),
+    size: totalBytes,
+    files: files.length,
+  }, options.force ?? false);
+  if (tagOutcome !== 'unchanged') await refreshIndex(repo, options.model);
+  return { digest, tagOutcome };
+}
+
 export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
@@ -71,21 +98,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     await pool.close();
     await cache.save();
   }
-  const manifest: Manifest = {
-    schemaVersion: 1,
-    mediaType: MANIFEST_MEDIA_TYPE,
-    files: manifestFiles,
-    annotations: { ...(await ggufAnnotationsFor(files)), ...options.annotations },
-  };
-  progress.note('writing manifest');
-  const { digest } = await repo.putManifest(manifest);
-  const tagOutcome = await updateTags(repo, options.model, options.tag, {
-    digest,
-    pushedAt: new Date().toISOString(),
-    size: totalBytes,
-    files: files.length,
-  }, options.force ?? false);
-  if (tagOutcome !== 'unchanged') await refreshIndex(repo, options.model);
+  const { digest, tagOutcome } = await commitVersion(repo, options, files, manifestFiles, totalBytes, progress);
   return {
     repo: repo.name,
     model: options.model,

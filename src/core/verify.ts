@@ -39,9 +39,15 @@ export interface VerifyResult {
   seconds: number;
 }
 
-async function selectTags(repo: Repository, options: VerifyOptions): Promise<Array<{ model: string; tag: string; digest: Digest }>> {
+interface TagRef {
+  model: string;
+  tag: string;
+  digest: Digest;
+}
+
+async function selectTags(repo: Repository, options: VerifyOptions): Promise<TagRef[]> {
   const models = options.model ? [options.model] : await repo.listModels();
-  const selected: Array<{ model: string; tag: string; digest: Digest }> = [];
+  const selected: TagRef[] = [];
   for (const model of models) {
     for (const record of await repo.listTags(model)) {
       if (!options.tag || record.tag === options.tag) selected.push({ model, tag: record.tag, digest: record.digest });
@@ -54,12 +60,14 @@ async function selectTags(repo: Repository, options: VerifyOptions): Promise<Arr
   return selected;
 }
 
-export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const started = performance.now();
-  const progress = options.progress ?? silentProgress;
-  const problems: VerifyProblem[] = [];
-  const chunks = new Map<Digest, { size: number; usedBy: Set<string> }>();
-  const tags = await selectTags(repo, options);
+interface ChunkUse {
+  size: number;
+  usedBy: Set<string>;
+}
+
+/** Every chunk the tags' manifests reference, with the files using it; an unreadable manifest becomes a problem. */
+async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyProblem[]): Promise<Map<Digest, ChunkUse>> {
+  const chunks = new Map<Digest, ChunkUse>();
   for (const { model, tag, digest } of tags) {
     const manifest = await repo.getManifest(digest).catch((error: Error) => {
       problems.push({ kind: 'missing-manifest', digest, usedBy: [`${model}:${tag}`], message: error.message });
@@ -73,6 +81,15 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
       }
     }
   }
+  return chunks;
+}
+
+export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const started = performance.now();
+  const progress = options.progress ?? silentProgress;
+  const problems: VerifyProblem[] = [];
+  const tags = await selectTags(repo, options);
+  const chunks = await chunksUsedBy(repo, tags, problems);
   let selected = [...chunks.entries()];
   if (options.samplePercent !== undefined && options.samplePercent < 100) {
     selected = selected.filter(() => Math.random() * 100 < options.samplePercent!);
