@@ -102,30 +102,21 @@ function isRegionError(error: unknown, region: string | undefined): boolean {
 
 const verbs: Record<string, string> = { read: 'read', write: 'write', list: 'list', delete: 'delete', check: 'check' };
 
-/** Translates one failed operation (`op`: read, write, list, delete, check) into an AimError with a hint. */
-export function translateS3Error(error: unknown, op: string, where: S3Where): AimError {
-  let attempts = 1;
-  if (error instanceof RetriesExhausted) {
-    attempts = error.attempts;
-    error = error.last;
-  }
-  if (error instanceof AimError) return error;
-  const code = errorCode(error);
-  const status = httpStatus(error);
-  const target = where.key === undefined ? where.location : `${where.location}/${where.key}`;
-  const server = where.endpoint ? `the S3 endpoint ${where.endpoint}` : 'AWS S3';
-  const verb = verbs[op] ?? op;
-  const after = attempts > 1 ? ` (after ${attempts} attempts)` : '';
-  const options = (hint: string) => ({ hint, cause: error });
+/** One failed operation, with the pieces every message is built from. */
+interface Failure {
+  error: unknown;
+  code: string;
+  status: number | undefined;
+  where: S3Where;
+  target: string;
+  server: string;
+  verb: string;
+  after: string;
+  options: (hint: string) => { hint: string; cause: unknown };
+}
 
-  if (code === 'NoSuchBucket' || (code === 'NotFound' && where.key === undefined)) {
-    return new NotFoundError(`bucket ${where.bucket} does not exist on ${server}`, options(
-      `create it (aws s3 mb s3://${where.bucket}${where.endpoint ? ` --endpoint-url ${where.endpoint}` : ''}) or fix the path in model_repos.yaml`,
-    ));
-  }
-  if (code === 'NoSuchKey' || code === 'NotFound') {
-    return new NotFoundError(`${where.key} not found in ${where.location}`, { cause: error });
-  }
+/** Missing, wrong or expired credentials. */
+function credentialError({ error, code, where, target, server, verb, options }: Failure): AimError | undefined {
   if (error instanceof Error && error.name === 'CredentialsProviderError') {
     const profile = where.profile ?? process.env.AWS_PROFILE;
     return new StorageError(`no AWS credentials found to ${verb} ${target}`, options(profile
@@ -141,6 +132,59 @@ export function translateS3Error(error: unknown, op: string, where: S3Where): Ai
     return new StorageError(`the AWS session credentials have expired (${code}) while trying to ${verb} ${target}`,
       options('refresh them (for SSO: aws sso login) or unset AWS_SESSION_TOKEN if it is stale'));
   }
+  return undefined;
+}
+
+/** Failures that retrying later may cure: the network, throttling, server errors. */
+function transientError({ error, code, status, where, target, server, verb, after, options }: Failure): AimError | undefined {
+  if (NETWORK_CODES.has(code) || code === 'ENOTFOUND') {
+    const why = networkReason(code);
+    return new StorageError(`cannot ${verb} ${target}: ${why}${where.endpoint ? ` talking to ${where.endpoint}` : ''}${after}`, options(
+      where.endpoint
+        ? `check that the server at ${where.endpoint} is running and reachable (the repository's --endpoint); transfers resume where they stopped`
+        : 'check the network connection; transfers resume where they stopped',
+    ));
+  }
+  if (isThrottling(error)) {
+    return new StorageError(`${server} kept throttling requests (${code}) to ${verb} ${target}${after}`, options(
+      'lower the repository\'s concurrency or try again later; transfers resume where they stopped',
+    ));
+  }
+  if (status !== undefined && status >= 500) {
+    return new StorageError(`${server} failed with ${status} ${code} while trying to ${verb} ${target}${after}`, options(
+      'try again later; transfers resume where they stopped',
+    ));
+  }
+  return undefined;
+}
+
+/** Translates one failed operation (`op`: read, write, list, delete, check) into an AimError with a hint. */
+export function translateS3Error(error: unknown, op: string, where: S3Where): AimError {
+  let attempts = 1;
+  if (error instanceof RetriesExhausted) {
+    attempts = error.attempts;
+    error = error.last;
+  }
+  if (error instanceof AimError) return error;
+  const code = errorCode(error);
+  const status = httpStatus(error);
+  const target = where.key === undefined ? where.location : `${where.location}/${where.key}`;
+  const server = where.endpoint ? `the S3 endpoint ${where.endpoint}` : 'AWS S3';
+  const verb = verbs[op] ?? op;
+  const after = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+  const options = (hint: string) => ({ hint, cause: error });
+  const failure: Failure = { error, code, status, where, target, server, verb, after, options };
+
+  if (code === 'NoSuchBucket' || (code === 'NotFound' && where.key === undefined)) {
+    return new NotFoundError(`bucket ${where.bucket} does not exist on ${server}`, options(
+      `create it (aws s3 mb s3://${where.bucket}${where.endpoint ? ` --endpoint-url ${where.endpoint}` : ''}) or fix the path in model_repos.yaml`,
+    ));
+  }
+  if (code === 'NoSuchKey' || code === 'NotFound') {
+    return new NotFoundError(`${where.key} not found in ${where.location}`, { cause: error });
+  }
+  const credentials = credentialError(failure);
+  if (credentials) return credentials;
   if (isRegionError(error, where.region)) {
     const right = regionHint(error);
     const message = right
@@ -161,24 +205,8 @@ export function translateS3Error(error: unknown, op: string, where: S3Where): Ai
   if (code === 'InvalidBucketName') {
     return new ConfigError(`${where.bucket} is not a valid bucket name`, options('fix the path in model_repos.yaml (s3://bucket/prefix)'));
   }
-  if (NETWORK_CODES.has(code) || code === 'ENOTFOUND') {
-    const why = networkReason(code);
-    return new StorageError(`cannot ${verb} ${target}: ${why}${where.endpoint ? ` talking to ${where.endpoint}` : ''}${after}`, options(
-      where.endpoint
-        ? `check that the server at ${where.endpoint} is running and reachable (the repository's --endpoint); transfers resume where they stopped`
-        : 'check the network connection; transfers resume where they stopped',
-    ));
-  }
-  if (isThrottling(error)) {
-    return new StorageError(`${server} kept throttling requests (${code}) to ${verb} ${target}${after}`, options(
-      'lower the repository\'s concurrency or try again later; transfers resume where they stopped',
-    ));
-  }
-  if (status !== undefined && status >= 500) {
-    return new StorageError(`${server} failed with ${status} ${code} while trying to ${verb} ${target}${after}`, options(
-      'try again later; transfers resume where they stopped',
-    ));
-  }
+  const transient = transientError(failure);
+  if (transient) return transient;
   const message = shape(error).message ?? '';
   return new StorageError(`cannot ${verb} ${target}: ${code}${message && message !== code ? `: ${message}` : ''}${after}`,
     options(where.endpoint ? `check that ${where.endpoint} is an S3-compatible server` : 'see docs/s3.md'));
