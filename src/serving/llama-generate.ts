@@ -31,6 +31,69 @@ function history(body: Record<string, unknown>): ChatHistoryItem[] {
   return items;
 }
 
+/** The one sequence every request runs on, with its chat and completion wrappers. */
+interface Session {
+  sequence: LlamaContextSequence;
+  chat: LlamaChat;
+  completion: LlamaCompletion;
+}
+
+type Kind = 'chat' | 'completion';
+
+async function generate(session: Session, kind: Kind, body: Record<string, unknown>, params: GenerationParams,
+  signal: AbortSignal, onText: (text: string) => void): Promise<Outcome & { promptTokens: number; completionTokens: number }> {
+  const { sequence, chat, completion } = session;
+  await sequence.clearHistory();
+  const before = sequence.tokenMeter.getState();
+  const common = {
+    maxTokens: params.maxTokens, temperature: params.temperature, topP: params.topP, seed: params.seed,
+    customStopTriggers: params.stop.length > 0 ? params.stop : undefined, signal, stopOnAbortSignal: true,
+    onTextChunk: onText,
+  };
+  const result: Outcome = kind === 'chat'
+    ? await chat.generateResponse(history(body), common).then((r) => ({ text: r.response, stopReason: r.metadata.stopReason }))
+    : await completion.generateCompletionWithMeta(promptText(body), common).then((r) => ({ text: r.response, stopReason: r.metadata.stopReason }));
+  const used = sequence.tokenMeter.diff(before);
+  return { ...result, promptTokens: used.usedInputTokens, completionTokens: used.usedOutputTokens };
+}
+
+interface Request {
+  kind: Kind;
+  body: Record<string, unknown>;
+  res: ServerResponse;
+  modelId: string;
+  params: GenerationParams;
+  signal: AbortSignal;
+  id: string;
+  created: number;
+}
+
+/** Runs one request and answers it in OpenAI's shape, streamed (SSE) or as one JSON body. */
+async function respond(session: Session, { kind, body, res, modelId, params, signal, id, created }: Request): Promise<void> {
+  const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
+  const chunkObject = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  const stream = params.stream ? new SseStream(res) : undefined;
+  const chunk = (delta: Record<string, unknown> | string, finish: string | null) => ({
+    id, object: chunkObject, created, model: modelId,
+    choices: [kind === 'chat' ? { index: 0, delta, finish_reason: finish } : { index: 0, text: delta, finish_reason: finish, logprobs: null }],
+  });
+  // OpenAI sends the role on its own first delta; clients rely on it to start the message.
+  if (stream && kind === 'chat') stream.send(chunk({ role: 'assistant', content: '' }, null));
+  const out = await generate(session, kind, body, params, signal, (text) => {
+    if (text !== '') stream?.send(chunk(kind === 'chat' ? { content: text } : text, null));
+  });
+  const usage = { prompt_tokens: out.promptTokens, completion_tokens: out.completionTokens, total_tokens: out.promptTokens + out.completionTokens };
+  const finish = finishReason(out.stopReason);
+  if (stream) {
+    stream.send({ ...chunk(kind === 'chat' ? {} : '', finish), usage });
+    return stream.done();
+  }
+  const choice = kind === 'chat'
+    ? { index: 0, message: { role: 'assistant', content: out.text }, finish_reason: finish, logprobs: null }
+    : { index: 0, text: out.text, finish_reason: finish, logprobs: null };
+  sendJson(res, 200, { id, object, created, model: modelId, choices: [choice], usage });
+}
+
 export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel> {
   // build: 'never' so a missing prebuilt binary is an error, not a 10-minute compile; gpu: false keeps tests and
   // CPU-only hosts from probing CUDA/Vulkan.
@@ -38,61 +101,21 @@ export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel>
   const model = await llama.loadModel({ modelPath: options.modelPath });
   const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads });
   const sequence: LlamaContextSequence = context.getSequence();
-  const chat = new LlamaChat({ contextSequence: sequence });
-  const completion = new LlamaCompletion({ contextSequence: sequence });
+  const session: Session = { sequence, chat: new LlamaChat({ contextSequence: sequence }), completion: new LlamaCompletion({ contextSequence: sequence }) };
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function generate(kind: 'chat' | 'completion', body: Record<string, unknown>, params: GenerationParams,
-    signal: AbortSignal, onText: (text: string) => void): Promise<Outcome & { promptTokens: number; completionTokens: number }> {
-    await sequence.clearHistory();
-    const before = sequence.tokenMeter.getState();
-    const common = {
-      maxTokens: params.maxTokens, temperature: params.temperature, topP: params.topP, seed: params.seed,
-      customStopTriggers: params.stop.length > 0 ? params.stop : undefined, signal, stopOnAbortSignal: true,
-      onTextChunk: onText,
-    };
-    const result: Outcome = kind === 'chat'
-      ? await chat.generateResponse(history(body), common).then((r) => ({ text: r.response, stopReason: r.metadata.stopReason }))
-      : await completion.generateCompletionWithMeta(promptText(body), common).then((r) => ({ text: r.response, stopReason: r.metadata.stopReason }));
-    const used = sequence.tokenMeter.diff(before);
-    return { ...result, promptTokens: used.usedInputTokens, completionTokens: used.usedOutputTokens };
-  }
-
-  async function handle(kind: 'chat' | 'completion', body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void> {
+  async function handle(kind: Kind, body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void> {
     const params = generationParams(body, options.contextSize);
     // Validate before queueing so a bad request fails at once with 400.
     if (kind === 'chat') history(body);
     else promptText(body);
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
-    const chunkObject = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const run = async () => {
-      const stream = params.stream ? new SseStream(res) : undefined;
-      const chunk = (delta: Record<string, unknown> | string, finish: string | null) => ({
-        id, object: chunkObject, created, model: modelId,
-        choices: [kind === 'chat' ? { index: 0, delta, finish_reason: finish } : { index: 0, text: delta, finish_reason: finish, logprobs: null }],
-      });
-      // OpenAI sends the role on its own first delta; clients rely on it to start the message.
-      if (stream && kind === 'chat') stream.send(chunk({ role: 'assistant', content: '' }, null));
-      const out = await generate(kind, body, params, abort.signal, (text) => {
-        if (text !== '') stream?.send(chunk(kind === 'chat' ? { content: text } : text, null));
-      });
-      const usage = { prompt_tokens: out.promptTokens, completion_tokens: out.completionTokens, total_tokens: out.promptTokens + out.completionTokens };
-      const finish = finishReason(out.stopReason);
-      if (stream) {
-        stream.send({ ...chunk(kind === 'chat' ? {} : '', finish), usage });
-        return stream.done();
-      }
-      const choice = kind === 'chat'
-        ? { index: 0, message: { role: 'assistant', content: out.text }, finish_reason: finish, logprobs: null }
-        : { index: 0, text: out.text, finish_reason: finish, logprobs: null };
-      sendJson(res, 200, { id, object, created, model: modelId, choices: [choice], usage });
-    };
+    const run = () => respond(session, { kind, body, res, modelId, params, signal: abort.signal, id, created });
     const next = queue.then(run, run);
     queue = next.catch(() => undefined);
     await next;
