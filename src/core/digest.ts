@@ -1,3 +1,4 @@
+import { nativeBlake3 } from './blake3-native.js';
 import { IntegrityError, UsageError } from './errors.js';
 
 // A digest is parsed once at the boundary and then travels as this branded type, never as a bare string.
@@ -38,8 +39,10 @@ async function createBLAKE3(): Promise<Hasher> {
 }
 let shared: Hasher | undefined;
 
-/** BLAKE3-256 of bytes already in memory (chunks, manifests, tags). One WASM instance is reused. */
+/** BLAKE3-256 of bytes already in memory (chunks, manifests, tags): native when it loads, else one reused WASM instance. */
 export async function digestOf(bytes: Uint8Array): Promise<Digest> {
+  const native = nativeBlake3();
+  if (native) return digestFromHex(native.hex(bytes));
   shared ??= await createBLAKE3();
   shared.init();
   shared.update(bytes);
@@ -47,6 +50,8 @@ export async function digestOf(bytes: Uint8Array): Promise<Digest> {
 }
 
 export async function createDigester(): Promise<{ update(bytes: Uint8Array): void; digest(): Digest }> {
+  const native = nativeBlake3()?.hasher();
+  if (native) return { update: (bytes) => native.update(bytes), digest: () => digestFromHex(native.hex()) };
   const hasher = await createBLAKE3();
   hasher.init();
   return {

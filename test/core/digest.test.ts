@@ -12,6 +12,8 @@ import {
   type Digest,
 } from '../../src/core/digest.js';
 import { IntegrityError, UsageError } from '../../src/core/errors.js';
+import { nativeBlake3 } from '../../src/core/blake3-native.js';
+import { createBLAKE3 } from 'hash-wasm';
 
 // Published BLAKE3 test values (b3sum): the empty input and "abc".
 const EMPTY = 'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
@@ -71,5 +73,20 @@ describe('digest', () => {
     expect(error).toBeInstanceOf(IntegrityError);
     expect((error as IntegrityError).message).toMatch(new RegExp(`^chunk X is corrupt: expected ${ABC}, got blake3:[0-9a-f]{64}$`));
     expect((error as IntegrityError).hint).toMatch(/aim verify/);
+  });
+
+  it('uses native BLAKE3 on this platform, and it agrees with hash-wasm', async () => {
+    const native = nativeBlake3();
+    expect(native, 'the prebuilt @napi-rs/blake-hash binary should load on linux-x64').toBeDefined();
+    const wasm = await createBLAKE3();
+    for (const size of [0, 1, 1023, 1024, 1025, 64 * 1024 + 7, 3 * 1024 * 1024]) {
+      const data = randomStream(`native-${size}`).next(size);
+      wasm.init();
+      wasm.update(data);
+      expect(native!.hex(data)).toBe(wasm.digest('hex'));
+      const incremental = native!.hasher();
+      for (let offset = 0; offset < data.length; offset += 4099) incremental.update(data.subarray(offset, offset + 4099));
+      expect(incremental.hex()).toBe(native!.hex(data));
+    }
   });
 });

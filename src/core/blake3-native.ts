@@ -1,0 +1,43 @@
+import { createRequire } from 'node:module';
+
+// BLAKE3 through @napi-rs/blake-hash: the Rust reference implementation with SIMD, shipped as a prebuilt binary
+// inside an npm package (measured here: about 6.5 GB/s on one core, against about 0.9 GB/s for hash-wasm). Same
+// digests as hash-wasm, which stays the fallback where no binary exists for the platform, or with AIM_HASH=wasm.
+
+export interface NativeBlake3 {
+  /** BLAKE3-256 of `bytes`, as 64 hex characters. */
+  hex(bytes: Uint8Array): string;
+  /** An incremental hasher for a whole file. */
+  hasher(): { update(bytes: Uint8Array): void; hex(): string };
+}
+
+interface BlakeHashModule {
+  blake3(input: Uint8Array): Buffer;
+  Blake3Hasher: new () => { update(input: Buffer): unknown; digest(format: 'hex'): string };
+}
+
+let loaded: NativeBlake3 | null | undefined;
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The native implementation, or undefined when it cannot load here (or AIM_HASH=wasm asks for hash-wasm). */
+export function nativeBlake3(): NativeBlake3 | undefined {
+  if (loaded !== undefined) return loaded ?? undefined;
+  loaded = null;
+  if (process.env.AIM_HASH === 'wasm') return undefined;
+  try {
+    const module = createRequire(import.meta.url)('@napi-rs/blake-hash') as BlakeHashModule;
+    loaded = {
+      hex: (bytes) => module.blake3(bytes).toString('hex'),
+      hasher: () => {
+        const state = new module.Blake3Hasher();
+        return { update: (bytes) => void state.update(asBuffer(bytes)), hex: () => state.digest('hex') };
+      },
+    };
+  } catch {
+    // No prebuilt binary for this platform: hash-wasm does the work, more slowly.
+  }
+  return loaded ?? undefined;
+}

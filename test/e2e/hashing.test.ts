@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
+
+// Two BLAKE3 implementations must agree byte for byte: native (@napi-rs/blake-hash, the default here) and hash-wasm
+// on worker threads (the fallback on platforms without a prebuilt binary, forced with AIM_HASH=wasm).
+describe('native and WebAssembly hashing give the same repository', () => {
+  let ws: Workspace;
+  const wasm = { env: { AIM_HASH: 'wasm' } };
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ native: { type: 'local', path: `${dir}/native` }, wasm: { type: 'local', path: `${dir}/wasm` } }));
+    await generateModel(ws.path('v1'), { seed: 'hashing', files: [{ path: 'weights.bin', size: 24 * 1024 * 1024 }, { path: 'config.json', size: 300 }] });
+    await generateModel(ws.path('v2'), { seed: 'hashing', files: [{ path: 'config.json', size: 300 }] });
+    await deriveFile(ws.path('v1', 'weights.bin'), ws.path('v2', 'weights.bin'), [{ kind: 'insert', offset: 4096, length: 1024 }], 'hashing2');
+  });
+  afterAll(() => ws.cleanup());
+
+  it('pushes to the same manifest digests and pulls across implementations', async () => {
+    const nativeV1 = await ws.json(['push', 'native/m:v1', 'v1']);
+    const wasmV1 = await ws.json(['push', 'wasm/m:v1', 'v1'], wasm);
+    expect(wasmV1.digest).toBe(nativeV1.digest);
+    const wasmV2 = await ws.json(['push', 'wasm/m:v2', 'v2', '--rehash'], wasm);
+    expect(wasmV2.bytesTransferred).toBeLessThan(8 * 1024 * 1024);
+    expect((await ws.json(['push', 'native/m:v2', 'v2'])).digest).toBe(wasmV2.digest);
+
+    await ws.json(['pull', 'native/m:v1', 'out-wasm'], wasm);
+    await ws.json(['pull', 'wasm/m:v2', 'out-wasm'], wasm);
+    await expectSameTree(ws.path('out-wasm'), ws.path('v2'));
+    await ws.json(['pull', 'wasm/m:v2', 'out-native']);
+    await expectSameTree(join(ws.dir, 'out-native'), ws.path('v2'));
+    expect((await ws.json(['verify', 'native'], wasm)).ok).toBe(true);
+    expect((await ws.json(['verify', 'wasm'])).ok).toBe(true);
+  });
+});
