@@ -1,7 +1,8 @@
 import { readChunks } from './chunk-reader.js';
+import { ChunkingWorker, type ChunkSource, type SourceChunk } from './parallel-chunk-reader.js';
 import type { Chunker } from './chunker.js';
 import type { Digest } from './digest.js';
-import type { HashPool } from './hash-pool.js';
+import type { FileDigester, HashPool } from './hash-pool.js';
 import type { ChunkRef, ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
 import type { Repository } from './repository.js';
@@ -33,6 +34,8 @@ export interface PushFileContext {
   task: ProgressTask;
   concurrency: number;
   pipeline: ChunkPipeline;
+  /** Cuts big files on a worker thread; absent when tests run the TypeScript sources, or with AIM_CDC=inline. */
+  chunkingWorker?: ChunkingWorker;
 }
 
 /** Waits for every upload still running; call before the manifest is written. */
@@ -63,23 +66,38 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, count
  */
 const noop = (): void => undefined;
 
+/** Chunks of a small file (or any file without a chunking worker), cut inline; the caller hashes them. */
+function inlineSource(path: string, chunker: Chunker): ChunkSource {
+  async function* chunks(): AsyncGenerator<SourceChunk> {
+    for await (const bytes of readChunks(path, chunker)) yield { bytes };
+  }
+  return { chunks: chunks(), fileDigest: () => undefined };
+}
+
 export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext): Promise<ManifestFile> {
   const { chunker, pool, counters, task, pipeline } = context;
-  const fileDigester = await pool.fileDigester();
+  const worker = context.chunkingWorker;
+  const source = worker && ChunkingWorker.worthIt(file.size) ? worker.read(file.absolute) : inlineSource(file.absolute, chunker);
+  let fileDigester: FileDigester | undefined;
   const chunks: ChunkRef[] = [];
   const hashing: Array<Promise<unknown>> = [];
   let size = 0;
-  for await (const bytes of readChunks(file.absolute, chunker)) {
+  for await (const { bytes, digest: known } of source.chunks) {
     if (pipeline.failure) break;
     const index = chunks.length;
     const length = bytes.length;
-    chunks.push({ digest: '' as Digest, size: length });
+    chunks.push({ digest: known ?? ('' as Digest), size: length });
     size += length;
-    const fileUpdate = fileDigester.update(bytes); // copies now, before the chunk is transferred to a worker
-    const hashed = pool.hashChunk(bytes).then((result) => {
-      chunks[index] = { digest: result.digest, size: length };
-      return result;
-    });
+    // Chunks that arrive without digests are hashed here; the whole-file hash copies them now, before a chunk may
+    // be transferred to a hashing worker.
+    fileDigester ??= known ? undefined : await pool.fileDigester();
+    const fileUpdate = known ? undefined : fileDigester!.update(bytes);
+    const hashed = known
+      ? Promise.resolve({ digest: known, bytes })
+      : pool.hashChunk(bytes).then((result) => {
+          chunks[index] = { digest: result.digest, size: length };
+          return result;
+        });
     hashing.push(hashed.then(noop, noop)); // keeps no reference to the chunk's bytes
     const work = hashed
       .then(({ digest, bytes: hashedBytes }) => storeChunk(repo, digest, hashedBytes, counters))
@@ -97,7 +115,8 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
   }
   await Promise.all(hashing);
   if (pipeline.failure) throw pipeline.failure;
-  const digest = await fileDigester.digest();
+  fileDigester ??= source.fileDigest() ? undefined : await pool.fileDigester();
+  const digest = source.fileDigest() ?? (await fileDigester!.digest());
   if (size !== file.size) {
     throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${size})`, {
       hint: 'push again once nothing is writing to it',

@@ -6,6 +6,7 @@ import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
 import { drainPipeline, pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
 import { StatCache } from './stat-cache.js';
+import { ChunkingWorker } from './parallel-chunk-reader.js';
 import { refreshIndex } from './repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from './tags.js';
@@ -84,7 +85,9 @@ export async function push(repo: Repository, source: string, options: PushOption
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const manifestFiles: ManifestFile[] = [];
   const cache = await StatCache.open(repo.location, metadata.chunking);
-  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline: { inFlight: new Set<Promise<void>>() } };
+  const chunkingWorker = files.some((file) => ChunkingWorker.worthIt(file.size)) ? ChunkingWorker.create(chunker) : undefined;
+  const pipeline = { inFlight: new Set<Promise<void>>() };
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, chunkingWorker };
   try {
     for (const file of files) {
       const cached = options.rehash ? undefined : cache.lookup(file);
@@ -96,6 +99,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   } finally {
     task.end();
     await pool.close();
+    await chunkingWorker?.close();
     await cache.save();
   }
   const { digest, tagOutcome } = await commitVersion(repo, options, files, manifestFiles, totalBytes, progress);

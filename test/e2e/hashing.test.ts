@@ -4,7 +4,9 @@ import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
 
 // Two BLAKE3 implementations must agree byte for byte: native (@napi-rs/blake-hash, the default here) and hash-wasm
-// on worker threads (the fallback on platforms without a prebuilt binary, forced with AIM_HASH=wasm).
+// on worker threads (the fallback on platforms without a prebuilt binary, forced with AIM_HASH=wasm). Likewise the
+// two chunk readers: big files are cut on a worker over shared windows (24 MiB spans two of them), small ones
+// inline (forced for every file with AIM_CDC=inline).
 describe('native and WebAssembly hashing give the same repository', () => {
   let ws: Workspace;
   const wasm = { env: { AIM_HASH: 'wasm' } };
@@ -21,6 +23,10 @@ describe('native and WebAssembly hashing give the same repository', () => {
     const nativeV1 = await ws.json(['push', 'native/m:v1', 'v1']);
     const wasmV1 = await ws.json(['push', 'wasm/m:v1', 'v1'], wasm);
     expect(wasmV1.digest).toBe(nativeV1.digest);
+    const inline = await ws.json(['push', 'native/m:inline', 'v1', '--rehash'], { env: { AIM_CDC: 'inline' } });
+    expect(inline.digest).toBe(nativeV1.digest);
+    const inlineWasm = await ws.json(['push', 'wasm/m:inline', 'v1', '--rehash'], { env: { AIM_CDC: 'inline', AIM_HASH: 'wasm' } });
+    expect(inlineWasm.digest).toBe(nativeV1.digest);
     const wasmV2 = await ws.json(['push', 'wasm/m:v2', 'v2', '--rehash'], wasm);
     expect(wasmV2.bytesTransferred).toBeLessThan(8 * 1024 * 1024);
     expect((await ws.json(['push', 'native/m:v2', 'v2'])).digest).toBe(wasmV2.digest);
