@@ -163,3 +163,36 @@ describe('aim on an S3 repository (e2e)', () => {
     await broken.cleanup();
   });
 });
+
+describe('credentials stay secret', () => {
+  it('never writes or prints the keys, also not under -vv and not in errors', async () => {
+    const secret = `aimSecret${randomUUID().replaceAll('-', '')}`;
+    const token = `aimToken${randomUUID().replaceAll('-', '')}`;
+    const ws = await createWorkspace(undefined, { ...env, AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: token });
+    try {
+      const prefix = `secret-${randomUUID()}`;
+      const outputs: string[] = [];
+      const record = async (args: string[]) => {
+        const result = await ws.run(args);
+        outputs.push(result.stdout, result.stderr);
+        return result;
+      };
+      await record(['repo', 'create', 'sec', '--type', 's3', '--path', `s3://${server.bucket}/${prefix}`, '--region', 'us-east-1', '--endpoint', server.endpoint, '-vv']);
+      await makeModel(ws.path('model'), { 'a.bin': 300_000 });
+      expect((await record(['push', 'sec/m:v1', 'model', '-vv'])).code).toBe(0);
+      await record(['info', '-vv', '--json']);
+      await record(['repo', 'create', 'gone', '--type', 's3', '--path', 's3://no-such-bucket-aim/x', '--region', 'us-east-1', '--endpoint', server.endpoint]);
+      const failed = await record(['model', 'list', 'gone', '-vv']);
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/bucket no-such-bucket-aim does not exist/); // with -vv: the stack too, and still no secret
+      const { readFile } = await import('node:fs/promises');
+      outputs.push(await readFile(ws.config, 'utf8'));
+      for (const text of outputs) {
+        expect(text).not.toContain(secret);
+        expect(text).not.toContain(token);
+      }
+    } finally {
+      await ws.cleanup();
+    }
+  });
+});
