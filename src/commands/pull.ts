@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { pull } from '../core/pull.js';
 import { parseReference } from '../core/reference.js';
 import { AimCommand } from './base.js';
-import { describePull } from './transfer-options.js';
+import { concurrencyOption, describePull } from './transfer-options.js';
 
 export class PullCommand extends AimCommand {
   static override paths = [['pull']];
@@ -18,9 +18,11 @@ export class PullCommand extends AimCommand {
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
   dest = Option.String({ name: 'DEST' });
 
+  concurrency = concurrencyOption();
+
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress() });
+    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress(), concurrency: this.concurrency });
     this.report(result, () => describePull(result));
   }
 }

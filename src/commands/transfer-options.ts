@@ -1,4 +1,5 @@
 import { Option } from 'clipanion';
+import * as t from 'typanion';
 import { UsageError } from '../core/errors.js';
 import type { PullResult } from '../core/pull.js';
 import { push, type PushResult } from '../core/push.js';
@@ -7,6 +8,14 @@ import { formatBytes, formatRate } from './format.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
 
+/** `--concurrency N`: chunks in flight; overrides the repository's `concurrency` setting. */
+export function concurrencyOption() {
+  return Option.String('--concurrency', {
+    description: "chunks moved at once (default: the repository's concurrency setting, 8 for folders, 12 for S3)",
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 256)]),
+  });
+}
+
 export abstract class PushingCommand extends AimCommand {
   force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
   include = Option.Array('--include', [], { description: 'only push files matching this glob (repeatable)' });
@@ -14,6 +23,7 @@ export abstract class PushingCommand extends AimCommand {
   description = Option.String('--description', { description: 'annotation: what this version is' });
   annotations = Option.Array('--annotation', [], { description: 'annotation KEY=VALUE (repeatable)' });
   rehash = Option.Boolean('--rehash', false, { description: 'read and hash every file, ignoring the cache of unchanged files' });
+  concurrency = concurrencyOption();
 
   protected async pushAndReport(repo: string, model: string, tag: string, source: string): Promise<void> {
     const result = await push(await this.repository(repo), source, {
@@ -21,6 +31,7 @@ export abstract class PushingCommand extends AimCommand {
       tag,
       force: this.force,
       rehash: this.rehash,
+      concurrency: this.concurrency,
       include: this.include,
       exclude: this.exclude,
       annotations: parseAnnotations(this.annotations, this.description),

@@ -3,6 +3,7 @@ import { checkModelName, checkTagName } from '../core/names.js';
 import { UsageError } from '../core/errors.js';
 import { verify } from '../core/verify.js';
 import { AimCommand } from './base.js';
+import { concurrencyOption } from './transfer-options.js';
 import { formatBytes } from './format.js';
 
 export class VerifyCommand extends AimCommand {
@@ -24,6 +25,8 @@ export class VerifyCommand extends AimCommand {
   sample = Option.String('--sample', { description: 'check only this percentage of the chunks, chosen at random' });
   repair = Option.Boolean('--repair', false, { description: 'delete corrupt chunks so that pushing a good copy stores them again' });
 
+  concurrency = concurrencyOption();
+
   async run(): Promise<number> {
     const [model, tag] = this.target ? this.target.split(':') : [];
     const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
@@ -36,6 +39,7 @@ export class VerifyCommand extends AimCommand {
       samplePercent,
       repair: this.repair,
       progress: this.progress(),
+      concurrency: this.concurrency,
     });
     this.report({ ...result, ok: result.problems.length === 0 }, () => {
       const lines = result.problems.map((p) => `${p.kind.toUpperCase()} ${p.message}\n  used by: ${p.usedBy.join(', ')}`);

@@ -101,6 +101,17 @@ describe('transfers (local repository)', () => {
     expect(await sha256File(ws.path('single-out', 'model.gguf'))).toBe(await sha256File(ws.path('loose', 'model.gguf')));
   });
 
+  it('takes --concurrency on push, pull and verify, and refuses a value out of range', async () => {
+    await writeRandomFile(ws.path('conc', 'w.bin'), 6 * MiB, 'conc');
+    expect((await ws.json(['push', 'r/conc:v1', 'conc', '--concurrency', '1'])).bytesTransferred).toBe(6 * MiB);
+    await ws.json(['pull', 'r/conc:v1', 'conc-out', '--concurrency', '32']);
+    expect(await sha256File(ws.path('conc-out', 'w.bin'))).toBe(await sha256File(ws.path('conc', 'w.bin')));
+    expect((await ws.json(['verify', 'r', 'conc:v1', '--concurrency', '2'])).ok).toBe(true);
+    const refused = await ws.run(['pull', 'r/conc:v1', 'conc-bad', '--concurrency', '0']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/--concurrency: expected to be in the \[1; 256\] range/);
+  });
+
   it('pulls a version in which several files have the same content (copies, empty files)', async () => {
     const src = ws.path('twins');
     await writeRandomFile(`${src}/a/tokenizer.json`, 300 * KiB, 'twins');

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../../core/names.js';
 import { pull } from '../../core/pull.js';
 import { AimCommand } from '../base.js';
-import { describePull } from '../transfer-options.js';
+import { concurrencyOption, describePull } from '../transfer-options.js';
 
 export class ModelPullCommand extends AimCommand {
   static override paths = [['model', 'pull']];
@@ -22,10 +22,13 @@ export class ModelPullCommand extends AimCommand {
   dest = Option.String({ name: 'DEST' });
   tag = Option.String('--tag', 'latest', { description: 'version tag to pull (default: latest)' });
 
+  concurrency = concurrencyOption();
+
   async run(): Promise<void> {
     const repository = await this.repository(this.repo);
     const result = await pull(repository, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, {
       progress: this.progress(),
+      concurrency: this.concurrency,
     });
     this.report(result, () => describePull(result));
   }
