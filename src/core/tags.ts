@@ -6,7 +6,9 @@ import { tagKey, type Repository, type TagRecord } from './repository.js';
 
 // Tags are the only mutable keys. A version tag is immutable: moving it to other content needs --force. `latest`
 // follows the newest push that changed something. Where the backend can compare-and-swap, the update is one; a
-// racing writer then gets a ConflictError instead of silently winning or losing.
+// racing writer then gets a ConflictError instead of silently winning or losing. Elsewhere a new version tag is
+// still created with put-if-absent (link(2) on a folder, also on NFS), so of two pushes racing to create the same
+// tag exactly one creates it; only moves (--force, `latest`) are last-writer-wins there.
 
 export type TagOutcome = 'created' | 'unchanged' | 'moved';
 
@@ -26,7 +28,11 @@ async function writeTag(repo: Repository, model: string, tag: string, record: Ta
     );
   }
   if (supportsConditionalPut(backend)) await backend.putIfVersion(key, body, current?.version);
-  else await repo.putTag(model, tag, record);
+  else if (existing) await repo.putTag(model, tag, record);
+  else if (!(await backend.putIfAbsent(key, body))) {
+    // Another push created this tag between our read and our write: decide again against what it wrote.
+    return writeTag(repo, model, tag, record, force);
+  }
   return existing ? 'moved' : 'created';
 }
 
