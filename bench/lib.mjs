@@ -51,6 +51,8 @@ export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
     argv = [cmd, '--import', RSS_PRELOAD, ...args];
     childEnv = { ...env, AIM_BENCH_RSS_FILE: out };
   }
+  // Write back what earlier steps left dirty before the clock starts, so no tool pays for its predecessor's writes.
+  spawnSync('sync');
   const started = process.hrtime.bigint();
   const result = await new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { env: childEnv, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
