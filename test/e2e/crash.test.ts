@@ -84,4 +84,23 @@ describe('SIGKILL midway, then the same command again', () => {
     await expectSameTree(ws.path('out'), ws.path('model'));
     expect(await listFiles(ws.path('out', '.aim', 'partial'), { includeAim: true })).toEqual([]);
   });
+
+  it('Ctrl-C (SIGINT): exits at once with a plain note, and the same command finishes the pull', async () => {
+    const running = ws.start(['pull', 'r/big:v1', 'interrupted']);
+    const partial = ws.path('interrupted', '.aim', 'partial', fileHex);
+    let exited = false;
+    void running.result.then(() => (exited = true));
+    while (!exited && ((await stat(partial).catch(() => undefined))?.size ?? 0) < 100 * MiB) await sleep(10);
+    expect(exited, `the pull finished before it could be interrupted:\n${running.stderrSoFar()}`).toBe(false);
+    running.child.kill('SIGINT');
+    const result = await running.result;
+    expect(result.code).toBe(130);
+    expect(result.stderr).toMatch(/aim: interrupted; nothing half-written is visible, run the same command again to resume/);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(await listFiles(ws.path('interrupted'))).toEqual([]);
+
+    const resumed = await ws.json(['pull', 'r/big:v1', 'interrupted']);
+    expect(resumed.bytesTransferred).toBeLessThanOrEqual(TOTAL - 64 * MiB); // the journal at 64 MiB was on disk
+    await expectSameTree(ws.path('interrupted'), ws.path('model'));
+  });
 });
