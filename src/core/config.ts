@@ -38,6 +38,8 @@ interface Loaded {
 const explorer = cosmiconfig('aim', {
   searchPlaces: [CONFIG_FILE_NAME, 'model_repos.yml'],
   searchStrategy: 'global',
+  // No cache: one search per command anyway, and a long-lived caller (tests, a future MCP server) must see edits.
+  cache: false,
   loaders: { '.yaml': (_path: string, text: string): Loaded => ({ text }), '.yml': (_path: string, text: string): Loaded => ({ text }) },
 });
 

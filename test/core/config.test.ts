@@ -6,7 +6,7 @@ import { addRepository, removeRepository } from '../../src/core/config-edit.js';
 import { findConfigFile, findRepo, loadConfig } from '../../src/core/config.js';
 import { ConfigError, ConflictError, NotFoundError } from '../../src/core/errors.js';
 
-// Each test builds its fixture folder inline in a fresh temporary folder (cosmiconfig caches searches per folder).
+// Each test builds its fixture folder inline in a fresh temporary folder.
 
 let root: string;
 let savedAimConfig: string | undefined;
@@ -63,6 +63,21 @@ describe('config: finding the file', () => {
     expect(config.filepath).toBe(file);
     expect(findRepo(config, 'mine')).toMatchObject({ name: 'mine', type: 'local', path: join(root, 'project', 'store') });
     expect(findRepo(config, 'abs').path).toBe('/srv/abs');
+  });
+
+  it('falls back to a personal $XDG_CONFIG_HOME/aim/config.yaml when no model_repos.yaml is found upward', async () => {
+    const saved = process.env.XDG_CONFIG_HOME;
+    process.env.XDG_CONFIG_HOME = join(root, 'xdg');
+    try {
+      const personal = await write('xdg/aim/config.yaml', 'repositories:\n  mine: {type: local, path: /srv/mine}\n');
+      await mkdir(join(root, 'elsewhere'));
+      const config = await loadConfig({ cwd: join(root, 'elsewhere') });
+      expect(config.filepath).toBe(personal);
+      expect(findRepo(config, 'mine').path).toBe('/srv/mine');
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = saved;
+    }
   });
 
   it('also finds model_repos.yml', async () => {
