@@ -2,55 +2,53 @@ import { parentPort } from 'node:worker_threads';
 import { nativeBlake3 } from './blake3-native.js';
 import { Chunker, type ChunkingParams } from './chunker.js';
 
-// Runs in a worker thread: content-defined chunking of a window of shared memory, so that cutting (the slowest
-// step once hashing is native) overlaps with reading and storing on the main thread. With native BLAKE3 the worker
-// also hashes each chunk and the whole file as it cuts, from the same bytes, in order.
+// Runs in a worker thread, over windows of shared memory that the main thread fills (parallel-chunk-reader.ts):
+// - scan: the positions in a part of a window where the rolling hash matches (Chunker.scan). Scanning is the
+//   slowest step of a push, and a position depends only on the 32 bytes before it, so the workers split each
+//   window between them;
+// - hash: BLAKE3 of chunks whose boundaries the main thread picked, and of the file's bytes in order.
+// The main thread meanwhile reads the next window and stores the chunks of the one before.
 
-export interface CutRequest {
-  id: number;
-  params: ChunkingParams;
-  window: SharedArrayBuffer;
-  start: number;
-  end: number;
-  /** The file ends at `end`: cut everything. Otherwise stop while less than a maximum chunk remains. */
-  ended: boolean;
-  /** The first window of a file: start a new whole-file hash. */
-  first: boolean;
-}
+export type WorkerRequest = { id: number; window: SharedArrayBuffer } & (
+  | {
+      kind: 'scan';
+      params: ChunkingParams;
+      from: number;
+      to: number;
+      /** Where valid bytes begin: the scan reads up to 31 bytes before `from`, never before this. */
+      history: number;
+    }
+  | { kind: 'chunks'; ranges: Array<[number, number]> }
+  | { kind: 'file'; from: number; to: number; first: boolean; last: boolean }
+);
 
-export interface CutReply {
+export interface WorkerReply {
   id: number;
-  lengths: number[];
-  /** Hex BLAKE3 of each chunk, when native hashing is available here. */
+  /** scan: encoded positions, as Chunker.scan returns them. */
+  found?: number[];
+  /** chunks: hex BLAKE3 of each range. */
   digests?: string[];
-  /** Hex BLAKE3 of the whole file, on the reply to its last window. */
+  /** file: hex BLAKE3 of the whole file, on the reply to its last range. */
   fileDigest?: string;
 }
 
 let chunker: Chunker | undefined;
-const native = nativeBlake3();
-let fileHasher: ReturnType<NonNullable<typeof native>['hasher']> | undefined;
+const native = nativeBlake3()!;
+let fileHasher: ReturnType<typeof native.hasher> | undefined;
 
-parentPort!.on('message', (request: CutRequest) => {
-  if (chunker?.params !== request.params && JSON.stringify(chunker?.params) !== JSON.stringify(request.params)) {
-    chunker = new Chunker(request.params);
-  }
+function handle(request: WorkerRequest): WorkerReply {
   const data = new Uint8Array(request.window);
-  const maxSize = request.params.maxSize;
-  const lengths: number[] = [];
-  const digests: string[] = [];
-  if (native && request.first) fileHasher = native.hasher();
-  let position = request.start;
-  while (position < request.end && (request.ended || request.end - position >= maxSize)) {
-    const length = chunker!.cut(data, position, request.end);
-    if (native) {
-      const chunk = data.subarray(position, position + length);
-      digests.push(native.hex(chunk));
-      fileHasher!.update(chunk);
-    }
-    lengths.push(length);
-    position += length;
+  switch (request.kind) {
+    case 'scan':
+      if (JSON.stringify(chunker?.params) !== JSON.stringify(request.params)) chunker = new Chunker(request.params);
+      return { id: request.id, found: chunker!.scan(data, request.from, request.to, request.history) };
+    case 'chunks':
+      return { id: request.id, digests: request.ranges.map(([from, to]) => native.hex(data.subarray(from, to))) };
+    case 'file':
+      if (request.first) fileHasher = native.hasher();
+      fileHasher!.update(data.subarray(request.from, request.to));
+      return { id: request.id, fileDigest: request.last ? fileHasher!.hex() : undefined };
   }
-  const fileDigest = native && request.ended ? fileHasher!.hex() : undefined;
-  parentPort!.postMessage({ id: request.id, lengths, ...(native ? { digests } : {}), fileDigest } satisfies CutReply);
-});
+}
+
+parentPort!.on('message', (request: WorkerRequest) => parentPort!.postMessage(handle(request)));

@@ -1,15 +1,19 @@
 import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { nativeBlake3 } from './blake3-native.js';
 import type { Chunker } from './chunker.js';
-import type { CutReply, CutRequest } from './cdc-worker.js';
+import type { WorkerReply, WorkerRequest } from './cdc-worker.js';
 import { digestFromHex, type Digest } from './digest.js';
 
 /** A chunk, with its digest when whoever cut it also hashed it. */
 export interface SourceChunk {
   bytes: Buffer;
   digest?: Digest;
+  /** Call once the bytes are no longer needed (stored or skipped): they may be a view of a reused window. */
+  release?: () => void;
 }
 
 /** The chunks of one file, and afterwards its whole-file digest when the cutter computed it. */
@@ -18,47 +22,66 @@ export interface ChunkSource {
   fileDigest(): Digest | undefined;
 }
 
-// The chunk reader for big files: the same boundaries as readChunks (chunk-reader.ts), but the cutting runs on a
-// worker thread over windows of shared memory while the main thread reads the next window and hashes and stores the
-// chunks of the previous one. Two windows alternate; each keeps a maximum chunk's worth of room in front of its data
-// for the uncut tail of the window before it.
+// The chunk reader for big files: the same boundaries as readChunks (chunk-reader.ts), found on all cores. A ring
+// of windows of shared memory is filled by reads; worker threads (one per core, two at most) each scan a part of
+// every new window for the positions where the rolling hash matches (Chunker.scan); the main thread picks the
+// boundaries from those (Chunker.cutAt); the workers hash the chunks and the file while the main thread reads the
+// next window; then the chunks are handed out as views of the window, with no copy. A window is refilled only when
+// every chunk handed out from it has been released, so memory is the ring whatever the file size. Each window
+// keeps a maximum chunk's worth of room in front of its data for the uncut tail of the window before it.
 
 const DATA_SIZE = 16 * 1024 * 1024;
+const RING = 4;
+/** Bytes before a window's new data that its scan reads so that every rolling hash covers a whole 32-byte span. */
+const CONTEXT = 31;
 const workerUrl = new URL('./cdc-worker.js', import.meta.url);
 
 interface Window {
-  buffer: Buffer;
   shared: SharedArrayBuffer;
-  /** Where this window's uncut bytes start and end. */
+  buffer: Buffer;
+  /** The first uncut byte (the previous window's tail), where new data starts, and the end of the data. */
   start: number;
   end: number;
   ended: boolean;
+  /** Found positions (Chunker.scan's encoding) of the carried tail, then of the new data once scanned. */
+  carried: number[];
+  scanning?: Promise<number[][]>;
+  /** Chunks handed out and not released yet, and who waits for none to be left. */
+  holds: number;
+  onFree?: () => void;
 }
 
 export class ChunkingWorker {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, (reply: CutReply) => void>();
+  private readonly workers: Worker[];
+  private readonly pending = new Map<number, (reply: WorkerReply) => void>();
   private nextId = 0;
-  private readonly windows: Window[];
+  private readonly ring: Window[];
+  private readonly reserve: number;
 
   private constructor(private readonly chunker: Chunker) {
-    this.worker = new Worker(workerUrl);
-    this.worker.unref();
-    this.worker.on('message', (reply: CutReply) => {
-      this.pending.get(reply.id)?.(reply);
-      this.pending.delete(reply.id);
+    this.workers = Array.from({ length: Math.min(2, availableParallelism()) }, () => {
+      const worker = new Worker(workerUrl);
+      worker.unref();
+      worker.on('message', (reply: WorkerReply) => {
+        this.pending.get(reply.id)?.(reply);
+        this.pending.delete(reply.id);
+      });
+      return worker;
     });
-    const size = chunker.params.maxSize + DATA_SIZE;
-    this.windows = [0, 1].map(() => {
-      const shared = new SharedArrayBuffer(size);
-      return { shared, buffer: Buffer.from(shared), start: 0, end: 0, ended: false };
+    this.reserve = chunker.params.maxSize;
+    this.ring = Array.from({ length: RING }, () => {
+      const shared = new SharedArrayBuffer(this.reserve + DATA_SIZE);
+      return { shared, buffer: Buffer.from(shared), start: 0, end: 0, ended: false, carried: [], holds: 0 };
     });
   }
 
-  /** A worker when the compiled one exists (not when tests run the TypeScript sources) and AIM_CDC is not inline. */
+  /**
+   * Workers when the compiled one exists (not when tests run the TypeScript sources), AIM_CDC is not inline and
+   * BLAKE3 is native (the hash-wasm fallback hashes on its own worker pool, from copies).
+   */
   static create(chunker: Chunker): ChunkingWorker | undefined {
     const usable = process.env.AIM_CDC !== 'inline' && workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
-    return usable ? new ChunkingWorker(chunker) : undefined;
+    return usable && nativeBlake3() ? new ChunkingWorker(chunker) : undefined;
   }
 
   /** Worth it for files that fill more than a window; small files are cut inline. */
@@ -66,30 +89,62 @@ export class ChunkingWorker {
     return size > DATA_SIZE;
   }
 
-  private cut(window: Window, first: boolean): Promise<CutReply> {
+  private ask(worker: Worker, request: DistributiveOmit<WorkerRequest, 'id' | 'window'>, window: Window): Promise<WorkerReply> {
     const id = this.nextId++;
-    const request: CutRequest = { id, params: this.chunker.params, window: window.shared, start: window.start, end: window.end, ended: window.ended, first };
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.worker.postMessage(request);
+      worker.postMessage({ ...request, id, window: window.shared } as WorkerRequest);
     });
   }
 
+  /** Splits the window's new data between the workers. */
+  private scan(window: Window, history: number): void {
+    const from = this.reserve;
+    const part = Math.ceil((window.end - from) / this.workers.length);
+    const params = this.chunker.params;
+    window.scanning = Promise.all(
+      this.workers.map(async (worker, i) => {
+        const partFrom = Math.min(window.end, from + i * part);
+        const to = Math.min(window.end, partFrom + part);
+        return (await this.ask(worker, { kind: 'scan', params, from: partFrom, to, history }, window)).found!;
+      }),
+    );
+  }
+
+  /** Chunk digests on one worker, the whole-file hash (the window's new data, in order) on the other. */
+  private async hash(window: Window, boundaries: Array<[number, number]>, first: boolean, last: boolean): Promise<WorkerReply> {
+    const file = { kind: 'file', from: this.reserve, to: window.end, first, last } as const;
+    const [chunks, whole] = await Promise.all([
+      this.ask(this.workers.at(-1)!, { kind: 'chunks', ranges: boundaries }, window),
+      this.ask(this.workers[0]!, file, window),
+    ]);
+    return { ...chunks, fileDigest: whole.fileDigest };
+  }
+
   private async fill(handle: FileHandle, window: Window, size: number, offset: number): Promise<number> {
-    const reserve = this.chunker.params.maxSize;
+    if (window.holds > 0) await new Promise<void>((resolve) => (window.onFree = resolve));
     let filled = 0;
     while (filled < DATA_SIZE) {
-      const { bytesRead } = await handle.read(window.buffer, reserve + filled, DATA_SIZE - filled, offset + filled);
+      const { bytesRead } = await handle.read(window.buffer, this.reserve + filled, DATA_SIZE - filled, offset + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    window.start = reserve;
-    window.end = reserve + filled;
+    window.start = this.reserve;
+    window.end = this.reserve + filled;
     window.ended = filled < DATA_SIZE || offset + filled >= size;
+    window.carried = [];
     return filled;
   }
 
-  /** Reads `path`; the chunks must be consumed before the next call (the windows are shared). */
+  private release(window: Window): void {
+    window.holds--;
+    if (window.holds === 0 && window.onFree) {
+      window.onFree();
+      window.onFree = undefined;
+    }
+  }
+
+  /** Reads `path`; release every chunk once it is stored (its bytes are a view of a window that gets reused). */
   read(path: string): ChunkSource {
     let fileDigest: Digest | undefined;
     const chunks = this.chunks(path, (hex) => (fileDigest = digestFromHex(hex)));
@@ -97,43 +152,81 @@ export class ChunkingWorker {
   }
 
   private async *chunks(path: string, onFileDigest: (hex: string) => void): AsyncGenerator<SourceChunk> {
+    const { reserve, chunker } = this;
+    const maxSize = chunker.params.maxSize;
     const handle = await open(path, 'r');
+    let readAhead: Promise<void> | undefined;
     try {
       const { size } = await handle.stat();
       let offset = 0;
-      let current = this.windows[0]!;
-      offset += await this.fill(handle, current, size, offset);
-      let cutting = this.cut(current, true);
+      // Reads are chained and run ahead of the cutting, and each window's scan is queued as soon as it is read:
+      // the scan needs only the 31 bytes before the window's new data, not the cuts of the window before.
+      const load = async (window: Window, previous?: Window): Promise<void> => {
+        offset += await this.fill(handle, window, size, offset);
+        if (previous) previous.buffer.copy(window.buffer, reserve - CONTEXT, previous.end - CONTEXT, previous.end);
+        this.scan(window, previous ? reserve - CONTEXT : reserve);
+      };
+      let current = this.ring[0]!;
+      await load(current);
+      readAhead = current.ended ? undefined : guard(load(this.ring[1]!, current));
       for (let index = 1; ; index++) {
-        const next = this.windows[index % 2]!;
-        const more = !current.ended;
-        if (more) offset += await this.fill(handle, next, size, offset);
-        const reply = await cutting;
+        const candidates = current.carried.concat(...(await current.scanning!));
+        const cursor = { index: 0 };
+        const boundaries: Array<[number, number]> = [];
         let position = current.start;
-        const boundaries = reply.lengths.map((length) => [position, (position += length)] as const);
+        while (position < current.end && (current.ended || current.end - position >= maxSize)) {
+          const length = chunker.cutAt(current.buffer, position, current.end, candidates, cursor);
+          boundaries.push([position, position + length]);
+          position += length;
+        }
+        const more = !current.ended;
+        const hashing = this.hash(current, boundaries, index === 1, !more);
+        const next = this.ring[index % RING]!;
         if (more) {
-          // The uncut tail of this window goes in front of the next window's data, then the worker cuts that
-          // window while this one's chunks are handed out below.
+          // The uncut tail of this window goes in front of the next one's data, with the positions found in it.
+          await readAhead;
           const tail = current.end - position;
-          current.buffer.copy(next.buffer, next.start - tail, position, current.end);
-          next.start -= tail;
-          cutting = this.cut(next, false);
-        } else if (reply.fileDigest) {
-          onFileDigest(reply.fileDigest);
+          current.buffer.copy(next.buffer, reserve - tail, position, current.end);
+          next.start = reserve - tail;
+          const shift = (next.start - position) * 4;
+          next.carried = candidates.filter((found) => found >= position * 4).map((found) => found + shift);
+          readAhead = next.ended ? undefined : guard(load(this.ring[(index + 1) % RING]!, next));
         }
+        const { digests, fileDigest } = await hashing;
         for (const [i, [from, to]] of boundaries.entries()) {
-          const hex = reply.digests?.[i];
-          yield { bytes: Buffer.from(current.buffer.subarray(from, to)), digest: hex ? digestFromHex(hex) : undefined };
+          current.holds++;
+          const window = current;
+          yield { bytes: current.buffer.subarray(from, to), digest: digestFromHex(digests![i]!), release: once(() => this.release(window)) };
         }
-        if (!more) return;
+        if (!more) {
+          onFileDigest(fileDigest!);
+          return;
+        }
         current = next;
       }
     } finally {
+      await readAhead?.catch(() => undefined);
       await handle.close();
     }
   }
 
   async close(): Promise<void> {
-    await this.worker.terminate();
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A promise whose failure is reported where it is awaited, not as an unhandled rejection if it never is. */
+function guard<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+function once(action: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) action();
+    done = true;
+  };
 }

@@ -82,8 +82,11 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
   const chunks: ChunkRef[] = [];
   const hashing: Array<Promise<unknown>> = [];
   let size = 0;
-  for await (const { bytes, digest: known } of source.chunks) {
-    if (pipeline.failure) break;
+  for await (const { bytes, digest: known, release } of source.chunks) {
+    if (pipeline.failure) {
+      release?.();
+      break;
+    }
     const index = chunks.length;
     const length = bytes.length;
     chunks.push({ digest: known ?? ('' as Digest), size: length });
@@ -108,7 +111,8 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
       })
       .catch((error) => {
         pipeline.failure ??= error;
-      });
+      })
+      .finally(release);
     pipeline.inFlight.add(work);
     void work.finally(() => pipeline.inFlight.delete(work));
     if (pipeline.inFlight.size >= context.concurrency) await Promise.race(pipeline.inFlight);

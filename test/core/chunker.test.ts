@@ -82,6 +82,22 @@ describe('Chunker (FastCDC)', () => {
     expect(reseeded).not.toEqual(chunker.split(data));
   });
 
+  it('finds the same boundaries from positions scanned in parts (as the cutting workers do)', () => {
+    // Parts of uneven length, the second starting at an odd offset, over a view that is not 4-byte aligned.
+    const view = Buffer.concat([Buffer.alloc(3), data]).subarray(3);
+    for (const [params, length] of [[DEFAULT_CHUNKING, data.length], [{ ...DEFAULT_CHUNKING, minSize: 64, avgSize: 256, maxSize: 1024 }, 512 * KiB]] as const) {
+      const cutter = new Chunker(params);
+      const input = view.subarray(0, length);
+      const split = Math.floor(length / 3) + 1;
+      const candidates = [...cutter.scan(input, 0, split, 0), ...cutter.scan(input, split, length, 0)];
+      const cursor = { index: 0 };
+      const lengths: number[] = [];
+      for (let start = 0; start < length; start += lengths.at(-1)!) lengths.push(cutter.cutAt(input, start, length, candidates, cursor));
+      expect(lengths).toEqual(cutter.split(input));
+      expect(lengths.length).toBeGreaterThan(10);
+    }
+  });
+
   it('rejects inconsistent sizes', () => {
     expect(() => new Chunker({ ...DEFAULT_CHUNKING, minSize: 0 })).toThrow(RangeError);
     expect(() => new Chunker({ ...DEFAULT_CHUNKING, minSize: 2 * MiB })).toThrow(RangeError);

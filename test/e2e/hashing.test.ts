@@ -5,15 +5,15 @@ import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.
 
 // Two BLAKE3 implementations must agree byte for byte: native (@napi-rs/blake-hash, the default here) and hash-wasm
 // on worker threads (the fallback on platforms without a prebuilt binary, forced with AIM_HASH=wasm). Likewise the
-// two chunk readers: big files are cut on a worker over shared windows (24 MiB spans two of them), small ones
-// inline (forced for every file with AIM_CDC=inline).
+// two chunk readers: big files are cut on workers over a ring of four 16 MiB windows (72 MiB goes round it),
+// small ones inline (forced for every file with AIM_CDC=inline).
 describe('native and WebAssembly hashing give the same repository', () => {
   let ws: Workspace;
   const wasm = { env: { AIM_HASH: 'wasm' } };
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ native: { type: 'local', path: `${dir}/native` }, wasm: { type: 'local', path: `${dir}/wasm` } }));
-    await generateModel(ws.path('v1'), { seed: 'hashing', files: [{ path: 'weights.bin', size: 24 * 1024 * 1024 }, { path: 'config.json', size: 300 }] });
+    await generateModel(ws.path('v1'), { seed: 'hashing', files: [{ path: 'weights.bin', size: 72 * 1024 * 1024 }, { path: 'config.json', size: 300 }] });
     await generateModel(ws.path('v2'), { seed: 'hashing', files: [{ path: 'config.json', size: 300 }] });
     await deriveFile(ws.path('v1', 'weights.bin'), ws.path('v2', 'weights.bin'), [{ kind: 'insert', offset: 4096, length: 1024 }], 'hashing2');
   });
