@@ -23,6 +23,12 @@ export interface Backend {
   /** `length` bytes from `offset` (clamped at the end). NotFoundError if the key does not exist. */
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
 
+  /**
+   * Optional: reads up to `target.length` bytes from `offset` into `target` (reused buffers spare the garbage
+   * collector on big pulls); returns how many bytes there were. NotFoundError if the key does not exist.
+   */
+  readInto?(key: string, target: Uint8Array, offset?: number): Promise<number>;
+
   /** Size of the object, or undefined when it does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
 

@@ -42,13 +42,22 @@ export class LocalBackend implements Backend {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    return buffer.subarray(0, await this.readInto(key, buffer, offset));
+  }
+
+  async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
     const handle = await open(this.pathOf(key), 'r').catch((error) => {
       throw this.translate(error, key);
     });
     try {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, offset);
-      return buffer.subarray(0, bytesRead);
+      let filled = 0;
+      while (filled < target.length) {
+        const { bytesRead } = await handle.read(target, filled, target.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
     } finally {
       await handle.close();
     }

@@ -151,16 +151,16 @@ class TruncatedBody extends Error {
  * Reads a response body whole. The attempt's signal destroys a stalled stream; a body shorter than its
  * Content-Length (a connection closed early) is an error to retry, never data to return.
  */
-export async function readBody(body: unknown, signal: AbortSignal, expected: number | undefined): Promise<Buffer> {
-  if (body === undefined) return Buffer.alloc(0);
+/** Hands each piece of a response body to `take`; a body shorter than announced is a TruncatedBody (retried). */
+async function consumeBody(body: unknown, signal: AbortSignal, expected: number | undefined, take: (piece: Buffer) => void): Promise<number> {
+  if (body === undefined) return 0;
   if (!(body instanceof Readable)) throw new TypeError('the S3 client returned a body that is not a Node stream');
   addAbortSignal(signal, body);
-  const chunks: Buffer[] = [];
   let total = 0;
   try {
-    for await (const chunk of body) {
-      chunks.push(chunk as Buffer);
-      total += (chunk as Buffer).length;
+    for await (const piece of body) {
+      take(piece as Buffer);
+      total += (piece as Buffer).length;
     }
   } finally {
     body.destroy();
@@ -168,7 +168,29 @@ export async function readBody(body: unknown, signal: AbortSignal, expected: num
   if (expected !== undefined && total !== expected) {
     throw new TruncatedBody(`response body ended after ${total} of ${expected} bytes`);
   }
-  return Buffer.concat(chunks, total);
+  return total;
+}
+
+export async function readBody(body: unknown, signal: AbortSignal, expected: number | undefined): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  const total = await consumeBody(body, signal, expected, (piece) => pieces.push(piece));
+  return Buffer.concat(pieces, total);
+}
+
+/** Copies body bytes [skip, skip + target.length) into `target` (the rest is read and dropped); returns bytes copied. */
+export async function readBodyInto(body: unknown, signal: AbortSignal, expected: number | undefined, target: Uint8Array, skip = 0): Promise<number> {
+  let seen = 0;
+  let copied = 0;
+  await consumeBody(body, signal, expected, (piece) => {
+    const from = Math.max(skip, seen);
+    const to = Math.min(skip + target.length, seen + piece.length);
+    if (to > from) {
+      target.set(piece.subarray(from - seen, to - seen), from - skip);
+      copied = to - skip;
+    }
+    seen += piece.length;
+  });
+  return copied;
 }
 
 /**

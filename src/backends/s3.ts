@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from './backend.js';
-import { createS3Client, KeyedQueue, parseS3Path, readBody, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
+import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 
 const SIZE_METADATA = 'aim-size';
@@ -93,6 +93,23 @@ export class S3Backend implements Backend, ConditionalPut {
         return out.ContentRange ? data : data.subarray(offset, offset + length);
       } catch (error) {
         if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return Buffer.alloc(0);
+        throw error;
+      }
+    });
+  }
+
+  async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
+    if (target.length === 0) return (await this.getRange(key, offset, 0)).length;
+    // Offset 0 asks for the whole object (the common case, a chunk into a buffer of its size); otherwise an
+    // explicit first-last range, as getRange does.
+    const range = offset > 0 ? `bytes=${offset}-${offset + target.length - 1}` : undefined;
+    return this.run('read', key, async (abortSignal) => {
+      try {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal });
+        // A server that ignores Range answers 200 with the whole object; skip to the offset ourselves.
+        return await readBodyInto(out.Body, abortSignal, out.ContentLength, target, range && !out.ContentRange ? offset : 0);
+      } catch (error) {
+        if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return 0;
         throw error;
       }
     });

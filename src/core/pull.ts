@@ -15,7 +15,7 @@ import {
 } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from './manifest.js';
 import { silentProgress, type ProgressSink } from './progress.js';
-import { pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
+import { ChunkBuffers, pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
 import type { Repository } from './repository.js';
 import { resolveVersion, type VersionSelector } from './resolve.js';
 import { verifyFileOnDisk } from './verify-file.js';
@@ -98,7 +98,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   try {
     const others = await Promise.all((options.reuseFrom ?? []).map(async (folder) => ({ dest: folder, manifest: await loadInstalledManifest(folder) })));
     const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
-    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency };
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: new ChunkBuffers() };
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
       if (await isInPlace(target, state.files[file.path], file, pool)) {

@@ -42,6 +42,18 @@ export function runBackendConformance(name: string, open: () => Promise<BackendU
       expect(await backend.stat('blobs/blake3/aa/one')).toEqual({ key: 'blobs/blake3/aa/one', size: 300_000 });
     });
 
+    it('reads objects into a caller buffer, when it offers that', async (context) => {
+      if (!backend.readInto) return context.skip();
+      const data = randomBytes(300_000);
+      await backend.putIfAbsent('blobs/blake3/ab/into', data);
+      const target = Buffer.alloc(400_000);
+      expect(await backend.readInto('blobs/blake3/ab/into', target.subarray(0, 300_000))).toBe(300_000);
+      expect(Buffer.compare(target.subarray(0, 300_000), data)).toBe(0);
+      expect(await backend.readInto('blobs/blake3/ab/into', target, 1000)).toBe(299_000);
+      expect(Buffer.compare(target.subarray(0, 299_000), data.subarray(1000))).toBe(0);
+      await expect(backend.readInto('blobs/blake3/zz/missing', target)).rejects.toBeInstanceOf(NotFoundError);
+    });
+
     it('stores empty objects', async () => {
       expect(await backend.putIfAbsent('blobs/blake3/ee/empty', new Uint8Array())).toBe(true);
       expect((await backend.get('blobs/blake3/ee/empty')).length).toBe(0);
