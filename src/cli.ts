@@ -5,17 +5,18 @@ import { aimVersion } from './core/version.js';
 // so start-up stays short and heavy modules (the AWS SDK, node-llama-cpp) load only in the commands that need
 // them. Help, unknown words and bare `aim` load them all.
 type CommandModule = Record<string, unknown>;
+const modelCommands: Record<string, () => Promise<CommandModule>> = {
+  push: () => import('./commands/model/push.js'),
+  pull: () => import('./commands/model/pull.js'),
+  list: () => import('./commands/model/list.js'),
+  versions: () => import('./commands/model/versions.js'),
+  'delete-version': () => import('./commands/model/delete-version.js'),
+  delete: () => import('./commands/model/delete.js'),
+};
 const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   info: [() => import('./commands/info.js')],
   repo: [() => import('./commands/repo/create.js'), () => import('./commands/repo/list.js'), () => import('./commands/repo/delete.js')],
-  model: [
-    () => import('./commands/model/push.js'),
-    () => import('./commands/model/pull.js'),
-    () => import('./commands/model/list.js'),
-    () => import('./commands/model/versions.js'),
-    () => import('./commands/model/delete-version.js'),
-    () => import('./commands/model/delete.js'),
-  ],
+  model: Object.values(modelCommands),
   push: [() => import('./commands/push.js')],
   pull: [() => import('./commands/pull.js')],
   inspect: [() => import('./commands/inspect.js')],
@@ -32,7 +33,9 @@ function isCommandClass(value: unknown): value is CommandClass {
 async function commandsFor(argv: string[]): Promise<CommandClass[]> {
   const word = argv[0];
   if (argv.length === 1 && (word === '--version' || word === '-v')) return [];
-  const loaders = (word && commandsByWord[word]) || Object.values(commandsByWord).flat();
+  // `aim model push ...` needs only the push command (help for `aim model` lists them all).
+  const subcommand = word === 'model' && argv[1] ? modelCommands[argv[1]] : undefined;
+  const loaders = subcommand ? [subcommand] : (word && commandsByWord[word]) || Object.values(commandsByWord).flat();
   const modules = await Promise.all(loaders.map((load) => load()));
   return modules.flatMap((module) => Object.values(module).filter(isCommandClass));
 }

@@ -34,8 +34,8 @@ export interface PushFileContext {
   task: ProgressTask;
   concurrency: number;
   pipeline: ChunkPipeline;
-  /** Cuts big files on a worker thread; absent when tests run the TypeScript sources, or with AIM_CDC=inline. */
-  chunkingWorker?: ChunkingWorker;
+  /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
+  bigFileReader(): ChunkingWorker | undefined;
 }
 
 /** Waits for every upload still running; call before the manifest is written. */
@@ -76,8 +76,8 @@ function inlineSource(path: string, chunker: Chunker): ChunkSource {
 
 export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext): Promise<ManifestFile> {
   const { chunker, pool, counters, task, pipeline } = context;
-  const worker = context.chunkingWorker;
-  const source = worker && ChunkingWorker.worthIt(file.size) ? worker.read(file.absolute) : inlineSource(file.absolute, chunker);
+  const worker = ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
+  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker);
   let fileDigester: FileDigester | undefined;
   const chunks: ChunkRef[] = [];
   const hashing: Array<Promise<unknown>> = [];

@@ -85,9 +85,15 @@ export async function push(repo: Repository, source: string, options: PushOption
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const manifestFiles: ManifestFile[] = [];
   const cache = await StatCache.open(repo.location, metadata.chunking);
-  const chunkingWorker = files.some((file) => ChunkingWorker.worthIt(file.size)) ? ChunkingWorker.create(chunker) : undefined;
+  // Started on the first big file that must be read: an unchanged re-push then spends no time starting threads.
+  const bigFiles: { reader?: ChunkingWorker; started?: boolean } = {};
+  const bigFileReader = (): ChunkingWorker | undefined => {
+    if (!bigFiles.started) bigFiles.reader = ChunkingWorker.create(chunker);
+    bigFiles.started = true;
+    return bigFiles.reader;
+  };
   const pipeline = { inFlight: new Set<Promise<void>>() };
-  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, chunkingWorker };
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader };
   try {
     for (const file of files) {
       const cached = options.rehash ? undefined : cache.lookup(file);
@@ -99,7 +105,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   } finally {
     task.end();
     await pool.close();
-    await chunkingWorker?.close();
+    await bigFiles.reader?.close();
     await cache.save();
   }
   const { digest, tagOutcome } = await commitVersion(repo, options, files, manifestFiles, totalBytes, progress);
