@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 // Every local write that must never be seen half-done goes through here: a temp file in the same folder (so the
@@ -15,10 +15,20 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.endsWith('.tmp');
 }
 
+/** Creates the temp file, and its folder only when missing: most writes go to folders that exist, so try first. */
+async function openTemp(temp: string): Promise<FileHandle> {
+  try {
+    return await open(temp, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(dirname(temp), { recursive: true });
+    return open(temp, 'wx');
+  }
+}
+
 async function writeTemp(finalPath: string, data: Uint8Array | string, durable: boolean): Promise<string> {
-  await mkdir(dirname(finalPath), { recursive: true });
   const temp = tempPathFor(finalPath);
-  const handle = await open(temp, 'wx');
+  const handle = await openTemp(temp);
   try {
     await handle.writeFile(data);
     if (durable) await handle.sync();
