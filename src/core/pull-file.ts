@@ -130,53 +130,52 @@ interface PartialWriter {
 }
 
 /**
- * Fetches the chunks from index `done` on, several at a time, and writes them strictly in file order (the digester
- * and the journal both need the prefix to be contiguous).
+ * Fetches the chunks from index `done` on, several at a time. Each chunk is written at its offset as soon as it is
+ * verified, so writes overlap; the whole-file hash takes the chunks strictly in file order, and the journal records
+ * the contiguous prefix of chunks both written and hashed. A chunk's buffer goes back to the pool after both, and a
+ * chunk counts as in flight until then, so at most `concurrency` buffers are held.
  */
-async function writeChunksInOrder(writer: PartialWriter, done: number): Promise<void> {
+async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
   const { file, context, handle, digester, offsets, journalPath } = writer;
-  // Fetched chunks waiting for those before them; each buffer goes back to the pool once written and hashed.
-  const ready = new Map<number, { bytes: Buffer; release(): void }>();
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
+  let hashedBefore: Promise<unknown> = Promise.resolve();
+  const finished = new Set<number>();
   let journaled = offsets[done]!;
-  const flushInOrder = async (): Promise<void> => {
-    while (ready.has(done)) {
-      const { bytes, release } = ready.get(done)!;
-      ready.delete(done);
-      await handle.write(bytes, 0, bytes.length, offsets[done]!);
-      await digester.update(bytes);
-      release();
-      context.task.advance(bytes.length);
+  let journaling: Promise<void> = Promise.resolve();
+  const markFinished = (index: number): void => {
+    finished.add(index);
+    while (finished.delete(done)) {
+      context.task.advance(file.chunks[done]!.size);
       done++;
-      if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
-        // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
-        // claims more than reached the disk only costs a re-download (the whole-file digest check fails first).
-        await writeAtomic(journalPath, JSON.stringify({ chunksDone: done, complete: false }), { durable: false });
-        journaled = offsets[done]!;
-      }
+    }
+    if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
+      // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
+      // claims more than reached the disk only costs a re-download (the whole-file digest check fails first).
+      const record = JSON.stringify({ chunksDone: done, complete: false });
+      journaling = journaling.then(() => writeAtomic(journalPath, record, { durable: false }));
+      journaled = offsets[done]!;
     }
   };
-  let writing = Promise.resolve();
   for (let index = done; index < file.chunks.length && !failure; index++) {
     const chunk = file.chunks[index]!;
     const buffer = context.buffers.take(chunk.size);
-    const work = fetchChunk(context, chunk.digest, chunk.size, buffer)
-      .then((bytes) => {
-        ready.set(index, { bytes, release: () => context.buffers.give(buffer) });
-        writing = writing.then(flushInOrder);
-        return writing;
-      })
-      .catch((error) => {
-        failure ??= error;
-        if (!ready.has(index)) context.buffers.give(buffer);
-      });
+    const verified = fetchChunk(context, chunk.digest, chunk.size, buffer);
+    const hashed = hashedBefore.then(() => verified).then((bytes) => digester.update(bytes));
+    hashedBefore = hashed;
+    const written = verified.then((bytes) => handle.write(bytes, 0, bytes.length, offsets[index]!));
+    const work = Promise.allSettled([hashed, written]).then(([hashing, writing]) => {
+      context.buffers.give(buffer);
+      if (hashing.status === 'rejected') failure ??= hashing.reason;
+      else if (writing.status === 'rejected') failure ??= writing.reason;
+      else markFinished(index);
+    });
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
     if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  await writing;
+  await journaling;
   if (failure) throw failure;
 }
 
@@ -196,7 +195,7 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
     const digester = await context.pool.fileDigester();
     await rehashPrefix(handle, offsets[done]!, digester);
     context.task.advance(offsets[done]!);
-    await writeChunksInOrder({ file, context, handle, digester, offsets, journalPath }, done);
+    await writeChunks({ file, context, handle, digester, offsets, journalPath }, done);
     await handle.truncate(file.size);
     const digest = await digester.digest();
     if (digest !== file.digest) {

@@ -1,6 +1,6 @@
-import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { syncFolder } from './atomic-write.js';
+import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { isTempName, syncFolder } from './atomic-write.js';
 import type { Digest } from './digest.js';
 import { HashPool } from './hash-pool.js';
 import {
@@ -117,6 +117,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   await installStaged(staged, next);
   if (staged.length > 0) await syncFolder(dest);
   await removeDroppedFiles(dest, state, manifest);
+  await removeStaleTemps(partialFolder(dest), started);
   await saveInstallState(dest, next, encodeManifest(manifest));
   return {
     repo: repo.name,
@@ -152,6 +153,19 @@ async function installStaged(staged: Staged[], next: InstallState): Promise<void
     renamed.set(temp, target);
     await rm(`${temp}.journal`, { force: true });
     await recordInstalled(next, file, target);
+  }
+}
+
+/**
+ * Temp files a killed pull left in `.aim/partial` (a journal update cut short). Only those older than this pull:
+ * a newer one belongs to a pull running beside this one.
+ */
+async function removeStaleTemps(folder: string, startedAt: number): Promise<void> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names.filter(isTempName)) {
+    const path = join(folder, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
   }
 }
 

@@ -1,7 +1,7 @@
 // kill -9 in the middle of a real push and a real pull (child processes of the built CLI), then the same command
 // again: nothing half-written may be visible under a final name, and the rerun must finish the job moving less
 // than everything. The model is big enough (512 MiB) that each transfer runs for a second or more on 2 cores.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -78,6 +78,10 @@ describe('SIGKILL midway, then the same command again', () => {
     expect(await listFiles(ws.path('out')), 'no final-named file after the kill').toEqual([]);
     expect((await listFiles(ws.path('out'), { includeAim: true })).some((path) => path.startsWith('.aim/partial/'))).toBe(true);
 
+    // A journal update cut short by a kill leaves a temp file; the next complete pull clears it.
+    const stale = ws.path('out', '.aim', 'partial', `.${fileHex}.journal.0123456789ab.tmp`);
+    await writeFile(stale, '{"chunksDone":');
+    await utimes(stale, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     const resumed = await ws.json(['pull', 'r/big:v1', 'out']);
     expect(resumed.totalBytes).toBe(TOTAL);
     expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 128 * MiB);
