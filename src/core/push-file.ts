@@ -6,6 +6,7 @@ import type { FileDigester, HashPool } from './hash-pool.js';
 import type { ChunkRef, ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
 import type { Repository } from './repository.js';
+import type { CachedFile } from './stat-cache.js';
 import type { SourceFile } from './walk.js';
 import { ConflictError } from './errors.js';
 
@@ -34,6 +35,8 @@ export interface PushFileContext {
   task: ProgressTask;
   concurrency: number;
   pipeline: ChunkPipeline;
+  /** Whether the cached file's chunks are known stored: its manifest is there and no chunk was removed since. */
+  chunksStoredBy(cached: CachedFile): Promise<boolean>;
   /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
   bigFileReader(): ChunkingWorker | undefined;
 }
@@ -130,20 +133,25 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
 }
 
 /**
- * A file the stat cache says is unchanged: its chunks are not read or hashed again, only checked for presence in
- * the repository (which may have lost them). Returns undefined when any is missing, so the caller pushes the file.
+ * A file the stat cache says is unchanged: its chunks are not read or hashed again. They are stored if the manifest
+ * that last committed them is still there (manifests are written only after their chunks); otherwise each is checked
+ * (the push that recorded it may have died before its manifest). Returns undefined when any is missing, so the
+ * caller pushes the file.
  */
-export async function reuseCachedFile(repo: Repository, cached: ManifestFile, context: PushFileContext): Promise<ManifestFile | undefined> {
+export async function reuseCachedFile(repo: Repository, entry: CachedFile, context: PushFileContext): Promise<ManifestFile | undefined> {
   const { counters, task } = context;
-  const queue = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest))[Symbol.iterator]();
-  let missing = false;
-  const worker = async (): Promise<void> => {
-    for (let next = queue.next(); !next.done && !missing; next = queue.next()) {
-      if (!(await repo.hasBlob(next.value.digest, next.value.size))) missing = true;
-    }
-  };
-  await Promise.all(Array.from({ length: context.concurrency }, worker));
-  if (missing) return undefined;
+  const cached = entry.file;
+  if (!(await context.chunksStoredBy(entry))) {
+    const queue = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest))[Symbol.iterator]();
+    let missing = false;
+    const worker = async (): Promise<void> => {
+      for (let next = queue.next(); !next.done && !missing; next = queue.next()) {
+        if (!(await repo.hasBlob(next.value.digest, next.value.size))) missing = true;
+      }
+    };
+    await Promise.all(Array.from({ length: context.concurrency }, worker));
+    if (missing) return undefined;
+  }
   for (const chunk of cached.chunks) counters.seen.add(chunk.digest);
   counters.chunks += cached.chunks.length;
   counters.bytesSkipped += cached.size;

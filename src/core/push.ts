@@ -5,7 +5,7 @@ import { MANIFEST_MEDIA_TYPE, type Manifest, type ManifestFile } from './manifes
 import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
 import { drainPipeline, pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
-import { StatCache } from './stat-cache.js';
+import { StatCache, type CachedFile } from './stat-cache.js';
 import { ChunkingWorker } from './parallel-chunk-reader.js';
 import { refreshIndex } from './repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
@@ -93,7 +93,14 @@ export async function push(repo: Repository, source: string, options: PushOption
     return bigFiles.reader;
   };
   const pipeline = { inFlight: new Set<Promise<void>>() };
-  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader };
+  const removals = await repo.removalMark();
+  const manifestsSeen = new Map<Digest, Promise<boolean>>();
+  const chunksStoredBy = ({ manifest, removals: mark }: CachedFile): Promise<boolean> => {
+    if (!manifest || mark !== removals) return Promise.resolve(false);
+    if (!manifestsSeen.has(manifest)) manifestsSeen.set(manifest, repo.hasManifest(manifest));
+    return manifestsSeen.get(manifest)!;
+  };
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy };
   try {
     for (const file of files) {
       const cached = options.rehash ? undefined : cache.lookup(file);
@@ -102,13 +109,22 @@ export async function push(repo: Repository, source: string, options: PushOption
       manifestFiles.push(pushed);
     }
     await drainPipeline(context.pipeline);
+  } catch (error) {
+    await cache.save(); // what was read stays known to the next run, which checks those chunks one by one
+    throw error;
   } finally {
     task.end();
     await pool.close();
     await bigFiles.reader?.close();
+  }
+  let committed: Awaited<ReturnType<typeof commitVersion>>;
+  try {
+    committed = await commitVersion(repo, options, files, manifestFiles, totalBytes, progress);
+    cache.committed(committed.digest, removals);
+  } finally {
     await cache.save();
   }
-  const { digest, tagOutcome } = await commitVersion(repo, options, files, manifestFiles, totalBytes, progress);
+  const { digest, tagOutcome } = committed;
   return {
     repo: repo.name,
     model: options.model,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Backend } from '../backends/backend.js';
 import { DEFAULT_CHUNKING, type ChunkingParams } from './chunker.js';
 import { assertDigest, digestHex, type Digest } from './digest.js';
@@ -25,6 +26,8 @@ export interface TagRecord {
   files: number;
 }
 
+/** Rewritten whenever chunks are removed; see Repository.removalMark. */
+const REMOVALS_KEY = 'removals';
 export const blobKey = (digest: Digest): string => `blobs/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
 export const manifestKey = (digest: Digest): string => `manifests/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
 export const tagKey = (model: string, tag: string): string => `models/${checkModelName(model)}/tags/${checkTagName(tag)}`;
@@ -94,6 +97,26 @@ export class Repository {
     const digest = await manifestDigest(bytes);
     await this.backend.putIfAbsent(manifestKey(digest), bytes);
     return { digest, bytes: bytes.length };
+  }
+
+  /**
+   * Changes whenever chunks are removed from the repository (`verify --repair`; later `gc`). Pushes trust that the
+   * chunks of a committed manifest are stored only while this mark is what it was when they committed it.
+   */
+  async removalMark(): Promise<string | undefined> {
+    const bytes = await this.backend.get(REMOVALS_KEY).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    return bytes?.toString('utf8').trim();
+  }
+
+  async markRemovals(): Promise<void> {
+    await this.backend.put(REMOVALS_KEY, Buffer.from(`${new Date().toISOString()} ${randomUUID()}\n`));
+  }
+
+  async hasManifest(digest: Digest): Promise<boolean> {
+    return (await this.backend.stat(manifestKey(digest))) !== undefined;
   }
 
   async getManifest(digest: Digest): Promise<Manifest> {

@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeAtomic } from './atomic-write.js';
 import { aimHome } from './home.js';
+import type { Digest } from './digest.js';
 import type { ManifestFile } from './manifest.js';
 import type { SourceFile } from './walk.js';
 
 // Like git's index and restic's parent snapshot: a file whose path, size, mtime and inode have not changed since it
 // was last pushed to this repository is not read again; its chunk list is reused. `--rehash` ignores the cache. It is
-// only a cache: losing it costs one re-read, so it is written without fsync.
+// only a cache: losing it costs one re-read, so it is written without fsync. Each entry also names the manifest the
+// push committed: a manifest is written only once all its chunks are stored, so while it is still in the repository
+// the file's chunks need no check one by one (70,000 HEAD requests for a 70 GB model on S3).
 
 interface Entry {
   size: number;
@@ -16,10 +19,21 @@ interface Entry {
   ino: number;
   chunking: string;
   file: ManifestFile;
+  /** A committed manifest holding this file's chunk list, and the repository's removal mark at the time. */
+  manifest?: string;
+  removals?: string;
+}
+
+export interface CachedFile {
+  file: ManifestFile;
+  manifest?: Digest;
+  /** The repository's removal mark when `manifest` was committed (Repository.removalMark). */
+  removals?: string;
 }
 
 export class StatCache {
   private entries: Record<string, Entry> = {};
+  private readonly recorded: string[] = [];
   private dirty = false;
 
   private constructor(
@@ -40,7 +54,7 @@ export class StatCache {
   }
 
   /** The manifest entry recorded for this exact file, if nothing about it changed. */
-  lookup(source: SourceFile): ManifestFile | undefined {
+  lookup(source: SourceFile): CachedFile | undefined {
     const entry = this.entries[source.absolute];
     const same =
       entry &&
@@ -49,12 +63,19 @@ export class StatCache {
       entry.ino === source.ino &&
       entry.chunking === this.chunking;
     // Paths and modes may differ between pushes of the same bytes; the cached entry carries only the content.
-    return same ? { ...entry.file, path: source.path, mode: source.mode } : undefined;
+    if (!same) return undefined;
+    return { file: { ...entry.file, path: source.path, mode: source.mode }, manifest: entry.manifest as Digest | undefined, removals: entry.removals };
   }
 
+  /** Records what a push read; `committed` later names the manifest once it is written. */
   record(source: SourceFile, file: ManifestFile): void {
     this.entries[source.absolute] = { size: source.size, mtimeMs: source.mtimeMs, ino: source.ino, chunking: this.chunking, file };
+    this.recorded.push(source.absolute);
     this.dirty = true;
+  }
+
+  committed(manifest: Digest, removals: string | undefined): void {
+    for (const path of this.recorded) Object.assign(this.entries[path]!, { manifest, removals });
   }
 
   async save(): Promise<void> {

@@ -123,6 +123,8 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     task.end();
     await pool.close();
   }
+  // Pushes stop trusting their record of stored chunks, so pushing a good copy stores the missing ones again.
+  if (options.repair && problems.length > 0) await repo.markRemovals();
   return {
     repo: repo.name,
     versions: tags.length,

@@ -1,6 +1,6 @@
 // What moves and what does not: dedupe of an insertion, immutable tags, `latest`, pulling a new version over an
 // old one, a single-file push, symlinks that leave the folder, and --include/--exclude. All through the built CLI.
-import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel, writeRandomFile } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, listFiles, sha256File, type Workspace } from '../helpers/cli.js';
@@ -99,6 +99,29 @@ describe('transfers (local repository)', () => {
     await ws.json(['pull', 'r/single:v1', 'single-out']);
     expect(await listFiles(ws.path('single-out'))).toEqual(['model.gguf']);
     expect(await sha256File(ws.path('single-out', 'model.gguf'))).toBe(await sha256File(ws.path('loose', 'model.gguf')));
+  });
+
+  it('re-pushes an unchanged file on the word of the manifest that stored it; after verify --repair, checks again', async () => {
+    // Like restic's index: chunks a committed manifest names are not checked one by one on an unchanged re-push. A
+    // chunk lost behind aim's back is found by `verify`; `verify --repair` marks the repository so that the next
+    // push checks every chunk and stores the lost one again.
+    const own = await createWorkspace((dir) => ({ lost: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      await writeRandomFile(own.path('model', 'w.bin'), 3 * MiB, 'trusted');
+      const first = await own.json(['push', 'lost/m:v1', 'model']);
+      const chunk = (await own.json(['inspect', 'lost/m:v1'])).manifest.files[0].chunks[0].digest.slice(7);
+      await rm(own.path('repo', 'blobs', 'blake3', chunk.slice(0, 2), chunk));
+      const trusted = await own.json(['push', 'lost/m:v1', 'model']);
+      expect(trusted).toMatchObject({ digest: first.digest, tagOutcome: 'unchanged', bytesTransferred: 0 });
+      expect((await own.run(['verify', 'lost', '--json'])).code).not.toBe(0);
+      expect((await own.run(['verify', 'lost', '--repair', '--json'])).code).not.toBe(0);
+      const restored = await own.json(['push', 'lost/m:v1', 'model']);
+      expect(restored.bytesTransferred).toBeGreaterThan(0);
+      expect((await own.json(['verify', 'lost'])).ok).toBe(true);
+      expect((await own.json(['push', 'lost/m:v1', 'model'])).bytesTransferred).toBe(0);
+    } finally {
+      await own.cleanup();
+    }
   });
 
   it('takes --concurrency on push, pull and verify, and refuses a value out of range', async () => {
