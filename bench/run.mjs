@@ -7,7 +7,7 @@ import { existsSync, statfsSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadGenerator, prepareData, smallTotal } from './data.mjs';
+import { loadGenerator, prepareData, smallTotal, warmPageCache } from './data.mjs';
 import { check, GNU_TIME, machine, MiB, parseArgs, toolVersions } from './lib.mjs';
 import { targets, writeResults } from './report.mjs';
 import { startS3rver } from './s3.mjs';
@@ -89,6 +89,7 @@ if (want('s3')) {
 
 for (let round = 1; round <= options.rounds; round++) {
   console.log(`aim bench: round ${round}/${options.rounds}`);
+  await warmPageCache(data);
   if (want('aim')) await aimLocalRound(ctx, rec, data);
   if (want('restic')) await resticRound(ctx, rec, data);
   if (want('tools')) await toolsRound(ctx, rec, data);
