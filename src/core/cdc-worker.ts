@@ -1,18 +1,27 @@
 import { parentPort } from 'node:worker_threads';
 import { nativeBlake3 } from './blake3-native.js';
 import { Chunker, type ChunkingParams } from './chunker.js';
+import { GearScan } from './gear-scan.js';
 
-// Runs in a worker thread, over windows of shared memory that the main thread fills (parallel-chunk-reader.ts):
-// - scan: the positions in a part of a window where the rolling hash matches (Chunker.scan). Scanning is the
-//   slowest step of a push, and a position depends only on the 32 bytes before it, so the workers split each
-//   window between them;
-// - hash: BLAKE3 of chunks whose boundaries the main thread picked, and of the file's bytes in order.
+// Runs in a worker thread, over a shared memory whose windows the main thread fills (parallel-chunk-reader.ts).
+// Offsets in requests are offsets in that memory.
+// - scan: the positions in a part of a window where the rolling hash matches (Chunker.scan, in WebAssembly).
+//   Scanning is the slowest step of a push, and a position depends only on the 32 bytes before it, so the workers
+//   split each window between them;
+// - chunks: BLAKE3 of chunks whose boundaries the main thread picked; file: the file's bytes, in order.
 // The main thread meanwhile reads the next window and stores the chunks of the one before.
 
-export type WorkerRequest = { id: number; window: SharedArrayBuffer } & (
+export interface WorkerSetup {
+  memory: WebAssembly.Memory;
+  params: ChunkingParams;
+  /** This worker's output area for found positions: `max` entries of 4 bytes from `out`. */
+  out: number;
+  max: number;
+}
+
+export type WorkerRequest = { id: number } & (
   | {
       kind: 'scan';
-      params: ChunkingParams;
       from: number;
       to: number;
       /** Where valid bytes begin: the scan reads up to 31 bytes before `from`, never before this. */
@@ -24,7 +33,7 @@ export type WorkerRequest = { id: number; window: SharedArrayBuffer } & (
 
 export interface WorkerReply {
   id: number;
-  /** scan: encoded positions, as Chunker.scan returns them. */
+  /** scan: encoded positions (Chunker.scan's encoding), or undefined when too many matched to keep. */
   found?: number[];
   /** chunks: hex BLAKE3 of each range. */
   digests?: string[];
@@ -32,16 +41,15 @@ export interface WorkerReply {
   fileDigest?: string;
 }
 
-let chunker: Chunker | undefined;
 const native = nativeBlake3()!;
+let setup: { data: Uint8Array; scanner: GearScan } | undefined;
 let fileHasher: ReturnType<typeof native.hasher> | undefined;
 
 function handle(request: WorkerRequest): WorkerReply {
-  const data = new Uint8Array(request.window);
+  const { data, scanner } = setup!;
   switch (request.kind) {
     case 'scan':
-      if (JSON.stringify(chunker?.params) !== JSON.stringify(request.params)) chunker = new Chunker(request.params);
-      return { id: request.id, found: chunker!.scan(data, request.from, request.to, request.history) };
+      return { id: request.id, found: scanner.scan(request.from, request.to, request.history) };
     case 'chunks':
       return { id: request.id, digests: request.ranges.map(([from, to]) => native.hex(data.subarray(from, to))) };
     case 'file':
@@ -51,4 +59,7 @@ function handle(request: WorkerRequest): WorkerReply {
   }
 }
 
-parentPort!.on('message', (request: WorkerRequest) => parentPort!.postMessage(handle(request)));
+parentPort!.once('message', ({ memory, params, out, max }: WorkerSetup) => {
+  setup = { data: new Uint8Array(memory.buffer), scanner: new GearScan(memory, new Chunker(params), out, max) };
+  parentPort!.on('message', (request: WorkerRequest) => parentPort!.postMessage(handle(request)));
+});

@@ -186,6 +186,11 @@ export class Chunker {
     return limit;
   }
 
+  /** The gear table and masks, for the WebAssembly scan (gear-scan.wat), which must find what `scan` finds. */
+  get kernel(): { gear: Int32Array; maskSmall: number; maskLarge: number } {
+    return { gear: this.gear, maskSmall: this.maskSmall, maskLarge: this.maskLarge };
+  }
+
   /** Chunk lengths of a whole buffer (tests and small inputs; files go through the streaming reader). */
   split(data: Uint8Array): number[] {
     const lengths: number[] = [];

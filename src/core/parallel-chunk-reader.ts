@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { nativeBlake3 } from './blake3-native.js';
 import type { Chunker } from './chunker.js';
-import type { WorkerReply, WorkerRequest } from './cdc-worker.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
+import { installGear } from './gear-scan.js';
 import { digestFromHex, type Digest } from './digest.js';
 
 /** A chunk, with its digest when whoever cut it also hashed it. */
@@ -34,18 +35,28 @@ const DATA_SIZE = 16 * 1024 * 1024;
 const RING = 4;
 /** Bytes before a window's new data that its scan reads so that every rolling hash covers a whole 32-byte span. */
 const CONTEXT = 31;
+// The shared memory: the gear table at 0, then each worker's output area for found positions, then the windows.
+const OUT_ENTRIES = 64 * 1024; // one match per 128 bytes of an 8 MiB part; random data has one per 256 KiB
+const OUT_START = 64 * 1024;
+const WINDOWS_START = OUT_START + 2 * OUT_ENTRIES * 4;
+const PAGE = 64 * 1024;
 const workerUrl = new URL('./cdc-worker.js', import.meta.url);
 
 interface Window {
-  shared: SharedArrayBuffer;
+  /** Where this window starts in the shared memory, and a view of it. */
+  base: number;
   buffer: Buffer;
-  /** The first uncut byte (the previous window's tail), where new data starts, and the end of the data. */
+  /** The first uncut byte (the previous window's tail), and the end of the data; new data starts at `reserve`. */
   start: number;
   end: number;
   ended: boolean;
-  /** Found positions (Chunker.scan's encoding) of the carried tail, then of the new data once scanned. */
-  carried: number[];
-  scanning?: Promise<number[][]>;
+  /**
+   * Found positions (Chunker.scan's encoding, relative to the window) of the carried tail, then of the new data
+   * once scanned; undefined when too many positions matched to keep (adversarial data), and the window is then cut
+   * one byte at a time, as is the next one.
+   */
+  carried: number[] | undefined;
+  scanning?: Promise<Array<number[] | undefined>>;
   /** Chunks handed out and not released yet, and who waits for none to be left. */
   holds: number;
   onFree?: () => void;
@@ -57,21 +68,29 @@ export class ChunkingWorker {
   private nextId = 0;
   private readonly ring: Window[];
   private readonly reserve: number;
+  private readonly memory: WebAssembly.Memory;
 
   private constructor(private readonly chunker: Chunker) {
-    this.workers = Array.from({ length: Math.min(2, availableParallelism()) }, () => {
+    this.reserve = chunker.params.maxSize;
+    const windowSize = this.reserve + DATA_SIZE;
+    const pages = Math.ceil((WINDOWS_START + RING * windowSize) / PAGE);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    installGear(this.memory, chunker);
+    this.workers = Array.from({ length: Math.min(2, availableParallelism()) }, (_, i) => {
       const worker = new Worker(workerUrl);
       worker.unref();
       worker.on('message', (reply: WorkerReply) => {
         this.pending.get(reply.id)?.(reply);
         this.pending.delete(reply.id);
       });
+      const setup: WorkerSetup = { memory: this.memory, params: chunker.params, out: OUT_START + i * OUT_ENTRIES * 4, max: OUT_ENTRIES };
+      worker.postMessage(setup);
       return worker;
     });
-    this.reserve = chunker.params.maxSize;
-    this.ring = Array.from({ length: RING }, () => {
-      const shared = new SharedArrayBuffer(this.reserve + DATA_SIZE);
-      return { shared, buffer: Buffer.from(shared), start: 0, end: 0, ended: false, carried: [], holds: 0 };
+    this.ring = Array.from({ length: RING }, (_, i) => {
+      const base = WINDOWS_START + i * windowSize;
+      const buffer = Buffer.from(this.memory.buffer, base, windowSize);
+      return { base, buffer, start: 0, end: 0, ended: false, carried: [], holds: 0 };
     });
   }
 
@@ -89,34 +108,35 @@ export class ChunkingWorker {
     return size > DATA_SIZE;
   }
 
-  private ask(worker: Worker, request: DistributiveOmit<WorkerRequest, 'id' | 'window'>, window: Window): Promise<WorkerReply> {
+  private ask(worker: Worker, request: DistributiveOmit<WorkerRequest, 'id'>): Promise<WorkerReply> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      worker.postMessage({ ...request, id, window: window.shared } as WorkerRequest);
+      worker.postMessage({ ...request, id } as WorkerRequest);
     });
   }
 
-  /** Splits the window's new data between the workers. */
+  /** Splits the window's new data between the workers; positions come back relative to the window. */
   private scan(window: Window, history: number): void {
-    const from = this.reserve;
-    const part = Math.ceil((window.end - from) / this.workers.length);
-    const params = this.chunker.params;
+    const { base, end } = window;
+    const part = Math.ceil((end - this.reserve) / this.workers.length);
     window.scanning = Promise.all(
       this.workers.map(async (worker, i) => {
-        const partFrom = Math.min(window.end, from + i * part);
-        const to = Math.min(window.end, partFrom + part);
-        return (await this.ask(worker, { kind: 'scan', params, from: partFrom, to, history }, window)).found!;
+        const from = Math.min(end, this.reserve + i * part);
+        const to = Math.min(end, from + part);
+        const { found } = await this.ask(worker, { kind: 'scan', from: base + from, to: base + to, history: base + history });
+        return found?.map((position) => position - base * 4);
       }),
     );
   }
 
   /** Chunk digests on one worker, the whole-file hash (the window's new data, in order) on the other. */
   private async hash(window: Window, boundaries: Array<[number, number]>, first: boolean, last: boolean): Promise<WorkerReply> {
-    const file = { kind: 'file', from: this.reserve, to: window.end, first, last } as const;
+    const { base } = window;
+    const ranges = boundaries.map(([from, to]): [number, number] => [base + from, base + to]);
     const [chunks, whole] = await Promise.all([
-      this.ask(this.workers.at(-1)!, { kind: 'chunks', ranges: boundaries }, window),
-      this.ask(this.workers[0]!, file, window),
+      this.ask(this.workers.at(-1)!, { kind: 'chunks', ranges }),
+      this.ask(this.workers[0]!, { kind: 'file', from: base + this.reserve, to: base + window.end, first, last }),
     ]);
     return { ...chunks, fileDigest: whole.fileDigest };
   }
@@ -170,12 +190,15 @@ export class ChunkingWorker {
       await load(current);
       readAhead = current.ended ? undefined : guard(load(this.ring[1]!, current));
       for (let index = 1; ; index++) {
-        const candidates = current.carried.concat(...(await current.scanning!));
+        const parts = await current.scanning!;
+        const candidates = current.carried && parts.every(Boolean) ? current.carried.concat(...(parts as number[][])) : undefined;
         const cursor = { index: 0 };
         const boundaries: Array<[number, number]> = [];
         let position = current.start;
         while (position < current.end && (current.ended || current.end - position >= maxSize)) {
-          const length = chunker.cutAt(current.buffer, position, current.end, candidates, cursor);
+          const length = candidates
+            ? chunker.cutAt(current.buffer, position, current.end, candidates, cursor)
+            : chunker.cut(current.buffer, position, current.end);
           boundaries.push([position, position + length]);
           position += length;
         }
@@ -189,7 +212,7 @@ export class ChunkingWorker {
           current.buffer.copy(next.buffer, reserve - tail, position, current.end);
           next.start = reserve - tail;
           const shift = (next.start - position) * 4;
-          next.carried = candidates.filter((found) => found >= position * 4).map((found) => found + shift);
+          next.carried = candidates?.filter((found) => found >= position * 4).map((found) => found + shift);
           readAhead = next.ended ? undefined : guard(load(this.ring[(index + 1) % RING]!, next));
         }
         const { digests, fileDigest } = await hashing;

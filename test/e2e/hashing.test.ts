@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
@@ -7,6 +8,29 @@ import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.
 // on worker threads (the fallback on platforms without a prebuilt binary, forced with AIM_HASH=wasm). Likewise the
 // two chunk readers: big files are cut on workers over a ring of four 16 MiB windows (72 MiB goes round it),
 // small ones inline (forced for every file with AIM_CDC=inline).
+describe('data that matches the cut masks every few bytes', () => {
+  // [4, 116, 47] repeated makes the rolling hash match the large mask at every third byte (found by search over
+  // the default gear table): far more positions than the workers keep, so the big-file reader cuts those windows
+  // one byte at a time. The boundaries must still be exactly those of the inline reader.
+  it('cuts it exactly as the inline reader does', async () => {
+    const ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      const pattern = Buffer.alloc(40 * 1024 * 1024);
+      for (let i = 0; i < pattern.length; i++) pattern[i] = [4, 116, 47][i % 3]!;
+      await mkdir(ws.path('dense'));
+      await writeFile(ws.path('dense', 'pattern.bin'), pattern);
+      const parallel = await ws.json(['push', 'r/dense:a', 'dense']);
+      const inline = await ws.json(['push', 'r/dense:b', 'dense', '--rehash'], { env: { AIM_CDC: 'inline' } });
+      expect(inline.digest).toBe(parallel.digest);
+      expect(parallel.chunks).toBeGreaterThan(10);
+      await ws.json(['pull', 'r/dense:a', 'out']);
+      await expectSameTree(ws.path('out'), ws.path('dense'));
+    } finally {
+      await ws.cleanup();
+    }
+  });
+});
+
 describe('native and WebAssembly hashing give the same repository', () => {
   let ws: Workspace;
   const wasm = { env: { AIM_HASH: 'wasm' } };

@@ -1,0 +1,1 @@
+export function compileGearScan(text: string): Promise<Buffer>;

@@ -1,0 +1,48 @@
+;; The hot loop of Chunker.scan (chunker.ts) in WebAssembly: about twice as fast as the JavaScript loop (0.30 against
+;; 0.63 ns per byte on the project's machine), because V8 compiles it without bounds checks on every byte and table
+;; load. gear-scan.wasm is this file compiled with wabt (`npm run build:wasm`); a test recompiles it and compares.
+;;
+;; The memory is shared with the main thread: it holds the gear table (256 x i32 at offset 0), each worker's output
+;; area and the windows of file data. For every position p in [from, to) the rolling hash h (over the 32 bytes
+;; ending at p, warmed up from `warm`) is tested against both masks; matches are written to `out` as p * 4 + flags
+;; (1: small mask, 2: large mask). Returns how many were written, or max + 1 when `out` is full (the caller then
+;; cuts that window the slow way).
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+  (func (export "scan")
+    (param $from i32) (param $to i32) (param $warm i32)
+    (param $small i32) (param $large i32) (param $out i32) (param $max i32)
+    (result i32)
+    (local $i i32) (local $h i32) (local $n i32) (local $either i32) (local $flags i32)
+    (local.set $either (i32.and (local.get $small) (local.get $large)))
+    ;; warm up: the hash of the bytes before `from`, without tests
+    (local.set $i (local.get $warm))
+    (block $warmed
+      (loop $warming
+        (br_if $warmed (i32.ge_u (local.get $i) (local.get $from)))
+        (local.set $h (i32.add (i32.shl (local.get $h) (i32.const 1))
+                               (i32.load (i32.shl (i32.load8_u (local.get $i)) (i32.const 2)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $warming)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $to)))
+        (local.set $h (i32.add (i32.shl (local.get $h) (i32.const 1))
+                               (i32.load (i32.shl (i32.load8_u (local.get $i)) (i32.const 2)))))
+        ;; a match of either mask also matches their intersection: one cheap test per byte
+        (if (i32.eqz (i32.and (local.get $h) (local.get $either)))
+          (then
+            (local.set $flags
+              (i32.or (i32.eqz (i32.and (local.get $h) (local.get $small)))
+                      (i32.shl (i32.eqz (i32.and (local.get $h) (local.get $large))) (i32.const 1))))
+            (if (local.get $flags)
+              (then
+                (if (i32.ge_u (local.get $n) (local.get $max))
+                  (then (return (i32.add (local.get $max) (i32.const 1)))))
+                (i32.store (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
+                           (i32.or (i32.shl (local.get $i) (i32.const 2)) (local.get $flags)))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $n))
+)
