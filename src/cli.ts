@@ -56,6 +56,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// `aim inspect REF --json | head -1`: a reader that stops early is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const binaryName = process.argv[1]?.endsWith('aim_cli') ? 'aim_cli' : 'aim';
 const argv = process.argv.slice(2);
 const exitCode = await (await buildCli(argv, binaryName)).run(argv);

@@ -1,11 +1,12 @@
 // The whole seed flow through the built CLI, as a user runs it: repositories, push, list, versions, pull (long and
 // short forms, by tag and by digest), inspect, verify, info, delete. Assertions are on --json output and on the
 // bytes that land on disk.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
-import { createWorkspace, expectSameTree, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
+import { CLI_PATH, createWorkspace, expectSameTree, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
 const MODEL_FILES = [
@@ -133,6 +134,11 @@ describe('seed flow (local repository)', () => {
     const human = await ws.run(['inspect', `team/resnet@${v1Digest}`]);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('weights.bin');
+
+    // A reader that stops early (`| head`, here `| true`, gone before aim writes) is not an error: no stack trace.
+    const script = `"${process.execPath}" "${CLI_PATH}" inspect team/resnet:v1.0 --json | true; echo "exit \${PIPESTATUS[0]}" >&2`;
+    const piped = spawnSync('bash', ['-c', script], { cwd: ws.dir, env: { ...process.env, ...ws.env }, encoding: 'utf8' });
+    expect(piped.stderr.trim()).toBe('exit 0');
   });
 
   it('verifies the whole repository, one version, and a sample', async () => {
