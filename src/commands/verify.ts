@@ -23,7 +23,7 @@ export class VerifyCommand extends AimCommand {
   repo = Option.String({ name: 'REPO' });
   target = Option.String({ name: 'MODEL[:TAG]', required: false });
   sample = Option.String('--sample', { description: 'check only this percentage of the chunks, chosen at random' });
-  repair = Option.Boolean('--repair', false, { description: 'delete corrupt chunks so that pushing a good copy stores them again' });
+  repair = Option.Boolean('--repair', false, { description: 'delete corrupt chunks and make the next push check every chunk, so pushing a good copy stores missing and corrupt ones again' });
 
   concurrency = concurrencyOption();
 

@@ -179,15 +179,16 @@ export class ChunkingWorker {
     try {
       const { size } = await handle.stat();
       let offset = 0;
-      // Reads are chained and run ahead of the cutting, and each window's scan is queued as soon as it is read:
-      // the scan needs only the 31 bytes before the window's new data, not the cuts of the window before.
+      // Reads are chained and run a window ahead of the cutting. A window's scan needs only the 31 bytes before its
+      // new data, not the cuts of the window before; it is queued right after the hashing of the window before, so
+      // the workers hash what the main thread waits for first, then scan while the main thread stores chunks.
       const load = async (window: Window, previous?: Window): Promise<void> => {
         offset += await this.fill(handle, window, size, offset);
         if (previous) previous.buffer.copy(window.buffer, reserve - CONTEXT, previous.end - CONTEXT, previous.end);
-        this.scan(window, previous ? reserve - CONTEXT : reserve);
       };
       let current = this.ring[0]!;
       await load(current);
+      this.scan(current, reserve);
       readAhead = current.ended ? undefined : guard(load(this.ring[1]!, current));
       for (let index = 1; ; index++) {
         const parts = await current.scanning!;
@@ -213,6 +214,7 @@ export class ChunkingWorker {
           next.start = reserve - tail;
           const shift = (next.start - position) * 4;
           next.carried = candidates?.filter((found) => found >= position * 4).map((found) => found + shift);
+          this.scan(next, reserve - CONTEXT);
           readAhead = next.ended ? undefined : guard(load(this.ring[(index + 1) % RING]!, next));
         }
         const { digests, fileDigest } = await hashing;

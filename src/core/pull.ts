@@ -18,6 +18,7 @@ import { silentProgress, type ProgressSink } from './progress.js';
 import { ChunkBuffers, pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
 import type { Repository } from './repository.js';
 import { resolveVersion, type VersionSelector } from './resolve.js';
+import { emptyTrashInBackground, moveAside } from './trash.js';
 import { verifyFileOnDisk } from './verify-file.js';
 
 // pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
@@ -114,10 +115,11 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
     task.end();
     await pool.close();
   }
-  await installStaged(staged, next);
+  await installStaged(dest, staged, next);
   if (staged.length > 0) await syncFolder(dest);
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partialFolder(dest), started);
+  await emptyTrashInBackground(dest);
   await saveInstallState(dest, next, encodeManifest(manifest));
   return {
     repo: repo.name,
@@ -140,8 +142,8 @@ interface Staged {
   file: ManifestFile;
 }
 
-/** Renames verified partials into place and records what was installed. */
-async function installStaged(staged: Staged[], next: InstallState): Promise<void> {
+/** Renames verified partials into place (what they replace goes to the trash) and records what was installed. */
+async function installStaged(dest: string, staged: Staged[], next: InstallState): Promise<void> {
   // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
   const renamed = new Map<string, string>();
   for (const { temp, target, file } of staged) {
@@ -149,6 +151,7 @@ async function installStaged(staged: Staged[], next: InstallState): Promise<void
     const twin = renamed.get(temp);
     if (twin) await copyFile(twin, temp);
     await chmod(temp, file.mode & 0o777 || 0o644);
+    await moveAside(dest, target);
     await rename(temp, target);
     renamed.set(temp, target);
     await rm(`${temp}.journal`, { force: true });
@@ -175,6 +178,9 @@ async function removeDroppedFiles(dest: string, previous: InstallState, manifest
   for (const [path, recorded] of Object.entries(previous.files)) {
     if (wanted.has(path)) continue;
     const target = await safeTarget(dest, path).catch(() => undefined);
-    if (target && (await isUnchanged(target, recorded, recorded.digest))) await rm(target, { force: true });
+    if (target && (await isUnchanged(target, recorded, recorded.digest))) {
+      await moveAside(dest, target);
+      await rm(target, { force: true });
+    }
   }
 }

@@ -1,5 +1,6 @@
 // What moves and what does not: dedupe of an insertion, immutable tags, `latest`, pulling a new version over an
 // old one, a single-file push, symlinks that leave the folder, and --include/--exclude. All through the built CLI.
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel, writeRandomFile } from '../../fixtures/generate-model.js';
@@ -44,6 +45,10 @@ describe('transfers (local repository)', () => {
       expect(second.bytesTransferred).toBeLessThan(8 * MiB);
       expect(second.filesUnchanged).toBe(1); // config.json
       await expectSameTree(ws.path('big-pulled'), ws.path('big-v2'));
+      // The replaced v1 file went to .aim/trash, which a detached process deletes after aim exits.
+      const trash = ws.path('big-pulled', '.aim', 'trash');
+      for (let waited = 0; existsSync(trash) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(existsSync(trash)).toBe(false);
     });
   });
 
