@@ -30,11 +30,18 @@ function isCommandClass(value: unknown): value is CommandClass {
   return typeof value === 'function' && value.prototype instanceof Command && Array.isArray((value as { paths?: unknown }).paths);
 }
 
+/** The command's words, past options given before them (`aim --config team.yaml model push ...`). */
+function commandWords(argv: string[]): string[] {
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-')) i += argv[i] === '--config' ? 2 : 1;
+  return argv.slice(i);
+}
+
 async function commandsFor(argv: string[]): Promise<CommandClass[]> {
-  const word = argv[0];
-  if (argv.length === 1 && (word === '--version' || word === '-v')) return [];
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) return [];
+  const [word, second] = commandWords(argv);
   // `aim model push ...` needs only the push command (help for `aim model` lists them all).
-  const subcommand = word === 'model' && argv[1] ? modelCommands[argv[1]] : undefined;
+  const subcommand = word === 'model' && second ? modelCommands[second] : undefined;
   const loaders = subcommand ? [subcommand] : (word && commandsByWord[word]) || Object.values(commandsByWord).flat();
   const modules = await Promise.all(loaders.map((load) => load()));
   return modules.flatMap((module) => Object.values(module).filter(isCommandClass));
