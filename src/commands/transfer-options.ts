@@ -11,7 +11,7 @@ import { formatBytes, formatRate } from './format.js';
 /** `--concurrency N`: chunks in flight; overrides the repository's `concurrency` setting. */
 export function concurrencyOption() {
   return Option.String('--concurrency', {
-    description: "chunks moved at once (default: the repository's concurrency setting, 8 for folders, 12 for S3)",
+    description: "chunks moved at once (default: the repository's concurrency setting, 8 for folders, 24 for S3)",
     validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 256)]),
   });
 }

@@ -16,6 +16,6 @@ export class Session {
     const backend = await openBackend(repo);
     await backend.probe('read');
     // Object stores answer each request with latency, so more requests in flight keep the link busy.
-    return new Repository(name, backend, repo.concurrency ?? (repo.type === 's3' ? 12 : 8));
+    return new Repository(name, backend, repo.concurrency ?? (repo.type === 's3' ? 24 : 8));
   }
 }
