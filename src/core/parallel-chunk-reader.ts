@@ -24,12 +24,13 @@ export interface ChunkSource {
 }
 
 // The chunk reader for big files: the same boundaries as readChunks (chunk-reader.ts), found on all cores. A ring
-// of windows of shared memory is filled by reads; worker threads (one per core, two at most) each scan a part of
-// every new window for the positions where the rolling hash matches (Chunker.scan); the main thread picks the
-// boundaries from those (Chunker.cutAt); the workers hash the chunks and the file while the main thread reads the
-// next window; then the chunks are handed out as views of the window, with no copy. A window is refilled only when
-// every chunk handed out from it has been released, so memory is the ring whatever the file size. Each window
-// keeps a maximum chunk's worth of room in front of its data for the uncut tail of the window before it.
+// of windows in one shared WebAssembly memory is filled by reads; worker threads (one per core, two at most) each
+// scan a part of every new window for the positions where the rolling hash matches (Chunker.scan's loop, in
+// WebAssembly: gear-scan.wat); the main thread picks the boundaries from those (Chunker.cutAt); the workers hash
+// the chunks and the file while the main thread reads the next window; then the chunks are handed out as views of
+// the window, with no copy. A window is refilled only when every chunk handed out from it has been released, so
+// memory is the ring (84 MiB) whatever the file size. Each window keeps a maximum chunk's worth of room in front
+// of its data for the uncut tail of the window before it.
 
 const DATA_SIZE = 16 * 1024 * 1024;
 const RING = 4;
