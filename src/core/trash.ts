@@ -28,5 +28,7 @@ export async function emptyTrashInBackground(dest: string): Promise<void> {
   const entries = await readdir(folder).catch(() => []);
   if (entries.length === 0) return;
   const script = 'require("node:fs").rmSync(process.argv[1], { recursive: true, force: true })';
-  spawn(process.execPath, ['-e', script, folder], { detached: true, stdio: 'ignore', windowsHide: true }).unref();
+  const child = spawn(process.execPath, ['-e', script, folder], { detached: true, stdio: 'ignore', windowsHide: true });
+  child.on('error', () => undefined); // could not start: the next pull deletes the trash instead
+  child.unref();
 }
