@@ -24,10 +24,7 @@ export const DEFAULT_CHUNKING: ChunkingParams = {
 };
 
 /** Bytes that a rolling hash value depends on: a 32-bit word shifted left once per byte. */
-const WINDOW = 32;
-
-/** Word loads read bytes in memory order only on little-endian machines (all that Node's prebuilt binaries target). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export const HASH_SPAN = 32;
 
 function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
@@ -105,57 +102,18 @@ export class Chunker {
    * position depends only on the 32 bytes ending there (each step shifts the oldest byte's bits out of the word),
    * so each thread scans its own part of a window and `cutAt` then picks exactly the boundaries `cut` would.
    * Up to 31 bytes before `from` are read, not before `history` (where valid bytes begin). Each position is
-   * encoded as `position * 4 + (1 if the small mask matches) + (2 if the large mask matches)`.
+   * encoded as `position * 4 + (1 if the small mask matches) + (2 if the large mask matches)`. Files are scanned
+   * by the same loop in WebAssembly (gear-scan.wat); this one is its reference (test/core/gear-scan.test.ts).
    */
   scan(data: Uint8Array, from: number, to: number, history: number): number[] {
-    const gear = this.gear;
-    const maskSmall = this.maskSmall;
-    const maskLarge = this.maskLarge;
-    const either = maskSmall & maskLarge; // a cheap first test: a match of either mask also matches this one
-    const hits: number[] = []; // positions passing the first test; the hot loops stay free of calls
-    let hash = 0;
-    for (let i = Math.max(history, from - WINDOW + 1); i < from; i++) hash = ((hash << 1) + gear[data[i]!]!) | 0;
-    // Bytes one at a time up to a 4-byte boundary, then four at a time from one 32-bit load (about 1.4x faster:
-    // a quarter of the loads and bounds checks), then the rest one at a time.
-    const aligned = LITTLE_ENDIAN ? Math.min(to, from + ((4 - ((data.byteOffset + from) % 4)) % 4)) : to;
-    const wordsEnd = LITTLE_ENDIAN ? aligned + ((to - aligned) & ~3) : to;
-    let i = from;
-    for (; i < aligned; i++) {
-      hash = ((hash << 1) + gear[data[i]!]!) | 0;
-      if ((hash & either) === 0) hits.push(i);
-    }
-    if (i < wordsEnd) {
-      const words = new Int32Array(data.buffer, data.byteOffset + i, (wordsEnd - i) / 4);
-      for (let k = 0; k < words.length; k++, i += 4) {
-        const word = words[k]!;
-        hash = ((hash << 1) + gear[word & 255]!) | 0;
-        if ((hash & either) === 0) hits.push(i);
-        hash = ((hash << 1) + gear[(word >> 8) & 255]!) | 0;
-        if ((hash & either) === 0) hits.push(i + 1);
-        hash = ((hash << 1) + gear[(word >> 16) & 255]!) | 0;
-        if ((hash & either) === 0) hits.push(i + 2);
-        hash = ((hash << 1) + gear[word >>> 24]!) | 0;
-        if ((hash & either) === 0) hits.push(i + 3);
-      }
-    }
-    for (; i < to; i++) {
-      hash = ((hash << 1) + gear[data[i]!]!) | 0;
-      if ((hash & either) === 0) hits.push(i);
-    }
     const found: number[] = [];
-    for (const position of hits) {
-      const value = this.hashAt(data, position, history);
-      const flags = ((value & maskSmall) === 0 ? 1 : 0) | ((value & maskLarge) === 0 ? 2 : 0);
-      if (flags !== 0) found.push(position * 4 + flags);
+    let hash = 0;
+    for (let i = Math.max(history, from - HASH_SPAN + 1); i < to; i++) {
+      hash = ((hash << 1) + this.gear[data[i]!]!) | 0;
+      const flags = ((hash & this.maskSmall) === 0 ? 1 : 0) | ((hash & this.maskLarge) === 0 ? 2 : 0);
+      if (i >= from && flags !== 0) found.push(i * 4 + flags);
     }
     return found;
-  }
-
-  /** The rolling hash at `position`: over the 32 bytes ending there, or those since `history`. */
-  private hashAt(data: Uint8Array, position: number, history: number): number {
-    let hash = 0;
-    for (let i = Math.max(history, position - WINDOW + 1); i <= position; i++) hash = ((hash << 1) + this.gear[data[i]!]!) | 0;
-    return hash;
   }
 
   /**
@@ -171,7 +129,7 @@ export class Chunker {
     const normalEnd = start + Math.min(limit, avgSize);
     const limitEnd = start + limit;
     let i = start + minSize;
-    const exactEnd = Math.min(i + WINDOW - 1, limitEnd);
+    const exactEnd = Math.min(i + HASH_SPAN - 1, limitEnd);
     let hash = 0;
     for (; i < exactEnd; i++) {
       hash = ((hash << 1) + this.gear[data[i]!]!) | 0;

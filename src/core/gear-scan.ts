@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Chunker } from './chunker.js';
+import { HASH_SPAN, type Chunker } from './chunker.js';
 
 // Chunker.scan's loop in WebAssembly (gear-scan.wat, compiled into gear-scan.wasm), over a shared memory that holds
 // the gear table at offset 0, an output area per worker and the windows of file data. Twice as fast as the
 // JavaScript loop; the same positions (test/core/gear-scan.test.ts).
 
 const wasmUrl = new URL('./gear-scan.wasm', import.meta.url);
-/** Bytes a rolling hash value depends on (Chunker's WINDOW). */
-const SPAN = 32;
 const GEAR_BYTES = 256 * 4;
 
 let compiled: WebAssembly.Module | undefined;
@@ -35,7 +33,7 @@ export class GearScan {
   /** Chunker.scan over the memory, or undefined when more positions match than the output area holds. */
   scan(from: number, to: number, history: number): number[] | undefined {
     const { maskSmall, maskLarge } = this.chunker.kernel;
-    const count = this.run(from, to, Math.max(history, from - SPAN + 1), maskSmall, maskLarge, this.out, this.max);
+    const count = this.run(from, to, Math.max(history, from - HASH_SPAN + 1), maskSmall, maskLarge, this.out, this.max);
     if (count > this.max) return undefined;
     return Array.from(new Int32Array(this.memory.buffer, this.out, count));
   }

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { nativeBlake3 } from './blake3-native.js';
-import type { Chunker } from './chunker.js';
+import { HASH_SPAN, type Chunker } from './chunker.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
 import { installGear } from './gear-scan.js';
 import { digestFromHex, type Digest } from './digest.js';
@@ -34,12 +34,14 @@ export interface ChunkSource {
 
 const DATA_SIZE = 16 * 1024 * 1024;
 const RING = 4;
-/** Bytes before a window's new data that its scan reads so that every rolling hash covers a whole 32-byte span. */
-const CONTEXT = 31;
+/** Bytes before a window's new data that its scan reads so that every rolling hash covers a whole span. */
+const CONTEXT = HASH_SPAN - 1;
+const MAX_WORKERS = 2;
 // The shared memory: the gear table at 0, then each worker's output area for found positions, then the windows.
-const OUT_ENTRIES = 64 * 1024; // one match per 128 bytes of an 8 MiB part; random data has one per 256 KiB
+/** One match per 128 bytes of an 8 MiB part; random data has one per 256 KiB. */
+export const OUT_ENTRIES = 64 * 1024;
 const OUT_START = 64 * 1024;
-const WINDOWS_START = OUT_START + 2 * OUT_ENTRIES * 4;
+const WINDOWS_START = OUT_START + MAX_WORKERS * OUT_ENTRIES * 4;
 const PAGE = 64 * 1024;
 const workerUrl = new URL('./cdc-worker.js', import.meta.url);
 
@@ -77,7 +79,7 @@ export class ChunkingWorker {
     const pages = Math.ceil((WINDOWS_START + RING * windowSize) / PAGE);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     installGear(this.memory, chunker);
-    this.workers = Array.from({ length: Math.min(2, availableParallelism()) }, (_, i) => {
+    this.workers = Array.from({ length: Math.min(MAX_WORKERS, availableParallelism()) }, (_, i) => {
       const worker = new Worker(workerUrl);
       worker.unref();
       worker.on('message', (reply: WorkerReply) => {

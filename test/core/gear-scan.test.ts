@@ -4,6 +4,7 @@ import { randomStream } from '../../fixtures/generate-model.js';
 import { compileGearScan } from '../../scripts/compile-wat.mjs';
 import { Chunker, DEFAULT_CHUNKING } from '../../src/core/chunker.js';
 import { GearScan, installGear } from '../../src/core/gear-scan.js';
+import { OUT_ENTRIES } from '../../src/core/parallel-chunk-reader.js';
 
 const MiB = 1024 * 1024;
 
@@ -35,6 +36,12 @@ describe('gear-scan.wasm', () => {
       expect(found).toEqual([...chunker.scan(data, 0, split, 0), ...chunker.scan(data, split, data.length, 0)]);
       expect(found.length).toBeGreaterThan(8);
     }
+  });
+
+  it("overflows a worker's area on the crafted pattern the big-file e2e test pushes (so it takes the slow path)", () => {
+    const chunker = new Chunker();
+    const pattern = Uint8Array.from({ length: 8 * MiB }, (_, i) => [4, 116, 47][i % 3]!);
+    expect(setUp(chunker, pattern, MiB, OUT_ENTRIES).scan(MiB, MiB + pattern.length, MiB)).toBeUndefined();
   });
 
   it('reports an output area too small for what matched instead of writing past it', () => {
