@@ -17,6 +17,8 @@ export async function* readChunks(path: string, chunker: Chunker): AsyncGenerato
     const window = Buffer.allocUnsafe(Math.min(Math.max(WINDOW_SIZE, 2 * maxSize), size + 1));
     let filled = 0;
     let position = 0;
+    /** Where the window starts in the file. */
+    let windowOffset = 0;
     let ended = false;
     while (!ended || position < filled) {
       if (!ended) {
@@ -26,12 +28,13 @@ export async function* readChunks(path: string, chunker: Chunker): AsyncGenerato
       }
       // Cut while a whole maximum-size chunk is available (or the file has ended).
       while (position < filled && (ended || filled - position >= maxSize)) {
-        const length = chunker.cut(window, position, filled);
+        const length = chunker.at(windowOffset + position).cut(window, position, filled);
         yield Buffer.from(window.subarray(position, position + length));
         position += length;
       }
       if (position > 0 && !ended) {
         window.copyWithin(0, position, filled);
+        windowOffset += position;
         filled -= position;
         position = 0;
       }

@@ -11,6 +11,11 @@ export interface ChunkingParams {
   maxSize: number;
   /** Seed of the gear table generator (mulberry32). */
   seed: number;
+  /**
+   * Finer chunking for the first `size` bytes of every file: a chunk that starts there is cut with these sizes.
+   * Repositories created before it have none, and cut every chunk alike.
+   */
+  head?: { size: number; minSize: number; avgSize: number; maxSize: number };
 }
 
 // A 128 KiB minimum (not the paper's avg/4) lets boundaries resynchronise sooner after a changed region: on 1 GiB
@@ -21,6 +26,10 @@ export const DEFAULT_CHUNKING: ChunkingParams = {
   avgSize: 1024 * 1024,
   maxSize: 4 * 1024 * 1024,
   seed: 0x61696d31, // "aim1"
+  // Model formats keep their editable metadata at the start of the file (GGUF keys and tokenizer, the safetensors
+  // JSON header), so an edit there, which shifts everything after it, costs a 128 KiB chunk instead of a 1 MiB one;
+  // 8 MiB of head adds about 60 chunks to a big file.
+  head: { size: 8 * 1024 * 1024, minSize: 16 * 1024, avgSize: 128 * 1024, maxSize: 512 * 1024 },
 };
 
 /** Bytes that a rolling hash value depends on: a 32-bit word shifted left once per byte. */
@@ -57,10 +66,17 @@ export class Chunker {
   private readonly gear: Int32Array;
   private readonly maskSmall: number;
   private readonly maskLarge: number;
+  private readonly headChunker?: Chunker;
 
   constructor(params: ChunkingParams = DEFAULT_CHUNKING) {
     if (!(params.minSize > 0 && params.minSize <= params.avgSize && params.avgSize <= params.maxSize)) {
       throw new RangeError(`invalid chunking sizes ${params.minSize}/${params.avgSize}/${params.maxSize}`);
+    }
+    if (params.head) {
+      const { size, ...sizes } = params.head;
+      // Readers keep a maximum chunk of the file body ahead of every cut, which must also cover a head chunk.
+      if (!(size >= 0 && sizes.maxSize <= params.maxSize)) throw new RangeError(`invalid chunking head ${size}/${sizes.maxSize}`);
+      this.headChunker = new Chunker({ algorithm: params.algorithm, seed: params.seed, ...sizes });
     }
     this.params = params;
     this.gear = gearTable(params.seed);
@@ -69,8 +85,13 @@ export class Chunker {
     this.maskLarge = spreadMask(bits - 2) | 0; // easier after it: fewer chunks reach the maximum
   }
 
+  /** The chunker for a chunk that starts at `offset` in its file: the head's finer one in the file's first bytes. */
+  at(offset: number): Chunker {
+    return this.headChunker && offset < this.params.head!.size ? this.headChunker : this;
+  }
+
   /**
-   * Length of the next chunk of `data[start, end)`. `end - start` must be at least maxSize unless the data ends
+   * Length of the next chunk of `data[start, end)`, for a chunk of the file's body (see `at`). `end - start` must be at least maxSize unless the data ends
    * there (the caller keeps a window of maxSize bytes ahead, or passes the file's tail).
    */
   cut(data: Uint8Array, start: number, end: number): number {
@@ -153,7 +174,7 @@ export class Chunker {
   split(data: Uint8Array): number[] {
     const lengths: number[] = [];
     for (let start = 0; start < data.length; ) {
-      const length = this.cut(data, start, data.length);
+      const length = this.at(start).cut(data, start, data.length);
       lengths.push(length);
       start += length;
     }

@@ -52,6 +52,8 @@ interface Window {
   /** The first uncut byte (the previous window's tail), and the end of the data; new data starts at `reserve`. */
   start: number;
   end: number;
+  /** Where the window's new data (at `reserve`) starts in the file. */
+  offset: number;
   ended: boolean;
   /**
    * Found positions (Chunker.scan's encoding, relative to the window) of the carried tail, then of the new data
@@ -93,7 +95,7 @@ export class ChunkingWorker {
     this.ring = Array.from({ length: RING }, (_, i) => {
       const base = WINDOWS_START + i * windowSize;
       const buffer = Buffer.from(this.memory.buffer, base, windowSize);
-      return { base, buffer, start: 0, end: 0, ended: false, carried: [], holds: 0 };
+      return { base, buffer, start: 0, end: 0, offset: 0, ended: false, carried: [], holds: 0 };
     });
   }
 
@@ -154,6 +156,7 @@ export class ChunkingWorker {
     }
     window.start = this.reserve;
     window.end = this.reserve + filled;
+    window.offset = offset;
     window.ended = filled < DATA_SIZE || offset + filled >= size;
     window.carried = [];
     return filled;
@@ -200,9 +203,12 @@ export class ChunkingWorker {
         const boundaries: Array<[number, number]> = [];
         let position = current.start;
         while (position < current.end && (current.ended || current.end - position >= maxSize)) {
-          const length = candidates
-            ? chunker.cutAt(current.buffer, position, current.end, candidates, cursor)
-            : chunker.cut(current.buffer, position, current.end);
+          // Chunks in the file's head are cut with the head's sizes, one byte at a time (a few MiB per file).
+          const cutter = chunker.at(current.offset + position - reserve);
+          const length =
+            candidates && cutter === chunker
+              ? chunker.cutAt(current.buffer, position, current.end, candidates, cursor)
+              : cutter.cut(current.buffer, position, current.end);
           boundaries.push([position, position + length]);
           position += length;
         }

@@ -16,7 +16,9 @@ function boundaries(lengths: number[]): number[] {
 }
 
 describe('Chunker (FastCDC)', () => {
-  const chunker = new Chunker();
+  /** The default parameters without the finer head: the chunker of a file's body. */
+  const BODY: ChunkingParams = { ...DEFAULT_CHUNKING, head: undefined };
+  const chunker = new Chunker(BODY);
   const data = randomStream('chunker-base').next(24 * MiB);
 
   it('covers the input exactly, with every chunk but the last within min and max', () => {
@@ -34,7 +36,7 @@ describe('Chunker (FastCDC)', () => {
   });
 
   it('is deterministic, also across instances', () => {
-    expect(new Chunker().split(data)).toEqual(chunker.split(data));
+    expect(new Chunker(BODY).split(data)).toEqual(chunker.split(data));
     expect(chunker.split(data)).toEqual(chunker.split(Buffer.from(data)));
   });
 
@@ -72,20 +74,20 @@ describe('Chunker (FastCDC)', () => {
   });
 
   it('honours other parameters, which change the boundaries (they are part of the format)', () => {
-    const small: ChunkingParams = { ...DEFAULT_CHUNKING, minSize: 16 * KiB, avgSize: 64 * KiB, maxSize: 256 * KiB };
+    const small: ChunkingParams = { ...BODY, minSize: 16 * KiB, avgSize: 64 * KiB, maxSize: 256 * KiB };
     const lengths = new Chunker(small).split(data.subarray(0, 4 * MiB));
     for (const length of lengths.slice(0, -1)) {
       expect(length).toBeGreaterThanOrEqual(small.minSize);
       expect(length).toBeLessThanOrEqual(small.maxSize);
     }
-    const reseeded = new Chunker({ ...DEFAULT_CHUNKING, seed: 1 }).split(data);
+    const reseeded = new Chunker({ ...BODY, seed: 1 }).split(data);
     expect(reseeded).not.toEqual(chunker.split(data));
   });
 
   it('finds the same boundaries from positions scanned in parts (as the cutting workers do)', () => {
     // Parts of uneven length, the second starting at an odd offset, over a view that is not 4-byte aligned.
     const view = Buffer.concat([Buffer.alloc(3), data]).subarray(3);
-    for (const [params, length] of [[DEFAULT_CHUNKING, data.length], [{ ...DEFAULT_CHUNKING, minSize: 64, avgSize: 256, maxSize: 1024 }, 512 * KiB]] as const) {
+    for (const [params, length] of [[BODY, data.length], [{ ...BODY, minSize: 64, avgSize: 256, maxSize: 1024 }, 512 * KiB]] as const) {
       const cutter = new Chunker(params);
       const input = view.subarray(0, length);
       const split = Math.floor(length / 3) + 1;
@@ -96,6 +98,48 @@ describe('Chunker (FastCDC)', () => {
       expect(lengths).toEqual(cutter.split(input));
       expect(lengths.length).toBeGreaterThan(10);
     }
+  });
+
+  describe('the head of a file', () => {
+    const head = DEFAULT_CHUNKING.head!;
+    const withHead = new Chunker();
+    /** Bytes of `changed`'s chunks that `original` has no chunk with the same content for. */
+    function newBytes(cutter: Chunker, original: Buffer, changed: Buffer): number {
+      const chunksOf = (bytes: Buffer) => {
+        let offset = 0;
+        return cutter.split(bytes).map((length) => bytes.subarray(offset, (offset += length)).toString('base64'));
+      };
+      const known = new Set(chunksOf(original));
+      return chunksOf(changed).filter((chunk) => !known.has(chunk)).reduce((sum, chunk) => sum + Buffer.from(chunk, 'base64').length, 0);
+    }
+
+    it('is cut with the finer head sizes, and the rest with the body sizes', () => {
+      const chunks: Array<[from: number, length: number]> = [];
+      let from = 0;
+      for (const length of withHead.split(data)) chunks.push([from, length]), (from += length);
+      const inHead = chunks.filter(([start]) => start < head.size);
+      const inBody = chunks.filter(([start]) => start >= head.size).slice(0, -1);
+      for (const [, length] of inHead) expect(length).toBeLessThanOrEqual(head.maxSize);
+      for (const [, length] of inHead.slice(0, -1)) expect(length).toBeGreaterThanOrEqual(head.minSize);
+      for (const [, length] of inBody) expect(length).toBeGreaterThanOrEqual(DEFAULT_CHUNKING.minSize);
+      const headAverage = head.size / inHead.length;
+      expect(headAverage).toBeGreaterThan(0.6 * head.avgSize);
+      expect(headAverage).toBeLessThan(1.6 * head.avgSize);
+      expect(inBody.length).toBeGreaterThan(5);
+      expect(withHead.split(data)).not.toEqual(chunker.split(data));
+    });
+
+    it('makes an insertion near the start cost a head chunk, not a body chunk', () => {
+      const changed = Buffer.concat([data.subarray(0, 4 * KiB), randomStream('chunker-head-insert').next(KiB), data.subarray(4 * KiB)]);
+      const stored = newBytes(withHead, data, changed);
+      expect(stored).toBeGreaterThan(KiB);
+      expect(stored).toBeLessThanOrEqual(2 * head.maxSize);
+      expect(newBytes(chunker, data, changed)).toBeGreaterThan(stored);
+    });
+
+    it('rejects a head whose chunks could be longer than the body maximum', () => {
+      expect(() => new Chunker({ ...DEFAULT_CHUNKING, head: { ...head, maxSize: 2 * DEFAULT_CHUNKING.maxSize } })).toThrow(RangeError);
+    });
   });
 
   it('rejects inconsistent sizes', () => {
@@ -119,6 +163,16 @@ describe('Chunker (FastCDC)', () => {
       for await (const chunk of readChunks(file, chunker)) chunks.push(chunk);
       expect(chunks.map((c) => c.length)).toEqual(chunker.split(data));
       expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    });
+
+    it('cuts a head longer than its window with the head sizes up to the head end', async () => {
+      const file = join(folder, 'data.bin');
+      await writeFile(file, data);
+      const longHead = new Chunker({ ...DEFAULT_CHUNKING, head: { ...DEFAULT_CHUNKING.head!, size: 20 * MiB } });
+      const lengths: number[] = [];
+      for await (const chunk of readChunks(file, longHead)) lengths.push(chunk.length);
+      expect(lengths).toEqual(longHead.split(data));
+      expect(lengths.length).toBeGreaterThan(100);
     });
   });
 });

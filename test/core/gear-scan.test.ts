@@ -26,7 +26,7 @@ describe('gear-scan.wasm', () => {
 
   it('finds what Chunker.scan finds, in parts, at odd offsets, for the default and for small parameters', () => {
     const data = randomStream('gear-scan').next(8 * MiB);
-    for (const params of [DEFAULT_CHUNKING, { ...DEFAULT_CHUNKING, minSize: 64, avgSize: 256, maxSize: 1024 }]) {
+    for (const params of [DEFAULT_CHUNKING, { ...DEFAULT_CHUNKING, minSize: 64, avgSize: 256, maxSize: 1024, head: undefined }]) {
       const chunker = new Chunker(params);
       const base = 1 * MiB + 3;
       const scanner = setUp(chunker, data, base);
@@ -45,7 +45,7 @@ describe('gear-scan.wasm', () => {
   });
 
   it('reports an output area too small for what matched instead of writing past it', () => {
-    const chunker = new Chunker({ ...DEFAULT_CHUNKING, minSize: 64, avgSize: 256, maxSize: 1024 });
+    const chunker = new Chunker({ ...DEFAULT_CHUNKING, minSize: 64, avgSize: 256, maxSize: 1024, head: undefined });
     const data = randomStream('gear-scan-full').next(1 * MiB);
     const expected = chunker.scan(data, 0, data.length, 0);
     expect(setUp(chunker, data, MiB, expected.length).scan(MiB, MiB + data.length, MiB)).toHaveLength(expected.length);

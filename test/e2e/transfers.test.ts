@@ -32,7 +32,8 @@ describe('transfers (local repository)', () => {
       const v2 = await ws.json(['push', 'r/big:v2', 'big-v2']);
       expect(v2.totalBytes).toBe(SIZE + KiB + 512);
       expect(v2.bytesTransferred).toBeGreaterThan(0);
-      expect(v2.bytesTransferred).toBeLessThan(8 * MiB);
+      // The insertion falls in the file's head, which is cut into chunks of 16-512 KiB (1 MiB on average after it).
+      expect(v2.bytesTransferred).toBeLessThan(MiB);
       expect(v2.bytesSkipped).toBe(v2.totalBytes - v2.bytesTransferred);
     });
 
@@ -42,7 +43,7 @@ describe('transfers (local repository)', () => {
       await expectSameTree(ws.path('big-pulled'), ws.path('big-v1'));
       const second = await ws.json(['pull', 'r/big:v2', 'big-pulled']);
       expect(second.bytesTransferred).toBeGreaterThan(0);
-      expect(second.bytesTransferred).toBeLessThan(8 * MiB);
+      expect(second.bytesTransferred).toBeLessThan(MiB);
       expect(second.filesUnchanged).toBe(1); // config.json
       await expectSameTree(ws.path('big-pulled'), ws.path('big-v2'));
       // The replaced v1 file went to .aim/trash, which a detached process deletes after aim exits.
