@@ -12,6 +12,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from './backend.js';
 import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
+import { LeanGet, type LeanResponse } from './s3-lean-get.js';
 
 const SIZE_METADATA = 'aim-size';
 const isMissing = (error: unknown) => ['NotFound', 'NoSuchKey'].includes(errorCode(error));
@@ -35,6 +36,8 @@ export class S3Backend implements Backend, ConditionalPut {
   /** Cleared when the server rejects conditional headers as not implemented; then plain PUTs are used. */
   private conditionalHeaders = true;
   private readonly writes = new KeyedQueue();
+  /** Chunk reads without the SDK's middleware; undefined once the endpoint turned out to need the SDK. */
+  private lean: LeanGet | undefined;
 
   constructor(location: RepoLocation, settings: S3Settings = s3SettingsFromEnv()) {
     const { bucket, prefix } = parseS3Path(location.path);
@@ -43,6 +46,7 @@ export class S3Backend implements Backend, ConditionalPut {
     this.location = `s3://${bucket}${prefix ? `/${prefix.slice(0, -1)}` : ''}`;
     this.settings = settings;
     this.client = createS3Client(location, settings);
+    this.lean = new LeanGet(this.client);
     this.where = { location: this.location, bucket, endpoint: location.endpoint, region: location.region, profile: location.profile };
   }
 
@@ -72,8 +76,8 @@ export class S3Backend implements Backend, ConditionalPut {
 
   private async getWithVersion(key: string): Promise<{ data: Buffer; version: string }> {
     return this.run('read', key, async (abortSignal) => {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal });
-      return { data: await readBody(out.Body, abortSignal, out.ContentLength), version: out.ETag ?? '' };
+      const out = await this.sendGet(key, undefined, abortSignal);
+      return { data: await readBody(out.body, abortSignal, out.contentLength), version: out.etag ?? '' };
     });
   }
 
@@ -86,11 +90,10 @@ export class S3Backend implements Backend, ConditionalPut {
     const range = `bytes=${offset}-${offset + length - 1}`;
     return this.run('read', key, async (abortSignal) => {
       try {
-        const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range });
-        const out = await this.client.send(command, { abortSignal });
-        const data = await readBody(out.Body, abortSignal, out.ContentLength);
+        const out = await this.sendGet(key, range, abortSignal);
+        const data = await readBody(out.body, abortSignal, out.contentLength);
         // A server that ignores Range answers 200 with the whole object; cut the range out ourselves.
-        return out.ContentRange ? data : data.subarray(offset, offset + length);
+        return out.contentRange ? data : data.subarray(offset, offset + length);
       } catch (error) {
         if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return Buffer.alloc(0);
         throw error;
@@ -105,14 +108,23 @@ export class S3Backend implements Backend, ConditionalPut {
     const range = offset > 0 ? `bytes=${offset}-${offset + target.length - 1}` : undefined;
     return this.run('read', key, async (abortSignal) => {
       try {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal });
+        const out = await this.sendGet(key, range, abortSignal);
         // A server that ignores Range answers 200 with the whole object; skip to the offset ourselves.
-        return await readBodyInto(out.Body, abortSignal, out.ContentLength, target, range && !out.ContentRange ? offset : 0);
+        return await readBodyInto(out.body, abortSignal, out.contentLength, target, range && !out.contentRange ? offset : 0);
       } catch (error) {
         if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return 0;
         throw error;
       }
     });
+  }
+
+  /** One GetObject attempt, lean when the endpoint allows it (s3-lean-get.ts), else through the SDK. */
+  private async sendGet(key: string, range: string | undefined, abortSignal: AbortSignal): Promise<LeanResponse> {
+    const lean = await this.lean?.send(this.bucket, this.prefix + key, range, abortSignal);
+    if (lean) return lean;
+    this.lean = undefined;
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal });
+    return { body: out.Body as LeanResponse['body'], contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag };
   }
 
   /**

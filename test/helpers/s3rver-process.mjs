@@ -19,7 +19,7 @@ export const S3RVER_ENV = Object.freeze({
 const launcher = fileURLToPath(new URL('./s3rver-launcher.mjs', import.meta.url));
 
 export async function startS3rverProcess(directory, bucket) {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', launcher, directory, bucket], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '--single-threaded-gc', launcher, directory, bucket], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk.toString()));
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
