@@ -48,7 +48,8 @@ export class LeanGet {
       headers: { host: url.host, ...(endpoint.headers ? flatten(endpoint.headers) : {}), ...(range ? { range } : {}) },
     });
     const signer = this.signer(scheme?.signingRegion ?? (await config.region()), scheme?.signingName ?? 's3');
-    const signed = await signer.sign(request);
+    // The SDK corrects its clock by the offset it learned from a server's Date header after a skew error; so do we.
+    const signed = await signer.sign(request, { signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)) });
     const { response } = await config.requestHandler.handle(signed as HttpRequest, { abortSignal });
     const headers = response.headers;
     if (response.statusCode >= 300) throw await serviceError(response.statusCode, headers, response.body as Readable | undefined);
@@ -102,7 +103,7 @@ async function serviceError(status: number, headers: Record<string, string>, bod
   if (body) {
     for await (const piece of body) if (text.length < 64 * 1024) text += (piece as Buffer).toString('utf8');
   }
-  const tag = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1];
+  const tag = (name: string) => unescapeXml(new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]);
   const code = tag('Code') ?? (status === 404 ? 'NotFound' : `Http${status}`);
   const error = new Error(tag('Message') ?? `${code} (HTTP ${status})`);
   return Object.assign(error, {
@@ -113,4 +114,10 @@ async function serviceError(status: number, headers: Record<string, string>, bod
     $metadata: { httpStatusCode: status, requestId: headers['x-amz-request-id'] },
     $response: { statusCode: status, headers },
   });
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function unescapeXml(text: string | undefined): string | undefined {
+  return text?.replace(/&(amp|lt|gt|quot|apos);/g, (_, name: string) => XML_ENTITIES[name]!);
 }

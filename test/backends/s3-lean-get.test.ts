@@ -6,7 +6,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Backend } from '../../src/backends/s3.js';
 import { LeanGet } from '../../src/backends/s3-lean-get.js';
+import { NotFoundError } from '../../src/core/errors.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -29,17 +31,22 @@ describe('lean GetObject', () => {
   let server: Server;
   let seen: { method: string; path: string; headers: IncomingHttpHeaders } | undefined;
   let client: S3Client;
+  let endpoint: string;
+  /** What the server answers next, when not the default 200 "ok". */
+  let answer: { status: number; body: string } | undefined;
 
   beforeAll(async () => {
     server = createServer((request, response) => {
       seen = { method: request.method!, path: request.url!, headers: request.headers };
-      response.writeHead(200, { 'content-length': '2', etag: '"abc"' }).end('ok');
+      if (answer) response.writeHead(answer.status, { 'content-length': String(Buffer.byteLength(answer.body)) }).end(answer.body);
+      else response.writeHead(200, { 'content-length': '2', etag: '"abc"' }).end('ok');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
+    endpoint = `http://127.0.0.1:${port}`;
     client = new S3Client({
       region: 'eu-west-3',
-      endpoint: `http://127.0.0.1:${port}`,
+      endpoint,
       forcePathStyle: true,
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET },
     });
@@ -62,5 +69,43 @@ describe('lean GetObject', () => {
     expect(String(headers.authorization)).toMatch(/SignedHeaders=[^,]*\brange\b/);
     expect(headers['x-amz-content-sha256']).toBe(sha256(''));
     expect(String(headers.authorization)).toContain(`Signature=${expectedSignature(method, path, headers)}`);
+  });
+
+  it('signs with the clock offset the SDK learned from a server that said our clock is wrong', async () => {
+    client.config.systemClockOffset = 3_600_000;
+    try {
+      const response = await new LeanGet(client).send('bucket', 'k', undefined, new AbortController().signal);
+      for await (const piece of response!.body) void piece;
+      const [, y, mo, d, h, mi, sec] = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(seen!.headers['x-amz-date']))!;
+      const signedAt = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
+      expect(Math.abs(signedAt - (Date.now() + 3_600_000))).toBeLessThan(60_000);
+    } finally {
+      client.config.systemClockOffset = 0;
+    }
+  });
+
+  it('is the path S3Backend reads take (the SDK would add ?x-id=GetObject), and maps answers as the SDK does', async () => {
+    const backend = new S3Backend(
+      { type: 's3', path: 's3://bucket/team', endpoint, region: 'eu-west-3' },
+      { maxAttempts: 1, requestTimeoutMs: 5_000, idleTimeoutMs: 5_000, connectTimeoutMs: 5_000, retryBaseMs: 1, retryMaxMs: 1, listPageSize: 1000 },
+    );
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET });
+    try {
+      answer = undefined;
+      expect((await backend.get('blobs/x')).toString()).toBe('ok');
+      expect(seen!.path).toBe('/bucket/team/blobs/x');
+      answer = { status: 404, body: '' }; // a 404 without the XML body still means missing
+      await expect(backend.get('blobs/gone')).rejects.toBeInstanceOf(NotFoundError);
+      answer = { status: 403, body: '<Error><Code>AccessDenied</Code><Message>Access &amp; more denied</Message></Error>' };
+      await expect(backend.get('blobs/x')).rejects.toThrow(/^access denied: cannot read s3:\/\/bucket\/team\/blobs\/x$/);
+    } finally {
+      answer = undefined;
+      await backend.close();
+      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 });

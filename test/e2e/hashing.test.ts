@@ -2,6 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
+import { DEFAULT_CHUNKING } from '../../src/core/chunker.js';
+import { REPO_FORMAT } from '../../src/core/repository.js';
 import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
 
 // Two BLAKE3 implementations must agree byte for byte: native (@napi-rs/blake-hash, the default here) and hash-wasm
@@ -25,6 +27,26 @@ describe('data that matches the cut masks every few bytes', () => {
       expect(parallel.chunks).toBeGreaterThan(10);
       await ws.json(['pull', 'r/dense:a', 'out']);
       await expectSameTree(ws.path('out'), ws.path('dense'));
+    } finally {
+      await ws.cleanup();
+    }
+  });
+});
+
+describe('a repository whose file head is longer than the big-file reader\'s window', () => {
+  // The default 8 MiB head ends inside the reader's first 16 MiB window; a 20 MiB head (an aim-repo.json written
+  // by hand) makes the head end in the second window, after a carried tail, where file offsets must still add up.
+  it('cuts it exactly as the inline reader does', async () => {
+    const ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      const chunking = { ...DEFAULT_CHUNKING, head: { ...DEFAULT_CHUNKING.head!, size: 20 * 1024 * 1024 } };
+      await mkdir(ws.path('repo'), { recursive: true });
+      await writeFile(ws.path('repo', 'aim-repo.json'), JSON.stringify({ format: REPO_FORMAT, hash: 'blake3', chunking, createdAt: new Date().toISOString() }));
+      await generateModel(ws.path('long-head'), { seed: 'long-head', files: [{ path: 'weights.bin', size: 40 * 1024 * 1024 }] });
+      const parallel = await ws.json(['push', 'r/long:a', 'long-head']);
+      const inline = await ws.json(['push', 'r/long:b', 'long-head', '--rehash'], { env: { AIM_CDC: 'inline' } });
+      expect(inline.digest).toBe(parallel.digest);
+      expect(parallel.chunks).toBeGreaterThan(100); // 20 MiB at about 128 KiB a chunk, then 20 MiB at about 1 MiB
     } finally {
       await ws.cleanup();
     }
