@@ -23,15 +23,26 @@ interface AuthScheme {
   signingName?: string;
 }
 
-export class LeanGet {
+export class ObjectReader {
   private readonly signers = new Map<string, SignatureV4>();
+  /** Cleared once an endpoint turned out to need more than SigV4; reads then go through the SDK. */
+  private lean = true;
   private readonly endpoints = new Map<string, ReturnType<typeof getEndpointFromInstructions>>();
 
   constructor(private readonly client: S3Client) {}
 
+  /** One GetObject attempt: bucket/key, optionally a byte range. */
+  async get(bucket: string, key: string, range: string | undefined, abortSignal: AbortSignal): Promise<LeanResponse> {
+    const lean = this.lean ? await this.send(bucket, key, range, abortSignal) : undefined;
+    if (lean) return lean;
+    this.lean = false;
+    const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }), { abortSignal });
+    return { body: out.Body as Readable, contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag };
+  }
+
   /**
-   * GETs bucket/key (optionally a byte range), or returns undefined when the endpoint needs more than plain SigV4
-   * (S3 Express, multi-region access points): the caller then sends the request through the SDK.
+   * The lean request, or undefined when the endpoint needs more than plain SigV4 (S3 Express, multi-region access
+   * points).
    */
   async send(bucket: string, key: string, range: string | undefined, abortSignal: AbortSignal): Promise<LeanResponse | undefined> {
     const config = this.client.config;

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -12,7 +11,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from './backend.js';
 import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
-import { LeanGet, type LeanResponse } from './s3-lean-get.js';
+import { ObjectReader } from './s3-lean-get.js';
 
 const SIZE_METADATA = 'aim-size';
 const isMissing = (error: unknown) => ['NotFound', 'NoSuchKey'].includes(errorCode(error));
@@ -36,8 +35,8 @@ export class S3Backend implements Backend, ConditionalPut {
   /** Cleared when the server rejects conditional headers as not implemented; then plain PUTs are used. */
   private conditionalHeaders = true;
   private readonly writes = new KeyedQueue();
-  /** Chunk reads without the SDK's middleware; undefined once the endpoint turned out to need the SDK. */
-  private lean: LeanGet | undefined;
+  /** GetObject without the SDK's per-request middleware where the endpoint allows it (s3-lean-get.ts). */
+  private readonly reader: ObjectReader;
 
   constructor(location: RepoLocation, settings: S3Settings = s3SettingsFromEnv()) {
     const { bucket, prefix } = parseS3Path(location.path);
@@ -46,7 +45,7 @@ export class S3Backend implements Backend, ConditionalPut {
     this.location = `s3://${bucket}${prefix ? `/${prefix.slice(0, -1)}` : ''}`;
     this.settings = settings;
     this.client = createS3Client(location, settings);
-    this.lean = new LeanGet(this.client);
+    this.reader = new ObjectReader(this.client);
     this.where = { location: this.location, bucket, endpoint: location.endpoint, region: location.region, profile: location.profile };
   }
 
@@ -76,7 +75,7 @@ export class S3Backend implements Backend, ConditionalPut {
 
   private async getWithVersion(key: string): Promise<{ data: Buffer; version: string }> {
     return this.run('read', key, async (abortSignal) => {
-      const out = await this.sendGet(key, undefined, abortSignal);
+      const out = await this.reader.get(this.bucket, this.prefix + key, undefined, abortSignal);
       return { data: await readBody(out.body, abortSignal, out.contentLength), version: out.etag ?? '' };
     });
   }
@@ -90,7 +89,7 @@ export class S3Backend implements Backend, ConditionalPut {
     const range = `bytes=${offset}-${offset + length - 1}`;
     return this.run('read', key, async (abortSignal) => {
       try {
-        const out = await this.sendGet(key, range, abortSignal);
+        const out = await this.reader.get(this.bucket, this.prefix + key, range, abortSignal);
         const data = await readBody(out.body, abortSignal, out.contentLength);
         // A server that ignores Range answers 200 with the whole object; cut the range out ourselves.
         return out.contentRange ? data : data.subarray(offset, offset + length);
@@ -108,7 +107,7 @@ export class S3Backend implements Backend, ConditionalPut {
     const range = offset > 0 ? `bytes=${offset}-${offset + target.length - 1}` : undefined;
     return this.run('read', key, async (abortSignal) => {
       try {
-        const out = await this.sendGet(key, range, abortSignal);
+        const out = await this.reader.get(this.bucket, this.prefix + key, range, abortSignal);
         // A server that ignores Range answers 200 with the whole object; skip to the offset ourselves.
         return await readBodyInto(out.body, abortSignal, out.contentLength, target, range && !out.contentRange ? offset : 0);
       } catch (error) {
@@ -116,15 +115,6 @@ export class S3Backend implements Backend, ConditionalPut {
         throw error;
       }
     });
-  }
-
-  /** One GetObject attempt, lean when the endpoint allows it (s3-lean-get.ts), else through the SDK. */
-  private async sendGet(key: string, range: string | undefined, abortSignal: AbortSignal): Promise<LeanResponse> {
-    const lean = await this.lean?.send(this.bucket, this.prefix + key, range, abortSignal);
-    if (lean) return lean;
-    this.lean = undefined;
-    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }), { abortSignal });
-    return { body: out.Body as LeanResponse['body'], contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag };
   }
 
   /**

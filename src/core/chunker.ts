@@ -91,8 +91,9 @@ export class Chunker {
   }
 
   /**
-   * Length of the next chunk of `data[start, end)`, for a chunk of the file's body (see `at`). `end - start` must be at least maxSize unless the data ends
-   * there (the caller keeps a window of maxSize bytes ahead, or passes the file's tail).
+   * Length of the next chunk of `data[start, end)`, for a chunk of the file's body (see `at`). `end - start` must
+   * be at least maxSize unless the data ends there (the caller keeps a window of maxSize bytes ahead, or passes the
+   * file's tail).
    */
   cut(data: Uint8Array, start: number, end: number): number {
     const { minSize, avgSize, maxSize } = this.params;
