@@ -195,34 +195,42 @@ export async function s3Round(ctx, rec, data, round) {
   }
   await writeAimConfig(ctx, `round-${round}`);
   const bytes = (j) => j?.totalBytes ?? data.v1.bytes;
-  await aimOp(ctx, rec, 'aim.s3.push.v1', labels['aim.s3.push.v1'], ['model', 'push', 'benchs3', 'm', data.v1.dir, '--tag', 'v1'], { bytes, group });
-  await aimOp(ctx, rec, 'aim.s3.push.v2', labels['aim.s3.push.v2'], ['model', 'push', 'benchs3', 'm', data.v2.dir, '--tag', 'v2'], { bytes, group });
   const dest = join(ctx.work, 's3-dest');
-  await rm(dest, { recursive: true, force: true });
-  await aimOp(ctx, rec, 'aim.s3.pull.cold', labels['aim.s3.pull.cold'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v1'], { bytes, group });
-  await aimOp(ctx, rec, 'aim.s3.pull.update', labels['aim.s3.pull.update'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v2'], { bytes, group });
-  await rm(dest, { recursive: true, force: true });
-  if (!have('rclone')) {
-    rec.na('rclone.s3.up', labels['rclone.s3.up'], group, 'n/a: rclone is not installed');
-    rec.na('rclone.s3.down', labels['rclone.s3.down'], group, 'n/a: rclone is not installed');
-    return;
-  }
   // AWS_CA_BUNDLE (set on some machines for a TLS proxy) makes rclone 1.60 fail with LoadCustomCABundleError even
   // for a plain-http endpoint, so rclone gets an environment without it.
   const env = { ...process.env, ...rcloneS3Env(ctx.s3) };
   delete env.AWS_CA_BUNDLE;
   const remote = `benchs3:${ctx.s3.bucket}/rclone-${round}`;
-  for (const [key, args] of [['rclone.s3.up', ['copy', data.v1.dir, remote]], ['rclone.s3.down', ['copy', remote, dest]]]) {
-    await guard(rec, key, labels[key], group, async () => {
-      const r = check(await timed('rclone', args, { env }), labels[key]);
-      rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
-      log(labels[key], r, data.v1.bytes);
-    });
-  }
-  await rm(dest, { recursive: true, force: true });
+  const aimRows = async () => {
+    await aimOp(ctx, rec, 'aim.s3.push.v1', labels['aim.s3.push.v1'], ['model', 'push', 'benchs3', 'm', data.v1.dir, '--tag', 'v1'], { bytes, group });
+    await aimOp(ctx, rec, 'aim.s3.push.v2', labels['aim.s3.push.v2'], ['model', 'push', 'benchs3', 'm', data.v2.dir, '--tag', 'v2'], { bytes, group });
+    await rm(dest, { recursive: true, force: true });
+    await aimOp(ctx, rec, 'aim.s3.pull.cold', labels['aim.s3.pull.cold'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v1'], { bytes, group });
+    await aimOp(ctx, rec, 'aim.s3.pull.update', labels['aim.s3.pull.update'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v2'], { bytes, group });
+    await rm(dest, { recursive: true, force: true });
+  };
+  const rcloneRows = async () => {
+    if (!have('rclone')) {
+      rec.na('rclone.s3.up', labels['rclone.s3.up'], group, 'n/a: rclone is not installed');
+      rec.na('rclone.s3.down', labels['rclone.s3.down'], group, 'n/a: rclone is not installed');
+      return;
+    }
+    for (const [key, args] of [['rclone.s3.up', ['copy', data.v1.dir, remote]], ['rclone.s3.down', ['copy', remote, dest]]]) {
+      await guard(rec, key, labels[key], group, async () => {
+        const r = check(await timed('rclone', args, { env }), labels[key]);
+        rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
+        log(labels[key], r, data.v1.bytes);
+      });
+    }
+    await rm(dest, { recursive: true, force: true });
+  };
+  // The tools take turns going first, so neither always meets the server right after the previous round's cleanup.
+  for (const rows of round % 2 === 1 ? [aimRows, rcloneRows] : [rcloneRows, aimRows]) await rows();
   // s3rver keeps everything on disk: drop this round's objects so long runs do not fill the disk.
-  run('rclone', ['purge', remote], { env });
-  run('rclone', ['purge', `benchs3:${ctx.s3.bucket}/round-${round}`], { env });
+  if (have('rclone')) {
+    run('rclone', ['purge', remote], { env });
+    run('rclone', ['purge', `benchs3:${ctx.s3.bucket}/round-${round}`], { env });
+  }
 }
 
 export async function startupTimes(ctx, rec, runs) {
