@@ -26,6 +26,9 @@ export interface TagRecord {
   files: number;
 }
 
+const CHUNKING_KEYS = new Set(['algorithm', 'minSize', 'avgSize', 'maxSize', 'seed', 'head']);
+const HEAD_KEYS = new Set(['size', 'minSize', 'avgSize', 'maxSize']);
+
 /** Rewritten whenever chunks are removed; see Repository.removalMark. */
 const REMOVALS_KEY = 'removals';
 export const blobKey = (digest: Digest): string => `blobs/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
@@ -54,6 +57,17 @@ export class Repository {
     const metadata = JSON.parse(bytes.toString('utf8')) as RepoMetadata;
     if (metadata.format !== REPO_FORMAT) {
       throw new ConfigError(`repository ${this.name} (${this.location}) has format ${metadata.format}; this aim reads ${REPO_FORMAT}`, {
+        hint: 'upgrade aim',
+      });
+    }
+    // Chunking a newer aim added (as `head` once was) changes the boundaries: cutting without it would still make
+    // valid versions, but would silently stop deduplicating against what that aim pushed.
+    const unknown = [
+      ...Object.keys(metadata.chunking ?? {}).filter((key) => !CHUNKING_KEYS.has(key)),
+      ...Object.keys(metadata.chunking?.head ?? {}).filter((key) => !HEAD_KEYS.has(key)).map((key) => `head.${key}`),
+    ];
+    if (unknown.length > 0) {
+      throw new ConfigError(`repository ${this.name} (${this.location}) uses chunking settings this aim does not know: ${unknown.join(', ')}`, {
         hint: 'upgrade aim',
       });
     }
