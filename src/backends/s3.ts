@@ -85,26 +85,20 @@ export class S3Backend implements Backend, ConditionalPut {
       if (!(await this.stat(key))) await this.get(key); // throws the usual NotFoundError
       return Buffer.alloc(0);
     }
-    // Always an explicit first-last range: suffix ranges (bytes=-N) return wrong bytes on s3rver.
-    const range = `bytes=${offset}-${offset + length - 1}`;
-    return this.run('read', key, async (abortSignal) => {
-      try {
-        const out = await this.reader.get(this.bucket, this.prefix + key, range, abortSignal);
-        const data = await readBody(out.body, abortSignal, out.contentLength);
-        // A server that ignores Range answers 200 with the whole object; cut the range out ourselves.
-        return out.contentRange ? data : data.subarray(offset, offset + length);
-      } catch (error) {
-        if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return Buffer.alloc(0);
-        throw error;
-      }
-    });
+    const buffer = Buffer.allocUnsafe(length);
+    return buffer.subarray(0, await this.readRange(key, buffer, offset, true));
   }
 
   async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
     if (target.length === 0) return (await this.getRange(key, offset, 0)).length;
-    // Offset 0 asks for the whole object (the common case, a chunk into a buffer of its size); otherwise an
-    // explicit first-last range, as getRange does.
-    const range = offset > 0 ? `bytes=${offset}-${offset + target.length - 1}` : undefined;
+    // Offset 0 asks for the whole object: the common case, a chunk into a buffer of its size.
+    return this.readRange(key, target, offset, offset > 0);
+  }
+
+  /** Bytes from `offset` into `target`; past the end reads as 0 bytes. */
+  private readRange(key: string, target: Uint8Array, offset: number, ranged: boolean): Promise<number> {
+    // Always an explicit first-last range: suffix ranges (bytes=-N) return wrong bytes on s3rver.
+    const range = ranged ? `bytes=${offset}-${offset + target.length - 1}` : undefined;
     return this.run('read', key, async (abortSignal) => {
       try {
         const out = await this.reader.get(this.bucket, this.prefix + key, range, abortSignal);

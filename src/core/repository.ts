@@ -26,8 +26,9 @@ export interface TagRecord {
   files: number;
 }
 
-const CHUNKING_KEYS = new Set(['algorithm', 'minSize', 'avgSize', 'maxSize', 'seed', 'head']);
-const HEAD_KEYS = new Set(['size', 'minSize', 'avgSize', 'maxSize']);
+/** The chunking settings this aim knows: those of its default. */
+const CHUNKING_KEYS = new Set(Object.keys(DEFAULT_CHUNKING));
+const HEAD_KEYS = new Set(Object.keys(DEFAULT_CHUNKING.head!));
 
 /** Rewritten whenever chunks are removed; see Repository.removalMark. */
 const REMOVALS_KEY = 'removals';
