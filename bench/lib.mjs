@@ -116,7 +116,7 @@ export function machine(tools) {
   return { cpu, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)), memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1), node: process.version, kernel, filesystem: fs, tools };
 }
 
-export function toolVersions(cli = 'dist/cli.js') {
+export function toolVersions(cli = 'dist/bundle/aim.js') {
   const first = (cmd, args) => {
     const r = run(cmd, args);
     return r.status === 0 ? (r.stdout || r.stderr).trim().split('\n')[0] : undefined;

@@ -27,8 +27,8 @@ for (const line of `${setup.stdout}${setup.stderr}`.trim().split('\n').filter(Bo
   console.log(`  ${line}`);
   if (/missing|failed/.test(line)) notes.push(line);
 }
-if (!existsSync('dist/cli.js')) {
-  console.error('dist/cli.js is missing: run `npm run build` (or `npm run bench`, which builds first)');
+if (!existsSync('dist/bundle/aim.js')) {
+  console.error('dist/bundle/aim.js is missing: run `npm run build` (or `npm run bench`, which builds first)');
   process.exit(1);
 }
 const gen = await loadGenerator();
@@ -53,7 +53,7 @@ await cp('dist', join(build, 'dist'), { recursive: true });
 await cp('package.json', join(build, 'package.json'));
 const ctx = {
   work,
-  cli: join(build, 'dist', 'cli.js'),
+  cli: join(build, 'dist', 'bundle', 'aim.js'),
   configPath: join(work, 'model_repos.yaml'),
   aimHome: join(work, 'aim-home'),
   aimRepo: join(work, 'aim-repo'),

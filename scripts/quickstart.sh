@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/cli.js ] && [ "${AIM_QUICKSTART_REBUILD:-1}" = 0 ] || npm run build --silent
+[ -f dist/bundle/aim.js ] && [ "${AIM_QUICKSTART_REBUILD:-1}" = 0 ] || npm run build --silent
 
 work=${AIM_QUICKSTART_DIR:-$(mktemp -d -t aim-quickstart-XXXXXX)}
 mkdir -p "$work"

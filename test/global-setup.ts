@@ -5,8 +5,8 @@ import type { TestProject } from 'vitest/node';
 import { startS3Server } from './helpers/s3-server.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  if (!existsSync(new URL('../dist/cli.js', import.meta.url))) {
-    throw new Error('dist/cli.js is missing: run `npm test` (it builds first) or `npm run build`');
+  if (!existsSync(new URL('../dist/bundle/aim.js', import.meta.url))) {
+    throw new Error('dist/bundle/aim.js is missing: run `npm test` (it builds first) or `npm run build`');
   }
   const server = await startS3Server('aim-test');
   project.provide('s3', { endpoint: server.endpoint, bucket: server.bucket });

@@ -123,13 +123,16 @@ describe('aim run with the Kamiwaza engine (contract stand-in)', () => {
 
 describe('CLI start-up', () => {
   it('never imports node-llama-cpp outside the server process', () => {
-    // Walk the static import graph of the built CLI: dynamic imports are command modules, so include them too.
+    // Walk the import graph of the built (bundled) CLI: dynamic imports are command chunks, so include them too.
     const seen = new Set<string>();
+    let reachesEmbeddedEngine = false;
     const heavy: string[] = [];
     const visit = (file: string) => {
       if (seen.has(file)) return;
       seen.add(file);
       const source = readFileSync(file, 'utf8');
+      // The embedded engine's code (serving/llama.ts) names the server script it spawns.
+      if (source.includes('llama-server.js')) reachesEmbeddedEngine = true;
       for (const m of source.matchAll(/(?:from\s+|import\()\s*['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         if (spec === 'node-llama-cpp') heavy.push(file);
@@ -137,8 +140,8 @@ describe('CLI start-up', () => {
       }
     };
     visit(CLI_PATH);
-    expect(seen.size).toBeGreaterThan(20);
-    expect([...seen].some((f) => f.endsWith('serving/llama.js'))).toBe(true);
+    expect(seen.size).toBeGreaterThan(10);
+    expect(reachesEmbeddedEngine).toBe(true);
     expect(heavy).toEqual([]);
   });
 });

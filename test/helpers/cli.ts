@@ -1,4 +1,4 @@
-// Running the BUILT CLI (dist/cli.js) as a child process in a temporary workspace, the way a user would: its own
+// Running the BUILT CLI (dist/bundle/aim.js, what bin/aim.js loads) as a child process in a temporary workspace, the way a user would: its own
 // model_repos.yaml (AIM_CONFIG) and AIM_HOME, assertions on `--json` output and on the one-line errors. Nothing
 // here knows about a backend: a workspace is given repository entries (local folders, S3 prefixes) as data.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
 
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../dist/bundle/aim.js', import.meta.url));
 
 /** One repository as written in model_repos.yaml, e.g. {type: 'local', path} or {type: 's3', path, region, endpoint}. */
 export interface RepoEntry {
@@ -71,7 +71,7 @@ function toResult(code: number | null, signal: NodeJS.Signals | null, stdout: st
   };
 }
 
-/** Starts `node dist/cli.js ...args`; the caller may kill it midway. */
+/** Starts `node dist/bundle/aim.js ...args`; the caller may kill it midway. */
 export function startCli(args: string[], options: RunOptions = {}): RunningCli {
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     cwd: options.cwd,
