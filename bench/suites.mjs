@@ -1,6 +1,6 @@
 // The measured operations, one round at a time. Each `measure` call adds one sample to a row of the Recorder;
 // a failing or unavailable operation makes its row say "n/a: <reason>" (or "error: ...") instead of stopping the run.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { check, duBytes, have, median, run, timed } from './lib.mjs';
@@ -46,9 +46,20 @@ async function guard(rec, key, label, group, fn) {
   }
 }
 
-function log(label, r, bytes) {
+function log(label, r, bytes, serverSeconds) {
   const rss = r.rssKiB ? `${(r.rssKiB / 1024).toFixed(0)} MiB` : '?';
-  console.log(`    ${label.padEnd(34)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}`);
+  const server = serverSeconds === undefined ? '' : `  s3rver cpu ${serverSeconds.toFixed(2)} s`;
+  console.log(`    ${label.padEnd(34)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}${server}`);
+}
+
+/** CPU seconds the S3 server has used so far (Linux), to show what each S3 row cost the server too. */
+function serverCpu(ctx) {
+  try {
+    const fields = readFileSync(`/proc/${ctx.s3.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 export function aimEnv(ctx) {
@@ -68,11 +79,13 @@ export function aim(ctx, args) {
 async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)' }) {
   await guard(rec, key, label, group, async () => {
     const before = repo ? duBytes(repo) : undefined;
+    const cpuBefore = ctx.s3 && group !== 'aim (local folder)' ? serverCpu(ctx) : undefined;
     const r = check(await aim(ctx, args), label);
+    const cpuAfter = cpuBefore === undefined ? undefined : serverCpu(ctx);
     const logical = typeof bytes === 'function' ? bytes(r.json) : bytes;
     const added = repo ? duBytes(repo) - before : undefined;
     rec.add(key, label, group, { bytes: logical, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds, added, files: r.json?.files });
-    log(label, r, logical);
+    log(label, r, logical, cpuAfter === undefined ? undefined : cpuAfter - cpuBefore);
   });
 }
 
@@ -217,9 +230,11 @@ export async function s3Round(ctx, rec, data, round) {
     }
     for (const [key, args] of [['rclone.s3.up', ['copy', data.v1.dir, remote]], ['rclone.s3.down', ['copy', remote, dest]]]) {
       await guard(rec, key, labels[key], group, async () => {
+        const cpuBefore = serverCpu(ctx);
         const r = check(await timed('rclone', args, { env }), labels[key]);
+        const cpuAfter = serverCpu(ctx);
         rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
-        log(labels[key], r, data.v1.bytes);
+        log(labels[key], r, data.v1.bytes, cpuAfter === undefined ? undefined : cpuAfter - cpuBefore);
       });
     }
     await rm(dest, { recursive: true, force: true });
