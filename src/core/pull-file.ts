@@ -1,16 +1,23 @@
-import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
 import { IntegrityError } from './errors.js';
-import type { FileDigester, HashPool } from './hash-pool.js';
+import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
 import { blobKey, type Repository } from './repository.js';
 
-// Rebuilds one file from its chunks into `.aim/partial/<digest>`, verifying every chunk before it is written and the
-// whole file before anyone may rename it into place. A journal records how many chunks are safely on disk, so a pull
-// killed at any moment resumes from there instead of from zero.
+// Rebuilds one file from its chunks into `.aim/partial/<digest>`. Every chunk is checked against its BLAKE3 digest
+// before it is written, at the offset the manifest fixes (whose chunk sizes must add up to the file size), so the
+// finished file is exactly the verified chunks in order. A journal records how many chunks are on disk, so a pull
+// killed at any moment resumes from there instead of from zero; a resumed pull checks those chunks again, on disk,
+// and fetches anew from the first one that does not match.
+//
+// The whole file is not hashed again: every byte of it was just checked in its chunk, and a second BLAKE3 pass over
+// the file cost a quarter of a second of a 2.8 s pull of 2 GiB from S3 (0.25 s less wall, 0.3 s less CPU measured).
+// Whether a manifest's file digest agrees with its chunks is checked where manifests are written (push) and by
+// `aim verify`.
 
 const JOURNAL_EVERY_BYTES = 64 * 1024 * 1024;
 
@@ -102,15 +109,24 @@ async function fetchChunk(context: PullFileContext, digest: Digest, size: number
   return checked.bytes;
 }
 
-/** Re-reads the bytes a previous run already wrote, so the whole-file hash covers them too. */
-async function rehashPrefix(handle: FileHandle, bytes: number, digester: FileDigester): Promise<void> {
-  const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-  for (let offset = 0; offset < bytes; ) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, bytes - offset), offset);
-    if (bytesRead === 0) throw new IntegrityError('partial file shrank', { hint: 'run the pull again' });
-    await digester.update(buffer.subarray(0, bytesRead));
-    offset += bytesRead;
+/**
+ * How many of the first `claimed` chunks a previous run left on disk still match their digests: the journal may
+ * claim more than reached the disk (it is not fsynced, and a power cut can lose the tail) or the bytes may have been
+ * damaged since. Stops at the first chunk that does not match; the pull fetches from there.
+ */
+async function verifiedPrefix(handle: FileHandle, file: ManifestFile, offsets: number[], claimed: number, context: PullFileContext): Promise<number> {
+  for (let index = 0; index < claimed; index++) {
+    const chunk = file.chunks[index]!;
+    const buffer = context.buffers.take(chunk.size);
+    try {
+      const target = buffer.subarray(0, chunk.size);
+      const { bytesRead } = await handle.read(target, 0, chunk.size, offsets[index]!);
+      if (bytesRead !== chunk.size || (await context.pool.hashChunk(target)).digest !== chunk.digest) return index;
+    } finally {
+      context.buffers.give(buffer);
+    }
   }
+  return claimed;
 }
 
 /** Byte offset where each chunk starts; the last entry is the file size. */
@@ -124,22 +140,19 @@ interface PartialWriter {
   file: ManifestFile;
   context: PullFileContext;
   handle: FileHandle;
-  digester: FileDigester;
   offsets: number[];
   journalPath: string;
 }
 
 /**
  * Fetches the chunks from index `done` on, several at a time. Each chunk is written at its offset as soon as it is
- * verified, so writes overlap; the whole-file hash takes the chunks strictly in file order, and the journal records
- * the contiguous prefix of chunks both written and hashed. A chunk's buffer goes back to the pool after both, and a
- * chunk counts as in flight until then, so at most `concurrency` buffers are held.
+ * verified, so writes overlap; the journal records the contiguous prefix of chunks written. A chunk's buffer goes
+ * back to the pool once written, and a chunk counts as in flight until then, so at most `concurrency` buffers are held.
  */
 async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
-  const { file, context, handle, digester, offsets, journalPath } = writer;
+  const { file, context, handle, offsets, journalPath } = writer;
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
-  let hashedBefore: Promise<unknown> = Promise.resolve();
   const finished = new Set<number>();
   let journaled = offsets[done]!;
   let journaling: Promise<void> = Promise.resolve();
@@ -173,16 +186,13 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
   for (let index = done; index < file.chunks.length && !failure && !flushFailure; index++) {
     const chunk = file.chunks[index]!;
     const buffer = context.buffers.take(chunk.size);
-    const verified = fetchChunk(context, chunk.digest, chunk.size, buffer);
-    const hashed = hashedBefore.then(() => verified).then((bytes) => digester.update(bytes));
-    hashedBefore = hashed;
-    const written = verified.then((bytes) => handle.write(bytes, 0, bytes.length, offsets[index]!));
-    const work = Promise.allSettled([hashed, written]).then(([hashing, writing]) => {
-      context.buffers.give(buffer);
-      if (hashing.status === 'rejected') failure ??= hashing.reason;
-      else if (writing.status === 'rejected') failure ??= writing.reason;
-      else markFinished(index);
-    });
+    const work = fetchChunk(context, chunk.digest, chunk.size, buffer)
+      .then((bytes) => writeFully(handle, bytes, offsets[index]!))
+      .then(
+        () => markFinished(index),
+        (error: unknown) => void (failure ??= error),
+      )
+      .finally(() => context.buffers.give(buffer));
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
     if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
@@ -191,6 +201,15 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
   await journaling;
   await flushing;
   if (failure ?? flushFailure) throw failure ?? flushFailure;
+}
+
+/** Writes all of `bytes` at `position`: a write may take fewer bytes than offered, and the rest must not be lost. */
+async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let written = 0; written < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    if (bytesWritten === 0) throw new Error(`could not write at byte ${position + written} of a partial file`);
+    written += bytesWritten;
+  }
 }
 
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
@@ -203,23 +222,13 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
     context.task.advance(file.size);
     return temp;
   }
-  const done = existing && existing.size >= offsets[journal.chunksDone]! ? journal.chunksDone : 0;
+  const claimed = existing ? Math.min(journal.chunksDone, file.chunks.length) : 0;
   const handle = await open(temp, existing ? 'r+' : 'w');
   try {
-    const digester = await context.pool.fileDigester();
-    await rehashPrefix(handle, offsets[done]!, digester);
+    const done = await verifiedPrefix(handle, file, offsets, claimed, context);
     context.task.advance(offsets[done]!);
-    await writeChunks({ file, context, handle, digester, offsets, journalPath }, done);
+    await writeChunks({ file, context, handle, offsets, journalPath }, done);
     await handle.truncate(file.size);
-    const digest = await digester.digest();
-    if (digest !== file.digest) {
-      await rm(journalPath, { force: true });
-      await handle.close().catch(() => undefined);
-      await rm(temp, { force: true });
-      throw new IntegrityError(`${file.path} does not match its digest after download (got ${digest})`, {
-        hint: 'the version in the repository is damaged; run `aim verify` on it',
-      });
-    }
     await handle.sync();
   } finally {
     await handle.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 // kill -9 in the middle of a real push and a real pull (child processes of the built CLI), then the same command
 // again: nothing half-written may be visible under a final name, and the rerun must finish the job moving less
 // than everything. The model is big enough (512 MiB) that each transfer runs for a second or more on 2 cores.
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -87,6 +87,31 @@ describe('SIGKILL midway, then the same command again', () => {
     expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 128 * MiB);
     await expectSameTree(ws.path('out'), ws.path('model'));
     expect(await listFiles(ws.path('out', '.aim', 'partial'), { includeAim: true })).toEqual([]);
+  });
+
+  it('pull: a resumed pull checks what the killed run wrote, and fetches a damaged chunk again', async () => {
+    const partial = ws.path('damaged', '.aim', 'partial', fileHex);
+    const journal = `${partial}.journal`;
+    const running = ws.start(['pull', 'r/big:v1', 'damaged', '--json']);
+    // Killed once the journal vouches for at least the first 64 MiB.
+    await killWhen(running, async () => {
+      const text = await readFile(journal, 'utf8').catch(() => '');
+      try {
+        return JSON.parse(text).chunksDone > 0;
+      } catch {
+        return false;
+      }
+    });
+    // Damage 4 KiB at 32 MiB, inside the part the journal claims is done.
+    const handle = await open(partial, 'r+');
+    await handle.write(Buffer.alloc(4096, 0xa5), 0, 4096, 32 * MiB);
+    await handle.close();
+
+    const resumed = await ws.json(['pull', 'r/big:v1', 'damaged']);
+    await expectSameTree(ws.path('damaged'), ws.path('model'));
+    // Chunks before the damaged one were kept; it and the rest were fetched again.
+    expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 16 * MiB);
+    expect(resumed.bytesTransferred).toBeGreaterThan(TOTAL - 33 * MiB);
   });
 
   it('Ctrl-C (SIGINT): exits at once with a plain note, and the same command finishes the pull', async () => {
