@@ -28,7 +28,8 @@ const keepCompiledPaths = {
   setup(pluginBuild) {
     pluginBuild.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:')) return { path: args.path, external: true };
-      // cosmiconfig imports TypeScript only to read a model_repos.ts; it stays out (10 MB).
+      // cosmiconfig imports TypeScript only for .ts config files, which aim's YAML-only loaders never read: it stays
+      // out (10 MB).
       if (packageName(args.path) === 'typescript') return { path: args.path, external: true };
       // Bundled packages' own dependencies are bundled too; only the top-level choice is made here.
       if (!args.importer.startsWith(dist + '/')) return undefined;

@@ -2,7 +2,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
-import { IntegrityError } from './errors.js';
+import { IntegrityError, StorageError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
@@ -49,12 +49,16 @@ interface Journal {
 
 export const partialPath = (folder: string, file: ManifestFile): string => join(folder, digestHex(file.digest));
 
+/** The journal a previous run left, or a fresh start when there is none or it does not read as one. */
 async function readJournal(path: string): Promise<Journal> {
+  const fresh = { chunksDone: 0, complete: false };
   const text = await readFile(path, 'utf8').catch(() => undefined);
   try {
-    return text ? (JSON.parse(text) as Journal) : { chunksDone: 0, complete: false };
+    const journal = text ? (JSON.parse(text) as Partial<Journal>) : fresh;
+    const valid = Number.isSafeInteger(journal.chunksDone) && journal.chunksDone! >= 0 && typeof journal.complete === 'boolean';
+    return valid ? (journal as Journal) : fresh;
   } catch {
-    return { chunksDone: 0, complete: false };
+    return fresh;
   }
 }
 
@@ -96,10 +100,12 @@ async function fetchChunk(context: PullFileContext, digest: Digest, size: number
   }
   const { backend } = context.repo;
   const key = blobKey(digest);
+  // Hashing on a worker (AIM_HASH=wasm) takes the buffer away; the download then needs a new one.
+  const into = target.length === size ? target : Buffer.allocUnsafeSlow(size);
   const bytes = backend.readInto
-    ? await backend.readInto(key, target).then((read) => (read === size ? target : undefined), () => undefined)
+    ? await backend.readInto(key, into).then((read) => (read === size ? into : undefined), () => undefined)
     : await backend.get(key).catch(() => undefined);
-  const checked = bytes && (await context.pool.hashChunk(bytes));
+  const checked = bytes?.length === size ? await context.pool.hashChunk(bytes) : undefined;
   if (!checked || checked.digest !== digest) {
     // Fall back to the repository's own error (missing or corrupt), with its hint.
     await context.repo.getBlob(digest);
@@ -170,7 +176,7 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
     }
     if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
       // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
-      // claims more than reached the disk only costs a re-download (the whole-file digest check fails first).
+      // claims more than reached the disk only costs a re-download (the resumed pull checks those chunks again).
       const record = JSON.stringify({ chunksDone: done, complete: false });
       journaling = journaling.then(() => writeAtomic(journalPath, record, { durable: false }));
       journaling.catch(() => undefined); // reported where it is awaited, after the loop
@@ -207,7 +213,9 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
 async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
   for (let written = 0; written < bytes.length; ) {
     const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
-    if (bytesWritten === 0) throw new Error(`could not write at byte ${position + written} of a partial file`);
+    if (bytesWritten === 0) {
+      throw new StorageError(`could not write at byte ${position + written} of a partial file`, { hint: 'check free space in the destination, then pull again' });
+    }
     written += bytesWritten;
   }
 }
@@ -218,11 +226,8 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
   const journal = await readJournal(journalPath);
   const offsets = chunkOffsets(file);
   const existing = await stat(temp).catch(() => undefined);
-  if (journal.complete && existing?.size === file.size) {
-    context.task.advance(file.size);
-    return temp;
-  }
-  const claimed = existing ? Math.min(journal.chunksDone, file.chunks.length) : 0;
+  // A complete journal (the run was killed while renaming files into place) is checked like any other.
+  const claimed = existing ? Math.min(journal.complete ? file.chunks.length : journal.chunksDone, file.chunks.length) : 0;
   const handle = await open(temp, existing ? 'r+' : 'w');
   try {
     const done = await verifiedPrefix(handle, file, offsets, claimed, context);

@@ -1,7 +1,7 @@
 // kill -9 in the middle of a real push and a real pull (child processes of the built CLI), then the same command
 // again: nothing half-written may be visible under a final name, and the rerun must finish the job moving less
 // than everything. The model is big enough (512 MiB) that each transfer runs for a second or more on 2 cores.
-import { open, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -93,11 +93,12 @@ describe('SIGKILL midway, then the same command again', () => {
     const partial = ws.path('damaged', '.aim', 'partial', fileHex);
     const journal = `${partial}.journal`;
     const running = ws.start(['pull', 'r/big:v1', 'damaged', '--json']);
-    // Killed once the journal vouches for at least the first 64 MiB.
+    // Killed once the journal vouches for at least the first 64 MiB (and before it says the file is complete).
     await killWhen(running, async () => {
       const text = await readFile(journal, 'utf8').catch(() => '');
       try {
-        return JSON.parse(text).chunksDone > 0;
+        const { chunksDone, complete } = JSON.parse(text);
+        return chunksDone > 0 && complete === false;
       } catch {
         return false;
       }
@@ -112,6 +113,18 @@ describe('SIGKILL midway, then the same command again', () => {
     // Chunks before the damaged one were kept; it and the rest were fetched again.
     expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 16 * MiB);
     expect(resumed.bytesTransferred).toBeGreaterThan(TOTAL - 33 * MiB);
+  });
+
+  it('pull: a journal that does not read as one starts the file over instead of trusting what is on disk', async () => {
+    const partialFolder = ws.path('odd-journal', '.aim', 'partial');
+    await mkdir(partialFolder, { recursive: true });
+    const partial = join(partialFolder, fileHex);
+    await writeFile(partial, '');
+    await truncate(partial, SIZE); // the right size, all zeros
+    await writeFile(`${partial}.journal`, '{}');
+    const pulled = await ws.json(['pull', 'r/big:v1', 'odd-journal']);
+    expect(pulled.bytesTransferred).toBe(TOTAL);
+    await expectSameTree(ws.path('odd-journal'), ws.path('model'));
   });
 
   it('Ctrl-C (SIGINT): exits at once with a plain note, and the same command finishes the pull', async () => {

@@ -133,7 +133,7 @@ describe('CLI start-up', () => {
       const source = readFileSync(file, 'utf8');
       // The embedded engine's code (serving/llama.ts) names the server script it spawns.
       if (source.includes('llama-server.js')) reachesEmbeddedEngine = true;
-      for (const m of source.matchAll(/(?:from\s+|import\()\s*['"]([^'"]+)['"]/g)) {
+      for (const m of source.matchAll(/(?:from\s*|import\s*\(?\s*)['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         if (spec === 'node-llama-cpp') heavy.push(file);
         else if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
