@@ -52,14 +52,22 @@ function log(label, r, bytes, serverSeconds) {
   console.log(`    ${label.padEnd(34)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}${server}`);
 }
 
-/** CPU seconds the S3 server has used so far (Linux), to show what each S3 row cost the server too. */
-function serverCpu(ctx) {
+/** CPU seconds the S3 server has used so far (Linux), or undefined. */
+function serverCpu(server) {
   try {
-    const fields = readFileSync(`/proc/${ctx.s3.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;
   }
+}
+
+/** Runs `fn`; also gives the CPU seconds `server` spent meanwhile (undefined without one), to show what each S3 row cost it. */
+async function withServerCpu(server, fn) {
+  const before = server ? serverCpu(server) : undefined;
+  const result = await fn();
+  const after = before === undefined ? undefined : serverCpu(server);
+  return [result, after === undefined ? undefined : after - before];
 }
 
 export function aimEnv(ctx) {
@@ -79,13 +87,12 @@ export function aim(ctx, args) {
 async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)' }) {
   await guard(rec, key, label, group, async () => {
     const before = repo ? duBytes(repo) : undefined;
-    const cpuBefore = ctx.s3 && group !== 'aim (local folder)' ? serverCpu(ctx) : undefined;
-    const r = check(await aim(ctx, args), label);
-    const cpuAfter = cpuBefore === undefined ? undefined : serverCpu(ctx);
+    const server = group === 'aim (local folder)' ? undefined : ctx.s3;
+    const [r, serverSeconds] = await withServerCpu(server, async () => check(await aim(ctx, args), label));
     const logical = typeof bytes === 'function' ? bytes(r.json) : bytes;
     const added = repo ? duBytes(repo) - before : undefined;
     rec.add(key, label, group, { bytes: logical, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds, added, files: r.json?.files });
-    log(label, r, logical, cpuAfter === undefined ? undefined : cpuAfter - cpuBefore);
+    log(label, r, logical, serverSeconds);
   });
 }
 
@@ -230,11 +237,9 @@ export async function s3Round(ctx, rec, data, round) {
     }
     for (const [key, args] of [['rclone.s3.up', ['copy', data.v1.dir, remote]], ['rclone.s3.down', ['copy', remote, dest]]]) {
       await guard(rec, key, labels[key], group, async () => {
-        const cpuBefore = serverCpu(ctx);
-        const r = check(await timed('rclone', args, { env }), labels[key]);
-        const cpuAfter = serverCpu(ctx);
+        const [r, serverSeconds] = await withServerCpu(ctx.s3, async () => check(await timed('rclone', args, { env }), labels[key]));
         rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
-        log(labels[key], r, data.v1.bytes, cpuAfter === undefined ? undefined : cpuAfter - cpuBefore);
+        log(labels[key], r, data.v1.bytes, serverSeconds);
       });
     }
     await rm(dest, { recursive: true, force: true });
