@@ -75,4 +75,6 @@ export interface RepoLocation {
   /** S3 checksum behaviour, see README "S3 and the SDK's checksums". */
   checksums?: 'when_required' | 'when_supported';
   concurrency?: number;
+  /** Whether a new repository gathers chunks into packs (default: yes on S3); read when aim-repo.json is created. */
+  packs?: boolean;
 }

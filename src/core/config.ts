@@ -110,7 +110,7 @@ function normaliseRepo(name: string, value: unknown, filepath: string | undefine
   if (repo.type === 's3' && !/^s3:\/\/[^/]+/.test(repo.path)) {
     return void problems.push(`repository ${name}: path must look like s3://bucket/prefix`);
   }
-  const known = new Set(['type', 'path', 'region', 'endpoint', 'profile', 'checksums', 'concurrency']);
+  const known = new Set(['type', 'path', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs']);
   const unknown = Object.keys(repo).filter((key) => !known.has(key));
   if (unknown.length > 0) problems.push(`repository ${name}: unknown setting ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   if (repo.checksums !== undefined && repo.checksums !== 'when_required' && repo.checksums !== 'when_supported') {
@@ -119,6 +119,7 @@ function normaliseRepo(name: string, value: unknown, filepath: string | undefine
   if (repo.concurrency !== undefined && !(Number.isInteger(repo.concurrency) && repo.concurrency >= 1 && repo.concurrency <= 256)) {
     problems.push(`repository ${name}: concurrency must be a whole number from 1 to 256`);
   }
+  if (repo.packs !== undefined && typeof repo.packs !== 'boolean') problems.push(`repository ${name}: packs must be true or false`);
   if (repo.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(String(repo.endpoint))) {
     problems.push(`repository ${name}: endpoint must be an http:// or https:// URL`);
   }

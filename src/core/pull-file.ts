@@ -6,6 +6,7 @@ import { IntegrityError, StorageError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
+import { packKey, type PackedChunk, type PackIndex } from './packs.js';
 import { blobKey, type Repository } from './repository.js';
 
 // Rebuilds one file from its chunks into `.aim/partial/<digest>`. Every chunk is checked against its BLAKE3 digest
@@ -40,7 +41,23 @@ export interface PullFileContext {
   task: ProgressTask;
   concurrency: number;
   buffers: ChunkBuffers;
+  /** Where packed chunks are (empty for a repository without packs). */
+  index: PackIndex;
 }
+
+/** Chunks fetched with one request: adjacent in the file and in one pack, or a single chunk. */
+interface FetchUnit {
+  first: number;
+  count: number;
+  bytes: number;
+  packed?: PackedChunk;
+}
+
+/**
+ * A ranged read of this many bytes replaces that many chunk requests. Bigger runs mean fewer requests (what object
+ * stores charge for in server time and money) but more memory per read in flight.
+ */
+const MAX_RUN_BYTES = 8 * 1024 * 1024;
 
 interface Journal {
   chunksDone: number;
@@ -99,20 +116,76 @@ async function fetchChunk(context: PullFileContext, digest: Digest, size: number
     }
   }
   const { backend } = context.repo;
-  const key = blobKey(digest);
+  const packed = context.index.lookup(digest);
+  const key = packed ? packKey(packed.pack) : blobKey(digest);
+  const at = packed?.offset ?? 0;
   // Hashing on a worker (AIM_HASH=wasm) takes the buffer away; the download then needs a new one.
   const into = target.length === size ? target : Buffer.allocUnsafeSlow(size);
   const bytes = backend.readInto
-    ? await backend.readInto(key, into).then((read) => (read === size ? into : undefined), () => undefined)
-    : await backend.get(key).catch(() => undefined);
+    ? await backend.readInto(key, into, at).then((read) => (read === size ? into : undefined), () => undefined)
+    : await backend.getRange(key, at, size).catch(() => undefined);
   const checked = bytes?.length === size ? await context.pool.hashChunk(bytes) : undefined;
   if (!checked || checked.digest !== digest) {
     // Fall back to the repository's own error (missing or corrupt), with its hint.
-    await context.repo.getBlob(digest);
+    await context.repo.getChunk(digest);
     throw new IntegrityError(`chunk ${digest} changed while it was read`, { hint: 'run the pull again' });
   }
   context.counters.bytesTransferred += size;
   return checked.bytes;
+}
+
+/**
+ * The chunks from `first` on that one request can fetch: a run of chunks stored back to back in one pack, in the
+ * order the file needs them, up to MAX_RUN_BYTES; or one chunk (loose, or found on local disk).
+ */
+function nextUnit(file: ManifestFile, first: number, context: PullFileContext): FetchUnit {
+  const placed = (index: number): PackedChunk | undefined => {
+    const chunk = file.chunks[index]!;
+    const packed = context.locator.has(chunk.digest) ? undefined : context.index.lookup(chunk.digest);
+    return packed?.size === chunk.size ? packed : undefined;
+  };
+  const packed = placed(first);
+  const unit: FetchUnit = { first, count: 1, bytes: file.chunks[first]!.size, packed };
+  while (packed && first + unit.count < file.chunks.length) {
+    const next = placed(first + unit.count);
+    if (next?.pack !== packed.pack || next.offset !== packed.offset + unit.bytes || unit.bytes + next.size > MAX_RUN_BYTES) break;
+    unit.count++;
+    unit.bytes += next.size;
+  }
+  return unit;
+}
+
+/** A run's verified bytes, read from its pack with one ranged request; each chunk is checked on its own. */
+async function fetchRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
+  const { backend } = context.repo;
+  const key = packKey(unit.packed!.pack);
+  const target = buffer.subarray(0, unit.bytes);
+  const bytes = backend.readInto
+    ? await backend.readInto(key, target, unit.packed!.offset).then((read) => (read === unit.bytes ? target : undefined), () => undefined)
+    : await backend.getRange(key, unit.packed!.offset, unit.bytes).catch(() => undefined);
+  const chunks = file.chunks.slice(unit.first, unit.first + unit.count);
+  let offset = 0;
+  const checks = chunks.map((chunk) => {
+    const start = offset;
+    offset += chunk.size;
+    // Several chunks share the buffer, so each slice is copied if it travels to a hashing worker.
+    return bytes ? context.pool.hashChunk(bytes.subarray(start, offset)).then((checked) => checked.digest === chunk.digest) : false;
+  });
+  const results = await Promise.all(checks);
+  const bad = results.indexOf(false);
+  if (bad >= 0) {
+    await context.repo.getChunk(chunks[bad]!.digest); // the repository's own error (missing or corrupt), with its hint
+    throw new IntegrityError(`chunk ${chunks[bad]!.digest} changed while it was read`, { hint: 'run the pull again' });
+  }
+  context.counters.bytesTransferred += unit.bytes;
+  return bytes!;
+}
+
+/** The unit's verified bytes, ready to write at the file offset of its first chunk. */
+function fetchUnit(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
+  // One chunk goes the single-chunk way, which also takes it from local disk or a loose object.
+  if (unit.count === 1) return fetchChunk(context, file.chunks[unit.first]!.digest, unit.bytes, buffer);
+  return fetchRun(context, file, unit, buffer);
 }
 
 /**
@@ -189,19 +262,29 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
       }
     }
   };
-  for (let index = done; index < file.chunks.length && !failure && !flushFailure; index++) {
-    const chunk = file.chunks[index]!;
-    const buffer = context.buffers.take(chunk.size);
-    const work = fetchChunk(context, chunk.digest, chunk.size, buffer)
-      .then((bytes) => writeFully(handle, bytes, offsets[index]!))
+  // Reads in flight are bounded by count and by bytes: runs of packed chunks are several times a chunk's size.
+  const byteBudget = Math.max(2 * MAX_RUN_BYTES, context.concurrency * 1024 * 1024);
+  let bytesInFlight = 0;
+  for (let first = done; first < file.chunks.length && !failure && !flushFailure; ) {
+    const unit = nextUnit(file, first, context);
+    first += unit.count;
+    const buffer = context.buffers.take(unit.bytes);
+    bytesInFlight += unit.bytes;
+    const work = fetchUnit(context, file, unit, buffer)
+      .then((bytes) => writeFully(handle, bytes, offsets[unit.first]!))
       .then(
-        () => markFinished(index),
+        () => {
+          for (let index = unit.first; index < unit.first + unit.count; index++) markFinished(index);
+        },
         (error: unknown) => void (failure ??= error),
       )
-      .finally(() => context.buffers.give(buffer));
+      .finally(() => {
+        bytesInFlight -= unit.bytes;
+        context.buffers.give(buffer);
+      });
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
-    if (inFlight.size >= context.concurrency) await Promise.race(inFlight);
+    while (inFlight.size >= context.concurrency || bytesInFlight >= byteBudget) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
   await journaling;

@@ -5,6 +5,7 @@ import type { Digest } from './digest.js';
 import type { FileDigester, HashPool } from './hash-pool.js';
 import type { ChunkRef, ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
+import type { PackWriter } from './pack-writer.js';
 import type { Repository } from './repository.js';
 import type { CachedFile } from './stat-cache.js';
 import type { SourceFile } from './walk.js';
@@ -39,6 +40,8 @@ export interface PushFileContext {
   chunksStoredBy(cached: CachedFile): Promise<boolean>;
   /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
   bigFileReader(): ChunkingWorker | undefined;
+  /** Gathers new chunks into packs; undefined for a repository that stores each chunk on its own. */
+  packs?: PackWriter;
 }
 
 /** Waits for every upload still running; call before the manifest is written. */
@@ -47,15 +50,22 @@ export async function drainPipeline(pipeline: ChunkPipeline): Promise<void> {
   if (pipeline.failure) throw pipeline.failure;
 }
 
-async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, counters: TransferCounters): Promise<void> {
+async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, context: PushFileContext): Promise<void> {
+  const { counters, packs } = context;
   if (counters.seen.has(digest)) {
     counters.bytesSkipped += bytes.length;
     return;
   }
   counters.seen.add(digest);
-  // Asking first costs a stat/HEAD but saves sending bytes the store already has: dedupe and resume in one step.
-  if (await repo.hasBlob(digest, bytes.length)) {
+  // Asking first (the pack index, or a stat/HEAD per loose chunk) saves sending bytes the store already has:
+  // dedupe and resume in one step.
+  if (await repo.hasChunk(digest, bytes.length)) {
     counters.bytesSkipped += bytes.length;
+    return;
+  }
+  if (packs) {
+    await packs.add(digest, bytes);
+    counters.bytesTransferred += bytes.length;
     return;
   }
   const written = await repo.putBlob(digest, bytes);
@@ -106,7 +116,7 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
         });
     hashing.push(hashed.then(noop, noop)); // keeps no reference to the chunk's bytes
     const work = hashed
-      .then(({ digest, bytes: hashedBytes }) => storeChunk(repo, digest, hashedBytes, counters))
+      .then(({ digest, bytes: hashedBytes }) => storeChunk(repo, digest, hashedBytes, context))
       .then(() => fileUpdate)
       .then(() => {
         counters.chunks++;
@@ -146,7 +156,7 @@ export async function reuseCachedFile(repo: Repository, entry: CachedFile, conte
     let missing = false;
     const worker = async (): Promise<void> => {
       for (let next = queue.next(); !next.done && !missing; next = queue.next()) {
-        if (!(await repo.hasBlob(next.value.digest, next.value.size))) missing = true;
+        if (!(await repo.hasChunk(next.value.digest, next.value.size))) missing = true;
       }
     };
     await Promise.all(Array.from({ length: context.concurrency }, worker));

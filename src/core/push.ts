@@ -3,10 +3,12 @@ import type { Digest } from './digest.js';
 import { HashPool } from './hash-pool.js';
 import { MANIFEST_MEDIA_TYPE, type Manifest, type ManifestFile } from './manifest.js';
 import { silentProgress, type ProgressSink } from './progress.js';
-import type { Repository } from './repository.js';
 import { drainPipeline, pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
 import { StatCache, type CachedFile } from './stat-cache.js';
 import { ChunkingWorker } from './parallel-chunk-reader.js';
+import { PackWriter } from './pack-writer.js';
+import { PACKED_FORMAT, type Repository } from './repository.js';
+import { unindexedPacks } from './packs.js';
 import { refreshIndex } from './repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from './tags.js';
@@ -72,6 +74,12 @@ async function commitVersion(
   return { digest, tagOutcome };
 }
 
+/** A pack writer that first takes in the packs a killed push left unindexed, so their chunks are not sent again. */
+async function openPackWriter(repo: Repository): Promise<PackWriter> {
+  const index = await repo.packIndex();
+  return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index));
+}
+
 export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
@@ -100,7 +108,8 @@ export async function push(repo: Repository, source: string, options: PushOption
     if (!manifestsSeen.has(manifest)) manifestsSeen.set(manifest, repo.hasManifest(manifest));
     return manifestsSeen.get(manifest)!;
   };
-  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy };
+  const packs = metadata.format === PACKED_FORMAT ? await openPackWriter(repo) : undefined;
+  const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy, packs };
   try {
     for (const file of files) {
       const cached = options.rehash ? undefined : cache.lookup(file);
@@ -109,7 +118,9 @@ export async function push(repo: Repository, source: string, options: PushOption
       manifestFiles.push(pushed);
     }
     await drainPipeline(context.pipeline);
+    await packs?.finish();
   } catch (error) {
+    await packs?.salvage();
     await cache.save(); // what was read stays known to the next run, which checks those chunks one by one
     throw error;
   } finally {

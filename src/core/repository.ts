@@ -5,11 +5,15 @@ import { assertDigest, digestHex, type Digest } from './digest.js';
 import { ConfigError, IntegrityError, NotFoundError } from './errors.js';
 import { encodeManifest, manifestDigest, parseManifest, type Manifest } from './manifest.js';
 import { checkModelName, checkTagName } from './names.js';
+import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
 // their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
 
-export const REPO_FORMAT = 1;
+/** Format 1 keeps each chunk as an object of its own; format 2 gathers new chunks into packs (packs.ts). */
+export const LOOSE_FORMAT = 1;
+export const PACKED_FORMAT = 2;
+const KNOWN_FORMATS = new Set([LOOSE_FORMAT, PACKED_FORMAT]);
 
 export interface RepoMetadata {
   format: number;
@@ -37,11 +41,17 @@ export const manifestKey = (digest: Digest): string => `manifests/blake3/${diges
 export const tagKey = (model: string, tag: string): string => `models/${checkModelName(model)}/tags/${checkTagName(tag)}`;
 
 export class Repository {
+  private index?: Promise<PackIndex>;
+  /** Known once metadata was read: a packed repository never looks for loose chunks on push. */
+  private packed = false;
+
   constructor(
     readonly name: string,
     readonly backend: Backend,
     /** Chunks moved at once by push, pull and verify (the repository's `concurrency` setting). */
     readonly concurrency = 8,
+    /** Whether a repository created by this handle's first push packs its chunks (the `packs` setting). */
+    readonly createPacked = false,
   ) {}
 
   get location(): string {
@@ -56,8 +66,8 @@ export class Repository {
     });
     if (!bytes) return undefined;
     const metadata = JSON.parse(bytes.toString('utf8')) as RepoMetadata;
-    if (metadata.format !== REPO_FORMAT) {
-      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${metadata.format}; this aim reads ${REPO_FORMAT}`, {
+    if (!KNOWN_FORMATS.has(metadata.format)) {
+      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${metadata.format}; this aim reads ${[...KNOWN_FORMATS].join(' and ')}`, {
         hint: 'upgrade aim',
       });
     }
@@ -72,6 +82,7 @@ export class Repository {
         hint: 'upgrade aim',
       });
     }
+    this.packed = metadata.format === PACKED_FORMAT;
     return metadata;
   }
 
@@ -79,13 +90,25 @@ export class Repository {
   async ensureMetadata(): Promise<RepoMetadata> {
     const existing = await this.metadata();
     if (existing) return existing;
-    const metadata: RepoMetadata = { format: REPO_FORMAT, hash: 'blake3', chunking: DEFAULT_CHUNKING, createdAt: new Date().toISOString() };
+    const format = this.createPacked ? PACKED_FORMAT : LOOSE_FORMAT;
+    const metadata: RepoMetadata = { format, hash: 'blake3', chunking: DEFAULT_CHUNKING, createdAt: new Date().toISOString() };
     await this.backend.putIfAbsent('aim-repo.json', Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`));
     return (await this.metadata())!;
   }
 
-  /** True when the chunk is stored whole. A stored size that differs can only be a damaged or truncated copy. */
-  async hasBlob(digest: Digest, size: number): Promise<boolean> {
+  /** Where the packs' chunks are, read once per handle (an empty index for a repository without packs). */
+  packIndex(): Promise<PackIndex> {
+    this.index ??= PackIndex.load(this.backend);
+    return this.index;
+  }
+
+  /**
+   * True when the chunk is stored whole: in a pack the index names, or (format 1) as an object of its own. A stored
+   * size that differs can only be a damaged or truncated copy.
+   */
+  async hasChunk(digest: Digest, size: number): Promise<boolean> {
+    const packed = (await this.packIndex()).lookup(digest);
+    if (packed || this.packed) return packed?.size === size;
     return (await this.backend.stat(blobKey(digest)))?.size === size;
   }
 
@@ -93,18 +116,47 @@ export class Repository {
     return this.backend.putIfAbsent(blobKey(digest), bytes);
   }
 
-  /** A chunk, verified against its digest before anyone sees it. */
-  async getBlob(digest: Digest): Promise<Buffer> {
-    const bytes = await this.backend.get(blobKey(digest)).catch((error) => {
-      if (error instanceof NotFoundError) {
-        throw new IntegrityError(`chunk ${digest} is missing from repository ${this.name} (${this.location})`, {
-          hint: `run \`aim verify ${this.name}\`; push the version again from a good copy to repair it`,
-        });
-      }
+  /** A chunk's stored bytes, unverified, or undefined when it is not stored. */
+  async readChunk(digest: Digest): Promise<Buffer | undefined> {
+    const packed = (await this.packIndex()).lookup(digest);
+    const read = packed ? this.backend.getRange(packKey(packed.pack), packed.offset, packed.size) : this.backend.get(blobKey(digest));
+    return read.catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
       throw error;
     });
+  }
+
+  /** A chunk, verified against its digest before anyone sees it. */
+  async getChunk(digest: Digest): Promise<Buffer> {
+    const bytes = await this.readChunk(digest);
+    if (!bytes) {
+      throw new IntegrityError(`chunk ${digest} is missing from repository ${this.name} (${this.location})`, {
+        hint: `run \`aim verify ${this.name}\`; push the version again from a good copy to repair it`,
+      });
+    }
     await assertDigest(bytes, digest, `chunk ${digest} in repository ${this.name}`);
     return bytes;
+  }
+
+  /**
+   * Forgets damaged or missing chunks so the next push stores them again: a loose chunk is deleted; a packed one is
+   * dropped from the index (each index file naming it is replaced by one without it; the pack's bytes stay until a
+   * gc). The new index file is written before the old one is deleted, so a crash in between forgets nothing good.
+   */
+  async removeChunks(digests: Set<Digest>): Promise<void> {
+    const index = await this.packIndex();
+    for (const digest of digests) if (!index.lookup(digest)) await this.backend.delete(blobKey(digest));
+    for (const [id, packs] of index.files) {
+      if (![...packs.values()].some((entries) => entries.some((entry) => digests.has(entry.digest)))) continue;
+      const kept = new Map<string, PackEntry[]>();
+      for (const [pack, entries] of packs) {
+        const good = entries.filter((entry) => !digests.has(entry.digest));
+        if (good.length > 0) kept.set(pack, good);
+      }
+      if (kept.size > 0) await writeIndexFile(this.backend, kept);
+      await this.backend.delete(indexKey(id));
+    }
+    this.index = undefined;
   }
 
   async putManifest(manifest: Manifest): Promise<{ digest: Digest; bytes: number }> {

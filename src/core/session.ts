@@ -15,7 +15,9 @@ export class Session {
     const repo = findRepo(this.config, name);
     const backend = await openBackend(repo);
     await backend.probe('read');
-    // Object stores answer each request with latency, so more requests in flight keep the link busy.
-    return new Repository(name, backend, repo.concurrency ?? (repo.type === 's3' ? 24 : 8));
+    // Object stores answer each request with latency, so more requests in flight keep the link busy; and each
+    // request costs, so their chunks travel in packs. A local folder keeps a file per chunk, which costs little.
+    const onObjectStore = repo.type === 's3';
+    return new Repository(name, backend, repo.concurrency ?? (onObjectStore ? 24 : 8), repo.packs ?? onObjectStore);
   }
 }

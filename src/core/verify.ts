@@ -2,7 +2,7 @@ import type { Digest } from './digest.js';
 import { AimError } from './errors.js';
 import { HashPool } from './hash-pool.js';
 import { silentProgress, type ProgressSink } from './progress.js';
-import { blobKey, type Repository } from './repository.js';
+import type { Repository } from './repository.js';
 import { DEFAULT_TAG } from './reference.js';
 
 // Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
@@ -104,7 +104,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
       for (let next = queue.next(); !next.done; next = queue.next()) {
         const [digest, entry] = next.value;
         const usedBy = [...entry.usedBy].sort();
-        const bytes = await repo.backend.get(blobKey(digest)).catch(() => undefined);
+        const bytes = await repo.readChunk(digest).catch(() => undefined);
         if (!bytes) {
           problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
         } else {
@@ -112,7 +112,6 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
           const { digest: actual } = await pool.hashChunk(bytes);
           if (actual !== digest) {
             problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
-            if (options.repair) await repo.backend.delete(blobKey(digest));
           }
         }
         task.advance(entry.size);
@@ -123,8 +122,13 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     task.end();
     await pool.close();
   }
-  // Pushes stop trusting their record of stored chunks, so pushing a good copy stores the missing ones again.
-  if (options.repair && problems.length > 0) await repo.markRemovals();
+  // The damaged and missing chunks are forgotten (a pack index would otherwise go on naming them) and pushes stop
+  // trusting their record of stored chunks, so pushing a good copy stores them again.
+  if (options.repair && problems.length > 0) {
+    const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
+    await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
+    await repo.markRemovals();
+  }
   return {
     repo: repo.name,
     versions: tags.length,

@@ -39,10 +39,10 @@ describe('aim-repo.json', () => {
     await expect(repo.metadata()).rejects.toThrow(/uses chunking settings this aim does not know: tail$/);
     await write({ format: 1, chunking: { ...DEFAULT_CHUNKING, head: { ...DEFAULT_CHUNKING.head, mask: 3 } } });
     await expect(repo.metadata()).rejects.toThrow(/does not know: head\.mask$/);
-    await write({ format: 2, chunking: DEFAULT_CHUNKING });
+    await write({ format: 3, chunking: DEFAULT_CHUNKING });
     const error = await repo.metadata().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toMatch(/has format 2; this aim reads 1$/);
+    expect((error as ConfigError).message).toMatch(/has format 3; this aim reads 1 and 2$/);
     expect((error as ConfigError).hint).toBe('upgrade aim');
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
 import { DEFAULT_CHUNKING } from '../../src/core/chunker.js';
-import { REPO_FORMAT } from '../../src/core/repository.js';
+import { LOOSE_FORMAT } from '../../src/core/repository.js';
 import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
 
 // Two BLAKE3 implementations must agree byte for byte: native (@napi-rs/blake-hash, the default here) and hash-wasm
@@ -41,7 +41,7 @@ describe('a repository whose file head is longer than the big-file reader\'s win
     try {
       const chunking = { ...DEFAULT_CHUNKING, head: { ...DEFAULT_CHUNKING.head!, size: 20 * 1024 * 1024 } };
       await mkdir(ws.path('repo'), { recursive: true });
-      await writeFile(ws.path('repo', 'aim-repo.json'), JSON.stringify({ format: REPO_FORMAT, hash: 'blake3', chunking, createdAt: new Date().toISOString() }));
+      await writeFile(ws.path('repo', 'aim-repo.json'), JSON.stringify({ format: LOOSE_FORMAT, hash: 'blake3', chunking, createdAt: new Date().toISOString() }));
       await generateModel(ws.path('long-head'), { seed: 'long-head', files: [{ path: 'weights.bin', size: 40 * 1024 * 1024 }] });
       const parallel = await ws.json(['push', 'r/long:a', 'long-head']);
       const inline = await ws.json(['push', 'r/long:b', 'long-head', '--rehash'], { env: { AIM_CDC: 'inline' } });

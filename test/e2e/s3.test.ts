@@ -91,29 +91,45 @@ describe('aim on an S3 repository (e2e)', () => {
     expect((await ws.json(['model', 'list', 'team'])).models).toEqual([]);
   });
 
-  it('resumes a push killed with SIGKILL, sending only what is missing', async () => {
-    const resume = await createWorkspace({ slow: s3Repo(`${prefix}/resume`, proxy.endpoint) }, env);
+  // Loose chunks land one by one; packs land ~16 MiB at a time and are indexed only at the end of the push, so the
+  // resumed push must find the killed one's packs by their footers. (The proxy takes a request's body at once and
+  // trickles it on, so the client sees no traffic while a whole pack drains: the idle timeout must outlast that.)
+  it.each([
+    { layout: 'loose chunks', packs: false, shard: 2 * MiB, rate: MiB, landed: 'blobs/', atLeast: 3, idleMs: env.AIM_S3_IDLE_TIMEOUT_MS },
+    { layout: 'packs', packs: true, shard: 6 * MiB, rate: 4 * MiB, landed: 'packs/', atLeast: 1, idleMs: '15000' },
+  ])('resumes a push killed with SIGKILL, sending only what is missing ($layout)', async ({ layout, packs, shard, rate, landed, atLeast, idleMs }) => {
+    const where = `${prefix}/resume-${layout.replace(' ', '-')}`;
+    const resume = await createWorkspace({ slow: { ...s3Repo(where, proxy.endpoint), packs } }, { ...env, AIM_S3_IDLE_TIMEOUT_MS: idleMs });
     const model = resume.path('model');
-    await makeModel(model, Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`shard-${i}.bin`, 2 * MiB])));
-    proxy.set({ bytesPerSecond: MiB });
+    await makeModel(model, Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`shard-${i}.bin`, shard])));
+    proxy.set({ bytesPerSecond: rate });
     const running = resume.start(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
-    const blobs = new S3Backend({ type: 's3', path: `s3://${server.bucket}/${prefix}/resume`, endpoint: server.endpoint });
+    const stored = new S3Backend({ type: 's3', path: `s3://${server.bucket}/${where}`, endpoint: server.endpoint });
     // Listed is not enough: s3rver lists an object while its body is still arriving. stat counts only whole ones.
     const count = async () => {
       let n = 0;
-      for await (const { key } of blobs.list('blobs/')) if (await blobs.stat(key)) n++;
+      for await (const { key } of stored.list(landed)) if (await stored.stat(key)) n++;
       return n;
     };
-    await until(async () => (await count()) >= 3);
+    await until(async () => (await count()) >= atLeast);
     running.child.kill('SIGKILL');
     expect((await running.result).signal).toBe('SIGKILL');
+    const landedBefore = await count();
     proxy.set({ bytesPerSecond: 0 });
     const resumed = await resume.json(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
     expect(resumed.bytesSkipped).toBeGreaterThan(0);
     expect(resumed.bytesTransferred).toBeLessThan(resumed.totalBytes);
+    if (packs) {
+      // What the killed push stored whole was reused: about a pack's worth of chunks per pack that landed.
+      expect(resumed.bytesSkipped).toBeGreaterThanOrEqual(landedBefore * 14 * MiB);
+      const indexed = [];
+      for await (const { key } of stored.list('index/')) indexed.push(key);
+      expect(indexed).toHaveLength(1);
+    }
     await resume.json(['model', 'pull', 'slow', 'big', resume.path('out'), '--tag', 'v1']);
     await expectSameTree(resume.path('out'), model);
-    await blobs.close();
+    expect(await resume.json(['verify', 'slow', 'big:v1'])).toMatchObject({ ok: true });
+    await stored.close();
     await resume.cleanup();
   });
 

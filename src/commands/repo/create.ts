@@ -18,6 +18,7 @@ export class RepoCreateCommand extends AimCommand {
       ['A folder on an NFS mount', '$0 repo create my-repo --type local --path /mnt/nfs/models'],
       ['An S3 bucket', '$0 repo create team-vision --type s3 --path s3://my-company-ai-models/vision --region us-east-1'],
       ['An S3-compatible server', '$0 repo create lab --type s3 --path s3://models/lab --region us-east-1 --endpoint http://minio.local:9000'],
+      ['A folder on NFS, with chunks in packs (fewer files)', '$0 repo create shared --type local --path /mnt/nfs/models --packs'],
     ],
   });
 
@@ -27,6 +28,9 @@ export class RepoCreateCommand extends AimCommand {
   region = Option.String('--region', { description: 's3: the bucket region (default: AWS_REGION, else us-east-1)' });
   endpoint = Option.String('--endpoint', { description: 's3: URL of an S3-compatible server (MinIO, Ceph, R2, ...)' });
   profile = Option.String('--profile', { description: 's3: AWS profile to use (never the keys themselves)' });
+  packs = Option.Boolean('--packs', {
+    description: 'store chunks in ~16 MiB packs, read back with byte ranges (default: on for s3, off for local; takes effect at the first push)',
+  });
 
   async run(): Promise<void> {
     if (this.type !== 'local' && this.type !== 's3') {
@@ -35,8 +39,8 @@ export class RepoCreateCommand extends AimCommand {
     const session = await this.session();
     const repo =
       this.type === 'local'
-        ? { name: this.name, type: 'local' as const, path: resolve(this.location) }
-        : { name: this.name, type: 's3' as const, path: this.location, region: this.region ?? process.env.AWS_REGION ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile };
+        ? { name: this.name, type: 'local' as const, path: resolve(this.location), packs: this.packs }
+        : { name: this.name, type: 's3' as const, path: this.location, region: this.region ?? process.env.AWS_REGION ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
     if (repo.type === 'local') {
       const { LocalBackend } = await import('../../backends/local.js');
       await new LocalBackend(repo.path).create();

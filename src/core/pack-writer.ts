@@ -1,0 +1,96 @@
+import type { Backend } from '../backends/backend.js';
+import type { Digest } from './digest.js';
+import { newPackId, PACK_TARGET_BYTES, packFooter, packKey, writeIndexFile, type PackEntry, type PackIndex } from './packs.js';
+
+// Gathers a push's new chunks into packs and uploads each once it holds about 16 MiB, while the next one fills.
+// The index file naming them is written by `finish`, after every pack is stored and before the manifest: the same
+// order as loose chunks, so a tag never names a chunk that is not stored and indexed.
+
+/** Packs uploading at once; with the one filling, this bounds memory at about three packs. */
+const UPLOADS_IN_FLIGHT = 2;
+/** Room kept after the chunks for the footer (~90 bytes a chunk), so a sealed pack is not copied again. */
+const FOOTER_ROOM = 64 * 1024;
+
+interface OpenPack {
+  id: string;
+  buffer: Buffer;
+  used: number;
+  entries: PackEntry[];
+}
+
+export class PackWriter {
+  private current?: OpenPack;
+  private readonly spare: Buffer[] = [];
+  private readonly uploads = new Set<Promise<void>>();
+  private failure: unknown;
+  /** Packs stored by this push (and packs it adopted from a killed one), for its index file. */
+  private readonly stored = new Map<string, PackEntry[]>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly index: PackIndex,
+    adopted: Map<string, PackEntry[]> = new Map(),
+  ) {
+    for (const [pack, entries] of adopted) {
+      this.stored.set(pack, entries);
+      index.add(pack, entries);
+    }
+  }
+
+  /** Copies the chunk into the open pack (the caller may reuse its bytes); waits while two packs are uploading. */
+  async add(digest: Digest, bytes: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) await this.seal();
+    const pack = (this.current ??= this.open(bytes.length));
+    pack.buffer.set(bytes, pack.used);
+    pack.entries.push({ digest, offset: pack.used, size: bytes.length });
+    pack.used += bytes.length;
+  }
+
+  /** Uploads what is left, then writes the index file naming every pack of this push. */
+  async finish(): Promise<void> {
+    await this.seal();
+    await Promise.all(this.uploads);
+    if (this.failure) throw this.failure;
+    if (this.stored.size > 0) await writeIndexFile(this.backend, this.stored);
+  }
+
+  /**
+   * After a failed or interrupted push: indexes the packs that did reach the store, so the next push does not send
+   * them again. Best effort; a push killed outright leaves them to be found by their footers instead.
+   */
+  async salvage(): Promise<void> {
+    await Promise.allSettled(this.uploads);
+    if (this.stored.size > 0) await writeIndexFile(this.backend, this.stored).catch(() => undefined);
+  }
+
+  private open(firstChunk: number): OpenPack {
+    const capacity = Math.max(PACK_TARGET_BYTES, firstChunk);
+    const index = this.spare.findIndex((buffer) => buffer.length >= capacity + FOOTER_ROOM);
+    const buffer = index >= 0 ? this.spare.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(capacity + FOOTER_ROOM);
+    return { id: newPackId(), buffer, used: 0, entries: [] };
+  }
+
+  private async seal(): Promise<void> {
+    const pack = this.current;
+    this.current = undefined;
+    if (!pack || pack.entries.length === 0) return;
+    while (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
+    if (this.failure) throw this.failure;
+    const footer = packFooter(pack.entries);
+    const body =
+      pack.used + footer.length <= pack.buffer.length
+        ? pack.buffer.subarray(0, pack.used + footer.copy(pack.buffer, pack.used))
+        : Buffer.concat([pack.buffer.subarray(0, pack.used), footer]);
+    const upload = this.backend
+      .putIfAbsent(packKey(pack.id), body)
+      .then(() => {
+        this.stored.set(pack.id, pack.entries);
+        this.index.add(pack.id, pack.entries);
+        this.spare.push(pack.buffer);
+      })
+      .catch((error: unknown) => void (this.failure ??= error));
+    this.uploads.add(upload);
+    void upload.finally(() => this.uploads.delete(upload));
+  }
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Backend } from '../backends/backend.js';
+import { parseDigest, type Digest } from './digest.js';
+import { IntegrityError, NotFoundError } from './errors.js';
+
+// Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
+// travel in pack objects of about 16 MiB and are read back with byte ranges, as restic's packs and Hugging Face's
+// xorbs do. A pull of 2 GiB is then a few hundred ranged GETs instead of ~1,900 GETs of one chunk each.
+//
+//   packs/<hh>/<32 hex>   chunk bytes back to back, then a footer (JSON {chunks: [[digest, offset, size], ...]})
+//                         and the footer's length as a little-endian u32: a pack describes itself, so an index
+//                         lost to a killed push is rebuilt from the packs
+//   index/<32 hex>.json   {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}, one per push
+//
+// Manifests do not change: they name chunks, and where a chunk lives is the index's business. Packs and index
+// files are named at random (a pack is never deduplicated as a whole; its chunks are) and never rewritten.
+
+export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+
+export interface PackedChunk {
+  pack: string;
+  offset: number;
+  size: number;
+}
+
+/** One chunk of a pack: where its bytes start in the pack, and how many. */
+export interface PackEntry {
+  digest: Digest;
+  offset: number;
+  size: number;
+}
+
+type StoredEntry = [digest: string, offset: number, size: number];
+
+export const newPackId = (): string => randomBytes(16).toString('hex');
+export const packKey = (id: string): string => `packs/${id.slice(0, 2)}/${id}`;
+export const indexKey = (id: string): string => `index/${id}.json`;
+const packIdOf = (key: string): string | undefined => /^packs\/[0-9a-f]{2}\/([0-9a-f]{32})$/.exec(key)?.[1];
+const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
+
+/** The footer a pack ends with; `entries` must describe the bytes before it. */
+export function packFooter(entries: PackEntry[]): Buffer {
+  const json = Buffer.from(JSON.stringify({ chunks: entries.map(({ digest, offset, size }) => [digest, offset, size]) }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  return Buffer.concat([json, length]);
+}
+
+/** Entries as stored, checked: a digest that parses, and bytes that lie inside `limit` when it is known. */
+function parseEntries(raw: unknown, limit = Number.MAX_SAFE_INTEGER): PackEntry[] {
+  if (!Array.isArray(raw)) throw new Error('not a list of chunks');
+  return raw.map((entry: unknown) => {
+    const [digest, offset, size] = entry as StoredEntry;
+    const inside = Number.isSafeInteger(offset) && Number.isSafeInteger(size) && offset >= 0 && size > 0 && offset + size <= limit;
+    if (!Array.isArray(entry) || !inside) throw new Error(`bad chunk entry ${JSON.stringify(entry)}`);
+    return { digest: parseDigest(digest), offset, size };
+  });
+}
+
+/** Where each chunk of the repository's packs lives, from its index files. Empty for a repository without packs. */
+export class PackIndex {
+  private readonly chunks = new Map<Digest, PackedChunk>();
+  private readonly packs = new Set<string>();
+  /** Index files read, by id, with the packs each names. */
+  readonly files = new Map<string, Map<string, PackEntry[]>>();
+
+  get size(): number {
+    return this.chunks.size;
+  }
+
+  lookup(digest: Digest): PackedChunk | undefined {
+    return this.chunks.get(digest);
+  }
+
+  hasPack(pack: string): boolean {
+    return this.packs.has(pack);
+  }
+
+  add(pack: string, entries: PackEntry[]): void {
+    this.packs.add(pack);
+    for (const { digest, offset, size } of entries) if (!this.chunks.has(digest)) this.chunks.set(digest, { pack, offset, size });
+  }
+
+  static async load(backend: Backend): Promise<PackIndex> {
+    const index = new PackIndex();
+    const ids: string[] = [];
+    for await (const { key } of backend.list('index/')) {
+      const id = indexIdOf(key);
+      if (id) ids.push(id);
+    }
+    const read = async (id: string): Promise<void> => {
+      const bytes = await backend.get(indexKey(id)).catch((error) => {
+        if (error instanceof NotFoundError) return undefined; // removed by a repair since the listing
+        throw error;
+      });
+      if (!bytes) return;
+      const packs = new Map<string, PackEntry[]>();
+      try {
+        const parsed = JSON.parse(bytes.toString('utf8')) as { packs: Record<string, unknown> };
+        for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
+      } catch (error) {
+        throw new IntegrityError(`index file ${indexKey(id)} in ${backend.location} is unreadable: ${(error as Error).message}`, {
+          hint: 'delete that file: the next push indexes its packs again from their footers',
+        });
+      }
+      index.files.set(id, packs);
+      for (const [pack, entries] of packs) index.add(pack, entries);
+    };
+    // Index files are small and independent: read several at once.
+    const queue = ids[Symbol.iterator]();
+    const worker = async (): Promise<void> => {
+      for (let next = queue.next(); !next.done; next = queue.next()) await read(next.value);
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    return index;
+  }
+}
+
+/** Writes an index file naming `packs`; returns its id. */
+export async function writeIndexFile(backend: Backend, packs: Map<string, PackEntry[]>): Promise<string> {
+  const id = newPackId();
+  const body = { format: 1, packs: Object.fromEntries([...packs].map(([pack, entries]) => [pack, entries.map((e) => [e.digest, e.offset, e.size])])) };
+  await backend.putIfAbsent(indexKey(id), Buffer.from(`${JSON.stringify(body)}\n`));
+  return id;
+}
+
+/** A pack's own list of its chunks, read from its footer (two ranged reads). */
+export async function readPackFooter(backend: Backend, pack: string, size: number): Promise<PackEntry[]> {
+  const key = packKey(pack);
+  if (size < 4) throw new Error(`pack ${key} is too short (${size} bytes)`);
+  const length = (await backend.getRange(key, size - 4, 4)).readUInt32LE(0);
+  if (length > size - 4) throw new Error(`pack ${key} has a footer longer than itself`);
+  const footer = await backend.getRange(key, size - 4 - length, length);
+  const parsed = JSON.parse(footer.toString('utf8')) as { chunks: unknown };
+  return parseEntries(parsed.chunks, size - 4 - length);
+}
+
+/**
+ * Packs that no index file names: a push killed after uploading them and before writing its index. Their footers
+ * say what they hold, so the next push reuses their chunks instead of sending them again. A pack whose footer does
+ * not read is left alone (nothing refers to it).
+ */
+export async function unindexedPacks(backend: Backend, index: PackIndex): Promise<Map<string, PackEntry[]>> {
+  const found = new Map<string, PackEntry[]>();
+  for await (const { key } of backend.list('packs/')) {
+    const pack = packIdOf(key);
+    if (!pack || index.hasPack(pack)) continue;
+    // stat, not the listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
+    const info = await backend.stat(key);
+    const entries = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
+    if (entries) found.set(pack, entries);
+  }
+  return found;
+}
