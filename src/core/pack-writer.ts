@@ -40,7 +40,8 @@ export class PackWriter {
   /** Copies the chunk into the open pack (the caller may reuse its bytes); waits while two packs are uploading. */
   async add(digest: Digest, bytes: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) await this.seal();
+    // Other chunks may fill the next pack while this one waits for an upload slot, hence a loop.
+    while (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) await this.seal();
     const pack = (this.current ??= this.open(bytes.length));
     pack.buffer.set(bytes, pack.used);
     pack.entries.push({ digest, offset: pack.used, size: bytes.length });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../backends/backend.js';
-import { parseDigest, type Digest } from './digest.js';
+import { digestOf, parseDigest, type Digest } from './digest.js';
 import { IntegrityError, NotFoundError } from './errors.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
@@ -136,9 +136,10 @@ export async function readPackFooter(backend: Backend, pack: string, size: numbe
 }
 
 /**
- * Packs that no index file names: a push killed after uploading them and before writing its index. Their footers
- * say what they hold, so the next push reuses their chunks instead of sending them again. A pack whose footer does
- * not read is left alone (nothing refers to it).
+ * Packs that no index file names: a push killed after uploading them and before writing its index, or an index file
+ * lost. Their footers say what they hold, so the next push reuses their chunks instead of sending them again. Each
+ * chunk is hashed before it is taken back: a chunk `verify --repair` dropped as damaged stays dropped. A pack whose
+ * footer does not read is left alone (nothing refers to it).
  */
 export async function unindexedPacks(backend: Backend, index: PackIndex): Promise<Map<string, PackEntry[]>> {
   const found = new Map<string, PackEntry[]>();
@@ -148,7 +149,13 @@ export async function unindexedPacks(backend: Backend, index: PackIndex): Promis
     // stat, not the listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
     const info = await backend.stat(key);
     const entries = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
-    if (entries) found.set(pack, entries);
+    if (!entries) continue;
+    const bytes = await backend.get(key);
+    const intact: PackEntry[] = [];
+    for (const entry of entries) {
+      if ((await digestOf(bytes.subarray(entry.offset, entry.offset + entry.size))) === entry.digest) intact.push(entry);
+    }
+    if (intact.length > 0) found.set(pack, intact);
   }
   return found;
 }

@@ -13,23 +13,25 @@ describe('transfers (local repository)', () => {
   let ws: Workspace;
 
   beforeAll(async () => {
-    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    // r keeps a file per chunk (a local folder's default); p gathers chunks into packs, as S3 repositories do.
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` }, p: { type: 'local', path: `${dir}/packed`, packs: true } }));
   });
   afterAll(() => ws.cleanup());
 
-  describe('a 64 MiB file with 1 KiB inserted near the start', () => {
+  describe.each(['r', 'p'])('a 64 MiB file with 1 KiB inserted near the start (repository %s)', (repo) => {
     const SIZE = 64 * MiB;
+    const big = (name: string) => `${repo}-big-${name}`;
     beforeAll(async () => {
-      await generateModel(ws.path('big-v1'), { files: [{ path: 'weights.bin', size: SIZE }, { path: 'config.json', size: 512 }], seed: 'dedupe' });
-      await mkdir(ws.path('big-v2'));
-      await writeFile(ws.path('big-v2', 'config.json'), await readFile(ws.path('big-v1', 'config.json')));
-      await deriveFile(ws.path('big-v1', 'weights.bin'), ws.path('big-v2', 'weights.bin'), [{ kind: 'insert', offset: 4096, length: KiB }], 'dedupe');
+      await generateModel(ws.path(big('v1')), { files: [{ path: 'weights.bin', size: SIZE }, { path: 'config.json', size: 512 }], seed: 'dedupe' });
+      await mkdir(ws.path(big('v2')));
+      await writeFile(ws.path(big('v2'), 'config.json'), await readFile(ws.path(big('v1'), 'config.json')));
+      await deriveFile(ws.path(big('v1'), 'weights.bin'), ws.path(big('v2'), 'weights.bin'), [{ kind: 'insert', offset: 4096, length: KiB }], 'dedupe');
     });
 
     it('pushes the new version sending only a few chunks', async () => {
-      const v1 = await ws.json(['push', 'r/big:v1', 'big-v1']);
+      const v1 = await ws.json(['push', `${repo}/big:v1`, big('v1')]);
       expect(v1.bytesTransferred).toBe(SIZE + 512);
-      const v2 = await ws.json(['push', 'r/big:v2', 'big-v2']);
+      const v2 = await ws.json(['push', `${repo}/big:v2`, big('v2')]);
       expect(v2.totalBytes).toBe(SIZE + KiB + 512);
       expect(v2.bytesTransferred).toBeGreaterThan(0);
       // The insertion falls in the file's head, which is cut into chunks of 16-512 KiB (1 MiB on average after it).
@@ -38,16 +40,16 @@ describe('transfers (local repository)', () => {
     });
 
     it('pulls the new version over the old one fetching only the changed chunks', async () => {
-      const first = await ws.json(['pull', 'r/big:v1', 'big-pulled']);
+      const first = await ws.json(['pull', `${repo}/big:v1`, big('pulled')]);
       expect(first.bytesTransferred).toBe(SIZE + 512);
-      await expectSameTree(ws.path('big-pulled'), ws.path('big-v1'));
-      const second = await ws.json(['pull', 'r/big:v2', 'big-pulled']);
+      await expectSameTree(ws.path(big('pulled')), ws.path(big('v1')));
+      const second = await ws.json(['pull', `${repo}/big:v2`, big('pulled')]);
       expect(second.bytesTransferred).toBeGreaterThan(0);
       expect(second.bytesTransferred).toBeLessThan(MiB);
       expect(second.filesUnchanged).toBe(1); // config.json
-      await expectSameTree(ws.path('big-pulled'), ws.path('big-v2'));
+      await expectSameTree(ws.path(big('pulled')), ws.path(big('v2')));
       // The replaced v1 file went to .aim/trash, which a detached process deletes after aim exits.
-      const trash = ws.path('big-pulled', '.aim', 'trash');
+      const trash = ws.path(big('pulled'), '.aim', 'trash');
       for (let waited = 0; existsSync(trash) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(existsSync(trash)).toBe(false);
     });

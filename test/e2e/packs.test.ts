@@ -1,0 +1,101 @@
+// A repository that gathers chunks into packs (format 2: the default on S3, `packs: true` here on a local folder so
+// the files can be damaged by hand): what is stored, a damaged chunk inside a pack found, refused and repaired, and
+// an index file lost or unreadable, recovered from the packs' own footers. All through the built CLI.
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+
+interface IndexFile {
+  format: number;
+  packs: Record<string, Array<[string, number, number]>>;
+}
+
+describe('a repository with packs (local folder)', () => {
+  let ws: Workspace;
+  const repoDir = () => ws.path('repo');
+  const indexFiles = async (): Promise<Array<{ name: string; index: IndexFile }>> => {
+    const names = await readdir(join(repoDir(), 'index')).catch(() => [] as string[]);
+    return Promise.all(names.map(async (name) => ({ name, index: JSON.parse(await readFile(join(repoDir(), 'index', name), 'utf8')) as IndexFile })));
+  };
+  /** Where the index says a chunk is: its pack file and byte offset. */
+  const locate = async (digest: string): Promise<{ path: string; offset: number } | undefined> => {
+    for (const { index } of await indexFiles()) {
+      for (const [pack, entries] of Object.entries(index.packs)) {
+        const entry = entries.find(([d]) => d === digest);
+        if (entry) return { path: join(repoDir(), 'packs', pack.slice(0, 2), pack), offset: entry[1] };
+      }
+    }
+    return undefined;
+  };
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo`, packs: true } }));
+    await generateModel(ws.path('model'), {
+      files: [{ path: 'weights.bin', size: 40 * MiB }, { path: 'small.bin', size: 300_000 }, { path: 'config.json', size: 200 }],
+      seed: 'packs',
+    });
+    await ws.json(['push', 'r/m:v1', 'model']);
+  });
+  afterAll(() => ws.cleanup());
+
+  it('stores chunks in ~16 MiB packs named by one index file, with no loose chunk objects', async () => {
+    const files = await listFiles(repoDir());
+    expect(files.some((file) => file.startsWith('blobs/'))).toBe(false);
+    const packs = files.filter((file) => file.startsWith('packs/'));
+    expect(packs.length).toBe(3); // 40.3 MiB in packs of at most 16 MiB
+    const [only, ...others] = await indexFiles();
+    expect(others).toEqual([]);
+    expect(Object.keys(only!.index.packs).sort()).toEqual(packs.map((file) => file.split('/')[2]).sort());
+    expect(JSON.parse(await readFile(join(repoDir(), 'aim-repo.json'), 'utf8')).format).toBe(2);
+    await ws.json(['pull', 'r/m:v1', 'out']);
+    await expectSameTree(ws.path('out'), ws.path('model'));
+  });
+
+  it('a damaged chunk inside a pack: verify names it, pull refuses, --repair forgets it and a push stores it again', async () => {
+    const manifest = (await ws.json(['inspect', 'r/m:v1'])).manifest;
+    const chunk: string = manifest.files.find((f: { path: string }) => f.path === 'weights.bin').chunks[5].digest;
+    const where = (await locate(chunk))!;
+    const pack = await readFile(where.path);
+    pack[where.offset + 100] = pack[where.offset + 100]! ^ 0x01;
+    await writeFile(where.path, pack);
+
+    const verified = await ws.run(['verify', 'r', '--json']);
+    expectUserError(verified, /1 missing or corrupt objects in r/);
+    expect(verified.json().problems).toEqual([expect.objectContaining({ kind: 'corrupt', digest: chunk })]);
+    const pulled = await ws.run(['pull', 'r/m:v1', 'damaged-out']);
+    expectUserError(pulled, new RegExp(`chunk ${chunk} .*corrupt`));
+    expect(await listFiles(ws.path('damaged-out'))).toEqual([]);
+
+    const repaired = await ws.run(['verify', 'r', '--repair', '--json']);
+    expectUserError(repaired, /1 missing or corrupt objects in r/);
+    expect(await locate(chunk)).toBeUndefined();
+    const pushed = await ws.json(['push', 'r/m:v1', 'model']);
+    expect(pushed.tagOutcome).toBe('unchanged');
+    expect(pushed.bytesTransferred).toBe(manifest.files.find((f: { path: string }) => f.path === 'weights.bin').chunks[5].size);
+    expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+    await ws.json(['pull', 'r/m:v1', 'damaged-out']);
+    await expectSameTree(ws.path('damaged-out'), ws.path('model'));
+  });
+
+  it('an unreadable index file is named with a fix; once deleted, the next push indexes its packs from their footers', async () => {
+    const before = await indexFiles();
+    const biggest = before.reduce((a, b) => (Object.keys(a.index.packs).length >= Object.keys(b.index.packs).length ? a : b));
+    await writeFile(join(repoDir(), 'index', biggest.name), '{"packs": ');
+    const broken = await ws.run(['pull', 'r/m:v1', 'index-out']);
+    expectUserError(broken, new RegExp(`index file index/${biggest.name} in .* is unreadable`));
+    expect(broken.stderr).toMatch(/hint: delete that file: the next push indexes its packs again/);
+
+    await rm(join(repoDir(), 'index', biggest.name));
+    const pushed = await ws.json(['push', 'r/m:v1', 'model', '--rehash']);
+    expect(pushed.bytesTransferred).toBe(0);
+    const after = await indexFiles();
+    expect(after.length).toBe(before.length); // the lost file's packs, named again by the push's own index file
+    await ws.json(['pull', 'r/m:v1', 'index-out']);
+    await expectSameTree(ws.path('index-out'), ws.path('model'));
+    expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+  });
+});
