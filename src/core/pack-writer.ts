@@ -40,8 +40,13 @@ export class PackWriter {
   /** Copies the chunk into the open pack (the caller may reuse its bytes); waits while two packs are uploading. */
   async add(digest: Digest, bytes: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
-    // Other chunks may fill the next pack while this one waits for an upload slot, hence a loop.
-    while (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) await this.seal();
+    // A full pack is sealed only once an upload slot is free, so no sealed pack waits in memory beside the uploads
+    // and the one filling; other chunks may fill the next pack meanwhile, hence a loop.
+    while (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) {
+      if (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
+      else this.seal();
+      if (this.failure) throw this.failure;
+    }
     const pack = (this.current ??= this.open(bytes.length));
     pack.buffer.set(bytes, pack.used);
     pack.entries.push({ digest, offset: pack.used, size: bytes.length });
@@ -50,7 +55,8 @@ export class PackWriter {
 
   /** Uploads what is left, then writes the index file naming every pack of this push. */
   async finish(): Promise<void> {
-    await this.seal();
+    while (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
+    this.seal();
     await Promise.all(this.uploads);
     if (this.failure) throw this.failure;
     if (this.stored.size > 0) await writeIndexFile(this.backend, this.stored);
@@ -72,12 +78,11 @@ export class PackWriter {
     return { id: newPackId(), buffer, used: 0, entries: [] };
   }
 
-  private async seal(): Promise<void> {
+  /** Starts the open pack's upload; the caller has made sure a slot is free. */
+  private seal(): void {
     const pack = this.current;
     this.current = undefined;
     if (!pack || pack.entries.length === 0) return;
-    while (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
-    if (this.failure) throw this.failure;
     const footer = packFooter(pack.entries);
     const body =
       pack.used + footer.length <= pack.buffer.length

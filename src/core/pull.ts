@@ -99,7 +99,8 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   try {
     const others = await Promise.all((options.reuseFrom ?? []).map(async (folder) => ({ dest: folder, manifest: await loadInstalledManifest(folder) })));
     const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
-    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: new ChunkBuffers(), index: await repo.packIndex() };
+    const index = await repo.packIndex();
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index), index };
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
       if (await isInPlace(target, state.files[file.path], file, pool)) {
