@@ -54,10 +54,13 @@ interface FetchUnit {
 }
 
 /**
- * Runs go up to a whole pack: one GET per pack a file's chunks fill. Against s3rver, 2 GiB pulled in runs of 16 MiB
- * took 2.6-3.2 s of wall and 1.5-1.7 s of server CPU, in runs of 8 MiB 3.3-3.9 s and 2.0-2.5 s (three rounds each).
+ * A ranged read of up to half a pack replaces that many chunk requests. Against s3rver, 2 GiB pulled in runs of
+ * 16 MiB or 8 MiB took about as long (2.6-3.4 s, three rounds each), and peak RSS grew with the bytes in flight
+ * (16 MiB runs, three at once: 316-328 MiB; 8 MiB runs, three at once: 210-255 MiB).
  */
-const MAX_RUN_BYTES = PACK_TARGET_BYTES;
+const MAX_RUN_BYTES = PACK_TARGET_BYTES / 2;
+/** The largest chunk the default chunking cuts. */
+const SINGLE_CHUNK_BUFFER = 4 * 1024 * 1024;
 
 interface Journal {
   chunksDone: number;
@@ -87,11 +90,11 @@ export class ChunkBuffers {
   private readonly free: Buffer[] = [];
 
   /**
-   * `capacity`: the size of each new buffer, so that any free one fits whatever comes next. Each new big buffer
-   * also pushes V8 towards a full collection (91 of them in one 2 GiB pull when runs of varied sizes kept missing
-   * the free ones).
+   * `capacity`: the size of each new buffer for runs of chunks, so that any free one fits whatever run comes next.
+   * Each new big buffer also pushes V8 towards a full collection (91 of them in one 2 GiB pull when runs of varied
+   * sizes kept missing the free ones). Single chunks get buffers of the largest chunk size.
    */
-  constructor(private readonly capacity = 4 * 1024 * 1024) {}
+  constructor(private readonly capacity = SINGLE_CHUNK_BUFFER) {}
 
   /** Buffers sized for `index`: runs of packed chunks when it names any, single chunks otherwise. */
   static for(index: PackIndex): ChunkBuffers {
@@ -100,7 +103,8 @@ export class ChunkBuffers {
 
   take(size: number): Buffer {
     const index = this.free.findIndex((buffer) => buffer.length >= size);
-    const buffer = index >= 0 ? this.free.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(size, this.capacity));
+    const fresh = size > SINGLE_CHUNK_BUFFER ? Math.max(size, this.capacity) : SINGLE_CHUNK_BUFFER;
+    const buffer = index >= 0 ? this.free.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(fresh);
     return buffer;
   }
 
@@ -274,8 +278,8 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
       }
     }
   };
-  // Reads in flight are bounded by count and by bytes: a run of packed chunks is up to a whole pack. A unit starts
-  // only once it fits, so two runs of 16 MiB are the most held at once on S3's default of 24 chunks in flight.
+  // Reads in flight are bounded by count and by bytes: a run of packed chunks is up to 8 MiB. A unit starts only
+  // once it fits, so three runs are the most held at once on S3's default of 24 chunks in flight.
   const byteBudget = Math.max(2 * MAX_RUN_BYTES, context.concurrency * 1024 * 1024);
   let bytesInFlight = 0;
   for (let first = done; first < file.chunks.length && !failure && !flushFailure; ) {

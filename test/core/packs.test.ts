@@ -74,4 +74,32 @@ describe('packs', () => {
     const [entries] = [...found.values()];
     expect(entries!.map((entry) => entry.digest)).toEqual([0, 1, 3].map((i) => chunks[i]!.digest));
   });
+
+  it('after a failed upload, salvage indexes the packs that did land, so the next push does not send them again', async () => {
+    const { backend: store } = await backend();
+    let puts = 0;
+    // The real folder backend, refusing the third pack (as a store that fills up or drops the link would).
+    const failing = Object.assign(Object.create(store) as LocalBackend, {
+      putIfAbsent: (key: string, data: Uint8Array) => (key.startsWith('packs/') && ++puts === 3 ? Promise.reject(new Error('disk full')) : store.putIfAbsent(key, data)),
+    });
+    const chunks = await someChunks(90);
+    const writer = new PackWriter(failing, new PackIndex());
+    const added = (async () => {
+      for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
+      await writer.finish();
+    })();
+    await expect(added).rejects.toThrow('disk full');
+    await writer.salvage();
+
+    const index = await PackIndex.load(store);
+    let landed = 0;
+    for await (const { key } of store.list('packs/')) landed += key ? 1 : 0;
+    expect(landed).toBeGreaterThanOrEqual(2);
+    expect(index.size).toBeGreaterThan(0);
+    for (const { digest, bytes } of chunks) {
+      const at = index.lookup(digest);
+      if (at) expect((await store.getRange(packKey(at.pack), at.offset, at.size)).equals(bytes)).toBe(true);
+    }
+    expect(await unindexedPacks(store, index)).toEqual(new Map());
+  });
 });
