@@ -25,7 +25,8 @@ export interface Backend {
 
   /**
    * Optional: reads up to `target.length` bytes from `offset` into `target` (reused buffers spare the garbage
-   * collector on big pulls); returns how many bytes there were. NotFoundError if the key does not exist.
+   * collector on big pulls); returns how many bytes there were. NotFoundError if the key does not exist. Without
+   * `offset` the caller expects the whole object to fit (an object store may then skip the byte range).
    */
   readInto?(key: string, target: Uint8Array, offset?: number): Promise<number>;
 

@@ -89,10 +89,11 @@ export class S3Backend implements Backend, ConditionalPut {
     return buffer.subarray(0, await this.readRange(key, buffer, offset, true));
   }
 
-  async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
-    if (target.length === 0) return (await this.getRange(key, offset, 0)).length;
-    // Offset 0 asks for the whole object: the common case, a chunk into a buffer of its size.
-    return this.readRange(key, target, offset, offset > 0);
+  async readInto(key: string, target: Uint8Array, offset?: number): Promise<number> {
+    if (target.length === 0) return (await this.getRange(key, offset ?? 0, 0)).length;
+    // Without an offset the caller wants the whole object (a loose chunk into a buffer of its size): no Range header.
+    // With one, even 0, only target.length bytes: the first run of a pack must not fetch the whole pack.
+    return this.readRange(key, target, offset ?? 0, offset !== undefined);
   }
 
   /** Bytes from `offset` into `target`; past the end reads as 0 bytes. */

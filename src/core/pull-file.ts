@@ -138,7 +138,7 @@ async function fetchChunk(context: PullFileContext, digest: Digest, size: number
   // Hashing on a worker (AIM_HASH=wasm) takes the buffer away; the download then needs a new one.
   const into = target.length === size ? target : Buffer.allocUnsafeSlow(size);
   const bytes = backend.readInto
-    ? await backend.readInto(key, into, at).then((read) => (read === size ? into : undefined), () => undefined)
+    ? await backend.readInto(key, into, packed?.offset).then((read) => (read === size ? into : undefined), () => undefined)
     : await backend.getRange(key, at, size).catch(() => undefined);
   const checked = bytes?.length === size ? await context.pool.hashChunk(bytes) : undefined;
   if (!checked || checked.digest !== digest) {

@@ -43,6 +43,8 @@ export interface FaultStats {
   slowDowns: number;
   resets: number;
   stalls: number;
+  /** Bytes the server sent towards clients (responses, headers included). */
+  bytesDown: number;
 }
 
 export interface FaultProxy {
@@ -76,7 +78,7 @@ const slowDown: CannedAnswer = { status: 503, code: 'SlowDown', message: 'Please
 
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
   const knobs: FaultKnobs = { latencyMs: 0, bytesPerSecond: 0, resets: 0, stalls: 0, slowDownRate: 0, seed: 1 };
-  const stats: FaultStats = { connections: 0, requests: 0, slowDowns: 0, resets: 0, stalls: 0 };
+  const stats: FaultStats = { connections: 0, requests: 0, slowDowns: 0, resets: 0, stalls: 0, bytesDown: 0 };
   let state = knobs.seed >>> 0;
   const random = () => {
     // mulberry32: reproducible runs for a given seed.
@@ -146,7 +148,10 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     const newRequest = () => {
       queue = queue.then(() => void (moved = 0));
     };
-    upstream.on('data', (chunk: Buffer) => forward(client, chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      stats.bytesDown += chunk.length;
+      forward(client, chunk);
+    });
     upstream.on('close', () => {
       open.delete(upstream);
       // After the delayed chunks already queued; a stalled connection stays open until the client gives up.
