@@ -23,6 +23,7 @@ export class PackWriter {
   private readonly spare: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
   private failure: unknown;
+  private closed = false;
   /** Packs stored by this push (and packs it adopted from a killed one), for its index file. */
   private readonly stored = new Map<string, PackEntry[]>();
 
@@ -39,13 +40,13 @@ export class PackWriter {
 
   /** Copies the chunk into the open pack (the caller may reuse its bytes); waits while two packs are uploading. */
   async add(digest: Digest, bytes: Uint8Array): Promise<void> {
-    if (this.failure) throw this.failure;
+    this.checkOpen();
     // A full pack is sealed only once an upload slot is free, so no sealed pack waits in memory beside the uploads
     // and the one filling; other chunks may fill the next pack meanwhile, hence a loop.
     while (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) {
       if (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
       else this.seal();
-      if (this.failure) throw this.failure;
+      this.checkOpen();
     }
     const pack = (this.current ??= this.open(bytes.length));
     pack.buffer.set(bytes, pack.used);
@@ -67,8 +68,14 @@ export class PackWriter {
    * them again. Best effort; a push killed outright leaves them to be found by their footers instead.
    */
   async salvage(): Promise<void> {
+    this.closed = true; // an add still waiting for a slot must not start an upload this index would miss
     await Promise.allSettled(this.uploads);
     if (this.stored.size > 0) await writeIndexFile(this.backend, this.stored).catch(() => undefined);
+  }
+
+  private checkOpen(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('the push was abandoned');
   }
 
   private open(firstChunk: number): OpenPack {

@@ -148,12 +148,11 @@ export class Repository {
     for (const digest of digests) if (!index.lookup(digest)) await this.backend.delete(blobKey(digest));
     for (const [id, packs] of index.files) {
       if (![...packs.values()].some((entries) => entries.some((entry) => digests.has(entry.digest)))) continue;
+      // A pack keeps its name in the index even with nothing left in it: a pack no index names would be taken back,
+      // damaged chunks and all, from its footer by the next push.
       const kept = new Map<string, PackEntry[]>();
-      for (const [pack, entries] of packs) {
-        const good = entries.filter((entry) => !digests.has(entry.digest));
-        if (good.length > 0) kept.set(pack, good);
-      }
-      if (kept.size > 0) await writeIndexFile(this.backend, kept);
+      for (const [pack, entries] of packs) kept.set(pack, entries.filter((entry) => !digests.has(entry.digest)));
+      await writeIndexFile(this.backend, kept);
       await this.backend.delete(indexKey(id));
     }
     this.index = undefined;

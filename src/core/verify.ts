@@ -104,7 +104,9 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
       for (let next = queue.next(); !next.done; next = queue.next()) {
         const [digest, entry] = next.value;
         const usedBy = [...entry.usedBy].sort();
-        const bytes = await repo.readChunk(digest).catch(() => undefined);
+        // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends
+        // the verify, since repair must never drop a good chunk because of a network blip.
+        const bytes = await repo.readChunk(digest);
         if (!bytes) {
           problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
         } else {

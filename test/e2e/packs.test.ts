@@ -55,6 +55,24 @@ describe('a repository with packs (local folder)', () => {
     await expectSameTree(ws.path('out'), ws.path('model'));
   });
 
+  it('an unreadable index file is named with a fix; once deleted, the next push indexes its packs from their footers', async () => {
+    const before = await indexFiles();
+    const biggest = before.reduce((a, b) => (Object.keys(a.index.packs).length >= Object.keys(b.index.packs).length ? a : b));
+    await writeFile(join(repoDir(), 'index', biggest.name), '{"packs": ');
+    const broken = await ws.run(['pull', 'r/m:v1', 'index-out']);
+    expectUserError(broken, new RegExp(`index file index/${biggest.name} in .* is unreadable`));
+    expect(broken.stderr).toMatch(/hint: delete that file, then push any version to this repository: the push indexes its packs again/);
+
+    await rm(join(repoDir(), 'index', biggest.name));
+    const pushed = await ws.json(['push', 'r/m:v1', 'model', '--rehash']);
+    expect(pushed.bytesTransferred).toBe(0);
+    const after = await indexFiles();
+    expect(after.length).toBe(before.length); // the lost file's packs, named again by the push's own index file
+    await ws.json(['pull', 'r/m:v1', 'index-out']);
+    await expectSameTree(ws.path('index-out'), ws.path('model'));
+    expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+  });
+
   it('a damaged chunk inside a pack: verify names it, pull refuses, --repair forgets it and a push stores it again', async () => {
     const manifest = (await ws.json(['inspect', 'r/m:v1'])).manifest;
     const chunk: string = manifest.files.find((f: { path: string }) => f.path === 'weights.bin').chunks[5].digest;
@@ -79,23 +97,5 @@ describe('a repository with packs (local folder)', () => {
     expect((await ws.json(['verify', 'r'])).ok).toBe(true);
     await ws.json(['pull', 'r/m:v1', 'damaged-out']);
     await expectSameTree(ws.path('damaged-out'), ws.path('model'));
-  });
-
-  it('an unreadable index file is named with a fix; once deleted, the next push indexes its packs from their footers', async () => {
-    const before = await indexFiles();
-    const biggest = before.reduce((a, b) => (Object.keys(a.index.packs).length >= Object.keys(b.index.packs).length ? a : b));
-    await writeFile(join(repoDir(), 'index', biggest.name), '{"packs": ');
-    const broken = await ws.run(['pull', 'r/m:v1', 'index-out']);
-    expectUserError(broken, new RegExp(`index file index/${biggest.name} in .* is unreadable`));
-    expect(broken.stderr).toMatch(/hint: delete that file: the next push indexes its packs again/);
-
-    await rm(join(repoDir(), 'index', biggest.name));
-    const pushed = await ws.json(['push', 'r/m:v1', 'model', '--rehash']);
-    expect(pushed.bytesTransferred).toBe(0);
-    const after = await indexFiles();
-    expect(after.length).toBe(before.length); // the lost file's packs, named again by the push's own index file
-    await ws.json(['pull', 'r/m:v1', 'index-out']);
-    await expectSameTree(ws.path('index-out'), ws.path('model'));
-    expect((await ws.json(['verify', 'r'])).ok).toBe(true);
   });
 });

@@ -165,6 +165,13 @@ describe('aim on an S3 repository (e2e)', () => {
     expect(down).toBeGreaterThan(40 * MiB);
     expect(down).toBeLessThan(40 * MiB * 1.02 + 256 * 1024); // no pack fetched whole for part of it
     expect(proxy.stats.requests - before.requests).toBeLessThan(chunks / 4);
+
+    // A store that fails reads (after retries) makes verify --repair fail; it must not drop the chunks it could not read.
+    proxy.set({ answer: { status: 500, code: 'InternalError', message: 'We encountered an internal error.', when: /^GET [^ ]*\/packs\// } });
+    const failed = await ws2.run(['verify', 'watched', '--repair']);
+    proxy.set({ answer: undefined });
+    expectUserError(failed, /failed with 500 InternalError/);
+    expect(await ws2.json(['verify', 'direct'])).toMatchObject({ ok: true, problems: [] });
     await ws2.cleanup();
   });
 
