@@ -166,6 +166,7 @@ describe('config: validation', () => {
         '  sums: {type: s3, path: s3://b/p, checksums: always}',
         '  many: {type: s3, path: s3://b/p, concurrency: 0}',
         '  url: {type: s3, path: s3://b/p, endpoint: minio:9000}',
+        '  packed: {type: local, path: /tmp/x, packs: "yes"}',
         '',
       ].join('\n'),
     );
@@ -176,6 +177,7 @@ describe('config: validation', () => {
       /repository sums: checksums must be when_required or when_supported/,
       /repository many: concurrency must be a whole number from 1 to 256/,
       /repository url: endpoint must be an http:\/\/ or https:\/\/ URL/,
+      /repository packed: packs must be true or false/,
     ]) {
       expect(error.message).toMatch(problem);
     }

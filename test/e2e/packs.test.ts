@@ -98,4 +98,16 @@ describe('a repository with packs (local folder)', () => {
     await ws.json(['pull', 'r/m:v1', 'damaged-out']);
     await expectSameTree(ws.path('damaged-out'), ws.path('model'));
   });
+
+  it('repo create --packs makes a local folder that packs, --no-packs one that keeps a file per chunk', async () => {
+    const created = await ws.json(['repo', 'create', 'nfs', '--type', 'local', '--path', ws.path('nfs'), '--packs']);
+    expect(created.packs).toBe(true);
+    await ws.json(['repo', 'create', 'plain', '--type', 'local', '--path', ws.path('plain'), '--no-packs']);
+    await ws.json(['push', 'nfs/m:v1', 'model']);
+    await ws.json(['push', 'plain/m:v1', 'model']);
+    expect(JSON.parse(await readFile(ws.path('nfs', 'aim-repo.json'), 'utf8')).format).toBe(2);
+    expect(JSON.parse(await readFile(ws.path('plain', 'aim-repo.json'), 'utf8')).format).toBe(1);
+    expect((await listFiles(ws.path('nfs'))).some((file) => file.startsWith('packs/'))).toBe(true);
+    expect((await listFiles(ws.path('plain'))).some((file) => file.startsWith('blobs/'))).toBe(true);
+  });
 });
