@@ -3,6 +3,7 @@ import { AimError } from './errors.js';
 import { HashPool } from './hash-pool.js';
 import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
+import { PACKED_READERS, planReads, readChunks } from './verify-reads.js';
 import { DEFAULT_TAG } from './reference.js';
 
 // Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
@@ -99,27 +100,34 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   const pool = new HashPool({ wholeFiles: false });
   let bytesChecked = 0;
   try {
-    const queue = selected[Symbol.iterator]();
+    const index = await repo.packIndex();
+    const reads = planReads(selected.map(([digest, use]) => ({ digest, size: use.size, use })), index);
+    const queue = reads[Symbol.iterator]();
     const worker = async (): Promise<void> => {
       for (let next = queue.next(); !next.done; next = queue.next()) {
-        const [digest, entry] = next.value;
-        const usedBy = [...entry.usedBy].sort();
+        const read = next.value;
         // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends
         // the verify, since repair must never drop a good chunk because of a network blip.
-        const bytes = await repo.readChunk(digest);
-        if (!bytes) {
-          problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
-        } else {
-          bytesChecked += bytes.length; // before hashing: the buffer travels to a worker and comes back detached
-          const { digest: actual } = await pool.hashChunk(bytes);
-          if (actual !== digest) {
-            problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+        const contents = await readChunks(repo, read);
+        for (const [i, { digest, size, use }] of read.chunks.entries()) {
+          const usedBy = [...use.usedBy].sort();
+          const bytes = contents[i];
+          if (!bytes) {
+            problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
+          } else {
+            bytesChecked += bytes.length; // before hashing: the buffer may travel to a worker and come back detached
+            const { digest: actual } = await pool.hashChunk(bytes);
+            if (actual !== digest) {
+              problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+            }
           }
+          task.advance(size);
         }
-        task.advance(entry.size);
       }
     };
-    await Promise.all(Array.from({ length: options.concurrency ?? repo.concurrency }, worker));
+    const concurrency = options.concurrency ?? repo.concurrency;
+    const workers = index.size > 0 ? Math.min(concurrency, PACKED_READERS) : concurrency;
+    await Promise.all(Array.from({ length: workers }, worker));
   } finally {
     task.end();
     await pool.close();

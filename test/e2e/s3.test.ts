@@ -165,6 +165,11 @@ describe('aim on an S3 repository (e2e)', () => {
     expect(down).toBeGreaterThan(40 * MiB);
     expect(down).toBeLessThan(40 * MiB * 1.02 + 256 * 1024); // no pack fetched whole for part of it
     expect(proxy.stats.requests - before.requests).toBeLessThan(chunks / 4);
+    // verify reads neighbouring chunks of a pack together too.
+    const beforeVerify = { ...proxy.stats };
+    expect(await ws2.json(['verify', 'watched'])).toMatchObject({ ok: true, chunksChecked: chunks });
+    expect(proxy.stats.requests - beforeVerify.requests).toBeLessThan(chunks / 4);
+    expect(proxy.stats.bytesDown - beforeVerify.bytesDown).toBeLessThan(40 * MiB * 1.02 + 256 * 1024);
 
     // A store that fails reads (after retries) makes verify --repair fail; it must not drop the chunks it could not read.
     proxy.set({ answer: { status: 500, code: 'InternalError', message: 'We encountered an internal error.', when: /^GET [^ ]*\/packs\// } });

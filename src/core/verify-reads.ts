@@ -1,0 +1,60 @@
+import type { Digest } from './digest.js';
+import { NotFoundError } from './errors.js';
+import { packKey, type PackIndex } from './packs.js';
+import type { Repository } from './repository.js';
+
+// How verify reads the chunks it checks: chunks that sit back to back in one pack are read with one ranged request
+// (on S3, a 2 GiB version is ~260 GETs instead of ~1,900); a loose chunk, or one the index does not name, on its own.
+
+/** Bytes read at once from a pack; verify holds one such read per worker. */
+const MAX_READ_BYTES = 8 * 1024 * 1024;
+/** Workers for packed reads: this many reads of MAX_READ_BYTES bound verify's memory at 64 MiB. */
+export const PACKED_READERS = 8;
+
+export interface ChunkRead<T> {
+  chunks: Array<{ digest: Digest; size: number; use: T }>;
+  /** Where the first chunk starts, when the chunks are in a pack. */
+  pack?: { id: string; offset: number };
+}
+
+/** Groups the chunks into reads: runs of neighbours within one pack, in pack order; single loose chunks. */
+export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: T }>, index: PackIndex): Array<ChunkRead<T>> {
+  const reads: Array<ChunkRead<T>> = [];
+  const packed = chunks
+    .map((chunk) => ({ chunk, at: index.lookup(chunk.digest) }))
+    .filter(({ chunk, at }) => {
+      if (at?.size === chunk.size) return true;
+      reads.push({ chunks: [chunk] });
+      return false;
+    })
+    .sort((a, b) => a.at!.pack.localeCompare(b.at!.pack) || a.at!.offset - b.at!.offset);
+  let run: (ChunkRead<T> & { end: number; bytes: number }) | undefined;
+  for (const { chunk, at } of packed) {
+    if (run && run.pack!.id === at!.pack && run.end === at!.offset && run.bytes + chunk.size <= MAX_READ_BYTES) {
+      run.chunks.push(chunk);
+      run.end += chunk.size;
+      run.bytes += chunk.size;
+      continue;
+    }
+    run = { chunks: [chunk], pack: { id: at!.pack, offset: at!.offset }, end: at!.offset + chunk.size, bytes: chunk.size };
+    reads.push(run);
+  }
+  return reads;
+}
+
+/**
+ * The stored bytes of each chunk of the read, unverified, or undefined for a chunk the store says is not there.
+ * Any other failure is thrown: a chunk is never reported missing because a request failed.
+ */
+export async function readChunks<T>(repo: Repository, read: ChunkRead<T>): Promise<Array<Buffer | undefined>> {
+  if (!read.pack) return [await repo.readChunk(read.chunks[0]!.digest)];
+  const length = read.chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+  const bytes = await repo.backend.getRange(packKey(read.pack.id), read.pack.offset, length).catch((error) => {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  });
+  if (!bytes) return read.chunks.map(() => undefined);
+  let offset = 0;
+  // A pack cut short gives short slices, which then fail their digest: reported as corrupt, as a short loose chunk is.
+  return read.chunks.map((chunk) => bytes.subarray(offset, (offset += chunk.size)));
+}
