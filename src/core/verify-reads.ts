@@ -43,13 +43,29 @@ export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: 
 }
 
 /**
+ * One verify worker's reads from packs, into one reused buffer: a new 8 MiB buffer per read pushed a verify of
+ * 2 GiB from S3 to 327-356 MiB of peak RSS. The bytes returned are valid until the next read.
+ */
+export class PackReader {
+  private buffer?: Buffer;
+
+  async read(repo: Repository, key: string, offset: number, length: number): Promise<Buffer> {
+    const { backend } = repo;
+    if (!backend.readInto || length > MAX_READ_BYTES) return backend.getRange(key, offset, length);
+    // A hashing worker may have taken the last buffer (it comes back detached): then take a new one.
+    if (!this.buffer || this.buffer.length === 0) this.buffer = Buffer.allocUnsafeSlow(MAX_READ_BYTES);
+    return this.buffer.subarray(0, await backend.readInto(key, this.buffer.subarray(0, length), offset));
+  }
+}
+
+/**
  * The stored bytes of each chunk of the read, unverified, or undefined for a chunk the store says is not there.
  * Any other failure is thrown: a chunk is never reported missing because a request failed.
  */
-export async function readChunks<T>(repo: Repository, read: ChunkRead<T>): Promise<Array<Buffer | undefined>> {
+export async function readChunks<T>(repo: Repository, read: ChunkRead<T>, reader: PackReader): Promise<Array<Buffer | undefined>> {
   if (!read.pack) return [await repo.readChunk(read.chunks[0]!.digest)];
   const length = read.chunks.reduce((sum, chunk) => sum + chunk.size, 0);
-  const bytes = await repo.backend.getRange(packKey(read.pack.id), read.pack.offset, length).catch((error) => {
+  const bytes = await reader.read(repo, packKey(read.pack.id), read.pack.offset, length).catch((error) => {
     if (error instanceof NotFoundError) return undefined;
     throw error;
   });

@@ -3,7 +3,7 @@ import { AimError } from './errors.js';
 import { HashPool } from './hash-pool.js';
 import { silentProgress, type ProgressSink } from './progress.js';
 import type { Repository } from './repository.js';
-import { PACKED_READERS, planReads, readChunks } from './verify-reads.js';
+import { PACKED_READERS, PackReader, planReads, readChunks } from './verify-reads.js';
 import { DEFAULT_TAG } from './reference.js';
 
 // Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
@@ -104,11 +104,12 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     const reads = planReads(selected.map(([digest, use]) => ({ digest, size: use.size, use })), index);
     const queue = reads[Symbol.iterator]();
     const worker = async (): Promise<void> => {
+      const reader = new PackReader();
       for (let next = queue.next(); !next.done; next = queue.next()) {
         const read = next.value;
         // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends
         // the verify, since repair must never drop a good chunk because of a network blip.
-        const contents = await readChunks(repo, read);
+        const contents = await readChunks(repo, read, reader);
         for (const [i, { digest, size, use }] of read.chunks.entries()) {
           const usedBy = [...use.usedBy].sort();
           const bytes = contents[i];
