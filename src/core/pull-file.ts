@@ -1,5 +1,6 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Backend } from '../backends/backend.js';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
 import { IntegrityError, StorageError } from './errors.js';
@@ -131,23 +132,32 @@ async function fetchChunk(context: PullFileContext, digest: Digest, size: number
       return checked.bytes;
     }
   }
-  const { backend } = context.repo;
   const packed = context.index.lookup(digest);
-  const key = packed ? packKey(packed.pack) : blobKey(digest);
-  const at = packed?.offset ?? 0;
   // Hashing on a worker (AIM_HASH=wasm) takes the buffer away; the download then needs a new one.
   const into = target.length === size ? target : Buffer.allocUnsafeSlow(size);
-  const bytes = backend.readInto
-    ? await backend.readInto(key, into, packed?.offset).then((read) => (read === size ? into : undefined), () => undefined)
-    : await backend.getRange(key, at, size).catch(() => undefined);
-  const checked = bytes?.length === size ? await context.pool.hashChunk(bytes) : undefined;
-  if (!checked || checked.digest !== digest) {
-    // Fall back to the repository's own error (missing or corrupt), with its hint.
-    await context.repo.getChunk(digest);
-    throw new IntegrityError(`chunk ${digest} changed while it was read`, { hint: 'run the pull again' });
-  }
+  const bytes = await readStored(context.repo.backend, packed ? packKey(packed.pack) : blobKey(digest), into, packed?.offset);
+  const checked = bytes && (await context.pool.hashChunk(bytes));
+  if (!checked || checked.digest !== digest) return explainBadChunk(context.repo, digest);
   context.counters.bytesTransferred += size;
   return checked.bytes;
+}
+
+/**
+ * Exactly `target.length` stored bytes of `key` from `offset` (the whole object when it is undefined), in `target`
+ * when the backend can read into it; undefined when they cannot all be read (the caller explains why).
+ */
+async function readStored(backend: Backend, key: string, target: Buffer, offset?: number): Promise<Buffer | undefined> {
+  const read = backend.readInto
+    ? backend.readInto(key, target, offset).then((count) => (count === target.length ? target : undefined))
+    : backend.getRange(key, offset ?? 0, target.length);
+  const bytes = await read.catch(() => undefined);
+  return bytes?.length === target.length ? bytes : undefined;
+}
+
+/** Throws the repository's own error for a chunk that failed its check (missing or corrupt, with its hint). */
+async function explainBadChunk(repo: Repository, digest: Digest): Promise<never> {
+  await repo.getChunk(digest);
+  throw new IntegrityError(`chunk ${digest} changed while it was read`, { hint: 'run the pull again' });
 }
 
 /**
@@ -173,12 +183,7 @@ function nextUnit(file: ManifestFile, first: number, context: PullFileContext): 
 
 /** A run's verified bytes, read from its pack with one ranged request; each chunk is checked on its own. */
 async function fetchRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
-  const { backend } = context.repo;
-  const key = packKey(unit.packed!.pack);
-  const target = buffer.subarray(0, unit.bytes);
-  const bytes = backend.readInto
-    ? await backend.readInto(key, target, unit.packed!.offset).then((read) => (read === unit.bytes ? target : undefined), () => undefined)
-    : await backend.getRange(key, unit.packed!.offset, unit.bytes).catch(() => undefined);
+  const bytes = await readStored(context.repo.backend, packKey(unit.packed!.pack), buffer.subarray(0, unit.bytes), unit.packed!.offset);
   const chunks = file.chunks.slice(unit.first, unit.first + unit.count);
   let offset = 0;
   const checks = chunks.map((chunk) => {
@@ -187,12 +192,8 @@ async function fetchRun(context: PullFileContext, file: ManifestFile, unit: Fetc
     // Several chunks share the buffer, so each slice is copied if it travels to a hashing worker.
     return bytes ? context.pool.hashChunk(bytes.subarray(start, offset)).then((checked) => checked.digest === chunk.digest) : false;
   });
-  const results = await Promise.all(checks);
-  const bad = results.indexOf(false);
-  if (bad >= 0) {
-    await context.repo.getChunk(chunks[bad]!.digest); // the repository's own error (missing or corrupt), with its hint
-    throw new IntegrityError(`chunk ${chunks[bad]!.digest} changed while it was read`, { hint: 'run the pull again' });
-  }
+  const bad = (await Promise.all(checks)).indexOf(false);
+  if (bad >= 0) return explainBadChunk(context.repo, chunks[bad]!.digest);
   context.counters.bytesTransferred += unit.bytes;
   return bytes!;
 }
