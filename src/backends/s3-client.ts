@@ -148,10 +148,9 @@ class TruncatedBody extends Error {
 }
 
 /**
- * Reads a response body whole. The attempt's signal destroys a stalled stream; a body shorter than its
- * Content-Length (a connection closed early) is an error to retry, never data to return.
+ * Hands each piece of a response body to `take`. The attempt's signal destroys a stalled stream; a body shorter than
+ * its Content-Length (a connection closed early) is a TruncatedBody to retry, never data to return.
  */
-/** Hands each piece of a response body to `take`; a body shorter than announced is a TruncatedBody (retried). */
 async function consumeBody(body: unknown, signal: AbortSignal, expected: number | undefined, take: (piece: Buffer) => void): Promise<number> {
   if (body === undefined) return 0;
   if (!(body instanceof Readable)) throw new TypeError('the S3 client returned a body that is not a Node stream');
