@@ -31,6 +31,7 @@ export class Recorder {
       rssMiB: rss.length ? Math.max(...rss) / 1024 : undefined,
       rssMedianMiB: rss.length ? median(rss) / 1024 : undefined,
       added: median(s.map((x) => x.added)),
+      addedRange: [Math.min(...s.map((x) => x.added ?? Infinity)), Math.max(...s.map((x) => x.added ?? -Infinity))],
       files: median(s.map((x) => x.files)),
     };
   }
