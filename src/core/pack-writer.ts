@@ -1,10 +1,28 @@
 import type { Backend } from '../backends/backend.js';
 import type { Digest } from './digest.js';
-import { newPackId, PACK_TARGET_BYTES, packFooter, packKey, writeIndexFile, type PackEntry, type PackIndex } from './packs.js';
+import { indexKey, newPackId, PACK_TARGET_BYTES, packFooter, packKey, unionOfPacks, writeIndexFile, type PackEntry, type PackIndex } from './packs.js';
 
 // Gathers a push's new chunks into packs and uploads each once it holds about 16 MiB, while the next one fills.
 // The index file naming them is written by `finish`, after every pack is stored and before the manifest: the same
 // order as loose chunks, so a tag never names a chunk that is not stored and indexed.
+
+/**
+ * When to merge index files. Every push and pull reads every index file (one GET each) and a push writes one, so a
+ * push that finds `mergeAt` small ones or more writes a single file naming their packs and its own, then deletes
+ * them. A file naming `fullEntries` chunks or more (about 100 GiB of data) is left as it is, so a merge never
+ * rewrites a big index: a repository holds at most `mergeAt` small files plus one per 100 GiB or so.
+ */
+export interface IndexMerging {
+  mergeAt: number;
+  fullEntries: number;
+  /**
+   * Asked just before merging: false skips it. A merge copies entries from the files it read at the start of the
+   * push; after a `verify --repair` dropped chunks meanwhile, it would name them again.
+   */
+  allowed(): Promise<boolean>;
+}
+
+export const INDEX_MERGING: IndexMerging = { mergeAt: 16, fullEntries: 100_000, allowed: async () => true };
 
 /** Packs uploading at once; with the one filling, this bounds memory at about three packs. */
 const UPLOADS_IN_FLIGHT = 2;
@@ -31,6 +49,7 @@ export class PackWriter {
     private readonly backend: Backend,
     private readonly index: PackIndex,
     adopted: Map<string, PackEntry[]> = new Map(),
+    private readonly merging: IndexMerging = INDEX_MERGING,
   ) {
     for (const [pack, entries] of adopted) {
       this.stored.set(pack, entries);
@@ -54,13 +73,24 @@ export class PackWriter {
     pack.used += bytes.length;
   }
 
-  /** Uploads what is left, then writes the index file naming every pack of this push. */
+  /**
+   * Uploads what is left, then writes the index file naming every pack of this push; when there are many small
+   * index files, that file names theirs too, and they are deleted once it is stored.
+   */
   async finish(): Promise<void> {
     while (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
     this.seal();
     await Promise.all(this.uploads);
     if (this.failure) throw this.failure;
-    if (this.stored.size > 0) await writeIndexFile(this.backend, this.stored);
+    if (this.stored.size === 0) return;
+    const small = [...this.index.files].filter(([, packs]) => countEntries(packs) < this.merging.fullEntries);
+    if (small.length < this.merging.mergeAt || !(await this.merging.allowed())) {
+      await writeIndexFile(this.backend, this.stored);
+      return;
+    }
+    await writeIndexFile(this.backend, unionOfPacks([...small.map(([, packs]) => packs), this.stored]));
+    // A file left behind (a failed delete, a crash) only repeats entries the merged one has; a later merge takes it.
+    await Promise.all(small.map(([id]) => this.backend.delete(indexKey(id)).catch(() => undefined)));
   }
 
   /**
@@ -106,4 +136,10 @@ export class PackWriter {
     this.uploads.add(upload);
     void upload.finally(() => this.uploads.delete(upload));
   }
+}
+
+function countEntries(packs: Map<string, PackEntry[]>): number {
+  let count = 0;
+  for (const entries of packs.values()) count += entries.length;
+  return count;
 }

@@ -83,41 +83,17 @@ export class PackIndex {
 
   static async load(backend: Backend): Promise<PackIndex> {
     const index = new PackIndex();
-    const ids: string[] = [];
-    for await (const { key } of backend.list('index/')) {
-      const id = indexIdOf(key);
-      if (id) ids.push(id);
-    }
     const loaded = new Map<string, Map<string, PackEntry[]>>();
-    const read = async (id: string): Promise<void> => {
-      const bytes = await backend.get(indexKey(id)).catch((error) => {
-        if (error instanceof NotFoundError) return undefined; // removed by a repair since the listing
-        throw error;
-      });
-      if (!bytes) return;
-      const packs = new Map<string, PackEntry[]>();
-      let parsed: { format?: unknown; packs: Record<string, unknown> };
-      try {
-        parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
-        for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
-      } catch (error) {
-        throw new IntegrityError(`index file ${indexKey(id)} in ${backend.location} is unreadable: ${(error as Error).message}`, {
-          hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
-        });
+    // An index file listed but gone when read was replaced (a push merging index files, a repair dropping chunks);
+    // its replacement is written before it is deleted, so listing again finds it.
+    for (let pass = 0; pass < 5; pass++) {
+      const ids: string[] = [];
+      for await (const { key } of backend.list('index/')) {
+        const id = indexIdOf(key);
+        if (id && !loaded.has(id)) ids.push(id);
       }
-      if (parsed.format !== 1) {
-        throw new ConfigError(`index file ${indexKey(id)} in ${backend.location} has format ${String(parsed.format)}; this aim reads 1`, {
-          hint: 'upgrade aim',
-        });
-      }
-      loaded.set(id, packs);
-    };
-    // Index files are small and independent: read several at once.
-    const queue = ids[Symbol.iterator]();
-    const worker = async (): Promise<void> => {
-      for (let next = queue.next(); !next.done; next = queue.next()) await read(next.value);
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
+      if (!(await readIndexFiles(backend, ids, loaded))) break;
+    }
     // In a fixed order, so that a chunk stored twice (two pushes racing) is always read from the same copy.
     for (const id of [...loaded.keys()].sort()) {
       const packs = loaded.get(id)!;
@@ -126,6 +102,59 @@ export class PackIndex {
     }
     return index;
   }
+}
+
+/** Reads the index files `ids` into `loaded`, several at once (they are small and independent); true if any was gone. */
+async function readIndexFiles(backend: Backend, ids: string[], loaded: Map<string, Map<string, PackEntry[]>>): Promise<boolean> {
+  let vanished = false;
+  const read = async (id: string): Promise<void> => {
+    const bytes = await backend.get(indexKey(id)).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (!bytes) {
+      vanished = true;
+      return;
+    }
+    const packs = new Map<string, PackEntry[]>();
+    let parsed: { format?: unknown; packs: Record<string, unknown> };
+    try {
+      parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
+      for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
+    } catch (error) {
+      throw new IntegrityError(`index file ${indexKey(id)} in ${backend.location} is unreadable: ${(error as Error).message}`, {
+        hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
+      });
+    }
+    if (parsed.format !== 1) {
+      throw new ConfigError(`index file ${indexKey(id)} in ${backend.location} has format ${String(parsed.format)}; this aim reads 1`, {
+        hint: 'upgrade aim',
+      });
+    }
+    loaded.set(id, packs);
+  };
+  const queue = ids[Symbol.iterator]();
+  const worker = async (): Promise<void> => {
+    for (let next = queue.next(); !next.done; next = queue.next()) await read(next.value);
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return vanished;
+}
+
+/**
+ * The packs of several index files as one: every pack any of them names (an emptied pack too, so that it stays
+ * named), each with every chunk any of them lists for it, in the order the files are given.
+ */
+export function unionOfPacks(files: Iterable<Map<string, PackEntry[]>>): Map<string, PackEntry[]> {
+  const union = new Map<string, PackEntry[]>();
+  for (const packs of files) {
+    for (const [pack, entries] of packs) {
+      const listed = union.get(pack);
+      if (!listed) union.set(pack, [...entries]);
+      else listed.push(...entries.filter((entry) => !listed.some((known) => known.digest === entry.digest)));
+    }
+  }
+  return union;
 }
 
 /** Writes an index file naming `packs`; returns its id. */

@@ -6,7 +6,7 @@ import { silentProgress, type ProgressSink } from './progress.js';
 import { drainPipeline, pushFile, reuseCachedFile, type TransferCounters } from './push-file.js';
 import { StatCache, type CachedFile } from './stat-cache.js';
 import { ChunkingWorker } from './parallel-chunk-reader.js';
-import { PackWriter } from './pack-writer.js';
+import { INDEX_MERGING, PackWriter } from './pack-writer.js';
 import { PACKED_FORMAT, type Repository } from './repository.js';
 import { unindexedPacks } from './packs.js';
 import { refreshIndex } from './repo-index.js';
@@ -74,10 +74,14 @@ async function commitVersion(
   return { digest, tagOutcome };
 }
 
-/** A pack writer that first takes in the packs a killed push left unindexed, so their chunks are not sent again. */
-async function openPackWriter(repo: Repository): Promise<PackWriter> {
+/**
+ * A pack writer that first takes in the packs a killed push left unindexed, so their chunks are not sent again.
+ * `removals`: the repository's removal mark, read before its index; index files are merged only if it still holds.
+ */
+async function openPackWriter(repo: Repository, removals: string | undefined): Promise<PackWriter> {
   const index = await repo.packIndex();
-  return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index));
+  const allowed = async (): Promise<boolean> => (await repo.removalMark()) === removals;
+  return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index), { ...INDEX_MERGING, allowed });
 }
 
 export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
@@ -108,7 +112,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     if (!manifestsSeen.has(manifest)) manifestsSeen.set(manifest, repo.hasManifest(manifest));
     return manifestsSeen.get(manifest)!;
   };
-  const packs = metadata.format === PACKED_FORMAT ? await openPackWriter(repo) : undefined;
+  const packs = metadata.format === PACKED_FORMAT ? await openPackWriter(repo, removals) : undefined;
   const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy, packs };
   try {
     for (const file of files) {

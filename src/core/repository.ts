@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Backend } from '../backends/backend.js';
 import { DEFAULT_CHUNKING, type ChunkingParams } from './chunker.js';
 import { assertDigest, digestHex, type Digest } from './digest.js';
-import { ConfigError, IntegrityError, NotFoundError } from './errors.js';
+import { ConfigError, IntegrityError, NotFoundError, StorageError } from './errors.js';
 import { encodeManifest, manifestDigest, parseManifest, type Manifest } from './manifest.js';
 import { checkModelName, checkTagName } from './names.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
@@ -146,16 +146,26 @@ export class Repository {
   async removeChunks(digests: Set<Digest>): Promise<void> {
     const index = await this.packIndex();
     for (const digest of digests) if (!index.lookup(digest)) await this.backend.delete(blobKey(digest));
-    for (const [id, packs] of index.files) {
-      if (![...packs.values()].some((entries) => entries.some((entry) => digests.has(entry.digest)))) continue;
-      // A pack keeps its name in the index even with nothing left in it: a pack no index names would be taken back,
-      // damaged chunks and all, from its footer by the next push.
-      const kept = new Map<string, PackEntry[]>();
-      for (const [pack, entries] of packs) kept.set(pack, entries.filter((entry) => !digests.has(entry.digest)));
-      await writeIndexFile(this.backend, kept);
-      await this.backend.delete(indexKey(id));
+    // A push merging index files meanwhile may have replaced a file read here by one that still names a chunk, so
+    // the index is read again until none does.
+    for (let pass = 0; ; pass++) {
+      const files = [...(await this.packIndex()).files].filter(([, packs]) => [...packs.values()].some((entries) => entries.some((entry) => digests.has(entry.digest))));
+      if (files.length === 0) return;
+      if (pass === 5) {
+        throw new StorageError(`could not drop ${digests.size} chunk(s) from the index of ${this.location}: it kept changing`, {
+          hint: 'run the repair again once no push is running',
+        });
+      }
+      for (const [id, packs] of files) {
+        // A pack keeps its name in the index even with nothing left in it: a pack no index names would be taken
+        // back, damaged chunks and all, from its footer by the next push.
+        const kept = new Map<string, PackEntry[]>();
+        for (const [pack, entries] of packs) kept.set(pack, entries.filter((entry) => !digests.has(entry.digest)));
+        await writeIndexFile(this.backend, kept);
+        await this.backend.delete(indexKey(id));
+      }
+      this.index = undefined;
     }
-    this.index = undefined;
   }
 
   async putManifest(manifest: Manifest): Promise<{ digest: Digest; bytes: number }> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
 import { digestOf, type Digest } from '../../src/core/digest.js';
-import { PackWriter } from '../../src/core/pack-writer.js';
+import { PackWriter, type IndexMerging } from '../../src/core/pack-writer.js';
 import { PACK_TARGET_BYTES, PackIndex, packKey, readPackFooter, unindexedPacks } from '../../src/core/packs.js';
 import { Repository } from '../../src/core/repository.js';
 
@@ -121,5 +121,98 @@ describe('packs', () => {
       if (at) expect((await store.getRange(packKey(at.pack), at.offset, at.size)).equals(bytes)).toBe(true);
     }
     expect(await unindexedPacks(store, index)).toEqual(new Map());
+  });
+
+  describe('merging index files', () => {
+    const merging = (mergeAt: number, fullEntries = 100, allowed = true): IndexMerging => ({ mergeAt, fullEntries, allowed: async () => allowed });
+
+    /** One push's worth: the chunks go into packs and an index file, merging as `rules` say. */
+    async function pushChunks(store: LocalBackend, chunks: Array<{ digest: Digest; bytes: Buffer }>, rules?: IndexMerging): Promise<void> {
+      const writer = new PackWriter(store, await PackIndex.load(store), new Map(), rules);
+      for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
+      await writer.finish();
+    }
+
+    async function indexFiles(store: LocalBackend): Promise<string[]> {
+      const keys: string[] = [];
+      for await (const { key } of store.list('index/')) keys.push(key);
+      return keys;
+    }
+
+    it('a push that finds many small index files writes one naming all their packs and deletes them; big ones stay', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(8);
+      await pushChunks(store, chunks.slice(0, 3)); // three chunks: "full" for these rules, never rewritten
+      const [big] = await indexFiles(store);
+      await pushChunks(store, [chunks[3]!]);
+      await new Repository('r', store).removeChunks(new Set([chunks[3]!.digest])); // its pack stays named, emptied
+      for (const chunk of chunks.slice(4, 7)) await pushChunks(store, [chunk], merging(4, 3));
+      expect(await indexFiles(store)).toHaveLength(5); // big + emptied + three small: not yet four small ones
+      const before = await PackIndex.load(store);
+
+      await pushChunks(store, [chunks[7]!], merging(4, 3));
+      const files = await indexFiles(store);
+      expect(files).toHaveLength(2);
+      expect(files).toContain(big);
+      const after = await PackIndex.load(store);
+      for (const { digest } of chunks.slice(0, 7)) expect(after.lookup(digest)).toEqual(before.lookup(digest));
+      expect(after.lookup(chunks[3]!.digest)).toBeUndefined();
+      expect(after.lookup(chunks[7]!.digest)).toBeDefined();
+      for (const pack of before.files.values()) for (const id of pack.keys()) expect(after.hasPack(id)).toBe(true);
+      expect(await unindexedPacks(store, after)).toEqual(new Map());
+    });
+
+    it('does not merge when a repair removed chunks since the push read the index', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(3);
+      for (const chunk of chunks) await pushChunks(store, [chunk], merging(2, 100, false));
+      expect(await indexFiles(store)).toHaveLength(3);
+    });
+
+    it('a reader that lists the index files while a push merges them away still finds every chunk', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(4);
+      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
+      const merge = pushChunks(store, [chunks[3]!], merging(3));
+      let merged = false;
+      // The real folder: the reader's first read of an index file waits until the merge has replaced them all.
+      const racing = Object.assign(Object.create(store) as LocalBackend, {
+        get: async (key: string) => {
+          if (key.startsWith('index/') && !merged) {
+            merged = true;
+            await merge;
+          }
+          return store.get(key);
+        },
+      });
+
+      const index = await PackIndex.load(racing);
+      expect(merged).toBe(true);
+      expect(await indexFiles(store)).toHaveLength(1);
+      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+    });
+
+    it('a repair racing a merge still drops its chunks: the merge copied them from files read before the repair', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(4);
+      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
+      // A push that read the index before the repair, and merges while the repair rewrites the first file.
+      const stale = new PackWriter(store, await PackIndex.load(store), new Map(), merging(3));
+      await stale.add(chunks[3]!.digest, chunks[3]!.bytes);
+      let merging3: Promise<void> | undefined;
+      const racing = Object.assign(Object.create(store) as LocalBackend, {
+        delete: async (key: string) => {
+          merging3 ??= stale.finish();
+          await merging3;
+          return store.delete(key);
+        },
+      });
+      await new Repository('r', racing).removeChunks(new Set([chunks[0]!.digest]));
+
+      const index = await PackIndex.load(store);
+      expect(merging3).toBeDefined();
+      expect(index.lookup(chunks[0]!.digest)).toBeUndefined();
+      for (const { digest } of chunks.slice(1)) expect(index.lookup(digest)).toBeDefined();
+    });
   });
 });

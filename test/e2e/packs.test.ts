@@ -1,7 +1,8 @@
 // A repository that gathers chunks into packs (format 2: the default on S3, `packs: true` here on a local folder so
 // the files can be damaged by hand): what is stored, a damaged chunk inside a pack found, refused and repaired, and
 // an index file lost or unreadable, recovered from the packs' own footers. All through the built CLI.
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -109,5 +110,21 @@ describe('a repository with packs (local folder)', () => {
     expect(JSON.parse(await readFile(ws.path('plain', 'aim-repo.json'), 'utf8')).format).toBe(1);
     expect((await listFiles(ws.path('nfs'))).some((file) => file.startsWith('packs/'))).toBe(true);
     expect((await listFiles(ws.path('plain'))).some((file) => file.startsWith('blobs/'))).toBe(true);
+  });
+
+  it('the 17th push merges the 16 index files of the pushes before it into one, and every version still pulls', async () => {
+    await ws.json(['repo', 'create', 'many', '--type', 'local', '--path', ws.path('many'), '--packs']);
+    const indexCount = async () => (await readdir(ws.path('many', 'index'))).length;
+    for (let version = 1; version <= 17; version++) {
+      await mkdir(ws.path('versions', `v${version}`), { recursive: true });
+      await writeFile(ws.path('versions', `v${version}`, 'weights.bin'), randomBytes(64 * 1024));
+      await ws.json(['push', `many/m:v${version}`, ws.path('versions', `v${version}`)]);
+      expect(await indexCount()).toBe(version <= 16 ? version : 1);
+    }
+    for (const version of [1, 9, 17]) {
+      await ws.json(['pull', `many/m:v${version}`, `many-out-${version}`]);
+      await expectSameTree(ws.path(`many-out-${version}`), ws.path('versions', `v${version}`));
+    }
+    expect((await ws.json(['verify', 'many'])).ok).toBe(true);
   });
 });
