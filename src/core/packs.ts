@@ -10,7 +10,8 @@ import { ConfigError, IntegrityError, NotFoundError } from './errors.js';
 //   packs/<hh>/<32 hex>   chunk bytes back to back, then a footer (JSON {chunks: [[digest, offset, size], ...]})
 //                         and the footer's length as a little-endian u32: a pack describes itself, so an index
 //                         lost to a killed push is rebuilt from the packs
-//   index/<32 hex>.json   {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}, one per push
+//   index/<32 hex>.json   {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}, one per push, until a
+//                         push merges the small ones into one (pack-writer.ts)
 //
 // Manifests do not change: they name chunks, and where a chunk lives is the index's business. Packs and index
 // files are named at random (a pack is never deduplicated as a whole; its chunks are) and never rewritten.
