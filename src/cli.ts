@@ -56,11 +56,13 @@ export async function buildCli(argv: string[], binaryName = 'aim'): Promise<Cli>
   return cli;
 }
 
-// Let the heap grow to four times what a full collection leaves (V8's default is much less for a small heap). A pull
-// reads its bytes through Node's sockets, a fresh 64 KiB buffer per read; with the default, V8 ran a full
-// collection every 15-20 ms of a 2 GiB pull from s3rver (70-120 in all), and they were the largest part of the
+// Let the heap grow to four times what a full collection leaves before the next one (the top of V8's own range;
+// V8 still shrinks the step near the heap limit). A pull reads its bytes through Node's sockets, a fresh 64 KiB
+// buffer per read, and each request leaves a little in the old generation: with V8's default growth a 2 GiB pull
+// from s3rver ran a full collection every 15-20 ms (35-120 in all) with about 12 MB live, the largest part of the
 // client's CPU. With this: 2-6 in all, client CPU 1.75-2.6 s -> 1.1-1.3 s, wall 2.7-3.5 s -> 2.4-2.6 s (three
-// rounds each, alternating). aim's heap is small (about 12 MB live), so four times it costs little memory.
+// rounds each, alternating). The cost is memory in proportion to what is live: little for aim's usual heap; a
+// repository index of a million chunks would be let grow further before it is collected.
 setFlagsFromString('--heap-growing-percent=300');
 
 // Ctrl-C: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.

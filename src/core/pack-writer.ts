@@ -16,8 +16,9 @@ export interface IndexMerging {
   mergeAt: number;
   fullEntries: number;
   /**
-   * Asked just before merging: false skips it. A merge copies entries from the files it read at the start of the
-   * push; after a `verify --repair` dropped chunks meanwhile, it would name them again.
+   * Asked before merging and again once the merged file is written: false skips or undoes the merge. A merge copies
+   * entries from the files it read at the start of the push; after a `verify --repair` dropped chunks meanwhile, it
+   * would name them again.
    */
   allowed(): Promise<boolean>;
 }
@@ -84,13 +85,21 @@ export class PackWriter {
     if (this.failure) throw this.failure;
     if (this.stored.size === 0) return;
     const small = [...this.index.files].filter(([, packs]) => countEntries(packs) < this.merging.fullEntries);
-    if (small.length < this.merging.mergeAt || !(await this.merging.allowed())) {
+    const allowed = (): Promise<boolean> => this.merging.allowed().catch(() => false);
+    if (small.length < this.merging.mergeAt || !(await allowed())) {
       await writeIndexFile(this.backend, this.stored);
       return;
     }
-    await writeIndexFile(this.backend, unionOfPacks([...small.map(([, packs]) => packs), this.stored]));
-    // A file left behind (a failed delete, a crash) only repeats entries the merged one has; a later merge takes it.
-    await Promise.all(small.map(([id]) => this.backend.delete(indexKey(id)).catch(() => undefined)));
+    const merged = await writeIndexFile(this.backend, unionOfPacks([...small.map(([, packs]) => packs), this.stored]));
+    // A removal that ran while the merged file was being written may have dropped chunks it names: then this push
+    // keeps to its own packs, and the files it read stay as they are.
+    if (!(await allowed())) {
+      await writeIndexFile(this.backend, this.stored);
+      await this.backend.delete(indexKey(merged));
+      return;
+    }
+    // A crash before every delete leaves files whose entries the merged one repeats; a later merge takes them.
+    await Promise.all(small.map(([id]) => this.backend.delete(indexKey(id))));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../backends/backend.js';
 import { parseDigest, type Digest } from './digest.js';
-import { ConfigError, IntegrityError, NotFoundError } from './errors.js';
+import { ConfigError, IntegrityError, NotFoundError, StorageError } from './errors.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
 // travel in pack objects of about 16 MiB and are read back with byte ranges, as restic's packs and Hugging Face's
@@ -85,15 +85,24 @@ export class PackIndex {
   static async load(backend: Backend): Promise<PackIndex> {
     const index = new PackIndex();
     const loaded = new Map<string, Map<string, PackEntry[]>>();
-    // An index file listed but gone when read was replaced (a push merging index files, a repair dropping chunks);
-    // its replacement is written before it is deleted, so listing again finds it.
-    for (let pass = 0; pass < 5; pass++) {
+    const gone = new Set<string>();
+    // Index files are replaced while others read them (a push merging them, a repair dropping chunks), always by
+    // writing the new file before deleting the old. A listing is not a snapshot (a folder is read name by name),
+    // so one taken during a merge can miss both the old files and the new one: the index is complete only once a
+    // listing taken after every read names nothing new.
+    for (let pass = 0; ; pass++) {
       const ids: string[] = [];
       for await (const { key } of backend.list('index/')) {
         const id = indexIdOf(key);
-        if (id && !loaded.has(id)) ids.push(id);
+        if (id && !loaded.has(id) && !gone.has(id)) ids.push(id);
       }
-      if (!(await readIndexFiles(backend, ids, loaded))) break;
+      if (ids.length === 0) break;
+      if (pass === 8) {
+        throw new StorageError(`the index files of ${backend.location} kept changing while they were read`, {
+          hint: 'run the command again',
+        });
+      }
+      await readIndexFiles(backend, ids, loaded, gone);
     }
     // In a fixed order, so that a chunk stored twice (two pushes racing) is always read from the same copy.
     for (const id of [...loaded.keys()].sort()) {
@@ -105,16 +114,15 @@ export class PackIndex {
   }
 }
 
-/** Reads the index files `ids` into `loaded`, several at once (they are small and independent); true if any was gone. */
-async function readIndexFiles(backend: Backend, ids: string[], loaded: Map<string, Map<string, PackEntry[]>>): Promise<boolean> {
-  let vanished = false;
+/** Reads the index files `ids` into `loaded`, several at once (they are small and independent); notes in `gone` those deleted since they were listed. */
+async function readIndexFiles(backend: Backend, ids: string[], loaded: Map<string, Map<string, PackEntry[]>>, gone: Set<string>): Promise<void> {
   const read = async (id: string): Promise<void> => {
     const bytes = await backend.get(indexKey(id)).catch((error) => {
       if (error instanceof NotFoundError) return undefined;
       throw error;
     });
     if (!bytes) {
-      vanished = true;
+      gone.add(id);
       return;
     }
     const packs = new Map<string, PackEntry[]>();
@@ -139,7 +147,6 @@ async function readIndexFiles(backend: Backend, ids: string[], loaded: Map<strin
     for (let next = queue.next(); !next.done; next = queue.next()) await read(next.value);
   };
   await Promise.all(Array.from({ length: 8 }, worker));
-  return vanished;
 }
 
 /**

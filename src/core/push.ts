@@ -76,11 +76,11 @@ async function commitVersion(
 
 /**
  * A pack writer that first takes in the packs a killed push left unindexed, so their chunks are not sent again.
- * `removals`: the repository's removal mark, read before its index; index files are merged only if it still holds.
+ * `removals`: the repository's removal mark, read before its index; it decides whether index files may be merged.
  */
 async function openPackWriter(repo: Repository, removals: string | undefined): Promise<PackWriter> {
   const index = await repo.packIndex();
-  const allowed = async (): Promise<boolean> => (await repo.removalMark()) === removals;
+  const allowed = (): Promise<boolean> => repo.indexMergeAllowed(removals);
   return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index), { ...INDEX_MERGING, allowed });
 }
 

@@ -135,12 +135,15 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   }
   // The damaged and missing chunks are forgotten (a pack index would otherwise go on naming them) and pushes stop
   // trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well as
-  // after: a push running meanwhile then does not merge index files it read before the removal.
+  // after: a push running meanwhile then does not merge index files (repository.indexMergeAllowed).
   if (options.repair && problems.length > 0) {
     const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
-    await repo.markRemovals();
-    await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
-    await repo.markRemovals();
+    await repo.markRemovals('started');
+    try {
+      await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
+    } finally {
+      await repo.markRemovals();
+    }
   }
   return {
     repo: repo.name,

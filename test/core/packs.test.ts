@@ -192,6 +192,63 @@ describe('packs', () => {
       for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
     });
 
+    it('a reader whose folder listing is cut across by a merge (old files gone, merged one not yet seen) lists again', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(5);
+      for (const chunk of chunks.slice(0, 4)) await pushChunks(store, [chunk]);
+      let merge: Promise<void> | undefined;
+      // The real folder lists a name, then the others after the merge deleted them: they are skipped, and the merged
+      // file came after the folder was read.
+      const racing = Object.assign(Object.create(store) as LocalBackend, {
+        list: async function* (prefix: string) {
+          for await (const object of store.list(prefix)) {
+            yield object;
+            if (prefix === 'index/') await (merge ??= pushChunks(store, [chunks[4]!], merging(4)));
+          }
+        },
+      });
+
+      const index = await PackIndex.load(racing);
+      expect(merge).toBeDefined();
+      expect(await indexFiles(store)).toHaveLength(1);
+      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+    });
+
+    it('a merge undone: when a repair ran while the merged file was written, the push keeps to its own packs', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(4);
+      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
+      const before = await indexFiles(store);
+      let asked = 0;
+      await pushChunks(store, [chunks[3]!], { mergeAt: 3, fullEntries: 100, allowed: async () => ++asked === 1 });
+
+      const after = await indexFiles(store);
+      expect(asked).toBe(2);
+      expect(after).toHaveLength(4);
+      for (const file of before) expect(after).toContain(file);
+      const index = await PackIndex.load(store);
+      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+    });
+
+    it('merging is allowed only while the removal mark is what the push read, and no removal was under way then', async () => {
+      const { root, backend: store } = await backend();
+      const repo = new Repository('r', store);
+      expect(await repo.indexMergeAllowed(undefined)).toBe(true);
+      await repo.markRemovals('started');
+      const started = await repo.removalMark();
+      expect(started).toMatch(/^started /);
+      expect(await repo.indexMergeAllowed(undefined)).toBe(false);
+      expect(await repo.indexMergeAllowed(started)).toBe(false);
+      await repo.markRemovals();
+      const done = await repo.removalMark();
+      expect(await repo.indexMergeAllowed(done)).toBe(true);
+      expect(await repo.indexMergeAllowed(started)).toBe(false);
+      // A removal that started long ago and never finished (killed) stops blocking merges.
+      const stale = `started ${new Date(Date.now() - 2 * 3600_000).toISOString()} 0f0e`;
+      await writeFile(join(root, 'removals'), `${stale}\n`);
+      expect(await repo.indexMergeAllowed(stale)).toBe(true);
+    });
+
     it('a repair racing a merge still drops its chunks: the merge copied them from files read before the repair', async () => {
       const { backend: store } = await backend();
       const chunks = await someChunks(4);
