@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Backend } from '../backends/backend.js';
 import { parseDigest, type Digest } from './digest.js';
 import { ConfigError, IntegrityError, NotFoundError, StorageError } from './errors.js';
+import type { IndexCache } from './index-cache.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
 // travel in pack objects of about 16 MiB and are read back with byte ranges, as restic's packs and Hugging Face's
@@ -82,28 +83,32 @@ export class PackIndex {
     for (const { digest, offset, size } of entries) if (!this.chunks.has(digest)) this.chunks.set(digest, { pack, offset, size });
   }
 
-  static async load(backend: Backend): Promise<PackIndex> {
+  /** The index from the repository's index files; `cache` holds copies of those read before (push and pull). */
+  static async load(backend: Backend, cache?: IndexCache): Promise<PackIndex> {
     const index = new PackIndex();
     const loaded = new Map<string, Map<string, PackEntry[]>>();
     const gone = new Set<string>();
+    let listed = new Set<string>();
     // Index files are replaced while others read them (a push merging them, a repair dropping chunks), always by
     // writing the new file before deleting the old. A listing is not a snapshot (a folder is read name by name),
     // so one taken during a merge can miss both the old files and the new one: the index is complete only once a
     // listing taken after every read names nothing new.
     for (let pass = 0; ; pass++) {
-      const ids: string[] = [];
+      listed = new Set<string>();
       for await (const { key } of backend.list('index/')) {
         const id = indexIdOf(key);
-        if (id && !loaded.has(id) && !gone.has(id)) ids.push(id);
+        if (id) listed.add(id);
       }
+      const ids = [...listed].filter((id) => !loaded.has(id) && !gone.has(id));
       if (ids.length === 0) break;
       if (pass === 8) {
         throw new StorageError(`the index files of ${backend.location} kept changing while they were read`, {
           hint: 'run the command again',
         });
       }
-      await readIndexFiles(backend, ids, loaded, gone);
+      await readIndexFiles(backend, ids, loaded, gone, cache);
     }
+    await cache?.keepOnly(listed);
     // In a fixed order, so that a chunk stored twice (two pushes racing) is always read from the same copy.
     for (const id of [...loaded.keys()].sort()) {
       const packs = loaded.get(id)!;
@@ -114,39 +119,61 @@ export class PackIndex {
   }
 }
 
-/** Reads the index files `ids` into `loaded`, several at once (they are small and independent); notes in `gone` those deleted since they were listed. */
-async function readIndexFiles(backend: Backend, ids: string[], loaded: Map<string, Map<string, PackEntry[]>>, gone: Set<string>): Promise<void> {
+/**
+ * Reads the index files `ids` into `loaded`, several at once (they are small and independent), from `cache` when it
+ * has a copy that reads; notes in `gone` those deleted since they were listed.
+ */
+async function readIndexFiles(
+  backend: Backend,
+  ids: string[],
+  loaded: Map<string, Map<string, PackEntry[]>>,
+  gone: Set<string>,
+  cache: IndexCache | undefined,
+): Promise<void> {
+  const where = (id: string): string => `index file ${indexKey(id)} in ${backend.location}`;
   const read = async (id: string): Promise<void> => {
+    const cached = await cache?.get(id);
+    const fromCache = cached && tryParse(() => parseIndexFile(cached, where(id)));
+    if (fromCache) return void loaded.set(id, fromCache);
     const bytes = await backend.get(indexKey(id)).catch((error) => {
       if (error instanceof NotFoundError) return undefined;
       throw error;
     });
-    if (!bytes) {
-      gone.add(id);
-      return;
-    }
-    const packs = new Map<string, PackEntry[]>();
-    let parsed: { format?: unknown; packs: Record<string, unknown> };
-    try {
-      parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
-      for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
-    } catch (error) {
-      throw new IntegrityError(`index file ${indexKey(id)} in ${backend.location} is unreadable: ${(error as Error).message}`, {
-        hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
-      });
-    }
-    if (parsed.format !== 1) {
-      throw new ConfigError(`index file ${indexKey(id)} in ${backend.location} has format ${String(parsed.format)}; this aim reads 1`, {
-        hint: 'upgrade aim',
-      });
-    }
-    loaded.set(id, packs);
+    if (!bytes) return void gone.add(id);
+    loaded.set(id, parseIndexFile(bytes, where(id)));
+    await cache?.put(id, bytes);
   };
   const queue = ids[Symbol.iterator]();
   const worker = async (): Promise<void> => {
     for (let next = queue.next(); !next.done; next = queue.next()) await read(next.value);
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+function tryParse<T>(parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The packs an index file names; `where` names the file in errors. */
+function parseIndexFile(bytes: Buffer, where: string): Map<string, PackEntry[]> {
+  const packs = new Map<string, PackEntry[]>();
+  let parsed: { format?: unknown; packs: Record<string, unknown> };
+  try {
+    parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
+    for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
+  } catch (error) {
+    throw new IntegrityError(`${where} is unreadable: ${(error as Error).message}`, {
+      hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
+    });
+  }
+  if (parsed.format !== 1) {
+    throw new ConfigError(`${where} has format ${String(parsed.format)}; this aim reads 1`, { hint: 'upgrade aim' });
+  }
+  return packs;
 }
 
 /**

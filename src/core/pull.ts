@@ -99,6 +99,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   try {
     const others = await Promise.all((options.reuseFrom ?? []).map(async (folder) => ({ dest: folder, manifest: await loadInstalledManifest(folder) })));
     const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
+    repo.cacheIndex();
     const index = await repo.packIndex();
     const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index), index };
     for (const file of manifest.files) {

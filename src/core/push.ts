@@ -79,6 +79,7 @@ async function commitVersion(
  * `removals`: the repository's removal mark, read before its index; it decides whether index files may be merged.
  */
 async function openPackWriter(repo: Repository, removals: string | undefined): Promise<PackWriter> {
+  repo.cacheIndex();
   const index = await repo.packIndex();
   const allowed = (): Promise<boolean> => repo.indexMergeAllowed(removals);
   return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index), { ...INDEX_MERGING, allowed });

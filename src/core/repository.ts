@@ -5,6 +5,7 @@ import { assertDigest, digestHex, type Digest } from './digest.js';
 import { ConfigError, IntegrityError, NotFoundError, StorageError } from './errors.js';
 import { encodeManifest, manifestDigest, parseManifest, type Manifest } from './manifest.js';
 import { checkModelName, checkTagName } from './names.js';
+import { IndexCache } from './index-cache.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
@@ -45,6 +46,7 @@ export const tagKey = (model: string, tag: string): string => `models/${checkMod
 
 export class Repository {
   private index?: Promise<PackIndex>;
+  private indexCache?: IndexCache;
   /** Known once metadata was read: a packed repository never looks for loose chunks on push. */
   private packed = false;
 
@@ -101,8 +103,16 @@ export class Repository {
 
   /** Where the packs' chunks are, read once per handle (an empty index for a repository without packs). */
   packIndex(): Promise<PackIndex> {
-    this.index ??= PackIndex.load(this.backend);
+    this.index ??= PackIndex.load(this.backend, this.indexCache);
     return this.index;
+  }
+
+  /**
+   * Reads index files through a local cache from now on (push and pull). Not for verify, which checks the
+   * repository's own files.
+   */
+  cacheIndex(cache: IndexCache = IndexCache.forRepository(this.location)): void {
+    this.indexCache = cache;
   }
 
   /**

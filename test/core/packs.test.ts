@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { LocalBackend } from '../../src/backends/local.js';
 import { digestOf, type Digest } from '../../src/core/digest.js';
 import { PackWriter, type IndexMerging } from '../../src/core/pack-writer.js';
 import { PACK_TARGET_BYTES, PackIndex, packKey, readPackFooter, unindexedPacks } from '../../src/core/packs.js';
+import { IndexCache } from '../../src/core/index-cache.js';
 import { Repository } from '../../src/core/repository.js';
 
 const KiB = 1024;
@@ -247,6 +248,52 @@ describe('packs', () => {
       const stale = `started ${new Date(Date.now() - 2 * 3600_000).toISOString()} 0f0e`;
       await writeFile(join(root, 'removals'), `${stale}\n`);
       expect(await repo.indexMergeAllowed(stale)).toBe(true);
+    });
+
+    it('with a local cache, a load reads from the store only index files it has not seen, and forgets merged ones', async () => {
+      const { root, backend: store } = await backend();
+      const chunks = await someChunks(4);
+      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
+      const reads: string[] = [];
+      // The real folder, counting reads of index files.
+      const counted = Object.assign(Object.create(store) as LocalBackend, {
+        get: (key: string) => {
+          if (key.startsWith('index/')) reads.push(key);
+          return store.get(key);
+        },
+      });
+      const cache = new IndexCache(join(root, '..', `${root.split('/').pop()}-cache`));
+      folders.push(cache.folder);
+
+      await PackIndex.load(counted, cache);
+      expect(reads).toHaveLength(3);
+      reads.length = 0;
+      const again = await PackIndex.load(counted, cache);
+      expect(reads).toEqual([]);
+      for (const { digest } of chunks.slice(0, 3)) expect(again.lookup(digest)).toBeDefined();
+
+      await pushChunks(store, [chunks[3]!], merging(3)); // merges the three into one new file
+      const merged = await PackIndex.load(counted, cache);
+      expect(reads).toHaveLength(1);
+      for (const { digest } of chunks) expect(merged.lookup(digest)).toBeDefined();
+      expect((await readdir(cache.folder)).map((name) => `index/${name}`)).toEqual(await indexFiles(store));
+    });
+
+    it('a cached copy that does not read as an index file is fetched again, and the store\'s own damage still shows', async () => {
+      const { root, backend: store } = await backend();
+      const chunks = await someChunks(2);
+      for (const chunk of chunks) await pushChunks(store, [chunk]);
+      const cache = new IndexCache(join(root, '..', `${root.split('/').pop()}-cache`));
+      folders.push(cache.folder);
+      await PackIndex.load(store, cache);
+      const [first] = await readdir(cache.folder);
+      await writeFile(join(cache.folder, first!), '{"packs": ');
+
+      const index = await PackIndex.load(store, cache);
+      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+      expect(await readFile(join(cache.folder, first!))).toEqual(await readFile(join(root, 'index', first!))); // mended
+      await writeFile(join(root, 'index', first!), '{"packs": ');
+      await expect(PackIndex.load(store)).rejects.toThrow(/is unreadable/);
     });
 
     it('a repair racing a merge still drops its chunks: the merge copied them from files read before the repair', async () => {

@@ -60,7 +60,9 @@ describe('a repository with packs (local folder)', () => {
     const before = await indexFiles();
     const biggest = before.reduce((a, b) => (Object.keys(a.index.packs).length >= Object.keys(b.index.packs).length ? a : b));
     await writeFile(join(repoDir(), 'index', biggest.name), '{"packs": ');
-    const broken = await ws.run(['pull', 'r/m:v1', 'index-out']);
+    // A machine that has pulled before reads its own copy of the index file; a new one (an AIM_HOME without that
+    // copy) reads the damaged file and says what to do.
+    const broken = await ws.run(['pull', 'r/m:v1', 'index-out'], { env: { AIM_HOME: ws.path('new-home') } });
     expectUserError(broken, new RegExp(`index file index/${biggest.name} in .* is unreadable`));
     expect(broken.stderr).toMatch(/hint: delete that file, then push any version to this repository: the push indexes its packs again/);
 
@@ -135,6 +137,10 @@ describe('a repository with packs (local folder)', () => {
       await ws.json(['pull', `many/m:v${version}`, `many-out-${version}`]);
       await expectSameTree(ws.path(`many-out-${version}`), ws.path('versions', `v${version}`));
     }
+    // Pushes and pulls keep a copy of the index files under AIM_HOME; a pull after the merge dropped the merged ones.
+    const caches = await readdir(join(ws.home, 'cache', 'index')); // one per repository of this workspace
+    const cached = await Promise.all(caches.map((folder) => readdir(join(ws.home, 'cache', 'index', folder))));
+    expect(cached).toContainEqual(await readdir(ws.path('many', 'index')));
     expect((await ws.json(['verify', 'many'])).ok).toBe(true);
   });
 });

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeAtomic } from './atomic-write.js';
+import { aimHome } from './home.js';
+
+// A local copy of a repository's index files, so that a push or pull reads from the store only the index files it
+// has not seen: a big repository's index is megabytes (a file naming 100,000 chunks is about 9 MB), read before
+// every transfer. Safe because an index file never changes: it is named at random when written and is only ever
+// replaced by a new name. A cached copy that does not read as an index is fetched again; files the repository no
+// longer lists are dropped from the cache. `aim verify` does not use it: it checks the repository's own files.
+
+const ID = /^([0-9a-f]{32})\.json$/;
+
+export class IndexCache {
+  constructor(readonly folder: string) {}
+
+  /** The cache of the repository at `location`, under AIM_HOME. */
+  static forRepository(location: string): IndexCache {
+    const id = createHash('sha256').update(location).digest('hex').slice(0, 16);
+    return new IndexCache(join(aimHome(), 'cache', 'index', id));
+  }
+
+  async get(id: string): Promise<Buffer | undefined> {
+    return readFile(this.pathOf(id)).catch(() => undefined);
+  }
+
+  /** Best effort: a cache that cannot be written only costs a download next time. */
+  async put(id: string, bytes: Uint8Array): Promise<void> {
+    await writeAtomic(this.pathOf(id), bytes, { durable: false }).catch(() => undefined);
+  }
+
+  /** Drops the copies of index files that are not in `listed` (merged or replaced since). */
+  async keepOnly(listed: Set<string>): Promise<void> {
+    const names = await readdir(this.folder).catch(() => [] as string[]);
+    for (const name of names) {
+      const id = ID.exec(name)?.[1];
+      if (id && !listed.has(id)) await unlink(join(this.folder, name)).catch(() => undefined);
+    }
+  }
+
+  private pathOf(id: string): string {
+    return join(this.folder, `${id}.json`);
+  }
+}
