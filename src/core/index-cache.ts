@@ -15,7 +15,11 @@ const ID = /^([0-9a-f]{32})\.json$/;
 export class IndexCache {
   constructor(readonly folder: string) {}
 
-  /** The cache of the repository at `location`, under AIM_HOME. */
+  /**
+   * The cache of the repository at `location`, under AIM_HOME. Two stores known by one location (a bucket of the
+   * same name on two endpoints) share it: each load then drops the other's copies, which costs downloads, never a
+   * wrong answer (index files are named at random).
+   */
   static forRepository(location: string): IndexCache {
     const id = createHash('sha256').update(location).digest('hex').slice(0, 16);
     return new IndexCache(join(aimHome(), 'cache', 'index', id));
