@@ -140,6 +140,12 @@ describe('packs', () => {
       return keys;
     }
 
+    /** The store holds one index file (the merged one) and the reader's index found every chunk. */
+    async function expectOneFileNamingAll(store: LocalBackend, index: PackIndex, chunks: Array<{ digest: Digest }>): Promise<void> {
+      expect(await indexFiles(store)).toHaveLength(1);
+      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+    }
+
     it('a push that finds many small index files writes one naming all their packs and deletes them; big ones stay', async () => {
       const { backend: store } = await backend();
       const chunks = await someChunks(8);
@@ -189,8 +195,7 @@ describe('packs', () => {
 
       const index = await PackIndex.load(racing);
       expect(merged).toBe(true);
-      expect(await indexFiles(store)).toHaveLength(1);
-      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+      await expectOneFileNamingAll(store, index, chunks);
     });
 
     it('a reader whose folder listing is cut across by a merge (old files gone, merged one not yet seen) lists again', async () => {
@@ -211,8 +216,7 @@ describe('packs', () => {
 
       const index = await PackIndex.load(racing);
       expect(merge).toBeDefined();
-      expect(await indexFiles(store)).toHaveLength(1);
-      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+      await expectOneFileNamingAll(store, index, chunks);
     });
 
     it('a merge undone: when a repair ran while the merged file was written, the push keeps to its own packs', async () => {
