@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeAtomic } from './atomic-write.js';
+import { isTempName, writeAtomic } from './atomic-write.js';
 import { aimHome } from './home.js';
 
 // A local copy of a repository's index files, so that a push or pull reads from the store only the index files it
@@ -11,6 +11,12 @@ import { aimHome } from './home.js';
 // longer lists are dropped from the cache. `aim verify` does not use it: it checks the repository's own files.
 
 const ID = /^([0-9a-f]{32})\.json$/;
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+async function isOlderThan(path: string, ms: number): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > ms;
+}
 
 export class IndexCache {
   constructor(readonly folder: string) {}
@@ -34,12 +40,17 @@ export class IndexCache {
     await writeAtomic(this.pathOf(id), bytes, { durable: false }).catch(() => undefined);
   }
 
-  /** Drops the copies of index files that are not in `listed` (merged or replaced since). */
+  /**
+   * Drops the copies of index files that are not in `listed` (merged or replaced since), and temporary files an
+   * hour old (a process killed while writing a copy; younger ones may be another process's write in progress).
+   */
   async keepOnly(listed: Set<string>): Promise<void> {
     const names = await readdir(this.folder).catch(() => [] as string[]);
     for (const name of names) {
+      const path = join(this.folder, name);
       const id = ID.exec(name)?.[1];
-      if (id && !listed.has(id)) await unlink(join(this.folder, name)).catch(() => undefined);
+      if (id && !listed.has(id)) await unlink(path).catch(() => undefined);
+      else if (isTempName(name) && (await isOlderThan(path, STALE_TEMP_MS))) await unlink(path).catch(() => undefined);
     }
   }
 

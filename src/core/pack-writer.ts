@@ -1,5 +1,6 @@
 import type { Backend } from '../backends/backend.js';
 import type { Digest } from './digest.js';
+import { StorageError } from './errors.js';
 import { indexKey, newPackId, PACK_TARGET_BYTES, packFooter, packKey, unionOfPacks, writeIndexFile, type PackEntry, type PackIndex } from './packs.js';
 
 // Gathers a push's new chunks into packs and uploads each once it holds about 16 MiB, while the next one fills.
@@ -92,10 +93,16 @@ export class PackWriter {
     }
     const merged = await writeIndexFile(this.backend, unionOfPacks([...small.map(([, packs]) => packs), this.stored]));
     // A removal that ran while the merged file was being written may have dropped chunks it names: then this push
-    // keeps to its own packs, and the files it read stay as they are.
+    // keeps to its own packs, and the files it read stay as they are. The merged file goes first: while it is listed,
+    // another push may merge it again and bring those chunks back. If this push then fails before its own file is
+    // written, salvage (or the next push, from the pack footers) indexes its packs; no manifest names them yet.
     if (!(await allowed())) {
+      await this.backend.delete(indexKey(merged)).catch((error: unknown) => {
+        throw new StorageError(`could not delete ${indexKey(merged)}, which may name chunks a repair dropped: ${error instanceof Error ? error.message : String(error)}`, {
+          hint: `delete ${indexKey(merged)} from the repository, then run \`aim verify --repair\` again`,
+        });
+      });
       await writeIndexFile(this.backend, this.stored);
-      await this.backend.delete(indexKey(merged));
       return;
     }
     // A crash before every delete leaves files whose entries the merged one repeats; a later merge takes them.

@@ -141,9 +141,12 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     await repo.markRemovals('started');
     try {
       await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
-    } finally {
-      await repo.markRemovals();
+    } catch (error) {
+      // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
+      await repo.markRemovals().catch(() => undefined);
+      throw error;
     }
+    await repo.markRemovals();
   }
   return {
     repo: repo.name,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -198,25 +198,35 @@ describe('packs', () => {
       await expectOneFileNamingAll(store, index, chunks);
     });
 
-    it('a reader whose folder listing is cut across by a merge (old files gone, merged one not yet seen) lists again', async () => {
+    it('a reader whose folder listing is cut across by a merge (small files gone, merged one not yet seen) lists again', async () => {
       const { backend: store } = await backend();
-      const chunks = await someChunks(5);
-      for (const chunk of chunks.slice(0, 4)) await pushChunks(store, [chunk]);
+      const chunks = await someChunks(8);
+      await pushChunks(store, chunks.slice(0, 3)); // three chunks: "full" for these rules, kept by the merge
+      const [big] = await indexFiles(store);
+      for (const chunk of chunks.slice(3, 7)) await pushChunks(store, [chunk]);
       let merge: Promise<void> | undefined;
-      // The real folder lists a name, then the others after the merge deleted them: they are skipped, and the merged
-      // file came after the folder was read.
+      // The real folder read name by name: the kept file comes first, then the merge deletes the small files before
+      // the listing reaches them and writes the merged one behind it. No file the reader listed vanishes, so only a
+      // listing taken after the reads finds the merged file.
       const racing = Object.assign(Object.create(store) as LocalBackend, {
         list: async function* (prefix: string) {
-          for await (const object of store.list(prefix)) {
+          const objects = [];
+          for await (const object of store.list(prefix)) objects.push(object);
+          objects.sort((a, b) => Number(b.key === big) - Number(a.key === big));
+          for (const object of objects) {
+            if (prefix === 'index/' && object.key !== big) {
+              await (merge ??= pushChunks(store, [chunks[7]!], merging(4, 3)));
+              if (!(await store.stat(object.key))) continue;
+            }
             yield object;
-            if (prefix === 'index/') await (merge ??= pushChunks(store, [chunks[4]!], merging(4)));
           }
         },
       });
 
       const index = await PackIndex.load(racing);
       expect(merge).toBeDefined();
-      await expectOneFileNamingAll(store, index, chunks);
+      expect(await indexFiles(store)).toHaveLength(2);
+      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
     });
 
     it('a merge undone: when a repair ran while the merged file was written, the push keeps to its own packs', async () => {
@@ -233,6 +243,25 @@ describe('packs', () => {
       for (const file of before) expect(after).toContain(file);
       const index = await PackIndex.load(store);
       for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
+    });
+
+    it('a merge undone whose merged file cannot be deleted fails, naming the file, before writing its own', async () => {
+      const { backend: store } = await backend();
+      const chunks = await someChunks(4);
+      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
+      const before = await indexFiles(store);
+      let asked = 0;
+      // The real folder, refusing deletes (a store that allows writes but not deletes).
+      const undeleting = Object.assign(Object.create(store) as LocalBackend, {
+        delete: () => Promise.reject(new Error('access denied')),
+      });
+      const writer = new PackWriter(undeleting, await PackIndex.load(store), new Map(), { mergeAt: 3, fullEntries: 100, allowed: async () => ++asked === 1 });
+      await writer.add(chunks[3]!.digest, chunks[3]!.bytes);
+
+      const failed = writer.finish();
+      await expect(failed).rejects.toThrow(/^could not delete index\/[0-9a-f]{32}\.json, which may name chunks a repair dropped: access denied$/);
+      await expect(failed).rejects.toMatchObject({ hint: expect.stringMatching(/aim verify --repair/) });
+      expect(await indexFiles(store)).toHaveLength(before.length + 1); // the merged file, not yet this push's own
     });
 
     it('merging is allowed only while the removal mark is what the push read, and no removal was under way then', async () => {
@@ -276,10 +305,17 @@ describe('packs', () => {
       expect(reads).toEqual([]);
       for (const { digest } of chunks.slice(0, 3)) expect(again.lookup(digest)).toBeDefined();
 
+      // What a process killed while writing a copy leaves: an old temp file goes, a fresh one may be a write under way.
+      const killed = join(cache.folder, `.${'a'.repeat(32)}.json.0123456789ab.tmp`);
+      const writing = join(cache.folder, `.${'b'.repeat(32)}.json.0123456789ab.tmp`);
+      for (const file of [killed, writing]) await writeFile(file, '{"packs": ');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await utimes(killed, twoHoursAgo, twoHoursAgo);
       await pushChunks(store, [chunks[3]!], merging(3)); // merges the three into one new file
       const merged = await PackIndex.load(counted, cache);
       expect(reads).toHaveLength(1);
       for (const { digest } of chunks) expect(merged.lookup(digest)).toBeDefined();
+      await rm(writing);
       expect((await readdir(cache.folder)).map((name) => `index/${name}`)).toEqual(await indexFiles(store));
     });
 
