@@ -150,7 +150,8 @@ export class EmbeddedEngine implements Engine {
   async list(records: DeploymentRecord[]): Promise<LiveDeployment[]> {
     return Promise.all(records.map(async (record): Promise<LiveDeployment> => {
       if (!record.pid || !isAlive(record.pid)) return { ...record, status: 'stopped' };
-      const health = await probe(`http://127.0.0.1:${record.port}/health`);
+      // 3 s: an engine busy answering, on a loaded machine, may be slow to say it is healthy; a hung one never says.
+      const health = await probe(`http://127.0.0.1:${record.port}/health`, 3000);
       return { ...record, status: health === 200 ? 'running' : health === 503 ? 'starting' : 'failed', detail: health === undefined ? 'not answering' : undefined };
     }));
   }

@@ -21,8 +21,10 @@ const settings: S3Settings = {
   connectTimeoutMs: 1_000,
 };
 /** For clients that are not testing stalls: s3rver is one thread shared by every test file, and under CI's load a
- * reply can take longer than the 600 ms the stall tests need (a single-attempt client then fails for nothing). */
+ * reply can take longer than the 600 ms the stall tests need (a client then spends its attempts for nothing). */
 const patient: Partial<S3Settings> = { requestTimeoutMs: 30_000, idleTimeoutMs: 10_000 };
+/** Waits on s3rver (listing, stat) that may be slow under load: vitest's default poll gives up after 1 s. */
+const slowServer = { timeout: 30_000, interval: 100 };
 const MiB = 1024 * 1024;
 
 async function failure(promise: Promise<unknown>): Promise<StorageError> {
@@ -48,7 +50,7 @@ describe('S3 backend through a faulty network', () => {
   let direct: S3Backend;
   beforeAll(async () => {
     proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(server.endpoint).port) });
-    backend = new S3Backend(where(proxy.endpoint), settings);
+    backend = new S3Backend(where(proxy.endpoint), { ...settings, ...patient });
     direct = new S3Backend(where(server.endpoint), { ...settings, ...patient });
   });
   afterEach(async () => {
@@ -94,7 +96,7 @@ describe('S3 backend through a faulty network', () => {
       for await (const item of direct.list('remnant/first')) return item.size;
       return undefined;
     };
-    await expect.poll(listedSize).toBeGreaterThan(300_000);
+    await expect.poll(listedSize, slowServer).toBeGreaterThan(300_000);
     expect(await listedSize()).toBeLessThan(400_000);
     expect(await direct.stat('remnant/first')).toBeUndefined();
     expect(await once.putIfAbsent('remnant/first', data)).toBe(true);
@@ -106,23 +108,26 @@ describe('S3 backend through a faulty network', () => {
     await once.put('remnant/second', data.subarray(0, 1000));
     proxy.set({ resetAfterBytes: 400_000, resets: 1 });
     await failure(once.put('remnant/second', data));
-    await expect.poll(() => direct.stat('remnant/second')).toBeUndefined();
+    await expect.poll(() => direct.stat('remnant/second'), slowServer).toBeUndefined();
     expect(await once.putIfAbsent('remnant/second', data)).toBe(true);
     expect((await direct.get('remnant/second')).equals(data)).toBe(true);
     await once.close();
   });
 
   it('times out stalled connections and retries them', async () => {
+    // Short enough to see the two stalls, with attempts to spare for replies that s3rver, under load, sends late.
+    const stalling = new S3Backend(where(proxy.endpoint), { ...settings, idleTimeoutMs: 1_500, maxAttempts: 10 });
     const data = randomBytes(MiB);
     await direct.put('stall/blob', data);
     proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
     const started = Date.now();
-    expect((await backend.get('stall/blob')).equals(data)).toBe(true);
+    expect((await stalling.get('stall/blob')).equals(data)).toBe(true);
     expect(proxy.stats.stalls).toBe(2);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * settings.idleTimeoutMs - 50);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 1_500 - 50);
     proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
-    await backend.put('stall/up', data);
+    await stalling.put('stall/up', data);
     expect((await direct.get('stall/up')).equals(data)).toBe(true);
+    await stalling.close();
   });
 
   it('gives up on a connection that always stalls with one plain StorageError', async () => {
@@ -135,7 +140,7 @@ describe('S3 backend through a faulty network', () => {
   });
 
   it('backs off and succeeds when the server throttles a share of requests', async () => {
-    const paged = new S3Backend(where(proxy.endpoint), { ...settings, maxAttempts: 10, listPageSize: 4 });
+    const paged = new S3Backend(where(proxy.endpoint), { ...settings, ...patient, maxAttempts: 10, listPageSize: 4 });
     proxy.set({ slowDownRate: 0.4, seed: 7 });
     const blobs = Array.from({ length: 12 }, (_, i) => ({ key: `throttle/${i}`, data: randomBytes(50_000 + i * 3000) }));
     await Promise.all(blobs.map(({ key, data }) => paged.putIfAbsent(key, data)));
@@ -155,7 +160,7 @@ describe('S3 backend through a faulty network', () => {
   });
 
   it('rides out refused connections while the server comes back', async () => {
-    const comesBack = new S3Backend(where(proxy.endpoint), { ...settings, maxAttempts: 10, retryBaseMs: 100, retryMaxMs: 400 });
+    const comesBack = new S3Backend(where(proxy.endpoint), { ...settings, ...patient, maxAttempts: 10, retryBaseMs: 100, retryMaxMs: 400 });
     const data = randomBytes(100_000);
     await proxy.down();
     const upload = comesBack.putIfAbsent('refused/blob', data);

@@ -1,28 +1,20 @@
 // kill -9 in the middle of a real push and a real pull (child processes of the built CLI), then the same command
 // again: nothing half-written may be visible under a final name, and the rerun must finish the job moving less
 // than everything. The model is big enough (512 MiB) that each transfer runs for a second or more on 2 cores.
-import { mkdir, open, readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { digestOf } from '../../src/core/digest.js';
-import { createWorkspace, expectSameTree, listFiles, type RunningCli, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, listFiles, signalWhen, type RunningCli, type Workspace } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 512 * MiB;
 const TOTAL = SIZE + 4096;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `ready` until it is true, then SIGKILLs the child; fails if the child finished first. */
+/** SIGKILLs the child once `ready` is true; fails if it finished first. */
 async function killWhen(running: RunningCli, ready: () => Promise<boolean>): Promise<void> {
-  let exited = false;
-  void running.result.then(() => (exited = true));
-  while (!exited && !(await ready())) await sleep(10);
-  expect(exited, `the command finished before it could be killed:\n${running.stderrSoFar()}`).toBe(false);
-  running.child.kill('SIGKILL');
-  const result = await running.result;
-  expect(result.signal).toBe('SIGKILL');
+  expect((await signalWhen(running, ready)).signal).toBe('SIGKILL');
 }
 
 async function filesUnder(folder: string): Promise<string[]> {
@@ -35,6 +27,18 @@ const isTemp = (path: string) => /\/\.[^/]+\.tmp$/.test(path);
 describe('SIGKILL midway, then the same command again', () => {
   let ws: Workspace;
   let fileHex: string;
+  let chunkSizes: number[];
+
+  /** True once the pull's journal for weights.bin, on disk, vouches for at least `bytes` (and not yet for all). */
+  const journalCovers = (journal: string, bytes: number) => async (): Promise<boolean> => {
+    const text = await readFile(journal, 'utf8').catch(() => '');
+    try {
+      const { chunksDone, complete } = JSON.parse(text);
+      return complete === false && chunkSizes.slice(0, chunksDone).reduce((sum, size) => sum + size, 0) >= bytes;
+    } catch {
+      return false;
+    }
+  };
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
@@ -66,14 +70,17 @@ describe('SIGKILL midway, then the same command again', () => {
     expect(resumed.bytesTransferred).toBeLessThan(TOTAL);
     expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(TOTAL);
     expect((await ws.json(['verify', 'r'])).ok).toBe(true);
-    fileHex = (await ws.json(['inspect', 'r/big:v1'])).files.find((f: { path: string }) => f.path === 'weights.bin').digest.slice(7);
+    const inspected = await ws.json(['inspect', 'r/big:v1']);
+    fileHex = inspected.files.find((f: { path: string }) => f.path === 'weights.bin').digest.slice(7);
+    const file = inspected.manifest.files.find((f: { path: string }) => f.path === 'weights.bin');
+    chunkSizes = file.chunks.map((chunk: { size: number }) => chunk.size);
   });
 
   it('pull: shows no final-named file until it is verified, and resumes from the journal', async () => {
     const partial = ws.path('out', '.aim', 'partial', fileHex);
     const running = ws.start(['pull', 'r/big:v1', 'out', '--json']);
-    // The journal is written every 64 MiB; past 200 MiB at least three checkpoints are on disk.
-    await killWhen(running, async () => ((await stat(partial).catch(() => undefined))?.size ?? 0) > 200 * MiB);
+    // The journal is written every 64 MiB: killed once it vouches for at least 128 MiB.
+    await killWhen(running, journalCovers(`${partial}.journal`, 128 * MiB));
 
     expect(await listFiles(ws.path('out')), 'no final-named file after the kill').toEqual([]);
     expect((await listFiles(ws.path('out'), { includeAim: true })).some((path) => path.startsWith('.aim/partial/'))).toBe(true);
@@ -94,15 +101,7 @@ describe('SIGKILL midway, then the same command again', () => {
     const journal = `${partial}.journal`;
     const running = ws.start(['pull', 'r/big:v1', 'damaged', '--json']);
     // Killed once the journal vouches for at least the first 64 MiB (and before it says the file is complete).
-    await killWhen(running, async () => {
-      const text = await readFile(journal, 'utf8').catch(() => '');
-      try {
-        const { chunksDone, complete } = JSON.parse(text);
-        return chunksDone > 0 && complete === false;
-      } catch {
-        return false;
-      }
-    });
+    await killWhen(running, journalCovers(journal, 64 * MiB));
     // Damage 4 KiB at 32 MiB, inside the part the journal claims is done.
     const handle = await open(partial, 'r+');
     await handle.write(Buffer.alloc(4096, 0xa5), 0, 4096, 32 * MiB);
@@ -130,12 +129,7 @@ describe('SIGKILL midway, then the same command again', () => {
   it('Ctrl-C (SIGINT): exits at once with a plain note, and the same command finishes the pull', async () => {
     const running = ws.start(['pull', 'r/big:v1', 'interrupted']);
     const partial = ws.path('interrupted', '.aim', 'partial', fileHex);
-    let exited = false;
-    void running.result.then(() => (exited = true));
-    while (!exited && ((await stat(partial).catch(() => undefined))?.size ?? 0) < 100 * MiB) await sleep(10);
-    expect(exited, `the pull finished before it could be interrupted:\n${running.stderrSoFar()}`).toBe(false);
-    running.child.kill('SIGINT');
-    const result = await running.result;
+    const result = await signalWhen(running, journalCovers(`${partial}.journal`, 64 * MiB), 'SIGINT');
     expect(result.code).toBe(130);
     expect(result.stderr).toMatch(/aim: interrupted; nothing half-written is visible, run the same command again to resume/);
     expect(result.stderr).not.toMatch(/^\s+at /m);

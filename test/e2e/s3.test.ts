@@ -6,15 +6,18 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3.js';
-import { createWorkspace, expectSameTree, expectUserError, type RepoEntry, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, signalWhen, type RepoEntry, type Workspace } from '../helpers/cli.js';
 import { closedPort, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
 
 useS3rverCredentials();
 const server = inject('s3');
 const MiB = 1024 * 1024;
-/** S3 test keys, plus retry knobs short enough for tests. */
-const env = { ...S3RVER_ENV, AIM_S3_RETRY_BASE_MS: '20', AIM_S3_RETRY_MAX_MS: '200', AIM_S3_MAX_ATTEMPTS: '8', AIM_S3_IDLE_TIMEOUT_MS: '1500' };
+/**
+ * S3 test keys, plus retry knobs short enough for tests. The idle timeout is long: s3rver is one thread shared by
+ * every test file and answers late under load, and a retried range read would break the tests counting bytes.
+ */
+const env = { ...S3RVER_ENV, AIM_S3_RETRY_BASE_MS: '20', AIM_S3_RETRY_MAX_MS: '200', AIM_S3_MAX_ATTEMPTS: '8', AIM_S3_IDLE_TIMEOUT_MS: '10000' };
 
 async function makeModel(dir: string, files: Record<string, number>): Promise<void> {
   for (const [path, size] of Object.entries(files)) {
@@ -32,14 +35,6 @@ async function bytesUnder(dir: string): Promise<number> {
   let total = 0;
   for (const entry of entries) if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
   return total;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('aim on an S3 repository (e2e)', () => {
@@ -94,14 +89,15 @@ describe('aim on an S3 repository (e2e)', () => {
   // Loose chunks land one by one; packs land ~16 MiB at a time and are indexed only at the end of the push, so the
   // resumed push must find the killed one's packs by their footers. (The proxy takes a request's body at once and
   // trickles it on, so the client sees no traffic while a whole pack drains: the idle timeout must outlast that.)
+  // The rates leave seconds between the first object landing and the push ending, for the kill to come between.
   it.each([
-    { layout: 'loose chunks', packs: false, shard: 2 * MiB, rate: MiB, landed: 'blobs/', atLeast: 3, idleMs: env.AIM_S3_IDLE_TIMEOUT_MS },
-    { layout: 'packs', packs: true, shard: 6 * MiB, rate: 4 * MiB, landed: 'packs/', atLeast: 1, idleMs: '15000' },
-  ])('resumes a push killed with SIGKILL, sending only what is missing ($layout)', async ({ layout, packs, shard, rate, landed, atLeast, idleMs }) => {
+    { layout: 'loose chunks', packs: false, shards: 6, shard: 2 * MiB, rate: MiB, concurrency: 2, landed: 'blobs/', atLeast: 3, idleMs: env.AIM_S3_IDLE_TIMEOUT_MS },
+    { layout: 'packs', packs: true, shards: 8, shard: 6 * MiB, rate: 4 * MiB, concurrency: undefined, landed: 'packs/', atLeast: 1, idleMs: '15000' },
+  ])('resumes a push killed with SIGKILL, sending only what is missing ($layout)', async ({ layout, packs, shards, shard, rate, concurrency, landed, atLeast, idleMs }) => {
     const where = `${prefix}/resume-${layout.replace(' ', '-')}`;
-    const resume = await createWorkspace({ slow: { ...s3Repo(where, proxy.endpoint), packs } }, { ...env, AIM_S3_IDLE_TIMEOUT_MS: idleMs });
+    const resume = await createWorkspace({ slow: { ...s3Repo(where, proxy.endpoint), packs, concurrency } }, { ...env, AIM_S3_IDLE_TIMEOUT_MS: idleMs });
     const model = resume.path('model');
-    await makeModel(model, Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`shard-${i}.bin`, shard])));
+    await makeModel(model, Object.fromEntries(Array.from({ length: shards }, (_, i) => [`shard-${i}.bin`, shard])));
     proxy.set({ bytesPerSecond: rate });
     const running = resume.start(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
     const stored = new S3Backend({ type: 's3', path: `s3://${server.bucket}/${where}`, endpoint: server.endpoint });
@@ -111,9 +107,7 @@ describe('aim on an S3 repository (e2e)', () => {
       for await (const { key } of stored.list(landed)) if (await stored.stat(key)) n++;
       return n;
     };
-    await until(async () => (await count()) >= atLeast);
-    running.child.kill('SIGKILL');
-    expect((await running.result).signal).toBe('SIGKILL');
+    expect((await signalWhen(running, async () => (await count()) >= atLeast)).signal).toBe('SIGKILL');
     const landedBefore = await count();
     proxy.set({ bytesPerSecond: 0 });
     const resumed = await resume.json(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
@@ -141,9 +135,7 @@ describe('aim on an S3 repository (e2e)', () => {
     proxy.set({ bytesPerSecond: 2 * MiB });
     const dest = resume.path('out');
     const running = resume.start(['model', 'pull', 'slow', 'big', dest, '--tag', 'v1']);
-    await until(async () => (await bytesUnder(dest)) >= 5 * MiB);
-    running.child.kill('SIGKILL');
-    expect((await running.result).signal).toBe('SIGKILL');
+    expect((await signalWhen(running, async () => (await bytesUnder(dest)) >= 5 * MiB)).signal).toBe('SIGKILL');
     proxy.set({ bytesPerSecond: 0 });
     const resumed = await resume.json(['model', 'pull', 'slow', 'big', dest, '--tag', 'v1']);
     expect(resumed.bytesTransferred).toBeLessThan(resumed.totalBytes);
@@ -181,7 +173,8 @@ describe('aim on an S3 repository (e2e)', () => {
   });
 
   it('pushes and pulls intact through throttling, resets and stalls', async () => {
-    const faulty = await createWorkspace({ flaky: s3Repo(`${prefix}/faulty`, proxy.endpoint) }, env);
+    // Every stall and reset lands on the few big requests, so each needs attempts to spare for s3rver answering late.
+    const faulty = await createWorkspace({ flaky: s3Repo(`${prefix}/faulty`, proxy.endpoint) }, { ...env, AIM_S3_MAX_ATTEMPTS: '20', AIM_S3_IDLE_TIMEOUT_MS: '2000' });
     const model = faulty.path('model');
     await makeModel(model, { 'a.bin': 3 * MiB, 'b.bin': 1 * MiB, 'c.txt': 1000 });
     proxy.set({ slowDownRate: 0.25, seed: 3, resetAfterBytes: 150_000, resets: 4, stallAfterBytes: 80_000, stalls: 2 });

@@ -93,6 +93,19 @@ export function startCli(args: string[], options: RunOptions = {}): RunningCli {
   return { child, stderrSoFar: () => stderr, result };
 }
 
+/**
+ * Polls `ready` (every 10 ms) until it is true, then sends `signal` to the child and returns how it ended; fails,
+ * showing its progress, if the command finished first. Tests wait for an event, never for a fixed time.
+ */
+export async function signalWhen(running: RunningCli, ready: () => Promise<boolean>, signal: NodeJS.Signals = 'SIGKILL'): Promise<CliResult> {
+  let exited = false;
+  void running.result.then(() => (exited = true));
+  while (!exited && !(await ready())) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(exited, `the command finished before it could be stopped:\n${running.stderrSoFar()}`).toBe(false);
+  running.child.kill(signal);
+  return running.result;
+}
+
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return startCli(args, options).result;
 }
