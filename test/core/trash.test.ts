@@ -22,7 +22,7 @@ describe('trash for files an update replaces', () => {
     expect(await moveAside(dest, join(dest, 'absent.bin'))).toBe(false);
 
     await emptyTrashInBackground(dest);
-    for (let waited = 0; existsSync(trashFolder(dest)) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let waited = 0; existsSync(trashFolder(dest)) && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(trashFolder(dest))).toBe(false);
     expect(await readFile(file, 'utf8')).toBe('old weights');
   });

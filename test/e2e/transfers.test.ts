@@ -50,7 +50,7 @@ describe('transfers (local repository)', () => {
       await expectSameTree(ws.path(big('pulled')), ws.path(big('v2')));
       // The replaced v1 file went to .aim/trash, which a detached process deletes after aim exits.
       const trash = ws.path(big('pulled'), '.aim', 'trash');
-      for (let waited = 0; existsSync(trash) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let waited = 0; existsSync(trash) && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(existsSync(trash)).toBe(false);
     });
   });
