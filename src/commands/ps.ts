@@ -1,5 +1,5 @@
 import { Command } from 'clipanion';
-import { listDeployments } from '../core/serve.js';
+import { listDeployments } from '../core/deployment-status.js';
 import { AimCommand } from './base.js';
 import { table } from './format.js';
 
@@ -12,8 +12,7 @@ export class PsCommand extends AimCommand {
   });
 
   async run(): Promise<void> {
-    const session = await this.session().catch(() => undefined);
-    const deployments = await listDeployments(session);
+    const deployments = await listDeployments(() => this.session().catch(() => undefined));
     this.report(deployments, () => deployments.length === 0 ? 'no models running (start one with `aim run`)' : table(
       ['MODEL', 'STATUS', 'ENGINE', 'ENDPOINT', 'UPTIME'],
       deployments.map((d) => [d.name, d.detail && d.status !== 'running' ? `${d.status} (${d.detail})` : d.status, d.engine, d.endpoint, uptime(d.startedAt)]),

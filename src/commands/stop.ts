@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { UsageError } from '../core/errors.js';
-import { stopDeployments } from '../core/serve.js';
+import { stopDeployments } from '../core/deployment-status.js';
 import { AimCommand } from './base.js';
 
 export class StopCommand extends AimCommand {
@@ -18,8 +18,7 @@ export class StopCommand extends AimCommand {
     if (this.all === (this.names.length > 0)) {
       throw new UsageError(this.all ? 'give names or --all, not both' : 'name a model to stop, or pass --all', { hint: 'see running models with `aim ps`' });
     }
-    const session = await this.session().catch(() => undefined);
-    const stopped = await stopDeployments(session, this.all ? [] : this.names);
+    const stopped = await stopDeployments(() => this.session().catch(() => undefined), this.all ? [] : this.names);
     this.report({ stopped }, () => (stopped.length === 0 ? 'nothing was running' : stopped.map((n) => `✨ ${n} stopped`).join('\n')));
   }
 }

@@ -3,7 +3,7 @@
 // to an engine, and keep a record. Commands only parse and render; these return data and emit progress events.
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { DeploymentRecord, EngineEvent, LiveDeployment } from '../serving/engine.js';
+import type { DeploymentRecord, EngineEvent } from '../serving/engine.js';
 
 export type { EngineEvent, LiveDeployment } from '../serving/engine.js';
 import type { KamiwazaEngine } from '../serving/kamiwaza.js';
@@ -14,7 +14,7 @@ import { ConflictError, NotFoundError, UsageError } from './errors.js';
 import { pickGguf, selectGgufFiles } from './gguf-pick.js';
 import type { GgufFacts } from './gguf.js';
 import { aimHome } from './home.js';
-import { listDeploymentRecords, loadDeployment, removeDeployment, runDir, saveDeployment } from './deployments.js';
+import { loadDeployment, runDir, saveDeployment } from './deployments.js';
 import type { ProgressSink } from './progress.js';
 import { pull } from './pull.js';
 import { formatReference, parseReference, type Reference } from './reference.js';
@@ -122,32 +122,3 @@ async function runFromHub(session: Session, target: Target, name: string, quant:
   return { record, title: target.title };
 }
 
-/** Live deployments; records of deployments that are gone are pruned, so `ps` never lists ghosts. */
-export async function listDeployments(session: Session | undefined, home = aimHome()): Promise<LiveDeployment[]> {
-  const records = await listDeploymentRecords(home);
-  const out: LiveDeployment[] = [];
-  for (const kind of ['embedded', 'kamiwaza'] as const) {
-    const mine = records.filter((r) => r.engine === kind);
-    if (mine.length === 0) continue;
-    const live = await engineFor(kind, session?.config, mine[0]).list(mine).catch((error: Error) =>
-      mine.map((r): LiveDeployment => ({ ...r, status: 'unknown', detail: error.message })));
-    out.push(...live);
-  }
-  // `aim stop` removes the record of what it stops, so an embedded server that is gone while its record remains
-  // crashed or was killed: show that (like `docker ps -a`) until `aim stop NAME` clears it. A Kamiwaza deployment
-  // deleted on the server is simply gone.
-  const shown = out.map((d): LiveDeployment =>
-    d.status === 'stopped' && d.engine === 'embedded' ? { ...d, status: 'failed', detail: `exited unexpectedly; see ${d.logFile ?? 'its log'}` } : d);
-  for (const gone of shown.filter((d) => d.status === 'stopped')) await removeDeployment(gone.name, home);
-  return shown.filter((d) => d.status !== 'stopped').sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Stops one deployment (or every one with `all`) and waits until it is gone; returns the names stopped. */
-export async function stopDeployments(session: Session | undefined, names: string[], home = aimHome()): Promise<string[]> {
-  const records = names.length > 0 ? await Promise.all(names.map((n) => loadDeployment(n, home))) : await listDeploymentRecords(home);
-  for (const record of records) {
-    await engineFor(record.engine, session?.config, record).stop(record);
-    await removeDeployment(record.name, home);
-  }
-  return records.map((r) => r.name);
-}
