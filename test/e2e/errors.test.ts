@@ -3,7 +3,7 @@
 // write outside the destination).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -173,6 +173,13 @@ describe('user errors', () => {
     expect(pushed.bytesTransferred).toBeGreaterThan(0);
     expect((await ws.json(['verify', 'r'])).ok).toBe(true);
     await ws.json(['pull', 'r/m:v1', 'corrupt-out']);
+
+    // Bytes after a whole, correct chunk (an append, a botched copy) make the stored object corrupt too.
+    const other: string = weights.chunks[2].digest;
+    await appendFile(blobPath(ws, other), 'x');
+    const appended = await ws.run(['verify', 'r', '--json']);
+    expectUserError(appended, /1 missing or corrupt objects in r/);
+    expect(appended.json().problems).toMatchObject([{ kind: 'corrupt', digest: other }]);
   });
 
   it('a hostile manifest with a ../ path: pull refuses and writes nothing outside (or inside) DEST', async () => {
