@@ -25,7 +25,9 @@ export async function listDeployments(sessionIfNeeded: SessionIfNeeded, home = a
   for (const kind of ['embedded', 'kamiwaza'] as const) {
     const mine = records.filter((r) => r.engine === kind);
     if (mine.length === 0) continue;
-    const live = await engineFor(kind, await configFor(kind, sessionIfNeeded), mine[0]).list(mine).catch((error: Error) =>
+    // An engine that cannot even be set up (a Kamiwaza record with no server address anywhere) shows its
+    // deployments as unknown, like one whose server does not answer, instead of failing the whole listing.
+    const live = await configFor(kind, sessionIfNeeded).then((config) => engineFor(kind, config, mine[0]).list(mine)).catch((error: Error) =>
       mine.map((r): LiveDeployment => ({ ...r, status: 'unknown', detail: error.message })));
     out.push(...live);
   }

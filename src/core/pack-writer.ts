@@ -100,6 +100,7 @@ export class PackWriter {
       await this.backend.delete(indexKey(merged)).catch((error: unknown) => {
         throw new StorageError(`could not delete ${indexKey(merged)}, which may name chunks a repair dropped: ${error instanceof Error ? error.message : String(error)}`, {
           hint: `delete ${indexKey(merged)} from the repository, then run \`aim verify --repair\` again`,
+          cause: error,
         });
       });
       await writeIndexFile(this.backend, this.stored);

@@ -20,5 +20,5 @@ export function engineFor(kind: EngineKind, config?: AimConfig, record?: Deploym
   const settings = kamiwazaSettings(process.env, record?.kamiwaza?.baseUrl ?? config?.kamiwaza?.url);
   // AIM_KAMIWAZA_POLL_MS: how often to poll download and deployment status (default 2000).
   const pollMs = Number(process.env.AIM_KAMIWAZA_POLL_MS) || undefined;
-  return new KamiwazaEngine({ settings: record?.kamiwaza ? { ...settings, baseUrl: record.kamiwaza.baseUrl } : settings, pollMs });
+  return new KamiwazaEngine({ settings: record?.kamiwaza?.baseUrl ? { ...settings, baseUrl: record.kamiwaza.baseUrl } : settings, pollMs });
 }

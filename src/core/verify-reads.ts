@@ -8,7 +8,7 @@ import { blobKey, type Repository } from './repository.js';
 
 /** Bytes read at once from a pack; verify holds one such read per worker. */
 const MAX_READ_BYTES = 8 * 1024 * 1024;
-/** Workers for packed reads: this many reads of MAX_READ_BYTES bound verify's memory at 64 MiB. */
+/** Workers for packed reads: this many reads of MAX_READ_BYTES bound verify's memory for packs at 64 MiB. */
 export const PACKED_READERS = 8;
 
 export interface ChunkRead<T> {
@@ -43,8 +43,10 @@ export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: 
 }
 
 /**
- * One verify worker's reads from packs, into one reused buffer: a new 8 MiB buffer per read pushed a verify of
- * 2 GiB from S3 to 327-356 MiB of peak RSS. The bytes returned are valid until the next read.
+ * One verify worker's reads, into one reused buffer: a new 8 MiB buffer per read pushed a verify of 2 GiB from S3 to
+ * 327-356 MiB of peak RSS. The buffer grows to the largest read, so a worker reading loose chunks holds about the
+ * largest chunk (4 MiB by default) and one reading packs MAX_READ_BYTES. The bytes returned are valid until the
+ * next read.
  */
 export class PackReader {
   private buffer?: Buffer;
@@ -52,8 +54,8 @@ export class PackReader {
   async read(repo: Repository, key: string, offset: number, length: number): Promise<Buffer> {
     const { backend } = repo;
     if (!backend.readInto || length > MAX_READ_BYTES) return backend.getRange(key, offset, length);
-    // A hashing worker may have taken the last buffer (it comes back detached): then take a new one.
-    if (!this.buffer || this.buffer.length === 0) this.buffer = Buffer.allocUnsafeSlow(MAX_READ_BYTES);
+    // A hashing worker may have taken the last buffer (it comes back detached, of length 0): then take a new one.
+    if (!this.buffer || this.buffer.length < length) this.buffer = Buffer.allocUnsafeSlow(Math.max(length, this.buffer?.length ?? 0));
     return this.buffer.subarray(0, await backend.readInto(key, this.buffer.subarray(0, length), offset));
   }
 }

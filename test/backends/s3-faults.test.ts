@@ -117,17 +117,20 @@ describe('S3 backend through a faulty network', () => {
   it('times out stalled connections and retries them', async () => {
     // Short enough to see the two stalls, with attempts to spare for replies that s3rver, under load, sends late.
     const stalling = new S3Backend(where(proxy.endpoint), { ...settings, idleTimeoutMs: 1_500, maxAttempts: 10 });
-    const data = randomBytes(MiB);
-    await direct.put('stall/blob', data);
-    proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
-    const started = Date.now();
-    expect((await stalling.get('stall/blob')).equals(data)).toBe(true);
-    expect(proxy.stats.stalls).toBe(2);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 1_500 - 50);
-    proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
-    await stalling.put('stall/up', data);
-    expect((await direct.get('stall/up')).equals(data)).toBe(true);
-    await stalling.close();
+    try {
+      const data = randomBytes(MiB);
+      await direct.put('stall/blob', data);
+      proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
+      const started = Date.now();
+      expect((await stalling.get('stall/blob')).equals(data)).toBe(true);
+      expect(proxy.stats.stalls).toBe(2);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 1_500 - 50);
+      proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
+      await stalling.put('stall/up', data);
+      expect((await direct.get('stall/up')).equals(data)).toBe(true);
+    } finally {
+      await stalling.close();
+    }
   });
 
   it('gives up on a connection that always stalls with one plain StorageError', async () => {

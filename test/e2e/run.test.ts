@@ -2,7 +2,7 @@
 // with the embedded llama.cpp engine, talk to the endpoint, see it in ps, stop it and check the port is free again;
 // then the Kamiwaza engine against the contract stand-in, including the PRD's friendly-name flow.
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
@@ -118,6 +118,24 @@ describe('aim run with the Kamiwaza engine (contract stand-in)', () => {
     await ws.json(['stop', 'tiny-kz'], { env });
     server.state.failNextDeployment = { code: 'OOM', message: 'not enough memory on node-1' };
     expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'f16', '--name', 'tiny-kz'], { env }), /FAILED: OOM: not enough memory on node-1/);
+  });
+});
+
+describe('aim ps and aim stop with a deployment no engine can be set up for', () => {
+  it('lists a Kamiwaza record with no server address anywhere as unknown, and the rest as usual', async () => {
+    const record = {
+      name: 'orphan', engine: 'kamiwaza', model: 'team/tiny:v1', modelId: 'x', quant: 'q8_0', modelPath: '/nowhere.gguf',
+      endpoint: 'http://127.0.0.1:9/v1', startedAt: new Date().toISOString(),
+    };
+    await mkdir(join(ws.home, 'deployments'), { recursive: true });
+    await writeFile(join(ws.home, 'deployments', 'orphan.json'), JSON.stringify(record));
+    try {
+      const listed = await ws.json(['ps']);
+      expect(listed).toMatchObject([{ name: 'orphan', engine: 'kamiwaza', status: 'unknown', detail: expect.stringMatching(/no Kamiwaza server is configured/) }]);
+      expect((await ws.run(['ps'])).stdout).toMatch(/orphan\s+unknown \(no Kamiwaza server is configured\)/);
+    } finally {
+      await rm(join(ws.home, 'deployments', 'orphan.json'), { force: true });
+    }
   });
 });
 

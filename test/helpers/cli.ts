@@ -100,7 +100,12 @@ export function startCli(args: string[], options: RunOptions = {}): RunningCli {
 export async function signalWhen(running: RunningCli, ready: () => Promise<boolean>, signal: NodeJS.Signals = 'SIGKILL'): Promise<CliResult> {
   let exited = false;
   void running.result.then(() => (exited = true));
-  while (!exited && !(await ready())) await new Promise((resolve) => setTimeout(resolve, 10));
+  try {
+    while (!exited && !(await ready())) await new Promise((resolve) => setTimeout(resolve, 10));
+  } catch (error) {
+    running.child.kill('SIGKILL'); // a failing check must not leave the command running
+    throw error;
+  }
   expect(exited, `the command finished before it could be stopped:\n${running.stderrSoFar()}`).toBe(false);
   running.child.kill(signal);
   return running.result;
