@@ -15,6 +15,8 @@ export interface ChunkRead<T> {
   chunks: Array<{ digest: Digest; size: number; use: T }>;
   /** Where the first chunk starts, when the chunks are in a pack. */
   pack?: { id: string; offset: number };
+  /** A single chunk the pack index does not name: stored on its own, as a blob. */
+  loose?: boolean;
 }
 
 /** Groups the chunks into reads: runs of neighbours within one pack, in pack order; single loose chunks. */
@@ -24,7 +26,7 @@ export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: 
     .map((chunk) => ({ chunk, at: index.lookup(chunk.digest) }))
     .filter(({ chunk, at }) => {
       if (at?.size === chunk.size) return true;
-      reads.push({ chunks: [chunk] });
+      reads.push({ chunks: [chunk], loose: !at });
       return false;
     })
     .sort((a, b) => a.at!.pack.localeCompare(b.at!.pack) || a.at!.offset - b.at!.offset);
@@ -72,7 +74,7 @@ export async function readChunks<T>(repo: Repository, read: ChunkRead<T>, reader
   };
   if (!read.pack) {
     const { digest, size } = read.chunks[0]!;
-    if ((await repo.packIndex()).lookup(digest)) return [await repo.readChunk(digest)];
+    if (!read.loose) return [await repo.readChunk(digest)];
     // A loose chunk, into the reused buffer too (a new buffer per chunk made a 2 GiB verify fault in ~240 MiB of fresh
     // pages). One byte more than its size is asked for, so a file with bytes after the chunk fails its digest.
     return [await reader.read(repo, blobKey(digest), 0, size + 1).catch(missingAsUndefined)];

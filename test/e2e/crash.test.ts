@@ -6,16 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { digestOf } from '../../src/core/digest.js';
-import { createWorkspace, expectSameTree, listFiles, signalWhen, type RunningCli, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, killWhen, listFiles, signalWhen, type Workspace } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 512 * MiB;
 const TOTAL = SIZE + 4096;
-
-/** SIGKILLs the child once `ready` is true; fails if it finished first. */
-async function killWhen(running: RunningCli, ready: () => Promise<boolean>): Promise<void> {
-  expect((await signalWhen(running, ready)).signal).toBe('SIGKILL');
-}
 
 async function filesUnder(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);

@@ -6,7 +6,7 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3.js';
-import { createWorkspace, expectSameTree, expectUserError, signalWhen, type RepoEntry, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, killWhen, type RepoEntry, type Workspace } from '../helpers/cli.js';
 import { closedPort, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
 
@@ -107,7 +107,7 @@ describe('aim on an S3 repository (e2e)', () => {
       for await (const { key } of stored.list(landed)) if (await stored.stat(key)) n++;
       return n;
     };
-    expect((await signalWhen(running, async () => (await count()) >= atLeast)).signal).toBe('SIGKILL');
+    await killWhen(running, async () => (await count()) >= atLeast);
     const landedBefore = await count();
     proxy.set({ bytesPerSecond: 0 });
     const resumed = await resume.json(['model', 'push', 'slow', 'big', model, '--tag', 'v1']);
@@ -135,7 +135,7 @@ describe('aim on an S3 repository (e2e)', () => {
     proxy.set({ bytesPerSecond: 2 * MiB });
     const dest = resume.path('out');
     const running = resume.start(['model', 'pull', 'slow', 'big', dest, '--tag', 'v1']);
-    expect((await signalWhen(running, async () => (await bytesUnder(dest)) >= 5 * MiB)).signal).toBe('SIGKILL');
+    await killWhen(running, async () => (await bytesUnder(dest)) >= 5 * MiB);
     proxy.set({ bytesPerSecond: 0 });
     const resumed = await resume.json(['model', 'pull', 'slow', 'big', dest, '--tag', 'v1']);
     expect(resumed.bytesTransferred).toBeLessThan(resumed.totalBytes);

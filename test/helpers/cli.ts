@@ -111,6 +111,11 @@ export async function signalWhen(running: RunningCli, ready: () => Promise<boole
   return running.result;
 }
 
+/** SIGKILLs the command once `ready` is true (as `signalWhen`), and checks it died of it. */
+export async function killWhen(running: RunningCli, ready: () => Promise<boolean>): Promise<void> {
+  expect((await signalWhen(running, ready)).signal).toBe('SIGKILL');
+}
+
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return startCli(args, options).result;
 }
