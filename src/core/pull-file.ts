@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
-import { IntegrityError, StorageError } from './errors.js';
+import { DirectWriter } from './direct-writer.js';
+import { IntegrityError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
 import type { ProgressTask } from './progress.js';
@@ -236,6 +237,8 @@ interface PartialWriter {
   file: ManifestFile;
   context: PullFileContext;
   handle: FileHandle;
+  /** Where the chunks' bytes go: around the page cache where the file system allows it. */
+  writer: DirectWriter;
   offsets: number[];
   journalPath: string;
 }
@@ -245,8 +248,8 @@ interface PartialWriter {
  * verified, so writes overlap; the journal records the contiguous prefix of chunks written. A chunk's buffer goes
  * back to the pool once written, and a chunk counts as in flight until then, so at most `concurrency` buffers are held.
  */
-async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
-  const { file, context, handle, offsets, journalPath } = writer;
+async function writeChunks(partial: PartialWriter, done: number): Promise<void> {
+  const { file, context, handle, offsets, journalPath } = partial;
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   const finished = new Set<number>();
@@ -291,7 +294,7 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
     const buffer = context.buffers.take(unit.bytes);
     bytesInFlight += unit.bytes;
     const work = fetchUnit(context, file, unit, buffer)
-      .then((bytes) => writeFully(handle, bytes, offsets[unit.first]!))
+      .then((bytes) => partial.writer.write(bytes, offsets[unit.first]!))
       .then(
         () => {
           for (let index = unit.first; index < unit.first + unit.count; index++) markFinished(index);
@@ -311,17 +314,6 @@ async function writeChunks(writer: PartialWriter, done: number): Promise<void> {
   if (failure ?? flushFailure) throw failure ?? flushFailure;
 }
 
-/** Writes all of `bytes` at `position`: a write may take fewer bytes than offered, and the rest must not be lost. */
-async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
-  for (let written = 0; written < bytes.length; ) {
-    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
-    if (bytesWritten === 0) {
-      throw new StorageError(`could not write at byte ${position + written} of a partial file`, { hint: 'check free space in the destination, then pull again' });
-    }
-    written += bytesWritten;
-  }
-}
-
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
   const temp = partialPath(folder, file);
   const journalPath = `${temp}.journal`;
@@ -334,7 +326,13 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
   try {
     const done = await verifiedPrefix(handle, file, offsets, claimed, context);
     context.task.advance(offsets[done]!);
-    await writeChunks({ file, context, handle, offsets, journalPath }, done);
+    const writer = await DirectWriter.open(temp, handle, file.size, offsets[done]!);
+    try {
+      await writeChunks({ file, context, handle, writer, offsets, journalPath }, done);
+      await writer.finish();
+    } finally {
+      await writer.close().catch(() => undefined);
+    }
     await handle.truncate(file.size);
     await handle.sync();
   } finally {

@@ -1,0 +1,234 @@
+import { constants } from 'node:fs';
+import { open, statfs, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { StorageError } from './errors.js';
+
+// Writes a pulled file around the page cache (O_DIRECT): the bytes go from an aligned buffer to the disk. Why: a
+// pull fsyncs what it writes anyway, so the cache only costs, and on a virtual machine that hands freed memory back
+// to its host (free-page reporting, as on the project's test machines) every fresh page-cache page costs a fault in
+// the host: writing 2 GiB took 8 s of system time buffered and 0.6 s direct there (dd, bs=8M). Elsewhere the
+// direct write still saves the copy into the cache, and a 70 GB pull no longer evicts everything else from it.
+//
+// O_DIRECT wants the buffer, the file offset and the length aligned to the device's block (512 or 4096 bytes), while
+// chunks start anywhere. So the whole blocks of each write are copied into an aligned staging buffer and written at
+// once, and the partial blocks at either end ("edges") wait in aligned block buffers until the neighbouring writes
+// fill them. A file system that refuses O_DIRECT gets plain buffered writes.
+
+const BLOCK = 4096;
+const STAGING_BYTES = 8 * 1024 * 1024;
+/** Below this, a file is written the usual way: the saving is small and most of its blocks would be edges. */
+const MIN_DIRECT_FILE = 4 * 1024 * 1024;
+/** statfs types of local disk file systems where O_DIRECT is the usual, fast path (not NFS, FUSE or tmpfs). */
+const DIRECT_FILE_SYSTEMS = new Set([0xef53 /* ext2/3/4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0xf2f52010 /* f2fs */]);
+
+/**
+ * Memory whose first byte sits on a page boundary. Buffers come from malloc and start 16 bytes past one; a
+ * WebAssembly memory is a page-aligned mapping of its own.
+ */
+function alignedBuffer(size: number): Buffer {
+  const pages = Math.ceil(size / 65536);
+  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, size);
+}
+
+const alignDown = (n: number): number => n - (n % BLOCK);
+
+/** Aligned memory shared by every writer of the process: one staging buffer, and block buffers for edges. */
+class AlignedMemory {
+  private staging: Buffer | undefined;
+  private stagingBusy: Promise<void> = Promise.resolve();
+  private readonly freeBlocks: Buffer[] = [];
+
+  block(): Buffer {
+    if (this.freeBlocks.length === 0) {
+      const slab = alignedBuffer(64 * BLOCK);
+      for (let at = 0; at < slab.length; at += BLOCK) this.freeBlocks.push(slab.subarray(at, at + BLOCK));
+    }
+    return this.freeBlocks.pop()!.fill(0);
+  }
+
+  giveBlock(block: Buffer): void {
+    this.freeBlocks.push(block);
+  }
+
+  /** Runs `use` with the staging buffer, one caller at a time (the disk takes the writes in turn anyway). */
+  async withStaging<T>(use: (staging: Buffer) => Promise<T>): Promise<T> {
+    const previous = this.stagingBusy;
+    let release!: () => void;
+    this.stagingBusy = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      this.staging ??= alignedBuffer(STAGING_BYTES);
+      return await use(this.staging);
+    } finally {
+      release();
+    }
+  }
+}
+
+const memory = new AlignedMemory();
+
+interface Edge {
+  block: Buffer;
+  /** Byte ranges of the block that hold data, relative to the block. */
+  ranges: Array<[number, number]>;
+  covered: number;
+}
+
+/** Whether direct writes are worth trying for a file in `folder` (AIM_DIRECT_IO=0 turns them off). */
+async function directWanted(folder: string, size: number): Promise<boolean> {
+  if (size < MIN_DIRECT_FILE || process.env.AIM_DIRECT_IO === '0' || process.platform !== 'linux' || !constants.O_DIRECT) return false;
+  const info = await statfs(folder).catch(() => undefined);
+  return info !== undefined && DIRECT_FILE_SYSTEMS.has(info.type);
+}
+
+/**
+ * Positional writes of disjoint ranges that together cover [start, size) of one file, in any order. `handle` is the
+ * file opened the usual way (reads, truncate and sync go through it); writes go through a second, O_DIRECT handle
+ * when the file system takes one. The last block is written padded with zeros: truncate to the size afterwards.
+ */
+export class DirectWriter {
+  private readonly edges = new Map<number, Edge>();
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private direct: FileHandle | undefined,
+    private readonly size: number,
+  ) {}
+
+  /**
+   * `start`: the first byte this writer will write. The bytes of its block before it are already in the file (a
+   * resumed pull) and are read back, so that the block can be written whole.
+   */
+  static async open(path: string, handle: FileHandle, size: number, start: number): Promise<DirectWriter> {
+    const wanted = await directWanted(dirname(path), size);
+    const direct = wanted ? await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
+    const writer = new DirectWriter(handle, direct, size);
+    if (direct && start % BLOCK !== 0 && start < size) {
+      const before = Buffer.alloc(start % BLOCK);
+      const { bytesRead } = await handle.read(before, 0, before.length, alignDown(start));
+      if (bytesRead !== before.length) await writer.fallBack(Object.assign(new Error('short read'), { code: 'EINVAL' }));
+      else writer.addToEdge(alignDown(start), before, 0);
+    }
+    return writer;
+  }
+
+  get isDirect(): boolean {
+    return this.direct !== undefined;
+  }
+
+  /** Writes all of `bytes` at `position`. */
+  async write(bytes: Uint8Array, position: number): Promise<void> {
+    if (!this.direct) return writeFully(this.handle, bytes, position);
+    const end = position + bytes.length;
+    // [position, wholeStart): the head edge; [wholeStart, wholeEnd): whole blocks; [wholeEnd, end): the tail edge.
+    const wholeStart = position % BLOCK === 0 ? position : Math.min(end, alignDown(position) + BLOCK);
+    const wholeEnd = Math.max(wholeStart, alignDown(end));
+    const complete: number[] = [];
+    const edge = (from: number, to: number) => {
+      const done = this.addToEdge(alignDown(from), bytes.subarray(from - position, to - position), from % BLOCK);
+      if (done !== undefined) complete.push(done);
+    };
+    if (wholeStart > position) edge(position, wholeStart);
+    if (end > wholeEnd) edge(wholeEnd, end);
+    if (wholeEnd > wholeStart) await this.writeWhole(bytes.subarray(wholeStart - position, wholeEnd - position), wholeStart);
+    for (const blockStart of complete) await this.flushEdge(blockStart);
+  }
+
+  /** Fails if a block was left partly written (the writes did not cover the file), then closes the direct handle. */
+  async finish(): Promise<void> {
+    const left = this.edges.size;
+    await this.close();
+    if (left > 0) throw new Error(`direct writer: ${left} partial blocks were never completed`);
+  }
+
+  async close(): Promise<void> {
+    for (const edge of this.edges.values()) memory.giveBlock(edge.block);
+    this.edges.clear();
+    const direct = this.direct;
+    this.direct = undefined;
+    await direct?.close();
+  }
+
+  /** Copies `bytes` into the edge block at `blockStart` from `at`; returns blockStart once the block is complete. */
+  private addToEdge(blockStart: number, bytes: Uint8Array, at: number): number | undefined {
+    let edge = this.edges.get(blockStart);
+    if (!edge) {
+      edge = { block: memory.block(), ranges: [], covered: 0 };
+      this.edges.set(blockStart, edge);
+    }
+    edge.block.set(bytes, at);
+    edge.ranges.push([at, at + bytes.length]);
+    edge.covered += bytes.length;
+    return edge.covered >= Math.min(BLOCK, this.size - blockStart) ? blockStart : undefined;
+  }
+
+  private async flushEdge(blockStart: number): Promise<void> {
+    const edge = this.edges.get(blockStart);
+    if (!edge) return; // written already by a fall-back
+    this.edges.delete(blockStart);
+    try {
+      if (this.direct) await this.directWrite(edge.block, blockStart).catch((error: unknown) => this.fallBack(error, edge, blockStart));
+      else await writeEdge(this.handle, edge, blockStart);
+    } finally {
+      memory.giveBlock(edge.block);
+    }
+  }
+
+  private async writeWhole(bytes: Uint8Array, position: number): Promise<void> {
+    await memory.withStaging(async (staging) => {
+      let at = 0;
+      while (at < bytes.length && this.direct) {
+        const piece = bytes.subarray(at, at + staging.length);
+        staging.set(piece);
+        const wrote = await this.directWrite(staging.subarray(0, piece.length), position + at).then(
+          () => true,
+          (error: unknown) => this.fallBack(error).then(() => false),
+        );
+        if (wrote) at += piece.length;
+      }
+      if (at < bytes.length) await writeFully(this.handle, bytes.subarray(at), position + at);
+    });
+  }
+
+  private async directWrite(bytes: Buffer, position: number): Promise<void> {
+    for (let written = 0; written < bytes.length; ) {
+      const { bytesWritten } = await this.direct!.write(bytes, written, bytes.length - written, position + written);
+      // A short direct write cannot go on from an unaligned point; the buffered path can.
+      if (bytesWritten === 0 || bytesWritten % BLOCK !== 0) throw Object.assign(new Error('short direct write'), { code: 'EINVAL' });
+      written += bytesWritten;
+    }
+  }
+
+  /**
+   * A file system that took the O_DIRECT open but refuses the writes (EINVAL: other alignment rules) gets buffered
+   * writes from here on, the waiting edges and `edge` (being written) included; other errors are real and thrown.
+   */
+  private async fallBack(error: unknown, edge?: Edge, blockStart?: number): Promise<void> {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    const waiting = [...this.edges];
+    this.edges.clear();
+    const direct = this.direct;
+    this.direct = undefined;
+    await direct?.close().catch(() => undefined);
+    if (edge && blockStart !== undefined) await writeEdge(this.handle, edge, blockStart);
+    for (const [start, other] of waiting) {
+      await writeEdge(this.handle, other, start);
+      memory.giveBlock(other.block);
+    }
+  }
+}
+
+async function writeEdge(handle: FileHandle, edge: Edge, blockStart: number): Promise<void> {
+  for (const [from, to] of edge.ranges) await writeFully(handle, edge.block.subarray(from, to), blockStart + from);
+}
+
+/** Writes all of `bytes` at `position`: a write may take fewer bytes than offered, and the rest must not be lost. */
+export async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let written = 0; written < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    if (bytesWritten === 0) {
+      throw new StorageError(`could not write at byte ${position + written} of a partial file`, { hint: 'check free space in the destination, then pull again' });
+    }
+    written += bytesWritten;
+  }
+}
