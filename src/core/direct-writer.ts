@@ -46,6 +46,16 @@ class AlignedMemory {
     return this.freeBlocks.pop()!.fill(0);
   }
 
+  /** Allocates the staging buffer now; false where the process may not map more memory (ulimit -v). */
+  available(): boolean {
+    try {
+      this.staging ??= alignedBuffer(STAGING_BYTES);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   giveBlock(block: Buffer): void {
     this.freeBlocks.push(block);
   }
@@ -57,8 +67,7 @@ class AlignedMemory {
     this.stagingBusy = new Promise((resolve) => (release = resolve));
     await previous;
     try {
-      this.staging ??= alignedBuffer(STAGING_BYTES);
-      return await use(this.staging);
+      return await use(this.staging!);
     } finally {
       release();
     }
@@ -100,7 +109,7 @@ export class DirectWriter {
    * resumed pull) and are read back, so that the block can be written whole.
    */
   static async open(path: string, handle: FileHandle, size: number, start: number): Promise<DirectWriter> {
-    const wanted = await directWanted(dirname(path), size);
+    const wanted = (await directWanted(dirname(path), size)) && memory.available();
     const direct = wanted ? await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
     const writer = new DirectWriter(handle, direct, size);
     if (direct && start % BLOCK !== 0 && start < size) {
