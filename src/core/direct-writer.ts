@@ -146,16 +146,23 @@ export class DirectWriter {
   /** Fails if a block was left partly written (the writes did not cover the file), then closes the direct handle. */
   async finish(): Promise<void> {
     const left = this.edges.size;
-    await this.close();
     if (left > 0) throw new Error(`direct writer: ${left} partial blocks were never completed`);
+    await this.close();
   }
 
+  /**
+   * Closes the direct handle. Partial blocks still waiting (a pull that failed or was stopped) are written the usual
+   * way first, so that the chunks that arrived are on disk for the resumed pull, which checks them again.
+   */
   async close(): Promise<void> {
-    for (const edge of this.edges.values()) memory.giveBlock(edge.block);
+    const waiting = [...this.edges];
     this.edges.clear();
     const direct = this.direct;
     this.direct = undefined;
     await direct?.close();
+    for (const [blockStart, edge] of waiting) {
+      await writeEdge(this.handle, edge, blockStart).finally(() => memory.giveBlock(edge.block));
+    }
   }
 
   /** Copies `bytes` into the edge block at `blockStart` from `at`; returns blockStart once the block is complete. */

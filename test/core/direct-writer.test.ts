@@ -86,8 +86,26 @@ describe('DirectWriter', () => {
       // With buffered writes there is nothing to check: the last bytes are simply missing, as they were before.
       if (writer.isDirect) await expect(writer.finish()).rejects.toThrow(/partial blocks/);
       else await writer.finish();
+      await writer.close();
     } finally {
       await handle.close();
     }
+  });
+
+  it('leaves every byte it was given in the file when closed early (a failed pull, resumed later)', async () => {
+    const data = randomBytes(7 * 1024 * 1024 + 99);
+    const path = join(root, 'early.bin');
+    const handle = await open(path, 'w');
+    const given = cut(0, data.length, 13).filter((_, i) => i % 3 !== 0);
+    try {
+      const writer = await DirectWriter.open(path, handle, data.length, 0);
+      expect(writer.isDirect).toBe(tmpTakesDirect);
+      await Promise.all(given.map(([from, to]) => writer.write(data.subarray(from, to), from)));
+      await writer.close();
+    } finally {
+      await handle.close();
+    }
+    const onDisk = await readFile(path);
+    for (const [from, to] of given) expect(onDisk.subarray(from, to).equals(data.subarray(from, to))).toBe(true);
   });
 });
