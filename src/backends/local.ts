@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { isTempName, writeAtomic, writeAtomicIfAbsent } from '../core/atomic-write.js';
+import { readDirect } from '../core/direct-io.js';
 import { NotFoundError, StorageError } from '../core/errors.js';
 import type { Backend, ObjectInfo } from './backend.js';
 
@@ -47,6 +48,10 @@ export class LocalBackend implements Backend {
   }
 
   async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
+    const direct = await readDirect(this.pathOf(key), target, offset).catch((error) => {
+      throw this.translate(error, key);
+    });
+    if (direct !== undefined) return direct;
     const handle = await open(this.pathOf(key), 'r').catch((error) => {
       throw this.translate(error, key);
     });

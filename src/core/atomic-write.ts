@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { writeNewFileDirect } from './direct-io.js';
 
 // Every local write that must never be seen half-done goes through here: a temp file in the same folder (so the
 // rename stays on one file system), fsync of the data, rename, then fsync of the folder so the new name survives
@@ -30,7 +31,8 @@ async function writeTemp(finalPath: string, data: Uint8Array | string, durable: 
   const temp = tempPathFor(finalPath);
   const handle = await openTemp(temp);
   try {
-    await handle.writeFile(data);
+    const direct = typeof data !== 'string' && (await writeNewFileDirect(temp, handle, data));
+    if (!direct) await handle.writeFile(data);
     if (durable) await handle.sync();
   } catch (error) {
     await handle.close();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
-import { DirectWriter } from './direct-writer.js';
+import { DirectWriter } from './direct-io.js';
 import { IntegrityError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';

@@ -3,7 +3,7 @@ import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { DirectWriter } from '../../src/core/direct-writer.js';
+import { DirectWriter, readDirect, writeNewFileDirect } from '../../src/core/direct-io.js';
 
 const root = await mkdtemp(join(tmpdir(), 'aim-direct-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -107,5 +107,44 @@ describe('DirectWriter', () => {
     }
     const onDisk = await readFile(path);
     for (const [from, to] of given) expect(onDisk.subarray(from, to).equals(data.subarray(from, to))).toBe(true);
+  });
+});
+
+describe('whole files and ranged reads around the page cache', () => {
+  it('writes a new file whole (a stored chunk), its last block cut to size', async () => {
+    const data = randomBytes(1024 * 1024 + 5);
+    const path = join(root, 'chunk.bin');
+    const handle = await open(path, 'wx');
+    try {
+      expect(await writeNewFileDirect(path, handle, data)).toBe(tmpTakesDirect);
+    } finally {
+      await handle.close();
+    }
+    if (tmpTakesDirect) expect((await readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('reads any range, unaligned, and stops short at the end of the file', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 123);
+    const path = join(root, 'pack.bin');
+    await writeFile(path, data);
+    for (const [offset, length] of [[0, 65536], [4095, 1024 * 1024], [3 * 1024 * 1024 + 7, 2 * 1024 * 1024], [5 * 1024 * 1024, 200_000]] as const) {
+      const target = Buffer.alloc(length);
+      const count = await readDirect(path, target, offset);
+      if (!tmpTakesDirect) {
+        expect(count).toBeUndefined();
+        continue;
+      }
+      const expected = data.subarray(offset, offset + length);
+      expect(count).toBe(expected.length);
+      expect(target.subarray(0, count).equals(expected)).toBe(true);
+    }
+  });
+
+  it('leaves small reads and AIM_DIRECT_IO=0 to the usual path', async () => {
+    const path = join(root, 'small-read.bin');
+    await writeFile(path, randomBytes(300_000));
+    expect(await readDirect(path, Buffer.alloc(1000), 5)).toBeUndefined();
+    process.env.AIM_DIRECT_IO = '0';
+    expect(await readDirect(join(root, 'pack.bin'), Buffer.alloc(1024 * 1024), 0)).toBeUndefined();
   });
 });

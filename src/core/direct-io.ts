@@ -16,8 +16,10 @@ import { StorageError } from './errors.js';
 
 const BLOCK = 4096;
 const STAGING_BYTES = 8 * 1024 * 1024;
-/** Below this, a file is written the usual way: the saving is small and most of its blocks would be edges. */
+/** Below this, a pulled file is written the usual way: the saving is small and most of its blocks would be edges. */
 const MIN_DIRECT_FILE = 4 * 1024 * 1024;
+/** Below this, a file written whole (a stored chunk) is written the usual way: manifests, tags, small chunks. */
+const MIN_DIRECT_WHOLE_FILE = 64 * 1024;
 /** statfs types of local disk file systems where O_DIRECT is the usual, fast path (not NFS, FUSE or tmpfs). */
 const DIRECT_FILE_SYSTEMS = new Set([0xef53 /* ext2/3/4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0xf2f52010 /* f2fs */]);
 
@@ -31,12 +33,16 @@ function alignedBuffer(size: number): Buffer {
 }
 
 const alignDown = (n: number): number => n - (n % BLOCK);
+const alignUp = (n: number): number => alignDown(n + BLOCK - 1);
+/** Whole-file buffers are made at least this big, so that one fits the next chunk whatever its size. */
+const MIN_FILE_BUFFER = 4 * 1024 * 1024;
 
 /** Aligned memory shared by every writer of the process: one staging buffer, and block buffers for edges. */
 class AlignedMemory {
   private staging: Buffer | undefined;
   private stagingBusy: Promise<void> = Promise.resolve();
   private readonly freeBlocks: Buffer[] = [];
+  private readonly freeFileBuffers: Buffer[] = [];
 
   block(): Buffer {
     if (this.freeBlocks.length === 0) {
@@ -58,6 +64,16 @@ class AlignedMemory {
 
   giveBlock(block: Buffer): void {
     this.freeBlocks.push(block);
+  }
+
+  /** An aligned buffer of at least `size` bytes (rounded up to whole blocks) for one whole-file read or write. */
+  takeFileBuffer(size: number): Buffer {
+    const index = this.freeFileBuffers.findIndex((buffer) => buffer.length >= size);
+    return index >= 0 ? this.freeFileBuffers.splice(index, 1)[0]! : alignedBuffer(Math.max(alignUp(size), MIN_FILE_BUFFER));
+  }
+
+  giveFileBuffer(buffer: Buffer): void {
+    this.freeFileBuffers.push(buffer);
   }
 
   /** Runs `use` with the staging buffer, one caller at a time (the disk takes the writes in turn anyway). */
@@ -83,11 +99,86 @@ interface Edge {
   covered: number;
 }
 
-/** Whether direct writes are worth trying for a file in `folder` (AIM_DIRECT_IO=0 turns them off). */
-async function directWanted(folder: string, size: number): Promise<boolean> {
-  if (size < MIN_DIRECT_FILE || process.env.AIM_DIRECT_IO === '0' || process.platform !== 'linux' || !constants.O_DIRECT) return false;
-  const info = await statfs(folder).catch(() => undefined);
-  return info !== undefined && DIRECT_FILE_SYSTEMS.has(info.type);
+const folderTakesDirect = new Map<string, Promise<boolean>>();
+
+/** Whether direct writes are worth trying in `folder` (AIM_DIRECT_IO=0 turns them off); asked once per folder. */
+function directWanted(folder: string): Promise<boolean> {
+  if (process.env.AIM_DIRECT_IO === '0' || process.platform !== 'linux' || !constants.O_DIRECT) return Promise.resolve(false);
+  let answer = folderTakesDirect.get(folder);
+  if (!answer) {
+    answer = statfs(folder).then((info) => DIRECT_FILE_SYSTEMS.has(info.type) && memory.available(), () => false);
+    folderTakesDirect.set(folder, answer);
+  }
+  return answer;
+}
+
+/**
+ * Writes all of `data` into the new, empty file at `path` (already created and open as `handle`, which must still be
+ * synced) around the page cache; false, with nothing written, where direct writes are not wanted or refused.
+ */
+export async function writeNewFileDirect(path: string, handle: FileHandle, data: Uint8Array): Promise<boolean> {
+  if (data.length < MIN_DIRECT_WHOLE_FILE || !(await directWanted(dirname(path)))) return false;
+  const direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
+  if (!direct) return false;
+  const buffer = memory.takeFileBuffer(data.length);
+  try {
+    buffer.set(data);
+    const padded = alignUp(data.length);
+    buffer.fill(0, data.length, padded);
+    for (let written = 0; written < padded; ) {
+      const { bytesWritten } = await direct.write(buffer, written, padded - written, written);
+      if (bytesWritten === 0 || bytesWritten % BLOCK !== 0) throw Object.assign(new Error('short direct write'), { code: 'EINVAL' });
+      written += bytesWritten;
+    }
+    if (padded !== data.length) await handle.truncate(data.length);
+    return true;
+  } catch (error) {
+    // Refused after all (other alignment rules): the caller writes the usual way over whatever landed.
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    await handle.truncate(0);
+    return false;
+  } finally {
+    memory.giveFileBuffer(buffer);
+    await direct.close();
+  }
+}
+
+/**
+ * Reads up to `target.length` bytes of the file at `path` from `offset` around the page cache, into `target`; the
+ * count read (short at the end of the file), or undefined where direct reads are not wanted (then read the usual
+ * way). On the test VM a cold 2 GiB file read in 2.8 s with 0.2 s of system time direct, and 5.9 s with 5.7 s
+ * buffered (dd): the cache pages cost a fault in the host each. Reads of the repository are cold anyway, since
+ * push writes it directly.
+ */
+export async function readDirect(path: string, target: Uint8Array, offset: number): Promise<number | undefined> {
+  if (target.length < MIN_DIRECT_WHOLE_FILE || !(await directWanted(dirname(path)))) return undefined;
+  let direct: FileHandle;
+  try {
+    direct = await open(path, constants.O_RDONLY | constants.O_DIRECT);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    throw error;
+  }
+  const start = alignDown(offset);
+  const end = alignUp(offset + target.length);
+  const buffer = memory.takeFileBuffer(end - start);
+  try {
+    let got = 0;
+    while (got < end - start) {
+      const { bytesRead } = await direct.read(buffer, got, end - start - got, start + got);
+      got += bytesRead;
+      if (bytesRead === 0 || bytesRead % BLOCK !== 0) break; // the end of the file
+    }
+    const count = Math.max(0, Math.min(got - (offset - start), target.length));
+    target.set(buffer.subarray(offset - start, offset - start + count));
+    return count;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    throw error;
+  } finally {
+    memory.giveFileBuffer(buffer);
+    await direct.close();
+  }
 }
 
 /**
@@ -109,7 +200,7 @@ export class DirectWriter {
    * resumed pull) and are read back, so that the block can be written whole.
    */
   static async open(path: string, handle: FileHandle, size: number, start: number): Promise<DirectWriter> {
-    const wanted = (await directWanted(dirname(path), size)) && memory.available();
+    const wanted = size >= MIN_DIRECT_FILE && (await directWanted(dirname(path)));
     const direct = wanted ? await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
     const writer = new DirectWriter(handle, direct, size);
     if (direct && start % BLOCK !== 0 && start < size) {
