@@ -38,8 +38,18 @@ function alignedBuffer(size: number): Buffer {
 
 const alignDown = (n: number): number => n - (n % BLOCK);
 const alignUp = (n: number): number => alignDown(n + BLOCK - 1);
-/** Whole-file buffers are made at least this big, so that one fits the next chunk whatever its size. */
+/** Whole-file buffers come in powers of two from this size, so that freed ones fit the next chunks. */
 const MIN_FILE_BUFFER = 4 * 1024 * 1024;
+/** Freed whole-file buffers kept for reuse; more are dropped (each is also an address-space reservation). */
+const MAX_FREE_FILE_BUFFERS = 8;
+
+/**
+ * Whether the direct path was refused rather than failed: EINVAL (the file system wants other alignment) or a
+ * RangeError from mapping aligned memory (a capped address space, ulimit -v). Either way, the usual path serves.
+ */
+function refused(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'EINVAL' || error instanceof RangeError;
+}
 
 /** Aligned memory shared by every writer of the process: one staging buffer, and block buffers for edges. */
 class AlignedMemory {
@@ -73,11 +83,14 @@ class AlignedMemory {
   /** An aligned buffer of at least `size` bytes (rounded up to whole blocks) for one whole-file read or write. */
   takeFileBuffer(size: number): Buffer {
     const index = this.freeFileBuffers.findIndex((buffer) => buffer.length >= size);
-    return index >= 0 ? this.freeFileBuffers.splice(index, 1)[0]! : alignedBuffer(Math.max(alignUp(size), MIN_FILE_BUFFER));
+    if (index >= 0) return this.freeFileBuffers.splice(index, 1)[0]!;
+    let capacity = MIN_FILE_BUFFER;
+    while (capacity < size) capacity *= 2;
+    return alignedBuffer(capacity);
   }
 
   giveFileBuffer(buffer: Buffer): void {
-    this.freeFileBuffers.push(buffer);
+    if (this.freeFileBuffers.length < MAX_FREE_FILE_BUFFERS) this.freeFileBuffers.push(buffer);
   }
 
   /** Runs `use` with the staging buffer, one caller at a time (the disk takes the writes in turn anyway). */
@@ -124,8 +137,9 @@ export async function writeNewFileDirect(path: string, handle: FileHandle, data:
   if (data.length < MIN_DIRECT_WHOLE_FILE || !(await directWanted(dirname(path)))) return false;
   const direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
   if (!direct) return false;
-  const buffer = memory.takeFileBuffer(data.length);
+  let buffer: Buffer | undefined;
   try {
+    buffer = memory.takeFileBuffer(data.length);
     buffer.set(data);
     const padded = alignUp(data.length);
     buffer.fill(0, data.length, padded);
@@ -137,12 +151,12 @@ export async function writeNewFileDirect(path: string, handle: FileHandle, data:
     if (padded !== data.length) await handle.truncate(data.length);
     return true;
   } catch (error) {
-    // Refused after all (other alignment rules): the caller writes the usual way over whatever landed.
-    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    // Refused after all: the caller writes the usual way over whatever landed.
+    if (!refused(error)) throw error;
     await handle.truncate(0);
     return false;
   } finally {
-    memory.giveFileBuffer(buffer);
+    if (buffer) memory.giveFileBuffer(buffer);
     await direct.close();
   }
 }
@@ -165,8 +179,9 @@ export async function readDirect(path: string, target: Uint8Array, offset: numbe
   }
   const start = alignDown(offset);
   const end = alignUp(offset + target.length);
-  const buffer = memory.takeFileBuffer(end - start);
+  let buffer: Buffer | undefined;
   try {
+    buffer = memory.takeFileBuffer(end - start);
     let got = 0;
     while (got < end - start) {
       const { bytesRead } = await direct.read(buffer, got, end - start - got, start + got);
@@ -177,10 +192,10 @@ export async function readDirect(path: string, target: Uint8Array, offset: numbe
     target.set(buffer.subarray(offset - start, offset - start + count));
     return count;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    if (refused(error)) return undefined;
     throw error;
   } finally {
-    memory.giveFileBuffer(buffer);
+    if (buffer) memory.giveFileBuffer(buffer);
     await direct.close();
   }
 }
@@ -211,7 +226,13 @@ export class DirectWriter {
       const before = Buffer.alloc(start % BLOCK);
       const { bytesRead } = await handle.read(before, 0, before.length, alignDown(start));
       if (bytesRead !== before.length) await writer.fallBack(Object.assign(new Error('short read'), { code: 'EINVAL' }));
-      else writer.addToEdge(alignDown(start), before, 0);
+      else {
+        try {
+          writer.addToEdge(alignDown(start), before, 0);
+        } catch (error) {
+          await writer.fallBack(error);
+        }
+      }
     }
     return writer;
   }
@@ -232,8 +253,14 @@ export class DirectWriter {
       const done = this.addToEdge(alignDown(from), bytes.subarray(from - position, to - position), from % BLOCK);
       if (done !== undefined) complete.push(done);
     };
-    if (wholeStart > position) edge(position, wholeStart);
-    if (end > wholeEnd) edge(wholeEnd, end);
+    try {
+      if (wholeStart > position) edge(position, wholeStart);
+      if (end > wholeEnd) edge(wholeEnd, end);
+    } catch (error) {
+      // No memory for an edge block: everything goes the usual way from here, this write whole.
+      await this.fallBack(error);
+      return writeFully(this.handle, bytes, position);
+    }
     if (wholeEnd > wholeStart) await this.writeWhole(bytes.subarray(wholeStart - position, wholeEnd - position), wholeStart);
     for (const blockStart of complete) await this.flushEdge(blockStart);
   }
@@ -302,8 +329,9 @@ export class DirectWriter {
   }
 
   private async directWrite(bytes: Buffer, position: number): Promise<void> {
+    const direct = this.direct!;
     for (let written = 0; written < bytes.length; ) {
-      const { bytesWritten } = await this.direct!.write(bytes, written, bytes.length - written, position + written);
+      const { bytesWritten } = await direct.write(bytes, written, bytes.length - written, position + written);
       // A short direct write cannot go on from an unaligned point; the buffered path can.
       if (bytesWritten === 0 || bytesWritten % BLOCK !== 0) throw Object.assign(new Error('short direct write'), { code: 'EINVAL' });
       written += bytesWritten;
@@ -315,7 +343,7 @@ export class DirectWriter {
    * writes from here on, the waiting edges and `edge` (being written) included; other errors are real and thrown.
    */
   private async fallBack(error: unknown, edge?: Edge, blockStart?: number): Promise<void> {
-    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    if (!refused(error)) throw error;
     const waiting = [...this.edges];
     this.edges.clear();
     const direct = this.direct;
