@@ -51,7 +51,10 @@ function refused(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'EINVAL' || error instanceof RangeError;
 }
 
-/** Aligned memory shared by every writer of the process: one staging buffer, and block buffers for edges. */
+/**
+ * Aligned memory shared by the whole process: whole-file buffers for chunks read and written, and, for pulled files,
+ * one staging buffer and block buffers for edges.
+ */
 class AlignedMemory {
   private staging: Buffer | undefined;
   private stagingBusy: Promise<void> = Promise.resolve();
@@ -66,7 +69,7 @@ class AlignedMemory {
     return this.freeBlocks.pop()!.fill(0);
   }
 
-  /** Allocates the staging buffer now; false where the process may not map more memory (ulimit -v). */
+  /** Allocates the staging buffer now (a DirectWriter needs it); false where no more memory can be mapped (ulimit -v). */
   available(): boolean {
     try {
       this.staging ??= alignedBuffer(STAGING_BYTES);
@@ -118,12 +121,12 @@ interface Edge {
 
 const folderTakesDirect = new Map<string, Promise<boolean>>();
 
-/** Whether direct writes are worth trying in `folder` (AIM_DIRECT_IO=0 turns them off); asked once per folder. */
+/** Whether direct I/O is worth trying in `folder` (AIM_DIRECT_IO=0 turns it off); asked once per folder. */
 function directWanted(folder: string): Promise<boolean> {
   if (process.env.AIM_DIRECT_IO === '0' || process.platform !== 'linux' || !constants.O_DIRECT) return Promise.resolve(false);
   let answer = folderTakesDirect.get(folder);
   if (!answer) {
-    answer = statfs(folder).then((info) => DIRECT_FILE_SYSTEMS.has(info.type) && memory.available(), () => false);
+    answer = statfs(folder).then((info) => DIRECT_FILE_SYSTEMS.has(info.type), () => false);
     folderTakesDirect.set(folder, answer);
   }
   return answer;
@@ -143,11 +146,7 @@ export async function writeNewFileDirect(path: string, handle: FileHandle, data:
     buffer.set(data);
     const padded = alignUp(data.length);
     buffer.fill(0, data.length, padded);
-    for (let written = 0; written < padded; ) {
-      const { bytesWritten } = await direct.write(buffer, written, padded - written, written);
-      if (bytesWritten === 0 || bytesWritten % BLOCK !== 0) throw Object.assign(new Error('short direct write'), { code: 'EINVAL' });
-      written += bytesWritten;
-    }
+    await writeAligned(direct, buffer.subarray(0, padded), 0);
     if (padded !== data.length) await handle.truncate(data.length);
     return true;
   } catch (error) {
@@ -174,7 +173,7 @@ export async function readDirect(path: string, target: Uint8Array, offset: numbe
   try {
     direct = await open(path, constants.O_RDONLY | constants.O_DIRECT);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    if (refused(error)) return undefined;
     throw error;
   }
   const start = alignDown(offset);
@@ -219,19 +218,17 @@ export class DirectWriter {
    * resumed pull) and are read back, so that the block can be written whole.
    */
   static async open(path: string, handle: FileHandle, size: number, start: number): Promise<DirectWriter> {
-    const wanted = size >= MIN_DIRECT_FILE && (await directWanted(dirname(path)));
+    const wanted = size >= MIN_DIRECT_FILE && (await directWanted(dirname(path))) && memory.available();
     const direct = wanted ? await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
     const writer = new DirectWriter(handle, direct, size);
     if (direct && start % BLOCK !== 0 && start < size) {
       const before = Buffer.alloc(start % BLOCK);
       const { bytesRead } = await handle.read(before, 0, before.length, alignDown(start));
-      if (bytesRead !== before.length) await writer.fallBack(Object.assign(new Error('short read'), { code: 'EINVAL' }));
-      else {
-        try {
-          writer.addToEdge(alignDown(start), before, 0);
-        } catch (error) {
-          await writer.fallBack(error);
-        }
+      try {
+        if (bytesRead !== before.length) await writer.goBuffered();
+        else writer.addToEdge(alignDown(start), before, 0);
+      } catch (error) {
+        await writer.fallBack(error);
       }
     }
     return writer;
@@ -277,6 +274,11 @@ export class DirectWriter {
    * way first, so that the chunks that arrived are on disk for the resumed pull, which checks them again.
    */
   async close(): Promise<void> {
+    await this.goBuffered();
+  }
+
+  /** Leaves the direct path: closes its handle and writes the waiting partial blocks the usual way. */
+  private async goBuffered(): Promise<void> {
     const waiting = [...this.edges];
     this.edges.clear();
     const direct = this.direct;
@@ -328,14 +330,8 @@ export class DirectWriter {
     });
   }
 
-  private async directWrite(bytes: Buffer, position: number): Promise<void> {
-    const direct = this.direct!;
-    for (let written = 0; written < bytes.length; ) {
-      const { bytesWritten } = await direct.write(bytes, written, bytes.length - written, position + written);
-      // A short direct write cannot go on from an unaligned point; the buffered path can.
-      if (bytesWritten === 0 || bytesWritten % BLOCK !== 0) throw Object.assign(new Error('short direct write'), { code: 'EINVAL' });
-      written += bytesWritten;
-    }
+  private directWrite(bytes: Buffer, position: number): Promise<void> {
+    return writeAligned(this.direct!, bytes, position);
   }
 
   /**
@@ -344,16 +340,18 @@ export class DirectWriter {
    */
   private async fallBack(error: unknown, edge?: Edge, blockStart?: number): Promise<void> {
     if (!refused(error)) throw error;
-    const waiting = [...this.edges];
-    this.edges.clear();
-    const direct = this.direct;
-    this.direct = undefined;
-    await direct?.close().catch(() => undefined);
+    await this.goBuffered();
     if (edge && blockStart !== undefined) await writeEdge(this.handle, edge, blockStart);
-    for (const [start, other] of waiting) {
-      await writeEdge(this.handle, other, start);
-      memory.giveBlock(other.block);
-    }
+  }
+}
+
+/** All of `bytes` (aligned, whole blocks) at `position` through an O_DIRECT handle. */
+async function writeAligned(direct: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let written = 0; written < bytes.length; ) {
+    const { bytesWritten } = await direct.write(bytes, written, bytes.length - written, position + written);
+    // A short direct write cannot go on from an unaligned point: treated as refused, the usual path takes over.
+    if (bytesWritten === 0 || bytesWritten % BLOCK !== 0) throw Object.assign(new Error('short direct write'), { code: 'EINVAL' });
+    written += bytesWritten;
   }
 }
 
@@ -362,7 +360,7 @@ async function writeEdge(handle: FileHandle, edge: Edge, blockStart: number): Pr
 }
 
 /** Writes all of `bytes` at `position`: a write may take fewer bytes than offered, and the rest must not be lost. */
-export async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   for (let written = 0; written < bytes.length; ) {
     const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
     if (bytesWritten === 0) {
