@@ -67,6 +67,24 @@ export function supportsConditionalPut(backend: Backend): backend is Backend & C
   return typeof candidate.getVersioned === 'function' && typeof candidate.putIfVersion === 'function';
 }
 
+/**
+ * Optional capability: writes made durable later, all at once. A local folder fsyncs every object it writes, and
+ * every fsync flushes the disk's write cache (measured on the test VM: 2 GiB in 16 MiB writes took 2.1–2.9 s, and
+ * 3.7–4.0 s with a flush after each). A push needs its packs durable only before its index file names them, so it
+ * writes them unsynced and syncs them together. Object stores need none of this: a PUT is durable when it returns.
+ */
+export interface DeferredSync {
+  /** putIfAbsent without waiting for the bytes to be durable; a power cut may lose them until `sync`. */
+  putIfAbsentUnsynced(key: string, data: Uint8Array): Promise<boolean>;
+  /** Makes the objects under `keys`, and their names, durable. */
+  sync(keys: string[]): Promise<void>;
+}
+
+export function supportsDeferredSync(backend: Backend): backend is Backend & DeferredSync {
+  const candidate = backend as Partial<DeferredSync>;
+  return typeof candidate.putIfAbsentUnsynced === 'function' && typeof candidate.sync === 'function';
+}
+
 export interface RepoLocation {
   type: 'local' | 's3';
   path: string;

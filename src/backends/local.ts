@@ -1,13 +1,13 @@
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
-import { isTempName, writeAtomic, writeAtomicIfAbsent } from '../core/atomic-write.js';
+import { join, relative, resolve, sep } from 'node:path';
+import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../core/atomic-write.js';
 import { readDirect } from '../core/direct-io.js';
 import { NotFoundError, StorageError } from '../core/errors.js';
-import type { Backend, ObjectInfo } from './backend.js';
+import type { Backend, DeferredSync, ObjectInfo } from './backend.js';
 
 /** A repository in a folder on local disk or an NFS mount. Every write is temp file + fsync + rename. */
-export class LocalBackend implements Backend {
+export class LocalBackend implements Backend, DeferredSync {
   readonly location: string;
 
   constructor(root: string) {
@@ -76,6 +76,18 @@ export class LocalBackend implements Backend {
   async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
     return writeAtomicIfAbsent(this.pathOf(key), data).catch((error) => {
       throw this.translate(error, key);
+    });
+  }
+
+  async putIfAbsentUnsynced(key: string, data: Uint8Array): Promise<boolean> {
+    return writeAtomicIfAbsent(this.pathOf(key), data, { durable: false }).catch((error) => {
+      throw this.translate(error, key);
+    });
+  }
+
+  async sync(keys: string[]): Promise<void> {
+    await syncFiles(keys.map((key) => this.pathOf(key))).catch((error: NodeJS.ErrnoException) => {
+      throw this.translate(error, error.path ? relative(this.location, error.path).split(sep).join('/') : '');
     });
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { forEachConcurrently } from './concurrently.js';
 import { writeNewFileDirect } from './direct-io.js';
 
 // Every local write that must never be seen half-done goes through here: a temp file in the same folder (so the
@@ -52,6 +53,20 @@ export async function syncFolder(folder: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Makes files written with `durable: false` durable, then their folders (their new names). */
+export async function syncFiles(paths: string[]): Promise<void> {
+  // A few at once: the file system folds concurrent fsyncs into one journal commit and one flush of the disk's cache.
+  await forEachConcurrently(paths, 4, async (path) => {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
+  await forEachConcurrently(new Set(paths.map((path) => dirname(path))), 4, syncFolder);
 }
 
 export interface AtomicWriteOptions {

@@ -27,17 +27,36 @@ const MIN_DIRECT_WHOLE_FILE = 64 * 1024;
 /** statfs types of local disk file systems where O_DIRECT is the usual, fast path (not NFS, FUSE or tmpfs). */
 const DIRECT_FILE_SYSTEMS = new Set([0xef53 /* ext2/3/4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0xf2f52010 /* f2fs */]);
 
+const alignDown = (n: number): number => n - (n % BLOCK);
+const alignUp = (n: number): number => alignDown(n + BLOCK - 1);
+
+/** The memories behind aligned buffers: a write of data in one of them needs no aligned copy. */
+const alignedMemories = new WeakSet<ArrayBufferLike>();
+
 /**
  * Memory whose first byte sits on a page boundary. Buffers come from malloc and start 16 bytes past one; a
  * WebAssembly memory is a page-aligned mapping of its own.
  */
 function alignedBuffer(size: number): Buffer {
   const pages = Math.ceil(size / 65536);
-  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, size);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
+  alignedMemories.add(memory);
+  return Buffer.from(memory, 0, size);
 }
 
-const alignDown = (n: number): number => n - (n % BLOCK);
-const alignUp = (n: number): number => alignDown(n + BLOCK - 1);
+/**
+ * A buffer for data that will be written whole as a new file (a pack): when it can, page-aligned memory, which a
+ * direct write takes as it is instead of copying it into aligned memory first. Plain memory where no more can be
+ * mapped (ulimit -v).
+ */
+export function bufferForDirectWrite(size: number): Buffer {
+  try {
+    return alignedBuffer(size);
+  } catch {
+    return Buffer.allocUnsafeSlow(size);
+  }
+}
+
 /** Whole-file buffers come in powers of two from this size, so that freed ones fit the next chunks. */
 const MIN_FILE_BUFFER = 4 * 1024 * 1024;
 /** Freed whole-file buffers kept for reuse; more are dropped (each is also an address-space reservation). */
@@ -140,13 +159,17 @@ export async function writeNewFileDirect(path: string, handle: FileHandle, data:
   if (data.length < MIN_DIRECT_WHOLE_FILE || !(await directWanted(dirname(path)))) return false;
   const direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
   if (!direct) return false;
+  const padded = alignUp(data.length);
+  // Data in aligned memory with room for the padding goes as it is (what lies past its end is cut off after).
+  const inPlace = alignedMemories.has(data.buffer) && data.byteOffset % BLOCK === 0 && data.byteOffset + padded <= data.buffer.byteLength;
   let buffer: Buffer | undefined;
   try {
-    buffer = memory.takeFileBuffer(data.length);
-    buffer.set(data);
-    const padded = alignUp(data.length);
-    buffer.fill(0, data.length, padded);
-    await writeAligned(direct, buffer.subarray(0, padded), 0);
+    if (!inPlace) {
+      buffer = memory.takeFileBuffer(data.length);
+      buffer.set(data);
+      buffer.fill(0, data.length, padded);
+    }
+    await writeAligned(direct, buffer?.subarray(0, padded) ?? Buffer.from(data.buffer, data.byteOffset, padded), 0);
     if (padded !== data.length) await handle.truncate(data.length);
     return true;
   } catch (error) {

@@ -1,4 +1,5 @@
-import type { Backend } from '../backends/backend.js';
+import { supportsDeferredSync, type Backend } from '../backends/backend.js';
+import { bufferForDirectWrite } from './direct-io.js';
 import type { Digest } from './digest.js';
 import { StorageError } from './errors.js';
 import { indexKey, newPackId, PACK_TARGET_BYTES, packFooter, packKey, unionOfPacks, writeIndexFile, type PackEntry, type PackIndex } from './packs.js';
@@ -85,6 +86,7 @@ export class PackWriter {
     await Promise.all(this.uploads);
     if (this.failure) throw this.failure;
     if (this.stored.size === 0) return;
+    await this.syncStored();
     const small = [...this.index.files].filter(([, packs]) => countEntries(packs) < this.merging.fullEntries);
     const allowed = (): Promise<boolean> => this.merging.allowed().catch(() => false);
     if (small.length < this.merging.mergeAt || !(await allowed())) {
@@ -117,7 +119,15 @@ export class PackWriter {
   async salvage(): Promise<void> {
     this.closed = true; // an add still waiting for a slot must not start an upload this index would miss
     await Promise.allSettled(this.uploads);
-    if (this.stored.size > 0) await writeIndexFile(this.backend, this.stored).catch(() => undefined);
+    if (this.stored.size > 0) await this.syncStored().then(() => writeIndexFile(this.backend, this.stored)).catch(() => undefined);
+  }
+
+  /**
+   * Makes every pack the index file will name durable, in one go (a folder's packs are written unsynced), adopted ones
+   * too: the push that wrote those may still be running, and not have synced them yet.
+   */
+  private async syncStored(): Promise<void> {
+    if (supportsDeferredSync(this.backend)) await this.backend.sync([...this.stored.keys()].map(packKey));
   }
 
   private checkOpen(): void {
@@ -128,7 +138,7 @@ export class PackWriter {
   private open(firstChunk: number): OpenPack {
     const capacity = Math.max(PACK_TARGET_BYTES, firstChunk);
     const index = this.spare.findIndex((buffer) => buffer.length >= capacity + FOOTER_ROOM);
-    const buffer = index >= 0 ? this.spare.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(capacity + FOOTER_ROOM);
+    const buffer = index >= 0 ? this.spare.splice(index, 1)[0]! : bufferForDirectWrite(capacity + FOOTER_ROOM);
     return { id: newPackId(), buffer, used: 0, entries: [] };
   }
 
@@ -142,8 +152,7 @@ export class PackWriter {
       pack.used + footer.length <= pack.buffer.length
         ? pack.buffer.subarray(0, pack.used + footer.copy(pack.buffer, pack.used))
         : Buffer.concat([pack.buffer.subarray(0, pack.used), footer]);
-    const upload = this.backend
-      .putIfAbsent(packKey(pack.id), body)
+    const upload = (supportsDeferredSync(this.backend) ? this.backend.putIfAbsentUnsynced(packKey(pack.id), body) : this.backend.putIfAbsent(packKey(pack.id), body))
       .then(() => {
         this.stored.set(pack.id, pack.entries);
         this.index.add(pack.id, pack.entries);

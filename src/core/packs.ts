@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../backends/backend.js';
+import { forEachConcurrently } from './concurrently.js';
 import { parseDigest, type Digest } from './digest.js';
 import { ConfigError, IntegrityError, NotFoundError, StorageError } from './errors.js';
 import type { IndexCache } from './index-cache.js';
@@ -143,11 +144,7 @@ async function readIndexFiles(
     loaded.set(id, parseIndexFile(bytes, where(id)));
     await cache?.put(id, bytes);
   };
-  const queue = ids[Symbol.iterator]();
-  const worker = async (): Promise<void> => {
-    for (let next = queue.next(); !next.done; next = queue.next()) await read(next.value);
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await forEachConcurrently(ids, 8, read);
 }
 
 function tryParse<T>(parse: () => T): T | undefined {

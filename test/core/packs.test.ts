@@ -53,6 +53,47 @@ describe('packs', () => {
     expect(packs.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('on a folder, packs are written unsynced and all synced, adopted ones too, before the index file names them', async () => {
+    const { root } = await backend();
+    const events: string[] = [];
+    class RecordingBackend extends LocalBackend {
+      override putIfAbsentUnsynced(key: string, data: Uint8Array): Promise<boolean> {
+        events.push(`unsynced ${key}`);
+        return super.putIfAbsentUnsynced(key, data);
+      }
+      override putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+        events.push(`synced ${key}`);
+        return super.putIfAbsent(key, data);
+      }
+      override async sync(keys: string[]): Promise<void> {
+        await super.sync(keys);
+        events.push(...keys.map((key) => `sync ${key}`));
+      }
+    }
+    const store = new RecordingBackend(root);
+    const adopted = new PackWriter(store, new PackIndex());
+    for (const { digest, bytes } of await someChunks(2)) await adopted.add(digest, bytes);
+    await adopted.finish();
+    await rm(join(root, 'index'), { recursive: true }); // as if that push had been killed before its index
+    events.length = 0;
+
+    const writer = new PackWriter(store, new PackIndex(), await unindexedPacks(store, new PackIndex()));
+    for (const { digest, bytes } of await someChunks(40)) await writer.add(digest, bytes);
+    await writer.finish();
+    const written = events.filter((event) => event.startsWith('unsynced packs/')).map((event) => event.slice('unsynced '.length));
+    const adoptedKeys = [...(await unindexedPacks(store, new PackIndex())).keys()].map(packKey).filter((key) => !written.includes(key));
+    expect(written.length).toBeGreaterThanOrEqual(2);
+    expect(adoptedKeys).toHaveLength(1);
+    const indexAt = events.findIndex((event) => event.startsWith('synced index/'));
+    expect(indexAt).toBeGreaterThan(0);
+    for (const key of [...written, ...adoptedKeys]) {
+      const syncedAt = events.indexOf(`sync ${key}`);
+      expect(syncedAt, key).toBeGreaterThan(events.indexOf(`unsynced ${key}`));
+      expect(syncedAt, key).toBeLessThan(indexAt);
+    }
+    expect(events.some((event) => event.startsWith('synced packs/'))).toBe(false);
+  });
+
   it('finds packs no index names by their footers, passing over a pack whose footer does not read', async () => {
     const { root, backend: store } = await backend();
     const chunks = await someChunks(4);
@@ -101,7 +142,7 @@ describe('packs', () => {
     let puts = 0;
     // The real folder backend, refusing the third pack (as a store that fills up or drops the link would).
     const failing = Object.assign(Object.create(store) as LocalBackend, {
-      putIfAbsent: (key: string, data: Uint8Array) => (key.startsWith('packs/') && ++puts === 3 ? Promise.reject(new Error('disk full')) : store.putIfAbsent(key, data)),
+      putIfAbsentUnsynced: (key: string, data: Uint8Array) => (++puts === 3 ? Promise.reject(new Error('disk full')) : store.putIfAbsentUnsynced(key, data)),
     });
     const chunks = await someChunks(90);
     const writer = new PackWriter(failing, new PackIndex());
