@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Backend } from '../backends/backend.js';
+import { supportsDeferredSync, type Backend } from '../backends/backend.js';
 import { forEachConcurrently } from './concurrently.js';
-import { parseDigest, type Digest } from './digest.js';
+import { digestOf, parseDigest, type Digest } from './digest.js';
 import { ConfigError, IntegrityError, NotFoundError, StorageError } from './errors.js';
 import type { IndexCache } from './index-cache.js';
 
@@ -210,11 +210,13 @@ export async function readPackFooter(backend: Backend, pack: string, size: numbe
 
 /**
  * Packs that no index file names: a push killed after uploading them and before writing its index, or an index file
- * lost. Their footers say what they hold, so the next push reuses their chunks instead of sending them again; the
- * footer is trusted as the pack's own record (a pack is stored whole or not at all, and its size is checked), so a
- * killed push of 100 GiB costs two small reads per pack, not a download. A chunk that rots later is found by
- * `aim verify`; chunks `verify --repair` dropped stay dropped, because their pack stays named by an index file.
- * A pack whose footer does not read is left alone (nothing refers to it).
+ * lost. Their footers say what they hold, so the next push reuses their chunks instead of sending them again. On an
+ * object store the footer is trusted as the pack's own record (a PUT stores an object whole or not at all, and its
+ * size is checked), so a killed push of 100 GiB costs two small reads per pack, not a download. In a folder a pack
+ * is flushed to the disk only before an index names it (DeferredSync): after a power cut its footer may have
+ * reached the disk and some of its chunks not, so there each chunk is read and hashed, and only intact ones are
+ * taken. A chunk that rots later is found by `aim verify`; chunks `verify --repair` dropped stay dropped, because
+ * their pack stays named by an index file. A pack whose footer does not read is left alone (nothing refers to it).
  */
 export async function unindexedPacks(backend: Backend, index: PackIndex): Promise<Map<string, PackEntry[]>> {
   const found = new Map<string, PackEntry[]>();
@@ -223,8 +225,19 @@ export async function unindexedPacks(backend: Backend, index: PackIndex): Promis
     if (!pack || index.hasPack(pack)) continue;
     // stat, not the listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
     const info = await backend.stat(key);
-    const entries = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
+    const listed = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
+    const entries = listed && supportsDeferredSync(backend) ? await intactEntries(backend, key, listed) : listed;
     if (entries && entries.length > 0) found.set(pack, entries);
   }
   return found;
+}
+
+async function intactEntries(backend: Backend, key: string, entries: PackEntry[]): Promise<PackEntry[]> {
+  const end = Math.max(...entries.map((entry) => entry.offset + entry.size));
+  const bytes = await backend.getRange(key, 0, end);
+  const intact: PackEntry[] = [];
+  for (const entry of entries) {
+    if ((await digestOf(bytes.subarray(entry.offset, entry.offset + entry.size))) === entry.digest) intact.push(entry);
+  }
+  return intact;
 }

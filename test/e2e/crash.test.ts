@@ -5,7 +5,9 @@ import { mkdir, open, readdir, readFile, truncate, utimes, writeFile } from 'nod
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
+import { LocalBackend } from '../../src/backends/local.js';
 import { digestOf } from '../../src/core/digest.js';
+import { readPackFooter } from '../../src/core/packs.js';
 import { createWorkspace, expectSameTree, killWhen, listFiles, signalWhen, type Workspace } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
@@ -36,7 +38,8 @@ describe('SIGKILL midway, then the same command again', () => {
   };
 
   beforeAll(async () => {
-    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    // r keeps a file per chunk, p gathers chunks into packs (a folder's default).
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo`, packs: false }, p: { type: 'local', path: `${dir}/packed` } }));
     await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: SIZE }, { path: 'config.json', size: 4096 }], seed: 'crash' });
   });
   afterAll(() => ws.cleanup());
@@ -69,6 +72,34 @@ describe('SIGKILL midway, then the same command again', () => {
     fileHex = inspected.files.find((f: { path: string }) => f.path === 'weights.bin').digest.slice(7);
     const file = inspected.manifest.files.find((f: { path: string }) => f.path === 'weights.bin');
     chunkSizes = file.chunks.map((chunk: { size: number }) => chunk.size);
+  });
+
+  it('push into packs: every pack under a final name holds whole chunks, and the rerun takes them back', async () => {
+    const packs = ws.path('packed', 'packs');
+    const finalPacks = async () => (await filesUnder(packs)).filter((path) => !isTemp(path));
+    const running = ws.start(['push', 'p/big:v1', 'model', '--json']);
+    await killWhen(running, async () => (await finalPacks()).length >= 3);
+
+    // Killed before its index file: each pack reads whole from its own footer, and each chunk hashes to its digest.
+    expect(await filesUnder(ws.path('packed', 'index'))).toEqual([]);
+    const store = new LocalBackend(ws.path('packed'));
+    let packedBytes = 0;
+    for (const path of await finalPacks()) {
+      const pack = path.split('/').at(-1)!;
+      const key = `packs/${pack.slice(0, 2)}/${pack}`;
+      const entries = await readPackFooter(store, pack, (await store.stat(key))!.size);
+      for (const entry of entries) {
+        expect(await digestOf(await store.getRange(key, entry.offset, entry.size)), key).toBe(entry.digest);
+        packedBytes += entry.size;
+      }
+    }
+    expect(packedBytes).toBeGreaterThanOrEqual(3 * 15 * MiB);
+
+    const resumed = await ws.json(['push', 'p/big:v1', 'model']);
+    expect(resumed).toMatchObject({ tagOutcome: 'created', totalBytes: TOTAL });
+    expect(resumed.bytesSkipped).toBeGreaterThanOrEqual(packedBytes);
+    expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(TOTAL);
+    expect((await ws.json(['verify', 'p'])).ok).toBe(true);
   });
 
   it('pull: shows no final-named file until it is verified, and resumes from the journal', async () => {

@@ -28,7 +28,7 @@ describe('user errors', () => {
   const unmounts: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
-    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo`, packs: false } })); // damage is done to loose chunk files
     await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: 3 * MiB }, { path: 'config.json', size: 200 }], seed: 'errors' });
     await writeFile(ws.path('model', 'weights-copy.bin'), await readFile(ws.path('model', 'weights.bin')));
     await ws.json(['push', 'r/m:v1', 'model']);

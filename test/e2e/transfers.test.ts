@@ -13,8 +13,8 @@ describe('transfers (local repository)', () => {
   let ws: Workspace;
 
   beforeAll(async () => {
-    // r keeps a file per chunk (a local folder's default); p gathers chunks into packs, as S3 repositories do.
-    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` }, p: { type: 'local', path: `${dir}/packed`, packs: true } }));
+    // r keeps a file per chunk; p gathers chunks into packs (a folder's default, as on S3).
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo`, packs: false }, p: { type: 'local', path: `${dir}/packed` } }));
   });
   afterAll(() => ws.cleanup());
 
@@ -113,7 +113,7 @@ describe('transfers (local repository)', () => {
     // Like restic's index: chunks a committed manifest names are not checked one by one on an unchanged re-push. A
     // chunk lost behind aim's back is found by `verify`; `verify --repair` marks the repository so that the next
     // push checks every chunk and stores the lost one again.
-    const own = await createWorkspace((dir) => ({ lost: { type: 'local', path: `${dir}/repo` } }));
+    const own = await createWorkspace((dir) => ({ lost: { type: 'local', path: `${dir}/repo`, packs: false } }));
     try {
       await writeRandomFile(own.path('model', 'w.bin'), 3 * MiB, 'trusted');
       const first = await own.json(['push', 'lost/m:v1', 'model']);

@@ -18,7 +18,7 @@ export class RepoCreateCommand extends AimCommand {
       ['A folder on an NFS mount', '$0 repo create my-repo --type local --path /mnt/nfs/models'],
       ['An S3 bucket', '$0 repo create team-vision --type s3 --path s3://my-company-ai-models/vision --region us-east-1'],
       ['An S3-compatible server', '$0 repo create lab --type s3 --path s3://models/lab --region us-east-1 --endpoint http://minio.local:9000'],
-      ['A folder on NFS, with chunks in packs (fewer files)', '$0 repo create shared --type local --path /mnt/nfs/models --packs'],
+      ['A folder with a file per chunk (no packs)', '$0 repo create plain --type local --path /srv/models --no-packs'],
     ],
   });
 
@@ -29,7 +29,7 @@ export class RepoCreateCommand extends AimCommand {
   endpoint = Option.String('--endpoint', { description: 's3: URL of an S3-compatible server (MinIO, Ceph, R2, ...)' });
   profile = Option.String('--profile', { description: 's3: AWS profile to use (never the keys themselves)' });
   packs = Option.Boolean('--packs', {
-    description: 'store chunks in ~16 MiB packs, read back with byte ranges (default: on for s3, off for local; takes effect at the first push)',
+    description: 'store chunks in ~16 MiB packs, read back with byte ranges (default: on; --no-packs keeps a file per chunk; takes effect at the first push)',
   });
 
   async run(): Promise<void> {
