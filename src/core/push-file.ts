@@ -40,8 +40,11 @@ export interface PushFileContext {
   chunksStoredBy(cached: CachedFile): Promise<boolean>;
   /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
   bigFileReader(): ChunkingWorker | undefined;
-  /** Gathers new chunks into packs; undefined for a repository that stores each chunk on its own. */
-  packs?: PackWriter;
+  /**
+   * Gathers new chunks into packs, opened at the first chunk to check (reading the index and taking in the packs of
+   * a killed push), so an unchanged re-push reads neither; undefined for a repository that keeps a file per chunk.
+   */
+  packs?: () => Promise<PackWriter>;
 }
 
 /** Waits for every upload still running; call before the manifest is written. */
@@ -57,14 +60,16 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
     return;
   }
   counters.seen.add(digest);
+  // Opened before the first question, so that chunks in packs a killed push left behind count as stored.
+  const writer = await packs?.();
   // Asking first (the pack index, or a stat/HEAD per loose chunk) saves sending bytes the store already has:
   // dedupe and resume in one step.
   if (await repo.hasChunk(digest, bytes.length)) {
     counters.bytesSkipped += bytes.length;
     return;
   }
-  if (packs) {
-    await packs.add(digest, bytes);
+  if (writer) {
+    await writer.add(digest, bytes);
     counters.bytesTransferred += bytes.length;
     return;
   }

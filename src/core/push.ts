@@ -113,7 +113,8 @@ export async function push(repo: Repository, source: string, options: PushOption
     if (!manifestsSeen.has(manifest)) manifestsSeen.set(manifest, repo.hasManifest(manifest));
     return manifestsSeen.get(manifest)!;
   };
-  const packs = metadata.format === PACKED_FORMAT ? await openPackWriter(repo, removals) : undefined;
+  let packWriter: Promise<PackWriter> | undefined;
+  const packs = metadata.format === PACKED_FORMAT ? () => (packWriter ??= openPackWriter(repo, removals)) : undefined;
   const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy, packs };
   try {
     for (const file of files) {
@@ -123,9 +124,9 @@ export async function push(repo: Repository, source: string, options: PushOption
       manifestFiles.push(pushed);
     }
     await drainPipeline(context.pipeline);
-    await packs?.finish();
+    await (await packWriter)?.finish();
   } catch (error) {
-    await packs?.salvage();
+    await (await packWriter?.catch(() => undefined))?.salvage();
     await cache.save(); // what was read stays known to the next run, which checks those chunks one by one
     throw error;
   } finally {
