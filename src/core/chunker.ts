@@ -12,20 +12,35 @@ export interface ChunkingParams {
   /** Seed of the gear table generator (mulberry32). */
   seed: number;
   /**
+   * Which bits the masks test: 'spread' over the word, as FastCDC's paper does (repositories created before the
+   * tenth session, where this is absent), or 'top', the word's highest bits, so that each mask holds the bits of
+   * the looser one and a position that ends a chunk under one regime still does under the other.
+   */
+  masks?: 'spread' | 'top';
+  /** Mask bits added before avgSize and taken away after it (FastCDC's normalization level; 2 where absent). */
+  normalization?: number;
+  /**
    * Finer chunking for the first `size` bytes of every file: a chunk that starts there is cut with these sizes.
    * Repositories created before it have none, and cut every chunk alike.
    */
   head?: { size: number; minSize: number; avgSize: number; maxSize: number };
 }
 
-// A 128 KiB minimum (not the paper's avg/4) lets boundaries resynchronise sooner after a changed region: on 1 GiB
-// with 5 % changed in 8 places it stores 4 % less than 256 KiB at the same chunk count (fixtures, measured).
+// What a changed region costs beyond its own bytes is the chunks around it that change too: the one it starts in,
+// and those cut after it until the boundaries fall back on the old ones. Measured on random data (512 MiB, 48
+// regions of 4 MiB overwritten, two seeds; `node bench/chunking.mjs`): 1 MiB average, spread masks,
+// level 2 (this aim's first default, ~1,150 KiB chunks): 2.58 MiB per region; the same with top-bit masks at level 1:
+// 1.72 MiB; 512 KiB average with top-bit masks at level 1 (~640 KiB chunks): 0.95 MiB. restic's 1 MiB Rabin chunks
+// cost 1.7-2.8 MB per region on the benchmark's data. A 128 KiB minimum (not the paper's avg/4) lets boundaries
+// resynchronise sooner after a changed region.
 export const DEFAULT_CHUNKING: ChunkingParams = {
   algorithm: 'fastcdc-gear32',
   minSize: 128 * 1024,
-  avgSize: 1024 * 1024,
-  maxSize: 4 * 1024 * 1024,
+  avgSize: 512 * 1024,
+  maxSize: 2 * 1024 * 1024,
   seed: 0x61696d31, // "aim1"
+  masks: 'top',
+  normalization: 1,
   // Model formats keep their editable metadata at the start of the file (GGUF keys and tokenizer, the safetensors
   // JSON header), so an edit there, which shifts everything after it, costs a 128 KiB chunk instead of a 1 MiB one;
   // 8 MiB of head adds about 60 chunks to a big file.
@@ -61,6 +76,11 @@ function spreadMask(bits: number): number {
   return mask >>> 0;
 }
 
+/** A mask of the word's `bits` highest bits: the bits that depend on the most bytes of the rolling window. */
+function topMask(bits: number): number {
+  return (2 ** bits - 1) * 2 ** (32 - bits);
+}
+
 export class Chunker {
   readonly params: ChunkingParams;
   private readonly gear: Int32Array;
@@ -76,13 +96,15 @@ export class Chunker {
       const { size, ...sizes } = params.head;
       // Readers keep a maximum chunk of the file body ahead of every cut, which must also cover a head chunk.
       if (!(size >= 0 && sizes.maxSize <= params.maxSize)) throw new RangeError(`invalid chunking head ${size}/${sizes.maxSize}`);
-      this.headChunker = new Chunker({ algorithm: params.algorithm, seed: params.seed, ...sizes });
+      this.headChunker = new Chunker({ algorithm: params.algorithm, seed: params.seed, masks: params.masks, normalization: params.normalization, ...sizes });
     }
     this.params = params;
     this.gear = gearTable(params.seed);
     const bits = Math.round(Math.log2(params.avgSize));
-    this.maskSmall = spreadMask(bits + 2) | 0; // harder to match before the average: fewer tiny chunks
-    this.maskLarge = spreadMask(bits - 2) | 0; // easier after it: fewer chunks reach the maximum
+    const level = params.normalization ?? 2;
+    const mask = params.masks === 'top' ? topMask : spreadMask;
+    this.maskSmall = mask(bits + level) | 0; // harder to match before the average: fewer tiny chunks
+    this.maskLarge = mask(bits - level) | 0; // easier after it: fewer chunks reach the maximum
   }
 
   /** The chunker for a chunk that starts at `offset` in its file: the head's finer one in the file's first bytes. */

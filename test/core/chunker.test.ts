@@ -142,10 +142,50 @@ describe('Chunker (FastCDC)', () => {
     });
   });
 
+  describe('masks: part of the format', () => {
+    /** The first default, which repositories created before the masks and normalization settings still use. */
+    const FIRST: ChunkingParams = { algorithm: 'fastcdc-gear32', minSize: 128 * KiB, avgSize: MiB, maxSize: 4 * MiB, seed: 0x61696d31 };
+
+    it('cuts a repository of the first default exactly as before: masks spread over the word, level 2', () => {
+      const { maskSmall, maskLarge } = new Chunker(FIRST).kernel;
+      expect([maskSmall, maskLarge]).toEqual([-306778698, -710224470]);
+    });
+
+    it('new repositories: top-bit masks, level 1, each mask inside the stricter one', () => {
+      const { maskSmall, maskLarge } = chunker.kernel;
+      expect([maskSmall >>> 0, maskLarge >>> 0]).toEqual([0xfffff000, 0xffffc000]);
+      expect(maskSmall & maskLarge).toBe(maskLarge);
+    });
+
+    it('a changed region costs fewer new bytes than with the first default (boundaries fall back on the old ones sooner)', async () => {
+      const { digestOf } = await import('../../src/core/digest.js');
+      const v1 = randomStream('chunker-regions').next(96 * MiB);
+      const v2 = Buffer.from(v1);
+      const regions = 16;
+      const noise = randomStream('chunker-regions-noise');
+      for (let r = 0; r < regions; r++) v2.set(noise.next(2 * MiB), r * 6 * MiB + 2 * MiB);
+      const extra = async (params: ChunkingParams): Promise<number> => {
+        const cutter = new Chunker(params);
+        const cut = (bytes: Buffer) => {
+          let offset = 0;
+          return cutter.split(bytes).map((length) => bytes.subarray(offset, (offset += length)));
+        };
+        const stored = new Set(await Promise.all(cut(v1).map(digestOf)));
+        let fresh = 0;
+        for (const chunk of cut(v2)) if (!stored.has(await digestOf(chunk))) fresh += chunk.length;
+        return (fresh - regions * 2 * MiB) / regions;
+      };
+      const now = await extra(BODY);
+      const first = await extra(FIRST);
+      expect(now).toBeLessThan(0.7 * first);
+      expect(now).toBeLessThan(1.5 * MiB);
+    });
+  });
+
   it('rejects inconsistent sizes', () => {
     expect(() => new Chunker({ ...DEFAULT_CHUNKING, minSize: 0 })).toThrow(RangeError);
     expect(() => new Chunker({ ...DEFAULT_CHUNKING, minSize: 2 * MiB })).toThrow(RangeError);
-    expect(() => new Chunker({ ...DEFAULT_CHUNKING, maxSize: 512 * KiB })).toThrow(RangeError);
+    expect(() => new Chunker({ ...DEFAULT_CHUNKING, maxSize: 256 * KiB })).toThrow(RangeError);
   });
 
   describe('streaming reader', () => {

@@ -11,14 +11,14 @@ import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.
 // two chunk readers: big files are cut on workers over a ring of four 16 MiB windows (72 MiB goes round it),
 // small ones inline (forced for every file with AIM_CDC=inline).
 describe('data that matches the cut masks every few bytes', () => {
-  // [4, 116, 47] repeated makes the rolling hash match the large mask at every third byte (found by search over
-  // the default gear table): far more positions than the workers keep, so the big-file reader cuts those windows
+  // [4, 221, 92] repeated makes the rolling hash match both masks at every third byte (found by search over the
+  // default gear table and masks): far more positions than the workers keep, so the big-file reader cuts those windows
   // one byte at a time. The boundaries must still be exactly those of the inline reader.
   it('cuts it exactly as the inline reader does', async () => {
     const ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
     try {
       const pattern = Buffer.alloc(40 * 1024 * 1024);
-      for (let i = 0; i < pattern.length; i++) pattern[i] = [4, 116, 47][i % 3]!;
+      for (let i = 0; i < pattern.length; i++) pattern[i] = [4, 221, 92][i % 3]!;
       await mkdir(ws.path('dense'));
       await writeFile(ws.path('dense', 'pattern.bin'), pattern);
       const parallel = await ws.json(['push', 'r/dense:a', 'dense']);
