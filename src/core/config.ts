@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../backends/backend.js';
 import { ConfigError, NotFoundError } from './errors.js';
@@ -35,18 +34,25 @@ interface Loaded {
   text: string;
 }
 
-const explorer = cosmiconfig('aim', {
-  searchPlaces: [CONFIG_FILE_NAME, 'model_repos.yml'],
-  searchStrategy: 'global',
-  // No cache: one search per command anyway, and a long-lived caller (tests, a future MCP server) must see edits.
-  cache: false,
-  loaders: { '.yaml': (_path: string, text: string): Loaded => ({ text }), '.yml': (_path: string, text: string): Loaded => ({ text }) },
-});
+// cosmiconfig loads only for a search: with --config or AIM_CONFIG a command does not parse it and its YAML and
+// JSON parsers (about a fifth of the code a command loads).
+async function explorer() {
+  // A CommonJS package: what the bundle's dynamic import gives is its module.exports as `default`.
+  const loaded = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
+  const { cosmiconfig } = loaded.default ?? loaded;
+  return cosmiconfig('aim', {
+    searchPlaces: [CONFIG_FILE_NAME, 'model_repos.yml'],
+    searchStrategy: 'global',
+    // No cache: one search per command anyway, and a long-lived caller (tests, a future MCP server) must see edits.
+    cache: false,
+    loaders: { '.yaml': (_path: string, text: string): Loaded => ({ text }), '.yml': (_path: string, text: string): Loaded => ({ text }) },
+  });
+}
 
 export async function findConfigFile(source: ConfigSource = {}): Promise<string | undefined> {
   const explicit = source.explicitPath ?? process.env.AIM_CONFIG;
   if (explicit) return resolve(source.cwd ?? process.cwd(), explicit);
-  const found = await explorer.search(source.cwd ?? process.cwd());
+  const found = await (await explorer()).search(source.cwd ?? process.cwd());
   return found?.filepath;
 }
 
