@@ -51,6 +51,11 @@ export class PackWriter {
   private readonly synced = new Set<string>();
   private readonly unsynced: string[] = [];
   private syncing: Promise<void> = Promise.resolve();
+  /**
+   * The first failed sync, reported instead of syncing again: after a failed fsync Linux may count the lost pages
+   * clean, and a second fsync succeed without the bytes being on the disk.
+   */
+  private syncFailure: unknown;
 
   constructor(
     private readonly backend: Backend,
@@ -133,6 +138,7 @@ export class PackWriter {
   private async syncStored(): Promise<void> {
     if (!supportsDeferredSync(this.backend)) return;
     await this.syncing;
+    if (this.syncFailure) throw this.syncFailure;
     await this.backend.sync([...this.stored.keys()].filter((id) => !this.synced.has(id)).map(packKey));
   }
 
@@ -151,7 +157,7 @@ export class PackWriter {
       const batch = this.unsynced.splice(0);
       await backend.sync(batch.map(packKey)).then(
         () => batch.forEach((done) => this.synced.add(done)),
-        () => undefined, // left for syncStored, which reports a failure
+        (error: unknown) => void (this.syncFailure ??= error), // reported by syncStored, before any index names the pack
       );
     });
   }

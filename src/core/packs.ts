@@ -226,13 +226,15 @@ export async function unindexedPacks(backend: Backend, index: PackIndex): Promis
     // stat, not the listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
     const info = await backend.stat(key);
     const listed = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
-    const entries = listed && supportsDeferredSync(backend) ? await intactEntries(backend, key, listed) : listed;
+    // A pack that cannot be read back is left alone like one whose footer does not read: its chunks are sent again.
+    const entries = listed && supportsDeferredSync(backend) ? await intactEntries(backend, key, listed).catch(() => undefined) : listed;
     if (entries && entries.length > 0) found.set(pack, entries);
   }
   return found;
 }
 
 async function intactEntries(backend: Backend, key: string, entries: PackEntry[]): Promise<PackEntry[]> {
+  if (entries.length === 0) return [];
   const end = Math.max(...entries.map((entry) => entry.offset + entry.size));
   const bytes = await backend.getRange(key, 0, end);
   const intact: PackEntry[] = [];

@@ -157,6 +157,7 @@ export async function reuseCachedFile(repo: Repository, entry: CachedFile, conte
   const { counters, task } = context;
   const cached = entry.file;
   if (!(await context.chunksStoredBy(entry))) {
+    await context.packs?.(); // chunks in packs a killed push left behind count as stored
     const queue = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest))[Symbol.iterator]();
     let missing = false;
     const worker = async (): Promise<void> => {

@@ -79,7 +79,6 @@ async function commitVersion(
  * `removals`: the repository's removal mark, read before its index; it decides whether index files may be merged.
  */
 async function openPackWriter(repo: Repository, removals: string | undefined): Promise<PackWriter> {
-  repo.cacheIndex();
   const index = await repo.packIndex();
   const allowed = (): Promise<boolean> => repo.indexMergeAllowed(removals);
   return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index), { ...INDEX_MERGING, allowed });
@@ -114,7 +113,14 @@ export async function push(repo: Repository, source: string, options: PushOption
     return manifestsSeen.get(manifest)!;
   };
   let packWriter: Promise<PackWriter> | undefined;
-  const packs = metadata.format === PACKED_FORMAT ? () => (packWriter ??= openPackWriter(repo, removals)) : undefined;
+  let abandoned = false;
+  if (metadata.format === PACKED_FORMAT) repo.cacheIndex(); // before anything asks the index, so it comes from the cache
+  // Opened at most once, and never after the push failed: a chunk still hashing then must not start a writer that
+  // nothing salvages.
+  const packs =
+    metadata.format === PACKED_FORMAT
+      ? () => (abandoned ? Promise.reject(new Error('the push was abandoned')) : (packWriter ??= openPackWriter(repo, removals)))
+      : undefined;
   const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy, packs };
   try {
     for (const file of files) {
@@ -126,6 +132,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     await drainPipeline(context.pipeline);
     await (await packWriter)?.finish();
   } catch (error) {
+    abandoned = true;
     await (await packWriter?.catch(() => undefined))?.salvage();
     await cache.save(); // what was read stays known to the next run, which checks those chunks one by one
     throw error;

@@ -78,9 +78,12 @@ export class Repository {
     }
     // Chunking a newer aim added (as `head` once was) changes the boundaries: cutting without it would still make
     // valid versions, but would silently stop deduplicating against what that aim pushed.
+    const { masks, normalization } = metadata.chunking ?? {};
     const unknown = [
       ...Object.keys(metadata.chunking ?? {}).filter((key) => !CHUNKING_KEYS.has(key)),
       ...Object.keys(metadata.chunking?.head ?? {}).filter((key) => !HEAD_KEYS.has(key)).map((key) => `head.${key}`),
+      ...(masks === undefined || masks === 'spread' || masks === 'top' ? [] : [`masks: ${JSON.stringify(masks)}`]),
+      ...(normalization === undefined || [0, 1, 2, 3].includes(normalization) ? [] : [`normalization: ${JSON.stringify(normalization)}`]),
     ];
     if (unknown.length > 0) {
       throw new ConfigError(`repository ${this.name} (${this.location}) uses chunking settings this aim does not know: ${unknown.join(', ')}`, {

@@ -56,14 +56,8 @@ export class StatCache {
   /** The manifest entry recorded for this exact file, if nothing about it changed. */
   lookup(source: SourceFile): CachedFile | undefined {
     const entry = this.entries[source.absolute];
-    const same =
-      entry &&
-      entry.size === source.size &&
-      entry.mtimeMs === source.mtimeMs &&
-      entry.ino === source.ino &&
-      entry.chunking === this.chunking;
     // Paths and modes may differ between pushes of the same bytes; the cached entry carries only the content.
-    if (!same) return undefined;
+    if (!entry || !this.describes(entry, source)) return undefined;
     return { file: { ...entry.file, path: source.path, mode: source.mode }, manifest: entry.manifest as Digest | undefined, removals: entry.removals };
   }
 
@@ -74,18 +68,16 @@ export class StatCache {
    */
   record(source: SourceFile, file: ManifestFile): void {
     const previous = this.entries[source.absolute];
-    const same =
-      previous &&
-      previous.size === source.size &&
-      previous.mtimeMs === source.mtimeMs &&
-      previous.ino === source.ino &&
-      previous.chunking === this.chunking &&
-      previous.file.digest === file.digest;
-    if (!same) {
+    if (!previous || !this.describes(previous, source) || previous.file.digest !== file.digest) {
       this.entries[source.absolute] = { size: source.size, mtimeMs: source.mtimeMs, ino: source.ino, chunking: this.chunking, file };
       this.dirty = true;
     }
     this.recorded.push(source.absolute);
+  }
+
+  /** Whether the entry was recorded for this file as it is now (path, size, mtime, inode) and this chunking. */
+  private describes(entry: Entry, source: SourceFile): boolean {
+    return entry.size === source.size && entry.mtimeMs === source.mtimeMs && entry.ino === source.ino && entry.chunking === this.chunking;
   }
 
   committed(manifest: Digest, removals: string | undefined): void {

@@ -94,13 +94,34 @@ describe('packs', () => {
     expect(events.some((event) => event.startsWith('synced packs/'))).toBe(false);
   });
 
-  it('finds packs no index names by their footers, passing over a pack whose footer does not read', async () => {
+  it('a failed sync of a pack fails the push before any index names it, and is not retried into a false success', async () => {
+    const { root } = await backend();
+    let syncs = 0;
+    class FailingOnce extends LocalBackend {
+      override async sync(keys: string[]): Promise<void> {
+        if (keys.length > 0 && ++syncs === 1) throw new Error('EIO: the disk lost a write');
+        await super.sync(keys);
+      }
+    }
+    const writer = new PackWriter(new FailingOnce(root), new PackIndex());
+    for (const { digest, bytes } of await someChunks(40)) await writer.add(digest, bytes);
+    await expect(writer.finish()).rejects.toThrow('EIO');
+    expect(await readdir(join(root, 'index')).catch(() => [])).toEqual([]);
+  });
+
+  /** A folder holding one pack of `count` chunks that no index file names, as a push killed before its index leaves. */
+  async function unindexedPack(count: number) {
     const { root, backend: store } = await backend();
-    const chunks = await someChunks(4);
+    const chunks = await someChunks(count);
     const writer = new PackWriter(store, new PackIndex());
     for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
     await writer.finish();
     await rm(join(root, 'index'), { recursive: true });
+    return { root, store, chunks };
+  }
+
+  it('finds packs no index names by their footers, passing over a pack whose footer does not read', async () => {
+    const { root, store, chunks } = await unindexedPack(4);
     await mkdir(join(root, 'packs', 'ab'), { recursive: true });
     await writeFile(join(root, 'packs', 'ab', 'ab'.padEnd(32, '0')), randomBytes(5000)); // a remnant, not a pack
 
@@ -111,12 +132,7 @@ describe('packs', () => {
   });
 
   it('in a folder, a pack no index names gives back only its chunks that hash right (a power cut may have lost some)', async () => {
-    const { root, backend: store } = await backend();
-    const chunks = await someChunks(4);
-    const writer = new PackWriter(store, new PackIndex());
-    for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
-    await writer.finish();
-    await rm(join(root, 'index'), { recursive: true });
+    const { root, store } = await unindexedPack(4);
     let key = '';
     for await (const object of store.list('packs/')) key = object.key;
     const entries = await readPackFooter(store, key.split('/')[2]!, (await store.stat(key))!.size);

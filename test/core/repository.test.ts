@@ -39,6 +39,8 @@ describe('aim-repo.json', () => {
     await expect(repo.metadata()).rejects.toThrow(/uses chunking settings this aim does not know: tail$/);
     await write({ format: 1, chunking: { ...DEFAULT_CHUNKING, head: { ...DEFAULT_CHUNKING.head, mask: 3 } } });
     await expect(repo.metadata()).rejects.toThrow(/does not know: head\.mask$/);
+    await write({ format: 2, chunking: { ...DEFAULT_CHUNKING, masks: 'bottom', normalization: 7 } });
+    await expect(repo.metadata()).rejects.toThrow(/does not know: masks: "bottom", normalization: 7$/);
     await write({ format: 3, chunking: DEFAULT_CHUNKING });
     const error = await repo.metadata().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);

@@ -2,6 +2,7 @@
 // old one, a single-file push, symlinks that leave the folder, and --include/--exclude. All through the built CLI.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel, writeRandomFile } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, listFiles, sha256File, type Workspace } from '../helpers/cli.js';
@@ -127,6 +128,26 @@ describe('transfers (local repository)', () => {
       expect(restored.bytesTransferred).toBeGreaterThan(0);
       expect((await own.json(['verify', 'lost'])).ok).toBe(true);
       expect((await own.json(['push', 'lost/m:v1', 'model'])).bytesTransferred).toBe(0);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it('leaves the stat cache as it is on an unchanged re-push, and records a changed file', async () => {
+    const own = await createWorkspace((dir) => ({ c: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      await writeRandomFile(own.path('model', 'w.bin'), 3 * MiB, 'cache');
+      await own.json(['push', 'c/m:v1', 'model']);
+      const cacheDir = own.path('aim-home', 'cache', 'stat');
+      const [cacheFile] = await listFiles(cacheDir);
+      const written = await readFile(join(cacheDir, cacheFile!), 'utf8');
+      const before = (await stat(join(cacheDir, cacheFile!))).mtimeMs;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await own.json(['push', 'c/m:v2', 'model'])).toMatchObject({ bytesTransferred: 0 });
+      expect((await stat(join(cacheDir, cacheFile!))).mtimeMs).toBe(before);
+      await writeRandomFile(own.path('model', 'w.bin'), 3 * MiB, 'cache-2');
+      expect((await own.json(['push', 'c/m:v3', 'model'])).bytesTransferred).toBeGreaterThan(0);
+      expect(await readFile(join(cacheDir, cacheFile!), 'utf8')).not.toBe(written);
     } finally {
       await own.cleanup();
     }
