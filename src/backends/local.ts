@@ -6,7 +6,10 @@ import { readDirect } from '../core/direct-io.js';
 import { NotFoundError, StorageError } from '../core/errors.js';
 import type { Backend, DeferredSync, ObjectInfo } from './backend.js';
 
-/** A repository in a folder on local disk or an NFS mount. Every write is temp file + fsync + rename. */
+/**
+ * A repository in a folder on local disk or an NFS mount. Every write is temp file + fsync + rename, except packs,
+ * which a push writes unsynced (temp file + link) and syncs together before its index names them (DeferredSync).
+ */
 export class LocalBackend implements Backend, DeferredSync {
   readonly location: string;
 

@@ -1,4 +1,4 @@
-import { supportsDeferredSync, type Backend } from '../backends/backend.js';
+import { supportsDeferredSync, type Backend, type DeferredSync } from '../backends/backend.js';
 import { bufferForDirectWrite } from './direct-io.js';
 import type { Digest } from './digest.js';
 import { StorageError } from './errors.js';
@@ -56,6 +56,8 @@ export class PackWriter {
    * clean, and a second fsync succeed without the bytes being on the disk.
    */
   private syncFailure: unknown;
+  /** The backend, when it writes unsynced and syncs later (a folder); undefined for one whose writes are durable. */
+  private readonly deferred: (Backend & DeferredSync) | undefined;
 
   constructor(
     private readonly backend: Backend,
@@ -63,6 +65,7 @@ export class PackWriter {
     adopted: Map<string, PackEntry[]> = new Map(),
     private readonly merging: IndexMerging = INDEX_MERGING,
   ) {
+    this.deferred = supportsDeferredSync(backend) ? backend : undefined;
     for (const [pack, entries] of adopted) {
       this.stored.set(pack, entries);
       index.add(pack, entries);
@@ -136,10 +139,10 @@ export class PackWriter {
    * push that wrote those may still be running, and not have synced them yet.
    */
   private async syncStored(): Promise<void> {
-    if (!supportsDeferredSync(this.backend)) return;
+    if (!this.deferred) return;
     await this.syncing;
     if (this.syncFailure) throw this.syncFailure;
-    await this.backend.sync([...this.stored.keys()].filter((id) => !this.synced.has(id)).map(packKey));
+    await this.deferred.sync([...this.stored.keys()].filter((id) => !this.synced.has(id)).map(packKey));
   }
 
   /**
@@ -148,8 +151,8 @@ export class PackWriter {
    * end (0.6-1.1 s of a 3.5-4.0 s push; now 70-80 ms; measured on the test VM).
    */
   private syncInBackground(id: string): void {
-    const backend = this.backend;
-    if (!supportsDeferredSync(backend)) return;
+    const backend = this.deferred;
+    if (!backend) return;
     this.unsynced.push(id);
     if (this.unsynced.length > 1) return; // the sync queued already takes this one too
     // Each sync takes every pack written by the time it starts: when the disk is slow to flush, fewer, bigger batches.
@@ -184,7 +187,8 @@ export class PackWriter {
       pack.used + footer.length <= pack.buffer.length
         ? pack.buffer.subarray(0, pack.used + footer.copy(pack.buffer, pack.used))
         : Buffer.concat([pack.buffer.subarray(0, pack.used), footer]);
-    const upload = (supportsDeferredSync(this.backend) ? this.backend.putIfAbsentUnsynced(packKey(pack.id), body) : this.backend.putIfAbsent(packKey(pack.id), body))
+    const key = packKey(pack.id);
+    const upload = (this.deferred ? this.deferred.putIfAbsentUnsynced(key, body) : this.backend.putIfAbsent(key, body))
       .then(() => {
         this.stored.set(pack.id, pack.entries);
         this.index.add(pack.id, pack.entries);

@@ -1,4 +1,5 @@
 import { readChunks } from './chunk-reader.js';
+import { forEachConcurrently } from './concurrently.js';
 import { ChunkingWorker, type ChunkSource, type SourceChunk } from './parallel-chunk-reader.js';
 import type { Chunker } from './chunker.js';
 import type { Digest } from './digest.js';
@@ -158,14 +159,11 @@ export async function reuseCachedFile(repo: Repository, entry: CachedFile, conte
   const cached = entry.file;
   if (!(await context.chunksStoredBy(entry))) {
     await context.packs?.(); // chunks in packs a killed push left behind count as stored
-    const queue = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest))[Symbol.iterator]();
     let missing = false;
-    const worker = async (): Promise<void> => {
-      for (let next = queue.next(); !next.done && !missing; next = queue.next()) {
-        if (!(await repo.hasChunk(next.value.digest, next.value.size))) missing = true;
-      }
-    };
-    await Promise.all(Array.from({ length: context.concurrency }, worker));
+    const unseen = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest));
+    await forEachConcurrently(unseen, context.concurrency, async ({ digest, size }) => {
+      if (!missing && !(await repo.hasChunk(digest, size))) missing = true; // once one is missing, the rest are passed over
+    });
     if (missing) return undefined;
   }
   for (const chunk of cached.chunks) counters.seen.add(chunk.digest);

@@ -17,7 +17,7 @@ export class Session {
     await backend.probe('read');
     // Object stores answer each request with latency, so more requests in flight keep the link busy. Chunks travel
     // in packs everywhere: each request to a store costs, and each file in a folder costs a create, a rename and a
-    // flush of the disk's cache (a 2 GiB push: 128 pack files instead of about 2,000 chunk files), more so on NFS.
+    // flush of the disk's cache (a 2 GiB push: 128 pack files instead of ~3,400 chunk files), more so on NFS.
     const onObjectStore = repo.type === 's3';
     return new Repository(name, backend, repo.concurrency ?? (onObjectStore ? 24 : 8), repo.packs ?? true);
   }
