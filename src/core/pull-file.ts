@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
-import { DirectWriter } from './direct-io.js';
+import { DirectWriter, readDirect } from './direct-io.js';
 import { IntegrityError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
@@ -52,6 +52,9 @@ interface FetchUnit {
   first: number;
   count: number;
   bytes: number;
+  /** Where the first chunk lies on local disk (then the run is local). */
+  local?: ChunkSource;
+  /** Where the first chunk lies in a pack. */
   packed?: PackedChunk;
 }
 
@@ -115,31 +118,33 @@ export class ChunkBuffers {
   }
 }
 
-async function readLocalCopy(source: ChunkSource, target: Buffer): Promise<boolean> {
-  const handle = await open(source.path, 'r').catch(() => undefined);
-  if (!handle) return false;
-  const { bytesRead } = await handle.read(target, 0, target.length, source.offset).finally(() => handle.close());
-  return bytesRead === target.length;
+/**
+ * Up to `target.length` bytes of the local file `source.path` from `source.offset`: around the page cache where the
+ * file system allows it (an installed file is cold, and on the test VM a cold buffered read costs a host fault per
+ * page), the usual way elsewhere. The count read; 0 when the file is gone.
+ */
+async function readLocalCopy(source: ChunkSource, target: Buffer): Promise<number> {
+  try {
+    const direct = await readDirect(source.path, target, source.offset);
+    if (direct !== undefined) return direct;
+    const handle = await open(source.path, 'r');
+    try {
+      return (await handle.read(target, 0, target.length, source.offset)).bytesRead;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return 0; // unreadable: its chunks come from the repository
+  }
 }
 
-/** The chunk's verified bytes, in a buffer taken from `buffers` (give it back once written) or a new one. */
-async function fetchChunk(context: PullFileContext, digest: Digest, size: number, buffer: Buffer): Promise<Buffer> {
-  const target = buffer.subarray(0, size);
-  const local = context.locator.get(digest);
-  if (local && (await readLocalCopy(local, target))) {
-    const checked = await context.pool.hashChunk(target);
-    if (checked.digest === digest) {
-      context.counters.bytesReused += size;
-      return checked.bytes;
-    }
-  }
+/** The chunk's verified bytes from the repository: `target` (its exact size) or, after a hashing worker took it, a new buffer. */
+async function fetchChunk(context: PullFileContext, digest: Digest, target: Buffer): Promise<Buffer> {
   const packed = context.index.lookup(digest);
-  // Hashing on a worker (AIM_HASH=wasm) takes the buffer away; the download then needs a new one.
-  const into = target.length === size ? target : Buffer.allocUnsafeSlow(size);
-  const bytes = await readStored(context.repo.backend, packed ? packKey(packed.pack) : blobKey(digest), into, packed?.offset);
+  const bytes = await readStored(context.repo.backend, packed ? packKey(packed.pack) : blobKey(digest), target, packed?.offset);
   const checked = bytes && (await context.pool.hashChunk(bytes));
   if (!checked || checked.digest !== digest) return explainBadChunk(context.repo, digest);
-  context.counters.bytesTransferred += size;
+  context.counters.bytesTransferred += target.length;
   return checked.bytes;
 }
 
@@ -162,48 +167,88 @@ async function explainBadChunk(repo: Repository, digest: Digest): Promise<never>
 }
 
 /**
- * The chunks from `first` on that one request can fetch: a run of chunks stored back to back in one pack, in the
- * order the file needs them, up to MAX_RUN_BYTES; or one chunk (loose, or found on local disk).
+ * The chunks from `first` on that one read can fetch: a run of chunks lying back to back in one local file (the
+ * installed older version) or in one pack, in the order the file needs them, up to MAX_RUN_BYTES; or one chunk.
  */
 function nextUnit(file: ManifestFile, first: number, context: PullFileContext): FetchUnit {
-  const placed = (index: number): PackedChunk | undefined => {
-    const chunk = file.chunks[index]!;
-    const packed = context.locator.has(chunk.digest) ? undefined : context.index.lookup(chunk.digest);
-    return packed?.size === chunk.size ? packed : undefined;
+  const localAt = (index: number): ChunkSource | undefined => context.locator.get(file.chunks[index]!.digest);
+  const packedAt = (index: number): PackedChunk | undefined => {
+    const packed = context.index.lookup(file.chunks[index]!.digest);
+    return packed?.size === file.chunks[index]!.size ? packed : undefined;
   };
-  const packed = placed(first);
-  const unit: FetchUnit = { first, count: 1, bytes: file.chunks[first]!.size, packed };
-  while (packed && first + unit.count < file.chunks.length) {
-    const next = placed(first + unit.count);
-    if (next?.pack !== packed.pack || next.offset !== packed.offset + unit.bytes || unit.bytes + next.size > MAX_RUN_BYTES) break;
+  const local = localAt(first);
+  const packed = local ? undefined : packedAt(first);
+  const unit: FetchUnit = { first, count: 1, bytes: file.chunks[first]!.size, local, packed };
+  const follows = (index: number): boolean => {
+    if (local) {
+      const next = localAt(index);
+      return next?.path === local.path && next.offset === local.offset + unit.bytes;
+    }
+    const next = localAt(index) ? undefined : packedAt(index);
+    return next !== undefined && next.pack === packed!.pack && next.offset === packed!.offset + unit.bytes;
+  };
+  while ((local ?? packed) && first + unit.count < file.chunks.length) {
+    const next = first + unit.count;
+    if (!follows(next) || unit.bytes + file.chunks[next]!.size > MAX_RUN_BYTES) break;
     unit.count++;
-    unit.bytes += next.size;
+    unit.bytes += file.chunks[next]!.size;
   }
   return unit;
 }
 
+/** The slices of `bytes` that hold the unit's chunks, each with its chunk. */
+function slicesOf(file: ManifestFile, unit: FetchUnit, bytes: Buffer): Array<{ digest: Digest; slice: Buffer }> {
+  let offset = 0;
+  return file.chunks.slice(unit.first, unit.first + unit.count).map((chunk) => {
+    const slice = bytes.subarray(offset, offset + chunk.size);
+    offset += chunk.size;
+    return { digest: chunk.digest, slice };
+  });
+}
+
 /** A run's verified bytes, read from its pack with one ranged request; each chunk is checked on its own. */
 async function fetchRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
+  const slices = slicesOf(file, unit, buffer.subarray(0, unit.bytes));
   const bytes = await readStored(context.repo.backend, packKey(unit.packed!.pack), buffer.subarray(0, unit.bytes), unit.packed!.offset);
-  const chunks = file.chunks.slice(unit.first, unit.first + unit.count);
-  let offset = 0;
-  const checks = chunks.map((chunk) => {
-    const start = offset;
-    offset += chunk.size;
-    // Several chunks share the buffer, so each slice is copied if it travels to a hashing worker.
-    return bytes ? context.pool.hashChunk(bytes.subarray(start, offset)).then((checked) => checked.digest === chunk.digest) : false;
-  });
+  // Several chunks share the buffer, so each slice is copied if it travels to a hashing worker.
+  const checks = slices.map(({ digest, slice }) => (bytes ? context.pool.hashChunk(slice).then((checked) => checked.digest === digest) : false));
   const bad = (await Promise.all(checks)).indexOf(false);
-  if (bad >= 0) return explainBadChunk(context.repo, chunks[bad]!.digest);
+  if (bad >= 0) return explainBadChunk(context.repo, slices[bad]!.digest);
   context.counters.bytesTransferred += unit.bytes;
   return bytes!;
 }
 
+/**
+ * A run's verified bytes from a file already on local disk, read at once; each chunk is checked on its own, and one
+ * that does not match (the file changed since it was installed) comes from the repository instead.
+ */
+async function fetchLocalRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
+  const bytes = buffer.subarray(0, unit.bytes);
+  const read = await readLocalCopy(unit.local!, bytes);
+  let end = 0;
+  const checks = slicesOf(file, unit, bytes).map(async ({ digest, slice }) => {
+    const size = slice.length;
+    end += size;
+    const checked = end <= read ? await context.pool.hashChunk(slice) : undefined;
+    if (checked?.digest === digest) {
+      context.counters.bytesReused += size;
+      return checked.bytes;
+    }
+    // A hashing worker takes a slice that is its buffer's whole memory away (it reads as empty then).
+    const taken = slice.length !== size;
+    const fetched = await fetchChunk(context, digest, taken ? Buffer.allocUnsafe(size) : slice);
+    if (!taken && fetched !== slice) slice.set(fetched);
+    return fetched;
+  });
+  const chunks = await Promise.all(checks);
+  return unit.count === 1 ? chunks[0]! : bytes;
+}
+
 /** The unit's verified bytes, ready to write at the file offset of its first chunk. */
 function fetchUnit(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
-  // One chunk goes the single-chunk way, which also takes it from local disk or a loose object.
-  if (unit.count === 1) return fetchChunk(context, file.chunks[unit.first]!.digest, unit.bytes, buffer);
-  return fetchRun(context, file, unit, buffer);
+  if (unit.local) return fetchLocalRun(context, file, unit, buffer);
+  if (unit.packed && unit.count > 1) return fetchRun(context, file, unit, buffer);
+  return fetchChunk(context, file.chunks[unit.first]!.digest, buffer.subarray(0, unit.bytes));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,5 +30,29 @@ describe('pull reuses chunks from other folders aim pulled', () => {
     expect(warm.bytesTransferred).toBeLessThan(8 * 1024 * 1024);
     expect(warm.bytesSkipped).toBeGreaterThan(size - 8 * 1024 * 1024);
     expect((await readFile(join(root, 'b', 'w.bin'))).equals(await readFile(join(root, 'v2', 'w.bin')))).toBe(true);
+  });
+
+  it('reads unchanged chunks from the installed file in runs, and fetches those that changed on disk since', async () => {
+    await mkdir(join(root, 'repo2'));
+    const repo = new Repository('r2', new LocalBackend(join(root, 'repo2')));
+    const size = 48 * 1024 * 1024;
+    await writeRandomFile(join(root, 'w1', 'w.bin'), size, 'runs');
+    await deriveFile(join(root, 'w1', 'w.bin'), join(root, 'w2', 'w.bin'), [{ kind: 'change', offset: 20 * 1024 * 1024, length: 4096 }], 'runs2');
+    await push(repo, join(root, 'w1'), { model: 'm', tag: 'v1' });
+    await push(repo, join(root, 'w2'), { model: 'm', tag: 'v2' });
+    const dest = join(root, 'installed');
+    await pull(repo, { model: 'm', tag: 'v1' }, dest);
+    // Damage the installed copy behind aim's back: bytes in the middle, and its last 3 MiB gone.
+    const handle = await open(join(dest, 'w.bin'), 'r+');
+    await handle.write(Buffer.alloc(4096, 7), 0, 4096, 5 * 1024 * 1024);
+    await handle.close();
+    await truncate(join(dest, 'w.bin'), size - 3 * 1024 * 1024);
+
+    const update = await pull(repo, { model: 'm', tag: 'v2' }, dest);
+
+    expect((await readFile(join(dest, 'w.bin'))).equals(await readFile(join(root, 'w2', 'w.bin')))).toBe(true);
+    // The changed region, the damaged chunk and the lost tail: a few chunks of at most 2 MiB each.
+    expect(update.bytesTransferred).toBeGreaterThan(3 * 1024 * 1024);
+    expect(update.bytesTransferred).toBeLessThan(14 * 1024 * 1024);
   });
 });
