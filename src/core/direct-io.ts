@@ -57,6 +57,19 @@ export function bufferForDirectWrite(size: number): Buffer {
   }
 }
 
+/**
+ * A view of `size` bytes of `base` (from bufferForDirectWrite, a block longer than any view asked of it) whose
+ * address sits where file offset `position` sits in its block: the whole blocks of data written there at `position`
+ * are aligned in memory as in the file, so a DirectWriter writes them in place instead of copying them first.
+ */
+export function viewForPosition(base: Buffer, position: number, size: number): Buffer {
+  const at = position % BLOCK;
+  return base.subarray(at, at + size);
+}
+
+/** How much longer than its longest view a base buffer for viewForPosition must be. */
+export const VIEW_SLACK = BLOCK;
+
 /** Whole-file buffers come in powers of two from this size, so that freed ones fit the next chunks. */
 const MIN_FILE_BUFFER = 4 * 1024 * 1024;
 /** Freed whole-file buffers kept for reuse; more are dropped (each is also an address-space reservation). */
@@ -338,6 +351,15 @@ export class DirectWriter {
   }
 
   private async writeWhole(bytes: Uint8Array, position: number): Promise<void> {
+    // Whole blocks that sit on a block boundary in aligned memory (viewForPosition) go as they are.
+    if (alignedMemories.has(bytes.buffer) && bytes.byteOffset % BLOCK === 0) {
+      const wrote = await this.directWrite(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), position).then(
+        () => true,
+        (error: unknown) => this.fallBack(error).then(() => false),
+      );
+      if (!wrote) await writeFully(this.handle, bytes, position);
+      return;
+    }
     await memory.withStaging(async (staging) => {
       let at = 0;
       while (at < bytes.length && this.direct) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
-import { DirectWriter, readDirect } from './direct-io.js';
+import { bufferForDirectWrite, DirectWriter, readDirect, VIEW_SLACK, viewForPosition } from './direct-io.js';
 import { IntegrityError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
@@ -89,10 +89,14 @@ async function readJournal(path: string): Promise<Journal> {
 
 /**
  * Buffers for chunks in flight, reused: a new buffer per chunk makes a big pull spend a sixth of its time in the
- * garbage collector. A buffer that went to a hashing worker comes back detached (empty) and is dropped.
+ * garbage collector. Each is page-aligned memory, handed out as a view that sits where the bytes go in their block of
+ * the file, so the direct write of a fetched run takes its whole blocks in place (viewForPosition). A view is never its
+ * buffer's whole memory, so a hashing worker (AIM_HASH=wasm) gets a copy and never takes the buffer away.
  */
 export class ChunkBuffers {
   private readonly free: Buffer[] = [];
+  /** The whole buffer behind each view handed out. */
+  private readonly bases = new WeakMap<ArrayBufferLike, Buffer>();
 
   /**
    * `capacity`: the size of each new buffer for runs of chunks, so that any free one fits whatever run comes next.
@@ -106,15 +110,19 @@ export class ChunkBuffers {
     return new ChunkBuffers(index.size > 0 ? MAX_RUN_BYTES : undefined);
   }
 
-  take(size: number): Buffer {
-    const index = this.free.findIndex((buffer) => buffer.length >= size);
+  /** `size` bytes for data that will be written at file offset `position`. */
+  take(size: number, position = 0): Buffer {
+    const index = this.free.findIndex((buffer) => buffer.length >= size + VIEW_SLACK);
     const fresh = size > SINGLE_CHUNK_BUFFER ? Math.max(size, this.capacity) : SINGLE_CHUNK_BUFFER;
-    const buffer = index >= 0 ? this.free.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(fresh);
-    return buffer;
+    const base = index >= 0 ? this.free.splice(index, 1)[0]! : bufferForDirectWrite(fresh + VIEW_SLACK);
+    const view = viewForPosition(base, position, size);
+    this.bases.set(view.buffer, base);
+    return view;
   }
 
-  give(buffer: Buffer): void {
-    if (buffer.length > 0) this.free.push(buffer);
+  give(view: Buffer): void {
+    const base = this.bases.get(view.buffer);
+    if (base && base.length > 0) this.free.push(base);
   }
 }
 
@@ -336,7 +344,7 @@ async function writeChunks(partial: PartialWriter, done: number): Promise<void> 
     first += unit.count;
     while (inFlight.size >= context.concurrency || (inFlight.size > 0 && bytesInFlight + unit.bytes > byteBudget)) await Promise.race(inFlight);
     if (failure || flushFailure) break;
-    const buffer = context.buffers.take(unit.bytes);
+    const buffer = context.buffers.take(unit.bytes, offsets[unit.first]!);
     bytesInFlight += unit.bytes;
     const work = fetchUnit(context, file, unit, buffer)
       .then((bytes) => partial.writer.write(bytes, offsets[unit.first]!))

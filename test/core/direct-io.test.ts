@@ -3,7 +3,7 @@ import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { DirectWriter, readDirect, writeNewFileDirect } from '../../src/core/direct-io.js';
+import { bufferForDirectWrite, DirectWriter, readDirect, VIEW_SLACK, viewForPosition, writeNewFileDirect } from '../../src/core/direct-io.js';
 
 const root = await mkdtemp(join(tmpdir(), 'aim-direct-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -33,12 +33,20 @@ function cut(start: number, size: number, seed: number): Array<[number, number]>
   return ranges;
 }
 
-async function writeRanges(path: string, data: Buffer, start: number, seed: number): Promise<boolean> {
+/** Each range as a copy in a view placed for its file offset (as a pull's chunk buffers are), when `placed`. */
+function placedCopy(data: Buffer, from: number, to: number): Buffer {
+  const view = viewForPosition(bufferForDirectWrite(to - from + VIEW_SLACK), from, to - from);
+  data.copy(view, 0, from, to);
+  return view;
+}
+
+async function writeRanges(path: string, data: Buffer, start: number, seed: number, placed = false): Promise<boolean> {
   const handle = await open(path, start > 0 ? 'r+' : 'w');
   try {
     const writer = await DirectWriter.open(path, handle, data.length, start);
     const direct = writer.isDirect;
-    await Promise.all(cut(start, data.length, seed).map(([from, to]) => writer.write(data.subarray(from, to), from)));
+    const bytesOf = (from: number, to: number) => (placed ? placedCopy(data, from, to) : data.subarray(from, to));
+    await Promise.all(cut(start, data.length, seed).map(([from, to]) => writer.write(bytesOf(from, to), from)));
     await writer.finish();
     await handle.truncate(data.length);
     return direct;
@@ -53,6 +61,13 @@ describe('DirectWriter', () => {
     const path = join(root, 'whole.bin');
     const direct = await writeRanges(path, data, 0, 7);
     expect(direct).toBe(tmpTakesDirect);
+    expect((await readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('writes ranges held in views placed for their offsets (whole blocks in place), into exactly the file they make up', async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 555);
+    const path = join(root, 'placed.bin');
+    expect(await writeRanges(path, data, 0, 5, true)).toBe(tmpTakesDirect);
     expect((await readFile(path)).equals(data)).toBe(true);
   });
 
