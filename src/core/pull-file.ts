@@ -60,8 +60,8 @@ interface FetchUnit {
 
 /**
  * A ranged read of up to half a pack replaces that many chunk requests. Against s3rver, 2 GiB pulled in runs of
- * 16 MiB or 8 MiB took about as long (2.6-3.4 s, three rounds each), and peak RSS grew with the bytes in flight
- * (16 MiB runs, three at once: 316-328 MiB; 8 MiB runs, three at once: 210-255 MiB).
+ * 8 MiB took 6.3-7.3 s and in runs of 16 MiB (a whole pack) 6.5-8.7 s, with 30-40 MiB more peak RSS (five
+ * alternating rounds each, 2026-12-02).
  */
 const MAX_RUN_BYTES = PACK_TARGET_BYTES / 2;
 /** The largest chunk the default chunking cuts. */
@@ -335,9 +335,11 @@ async function writeChunks(partial: PartialWriter, done: number): Promise<void> 
       }
     }
   };
-  // Reads in flight are bounded by count and by bytes: a run of packed chunks is up to 8 MiB. A unit starts only
-  // once it fits, so three runs are the most held at once on S3's default of 24 chunks in flight.
-  const byteBudget = Math.max(2 * MAX_RUN_BYTES, context.concurrency * 1024 * 1024);
+  // Reads in flight are bounded by count and by bytes: a run of packed chunks is up to 8 MiB, and a unit starts
+  // only once it fits. Five runs at once: 2 GiB pulled from s3rver in 4.9-5.6 s against 5.7-6.2 s with three and
+  // 5.1-5.6 s with eight (peak RSS 198-233, 173-188 and 237-266 MiB), and in a second A/B 5.7-6.5 s against
+  // 6.0-7.9 s with three; from a folder in 4.0-4.8 s against 4.8-5.4 s with two (four alternating rounds each).
+  const byteBudget = Math.max(5 * MAX_RUN_BYTES, context.concurrency * 1024 * 1024);
   let bytesInFlight = 0;
   for (let first = done; first < file.chunks.length && !failure && !flushFailure; ) {
     const unit = nextUnit(file, first, context);
