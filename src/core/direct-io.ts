@@ -352,7 +352,7 @@ export class DirectWriter {
 
   private async writeWhole(bytes: Uint8Array, position: number): Promise<void> {
     // Whole blocks that sit on a block boundary in aligned memory (viewForPosition) go as they are.
-    if (alignedMemories.has(bytes.buffer) && bytes.byteOffset % BLOCK === 0) {
+    if (this.direct && alignedMemories.has(bytes.buffer) && bytes.byteOffset % BLOCK === 0) {
       const wrote = await this.directWrite(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), position).then(
         () => true,
         (error: unknown) => this.fallBack(error).then(() => false),

@@ -105,9 +105,9 @@ export class ChunkBuffers {
    */
   constructor(private readonly capacity = SINGLE_CHUNK_BUFFER) {}
 
-  /** Buffers sized for `index`: runs of packed chunks when it names any, single chunks otherwise. */
-  static for(index: PackIndex): ChunkBuffers {
-    return new ChunkBuffers(index.size > 0 ? MAX_RUN_BYTES : undefined);
+  /** Buffers sized for runs of chunks when `index` names packs or `locator` chunks on disk, for single chunks otherwise. */
+  static for(index: PackIndex, locator: Map<Digest, ChunkSource>): ChunkBuffers {
+    return new ChunkBuffers(index.size > 0 || locator.size > 0 ? MAX_RUN_BYTES : undefined);
   }
 
   /** `size` bytes for data that will be written at file offset `position`. */
@@ -216,10 +216,12 @@ function slicesOf(file: ManifestFile, unit: FetchUnit, bytes: Buffer): Array<{ d
 
 /** A run's verified bytes, read from its pack with one ranged request; each chunk is checked on its own. */
 async function fetchRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
-  const slices = slicesOf(file, unit, buffer.subarray(0, unit.bytes));
   const bytes = await readStored(context.repo.backend, packKey(unit.packed!.pack), buffer.subarray(0, unit.bytes), unit.packed!.offset);
-  // Several chunks share the buffer, so each slice is copied if it travels to a hashing worker.
-  const checks = slices.map(({ digest, slice }) => (bytes ? context.pool.hashChunk(slice).then((checked) => checked.digest === digest) : false));
+  if (!bytes) return explainBadChunk(context.repo, file.chunks[unit.first]!.digest);
+  // The slices of what was read (a backend without readInto returns its own buffer). Several chunks share it, so
+  // each slice is copied if it travels to a hashing worker.
+  const slices = slicesOf(file, unit, bytes);
+  const checks = slices.map(({ digest, slice }) => context.pool.hashChunk(slice).then((checked) => checked.digest === digest));
   const bad = (await Promise.all(checks)).indexOf(false);
   if (bad >= 0) return explainBadChunk(context.repo, slices[bad]!.digest);
   context.counters.bytesTransferred += unit.bytes;

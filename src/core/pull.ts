@@ -101,7 +101,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
     const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
     repo.cacheIndex();
     const index = await repo.packIndex();
-    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index), index };
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
     for (const file of manifest.files) {
       const target = await safeTarget(dest, file.path);
       if (await isInPlace(target, state.files[file.path], file, pool)) {

@@ -44,9 +44,10 @@ async function writeRanges(path: string, data: Buffer, start: number, seed: numb
   const handle = await open(path, start > 0 ? 'r+' : 'w');
   try {
     const writer = await DirectWriter.open(path, handle, data.length, start);
-    const direct = writer.isDirect;
     const bytesOf = (from: number, to: number) => (placed ? placedCopy(data, from, to) : data.subarray(from, to));
     await Promise.all(cut(start, data.length, seed).map(([from, to]) => writer.write(bytesOf(from, to), from)));
+    // Still direct after every write: a write the file system refused would have sent the rest the usual way.
+    const direct = writer.isDirect;
     await writer.finish();
     await handle.truncate(data.length);
     return direct;

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, open, readFile, rm, truncate } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,5 +54,40 @@ describe('pull reuses chunks from other folders aim pulled', () => {
     // The changed region, the damaged chunk and the lost tail: a few chunks of at most 2 MiB each.
     expect(update.bytesTransferred).toBeGreaterThan(3 * 1024 * 1024);
     expect(update.bytesTransferred).toBeLessThan(14 * 1024 * 1024);
+    expect(update.bytesTransferred + update.bytesSkipped).toBe(size);
+  });
+
+  it('reads a run only where chunks lie back to back in the installed file, and fetches everything once it is gone', async () => {
+    await mkdir(join(root, 'repo3'));
+    const repo = new Repository('r3', new LocalBackend(join(root, 'repo3')));
+    const size = 48 * 1024 * 1024;
+    await writeRandomFile(join(root, 's1', 'w.bin'), size, 'repeat');
+    const first = await push(repo, join(root, 's1'), { model: 'm', tag: 'v1' });
+    // v2 repeats six of v1's chunks from the middle right after themselves, cut where v1 was cut: every chunk of v2
+    // is one of v1's, but after the sixth comes the first again, which v1 holds elsewhere.
+    const { chunks } = (await repo.getManifest(first.digest)).files[0]!;
+    const starts = chunks.map((_, i) => chunks.slice(0, i).reduce((sum, chunk) => sum + chunk.size, 0));
+    const from = starts[chunks.length >> 1]!;
+    const to = starts[(chunks.length >> 1) + 6]!;
+    const v1 = await readFile(join(root, 's1', 'w.bin'));
+    const v2 = Buffer.concat([v1.subarray(0, to), v1.subarray(from, to), v1.subarray(to)]);
+    await mkdir(join(root, 's2'));
+    await writeFile(join(root, 's2', 'w.bin'), v2);
+    const pushed = await push(repo, join(root, 's2'), { model: 'm', tag: 'v2' });
+    expect(pushed.bytesTransferred).toBe(0);
+    const dest = join(root, 'repeated');
+    await pull(repo, { model: 'm', tag: 'v1' }, dest);
+
+    const update = await pull(repo, { model: 'm', tag: 'v2' }, dest);
+
+    expect((await readFile(join(dest, 'w.bin'))).equals(v2)).toBe(true);
+    // A run that read on past the sixth chunk would take v1's next bytes for the first one, and fetch it.
+    expect(update.bytesTransferred).toBe(0);
+    expect(update.bytesSkipped).toBe(v2.length);
+
+    await rm(join(dest, 'w.bin'));
+    const again = await pull(repo, { model: 'm', tag: 'v1' }, dest);
+    expect((await readFile(join(dest, 'w.bin'))).equals(v1)).toBe(true);
+    expect(again.bytesTransferred).toBe(size);
   });
 });
