@@ -43,3 +43,12 @@ export async function* readChunks(path: string, chunker: Chunker): AsyncGenerato
     await handle.close();
   }
 }
+
+/** The content-defined chunks of a whole file already in memory, as views of it: the same cuts readChunks makes. */
+export function* cutChunks(bytes: Buffer, chunker: Chunker): Generator<Buffer> {
+  for (let position = 0; position < bytes.length; ) {
+    const length = chunker.at(position).cut(bytes, position, bytes.length);
+    yield bytes.subarray(position, position + length);
+    position += length;
+  }
+}

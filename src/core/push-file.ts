@@ -1,4 +1,4 @@
-import { readChunks } from './chunk-reader.js';
+import { cutChunks, readChunks } from './chunk-reader.js';
 import { forEachConcurrently } from './concurrently.js';
 import { ChunkingWorker, type ChunkSource, type SourceChunk } from './parallel-chunk-reader.js';
 import type { Chunker } from './chunker.js';
@@ -85,18 +85,23 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
  */
 const noop = (): void => undefined;
 
-/** Chunks of a small file (or any file without a chunking worker), cut inline; the caller hashes them. */
-function inlineSource(path: string, chunker: Chunker): ChunkSource {
+/**
+ * Chunks of a small file (or any file without a chunking worker), cut inline from `preloaded` (the file read ahead)
+ * or as they are read; the caller hashes them.
+ */
+function inlineSource(path: string, chunker: Chunker, preloaded: Buffer | undefined): ChunkSource {
   async function* chunks(): AsyncGenerator<SourceChunk> {
-    for await (const bytes of readChunks(path, chunker)) yield { bytes };
+    if (preloaded) for (const bytes of cutChunks(preloaded, chunker)) yield { bytes };
+    else for await (const bytes of readChunks(path, chunker)) yield { bytes };
   }
   return { chunks: chunks(), fileDigest: () => undefined };
 }
 
-export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext): Promise<ManifestFile> {
+/** `preloaded`: the file's bytes when they were read ahead (FilePrefetch). */
+export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Buffer): Promise<ManifestFile> {
   const { chunker, pool, counters, task, pipeline } = context;
-  const worker = ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
-  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker);
+  const worker = !preloaded && ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
+  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker, preloaded);
   let fileDigester: FileDigester | undefined;
   const chunks: ChunkRef[] = [];
   const hashing: Array<Promise<unknown>> = [];

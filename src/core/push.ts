@@ -9,6 +9,7 @@ import { ChunkingWorker } from './parallel-chunk-reader.js';
 import { INDEX_MERGING, PackWriter } from './pack-writer.js';
 import { PACKED_FORMAT, type Repository } from './repository.js';
 import { unindexedPacks } from './packs.js';
+import { FilePrefetch } from './prefetch.js';
 import { refreshIndex } from './repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from './tags.js';
@@ -123,9 +124,11 @@ export async function push(repo: Repository, source: string, options: PushOption
       : undefined;
   const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy, packs };
   try {
-    for (const file of files) {
+    const prefetch = new FilePrefetch(files, (file) => options.rehash === true || !cache.lookup(file));
+    for (const [index, file] of files.entries()) {
       const cached = options.rehash ? undefined : cache.lookup(file);
-      const pushed = (cached && (await reuseCachedFile(repo, cached, context))) || (await pushFile(repo, file, context));
+      const preloaded = prefetch.take(index);
+      const pushed = (cached && (await reuseCachedFile(repo, cached, context))) || (await pushFile(repo, file, context, await preloaded));
       cache.record(file, pushed);
       manifestFiles.push(pushed);
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomStream } from '../../fixtures/generate-model.js';
-import { readChunks } from '../../src/core/chunk-reader.js';
+import { cutChunks, readChunks } from '../../src/core/chunk-reader.js';
 import { Chunker, DEFAULT_CHUNKING, type ChunkingParams } from '../../src/core/chunker.js';
 
 const KiB = 1024;
@@ -203,6 +203,20 @@ describe('Chunker (FastCDC)', () => {
       for await (const chunk of readChunks(file, chunker)) chunks.push(chunk);
       expect(chunks.map((c) => c.length)).toEqual(chunker.split(data));
       expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    });
+
+    it('cuts a file read whole (a small file read ahead) exactly as it cuts the file streamed, head included', async () => {
+      const withHead = new Chunker(DEFAULT_CHUNKING);
+      for (const size of [0, 1, 40 * KiB, 3 * MiB + 17]) {
+        const bytes = data.subarray(0, size);
+        const file = join(folder, `small-${size}.bin`);
+        await writeFile(file, bytes);
+        const streamed: Buffer[] = [];
+        for await (const chunk of readChunks(file, withHead)) streamed.push(chunk);
+        const cut = [...cutChunks(bytes, withHead)];
+        expect(cut.map((c) => c.length)).toEqual(streamed.map((c) => c.length));
+        expect(Buffer.concat(cut).equals(bytes)).toBe(true);
+      }
     });
 
     it('cuts a head longer than its window with the head sizes up to the head end', async () => {

@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import type { SourceFile } from './walk.js';
+
+// Small files are read a few at a time ahead of the push. Read one after the other, each costs an open, a stat,
+// two reads and a close on libuv's thread pool, and the push waits for every one: 2,000 files of 35 KiB took 1.8-2.2 s
+// on the test VM with the main thread idle for 1.1 s of it.
+
+/** Files up to this size are read whole, ahead; bigger ones stream through a window as they are pushed. */
+export const PREFETCH_MAX_FILE = 4 * 1024 * 1024;
+const AHEAD_FILES = 16;
+const AHEAD_BYTES = 32 * 1024 * 1024;
+
+export class FilePrefetch {
+  private readonly reads = new Map<number, Promise<Buffer | undefined>>();
+  private next = 0;
+  private bytesAhead = 0;
+
+  /** `wanted`: whether a file will be read at all (not one the stat cache vouches for). */
+  constructor(
+    private readonly files: SourceFile[],
+    private readonly wanted: (file: SourceFile) => boolean,
+  ) {}
+
+  /**
+   * The bytes of `files[index]` when they were read ahead, undefined when it is read the usual way (too big, not
+   * wanted, or the read failed: the usual read then reports why). Starts reading the files after it.
+   */
+  take(index: number): Promise<Buffer | undefined> {
+    this.next = Math.max(this.next, index);
+    this.fill();
+    const read = this.reads.get(index);
+    if (read) {
+      this.reads.delete(index);
+      this.bytesAhead -= this.files[index]!.size;
+      this.fill();
+    }
+    return read ?? Promise.resolve(undefined);
+  }
+
+  private fill(): void {
+    while (this.next < this.files.length && this.reads.size < AHEAD_FILES) {
+      const file = this.files[this.next]!;
+      const small = file.size <= PREFETCH_MAX_FILE;
+      if (small && this.bytesAhead + file.size > AHEAD_BYTES) return;
+      if (small && this.wanted(file)) {
+        this.reads.set(this.next, readFile(file.absolute).catch(() => undefined));
+        this.bytesAhead += file.size;
+      }
+      this.next++;
+    }
+  }
+}
