@@ -15,10 +15,10 @@ export class FilePrefetch {
   private next = 0;
   private bytesAhead = 0;
 
-  /** `wanted`: whether a file will be read at all (not one the stat cache vouches for). */
+  /** `wanted`: whether a file will be read at all (not one whose chunks the stat cache vouches for). */
   constructor(
     private readonly files: SourceFile[],
-    private readonly wanted: (file: SourceFile) => boolean,
+    private readonly wanted: (file: SourceFile) => boolean | Promise<boolean>,
   ) {}
 
   /**
@@ -42,8 +42,9 @@ export class FilePrefetch {
       const file = this.files[this.next]!;
       const small = file.size <= PREFETCH_MAX_FILE;
       if (small && this.bytesAhead + file.size > AHEAD_BYTES) return;
-      if (small && this.wanted(file)) {
-        this.reads.set(this.next, readFile(file.absolute).catch(() => undefined));
+      if (small) {
+        const read = Promise.resolve(this.wanted(file)).then((wanted) => (wanted ? readFile(file.absolute) : undefined));
+        this.reads.set(this.next, read.catch(() => undefined));
         this.bytesAhead += file.size;
       }
       this.next++;

@@ -124,7 +124,12 @@ export async function push(repo: Repository, source: string, options: PushOption
       : undefined;
   const context = { chunker, pool, counters, task, concurrency: options.concurrency ?? repo.concurrency, pipeline, bigFileReader, chunksStoredBy, packs };
   try {
-    const prefetch = new FilePrefetch(files, (file) => options.rehash === true || !cache.lookup(file));
+    // Files the stat cache knows are read ahead too when the manifest that stored their chunks is gone (a wiped or
+    // new repository at the same path): their chunks are then checked one by one and usually missing.
+    const prefetch = new FilePrefetch(files, (file) => {
+      const cached = options.rehash ? undefined : cache.lookup(file);
+      return cached ? chunksStoredBy(cached).then((stored) => !stored) : true;
+    });
     for (const [index, file] of files.entries()) {
       const cached = options.rehash ? undefined : cache.lookup(file);
       const preloaded = prefetch.take(index);
