@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../core/atomic-write.js';
-import { readDirect } from '../core/direct-io.js';
+import { readFileRange } from '../core/direct-io.js';
 import { NotFoundError, StorageError } from '../core/errors.js';
 import type { Backend, DeferredSync, ObjectInfo } from './backend.js';
 
@@ -51,24 +51,9 @@ export class LocalBackend implements Backend, DeferredSync {
   }
 
   async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
-    const direct = await readDirect(this.pathOf(key), target, offset).catch((error) => {
+    return readFileRange(this.pathOf(key), target, offset).catch((error) => {
       throw this.translate(error, key);
     });
-    if (direct !== undefined) return direct;
-    const handle = await open(this.pathOf(key), 'r').catch((error) => {
-      throw this.translate(error, key);
-    });
-    try {
-      let filled = 0;
-      while (filled < target.length) {
-        const { bytesRead } = await handle.read(target, filled, target.length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return filled;
-    } finally {
-      await handle.close();
-    }
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {

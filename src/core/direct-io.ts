@@ -236,6 +236,27 @@ export async function readDirect(path: string, target: Uint8Array, offset: numbe
 }
 
 /**
+ * Up to `target.length` bytes of the file at `path` from `offset`: around the page cache where the file system allows
+ * it (readDirect), the usual way elsewhere. The count read, short only at the end of the file.
+ */
+export async function readFileRange(path: string, target: Uint8Array, offset: number): Promise<number> {
+  const direct = await readDirect(path, target, offset);
+  if (direct !== undefined) return direct;
+  const handle = await open(path, 'r');
+  try {
+    let filled = 0;
+    while (filled < target.length) {
+      const { bytesRead } = await handle.read(target, filled, target.length - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Positional writes of disjoint ranges that together cover [start, size) of one file, in any order. `handle` is the
  * file opened the usual way (reads, truncate and sync go through it); writes go through a second, O_DIRECT handle
  * when the file system takes one. The last block is written padded with zeros: truncate to the size afterwards.
@@ -353,11 +374,7 @@ export class DirectWriter {
   private async writeWhole(bytes: Uint8Array, position: number): Promise<void> {
     // Whole blocks that sit on a block boundary in aligned memory (viewForPosition) go as they are.
     if (this.direct && alignedMemories.has(bytes.buffer) && bytes.byteOffset % BLOCK === 0) {
-      const wrote = await this.directWrite(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), position).then(
-        () => true,
-        (error: unknown) => this.fallBack(error).then(() => false),
-      );
-      if (!wrote) await writeFully(this.handle, bytes, position);
+      if (!(await this.tryDirectWrite(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), position))) await writeFully(this.handle, bytes, position);
       return;
     }
     await memory.withStaging(async (staging) => {
@@ -365,11 +382,7 @@ export class DirectWriter {
       while (at < bytes.length && this.direct) {
         const piece = bytes.subarray(at, at + staging.length);
         staging.set(piece);
-        const wrote = await this.directWrite(staging.subarray(0, piece.length), position + at).then(
-          () => true,
-          (error: unknown) => this.fallBack(error).then(() => false),
-        );
-        if (wrote) at += piece.length;
+        if (await this.tryDirectWrite(staging.subarray(0, piece.length), position + at)) at += piece.length;
       }
       if (at < bytes.length) await writeFully(this.handle, bytes.subarray(at), position + at);
     });
@@ -377,6 +390,14 @@ export class DirectWriter {
 
   private directWrite(bytes: Buffer, position: number): Promise<void> {
     return writeAligned(this.direct!, bytes, position);
+  }
+
+  /** A direct write; false when the file system refused it (the writer has gone the usual way: write them so). */
+  private tryDirectWrite(bytes: Buffer, position: number): Promise<boolean> {
+    return this.directWrite(bytes, position).then(
+      () => true,
+      (error: unknown) => this.fallBack(error).then(() => false),
+    );
   }
 
   /**

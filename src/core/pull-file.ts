@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { writeAtomic } from './atomic-write.js';
 import { digestHex, type Digest } from './digest.js';
-import { bufferForDirectWrite, DirectWriter, readDirect, VIEW_SLACK, viewForPosition } from './direct-io.js';
+import { bufferForDirectWrite, DirectWriter, readFileRange, VIEW_SLACK, viewForPosition } from './direct-io.js';
 import { IntegrityError } from './errors.js';
 import type { HashPool } from './hash-pool.js';
 import type { ManifestFile } from './manifest.js';
@@ -122,31 +122,16 @@ export class ChunkBuffers {
 
   give(view: Buffer): void {
     const base = this.bases.get(view.buffer);
-    if (base && base.length > 0) this.free.push(base);
+    if (base) this.free.push(base);
   }
 }
 
-/**
- * Up to `target.length` bytes of the local file `source.path` from `source.offset`: around the page cache where the
- * file system allows it (an installed file is cold, and on the test VM a cold buffered read costs a host fault per
- * page), the usual way elsewhere. The count read; 0 when the file is gone.
- */
+/** What readFileRange reads of a file already on local disk; 0 when it is gone or unreadable. */
 async function readLocalCopy(source: ChunkSource, target: Buffer): Promise<number> {
-  try {
-    const direct = await readDirect(source.path, target, source.offset);
-    if (direct !== undefined) return direct;
-    const handle = await open(source.path, 'r');
-    try {
-      return (await handle.read(target, 0, target.length, source.offset)).bytesRead;
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return 0; // unreadable: its chunks come from the repository
-  }
+  return readFileRange(source.path, target, source.offset).catch(() => 0); // its chunks then come from the repository
 }
 
-/** The chunk's verified bytes from the repository: `target` (its exact size) or, after a hashing worker took it, a new buffer. */
+/** The chunk's verified bytes from the repository, read into `target` (its exact size); a hashing worker returns a copy. */
 async function fetchChunk(context: PullFileContext, digest: Digest, target: Buffer): Promise<Buffer> {
   const packed = context.index.lookup(digest);
   const bytes = await readStored(context.repo.backend, packed ? packKey(packed.pack) : blobKey(digest), target, packed?.offset);
@@ -242,16 +227,13 @@ async function fetchLocalRun(context: PullFileContext, file: ManifestFile, unit:
     const checked = end <= read ? await context.pool.hashChunk(slice) : undefined;
     if (checked?.digest === digest) {
       context.counters.bytesReused += size;
-      return checked.bytes;
+      return;
     }
-    // A hashing worker takes a slice that is its buffer's whole memory away (it reads as empty then).
-    const taken = slice.length !== size;
-    const fetched = await fetchChunk(context, digest, taken ? Buffer.allocUnsafe(size) : slice);
-    if (!taken && fetched !== slice) slice.set(fetched);
-    return fetched;
+    const fetched = await fetchChunk(context, digest, slice);
+    if (fetched !== slice) slice.set(fetched); // a hashing worker's copy
   });
-  const chunks = await Promise.all(checks);
-  return unit.count === 1 ? chunks[0]! : bytes;
+  await Promise.all(checks);
+  return bytes;
 }
 
 /** The unit's verified bytes, ready to write at the file offset of its first chunk. */

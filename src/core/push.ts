@@ -126,12 +126,13 @@ export async function push(repo: Repository, source: string, options: PushOption
   try {
     // Files the stat cache knows are read ahead too when the manifest that stored their chunks is gone (a wiped or
     // new repository at the same path): their chunks are then checked one by one and usually missing.
+    const cachedEntry = (file: SourceFile): CachedFile | undefined => (options.rehash ? undefined : cache.lookup(file));
     const prefetch = new FilePrefetch(files, (file) => {
-      const cached = options.rehash ? undefined : cache.lookup(file);
+      const cached = cachedEntry(file);
       return cached ? chunksStoredBy(cached).then((stored) => !stored) : true;
     });
     for (const [index, file] of files.entries()) {
-      const cached = options.rehash ? undefined : cache.lookup(file);
+      const cached = cachedEntry(file);
       const preloaded = prefetch.take(index);
       const pushed = (cached && (await reuseCachedFile(repo, cached, context))) || (await pushFile(repo, file, context, await preloaded));
       cache.record(file, pushed);
