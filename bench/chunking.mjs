@@ -6,8 +6,8 @@ import { randomFillSync } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const { Chunker, DEFAULT_CHUNKING } = await import(pathToFileURL(resolve('dist/core/chunker.js')).href);
-const { nativeBlake3 } = await import(pathToFileURL(resolve('dist/core/blake3-native.js')).href);
+const { Chunker, DEFAULT_CHUNKING } = await import(pathToFileURL(resolve('dist/core/chunking/chunker.js')).href);
+const { nativeBlake3 } = await import(pathToFileURL(resolve('dist/core/hashing/blake3-native.js')).href);
 const hex = nativeBlake3().hex;
 const MiB = 1024 * 1024;
 const SIZE = 512 * MiB;

@@ -5,7 +5,7 @@
 // Kept out of the bundle: packages that load only in the commands that need them (the AWS SDK, node-llama-cpp),
 // native addons, and the worker and server scripts, which stay tsc's files and are found beside the module that
 // starts them. Because bundled code no longer sits at its compiled path, each `import.meta.url` is rewritten to
-// that compiled path, so `new URL('./cdc-worker.js', import.meta.url)` still names dist/core/cdc-worker.js.
+// that compiled path, so `new URL('./cdc-worker.js', import.meta.url)` still names dist/core/chunking/cdc-worker.js.
 import { build } from 'esbuild';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';

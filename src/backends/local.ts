@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../core/atomic-write.js';
-import { readFileRange } from '../core/direct-io.js';
-import { NotFoundError, StorageError } from '../core/errors.js';
+import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../lib/atomic-write.js';
+import { readFileRange } from '../lib/direct-io.js';
+import { NotFoundError, StorageError } from '../lib/errors.js';
 import type { Backend, DeferredSync, ObjectInfo } from './backend.js';
 
 /**

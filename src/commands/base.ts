@@ -1,10 +1,10 @@
 import { Command, Option } from 'clipanion';
 import type { ProgressSink } from '../core/progress.js';
 import { silentProgress } from '../core/progress.js';
-import type { Repository } from '../core/repository.js';
+import type { Repository } from '../core/store/repository.js';
 import { Session } from '../core/session.js';
-import { formatError } from './errors.js';
-import { plainProgress, ttyProgress } from './progress-renderer.js';
+import { formatError } from './render/errors.js';
+import { plainProgress, ttyProgress } from './render/progress-renderer.js';
 
 /**
  * Options every command shares, and the one place errors are rendered. Subclasses implement `run()`: parse, call

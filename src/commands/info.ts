@@ -1,8 +1,8 @@
 import { Command } from 'clipanion';
-import { aimHome } from '../core/home.js';
+import { aimHome } from '../settings/home.js';
 import { aimVersion } from '../core/version.js';
 import { AimCommand } from './base.js';
-import { table } from './format.js';
+import { table } from './render/format.js';
 
 export class InfoCommand extends AimCommand {
   static override paths = [['info']];

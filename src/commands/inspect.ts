@@ -1,8 +1,8 @@
 import { Command, Option } from 'clipanion';
-import { parseReference } from '../core/reference.js';
-import { resolveVersion } from '../core/resolve.js';
+import { parseReference } from '../core/format/reference.js';
+import { resolveVersion } from '../core/store/resolve.js';
 import { AimCommand } from './base.js';
-import { formatBytes, table } from './format.js';
+import { formatBytes, table } from './render/format.js';
 
 export class InspectCommand extends AimCommand {
   static override paths = [['inspect']];

@@ -1,7 +1,7 @@
 import { Command } from 'clipanion';
-import { listDeployments } from '../core/deployment-status.js';
+import { listDeployments } from '../core/serve/deployment-status.js';
 import { AimCommand } from './base.js';
-import { table } from './format.js';
+import { table } from './render/format.js';
 
 export class PsCommand extends AimCommand {
   static override paths = [['ps']];

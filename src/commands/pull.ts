@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { pull } from '../core/pull.js';
-import { parseReference } from '../core/reference.js';
+import { pull } from '../core/transfer/pull.js';
+import { parseReference } from '../core/format/reference.js';
 import { AimCommand } from './base.js';
 import { concurrencyOption, describePull } from './transfer-options.js';
 

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { parseReference } from '../core/reference.js';
-import { UsageError } from '../core/errors.js';
+import { parseReference } from '../core/format/reference.js';
+import { UsageError } from '../lib/errors.js';
 import { PushingCommand } from './transfer-options.js';
 
 export class PushCommand extends PushingCommand {

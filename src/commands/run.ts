@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { runModel } from '../core/serve.js';
-import type { EngineEvent } from '../core/serve.js';
+import { runModel } from '../core/serve/serve.js';
+import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
 
 export class RunCommand extends AimCommand {

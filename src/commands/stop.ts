@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { UsageError } from '../core/errors.js';
-import { stopDeployments } from '../core/deployment-status.js';
+import { UsageError } from '../lib/errors.js';
+import { stopDeployments } from '../core/serve/deployment-status.js';
 import { AimCommand } from './base.js';
 
 export class StopCommand extends AimCommand {

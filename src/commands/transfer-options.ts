@@ -1,10 +1,10 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { UsageError } from '../core/errors.js';
-import type { PullResult } from '../core/pull.js';
-import { push, type PushResult } from '../core/push.js';
+import { UsageError } from '../lib/errors.js';
+import type { PullResult } from '../core/transfer/pull.js';
+import { push, type PushResult } from '../core/transfer/push.js';
 import { AimCommand } from './base.js';
-import { formatBytes, formatRate } from './format.js';
+import { formatBytes, formatRate } from './render/format.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
 

@@ -1,10 +1,10 @@
 import { Command, Option } from 'clipanion';
-import { checkModelName, checkTagName } from '../core/names.js';
-import { UsageError } from '../core/errors.js';
-import { verify } from '../core/verify.js';
+import { checkModelName, checkTagName } from '../core/format/names.js';
+import { UsageError } from '../lib/errors.js';
+import { verify } from '../core/verify/verify.js';
 import { AimCommand } from './base.js';
 import { concurrencyOption } from './transfer-options.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from './render/format.js';
 
 export class VerifyCommand extends AimCommand {
   static override paths = [['verify']];

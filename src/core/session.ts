@@ -1,6 +1,6 @@
 import { openBackend } from '../backends/index.js';
-import { findRepo, loadConfig, type AimConfig, type ConfigSource } from './config.js';
-import { Repository } from './repository.js';
+import { findRepo, loadConfig, type AimConfig, type ConfigSource } from './config/config.js';
+import { Repository } from './store/repository.js';
 
 /** The configuration plus a way to open its repositories: what every command starts from. */
 export class Session {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backends/backend.js';
-import { NotFoundError } from '../../src/core/errors.js';
+import { NotFoundError } from '../../src/lib/errors.js';
 
 export interface BackendUnderTest {
   backend: Backend;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
-import { NotFoundError } from '../../src/core/errors.js';
+import { NotFoundError } from '../../src/lib/errors.js';
 import { runBackendConformance } from './conformance.js';
 
 runBackendConformance('local', async () => {

@@ -3,10 +3,10 @@
 // error objects AWS would produce; the few failures that never reach a server are translated from data.
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { S3Backend } from '../../src/backends/s3.js';
-import { type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3-client.js';
-import { isRetryable, RetriesExhausted, type S3Where, translateS3Error } from '../../src/backends/s3-errors.js';
-import { AimError, ConfigError, ConflictError, StorageError } from '../../src/core/errors.js';
+import { S3Backend } from '../../src/backends/s3/s3.js';
+import { type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3/s3-client.js';
+import { isRetryable, RetriesExhausted, type S3Where, translateS3Error } from '../../src/backends/s3/s3-errors.js';
+import { AimError, ConfigError, ConflictError, StorageError } from '../../src/lib/errors.js';
 import { type CannedAnswer, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { useS3rverCredentials } from '../helpers/s3-server.js';
 

@@ -3,9 +3,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RepoLocation } from '../../src/backends/backend.js';
-import { S3Backend } from '../../src/backends/s3.js';
-import { type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3-client.js';
-import { StorageError } from '../../src/core/errors.js';
+import { S3Backend } from '../../src/backends/s3/s3.js';
+import { type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3/s3-client.js';
+import { StorageError } from '../../src/lib/errors.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { useS3rverCredentials } from '../helpers/s3-server.js';
 

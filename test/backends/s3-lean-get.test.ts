@@ -6,9 +6,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Backend } from '../../src/backends/s3.js';
-import { ObjectReader } from '../../src/backends/s3-lean-get.js';
-import { NotFoundError } from '../../src/core/errors.js';
+import { S3Backend } from '../../src/backends/s3/s3.js';
+import { ObjectReader } from '../../src/backends/s3/s3-lean-get.js';
+import { NotFoundError } from '../../src/lib/errors.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

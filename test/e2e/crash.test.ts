@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { LocalBackend } from '../../src/backends/local.js';
-import { digestOf } from '../../src/core/digest.js';
-import { readPackFooter } from '../../src/core/packs.js';
+import { digestOf } from '../../src/core/format/digest.js';
+import { readPackFooter } from '../../src/core/store/packs.js';
 import { createWorkspace, expectSameTree, killWhen, listFiles, signalWhen, type Workspace } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;

@@ -7,7 +7,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
-import { digestOf } from '../../src/core/digest.js';
+import { digestOf } from '../../src/core/format/digest.js';
 import { createWorkspace, expectUserError, listFiles, writeReposConfig, type Workspace } from '../helpers/cli.js';
 
 const KiB = 1024;

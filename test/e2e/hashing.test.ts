@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel } from '../../fixtures/generate-model.js';
-import { DEFAULT_CHUNKING } from '../../src/core/chunker.js';
-import { LOOSE_FORMAT } from '../../src/core/repository.js';
+import { DEFAULT_CHUNKING } from '../../src/core/chunking/chunker.js';
+import { LOOSE_FORMAT } from '../../src/core/store/repository.js';
 import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
 
 // Two BLAKE3 implementations must agree byte for byte: native (@napi-rs/blake-hash, the default here) and hash-wasm

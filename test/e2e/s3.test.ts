@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { S3Backend } from '../../src/backends/s3.js';
+import { S3Backend } from '../../src/backends/s3/s3.js';
 import { createWorkspace, expectSameTree, expectUserError, killWhen, type RepoEntry, type Workspace } from '../helpers/cli.js';
 import { closedPort, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { deleteVersion } from '../../core/delete.js';
-import { checkModelName, checkTagName } from '../../core/names.js';
+import { deleteVersion } from '../../core/store/delete.js';
+import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { AimCommand } from '../base.js';
 
 export class ModelDeleteVersionCommand extends AimCommand {

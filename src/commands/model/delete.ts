@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { deleteModel } from '../../core/delete.js';
-import { checkModelName } from '../../core/names.js';
+import { deleteModel } from '../../core/store/delete.js';
+import { checkModelName } from '../../core/format/names.js';
 import { AimCommand } from '../base.js';
 
 export class ModelDeleteCommand extends AimCommand {

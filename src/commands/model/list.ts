@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
-import type { TagRecord } from '../../core/repository.js';
+import type { TagRecord } from '../../core/store/repository.js';
 import { AimCommand } from '../base.js';
-import { formatAge, formatBytes, table } from '../format.js';
+import { formatAge, formatBytes, table } from '../render/format.js';
 
 export class ModelListCommand extends AimCommand {
   static override paths = [['model', 'list'], ['model', 'ls']];

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { checkModelName, checkTagName } from '../../core/names.js';
-import { pull } from '../../core/pull.js';
+import { checkModelName, checkTagName } from '../../core/format/names.js';
+import { pull } from '../../core/transfer/pull.js';
 import { AimCommand } from '../base.js';
 import { concurrencyOption, describePull } from '../transfer-options.js';
 

@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { checkModelName, checkTagName } from '../../core/names.js';
+import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { PushingCommand } from '../transfer-options.js';
 
 export class ModelPushCommand extends PushingCommand {

@@ -1,9 +1,9 @@
 import { Command, Option } from 'clipanion';
-import { shortDigest } from '../../core/digest.js';
-import { NotFoundError } from '../../core/errors.js';
-import { checkModelName } from '../../core/names.js';
+import { shortDigest } from '../../core/format/digest.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { checkModelName } from '../../core/format/names.js';
 import { AimCommand } from '../base.js';
-import { formatAge, formatBytes, table } from '../format.js';
+import { formatAge, formatBytes, table } from '../render/format.js';
 
 export class ModelVersionsCommand extends AimCommand {
   static override paths = [['model', 'versions']];

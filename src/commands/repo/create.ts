@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
-import { addRepository } from '../../core/config-edit.js';
-import { UsageError } from '../../core/errors.js';
+import { addRepository } from '../../core/config/config-edit.js';
+import { UsageError } from '../../lib/errors.js';
 import { AimCommand } from '../base.js';
 
 export class RepoCreateCommand extends AimCommand {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { removeRepository } from '../../core/config-edit.js';
+import { removeRepository } from '../../core/config/config-edit.js';
 import { AimCommand } from '../base.js';
 
 export class RepoDeleteCommand extends AimCommand {

@@ -1,6 +1,6 @@
 import { Command } from 'clipanion';
 import { AimCommand } from '../base.js';
-import { table } from '../format.js';
+import { table } from '../render/format.js';
 
 export class RepoListCommand extends AimCommand {
   static override paths = [['repo', 'list'], ['repo', 'ls']];

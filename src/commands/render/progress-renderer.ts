@@ -1,0 +1,77 @@
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
+import type { ProgressSink, ProgressTask } from '../../core/progress.js';
+import { formatBytes } from './format.js';
+
+// Bars with bytes, rate and ETA on a TTY; a plain line every few seconds (and at the end) otherwise, so CI logs
+// show that long work is moving without drowning in redraws. Everything goes to stderr: stdout is for results.
+
+const PLAIN_INTERVAL_MS = 2000;
+
+export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
+  // Required only when a bar is drawn, so commands that never show one do not load it at start-up.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
+  return {
+    begin(label, totalBytes) {
+      const bar = new cliProgress.SingleBar(
+        {
+          stream,
+          format: `${label} [{bar}] {percentage}% | {doneBytes}/{totalBytes} | {rate} | ETA {eta_formatted}`,
+          hideCursor: true,
+          clearOnComplete: false,
+          etaBuffer: 50,
+          fps: 10,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      const started = Date.now();
+      let done = 0;
+      const payload = () => ({
+        doneBytes: formatBytes(done),
+        totalBytes: formatBytes(totalBytes),
+        rate: `${formatBytes(done / Math.max(0.001, (Date.now() - started) / 1000))}/s`,
+      });
+      bar.start(Math.max(totalBytes, 1), 0, payload());
+      return {
+        advance(bytes) {
+          done += bytes;
+          bar.update(Math.min(done, totalBytes), payload());
+        },
+        end() {
+          bar.update(Math.max(totalBytes, 1), payload());
+          bar.stop();
+        },
+      };
+    },
+    note(message) {
+      stream.write(`${message}\n`);
+    },
+  };
+}
+
+export function plainProgress(stream: NodeJS.WritableStream): ProgressSink {
+  return {
+    begin(label, totalBytes): ProgressTask {
+      const started = Date.now();
+      let done = 0;
+      let lastPrint = Date.now();
+      const print = () => {
+        const seconds = (Date.now() - started) / 1000;
+        const percent = totalBytes > 0 ? Math.floor((done / totalBytes) * 100) : 100;
+        stream.write(`${label}: ${percent}% ${formatBytes(done)}/${formatBytes(totalBytes)} ${formatBytes(done / Math.max(seconds, 0.001))}/s\n`);
+        lastPrint = Date.now();
+      };
+      stream.write(`${label}: ${formatBytes(totalBytes)}\n`);
+      return {
+        advance(bytes) {
+          done += bytes;
+          if (Date.now() - lastPrint >= PLAIN_INTERVAL_MS) print();
+        },
+        end: print,
+      };
+    },
+    note(message) {
+      stream.write(`${message}\n`);
+    },
+  };
+}

@@ -1,0 +1,266 @@
+import { existsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { nativeBlake3 } from '../hashing/blake3-native.js';
+import { HASH_SPAN, type Chunker } from './chunker.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
+import { installGear } from './gear-scan.js';
+import { digestFromHex, type Digest } from '../format/digest.js';
+
+/** A chunk, with its digest when whoever cut it also hashed it. */
+export interface SourceChunk {
+  bytes: Buffer;
+  digest?: Digest;
+  /** Call once the bytes are no longer needed (stored or skipped): they may be a view of a reused window. */
+  release?: () => void;
+}
+
+/** The chunks of one file, and afterwards its whole-file digest when the cutter computed it. */
+export interface ChunkSource {
+  chunks: AsyncIterable<SourceChunk>;
+  fileDigest(): Digest | undefined;
+}
+
+// The chunk reader for big files: the same boundaries as readChunks (chunk-reader.ts), found on all cores. A ring
+// of windows in one shared WebAssembly memory is filled by reads; worker threads (one per core, two at most) each
+// scan a part of every new window for the positions where the rolling hash matches (Chunker.scan's loop, in
+// WebAssembly: gear-scan.wat); the main thread picks the boundaries from those (Chunker.cutAt); the workers hash
+// the chunks and the file while the main thread reads the next window; then the chunks are handed out as views of
+// the window, with no copy. A window is refilled only when every chunk handed out from it has been released, so
+// memory is the ring (84 MiB) whatever the file size. Each window keeps a maximum chunk's worth of room in front
+// of its data for the uncut tail of the window before it.
+
+const DATA_SIZE = 16 * 1024 * 1024;
+const RING = 4;
+/** Bytes before a window's new data that its scan reads so that every rolling hash covers a whole span. */
+const CONTEXT = HASH_SPAN - 1;
+const MAX_WORKERS = 2;
+// The shared memory: the gear table at 0, then each worker's output area for found positions, then the windows.
+/** One match per 128 bytes of an 8 MiB part; random data has one per 256 KiB. */
+export const OUT_ENTRIES = 64 * 1024;
+const OUT_START = 64 * 1024;
+const WINDOWS_START = OUT_START + MAX_WORKERS * OUT_ENTRIES * 4;
+const PAGE = 64 * 1024;
+const workerUrl = new URL('./cdc-worker.js', import.meta.url);
+
+interface Window {
+  /** Where this window starts in the shared memory, and a view of it. */
+  base: number;
+  buffer: Buffer;
+  /** The first uncut byte (the previous window's tail), and the end of the data; new data starts at `reserve`. */
+  start: number;
+  end: number;
+  /** Where the window's new data (at `reserve`) starts in the file. */
+  offset: number;
+  ended: boolean;
+  /**
+   * Found positions (Chunker.scan's encoding, relative to the window) of the carried tail, then of the new data
+   * once scanned; undefined when too many positions matched to keep (adversarial data), and the window is then cut
+   * one byte at a time, as is the next one.
+   */
+  carried: number[] | undefined;
+  scanning?: Promise<Array<number[] | undefined>>;
+  /** Chunks handed out and not released yet, and who waits for none to be left. */
+  holds: number;
+  onFree?: () => void;
+}
+
+export class ChunkingWorker {
+  private readonly workers: Worker[];
+  private readonly pending = new Map<number, (reply: WorkerReply) => void>();
+  private nextId = 0;
+  private readonly ring: Window[];
+  private readonly reserve: number;
+  private readonly memory: WebAssembly.Memory;
+
+  private constructor(private readonly chunker: Chunker) {
+    this.reserve = chunker.params.maxSize;
+    const windowSize = this.reserve + DATA_SIZE;
+    const pages = Math.ceil((WINDOWS_START + RING * windowSize) / PAGE);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    installGear(this.memory, chunker);
+    this.workers = Array.from({ length: Math.min(MAX_WORKERS, availableParallelism()) }, (_, i) => {
+      const worker = new Worker(workerUrl);
+      worker.unref();
+      worker.on('message', (reply: WorkerReply) => {
+        this.pending.get(reply.id)?.(reply);
+        this.pending.delete(reply.id);
+      });
+      const setup: WorkerSetup = { memory: this.memory, params: chunker.params, out: OUT_START + i * OUT_ENTRIES * 4, max: OUT_ENTRIES };
+      worker.postMessage(setup);
+      return worker;
+    });
+    this.ring = Array.from({ length: RING }, (_, i) => {
+      const base = WINDOWS_START + i * windowSize;
+      const buffer = Buffer.from(this.memory.buffer, base, windowSize);
+      return { base, buffer, start: 0, end: 0, offset: 0, ended: false, carried: [], holds: 0 };
+    });
+  }
+
+  /**
+   * Workers when the compiled one exists (not when tests run the TypeScript sources), AIM_CDC is not inline and
+   * BLAKE3 is native (the hash-wasm fallback hashes on its own worker pool, from copies).
+   */
+  static create(chunker: Chunker): ChunkingWorker | undefined {
+    const usable = process.env.AIM_CDC !== 'inline' && workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
+    return usable && nativeBlake3() ? new ChunkingWorker(chunker) : undefined;
+  }
+
+  /** Worth it for files that fill more than a window; small files are cut inline. */
+  static worthIt(size: number): boolean {
+    return size > DATA_SIZE;
+  }
+
+  private ask(worker: Worker, request: DistributiveOmit<WorkerRequest, 'id'>): Promise<WorkerReply> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      worker.postMessage({ ...request, id } as WorkerRequest);
+    });
+  }
+
+  /** Splits the window's new data between the workers; positions come back relative to the window. */
+  private scan(window: Window, history: number): void {
+    const { base, end } = window;
+    const part = Math.ceil((end - this.reserve) / this.workers.length);
+    window.scanning = Promise.all(
+      this.workers.map(async (worker, i) => {
+        const from = Math.min(end, this.reserve + i * part);
+        const to = Math.min(end, from + part);
+        const { found } = await this.ask(worker, { kind: 'scan', from: base + from, to: base + to, history: base + history });
+        return found?.map((position) => position - base * 4);
+      }),
+    );
+  }
+
+  /** Chunk digests on one worker, the whole-file hash (the window's new data, in order) on the other. */
+  private async hash(window: Window, boundaries: Array<[number, number]>, first: boolean, last: boolean): Promise<WorkerReply> {
+    const { base } = window;
+    const ranges = boundaries.map(([from, to]): [number, number] => [base + from, base + to]);
+    const [chunks, whole] = await Promise.all([
+      this.ask(this.workers.at(-1)!, { kind: 'chunks', ranges }),
+      this.ask(this.workers[0]!, { kind: 'file', from: base + this.reserve, to: base + window.end, first, last }),
+    ]);
+    return { ...chunks, fileDigest: whole.fileDigest };
+  }
+
+  private async fill(handle: FileHandle, window: Window, size: number, offset: number): Promise<number> {
+    if (window.holds > 0) await new Promise<void>((resolve) => (window.onFree = resolve));
+    let filled = 0;
+    while (filled < DATA_SIZE) {
+      const { bytesRead } = await handle.read(window.buffer, this.reserve + filled, DATA_SIZE - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    window.start = this.reserve;
+    window.end = this.reserve + filled;
+    window.offset = offset;
+    window.ended = filled < DATA_SIZE || offset + filled >= size;
+    window.carried = [];
+    return filled;
+  }
+
+  private release(window: Window): void {
+    window.holds--;
+    if (window.holds === 0 && window.onFree) {
+      window.onFree();
+      window.onFree = undefined;
+    }
+  }
+
+  /** Reads `path`; release every chunk once it is stored (its bytes are a view of a window that gets reused). */
+  read(path: string): ChunkSource {
+    let fileDigest: Digest | undefined;
+    const chunks = this.chunks(path, (hex) => (fileDigest = digestFromHex(hex)));
+    return { chunks, fileDigest: () => fileDigest };
+  }
+
+  private async *chunks(path: string, onFileDigest: (hex: string) => void): AsyncGenerator<SourceChunk> {
+    const { reserve, chunker } = this;
+    const maxSize = chunker.params.maxSize;
+    const handle = await open(path, 'r');
+    let readAhead: Promise<void> | undefined;
+    try {
+      const { size } = await handle.stat();
+      let offset = 0;
+      // Reads are chained and run a window ahead of the cutting. A window's scan needs only the 31 bytes before its
+      // new data, not the cuts of the window before; it is queued right after the hashing of the window before, so
+      // the workers hash what the main thread waits for first, then scan while the main thread stores chunks.
+      const load = async (window: Window, previous?: Window): Promise<void> => {
+        offset += await this.fill(handle, window, size, offset);
+        if (previous) previous.buffer.copy(window.buffer, reserve - CONTEXT, previous.end - CONTEXT, previous.end);
+      };
+      let current = this.ring[0]!;
+      await load(current);
+      this.scan(current, reserve);
+      readAhead = current.ended ? undefined : guard(load(this.ring[1]!, current));
+      for (let index = 1; ; index++) {
+        const parts = await current.scanning!;
+        const candidates = current.carried && parts.every(Boolean) ? current.carried.concat(...(parts as number[][])) : undefined;
+        const cursor = { index: 0 };
+        const boundaries: Array<[number, number]> = [];
+        let position = current.start;
+        while (position < current.end && (current.ended || current.end - position >= maxSize)) {
+          // Chunks in the file's head are cut with the head's sizes, one byte at a time (a few MiB per file).
+          const cutter = chunker.at(current.offset + position - reserve);
+          const length =
+            candidates && cutter === chunker
+              ? chunker.cutAt(current.buffer, position, current.end, candidates, cursor)
+              : cutter.cut(current.buffer, position, current.end);
+          boundaries.push([position, position + length]);
+          position += length;
+        }
+        const more = !current.ended;
+        const hashing = this.hash(current, boundaries, index === 1, !more);
+        const next = this.ring[index % RING]!;
+        if (more) {
+          // The uncut tail of this window goes in front of the next one's data, with the positions found in it.
+          await readAhead;
+          const tail = current.end - position;
+          current.buffer.copy(next.buffer, reserve - tail, position, current.end);
+          next.start = reserve - tail;
+          const shift = (next.start - position) * 4;
+          next.carried = candidates?.filter((found) => found >= position * 4).map((found) => found + shift);
+          this.scan(next, reserve - CONTEXT);
+          readAhead = next.ended ? undefined : guard(load(this.ring[(index + 1) % RING]!, next));
+        }
+        const { digests, fileDigest } = await hashing;
+        for (const [i, [from, to]] of boundaries.entries()) {
+          current.holds++;
+          const window = current;
+          yield { bytes: current.buffer.subarray(from, to), digest: digestFromHex(digests![i]!), release: once(() => this.release(window)) };
+        }
+        if (!more) {
+          onFileDigest(fileDigest!);
+          return;
+        }
+        current = next;
+      }
+    } finally {
+      await readAhead?.catch(() => undefined);
+      await handle.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A promise whose failure is reported where it is awaited, not as an unhandled rejection if it never is. */
+function guard<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+function once(action: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) action();
+    done = true;
+  };
+}

@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { RepoLocation } from '../../backends/backend.js';
+import { ConfigError, NotFoundError } from '../../lib/errors.js';
+import { checkRepoName } from '../format/names.js';
+
+// model_repos.yaml in two steps: what is written on disk (RawConfig, kept as a YAML Document so edits keep
+// comments and order), then the normalised form with defaults resolved in one place (AimConfig).
+
+export const CONFIG_FILE_NAME = 'model_repos.yaml';
+
+export interface RepoConfig extends RepoLocation {
+  name: string;
+}
+
+export interface AimConfig {
+  /** The file in use, or undefined when none was found (an empty configuration). */
+  filepath?: string;
+  repositories: RepoConfig[];
+  /** Friendly names (`aim run NAME`), raw; the catalog interprets them. */
+  models: Record<string, unknown>;
+  kamiwaza?: { url?: string };
+  document: Document;
+}
+
+export interface ConfigSource {
+  /** --config, else AIM_CONFIG, else a search from `cwd` upward. */
+  explicitPath?: string;
+  cwd?: string;
+}
+
+interface Loaded {
+  text: string;
+}
+
+// cosmiconfig loads only for a search: with --config or AIM_CONFIG a command does not parse it and its YAML and
+// JSON parsers (about a fifth of the code a command loads).
+async function explorer() {
+  // A CommonJS package: what the bundle's dynamic import gives is its module.exports as `default`.
+  const loaded = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
+  const { cosmiconfig } = loaded.default ?? loaded;
+  return cosmiconfig('aim', {
+    searchPlaces: [CONFIG_FILE_NAME, 'model_repos.yml'],
+    searchStrategy: 'global',
+    // No cache: one search per command anyway, and a long-lived caller (tests, a future MCP server) must see edits.
+    cache: false,
+    loaders: { '.yaml': (_path: string, text: string): Loaded => ({ text }), '.yml': (_path: string, text: string): Loaded => ({ text }) },
+  });
+}
+
+export async function findConfigFile(source: ConfigSource = {}): Promise<string | undefined> {
+  const explicit = source.explicitPath ?? process.env.AIM_CONFIG;
+  if (explicit) return resolve(source.cwd ?? process.cwd(), explicit);
+  const found = await (await explorer()).search(source.cwd ?? process.cwd());
+  return found?.filepath;
+}
+
+export async function loadConfig(source: ConfigSource = {}): Promise<AimConfig> {
+  const filepath = await findConfigFile(source);
+  if (!filepath) return normalise(parseDocument(''), undefined);
+  const text = await readFile(filepath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    // A named file that does not exist yet is an empty configuration: `aim repo create` will write it there.
+    if (error.code === 'ENOENT') return '';
+    throw new NotFoundError(`config file ${filepath} cannot be read (${error.code})`, {
+      hint: 'check --config / AIM_CONFIG, or run `aim repo create` to write a new model_repos.yaml',
+    });
+  });
+  return normalise(parseYaml(text, filepath), filepath);
+}
+
+export function parseYaml(text: string, filepath: string): Document {
+  // Without prettyErrors the parser leaves linePos unset, so the position comes from a LineCounter.
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
+  const error = document.errors[0];
+  if (error) {
+    const { line, col: column } = lineCounter.linePos(error.pos[0]);
+    throw new ConfigError(`${filepath}:${line}:${column}: malformed YAML: ${error.message.split('\n')[0]}`, {
+      hint: 'fix the file (a YAML linter helps), or point --config at another one',
+    });
+  }
+  return document;
+}
+
+function normalise(document: Document, filepath: string | undefined): AimConfig {
+  const raw = (document.toJS() ?? {}) as Record<string, unknown>;
+  const where = filepath ?? CONFIG_FILE_NAME;
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || Array.isArray(raw)) problems.push('the top level must be a mapping');
+  const repos = raw.repositories ?? {};
+  if (typeof repos !== 'object' || Array.isArray(repos) || repos === null) problems.push('"repositories" must be a mapping of names');
+  const repositories: RepoConfig[] = [];
+  for (const [name, value] of Object.entries(repos as Record<string, unknown>)) {
+    const repo = normaliseRepo(name, value, filepath, problems);
+    if (repo) repositories.push(repo);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`${where}: ${problems.join('; ')}`, { hint: 'see model_repos.yaml in the aim README for the format' });
+  }
+  const kamiwaza = raw.kamiwaza as AimConfig['kamiwaza'];
+  return { filepath, repositories, models: (raw.models ?? {}) as Record<string, unknown>, kamiwaza, document };
+}
+
+function normaliseRepo(name: string, value: unknown, filepath: string | undefined, problems: string[]): RepoConfig | undefined {
+  try {
+    checkRepoName(name);
+  } catch (error) {
+    problems.push((error as Error).message);
+    return undefined;
+  }
+  const repo = value as Partial<RepoLocation> | null;
+  if (typeof repo !== 'object' || repo === null) return void problems.push(`repository ${name} must be a mapping`);
+  if (repo.type !== 'local' && repo.type !== 's3') return void problems.push(`repository ${name}: type must be local or s3`);
+  if (typeof repo.path !== 'string' || repo.path === '') return void problems.push(`repository ${name}: path is missing`);
+  if (repo.type === 's3' && !/^s3:\/\/[^/]+/.test(repo.path)) {
+    return void problems.push(`repository ${name}: path must look like s3://bucket/prefix`);
+  }
+  const known = new Set(['type', 'path', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs']);
+  const unknown = Object.keys(repo).filter((key) => !known.has(key));
+  if (unknown.length > 0) problems.push(`repository ${name}: unknown setting ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  if (repo.checksums !== undefined && repo.checksums !== 'when_required' && repo.checksums !== 'when_supported') {
+    problems.push(`repository ${name}: checksums must be when_required or when_supported`);
+  }
+  if (repo.concurrency !== undefined && !(Number.isInteger(repo.concurrency) && repo.concurrency >= 1 && repo.concurrency <= 256)) {
+    problems.push(`repository ${name}: concurrency must be a whole number from 1 to 256`);
+  }
+  if (repo.packs !== undefined && typeof repo.packs !== 'boolean') problems.push(`repository ${name}: packs must be true or false`);
+  if (repo.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(String(repo.endpoint))) {
+    problems.push(`repository ${name}: endpoint must be an http:// or https:// URL`);
+  }
+  for (const key of ['region', 'profile'] as const) {
+    if (repo[key] !== undefined && typeof repo[key] !== 'string') problems.push(`repository ${name}: ${key} must be a string`);
+  }
+  const path = repo.type === 'local' && !isAbsolute(repo.path) ? resolve(filepath ? dirname(filepath) : process.cwd(), repo.path) : repo.path;
+  return { ...repo, name, type: repo.type, path } as RepoConfig;
+}
+
+export function findRepo(config: AimConfig, name: string): RepoConfig {
+  const repo = config.repositories.find((candidate) => candidate.name === name);
+  if (!repo) {
+    const known = config.repositories.map((r) => r.name).join(', ') || 'none';
+    throw new NotFoundError(`repository "${name}" is not in ${config.filepath ?? 'any model_repos.yaml'} (known: ${known})`, {
+      hint: `create it with \`aim repo create ${name} --type local --path PATH\`, or pass --config`,
+    });
+  }
+  return repo;
+}

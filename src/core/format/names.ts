@@ -1,0 +1,19 @@
+import { UsageError } from '../../lib/errors.js';
+
+// Names become storage keys (models/<model>/tags/<tag>), so they are checked once, here, against a conservative
+// pattern that is safe as a path segment and an S3 key on every platform.
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function check(kind: string, value: string, example: string): string {
+  if (!NAME_PATTERN.test(value) || value.includes('..')) {
+    throw new UsageError(`invalid ${kind} name "${value}"`, {
+      hint: `use letters, digits, ".", "_" and "-" (up to 128, starting with a letter or digit), e.g. ${example}`,
+    });
+  }
+  return value;
+}
+
+export const checkRepoName = (value: string): string => check('repository', value, 'team-vision');
+export const checkModelName = (value: string): string => check('model', value, 'resnet50-finetuned');
+export const checkTagName = (value: string): string => check('tag', value, 'v1.0');

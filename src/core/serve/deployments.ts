@@ -1,0 +1,61 @@
+// Records of deployments that `run` started, one JSON file per deployment in $AIM_HOME/deployments/<name>.json.
+// They are the only memory aim has of a detached server or a remote deployment, so each is written atomically
+// (a crash mid-write must not lose the pid of a running server) and read tolerantly (a damaged one is skipped,
+// not fatal to `ps`).
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DeploymentRecord } from '../../serving/engine.js';
+import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
+import { aimHome } from '../../settings/home.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function deploymentsDir(home = aimHome()): string {
+  return join(home, 'deployments');
+}
+
+function recordPath(name: string, home: string): string {
+  if (!NAME.test(name) || name.includes('..')) {
+    throw new UsageError(`invalid deployment name "${name}"`, { hint: 'use letters, digits, ".", "_" and "-", e.g. qwen2.5-7b-instruct' });
+  }
+  return join(deploymentsDir(home), `${name}.json`);
+}
+
+export async function saveDeployment(record: DeploymentRecord, home = aimHome()): Promise<void> {
+  await writeAtomic(recordPath(record.name, home), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+export async function loadDeployment(name: string, home = aimHome()): Promise<DeploymentRecord> {
+  try {
+    return JSON.parse(await readFile(recordPath(name, home), 'utf8')) as DeploymentRecord;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new NotFoundError(`no deployment named ${name}`, { hint: 'see running deployments with `aim ps`' });
+  }
+}
+
+export async function listDeploymentRecords(home = aimHome()): Promise<DeploymentRecord[]> {
+  const names = await readdir(deploymentsDir(home)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  const records: DeploymentRecord[] = [];
+  for (const file of names.filter((n) => n.endsWith('.json') && !isTempName(n)).sort()) {
+    try {
+      records.push(JSON.parse(await readFile(join(deploymentsDir(home), file), 'utf8')) as DeploymentRecord);
+    } catch {
+      // A record that cannot be parsed names nothing we could stop; listing the rest matters more.
+    }
+  }
+  return records;
+}
+
+export async function removeDeployment(name: string, home = aimHome()): Promise<void> {
+  await rm(recordPath(name, home), { force: true });
+}
+
+/** Folder for an engine's logs and run files. */
+export function runDir(home = aimHome()): string {
+  return join(home, 'run');
+}

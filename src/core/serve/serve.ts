@@ -1,0 +1,124 @@
+// run / ps / stop as core functions: resolve what the user named (a reference or a friendly name), pull it into
+// AIM_HOME by digest (so a tag that moves later never changes a running deployment's files), pick the GGUF, hand it
+// to an engine, and keep a record. Commands only parse and render; these return data and emit progress events.
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { DeploymentRecord, EngineEvent } from '../../serving/engine.js';
+
+export type { EngineEvent, LiveDeployment } from '../../serving/engine.js';
+import type { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
+import { hubFiles, startFromHub } from '../../serving/kamiwaza/kamiwaza-hub.js';
+import { buildCatalog, type CatalogEntry } from './catalog.js';
+import { digestHex, type Digest } from '../format/digest.js';
+import { ConflictError, NotFoundError, UsageError } from '../../lib/errors.js';
+import { pickGguf, selectGgufFiles } from './gguf-pick.js';
+import type { GgufFacts } from '../format/gguf.js';
+import { aimHome } from '../../settings/home.js';
+import { loadDeployment, runDir, saveDeployment } from './deployments.js';
+import type { ProgressSink } from '../progress.js';
+import { pull } from '../transfer/pull.js';
+import { formatReference, parseReference, type Reference } from '../format/reference.js';
+import { resolveVersion } from '../store/resolve.js';
+import type { Session } from '../session.js';
+import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
+
+export interface RunOptions {
+  quant?: string;
+  engine?: EngineChoice;
+  port?: number;
+  ctxSize?: number;
+  threads?: number;
+  /** Deployment name (default: the friendly name, else the model name). */
+  name?: string;
+  progress?: ProgressSink;
+  onEvent?: (event: EngineEvent) => void;
+  home?: string;
+}
+
+export interface RunResult {
+  record: DeploymentRecord;
+  /** "Qwen 2.5 7B Instruct" for a friendly name, else the reference. */
+  title: string;
+  facts?: GgufFacts;
+}
+
+interface Target {
+  title: string;
+  entry?: CatalogEntry;
+  ref?: Reference;
+}
+
+function resolveTarget(session: Session, text: string): Target {
+  const catalog = buildCatalog(session.config.models, session.config.filepath);
+  const entry = catalog.get(text);
+  if (entry) return { title: entry.title, entry, ref: entry.ref ? parseReference(entry.ref) : undefined };
+  if (!text.includes('/')) {
+    throw new NotFoundError(`"${text}" is neither a known model name nor a REPO/MODEL reference`, {
+      hint: `known names: ${[...catalog.keys()].join(', ')}; add your own under models: in model_repos.yaml`,
+    });
+  }
+  const ref = parseReference(text);
+  return { title: formatReference(ref), ref };
+}
+
+/** The folder a version is pulled into for serving: keyed by digest, shared by every tag naming it. */
+export function servingFolder(home: string, repo: string, model: string, digest: Digest): string {
+  return join(home, 'models', repo, model, digestHex(digest));
+}
+
+async function checkNameFree(name: string, home: string): Promise<void> {
+  const existing = await loadDeployment(name, home).catch(() => undefined);
+  if (!existing) return;
+  const [live] = await engineFor(existing.engine, undefined, existing).list([existing]).catch(() => [undefined]);
+  // A deployment whose server is gone (crashed, killed) may be replaced by a new run under the same name.
+  if (live && live.status !== 'stopped') {
+    throw new ConflictError(`${name} is already ${live.status} at ${existing.endpoint}`, {
+      hint: `use it as it is, stop it with \`aim stop ${name}\`, or start another with --name`,
+    });
+  }
+}
+
+export async function runModel(session: Session, text: string, options: RunOptions = {}): Promise<RunResult> {
+  const home = options.home ?? aimHome();
+  const target = resolveTarget(session, text);
+  const name = options.name ?? (target.entry ? target.entry.name : target.ref!.model);
+  const kind = chooseEngine(options.engine, session.config);
+  const quant = options.quant ?? target.entry?.quant;
+  await checkNameFree(name, home);
+  if (!target.ref) return runFromHub(session, target, name, quant, options, home);
+  const ref = target.ref;
+  const repository = await session.repository(ref.repo);
+  const version = await resolveVersion(repository, ref);
+  const dest = servingFolder(home, ref.repo, ref.model, version.digest);
+  // Earlier versions of the same model pulled for serving hold most chunks of a new one: read them from disk.
+  const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
+  const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
+  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom });
+  const label = formatReference(ref);
+  const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
+  const engine = engineFor(kind, session.config);
+  const record = await engine.start({
+    name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port: options.port,
+    ctxSize: options.ctxSize, threads: options.threads, runDir: runDir(home),
+  }, options.onEvent);
+  await saveDeployment(record, home);
+  return { record, title: target.title, facts: picked.facts };
+}
+
+async function runFromHub(session: Session, target: Target, name: string, quant: string | undefined, options: RunOptions, home: string): Promise<RunResult> {
+  const entry = target.entry!;
+  if (chooseEngine(options.engine, session.config) !== 'kamiwaza') {
+    throw new UsageError(`${entry.name} is not in any aim repository (it names ${entry.hfRepo} on Hugging Face)`, {
+      hint: `deploy it through Kamiwaza (set KAMIWAZA_BASE_URL and use --engine kamiwaza), or push the GGUF to a repository and map it under models: in model_repos.yaml`,
+    });
+  }
+  const engine = engineFor('kamiwaza', session.config) as KamiwazaEngine;
+  const names = (await hubFiles(engine, entry.hfRepo!)).map((f) => f.name);
+  const selection = selectGgufFiles(names, { quant, label: entry.hfRepo });
+  const record = await startFromHub(engine, {
+    name, model: entry.name, hfRepo: entry.hfRepo!, quant: selection.quant ?? 'unknown', files: selection.files,
+  }, options.onEvent);
+  await saveDeployment(record, home);
+  return { record, title: target.title };
+}
+

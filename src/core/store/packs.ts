@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { supportsDeferredSync, type Backend } from '../../backends/backend.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
+import { digestOf, parseDigest, type Digest } from '../format/digest.js';
+import { ConfigError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import type { IndexCache } from './index-cache.js';
+
+// Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
+// travel in pack objects of about 16 MiB and are read back with byte ranges, as restic's packs and Hugging Face's
+// xorbs do. A pull of 2 GiB is then a few hundred ranged GETs instead of ~1,900 GETs of one chunk each.
+//
+//   packs/<hh>/<32 hex>   chunk bytes back to back, then a footer (JSON {chunks: [[digest, offset, size], ...]})
+//                         and the footer's length as a little-endian u32: a pack describes itself, so an index
+//                         lost to a killed push is rebuilt from the packs
+//   index/<32 hex>.json   {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}, one per push, until a
+//                         push merges the small ones into one (pack-writer.ts)
+//
+// Manifests do not change: they name chunks, and where a chunk lives is the index's business. Packs and index
+// files are named at random (a pack is never deduplicated as a whole; its chunks are) and never rewritten.
+
+export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+
+export interface PackedChunk {
+  pack: string;
+  offset: number;
+  size: number;
+}
+
+/** One chunk of a pack: where its bytes start in the pack, and how many. */
+export interface PackEntry {
+  digest: Digest;
+  offset: number;
+  size: number;
+}
+
+type StoredEntry = [digest: string, offset: number, size: number];
+
+export const newPackId = (): string => randomBytes(16).toString('hex');
+export const packKey = (id: string): string => `packs/${id.slice(0, 2)}/${id}`;
+export const indexKey = (id: string): string => `index/${id}.json`;
+const packIdOf = (key: string): string | undefined => /^packs\/[0-9a-f]{2}\/([0-9a-f]{32})$/.exec(key)?.[1];
+const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
+
+/** The footer a pack ends with; `entries` must describe the bytes before it. */
+export function packFooter(entries: PackEntry[]): Buffer {
+  const json = Buffer.from(JSON.stringify({ chunks: entries.map(({ digest, offset, size }) => [digest, offset, size]) }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  return Buffer.concat([json, length]);
+}
+
+/** Entries as stored, checked: a digest that parses, and bytes that lie inside `limit` when it is known. */
+function parseEntries(raw: unknown, limit = Number.MAX_SAFE_INTEGER): PackEntry[] {
+  if (!Array.isArray(raw)) throw new Error('not a list of chunks');
+  return raw.map((entry: unknown) => {
+    const [digest, offset, size] = entry as StoredEntry;
+    const inside = Number.isSafeInteger(offset) && Number.isSafeInteger(size) && offset >= 0 && size > 0 && offset + size <= limit;
+    if (!Array.isArray(entry) || !inside) throw new Error(`bad chunk entry ${JSON.stringify(entry)}`);
+    return { digest: parseDigest(digest), offset, size };
+  });
+}
+
+/** Where each chunk of the repository's packs lives, from its index files. Empty for a repository without packs. */
+export class PackIndex {
+  private readonly chunks = new Map<Digest, PackedChunk>();
+  private readonly packs = new Set<string>();
+  /** Index files read, by id, with the packs each names. */
+  readonly files = new Map<string, Map<string, PackEntry[]>>();
+
+  get size(): number {
+    return this.chunks.size;
+  }
+
+  lookup(digest: Digest): PackedChunk | undefined {
+    return this.chunks.get(digest);
+  }
+
+  hasPack(pack: string): boolean {
+    return this.packs.has(pack);
+  }
+
+  add(pack: string, entries: PackEntry[]): void {
+    this.packs.add(pack);
+    for (const { digest, offset, size } of entries) if (!this.chunks.has(digest)) this.chunks.set(digest, { pack, offset, size });
+  }
+
+  /** The index from the repository's index files; `cache` holds copies of those read before (push and pull). */
+  static async load(backend: Backend, cache?: IndexCache): Promise<PackIndex> {
+    const index = new PackIndex();
+    const loaded = new Map<string, Map<string, PackEntry[]>>();
+    const gone = new Set<string>();
+    let listed = new Set<string>();
+    // Index files are replaced while others read them (a push merging them, a repair dropping chunks), always by
+    // writing the new file before deleting the old. A listing is not a snapshot (a folder is read name by name),
+    // so one taken during a merge can miss both the old files and the new one: the index is complete only once a
+    // listing taken after every read names nothing new.
+    for (let pass = 0; ; pass++) {
+      listed = new Set<string>();
+      for await (const { key } of backend.list('index/')) {
+        const id = indexIdOf(key);
+        if (id) listed.add(id);
+      }
+      const ids = [...listed].filter((id) => !loaded.has(id) && !gone.has(id));
+      if (ids.length === 0) break;
+      if (pass === 8) {
+        throw new StorageError(`the index files of ${backend.location} kept changing while they were read`, {
+          hint: 'run the command again',
+        });
+      }
+      await readIndexFiles(backend, ids, loaded, gone, cache);
+    }
+    await cache?.keepOnly(listed);
+    // In a fixed order, so that a chunk stored twice (two pushes racing) is always read from the same copy.
+    for (const id of [...loaded.keys()].sort()) {
+      const packs = loaded.get(id)!;
+      index.files.set(id, packs);
+      for (const [pack, entries] of packs) index.add(pack, entries);
+    }
+    return index;
+  }
+}
+
+/**
+ * Reads the index files `ids` into `loaded`, several at once (they are small and independent), from `cache` when it
+ * has a copy that reads; notes in `gone` those deleted since they were listed.
+ */
+async function readIndexFiles(
+  backend: Backend,
+  ids: string[],
+  loaded: Map<string, Map<string, PackEntry[]>>,
+  gone: Set<string>,
+  cache: IndexCache | undefined,
+): Promise<void> {
+  const where = (id: string): string => `index file ${indexKey(id)} in ${backend.location}`;
+  const read = async (id: string): Promise<void> => {
+    const cached = await cache?.get(id);
+    const fromCache = cached && tryParse(() => parseIndexFile(cached, where(id)));
+    if (fromCache) return void loaded.set(id, fromCache);
+    const bytes = await backend.get(indexKey(id)).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (!bytes) return void gone.add(id);
+    loaded.set(id, parseIndexFile(bytes, where(id)));
+    await cache?.put(id, bytes);
+  };
+  await forEachConcurrently(ids, 8, read);
+}
+
+function tryParse<T>(parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The packs an index file names; `where` names the file in errors. */
+function parseIndexFile(bytes: Buffer, where: string): Map<string, PackEntry[]> {
+  const packs = new Map<string, PackEntry[]>();
+  let parsed: { format?: unknown; packs: Record<string, unknown> };
+  try {
+    parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
+    for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
+  } catch (error) {
+    throw new IntegrityError(`${where} is unreadable: ${(error as Error).message}`, {
+      hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
+    });
+  }
+  if (parsed.format !== 1) {
+    throw new ConfigError(`${where} has format ${String(parsed.format)}; this aim reads 1`, { hint: 'upgrade aim' });
+  }
+  return packs;
+}
+
+/**
+ * The packs of several index files as one: every pack any of them names (an emptied pack too, so that it stays
+ * named), each with every chunk any of them lists for it, in the order the files are given.
+ */
+export function unionOfPacks(files: Iterable<Map<string, PackEntry[]>>): Map<string, PackEntry[]> {
+  const union = new Map<string, PackEntry[]>();
+  for (const packs of files) {
+    for (const [pack, entries] of packs) {
+      const listed = union.get(pack);
+      if (!listed) union.set(pack, [...entries]);
+      else listed.push(...entries.filter((entry) => !listed.some((known) => known.digest === entry.digest)));
+    }
+  }
+  return union;
+}
+
+/** Writes an index file naming `packs`; returns its id. */
+export async function writeIndexFile(backend: Backend, packs: Map<string, PackEntry[]>): Promise<string> {
+  const id = newPackId();
+  const body = { format: 1, packs: Object.fromEntries([...packs].map(([pack, entries]) => [pack, entries.map((e) => [e.digest, e.offset, e.size])])) };
+  await backend.putIfAbsent(indexKey(id), Buffer.from(`${JSON.stringify(body)}\n`));
+  return id;
+}
+
+/** A pack's own list of its chunks, read from its footer (two ranged reads). */
+export async function readPackFooter(backend: Backend, pack: string, size: number): Promise<PackEntry[]> {
+  const key = packKey(pack);
+  if (size < 4) throw new Error(`pack ${key} is too short (${size} bytes)`);
+  const length = (await backend.getRange(key, size - 4, 4)).readUInt32LE(0);
+  if (length > size - 4) throw new Error(`pack ${key} has a footer longer than itself`);
+  const footer = await backend.getRange(key, size - 4 - length, length);
+  const parsed = JSON.parse(footer.toString('utf8')) as { chunks: unknown };
+  return parseEntries(parsed.chunks, size - 4 - length);
+}
+
+/**
+ * Packs that no index file names: a push killed after uploading them and before writing its index, or an index file
+ * lost. Their footers say what they hold, so the next push reuses their chunks instead of sending them again. On an
+ * object store the footer is trusted as the pack's own record (a PUT stores an object whole or not at all, and its
+ * size is checked), so a killed push of 100 GiB costs two small reads per pack, not a download. In a folder a pack
+ * is flushed to the disk only before an index names it (DeferredSync): after a power cut its footer may have
+ * reached the disk and some of its chunks not, so there each chunk is read and hashed, and only intact ones are
+ * taken. A chunk that rots later is found by `aim verify`; chunks `verify --repair` dropped stay dropped, because
+ * their pack stays named by an index file. A pack whose footer does not read is left alone (nothing refers to it).
+ */
+export async function unindexedPacks(backend: Backend, index: PackIndex): Promise<Map<string, PackEntry[]>> {
+  const found = new Map<string, PackEntry[]>();
+  for await (const { key } of backend.list('packs/')) {
+    const pack = packIdOf(key);
+    if (!pack || index.hasPack(pack)) continue;
+    // stat, not the listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
+    const info = await backend.stat(key);
+    const listed = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
+    // A pack that cannot be read back is left alone like one whose footer does not read: its chunks are sent again.
+    const entries = listed && supportsDeferredSync(backend) ? await intactEntries(backend, key, listed).catch(() => undefined) : listed;
+    if (entries && entries.length > 0) found.set(pack, entries);
+  }
+  return found;
+}
+
+async function intactEntries(backend: Backend, key: string, entries: PackEntry[]): Promise<PackEntry[]> {
+  if (entries.length === 0) return [];
+  const end = Math.max(...entries.map((entry) => entry.offset + entry.size));
+  const bytes = await backend.getRange(key, 0, end);
+  const intact: PackEntry[] = [];
+  for (const entry of entries) {
+    if ((await digestOf(bytes.subarray(entry.offset, entry.offset + entry.size))) === entry.digest) intact.push(entry);
+  }
+  return intact;
+}

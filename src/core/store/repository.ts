@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import type { Backend } from '../../backends/backend.js';
+import { DEFAULT_CHUNKING, type ChunkingParams } from '../chunking/chunker.js';
+import { assertDigest, digestHex, type Digest } from '../format/digest.js';
+import { ConfigError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { encodeManifest, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
+import { checkModelName, checkTagName } from '../format/names.js';
+import { IndexCache } from './index-cache.js';
+import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
+
+// The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
+// their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
+
+/** Format 1 keeps each chunk as an object of its own; format 2 gathers new chunks into packs (packs.ts). */
+export const LOOSE_FORMAT = 1;
+export const PACKED_FORMAT = 2;
+const KNOWN_FORMATS = new Set([LOOSE_FORMAT, PACKED_FORMAT]);
+
+export interface RepoMetadata {
+  format: number;
+  hash: 'blake3';
+  chunking: ChunkingParams;
+  createdAt: string;
+}
+
+export interface TagRecord {
+  digest: Digest;
+  pushedAt: string;
+  /** Total bytes of the version's files, for listings that should not fetch every manifest. */
+  size: number;
+  files: number;
+}
+
+/** The chunking settings this aim knows: those of its default. */
+const CHUNKING_KEYS = new Set(Object.keys(DEFAULT_CHUNKING));
+const HEAD_KEYS = new Set(Object.keys(DEFAULT_CHUNKING.head!));
+
+/** Rewritten whenever chunks are removed; see Repository.removalMark. */
+const REMOVALS_KEY = 'removals';
+/** How a removal mark written before chunks are dropped begins. */
+const REMOVAL_STARTED = 'started';
+const STALE_REMOVAL_MS = 60 * 60 * 1000;
+export const blobKey = (digest: Digest): string => `blobs/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
+export const manifestKey = (digest: Digest): string => `manifests/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
+export const tagKey = (model: string, tag: string): string => `models/${checkModelName(model)}/tags/${checkTagName(tag)}`;
+
+export class Repository {
+  private index?: Promise<PackIndex>;
+  private indexCache?: IndexCache;
+  /** Known once metadata was read: a packed repository never looks for loose chunks on push. */
+  private packed = false;
+
+  constructor(
+    readonly name: string,
+    readonly backend: Backend,
+    /** Chunks moved at once by push, pull and verify (the repository's `concurrency` setting). */
+    readonly concurrency = 8,
+    /** Whether a repository created by this handle's first push packs its chunks (the `packs` setting). */
+    readonly createPacked = false,
+  ) {}
+
+  get location(): string {
+    return this.backend.location;
+  }
+
+  /** aim-repo.json, or undefined for a repository nobody has pushed to yet. */
+  async metadata(): Promise<RepoMetadata | undefined> {
+    const bytes = await this.backend.get('aim-repo.json').catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (!bytes) return undefined;
+    const metadata = JSON.parse(bytes.toString('utf8')) as RepoMetadata;
+    if (!KNOWN_FORMATS.has(metadata.format)) {
+      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${metadata.format}; this aim reads ${[...KNOWN_FORMATS].join(' and ')}`, {
+        hint: 'upgrade aim',
+      });
+    }
+    // Chunking a newer aim added (as `head` once was) changes the boundaries: cutting without it would still make
+    // valid versions, but would silently stop deduplicating against what that aim pushed.
+    const { masks, normalization } = metadata.chunking ?? {};
+    const unknown = [
+      ...Object.keys(metadata.chunking ?? {}).filter((key) => !CHUNKING_KEYS.has(key)),
+      ...Object.keys(metadata.chunking?.head ?? {}).filter((key) => !HEAD_KEYS.has(key)).map((key) => `head.${key}`),
+      ...(masks === undefined || masks === 'spread' || masks === 'top' ? [] : [`masks: ${JSON.stringify(masks)}`]),
+      ...(normalization === undefined || [0, 1, 2, 3].includes(normalization) ? [] : [`normalization: ${JSON.stringify(normalization)}`]),
+    ];
+    if (unknown.length > 0) {
+      throw new ConfigError(`repository ${this.name} (${this.location}) uses chunking settings this aim does not know: ${unknown.join(', ')}`, {
+        hint: 'upgrade aim',
+      });
+    }
+    this.packed = metadata.format === PACKED_FORMAT;
+    return metadata;
+  }
+
+  /** The chunking this repository uses, writing aim-repo.json on the first push. */
+  async ensureMetadata(): Promise<RepoMetadata> {
+    const existing = await this.metadata();
+    if (existing) return existing;
+    const format = this.createPacked ? PACKED_FORMAT : LOOSE_FORMAT;
+    const metadata: RepoMetadata = { format, hash: 'blake3', chunking: DEFAULT_CHUNKING, createdAt: new Date().toISOString() };
+    await this.backend.putIfAbsent('aim-repo.json', Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`));
+    return (await this.metadata())!;
+  }
+
+  /** Where the packs' chunks are, read once per handle (an empty index for a repository without packs). */
+  packIndex(): Promise<PackIndex> {
+    this.index ??= PackIndex.load(this.backend, this.indexCache);
+    return this.index;
+  }
+
+  /**
+   * Reads index files through a local cache from now on (push and pull). Not for verify, which checks the
+   * repository's own files.
+   */
+  cacheIndex(cache: IndexCache = IndexCache.forRepository(this.location)): void {
+    this.indexCache = cache;
+  }
+
+  /**
+   * True when the chunk is stored whole: in a pack the index names, or (format 1) as an object of its own. A stored
+   * size that differs can only be a damaged or truncated copy.
+   */
+  async hasChunk(digest: Digest, size: number): Promise<boolean> {
+    const packed = (await this.packIndex()).lookup(digest);
+    if (packed || this.packed) return packed?.size === size;
+    return (await this.backend.stat(blobKey(digest)))?.size === size;
+  }
+
+  async putBlob(digest: Digest, bytes: Uint8Array): Promise<boolean> {
+    return this.backend.putIfAbsent(blobKey(digest), bytes);
+  }
+
+  /** A chunk's stored bytes, unverified, or undefined when it is not stored. */
+  async readChunk(digest: Digest): Promise<Buffer | undefined> {
+    const packed = (await this.packIndex()).lookup(digest);
+    const read = packed ? this.backend.getRange(packKey(packed.pack), packed.offset, packed.size) : this.backend.get(blobKey(digest));
+    return read.catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+  }
+
+  /** A chunk, verified against its digest before anyone sees it. */
+  async getChunk(digest: Digest): Promise<Buffer> {
+    const bytes = await this.readChunk(digest);
+    if (!bytes) {
+      throw new IntegrityError(`chunk ${digest} is missing from repository ${this.name} (${this.location})`, {
+        hint: `run \`aim verify ${this.name}\`; push the version again from a good copy to repair it`,
+      });
+    }
+    await assertDigest(bytes, digest, `chunk ${digest} in repository ${this.name}`);
+    return bytes;
+  }
+
+  /**
+   * Forgets damaged or missing chunks so the next push stores them again: a loose chunk is deleted; a packed one is
+   * dropped from the index (each index file naming it is replaced by one without it; the pack's bytes stay until a
+   * gc). The new index file is written before the old one is deleted, so a crash in between forgets nothing good.
+   */
+  async removeChunks(digests: Set<Digest>): Promise<void> {
+    const index = await this.packIndex();
+    for (const digest of digests) if (!index.lookup(digest)) await this.backend.delete(blobKey(digest));
+    // A push merging index files meanwhile may have replaced a file read here by one that still names a chunk, so
+    // the index is read again until none does.
+    for (let pass = 0; ; pass++) {
+      const files = [...(await this.packIndex()).files].filter(([, packs]) => [...packs.values()].some((entries) => entries.some((entry) => digests.has(entry.digest))));
+      if (files.length === 0) return;
+      if (pass === 5) {
+        throw new StorageError(`could not drop ${digests.size} chunk(s) from the index of ${this.location}: it kept changing`, {
+          hint: 'run the repair again once no push is running',
+        });
+      }
+      for (const [id, packs] of files) {
+        // A pack keeps its name in the index even with nothing left in it: a pack no index names would be taken
+        // back, damaged chunks and all, from its footer by the next push.
+        const kept = new Map<string, PackEntry[]>();
+        for (const [pack, entries] of packs) kept.set(pack, entries.filter((entry) => !digests.has(entry.digest)));
+        await writeIndexFile(this.backend, kept);
+        await this.backend.delete(indexKey(id));
+      }
+      this.index = undefined;
+    }
+  }
+
+  async putManifest(manifest: Manifest): Promise<{ digest: Digest; bytes: number }> {
+    const bytes = encodeManifest(manifest);
+    const digest = await manifestDigest(bytes);
+    await this.backend.putIfAbsent(manifestKey(digest), bytes);
+    return { digest, bytes: bytes.length };
+  }
+
+  /**
+   * Changes whenever chunks are removed from the repository (`verify --repair`; later `gc`). Pushes trust that the
+   * chunks of a committed manifest are stored only while this mark is what it was when they committed it.
+   */
+  async removalMark(): Promise<string | undefined> {
+    const bytes = await this.backend.get(REMOVALS_KEY).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    return bytes?.toString('utf8').trim();
+  }
+
+  /**
+   * Writes a new removal mark: `started` before chunks are dropped, plain after. Both change the mark, so every
+   * push's record of stored chunks is void from the start of a removal.
+   */
+  async markRemovals(phase: 'started' | 'done' = 'done'): Promise<void> {
+    const mark = `${phase === 'started' ? `${REMOVAL_STARTED} ` : ''}${new Date().toISOString()} ${randomUUID()}`;
+    await this.backend.put(REMOVALS_KEY, Buffer.from(`${mark}\n`));
+  }
+
+  /**
+   * Whether a push that read the removal mark `atStart` (before the index) may merge index files: only if no
+   * removal ran or began since, and none was under way then (a merge would copy the entries it drops). A removal
+   * that started over an hour ago and never finished (killed) no longer blocks merging. A mark that cannot be read
+   * just means no merge this time.
+   */
+  async indexMergeAllowed(atStart: string | undefined): Promise<boolean> {
+    const now = await this.removalMark().catch(() => null);
+    if (now !== atStart) return false;
+    const started = atStart?.startsWith(`${REMOVAL_STARTED} `) ? Date.parse(atStart.split(' ')[1]!) : undefined;
+    return started === undefined || Date.now() - started > STALE_REMOVAL_MS;
+  }
+
+  async hasManifest(digest: Digest): Promise<boolean> {
+    return (await this.backend.stat(manifestKey(digest))) !== undefined;
+  }
+
+  async getManifest(digest: Digest): Promise<Manifest> {
+    const bytes = await this.backend.get(manifestKey(digest)).catch((error) => {
+      if (error instanceof NotFoundError) {
+        throw new NotFoundError(`version ${digest} not found in repository ${this.name}`, {
+          hint: `list versions with \`aim model versions ${this.name} MODEL\``,
+        });
+      }
+      throw error;
+    });
+    await assertDigest(bytes, digest, `manifest ${digest} in repository ${this.name}`);
+    return parseManifest(bytes, `${digest} in repository ${this.name}`);
+  }
+
+  async getTag(model: string, tag: string): Promise<TagRecord | undefined> {
+    const bytes = await this.backend.get(tagKey(model, tag)).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    return bytes ? (JSON.parse(bytes.toString('utf8')) as TagRecord) : undefined;
+  }
+
+  async putTag(model: string, tag: string, record: TagRecord): Promise<void> {
+    await this.backend.put(tagKey(model, tag), Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
+  }
+
+  async deleteTag(model: string, tag: string): Promise<void> {
+    await this.backend.delete(tagKey(model, tag));
+  }
+
+  async listModels(): Promise<string[]> {
+    const models = new Set<string>();
+    for await (const { key } of this.backend.list('models/')) {
+      const match = /^models\/([^/]+)\/tags\/[^/]+$/.exec(key);
+      if (match) models.add(match[1]!);
+    }
+    return [...models].sort();
+  }
+
+  async listTags(model: string): Promise<Array<{ tag: string } & TagRecord>> {
+    const prefix = `models/${checkModelName(model)}/tags/`;
+    const tags: Array<{ tag: string } & TagRecord> = [];
+    for await (const { key } of this.backend.list(prefix)) {
+      const tag = key.slice(prefix.length);
+      if (tag.includes('/')) continue;
+      const record = await this.getTag(model, tag);
+      if (record) tags.push({ tag, ...record });
+    }
+    return tags.sort((a, b) => a.pushedAt.localeCompare(b.pushedAt) || a.tag.localeCompare(b.tag));
+  }
+}

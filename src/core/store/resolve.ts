@@ -1,0 +1,36 @@
+import type { Digest } from '../format/digest.js';
+import { NotFoundError } from '../../lib/errors.js';
+import type { Manifest } from '../format/manifest.js';
+import { DEFAULT_TAG } from '../format/reference.js';
+import type { Repository } from './repository.js';
+
+export interface VersionSelector {
+  model: string;
+  tag?: string;
+  digest?: Digest;
+}
+
+export interface ResolvedVersion {
+  model: string;
+  tag?: string;
+  digest: Digest;
+  manifest: Manifest;
+}
+
+/** Tag or digest -> verified manifest. */
+export async function resolveVersion(repo: Repository, selector: VersionSelector): Promise<ResolvedVersion> {
+  if (selector.digest) {
+    return { model: selector.model, digest: selector.digest, manifest: await repo.getManifest(selector.digest) };
+  }
+  const tag = selector.tag ?? DEFAULT_TAG;
+  const record = await repo.getTag(selector.model, tag);
+  if (!record) {
+    const models = await repo.listModels();
+    const known = models.includes(selector.model);
+    throw new NotFoundError(
+      known ? `tag ${tag} of ${repo.name}/${selector.model} not found` : `model ${selector.model} not found in repository ${repo.name}`,
+      { hint: known ? `aim model versions ${repo.name} ${selector.model}` : `aim model list ${repo.name}` },
+    );
+  }
+  return { model: selector.model, tag, digest: record.digest, manifest: await repo.getManifest(record.digest) };
+}

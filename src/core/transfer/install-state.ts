@@ -1,0 +1,86 @@
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { writeAtomic } from '../../lib/atomic-write.js';
+import type { Digest } from '../format/digest.js';
+import { UsageError } from '../../lib/errors.js';
+import { parseManifest, type Manifest } from '../format/manifest.js';
+
+// A pulled folder keeps a small `.aim/` beside the files (like huggingface-cli's local-dir cache): which version is
+// installed, the stat of each file when it was verified (so an unchanged file is not read again), the manifest (so
+// the next version's pull can reuse chunks from the files already here), and in-progress pulls in `.aim/partial`.
+
+export interface InstalledFile {
+  digest: Digest;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export interface InstallState {
+  version: 1;
+  manifest?: Digest;
+  repo?: string;
+  model?: string;
+  tag?: string;
+  files: Record<string, InstalledFile>;
+}
+
+export const stateFolder = (dest: string): string => join(dest, '.aim');
+export const partialFolder = (dest: string): string => join(dest, '.aim', 'partial');
+
+export async function loadInstallState(dest: string): Promise<InstallState> {
+  const text = await readFile(join(stateFolder(dest), 'state.json'), 'utf8').catch(() => undefined);
+  if (!text) return { version: 1, files: {} };
+  try {
+    const state = JSON.parse(text) as InstallState;
+    return state.version === 1 && typeof state.files === 'object' ? state : { version: 1, files: {} };
+  } catch {
+    return { version: 1, files: {} }; // a damaged state only costs re-verifying files
+  }
+}
+
+export async function saveInstallState(dest: string, state: InstallState, manifestBytes?: Uint8Array): Promise<void> {
+  await mkdir(stateFolder(dest), { recursive: true });
+  if (manifestBytes) await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes);
+  await writeAtomic(join(stateFolder(dest), 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+}
+
+export async function loadInstalledManifest(dest: string): Promise<Manifest | undefined> {
+  const bytes = await readFile(join(stateFolder(dest), 'manifest.json')).catch(() => undefined);
+  if (!bytes) return undefined;
+  try {
+    return parseManifest(bytes, `${dest}/.aim/manifest.json`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the file on disk is still the one recorded as verified. */
+export async function isUnchanged(path: string, recorded: InstalledFile | undefined, digest: Digest): Promise<boolean> {
+  if (!recorded || recorded.digest !== digest) return false;
+  const info = await lstat(path).catch(() => undefined);
+  return !!info?.isFile() && info.size === recorded.size && info.mtimeMs === recorded.mtimeMs && info.ino === recorded.ino;
+}
+
+/**
+ * The absolute target of a manifest path inside `dest`. Manifest paths are validated on read; this also refuses a
+ * parent folder that is a symlink, so a pull never writes outside its destination.
+ */
+export async function safeTarget(dest: string, path: string): Promise<string> {
+  const root = resolve(dest);
+  const target = resolve(root, ...path.split('/'));
+  if (!target.startsWith(root + sep)) {
+    throw new UsageError(`refusing to write ${path} outside ${root}`, { hint: 'the manifest is hostile; do not pull it' });
+  }
+  const parts = path.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const parent = join(root, ...parts.slice(0, i));
+    const info = await lstat(parent).catch(() => undefined);
+    if (info && !info.isDirectory()) {
+      throw new UsageError(`cannot write ${path} in ${root}: ${parts.slice(0, i).join('/')} is ${info.isSymbolicLink() ? 'a symlink' : 'not a folder'}`, {
+        hint: 'move it away or pull into an empty folder',
+      });
+    }
+  }
+  return target;
+}

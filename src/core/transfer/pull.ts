@@ -1,0 +1,188 @@
+import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { isTempName, syncFolder } from '../../lib/atomic-write.js';
+import type { Digest } from '../format/digest.js';
+import { HashPool } from '../hashing/hash-pool.js';
+import {
+  isUnchanged,
+  loadInstallState,
+  loadInstalledManifest,
+  partialFolder,
+  safeTarget,
+  saveInstallState,
+  type InstallState,
+  type InstalledFile,
+} from './install-state.js';
+import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from '../format/manifest.js';
+import { silentProgress, type ProgressSink } from '../progress.js';
+import { ChunkBuffers, pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
+import type { Repository } from '../store/repository.js';
+import { resolveVersion, type VersionSelector } from '../store/resolve.js';
+import { emptyTrashInBackground, moveAside } from '../store/trash.js';
+import { verifyFileOnDisk } from '../verify/verify-file.js';
+
+// pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
+// rename them all into place, then record the installed version. Until the renames nothing under the destination's
+// final names changes, and the chunks of the version already installed are read from disk instead of the network.
+
+export interface PullOptions {
+  concurrency?: number;
+  /**
+   * Other folders pulled by aim (holding `.aim/manifest.json`) whose files may already hold some of the chunks:
+   * e.g. the previous version of a model that `aim run` pulled into a folder of its own.
+   */
+  reuseFrom?: string[];
+  progress?: ProgressSink;
+}
+
+export interface PullResult {
+  repo: string;
+  model: string;
+  tag?: string;
+  digest: Digest;
+  dest: string;
+  files: number;
+  totalBytes: number;
+  /** Chunk bytes read from the backend. */
+  bytesTransferred: number;
+  /** Bytes not fetched: unchanged files plus chunks reused from files already in the destination. */
+  bytesSkipped: number;
+  filesUnchanged: number;
+  seconds: number;
+}
+
+/** Where chunks already sit on local disk. Every chunk read from there is verified again before use. */
+async function locatorFor(folders: Array<{ dest: string; manifest: Manifest | undefined }>): Promise<Map<Digest, ChunkSource>> {
+  const locator = new Map<Digest, ChunkSource>();
+  for (const { dest, manifest } of folders) {
+    for (const file of manifest?.files ?? []) {
+      let offset = 0;
+      for (const chunk of file.chunks) {
+        if (!locator.has(chunk.digest)) locator.set(chunk.digest, { path: resolve(dest, ...file.path.split('/')), offset });
+        offset += chunk.size;
+      }
+    }
+  }
+  return locator;
+}
+
+/**
+ * Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes. A file
+ * still exactly as an older version installed it is known to differ: it is not read twice.
+ */
+async function isInPlace(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<boolean> {
+  const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
+  return (await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)));
+}
+
+/** Notes the file now at `target` (its size, mtime and inode, so the next pull can trust it without re-hashing). */
+async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
+  const info = await stat(target);
+  next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+}
+
+export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
+  const started = performance.now();
+  const progress = options.progress ?? silentProgress;
+  const dest = resolve(destination);
+  const version = await resolveVersion(repo, selector);
+  const { manifest } = version;
+  await mkdir(partialFolder(dest), { recursive: true });
+  const state = await loadInstallState(dest);
+  const installed = await loadInstalledManifest(dest);
+  const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
+  const pool = new HashPool();
+  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(manifest));
+  const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
+  const staged: Staged[] = [];
+  let filesUnchanged = 0;
+  try {
+    const others = await Promise.all((options.reuseFrom ?? []).map(async (folder) => ({ dest: folder, manifest: await loadInstalledManifest(folder) })));
+    const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
+    repo.cacheIndex();
+    const index = await repo.packIndex();
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
+    for (const file of manifest.files) {
+      const target = await safeTarget(dest, file.path);
+      if (await isInPlace(target, state.files[file.path], file, pool)) {
+        await recordInstalled(next, file, target);
+        counters.bytesReused += file.size;
+        filesUnchanged++;
+        task.advance(file.size);
+        continue;
+      }
+      staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, file });
+    }
+  } finally {
+    task.end();
+    await pool.close();
+  }
+  await installStaged(dest, staged, next);
+  if (staged.length > 0) await syncFolder(dest);
+  await removeDroppedFiles(dest, state, manifest);
+  await removeStaleTemps(partialFolder(dest), started);
+  await emptyTrashInBackground(dest);
+  await saveInstallState(dest, next, encodeManifest(manifest));
+  return {
+    repo: repo.name,
+    model: version.model,
+    tag: version.tag,
+    digest: version.digest,
+    dest,
+    files: manifest.files.length,
+    totalBytes: manifestSize(manifest),
+    bytesTransferred: counters.bytesTransferred,
+    bytesSkipped: counters.bytesReused,
+    filesUnchanged,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+interface Staged {
+  temp: string;
+  target: string;
+  file: ManifestFile;
+}
+
+/** Renames verified partials into place (what they replace goes to the trash) and records what was installed. */
+async function installStaged(dest: string, staged: Staged[], next: InstallState): Promise<void> {
+  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
+  const renamed = new Map<string, string>();
+  for (const { temp, target, file } of staged) {
+    await mkdir(dirname(target), { recursive: true });
+    const twin = renamed.get(temp);
+    if (twin) await copyFile(twin, temp);
+    await chmod(temp, file.mode & 0o777 || 0o644);
+    await moveAside(dest, target);
+    await rename(temp, target);
+    renamed.set(temp, target);
+    await rm(`${temp}.journal`, { force: true });
+    await recordInstalled(next, file, target);
+  }
+}
+
+/**
+ * Temp files a killed pull left in `.aim/partial` (a journal update cut short). Only those older than this pull:
+ * a newer one belongs to a pull running beside this one.
+ */
+async function removeStaleTemps(folder: string, startedAt: number): Promise<void> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names.filter(isTempName)) {
+    const path = join(folder, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
+  }
+}
+
+/** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
+async function removeDroppedFiles(dest: string, previous: InstallState, manifest: Manifest): Promise<void> {
+  const wanted = new Set(manifest.files.map((file) => file.path));
+  for (const [path, recorded] of Object.entries(previous.files)) {
+    if (wanted.has(path)) continue;
+    const target = await safeTarget(dest, path).catch(() => undefined);
+    if (target && (await isUnchanged(target, recorded, recorded.digest))) {
+      await moveAside(dest, target);
+      await rm(target, { force: true });
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import { cutChunks, readChunks } from '../chunking/chunk-reader.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
+import { ChunkingWorker, type ChunkSource, type SourceChunk } from '../chunking/parallel-chunk-reader.js';
+import type { Chunker } from '../chunking/chunker.js';
+import type { Digest } from '../format/digest.js';
+import type { FileDigester, HashPool } from '../hashing/hash-pool.js';
+import type { ChunkRef, ManifestFile } from '../format/manifest.js';
+import type { ProgressTask } from '../progress.js';
+import type { PackWriter } from '../store/pack-writer.js';
+import type { Repository } from '../store/repository.js';
+import type { CachedFile } from './stat-cache.js';
+import type { SourceFile } from './walk.js';
+import { ConflictError } from '../../lib/errors.js';
+
+export interface TransferCounters {
+  bytesTransferred: number;
+  bytesSkipped: number;
+  chunks: number;
+  /** Chunks already handled in this push: a chunk repeated across files is checked and sent once. */
+  seen: Set<Digest>;
+}
+
+/**
+ * Chunk work in flight across files: a file is done once its chunks are hashed, while their uploads may still run
+ * beside the next file's. Small files then overlap their writes (and fsyncs, or S3 round trips) instead of waiting
+ * in line; at most `concurrency` chunks are in flight in all, so memory stays bounded.
+ */
+export interface ChunkPipeline {
+  inFlight: Set<Promise<void>>;
+  failure?: unknown;
+}
+
+export interface PushFileContext {
+  chunker: Chunker;
+  pool: HashPool;
+  counters: TransferCounters;
+  task: ProgressTask;
+  concurrency: number;
+  pipeline: ChunkPipeline;
+  /** Whether the cached file's chunks are known stored: its manifest is there and no chunk was removed since. */
+  chunksStoredBy(cached: CachedFile): Promise<boolean>;
+  /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
+  bigFileReader(): ChunkingWorker | undefined;
+  /**
+   * Gathers new chunks into packs, opened at the first chunk to check (reading the index and taking in the packs of
+   * a killed push), so an unchanged re-push reads neither; undefined for a repository that keeps a file per chunk.
+   */
+  packs?: () => Promise<PackWriter>;
+}
+
+/** Waits for every upload still running; call before the manifest is written. */
+export async function drainPipeline(pipeline: ChunkPipeline): Promise<void> {
+  await Promise.all(pipeline.inFlight);
+  if (pipeline.failure) throw pipeline.failure;
+}
+
+async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, context: PushFileContext): Promise<void> {
+  const { counters, packs } = context;
+  if (counters.seen.has(digest)) {
+    counters.bytesSkipped += bytes.length;
+    return;
+  }
+  counters.seen.add(digest);
+  // Opened before the first question, so that chunks in packs a killed push left behind count as stored.
+  const writer = await packs?.();
+  // Asking first (the pack index, or a stat/HEAD per loose chunk) saves sending bytes the store already has:
+  // dedupe and resume in one step.
+  if (await repo.hasChunk(digest, bytes.length)) {
+    counters.bytesSkipped += bytes.length;
+    return;
+  }
+  if (writer) {
+    await writer.add(digest, bytes);
+    counters.bytesTransferred += bytes.length;
+    return;
+  }
+  const written = await repo.putBlob(digest, bytes);
+  if (written) counters.bytesTransferred += bytes.length;
+  else counters.bytesSkipped += bytes.length;
+}
+
+/**
+ * Reads the file once: chunks go to the hashing workers and, when missing, to the backend, while the same bytes feed
+ * the whole-file hash. At most `concurrency` chunks are in flight, so memory does not grow with the file.
+ */
+const noop = (): void => undefined;
+
+/**
+ * Chunks of a small file (or any file without a chunking worker), cut inline from `preloaded` (the file read ahead)
+ * or as they are read; the caller hashes them.
+ */
+function inlineSource(path: string, chunker: Chunker, preloaded: Buffer | undefined): ChunkSource {
+  async function* chunks(): AsyncGenerator<SourceChunk> {
+    if (preloaded) for (const bytes of cutChunks(preloaded, chunker)) yield { bytes };
+    else for await (const bytes of readChunks(path, chunker)) yield { bytes };
+  }
+  return { chunks: chunks(), fileDigest: () => undefined };
+}
+
+/** `preloaded`: the file's bytes when they were read ahead (FilePrefetch). */
+export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Buffer): Promise<ManifestFile> {
+  const { chunker, pool, counters, task, pipeline } = context;
+  const worker = !preloaded && ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
+  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker, preloaded);
+  let fileDigester: FileDigester | undefined;
+  const chunks: ChunkRef[] = [];
+  const hashing: Array<Promise<unknown>> = [];
+  let size = 0;
+  for await (const { bytes, digest: known, release } of source.chunks) {
+    if (pipeline.failure) {
+      release?.();
+      break;
+    }
+    const index = chunks.length;
+    const length = bytes.length;
+    chunks.push({ digest: known ?? ('' as Digest), size: length });
+    size += length;
+    // Chunks that arrive without digests are hashed here; the whole-file hash copies them now, before a chunk may
+    // be transferred to a hashing worker.
+    fileDigester ??= known ? undefined : await pool.fileDigester();
+    const fileUpdate = known ? undefined : fileDigester!.update(bytes);
+    const hashed = known
+      ? Promise.resolve({ digest: known, bytes })
+      : pool.hashChunk(bytes).then((result) => {
+          chunks[index] = { digest: result.digest, size: length };
+          return result;
+        });
+    hashing.push(hashed.then(noop, noop)); // keeps no reference to the chunk's bytes
+    const work = hashed
+      .then(({ digest, bytes: hashedBytes }) => storeChunk(repo, digest, hashedBytes, context))
+      .then(() => fileUpdate)
+      .then(() => {
+        counters.chunks++;
+        task.advance(length);
+      })
+      .catch((error) => {
+        pipeline.failure ??= error;
+      })
+      .finally(release);
+    pipeline.inFlight.add(work);
+    void work.finally(() => pipeline.inFlight.delete(work));
+    if (pipeline.inFlight.size >= context.concurrency) await Promise.race(pipeline.inFlight);
+  }
+  await Promise.all(hashing);
+  if (pipeline.failure) throw pipeline.failure;
+  fileDigester ??= source.fileDigest() ? undefined : await pool.fileDigester();
+  const digest = source.fileDigest() ?? (await fileDigester!.digest());
+  if (size !== file.size) {
+    throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${size})`, {
+      hint: 'push again once nothing is writing to it',
+    });
+  }
+  return { path: file.path, size, mode: file.mode, digest, chunks };
+}
+
+/**
+ * A file the stat cache says is unchanged: its chunks are not read or hashed again. They are stored if the manifest
+ * that last committed them is still there (manifests are written only after their chunks); otherwise each is checked
+ * (the push that recorded it may have died before its manifest). Returns undefined when any is missing, so the
+ * caller pushes the file.
+ */
+export async function reuseCachedFile(repo: Repository, entry: CachedFile, context: PushFileContext): Promise<ManifestFile | undefined> {
+  const { counters, task } = context;
+  const cached = entry.file;
+  if (!(await context.chunksStoredBy(entry))) {
+    await context.packs?.(); // chunks in packs a killed push left behind count as stored
+    let missing = false;
+    const unseen = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest));
+    await forEachConcurrently(unseen, context.concurrency, async ({ digest, size }) => {
+      if (!missing && !(await repo.hasChunk(digest, size))) missing = true; // once one is missing, the rest are passed over
+    });
+    if (missing) return undefined;
+  }
+  for (const chunk of cached.chunks) counters.seen.add(chunk.digest);
+  counters.chunks += cached.chunks.length;
+  counters.bytesSkipped += cached.size;
+  task.advance(cached.size);
+  return cached;
+}

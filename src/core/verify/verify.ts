@@ -1,0 +1,160 @@
+import type { Digest } from '../format/digest.js';
+import { AimError } from '../../lib/errors.js';
+import { HashPool } from '../hashing/hash-pool.js';
+import { silentProgress, type ProgressSink } from '../progress.js';
+import type { Repository } from '../store/repository.js';
+import { PACKED_READERS, PackReader, planReads, readChunks } from './verify-reads.js';
+import { DEFAULT_TAG } from '../format/reference.js';
+
+// Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
+// a pull needs the bytes. Each problem names the chunk and every file (model:tag/path) that uses it.
+
+export interface VerifyOptions {
+  model?: string;
+  tag?: string;
+  /** Check only this percentage of the chunks (chosen at random), for quick checks of big repositories. */
+  samplePercent?: number;
+  /**
+   * Delete corrupt chunks so the next push of a good copy stores them again (a push skips chunks that are present,
+   * and cannot tell a bit-flipped chunk from a good one without reading it back).
+   */
+  repair?: boolean;
+  concurrency?: number;
+  progress?: ProgressSink;
+}
+
+export interface VerifyProblem {
+  kind: 'missing' | 'corrupt' | 'bad-manifest' | 'missing-manifest';
+  digest: Digest | string;
+  usedBy: string[];
+  message: string;
+}
+
+export interface VerifyResult {
+  repo: string;
+  versions: number;
+  chunks: number;
+  chunksChecked: number;
+  bytesChecked: number;
+  problems: VerifyProblem[];
+  seconds: number;
+}
+
+interface TagRef {
+  model: string;
+  tag: string;
+  digest: Digest;
+}
+
+async function selectTags(repo: Repository, options: VerifyOptions): Promise<TagRef[]> {
+  const models = options.model ? [options.model] : await repo.listModels();
+  const selected: TagRef[] = [];
+  for (const model of models) {
+    for (const record of await repo.listTags(model)) {
+      if (!options.tag || record.tag === options.tag) selected.push({ model, tag: record.tag, digest: record.digest });
+    }
+  }
+  if (options.model && selected.length === 0) {
+    const what = options.tag ? `tag ${options.tag ?? DEFAULT_TAG} of ${repo.name}/${options.model}` : `model ${options.model} in ${repo.name}`;
+    throw new AimError(`${what} not found`, { hint: `aim model versions ${repo.name} ${options.model}` });
+  }
+  return selected;
+}
+
+interface ChunkUse {
+  size: number;
+  usedBy: Set<string>;
+}
+
+/** Every chunk the tags' manifests reference, with the files using it; an unreadable manifest becomes a problem. */
+async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyProblem[]): Promise<Map<Digest, ChunkUse>> {
+  const chunks = new Map<Digest, ChunkUse>();
+  for (const { model, tag, digest } of tags) {
+    const manifest = await repo.getManifest(digest).catch((error: Error) => {
+      problems.push({ kind: 'missing-manifest', digest, usedBy: [`${model}:${tag}`], message: error.message });
+      return undefined;
+    });
+    for (const file of manifest?.files ?? []) {
+      for (const chunk of file.chunks) {
+        const entry = chunks.get(chunk.digest) ?? { size: chunk.size, usedBy: new Set<string>() };
+        entry.usedBy.add(`${model}:${tag}/${file.path}`);
+        chunks.set(chunk.digest, entry);
+      }
+    }
+  }
+  return chunks;
+}
+
+export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const started = performance.now();
+  const progress = options.progress ?? silentProgress;
+  const problems: VerifyProblem[] = [];
+  const tags = await selectTags(repo, options);
+  const chunks = await chunksUsedBy(repo, tags, problems);
+  let selected = [...chunks.entries()];
+  if (options.samplePercent !== undefined && options.samplePercent < 100) {
+    selected = selected.filter(() => Math.random() * 100 < options.samplePercent!);
+  }
+  const total = selected.reduce((sum, [, entry]) => sum + entry.size, 0);
+  const task = progress.begin(`verifying ${repo.name}`, total);
+  const pool = new HashPool({ wholeFiles: false });
+  let bytesChecked = 0;
+  try {
+    const index = await repo.packIndex();
+    const reads = planReads(selected.map(([digest, use]) => ({ digest, size: use.size, use })), index);
+    const queue = reads[Symbol.iterator]();
+    const worker = async (): Promise<void> => {
+      const reader = new PackReader();
+      for (let next = queue.next(); !next.done; next = queue.next()) {
+        const read = next.value;
+        // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends
+        // the verify, since repair must never drop a good chunk because of a network blip.
+        const contents = await readChunks(repo, read, reader);
+        for (const [i, { digest, size, use }] of read.chunks.entries()) {
+          const usedBy = [...use.usedBy].sort();
+          const bytes = contents[i];
+          if (!bytes) {
+            problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
+          } else {
+            bytesChecked += bytes.length; // before hashing: the buffer may travel to a worker and come back detached
+            const { digest: actual } = await pool.hashChunk(bytes);
+            if (actual !== digest) {
+              problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+            }
+          }
+          task.advance(size);
+        }
+      }
+    };
+    const concurrency = options.concurrency ?? repo.concurrency;
+    const workers = index.size > 0 ? Math.min(concurrency, PACKED_READERS) : concurrency;
+    await Promise.all(Array.from({ length: workers }, worker));
+  } finally {
+    task.end();
+    await pool.close();
+  }
+  // The damaged and missing chunks are forgotten (a pack index would otherwise go on naming them) and pushes stop
+  // trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well as
+  // after: a push running meanwhile then does not merge index files (repository.indexMergeAllowed).
+  if (options.repair && problems.length > 0) {
+    const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
+    await repo.markRemovals('started');
+    try {
+      await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
+    } catch (error) {
+      // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
+      await repo.markRemovals().catch(() => undefined);
+      throw error;
+    }
+    await repo.markRemovals();
+  }
+  return {
+    repo: repo.name,
+    versions: tags.length,
+    chunks: chunks.size,
+    chunksChecked: selected.length,
+    bytesChecked,
+    problems,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

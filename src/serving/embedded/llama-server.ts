@@ -1,0 +1,101 @@
+// The embedded engine's server process: `node dist/serving/llama-server.js --model FILE ...`. It runs apart from
+// the CLI because some malformed GGUF files make llama.cpp abort the whole process (GGML_ASSERT), which no JS
+// try/catch survives, and because a deployment outlives the `aim run` that started it. It listens first (so
+// /health answers 503 while the model loads, as llama-server does), reports its port in the ready file, then loads.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { writeAtomic } from '../../lib/atomic-write.js';
+import { HttpError, readJsonBody, sendError, sendJson } from './openai-http.js';
+import { loadLlamaModel, type LoadedModel } from './llama-generate.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    'model-id': { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    'ctx-size': { type: 'string', default: '2048' },
+    threads: { type: 'string', default: '1' },
+    'ready-file': { type: 'string' },
+  },
+});
+if (!values.model || !values['ready-file']) {
+  console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--port 0] [--ctx-size 2048] [--threads 1]');
+  process.exit(2);
+}
+const modelPath = values.model;
+const readyFile = values['ready-file'];
+const modelId = values['model-id'] ?? modelPath;
+const contextSize = Number(values['ctx-size']);
+const threads = Number(values.threads);
+const created = Math.floor(Date.now() / 1000);
+
+let loaded: LoadedModel | undefined;
+let loadError: string | undefined;
+
+function log(message: string): void {
+  console.log(`${new Date().toISOString()} ${message}`);
+}
+
+async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'GET' && (path === '/health' || path === '/v1/health')) {
+    if (loaded) return sendJson(res, 200, { status: 'ok' });
+    return sendJson(res, 503, { error: { code: 503, message: loadError ?? 'Loading model', type: 'unavailable_error' } });
+  }
+  if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) {
+    return sendJson(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'aim' }] });
+  }
+  const generate = path === '/v1/chat/completions' ? 'chat' : path === '/v1/completions' ? 'completion' : undefined;
+  if (!generate) throw new HttpError(404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
+  if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`);
+  const body = await readJsonBody(req);
+  if (!loaded) throw new HttpError(503, 'Loading model', 'unavailable_error');
+  return loaded.handle(generate, body, res, modelId);
+}
+
+const server = createServer((req, res) => {
+  route(req, res).catch((error: unknown) => {
+    const httpError = error instanceof HttpError ? error : new HttpError(500, (error as Error).message ?? String(error), 'server_error');
+    if (!(error instanceof HttpError)) log(`error: ${(error as Error).stack ?? error}`);
+    if (res.headersSent) res.end();
+    else sendError(res, httpError);
+  });
+});
+
+async function shutdown(signal: string): Promise<void> {
+  log(`${signal}: shutting down`);
+  server.close();
+  server.closeAllConnections();
+  // Disposing frees the model's memory promptly; it takes a second or two, and exiting anyway is safe.
+  const timer = setTimeout(() => process.exit(0), 5000);
+  timer.unref();
+  await loaded?.dispose().catch(() => undefined);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+server.on('error', (error: NodeJS.ErrnoException) => {
+  log(`cannot listen on ${values.host}:${values.port}: ${error.code ?? error.message}`);
+  void writeAtomic(readyFile, JSON.stringify({ pid: process.pid, error: error.code ?? error.message }), { durable: false })
+    .finally(() => process.exit(3));
+});
+
+server.listen(Number(values.port), values.host, () => {
+  const { port } = server.address() as AddressInfo;
+  log(`listening on http://${values.host}:${port} (pid ${process.pid}); loading ${modelPath}`);
+  void (async () => {
+    await writeAtomic(readyFile, JSON.stringify({ pid: process.pid, port }), { durable: false });
+    try {
+      const started = Date.now();
+      loaded = await loadLlamaModel({ modelPath, contextSize, threads, log });
+      log(`model loaded in ${Date.now() - started} ms (context ${contextSize}, threads ${threads})`);
+    } catch (error) {
+      loadError = (error as Error).message;
+      log(`failed to load model: ${loadError}`);
+      process.exit(4);
+    }
+  })();
+});

@@ -1,0 +1,178 @@
+// The Kamiwaza engine: hands a model to a Kamiwaza server and lets it serve it (llama.cpp for GGUF). Two ways in:
+// a GGUF aim already pulled is registered as a model whose file lives at a local path (storage_type "file"; the
+// serving node must see that path, so this suits single-node installs or shared storage), or, for a friendly name
+// that is in no aim repository, Kamiwaza downloads the quantization's files from Hugging Face itself
+// (kamiwaza-hub.ts). Then both find or create a config, deploy, and poll until DEPLOYED or a failure status.
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { EngineError } from '../../lib/errors.js';
+import type { DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
+import { KamiwazaHttp, KamiwazaStatusError, type KamiwazaSettings } from './kamiwaza-http.js';
+import { FAILED_STATUSES, GONE_STATUSES, type KzConfig, type KzDeployment, type KzModel } from './kamiwaza-types.js';
+import { sleep } from '../process-utils.js';
+
+export interface KamiwazaEngineOptions {
+  settings: KamiwazaSettings;
+  /** Between status polls (default 2 s; the SDK uses 5 s). */
+  pollMs?: number;
+  /** For a deployment to reach DEPLOYED, and for a download to finish (default 600 s, as the SDK). */
+  timeoutMs?: number;
+  /** storage_host of registered files: "localhost" on community edition, the node's host name on a cluster. */
+  storageHost?: string;
+}
+
+export interface DeployTarget {
+  model: KzModel & { id: string };
+  fileId?: string;
+}
+
+export class KamiwazaEngine implements Engine {
+  readonly kind = 'kamiwaza' as const;
+  readonly http: KamiwazaHttp;
+  readonly pollMs: number;
+  readonly timeoutMs: number;
+
+  constructor(private readonly options: KamiwazaEngineOptions) {
+    this.http = new KamiwazaHttp(options.settings);
+    this.pollMs = options.pollMs ?? 2000;
+    this.timeoutMs = options.timeoutMs ?? 600_000;
+  }
+
+  /** Fails early, with the server's own words, when the server is unreachable or the key is wrong. */
+  async preflight(): Promise<void> {
+    await this.http.call('GET', '/auth/users/me');
+  }
+
+  async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord> {
+    await this.preflight();
+    onEvent?.({ phase: 'register', message: `registering ${basename(spec.modelPath)} with Kamiwaza` });
+    const model = await this.registerLocal(spec);
+    const first = model.m_files?.find((f) => f.storage_location === spec.modelPath);
+    return this.deploy(spec, { model, fileId: first?.id ?? undefined }, onEvent);
+  }
+
+  /** The model already registered for this exact file, else a new one with every shard as an m_files entry. */
+  private async registerLocal(spec: DeploymentSpec): Promise<KzModel & { id: string }> {
+    const { body: models } = await this.http.call<KzModel[]>('GET', '/models/', { query: { load_files: true } });
+    const existing = models.find((m) => m.id && m.m_files?.some((f) => f.storage_type === 'file' && f.storage_location === spec.modelPath));
+    if (existing) return existing as KzModel & { id: string };
+    const files = await Promise.all((spec.files ?? [spec.modelPath]).map(async (path) => ({
+      name: basename(path), size: (await stat(path)).size, storage_type: 'file', storage_host: this.options.storageHost ?? 'localhost',
+      storage_location: path,
+    })));
+    const { body } = await this.http.call<KzModel>('POST', '/models/', {
+      body: { name: spec.modelId, repo_modelId: spec.modelId, hub: null, quantization_details: spec.quant,
+        description: `registered by aim from ${spec.model}`, m_files: files },
+    });
+    if (!body.id) throw new EngineError(`Kamiwaza created model ${spec.modelId} without an id`, { hint: 'check the Kamiwaza server version (aim expects API 1.2)' });
+    return body as KzModel & { id: string };
+  }
+
+  async findOrCreateConfig(modelId: string, fileId?: string): Promise<string> {
+    const { body: configs } = await this.http.call<KzConfig[]>('GET', '/model_configs/', { query: { model_id: modelId } });
+    const chosen = configs.find((c) => c.default) ?? configs[0];
+    if (chosen) return chosen.id;
+    const { body } = await this.http.call<KzConfig>('POST', '/model_configs/', {
+      body: { m_id: modelId, m_file_id: fileId ?? null, name: 'aim default', default: true, config: {}, system_config: {} },
+    });
+    return body.id;
+  }
+
+  /** Deploys with llama.cpp and waits for DEPLOYED; failure statuses become errors carrying Kamiwaza's own reason. */
+  async deploy(spec: Pick<DeploymentSpec, 'name' | 'model' | 'modelPath' | 'quant'>, target: DeployTarget,
+    onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord> {
+    const configId = await this.findOrCreateConfig(target.model.id, target.fileId);
+    onEvent?.({ phase: 'deploy', message: `deploying ${target.model.name} with llama.cpp` });
+    const { body: deploymentId } = await this.http.call<string | boolean>('POST', '/serving/deploy_model', {
+      body: { m_id: target.model.id, m_config_id: configId, m_file_id: target.fileId ?? null, engine_name: 'llamacpp',
+        lb_port: 0, min_copies: 1, starting_copies: 1 },
+    });
+    // Servers before 1.2 answer `false` instead of an error when they refuse.
+    if (typeof deploymentId !== 'string') {
+      throw new EngineError(`Kamiwaza refused to deploy ${target.model.name}`, { hint: 'see the Kamiwaza UI or server logs for the reason' });
+    }
+    const deployment = await this.waitDeployed(deploymentId, onEvent);
+    return {
+      name: spec.name, engine: 'kamiwaza', model: spec.model, modelId: deployment.canonical_model_id ?? deployment.m_name ?? target.model.name,
+      quant: spec.quant, modelPath: spec.modelPath, endpoint: this.endpointOf(deployment), startedAt: new Date().toISOString(),
+      kamiwaza: { baseUrl: this.options.settings.baseUrl, deploymentId, modelId: target.model.id },
+    };
+  }
+
+  private async waitDeployed(id: string, onEvent?: (event: EngineEvent) => void): Promise<KzDeployment> {
+    const deadline = Date.now() + this.timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      const { body: d } = await this.http.call<KzDeployment>('GET', `/serving/deployment/${id}`);
+      const status = d.status ?? 'UNINITIALIZED';
+      if (status !== last) onEvent?.({ phase: 'deploy', message: `deployment ${status.toLowerCase()}` });
+      last = status;
+      if (status === 'DEPLOYED') return d;
+      if (FAILED_STATUSES.has(status) || GONE_STATUSES.has(status)) {
+        const code = d.last_error_code ? `${d.last_error_code}: ` : '';
+        throw new EngineError(`Kamiwaza deployment ${id} ${status}: ${code}${d.last_error_message ?? 'no reason given'}`, {
+          hint: hintFor(d.last_error_code) + ` (details: GET /serving/deployment/${id}/logs)`,
+        });
+      }
+      await sleep(this.pollMs);
+    }
+    throw new EngineError(`Kamiwaza deployment ${id} is still ${last} after ${this.timeoutMs / 1000} s`, {
+      hint: 'it may still come up: check `aim ps`; or stop it with `aim stop`',
+    });
+  }
+
+  /** The OpenAI base URL of a deployment, by the Kamiwaza SDK's rules: access_path, else lb_port, else /runtime. */
+  endpointOf(d: KzDeployment): string {
+    const base = new URL(this.options.settings.baseUrl);
+    const origin = `${base.protocol}//${base.hostname}`;
+    const v1 = (url: string) => (url.replace(/\/+$/, '').endsWith('/v1') ? url.replace(/\/+$/, '') : `${url.replace(/\/+$/, '')}/v1`);
+    if (d.access_path) return v1(`${origin}${d.access_path.replace(/^\/api\/runtime\//, '/runtime/')}`);
+    if (d.lb_port && d.lb_port !== 443) return `${origin}:${d.lb_port}/v1`;
+    return `${origin}/runtime/models/${d.id}/v1`;
+  }
+
+  async list(records: DeploymentRecord[]): Promise<LiveDeployment[]> {
+    if (records.length === 0) return [];
+    const { body } = await this.http.call<KzDeployment[]>('GET', '/serving/deployments');
+    const byId = new Map(body.map((d) => [d.id, d]));
+    return records.map((record) => {
+      const d = byId.get(record.kamiwaza?.deploymentId ?? '');
+      const status = d?.status ?? 'STOPPED';
+      if (status === 'DEPLOYED') return { ...record, status: 'running' };
+      if (GONE_STATUSES.has(status)) return { ...record, status: 'stopped' };
+      if (FAILED_STATUSES.has(status)) return { ...record, status: 'failed', detail: `${d?.last_error_code ?? status}: ${d?.last_error_message ?? ''}`.trim() };
+      return { ...record, status: 'starting' };
+    });
+  }
+
+  async stop(record: DeploymentRecord): Promise<void> {
+    const id = record.kamiwaza?.deploymentId;
+    if (!id) return;
+    try {
+      await this.http.call<boolean>('DELETE', `/serving/deployment/${id}`, { query: { force: false } });
+    } catch (error) {
+      if (error instanceof KamiwazaStatusError && error.status === 404) return;
+      throw error;
+    }
+    const deadline = Date.now() + this.timeoutMs;
+    while (Date.now() < deadline) {
+      const { body: d } = await this.http.call<KzDeployment>('GET', `/serving/deployment/${id}`).catch((error: unknown) => {
+        if (error instanceof KamiwazaStatusError && error.status === 404) return { body: undefined };
+        throw error;
+      });
+      if (!d || GONE_STATUSES.has(d.status ?? '')) return;
+      await sleep(this.pollMs);
+    }
+    throw new EngineError(`Kamiwaza deployment ${id} did not stop within ${this.timeoutMs / 1000} s`, { hint: 'check it in the Kamiwaza UI' });
+  }
+}
+
+function hintFor(code: string | null | undefined): string {
+  switch (code) {
+    case 'OOM': return 'the model does not fit in the node\'s memory: pick a smaller quantization with --quant (e.g. q4_k_m)';
+    case 'MUST_REDOWNLOAD': return 'the weights are missing on the serving node: run again so they are downloaded or registered again';
+    case 'MODEL_LOADING_FAILURE': return 'llama.cpp could not load the file: check it with `aim run --engine embedded`';
+    case 'STARTUP_TIMEOUT': return 'the engine took too long to start: retry, or check the node\'s load';
+    default: return 'see the deployment\'s logs in the Kamiwaza UI';
+  }
+}

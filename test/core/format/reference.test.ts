@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../src/lib/errors.js';
+import { formatReference, parseReference } from '../../../src/core/format/reference.js';
+
+const HEX = 'ab'.repeat(32);
+
+describe('parseReference', () => {
+  it('reads repo/model, repo/model:tag and repo/model@digest', () => {
+    expect(parseReference('vision/resnet50')).toEqual({ repo: 'vision', model: 'resnet50', tag: 'latest' });
+    expect(parseReference('vision/resnet50:v1.0')).toEqual({ repo: 'vision', model: 'resnet50', tag: 'v1.0' });
+    expect(parseReference(`vision/resnet50@blake3:${HEX}`)).toEqual({ repo: 'vision', model: 'resnet50', digest: `blake3:${HEX}` });
+    expect(parseReference('team-vision/Qwen2.5-7B_instruct:q6_k-2')).toEqual({ repo: 'team-vision', model: 'Qwen2.5-7B_instruct', tag: 'q6_k-2' });
+  });
+
+  it('round-trips through formatReference', () => {
+    for (const text of ['vision/resnet50:latest', 'vision/resnet50:v1.0', `vision/resnet50@blake3:${HEX}`]) {
+      expect(formatReference(parseReference(text))).toBe(text);
+    }
+    expect(formatReference(parseReference('vision/resnet50'))).toBe('vision/resnet50:latest');
+    expect(formatReference({ repo: 'r', model: 'm' })).toBe('r/m:latest');
+  });
+
+  it.each([
+    ['resnet50', /is not a model reference/],
+    ['/resnet50', /is not a model reference/],
+    ['', /is not a model reference/],
+    ['vision/', /invalid model name ""/],
+    ['vision/a/b', /invalid model name "a\/b"/],
+    ['vision/resnet:', /invalid tag name ""/],
+    ['vision/resnet:v1:v2', /invalid tag name "v1:v2"/],
+    ['vision/resnet:../x', /invalid tag name/],
+    ['vision/..', /invalid model name/],
+    ['vis ion/resnet', /invalid repository name/],
+    ['-x/resnet', /invalid repository name/],
+    ['vision/resnet@sha256:abc', /is not a digest/],
+    [`vision/resnet@blake3:${HEX.toUpperCase()}`, /is not a digest/],
+    [`vision/resnet@blake3:${HEX}0`, /is not a digest/],
+    [`vision/resnet:v1@blake3:${HEX}`, /invalid model name "resnet:v1"/],
+    [`vision/${'m'.repeat(129)}`, /invalid model name/],
+  ])('rejects %j with a UsageError and a hint', (text, message) => {
+    let error: unknown;
+    try {
+      parseReference(text);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toMatch(message);
+    expect((error as UsageError).hint).toBeTruthy();
+  });
+});

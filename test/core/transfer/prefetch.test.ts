@@ -1,0 +1,36 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FilePrefetch, PREFETCH_MAX_FILE } from '../../../src/core/transfer/prefetch.js';
+import type { SourceFile } from '../../../src/core/transfer/walk.js';
+
+const root = await mkdtemp(join(tmpdir(), 'aim-prefetch-'));
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+async function sourceFile(name: string, bytes: Buffer): Promise<SourceFile> {
+  const absolute = join(root, name);
+  await writeFile(absolute, bytes);
+  return { path: name, absolute, size: bytes.length, mode: 0o644, mtimeMs: 0, ino: 0 };
+}
+
+describe('FilePrefetch', () => {
+  it('hands each wanted small file its own bytes, in any order of sizes, and leaves big, unwanted and vanished files to the usual read', async () => {
+    const files: SourceFile[] = [];
+    for (let i = 0; i < 40; i++) files.push(await sourceFile(`f${i}`, Buffer.alloc(1000 + i, i)));
+    files.push(await sourceFile('big', Buffer.alloc(PREFETCH_MAX_FILE + 1, 1)));
+    files.push(await sourceFile('skipped', Buffer.alloc(10, 2)));
+    const gone = await sourceFile('gone', Buffer.alloc(10, 3));
+    files.push(gone);
+    // The stat cache's answer may come later (whether a manifest is still there): a promise.
+    const prefetch = new FilePrefetch(files, (file) => (file.path === 'f3' ? Promise.resolve(true) : file.path !== 'skipped'));
+    const first = prefetch.take(0); // starts reading ahead, before the file goes away
+    await rm(gone.absolute);
+
+    expect(await first).toEqual(Buffer.alloc(1000, 0));
+    for (let i = 1; i < 40; i++) expect(await prefetch.take(i)).toEqual(Buffer.alloc(1000 + i, i));
+    expect(await prefetch.take(40)).toBeUndefined(); // too big: streamed as it is pushed
+    expect(await prefetch.take(41)).toBeUndefined(); // not wanted (the stat cache vouches for it)
+    expect(await prefetch.take(42)).toBeUndefined(); // unreadable: the usual read says why
+  });
+});
