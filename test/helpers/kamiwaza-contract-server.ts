@@ -1,5 +1,5 @@
 // A stand-in for the Kamiwaza REST API (the one remote service the tests cannot run), held to the published contract
-// in /work/shared/kamiwaza/openapi.json: every request is checked (operation exists, path, query, body) and a
+// in test/contracts/kamiwaza/openapi.json: every request is checked (operation exists, path, query, body) and a
 // non-conforming one is answered 422 and recorded; every response body is checked too, so the stand-in cannot drift
 // into answering things the real server never would. Tests assert both lists stay empty.
 import { randomUUID } from 'node:crypto';

@@ -9,7 +9,8 @@ import addFormatsModule from 'ajv-formats';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object in some toolchains.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
 
-export const KAMIWAZA_OPENAPI = fileURLToPath(new URL('../../../shared/kamiwaza/openapi.json', import.meta.url));
+// Vendored unchanged with its licence in test/contracts/kamiwaza/ (see its README): a clone needs nothing beside it.
+export const KAMIWAZA_OPENAPI = fileURLToPath(new URL('../contracts/kamiwaza/openapi.json', import.meta.url));
 
 interface Parameter { name: string; in: 'path' | 'query' | 'header' | 'cookie'; required?: boolean; schema?: object }
 interface Operation {
