@@ -3,8 +3,9 @@ import type { ProgressSink } from '../core/progress.js';
 import { silentProgress } from '../core/progress.js';
 import type { Repository } from '../core/store/repository.js';
 import { Session } from '../core/session.js';
-import { formatError } from './render/errors.js';
+import { formatError, formatWarning } from './render/errors.js';
 import { plainProgress, ttyProgress } from './render/progress-renderer.js';
+import { jsonText, terminalText } from './render/terminal.js';
 
 /**
  * Options every command shares, and the one place errors are rendered. Subclasses implement `run()`: parse, call
@@ -45,12 +46,17 @@ export abstract class AimCommand extends Command {
     return stderr.isTTY ? ttyProgress(stderr) : plainProgress(stderr);
   }
 
-  /** Prints `data` as JSON with --json, else the human text. */
+  /** Prints `data` as JSON with --json, else the human text, escaped for the terminal (render/terminal.ts). */
   report(data: unknown, human: () => string): void {
-    if (this.json) this.context.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    if (this.json) this.context.stdout.write(`${jsonText(data)}\n`);
     else {
       const text = human();
-      if (text) this.context.stdout.write(`${text}\n`);
+      if (text) this.context.stdout.write(`${terminalText(text)}\n`);
     }
+  }
+
+  /** One line on stderr for a problem the command stepped over (it still goes into the JSON output). */
+  warn(message: string): void {
+    this.context.stderr.write(formatWarning(message));
   }
 }

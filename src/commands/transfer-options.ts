@@ -4,7 +4,7 @@ import { UsageError } from '../lib/errors.js';
 import type { PullResult } from '../core/transfer/pull.js';
 import { push, type PushResult } from '../core/transfer/push.js';
 import { AimCommand } from './base.js';
-import { formatBytes, formatRate } from './render/format.js';
+import { formatBytes, formatRate, formatSeconds } from './render/format.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
 
@@ -60,7 +60,7 @@ export function describePush(result: PushResult): string {
     `  digest       ${result.digest}`,
     `  files        ${result.files} (${formatBytes(result.totalBytes)}, ${result.chunks} chunks)`,
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already stored`,
-    `  time         ${result.seconds.toFixed(1)} s (${formatRate(result.totalBytes, result.seconds)})`,
+    `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
     ...(result.skippedSymlinks.length ? [`  skipped symlinks pointing outside the folder: ${result.skippedSymlinks.join(', ')}`] : []),
   ].join('\n');
 }
@@ -71,6 +71,6 @@ export function describePull(result: PullResult): string {
     `  digest       ${result.digest}`,
     `  files        ${result.files} (${formatBytes(result.totalBytes)}), ${result.filesUnchanged} already up to date`,
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already here`,
-    `  time         ${result.seconds.toFixed(1)} s (${formatRate(result.totalBytes, result.seconds)})`,
+    `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
   ].join('\n');
 }

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
 import type { ProgressSink, ProgressTask } from '../../core/progress.js';
-import { formatBytes } from './format.js';
+import { formatBytes, formatRate } from './format.js';
+import { terminalLine } from './terminal.js';
 
 // Bars with bytes, rate and ETA on a TTY; a plain line every few seconds (and at the end) otherwise, so CI logs
 // show that long work is moving without drowning in redraws. Everything goes to stderr: stdout is for results.
@@ -16,7 +17,7 @@ export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
       const bar = new cliProgress.SingleBar(
         {
           stream,
-          format: `${label} [{bar}] {percentage}% | {doneBytes}/{totalBytes} | {rate} | ETA {eta_formatted}`,
+          format: `${terminalLine(label)} [{bar}] {percentage}% | {doneBytes}/{totalBytes} | {rate} | ETA {eta_formatted}`,
           hideCursor: true,
           clearOnComplete: false,
           etaBuffer: 50,
@@ -29,7 +30,7 @@ export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
       const payload = () => ({
         doneBytes: formatBytes(done),
         totalBytes: formatBytes(totalBytes),
-        rate: `${formatBytes(done / Math.max(0.001, (Date.now() - started) / 1000))}/s`,
+        rate: formatRate(done, Math.max(0.001, (Date.now() - started) / 1000)),
       });
       bar.start(Math.max(totalBytes, 1), 0, payload());
       return {
@@ -44,7 +45,7 @@ export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
       };
     },
     note(message) {
-      stream.write(`${message}\n`);
+      stream.write(`${terminalLine(message)}\n`);
     },
   };
 }
@@ -58,10 +59,10 @@ export function plainProgress(stream: NodeJS.WritableStream): ProgressSink {
       const print = () => {
         const seconds = (Date.now() - started) / 1000;
         const percent = totalBytes > 0 ? Math.floor((done / totalBytes) * 100) : 100;
-        stream.write(`${label}: ${percent}% ${formatBytes(done)}/${formatBytes(totalBytes)} ${formatBytes(done / Math.max(seconds, 0.001))}/s\n`);
+        stream.write(`${terminalLine(label)}: ${percent}% ${formatBytes(done)}/${formatBytes(totalBytes)} ${formatRate(done, Math.max(seconds, 0.001))}\n`);
         lastPrint = Date.now();
       };
-      stream.write(`${label}: ${formatBytes(totalBytes)}\n`);
+      stream.write(`${terminalLine(label)}: ${formatBytes(totalBytes)}\n`);
       return {
         advance(bytes) {
           done += bytes;
@@ -71,7 +72,7 @@ export function plainProgress(stream: NodeJS.WritableStream): ProgressSink {
       };
     },
     note(message) {
-      stream.write(`${message}\n`);
+      stream.write(`${terminalLine(message)}\n`);
     },
   };
 }

@@ -1,5 +1,8 @@
 import { digestOf, isDigest, type Digest } from './digest.js';
 import { IntegrityError } from '../../lib/errors.js';
+import { unsafePathReason } from './paths.js';
+
+export { unsafePathReason };
 
 // A manifest is one immutable version: its files in order, each with the chunks that rebuild it. Its digest is
 // BLAKE3 of the exact bytes stored, so it holds no timestamps: the same content always makes the same manifest
@@ -40,20 +43,6 @@ export function encodeManifest(manifest: Manifest): Buffer {
 
 export async function manifestDigest(bytes: Uint8Array): Promise<Digest> {
   return digestOf(bytes);
-}
-
-/** Why a relative path from a manifest is unsafe to write, or undefined if it is fine. */
-export function unsafePathReason(path: string): string | undefined {
-  if (typeof path !== 'string' || path.length === 0) return 'is empty';
-  if (path.includes('\\')) return 'contains a backslash';
-  if (path.includes('\0')) return 'contains a NUL byte';
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'is absolute';
-  for (const segment of path.split('/')) {
-    if (segment === '') return 'has an empty segment';
-    if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
-  }
-  if (path === '.aim' || path.startsWith('.aim/')) return 'is inside .aim/, which aim keeps for itself';
-  return undefined;
 }
 
 /** Parses and validates manifest bytes; every problem is collected before one error is thrown. */

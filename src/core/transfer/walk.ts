@@ -1,9 +1,13 @@
-import { lstat, realpath, stat } from 'node:fs/promises';
-import { basename, relative, resolve, sep } from 'node:path';
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
+import { unsafePathReason, unsafePatternReason } from '../format/paths.js';
 
 // What a push sends: every regular file under the folder (or the one file given), in a stable order. Symlinks are
 // followed only while they stay inside the folder, so a push never uploads /etc/passwd because a link said so.
+// Every name is checked by the same rule pull applies (format/paths.ts) before anything is read or uploaded: a
+// name pull would refuse fails the push, loudly, instead of becoming a version nobody can pull or being dropped.
 
 export interface SourceFile {
   /** Relative, `/`-separated path as it will appear in the manifest. */
@@ -26,50 +30,125 @@ export interface WalkResult {
   skipped: string[];
 }
 
+interface Entry {
+  path: string;
+  isLink: boolean;
+}
+
+interface Refused {
+  path: string;
+  reason: string;
+}
+
+const REFUSED_SHOWN = 5;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function toSource(path: string, absolute: string, info: Awaited<ReturnType<typeof stat>>): SourceFile {
   return { path, absolute, size: Number(info.size), mode: Number(info.mode) & 0o777, mtimeMs: Number(info.mtimeMs), ino: Number(info.ino) };
 }
 
-export async function walkSource(source: string, options: WalkOptions = {}): Promise<WalkResult> {
-  const root = resolve(source);
-  const info = await stat(root).catch(() => undefined);
-  if (!info) throw new NotFoundError(`${root} does not exist`, { hint: 'check the path of the folder or file to push' });
-  if (info.isFile()) return { files: [toSource(basename(root), root, info)], skipped: [] };
-  if (!info.isDirectory()) throw new UsageError(`${root} is neither a file nor a folder`, { hint: 'push a folder or a regular file' });
+function checkPatterns(flag: string, patterns: string[] = []): void {
+  for (const pattern of patterns) {
+    const reason = unsafePatternReason(pattern);
+    if (reason) {
+      throw new UsageError(`${flag} "${pattern}" ${reason}: it could reach outside the folder being pushed`, {
+        hint: `patterns are matched inside the folder, e.g. ${flag} "weights/*.safetensors"`,
+      });
+    }
+  }
+}
 
-  const realRoot = await realpath(root);
-  // Loaded here, not at start-up: only pushes walk folders.
+/** A directory entry's name as stored on disk, or undefined when it is not UTF-8 (no manifest can hold it). */
+function entryName(entry: Dirent<Buffer>): string | undefined {
+  try {
+    return utf8.decode(entry.name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every file and link under `root` (links not followed, the top `.aim/` left out), and the names the rule refuses. */
+async function listTree(root: string, refused: Refused[]): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  const visit = async (relative: string): Promise<void> => {
+    const dirents = await readdir(relative ? join(root, relative) : root, { withFileTypes: true, encoding: 'buffer' });
+    for (const dirent of dirents) {
+      const name = entryName(dirent);
+      const shown = name ?? dirent.name.toString('latin1'); // for the message only: such a name is refused
+      const path = relative ? `${relative}/${shown}` : shown;
+      if (!relative && name === '.aim' && dirent.isDirectory()) continue; // the bookkeeping of a pull into this folder
+      const reason = name === undefined ? 'is not valid UTF-8' : unsafePathReason(path);
+      if (reason) refused.push({ path, reason });
+      else if (dirent.isDirectory()) await visit(path);
+      else if (dirent.isFile() || dirent.isSymbolicLink()) entries.push({ path, isLink: dirent.isSymbolicLink() });
+    }
+  };
+  await visit('');
+  return entries;
+}
+
+/** The entries that --include and --exclude select; fast-glob matches, the tree walk above found the names. */
+async function selectEntries(root: string, entries: Entry[], options: WalkOptions): Promise<Entry[]> {
+  if (!options.include?.length && !options.exclude?.length) return entries;
+  // Loaded here, not at start-up: only pushes with patterns need it.
   const { default: fg } = await import('fast-glob');
-  const entries = await fg(options.include?.length ? options.include : ['**'], {
+  const matched = await fg(options.include?.length ? options.include : ['**'], {
     cwd: root,
     dot: true,
     onlyFiles: false,
     followSymbolicLinks: false,
     ignore: ['.aim/**', ...(options.exclude ?? [])],
   });
+  const selected = new Set(matched);
+  return entries.filter((entry) => selected.has(entry.path));
+}
+
+function refuseNames(root: string, refused: Refused[]): void {
+  if (refused.length === 0) return;
+  const shown = refused.slice(0, REFUSED_SHOWN).map(({ path, reason }) => `"${path}" ${reason}`);
+  const more = refused.length > REFUSED_SHOWN ? `; and ${refused.length - REFUSED_SHOWN} more` : '';
+  const names = refused.length === 1 ? 'a name' : `${refused.length} names`;
+  throw new UsageError(`${root} holds ${names} a pull could not write: ${shown.join('; ')}${more}`, {
+    hint: 'rename them or move them out of the folder (names need no control characters, backslashes or overlong parts); nothing was uploaded',
+  });
+}
+
+export async function walkSource(source: string, options: WalkOptions = {}): Promise<WalkResult> {
+  checkPatterns('--include', options.include);
+  checkPatterns('--exclude', options.exclude);
+  const root = resolve(source);
+  const info = await stat(root).catch(() => undefined);
+  if (!info) throw new NotFoundError(`${root} does not exist`, { hint: 'check the path of the folder or file to push' });
+  if (info.isFile()) {
+    const reason = unsafePathReason(basename(root));
+    refuseNames(root, reason ? [{ path: basename(root), reason }] : []);
+    return { files: [toSource(basename(root), root, info)], skipped: [] };
+  }
+  if (!info.isDirectory()) throw new UsageError(`${root} is neither a file nor a folder`, { hint: 'push a folder or a regular file' });
+
+  const refused: Refused[] = [];
+  const entries = await listTree(root, refused);
+  refuseNames(root, refused);
+  const realRoot = await realpath(root);
   const files: SourceFile[] = [];
   const skipped: string[] = [];
-  for (const path of entries.sort()) {
-    const absolute = resolve(root, path);
-    const link = await lstat(absolute);
-    if (link.isDirectory()) continue;
-    if (link.isSymbolicLink()) {
-      const target = await realpath(absolute).catch(() => undefined);
-      const inside = target !== undefined && (target === realRoot || target.startsWith(realRoot + sep));
-      const targetInfo = inside ? await stat(target) : undefined;
-      if (!targetInfo?.isFile()) {
-        skipped.push(path);
-        continue;
-      }
-      files.push(toSource(path, absolute, targetInfo));
-    } else if (link.isFile()) {
-      files.push(toSource(path, absolute, link));
+  for (const { path, isLink } of (await selectEntries(root, entries, options)).sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const absolute = join(root, path);
+    if (!isLink) {
+      const link = await lstat(absolute);
+      if (link.isFile()) files.push(toSource(path, absolute, link));
+      continue;
     }
+    const target = await realpath(absolute).catch(() => undefined);
+    const inside = target !== undefined && (target === realRoot || target.startsWith(realRoot + sep));
+    const targetInfo = inside ? await stat(target) : undefined;
+    if (targetInfo?.isFile()) files.push(toSource(path, absolute, targetInfo));
+    else skipped.push(path);
   }
   if (files.length === 0) {
     throw new NotFoundError(`no files to push under ${root}${options.include?.length ? ` matching ${options.include.join(', ')}` : ''}`, {
       hint: 'check the folder and the --include/--exclude patterns',
     });
   }
-  return { files, skipped: skipped.map((path) => relative(root, resolve(root, path)).split(sep).join('/')) };
+  return { files, skipped };
 }
