@@ -85,6 +85,15 @@ export function supportsDeferredSync(backend: Backend): backend is Backend & Def
   return typeof candidate.putIfAbsentUnsynced === 'function' && typeof candidate.sync === 'function';
 }
 
+/** Optional capability: makes the storage itself exist (a folder). An object store's bucket is its operator's to make. */
+export interface CreatableStorage {
+  create(): Promise<void>;
+}
+
+export function supportsCreate(backend: Backend): backend is Backend & CreatableStorage {
+  return typeof (backend as Partial<CreatableStorage>).create === 'function';
+}
+
 export interface RepoLocation {
   type: 'local' | 's3';
   path: string;

@@ -55,8 +55,8 @@ export abstract class AimCommand extends Command {
     }
   }
 
-  /** One line on stderr for a problem the command stepped over (it still goes into the JSON output). */
-  warn(message: string): void {
-    this.context.stderr.write(formatWarning(message));
+  /** One line on stderr for each part of the repository the command stepped over (--json lists them too). */
+  warnAbout(problems: Array<{ key: string; message: string }>): void {
+    for (const { key, message } of problems) this.context.stderr.write(formatWarning(`skipped ${key}: ${message}`));
   }
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { checkModelName, checkTagName } from '../core/format/names.js';
-import { UsageError } from '../lib/errors.js';
+import { parseModelSelector } from '../core/format/reference.js';
+import { IntegrityError, UsageError } from '../lib/errors.js';
 import { verify } from '../core/verify/verify.js';
 import { AimCommand } from './base.js';
 import { concurrencyOption } from './transfer-options.js';
@@ -28,27 +28,28 @@ export class VerifyCommand extends AimCommand {
   concurrency = concurrencyOption();
 
   async run(): Promise<number> {
-    const [model, tag] = this.target ? this.target.split(':') : [];
+    const { model, tag } = this.target ? parseModelSelector(this.target) : { model: undefined, tag: undefined };
     const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
     if (samplePercent !== undefined && !(samplePercent > 0 && samplePercent <= 100)) {
       throw new UsageError(`--sample ${this.sample} is not a percentage`, { hint: 'give a number above 0 and at most 100' });
     }
     const result = await verify(await this.repository(this.repo), {
-      model: model ? checkModelName(model) : undefined,
-      tag: tag ? checkTagName(tag) : undefined,
+      model,
+      tag,
       samplePercent,
       repair: this.repair,
       progress: this.progress(),
       concurrency: this.concurrency,
     });
     this.report({ ...result, ok: result.problems.length === 0 }, () => {
-      const lines = result.problems.map((p) => `${p.kind.toUpperCase()} ${p.message}\n  used by: ${p.usedBy.join(', ')}`);
+      const lines = result.problems.map((p) => p.kind === 'bad-tag' ? `BAD-TAG ${p.digest}: ${p.message}` : `${p.kind.toUpperCase()} ${p.message}\n  used by: ${p.usedBy.join(', ')}`);
       const summary = `${result.repo}: ${result.versions} versions, ${result.chunksChecked}/${result.chunks} chunks checked (${formatBytes(result.bytesChecked)})`;
       return [...lines, result.problems.length ? `${summary}: ${result.problems.length} problems` : `${summary}: all good`].join('\n');
     });
     if (result.problems.length > 0) {
-      this.context.stderr.write(`aim: error: ${result.problems.length} missing or corrupt objects in ${this.repo}\n  hint: ${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy\n`);
-      return 1;
+      throw new IntegrityError(`${result.problems.length} missing or corrupt objects in ${this.repo}`, {
+        hint: `${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy`,
+      });
     }
     return 0;
   }

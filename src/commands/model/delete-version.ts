@@ -18,6 +18,7 @@ export class ModelDeleteVersionCommand extends AimCommand {
 
   async run(): Promise<void> {
     const result = await deleteVersion(await this.repository(this.repo), checkModelName(this.model), checkTagName(this.tag));
+    this.warnAbout(result.problems);
     this.report({ repo: this.repo, model: this.model, ...result }, () => `deleted ${this.repo}/${this.model}: ${result.deleted.join(', ')}`);
   }
 }

@@ -16,6 +16,7 @@ export class ModelDeleteCommand extends AimCommand {
 
   async run(): Promise<void> {
     const result = await deleteModel(await this.repository(this.repo), checkModelName(this.model));
+    this.warnAbout(result.problems);
     this.report({ repo: this.repo, model: this.model, ...result }, () => `deleted ${this.repo}/${this.model} (${result.deleted.length} tags)`);
   }
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { shortDigest } from '../../core/format/digest.js';
-import { NotFoundError } from '../../lib/errors.js';
 import { checkModelName } from '../../core/format/names.js';
+import { listVersions } from '../../core/store/model-listing.js';
 import { AimCommand } from '../base.js';
 import { formatAge, formatBytes, table } from '../render/format.js';
 
@@ -17,15 +17,12 @@ export class ModelVersionsCommand extends AimCommand {
   model = Option.String({ name: 'MODEL' });
 
   async run(): Promise<void> {
-    const repository = await this.repository(this.repo);
-    const tags = await repository.listTags(checkModelName(this.model));
-    if (tags.length === 0) {
-      throw new NotFoundError(`model ${this.model} not found in repository ${this.repo}`, { hint: `aim model list ${this.repo}` });
-    }
-    this.report({ repo: this.repo, model: this.model, versions: tags }, () =>
+    const listing = await listVersions(await this.repository(this.repo), checkModelName(this.model));
+    this.warnAbout(listing.problems);
+    this.report(listing, () =>
       table(
         ['TAG', 'DIGEST', 'FILES', 'SIZE', 'PUSHED'],
-        tags.map((t) => [t.tag, shortDigest(t.digest), String(t.files), formatBytes(t.size), formatAge(t.pushedAt)]),
+        listing.versions.map((t) => [t.tag, shortDigest(t.digest), String(t.files), formatBytes(t.size), formatAge(t.pushedAt)]),
       ),
     );
   }

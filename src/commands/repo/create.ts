@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
-import { addRepository } from '../../core/config/config-edit.js';
+import { createRepository } from '../../core/config/repo-create.js';
 import { UsageError } from '../../lib/errors.js';
 import { AimCommand } from '../base.js';
 
@@ -39,13 +39,9 @@ export class RepoCreateCommand extends AimCommand {
     const session = await this.session();
     const repo =
       this.type === 'local'
-        ? { name: this.name, type: 'local' as const, path: resolve(this.location), packs: this.packs }
+        ? { name: this.name, type: 'local' as const, path: this.location && resolve(this.location), packs: this.packs }
         : { name: this.name, type: 's3' as const, path: this.location, region: this.region ?? process.env.AWS_REGION ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
-    if (repo.type === 'local') {
-      const { LocalBackend } = await import('../../backends/local.js');
-      await new LocalBackend(repo.path).create();
-    }
-    const filepath = await addRepository(session.config, repo);
+    const { config: filepath } = await createRepository(session.config, repo);
     this.report({ ...repo, config: filepath }, () => `repository ${this.name} (${repo.type}, ${repo.path}) added to ${filepath}`);
   }
 }

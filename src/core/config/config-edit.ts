@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { isMap } from 'yaml';
+import { isMap, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { writeAtomic } from '../../lib/atomic-write.js';
-import { CONFIG_FILE_NAME, findRepo, type AimConfig } from './config.js';
-import { ConflictError } from '../../lib/errors.js';
+import { CONFIG_FILE_NAME, configFromDocument, findRepo, type AimConfig, type RepoConfig } from './config.js';
+import { ConfigError, ConflictError } from '../../lib/errors.js';
 import { checkRepoName } from '../format/names.js';
 
 // Edits of model_repos.yaml go through the YAML Document so that comments, order and formatting of an existing,
@@ -13,7 +13,18 @@ export interface RepoDefinition extends RepoLocation {
   name: string;
 }
 
-export async function addRepository(config: AimConfig, repo: RepoDefinition, cwd = process.cwd()): Promise<string> {
+/** A config edit checked and ready to write: the file, its new text as a document, and the entry as commands load it. */
+export interface RepositoryEdit {
+  filepath: string;
+  document: Document;
+  repo: RepoConfig;
+}
+
+/**
+ * The configuration with `repo` added, checked by the very loader every command uses, so `repo create` cannot write
+ * an entry that would then break every command (`repo delete` included). Writes nothing.
+ */
+export function planRepository(config: AimConfig, repo: RepoDefinition, cwd = process.cwd()): RepositoryEdit {
   checkRepoName(repo.name);
   if (config.repositories.some((existing) => existing.name === repo.name)) {
     throw new ConflictError(`repository "${repo.name}" already exists in ${config.filepath}`, {
@@ -21,13 +32,27 @@ export async function addRepository(config: AimConfig, repo: RepoDefinition, cwd
     });
   }
   const filepath = config.filepath ?? resolve(cwd, CONFIG_FILE_NAME);
-  const document = config.document;
+  const document = config.document.clone();
   if (!isMap(document.contents)) document.contents = document.createNode({}) as typeof document.contents;
   const { name, ...location } = repo;
   const entry = Object.fromEntries(Object.entries(location).filter(([, value]) => value !== undefined));
   document.setIn(['repositories', name], document.createNode(entry));
-  await writeAtomic(filepath, document.toString());
-  return filepath;
+  try {
+    return { filepath, document, repo: findRepo(configFromDocument(document, filepath), name) };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const why = error.message.startsWith(`${filepath}: `) ? error.message.slice(filepath.length + 2) : error.message;
+    throw new ConfigError(`cannot add repository ${name} to ${filepath}: ${why}`, { hint: 'fix the option named above; nothing was written', cause: error });
+  }
+}
+
+export async function writeRepositoryEdit(edit: RepositoryEdit): Promise<string> {
+  await writeAtomic(edit.filepath, edit.document.toString());
+  return edit.filepath;
+}
+
+export async function addRepository(config: AimConfig, repo: RepoDefinition, cwd = process.cwd()): Promise<string> {
+  return writeRepositoryEdit(planRepository(config, repo, cwd));
 }
 
 export async function removeRepository(config: AimConfig, name: string): Promise<string> {

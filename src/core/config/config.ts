@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { ConfigError, NotFoundError } from '../../lib/errors.js';
 import { checkRepoName } from '../format/names.js';
+import { locationProblems } from './repo-location.js';
 
 // model_repos.yaml in two steps: what is written on disk (RawConfig, kept as a YAML Document so edits keep
 // comments and order), then the normalised form with defaults resolved in one place (AimConfig).
@@ -126,14 +127,14 @@ function normaliseRepo(name: string, value: unknown, filepath: string | undefine
     problems.push(`repository ${name}: concurrency must be a whole number from 1 to 256`);
   }
   if (repo.packs !== undefined && typeof repo.packs !== 'boolean') problems.push(`repository ${name}: packs must be true or false`);
-  if (repo.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(String(repo.endpoint))) {
-    problems.push(`repository ${name}: endpoint must be an http:// or https:// URL`);
-  }
-  for (const key of ['region', 'profile'] as const) {
-    if (repo[key] !== undefined && typeof repo[key] !== 'string') problems.push(`repository ${name}: ${key} must be a string`);
-  }
+  problems.push(...locationProblems(name, repo));
   const path = repo.type === 'local' && !isAbsolute(repo.path) ? resolve(filepath ? dirname(filepath) : process.cwd(), repo.path) : repo.path;
   return { ...repo, name, type: repo.type, path } as RepoConfig;
+}
+
+/** The loader's check of a whole configuration document, for edits: what commands would load, or its ConfigError. */
+export function configFromDocument(document: Document, filepath: string | undefined): AimConfig {
+  return normalise(document, filepath);
 }
 
 export function findRepo(config: AimConfig, name: string): RepoConfig {

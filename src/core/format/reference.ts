@@ -36,3 +36,10 @@ export function formatReference(reference: Reference): string {
   const base = `${reference.repo}/${reference.model}`;
   return reference.digest ? `${base}@${reference.digest}` : `${base}:${reference.tag ?? DEFAULT_TAG}`;
 }
+
+/** `MODEL` or `MODEL:TAG` within a repository that is named apart (verify's target); no tag means every tag. */
+export function parseModelSelector(text: string): { model: string; tag?: string } {
+  const colon = text.indexOf(':');
+  if (colon < 0) return { model: checkModelName(text) };
+  return { model: checkModelName(text.slice(0, colon)), tag: checkTagName(text.slice(colon + 1)) };
+}

@@ -5,6 +5,7 @@ import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Repository } from '../store/repository.js';
 import { PACKED_READERS, PackReader, planReads, readChunks } from './verify-reads.js';
 import { DEFAULT_TAG } from '../format/reference.js';
+import { modelNames, readableTags, type RepoProblem } from '../store/model-listing.js';
 
 // Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
 // a pull needs the bytes. Each problem names the chunk and every file (model:tag/path) that uses it.
@@ -24,7 +25,7 @@ export interface VerifyOptions {
 }
 
 export interface VerifyProblem {
-  kind: 'missing' | 'corrupt' | 'bad-manifest' | 'missing-manifest';
+  kind: 'missing' | 'corrupt' | 'bad-manifest' | 'missing-manifest' | 'bad-tag';
   digest: Digest | string;
   usedBy: string[];
   message: string;
@@ -46,15 +47,18 @@ interface TagRef {
   digest: Digest;
 }
 
-async function selectTags(repo: Repository, options: VerifyOptions): Promise<TagRef[]> {
-  const models = options.model ? [options.model] : await repo.listModels();
+/** The tags to verify; a model folder or tag that does not read back is a problem, and the others are verified. */
+async function selectTags(repo: Repository, options: VerifyOptions, problems: VerifyProblem[]): Promise<TagRef[]> {
+  const unreadable: RepoProblem[] = [];
+  const models = options.model ? [options.model] : await modelNames(repo, unreadable);
   const selected: TagRef[] = [];
   for (const model of models) {
-    for (const record of await repo.listTags(model)) {
+    for (const record of await readableTags(repo, model, unreadable)) {
       if (!options.tag || record.tag === options.tag) selected.push({ model, tag: record.tag, digest: record.digest });
     }
   }
-  if (options.model && selected.length === 0) {
+  for (const { key, message } of unreadable) problems.push({ kind: 'bad-tag', digest: key, usedBy: [key], message });
+  if (options.model && selected.length === 0 && unreadable.length === 0) {
     const what = options.tag ? `tag ${options.tag ?? DEFAULT_TAG} of ${repo.name}/${options.model}` : `model ${options.model} in ${repo.name}`;
     throw new AimError(`${what} not found`, { hint: `aim model versions ${repo.name} ${options.model}` });
   }
@@ -89,7 +93,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
   const problems: VerifyProblem[] = [];
-  const tags = await selectTags(repo, options);
+  const tags = await selectTags(repo, options, problems);
   const chunks = await chunksUsedBy(repo, tags, problems);
   let selected = [...chunks.entries()];
   if (options.samplePercent !== undefined && options.samplePercent < 100) {
