@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/lib/errors.js';
-import { formatReference, parseReference } from '../../../src/core/format/reference.js';
+import { formatReference, parseModelSelector, parseReference } from '../../../src/core/format/reference.js';
 
 const HEX = 'ab'.repeat(32);
 
@@ -47,5 +47,23 @@ describe('parseReference', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).message).toMatch(message);
     expect((error as UsageError).hint).toBeTruthy();
+  });
+});
+
+describe('parseModelSelector (verify\'s MODEL[:TAG])', () => {
+  it('reads a model, or a model and a tag', () => {
+    expect(parseModelSelector('resnet')).toEqual({ model: 'resnet' });
+    expect(parseModelSelector('resnet:v1.0')).toEqual({ model: 'resnet', tag: 'v1.0' });
+  });
+
+  it.each([
+    ['resnet:v1:v2', /invalid tag name "v1:v2"/],
+    ['resnet:', /invalid tag name ""/],
+    [':v1', /invalid model name ""/],
+    ['res\x1b[2Jnet', /invalid model name/],
+    ['../x:v1', /invalid model name/],
+  ])('refuses %j instead of dropping what follows', (text, message) => {
+    expect(() => parseModelSelector(text)).toThrow(UsageError);
+    expect(() => parseModelSelector(text)).toThrow(message);
   });
 });
