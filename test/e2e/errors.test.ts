@@ -70,6 +70,12 @@ describe('user errors', () => {
     expect(verbose.stderr).toMatch(/^\s+at /m);
   });
 
+  it('a destination name longer than the file system allows: a plain line, not an internal error', async () => {
+    const dest = ws.path('out', 'x'.repeat(300));
+    expectUserError(await ws.run(['pull', 'r/m:v1', dest]), /file name too long: .*xxxx/);
+    expect(existsSync(ws.path('out', 'x'.repeat(300)))).toBe(false);
+  });
+
   it('malformed YAML in model_repos.yaml', async () => {
     const bad = ws.path('bad', 'model_repos.yaml');
     await mkdir(ws.path('bad'));
