@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { parseModelSelector } from '../core/format/reference.js';
 import { IntegrityError, UsageError } from '../lib/errors.js';
-import { verify } from '../core/verify/verify.js';
+import { verify, type VerifyProblem } from '../core/verify/verify.js';
 import { AimCommand } from './base.js';
 import { concurrencyOption } from './transfer-options.js';
 import { formatBytes } from './render/format.js';
@@ -27,7 +27,7 @@ export class VerifyCommand extends AimCommand {
 
   concurrency = concurrencyOption();
 
-  async run(): Promise<number> {
+  async run(): Promise<void> {
     const { model, tag } = this.target ? parseModelSelector(this.target) : { model: undefined, tag: undefined };
     const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
     if (samplePercent !== undefined && !(samplePercent > 0 && samplePercent <= 100)) {
@@ -42,7 +42,7 @@ export class VerifyCommand extends AimCommand {
       concurrency: this.concurrency,
     });
     this.report({ ...result, ok: result.problems.length === 0 }, () => {
-      const lines = result.problems.map((p) => p.kind === 'bad-tag' ? `BAD-TAG ${p.digest}: ${p.message}` : `${p.kind.toUpperCase()} ${p.message}\n  used by: ${p.usedBy.join(', ')}`);
+      const lines = result.problems.map(describeProblem);
       const summary = `${result.repo}: ${result.versions} versions, ${result.chunksChecked}/${result.chunks} chunks checked (${formatBytes(result.bytesChecked)})`;
       return [...lines, result.problems.length ? `${summary}: ${result.problems.length} problems` : `${summary}: all good`].join('\n');
     });
@@ -51,6 +51,11 @@ export class VerifyCommand extends AimCommand {
         hint: `${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy`,
       });
     }
-    return 0;
   }
+}
+
+function describeProblem(problem: VerifyProblem): string {
+  // A tag that does not read back names no chunks: its key is what the user must look at.
+  if (problem.kind === 'bad-tag') return `BAD-TAG ${problem.digest}: ${problem.message}`;
+  return `${problem.kind.toUpperCase()} ${problem.message}\n  used by: ${problem.usedBy.join(', ')}`;
 }

@@ -37,6 +37,7 @@ export class RepoCreateCommand extends AimCommand {
       throw new UsageError(`--type ${this.type} is not supported`, { hint: 'use --type local or --type s3' });
     }
     const session = await this.session();
+    // An empty --path stays empty, so the loader's check refuses it instead of it naming the current folder.
     const repo =
       this.type === 'local'
         ? { name: this.name, type: 'local' as const, path: this.location && resolve(this.location), packs: this.packs }
