@@ -21,7 +21,7 @@ const ERRNO_MESSAGES: Record<string, [string, string]> = {
 
 export function formatError(error: unknown, verbose: number): { text: string; exitCode: number } {
   if (isAimError(error)) {
-    const hint = error.hint ? `\n  hint: ${terminalLine(error.hint)}` : '';
+    const hint = error.hint ? `\n  hint: ${hintText(error.hint)}` : '';
     return { text: `aim: error: ${terminalLine(error.message)}${hint}${stackOf(error, verbose)}\n`, exitCode: error.exitCode };
   }
   const errno = error as NodeJS.ErrnoException;
@@ -33,6 +33,17 @@ export function formatError(error: unknown, verbose: number): { text: string; ex
   const message = error instanceof Error ? error.message : String(error);
   const detail = verbose > 0 && error instanceof Error ? stackOf(error, verbose) : '\n  hint: run again with -v for details, and report it if it persists';
   return { text: `aim: internal error: ${terminalLine(message)}${detail}\n`, exitCode: 70 };
+}
+
+/**
+ * A hint may span lines (an engine's log tail), but every line after the first is indented, so nothing in it can
+ * pass for a line of aim's own (`aim: error: ...`).
+ */
+function hintText(hint: string): string {
+  return terminalText(hint)
+    .split('\n')
+    .map((line, index) => (index === 0 || /^\s/.test(line) ? line : `    ${line}`))
+    .join('\n');
 }
 
 function stackOf(error: Error, verbose: number): string {

@@ -28,6 +28,9 @@ describe('terminal escaping', () => {
     expect(terminalLine('bad\nname\r\x9b')).toBe('bad\\nname\\r\\x9b');
     const { text } = formatError(new IntegrityError('corrupt tag "x\x1b[31m"\nfake line', { hint: 'hint\x1b[0m' }), 0);
     expect(text).toBe('aim: error: corrupt tag "x\\x1b[31m"\\nfake line\n  hint: hint\\x1b[0m\n');
+    // A hint may span lines (a log tail), indented so that no line of it passes for one of aim's own.
+    const multi = formatError(new IntegrityError('engine failed', { hint: 'last lines:\naim: error: forged\n    kept\x1b[0m' }), 0).text;
+    expect(multi).toBe('aim: error: engine failed\n  hint: last lines:\n    aim: error: forged\n    kept\\x1b[0m\n');
     expect(formatWarning('skipped models/a\nb')).toBe('aim: warning: skipped models/a\\nb\n');
     expect(formatError(new Error('S3 said \x1b[2J'), 0).text).not.toMatch(RAW);
   });
