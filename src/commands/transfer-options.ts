@@ -18,8 +18,8 @@ export function concurrencyOption() {
 
 export abstract class PushingCommand extends AimCommand {
   force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
-  include = Option.Array('--include', [], { description: 'only push files matching this glob (repeatable)' });
-  exclude = Option.Array('--exclude', [], { description: 'skip files matching this glob (repeatable)' });
+  include = Option.Array('--include', [], { description: 'only push files matching this glob, relative to the folder (repeatable)' });
+  exclude = Option.Array('--exclude', [], { description: 'skip files matching this glob, relative to the folder (repeatable)' });
   description = Option.String('--description', { description: 'annotation: what this version is' });
   annotations = Option.Array('--annotation', [], { description: 'annotation KEY=VALUE (repeatable)' });
   rehash = Option.Boolean('--rehash', false, { description: 'read and hash every file, ignoring the cache of unchanged files' });

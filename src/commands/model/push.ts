@@ -11,7 +11,9 @@ export class ModelPushCommand extends PushingCommand {
       Files are cut into content-defined chunks and only chunks the repository lacks are sent, so pushing a
       changed version or re-running an interrupted push moves only what is new. Creates the model if missing.
       A version tag is immutable: pushing other content under an existing tag is refused unless --force.
-      \`latest\` follows the newest push.
+      \`latest\` follows the newest push. Every name in the folder must be one a pull can write (no control
+      characters or backslashes, parts up to 255 bytes, paths up to 1024): a folder holding another is refused
+      before anything is sent, naming each such file.
     `,
     examples: [
       ['Push a checkpoint as v1.0', '$0 model push team-vision resnet50-finetuned ./checkpoint_v1 --tag v1.0'],
