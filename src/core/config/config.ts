@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { ConfigError, NotFoundError } from '../../lib/errors.js';
 import { checkRepoName } from '../format/names.js';
 import { locationProblems } from './repo-location.js';
+import { MAX_CONFIG_ALIASES, MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
+import { describeValue } from '../format/schemas/parse.js';
 
 // model_repos.yaml in two steps: what is written on disk (RawConfig, kept as a YAML Document so edits keep
 // comments and order), then the normalised form with defaults resolved in one place (AimConfig).
@@ -60,47 +62,110 @@ export async function findConfigFile(source: ConfigSource = {}): Promise<string 
 export async function loadConfig(source: ConfigSource = {}): Promise<AimConfig> {
   const filepath = await findConfigFile(source);
   if (!filepath) return normalise(parseDocument(''), undefined);
-  const text = await readFile(filepath, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    // A named file that does not exist yet is an empty configuration: `aim repo create` will write it there.
-    if (error.code === 'ENOENT') return '';
+  return normalise(parseYaml(await readConfigText(filepath), filepath), filepath);
+}
+
+/** The file's text, refusing what cannot be a configuration (a device, a FIFO, a file of gigabytes) before reading it. */
+async function readConfigText(filepath: string): Promise<string> {
+  const unreadable = (error: NodeJS.ErrnoException): never => {
     throw new NotFoundError(`config file ${filepath} cannot be read (${error.code})`, {
       hint: 'check --config / AIM_CONFIG, or run `aim repo create` to write a new model_repos.yaml',
     });
-  });
-  return normalise(parseYaml(text, filepath), filepath);
+  };
+  const info = await stat(filepath).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : unreadable(error)));
+  // A named file that does not exist yet is an empty configuration: `aim repo create` will write it there.
+  if (!info) return '';
+  if (info.isDirectory()) unreadable(Object.assign(new Error('is a folder'), { code: 'EISDIR' }));
+  if (!info.isFile()) throw new ConfigError(`config file ${filepath} is not a regular file`, { hint: 'point --config / AIM_CONFIG at a YAML file' });
+  if (info.size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`config file ${filepath} is ${info.size} bytes, more than the ${MAX_CONFIG_BYTES} a configuration may hold`, {
+      hint: 'point --config / AIM_CONFIG at the right file',
+    });
+  }
+  return readFile(filepath, 'utf8').catch(unreadable);
 }
 
+/**
+ * The YAML document, or one ConfigError naming the file. Duplicate keys are found by duplicateKeyProblems, not by
+ * the parser: its own check compares each key with every key before it, which took 20 s for 40,000 repositories.
+ */
 export function parseYaml(text: string, filepath: string): Document {
   // Without prettyErrors the parser leaves linePos unset, so the position comes from a LineCounter.
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { prettyErrors: false, lineCounter });
+  let document: Document;
+  try {
+    document = parseDocument(text, { prettyErrors: false, lineCounter, uniqueKeys: false });
+  } catch (error) {
+    // A nesting deep enough to exhaust the parser's stack, say.
+    throw new ConfigError(`${filepath}: cannot be read as YAML (${describeValue(String((error as Error)?.message))})`, { hint: YAML_HINT });
+  }
   const error = document.errors[0];
   if (error) {
     const { line, col: column } = lineCounter.linePos(error.pos[0]);
-    throw new ConfigError(`${filepath}:${line}:${column}: malformed YAML: ${error.message.split('\n')[0]}`, {
-      hint: 'fix the file (a YAML linter helps), or point --config at another one',
-    });
+    throw new ConfigError(`${filepath}:${line}:${column}: malformed YAML: ${error.message.split('\n')[0]}`, { hint: YAML_HINT });
   }
   return document;
 }
 
-function normalise(document: Document, filepath: string | undefined): AimConfig {
-  const raw = (document.toJS() ?? {}) as Record<string, unknown>;
-  const where = filepath ?? CONFIG_FILE_NAME;
+const YAML_HINT = 'fix the file (a YAML linter helps), or point --config at another one';
+
+/** The file as plain data, with aliases bounded: a few lines of nested aliases otherwise expand to gigabytes. */
+function toPlainData(document: Document, where: string): unknown {
+  try {
+    return document.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
+  } catch (error) {
+    throw new ConfigError(`${where}: cannot be read: ${describeValue(String((error as Error)?.message))}`, {
+      hint: `YAML aliases may expand to at most ${MAX_CONFIG_ALIASES} nodes; write the entries out`,
+    });
+  }
+}
+
+/** Keys given twice in one mapping: the YAML spec forbids them, and a repeated repository name hides the first. */
+function duplicateKeyProblems(document: Document): string[] {
   const problems: string[] = [];
-  if (typeof raw !== 'object' || Array.isArray(raw)) problems.push('the top level must be a mapping');
+  const visit = (node: unknown, path: string): void => {
+    if (!isMap(node)) return;
+    const seen = new Set<unknown>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (seen.has(key)) problems.push(`${path}${String(key)} is given twice`);
+      seen.add(key);
+      if (path === '') visit(pair.value, `${String(key)}.`);
+    }
+  };
+  visit(document.contents, '');
+  return problems;
+}
+
+const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function normalise(document: Document, filepath: string | undefined): AimConfig {
+  const where = filepath ?? CONFIG_FILE_NAME;
+  const data = toPlainData(document, where) ?? {};
+  const problems = duplicateKeyProblems(document);
+  if (!isMapping(data)) problems.push('the top level must be a mapping');
+  const raw = isMapping(data) ? data : {};
   const repos = raw.repositories ?? {};
-  if (typeof repos !== 'object' || Array.isArray(repos) || repos === null) problems.push('"repositories" must be a mapping of names');
+  if (!isMapping(repos)) problems.push('"repositories" must be a mapping of names');
   const repositories: RepoConfig[] = [];
-  for (const [name, value] of Object.entries(repos as Record<string, unknown>)) {
+  for (const [name, value] of Object.entries(isMapping(repos) ? repos : {})) {
     const repo = normaliseRepo(name, value, filepath, problems);
     if (repo) repositories.push(repo);
+  }
+  const models = raw.models ?? {};
+  if (!isMapping(models)) problems.push('"models" must be a mapping of friendly names');
+  const kamiwaza = raw.kamiwaza;
+  if (kamiwaza !== undefined && kamiwaza !== null && !(isMapping(kamiwaza) && (kamiwaza.url === undefined || isHttpUrl(kamiwaza.url)))) {
+    problems.push('"kamiwaza" must be a mapping whose url is an http:// or https:// URL');
   }
   if (problems.length > 0) {
     throw new ConfigError(`${where}: ${problems.join('; ')}`, { hint: 'see model_repos.yaml in the aim README for the format' });
   }
-  const kamiwaza = raw.kamiwaza as AimConfig['kamiwaza'];
-  return { filepath, repositories, models: (raw.models ?? {}) as Record<string, unknown>, kamiwaza, document };
+  return { filepath, repositories, models: models as Record<string, unknown>, kamiwaza: (kamiwaza ?? undefined) as AimConfig['kamiwaza'], document };
+}
+
+function isHttpUrl(value: unknown): boolean {
+  return typeof value === 'string' && /^https?:\/\/[^/\s]+/.test(value);
 }
 
 function normaliseRepo(name: string, value: unknown, filepath: string | undefined, problems: string[]): RepoConfig | undefined {

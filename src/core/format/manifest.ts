@@ -1,5 +1,7 @@
-import { digestOf, isDigest, type Digest } from './digest.js';
-import { IntegrityError } from '../../lib/errors.js';
+import * as v from 'valibot';
+import { digestOf, type Digest } from './digest.js';
+import { MAX_ANNOTATIONS, MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_FILES } from './schemas/limits.js';
+import { byteSize, count, describeValue, digest as digestSchema, parseJson, type Format } from './schemas/parse.js';
 import { unsafePathReason } from './paths.js';
 
 export { unsafePathReason };
@@ -45,56 +47,61 @@ export async function manifestDigest(bytes: Uint8Array): Promise<Digest> {
   return digestOf(bytes);
 }
 
-/** Parses and validates manifest bytes; every problem is collected before one error is thrown. */
+const MANIFEST_FORMAT: Format = {
+  what: 'manifest',
+  maxBytes: MAX_MANIFEST_BYTES,
+  hint: 'the repository holds a damaged or hostile manifest; push the version again from a good copy',
+};
+
+const chunkRefSchema = v.object({ digest: digestSchema, size: byteSize(1, MAX_CHUNK_BYTES) });
+
+// Keys in the order encodeManifest writes them, so a parsed manifest encodes to the same bytes.
+const fileSchema = v.pipe(
+  v.object({
+    path: v.pipe(
+      v.string(),
+      v.check((path) => unsafePathReason(path) === undefined, (issue) => unsafePathReason(issue.input as string) ?? 'is unsafe'),
+    ),
+    size: byteSize(),
+    mode: count(0o7777),
+    digest: digestSchema,
+    // Every chunk holds at least a byte, so a file has no more chunks than bytes.
+    chunks: v.array(chunkRefSchema),
+  }),
+  v.check((file) => file.chunks.reduce((sum, chunk) => sum + chunk.size, 0) === file.size, 'chunk sizes do not add up to the file size'),
+);
+
+const manifestSchema = v.pipe(
+  v.object({
+    schemaVersion: v.literal(1),
+    mediaType: v.literal(MANIFEST_MEDIA_TYPE),
+    files: v.pipe(v.array(fileSchema), v.maxLength(MAX_MANIFEST_FILES, `lists more than ${MAX_MANIFEST_FILES} files`)),
+    annotations: v.pipe(v.record(v.string(), v.string()), v.maxEntries(MAX_ANNOTATIONS, `has more than ${MAX_ANNOTATIONS} annotations`)),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const problem of layoutProblems(dataset.value.files.map((file) => file.path))) addIssue({ message: problem });
+  }),
+);
+
+/** Parses and validates manifest bytes; `where` names the manifest in the one error that lists its problems. */
 export function parseManifest(bytes: Uint8Array, where: string): Manifest {
-  let data: unknown;
-  try {
-    data = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw new IntegrityError(`manifest ${where} is not valid JSON`, { hint: 'run `aim verify` on the repository' });
-  }
-  const problems = manifestProblems(data);
-  if (problems.length > 0) {
-    throw new IntegrityError(`manifest ${where} is invalid: ${problems.slice(0, 5).join('; ')}`, {
-      hint: 'the repository holds a damaged or hostile manifest; push the version again from a good copy',
-    });
-  }
-  return data as Manifest;
+  return parseJson(manifestSchema, bytes, MANIFEST_FORMAT, where) as Manifest;
 }
 
-function isSize(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function manifestProblems(data: unknown): string[] {
+/** Paths that cannot all be written: duplicates, and a file that is also a parent folder of another path. */
+function layoutProblems(paths: string[]): string[] {
   const problems: string[] = [];
-  const manifest = data as Partial<Manifest> | null;
-  if (typeof manifest !== 'object' || manifest === null) return ['not an object'];
-  if (manifest.schemaVersion !== 1) problems.push(`unsupported schemaVersion ${String(manifest.schemaVersion)}`);
-  if (manifest.mediaType !== MANIFEST_MEDIA_TYPE) problems.push(`unexpected mediaType ${String(manifest.mediaType)}`);
-  if (typeof manifest.annotations !== 'object' || manifest.annotations === null) problems.push('annotations missing');
-  if (!Array.isArray(manifest.files)) return [...problems, 'files missing'];
   const seen = new Set<string>();
-  manifest.files.forEach((file, index) => {
-    const where = `file ${index} (${String(file?.path)})`;
-    const reason = unsafePathReason(file?.path);
-    if (reason) problems.push(`${where}: path ${reason}`);
-    else if (seen.has(file.path)) problems.push(`${where}: duplicate path`);
-    else seen.add(file.path);
-    if (!isSize(file?.size)) problems.push(`${where}: bad size`);
-    if (!Number.isInteger(file?.mode)) problems.push(`${where}: bad mode`);
-    if (!isDigest(file?.digest)) problems.push(`${where}: bad digest`);
-    if (!Array.isArray(file?.chunks) || !file.chunks.every((c) => isDigest(c?.digest) && isSize(c?.size))) {
-      problems.push(`${where}: bad chunk list`);
-    } else if (file.chunks.reduce((sum, c) => sum + c.size, 0) !== file.size) {
-      problems.push(`${where}: chunk sizes do not add up to the file size`);
-    }
-  });
-  // A path that is a file and also a parent folder of another path cannot be written.
+  for (const path of paths) {
+    if (seen.has(path)) problems.push(`duplicate path ${describeValue(path)}`);
+    seen.add(path);
+  }
   for (const path of seen) {
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) {
-      if (seen.has(parts.slice(0, i).join('/'))) problems.push(`path ${path} is inside file ${parts.slice(0, i).join('/')}`);
+      const parent = parts.slice(0, i).join('/');
+      if (seen.has(parent)) problems.push(`path ${describeValue(path)} is inside file ${describeValue(parent)}`);
     }
   }
   return problems;

@@ -8,6 +8,8 @@ import type { DeploymentRecord } from '../../serving/engine.js';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { aimHome } from '../../settings/home.js';
+import { DEPLOYMENT_FORMAT, deploymentRecordSchema } from '../format/schemas/local-state.js';
+import { corrupt, describeValue, parseJson } from '../format/schemas/parse.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -26,13 +28,20 @@ export async function saveDeployment(record: DeploymentRecord, home = aimHome())
   await writeAtomic(recordPath(record.name, home), `${JSON.stringify(record, null, 2)}\n`);
 }
 
+/** A record's bytes as a DeploymentRecord, or a plain error naming the file. */
+function parseRecord(bytes: Buffer, path: string): DeploymentRecord {
+  return parseJson(deploymentRecordSchema, bytes, DEPLOYMENT_FORMAT, path);
+}
+
 export async function loadDeployment(name: string, home = aimHome()): Promise<DeploymentRecord> {
-  try {
-    return JSON.parse(await readFile(recordPath(name, home), 'utf8')) as DeploymentRecord;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  const path = recordPath(name, home);
+  const bytes = await readFile(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
     throw new NotFoundError(`no deployment named ${name}`, { hint: 'see running deployments with `aim ps`' });
-  }
+  });
+  const record = parseRecord(bytes, path);
+  if (record.name !== name) throw corrupt(DEPLOYMENT_FORMAT, path, `it names deployment ${describeValue(record.name)}`);
+  return record;
 }
 
 export async function listDeploymentRecords(home = aimHome()): Promise<DeploymentRecord[]> {
@@ -43,7 +52,8 @@ export async function listDeploymentRecords(home = aimHome()): Promise<Deploymen
   const records: DeploymentRecord[] = [];
   for (const file of names.filter((n) => n.endsWith('.json') && !isTempName(n)).sort()) {
     try {
-      records.push(JSON.parse(await readFile(join(deploymentsDir(home), file), 'utf8')) as DeploymentRecord);
+      const path = join(deploymentsDir(home), file);
+      records.push(parseRecord(await readFile(path), path));
     } catch {
       // A record that cannot be parsed names nothing we could stop; listing the rest matters more.
     }

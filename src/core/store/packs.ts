@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { supportsDeferredSync, type Backend } from '../../backends/backend.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
-import { digestOf, parseDigest, type Digest } from '../format/digest.js';
+import { digestOf, type Digest } from '../format/digest.js';
 import { ConfigError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { MAX_FOOTER_BYTES } from '../format/schemas/limits.js';
+import { corrupt, describeValue, isPackId, parseJson, parseJsonText, parseValue } from '../format/schemas/parse.js';
+import { INDEX_FILE_FORMAT, indexFileSchema, PACK_FOOTER_FORMAT, packFooterSchema } from '../format/schemas/store.js';
 import type { IndexCache } from './index-cache.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
@@ -33,10 +36,12 @@ export interface PackEntry {
   size: number;
 }
 
-type StoredEntry = [digest: string, offset: number, size: number];
-
 export const newPackId = (): string => randomBytes(16).toString('hex');
-export const packKey = (id: string): string => `packs/${id.slice(0, 2)}/${id}`;
+/** A pack's key; an id that is not one (read from a hostile index) can never become a path. */
+export function packKey(id: string): string {
+  if (!isPackId(id)) throw new IntegrityError(`${describeValue(id)} is not a pack id`, { hint: 'run `aim verify` on the repository' });
+  return `packs/${id.slice(0, 2)}/${id}`;
+}
 export const indexKey = (id: string): string => `index/${id}.json`;
 const packIdOf = (key: string): string | undefined => /^packs\/[0-9a-f]{2}\/([0-9a-f]{32})$/.exec(key)?.[1];
 const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
@@ -49,16 +54,7 @@ export function packFooter(entries: PackEntry[]): Buffer {
   return Buffer.concat([json, length]);
 }
 
-/** Entries as stored, checked: a digest that parses, and bytes that lie inside `limit` when it is known. */
-function parseEntries(raw: unknown, limit = Number.MAX_SAFE_INTEGER): PackEntry[] {
-  if (!Array.isArray(raw)) throw new Error('not a list of chunks');
-  return raw.map((entry: unknown) => {
-    const [digest, offset, size] = entry as StoredEntry;
-    const inside = Number.isSafeInteger(offset) && Number.isSafeInteger(size) && offset >= 0 && size > 0 && offset + size <= limit;
-    if (!Array.isArray(entry) || !inside) throw new Error(`bad chunk entry ${JSON.stringify(entry)}`);
-    return { digest: parseDigest(digest), offset, size };
-  });
-}
+const toEntries = (stored: Array<readonly [Digest, number, number]>): PackEntry[] => stored.map(([digest, offset, size]) => ({ digest, offset, size }));
 
 /** Where each chunk of the repository's packs lives, from its index files. Empty for a repository without packs. */
 export class PackIndex {
@@ -131,7 +127,7 @@ async function readIndexFiles(
   gone: Set<string>,
   cache: IndexCache | undefined,
 ): Promise<void> {
-  const where = (id: string): string => `index file ${indexKey(id)} in ${backend.location}`;
+  const where = (id: string): string => `${indexKey(id)} in ${backend.location}`;
   const read = async (id: string): Promise<void> => {
     const cached = await cache?.get(id);
     const fromCache = cached && tryParse(() => parseIndexFile(cached, where(id)));
@@ -157,20 +153,12 @@ function tryParse<T>(parse: () => T): T | undefined {
 
 /** The packs an index file names; `where` names the file in errors. */
 function parseIndexFile(bytes: Buffer, where: string): Map<string, PackEntry[]> {
-  const packs = new Map<string, PackEntry[]>();
-  let parsed: { format?: unknown; packs: Record<string, unknown> };
-  try {
-    parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
-    for (const [pack, entries] of Object.entries(parsed.packs)) packs.set(pack, parseEntries(entries));
-  } catch (error) {
-    throw new IntegrityError(`${where} is unreadable: ${(error as Error).message}`, {
-      hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
-    });
+  const raw = parseJsonText(bytes, INDEX_FILE_FORMAT, where) as { format?: unknown } | null;
+  if (typeof raw === 'object' && raw !== null && raw.format !== 1) {
+    throw new ConfigError(`${where} has format ${describeValue(raw.format)}; this aim reads 1`, { hint: 'upgrade aim' });
   }
-  if (parsed.format !== 1) {
-    throw new ConfigError(`${where} has format ${String(parsed.format)}; this aim reads 1`, { hint: 'upgrade aim' });
-  }
-  return packs;
+  const parsed = parseValue(indexFileSchema, raw, INDEX_FILE_FORMAT, where);
+  return new Map(Object.entries(parsed.packs).map(([pack, entries]) => [pack, toEntries(entries)]));
 }
 
 /**
@@ -197,15 +185,15 @@ export async function writeIndexFile(backend: Backend, packs: Map<string, PackEn
   return id;
 }
 
-/** A pack's own list of its chunks, read from its footer (two ranged reads). */
+/** A pack's own list of its chunks, read from its footer (two ranged reads), each entry inside the pack's bytes. */
 export async function readPackFooter(backend: Backend, pack: string, size: number): Promise<PackEntry[]> {
   const key = packKey(pack);
-  if (size < 4) throw new Error(`pack ${key} is too short (${size} bytes)`);
+  const where = `${key} in ${backend.location}`;
+  if (size < 4) throw corrupt(PACK_FOOTER_FORMAT, where, `the pack is too short (${size} bytes)`);
   const length = (await backend.getRange(key, size - 4, 4)).readUInt32LE(0);
-  if (length > size - 4) throw new Error(`pack ${key} has a footer longer than itself`);
+  if (length > size - 4 || length > MAX_FOOTER_BYTES) throw corrupt(PACK_FOOTER_FORMAT, where, `a footer of ${length} bytes cannot fit the pack`);
   const footer = await backend.getRange(key, size - 4 - length, length);
-  const parsed = JSON.parse(footer.toString('utf8')) as { chunks: unknown };
-  return parseEntries(parsed.chunks, size - 4 - length);
+  return toEntries(parseJson(packFooterSchema(size - 4 - length), footer, PACK_FOOTER_FORMAT, where).chunks);
 }
 
 /**

@@ -1,4 +1,6 @@
 import { NotFoundError } from '../../lib/errors.js';
+import { parseJsonOrUndefined } from '../format/schemas/parse.js';
+import { REPO_INDEX_FORMAT, repoIndexSchema } from '../format/schemas/store.js';
 import type { Repository, TagRecord } from './repository.js';
 
 // index.json: a catalog of the repository's models and tags for tools that want one read instead of a listing.
@@ -18,13 +20,9 @@ async function readIndex(repo: Repository): Promise<RepoIndex> {
     if (error instanceof NotFoundError) return undefined;
     throw error;
   });
-  try {
-    const index = bytes && (JSON.parse(bytes.toString('utf8')) as RepoIndex);
-    if (index && index.format === 1 && typeof index.models === 'object') return index;
-  } catch {
-    // a damaged index is rebuilt below from the tags
-  }
-  return { format: 1, updatedAt: new Date(0).toISOString(), models: {} };
+  // A damaged index starts again empty; each update then adds back the model it touches, `rebuildIndex` all.
+  const index = parseJsonOrUndefined(repoIndexSchema, bytes, REPO_INDEX_FORMAT) as RepoIndex | undefined;
+  return index ?? { format: 1, updatedAt: new Date(0).toISOString(), models: {} };
 }
 
 async function writeIndex(repo: Repository, index: RepoIndex): Promise<void> {

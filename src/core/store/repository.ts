@@ -5,6 +5,8 @@ import { assertDigest, digestHex, type Digest } from '../format/digest.js';
 import { ConfigError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { encodeManifest, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
 import { checkModelName, checkTagName } from '../format/names.js';
+import { corrupt, describeValue, parseJsonText, parseValue } from '../format/schemas/parse.js';
+import { parseTag, REPO_METADATA_FORMAT, repoMetadataSchema } from '../format/schemas/store.js';
 import { IndexCache } from './index-cache.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
 
@@ -70,26 +72,31 @@ export class Repository {
       throw error;
     });
     if (!bytes) return undefined;
-    const metadata = JSON.parse(bytes.toString('utf8')) as RepoMetadata;
-    if (!KNOWN_FORMATS.has(metadata.format)) {
-      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${metadata.format}; this aim reads ${[...KNOWN_FORMATS].join(' and ')}`, {
+    const where = `aim-repo.json in ${this.location}`;
+    const raw = parseJsonText(bytes, REPO_METADATA_FORMAT, where) as { format?: unknown; chunking?: Partial<Record<string, unknown>> } | null;
+    if (typeof raw !== 'object' || raw === null) throw corrupt(REPO_METADATA_FORMAT, where, 'not an object');
+    if (!KNOWN_FORMATS.has(raw.format as number)) {
+      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${describeValue(raw.format)}; this aim reads ${[...KNOWN_FORMATS].join(' and ')}`, {
         hint: 'upgrade aim',
       });
     }
     // Chunking a newer aim added (as `head` once was) changes the boundaries: cutting without it would still make
     // valid versions, but would silently stop deduplicating against what that aim pushed.
-    const { masks, normalization } = metadata.chunking ?? {};
+    const chunking = typeof raw.chunking === 'object' && raw.chunking !== null ? raw.chunking : {};
+    const head = typeof chunking.head === 'object' && chunking.head !== null ? chunking.head : {};
+    const { masks, normalization } = chunking;
     const unknown = [
-      ...Object.keys(metadata.chunking ?? {}).filter((key) => !CHUNKING_KEYS.has(key)),
-      ...Object.keys(metadata.chunking?.head ?? {}).filter((key) => !HEAD_KEYS.has(key)).map((key) => `head.${key}`),
-      ...(masks === undefined || masks === 'spread' || masks === 'top' ? [] : [`masks: ${JSON.stringify(masks)}`]),
-      ...(normalization === undefined || [0, 1, 2, 3].includes(normalization) ? [] : [`normalization: ${JSON.stringify(normalization)}`]),
+      ...Object.keys(chunking).filter((key) => !CHUNKING_KEYS.has(key)),
+      ...Object.keys(head).filter((key) => !HEAD_KEYS.has(key)).map((key) => `head.${key}`),
+      ...(masks === undefined || masks === 'spread' || masks === 'top' ? [] : [`masks: ${describeValue(masks)}`]),
+      ...(normalization === undefined || [0, 1, 2, 3].includes(normalization as number) ? [] : [`normalization: ${describeValue(normalization)}`]),
     ];
     if (unknown.length > 0) {
       throw new ConfigError(`repository ${this.name} (${this.location}) uses chunking settings this aim does not know: ${unknown.join(', ')}`, {
         hint: 'upgrade aim',
       });
     }
+    const metadata: RepoMetadata = parseValue(repoMetadataSchema, raw, REPO_METADATA_FORMAT, where);
     this.packed = metadata.format === PACKED_FORMAT;
     return metadata;
   }
@@ -247,7 +254,7 @@ export class Repository {
       if (error instanceof NotFoundError) return undefined;
       throw error;
     });
-    return bytes ? (JSON.parse(bytes.toString('utf8')) as TagRecord) : undefined;
+    return bytes ? parseTag(bytes, `${tagKey(model, tag)} in ${this.location}`) : undefined;
   }
 
   async putTag(model: string, tag: string, record: TagRecord): Promise<void> {

@@ -1,7 +1,8 @@
 import { supportsConditionalPut } from '../../backends/backend.js';
-import { ConflictError } from '../../lib/errors.js';
+import { ConflictError, IntegrityError } from '../../lib/errors.js';
 import { shortDigest } from '../format/digest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
+import { parseTag } from '../format/schemas/store.js';
 import { tagKey, type Repository, type TagRecord } from './repository.js';
 
 // Tags are the only mutable keys. A version tag is immutable: moving it to other content needs --force. `latest`
@@ -17,9 +18,14 @@ async function writeTag(repo: Repository, model: string, tag: string, record: Ta
   const key = tagKey(model, tag);
   const body = Buffer.from(`${JSON.stringify(record, null, 2)}\n`);
   const current = supportsConditionalPut(backend) ? await backend.getVersioned(key) : undefined;
-  const existing = supportsConditionalPut(backend)
-    ? current && (JSON.parse(current.data.toString('utf8')) as TagRecord)
-    : await repo.getTag(model, tag);
+  const where = `${key} in ${repo.location}`;
+  // A tag that does not read names no version anyone could pull: the push writes over it (and so repairs it).
+  const existing = await orCorrupt(() => (supportsConditionalPut(backend) ? current && parseTag(current.data, where) : repo.getTag(model, tag)));
+  if (existing === CORRUPT) {
+    if (supportsConditionalPut(backend)) await backend.putIfVersion(key, body, current?.version);
+    else await repo.putTag(model, tag, record);
+    return 'moved';
+  }
   if (existing?.digest === record.digest) return 'unchanged';
   if (existing && !force && tag !== DEFAULT_TAG) {
     throw new ConflictError(
@@ -34,6 +40,17 @@ async function writeTag(repo: Repository, model: string, tag: string, record: Ta
     return writeTag(repo, model, tag, record, force);
   }
   return existing ? 'moved' : 'created';
+}
+
+const CORRUPT = Symbol('corrupt');
+
+async function orCorrupt<T>(read: () => T | Promise<T>): Promise<T | typeof CORRUPT> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof IntegrityError) return CORRUPT;
+    throw error;
+  }
 }
 
 export async function updateTags(repo: Repository, model: string, tag: string, record: TagRecord, force: boolean): Promise<TagOutcome> {

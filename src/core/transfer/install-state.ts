@@ -4,6 +4,8 @@ import { writeAtomic } from '../../lib/atomic-write.js';
 import type { Digest } from '../format/digest.js';
 import { UsageError } from '../../lib/errors.js';
 import { parseManifest, type Manifest } from '../format/manifest.js';
+import { INSTALL_STATE_FORMAT, installStateSchema } from '../format/schemas/local-state.js';
+import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 
 // A pulled folder keeps a small `.aim/` beside the files (like huggingface-cli's local-dir cache): which version is
 // installed, the stat of each file when it was verified (so an unchanged file is not read again), the manifest (so
@@ -29,14 +31,9 @@ export const stateFolder = (dest: string): string => join(dest, '.aim');
 export const partialFolder = (dest: string): string => join(dest, '.aim', 'partial');
 
 export async function loadInstallState(dest: string): Promise<InstallState> {
-  const text = await readFile(join(stateFolder(dest), 'state.json'), 'utf8').catch(() => undefined);
-  if (!text) return { version: 1, files: {} };
-  try {
-    const state = JSON.parse(text) as InstallState;
-    return state.version === 1 && typeof state.files === 'object' ? state : { version: 1, files: {} };
-  } catch {
-    return { version: 1, files: {} }; // a damaged state only costs re-verifying files
-  }
+  const bytes = await readFile(join(stateFolder(dest), 'state.json')).catch(() => undefined);
+  // A damaged state only costs re-verifying files.
+  return parseJsonOrUndefined(installStateSchema, bytes, INSTALL_STATE_FORMAT) ?? { version: 1, files: {} };
 }
 
 export async function saveInstallState(dest: string, state: InstallState, manifestBytes?: Uint8Array): Promise<void> {

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { aimHome } from '../../settings/home.js';
+import * as v from 'valibot';
 import type { Digest } from '../format/digest.js';
+import { STAT_CACHE_FORMAT, statCacheEntrySchema, statCacheSchema } from '../format/schemas/local-state.js';
+import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 import type { ManifestFile } from '../format/manifest.js';
 import type { SourceFile } from './walk.js';
 
@@ -20,7 +23,7 @@ interface Entry {
   chunking: string;
   file: ManifestFile;
   /** A committed manifest holding this file's chunk list, and the repository's removal mark at the time. */
-  manifest?: string;
+  manifest?: Digest;
   removals?: string;
 }
 
@@ -32,7 +35,9 @@ export interface CachedFile {
 }
 
 export class StatCache {
-  private entries: Record<string, Entry> = {};
+  private entries: Record<string, unknown> = {};
+  /** Paths whose entry passed its schema (or was recorded by this push). */
+  private readonly checked = new Set<string>();
   private readonly recorded: string[] = [];
   private dirty = false;
 
@@ -44,21 +49,17 @@ export class StatCache {
   static async open(repoLocation: string, chunking: object): Promise<StatCache> {
     const id = createHash('sha256').update(repoLocation).digest('hex').slice(0, 16);
     const cache = new StatCache(join(aimHome(), 'cache', 'stat', `${id}.json`), JSON.stringify(chunking));
-    const text = await readFile(cache.path, 'utf8').catch(() => undefined);
-    try {
-      if (text) cache.entries = JSON.parse(text) as Record<string, Entry>;
-    } catch {
-      cache.entries = {};
-    }
+    const bytes = await readFile(cache.path).catch(() => undefined);
+    cache.entries = parseJsonOrUndefined(statCacheSchema, bytes, STAT_CACHE_FORMAT) ?? {};
     return cache;
   }
 
   /** The manifest entry recorded for this exact file, if nothing about it changed. */
   lookup(source: SourceFile): CachedFile | undefined {
-    const entry = this.entries[source.absolute];
+    const entry = this.entry(source.absolute);
     // Paths and modes may differ between pushes of the same bytes; the cached entry carries only the content.
     if (!entry || !this.describes(entry, source)) return undefined;
-    return { file: { ...entry.file, path: source.path, mode: source.mode }, manifest: entry.manifest as Digest | undefined, removals: entry.removals };
+    return { file: { ...entry.file, path: source.path, mode: source.mode }, manifest: entry.manifest, removals: entry.removals };
   }
 
   /**
@@ -67,12 +68,27 @@ export class StatCache {
    * chunks: about 25 ms to serialise and write, a tenth of such a push).
    */
   record(source: SourceFile, file: ManifestFile): void {
-    const previous = this.entries[source.absolute];
+    const previous = this.entry(source.absolute);
     if (!previous || !this.describes(previous, source) || previous.file.digest !== file.digest) {
       this.entries[source.absolute] = { size: source.size, mtimeMs: source.mtimeMs, ino: source.ino, chunking: this.chunking, file };
+      this.checked.add(source.absolute);
       this.dirty = true;
     }
     this.recorded.push(source.absolute);
+  }
+
+  /**
+   * The entry for a path, checked on first use (a cache names every file ever pushed; most are never looked up).
+   * One that does not read is forgotten, which costs a read of the file.
+   */
+  private entry(path: string): Entry | undefined {
+    if (this.checked.has(path)) return this.entries[path] as Entry;
+    if (!Object.hasOwn(this.entries, path)) return undefined;
+    const result = v.safeParse(statCacheEntrySchema, this.entries[path]);
+    if (!result.success) return void delete this.entries[path];
+    this.entries[path] = result.output;
+    this.checked.add(path);
+    return result.output;
   }
 
   /** Whether the entry was recorded for this file as it is now (path, size, mtime, inode) and this chunking. */
@@ -82,7 +98,7 @@ export class StatCache {
 
   committed(manifest: Digest, removals: string | undefined): void {
     for (const path of this.recorded) {
-      const entry = this.entries[path]!;
+      const entry = this.entries[path] as Entry;
       if (entry.manifest === manifest && entry.removals === removals) continue;
       Object.assign(entry, { manifest, removals });
       this.dirty = true;

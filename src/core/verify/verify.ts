@@ -81,6 +81,11 @@ async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyPr
     for (const file of manifest?.files ?? []) {
       for (const chunk of file.chunks) {
         const entry = chunks.get(chunk.digest) ?? { size: chunk.size, usedBy: new Set<string>() };
+        // One digest is one run of bytes: two sizes for it mean a manifest lies about one of them.
+        if (entry.size !== chunk.size) {
+          const message = `chunk ${chunk.digest} is ${chunk.size} bytes in ${model}:${tag}/${file.path} but ${entry.size} bytes elsewhere`;
+          problems.push({ kind: 'bad-manifest', digest, usedBy: [`${model}:${tag}`], message });
+        }
         entry.usedBy.add(`${model}:${tag}/${file.path}`);
         chunks.set(chunk.digest, entry);
       }
@@ -120,10 +125,15 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
           if (!bytes) {
             problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
           } else {
-            bytesChecked += bytes.length; // before hashing: the buffer may travel to a worker and come back detached
+            const length = bytes.length; // before hashing: the buffer may travel to a worker and come back detached
+            bytesChecked += length;
             const { digest: actual } = await pool.hashChunk(bytes);
             if (actual !== digest) {
               problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+            } else if (length !== size) {
+              // The stored bytes are the chunk; the manifest's size for it is wrong, and a pull of it would fail.
+              const message = `chunk ${digest} is stored with ${length} bytes but the manifest says ${size}`;
+              problems.push({ kind: 'bad-manifest', digest, usedBy, message });
             }
           }
           task.advance(size);

@@ -409,7 +409,7 @@ describe('packs', () => {
       for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
       expect(await readFile(join(cache.folder, first!))).toEqual(await readFile(join(root, 'index', first!))); // mended
       await writeFile(join(root, 'index', first!), '{"packs": ');
-      await expect(PackIndex.load(store)).rejects.toThrow(/is unreadable/);
+      await expect(PackIndex.load(store)).rejects.toThrow(/^corrupt index file at index\/[0-9a-f]{32}\.json in .*: not valid JSON/);
     });
 
     it('a repair racing a merge still drops its chunks: the merge copied them from files read before the repair', async () => {

@@ -1,0 +1,112 @@
+import * as v from 'valibot';
+import {
+  MAX_AVG_CHUNK_BYTES,
+  MAX_CATALOG_BYTES,
+  MAX_CHUNK_BYTES,
+  MAX_FOOTER_BYTES,
+  MAX_HEAD_BYTES,
+  MAX_INDEX_FILE_BYTES,
+  MAX_NORMALIZATION,
+  MAX_PACK_BYTES,
+  MAX_SMALL_FILE_BYTES,
+  MIN_AVG_CHUNK_BYTES,
+  MIN_CHUNK_BYTES,
+} from './limits.js';
+import { byteSize, count, digest, packId, parseJson, text, timestamp, type Format } from './parse.js';
+
+// The formats of a repository's own keys (DESIGN.md, "Layout of a repository"): tags, aim-repo.json, index files,
+// pack footers and index.json. The manifest's schema sits with the manifest (format/manifest.ts).
+
+const REPAIR_HINT = 'run `aim verify` on the repository; push the version again from a good copy to repair it';
+
+export const TAG_FORMAT: Format = {
+  what: 'tag',
+  maxBytes: MAX_SMALL_FILE_BYTES,
+  hint: 'push the version again to rewrite the tag, or delete that tag file (the other models are not affected)',
+};
+export const REPO_METADATA_FORMAT: Format = {
+  what: 'repository settings',
+  maxBytes: MAX_SMALL_FILE_BYTES,
+  hint: 'restore aim-repo.json from a backup of the repository; aim cannot guess its chunking',
+};
+export const INDEX_FILE_FORMAT: Format = {
+  what: 'index file',
+  maxBytes: MAX_INDEX_FILE_BYTES,
+  hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
+};
+export const PACK_FOOTER_FORMAT: Format = { what: 'pack footer', maxBytes: MAX_FOOTER_BYTES, hint: REPAIR_HINT };
+export const REPO_INDEX_FORMAT: Format = { what: 'catalog index.json', maxBytes: MAX_CATALOG_BYTES, hint: 'it is rebuilt from the tags' };
+
+/** models/<model>/tags/<tag>: {digest, pushedAt, size, files}; keys a newer aim adds are dropped. */
+export const tagRecordSchema = v.object({
+  digest,
+  pushedAt: timestamp,
+  size: byteSize(),
+  files: count(),
+});
+
+const chunkSizes = {
+  minSize: byteSize(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES),
+  avgSize: byteSize(MIN_AVG_CHUNK_BYTES, MAX_AVG_CHUNK_BYTES),
+  maxSize: byteSize(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES),
+};
+const rising = (sizes: { minSize: number; avgSize: number; maxSize: number }): boolean =>
+  sizes.minSize <= sizes.avgSize && sizes.avgSize <= sizes.maxSize;
+const RISING = 'chunk sizes must rise: minSize <= avgSize <= maxSize';
+
+/** aim-repo.json's chunking, held to the ranges where the chunker cuts in reasonable time and memory. */
+export const chunkingSchema = v.pipe(
+  v.object({
+    algorithm: v.optional(v.literal('fastcdc-gear32'), 'fastcdc-gear32'),
+    ...chunkSizes,
+    seed: count(0xffffffff),
+    masks: v.optional(v.picklist(['spread', 'top'])),
+    normalization: v.optional(count(MAX_NORMALIZATION)),
+    head: v.optional(
+      v.pipe(v.object({ size: byteSize(0, MAX_HEAD_BYTES), ...chunkSizes }), v.check((head) => rising(head), `head: ${RISING}`)),
+    ),
+  }),
+  v.check((params) => rising(params), RISING),
+  // Readers keep a maximum chunk of the file body ahead of every cut, which must also cover a head chunk.
+  v.check((params) => !params.head || params.head.maxSize <= params.maxSize, 'head.maxSize must not exceed maxSize'),
+);
+
+export const repoMetadataSchema = v.object({
+  format: count(),
+  hash: v.literal('blake3'),
+  chunking: chunkingSchema,
+  createdAt: v.optional(text(64), ''),
+});
+
+/** [digest, offset, size]: a chunk's bytes, inside a pack of at most `packBytes`. */
+export function packEntrySchema(packBytes: number) {
+  return v.pipe(
+    v.strictTuple([digest, byteSize(0, packBytes), byteSize(1, MAX_CHUNK_BYTES)]),
+    v.check(([, offset, size]) => offset + size <= packBytes, `lies past the end of its pack (${packBytes} bytes at most)`),
+  );
+}
+
+const indexEntry = packEntrySchema(MAX_PACK_BYTES);
+
+/** index/<id>.json: {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}. */
+export const indexFileSchema = v.object({
+  format: v.literal(1),
+  packs: v.record(packId, v.array(indexEntry)),
+});
+
+/** The footer of a pack whose chunk bytes end at `limit`: at most one entry per byte, each inside them. */
+export function packFooterSchema(limit: number) {
+  return v.object({ chunks: v.pipe(v.array(packEntrySchema(limit)), v.maxLength(limit, `lists more chunks than its pack has bytes`)) });
+}
+
+/** index.json: a derived catalog, rebuilt from the tags when it does not read. */
+export const repoIndexSchema = v.object({
+  format: v.literal(1),
+  updatedAt: timestamp,
+  models: v.record(text(256), v.object({ tags: v.record(text(256), tagRecordSchema) })),
+});
+
+/** A tag's bytes as its record; `where` names the tag file in the error. */
+export function parseTag(bytes: Uint8Array, where: string): v.InferOutput<typeof tagRecordSchema> {
+  return parseJson(tagRecordSchema, bytes, TAG_FORMAT, where);
+}
