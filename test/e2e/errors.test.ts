@@ -201,9 +201,9 @@ describe('user errors', () => {
 
     await mkdir(ws.path('hostile'));
     const result = await ws.run(['pull', 'r/m:evil', ws.path('hostile', 'dest')]);
-    expectUserError(result, /manifest .* is invalid: .*path has a "\.\." segment/);
+    expectUserError(result, /corrupt manifest at .*: files\.0\.path: "\.\.\/evil" has a "\.\." segment/);
     expect(existsSync(ws.path('hostile', 'evil'))).toBe(false);
     expect(await listFiles(ws.path('hostile'), { includeAim: true }).then((files) => files.filter((f) => !f.startsWith('dest/.aim/')))).toEqual([]);
-    expectUserError(await ws.run(['inspect', 'r/m:evil']), /path has a "\.\." segment/);
+    expectUserError(await ws.run(['inspect', 'r/m:evil']), /path: "\.\.\/evil" has a "\.\." segment/);
   });
 });

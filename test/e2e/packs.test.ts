@@ -63,7 +63,7 @@ describe('a repository with packs (local folder)', () => {
     // A machine that has pulled before reads its own copy of the index file; a new one (an AIM_HOME without that
     // copy) reads the damaged file and says what to do.
     const broken = await ws.run(['pull', 'r/m:v1', 'index-out'], { env: { AIM_HOME: ws.path('new-home') } });
-    expectUserError(broken, new RegExp(`index file index/${biggest.name} in .* is unreadable`));
+    expectUserError(broken, new RegExp(`corrupt index file at index/${biggest.name} in .*: not valid JSON`));
     expect(broken.stderr).toMatch(/hint: delete that file, then push any version to this repository: the push indexes its packs again/);
 
     await rm(join(repoDir(), 'index', biggest.name));

@@ -35,7 +35,10 @@ export function describeValue(value: unknown): string {
 }
 
 function issueText(issue: v.BaseIssue<unknown>): string {
-  const path = (issue.path ?? []).map((item) => describeKey(item.key)).join('.');
+  const items = issue.path ?? [];
+  // A bad key of a record is both the last step of the path and the input: named once.
+  const keyIssue = items.length > 0 && items.at(-1)!.key === issue.input;
+  const path = (keyIssue ? items.slice(0, -1) : items).map((item) => describeKey(item.key)).join('.');
   const subject = typeof issue.input === 'object' && issue.input !== null ? '' : `${describeValue(issue.input)} `;
   const what =
     issue.kind !== 'schema' ? `${subject}${issue.message}` : issue.input === undefined ? 'is missing' : `expected ${issue.expected ?? 'something else'}, got ${describeValue(issue.input)}`;
