@@ -62,7 +62,12 @@ export async function findConfigFile(source: ConfigSource = {}): Promise<string 
 export async function loadConfig(source: ConfigSource = {}): Promise<AimConfig> {
   const filepath = await findConfigFile(source);
   if (!filepath) return normalise(parseDocument(''), undefined);
-  return normalise(parseYaml(await readConfigText(filepath), filepath), filepath);
+  return parseConfigText(await readConfigText(filepath), filepath);
+}
+
+/** model_repos.yaml's text as a configuration, or one ConfigError naming `filepath` and every problem. */
+export function parseConfigText(text: string, filepath: string): AimConfig {
+  return normalise(parseYaml(text, filepath), filepath);
 }
 
 /** The file's text, refusing what cannot be a configuration (a device, a FIFO, a file of gigabytes) before reading it. */

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { supportsDeferredSync, type Backend } from '../../backends/backend.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { digestOf, type Digest } from '../format/digest.js';
-import { ConfigError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { MAX_FOOTER_BYTES } from '../format/schemas/limits.js';
-import { corrupt, describeValue, isPackId, parseJson, parseJsonText, parseValue } from '../format/schemas/parse.js';
-import { INDEX_FILE_FORMAT, indexFileSchema, PACK_FOOTER_FORMAT, packFooterSchema } from '../format/schemas/store.js';
+import { corrupt, describeValue, isPackId } from '../format/schemas/parse.js';
+import { PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
 import type { IndexCache } from './index-cache.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
@@ -54,7 +54,7 @@ export function packFooter(entries: PackEntry[]): Buffer {
   return Buffer.concat([json, length]);
 }
 
-const toEntries = (stored: Array<readonly [Digest, number, number]>): PackEntry[] => stored.map(([digest, offset, size]) => ({ digest, offset, size }));
+const toEntries = (stored: StoredEntry[]): PackEntry[] => stored.map(([digest, offset, size]) => ({ digest, offset, size }));
 
 /** Where each chunk of the repository's packs lives, from its index files. Empty for a repository without packs. */
 export class PackIndex {
@@ -153,12 +153,7 @@ function tryParse<T>(parse: () => T): T | undefined {
 
 /** The packs an index file names; `where` names the file in errors. */
 function parseIndexFile(bytes: Buffer, where: string): Map<string, PackEntry[]> {
-  const raw = parseJsonText(bytes, INDEX_FILE_FORMAT, where) as { format?: unknown } | null;
-  if (typeof raw === 'object' && raw !== null && raw.format !== 1) {
-    throw new ConfigError(`${where} has format ${describeValue(raw.format)}; this aim reads 1`, { hint: 'upgrade aim' });
-  }
-  const parsed = parseValue(indexFileSchema, raw, INDEX_FILE_FORMAT, where);
-  return new Map(Object.entries(parsed.packs).map(([pack, entries]) => [pack, toEntries(entries)]));
+  return new Map(Object.entries(parseStoredIndex(bytes, where)).map(([pack, entries]) => [pack, toEntries(entries)]));
 }
 
 /**
@@ -193,7 +188,7 @@ export async function readPackFooter(backend: Backend, pack: string, size: numbe
   const length = (await backend.getRange(key, size - 4, 4)).readUInt32LE(0);
   if (length > size - 4 || length > MAX_FOOTER_BYTES) throw corrupt(PACK_FOOTER_FORMAT, where, `a footer of ${length} bytes cannot fit the pack`);
   const footer = await backend.getRange(key, size - 4 - length, length);
-  return toEntries(parseJson(packFooterSchema(size - 4 - length), footer, PACK_FOOTER_FORMAT, where).chunks);
+  return toEntries(parsePackFooter(footer, size - 4 - length, where));
 }
 
 /**

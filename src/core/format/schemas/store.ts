@@ -12,7 +12,9 @@ import {
   MIN_AVG_CHUNK_BYTES,
   MIN_CHUNK_BYTES,
 } from './limits.js';
-import { byteSize, count, digest, packId, parseJson, text, timestamp, type Format } from './parse.js';
+import { ConfigError } from '../../../lib/errors.js';
+import type { Digest } from '../digest.js';
+import { byteSize, count, describeValue, digest, packId, parseJson, parseJsonText, parseValue, text, timestamp, type Format } from './parse.js';
 
 // The formats of a repository's own keys (DESIGN.md, "Layout of a repository"): tags, aim-repo.json, index files,
 // pack footers and index.json. The manifest's schema sits with the manifest (format/manifest.ts).
@@ -109,4 +111,20 @@ export const repoIndexSchema = v.object({
 /** A tag's bytes as its record; `where` names the tag file in the error. */
 export function parseTag(bytes: Uint8Array, where: string): v.InferOutput<typeof tagRecordSchema> {
   return parseJson(tagRecordSchema, bytes, TAG_FORMAT, where);
+}
+
+export type StoredEntry = readonly [digest: Digest, offset: number, size: number];
+
+/** An index file's packs, each with its [digest, offset, size] entries; a format other than 1 asks for an upgrade. */
+export function parseIndexFile(bytes: Uint8Array, where: string): Record<string, StoredEntry[]> {
+  const raw = parseJsonText(bytes, INDEX_FILE_FORMAT, where) as { format?: unknown } | null;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && raw.format !== 1) {
+    throw new ConfigError(`${where} has format ${describeValue(raw.format)}; this aim reads 1`, { hint: 'upgrade aim' });
+  }
+  return parseValue(indexFileSchema, raw, INDEX_FILE_FORMAT, where).packs;
+}
+
+/** A pack footer's entries, each inside the `limit` bytes of chunks before the footer. */
+export function parsePackFooter(bytes: Uint8Array, limit: number, where: string): StoredEntry[] {
+  return parseJson(packFooterSchema(limit), bytes, PACK_FOOTER_FORMAT, where).chunks;
 }
