@@ -1,29 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../backends/backend.js';
-import { DEFAULT_CHUNKING, type ChunkingParams } from '../chunking/chunker.js';
+import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
 import { assertDigest, digestHex, type Digest } from '../format/digest.js';
-import { ConfigError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { encodeManifest, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
 import { checkModelName, checkTagName } from '../format/names.js';
-import { corrupt, describeValue, parseJsonText, parseValue } from '../format/schemas/parse.js';
-import { parseTag, REPO_METADATA_FORMAT, repoMetadataSchema } from '../format/schemas/store.js';
+import { parseTag } from '../format/schemas/store.js';
+import { LOOSE_FORMAT, PACKED_FORMAT, parseRepoMetadata, type RepoMetadata } from './repo-metadata.js';
+
+export { LOOSE_FORMAT, PACKED_FORMAT, type RepoMetadata };
 import { IndexCache } from './index-cache.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
 // their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
-
-/** Format 1 keeps each chunk as an object of its own; format 2 gathers new chunks into packs (packs.ts). */
-export const LOOSE_FORMAT = 1;
-export const PACKED_FORMAT = 2;
-const KNOWN_FORMATS = new Set([LOOSE_FORMAT, PACKED_FORMAT]);
-
-export interface RepoMetadata {
-  format: number;
-  hash: 'blake3';
-  chunking: ChunkingParams;
-  createdAt: string;
-}
 
 export interface TagRecord {
   digest: Digest;
@@ -32,10 +22,6 @@ export interface TagRecord {
   size: number;
   files: number;
 }
-
-/** The chunking settings this aim knows: those of its default. */
-const CHUNKING_KEYS = new Set(Object.keys(DEFAULT_CHUNKING));
-const HEAD_KEYS = new Set(Object.keys(DEFAULT_CHUNKING.head!));
 
 /** Rewritten whenever chunks are removed; see Repository.removalMark. */
 const REMOVALS_KEY = 'removals';
@@ -72,31 +58,7 @@ export class Repository {
       throw error;
     });
     if (!bytes) return undefined;
-    const where = `aim-repo.json in ${this.location}`;
-    const raw = parseJsonText(bytes, REPO_METADATA_FORMAT, where) as { format?: unknown; chunking?: Partial<Record<string, unknown>> } | null;
-    if (typeof raw !== 'object' || raw === null) throw corrupt(REPO_METADATA_FORMAT, where, 'not an object');
-    if (!KNOWN_FORMATS.has(raw.format as number)) {
-      throw new ConfigError(`repository ${this.name} (${this.location}) has format ${describeValue(raw.format)}; this aim reads ${[...KNOWN_FORMATS].join(' and ')}`, {
-        hint: 'upgrade aim',
-      });
-    }
-    // Chunking a newer aim added (as `head` once was) changes the boundaries: cutting without it would still make
-    // valid versions, but would silently stop deduplicating against what that aim pushed.
-    const chunking = typeof raw.chunking === 'object' && raw.chunking !== null ? raw.chunking : {};
-    const head = typeof chunking.head === 'object' && chunking.head !== null ? chunking.head : {};
-    const { masks, normalization } = chunking;
-    const unknown = [
-      ...Object.keys(chunking).filter((key) => !CHUNKING_KEYS.has(key)),
-      ...Object.keys(head).filter((key) => !HEAD_KEYS.has(key)).map((key) => `head.${key}`),
-      ...(masks === undefined || masks === 'spread' || masks === 'top' ? [] : [`masks: ${describeValue(masks)}`]),
-      ...(normalization === undefined || [0, 1, 2, 3].includes(normalization as number) ? [] : [`normalization: ${describeValue(normalization)}`]),
-    ];
-    if (unknown.length > 0) {
-      throw new ConfigError(`repository ${this.name} (${this.location}) uses chunking settings this aim does not know: ${unknown.join(', ')}`, {
-        hint: 'upgrade aim',
-      });
-    }
-    const metadata: RepoMetadata = parseValue(repoMetadataSchema, raw, REPO_METADATA_FORMAT, where);
+    const metadata = parseRepoMetadata(bytes, `repository ${this.name} (${this.location})`, `aim-repo.json in ${this.location}`);
     this.packed = metadata.format === PACKED_FORMAT;
     return metadata;
   }

@@ -301,3 +301,45 @@ describe('config edits (aim repo create / delete)', () => {
     await expect(removeRepository(await loadConfig({ explicitPath: file }), 'alpha')).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe('config: hostile or oversized files', () => {
+  it('refuses a YAML alias bomb with a ConfigError instead of expanding it', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    const file = await write('model_repos.yaml', `${levels.join('\n')}\nrepositories: {}\n`);
+    const error = await failure(loadConfig({ explicitPath: file }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/model_repos\.yaml: cannot be read: .*alias/i);
+  });
+
+  it('allows a few aliases, as hand-written files use them', async () => {
+    const file = await write('model_repos.yaml', 'shared: &shared {type: local, path: /a}\nrepositories:\n  a: *shared\n  b: {type: local, path: /b}\n');
+    expect((await loadConfig({ explicitPath: file })).repositories.map((r) => r.name)).toEqual(['a', 'b']);
+  });
+
+  it('names a repository given twice (the parser\'s own check was quadratic, so aim checks)', async () => {
+    const file = await write('model_repos.yaml', 'repositories:\n  a: {type: local, path: /a}\n  a: {type: local, path: /b}\n');
+    const error = await failure(loadConfig({ explicitPath: file }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/repositories\.a is given twice/);
+  });
+
+  it('loads 40,000 repositories, each resolved', async () => {
+    const lines = ['repositories:'];
+    for (let i = 0; i < 40_000; i++) lines.push(`  r${i}: {type: local, path: /srv/r${i}}`);
+    const file = await write('model_repos.yaml', `${lines.join('\n')}\n`);
+    const config = await loadConfig({ explicitPath: file });
+    expect(config.repositories).toHaveLength(40_000);
+    expect(findRepo(config, 'r39999').path).toBe('/srv/r39999');
+  });
+
+  it('refuses wrongly typed top-level values, a file too big to be a config, and what is not a regular file', async () => {
+    const typed = await write('typed.yaml', 'repositories: {}\nmodels: [1, 2]\nkamiwaza: {url: 5}\n');
+    const error = await failure(loadConfig({ explicitPath: typed }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/"models" must be a mapping.*"kamiwaza" must be a mapping whose url is an http/);
+    const big = await write('big.yaml', `# ${'x'.repeat(17 * 1024 * 1024)}\n`);
+    expect((await failure(loadConfig({ explicitPath: big }))).message).toMatch(/big\.yaml is \d+ bytes, more than the 16777216/);
+    expect(await failure(loadConfig({ explicitPath: '/dev/null' }))).toBeInstanceOf(ConfigError);
+  });
+});

@@ -1,10 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../../src/backends/local.js';
 import { digestOf } from '../../../src/core/format/digest.js';
-import { ConflictError } from '../../../src/lib/errors.js';
+import { ConflictError, IntegrityError } from '../../../src/lib/errors.js';
+import { deleteModel, deleteVersion } from '../../../src/core/store/delete.js';
+import { readableTags, type RepoProblem } from '../../../src/core/store/model-listing.js';
 import { Repository, type TagRecord } from '../../../src/core/store/repository.js';
 import { updateTags } from '../../../src/core/store/tags.js';
 
@@ -40,4 +42,44 @@ describe('tags on a folder (no compare-and-swap)', () => {
     await expect(updateTags(repo, 'n', 'v1', await record('other'), false)).rejects.toBeInstanceOf(ConflictError);
     expect(await updateTags(repo, 'n', 'v1', await record('other'), true)).toBe('moved');
   });
+});
+
+describe('damaged tags', () => {
+  const tagPath = (model: string, tag: string) => join(root, 'models', model, 'tags', tag);
+
+  it('getTag refuses a digest that is not one, naming the tag file, before it becomes a key', async () => {
+    await updateTags(repo, 'hostile', 'v1', await record('h'), false);
+    await writeFile(tagPath('hostile', 'v1'), JSON.stringify({ ...(await record('h')), digest: 'blake3:/../../dev/zero' }));
+    const error = await repo.getTag('hostile', 'v1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toMatch(/^corrupt tag at models\/hostile\/tags\/v1 in .*: digest: "blake3:\/\.\.\/\.\.\/dev\/zero" is not a digest/);
+  });
+
+  it('the model listing reports a tag that does not read as a problem naming it; the others still list', async () => {
+    await updateTags(repo, 'mixed', 'v1', await record('m1'), false);
+    await updateTags(repo, 'mixed', 'v2', await record('m2'), false);
+    await writeFile(tagPath('mixed', 'v1'), '');
+    const problems: RepoProblem[] = [];
+    expect((await readableTags(repo, 'mixed', problems)).map((t) => t.tag).sort()).toEqual(['latest', 'v2']);
+    expect(problems).toEqual([{ key: 'models/mixed/tags/v1', message: expect.stringMatching(/^corrupt tag at models\/mixed\/tags\/v1 in .*: the file is empty$/) }]);
+  });
+
+  it('a push writes over a damaged tag, and a damaged version tag can be deleted', async () => {
+    await updateTags(repo, 'repair', 'v1', await record('r1'), false);
+    await writeFile(tagPath('repair', 'latest'), '{"digest":');
+    const next = await record('r2');
+    expect(await updateTags(repo, 'repair', 'v2', next, false)).toBe('created');
+    expect((await repo.getTag('repair', 'latest'))!.digest).toBe(next.digest);
+    await writeFile(tagPath('repair', 'v1'), 'garbage');
+    expect((await deleteVersion(repo, 'repair', 'v1')).deleted).toEqual(['v1']);
+    expect((await repo.getTag('repair', 'latest'))!.digest).toBe(next.digest);
+  });
+
+  it('deleting a model removes every tag, damaged ones too', async () => {
+    await updateTags(repo, 'gone', 'v1', await record('g1'), false);
+    await writeFile(tagPath('gone', 'v1'), '\u0000');
+    expect((await deleteModel(repo, 'gone')).deleted.sort()).toEqual(['latest', 'v1']);
+    expect(await repo.listModels()).not.toContain('gone');
+  });
+
 });
