@@ -7,6 +7,8 @@ import { bufferForDirectWrite, DirectWriter, readFileRange, VIEW_SLACK, viewForP
 import { IntegrityError } from '../../lib/errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { ManifestFile } from '../format/manifest.js';
+import { JOURNAL_FORMAT, journalSchema } from '../format/schemas/local-state.js';
+import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 import type { ProgressTask } from '../progress.js';
 import { PACK_TARGET_BYTES, packKey, type PackedChunk, type PackIndex } from '../store/packs.js';
 import { blobKey, type Repository } from '../store/repository.js';
@@ -77,14 +79,8 @@ export const partialPath = (folder: string, file: ManifestFile): string => join(
 /** The journal a previous run left, or a fresh start when there is none or it does not read as one. */
 async function readJournal(path: string): Promise<Journal> {
   const fresh = { chunksDone: 0, complete: false };
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  try {
-    const journal = text ? (JSON.parse(text) as Partial<Journal>) : fresh;
-    const valid = Number.isSafeInteger(journal.chunksDone) && journal.chunksDone! >= 0 && typeof journal.complete === 'boolean';
-    return valid ? (journal as Journal) : fresh;
-  } catch {
-    return fresh;
-  }
+  const bytes = await readFile(path).catch(() => undefined);
+  return parseJsonOrUndefined(journalSchema, bytes, JOURNAL_FORMAT) ?? fresh;
 }
 
 /**

@@ -70,3 +70,8 @@ export const deploymentRecordSchema = v.object({
   logFile: v.optional(text()),
   kamiwaza: v.optional(v.object({ baseUrl: text(), deploymentId: text(256), modelId: text(256) })),
 });
+
+export const JOURNAL_FORMAT: Format = { what: 'pull journal', maxBytes: MAX_SMALL_FILE_BYTES, hint: 'delete it; the pull starts that file again' };
+
+/** DEST/.aim/partial/<digest>.json: how far an interrupted pull of one file got. */
+export const journalSchema = v.object({ chunksDone: count(), complete: v.boolean() });
