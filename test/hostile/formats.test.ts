@@ -229,9 +229,9 @@ describe('hostile formats: one bad model among good ones', () => {
       await writeTag('\u001b[2J garbage')(ctx);
       const list = await runBounded(ctx.ws, ['model', 'list', 'r', '--json']);
       expect(list.code, list.stderr).toBe(0);
-      // The damaged model still shows, with no version it could read, so that it can be found and deleted.
-      expect(list.json().models.map((m: { name: string; versions: number }) => [m.name, m.versions])).toEqual([['good', 1], ['victim', 0]]);
-      expect(list.stderr).toMatch(/^aim: warning: skipped corrupt tag at models\/victim\/tags\/latest in .*: not valid JSON$/m);
+      expect(list.json().models.map((m: { name: string; versions: number }) => [m.name, m.versions])).toEqual([['good', 1]]);
+      expect(list.json().problems.map((p: { key: string }) => p.key)).toEqual(['models/victim/tags/latest', 'models/victim/tags/v1']);
+      expect(list.stderr).toMatch(/^aim: warning: skipped models\/victim\/tags\/latest: corrupt tag at models\/victim\/tags\/latest in .*: not valid JSON$/m);
       expect(list.stderr).not.toContain('\u001b');
       const verify = await runBounded(ctx.ws, ['verify', 'r', '--json']);
       expectUserError(verify, /missing or corrupt objects in r/);
