@@ -191,10 +191,12 @@ describe('names and texts with escape sequences never reach the terminal raw', (
     await mkdir(join(repo(), 'models', 'planted', 'tags'), { recursive: true });
     await writeFile(join(repo(), 'models', 'planted', 'tags', 'v1'), JSON.stringify({ digest, pushedAt: new Date().toISOString(), size: 1, files: 1 }));
     for (const args of [['pull', 'r/planted:v1', ws.path('planted-out')], ['inspect', 'r/planted:v1']]) {
-      await refused(ws, args, /path contains a control character/);
+      await refused(ws, args, /path: .* contains a control character/);
     }
     expect(existsSync(ws.path('planted-out', 'x'))).toBe(false);
+    // The cases below verify the whole repository: the planted manifest would be one more problem there.
     await rm(join(repo(), 'models', 'planted'), { recursive: true });
+    await rm(join(repo(), 'manifests', 'blake3', hex.slice(0, 2), hex));
   });
 
   it('model and tag names planted in the repository show escaped in model list and versions', async () => {
