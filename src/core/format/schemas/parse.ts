@@ -22,7 +22,7 @@ export function corrupt(format: Format, where: string, why: string): AimError {
   return new ErrorClass(`corrupt ${format.what} at ${where}: ${why}`, { hint: format.hint });
 }
 
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 /** A value from a hostile file, shortened and with control characters escaped, safe to print in one line. */
 export function describeValue(value: unknown): string {
