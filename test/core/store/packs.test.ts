@@ -172,6 +172,40 @@ describe('packs', () => {
     await expect(PackIndex.load(store)).rejects.toThrow(/has format 2; this aim reads 1$/);
   });
 
+  it('refuses an index file whose pack ids, digests, offsets or sizes could reach outside a pack, naming the file', async () => {
+    const { root, backend: store } = await backend();
+    await mkdir(join(root, 'index'), { recursive: true });
+    const file = join(root, 'index', `${'d'.repeat(32)}.json`);
+    const digest = `blake3:${'e'.repeat(64)}`;
+    for (const [packs, why] of [
+      [{ '../../../etc/passwd': [] }, /packs: "\.\.\/\.\.\/\.\.\/etc\/passwd" is not a pack id/],
+      [{ ['a'.repeat(32)]: [['blake3:/../../dev/zero', 0, 1]] }, /packs\.a{32}\.0\.0: "blake3:\/\.\.\/\.\.\/dev\/zero" is not a digest/],
+      [{ ['a'.repeat(32)]: [[digest, 0, 2 ** 40]] }, /packs\.a{32}\.0\.2: 1099511627776 is more than 67108864/],
+      [{ ['a'.repeat(32)]: [[digest, 2 ** 30, 1]] }, /packs\.a{32}\.0: lies past the end of its pack \(1073741824 bytes at most\)/],
+      [{ ['a'.repeat(32)]: [[digest, 0, 0]] }, /packs\.a{32}\.0\.2: 0 is less than 1/],
+    ] as const) {
+      await writeFile(file, JSON.stringify({ format: 1, packs }));
+      await expect(PackIndex.load(store)).rejects.toThrow(new RegExp(`^corrupt index file at index/d{32}\\.json in ${root}: ${why.source}`));
+    }
+  });
+
+  it('refuses a pack footer that claims more bytes than its pack, or chunks past the bytes before it', async () => {
+    const { root, backend: store } = await backend();
+    const id = 'f'.repeat(32);
+    await mkdir(join(root, 'packs', 'ff'), { recursive: true });
+    const plant = async (json: string, claimed = Buffer.byteLength(json)) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(claimed);
+      const bytes = Buffer.concat([Buffer.alloc(100), Buffer.from(json), length]);
+      await writeFile(join(root, 'packs', 'ff', id), bytes);
+      return bytes.length;
+    };
+    const size = await plant('{}', 0xfffffff0);
+    await expect(readPackFooter(store, id, size)).rejects.toThrow(/^corrupt pack footer at packs\/ff\/f{32} in .*: a footer of 4294967280 bytes cannot fit the pack/);
+    const past = await plant(JSON.stringify({ chunks: [[`blake3:${'e'.repeat(64)}`, 90, 20]] }));
+    await expect(readPackFooter(store, id, past)).rejects.toThrow(/chunks\.0: lies past the end of its pack \(100 bytes at most\)/);
+  });
+
   it('after a failed upload, salvage indexes the packs that did land, so the next push does not send them again', async () => {
     const { backend: store } = await backend();
     let puts = 0;

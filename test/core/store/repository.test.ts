@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../../src/backends/local.js';
 import { DEFAULT_CHUNKING } from '../../../src/core/chunking/chunker.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { ConfigError, IntegrityError } from '../../../src/lib/errors.js';
 import { Repository } from '../../../src/core/store/repository.js';
 
 const folders: string[] = [];
@@ -48,3 +48,29 @@ describe('aim-repo.json', () => {
     expect((error as ConfigError).hint).toBe('upgrade aim');
   });
 });
+
+describe('aim-repo.json held to the chunker\'s sane ranges', () => {
+  it.each([
+    ['minSize 1 (a push of 3.7 GB ran 11 minutes)', { minSize: 1 }, /chunking\.minSize: 1 is less than 1024/],
+    ['avgSize above maxSize', { avgSize: 4 * 1024 * 1024 }, /chunk sizes must rise: minSize <= avgSize <= maxSize/],
+    ['maxSize of 1 TiB', { maxSize: 2 ** 40 }, /chunking\.maxSize: 1099511627776 is more than 67108864/],
+    ['a size of the wrong type', { avgSize: '512k' }, /chunking\.avgSize: expected number, got "512k"/],
+    ['a head chunk larger than the body\'s', { head: { ...DEFAULT_CHUNKING.head!, maxSize: 4 * 1024 * 1024 } }, /head\.maxSize must not exceed maxSize|head: chunk sizes must rise/],
+    ['a seed that is not a 32-bit word', { seed: -1 }, /chunking\.seed: -1 is negative/],
+  ])('refuses %s as corrupt, naming the file', async (_what, change, why) => {
+    const { root, repo } = await repository();
+    await writeFile(join(root, 'aim-repo.json'), JSON.stringify({ format: 2, hash: 'blake3', chunking: { ...DEFAULT_CHUNKING, ...change }, createdAt: '2026-12-01T00:00:00Z' }));
+    const error = await repo.metadata().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toMatch(new RegExp(`^corrupt repository settings at aim-repo\\.json in ${root}: .*${why.source}`));
+  });
+
+  it('refuses an empty or garbage file, and one that is not an object', async () => {
+    const { root, repo } = await repository();
+    for (const [text, why] of [['', /the file is empty$/], ['\u001b]0;x\u0007', /not valid JSON/], ['[1]', /not an object$/]] as const) {
+      await writeFile(join(root, 'aim-repo.json'), text);
+      await expect(repo.metadata()).rejects.toThrow(why);
+    }
+  });
+});
+
