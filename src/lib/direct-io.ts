@@ -152,10 +152,16 @@ interface Edge {
 }
 
 const folderTakesDirect = new Map<string, Promise<boolean>>();
+let directAllowed = true;
 
-/** Whether direct I/O is worth trying in `folder` (AIM_DIRECT_IO=0 turns it off); asked once per folder. */
+/** Turns direct I/O off (or on again) for the whole process; every command applies the AIM_DIRECT_IO setting here. */
+export function allowDirectIo(allowed: boolean): void {
+  directAllowed = allowed;
+}
+
+/** Whether direct I/O is worth trying in `folder` (unless turned off); asked once per folder. */
 function directWanted(folder: string): Promise<boolean> {
-  if (process.env.AIM_DIRECT_IO === '0' || process.platform !== 'linux' || !constants.O_DIRECT) return Promise.resolve(false);
+  if (!directAllowed || process.platform !== 'linux' || !constants.O_DIRECT) return Promise.resolve(false);
   let answer = folderTakesDirect.get(folder);
   if (!answer) {
     answer = statfs(folder).then((info) => DIRECT_FILE_SYSTEMS.has(info.type), () => false);

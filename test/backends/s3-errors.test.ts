@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3/s3.js';
-import { type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3/s3-client.js';
+import { type S3Settings, s3Settings } from '../../src/settings/s3.js';
 import { isRetryable, RetriesExhausted, type S3Where, translateS3Error } from '../../src/backends/s3/s3-errors.js';
 import { AimError, ConfigError, ConflictError, StorageError } from '../../src/lib/errors.js';
 import { type CannedAnswer, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
@@ -12,7 +12,7 @@ import { useS3rverCredentials } from '../helpers/s3-server.js';
 
 useS3rverCredentials();
 const server = inject('s3');
-const settings: S3Settings = { ...s3SettingsFromEnv({}), maxAttempts: 2, retryBaseMs: 5, retryMaxMs: 20 };
+const settings: S3Settings = { ...s3Settings({}), maxAttempts: 2, retryBaseMs: 5, retryMaxMs: 20 };
 
 async function rejection(promise: Promise<unknown>): Promise<AimError> {
   const error = await promise.then(

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RepoLocation } from '../../src/backends/backend.js';
 import { S3Backend } from '../../src/backends/s3/s3.js';
-import { type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3/s3-client.js';
+import { type S3Settings, s3Settings } from '../../src/settings/s3.js';
 import { StorageError } from '../../src/lib/errors.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { useS3rverCredentials } from '../helpers/s3-server.js';
@@ -12,7 +12,7 @@ import { useS3rverCredentials } from '../helpers/s3-server.js';
 useS3rverCredentials();
 const server = inject('s3');
 const settings: S3Settings = {
-  ...s3SettingsFromEnv({}),
+  ...s3Settings({}),
   maxAttempts: 6,
   retryBaseMs: 20,
   retryMaxMs: 200,

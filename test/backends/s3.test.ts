@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RepoLocation } from '../../src/backends/backend.js';
 import { openBackend, supportsConditionalPut } from '../../src/backends/index.js';
 import { S3Backend } from '../../src/backends/s3/s3.js';
-import { parseS3Path, type S3Settings, s3SettingsFromEnv } from '../../src/backends/s3/s3-client.js';
+import { parseS3Path } from '../../src/backends/s3/s3-client.js';
+import { type S3Settings, s3Settings } from '../../src/settings/s3.js';
 import { ConfigError, ConflictError, NotFoundError, StorageError } from '../../src/lib/errors.js';
 import { closedPort } from '../helpers/fault-proxy.js';
 import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
@@ -12,7 +13,7 @@ import { runBackendConformance } from './conformance.js';
 useS3rverCredentials();
 const server = inject('s3');
 // Few, quick retries; a request may still take long (s3rver is shared by every test file and slow under load).
-const fast: S3Settings = { ...s3SettingsFromEnv({}), maxAttempts: 2, retryBaseMs: 10, requestTimeoutMs: 30_000 };
+const fast: S3Settings = { ...s3Settings({}), maxAttempts: 2, retryBaseMs: 10, requestTimeoutMs: 30_000 };
 
 function location(prefix: string, extra: Partial<RepoLocation> = {}): RepoLocation {
   return { type: 's3', path: `s3://${server.bucket}/${prefix}`, endpoint: server.endpoint, region: 'us-east-1', ...extra };
@@ -162,10 +163,10 @@ describe('S3 locations and settings', () => {
   });
 
   it('reads the AIM_S3_* knobs and names every bad one', () => {
-    const settings = s3SettingsFromEnv({ AIM_S3_MAX_ATTEMPTS: '3', AIM_S3_LIST_PAGE_SIZE: '5000', AIM_S3_REQUEST_TIMEOUT_MS: '250' });
+    const settings = s3Settings({ AIM_S3_MAX_ATTEMPTS: '3', AIM_S3_LIST_PAGE_SIZE: '5000', AIM_S3_REQUEST_TIMEOUT_MS: '250' });
     expect(settings).toMatchObject({ maxAttempts: 3, listPageSize: 1000, requestTimeoutMs: 250 });
-    expect(() => s3SettingsFromEnv({ AIM_S3_MAX_ATTEMPTS: '0', AIM_S3_IDLE_TIMEOUT_MS: 'soon' })).toThrow(
-      'AIM_S3_MAX_ATTEMPTS="0", AIM_S3_IDLE_TIMEOUT_MS="soon": must be a whole number of at least 1',
+    expect(() => s3Settings({ AIM_S3_MAX_ATTEMPTS: '0', AIM_S3_IDLE_TIMEOUT_MS: 'soon' })).toThrow(
+      'AIM_S3_MAX_ATTEMPTS="0" must be a whole number from 1 to 100; AIM_S3_IDLE_TIMEOUT_MS="soon" must be a whole number from 1 to 2147483647',
     );
   });
 });

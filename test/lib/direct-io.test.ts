@@ -3,12 +3,12 @@ import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { bufferForDirectWrite, DirectWriter, readDirect, VIEW_SLACK, viewForPosition, writeNewFileDirect } from '../../src/lib/direct-io.js';
+import { allowDirectIo, bufferForDirectWrite, DirectWriter, readDirect, VIEW_SLACK, viewForPosition, writeNewFileDirect } from '../../src/lib/direct-io.js';
 
 const root = await mkdtemp(join(tmpdir(), 'aim-direct-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
 afterEach(() => {
-  delete process.env.AIM_DIRECT_IO;
+  allowDirectIo(true);
 });
 
 /** ext2/3/4, xfs, btrfs, f2fs: where the writer must take the direct path. */
@@ -82,12 +82,12 @@ describe('DirectWriter', () => {
     expect((await readFile(path)).equals(data)).toBe(true);
   });
 
-  it('writes the usual way when AIM_DIRECT_IO=0, and for small files', async () => {
-    process.env.AIM_DIRECT_IO = '0';
+  it('writes the usual way when direct I/O is turned off, and for small files', async () => {
+    allowDirectIo(false);
     const big = randomBytes(5 * 1024 * 1024 + 3);
     expect(await writeRanges(join(root, 'off.bin'), big, 0, 3)).toBe(false);
     expect((await readFile(join(root, 'off.bin'))).equals(big)).toBe(true);
-    delete process.env.AIM_DIRECT_IO;
+    allowDirectIo(true);
     const small = randomBytes(300_000);
     expect(await writeRanges(join(root, 'small.bin'), small, 0, 5)).toBe(false);
     expect((await readFile(join(root, 'small.bin'))).equals(small)).toBe(true);
@@ -156,11 +156,11 @@ describe('whole files and ranged reads around the page cache', () => {
     }
   });
 
-  it('leaves small reads and AIM_DIRECT_IO=0 to the usual path', async () => {
+  it('leaves small reads and direct I/O turned off to the usual path', async () => {
     const path = join(root, 'small-read.bin');
     await writeFile(path, randomBytes(300_000));
     expect(await readDirect(path, Buffer.alloc(1000), 5)).toBeUndefined();
-    process.env.AIM_DIRECT_IO = '0';
+    allowDirectIo(false);
     expect(await readDirect(join(root, 'pack.bin'), Buffer.alloc(1024 * 1024), 0)).toBeUndefined();
   });
 });

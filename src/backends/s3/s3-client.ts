@@ -11,68 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../../lib/errors.js';
 import type { RepoLocation } from '../backend.js';
+import { quietAwsSdkVersionWarning, type S3Settings } from '../../settings/s3.js';
 import { isRetryable, RetriesExhausted } from './s3-errors.js';
 
-/** Network behaviour; every field can be overridden by an environment variable (docs/s3.md lists them). */
-export interface S3Settings {
-  /** AIM_S3_MAX_ATTEMPTS: tries per operation, the first included. */
-  maxAttempts: number;
-  /** AIM_S3_REQUEST_TIMEOUT_MS: deadline for one attempt, from sending to the last body byte. */
-  requestTimeoutMs: number;
-  /** AIM_S3_IDLE_TIMEOUT_MS: a connection that moves no byte for this long is stalled; the attempt is retried. */
-  idleTimeoutMs: number;
-  /** AIM_S3_CONNECT_TIMEOUT_MS: TCP (and TLS) connect. */
-  connectTimeoutMs: number;
-  /** AIM_S3_RETRY_BASE_MS: first backoff; it doubles per attempt up to AIM_S3_RETRY_MAX_MS, with full jitter. */
-  retryBaseMs: number;
-  retryMaxMs: number;
-  /** AIM_S3_LIST_PAGE_SIZE: MaxKeys per ListObjectsV2 page (S3 caps it at 1000). */
-  listPageSize: number;
-}
-
-const defaults: S3Settings = {
-  maxAttempts: 6,
-  requestTimeoutMs: 300_000,
-  idleTimeoutMs: 30_000,
-  connectTimeoutMs: 10_000,
-  retryBaseMs: 200,
-  retryMaxMs: 10_000,
-  listPageSize: 1000,
-};
-
-const envNames: Record<keyof S3Settings, string> = {
-  maxAttempts: 'AIM_S3_MAX_ATTEMPTS',
-  requestTimeoutMs: 'AIM_S3_REQUEST_TIMEOUT_MS',
-  idleTimeoutMs: 'AIM_S3_IDLE_TIMEOUT_MS',
-  connectTimeoutMs: 'AIM_S3_CONNECT_TIMEOUT_MS',
-  retryBaseMs: 'AIM_S3_RETRY_BASE_MS',
-  retryMaxMs: 'AIM_S3_RETRY_MAX_MS',
-  listPageSize: 'AIM_S3_LIST_PAGE_SIZE',
-};
-
-/** Defaults overridden by AIM_S3_* variables; a bad value is a ConfigError naming every bad variable. */
-export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Settings {
-  const settings = { ...defaults };
-  const problems: string[] = [];
-  for (const field of Object.keys(envNames) as (keyof S3Settings)[]) {
-    const raw = env[envNames[field]];
-    if (raw === undefined || raw === '') continue;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) problems.push(`${envNames[field]}="${raw}"`);
-    else settings[field] = value;
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(`${problems.join(', ')}: must be a whole number of at least 1`, {
-      hint: 'fix or unset these variables (docs/s3.md lists them)',
-    });
-  }
-  settings.listPageSize = Math.min(settings.listPageSize, 1000);
-  return settings;
-}
-
 export function createS3Client(location: RepoLocation, settings: S3Settings): S3Client {
-  // The SDK warns on every run under Node 20 about its future Node 22 requirement; that is noise for aim's users.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  quietAwsSdkVersionWarning();
   // Many S3-compatible servers mishandle the SDK's newer default checksums (s3rver silently stores aws-chunked
   // framing inside streamed objects), so custom endpoints default to checksums only where an API requires them.
   const mode = location.checksums ?? (location.endpoint ? 'when_required' : undefined);

@@ -2,6 +2,7 @@
 // whatever the AWS SDK or Node threw: service errors carry `name` (the S3 error code) and `$metadata.httpStatusCode`,
 // network errors carry a Node `code` (ECONNREFUSED ...), the credential chain throws CredentialsProviderError.
 import { AimError, ConfigError, ConflictError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { awsProfile } from '../../settings/s3.js';
 
 /** Where an operation went, for messages. Never holds secrets. */
 export interface S3Where {
@@ -118,7 +119,7 @@ interface Failure {
 /** Missing, wrong or expired credentials. */
 function credentialError({ error, code, where, target, server, verb, options }: Failure): AimError | undefined {
   if (error instanceof Error && error.name === 'CredentialsProviderError') {
-    const profile = where.profile ?? process.env.AWS_PROFILE;
+    const profile = where.profile ?? awsProfile();
     return new StorageError(`no AWS credentials found to ${verb} ${target}`, options(profile
       ? `check that profile "${profile}" exists in ~/.aws/credentials or ~/.aws/config and has keys (or run aws sso login --profile ${profile})`
       : 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in ~/.aws/credentials'));

@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from '../backend.js';
-import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, type S3Settings, s3SettingsFromEnv, withRetries } from './s3-client.js';
+import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, withRetries } from './s3-client.js';
+import { type S3Settings, s3Settings } from '../../settings/s3.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 import { ObjectReader } from './s3-lean-get.js';
 
@@ -38,7 +39,7 @@ export class S3Backend implements Backend, ConditionalPut {
   /** GetObject without the SDK's per-request middleware where the endpoint allows it (s3-lean-get.ts). */
   private readonly reader: ObjectReader;
 
-  constructor(location: RepoLocation, settings: S3Settings = s3SettingsFromEnv()) {
+  constructor(location: RepoLocation, settings: S3Settings = s3Settings()) {
     const { bucket, prefix } = parseS3Path(location.path);
     this.bucket = bucket;
     this.prefix = prefix;

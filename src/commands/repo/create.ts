@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { createRepository } from '../../core/config/repo-create.js';
 import { UsageError } from '../../lib/errors.js';
+import { awsRegion } from '../../settings/s3.js';
 import { AimCommand } from '../base.js';
 
 export class RepoCreateCommand extends AimCommand {
@@ -41,7 +42,7 @@ export class RepoCreateCommand extends AimCommand {
     const repo =
       this.type === 'local'
         ? { name: this.name, type: 'local' as const, path: this.location && resolve(this.location), packs: this.packs }
-        : { name: this.name, type: 's3' as const, path: this.location, region: this.region ?? process.env.AWS_REGION ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
+        : { name: this.name, type: 's3' as const, path: this.location, region: this.region ?? awsRegion() ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
     const { config: filepath } = await createRepository(session.config, repo);
     this.report({ ...repo, config: filepath }, () => `repository ${this.name} (${repo.type}, ${repo.path}) added to ${filepath}`);
   }

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
+import { cdcMode } from '../../settings/runtime.js';
 import { HASH_SPAN, type Chunker } from './chunker.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
 import { installGear } from './gear-scan.js';
@@ -104,7 +105,7 @@ export class ChunkingWorker {
    * BLAKE3 is native (the hash-wasm fallback hashes on its own worker pool, from copies).
    */
   static create(chunker: Chunker): ChunkingWorker | undefined {
-    const usable = process.env.AIM_CDC !== 'inline' && workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
+    const usable = cdcMode() === 'workers' && workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
     return usable && nativeBlake3() ? new ChunkingWorker(chunker) : undefined;
   }
 

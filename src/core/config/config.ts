@@ -7,6 +7,7 @@ import { checkRepoName } from '../format/names.js';
 import { locationProblems } from './repo-location.js';
 import { MAX_CONFIG_ALIASES, MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
+import { aimConfigPath } from '../../settings/runtime.js';
 
 // model_repos.yaml in two steps: what is written on disk (RawConfig, kept as a YAML Document so edits keep
 // comments and order), then the normalised form with defaults resolved in one place (AimConfig).
@@ -53,7 +54,7 @@ async function explorer() {
 }
 
 export async function findConfigFile(source: ConfigSource = {}): Promise<string | undefined> {
-  const explicit = source.explicitPath ?? process.env.AIM_CONFIG;
+  const explicit = source.explicitPath ?? aimConfigPath();
   if (explicit) return resolve(source.cwd ?? process.cwd(), explicit);
   const found = await (await explorer()).search(source.cwd ?? process.cwd());
   return found?.filepath;

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { hashBackend } from '../../settings/runtime.js';
 
 // BLAKE3 through @napi-rs/blake-hash: the Rust reference implementation with SIMD, shipped as a prebuilt binary
 // inside an npm package (measured here: about 6.5 GB/s on one core, against about 0.9 GB/s for hash-wasm). Same
@@ -26,7 +27,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export function nativeBlake3(): NativeBlake3 | undefined {
   if (loaded !== undefined) return loaded ?? undefined;
   loaded = null;
-  if (process.env.AIM_HASH === 'wasm') return undefined;
+  if (hashBackend() === 'wasm') return undefined;
   try {
     const module = createRequire(import.meta.url)('@napi-rs/blake-hash') as BlakeHashModule;
     loaded = {

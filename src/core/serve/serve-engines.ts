@@ -5,20 +5,20 @@ import { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
 import { kamiwazaSettings } from '../../serving/kamiwaza/kamiwaza-http.js';
 import { EmbeddedEngine } from '../../serving/embedded/llama.js';
 import type { AimConfig } from '../config/config.js';
+import { kamiwazaEnv, kamiwazaUrl } from '../../settings/kamiwaza.js';
 
 export type EngineChoice = EngineKind;
 
 /** --engine, else Kamiwaza when the environment or config names a server (as the design says), else embedded. */
-export function chooseEngine(choice: EngineChoice | undefined, config?: AimConfig, env: NodeJS.ProcessEnv = process.env): EngineKind {
+export function chooseEngine(choice: EngineChoice | undefined, config?: AimConfig, env?: NodeJS.ProcessEnv): EngineKind {
   if (choice) return choice;
-  return env.KAMIWAZA_BASE_URL || env.KAMIWAZA_BASE_URI || env.KAMIWAZA_API_URL || config?.kamiwaza?.url ? 'kamiwaza' : 'embedded';
+  return kamiwazaUrl(env) || config?.kamiwaza?.url ? 'kamiwaza' : 'embedded';
 }
 
 /** An engine for new deployments (from settings) or for an existing record (talking to the server it names). */
 export function engineFor(kind: EngineKind, config?: AimConfig, record?: DeploymentRecord): Engine {
   if (kind === 'embedded') return new EmbeddedEngine();
-  const settings = kamiwazaSettings(process.env, record?.kamiwaza?.baseUrl ?? config?.kamiwaza?.url);
-  // AIM_KAMIWAZA_POLL_MS: how often to poll download and deployment status (default 2000).
-  const pollMs = Number(process.env.AIM_KAMIWAZA_POLL_MS) || undefined;
+  const settings = kamiwazaSettings(undefined, record?.kamiwaza?.baseUrl ?? config?.kamiwaza?.url);
+  const { pollMs } = kamiwazaEnv();
   return new KamiwazaEngine({ settings: record?.kamiwaza?.baseUrl ? { ...settings, baseUrl: record.kamiwaza.baseUrl } : settings, pollMs });
 }

@@ -4,6 +4,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, Agent } from 'node:https';
 import { ConfigError, EngineError } from '../../lib/errors.js';
+import { kamiwazaEnv } from '../../settings/kamiwaza.js';
 
 export interface KamiwazaSettings {
   /** e.g. https://localhost/api; /api is appended when missing. */
@@ -13,8 +14,9 @@ export interface KamiwazaSettings {
 }
 
 /** Settings from the environment (as the Kamiwaza SDK reads them), then the config's `kamiwaza.url`. */
-export function kamiwazaSettings(env: NodeJS.ProcessEnv = process.env, configUrl?: string): KamiwazaSettings {
-  const raw = env.KAMIWAZA_BASE_URL ?? env.KAMIWAZA_BASE_URI ?? env.KAMIWAZA_API_URL ?? configUrl;
+export function kamiwazaSettings(env?: NodeJS.ProcessEnv, configUrl?: string): KamiwazaSettings {
+  const fromEnv = kamiwazaEnv(env);
+  const raw = fromEnv.url ?? configUrl;
   if (!raw) {
     throw new ConfigError('no Kamiwaza server is configured', {
       hint: 'set KAMIWAZA_BASE_URL (e.g. https://localhost/api) and KAMIWAZA_API_KEY, or use --engine embedded',
@@ -22,8 +24,8 @@ export function kamiwazaSettings(env: NodeJS.ProcessEnv = process.env, configUrl
   }
   return {
     baseUrl: withApiPrefix(raw),
-    apiKey: env.KAMIWAZA_API_KEY ?? env.KAMIWAZA_API_TOKEN,
-    verifySsl: !/^(false|0|no)$/i.test(env.KAMIWAZA_VERIFY_SSL ?? 'true'),
+    apiKey: fromEnv.apiKey,
+    verifySsl: fromEnv.verifySsl,
   };
 }
 
