@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { serveRequests, workerSetup } from '../../lib/worker-rpc.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { Chunker, type ChunkingParams } from './chunker.js';
 import { GearScan } from './gear-scan.js';
@@ -19,7 +19,7 @@ export interface WorkerSetup {
   max: number;
 }
 
-export type WorkerRequest = { id: number } & (
+export type WorkerRequest =
   | {
       kind: 'scan';
       from: number;
@@ -28,11 +28,9 @@ export type WorkerRequest = { id: number } & (
       history: number;
     }
   | { kind: 'chunks'; ranges: Array<[number, number]> }
-  | { kind: 'file'; from: number; to: number; first: boolean; last: boolean }
-);
+  | { kind: 'file'; from: number; to: number; first: boolean; last: boolean };
 
 export interface WorkerReply {
-  id: number;
   /** scan: encoded positions (Chunker.scan's encoding), or undefined when too many matched to keep. */
   found?: number[];
   /** chunks: hex BLAKE3 of each range. */
@@ -42,24 +40,22 @@ export interface WorkerReply {
 }
 
 const native = nativeBlake3()!;
-let setup: { data: Uint8Array; scanner: GearScan } | undefined;
+const { memory, params, out, max } = workerSetup<WorkerSetup>();
+const data = new Uint8Array(memory.buffer);
+const scanner = new GearScan(memory, new Chunker(params), out, max);
 let fileHasher: ReturnType<typeof native.hasher> | undefined;
 
 function handle(request: WorkerRequest): WorkerReply {
-  const { data, scanner } = setup!;
   switch (request.kind) {
     case 'scan':
-      return { id: request.id, found: scanner.scan(request.from, request.to, request.history) };
+      return { found: scanner.scan(request.from, request.to, request.history) };
     case 'chunks':
-      return { id: request.id, digests: request.ranges.map(([from, to]) => native.hex(data.subarray(from, to))) };
+      return { digests: request.ranges.map(([from, to]) => native.hex(data.subarray(from, to))) };
     case 'file':
       if (request.first) fileHasher = native.hasher();
       fileHasher!.update(data.subarray(request.from, request.to));
-      return { id: request.id, fileDigest: request.last ? fileHasher!.hex() : undefined };
+      return { fileDigest: request.last ? fileHasher!.hex() : undefined };
   }
 }
 
-parentPort!.once('message', ({ memory, params, out, max }: WorkerSetup) => {
-  setup = { data: new Uint8Array(memory.buffer), scanner: new GearScan(memory, new Chunker(params), out, max) };
-  parentPort!.on('message', (request: WorkerRequest) => parentPort!.postMessage(handle(request)));
-});
+serveRequests(handle);

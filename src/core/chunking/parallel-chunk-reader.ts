@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { cdcMode } from '../../settings/runtime.js';
 import { HASH_SPAN, type Chunker } from './chunker.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
 import { installGear } from './gear-scan.js';
+import { WorkerClient } from '../../lib/worker-rpc.js';
 import { digestFromHex, type Digest } from '../format/digest.js';
 
 /** A chunk, with its digest when whoever cut it also hashed it. */
@@ -46,6 +46,13 @@ const WINDOWS_START = OUT_START + MAX_WORKERS * OUT_ENTRIES * 4;
 const PAGE = 64 * 1024;
 const workerUrl = new URL('./cdc-worker.js', import.meta.url);
 
+interface OpenFile {
+  handle: FileHandle;
+  size: number;
+  /** Where the next read starts. */
+  offset: number;
+}
+
 interface Window {
   /** Where this window starts in the shared memory, and a view of it. */
   base: number;
@@ -69,9 +76,7 @@ interface Window {
 }
 
 export class ChunkingWorker {
-  private readonly workers: Worker[];
-  private readonly pending = new Map<number, (reply: WorkerReply) => void>();
-  private nextId = 0;
+  private readonly workers: Array<WorkerClient<WorkerRequest, WorkerReply>>;
   private readonly ring: Window[];
   private readonly reserve: number;
   private readonly memory: WebAssembly.Memory;
@@ -83,15 +88,8 @@ export class ChunkingWorker {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     installGear(this.memory, chunker);
     this.workers = Array.from({ length: Math.min(MAX_WORKERS, availableParallelism()) }, (_, i) => {
-      const worker = new Worker(workerUrl);
-      worker.unref();
-      worker.on('message', (reply: WorkerReply) => {
-        this.pending.get(reply.id)?.(reply);
-        this.pending.delete(reply.id);
-      });
       const setup: WorkerSetup = { memory: this.memory, params: chunker.params, out: OUT_START + i * OUT_ENTRIES * 4, max: OUT_ENTRIES };
-      worker.postMessage(setup);
-      return worker;
+      return new WorkerClient<WorkerRequest, WorkerReply>(workerUrl, setup);
     });
     this.ring = Array.from({ length: RING }, (_, i) => {
       const base = WINDOWS_START + i * windowSize;
@@ -114,26 +112,18 @@ export class ChunkingWorker {
     return size > DATA_SIZE;
   }
 
-  private ask(worker: Worker, request: DistributiveOmit<WorkerRequest, 'id'>): Promise<WorkerReply> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      worker.postMessage({ ...request, id } as WorkerRequest);
-    });
-  }
-
   /** Splits the window's new data between the workers; positions come back relative to the window. */
   private scan(window: Window, history: number): void {
     const { base, end } = window;
     const part = Math.ceil((end - this.reserve) / this.workers.length);
-    window.scanning = Promise.all(
+    window.scanning = guard(Promise.all(
       this.workers.map(async (worker, i) => {
         const from = Math.min(end, this.reserve + i * part);
         const to = Math.min(end, from + part);
-        const { found } = await this.ask(worker, { kind: 'scan', from: base + from, to: base + to, history: base + history });
+        const { found } = await worker.call({ kind: 'scan', from: base + from, to: base + to, history: base + history });
         return found?.map((position) => position - base * 4);
       }),
-    );
+    ));
   }
 
   /** Chunk digests on one worker, the whole-file hash (the window's new data, in order) on the other. */
@@ -141,8 +131,8 @@ export class ChunkingWorker {
     const { base } = window;
     const ranges = boundaries.map(([from, to]): [number, number] => [base + from, base + to]);
     const [chunks, whole] = await Promise.all([
-      this.ask(this.workers.at(-1)!, { kind: 'chunks', ranges }),
-      this.ask(this.workers[0]!, { kind: 'file', from: base + this.reserve, to: base + window.end, first, last }),
+      this.workers.at(-1)!.call({ kind: 'chunks', ranges }),
+      this.workers[0]!.call({ kind: 'file', from: base + this.reserve, to: base + window.end, first, last }),
     ]);
     return { ...chunks, fileDigest: whole.fileDigest };
   }
@@ -179,60 +169,29 @@ export class ChunkingWorker {
   }
 
   private async *chunks(path: string, onFileDigest: (hex: string) => void): AsyncGenerator<SourceChunk> {
-    const { reserve, chunker } = this;
-    const maxSize = chunker.params.maxSize;
-    const handle = await open(path, 'r');
+    const file: OpenFile = { handle: await open(path, 'r'), size: 0, offset: 0 };
     let readAhead: Promise<void> | undefined;
     try {
-      const { size } = await handle.stat();
-      let offset = 0;
+      file.size = (await file.handle.stat()).size;
       // Reads are chained and run a window ahead of the cutting. A window's scan needs only the 31 bytes before its
       // new data, not the cuts of the window before; it is queued right after the hashing of the window before, so
       // the workers hash what the main thread waits for first, then scan while the main thread stores chunks.
-      const load = async (window: Window, previous?: Window): Promise<void> => {
-        offset += await this.fill(handle, window, size, offset);
-        if (previous) previous.buffer.copy(window.buffer, reserve - CONTEXT, previous.end - CONTEXT, previous.end);
-      };
       let current = this.ring[0]!;
-      await load(current);
-      this.scan(current, reserve);
-      readAhead = current.ended ? undefined : guard(load(this.ring[1]!, current));
+      await this.load(file, current);
+      this.scan(current, this.reserve);
+      readAhead = current.ended ? undefined : guard(this.load(file, this.ring[1]!, current));
       for (let index = 1; ; index++) {
-        const parts = await current.scanning!;
-        const candidates = current.carried && parts.every(Boolean) ? current.carried.concat(...(parts as number[][])) : undefined;
-        const cursor = { index: 0 };
-        const boundaries: Array<[number, number]> = [];
-        let position = current.start;
-        while (position < current.end && (current.ended || current.end - position >= maxSize)) {
-          // Chunks in the file's head are cut with the head's sizes, one byte at a time (a few MiB per file).
-          const cutter = chunker.at(current.offset + position - reserve);
-          const length =
-            candidates && cutter === chunker
-              ? chunker.cutAt(current.buffer, position, current.end, candidates, cursor)
-              : cutter.cut(current.buffer, position, current.end);
-          boundaries.push([position, position + length]);
-          position += length;
-        }
+        const { boundaries, candidates, position } = await this.cut(current);
         const more = !current.ended;
         const hashing = this.hash(current, boundaries, index === 1, !more);
         const next = this.ring[index % RING]!;
         if (more) {
-          // The uncut tail of this window goes in front of the next one's data, with the positions found in it.
           await readAhead;
-          const tail = current.end - position;
-          current.buffer.copy(next.buffer, reserve - tail, position, current.end);
-          next.start = reserve - tail;
-          const shift = (next.start - position) * 4;
-          next.carried = candidates?.filter((found) => found >= position * 4).map((found) => found + shift);
-          this.scan(next, reserve - CONTEXT);
-          readAhead = next.ended ? undefined : guard(load(this.ring[(index + 1) % RING]!, next));
+          this.carryTail(current, next, position, candidates);
+          readAhead = next.ended ? undefined : guard(this.load(file, this.ring[(index + 1) % RING]!, next));
         }
         const { digests, fileDigest } = await hashing;
-        for (const [i, [from, to]] of boundaries.entries()) {
-          current.holds++;
-          const window = current;
-          yield { bytes: current.buffer.subarray(from, to), digest: digestFromHex(digests![i]!), release: once(() => this.release(window)) };
-        }
+        yield* this.handOut(current, boundaries, digests!);
         if (!more) {
           onFileDigest(fileDigest!);
           return;
@@ -241,7 +200,55 @@ export class ChunkingWorker {
       }
     } finally {
       await readAhead?.catch(() => undefined);
-      await handle.close();
+      await file.handle.close();
+    }
+  }
+
+  /** Fills `window` with the file's next bytes, and puts the last bytes of `previous` in front as scan context. */
+  private async load(file: OpenFile, window: Window, previous?: Window): Promise<void> {
+    file.offset += await this.fill(file.handle, window, file.size, file.offset);
+    if (previous) previous.buffer.copy(window.buffer, this.reserve - CONTEXT, previous.end - CONTEXT, previous.end);
+  }
+
+  /**
+   * The window's chunk boundaries, from the positions its scan found: all of it when the file ends there, else up to
+   * where a maximum chunk may no longer fit (that tail is cut with the next window).
+   */
+  private async cut(window: Window): Promise<{ boundaries: Array<[number, number]>; candidates?: number[]; position: number }> {
+    const { chunker, reserve } = this;
+    const parts = await window.scanning!;
+    const candidates = window.carried && parts.every(Boolean) ? window.carried.concat(...(parts as number[][])) : undefined;
+    const cursor = { index: 0 };
+    const boundaries: Array<[number, number]> = [];
+    let position = window.start;
+    while (position < window.end && (window.ended || window.end - position >= chunker.params.maxSize)) {
+      // Chunks in the file's head are cut with the head's sizes, one byte at a time (a few MiB per file).
+      const cutter = chunker.at(window.offset + position - reserve);
+      const length =
+        candidates && cutter === chunker
+          ? chunker.cutAt(window.buffer, position, window.end, candidates, cursor)
+          : cutter.cut(window.buffer, position, window.end);
+      boundaries.push([position, position + length]);
+      position += length;
+    }
+    return { boundaries, candidates, position };
+  }
+
+  /** The uncut tail of `current` goes in front of `next`'s data, with the positions found in it; then `next` is scanned. */
+  private carryTail(current: Window, next: Window, position: number, candidates: number[] | undefined): void {
+    const tail = current.end - position;
+    current.buffer.copy(next.buffer, this.reserve - tail, position, current.end);
+    next.start = this.reserve - tail;
+    const shift = (next.start - position) * 4;
+    next.carried = candidates?.filter((found) => found >= position * 4).map((found) => found + shift);
+    this.scan(next, this.reserve - CONTEXT);
+  }
+
+  /** The window's chunks as views of it, each holding the window until released. */
+  private *handOut(window: Window, boundaries: Array<[number, number]>, digests: string[]): Generator<SourceChunk> {
+    for (const [i, [from, to]] of boundaries.entries()) {
+      window.holds++;
+      yield { bytes: window.buffer.subarray(from, to), digest: digestFromHex(digests[i]!), release: once(() => this.release(window)) };
     }
   }
 
@@ -249,8 +256,6 @@ export class ChunkingWorker {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A promise whose failure is reported where it is awaited, not as an unhandled rejection if it never is. */
 function guard<T>(promise: Promise<T>): Promise<T> {

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { nativeBlake3 } from './blake3-native.js';
 import { createDigester, digestFromHex, digestOf, type Digest } from '../format/digest.js';
+import { WorkerClient } from '../../lib/worker-rpc.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
 // With hash-wasm, hashes chunks on worker threads and whole files on a dedicated one, so that reading and chunking
@@ -19,43 +19,7 @@ export interface FileDigester {
   digest(): Promise<Digest>;
 }
 
-type Distributive<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-class HashWorker {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve(reply: HashReply): void; reject(error: Error): void }>();
-  private nextId = 0;
-  inFlight = 0;
-
-  constructor(url: URL) {
-    this.worker = new Worker(url);
-    this.worker.unref();
-    this.worker.on('message', (reply: HashReply) => {
-      const waiter = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      this.inFlight--;
-      if (reply.error) waiter?.reject(new Error(reply.error));
-      else waiter?.resolve(reply);
-    });
-    this.worker.on('error', (error) => {
-      for (const waiter of this.pending.values()) waiter.reject(error);
-      this.pending.clear();
-    });
-  }
-
-  send(request: Distributive<HashRequest>, transfer: ArrayBuffer[] = []): Promise<HashReply> {
-    const id = this.nextId++;
-    this.inFlight++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id }, transfer);
-    });
-  }
-
-  async terminate(): Promise<void> {
-    await this.worker.terminate();
-  }
-}
+type HashWorker = WorkerClient<HashRequest, HashReply>;
 
 const workerUrl = new URL('./hash-worker.js', import.meta.url);
 
@@ -74,8 +38,8 @@ export class HashPool {
     // here. Workers are for hash-wasm, which is seven times slower.
     const compiled = !nativeBlake3() && workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
     const chunkWorkerCount = Math.max(1, availableParallelism() - (wholeFiles ? 1 : 0));
-    this.chunkWorkers = compiled ? Array.from({ length: chunkWorkerCount }, () => new HashWorker(workerUrl)) : [];
-    this.fileWorker = compiled && wholeFiles ? new HashWorker(workerUrl) : undefined;
+    this.chunkWorkers = compiled ? Array.from({ length: chunkWorkerCount }, () => new WorkerClient<HashRequest, HashReply>(workerUrl)) : [];
+    this.fileWorker = compiled && wholeFiles ? new WorkerClient<HashRequest, HashReply>(workerUrl) : undefined;
   }
 
   /** Hashes a chunk; the returned buffer holds the same bytes (it travelled to a worker and back). */
@@ -84,7 +48,7 @@ export class HashPool {
     const worker = this.chunkWorkers.reduce((best, candidate) => (candidate.inFlight < best.inFlight ? candidate : best));
     // Transfer needs a buffer that owns its whole ArrayBuffer; chunks from the reader are exact copies already.
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Buffer.from(bytes);
-    const reply = await worker.send({ op: 'chunk', bytes: owned }, [owned.buffer as ArrayBuffer]);
+    const reply = await worker.call({ op: 'chunk', bytes: owned }, [owned.buffer as ArrayBuffer]);
     const returned = reply.bytes!;
     return { digest: digestFromHex(reply.hex!), bytes: Buffer.from(returned.buffer, returned.byteOffset, returned.byteLength) };
   }
@@ -98,9 +62,9 @@ export class HashPool {
     const file = this.nextFile++;
     return {
       update: async (bytes) => {
-        await worker.send({ op: 'file-update', file, bytes });
+        await worker.call({ op: 'file-update', file, bytes });
       },
-      digest: async () => digestFromHex((await worker.send({ op: 'file-digest', file })).hex!),
+      digest: async () => digestFromHex((await worker.call({ op: 'file-digest', file })).hex!),
     };
   }
 

@@ -1,4 +1,5 @@
 import { supportsDeferredSync, type Backend, type DeferredSync } from '../../backends/backend.js';
+import { TaskPool } from '../../lib/concurrently.js';
 import { bufferForDirectWrite } from '../../lib/direct-io.js';
 import type { Digest } from '../format/digest.js';
 import { StorageError } from '../../lib/errors.js';
@@ -42,8 +43,7 @@ interface OpenPack {
 export class PackWriter {
   private current?: OpenPack;
   private readonly spare: Buffer[] = [];
-  private readonly uploads = new Set<Promise<void>>();
-  private failure: unknown;
+  private readonly uploads = new TaskPool(UPLOADS_IN_FLIGHT);
   private closed = false;
   /** Packs stored by this push (and packs it adopted from a killed one), for its index file. */
   private readonly stored = new Map<string, PackEntry[]>();
@@ -78,7 +78,7 @@ export class PackWriter {
     // A full pack is sealed only once an upload slot is free, so no sealed pack waits in memory beside the uploads
     // and the one filling; other chunks may fill the next pack meanwhile, hence a loop.
     while (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) {
-      if (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
+      if (this.uploads.full) await this.uploads.oneSettled();
       else this.seal();
       this.checkOpen();
     }
@@ -93,10 +93,9 @@ export class PackWriter {
    * index files, that file names theirs too, and they are deleted once it is stored.
    */
   async finish(): Promise<void> {
-    while (this.uploads.size >= UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
+    await this.uploads.room();
     this.seal();
-    await Promise.all(this.uploads);
-    if (this.failure) throw this.failure;
+    await this.uploads.drain();
     if (this.stored.size === 0) return;
     await this.syncStored();
     const small = [...this.index.files].filter(([, packs]) => countEntries(packs) < this.merging.fullEntries);
@@ -130,7 +129,7 @@ export class PackWriter {
    */
   async salvage(): Promise<void> {
     this.closed = true; // an add still waiting for a slot must not start an upload this index would miss
-    await Promise.allSettled(this.uploads);
+    await this.uploads.settle();
     if (this.stored.size > 0) await this.syncStored().then(() => writeIndexFile(this.backend, this.stored)).catch(() => undefined);
   }
 
@@ -166,7 +165,8 @@ export class PackWriter {
   }
 
   private checkOpen(): void {
-    if (this.failure) throw this.failure;
+    const failure = this.uploads.failure;
+    if (failure) throw failure.error;
     if (this.closed) throw new Error('the push was abandoned');
   }
 
@@ -188,16 +188,13 @@ export class PackWriter {
         ? pack.buffer.subarray(0, pack.used + footer.copy(pack.buffer, pack.used))
         : Buffer.concat([pack.buffer.subarray(0, pack.used), footer]);
     const key = packKey(pack.id);
-    const upload = (this.deferred ? this.deferred.putIfAbsentUnsynced(key, body) : this.backend.putIfAbsent(key, body))
-      .then(() => {
-        this.stored.set(pack.id, pack.entries);
-        this.index.add(pack.id, pack.entries);
-        this.spare.push(pack.buffer);
-        this.syncInBackground(pack.id);
-      })
-      .catch((error: unknown) => void (this.failure ??= error));
-    this.uploads.add(upload);
-    void upload.finally(() => this.uploads.delete(upload));
+    this.uploads.start(async () => {
+      await (this.deferred ? this.deferred.putIfAbsentUnsynced(key, body) : this.backend.putIfAbsent(key, body));
+      this.stored.set(pack.id, pack.entries);
+      this.index.add(pack.id, pack.entries);
+      this.spare.push(pack.buffer);
+      this.syncInBackground(pack.id);
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../../backends/backend.js';
 import { writeAtomic } from '../../lib/atomic-write.js';
+import { TaskPool } from '../../lib/concurrently.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import { bufferForDirectWrite, DirectWriter, readFileRange, VIEW_SLACK, viewForPosition } from '../../lib/direct-io.js';
 import { IntegrityError } from '../../lib/errors.js';
@@ -277,76 +278,82 @@ interface PartialWriter {
 }
 
 /**
- * Fetches the chunks from index `done` on, several at a time. Each chunk is written at its offset as soon as it is
- * verified, so writes overlap; the journal records the contiguous prefix of chunks written. A chunk's buffer goes
- * back to the pool once written, and a chunk counts as in flight until then, so at most `concurrency` buffers are held.
+ * Records chunks as written: progress advances over the contiguous prefix of written chunks, and every
+ * JOURNAL_EVERY_BYTES of it the journal says so and writeback of the file starts.
  */
-async function writeChunks(partial: PartialWriter, done: number): Promise<void> {
+function journalStepper(partial: PartialWriter, done: number) {
   const { file, context, handle, offsets, journalPath } = partial;
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
   const finished = new Set<number>();
   let journaled = offsets[done]!;
   let journaling: Promise<void> = Promise.resolve();
   // Writeback starts while chunks still arrive (one fdatasync at a time, at each journal step) instead of all at
-  // the final fsync, which then waits only for the last stretch: that fsync took 0.42 s of a 3.3 s pull of 2 GiB
-  // from S3, and local pulls of 2 GiB went from 1.3-1.5 s to 1.0-1.25 s. Linux only: elsewhere (macOS) a datasync
-  // also flushes the drive's own cache, which was not measured.
+  // the final fsync, which then waits only for the last stretch. Linux only: elsewhere (macOS) a datasync also
+  // flushes the drive's own cache.
   let flushing: Promise<unknown> | undefined;
-  let flushFailure: unknown;
-  const markFinished = (index: number): void => {
+  const state = { flushFailure: undefined as unknown };
+  const finish = (index: number): void => {
     finished.add(index);
     while (finished.delete(done)) {
       context.task.advance(file.chunks[done]!.size);
       done++;
     }
-    if (offsets[done]! - journaled >= JOURNAL_EVERY_BYTES) {
-      // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
-      // claims more than reached the disk only costs a re-download (the resumed pull checks those chunks again).
-      const record = JSON.stringify({ chunksDone: done, complete: false });
-      journaling = journaling.then(() => writeAtomic(journalPath, record, { durable: false }));
-      journaling.catch(() => undefined); // reported where it is awaited, after the loop
-      journaled = offsets[done]!;
-      if (process.platform === 'linux') {
-        flushing ??= handle
-          .datasync()
-          .catch((error: unknown) => (flushFailure ??= error))
-          .finally(() => (flushing = undefined));
-      }
+    if (offsets[done]! - journaled < JOURNAL_EVERY_BYTES) return;
+    // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
+    // claims more than reached the disk only costs a re-download (the resumed pull checks those chunks again).
+    const record = JSON.stringify({ chunksDone: done, complete: false });
+    journaling = journaling.then(() => writeAtomic(journalPath, record, { durable: false }));
+    journaling.catch(() => undefined); // reported where it is awaited, after the loop
+    journaled = offsets[done]!;
+    if (process.platform === 'linux') {
+      flushing ??= handle
+        .datasync()
+        .catch((error: unknown) => (state.flushFailure ??= error))
+        .finally(() => (flushing = undefined));
     }
   };
+  /** Waits for the journal writes and the flush under way; a failed journal write is thrown. */
+  const settled = async (): Promise<void> => {
+    await journaling;
+    await flushing;
+  };
+  return { finish, settled, state };
+}
+
+/**
+ * Fetches the chunks from index `done` on, several at a time. Each chunk is written at its offset as soon as it is
+ * verified, so writes overlap; the journal records the contiguous prefix of chunks written. A chunk's buffer goes
+ * back to the pool once written, and a chunk counts as in flight until then, so at most `concurrency` buffers are held.
+ */
+async function writeChunks(partial: PartialWriter, done: number): Promise<void> {
+  const { file, context, offsets } = partial;
+  const journal = journalStepper(partial, done);
+  const fetches = new TaskPool(context.concurrency);
   // Reads in flight are bounded by count and by bytes: a run of packed chunks is up to 8 MiB, and a unit starts
-  // only once it fits. Five runs at once: 2 GiB pulled from s3rver in 4.9-5.6 s against 5.7-6.2 s with three and
-  // 5.1-5.6 s with eight (peak RSS 198-233, 173-188 and 237-266 MiB), and in a second A/B 5.7-6.5 s against
-  // 6.0-7.9 s with three; from a folder in 4.0-4.8 s against 4.8-5.4 s with two (four alternating rounds each).
+  // only once it fits. Five runs at once were the fastest of three, five and eight, from S3 and from a folder
+  // (docs/benchmarks.md).
   const byteBudget = Math.max(5 * MAX_RUN_BYTES, context.concurrency * 1024 * 1024);
   let bytesInFlight = 0;
-  for (let first = done; first < file.chunks.length && !failure && !flushFailure; ) {
+  for (let first = done; first < file.chunks.length && !fetches.failure && !journal.state.flushFailure; ) {
     const unit = nextUnit(file, first, context);
     first += unit.count;
-    while (inFlight.size >= context.concurrency || (inFlight.size > 0 && bytesInFlight + unit.bytes > byteBudget)) await Promise.race(inFlight);
-    if (failure || flushFailure) break;
+    await fetches.room(() => bytesInFlight + unit.bytes <= byteBudget);
+    if (fetches.failure || journal.state.flushFailure) break;
     const buffer = context.buffers.take(unit.bytes, offsets[unit.first]!);
     bytesInFlight += unit.bytes;
-    const work = fetchUnit(context, file, unit, buffer)
-      .then((bytes) => partial.writer.write(bytes, offsets[unit.first]!))
-      .then(
-        () => {
-          for (let index = unit.first; index < unit.first + unit.count; index++) markFinished(index);
-        },
-        (error: unknown) => void (failure ??= error),
-      )
-      .finally(() => {
+    fetches.start(async () => {
+      try {
+        await partial.writer.write(await fetchUnit(context, file, unit, buffer), offsets[unit.first]!);
+        for (let index = unit.first; index < unit.first + unit.count; index++) journal.finish(index);
+      } finally {
         bytesInFlight -= unit.bytes;
         context.buffers.give(buffer);
-      });
-    inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
+      }
+    });
   }
-  await Promise.all(inFlight);
-  await journaling;
-  await flushing;
-  if (failure ?? flushFailure) throw failure ?? flushFailure;
+  await fetches.settle();
+  await journal.settled();
+  const failure = fetches.failure ?? (journal.state.flushFailure ? { error: journal.state.flushFailure } : undefined);
+  if (failure) throw failure.error;
 }
 
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {

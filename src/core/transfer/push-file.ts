@@ -1,5 +1,5 @@
 import { cutChunks, readChunks } from '../chunking/chunk-reader.js';
-import { forEachConcurrently } from '../../lib/concurrently.js';
+import { forEachConcurrently, type TaskPool } from '../../lib/concurrently.js';
 import { ChunkingWorker, type ChunkSource, type SourceChunk } from '../chunking/parallel-chunk-reader.js';
 import type { Chunker } from '../chunking/chunker.js';
 import type { Digest } from '../format/digest.js';
@@ -20,23 +20,18 @@ export interface TransferCounters {
   seen: Set<Digest>;
 }
 
-/**
- * Chunk work in flight across files: a file is done once its chunks are hashed, while their uploads may still run
- * beside the next file's. Small files then overlap their writes (and fsyncs, or S3 round trips) instead of waiting
- * in line; at most `concurrency` chunks are in flight in all, so memory stays bounded.
- */
-export interface ChunkPipeline {
-  inFlight: Set<Promise<void>>;
-  failure?: unknown;
-}
-
 export interface PushFileContext {
   chunker: Chunker;
   pool: HashPool;
   counters: TransferCounters;
   task: ProgressTask;
   concurrency: number;
-  pipeline: ChunkPipeline;
+  /**
+   * Chunk work in flight across files: a file is done once its chunks are hashed, while their uploads may still run
+   * beside the next file's. Small files then overlap their writes (and fsyncs, or S3 round trips) instead of waiting
+   * in line; at most `concurrency` chunks are in flight in all, so memory stays bounded.
+   */
+  pipeline: TaskPool;
   /** Whether the cached file's chunks are known stored: its manifest is there and no chunk was removed since. */
   chunksStoredBy(cached: CachedFile): Promise<boolean>;
   /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
@@ -46,12 +41,6 @@ export interface PushFileContext {
    * a killed push), so an unchanged re-push reads neither; undefined for a repository that keeps a file per chunk.
    */
   packs?: () => Promise<PackWriter>;
-}
-
-/** Waits for every upload still running; call before the manifest is written. */
-export async function drainPipeline(pipeline: ChunkPipeline): Promise<void> {
-  await Promise.all(pipeline.inFlight);
-  if (pipeline.failure) throw pipeline.failure;
 }
 
 async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, context: PushFileContext): Promise<void> {
@@ -80,12 +69,6 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
 }
 
 /**
- * Reads the file once: chunks go to the hashing workers and, when missing, to the backend, while the same bytes feed
- * the whole-file hash. At most `concurrency` chunks are in flight, so memory does not grow with the file.
- */
-const noop = (): void => undefined;
-
-/**
  * Chunks of a small file (or any file without a chunking worker), cut inline from `preloaded` (the file read ahead)
  * or as they are read; the caller hashes them.
  */
@@ -97,60 +80,78 @@ function inlineSource(path: string, chunker: Chunker, preloaded: Buffer | undefi
   return { chunks: chunks(), fileDigest: () => undefined };
 }
 
-/** `preloaded`: the file's bytes when they were read ahead (FilePrefetch). */
+/** What a file's chunks add up to while they are read: their list, size, and the hashing still under way. */
+interface FileInProgress {
+  chunks: ChunkRef[];
+  size: number;
+  /** Settles when each chunk is hashed; keeps no reference to the chunk's bytes. */
+  hashing: Array<Promise<unknown>>;
+  /** The whole-file hash, when the chunks arrive without digests and it is computed here. */
+  fileDigester?: FileDigester;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * Reads the file once: chunks go to the hashing workers and, when missing, to the backend, while the same bytes feed
+ * the whole-file hash. At most `concurrency` chunks are in flight, so memory does not grow with the file.
+ * `preloaded`: the file's bytes when they were read ahead (FilePrefetch).
+ */
 export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Buffer): Promise<ManifestFile> {
-  const { chunker, pool, counters, task, pipeline } = context;
+  const { chunker, pool, pipeline } = context;
   const worker = !preloaded && ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
   const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker, preloaded);
-  let fileDigester: FileDigester | undefined;
-  const chunks: ChunkRef[] = [];
-  const hashing: Array<Promise<unknown>> = [];
-  let size = 0;
-  for await (const { bytes, digest: known, release } of source.chunks) {
+  const progress: FileInProgress = { chunks: [], size: 0, hashing: [] };
+  for await (const chunk of source.chunks) {
     if (pipeline.failure) {
-      release?.();
+      chunk.release?.();
       break;
     }
-    const index = chunks.length;
-    const length = bytes.length;
-    chunks.push({ digest: known ?? ('' as Digest), size: length });
-    size += length;
-    // Chunks that arrive without digests are hashed here; the whole-file hash copies them now, before a chunk may
-    // be transferred to a hashing worker.
-    fileDigester ??= known ? undefined : await pool.fileDigester();
-    const fileUpdate = known ? undefined : fileDigester!.update(bytes);
-    const hashed = known
-      ? Promise.resolve({ digest: known, bytes })
-      : pool.hashChunk(bytes).then((result) => {
-          chunks[index] = { digest: result.digest, size: length };
-          return result;
-        });
-    hashing.push(hashed.then(noop, noop)); // keeps no reference to the chunk's bytes
-    const work = hashed
-      .then(({ digest, bytes: hashedBytes }) => storeChunk(repo, digest, hashedBytes, context))
-      .then(() => fileUpdate)
-      .then(() => {
-        counters.chunks++;
-        task.advance(length);
-      })
-      .catch((error) => {
-        pipeline.failure ??= error;
-      })
-      .finally(release);
-    pipeline.inFlight.add(work);
-    void work.finally(() => pipeline.inFlight.delete(work));
-    if (pipeline.inFlight.size >= context.concurrency) await Promise.race(pipeline.inFlight);
+    await startChunk(repo, chunk, progress, context);
+    await pipeline.room();
   }
-  await Promise.all(hashing);
-  if (pipeline.failure) throw pipeline.failure;
-  fileDigester ??= source.fileDigest() ? undefined : await pool.fileDigester();
-  const digest = source.fileDigest() ?? (await fileDigester!.digest());
-  if (size !== file.size) {
-    throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${size})`, {
+  await Promise.all(progress.hashing);
+  const failure = pipeline.failure;
+  if (failure) throw failure.error;
+  const digester = source.fileDigest() ? undefined : (progress.fileDigester ?? (await pool.fileDigester()));
+  const digest = source.fileDigest() ?? (await digester!.digest());
+  if (progress.size !== file.size) {
+    throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${progress.size})`, {
       hint: 'push again once nothing is writing to it',
     });
   }
-  return { path: file.path, size, mode: file.mode, digest, chunks };
+  return { path: file.path, size: progress.size, mode: file.mode, digest, chunks: progress.chunks };
+}
+
+/** Adds the chunk to the file's list, and starts its hashing (unless it came hashed) and storing in the pipeline. */
+async function startChunk(repo: Repository, chunk: SourceChunk, progress: FileInProgress, context: PushFileContext): Promise<void> {
+  const { bytes, digest: known, release } = chunk;
+  const index = progress.chunks.length;
+  const length = bytes.length;
+  progress.chunks.push({ digest: known ?? ('' as Digest), size: length });
+  progress.size += length;
+  // Chunks that arrive without digests are hashed here; the whole-file hash copies them now, before a chunk may
+  // be transferred to a hashing worker.
+  if (!known) progress.fileDigester ??= await context.pool.fileDigester();
+  const fileUpdate = known ? undefined : progress.fileDigester!.update(bytes);
+  const hashed = known
+    ? Promise.resolve({ digest: known, bytes })
+    : context.pool.hashChunk(bytes).then((result) => {
+        progress.chunks[index] = { digest: result.digest, size: length };
+        return result;
+      });
+  progress.hashing.push(hashed.then(noop, noop));
+  context.pipeline.start(async () => {
+    try {
+      const { digest, bytes: hashedBytes } = await hashed;
+      await storeChunk(repo, digest, hashedBytes, context);
+      await fileUpdate;
+      context.counters.chunks++;
+      context.task.advance(length);
+    } finally {
+      release?.();
+    }
+  });
 }
 
 /**

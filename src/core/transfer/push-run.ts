@@ -1,0 +1,114 @@
+import { TaskPool } from '../../lib/concurrently.js';
+import { Chunker, type ChunkingParams } from '../chunking/chunker.js';
+import { ChunkingWorker } from '../chunking/parallel-chunk-reader.js';
+import type { Digest } from '../format/digest.js';
+import { HashPool } from '../hashing/hash-pool.js';
+import type { ProgressTask } from '../progress.js';
+import { unindexedPacks } from '../store/packs.js';
+import { INDEX_MERGING, PackWriter } from '../store/pack-writer.js';
+import { PACKED_FORMAT, type Repository } from '../store/repository.js';
+import type { PushFileContext, TransferCounters } from './push-file.js';
+import type { CachedFile } from './stat-cache.js';
+
+// What one push holds while it stores files: the threads that cut and hash, the chunk uploads in flight, and the
+// pack writer. Each starts only when first needed, so an unchanged re-push starts no thread and reads no index.
+
+export interface PushRun {
+  context: PushFileContext;
+  /** Waits for every chunk upload, then writes the index file of the packs: call before the manifest is written. */
+  finish(): Promise<void>;
+  /** After a failure: no pack writer opens any more, and the packs already stored are indexed for the next push. */
+  abandon(): Promise<void>;
+  /** Stops the threads. */
+  close(): Promise<void>;
+}
+
+export interface PushRunOptions {
+  chunking: ChunkingParams;
+  format: number;
+  /** The repository's removal mark, read before its index; it decides whether index files may be merged. */
+  removals: string | undefined;
+  task: ProgressTask;
+  concurrency: number;
+}
+
+export function startPushRun(repo: Repository, options: PushRunOptions): PushRun {
+  const chunker = new Chunker(options.chunking);
+  const pool = new HashPool();
+  const counters: TransferCounters = { bytesTransferred: 0, bytesSkipped: 0, chunks: 0, seen: new Set() };
+  const bigFiles = lazily(() => ChunkingWorker.create(chunker));
+  const packs = options.format === PACKED_FORMAT ? packOpener(repo, options.removals) : undefined;
+  const context: PushFileContext = {
+    chunker,
+    pool,
+    counters,
+    task: options.task,
+    concurrency: options.concurrency,
+    pipeline: new TaskPool(options.concurrency),
+    bigFileReader: bigFiles.get,
+    chunksStoredBy: storedByManifest(repo, options.removals),
+    packs: packs?.open,
+  };
+  return {
+    context,
+    finish: async () => {
+      await context.pipeline.drain();
+      await (await packs?.opened())?.finish();
+    },
+    abandon: async () => {
+      await packs?.abandon();
+    },
+    close: async () => {
+      await pool.close();
+      await bigFiles.started()?.close();
+    },
+  };
+}
+
+/**
+ * Whether a cached file's chunks are known stored: the manifest that committed them is still there and no chunk was
+ * removed since. Each manifest is asked about once.
+ */
+function storedByManifest(repo: Repository, removals: string | undefined): (cached: CachedFile) => Promise<boolean> {
+  const manifestsSeen = new Map<Digest, Promise<boolean>>();
+  return ({ manifest, removals: mark }) => {
+    if (!manifest || mark !== removals) return Promise.resolve(false);
+    if (!manifestsSeen.has(manifest)) manifestsSeen.set(manifest, repo.hasManifest(manifest));
+    return manifestsSeen.get(manifest)!;
+  };
+}
+
+/**
+ * The pack writer, opened at most once, and never after the push failed: a chunk still hashing then must not start
+ * a writer that nothing salvages.
+ */
+function packOpener(repo: Repository, removals: string | undefined) {
+  let writer: Promise<PackWriter> | undefined;
+  let abandoned = false;
+  repo.cacheIndex(); // before anything asks the index, so it comes from the cache
+  return {
+    open: (): Promise<PackWriter> =>
+      abandoned ? Promise.reject(new Error('the push was abandoned')) : (writer ??= openPackWriter(repo, removals)),
+    opened: (): Promise<PackWriter> | undefined => writer,
+    abandon: async (): Promise<void> => {
+      abandoned = true;
+      await (await writer?.catch(() => undefined))?.salvage();
+    },
+  };
+}
+
+/** A pack writer that first takes in the packs a killed push left unindexed, so their chunks are not sent again. */
+async function openPackWriter(repo: Repository, removals: string | undefined): Promise<PackWriter> {
+  const index = await repo.packIndex();
+  const allowed = (): Promise<boolean> => repo.indexMergeAllowed(removals);
+  return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index), { ...INDEX_MERGING, allowed });
+}
+
+/** `make()` on the first `get()` only; `started()` tells whether it ran, and what it made. */
+function lazily<T>(make: () => T): { get: () => T; started: () => T | undefined } {
+  let made: { value: T } | undefined;
+  return {
+    get: () => (made ??= { value: make() }).value,
+    started: () => made?.value,
+  };
+}
