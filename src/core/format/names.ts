@@ -5,8 +5,13 @@ import { UsageError } from '../../lib/errors.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/** Whether `value` is safe as one path segment and S3 key part: the rule every name aim stores under follows. */
+export function isSafeName(value: string): boolean {
+  return NAME_PATTERN.test(value) && !value.includes('..');
+}
+
 function check(kind: string, value: string, example: string): string {
-  if (!NAME_PATTERN.test(value) || value.includes('..')) {
+  if (!isSafeName(value)) {
     throw new UsageError(`invalid ${kind} name "${value}"`, {
       hint: `use letters, digits, ".", "_" and "-" (up to 128, starting with a letter or digit), e.g. ${example}`,
     });

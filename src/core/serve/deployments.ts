@@ -10,15 +10,14 @@ import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { aimHome } from '../../settings/home.js';
 import { DEPLOYMENT_FORMAT, deploymentRecordSchema } from '../format/schemas/local-state.js';
 import { corrupt, describeValue, parseJson } from '../format/schemas/parse.js';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+import { isSafeName } from '../format/names.js';
 
 export function deploymentsDir(home = aimHome()): string {
   return join(home, 'deployments');
 }
 
 function recordPath(name: string, home: string): string {
-  if (!NAME.test(name) || name.includes('..')) {
+  if (!isSafeName(name)) {
     throw new UsageError(`invalid deployment name "${name}"`, { hint: 'use letters, digits, ".", "_" and "-", e.g. qwen2.5-7b-instruct' });
   }
   return join(deploymentsDir(home), `${name}.json`);

@@ -7,10 +7,9 @@ import { basename, join } from 'node:path';
 import { parseGGUFQuantLabel } from '@huggingface/gguf';
 import { IntegrityError, NotFoundError } from '../../lib/errors.js';
 import { fileTypeName, readGgufHeader, type GgufFacts, factsOf } from '../format/gguf.js';
+import { ggufShardFileName, ggufShardName, isFirstGgufFile } from '../../serving/gguf-shard-name.js';
 
 export const DEFAULT_QUANT = 'q6_k';
-
-const SHARD = /^(?<prefix>.*)-(?<shard>\d{5})-of-(?<total>\d{5})\.gguf$/i;
 
 export interface PickOptions {
   /** Quantization to pick, matched case-insensitively in file names. Undefined = q6_k, or the only one there is. */
@@ -45,13 +44,13 @@ export function nameHasQuant(file: string, quant: string): boolean {
 }
 
 function groupShards(file: string, ggufs: string[]): string[] {
-  const m = SHARD.exec(basename(file));
-  if (!m?.groups) return [file];
-  const total = Number(m.groups.total);
+  const split = ggufShardName(basename(file));
+  if (!split) return [file];
+  const { prefix, total } = split;
   const dir = file.slice(0, file.length - basename(file).length);
   const shards: string[] = [];
   for (let i = 1; i <= total; i++) {
-    const name = `${dir}${m.groups.prefix}-${String(i).padStart(5, '0')}-of-${m.groups.total}.gguf`;
+    const name = `${dir}${ggufShardFileName(prefix, i, total)}`;
     const found = ggufs.find((g) => g.toLowerCase() === name.toLowerCase());
     if (!found) throw new NotFoundError(`shard ${i} of ${total} (${name}) is missing`, { hint: 'pull the version again, or push every shard of the split GGUF' });
     shards.push(found);
@@ -77,10 +76,7 @@ export function selectGgufFiles(names: string[], options: PickOptions = {}): Ggu
     throw new NotFoundError(`no GGUF file in ${label}`, { hint: 'run serves GGUF models only; push a .gguf file into this model, or use another version' });
   }
   // Only first shards (or unsplit files) are candidates; later shards come along with their first one.
-  const candidates = ggufs.filter((f) => {
-    const m = SHARD.exec(basename(f));
-    return !m?.groups || Number(m.groups.shard) === 1;
-  });
+  const candidates = ggufs.filter((f) => isFirstGgufFile(basename(f)));
   const available = [...new Set(candidates.map((f) => quantOf(f) ?? basename(f)))];
   const wanted = options.quant ?? (available.length === 1 ? undefined : DEFAULT_QUANT);
   const chosen = wanted === undefined ? candidates[0] : candidates.find((f) => nameHasQuant(f, wanted));

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { supportsDeferredSync, type Backend } from '../../backends/backend.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { digestOf, type Digest } from '../format/digest.js';
-import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { IntegrityError, StorageError } from '../../lib/errors.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { MAX_FOOTER_BYTES } from '../format/schemas/limits.js';
 import { corrupt, describeValue, isPackId } from '../format/schemas/parse.js';
 import { PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
@@ -132,10 +133,7 @@ async function readIndexFiles(
     const cached = await cache?.get(id);
     const fromCache = cached && tryParse(() => parseIndexFile(cached, where(id)));
     if (fromCache) return void loaded.set(id, fromCache);
-    const bytes = await backend.get(indexKey(id)).catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    const bytes = await backend.get(indexKey(id)).catch(undefinedIfNotFound);
     if (!bytes) return void gone.add(id);
     loaded.set(id, parseIndexFile(bytes, where(id)));
     await cache?.put(id, bytes);

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../lib/errors.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 import { REPO_INDEX_FORMAT, repoIndexSchema } from '../format/schemas/store.js';
 import type { Repository, TagRecord } from './repository.js';
@@ -16,10 +16,7 @@ export interface RepoIndex {
 const INDEX_KEY = 'index.json';
 
 async function readIndex(repo: Repository): Promise<RepoIndex> {
-  const bytes = await repo.backend.get(INDEX_KEY).catch((error) => {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  });
+  const bytes = await repo.backend.get(INDEX_KEY).catch(undefinedIfNotFound);
   // A damaged index starts again empty; each update then adds back the model it touches, `rebuildIndex` all.
   const index = parseJsonOrUndefined(repoIndexSchema, bytes, REPO_INDEX_FORMAT) as RepoIndex | undefined;
   return index ?? { format: 1, updatedAt: new Date(0).toISOString(), models: {} };

@@ -3,6 +3,7 @@ import type { Backend } from '../../backends/backend.js';
 import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
 import { assertDigest, digestHex, type Digest } from '../format/digest.js';
 import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { encodeManifest, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
 import { checkModelName, checkTagName } from '../format/names.js';
 import { parseTag } from '../format/schemas/store.js';
@@ -53,10 +54,7 @@ export class Repository {
 
   /** aim-repo.json, or undefined for a repository nobody has pushed to yet. */
   async metadata(): Promise<RepoMetadata | undefined> {
-    const bytes = await this.backend.get('aim-repo.json').catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    const bytes = await this.backend.get('aim-repo.json').catch(undefinedIfNotFound);
     if (!bytes) return undefined;
     const metadata = parseRepoMetadata(bytes, `repository ${this.name} (${this.location})`, `aim-repo.json in ${this.location}`);
     this.packed = metadata.format === PACKED_FORMAT;
@@ -105,10 +103,7 @@ export class Repository {
   async readChunk(digest: Digest): Promise<Buffer | undefined> {
     const packed = (await this.packIndex()).lookup(digest);
     const read = packed ? this.backend.getRange(packKey(packed.pack), packed.offset, packed.size) : this.backend.get(blobKey(digest));
-    return read.catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    return read.catch(undefinedIfNotFound);
   }
 
   /** A chunk, verified against its digest before anyone sees it. */
@@ -165,10 +160,7 @@ export class Repository {
    * chunks of a committed manifest are stored only while this mark is what it was when they committed it.
    */
   async removalMark(): Promise<string | undefined> {
-    const bytes = await this.backend.get(REMOVALS_KEY).catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    const bytes = await this.backend.get(REMOVALS_KEY).catch(undefinedIfNotFound);
     return bytes?.toString('utf8').trim();
   }
 
@@ -212,10 +204,7 @@ export class Repository {
   }
 
   async getTag(model: string, tag: string): Promise<TagRecord | undefined> {
-    const bytes = await this.backend.get(tagKey(model, tag)).catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    const bytes = await this.backend.get(tagKey(model, tag)).catch(undefinedIfNotFound);
     return bytes ? parseTag(bytes, `${tagKey(model, tag)} in ${this.location}`) : undefined;
   }
 

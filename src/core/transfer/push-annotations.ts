@@ -1,15 +1,16 @@
+import { basename } from 'node:path';
 import type { SourceFile } from './walk.js';
 
 // GGUF facts (architecture, parameter count, quantization, context length) become manifest annotations, so
 // `aim inspect` and a future catalog can tell what a version holds without downloading it. Only the first shard of
 // a split file has the header worth reading. A file that does not parse is pushed all the same, unannotated.
 
-const isFirstGguf = (path: string): boolean => /\.gguf$/i.test(path) && (!/-\d{5}-of-\d{5}\.gguf$/i.test(path) || /-00001-of-\d{5}\.gguf$/i.test(path));
-
 export async function ggufAnnotationsFor(files: SourceFile[]): Promise<Record<string, string>> {
-  const ggufs = files.filter((file) => isFirstGguf(file.path));
-  if (ggufs.length === 0) return {};
+  if (!files.some((file) => /\.gguf$/i.test(file.path))) return {};
+  // Loaded only when there is a GGUF file: the GGUF package is a large part of what a push would load otherwise.
   const { ggufFacts, ggufAnnotations } = await import('../format/gguf.js');
+  const { isFirstGgufFile } = await import('../../serving/gguf-shard-name.js');
+  const ggufs = files.filter((file) => isFirstGgufFile(basename(file.path)));
   const annotations: Record<string, string> = {};
   const quantizations = new Set<string>();
   for (const file of ggufs) {

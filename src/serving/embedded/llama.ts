@@ -19,7 +19,6 @@ export interface EmbeddedEngineOptions {
 }
 
 const MiB = 1024 * 1024;
-const SHARD = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
 
 /** The compiled server script; tests run from src/ and use the built one, which `npm test` builds first. */
 export function serverScriptPath(): string {
@@ -28,9 +27,14 @@ export function serverScriptPath(): string {
 }
 
 async function modelBytes(path: string): Promise<number> {
-  const m = SHARD.exec(basename(path));
-  if (!m) return (await stat(path)).size;
-  const shards = (await readdir(dirname(path))).filter((f) => f.startsWith(`${m[1]}-`) && f.endsWith(`-of-${m[3]}.gguf`));
+  // Loaded here, not with the module: `aim ps` loads this engine and does not need the GGUF package.
+  const { ggufShardName } = await import('../gguf-shard-name.js');
+  const split = ggufShardName(basename(path));
+  if (!split) return (await stat(path)).size;
+  const shards = (await readdir(dirname(path))).filter((f) => {
+    const other = ggufShardName(f);
+    return other?.prefix === split.prefix && other.total === split.total;
+  });
   const sizes = await Promise.all(shards.map(async (f) => (await stat(join(dirname(path), f))).size));
   return sizes.reduce((a, b) => a + b, 0);
 }
