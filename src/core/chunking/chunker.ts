@@ -12,8 +12,8 @@ export interface ChunkingParams {
   /** Seed of the gear table generator (mulberry32). */
   seed: number;
   /**
-   * Which bits the masks test: 'spread' over the word, as FastCDC's paper does (repositories created before the
-   * tenth session, where this is absent), or 'top', the word's highest bits, so that each mask holds the bits of
+   * Which bits the masks test: 'spread' over the word, as FastCDC's paper does (repositories created with aim's
+   * first default, where this is absent), or 'top', the word's highest bits, so that each mask holds the bits of
    * the looser one and a position that ends a chunk under one regime still does under the other.
    */
   masks?: 'spread' | 'top';
@@ -21,17 +21,15 @@ export interface ChunkingParams {
   normalization?: number;
   /**
    * Finer chunking for the first `size` bytes of every file: a chunk that starts there is cut with these sizes.
-   * Repositories created before it have none, and cut every chunk alike.
+   * Absent from the parameters of repositories created with aim's first default: those cut every chunk alike.
    */
   head?: { size: number; minSize: number; avgSize: number; maxSize: number };
 }
 
 // What a changed region costs beyond its own bytes is the chunks around it that change too: the one it starts in,
-// and those cut after it until the boundaries fall back on the old ones. Measured on random data (512 MiB, 48
-// regions of 4 MiB overwritten, two seeds; `node bench/chunking.mjs`): 1 MiB average, spread masks,
-// level 2 (this aim's first default, ~1,150 KiB chunks): 2.58 MiB per region; the same with top-bit masks at level 1:
-// 1.72 MiB; 512 KiB average with top-bit masks at level 1 (~640 KiB chunks): 0.95 MiB. restic's 1 MiB Rabin chunks
-// cost 1.7-2.8 MB per region on the benchmark's data. A 128 KiB minimum (not the paper's avg/4) lets boundaries
+// and those cut after it until the boundaries fall back on the old ones. Top-bit masks at level 1 and a 512 KiB
+// average cost the fewest such bytes of the parameters `node bench/chunking.mjs` compares (its figures are in
+// docs/benchmarks.md, "Figures behind code choices"); a 128 KiB minimum (not the paper's avg/4) lets boundaries
 // resynchronise sooner after a changed region.
 export const DEFAULT_CHUNKING: ChunkingParams = {
   algorithm: 'fastcdc-gear32',
@@ -62,7 +60,7 @@ function mulberry32(seed: number): () => number {
 }
 
 // Int32 on purpose: with `| 0` arithmetic the rolling hash stays a small integer in V8, while uint32 values above
-// 2^31 become heap numbers; same bits, same boundaries, about 1.4x faster.
+// 2^31 become heap numbers, which are slower; same bits, same boundaries.
 function gearTable(seed: number): Int32Array {
   const next = mulberry32(seed);
   return Int32Array.from({ length: 256 }, () => next() | 0);

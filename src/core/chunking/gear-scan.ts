@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { HASH_SPAN, type Chunker } from './chunker.js';
 
 // Chunker.scan's loop in WebAssembly (gear-scan.wat, compiled into gear-scan.wasm), over a shared memory that holds
-// the gear table at offset 0, an output area per worker and the windows of file data. Twice as fast as the
-// JavaScript loop; the same positions (test/core/gear-scan.test.ts).
+// the gear table at offset 0, an output area per worker and the windows of file data. Faster than the JavaScript
+// loop (docs/benchmarks.md), with the same positions (test/core/chunking/gear-scan.test.ts).
 
 const wasmUrl = new URL('./gear-scan.wasm', import.meta.url);
 const GEAR_BYTES = 256 * 4;

@@ -146,8 +146,7 @@ export class PackWriter {
 
   /**
    * Syncs a pack once it is written, in the background, one batch at a time, so the flushes of the disk's cache overlap
-   * the next packs' work instead of holding an upload slot each (4.7-5.3 s for a 2 GiB push) or all waiting for the
-   * end (0.6-1.1 s of a 3.5-4.0 s push; now 70-80 ms; measured on the test VM).
+   * the next packs' work instead of holding an upload slot each, or all waiting for the end of the push.
    */
   private syncInBackground(id: string): void {
     const backend = this.deferred;

@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { SourceFile } from './walk.js';
 
 // Small files are read a few at a time ahead of the push. Read one after the other, each costs an open, a stat,
-// two reads and a close on libuv's thread pool, and the push waits for every one: 2,000 files of 35 KiB took 1.8-2.2 s
-// on the test VM with the main thread idle for 1.1 s of it.
+// two reads and a close on libuv's thread pool, and the push waits for every one with its main thread idle.
 
 /** Files up to this size are read whole, ahead; bigger ones stream through a window as they are pushed. */
 export const PREFETCH_MAX_FILE = 4 * 1024 * 1024;
