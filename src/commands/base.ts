@@ -5,7 +5,7 @@ import type { Repository } from '../core/store/repository.js';
 import { Session } from '../core/session.js';
 import { formatError, formatWarning } from './render/errors.js';
 import { allowDirectIo } from '../lib/direct-io.js';
-import { directIoEnabled } from '../settings/runtime.js';
+import { runtimeSwitches } from '../settings/runtime.js';
 import { plainProgress, ttyProgress } from './render/progress-renderer.js';
 import { jsonText, terminalText } from './render/terminal.js';
 
@@ -25,7 +25,7 @@ export abstract class AimCommand extends Command {
 
   async execute(): Promise<number> {
     try {
-      allowDirectIo(directIoEnabled()); // src/lib reads no environment: the setting reaches it here
+      allowDirectIo(runtimeSwitches().directIo); // src/lib reads no environment: the setting reaches it here
       return (await this.run()) ?? 0;
     } catch (error) {
       const { text, exitCode } = formatError(error, this.verbose);

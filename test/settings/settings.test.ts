@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/lib/errors.js';
 import { aimHome } from '../../src/settings/home.js';
 import { kamiwazaEnv, kamiwazaUrl } from '../../src/settings/kamiwaza.js';
-import { aimConfigPath, cdcMode, directIoEnabled, hashBackend } from '../../src/settings/runtime.js';
+import { aimConfigPath, cdcMode, directIoEnabled, hashBackend, runtimeSwitches } from '../../src/settings/runtime.js';
 import { awsProfile, awsRegion, s3Settings } from '../../src/settings/s3.js';
 
 /** The ConfigError `read` throws; fails the test when it throws anything else or nothing. */
@@ -73,6 +73,12 @@ describe('settings from the environment', () => {
       expect(error.message).not.toContain('\n');
       expect(error.hint).toMatch(/^fix or unset it/);
     }
+  });
+
+  it('checks the three runtime switches together', () => {
+    expect(runtimeSwitches({})).toEqual({ hash: 'native', cdc: 'workers', directIo: true });
+    const error = configError(() => runtimeSwitches({ AIM_HASH: 'md5', AIM_CDC: 'inline', AIM_DIRECT_IO: '2' }));
+    expect(error.message).toBe('AIM_HASH="md5" must be one of native, wasm; AIM_DIRECT_IO="2" must be 1 or 0 (or true/false, yes/no, on/off)');
   });
 
   it('names every bad S3 variable in one error', () => {
