@@ -2,8 +2,8 @@ import { ConfigError } from '../lib/errors.js';
 
 // How every setting is read from the environment: an unset or empty variable means the default (an empty value is
 // how a shell unsets a variable for one command), anything else must be a value aim understands. A bad value is a
-// ConfigError naming the variable, never a silent default: AIM_S3_REQUEST_TIMEOUT_MS=3000000000 used to become a
-// timer of 1 ms, since Node clamps any delay past 2^31 - 1 to that.
+// ConfigError naming the variable, never a silent default or a silent clamp: Node fires a timer set past 2^31 - 1 ms
+// after 1 ms, so a timeout beyond that is refused rather than turned into no timeout at all.
 
 /** The longest delay a Node timer keeps; longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

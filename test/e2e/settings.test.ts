@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
 
 // A bad value in the environment is one plain line naming the variable, through the real CLI: never a stack trace,
-// never a silent default (a timeout of 3e9 ms used to fire after 1 ms).
+// never a silent default (Node would fire a timer set to 3e9 ms after 1 ms).
 
 let ws: Workspace;
 beforeAll(async () => {
