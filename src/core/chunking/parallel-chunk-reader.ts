@@ -183,7 +183,7 @@ export class ChunkingWorker {
       for (let index = 1; ; index++) {
         const { boundaries, candidates, position } = await this.cut(current);
         const more = !current.ended;
-        const hashing = this.hash(current, boundaries, index === 1, !more);
+        const hashing = guard(this.hash(current, boundaries, index === 1, !more));
         const next = this.ring[index % RING]!;
         if (more) {
           await readAhead;

@@ -134,6 +134,9 @@ async function startChunk(repo: Repository, chunk: SourceChunk, progress: FileIn
   // be transferred to a hashing worker.
   if (!known) progress.fileDigester ??= await context.pool.fileDigester();
   const fileUpdate = known ? undefined : progress.fileDigester!.update(bytes);
+  // Awaited by the chunk's task, which a failed hash ends first: handled here too, so that a push failing (and
+  // stopping its hashing workers) is not cut short by an unhandled rejection.
+  fileUpdate?.catch(noop);
   const hashed = known
     ? Promise.resolve({ digest: known, bytes })
     : context.pool.hashChunk(bytes).then((result) => {
