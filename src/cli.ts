@@ -58,11 +58,9 @@ export async function buildCli(argv: string[], binaryName = 'aim'): Promise<Cli>
 
 // Let the heap grow to four times what a full collection leaves before the next one (the top of V8's own range;
 // V8 still shrinks the step near the heap limit). A pull reads its bytes through Node's sockets, a fresh 64 KiB
-// buffer per read, and each request leaves a little in the old generation: with V8's default growth a 2 GiB pull
-// from s3rver ran a full collection every 15-20 ms (35-120 in all) with about 12 MB live, the largest part of the
-// client's CPU. With this: 2-6 in all, client CPU 1.75-2.6 s -> 1.1-1.3 s, wall 2.7-3.5 s -> 2.4-2.6 s (three
-// rounds each, alternating). The cost is memory in proportion to what is live: little for aim's usual heap; a
-// repository index of a million chunks would be let grow further before it is collected.
+// buffer per read, and each request leaves a little in the old generation: with V8's default growth full
+// collections become the largest part of the client's CPU (docs/benchmarks.md has the figures). The cost is memory
+// in proportion to what is live: little for aim's usual heap.
 setFlagsFromString('--heap-growing-percent=300');
 
 // Ctrl-C: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-// Files an update replaces or drops are not freed inside the pull: freeing a multi-GB file can take seconds (2.6 s
-// for 2 GiB here, ext4 mounted with online discard), and the new version is ready before that. They get a second
+// Files an update replaces or drops are not freed inside the pull: freeing a multi-GB file can take seconds (ext4
+// mounted with online discard), and the new version is ready before that. They get a second
 // name in DEST/.aim/trash first, so the rename over them (or their removal) is instant, and a detached process
 // deletes that folder after aim exits, as `git gc --auto` works in the background. A pull killed in between leaves
 // only trash, which the next pull deletes.

@@ -45,11 +45,10 @@ export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: 
 }
 
 /**
- * One verify worker's reads, into one reused buffer: a new 8 MiB buffer per read pushed a verify of 2 GiB from S3 to
- * 327-356 MiB of peak RSS. Each buffer is MAX_READ_BYTES, allocated once: a worker reading loose chunks touches only
- * as much of it as the largest chunk (4 MiB by default). Growing it to the largest read instead doubled the page
- * faults of a 2 GiB verify (13,000 -> 26,000) and its time (1.1 -> 1.5 s). The bytes returned are valid until the
- * next read.
+ * One verify worker's reads, into one reused buffer: a new 8 MiB buffer per read makes peak memory grow with the
+ * number of reads in flight. Each buffer is MAX_READ_BYTES, allocated once: a worker reading loose chunks touches
+ * only as much of it as the largest chunk (4 MiB by default); growing it to each read's size instead costs page
+ * faults on every growth. The bytes returned are valid until the next read.
  */
 export class PackReader {
   private buffer?: Buffer;

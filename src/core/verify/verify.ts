@@ -3,7 +3,7 @@ import { AimError } from '../../lib/errors.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Repository } from '../store/repository.js';
-import { PACKED_READERS, PackReader, planReads, readChunks } from './verify-reads.js';
+import { PACKED_READERS, PackReader, planReads, readChunks, type ChunkRead } from './verify-reads.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { modelNames, readableTags, type RepoProblem } from '../store/model-listing.js';
 
@@ -94,9 +94,76 @@ async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyPr
   return chunks;
 }
 
+/** Hashes one read's chunks and records what is missing, corrupt, or stored with another size than its manifest's. */
+async function checkRead(repo: Repository, read: ChunkRead<ChunkUse>, reader: PackReader, pool: HashPool, found: Found): Promise<void> {
+  // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends the
+  // verify, since repair must never drop a good chunk because of a network blip.
+  const contents = await readChunks(repo, read, reader);
+  for (const [i, { digest, size, use }] of read.chunks.entries()) {
+    const usedBy = [...use.usedBy].sort();
+    const bytes = contents[i];
+    if (!bytes) {
+      found.problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
+    } else {
+      const length = bytes.length; // before hashing: the buffer may travel to a worker and come back detached
+      found.bytesChecked += length;
+      const { digest: actual } = await pool.hashChunk(bytes);
+      if (actual !== digest) {
+        found.problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
+      } else if (length !== size) {
+        // The stored bytes are the chunk; the manifest's size for it is wrong, and a pull of it would fail.
+        const message = `chunk ${digest} is stored with ${length} bytes but the manifest says ${size}`;
+        found.problems.push({ kind: 'bad-manifest', digest, usedBy, message });
+      }
+    }
+    found.advance(size);
+  }
+}
+
+interface Found {
+  problems: VerifyProblem[];
+  bytesChecked: number;
+  advance(bytes: number): void;
+}
+
+/** Reads and hashes the selected chunks, a few reads at a time, each reader with its own reused buffer. */
+async function checkChunks(repo: Repository, selected: Array<[Digest, ChunkUse]>, found: Found, concurrency: number): Promise<void> {
+  const pool = new HashPool({ wholeFiles: false });
+  try {
+    const index = await repo.packIndex();
+    const reads = planReads(selected.map(([digest, use]) => ({ digest, size: use.size, use })), index);
+    const queue = reads[Symbol.iterator]();
+    const reader = async (): Promise<void> => {
+      const buffer = new PackReader();
+      for (let next = queue.next(); !next.done; next = queue.next()) await checkRead(repo, next.value, buffer, pool, found);
+    };
+    const readers = index.size > 0 ? Math.min(concurrency, PACKED_READERS) : concurrency;
+    await Promise.all(Array.from({ length: readers }, reader));
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Forgets damaged and missing chunks (a pack index would otherwise go on naming them) and makes pushes stop trusting
+ * their record of stored chunks, so pushing a good copy stores them again. Marked before as well as after: a push
+ * running meanwhile then does not merge index files (repository.indexMergeAllowed).
+ */
+async function repairChunks(repo: Repository, problems: VerifyProblem[]): Promise<void> {
+  const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
+  await repo.markRemovals('started');
+  try {
+    await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
+  } catch (error) {
+    // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
+    await repo.markRemovals().catch(() => undefined);
+    throw error;
+  }
+  await repo.markRemovals();
+}
+
 export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = performance.now();
-  const progress = options.progress ?? silentProgress;
   const problems: VerifyProblem[] = [];
   const tags = await selectTags(repo, options, problems);
   const chunks = await chunksUsedBy(repo, tags, problems);
@@ -105,69 +172,20 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     selected = selected.filter(() => Math.random() * 100 < options.samplePercent!);
   }
   const total = selected.reduce((sum, [, entry]) => sum + entry.size, 0);
-  const task = progress.begin(`verifying ${repo.name}`, total);
-  const pool = new HashPool({ wholeFiles: false });
-  let bytesChecked = 0;
+  const task = (options.progress ?? silentProgress).begin(`verifying ${repo.name}`, total);
+  const found: Found = { problems, bytesChecked: 0, advance: (bytes) => task.advance(bytes) };
   try {
-    const index = await repo.packIndex();
-    const reads = planReads(selected.map(([digest, use]) => ({ digest, size: use.size, use })), index);
-    const queue = reads[Symbol.iterator]();
-    const worker = async (): Promise<void> => {
-      const reader = new PackReader();
-      for (let next = queue.next(); !next.done; next = queue.next()) {
-        const read = next.value;
-        // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends
-        // the verify, since repair must never drop a good chunk because of a network blip.
-        const contents = await readChunks(repo, read, reader);
-        for (const [i, { digest, size, use }] of read.chunks.entries()) {
-          const usedBy = [...use.usedBy].sort();
-          const bytes = contents[i];
-          if (!bytes) {
-            problems.push({ kind: 'missing', digest, usedBy, message: `chunk ${digest} is missing` });
-          } else {
-            const length = bytes.length; // before hashing: the buffer may travel to a worker and come back detached
-            bytesChecked += length;
-            const { digest: actual } = await pool.hashChunk(bytes);
-            if (actual !== digest) {
-              problems.push({ kind: 'corrupt', digest, usedBy, message: `chunk ${digest} is corrupt (hashes to ${actual})` });
-            } else if (length !== size) {
-              // The stored bytes are the chunk; the manifest's size for it is wrong, and a pull of it would fail.
-              const message = `chunk ${digest} is stored with ${length} bytes but the manifest says ${size}`;
-              problems.push({ kind: 'bad-manifest', digest, usedBy, message });
-            }
-          }
-          task.advance(size);
-        }
-      }
-    };
-    const concurrency = options.concurrency ?? repo.concurrency;
-    const workers = index.size > 0 ? Math.min(concurrency, PACKED_READERS) : concurrency;
-    await Promise.all(Array.from({ length: workers }, worker));
+    await checkChunks(repo, selected, found, options.concurrency ?? repo.concurrency);
   } finally {
     task.end();
-    await pool.close();
   }
-  // The damaged and missing chunks are forgotten (a pack index would otherwise go on naming them) and pushes stop
-  // trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well as
-  // after: a push running meanwhile then does not merge index files (repository.indexMergeAllowed).
-  if (options.repair && problems.length > 0) {
-    const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
-    await repo.markRemovals('started');
-    try {
-      await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
-    } catch (error) {
-      // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
-      await repo.markRemovals().catch(() => undefined);
-      throw error;
-    }
-    await repo.markRemovals();
-  }
+  if (options.repair && problems.length > 0) await repairChunks(repo, problems);
   return {
     repo: repo.name,
     versions: tags.length,
     chunks: chunks.size,
     chunksChecked: selected.length,
-    bytesChecked,
+    bytesChecked: found.bytesChecked,
     problems,
     seconds: (performance.now() - started) / 1000,
   };
