@@ -5,6 +5,8 @@
 // Keys are `/`-separated relative paths such as `blobs/blake3/ab/ab12...`. Backends translate their native errors
 // once, here at the edge: a missing key is a NotFoundError, a denied or full store a StorageError, each with a hint.
 
+import { IntegrityError } from '../lib/errors.js';
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -17,8 +19,13 @@ export interface Backend {
   /** Checks the store can be used: exists and (for 'write') is writable. Throws a plain error with a hint. */
   probe(mode: 'read' | 'write'): Promise<void>;
 
-  /** Whole object. NotFoundError if the key does not exist. */
-  get(key: string): Promise<Buffer>;
+  /**
+   * Whole object. NotFoundError if the key does not exist. An object larger than `maxBytes` (default
+   * MAX_OBJECT_BYTES) is an IntegrityError, refused from its size without being read: the caller knows how large
+   * what it reads can honestly be (a tag is tiny, a manifest or an index bounded), and a repository is shared, so a
+   * key may hold anything.
+   */
+  get(key: string, maxBytes?: number): Promise<Buffer>;
 
   /** `length` bytes from `offset` (clamped at the end). NotFoundError if the key does not exist. */
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
@@ -58,8 +65,34 @@ export interface Backend {
  * Backends that cannot do this atomically do not implement it; see README for what racing tag pushes can do then.
  */
 export interface ConditionalPut {
-  getVersioned(key: string): Promise<{ data: Buffer; version: string } | undefined>;
+  /** As `get`, with the content's version token; undefined when the key does not exist. */
+  getVersioned(key: string, maxBytes?: number): Promise<{ data: Buffer; version: string } | undefined>;
   putIfVersion(key: string, data: Uint8Array, expected: string | undefined): Promise<void>;
+}
+
+/** The most `get` reads of one object when its caller names no bound: far above any manifest or index aim writes. */
+export const MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * An object larger than its reader allows, refused unread. `size` is undefined when no length was announced and the
+ * bytes passed the bound while streaming. Callers that know what the key holds say so in their own words.
+ */
+export class ObjectTooLargeError extends IntegrityError {
+  constructor(
+    location: string,
+    readonly key: string,
+    readonly size: number | undefined,
+    readonly maxBytes: number,
+  ) {
+    const actual = size === undefined ? 'more than' : `${size} bytes, more than`;
+    super(`${key} in ${location} is ${actual} the ${maxBytes} bytes such an object can hold; not reading it`, {
+      hint: 'something other than aim wrote that key: run `aim verify` on the repository, and delete or re-push what it names',
+    });
+  }
+}
+
+export function objectTooLarge(location: string, key: string, size: number | undefined, maxBytes: number): ObjectTooLargeError {
+  return new ObjectTooLargeError(location, key, size, maxBytes);
 }
 
 export function supportsConditionalPut(backend: Backend): backend is Backend & ConditionalPut {

@@ -4,7 +4,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../lib/atomic-write.js';
 import { readFileRange } from '../lib/direct-io.js';
 import { NotFoundError, StorageError } from '../lib/errors.js';
-import type { Backend, DeferredSync, ObjectInfo } from './backend.js';
+import { type Backend, type DeferredSync, MAX_OBJECT_BYTES, type ObjectInfo, objectTooLarge } from './backend.js';
 
 /**
  * A repository in a folder on local disk or an NFS mount. Every write is temp file + fsync + rename, except packs,
@@ -39,7 +39,9 @@ export class LocalBackend implements Backend, DeferredSync {
     });
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, maxBytes = MAX_OBJECT_BYTES): Promise<Buffer> {
+    const size = (await stat(this.pathOf(key)).catch(() => undefined))?.size ?? 0;
+    if (size > maxBytes) throw objectTooLarge(this.location, key, size, maxBytes);
     return readFile(this.pathOf(key)).catch((error) => {
       throw this.translate(error, key);
     });

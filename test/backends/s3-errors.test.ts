@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3/s3.js';
 import { type S3Settings, s3Settings } from '../../src/settings/s3.js';
-import { isRetryable, RetriesExhausted, type S3Where, translateS3Error } from '../../src/backends/s3/s3-errors.js';
+import { isRetryable, plainServerText, RetriesExhausted, type S3Where, translateS3Error } from '../../src/backends/s3/s3-errors.js';
 import { AimError, ConfigError, ConflictError, StorageError } from '../../src/lib/errors.js';
 import { type CannedAnswer, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { useS3rverCredentials } from '../helpers/s3-server.js';
@@ -164,5 +164,16 @@ describe('translating failures that never reach a server', () => {
     expect(isRetryable(service('PreconditionFailed', 412))).toBe(false);
     expect(isRetryable(Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }))).toBe(false);
     expect(isRetryable(new ConfigError('bad'))).toBe(false);
+  });
+});
+
+describe('server text in messages', () => {
+  it('shows control characters as \\xNN and cuts long text, so a server cannot drive the terminal', () => {
+    expect(plainServerText('ok\u001b[2J\u001b]0;t\u0007\r\n\u009b')).toBe('ok\\x1b[2J\\x1b]0;t\\x07\\x0d\\x0a\\x9b');
+    expect(plainServerText('x'.repeat(500))).toBe(`${'x'.repeat(200)}...`);
+    const where: S3Where = { location: 's3://b/p', bucket: 'b', key: 'k', endpoint: 'http://127.0.0.1:1' };
+    const hostile = Object.assign(new Error('gone \u001b[31mred'), { name: 'Weird\u001bCode', $metadata: { httpStatusCode: 400 } });
+    const message = translateS3Error(hostile, 'read', where).message;
+    expect(message).toBe('cannot read s3://b/p/k: Weird\\x1bCode: gone \\x1b[31mred');
   });
 });

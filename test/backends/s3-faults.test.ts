@@ -1,16 +1,18 @@
-// The S3 backend between a real s3rver and a proxy that breaks the network on purpose. Every operation either
+// The S3 backend between a real server (s3rver, radosgw) and a proxy that breaks the network on purpose. Every operation either
 // succeeds with byte-identical data or fails with one plain StorageError; nothing half-written is ever trusted.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RepoLocation } from '../../src/backends/backend.js';
 import { S3Backend } from '../../src/backends/s3/s3.js';
 import { type S3Settings, s3Settings } from '../../src/settings/s3.js';
 import { StorageError } from '../../src/lib/errors.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { useS3rverCredentials } from '../helpers/s3-server.js';
+import { s3Servers } from '../helpers/s3-servers.js';
 
 useS3rverCredentials();
-const server = inject('s3');
 const settings: S3Settings = {
   ...s3Settings({}),
   maxAttempts: 6,
@@ -27,6 +29,20 @@ const patient: Partial<S3Settings> = { requestTimeoutMs: 30_000, idleTimeoutMs: 
 const slowServer = { timeout: 30_000, interval: 100 };
 const MiB = 1024 * 1024;
 
+/** Resolves once a connection from this process to `port` is refused (Node's net.client.socket channel). */
+function connectionRefused(port: number): { happened: Promise<void>; stop(): void } {
+  let onSocket: (message: unknown) => void = () => undefined;
+  const happened = new Promise<void>((resolve) => {
+    onSocket = (message) => {
+      (message as { socket: Socket }).socket.once('error', (error: NodeJS.ErrnoException & { port?: number }) => {
+        if (error.code === 'ECONNREFUSED' && error.port === port) resolve();
+      });
+    };
+    subscribe('net.client.socket', onSocket);
+  });
+  return { happened, stop: () => unsubscribe('net.client.socket', onSocket) };
+}
+
 async function failure(promise: Promise<unknown>): Promise<StorageError> {
   const error = await promise.then(
     () => undefined,
@@ -36,7 +52,7 @@ async function failure(promise: Promise<unknown>): Promise<StorageError> {
   return error as StorageError;
 }
 
-describe('S3 backend through a faulty network', () => {
+describe.each(s3Servers())('S3 backend on $name through a faulty network', (server) => {
   const prefix = `faults-${randomUUID()}`;
   const where = (endpoint: string): RepoLocation => ({
     type: 's3',
@@ -85,7 +101,8 @@ describe('S3 backend through a faulty network', () => {
     expect(proxy.stats.resets - before).toBe(3);
   });
 
-  it('rewrites the truncated remnant a dropped upload leaves on s3rver', async () => {
+  // Only s3rver keeps the partial body of an upload cut short; S3 and radosgw store a PUT whole or not at all.
+  it.runIf(server.name === 's3rver')('rewrites the truncated remnant a dropped upload leaves on s3rver', async () => {
     const once = new S3Backend(where(proxy.endpoint), { ...settings, ...patient, maxAttempts: 1 });
     const data = randomBytes(MiB);
     proxy.set({ resetAfterBytes: 400_000, resets: 1 });
@@ -121,10 +138,11 @@ describe('S3 backend through a faulty network', () => {
       const data = randomBytes(MiB);
       await direct.put('stall/blob', data);
       proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
-      const started = Date.now();
+      const connections = proxy.stats.connections;
       expect((await stalling.get('stall/blob')).equals(data)).toBe(true);
       expect(proxy.stats.stalls).toBe(2);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 1_500 - 50);
+      // Each stalled attempt was given up and its connection dropped: the third attempt came on a new connection.
+      expect(proxy.stats.connections - connections).toBeGreaterThanOrEqual(3);
       proxy.set({ stallAfterBytes: 200_000, stalls: 2 });
       await stalling.put('stall/up', data);
       expect((await direct.get('stall/up')).equals(data)).toBe(true);
@@ -166,8 +184,10 @@ describe('S3 backend through a faulty network', () => {
     const comesBack = new S3Backend(where(proxy.endpoint), { ...settings, ...patient, maxAttempts: 10, retryBaseMs: 100, retryMaxMs: 400 });
     const data = randomBytes(100_000);
     await proxy.down();
+    const refused = connectionRefused(Number(new URL(proxy.endpoint).port));
     const upload = comesBack.putIfAbsent('refused/blob', data);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await refused.happened; // the client has been turned away at least once before the server comes back
+    refused.stop();
     await proxy.up();
     expect(await upload).toBe(true);
     expect((await direct.get('refused/blob')).equals(data)).toBe(true);

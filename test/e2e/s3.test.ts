@@ -1,4 +1,4 @@
-// The built CLI against a real S3-compatible server (the suite's s3rver), as a user runs it: repo create, push,
+// The built CLI against real S3-compatible servers (the suite's s3rver and Ceph radosgw), as a user runs it: repo create, push,
 // list, versions, pull, inspect, verify, delete-version, delete; a push and a pull killed with SIGKILL and resumed;
 // and transfers through the fault proxy.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -9,6 +9,7 @@ import { S3Backend } from '../../src/backends/s3/s3.js';
 import { createWorkspace, expectSameTree, expectUserError, killWhen, type RepoEntry, type Workspace } from '../helpers/cli.js';
 import { closedPort, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
+import { type S3ServerUnderTest, s3Servers } from '../helpers/s3-servers.js';
 
 useS3rverCredentials();
 const server = inject('s3');
@@ -26,8 +27,8 @@ async function makeModel(dir: string, files: Record<string, number>): Promise<vo
   }
 }
 
-function s3Repo(prefix: string, endpoint = server.endpoint): RepoEntry {
-  return { type: 's3', path: `s3://${server.bucket}/${prefix}`, region: 'us-east-1', endpoint };
+function s3RepoOn(target: S3ServerUnderTest, prefix: string, endpoint = target.endpoint): RepoEntry {
+  return { type: 's3', path: `s3://${target.bucket}/${prefix}`, region: 'us-east-1', endpoint };
 }
 
 async function bytesUnder(dir: string): Promise<number> {
@@ -37,8 +38,9 @@ async function bytesUnder(dir: string): Promise<number> {
   return total;
 }
 
-describe('aim on an S3 repository (e2e)', () => {
+describe.each(s3Servers())('aim on an S3 repository on $name (e2e)', (server) => {
   const prefix = `e2e-${randomUUID()}`;
+  const s3Repo = (where: string, endpoint?: string) => s3RepoOn(server, where, endpoint);
   let ws: Workspace;
   let proxy: FaultProxy;
   /** Looks at the bucket directly, to time kills and check what the server holds. */
@@ -79,6 +81,8 @@ describe('aim on an S3 repository (e2e)', () => {
     await writeFile(join(model, 'config.json'), '{"changed": true}');
     const second = await ws.json(['model', 'push', 'team', 'resnet', model, '--tag', 'v2']);
     expect(second.bytesTransferred).toBeLessThan(1000);
+    // Moving `latest` is a compare-and-swap: on radosgw it must work with that server's If-Match rules.
+    expect((await ws.json(['inspect', 'team/resnet:latest'])).digest).toBe(second.digest);
     await ws.json(['model', 'delete-version', 'team', 'resnet', '--tag', 'v1']);
     const after = await ws.json(['model', 'versions', 'team', 'resnet']);
     expect(after.versions.map((v: { tag: string }) => v.tag)).not.toContain('v1');
@@ -187,6 +191,21 @@ describe('aim on an S3 repository (e2e)', () => {
     expect(proxy.stats).toMatchObject({ resets: 8, stalls: 4 });
     expect(proxy.stats.slowDowns).toBeGreaterThan(0);
     await faulty.cleanup();
+  });
+
+  // s3rver ignores conditional writes, so there two pushes within the same instant can both "win" (docs/s3.md).
+  it.runIf(server.name !== 's3rver')('lets one of two racing pushes of a version tag win, and leaves latest naming the winner', async () => {
+    const race = await createWorkspace({ team: s3Repo(`${prefix}/race`) }, env);
+    await makeModel(race.path('a'), { 'w.bin': 200_000 });
+    await makeModel(race.path('b'), { 'w.bin': 200_000 });
+    const results = await Promise.all(['a', 'b'].map((dir) => race.run(['model', 'push', 'team', 'm', race.path(dir), '--tag', 'v1', '--json'])));
+    const won = results.filter((result) => result.code === 0);
+    expect(won).toHaveLength(1);
+    expectUserError(results.find((result) => result.code !== 0)!, /tag v1 of team\/m already names other content|tags\/v1 .* was changed by another writer/);
+    const winner = won[0]!.json().digest;
+    expect((await race.json(['inspect', 'team/m:v1'])).digest).toBe(winner);
+    expect((await race.json(['inspect', 'team/m:latest'])).digest).toBe(winner);
+    await race.cleanup();
   });
 
   it('explains a missing bucket and an unreachable endpoint in one line with a hint', async () => {

@@ -1,14 +1,31 @@
 // What moves and what does not: dedupe of an insertion, immutable tags, `latest`, pulling a new version over an
 // old one, a single-file push, symlinks that leave the folder, and --include/--exclude. All through the built CLI.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, rm, stat, symlink, watch, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveFile, generateModel, writeRandomFile } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, listFiles, sha256File, type Workspace } from '../helpers/cli.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+
+/** Resolves when `path` no longer exists, woken by changes in its folder; fails the test if that takes a minute. */
+async function gone(path: string): Promise<void> {
+  const giveUp = new AbortController();
+  const timer = setTimeout(() => giveUp.abort(), 60_000);
+  // Watching starts before the first look, so a removal between the two is still seen.
+  const changes = watch(dirname(path), { signal: giveUp.signal });
+  try {
+    if (existsSync(path)) for await (const _ of changes) if (!existsSync(path)) break;
+  } catch {
+    // given up (the assertion below says so), or the folder itself went away, which is gone too
+  } finally {
+    clearTimeout(timer);
+    giveUp.abort();
+  }
+  expect(existsSync(path), `${path} is still there after a minute`).toBe(false);
+}
 
 describe('transfers (local repository)', () => {
   let ws: Workspace;
@@ -50,9 +67,7 @@ describe('transfers (local repository)', () => {
       expect(second.filesUnchanged).toBe(1); // config.json
       await expectSameTree(ws.path(big('pulled')), ws.path(big('v2')));
       // The replaced v1 file went to .aim/trash, which a detached process deletes after aim exits.
-      const trash = ws.path(big('pulled'), '.aim', 'trash');
-      for (let waited = 0; existsSync(trash) && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(existsSync(trash)).toBe(false);
+      await gone(ws.path(big('pulled'), '.aim', 'trash'));
     });
   });
 
@@ -141,10 +156,11 @@ describe('transfers (local repository)', () => {
       const cacheDir = own.path('aim-home', 'cache', 'stat');
       const [cacheFile] = await listFiles(cacheDir);
       const written = await readFile(join(cacheDir, cacheFile!), 'utf8');
-      const before = (await stat(join(cacheDir, cacheFile!))).mtimeMs;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = await stat(join(cacheDir, cacheFile!));
       expect(await own.json(['push', 'c/m:v2', 'model'])).toMatchObject({ bytesTransferred: 0 });
-      expect((await stat(join(cacheDir, cacheFile!))).mtimeMs).toBe(before);
+      // Every write of the cache is a new file renamed into place, so an untouched cache keeps its inode.
+      const after = await stat(join(cacheDir, cacheFile!));
+      expect({ ino: after.ino, mtimeMs: after.mtimeMs }).toEqual({ ino: before.ino, mtimeMs: before.mtimeMs });
       await writeRandomFile(own.path('model', 'w.bin'), 3 * MiB, 'cache-2');
       expect((await own.json(['push', 'c/m:v3', 'model'])).bytesTransferred).toBeGreaterThan(0);
       expect(await readFile(join(cacheDir, cacheFile!), 'utf8')).not.toBe(written);

@@ -13,6 +13,7 @@ import { ConfigError } from '../../lib/errors.js';
 import type { RepoLocation } from '../backend.js';
 import { quietAwsSdkVersionWarning, type S3Settings } from '../../settings/s3.js';
 import { isRetryable, RetriesExhausted } from './s3-errors.js';
+import { boundReplies } from './s3-reply-bounds.js';
 
 export function createS3Client(location: RepoLocation, settings: S3Settings): S3Client {
   quietAwsSdkVersionWarning();
@@ -24,7 +25,7 @@ export function createS3Client(location: RepoLocation, settings: S3Settings): S3
   }
   const checksums = mode === undefined ? undefined : mode === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   const maxSockets = Math.max(50, (location.concurrency ?? 0) * 2);
-  return new S3Client({
+  const client = new S3Client({
     region: location.region ?? (location.endpoint ? 'us-east-1' : undefined),
     endpoint: location.endpoint,
     forcePathStyle: location.endpoint !== undefined,
@@ -43,6 +44,8 @@ export function createS3Client(location: RepoLocation, settings: S3Settings): S3
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     },
   });
+  boundReplies(client);
+  return client;
 }
 
 /** Splits `s3://bucket/some/prefix` into the bucket and a key prefix ending in `/` (or empty). */
@@ -73,7 +76,7 @@ export async function withRetries<T>(settings: S3Settings, attempt: (signal: Abo
       settings.requestTimeoutMs,
     );
     try {
-      return await attempt(controller.signal);
+      return await untilAborted(attempt(controller.signal), controller.signal);
     } catch (error) {
       const failure: unknown = controller.signal.aborted ? controller.signal.reason : error;
       if (!isRetryable(failure)) throw failure;
@@ -85,24 +88,49 @@ export async function withRetries<T>(settings: S3Settings, attempt: (signal: Abo
   }
 }
 
+/**
+ * The attempt's outcome, or the signal's reason as soon as it fires, whichever comes first. Today every layer below
+ * (the SDK's handler, our body readers) ends its work when the signal fires; this makes the deadline hold without
+ * relying on that, so a server that trickles a reply a byte at a time can never keep an attempt going past it.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 class TruncatedBody extends Error {
   override readonly name = 'TruncatedBody';
   readonly code = 'ECONNRESET';
 }
 
+/** Thrown when a reply is longer than its reader allows; an AimError, so it is never retried. */
+export type TooLarge = (size: number | undefined) => Error;
+
 /**
  * Hands each piece of a response body to `take`. The attempt's signal destroys a stalled stream; a body shorter than
- * its Content-Length (a connection closed early) is a TruncatedBody to retry, never data to return.
+ * its Content-Length (a connection closed early) is a TruncatedBody to retry, never data to return. A body longer
+ * than `limit` is refused from its Content-Length before a byte is read, or as soon as it passes the limit.
  */
-async function consumeBody(body: unknown, signal: AbortSignal, expected: number | undefined, take: (piece: Buffer) => void): Promise<number> {
+async function consumeBody(
+  body: unknown,
+  signal: AbortSignal,
+  expected: number | undefined,
+  take: (piece: Buffer) => void,
+  limit?: { maxBytes: number; tooLarge: TooLarge },
+): Promise<number> {
   if (body === undefined) return 0;
   if (!(body instanceof Readable)) throw new TypeError('the S3 client returned a body that is not a Node stream');
   addAbortSignal(signal, body);
   let total = 0;
   try {
+    if (limit && expected !== undefined && expected > limit.maxBytes) throw limit.tooLarge(expected);
     for await (const piece of body) {
-      take(piece as Buffer);
       total += (piece as Buffer).length;
+      if (limit && total > limit.maxBytes) throw limit.tooLarge(expected);
+      take(piece as Buffer);
     }
   } finally {
     body.destroy();
@@ -113,27 +141,42 @@ async function consumeBody(body: unknown, signal: AbortSignal, expected: number 
   return total;
 }
 
-export async function readBody(body: unknown, signal: AbortSignal, expected: number | undefined): Promise<Buffer> {
+/** The whole body; at most `limit.maxBytes` of it, else `limit.tooLarge`. */
+export async function readBody(body: unknown, signal: AbortSignal, expected: number | undefined, limit?: { maxBytes: number; tooLarge: TooLarge }): Promise<Buffer> {
   const pieces: Buffer[] = [];
-  const total = await consumeBody(body, signal, expected, (piece) => pieces.push(piece));
+  const total = await consumeBody(body, signal, expected, (piece) => pieces.push(piece), limit);
   return Buffer.concat(pieces, total);
 }
 
-/** Copies body bytes [skip, skip + target.length) into `target` (the rest is read and dropped); returns bytes copied. */
+/**
+ * Copies body bytes [skip, skip + target.length) into `target` and returns how many were copied. A server owes us
+ * no more than that: bytes past the window (a server ignoring Range, or sending more than asked) end the read.
+ */
 export async function readBodyInto(body: unknown, signal: AbortSignal, expected: number | undefined, target: Uint8Array, skip = 0): Promise<number> {
   let seen = 0;
   let copied = 0;
-  await consumeBody(body, signal, expected, (piece) => {
-    const from = Math.max(skip, seen);
-    const to = Math.min(skip + target.length, seen + piece.length);
-    if (to > from) {
-      target.set(piece.subarray(from - seen, to - seen), from - skip);
-      copied = to - skip;
-    }
-    seen += piece.length;
-  });
+  const window = skip + target.length;
+  const stop = new BodyWindowFull();
+  try {
+    await consumeBody(body, signal, expected, (piece) => {
+      const from = Math.max(skip, seen);
+      const to = Math.min(window, seen + piece.length);
+      if (to > from) {
+        target.set(piece.subarray(from - seen, to - seen), from - skip);
+        copied = to - skip;
+      }
+      seen += piece.length;
+      // Stop only past the window: a body that ends exactly there is read to its end, keeping the connection alive.
+      if (seen > window) throw stop;
+    });
+  } catch (error) {
+    if (error !== stop) throw error;
+  }
   return copied;
 }
+
+/** Ends a read early once the caller's window is full; the connection is dropped, not drained. */
+class BodyWindowFull extends Error {}
 
 /**
  * Runs the tasks given for one key one after another, in call order; other keys go on in parallel. Writers in one

@@ -39,12 +39,26 @@ interface ErrorShape {
   errors?: ErrorShape[];
 }
 
+/**
+ * Text a server sent, made safe to print on one terminal line: control characters (escape sequences, newlines, C1
+ * codes) become visible `\xNN` escapes, and the length is capped, so a hostile or broken endpoint can neither drive
+ * the user's terminal nor flood it.
+ */
+export function plainServerText(text: string, maxLength = 200): string {
+  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escaped.length > maxLength ? `${escaped.slice(0, maxLength)}...` : escaped;
+}
+
 function shape(error: unknown): ErrorShape {
   return typeof error === 'object' && error !== null ? (error as ErrorShape) : { message: String(error) };
 }
 
-/** The S3 error code or Node error code that best names the failure. */
+/** The S3 error code or Node error code that best names the failure, safe to print. */
 export function errorCode(error: unknown): string {
+  return plainServerText(rawErrorCode(error), 64);
+}
+
+function rawErrorCode(error: unknown): string {
   const e = shape(error);
   // Node's happy-eyeballs connect failures arrive as an AggregateError whose members carry the code.
   const nested = e.errors?.find((inner) => inner.code)?.code;
@@ -90,7 +104,8 @@ export function isRetryable(error: unknown): boolean {
 function regionHint(error: unknown): string | undefined {
   const e = shape(error);
   const named = e.Region ?? e.BucketRegion ?? e.$response?.headers?.['x-amz-bucket-region'];
-  return named ?? /expecting '([a-z0-9-]+)'/.exec(e.message ?? '')?.[1];
+  const region = named ?? /expecting '([a-z0-9-]+)'/.exec(e.message ?? '')?.[1];
+  return region === undefined ? undefined : plainServerText(region, 64);
 }
 
 function isRegionError(error: unknown, region: string | undefined): boolean {
@@ -208,7 +223,7 @@ export function translateS3Error(error: unknown, op: string, where: S3Where): Ai
   }
   const transient = transientError(failure);
   if (transient) return transient;
-  const message = shape(error).message ?? '';
+  const message = plainServerText(shape(error).message ?? '');
   return new StorageError(`cannot ${verb} ${target}: ${code}${message && message !== code ? `: ${message}` : ''}${after}`,
     options(where.endpoint ? `check that ${where.endpoint} is an S3-compatible server` : 'see docs/s3.md'));
 }

@@ -1,9 +1,12 @@
-// GetObject for chunk reads without the SDK's per-request middleware stack. A pull sends one GetObject per chunk
-// (70,000 for a 70 GB model), and the stack (schema serde, checksum, user-agent and retry middleware) costs about
-// 0.6 ms of CPU per request on the 2-core test machine, a third of the client's work in an S3 pull. Here the same
-// library parts do the same job once each: the SDK's endpoint rules resolve the URL, @smithy/signature-v4 signs,
-// and the client's own request handler (its agents and timeouts) sends. Errors come back in the shape the SDK
-// gives them (name, Code, $metadata.httpStatusCode), so retries and messages treat both paths alike.
+// GetObject for chunk reads without the SDK's per-request middleware stack (schema serde, checksum, user-agent and
+// retry middleware), because a pull sends one GetObject per run of packed chunks, and one per chunk in a repository
+// without packs (70,000 for a 70 GB model). Kept because it is measurably cheaper (docs/benchmarks.md, "Lean GET
+// against the SDK's GetObject"): a cold pull of 2 GiB from s3rver in loose chunks took 6.5-7.0 s of client CPU
+// instead of 10.4-10.8 s (wall 18.9-27.3 s against 26.1-35.2 s); with packs, 4.6-4.8 s instead of 5.0-5.4 s.
+// Here the same library parts do the same job once each: the SDK's endpoint rules resolve the URL,
+// @smithy/signature-v4 signs, and the client's own request handler (its agents and timeouts) sends. Errors come back
+// in the shape the SDK gives them (name, Code, $metadata.httpStatusCode), so retries and messages treat both paths
+// alike.
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
@@ -112,7 +115,12 @@ function flatten(headers: Record<string, string[]>): Record<string, string> {
 async function serviceError(status: number, headers: Record<string, string>, body: Readable | undefined): Promise<Error> {
   let text = '';
   if (body) {
-    for await (const piece of body) if (text.length < 64 * 1024) text += (piece as Buffer).toString('utf8');
+    // An error document is a few hundred bytes; past 64 KiB the rest is not read at all (the connection is dropped).
+    for await (const piece of body) {
+      text += (piece as Buffer).toString('utf8');
+      if (text.length >= 64 * 1024) break;
+    }
+    body.destroy();
   }
   const tag = (name: string) => unescapeXml(new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]);
   const code = tag('Code') ?? (status === 404 ? 'NotFound' : `Http${status}`);

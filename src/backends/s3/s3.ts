@@ -1,18 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  DeleteObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { ConflictError, NotFoundError } from '../../lib/errors.js';
-import type { Backend, ConditionalPut, ObjectInfo, RepoLocation } from '../backend.js';
+import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ConflictError } from '../../lib/errors.js';
+import { type Backend, type ConditionalPut, MAX_OBJECT_BYTES, type ObjectInfo, objectTooLarge, type RepoLocation } from '../backend.js';
 import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, withRetries } from './s3-client.js';
 import { type S3Settings, s3Settings } from '../../settings/s3.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 import { ObjectReader } from './s3-lean-get.js';
+import { listObjects } from './s3-list.js';
+import { CompareAndSwap } from './s3-swap.js';
 
 const SIZE_METADATA = 'aim-size';
 const isMissing = (error: unknown) => ['NotFound', 'NoSuchKey'].includes(errorCode(error));
@@ -22,9 +17,13 @@ const isMissing = (error: unknown) => ['NotFound', 'NoSuchKey'].includes(errorCo
  * (objects are chunks of at most a few MiB), which S3 makes visible all at once or not at all.
  *
  * Conditional writes (`IfNoneMatch: '*'`, `IfMatch: etag`) make putIfAbsent and putIfVersion atomic on AWS S3 and
- * servers that enforce them. Some servers (s3rver, and others) ignore those headers: the same code then still
- * works, but two writers racing on one tag can both succeed and the last one wins (docs/s3.md). putIfVersion checks
- * the current ETag first, which narrows that window but cannot close it.
+ * servers that enforce them (Ceph's radosgw too, with the ETag bare: see s3-swap.ts). Some servers (s3rver, and
+ * others) ignore those headers: the same code then still works, but two writers racing on one tag can both succeed
+ * and the last one wins (docs/s3.md). putIfVersion checks the current ETag first, which narrows that window but
+ * cannot close it.
+ *
+ * Nothing a server answers is trusted for size or shape: whole-object reads are bounded by what the caller expects
+ * (Backend.get's maxBytes), other replies by s3-reply-bounds.ts, listings by s3-list.ts, every attempt by a deadline.
  */
 export class S3Backend implements Backend, ConditionalPut {
   readonly location: string;
@@ -36,6 +35,12 @@ export class S3Backend implements Backend, ConditionalPut {
   /** Cleared when the server rejects conditional headers as not implemented; then plain PUTs are used. */
   private conditionalHeaders = true;
   private readonly writes = new KeyedQueue();
+  private readonly swapper = new CompareAndSwap({
+    location: () => this.location,
+    version: async (key) => (await this.head(key))?.version,
+    write: (key, data, conditions) => this.write(key, data, conditions),
+    read: (key, maxBytes) => this.getVersioned(key, maxBytes),
+  });
   /** GetObject without the SDK's per-request middleware where the endpoint allows it (s3-lean-get.ts). */
   private readonly reader: ObjectReader;
 
@@ -70,14 +75,16 @@ export class S3Backend implements Backend, ConditionalPut {
     }
   }
 
-  async get(key: string): Promise<Buffer> {
-    return (await this.getWithVersion(key)).data;
+  async get(key: string, maxBytes = MAX_OBJECT_BYTES): Promise<Buffer> {
+    return (await this.getWithVersion(key, maxBytes)).data;
   }
 
-  private async getWithVersion(key: string): Promise<{ data: Buffer; version: string }> {
+  /** The object and its ETag; one larger than `maxBytes` is refused from its Content-Length, unread. */
+  private async getWithVersion(key: string, maxBytes: number): Promise<{ data: Buffer; version: string }> {
+    const tooLarge = (size: number | undefined) => objectTooLarge(this.location, key, size, maxBytes);
     return this.run('read', key, async (abortSignal) => {
       const out = await this.reader.get(this.bucket, this.prefix + key, undefined, abortSignal);
-      return { data: await readBody(out.body, abortSignal, out.contentLength), version: out.etag ?? '' };
+      return { data: await readBody(out.body, abortSignal, out.contentLength, { maxBytes, tooLarge }), version: out.etag ?? '' };
     });
   }
 
@@ -199,17 +206,16 @@ export class S3Backend implements Backend, ConditionalPut {
     });
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    let token: string | undefined;
-    do {
-      const input = { Bucket: this.bucket, Prefix: this.prefix + prefix, MaxKeys: this.settings.listPageSize, ContinuationToken: token };
-      const page = await this.run('list', prefix, (abortSignal) => this.client.send(new ListObjectsV2Command(input), { abortSignal }));
-      for (const item of page.Contents ?? []) {
-        if (!item.Key?.startsWith(this.prefix) || item.Key.endsWith('/')) continue; // folder markers of S3 consoles
-        yield { key: item.Key.slice(this.prefix.length), size: item.Size ?? 0 };
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    return listObjects({
+      client: this.client,
+      bucket: this.bucket,
+      root: this.prefix,
+      prefix,
+      pageSize: this.settings.listPageSize,
+      location: this.location,
+      send: (attempt) => this.run('list', prefix, attempt),
+    });
   }
 
   delete(key: string): Promise<void> {
@@ -226,36 +232,15 @@ export class S3Backend implements Backend, ConditionalPut {
     });
   }
 
-  async getVersioned(key: string): Promise<{ data: Buffer; version: string } | undefined> {
-    return this.getWithVersion(key).catch((error: unknown) => {
+  async getVersioned(key: string, maxBytes = MAX_OBJECT_BYTES): Promise<{ data: Buffer; version: string } | undefined> {
+    return this.getWithVersion(key, maxBytes).catch((error: unknown) => {
       if (isMissing((error as Error).cause)) return undefined;
       throw error;
     });
   }
 
   putIfVersion(key: string, data: Uint8Array, expected: string | undefined): Promise<void> {
-    return this.writes.run(key, () => this.swap(key, data, expected));
-  }
-
-  private async swap(key: string, data: Uint8Array, expected: string | undefined): Promise<void> {
-    // Checking first catches a stale writer even on servers that ignore If-Match (see the class comment).
-    const current = await this.head(key);
-    if (current?.version !== expected) throw this.conflict(key);
-    try {
-      await this.write(key, data, expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected });
-    } catch (error) {
-      // If-Match on a key deleted meanwhile answers 404 on AWS: also a lost race.
-      if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
-      // A retried PUT fails its condition when our own earlier attempt landed: that is success, not a conflict.
-      const now = await this.getVersioned(key);
-      if (!now || !now.data.equals(data)) throw this.conflict(key);
-    }
-  }
-
-  private conflict(key: string): ConflictError {
-    return new ConflictError(`${key} in ${this.location} was changed by another writer`, {
-      hint: 'run the command again; it re-reads the current value',
-    });
+    return this.writes.run(key, () => this.swapper.swap(key, data, expected));
   }
 
   async close(): Promise<void> {

@@ -47,7 +47,7 @@ export async function manifestDigest(bytes: Uint8Array): Promise<Digest> {
   return digestOf(bytes);
 }
 
-const MANIFEST_FORMAT: Format = {
+export const MANIFEST_FORMAT: Format = {
   what: 'manifest',
   maxBytes: MAX_MANIFEST_BYTES,
   hint: 'the repository holds a damaged or hostile manifest; push the version again from a good copy',

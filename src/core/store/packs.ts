@@ -6,8 +6,9 @@ import { IntegrityError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { MAX_FOOTER_BYTES } from '../format/schemas/limits.js';
 import { corrupt, describeValue, isPackId } from '../format/schemas/parse.js';
-import { PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
+import { INDEX_FILE_FORMAT, PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
 import type { IndexCache } from './index-cache.js';
+import { getBounded } from './bounded-read.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
 // travel in pack objects of about 16 MiB and are read back with byte ranges, as restic's packs and Hugging Face's
@@ -133,7 +134,7 @@ async function readIndexFiles(
     const cached = await cache?.get(id);
     const fromCache = cached && tryParse(() => parseIndexFile(cached, where(id)));
     if (fromCache) return void loaded.set(id, fromCache);
-    const bytes = await backend.get(indexKey(id)).catch(undefinedIfNotFound);
+    const bytes = await getBounded(backend, indexKey(id), INDEX_FILE_FORMAT, where(id)).catch(undefinedIfNotFound);
     if (!bytes) return void gone.add(id);
     loaded.set(id, parseIndexFile(bytes, where(id)));
     await cache?.put(id, bytes);

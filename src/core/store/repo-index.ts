@@ -16,7 +16,7 @@ export interface RepoIndex {
 const INDEX_KEY = 'index.json';
 
 async function readIndex(repo: Repository): Promise<RepoIndex> {
-  const bytes = await repo.backend.get(INDEX_KEY).catch(undefinedIfNotFound);
+  const bytes = await repo.backend.get(INDEX_KEY, REPO_INDEX_FORMAT.maxBytes).catch(undefinedIfNotFound);
   // A damaged index starts again empty; each update then adds back the model it touches, `rebuildIndex` all.
   const index = parseJsonOrUndefined(repoIndexSchema, bytes, REPO_INDEX_FORMAT) as RepoIndex | undefined;
   return index ?? { format: 1, updatedAt: new Date(0).toISOString(), models: {} };

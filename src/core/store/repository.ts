@@ -4,14 +4,16 @@ import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
 import { assertDigest, digestHex, type Digest } from '../format/digest.js';
 import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
-import { encodeManifest, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
+import { encodeManifest, MANIFEST_FORMAT, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
 import { checkModelName, checkTagName } from '../format/names.js';
-import { parseTag } from '../format/schemas/store.js';
+import { MAX_SMALL_FILE_BYTES } from '../format/schemas/limits.js';
+import { parseTag, REPO_METADATA_FORMAT, TAG_FORMAT } from '../format/schemas/store.js';
 import { LOOSE_FORMAT, PACKED_FORMAT, parseRepoMetadata, type RepoMetadata } from './repo-metadata.js';
 
 export { LOOSE_FORMAT, PACKED_FORMAT, type RepoMetadata };
 import { IndexCache } from './index-cache.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
+import { getBounded } from './bounded-read.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
 // their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
@@ -54,7 +56,7 @@ export class Repository {
 
   /** aim-repo.json, or undefined for a repository nobody has pushed to yet. */
   async metadata(): Promise<RepoMetadata | undefined> {
-    const bytes = await this.backend.get('aim-repo.json').catch(undefinedIfNotFound);
+    const bytes = await getBounded(this.backend, 'aim-repo.json', REPO_METADATA_FORMAT, `aim-repo.json in ${this.location}`).catch(undefinedIfNotFound);
     if (!bytes) return undefined;
     const metadata = parseRepoMetadata(bytes, `repository ${this.name} (${this.location})`, `aim-repo.json in ${this.location}`);
     this.packed = metadata.format === PACKED_FORMAT;
@@ -160,7 +162,7 @@ export class Repository {
    * chunks of a committed manifest are stored only while this mark is what it was when they committed it.
    */
   async removalMark(): Promise<string | undefined> {
-    const bytes = await this.backend.get(REMOVALS_KEY).catch(undefinedIfNotFound);
+    const bytes = await this.backend.get(REMOVALS_KEY, MAX_SMALL_FILE_BYTES).catch(undefinedIfNotFound);
     return bytes?.toString('utf8').trim();
   }
 
@@ -191,7 +193,7 @@ export class Repository {
   }
 
   async getManifest(digest: Digest): Promise<Manifest> {
-    const bytes = await this.backend.get(manifestKey(digest)).catch((error) => {
+    const bytes = await getBounded(this.backend, manifestKey(digest), MANIFEST_FORMAT, `${digest} in repository ${this.name}`).catch((error) => {
       if (error instanceof NotFoundError) {
         throw new NotFoundError(`version ${digest} not found in repository ${this.name}`, {
           hint: `list versions with \`aim model versions ${this.name} MODEL\``,
@@ -204,7 +206,7 @@ export class Repository {
   }
 
   async getTag(model: string, tag: string): Promise<TagRecord | undefined> {
-    const bytes = await this.backend.get(tagKey(model, tag)).catch(undefinedIfNotFound);
+    const bytes = await getBounded(this.backend, tagKey(model, tag), TAG_FORMAT, `${tagKey(model, tag)} in ${this.location}`).catch(undefinedIfNotFound);
     return bytes ? parseTag(bytes, `${tagKey(model, tag)} in ${this.location}`) : undefined;
   }
 

@@ -67,7 +67,8 @@ async function commitVersion(
     size: totalBytes,
     files: files.length,
   }, options.force ?? false);
-  if (tagOutcome !== 'unchanged') await refreshIndex(repo, options.model);
+  // Even when the tags were already in place: a first run may have stopped before this step.
+  await refreshIndex(repo, options.model);
   return { digest, tagOutcome };
 }
 
