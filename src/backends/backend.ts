@@ -102,8 +102,7 @@ export function supportsConditionalPut(backend: Backend): backend is Backend & C
 
 /**
  * Optional capability: writes made durable later, all at once. A local folder fsyncs every object it writes, and
- * every fsync flushes the disk's write cache (measured on the test VM: 2 GiB in 16 MiB writes took 2.1–2.9 s, and
- * 3.7–4.0 s with a flush after each). A push needs its packs durable only before its index file names them, so it
+ * every fsync flushes the disk's write cache, which costs a pack write far more than its bytes do. A push needs its packs durable only before its index file names them, so it
  * writes them unsynced and syncs them together. Object stores need none of this: a PUT is durable when it returns.
  */
 export interface DeferredSync {
@@ -133,7 +132,7 @@ export interface RepoLocation {
   region?: string;
   endpoint?: string;
   profile?: string;
-  /** S3 checksum behaviour, see README "S3 and the SDK's checksums". */
+  /** S3 checksum behaviour, see docs/s3.md, "Checksums". */
   checksums?: 'when_required' | 'when_supported';
   concurrency?: number;
   /** Whether a new repository gathers chunks into packs (default: yes on S3); read when aim-repo.json is created. */
