@@ -1,14 +1,20 @@
 import { constants } from 'node:fs';
-import { access, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../lib/atomic-write.js';
 import { readFileRange } from '../lib/direct-io.js';
 import { NotFoundError, StorageError } from '../lib/errors.js';
+import { fsError } from '../lib/fs-errors.js';
+import { FileTooLargeError, readRegularFile, realFolder } from '../lib/safe-fs.js';
 import { type Backend, type DeferredSync, MAX_OBJECT_BYTES, type ObjectInfo, objectTooLarge } from './backend.js';
 
 /**
  * A repository in a folder on local disk or an NFS mount. Every write is temp file + fsync + rename, except packs,
  * which a push writes unsynced (temp file + link) and syncs together before its index names them (DeferredSync).
+ *
+ * Anyone who can write the folder may have planted anything in it, so every key is reached through real folders
+ * only (a symlinked `models/<model>` would carry tag writes out of the repository) and only regular files are
+ * opened (a FIFO would block forever, a device read without end): see lib/safe-fs.
  */
 export class LocalBackend implements Backend, DeferredSync {
   readonly location: string;
@@ -19,6 +25,12 @@ export class LocalBackend implements Backend, DeferredSync {
 
   private pathOf(key: string): string {
     return join(this.location, ...key.split('/'));
+  }
+
+  /** The key's path, once every folder on the way to it is a real folder (made when `create`), never a link. */
+  private async reach(key: string, create = false): Promise<string> {
+    await realFolder(this.location, key.split('/').slice(0, -1), { create });
+    return this.pathOf(key);
   }
 
   async probe(mode: 'read' | 'write'): Promise<void> {
@@ -40,11 +52,12 @@ export class LocalBackend implements Backend, DeferredSync {
   }
 
   async get(key: string, maxBytes = MAX_OBJECT_BYTES): Promise<Buffer> {
-    const size = (await stat(this.pathOf(key)).catch(() => undefined))?.size ?? 0;
-    if (size > maxBytes) throw objectTooLarge(this.location, key, size, maxBytes);
-    return readFile(this.pathOf(key)).catch((error) => {
-      throw this.translate(error, key);
-    });
+    return this.reach(key)
+      .then((path) => readRegularFile(path, maxBytes))
+      .catch((error) => {
+        if (error instanceof FileTooLargeError) throw objectTooLarge(this.location, key, error.size, maxBytes);
+        throw this.translate(error, key);
+      });
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
@@ -53,24 +66,38 @@ export class LocalBackend implements Backend, DeferredSync {
   }
 
   async readInto(key: string, target: Uint8Array, offset = 0): Promise<number> {
-    return readFileRange(this.pathOf(key), target, offset).catch((error) => {
-      throw this.translate(error, key);
-    });
+    return this.reach(key)
+      .then((path) => readFileRange(path, target, offset))
+      .catch((error) => {
+        throw this.translate(error, key);
+      });
   }
 
+  /** Undefined for a missing key (or a folder); a link or special file at the key is refused. */
   async stat(key: string): Promise<ObjectInfo | undefined> {
-    const info = await stat(this.pathOf(key)).catch(() => undefined);
-    return info?.isFile() ? { key, size: info.size } : undefined;
+    const info = await this.reach(key)
+      .then((path) => lstat(path))
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+        throw this.translate(error, key);
+      });
+    if (!info || info.isDirectory()) return undefined;
+    if (!info.isFile()) {
+      throw new StorageError(`${this.pathOf(key)} is ${info.isSymbolicLink() ? 'a symlink' : 'not a regular file'}`, {
+        hint: 'aim opens only regular files in a repository and follows no link there: remove it',
+      });
+    }
+    return { key, size: info.size };
   }
 
   async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
-    return writeAtomicIfAbsent(this.pathOf(key), data).catch((error) => {
+    return writeAtomicIfAbsent(this.pathOf(key), data, { root: this.location }).catch((error) => {
       throw this.translate(error, key);
     });
   }
 
   async putIfAbsentUnsynced(key: string, data: Uint8Array): Promise<boolean> {
-    return writeAtomicIfAbsent(this.pathOf(key), data, { durable: false }).catch((error) => {
+    return writeAtomicIfAbsent(this.pathOf(key), data, { durable: false, root: this.location }).catch((error) => {
       throw this.translate(error, key);
     });
   }
@@ -82,7 +109,7 @@ export class LocalBackend implements Backend, DeferredSync {
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
-    await writeAtomic(this.pathOf(key), data).catch((error) => {
+    await writeAtomic(this.pathOf(key), data, { root: this.location }).catch((error) => {
       throw this.translate(error, key);
     });
   }
@@ -95,7 +122,10 @@ export class LocalBackend implements Backend, DeferredSync {
   }
 
   private async *walk(folderKey: string, prefix: string): AsyncIterable<ObjectInfo> {
-    const folder = folderKey ? this.pathOf(folderKey) : this.location;
+    // The folder itself too: readdir would list whatever a link there points at.
+    const folder = await realFolder(this.location, folderKey ? folderKey.split('/') : []).catch((error) => {
+      throw this.translate(error, folderKey);
+    });
     const entries = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return [];
       throw this.translate(error, folderKey);
@@ -105,16 +135,19 @@ export class LocalBackend implements Backend, DeferredSync {
       if (entry.isDirectory()) {
         if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(key, prefix);
       } else if (entry.isFile() && !isTempName(entry.name) && key.startsWith(prefix)) {
-        const info = await stat(join(folder, entry.name)).catch(() => undefined);
-        if (info) yield { key, size: info.size };
+        const info = await lstat(join(folder, entry.name)).catch(() => undefined);
+        if (info?.isFile()) yield { key, size: info.size };
       }
     }
   }
 
+  /** Removes the name (a link planted at the key goes, never what it points at). */
   async delete(key: string): Promise<void> {
-    await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw this.translate(error, key);
-    });
+    await this.reach(key)
+      .then((path) => unlink(path))
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw this.translate(error, key);
+      });
   }
 
   /** Creates the repository folder; used by `aim repo create`. */
@@ -122,26 +155,11 @@ export class LocalBackend implements Backend, DeferredSync {
     await mkdir(this.location, { recursive: true });
   }
 
-  private translate(error: NodeJS.ErrnoException, key: string): Error {
-    const where = `${this.location}${sep}${key}`;
-    switch (error.code) {
-      case 'ENOENT':
-        return new NotFoundError(`${key} not found in ${this.location}`, { cause: error });
-      case 'EACCES':
-      case 'EPERM':
-      case 'EROFS':
-        return new StorageError(`cannot write ${where}: permission denied`, {
-          hint: 'check the folder permissions and that the mount is read-write',
-          cause: error,
-        });
-      case 'ENOSPC':
-      case 'EDQUOT':
-        return new StorageError(`no space left on the device holding ${this.location}`, {
-          hint: 'free some space or use another repository; the next push resumes where this one stopped',
-          cause: error,
-        });
-      default:
-        return error;
-    }
+  private translate(error: NodeJS.ErrnoException, key: string): unknown {
+    if (error.code === 'ENOENT') return new NotFoundError(`${key} not found in ${this.location}`, { cause: error });
+    return fsError(error, {
+      path: `${this.location}${sep}${key}`,
+      writableHint: 'check the folder permissions and that the mount is read-write',
+    });
   }
 }

@@ -3,7 +3,8 @@ import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { allowDirectIo, bufferForDirectWrite, DirectWriter, readDirect, VIEW_SLACK, viewForPosition, writeNewFileDirect } from '../../src/lib/direct-io.js';
+import { allowDirectIo, bufferForDirectWrite, readDirect, VIEW_SLACK, viewForPosition, writeNewFileDirect } from '../../src/lib/direct-io.js';
+import { DirectWriter } from '../../src/lib/direct-writer.js';
 
 const root = await mkdtemp(join(tmpdir(), 'aim-direct-'));
 afterAll(() => rm(root, { recursive: true, force: true }));

@@ -9,6 +9,7 @@ import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
 import { installGear } from './gear-scan.js';
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { digestFromHex, type Digest } from '../format/digest.js';
+import { readFully } from '../../lib/safe-fs.js';
 
 /** A chunk, with its digest when whoever cut it also hashed it. */
 export interface SourceChunk {
@@ -139,12 +140,7 @@ export class ChunkingWorker {
 
   private async fill(handle: FileHandle, window: Window, size: number, offset: number): Promise<number> {
     if (window.holds > 0) await new Promise<void>((resolve) => (window.onFree = resolve));
-    let filled = 0;
-    while (filled < DATA_SIZE) {
-      const { bytesRead } = await handle.read(window.buffer, this.reserve + filled, DATA_SIZE - filled, offset + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
+    const filled = await readFully(handle, window.buffer.subarray(this.reserve, this.reserve + DATA_SIZE), offset);
     window.start = this.reserve;
     window.end = this.reserve + filled;
     window.offset = offset;

@@ -1,6 +1,7 @@
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
+import { readRegularFileIfExists } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
 import { UsageError } from '../../lib/errors.js';
 import { parseManifest, type Manifest } from '../format/manifest.js';
@@ -15,6 +16,8 @@ export interface InstalledFile {
   digest: Digest;
   size: number;
   mtimeMs: number;
+  /** As in the stat cache: an edit that restores the mtime still moves the ctime. Absent in older records. */
+  ctimeMs?: number;
   ino: number;
 }
 
@@ -31,19 +34,19 @@ export const stateFolder = (dest: string): string => join(dest, '.aim');
 export const partialFolder = (dest: string): string => join(dest, '.aim', 'partial');
 
 export async function loadInstallState(dest: string): Promise<InstallState> {
-  const bytes = await readFile(join(stateFolder(dest), 'state.json')).catch(() => undefined);
+  // Read as a regular file only: a link or FIFO planted there is refused (DEST/.aim is checked to be a real folder).
+  const bytes = await readRegularFileIfExists(join(stateFolder(dest), 'state.json'));
   // A damaged state only costs re-verifying files.
   return parseJsonOrUndefined(installStateSchema, bytes, INSTALL_STATE_FORMAT) ?? { version: 1, files: {} };
 }
 
 export async function saveInstallState(dest: string, state: InstallState, manifestBytes?: Uint8Array): Promise<void> {
-  await mkdir(stateFolder(dest), { recursive: true });
-  if (manifestBytes) await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes);
-  await writeAtomic(join(stateFolder(dest), 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+  if (manifestBytes) await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes, { root: dest });
+  await writeAtomic(join(stateFolder(dest), 'state.json'), `${JSON.stringify(state, null, 1)}\n`, { root: dest });
 }
 
 export async function loadInstalledManifest(dest: string): Promise<Manifest | undefined> {
-  const bytes = await readFile(join(stateFolder(dest), 'manifest.json')).catch(() => undefined);
+  const bytes = await readRegularFileIfExists(join(stateFolder(dest), 'manifest.json'));
   if (!bytes) return undefined;
   try {
     return parseManifest(bytes, `${dest}/.aim/manifest.json`);
@@ -56,7 +59,8 @@ export async function loadInstalledManifest(dest: string): Promise<Manifest | un
 export async function isUnchanged(path: string, recorded: InstalledFile | undefined, digest: Digest): Promise<boolean> {
   if (!recorded || recorded.digest !== digest) return false;
   const info = await lstat(path).catch(() => undefined);
-  return !!info?.isFile() && info.size === recorded.size && info.mtimeMs === recorded.mtimeMs && info.ino === recorded.ino;
+  if (!info?.isFile()) return false;
+  return info.size === recorded.size && info.mtimeMs === recorded.mtimeMs && info.ctimeMs === recorded.ctimeMs && info.ino === recorded.ino;
 }
 
 /**

@@ -1,6 +1,9 @@
-import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isTempName, syncFolder } from '../../lib/atomic-write.js';
+import { fsError } from '../../lib/fs-errors.js';
+import { realFolder } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import {
@@ -15,7 +18,9 @@ import {
 } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
-import { ChunkBuffers, pullFile, type ChunkSource, type PullCounters } from './pull-file.js';
+import { ChunkBuffers } from './chunk-buffers.js';
+import type { ChunkSource, PullCounters } from './fetch-units.js';
+import { pullFile } from './pull-file.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { emptyTrashInBackground, moveAside } from '../store/trash.js';
@@ -24,6 +29,10 @@ import { verifyFileOnDisk } from '../verify/verify-file.js';
 // pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
 // rename them all into place, then record the installed version. Until the renames nothing under the destination's
 // final names changes, and the chunks of the version already installed are read from disk instead of the network.
+//
+// DEST/.aim and its folders must be real folders, never links (a planted `.aim` link would take every write of the
+// pull elsewhere), and what sits under DEST's final names is replaced by rename, never written through or read
+// unless it is a regular file: whatever DEST holds, a pull writes and deletes nothing outside it.
 
 export interface PullOptions {
   concurrency?: number;
@@ -71,23 +80,40 @@ async function locatorFor(folders: Array<{ dest: string; manifest: Manifest | un
  * still exactly as an older version installed it is known to differ: it is not read twice.
  */
 async function isInPlace(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<boolean> {
+  const info = await lstat(target).catch(() => undefined);
+  if (!info?.isFile()) return false; // a link, FIFO or folder under the name is replaced, never read
   const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
   return (await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)));
 }
 
-/** Notes the file now at `target` (its size, mtime and inode, so the next pull can trust it without re-hashing). */
+/** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
 async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
   const info = await stat(target);
-  next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
+}
+
+/** The plain error for a failure of the destination's file system (read-only, full, a name too long). */
+const destinationError = (dest: string) => (error: unknown): never => {
+  throw fsError(error, { path: dest, writableHint: 'pull into a folder you can write to' });
+};
+
+/** Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed). */
+async function prepareDestination(dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  await realFolder(dest, ['.aim', 'partial'], { create: true });
 }
 
 export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
+  const dest = resolve(destination);
+  return pullInto(repo, selector, dest, options).catch(destinationError(dest));
+}
+
+async function pullInto(repo: Repository, selector: VersionSelector, dest: string, options: PullOptions): Promise<PullResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
-  const dest = resolve(destination);
   const version = await resolveVersion(repo, selector);
   const { manifest } = version;
-  await mkdir(partialFolder(dest), { recursive: true });
+  await prepareDestination(dest);
   const state = await loadInstallState(dest);
   const installed = await loadInstalledManifest(dest);
   const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
@@ -97,7 +123,9 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
   const staged: Staged[] = [];
   let filesUnchanged = 0;
   try {
-    const others = await Promise.all((options.reuseFrom ?? []).map(async (folder) => ({ dest: folder, manifest: await loadInstalledManifest(folder) })));
+    // Other folders only offer chunks: one whose record cannot be read offers none.
+    const reusable = async (folder: string) => ({ dest: folder, manifest: await loadInstalledManifest(folder).catch(() => undefined) });
+    const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
     const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
     repo.cacheIndex();
     const index = await repo.packIndex();
@@ -151,7 +179,7 @@ async function installStaged(dest: string, staged: Staged[], next: InstallState)
   for (const { temp, target, file } of staged) {
     await mkdir(dirname(target), { recursive: true });
     const twin = renamed.get(temp);
-    if (twin) await copyFile(twin, temp);
+    if (twin) await copyFile(twin, temp, constants.COPYFILE_EXCL); // the first rename took the partial's name
     await chmod(temp, file.mode & 0o777 || 0o644);
     await moveAside(dest, target);
     await rename(temp, target);

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeAtomic } from '../../lib/atomic-write.js';
+import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
 import { aimHome } from '../../settings/home.js';
 import * as v from 'valibot';
 import type { Digest } from '../format/digest.js';
@@ -10,8 +10,10 @@ import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 import type { ManifestFile } from '../format/manifest.js';
 import type { SourceFile } from './walk.js';
 
-// Like git's index and restic's parent snapshot: a file whose path, size, mtime and inode have not changed since it
-// was last pushed to this repository is not read again; its chunk list is reused. `--rehash` ignores the cache. It is
+// Like git's index and restic's parent snapshot: a file whose path, size, mtime, ctime and inode have not changed
+// since it was last pushed to this repository is not read again; its chunk list is reused. The ctime matters: an
+// edit that keeps the size and puts the mtime back (touch -r, some editors and sync tools) changes only the ctime,
+// which no one can set back. An entry without a ctime (written before it was recorded) is not trusted. `--rehash` ignores the cache. It is
 // only a cache: losing it costs one re-read, so it is written without fsync. Each entry also names the manifest the
 // push committed: a manifest is written only once all its chunks are stored, so while it is still in the repository
 // the file's chunks need no check one by one (70,000 HEAD requests for a 70 GB model on S3).
@@ -19,6 +21,8 @@ import type { SourceFile } from './walk.js';
 interface Entry {
   size: number;
   mtimeMs: number;
+  /** Absent in entries written before ctime was recorded: such an entry never matches. */
+  ctimeMs?: number;
   ino: number;
   chunking: string;
   file: ManifestFile;
@@ -42,14 +46,19 @@ export class StatCache {
   private dirty = false;
 
   private constructor(
+    private readonly home: string,
     private readonly path: string,
     private readonly chunking: string,
   ) {}
 
   static async open(repoLocation: string, chunking: object): Promise<StatCache> {
     const id = createHash('sha256').update(repoLocation).digest('hex').slice(0, 16);
-    const cache = new StatCache(join(aimHome(), 'cache', 'stat', `${id}.json`), JSON.stringify(chunking));
-    const bytes = await readFile(cache.path).catch(() => undefined);
+    const home = aimHome();
+    const cache = new StatCache(home, join(home, 'cache', 'stat', `${id}.json`), JSON.stringify(chunking));
+    // Only through real folders of AIM_HOME and from a regular file: a link or FIFO there is no cache of ours.
+    const bytes = await realFolder(home, ['cache', 'stat'])
+      .then(() => readRegularFileIfExists(cache.path))
+      .catch(() => undefined);
     cache.entries = parseJsonOrUndefined(statCacheSchema, bytes, STAT_CACHE_FORMAT) ?? {};
     return cache;
   }
@@ -70,7 +79,8 @@ export class StatCache {
   record(source: SourceFile, file: ManifestFile): void {
     const previous = this.entry(source.absolute);
     if (!previous || !this.describes(previous, source) || previous.file.digest !== file.digest) {
-      this.entries[source.absolute] = { size: source.size, mtimeMs: source.mtimeMs, ino: source.ino, chunking: this.chunking, file };
+      const { size, mtimeMs, ctimeMs, ino } = source;
+      this.entries[source.absolute] = { size, mtimeMs, ctimeMs, ino, chunking: this.chunking, file };
       this.checked.add(source.absolute);
       this.dirty = true;
     }
@@ -91,9 +101,10 @@ export class StatCache {
     return result.output;
   }
 
-  /** Whether the entry was recorded for this file as it is now (path, size, mtime, inode) and this chunking. */
+  /** Whether the entry was recorded for this file as it is now (path, size, mtime, ctime, inode) and this chunking. */
   private describes(entry: Entry, source: SourceFile): boolean {
-    return entry.size === source.size && entry.mtimeMs === source.mtimeMs && entry.ino === source.ino && entry.chunking === this.chunking;
+    const same = entry.size === source.size && entry.mtimeMs === source.mtimeMs && entry.ctimeMs === source.ctimeMs && entry.ino === source.ino;
+    return same && entry.chunking === this.chunking;
   }
 
   committed(manifest: Digest, removals: string | undefined): void {
@@ -107,6 +118,6 @@ export class StatCache {
 
   async save(): Promise<void> {
     if (!this.dirty) return;
-    await writeAtomic(this.path, JSON.stringify(this.entries), { durable: false }).catch(() => undefined);
+    await writeAtomic(this.path, JSON.stringify(this.entries), { durable: false, root: this.home }).catch(() => undefined);
   }
 }

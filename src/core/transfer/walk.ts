@@ -16,6 +16,8 @@ export interface SourceFile {
   size: number;
   mode: number;
   mtimeMs: number;
+  /** Changes with every write and chmod, and cannot be set back (unlike mtime): the stat cache compares it. */
+  ctimeMs: number;
   ino: number;
 }
 
@@ -44,7 +46,7 @@ const REFUSED_SHOWN = 5;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function toSource(path: string, absolute: string, info: Awaited<ReturnType<typeof stat>>): SourceFile {
-  return { path, absolute, size: Number(info.size), mode: Number(info.mode) & 0o777, mtimeMs: Number(info.mtimeMs), ino: Number(info.ino) };
+  return { path, absolute, size: Number(info.size), mode: Number(info.mode) & 0o777, mtimeMs: Number(info.mtimeMs), ctimeMs: Number(info.ctimeMs), ino: Number(info.ino) };
 }
 
 function checkPatterns(flag: string, patterns: string[] = []): void {

@@ -1,10 +1,10 @@
-import { open } from 'node:fs/promises';
+import { openRegular } from '../../lib/safe-fs.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { ManifestFile } from '../format/manifest.js';
 
 /** True when the file at `path` has exactly the manifest's bytes (size first, then a full BLAKE3 read). */
 export async function verifyFileOnDisk(path: string, file: ManifestFile, pool: HashPool): Promise<boolean> {
-  const handle = await open(path, 'r').catch(() => undefined);
+  const handle = await openRegular(path).catch(() => undefined); // a link, FIFO or device is not the file
   if (!handle) return false;
   try {
     const info = await handle.stat();

@@ -11,7 +11,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 async function sourceFile(name: string, bytes: Buffer): Promise<SourceFile> {
   const absolute = join(root, name);
   await writeFile(absolute, bytes);
-  return { path: name, absolute, size: bytes.length, mode: 0o644, mtimeMs: 0, ino: 0 };
+  return { path: name, absolute, size: bytes.length, mode: 0o644, mtimeMs: 0, ctimeMs: 0, ino: 0 };
 }
 
 describe('FilePrefetch', () => {

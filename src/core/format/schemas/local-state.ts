@@ -21,7 +21,7 @@ export const DEPLOYMENT_FORMAT: Format = {
 /** Inode numbers and mtimes as Node reports them (numbers, possibly fractional milliseconds). */
 const statNumber = v.pipe(v.number(), v.finite('is not a finite number'), v.minValue(0, 'is negative'));
 
-const installedFileSchema = v.object({ digest, size: byteSize(), mtimeMs: statNumber, ino: statNumber });
+const installedFileSchema = v.object({ digest, size: byteSize(), mtimeMs: statNumber, ctimeMs: v.optional(statNumber), ino: statNumber });
 
 /** DEST/.aim/state.json. */
 export const installStateSchema = v.object({
@@ -39,6 +39,8 @@ export const statCacheSchema = v.record(v.string(), v.unknown());
 export const statCacheEntrySchema = v.object({
   size: byteSize(),
   mtimeMs: statNumber,
+  /** Absent in entries written before ctime was recorded: such an entry never matches. */
+  ctimeMs: v.optional(statNumber),
   ino: statNumber,
   chunking: v.string(),
   file: v.object({
