@@ -63,11 +63,21 @@ export async function buildCli(argv: string[], binaryName = 'aim'): Promise<Cli>
 // in proportion to what is live: little for aim's usual heap.
 setFlagsFromString('--heap-growing-percent=300');
 
-// Ctrl-C: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.
+// Ctrl-C and SIGTERM: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.
+// The process ends by the signal itself, re-raised with its default action, as git and most Unix tools do (a shell
+// then sees 130 or 143 and a script stops too). Not process.exit: it waits for every libuv thread to return, and a
+// thread can be stuck for good (an open() of a FIFO, a hung NFS read) or for seconds (an fsync of gigabytes). The
+// 'exit' listeners still run first (e.g. the one that stops an engine `aim run` was starting).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`\naim: interrupted; nothing half-written is visible, run the same command again to resume\n`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.exitCode = signal === 'SIGINT' ? 130 : 143;
+    try {
+      process.emit('exit', process.exitCode);
+    } finally {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
   });
 }
 

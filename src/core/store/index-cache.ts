@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
+import { readRegularFile, realFolder } from '../../lib/safe-fs.js';
 import { aimHome } from '../../settings/home.js';
 
 // A local copy of a repository's index files, so that a push or pull reads from the store only the index files it
@@ -9,6 +10,8 @@ import { aimHome } from '../../settings/home.js';
 // every transfer. Safe because an index file never changes: it is named at random when written and is only ever
 // replaced by a new name. A cached copy that does not read as an index is fetched again; files the repository no
 // longer lists are dropped from the cache. `aim verify` does not use it: it checks the repository's own files.
+// The cache is reached through real folders of AIM_HOME only, and holds regular files only: a link planted there
+// is no cache of ours, so nothing is read, written or deleted through it.
 
 const ID = /^([0-9a-f]{32})\.json$/;
 const STALE_TEMP_MS = 60 * 60 * 1000;
@@ -19,7 +22,16 @@ async function isOlderThan(path: string, ms: number): Promise<boolean> {
 }
 
 export class IndexCache {
-  constructor(readonly folder: string) {}
+  /** The folders from `home` down to the cache's, each to be a real folder, never a link. */
+  private readonly parts: string[];
+
+  /** A cache in `folder`, which lies in `home` (AIM_HOME; the folder itself by default). */
+  constructor(
+    readonly folder: string,
+    private readonly home: string = folder,
+  ) {
+    this.parts = relative(home, folder).split(sep).filter(Boolean);
+  }
 
   /**
    * The cache of the repository at `location`, under AIM_HOME. Two stores known by one location (a bucket of the
@@ -28,16 +40,19 @@ export class IndexCache {
    */
   static forRepository(location: string): IndexCache {
     const id = createHash('sha256').update(location).digest('hex').slice(0, 16);
-    return new IndexCache(join(aimHome(), 'cache', 'index', id));
+    const home = aimHome();
+    return new IndexCache(join(home, 'cache', 'index', id), home);
   }
 
   async get(id: string): Promise<Buffer | undefined> {
-    return readFile(this.pathOf(id)).catch(() => undefined);
+    return realFolder(this.home, this.parts)
+      .then(() => readRegularFile(this.pathOf(id)))
+      .catch(() => undefined);
   }
 
   /** Best effort: a cache that cannot be written only costs a download next time. */
   async put(id: string, bytes: Uint8Array): Promise<void> {
-    await writeAtomic(this.pathOf(id), bytes, { durable: false }).catch(() => undefined);
+    await writeAtomic(this.pathOf(id), bytes, { durable: false, root: this.home }).catch(() => undefined);
   }
 
   /**
@@ -45,7 +60,8 @@ export class IndexCache {
    * hour old (a process killed while writing a copy; younger ones may be another process's write in progress).
    */
   async keepOnly(listed: Set<string>): Promise<void> {
-    const names = await readdir(this.folder).catch(() => [] as string[]);
+    const real = await realFolder(this.home, this.parts).then(() => true, () => false);
+    const names = real ? await readdir(this.folder).catch(() => [] as string[]) : [];
     for (const name of names) {
       const path = join(this.folder, name);
       const id = ID.exec(name)?.[1];
