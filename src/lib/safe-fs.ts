@@ -113,10 +113,11 @@ export interface RealFolderOptions {
 
 /**
  * Checks that each of `parts`, one below the other under `root`, is a real folder and not a link or a file (the
- * root itself is the user's choice and may be a link); with `create`, makes those that are missing. Returns the
+ * root itself is the user's choice and may be a link); with `create`, makes those that are missing, the root too. Returns the
  * folder's path. Without `create`, a missing folder ends the check: whatever is below it does not exist either.
  */
 export async function realFolder(root: string, parts: string[], options: RealFolderOptions = {}): Promise<string> {
+  if (options.create) await mkdir(root, { recursive: true });
   let folder = root;
   for (const part of parts) {
     folder = join(folder, part);

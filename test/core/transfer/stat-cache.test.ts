@@ -1,0 +1,69 @@
+// The stat cache lets a push skip reading files that did not change. "Did not change" must not be fooled by an
+// edit that keeps the size and puts the mtime back (touch -r, rsync -t, some editors): the ctime moves on every
+// write and cannot be set back, so the cache compares it too. Through the real CLI, with a real file edited in place.
+import { execFile } from 'node:child_process';
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, type Workspace } from '../../helpers/cli.js';
+
+const run = promisify(execFile);
+
+describe('stat cache', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: 3 * 1024 * 1024 }, { path: 'config.json', size: 200 }], seed: 'stat-cache' });
+  });
+  afterAll(() => ws.cleanup());
+
+  it('pushes the new bytes of a same-size edit whose mtime was put back', async () => {
+    const first = await ws.json(['push', 'r/m:v1', 'model']);
+    const weights = ws.path('model', 'weights.bin');
+    const before = await stat(weights);
+
+    // Same size, same inode, and the times put back to the nanosecond with touch -r, as sync tools do.
+    await run('touch', ['-r', weights, ws.path('times')]);
+    const handle = await open(weights, 'r+');
+    await handle.write(Buffer.alloc(64 * 1024, 0x5a), 0, 64 * 1024, 1024 * 1024);
+    await handle.close();
+    await run('touch', ['-r', ws.path('times'), weights]);
+    const after = await stat(weights);
+    expect([after.size, after.ino, after.mtimeMs]).toEqual([before.size, before.ino, before.mtimeMs]);
+
+    const second = await ws.json(['push', 'r/m:v2', 'model']);
+    expect(second.digest, 'the edit makes another version').not.toBe(first.digest);
+    await ws.json(['pull', 'r/m:v2', 'out']);
+    await expectSameTree(ws.path('out'), ws.path('model'));
+    expect((await readFile(ws.path('out', 'weights.bin'))).subarray(1024 * 1024, 1024 * 1024 + 4)).toEqual(Buffer.alloc(4, 0x5a));
+  });
+
+  it('trusts an entry whose size, times and inode all match, and not one recorded without a ctime', async () => {
+    // What the cache says is marked (a file digest nobody computed), so the pushed manifest shows whether it was used.
+    const folder = ws.path('aim-home', 'cache', 'stat');
+    const [name] = await readdir(folder);
+    const cacheFile = join(folder, name!);
+    const entries = JSON.parse(await readFile(cacheFile, 'utf8'));
+    const entry = entries[ws.path('model', 'weights.bin')];
+    expect(entry.ctimeMs).toBe((await stat(ws.path('model', 'weights.bin'))).ctimeMs);
+    const marker = `blake3:${'ab'.repeat(32)}`;
+    const real = entry.file.digest;
+    entry.file.digest = marker;
+    await writeFile(cacheFile, JSON.stringify(entries));
+    expect(await weightsDigest('v3')).toBe(marker);
+
+    delete entry.ctimeMs; // as written before ctime was recorded
+    await writeFile(cacheFile, JSON.stringify(entries));
+    expect(await weightsDigest('v4')).toBe(real);
+  });
+
+  /** Pushes the model as `tag` and returns the digest its manifest gives weights.bin. */
+  async function weightsDigest(tag: string): Promise<string> {
+    await ws.json(['push', `r/m:${tag}`, 'model']);
+    const inspected = await ws.json(['inspect', `r/m:${tag}`]);
+    return inspected.files.find((file: { path: string }) => file.path === 'weights.bin').digest;
+  }
+});
