@@ -157,6 +157,12 @@ export class LocalBackend implements Backend, DeferredSync {
 
   private translate(error: NodeJS.ErrnoException, key: string): unknown {
     if (error.code === 'ENOENT') return new NotFoundError(`${key} not found in ${this.location}`, { cause: error });
+    if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+      return new StorageError(`no space left on the device holding ${this.location}`, {
+        hint: 'free some space or use another repository; the next push resumes where this one stopped',
+        cause: error,
+      });
+    }
     return fsError(error, {
       path: `${this.location}${sep}${key}`,
       writableHint: 'check the folder permissions and that the mount is read-write',

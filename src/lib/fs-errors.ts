@@ -28,7 +28,7 @@ export function fsError(error: unknown, context: FsErrorContext): unknown {
       return new StorageError(`cannot write ${path}: permission denied`, { ...options, hint: writableHint });
     case 'ENOSPC':
     case 'EDQUOT':
-      return new StorageError(`no space left on the device holding ${path}`, {
+      return new StorageError(`no space left on device: ${path}`, {
         ...options,
         hint: 'free some space, then run the same command again: it resumes where it stopped',
       });
