@@ -115,7 +115,7 @@ export async function writeAtomicIfAbsent(finalPath: string, data: Uint8Array, o
   try {
     await link(temp, finalPath);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return expectRegular(finalPath);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return await expectRegular(finalPath);
     throw error;
   } finally {
     await unlink(temp).catch(() => undefined);

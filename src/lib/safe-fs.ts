@@ -15,12 +15,13 @@ const REFUSE_HINT = 'aim opens only regular files there and follows no link it d
 
 /** "a symlink", "a FIFO", ...: what a non-regular file is, for messages. */
 function kindOf(info: Stats): string {
+  if (info.isFile()) return 'a file';
   if (info.isSymbolicLink()) return 'a symlink';
   if (info.isDirectory()) return 'a folder';
   if (info.isFIFO()) return 'a FIFO';
   if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
   if (info.isSocket()) return 'a socket';
-  return 'not a regular file';
+  return 'something else';
 }
 
 function notRegular(path: string, kind: string): StorageError {

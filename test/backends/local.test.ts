@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ObjectInfo } from '../../src/backends/backend.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { NotFoundError } from '../../src/lib/errors.js';
 import { runBackendConformance } from './conformance.js';
@@ -30,3 +33,61 @@ describe('local folder: deferred sync', () => {
     }
   });
 });
+
+// A repository folder others can write: a link planted on the way to a key, or at a key, must never carry a read,
+// write or delete outside the folder, and a FIFO at a key must be refused at once instead of blocking.
+describe('local folder: planted links and special files', () => {
+  const run = promisify(execFile);
+  let root: string;
+  let repo: string;
+  let outside: string;
+  let backend: LocalBackend;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aim-local-hostile-'));
+    repo = join(root, 'repo');
+    outside = join(root, 'outside');
+    await mkdir(join(repo, 'models'), { recursive: true });
+    await mkdir(join(outside, 'tags'), { recursive: true });
+    await writeFile(join(outside, 'tags', 'v1'), 'outside tag');
+    backend = new LocalBackend(repo);
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('refuses every operation on a key whose folder is a link, and touches nothing outside', async () => {
+    await symlink(outside, join(repo, 'models', 'm'));
+    const key = 'models/m/tags/v1';
+    await expect(backend.get(key)).rejects.toThrow(/models\/m is a symlink, not a folder/);
+    await expect(backend.getRange(key, 0, 4)).rejects.toThrow(/is a symlink/);
+    await expect(backend.stat(key)).rejects.toThrow(/is a symlink/);
+    await expect(backend.put(key, Buffer.from('new'))).rejects.toThrow(/is a symlink/);
+    await expect(backend.putIfAbsent('models/m/tags/v2', Buffer.from('new'))).rejects.toThrow(/is a symlink/);
+    await expect(backend.delete(key)).rejects.toThrow(/is a symlink/);
+    await expect(collect(backend.list('models/m/'))).rejects.toThrow(/is a symlink/);
+    expect(await readFile(join(outside, 'tags', 'v1'), 'utf8')).toBe('outside tag');
+    expect(await readdir(join(outside, 'tags'))).toEqual(['v1']);
+  });
+
+  it('refuses a link or a FIFO at a key; delete removes the planted name, never what it points at', async () => {
+    await mkdir(join(repo, 'models', 'm', 'tags'), { recursive: true });
+    await symlink(join(outside, 'tags', 'v1'), join(repo, 'models', 'm', 'tags', 'linked'));
+    await run('mkfifo', [join(repo, 'models', 'm', 'tags', 'fifo')]);
+    await expect(backend.get('models/m/tags/linked')).rejects.toThrow(/linked is a symlink, not a regular file/);
+    await expect(backend.get('models/m/tags/fifo')).rejects.toThrow(/fifo is a FIFO, not a regular file/);
+    await expect(backend.stat('models/m/tags/fifo')).rejects.toThrow(/not a regular file/);
+    await expect(backend.putIfAbsent('models/m/tags/linked', Buffer.from('x'))).rejects.toThrow(/is a symlink/);
+    expect(await collect(backend.list('models/'))).toEqual([]); // neither is listed as an object
+    await backend.delete('models/m/tags/linked');
+    expect(await readFile(join(outside, 'tags', 'v1'), 'utf8')).toBe('outside tag');
+  });
+
+  it('names a key too long for the file system in a plain error', async () => {
+    await expect(backend.put(`models/${'m'.repeat(300)}/tags/v1`, Buffer.from('x'))).rejects.toThrow(/too long for the file system/);
+  });
+});
+
+async function collect(items: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
+  const all: ObjectInfo[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
