@@ -33,7 +33,7 @@ export function fsError(error: unknown, context: FsErrorContext): unknown {
         hint: 'free some space, then run the same command again: it resumes where it stopped',
       });
     case 'ENAMETOOLONG':
-      return new UsageError(`a name in ${path} is too long for the file system`, { ...options, hint: 'use a shorter path or name' });
+      return new UsageError(`file name too long: ${path}`, { ...options, hint: 'use a shorter path or name: the file system holds at most 255 bytes a name' });
     case 'ELOOP':
       return new StorageError(`${path} passes through a symlink aim does not follow`, { ...options, hint: 'replace the link with a real folder or file' });
     case 'ENOTDIR':

@@ -100,7 +100,7 @@ describe('safe-fs', () => {
   it('fsError turns the file system codes a user can act on into plain errors, and leaves others alone', () => {
     const errno = (code: string) => Object.assign(new Error(code), { code, path: '/some/where' });
     expect(String(fsError(errno('EROFS'), { path: '/x' }))).toMatch(/cannot write \/some\/where: the file system is read-only/);
-    expect(String(fsError(errno('ENAMETOOLONG'), { path: '/x' }))).toMatch(/too long for the file system/);
+    expect(String(fsError(errno('ENAMETOOLONG'), { path: '/x' }))).toMatch(/file name too long/);
     expect(String(fsError(errno('ENOSPC'), { path: '/x' }))).toMatch(/no space left on device/);
     const odd = errno('EIO');
     expect(fsError(odd, { path: '/x' })).toBe(odd);
