@@ -1,22 +1,20 @@
 import { constants } from 'node:fs';
 import { lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeAtomic } from '../../lib/atomic-write.js';
 import { DirectWriter } from '../../lib/direct-writer.js';
-import { FileTooLargeError, openRegular, readFully, readRegularFileIfExists } from '../../lib/safe-fs.js';
+import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { digestHex } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
-import { JOURNAL_FORMAT, journalSchema } from '../format/schemas/local-state.js';
-import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 import { TaskPool } from '../../lib/concurrently.js';
 import { fetchUnit, nextUnit, type PullFileContext } from './fetch-units.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
+import { JournalProgress, readJournal, writeCompleteJournal } from './pull-journal.js';
 
 // Rebuilds one file from its chunks into `.aim/partial/<digest>`. Every chunk is checked against its BLAKE3 digest
 // before it is written, at the offset the manifest fixes (whose chunk sizes must add up to the file size), so the
-// finished file is exactly the verified chunks in order. A journal records how many chunks are on disk, so a pull
-// killed at any moment resumes from there instead of from zero; a resumed pull checks those chunks again, on disk,
-// and fetches anew from the first one that does not match.
+// finished file is exactly the verified chunks in order. A journal (pull-journal.ts) records how many chunks are on
+// disk, so a pull killed at any moment resumes from there instead of from zero; a resumed pull checks those chunks
+// again, on disk, and fetches anew from the first one that does not match.
 //
 // The whole file is not hashed again: every byte of it was just checked in its chunk, and a second BLAKE3 pass over
 // the file cost a quarter of a second of a 2.8 s pull of 2 GiB from S3 (0.25 s less wall, 0.3 s less CPU measured).
@@ -26,27 +24,7 @@ import { MAX_RUN_BYTES } from './chunk-buffers.js';
 // The partial file and its journal are opened as regular files only (safe-fs): a link planted at either name is
 // refused, never written through, and a FIFO there cannot block the pull.
 
-const JOURNAL_EVERY_BYTES = 64 * 1024 * 1024;
-
-interface Journal {
-  chunksDone: number;
-  complete: boolean;
-}
-
 export const partialPath = (folder: string, file: ManifestFile): string => join(folder, digestHex(file.digest));
-
-/**
- * The journal a previous run left, or a fresh start when there is none or it does not read as one (too long for
- * one included). A link or FIFO planted in its place is refused.
- */
-async function readJournal(path: string): Promise<Journal> {
-  const fresh = { chunksDone: 0, complete: false };
-  const bytes = await readRegularFileIfExists(path, JOURNAL_FORMAT.maxBytes).catch((error: unknown) => {
-    if (error instanceof FileTooLargeError) return undefined;
-    throw error;
-  });
-  return parseJsonOrUndefined(journalSchema, bytes, JOURNAL_FORMAT) ?? fresh;
-}
 
 /**
  * How many of the first `claimed` chunks a previous run left on disk still match their digests: the journal may
@@ -78,53 +56,10 @@ function chunkOffsets(file: ManifestFile): number[] {
 interface PartialWriter {
   file: ManifestFile;
   context: PullFileContext;
-  handle: FileHandle;
   /** Where the chunks' bytes go: around the page cache where the file system allows it. */
   writer: DirectWriter;
   offsets: number[];
-  journalPath: string;
-}
-
-/**
- * Records chunks as written: progress advances over the contiguous prefix of written chunks, and every
- * JOURNAL_EVERY_BYTES of it the journal says so and writeback of the file starts.
- */
-function journalStepper(partial: PartialWriter, done: number) {
-  const { file, context, handle, offsets, journalPath } = partial;
-  const finished = new Set<number>();
-  let journaled = offsets[done]!;
-  let journaling: Promise<void> = Promise.resolve();
-  // Writeback starts while chunks still arrive (one fdatasync at a time, at each journal step) instead of all at
-  // the final fsync, which then waits only for the last stretch. Linux only: elsewhere (macOS) a datasync also
-  // flushes the drive's own cache.
-  let flushing: Promise<unknown> | undefined;
-  const state = { flushFailure: undefined as unknown };
-  const finish = (index: number): void => {
-    finished.add(index);
-    while (finished.delete(done)) {
-      context.task.advance(file.chunks[done]!.size);
-      done++;
-    }
-    if (offsets[done]! - journaled < JOURNAL_EVERY_BYTES) return;
-    // No fsync here: a killed process loses nothing from the page cache, and after a power cut a journal that
-    // claims more than reached the disk only costs a re-download (the resumed pull checks those chunks again).
-    const record = JSON.stringify({ chunksDone: done, complete: false });
-    journaling = journaling.then(() => writeAtomic(journalPath, record, { durable: false }));
-    journaling.catch(() => undefined); // reported where it is awaited, after the loop
-    journaled = offsets[done]!;
-    if (process.platform === 'linux') {
-      flushing ??= handle
-        .datasync()
-        .catch((error: unknown) => (state.flushFailure ??= error))
-        .finally(() => (flushing = undefined));
-    }
-  };
-  /** Waits for the journal writes and the flush under way; a failed journal write is thrown. */
-  const settled = async (): Promise<void> => {
-    await journaling;
-    await flushing;
-  };
-  return { finish, settled, state };
+  journal: JournalProgress;
 }
 
 /**
@@ -133,19 +68,18 @@ function journalStepper(partial: PartialWriter, done: number) {
  * back to the pool once written, and a chunk counts as in flight until then, so at most `concurrency` buffers are held.
  */
 async function writeChunks(partial: PartialWriter, done: number): Promise<void> {
-  const { file, context, offsets } = partial;
-  const journal = journalStepper(partial, done);
+  const { file, context, offsets, journal } = partial;
   const fetches = new TaskPool(context.concurrency);
   // Reads in flight are bounded by count and by bytes: a run of packed chunks is up to 8 MiB, and a unit starts
   // only once it fits. Five runs at once were the fastest of three, five and eight, from S3 and from a folder
   // (docs/benchmarks.md).
   const byteBudget = Math.max(5 * MAX_RUN_BYTES, context.concurrency * 1024 * 1024);
   let bytesInFlight = 0;
-  for (let first = done; first < file.chunks.length && !fetches.failure && !journal.state.flushFailure; ) {
+  for (let first = done; first < file.chunks.length && !fetches.failure && !journal.failure; ) {
     const unit = nextUnit(file, first, context);
     first += unit.count;
     await fetches.room(() => bytesInFlight + unit.bytes <= byteBudget);
-    if (fetches.failure || journal.state.flushFailure) break;
+    if (fetches.failure || journal.failure) break;
     const buffer = context.buffers.take(unit.bytes, offsets[unit.first]!);
     bytesInFlight += unit.bytes;
     fetches.start(async () => {
@@ -159,9 +93,8 @@ async function writeChunks(partial: PartialWriter, done: number): Promise<void> 
     });
   }
   await fetches.settle();
-  await journal.settled();
-  const failure = fetches.failure ?? (journal.state.flushFailure ? { error: journal.state.flushFailure } : undefined);
-  if (failure) throw failure.error;
+  await journal.settle().catch((error: unknown) => fetches.fail(error)); // a fetch's failure, if any, comes first
+  if (fetches.failure) throw fetches.failure.error;
 }
 
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
@@ -178,7 +111,8 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
     context.task.advance(offsets[done]!);
     const writer = await DirectWriter.open(temp, handle, file.size, offsets[done]!);
     try {
-      await writeChunks({ file, context, handle, writer, offsets, journalPath }, done);
+      const journal = new JournalProgress(journalPath, handle, file.chunks.map((chunk) => chunk.size), offsets, context.task, done);
+      await writeChunks({ file, context, writer, offsets, journal }, done);
       await writer.finish();
     } finally {
       await writer.close().catch(() => undefined);
@@ -188,6 +122,6 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
   } finally {
     await handle.close().catch(() => undefined);
   }
-  await writeAtomic(journalPath, JSON.stringify({ chunksDone: file.chunks.length, complete: true }), { durable: false });
+  await writeCompleteJournal(journalPath, file.chunks.length);
   return temp;
 }

@@ -22,7 +22,7 @@ import { ChunkBuffers } from './chunk-buffers.js';
 import type { ChunkSource, PullCounters } from './fetch-units.js';
 import { pullFile } from './pull-file.js';
 import type { Repository } from '../store/repository.js';
-import { resolveVersion, type VersionSelector } from '../store/resolve.js';
+import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
 import { emptyTrashInBackground, moveAside } from '../store/trash.js';
 import { verifyFileOnDisk } from '../verify/verify-file.js';
 
@@ -110,41 +110,12 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
 
 async function pullInto(repo: Repository, selector: VersionSelector, dest: string, options: PullOptions): Promise<PullResult> {
   const started = performance.now();
-  const progress = options.progress ?? silentProgress;
   const version = await resolveVersion(repo, selector);
   const { manifest } = version;
   await prepareDestination(dest);
   const state = await loadInstallState(dest);
-  const installed = await loadInstalledManifest(dest);
-  const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
-  const pool = new HashPool();
-  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(manifest));
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
-  const staged: Staged[] = [];
-  let filesUnchanged = 0;
-  try {
-    // Other folders only offer chunks: one whose record cannot be read offers none.
-    const reusable = async (folder: string) => ({ dest: folder, manifest: await loadInstalledManifest(folder).catch(() => undefined) });
-    const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
-    const locator = await locatorFor([{ dest, manifest: installed }, ...others]);
-    repo.cacheIndex();
-    const index = await repo.packIndex();
-    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
-    for (const file of manifest.files) {
-      const target = await safeTarget(dest, file.path);
-      if (await isInPlace(target, state.files[file.path], file, pool)) {
-        await recordInstalled(next, file, target);
-        counters.bytesReused += file.size;
-        filesUnchanged++;
-        task.advance(file.size);
-        continue;
-      }
-      staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, file });
-    }
-  } finally {
-    task.end();
-    await pool.close();
-  }
+  const { staged, counters, filesUnchanged } = await stageFiles(repo, version, dest, state, next, options);
   await installStaged(dest, staged, next);
   if (staged.length > 0) await syncFolder(dest);
   await removeDroppedFiles(dest, state, manifest);
@@ -164,6 +135,55 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     filesUnchanged,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+interface StagedFiles {
+  staged: Staged[];
+  counters: PullCounters;
+  filesUnchanged: number;
+}
+
+/**
+ * Builds each file that is not already in place in `.aim/partial` (verified), and records in `next` the ones that
+ * are. Nothing under DEST's final names changes yet.
+ */
+async function stageFiles(
+  repo: Repository,
+  version: ResolvedVersion,
+  dest: string,
+  state: InstallState,
+  next: InstallState,
+  options: PullOptions,
+): Promise<StagedFiles> {
+  const progress = options.progress ?? silentProgress;
+  const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
+  const pool = new HashPool();
+  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(version.manifest));
+  const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
+  try {
+    // Other folders only offer chunks: one whose record cannot be read offers none.
+    const reusable = async (folder: string) => ({ dest: folder, manifest: await loadInstalledManifest(folder).catch(() => undefined) });
+    const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
+    const locator = await locatorFor([{ dest, manifest: await loadInstalledManifest(dest) }, ...others]);
+    repo.cacheIndex();
+    const index = await repo.packIndex();
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
+    for (const file of version.manifest.files) {
+      const target = await safeTarget(dest, file.path);
+      if (await isInPlace(target, state.files[file.path], file, pool)) {
+        await recordInstalled(next, file, target);
+        counters.bytesReused += file.size;
+        result.filesUnchanged++;
+        task.advance(file.size);
+        continue;
+      }
+      result.staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, file });
+    }
+  } finally {
+    task.end();
+    await pool.close();
+  }
+  return result;
 }
 
 interface Staged {
