@@ -93,7 +93,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
   // Earlier versions of the same model pulled for serving hold most chunks of a new one: read them from disk.
   const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
   const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
-  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom });
+  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom, within: home });
   const label = formatReference(ref);
   const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
   const engine = engineFor(kind, session.config);

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { isTempName, syncFolder } from '../../lib/atomic-write.js';
 import { fsError } from '../../lib/fs-errors.js';
 import { realFolder } from '../../lib/safe-fs.js';
@@ -42,6 +42,11 @@ export interface PullOptions {
    */
   reuseFrom?: string[];
   progress?: ProgressSink;
+  /**
+   * A folder DEST lies in whose every folder down to DEST must be a real one, never a link (AIM_HOME, for the
+   * versions `aim run` pulls there). Without it DEST is the user's choice, links on the way included.
+   */
+  within?: string;
 }
 
 export interface PullResult {
@@ -98,8 +103,9 @@ const destinationError = (dest: string) => (error: unknown): never => {
 };
 
 /** Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed). */
-async function prepareDestination(dest: string): Promise<void> {
-  await mkdir(dest, { recursive: true });
+async function prepareDestination(dest: string, within: string | undefined): Promise<void> {
+  if (within === undefined) await mkdir(dest, { recursive: true });
+  else await realFolder(resolve(within), relative(resolve(within), dest).split(sep).filter(Boolean), { create: true });
   await realFolder(dest, ['.aim', 'partial'], { create: true });
 }
 
@@ -112,7 +118,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
   const { manifest } = version;
-  await prepareDestination(dest);
+  await prepareDestination(dest, options.within);
   const state = await loadInstallState(dest);
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
   const { staged, counters, filesUnchanged } = await stageFiles(repo, version, dest, state, next, options);
