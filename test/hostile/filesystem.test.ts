@@ -97,6 +97,9 @@ const CASES: HostileCase[] = [
   { name: 'an index file is a link', plant: (c) => linkToCopy(c, c.inRepo(c.pristine.index)), args: pull, outcome: refused(/missing from repository r/) },
   { name: 'the manifest is a link', plant: (c) => linkToCopy(c, c.inRepo(c.pristine.manifest)), args: pull, outcome: refused(/manifests\/blake3\/.* is a symlink, not a regular file/) },
   { name: 'aim-repo.json is a link (push)', plant: (c) => linkToCopy(c, c.inRepo('aim-repo.json')), args: push('v2'), outcome: refused(/aim-repo\.json is a symlink, not a regular file/) },
+  { name: 'models/<m> in the repository is a link (model delete)', plant: (c) => linkToCopy(c, c.inRepo('models/m')), args: () => ['model', 'delete', 'r', 'm'], outcome: refused(/models\/m is a symlink, not a folder/) },
+  { name: 'a tag is a link (delete-version)', plant: (c) => linkToCopy(c, c.inRepo(c.pristine.tag)), args: () => ['model', 'delete-version', 'r', 'm', '--tag', 'v1'], outcome: refused(/tags\/v1 is a symlink/) },
+  { name: 'a pack is a link (verify)', plant: (c) => linkToCopy(c, c.inRepo(c.pristine.pack)), args: () => ['verify', 'r'], outcome: refused(/is a symlink, not a regular file/) },
   // Links planted in AIM_HOME: the caches are skipped, never read or written through.
   { name: 'AIM_HOME/cache is a link (push, then pull)', plant: async (c) => { await mkdir(c.ws.home, { recursive: true }); await symlink(c.outside, join(c.ws.home, 'cache')); }, args: push('v2'), outcome: { ok: async (c) => expectSameTree(await pulled(c, 'v2'), c.model) } },
   { name: 'AIM_HOME/cache/index is a link (pull)', plant: async (c) => { await mkdir(join(c.ws.home, 'cache'), { recursive: true }); await symlink(c.outside, join(c.ws.home, 'cache', 'index')); }, args: pull, outcome: pulledIntact },
@@ -111,6 +114,7 @@ const CASES: HostileCase[] = [
   { name: 'a FIFO at DEST/.aim/state.json', plant: pullAfter((c) => mkfifo(join(c.dest, '.aim', 'state.json'))), args: pull, outcome: refused(/state\.json is a FIFO, not a regular file/) },
   { name: 'a FIFO at DEST/.aim/partial/<digest>', plant: pullAfter((c) => mkfifo(join(c.dest, '.aim', 'partial', c.pristine.weightsHex))), args: pull, outcome: refused(/partial\/[0-9a-f]{64} is a FIFO, not a regular file/) },
   { name: 'a FIFO under a final file name in DEST is replaced', plant: async (c) => { await mkdir(c.dest); await mkfifo(join(c.dest, 'weights.bin')); }, args: pull, outcome: pulledIntact },
+  { name: 'a FIFO at a pack (verify)', plant: (c) => fifo(c.inRepo(c.pristine.pack)), args: () => ['verify', 'r'], outcome: refused(/is a FIFO, not a regular file/) },
   // Devices: endless bytes.
   { name: 'a device node at a tag', plant: (c) => zeroDevice(c.inRepo(c.pristine.tag)), args: pull, outcome: refused(/tags\/v1 is a device, not a regular file/) },
   { name: 'a device node at a pack', plant: (c) => zeroDevice(c.inRepo(c.pristine.pack)), args: pull, outcome: refused(/is a device, not a regular file/) },
