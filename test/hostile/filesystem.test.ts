@@ -5,6 +5,7 @@
 // write or delete through one would show), and the command either refuses with one plain line or, where replacing
 // what was planted is the right answer, succeeds with the right bytes in place.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -104,6 +105,8 @@ const CASES: HostileCase[] = [
   // Links planted in AIM_HOME: the caches are skipped, never read or written through.
   { name: 'AIM_HOME/cache is a link (push, then pull)', plant: async (c) => { await mkdir(c.ws.home, { recursive: true }); await symlink(c.outside, join(c.ws.home, 'cache')); }, args: push('v2'), outcome: { ok: async (c) => expectSameTree(await pulled(c, 'v2'), c.model) } },
   { name: 'AIM_HOME/cache/index is a link (pull)', plant: async (c) => { await mkdir(join(c.ws.home, 'cache'), { recursive: true }); await symlink(c.outside, join(c.ws.home, 'cache', 'index')); }, args: pull, outcome: pulledIntact },
+  { name: 'a FIFO in AIM_HOME\'s index cache (pull)', plant: (c) => plantInCache(c, 'index', (folder) => mkfifo(join(folder, c.pristine.index.split('/').at(-1)!))), args: pull, outcome: pulledIntact },
+  { name: 'a FIFO at AIM_HOME\'s stat cache (push, then pull)', plant: (c) => plantInCache(c, 'stat', (folder, id) => mkfifo(join(folder, `${id}.json`)), true), args: push('v2'), outcome: { ok: async (c) => expectSameTree(await pulled(c, 'v2'), c.model) } },
   // FIFOs where files belong: an open() of one would block forever (and hold the process's exit).
   { name: 'a FIFO at a tag (pull)', plant: (c) => fifo(c.inRepo(c.pristine.tag)), args: pull, outcome: refused(/tags\/v1 is a FIFO, not a regular file/) },
   { name: 'a FIFO at a tag (push over it)', plant: (c) => fifo(c.inRepo(c.pristine.tag)), args: push('v1'), outcome: refused(/tags\/v1 is a FIFO/) },
@@ -135,6 +138,17 @@ async function pulled(c: Case, tag: string): Promise<string> {
   const dest = c.ws.path(`pulled-${tag}`);
   expect((await runBounded(c.ws, ['pull', `r/m:${tag}`, dest], BOUNDS)).code).toBe(0);
   return dest;
+}
+
+/**
+ * Makes AIM_HOME/cache/<kind> as aim names it for the case's repository (a folder of its own per repository for the
+ * index cache, one file per repository for the stat cache) and lets `plant` put something there.
+ */
+async function plantInCache(c: Case, kind: 'index' | 'stat', plant: (folder: string, id: string) => Promise<void>, flat = false): Promise<void> {
+  const id = createHash('sha256').update(c.repo).digest('hex').slice(0, 16);
+  const folder = flat ? join(c.ws.home, 'cache', kind) : join(c.ws.home, 'cache', kind, id);
+  await mkdir(folder, { recursive: true });
+  await plant(folder, id);
 }
 
 /** A version whose manifest names weights.bin by a 300-character name, committed under the tag `long`. */
