@@ -36,10 +36,9 @@ export function writeCompleteJournal(path: string, chunks: number): Promise<void
 
 /**
  * Chunks finish in any order; the journal moves over the contiguous prefix of finished ones, every 64 MiB, and the
- * progress bar with it. Each journal step also starts writeback of the partial file: one fdatasync at a time, so the
- * final fsync waits only for the last stretch (it took 0.42 s of a 3.3 s pull of 2 GiB from S3, and local pulls of
- * 2 GiB went from 1.3-1.5 s to 1.0-1.25 s). Linux only: elsewhere (macOS) a datasync also flushes the drive's own
- * cache, which was not measured.
+ * progress bar with it. Each journal step also starts writeback of the partial file (one fdatasync at a time), so
+ * the final fsync waits only for the last stretch. Linux only: elsewhere (macOS) a datasync also flushes the
+ * drive's own cache.
  */
 export class JournalProgress {
   private readonly finished = new Set<number>();
