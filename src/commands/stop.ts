@@ -2,6 +2,7 @@ import { Command, Option } from 'clipanion';
 import { UsageError } from '../lib/errors.js';
 import { stopDeployments } from '../core/serve/deployment-status.js';
 import { AimCommand } from './base.js';
+import { formatWarning } from './render/errors.js';
 
 export class StopCommand extends AimCommand {
   static override paths = [['stop']];
@@ -18,7 +19,12 @@ export class StopCommand extends AimCommand {
     if (this.all === (this.names.length > 0)) {
       throw new UsageError(this.all ? 'give names or --all, not both' : 'name a model to stop, or pass --all', { hint: 'see running models with `aim ps`' });
     }
-    const stopped = await stopDeployments(() => this.session().catch(() => undefined), this.all ? [] : this.names);
-    this.report({ stopped }, () => (stopped.length === 0 ? 'nothing was running' : stopped.map((n) => `✨ ${n} stopped`).join('\n')));
+    const { stopped, problems } = await stopDeployments(() => this.session().catch(() => undefined), this.all ? [] : this.names);
+    if (stopped.length > 0 || problems.length === 0) {
+      this.report({ stopped }, () => (stopped.length === 0 ? 'nothing was running' : stopped.map((n) => `✨ ${n} stopped`).join('\n')));
+    }
+    // The others were stopped; each record that could not be read or stopped is named, the first as the error.
+    for (const problem of problems.slice(1)) this.context.stderr.write(formatWarning(problem.message));
+    if (problems[0]) throw problems[0];
   }
 }

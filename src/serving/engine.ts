@@ -1,6 +1,7 @@
 // What every serving engine offers `run`, `ps` and `stop`. The record an engine returns from start() is what aim
 // keeps in $AIM_HOME/deployments/<name>.json (core/deployments.ts stores it; engines never touch that folder), and
 // it must hold everything the same engine needs later to report on or stop the deployment from another process.
+import type { ProcessIdentity } from './process-identity.js';
 
 export type EngineKind = 'embedded' | 'kamiwaza';
 
@@ -24,23 +25,37 @@ export interface DeploymentSpec {
   runDir: string;
 }
 
+/**
+ * starting: recorded before anything was started, and updated as the engine learns ids (a pid, a remote deployment
+ * id), so an interrupted `aim run` leaves nothing `ps` and `stop` cannot see; ready: the endpoint answered.
+ */
+export type DeploymentState = 'starting' | 'ready';
+
 export interface DeploymentRecord {
   name: string;
+  state: DeploymentState;
   engine: EngineKind;
   model: string;
   modelId: string;
   quant: string;
   modelPath: string;
-  /** OpenAI-compatible base URL, ending in /v1. */
+  /** OpenAI-compatible base URL, ending in /v1; empty while starting. */
   endpoint: string;
   startedAt: string;
-  /** Embedded engine: the server process and its log. */
+  /** The `aim run` that is starting it (only while starting): a rerun leaves it alone while that one still runs. */
+  runner?: ProcessIdentity;
+  /** Embedded engine: the server process, as /proc showed it right after the spawn, and its port and log. */
   pid?: number;
+  pidStartTime?: string;
+  cmdline?: string[];
   port?: number;
   logFile?: string;
-  /** Kamiwaza engine: ids on the Kamiwaza side. */
-  kamiwaza?: { baseUrl: string; deploymentId: string; modelId: string };
+  /** Kamiwaza engine: ids on the Kamiwaza side (the deployment's once Kamiwaza has answered the deploy request). */
+  kamiwaza?: { baseUrl: string; deploymentId?: string; modelId?: string };
 }
+
+/** Persists what an engine has started so far; `start` awaits it before waiting for the deployment to come up. */
+export type Checkpoint = (record: DeploymentRecord) => Promise<void>;
 
 /**
  * running: answering requests; starting: loading or deploying; stopped: gone; failed: crashed or refused;
@@ -63,8 +78,11 @@ export interface EngineEvent {
 
 export interface Engine {
   readonly kind: EngineKind;
-  /** Starts serving and resolves once the endpoint answers; rejects with an EngineError that says why not. */
-  start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord>;
+  /**
+   * Starts serving and resolves once the endpoint answers; rejects with an EngineError that says why not. Calls
+   * `checkpoint` with a record in state starting as soon as something exists that `stop` would have to find.
+   */
+  start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord>;
   /** Live status of deployments this engine started. */
   list(records: DeploymentRecord[]): Promise<LiveDeployment[]>;
   /** Stops a deployment and resolves once it is gone; stopping one that is already gone is not an error. */

@@ -1,8 +1,10 @@
 // Small process and network helpers for the embedded engine: is a pid alive, is a port free, the end of a log.
-import { existsSync, readFileSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { createServer } from 'node:net';
+import { isZombie } from './process-identity.js';
 
+/** Whether some process (any, not necessarily ours: see process-identity.ts) holds `pid`. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -13,21 +15,6 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/**
- * A detached server outlives the CLI that started it, so its parent becomes PID 1; in a container whose PID 1 does
- * not reap children, a dead server stays a zombie that signal 0 still reaches. Linux shows it as state Z.
- */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Resolves true if `port` can be bound on `host` right now (and releases it at once). */
 export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -37,26 +24,31 @@ export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** The last `lines` lines of a log file (reads at most the last 16 KiB). */
+/** The last `lines` lines of a log file (reads at most the last 16 KiB; a link or non-file reads as empty). */
 export async function logTail(path: string, lines = 12): Promise<string> {
-  if (!existsSync(path)) return '';
-  const { size } = await stat(path);
-  const length = Math.min(size, 16 * 1024);
-  const handle = await open(path, 'r');
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (!handle) return '';
   try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return '';
+    const size = stat.size;
+    const length = Math.min(size, 16 * 1024);
     const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size - length);
-    return buffer.toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+    return buffer.subarray(0, bytesRead).toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } finally {
     await handle.close();
   }
 }
 
-/** GET a URL with a timeout; resolves the status, or undefined when nothing answered. */
+/**
+ * GET a URL with a deadline; resolves the status, or undefined when nothing answered in time. The body is never
+ * read: a recorded port may by now belong to any server, which could answer with an endless one.
+ */
 export async function probe(url: string, timeoutMs = 1000): Promise<number | undefined> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
+    await res.body?.cancel();
     return res.status;
   } catch {
     return undefined;

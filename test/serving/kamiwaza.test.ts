@@ -98,7 +98,7 @@ describe('Kamiwaza engine against the contract stand-in', () => {
     expect(error).toBeInstanceOf(EngineError);
     expect(error.message).toMatch(/^Kamiwaza deployment [0-9a-f-]{36} FAILED: OOM: CUDA out of memory while loading weights$/);
     expect(error.hint).toMatch(/smaller quantization/);
-    const failed = { name: 'x', engine: 'kamiwaza' as const, model: 'm', modelId: 'm', quant: 'Q8_0', modelPath: '/x', endpoint: '', startedAt: '',
+    const failed = { name: 'x', state: 'ready' as const, engine: 'kamiwaza' as const, model: 'm', modelId: 'm', quant: 'Q8_0', modelPath: '/x', endpoint: '', startedAt: '',
       kamiwaza: { baseUrl: server.url, deploymentId: String(server.state.deployments[0]!.id), modelId: '' } };
     expect((await engine.list([failed]))[0]).toMatchObject({ status: 'failed', detail: 'OOM: CUDA out of memory while loading weights' });
   });

@@ -22,3 +22,4 @@ function check(kind: string, value: string, example: string): string {
 export const checkRepoName = (value: string): string => check('repository', value, 'team-vision');
 export const checkModelName = (value: string): string => check('model', value, 'resnet50-finetuned');
 export const checkTagName = (value: string): string => check('tag', value, 'v1.0');
+export const checkDeploymentName = (value: string): string => check('deployment', value, 'qwen2.5-7b-instruct');

@@ -1,12 +1,14 @@
 // What `aim ps` and `aim stop` need, apart from `aim run`'s resolving and pulling: those import the GGUF parser
 // (@huggingface/gguf and its ~70 task files), which a listing does not need and which cost `ps` about a third of
 // its start-up.
-import type { EngineKind, LiveDeployment } from '../../serving/engine.js';
+import type { DeploymentRecord, EngineKind, LiveDeployment } from '../../serving/engine.js';
+import { isAimError, type AimError } from '../../lib/errors.js';
 import type { AimConfig } from '../config/config.js';
 import { listDeploymentRecords, loadDeployment, removeDeployment } from './deployments.js';
 import { aimHome } from '../../settings/home.js';
 import type { Session } from '../session.js';
 import { engineFor } from './serve-engines.js';
+import { runnerIsAlive } from './recorded-start.js';
 
 /**
  * The configuration, read only when a Kamiwaza deployment needs its server's address: embedded deployments are
@@ -18,9 +20,13 @@ async function configFor(kind: EngineKind, sessionIfNeeded: SessionIfNeeded): Pr
   return kind === 'kamiwaza' ? (await sessionIfNeeded())?.config : undefined;
 }
 
-/** Live deployments; records of deployments that are gone are pruned, so `ps` never lists ghosts. */
-export async function listDeployments(sessionIfNeeded: SessionIfNeeded, home = aimHome()): Promise<LiveDeployment[]> {
-  const records = await listDeploymentRecords(home);
+export interface DeploymentListing {
+  deployments: LiveDeployment[];
+  /** Records that could not be read, each naming its file; the other deployments are listed as usual. */
+  problems: AimError[];
+}
+
+async function liveStatus(records: DeploymentRecord[], sessionIfNeeded: SessionIfNeeded): Promise<LiveDeployment[]> {
   const out: LiveDeployment[] = [];
   for (const kind of ['embedded', 'kamiwaza'] as const) {
     const mine = records.filter((r) => r.engine === kind);
@@ -31,21 +37,57 @@ export async function listDeployments(sessionIfNeeded: SessionIfNeeded, home = a
       mine.map((r): LiveDeployment => ({ ...r, status: 'unknown', detail: error.message })));
     out.push(...live);
   }
-  // `aim stop` removes the record of what it stops, so an embedded server that is gone while its record remains
-  // crashed or was killed: show that (like `docker ps -a`) until `aim stop NAME` clears it. A Kamiwaza deployment
-  // deleted on the server is simply gone.
-  const shown = out.map((d): LiveDeployment =>
-    d.status === 'stopped' && d.engine === 'embedded' ? { ...d, status: 'failed', detail: `exited unexpectedly; see ${d.logFile ?? 'its log'}` } : d);
-  for (const gone of shown.filter((d) => d.status === 'stopped')) await removeDeployment(gone.name, home);
-  return shown.filter((d) => d.status !== 'stopped').sort((a, b) => a.name.localeCompare(b.name));
+  return out;
 }
 
-/** Stops one deployment (or every one with `all`) and waits until it is gone; returns the names stopped. */
-export async function stopDeployments(sessionIfNeeded: SessionIfNeeded, names: string[], home = aimHome()): Promise<string[]> {
-  const records = names.length > 0 ? await Promise.all(names.map((n) => loadDeployment(n, home))) : await listDeploymentRecords(home);
-  for (const record of records) {
-    await engineFor(record.engine, await configFor(record.engine, sessionIfNeeded), record).stop(record);
-    await removeDeployment(record.name, home);
+/**
+ * What to show for a deployment the engine reports: a run still starting it shows as starting whatever the engine
+ * says yet; an embedded server that is gone while its ready record remains crashed or was killed (`aim stop`
+ * removes the record of what it stops), so it shows as failed, like `docker ps -a`, until `aim stop NAME` clears
+ * it; anything else that is gone (a Kamiwaza deployment deleted on the server, a start that was interrupted and
+ * whose server is gone too) is simply gone.
+ */
+function shown(d: LiveDeployment): LiveDeployment {
+  if (d.state === 'starting' && runnerIsAlive(d)) return { ...d, status: 'starting' };
+  if (d.status === 'stopped' && d.engine === 'embedded' && d.state === 'ready') {
+    return { ...d, status: 'failed', detail: `exited unexpectedly; see ${d.logFile ?? 'its log'}` };
   }
-  return records.map((r) => r.name);
+  return d;
+}
+
+/** Live deployments; records of deployments that are gone are pruned, so `ps` never lists ghosts. */
+export async function listDeployments(sessionIfNeeded: SessionIfNeeded, home = aimHome()): Promise<DeploymentListing> {
+  const { records, problems } = await listDeploymentRecords(home);
+  const deployments = (await liveStatus(records, sessionIfNeeded)).map(shown);
+  for (const gone of deployments.filter((d) => d.status === 'stopped')) await removeDeployment(gone.name, home);
+  return { deployments: deployments.filter((d) => d.status !== 'stopped').sort((a, b) => a.name.localeCompare(b.name)), problems };
+}
+
+export interface StopResult {
+  stopped: string[];
+  /** Records that could not be read or stopped; the others were stopped. */
+  problems: AimError[];
+}
+
+/** Stops the named deployments (or every one with no names) and waits until each is gone. */
+export async function stopDeployments(sessionIfNeeded: SessionIfNeeded, names: string[], home = aimHome()): Promise<StopResult> {
+  const result: StopResult = { stopped: [], problems: [] };
+  let records: DeploymentRecord[] = [];
+  if (names.length === 0) ({ records, problems: result.problems } = await listDeploymentRecords(home));
+  const problem = (error: unknown) => {
+    if (!isAimError(error)) throw error;
+    result.problems.push(error);
+  };
+  for (const name of names) await loadDeployment(name, home).then((record) => records.push(record), problem);
+  // One deployment that cannot be stopped (its server unreachable) does not keep the others running.
+  for (const record of records) {
+    try {
+      await engineFor(record.engine, await configFor(record.engine, sessionIfNeeded), record).stop(record);
+      await removeDeployment(record.name, home);
+      result.stopped.push(record.name);
+    } catch (error) {
+      problem(error);
+    }
+  }
+  return result;
 }

@@ -3,18 +3,20 @@
 // to an engine, and keep a record. Commands only parse and render; these return data and emit progress events.
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { DeploymentRecord, EngineEvent } from '../../serving/engine.js';
+import type { DeploymentRecord, EngineEvent, EngineKind } from '../../serving/engine.js';
 
 export type { EngineEvent, LiveDeployment } from '../../serving/engine.js';
 import type { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
 import { hubFiles, startFromHub } from '../../serving/kamiwaza/kamiwaza-hub.js';
 import { buildCatalog, type CatalogEntry } from './catalog.js';
 import { digestHex, type Digest } from '../format/digest.js';
-import { ConflictError, NotFoundError, UsageError } from '../../lib/errors.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { pickGguf, selectGgufFiles } from './gguf-pick.js';
 import type { GgufFacts } from '../format/gguf.js';
 import { aimHome } from '../../settings/home.js';
-import { loadDeployment, runDir, saveDeployment } from './deployments.js';
+import { runDir } from './deployments.js';
+import { checkDeploymentName } from '../format/names.js';
+import { claimName, startRecorded } from './recorded-start.js';
 import type { ProgressSink } from '../progress.js';
 import { pull } from '../transfer/pull.js';
 import { formatReference, parseReference, type Reference } from '../format/reference.js';
@@ -66,25 +68,15 @@ export function servingFolder(home: string, repo: string, model: string, digest:
   return join(home, 'models', repo, model, digestHex(digest));
 }
 
-async function checkNameFree(name: string, home: string): Promise<void> {
-  const existing = await loadDeployment(name, home).catch(() => undefined);
-  if (!existing) return;
-  const [live] = await engineFor(existing.engine, undefined, existing).list([existing]).catch(() => [undefined]);
-  // A deployment whose server is gone (crashed, killed) may be replaced by a new run under the same name.
-  if (live && live.status !== 'stopped') {
-    throw new ConflictError(`${name} is already ${live.status} at ${existing.endpoint}`, {
-      hint: `use it as it is, stop it with \`aim stop ${name}\`, or start another with --name`,
-    });
-  }
-}
-
 export async function runModel(session: Session, text: string, options: RunOptions = {}): Promise<RunResult> {
   const home = options.home ?? aimHome();
+  // The name becomes file names in AIM_HOME: checked before anything is resolved, pulled or started.
+  if (options.name !== undefined) checkDeploymentName(options.name);
   const target = resolveTarget(session, text);
-  const name = options.name ?? (target.entry ? target.entry.name : target.ref!.model);
+  const name = checkDeploymentName(options.name ?? (target.entry ? target.entry.name : target.ref!.model));
   const kind = chooseEngine(options.engine, session.config);
   const quant = options.quant ?? target.entry?.quant;
-  await checkNameFree(name, home);
+  await claimName(name, home, session.config);
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
   const repository = await session.repository(ref.repo);
@@ -97,11 +89,14 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const label = formatReference(ref);
   const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
   const engine = engineFor(kind, session.config);
-  const record = await engine.start({
+  const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port: options.port,
     ctxSize: options.ctxSize, threads: options.threads, runDir: runDir(home),
-  }, options.onEvent);
-  await saveDeployment(record, home);
+  };
+  const record = await startRecorded({
+    initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,
+    start: (checkpoint) => engine.start(spec, options.onEvent, checkpoint),
+  });
   return { record, title: target.title, facts: picked.facts };
 }
 
@@ -115,10 +110,15 @@ async function runFromHub(session: Session, target: Target, name: string, quant:
   const engine = engineFor('kamiwaza', session.config) as KamiwazaEngine;
   const names = (await hubFiles(engine, entry.hfRepo!)).map((f) => f.name);
   const selection = selectGgufFiles(names, { quant, label: entry.hfRepo });
-  const record = await startFromHub(engine, {
-    name, model: entry.name, hfRepo: entry.hfRepo!, quant: selection.quant ?? 'unknown', files: selection.files,
-  }, options.onEvent);
-  await saveDeployment(record, home);
+  const spec = { name, model: entry.name, hfRepo: entry.hfRepo!, quant: selection.quant ?? 'unknown', files: selection.files };
+  const record = await startRecorded({
+    initial: startingRecord(name, 'kamiwaza', entry.name, entry.hfRepo!, spec.quant, `hf://${entry.hfRepo}/${selection.files[0]}`), engine, home,
+    start: (checkpoint) => startFromHub(engine, spec, options.onEvent, checkpoint),
+  });
   return { record, title: target.title };
+}
+
+function startingRecord(name: string, engine: EngineKind, model: string, modelId: string, quant: string, modelPath: string): DeploymentRecord {
+  return { name, state: 'starting', engine, model, modelId, quant, modelPath, endpoint: '', startedAt: new Date().toISOString() };
 }
 

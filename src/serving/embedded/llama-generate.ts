@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, type ChatHistoryItem, type LlamaContextSequence } from 'node-llama-cpp';
-import { chatMessages, finishReason, generationParams, promptText, sendJson, SseStream, type GenerationParams } from './openai-http.js';
+import { chatMessages, finishReason, fitToContext, generationParams, promptText, sendJson, SseStream, type GenerationParams } from './openai-http.js';
 
 export interface LoadedModel {
   handle(kind: 'chat' | 'completion', body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void>;
@@ -104,11 +104,16 @@ export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel>
   const session: Session = { sequence, chat: new LlamaChat({ contextSequence: sequence }), completion: new LlamaCompletion({ contextSequence: sequence }) };
   let queue: Promise<unknown> = Promise.resolve();
 
+  /** Tokens the prompt takes in the context, counted the way generation will lay it out. */
+  function promptTokens(kind: Kind, body: Record<string, unknown>): number {
+    if (kind === 'completion') return model.tokenize(promptText(body)).length;
+    return session.chat.chatWrapper.generateContextState({ chatHistory: history(body) }).contextText.tokenize(model.tokenizer).length;
+  }
+
   async function handle(kind: Kind, body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void> {
-    const params = generationParams(body, options.contextSize);
+    const asked = generationParams(body, options.contextSize);
     // Validate before queueing so a bad request fails at once with 400.
-    if (kind === 'chat') history(body);
-    else promptText(body);
+    const params = { ...asked, maxTokens: fitToContext(asked, promptTokens(kind, body), options.contextSize, kind === 'chat' ? 'messages' : 'prompt') };
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const abort = new AbortController();

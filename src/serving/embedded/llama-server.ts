@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './openai-http.js';
 import { loadLlamaModel, type LoadedModel } from './llama-generate.js';
+import { createServerLog } from './server-log.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +19,8 @@ const { values } = parseArgs({
     'ctx-size': { type: 'string', default: '2048' },
     threads: { type: 'string', default: '1' },
     'ready-file': { type: 'string' },
+    'log-file': { type: 'string' },
+    'log-max-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
   },
 });
 if (!values.model || !values['ready-file']) {
@@ -34,9 +37,10 @@ const created = Math.floor(Date.now() / 1000);
 let loaded: LoadedModel | undefined;
 let loadError: string | undefined;
 
-function log(message: string): void {
-  console.log(`${new Date().toISOString()} ${message}`);
-}
+// With --log-file, stdout is that file (the engine points it there) and the log rotates; without, plain lines.
+const log = values['log-file']
+  ? createServerLog({ path: values['log-file'], fd: 1, maxBytes: Number(values['log-max-bytes']) })
+  : (message: string) => console.log(`${new Date().toISOString()} ${message}`);
 
 async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
@@ -57,6 +61,8 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
 
 const server = createServer((req, res) => {
   route(req, res).catch((error: unknown) => {
+    // A client that hangs up is ordinary (a user pressing Ctrl-C in a chat): one line, no stack, nothing to answer.
+    if (req.socket.destroyed) return log(`${req.method} ${(req.url ?? '/').split('?')[0]}: the client hung up before the answer`);
     const httpError = error instanceof HttpError ? error : new HttpError(500, (error as Error).message ?? String(error), 'server_error');
     if (!(error instanceof HttpError)) log(`error: ${(error as Error).stack ?? error}`);
     if (res.headersSent) res.end();

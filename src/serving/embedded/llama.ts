@@ -1,30 +1,29 @@
-// The embedded engine: llama.cpp (node-llama-cpp) in a detached `node dist/serving/embedded/llama-server.js` process that
-// outlives `aim run`, with its stdout and stderr in a log file beside its record, so a crash while loading (which
-// can be an abort inside llama.cpp, not a JS error) is explained by the tail of that log.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+// The embedded engine: a detached llama-server.js child per deployment, which `ps` and `stop` find again from the
+// record alone. The record names the process by pid, start time and command line, so a pid reused by another
+// process is never taken for ours (process-identity.ts).
+import type { ChildProcess } from 'node:child_process';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism, freemem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EngineError } from '../../lib/errors.js';
-import type { DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
-import { isAlive, logTail, portIsFree, probe, sleep } from '../process-utils.js';
+import { pollUntil, sleep } from '../../lib/poll.js';
+import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
+import { canIdentifyProcesses, isSameProcess, processIdentity } from '../process-identity.js';
+import { isAlive, logTail, portIsFree, probe } from '../process-utils.js';
+import { readReadyFile, spawnServer, runFilesOf } from './server-process.js';
+
+export { serverScriptPath } from './server-process.js';
 
 export interface EmbeddedEngineOptions {
   /** Free memory in bytes; injectable so the refusal can be tested without exhausting a machine. */
   freeMemory?: () => number;
   /** How long loading may take before we give up (default 120 s; a 7B model loads in well under that). */
   startTimeoutMs?: number;
+  /** Size past which the server's log rotates (default 10 MiB; one previous file is kept). */
+  logMaxBytes?: number;
 }
 
 const MiB = 1024 * 1024;
-
-/** The compiled server script; tests run from src/ and use the built one, which `npm test` builds first. */
-export function serverScriptPath(): string {
-  const sibling = fileURLToPath(new URL('./llama-server.js', import.meta.url));
-  return existsSync(sibling) ? sibling : fileURLToPath(new URL('../../../dist/serving/embedded/llama-server.js', import.meta.url));
-}
 
 async function modelBytes(path: string): Promise<number> {
   // Loaded here, not with the module: `aim ps` loads this engine and does not need the GGUF package.
@@ -63,39 +62,45 @@ function causeOf(tail: string): string | undefined {
 }
 
 const indent = (text: string): string => text.split('\n').map((l) => `    ${l}`).join('\n');
+const portInUse = (port: number | undefined) =>
+  new EngineError(`port ${port} on 127.0.0.1 is already in use`, { hint: 'choose another --port, or --port 0 for any free one' });
+
+/**
+ * Whether the record's process is still the server it names. A record from a system that could not identify
+ * processes when it was written carries no start time; there, and only there, the pid alone has to do.
+ */
+function isOurServer(record: DeploymentRecord): boolean {
+  if (!record.pid) return false;
+  if (record.pidStartTime !== undefined && record.cmdline !== undefined) {
+    return isSameProcess({ pid: record.pid, startTime: record.pidStartTime, cmdline: record.cmdline });
+  }
+  return !canIdentifyProcesses() && isAlive(record.pid);
+}
 
 export class EmbeddedEngine implements Engine {
   readonly kind = 'embedded' as const;
   constructor(private readonly options: EmbeddedEngineOptions = {}) {}
 
-  async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord> {
+  async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord> {
     const ctxSize = spec.ctxSize ?? 2048;
-    const needed = estimateMemory(await modelBytes(spec.modelPath), ctxSize);
-    const free = (this.options.freeMemory ?? freemem)();
-    if (needed > free) {
-      throw new EngineError(`not enough memory for ${basename(spec.modelPath)}: it needs about ${human(needed)}, ${human(free)} is free`, {
-        hint: 'pick a smaller quantization with --quant (e.g. q4_k_m), a smaller --ctx-size, or stop other models (`aim ps`)',
-      });
-    }
-    if (spec.port && !(await portIsFree(spec.port))) {
-      throw new EngineError(`port ${spec.port} on 127.0.0.1 is already in use`, { hint: 'choose another --port, or --port 0 for any free one' });
-    }
-    await mkdir(spec.runDir, { recursive: true });
-    const logFile = join(spec.runDir, `${spec.name}.log`);
-    const readyFile = join(spec.runDir, `${spec.name}.ready.json`);
-    await rm(readyFile, { force: true });
-    const child = this.spawnServer(spec, ctxSize, logFile, readyFile);
-    // Until a record names it, a server orphaned by Ctrl-C during loading could never be stopped with `aim stop`.
+    await this.checkResources(spec, ctxSize);
+    const { logFile, readyFile } = await runFilesOf(spec);
+    const child = await spawnServer(spec, { ctxSize, threads: spec.threads ?? defaultThreads(), logFile, readyFile, logMaxBytes: this.options.logMaxBytes ?? 10 * MiB });
+    // Killed if this CLI exits (Ctrl-C) before the server is ready: the record says starting, a rerun starts afresh.
     const killOrphan = () => child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGKILL');
     process.once('exit', killOrphan);
-    onEvent?.({ phase: 'load', message: `loading ${basename(spec.modelPath)} (log: ${logFile})` });
     try {
+      const identity = child.pid === undefined ? undefined : processIdentity(child.pid);
+      const starting: DeploymentRecord = {
+        name: spec.name, state: 'starting', engine: 'embedded', model: spec.model, modelId: spec.modelId, quant: spec.quant,
+        modelPath: spec.modelPath, endpoint: '', startedAt: new Date().toISOString(), pid: child.pid, logFile,
+        ...(identity ? { pidStartTime: identity.startTime, cmdline: identity.cmdline } : {}),
+      };
+      await checkpoint?.(starting);
+      onEvent?.({ phase: 'load', message: `loading ${basename(spec.modelPath)} (log: ${logFile})` });
       const port = await this.waitUntilHealthy(child, readyFile, logFile, spec);
       onEvent?.({ phase: 'ready', message: `serving on http://127.0.0.1:${port}/v1` });
-      return {
-        name: spec.name, engine: 'embedded', model: spec.model, modelId: spec.modelId, quant: spec.quant, modelPath: spec.modelPath,
-        endpoint: `http://127.0.0.1:${port}/v1`, startedAt: new Date().toISOString(), pid: child.pid, port, logFile,
-      };
+      return { ...starting, state: 'ready', endpoint: `http://127.0.0.1:${port}/v1`, port, startedAt: new Date().toISOString() };
     } catch (error) {
       if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
       throw error;
@@ -105,38 +110,32 @@ export class EmbeddedEngine implements Engine {
     }
   }
 
-  private spawnServer(spec: DeploymentSpec, ctxSize: number, logFile: string, readyFile: string): ChildProcess {
-    const fd = openSync(logFile, 'a');
-    try {
-      const args = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--port', String(spec.port ?? 0),
-        '--ctx-size', String(ctxSize), '--threads', String(spec.threads ?? defaultThreads()), '--ready-file', readyFile];
-      // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
-      // its terminal, and nothing ties it to the CLI's pipes.
-      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
-      child.unref();
-      return child;
-    } finally {
-      closeSync(fd);
+  private async checkResources(spec: DeploymentSpec, ctxSize: number): Promise<void> {
+    const needed = estimateMemory(await modelBytes(spec.modelPath), ctxSize);
+    const free = (this.options.freeMemory ?? freemem)();
+    if (needed > free) {
+      throw new EngineError(`not enough memory for ${basename(spec.modelPath)}: it needs about ${human(needed)}, ${human(free)} is free`, {
+        hint: 'pick a smaller quantization with --quant (e.g. q4_k_m), a smaller --ctx-size, or stop other models (`aim ps`)',
+      });
     }
+    if (spec.port && !(await portIsFree(spec.port))) throw portInUse(spec.port);
   }
 
-  private async waitUntilHealthy(child: ChildProcess, readyFile: string, logFile: string, spec: DeploymentSpec): Promise<number> {
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 120_000);
+  private waitUntilHealthy(child: ChildProcess, readyFile: string, logFile: string, spec: DeploymentSpec): Promise<number> {
+    const timeoutMs = this.options.startTimeoutMs ?? 120_000;
     let port: number | undefined;
-    while (Date.now() < deadline) {
+    return pollUntil<number>(async () => {
       if (child.exitCode !== null || child.signalCode !== null) await this.crashed(child, logFile, spec);
-      if (port === undefined && existsSync(readyFile)) {
-        const ready = JSON.parse(await readFile(readyFile, 'utf8')) as { port?: number; error?: string };
-        if (ready.error === 'EADDRINUSE') {
-          throw new EngineError(`port ${spec.port} on 127.0.0.1 is already in use`, { hint: 'choose another --port, or --port 0 for any free one' });
-        }
-        port = ready.port;
+      if (port === undefined) {
+        const ready = await readReadyFile(readyFile, child.pid);
+        if (ready?.error === 'EADDRINUSE') throw portInUse(spec.port);
+        port = ready?.port;
       }
-      if (port !== undefined && (await probe(`http://127.0.0.1:${port}/health`)) === 200) return port;
-      await sleep(100);
-    }
-    throw new EngineError(`the engine did not become ready within ${(this.options.startTimeoutMs ?? 120_000) / 1000} s`, {
-      hint: `see ${logFile}:\n${indent(await logTail(logFile))}`,
+      if (port !== undefined && (await probe(`http://127.0.0.1:${port}/health`)) === 200) return { done: true, value: port };
+      return { done: false };
+    }, {
+      intervalMs: 100, timeoutMs,
+      onTimeout: () => new EngineError(`the engine did not become ready within ${timeoutMs / 1000} s`, { hint: `see ${logFile}` }),
     });
   }
 
@@ -153,23 +152,24 @@ export class EmbeddedEngine implements Engine {
 
   async list(records: DeploymentRecord[]): Promise<LiveDeployment[]> {
     return Promise.all(records.map(async (record): Promise<LiveDeployment> => {
-      if (!record.pid || !isAlive(record.pid)) return { ...record, status: 'stopped' };
+      if (!isOurServer(record)) return { ...record, status: 'stopped' };
+      if (record.port === undefined) return { ...record, status: 'starting' };
       // 3 s: an engine busy answering, on a loaded machine, may be slow to say it is healthy; a hung one never says.
       const health = await probe(`http://127.0.0.1:${record.port}/health`, 3000);
       return { ...record, status: health === 200 ? 'running' : health === 503 ? 'starting' : 'failed', detail: health === undefined ? 'not answering' : undefined };
     }));
   }
 
+  /** Signals the server only while it is provably the process the record names; a reused pid is left alone. */
   async stop(record: DeploymentRecord): Promise<void> {
-    if (!record.pid || !isAlive(record.pid)) return;
+    if (!record.pid || !isOurServer(record)) return;
     process.kill(record.pid, 'SIGTERM');
+    const gone = async () => (isOurServer(record) ? { done: false as const } : { done: true as const, value: true });
     // The server disposes the model (1-2 s) then exits; past 10 s something is stuck and SIGKILL is safe.
-    for (let waited = 0; waited < 10_000; waited += 50) {
-      if (!isAlive(record.pid)) return;
-      await sleep(50);
-    }
-    process.kill(record.pid, 'SIGKILL');
-    while (isAlive(record.pid)) await sleep(50);
+    const stopped = await pollUntil(gone, { intervalMs: 50, timeoutMs: 10_000, onTimeout: () => new Error('stuck') }).catch(() => false);
+    if (stopped) return;
+    if (isOurServer(record)) process.kill(record.pid, 'SIGKILL');
+    await pollUntil(gone, { intervalMs: 50, timeoutMs: 10_000, onTimeout: () => new EngineError(`process ${record.pid} of ${record.name} did not exit after SIGKILL`, { hint: 'check it with `ps`' }) });
   }
 }
 

@@ -10,6 +10,7 @@ export class HttpError extends Error {
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -44,9 +45,12 @@ export class SseStream {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   }
   send(data: unknown): void {
+    // A client that hung up mid-stream gets nothing more; generation stops on the abort signal meanwhile.
+    if (this.res.destroyed) return;
     this.res.write(`data: ${JSON.stringify(data)}\n\n`);
   }
   done(): void {
+    if (this.res.destroyed) return;
     this.res.end('data: [DONE]\n\n');
   }
 }
@@ -58,6 +62,8 @@ export interface ChatMessage {
 
 export interface GenerationParams {
   maxTokens: number;
+  /** Whether the request named max_tokens (OpenAI refuses such a request that does not fit; a default is trimmed). */
+  maxTokensRequested: boolean;
   temperature: number;
   topP?: number;
   seed?: number;
@@ -75,7 +81,8 @@ function numberParam(body: Record<string, unknown>, name: string, min: number, m
 }
 
 export function generationParams(body: Record<string, unknown>, contextSize: number): GenerationParams {
-  const maxTokens = numberParam(body, 'max_completion_tokens', 1, contextSize) ?? numberParam(body, 'max_tokens', 1, contextSize) ?? 256;
+  const requested = numberParam(body, 'max_completion_tokens', 1, contextSize) ?? numberParam(body, 'max_tokens', 1, contextSize);
+  const maxTokens = requested ?? 256;
   const stop = body.stop === undefined || body.stop === null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
   if (!stop.every((s) => typeof s === 'string' && s.length > 0) || stop.length > 4) {
     throw new HttpError(400, 'stop must be a non-empty string or an array of up to 4 of them', 'invalid_request_error', 'stop');
@@ -83,6 +90,7 @@ export function generationParams(body: Record<string, unknown>, contextSize: num
   if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new HttpError(400, 'stream must be a boolean', 'invalid_request_error', 'stream');
   return {
     maxTokens: Math.floor(maxTokens),
+    maxTokensRequested: requested !== undefined,
     temperature: numberParam(body, 'temperature', 0, 2) ?? 1,
     topP: numberParam(body, 'top_p', 0, 1),
     seed: numberParam(body, 'seed', -(2 ** 53), 2 ** 53),
@@ -123,4 +131,19 @@ export function promptText(body: Record<string, unknown>): string {
 
 export function finishReason(stopReason: string): 'stop' | 'length' {
   return stopReason === 'maxTokens' ? 'length' : 'stop';
+}
+
+/**
+ * The completion budget once the prompt is counted, or a 400 `context_length_exceeded` as OpenAI and llama.cpp's
+ * server answer: generating anyway would make llama.cpp shift the context, silently dropping the start of the
+ * conversation. A default max_tokens is trimmed to what is left; one the client asked for is not.
+ */
+export function fitToContext(params: GenerationParams, promptTokens: number, contextSize: number, param: string): number {
+  const left = contextSize - promptTokens;
+  if (left >= params.maxTokens) return params.maxTokens;
+  if (left >= 1 && !params.maxTokensRequested) return left;
+  const wanted = promptTokens + (params.maxTokensRequested ? params.maxTokens : 1);
+  throw new HttpError(400, `This model's maximum context length is ${contextSize} tokens. However, you requested ${wanted} tokens `
+    + `(${promptTokens} in the ${param}, ${wanted - promptTokens} in the completion). Please reduce the length of the ${param} or completion.`,
+  'invalid_request_error', param, 'context_length_exceeded');
 }

@@ -3,10 +3,10 @@
 // then deploy as for any model. Which files make up the quantization is decided by the caller (core), the same way
 // it picks GGUF files in a pulled aim version.
 import { EngineError } from '../../lib/errors.js';
-import type { DeploymentRecord, EngineEvent } from '../engine.js';
+import type { Checkpoint, DeploymentRecord, EngineEvent } from '../engine.js';
 import type { KamiwazaEngine } from './kamiwaza.js';
-import type { KzDownloadStatus, KzModel, KzModelFile } from './kamiwaza-types.js';
-import { sleep } from '../process-utils.js';
+import { pollUntil } from '../../lib/poll.js';
+import { KzDownloadReplySchema, KzDownloadStatusListSchema, KzModelFileListSchema, KzModelListSchema, type KzModel } from './kamiwaza-types.js';
 
 /** Kamiwaza's name for the Hugging Face hub; some server builds answer 500 to "hf". */
 export const HF_HUB = 'HubsHf';
@@ -23,12 +23,12 @@ export interface HubDeploySpec {
 
 /** The files of a Hugging Face repository as Kamiwaza sees them. */
 export async function hubFiles(engine: KamiwazaEngine, hfRepo: string): Promise<Array<{ name: string; size?: number }>> {
-  const { body } = await engine.http.call<KzModelFile[]>('POST', '/model_files/search/', { body: { hub: HF_HUB, model: hfRepo } });
+  const { body } = await engine.http.call('POST', '/model_files/search/', KzModelFileListSchema, { body: { hub: HF_HUB, model: hfRepo } });
   return body.map((f) => ({ name: f.name, size: f.size ?? undefined }));
 }
 
 async function findModel(engine: KamiwazaEngine, hfRepo: string): Promise<(KzModel & { id: string }) | undefined> {
-  const { body } = await engine.http.call<KzModel[]>('GET', '/models/', { query: { load_files: true } });
+  const { body } = await engine.http.call('GET', '/models/', KzModelListSchema, { query: { load_files: true } });
   return body.find((m) => m.id && m.repo_modelId === hfRepo) as (KzModel & { id: string }) | undefined;
 }
 
@@ -36,28 +36,29 @@ function hasAll(model: KzModel | undefined, files: string[]): boolean {
   return files.every((name) => model?.m_files?.some((f) => f.name === name && f.download && !f.is_downloading));
 }
 
-async function waitDownloaded(engine: KamiwazaEngine, spec: HubDeploySpec, onEvent?: (event: EngineEvent) => void): Promise<void> {
-  const deadline = Date.now() + engine.timeoutMs;
-  while (Date.now() < deadline) {
+function waitDownloaded(engine: KamiwazaEngine, spec: HubDeploySpec, onEvent?: (event: EngineEvent) => void): Promise<void> {
+  return pollUntil<void>(async () => {
     // The status operation takes no filter in API 1.2, so we pick our files out of all current downloads.
-    const { body } = await engine.http.call<KzDownloadStatus[]>('GET', '/model_files/download_status/');
+    const { body } = await engine.http.call('GET', '/model_files/download_status/', KzDownloadStatusListSchema);
     const ours = body.filter((s) => spec.files.includes(s.name));
     const percent = ours.length === 0 ? 100 : ours.reduce((sum, s) => sum + (s.download_percentage ?? 0), 0) / ours.length;
     onEvent?.({ phase: 'download', message: `downloading ${spec.hfRepo} (${spec.quant})`, percent: Math.round(percent) });
-    if (ours.every((s) => !s.is_downloading)) return;
-    await sleep(engine.pollMs);
-  }
-  throw new EngineError(`Kamiwaza is still downloading ${spec.hfRepo} after ${engine.timeoutMs / 1000} s`, {
-    hint: 'the download continues on the server: run the same command again later',
+    return ours.every((s) => !s.is_downloading) ? { done: true, value: undefined } : { done: false };
+  }, {
+    intervalMs: engine.pollMs, timeoutMs: engine.timeoutMs,
+    onTimeout: () => new EngineError(`Kamiwaza is still downloading ${spec.hfRepo} after ${engine.timeoutMs / 1000} s`, {
+      hint: 'the download continues on the server: run the same command again later',
+    }),
   });
 }
 
 /** Downloads (unless Kamiwaza already has the files) and deploys a Hugging Face GGUF quantization. */
-export async function startFromHub(engine: KamiwazaEngine, spec: HubDeploySpec, onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord> {
+export async function startFromHub(engine: KamiwazaEngine, spec: HubDeploySpec, onEvent?: (event: EngineEvent) => void,
+  checkpoint?: Checkpoint): Promise<DeploymentRecord> {
   await engine.preflight();
   if (!hasAll(await findModel(engine, spec.hfRepo), spec.files)) {
     onEvent?.({ phase: 'download', message: `downloading ${spec.hfRepo} (${spec.quant})`, percent: 0 });
-    const { body } = await engine.http.call<{ result?: boolean; message?: string }>('POST', '/models/download/', {
+    const { body } = await engine.http.call('POST', '/models/download/', KzDownloadReplySchema, {
       // deploy_after_download defaults to true in the schema; we deploy ourselves, with llama.cpp and our config.
       body: { model: spec.hfRepo, hub: HF_HUB, files_to_download: spec.files, deploy_after_download: false },
     });
@@ -75,5 +76,5 @@ export async function startFromHub(engine: KamiwazaEngine, spec: HubDeploySpec, 
     });
   }
   const fileId = model.m_files?.find((f) => f.name === spec.files[0])?.id ?? undefined;
-  return engine.deploy({ name: spec.name, model: spec.model, modelPath: `hf://${spec.hfRepo}/${spec.files[0]}`, quant: spec.quant }, { model, fileId }, onEvent);
+  return engine.deploy({ name: spec.name, model: spec.model, modelPath: `hf://${spec.hfRepo}/${spec.files[0]}`, quant: spec.quant }, { model, fileId }, onEvent, checkpoint);
 }

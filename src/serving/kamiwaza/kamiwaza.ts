@@ -6,10 +6,15 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { EngineError } from '../../lib/errors.js';
-import type { DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
+import { pollUntil } from '../../lib/poll.js';
+import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
 import { KamiwazaHttp, KamiwazaStatusError, type KamiwazaSettings } from './kamiwaza-http.js';
-import { FAILED_STATUSES, GONE_STATUSES, type KzConfig, type KzDeployment, type KzModel } from './kamiwaza-types.js';
-import { sleep } from '../process-utils.js';
+import { endpointOf } from './kamiwaza-endpoint.js';
+import {
+  FAILED_STATUSES, GONE_STATUSES, KzConfigListSchema, KzConfigSchema, KzDeleteReplySchema, KzDeploymentListSchema, KzDeploymentSchema,
+  KzDeployReplySchema, KzModelListSchema, KzModelSchema, KzUserSchema, type KzDeployment, type KzModel,
+} from './kamiwaza-types.js';
+import type { KamiwazaLimits } from '../../settings/kamiwaza-limits.js';
 
 export interface KamiwazaEngineOptions {
   settings: KamiwazaSettings;
@@ -19,12 +24,16 @@ export interface KamiwazaEngineOptions {
   timeoutMs?: number;
   /** storage_host of registered files: "localhost" on community edition, the node's host name on a cluster. */
   storageHost?: string;
+  /** Per-request deadline and reply cap (default: from the settings). */
+  limits?: Partial<KamiwazaLimits>;
 }
 
 export interface DeployTarget {
   model: KzModel & { id: string };
   fileId?: string;
 }
+
+type DeploySpec = Pick<DeploymentSpec, 'name' | 'model' | 'modelPath' | 'quant'>;
 
 export class KamiwazaEngine implements Engine {
   readonly kind = 'kamiwaza' as const;
@@ -33,34 +42,34 @@ export class KamiwazaEngine implements Engine {
   readonly timeoutMs: number;
 
   constructor(private readonly options: KamiwazaEngineOptions) {
-    this.http = new KamiwazaHttp(options.settings);
+    this.http = new KamiwazaHttp(options.settings, options.limits);
     this.pollMs = options.pollMs ?? 2000;
     this.timeoutMs = options.timeoutMs ?? 600_000;
   }
 
   /** Fails early, with the server's own words, when the server is unreachable or the key is wrong. */
   async preflight(): Promise<void> {
-    await this.http.call('GET', '/auth/users/me');
+    await this.http.call('GET', '/auth/users/me', KzUserSchema);
   }
 
-  async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord> {
+  async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord> {
     await this.preflight();
     onEvent?.({ phase: 'register', message: `registering ${basename(spec.modelPath)} with Kamiwaza` });
     const model = await this.registerLocal(spec);
     const first = model.m_files?.find((f) => f.storage_location === spec.modelPath);
-    return this.deploy(spec, { model, fileId: first?.id ?? undefined }, onEvent);
+    return this.deploy(spec, { model, fileId: first?.id ?? undefined }, onEvent, checkpoint);
   }
 
   /** The model already registered for this exact file, else a new one with every shard as an m_files entry. */
   private async registerLocal(spec: DeploymentSpec): Promise<KzModel & { id: string }> {
-    const { body: models } = await this.http.call<KzModel[]>('GET', '/models/', { query: { load_files: true } });
+    const { body: models } = await this.http.call('GET', '/models/', KzModelListSchema, { query: { load_files: true } });
     const existing = models.find((m) => m.id && m.m_files?.some((f) => f.storage_type === 'file' && f.storage_location === spec.modelPath));
     if (existing) return existing as KzModel & { id: string };
     const files = await Promise.all((spec.files ?? [spec.modelPath]).map(async (path) => ({
       name: basename(path), size: (await stat(path)).size, storage_type: 'file', storage_host: this.options.storageHost ?? 'localhost',
       storage_location: path,
     })));
-    const { body } = await this.http.call<KzModel>('POST', '/models/', {
+    const { body } = await this.http.call('POST', '/models/', KzModelSchema, {
       body: { name: spec.modelId, repo_modelId: spec.modelId, hub: null, quantization_details: spec.quant,
         description: `registered by aim from ${spec.model}`, m_files: files },
     });
@@ -69,71 +78,71 @@ export class KamiwazaEngine implements Engine {
   }
 
   async findOrCreateConfig(modelId: string, fileId?: string): Promise<string> {
-    const { body: configs } = await this.http.call<KzConfig[]>('GET', '/model_configs/', { query: { model_id: modelId } });
+    const { body: configs } = await this.http.call('GET', '/model_configs/', KzConfigListSchema, { query: { model_id: modelId } });
     const chosen = configs.find((c) => c.default) ?? configs[0];
     if (chosen) return chosen.id;
-    const { body } = await this.http.call<KzConfig>('POST', '/model_configs/', {
+    const { body } = await this.http.call('POST', '/model_configs/', KzConfigSchema, {
       body: { m_id: modelId, m_file_id: fileId ?? null, name: 'aim default', default: true, config: {}, system_config: {} },
     });
     return body.id;
   }
 
-  /** Deploys with llama.cpp and waits for DEPLOYED; failure statuses become errors carrying Kamiwaza's own reason. */
-  async deploy(spec: Pick<DeploymentSpec, 'name' | 'model' | 'modelPath' | 'quant'>, target: DeployTarget,
-    onEvent?: (event: EngineEvent) => void): Promise<DeploymentRecord> {
+  /**
+   * Deploys with llama.cpp and waits for DEPLOYED; failure statuses become errors carrying Kamiwaza's own reason.
+   * The record is checkpointed before the deploy request and again with the id Kamiwaza answers, so an interrupted
+   * run leaves a record that names the remote deployment.
+   */
+  async deploy(spec: DeploySpec, target: DeployTarget, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord> {
     const configId = await this.findOrCreateConfig(target.model.id, target.fileId);
+    const starting: DeploymentRecord = {
+      name: spec.name, state: 'starting', engine: 'kamiwaza', model: spec.model, modelId: target.model.name, quant: spec.quant,
+      modelPath: spec.modelPath, endpoint: '', startedAt: new Date().toISOString(),
+      kamiwaza: { baseUrl: this.options.settings.baseUrl, modelId: target.model.id },
+    };
+    await checkpoint?.(starting);
     onEvent?.({ phase: 'deploy', message: `deploying ${target.model.name} with llama.cpp` });
-    const { body: deploymentId } = await this.http.call<string | boolean>('POST', '/serving/deploy_model', {
+    const { body: deploymentId } = await this.http.call('POST', '/serving/deploy_model', KzDeployReplySchema, {
       body: { m_id: target.model.id, m_config_id: configId, m_file_id: target.fileId ?? null, engine_name: 'llamacpp',
         lb_port: 0, min_copies: 1, starting_copies: 1 },
     });
-    // Servers before 1.2 answer `false` instead of an error when they refuse.
     if (typeof deploymentId !== 'string') {
       throw new EngineError(`Kamiwaza refused to deploy ${target.model.name}`, { hint: 'see the Kamiwaza UI or server logs for the reason' });
     }
+    const deployed = { ...starting, kamiwaza: { ...starting.kamiwaza!, deploymentId } };
+    await checkpoint?.(deployed);
     const deployment = await this.waitDeployed(deploymentId, onEvent);
     return {
-      name: spec.name, engine: 'kamiwaza', model: spec.model, modelId: deployment.canonical_model_id ?? deployment.m_name ?? target.model.name,
-      quant: spec.quant, modelPath: spec.modelPath, endpoint: this.endpointOf(deployment), startedAt: new Date().toISOString(),
-      kamiwaza: { baseUrl: this.options.settings.baseUrl, deploymentId, modelId: target.model.id },
+      ...deployed, state: 'ready', modelId: deployment.canonical_model_id ?? deployment.m_name ?? target.model.name,
+      endpoint: endpointOf(this.options.settings.baseUrl, deployment), startedAt: new Date().toISOString(),
     };
   }
 
-  private async waitDeployed(id: string, onEvent?: (event: EngineEvent) => void): Promise<KzDeployment> {
-    const deadline = Date.now() + this.timeoutMs;
+  private waitDeployed(id: string, onEvent?: (event: EngineEvent) => void): Promise<KzDeployment> {
     let last = '';
-    while (Date.now() < deadline) {
-      const { body: d } = await this.http.call<KzDeployment>('GET', `/serving/deployment/${id}`);
+    return pollUntil<KzDeployment>(async () => {
+      const { body: d } = await this.http.call('GET', `/serving/deployment/${id}`, KzDeploymentSchema);
       const status = d.status ?? 'UNINITIALIZED';
       if (status !== last) onEvent?.({ phase: 'deploy', message: `deployment ${status.toLowerCase()}` });
       last = status;
-      if (status === 'DEPLOYED') return d;
+      if (status === 'DEPLOYED') return { done: true, value: d };
       if (FAILED_STATUSES.has(status) || GONE_STATUSES.has(status)) {
         const code = d.last_error_code ? `${d.last_error_code}: ` : '';
         throw new EngineError(`Kamiwaza deployment ${id} ${status}: ${code}${d.last_error_message ?? 'no reason given'}`, {
           hint: hintFor(d.last_error_code) + ` (details: GET /serving/deployment/${id}/logs)`,
         });
       }
-      await sleep(this.pollMs);
-    }
-    throw new EngineError(`Kamiwaza deployment ${id} is still ${last} after ${this.timeoutMs / 1000} s`, {
-      hint: 'it may still come up: check `aim ps`; or stop it with `aim stop`',
+      return { done: false };
+    }, {
+      intervalMs: this.pollMs, timeoutMs: this.timeoutMs,
+      onTimeout: () => new EngineError(`Kamiwaza deployment ${id} is still ${last} after ${this.timeoutMs / 1000} s`, {
+        hint: 'aim stopped it; run again, or look at the node\'s load in the Kamiwaza UI',
+      }),
     });
-  }
-
-  /** The OpenAI base URL of a deployment, by the Kamiwaza SDK's rules: access_path, else lb_port, else /runtime. */
-  endpointOf(d: KzDeployment): string {
-    const base = new URL(this.options.settings.baseUrl);
-    const origin = `${base.protocol}//${base.hostname}`;
-    const v1 = (url: string) => (url.replace(/\/+$/, '').endsWith('/v1') ? url.replace(/\/+$/, '') : `${url.replace(/\/+$/, '')}/v1`);
-    if (d.access_path) return v1(`${origin}${d.access_path.replace(/^\/api\/runtime\//, '/runtime/')}`);
-    if (d.lb_port && d.lb_port !== 443) return `${origin}:${d.lb_port}/v1`;
-    return `${origin}/runtime/models/${d.id}/v1`;
   }
 
   async list(records: DeploymentRecord[]): Promise<LiveDeployment[]> {
     if (records.length === 0) return [];
-    const { body } = await this.http.call<KzDeployment[]>('GET', '/serving/deployments');
+    const { body } = await this.http.call('GET', '/serving/deployments', KzDeploymentListSchema);
     const byId = new Map(body.map((d) => [d.id, d]));
     return records.map((record) => {
       const d = byId.get(record.kamiwaza?.deploymentId ?? '');
@@ -149,21 +158,21 @@ export class KamiwazaEngine implements Engine {
     const id = record.kamiwaza?.deploymentId;
     if (!id) return;
     try {
-      await this.http.call<boolean>('DELETE', `/serving/deployment/${id}`, { query: { force: false } });
+      await this.http.call('DELETE', `/serving/deployment/${id}`, KzDeleteReplySchema, { query: { force: false } });
     } catch (error) {
       if (error instanceof KamiwazaStatusError && error.status === 404) return;
       throw error;
     }
-    const deadline = Date.now() + this.timeoutMs;
-    while (Date.now() < deadline) {
-      const { body: d } = await this.http.call<KzDeployment>('GET', `/serving/deployment/${id}`).catch((error: unknown) => {
-        if (error instanceof KamiwazaStatusError && error.status === 404) return { body: undefined };
+    await pollUntil(async () => {
+      const d = await this.http.call('GET', `/serving/deployment/${id}`, KzDeploymentSchema).then((r) => r.body, (error: unknown) => {
+        if (error instanceof KamiwazaStatusError && error.status === 404) return undefined;
         throw error;
       });
-      if (!d || GONE_STATUSES.has(d.status ?? '')) return;
-      await sleep(this.pollMs);
-    }
-    throw new EngineError(`Kamiwaza deployment ${id} did not stop within ${this.timeoutMs / 1000} s`, { hint: 'check it in the Kamiwaza UI' });
+      return !d || GONE_STATUSES.has(d.status ?? '') ? { done: true, value: undefined } : { done: false };
+    }, {
+      intervalMs: this.pollMs, timeoutMs: this.timeoutMs,
+      onTimeout: () => new EngineError(`Kamiwaza deployment ${id} did not stop within ${this.timeoutMs / 1000} s`, { hint: 'check it in the Kamiwaza UI' }),
+    });
   }
 }
 

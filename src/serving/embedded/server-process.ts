@@ -1,0 +1,95 @@
+// Spawning the embedded engine's server process and reading what it reports back. Its files live in the run folder
+// inside AIM_HOME, which is read back later and could hold anything: the deployment name must be one plain file
+// name, the log is opened without following a link, and the ready file is read bounded and checked.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, fstatSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as v from 'valibot';
+import { EngineError, UsageError } from '../../lib/errors.js';
+import { readSmallFile, SmallFileError } from '../../lib/read-small-file.js';
+import type { DeploymentSpec } from '../engine.js';
+
+/** The compiled server script; tests run from src/ and use the built one, which `npm test` builds first. */
+export function serverScriptPath(): string {
+  const sibling = fileURLToPath(new URL('./llama-server.js', import.meta.url));
+  return existsSync(sibling) ? sibling : fileURLToPath(new URL('../../../dist/serving/embedded/llama-server.js', import.meta.url));
+}
+
+/** Deployment names become file names in the run folder; the caller validated them, this makes sure. */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export async function runFilesOf(spec: DeploymentSpec): Promise<{ logFile: string; readyFile: string }> {
+  if (!PLAIN_NAME.test(spec.name) || spec.name.includes('..')) {
+    throw new UsageError(`invalid deployment name "${spec.name}"`, { hint: 'use letters, digits, ".", "_" and "-", e.g. qwen2.5-7b-instruct' });
+  }
+  await mkdir(spec.runDir, { recursive: true });
+  return { logFile: join(spec.runDir, `${spec.name}.log`), readyFile: join(spec.runDir, `${spec.name}.ready.json`) };
+}
+
+/** Opens the log for appending; a link, FIFO or device planted at its name is refused, not written through. */
+function openLog(logFile: string): number {
+  let fd: number;
+  try {
+    fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP' && (error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
+    fd = -1;
+  }
+  if (fd >= 0 && fstatSync(fd).isFile()) return fd;
+  if (fd >= 0) closeSync(fd);
+  throw new EngineError(`${logFile} is not a regular file`, { hint: 'remove it; aim writes the server log there' });
+}
+
+export interface ServerArgs {
+  ctxSize: number;
+  threads: number;
+  logFile: string;
+  readyFile: string;
+  logMaxBytes: number;
+}
+
+export async function spawnServer(spec: DeploymentSpec, args: ServerArgs): Promise<ChildProcess> {
+  const fd = openLog(args.logFile);
+  try {
+    const argv = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--port', String(spec.port ?? 0),
+      '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--ready-file', args.readyFile,
+      '--log-file', args.logFile, '--log-max-bytes', String(args.logMaxBytes)];
+    // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
+    // its terminal, and nothing ties it to the CLI's pipes.
+    const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const ReadySchema = v.object({
+  pid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
+  error: v.optional(v.pipe(v.string(), v.maxLength(200))),
+});
+
+/**
+ * What the server wrote to its ready file ({pid, port} or {pid, error}), or undefined while there is none. Only a
+ * file written by this child counts: a stale or planted one from another process is ignored until replaced.
+ */
+export async function readReadyFile(readyFile: string, pid: number | undefined): Promise<v.InferOutput<typeof ReadySchema> | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readSmallFile(readyFile, 4096);
+  } catch (error) {
+    if (error instanceof SmallFileError && error.problem === 'missing') return undefined;
+    throw new EngineError(`cannot read the server's ready file: ${(error as Error).message}`, { hint: `remove ${readyFile} and run again` });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined; // the server writes it atomically, so this is someone else's; wait for ours
+  }
+  const result = v.safeParse(ReadySchema, parsed);
+  return result.success && result.output.pid === pid ? result.output : undefined;
+}
