@@ -8,6 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { OpenApiContract, type MatchedOperation } from './openapi-contract.js';
 import { KamiwazaState, type Reply } from './kamiwaza-state.js';
 
+/**
+ * A reply that breaks the contract on purpose, for the hostile-server tests: it writes to the response itself (an
+ * endless body, a slow one, a wrong shape). Such replies skip the response check, since breaking it is the point.
+ */
+export type Misbehaviour = (res: ServerResponse, honest: Reply) => void;
+
 export interface ContractServerOptions {
   /** The bearer token the server accepts (default "test-token"). */
   token?: string;
@@ -20,6 +26,8 @@ export class KamiwazaContractServer {
   readonly responseViolations: string[] = [];
   readonly calls: string[] = [];
   readonly state = new KamiwazaState();
+  /** Misbehaviours by operation, e.g. "GET /auth/users/me"; requests are still checked against the contract. */
+  readonly misbehave = new Map<string, Misbehaviour>();
   token: string;
   private server?: Server;
   private readonly contract: OpenApiContract;
@@ -39,6 +47,11 @@ export class KamiwazaContractServer {
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api`;
     return this.url;
+  }
+
+  /** Deployments the server still runs or is starting (a deleted one stays listed as STOPPED). */
+  liveDeployments(): Array<Record<string, unknown>> {
+    return this.state.deployments.filter((d) => d.status !== 'STOPPED');
   }
 
   async close(): Promise<void> {
@@ -76,6 +89,11 @@ export class KamiwazaContractServer {
     if (op.operation.security?.length && req.headers.authorization !== `Bearer ${this.token}`) {
       return send(res, 401, { detail: req.headers.authorization ? 'Invalid token' : 'Not authenticated' });
     }
+    const misbehaviour = this.misbehave.get(`${op.method.toUpperCase()} ${op.template}`);
+    if (misbehaviour) {
+      // Let the operation happen (a deploy is recorded) and only spoil its answer.
+      return misbehaviour(res, this.state.dispatch(op, url.searchParams, body));
+    }
     this.reply(res, op, this.state.dispatch(op, url.searchParams, body));
   }
 
@@ -86,7 +104,7 @@ export class KamiwazaContractServer {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 }

@@ -27,6 +27,8 @@ export class KamiwazaState {
   failNextDeployment?: { code: string; message: string };
   /** Percentage a download advances per status poll. */
   downloadStep = 40;
+  /** While true, deployments stay DEPLOYING: a deploy that never finishes, to interrupt `aim run` midway. */
+  holdDeployments = false;
 
   dispatch(op: MatchedOperation, query: URLSearchParams, body: unknown): Reply {
     const key = `${op.method.toUpperCase()} ${op.template}`;
@@ -149,7 +151,7 @@ export class KamiwazaState {
 
   /** One step of the launch per read; returns the public view (without the test-only failure field). */
   private advance(d: Json): Json {
-    const next: Record<string, string> = { REQUESTED: 'DEPLOYING', DEPLOYING: d.failure ? 'FAILED' : 'DEPLOYED' };
+    const next: Record<string, string> = this.holdDeployments ? { REQUESTED: 'DEPLOYING' } : { REQUESTED: 'DEPLOYING', DEPLOYING: d.failure ? 'FAILED' : 'DEPLOYED' };
     const status = String(d.status);
     if (next[status]) {
       d.status = next[status];
