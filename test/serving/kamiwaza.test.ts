@@ -7,6 +7,7 @@ import type { DeploymentSpec, EngineEvent } from '../../src/serving/engine.js';
 import { KamiwazaEngine } from '../../src/serving/kamiwaza/kamiwaza.js';
 import { kamiwazaSettings, withApiPrefix } from '../../src/serving/kamiwaza/kamiwaza-http.js';
 import { hubFiles, startFromHub } from '../../src/serving/kamiwaza/kamiwaza-hub.js';
+import { endpointOf } from '../../src/serving/kamiwaza/kamiwaza-endpoint.js';
 import { KamiwazaContractServer } from '../helpers/kamiwaza-contract-server.js';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { writeTinySplitGguf } from '../../fixtures/tiny-gguf-variants.js';
@@ -155,4 +156,19 @@ describe('Kamiwaza settings', () => {
     expect(kamiwazaSettings({}, 'https://kz.example').baseUrl).toBe('https://kz.example/api');
     expect(() => kamiwazaSettings({})).toThrow(ConfigError);
   });
+});
+
+describe('deployment endpoints', () => {
+  const id = '0b5e2d4c-1f7a-4e8b-9c3d-2a1b0c9d8e7f';
+  it('follow the SDK: access_path on the API host, else lb_port, else /runtime/models/<id>', () => {
+    expect(endpointOf('https://kz.example/api', { id, access_path: `/runtime/models/${id}` })).toBe(`https://kz.example/runtime/models/${id}/v1`);
+    expect(endpointOf('https://kz.example:8443/api', { id, access_path: '/api/runtime/models/x/v1/' })).toBe('https://kz.example/runtime/models/x/v1');
+    expect(endpointOf('http://127.0.0.1/api', { id, lb_port: 51100 })).toBe('http://127.0.0.1:51100/v1');
+    expect(endpointOf('http://127.0.0.1/api', { id, lb_port: 0 })).toBe(`http://127.0.0.1/runtime/models/${id}/v1`);
+  });
+
+  it.each(['@evil.example/x', '//evil.example/x', '/\\evil.example', '/a/../../b', '/x#frag', '/x?y=1', '/%2e%2e/x', ' /x', '/x\n'])(
+    'refuse the access path %j', (accessPath) => {
+      expect(() => endpointOf('http://127.0.0.1/api', { id, access_path: accessPath })).toThrow(/not a plain path/);
+    });
 });
