@@ -2,12 +2,12 @@
 // with the embedded llama.cpp engine, talk to the endpoint, see it in ps, stop it and check the port is free again;
 // then the Kamiwaza engine against the contract stand-in, including the PRD's friendly-name flow.
 import { readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { isAlive, portIsFree } from '../../src/serving/process-utils.js';
-import { CLI_PATH, createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
+import { CLI_PATH, createWorkspace, expectUserError, killWhen, type Workspace } from '../helpers/cli.js';
 import { KamiwazaContractServer } from '../helpers/kamiwaza-contract-server.js';
 
 const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
@@ -70,6 +70,18 @@ describe('aim run with the embedded engine', () => {
     expect(await ws.json(['stop', 'doomed'])).toEqual({ stopped: ['doomed'] });
     expect(await ws.json(['ps'])).toEqual([]);
     expectUserError(await ws.run(['stop', 'doomed']), /no deployment named doomed/);
+  });
+
+  it('records the server before waiting for it: a run killed while loading leaves one that ps sees and stop ends', async () => {
+    const recordFile = join(ws.home, 'deployments', 'killed.json');
+    const running = ws.start(['run', 'team/tiny:v1', '--quant', 'q8_0', '--name', 'killed', '--threads', '1']);
+    await killWhen(running, async () => /"pidStartTime"/.test(await readFile(recordFile, 'utf8').catch(() => '')));
+    const { pid } = JSON.parse(await readFile(recordFile, 'utf8'));
+    expect(isAlive(pid)).toBe(true);
+    expect(await ws.json(['ps'])).toMatchObject([{ name: 'killed', engine: 'embedded', status: expect.stringMatching(/^(starting|running)$/) }]);
+    expect(await ws.json(['stop', 'killed'])).toEqual({ stopped: ['killed'] });
+    expect(isAlive(pid)).toBe(false);
+    expect(await ws.json(['ps'])).toEqual([]);
   });
 
   it('explains what is wrong in one line with a hint', async () => {

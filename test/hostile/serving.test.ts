@@ -209,6 +209,9 @@ describe('clients of the embedded server', () => {
     const long = await chat({ messages: [{ role: 'user', content: 'hello world '.repeat(200) }], max_tokens: 4 });
     expect(long.status).toBe(400);
     expect(await long.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'context_length_exceeded', message: expect.stringMatching(/maximum context length is 128 tokens/) } });
+    const prompt = await fetch(`${record.endpoint}/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'once upon a time '.repeat(100), max_tokens: 4 }) });
+    expect(prompt.status).toBe(400);
+    expect(await prompt.json()).toMatchObject({ error: { param: 'prompt', code: 'context_length_exceeded' } });
     const tooMuch = await chat({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 128 });
     expect(tooMuch.status).toBe(400);
     expect((await tooMuch.json()).error.code).toBe('context_length_exceeded');
