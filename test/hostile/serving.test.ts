@@ -179,7 +179,8 @@ describe('a Kamiwaza server that misbehaves', () => {
     const running = ws.start([a, b, c, d, e, f], options);
     const recordFile = join(ws.home, 'deployments', 'kz-int.json');
     const interrupted = await signalWhen(running, async () => /"deploymentId"/.test(await readFile(recordFile, 'utf8').catch(() => '')), 'SIGINT');
-    expect(interrupted.code).toBe(130);
+    // Ctrl-C ends aim with 130, or by the signal itself once the handler re-raises it.
+    expect(interrupted.code === 130 || interrupted.signal === 'SIGINT', `${interrupted.code} ${interrupted.signal}`).toBe(true);
     expect(server.liveDeployments()).toHaveLength(1);
     // ps and stop know it although run never finished.
     expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'kz-int', engine: 'kamiwaza', status: 'starting' }]);

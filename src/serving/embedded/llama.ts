@@ -6,7 +6,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism, freemem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../../lib/errors.js';
-import { pollUntil, sleep } from '../../lib/poll.js';
+import { pollUntil } from '../../lib/poll.js';
 import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
 import { canIdentifyProcesses, isSameProcess, processIdentity } from '../process-identity.js';
 import { isAlive, logTail, portIsFree, probe } from '../process-utils.js';
@@ -140,8 +140,7 @@ export class EmbeddedEngine implements Engine {
   }
 
   private async crashed(child: ChildProcess, logFile: string, spec: DeploymentSpec): Promise<never> {
-    // The exit event can precede the last log bytes reaching the file by a moment.
-    await sleep(50);
+    // The child wrote its log itself, synchronously, so every byte of it is in the file once it has exited.
     const tail = await logTail(logFile);
     const reason = causeOf(tail);
     const how = child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
