@@ -50,8 +50,11 @@ export interface DeploymentRecord {
   cmdline?: string[];
   port?: number;
   logFile?: string;
-  /** Kamiwaza engine: ids on the Kamiwaza side (the deployment's once Kamiwaza has answered the deploy request). */
-  kamiwaza?: { baseUrl: string; deploymentId?: string; modelId?: string };
+  /**
+   * Kamiwaza engine: ids on the Kamiwaza side (the deployment's once Kamiwaza has answered the deploy request), and
+   * the tag aim put in the deployment's runtime_env, which finds it when the answer never arrived.
+   */
+  kamiwaza?: { baseUrl: string; deploymentId?: string; modelId?: string; requestTag?: string };
 }
 
 /** Persists what an engine has started so far; `start` awaits it before waiting for the deployment to come up. */

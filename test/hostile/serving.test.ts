@@ -126,9 +126,8 @@ describe('a Kamiwaza server that misbehaves', () => {
     try {
       const [a, b, c, d, e, f, options] = runKz('kz', extra);
       await expectRefused(ws, [a, b, c, d, e, f], message, { timeoutMs: 20_000 }, options);
-      // Nothing aim deployed is left behind, and no record of it either (a deploy whose reply is garbage is the
-      // exception: the server made one, but never told aim its id).
-      if (op !== 'POST /serving/deploy_model') expect(server.liveDeployments()).toEqual([]);
+      // Nothing aim deployed is left behind (even when the deploy's answer was garbage), and no record of it either.
+      expect(server.liveDeployments()).toEqual([]);
       expect(await ws.json(['ps'], { env })).toEqual([]);
     } finally {
       server.misbehave.delete(op);
@@ -191,6 +190,24 @@ describe('a Kamiwaza server that misbehaves', () => {
     expect(live).toHaveLength(1);
     expect(rerun.json().kamiwaza.deploymentId).toBe(live[0]!.id);
     expect(await ws.json(['stop', 'kz-int'], { env })).toEqual({ stopped: ['kz-int'] });
+    expect(server.liveDeployments()).toEqual([]);
+  });
+
+  it('a run interrupted before the deploy request was answered: ps finds the deployment, a rerun leaves exactly one', async () => {
+    server.misbehave.set('POST /serving/deploy_model', () => undefined); // the deployment is made; the answer never comes
+    try {
+      const [a, b, c, d, e, f, options] = runKz('kz-early');
+      const running = ws.start([a, b, c, d, e, f], options);
+      await signalWhen(running, async () => server.liveDeployments().length === 1, 'SIGINT');
+    } finally {
+      server.misbehave.delete('POST /serving/deploy_model');
+    }
+    expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'kz-early', engine: 'kamiwaza', status: expect.stringMatching(/^(starting|running)$/) }]);
+    const [a, b, c, d, e, f, options] = runKz('kz-early');
+    const rerun = await runBounded(ws, [a, b, c, d, e, f, '--json'], { timeoutMs: 20_000 }, options);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(server.liveDeployments().map((x) => x.id)).toEqual([rerun.json().kamiwaza.deploymentId]);
+    expect(await ws.json(['stop', 'kz-early'], { env })).toEqual({ stopped: ['kz-early'] });
     expect(server.liveDeployments()).toEqual([]);
   });
 });

@@ -47,6 +47,7 @@ const RecordSchema = v.object({
     // Ids go into request paths on the Kamiwaza server: UUIDs only.
     deploymentId: v.optional(v.pipe(v.string(), v.uuid())),
     modelId: v.optional(v.pipe(v.string(), v.uuid())),
+    requestTag: v.optional(v.pipe(v.string(), v.uuid())),
   })),
 });
 

@@ -51,6 +51,7 @@ export const KzDeploymentSchema = v.looseObject({
   last_error_code: nullable(text),
   last_error_message: nullable(text),
   requested_at: text,
+  runtime_env: nullable(v.pipe(v.record(v.pipe(v.string(), v.maxLength(256)), nullable(text)), v.check((env) => Object.keys(env).length <= 1000, 'has too many entries'))),
 });
 
 export const KzUserSchema = v.looseObject({ username: text, sub: text });

@@ -3,6 +3,7 @@
 // serving node must see that path, so this suits single-node installs or shared storage), or, for a friendly name
 // that is in no aim repository, Kamiwaza downloads the quantization's files from Hugging Face itself
 // (kamiwaza-hub.ts). Then both find or create a config, deploy, and poll until DEPLOYED or a failure status.
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { EngineError } from '../../lib/errors.js';
@@ -89,21 +90,22 @@ export class KamiwazaEngine implements Engine {
 
   /**
    * Deploys with llama.cpp and waits for DEPLOYED; failure statuses become errors carrying Kamiwaza's own reason.
-   * The record is checkpointed before the deploy request and again with the id Kamiwaza answers, so an interrupted
-   * run leaves a record that names the remote deployment.
+   * The record is checkpointed before the deploy request, with a tag that the request puts in the deployment's
+   * runtime_env, and again with the id Kamiwaza answers: a run interrupted at any point, even before the answer
+   * arrived, leaves a record that finds the remote deployment.
    */
   async deploy(spec: DeploySpec, target: DeployTarget, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord> {
     const configId = await this.findOrCreateConfig(target.model.id, target.fileId);
     const starting: DeploymentRecord = {
       name: spec.name, state: 'starting', engine: 'kamiwaza', model: spec.model, modelId: target.model.name, quant: spec.quant,
       modelPath: spec.modelPath, endpoint: '', startedAt: new Date().toISOString(),
-      kamiwaza: { baseUrl: this.options.settings.baseUrl, modelId: target.model.id },
+      kamiwaza: { baseUrl: this.options.settings.baseUrl, modelId: target.model.id, requestTag: randomUUID() },
     };
     await checkpoint?.(starting);
     onEvent?.({ phase: 'deploy', message: `deploying ${target.model.name} with llama.cpp` });
     const { body: deploymentId } = await this.http.call('POST', '/serving/deploy_model', KzDeployReplySchema, {
       body: { m_id: target.model.id, m_config_id: configId, m_file_id: target.fileId ?? null, engine_name: 'llamacpp',
-        lb_port: 0, min_copies: 1, starting_copies: 1 },
+        lb_port: 0, min_copies: 1, starting_copies: 1, runtime_env: { [TAG_VARIABLE]: starting.kamiwaza!.requestTag! } },
     });
     if (typeof deploymentId !== 'string') {
       throw new EngineError(`Kamiwaza refused to deploy ${target.model.name}`, { hint: 'see the Kamiwaza UI or server logs for the reason' });
@@ -143,9 +145,8 @@ export class KamiwazaEngine implements Engine {
   async list(records: DeploymentRecord[]): Promise<LiveDeployment[]> {
     if (records.length === 0) return [];
     const { body } = await this.http.call('GET', '/serving/deployments', KzDeploymentListSchema);
-    const byId = new Map(body.map((d) => [d.id, d]));
     return records.map((record) => {
-      const d = byId.get(record.kamiwaza?.deploymentId ?? '');
+      const d = findDeployment(body, record);
       const status = d?.status ?? 'STOPPED';
       if (status === 'DEPLOYED') return { ...record, status: 'running' };
       if (GONE_STATUSES.has(status)) return { ...record, status: 'stopped' };
@@ -154,8 +155,16 @@ export class KamiwazaEngine implements Engine {
     });
   }
 
+  /** The record's deployment id: as Kamiwaza answered it, else found by the tag aim sent with the request. */
+  private async deploymentIdOf(record: DeploymentRecord): Promise<string | undefined> {
+    const { deploymentId, modelId, requestTag } = record.kamiwaza ?? {};
+    if (deploymentId || !requestTag || !modelId) return deploymentId;
+    const { body } = await this.http.call('GET', '/serving/deployments', KzDeploymentListSchema, { query: { model_id: modelId } });
+    return findDeployment(body, record)?.id;
+  }
+
   async stop(record: DeploymentRecord): Promise<void> {
-    const id = record.kamiwaza?.deploymentId;
+    const id = await this.deploymentIdOf(record);
     if (!id) return;
     try {
       await this.http.call('DELETE', `/serving/deployment/${id}`, KzDeleteReplySchema, { query: { force: false } });
@@ -174,6 +183,15 @@ export class KamiwazaEngine implements Engine {
       onTimeout: () => new EngineError(`Kamiwaza deployment ${id} did not stop within ${this.timeoutMs / 1000} s`, { hint: 'check it in the Kamiwaza UI' }),
     });
   }
+}
+
+/** runtime_env variable that marks a deployment as the one a record asked for; harmless to the engine. */
+const TAG_VARIABLE = 'AIM_DEPLOYMENT_TAG';
+
+function findDeployment(deployments: KzDeployment[], record: DeploymentRecord): KzDeployment | undefined {
+  const { deploymentId, requestTag } = record.kamiwaza ?? {};
+  if (deploymentId) return deployments.find((d) => d.id === deploymentId);
+  return requestTag ? deployments.find((d) => d.runtime_env?.[TAG_VARIABLE] === requestTag) : undefined;
 }
 
 function hintFor(code: string | null | undefined): string {
