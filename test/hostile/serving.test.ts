@@ -3,7 +3,9 @@
 // shape or with an endpoint on another host, a `run` interrupted mid-deploy, and clients of the embedded server that
 // overflow its context or hang up. Each case runs the real CLI under time and memory bounds and checks effects.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, symlink } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +172,27 @@ describe('a Kamiwaza server that misbehaves', () => {
     const misbehaviour: Misbehaviour = typeof body === 'function' ? body as Misbehaviour
       : (res) => sendJson(res, status, typeof body === 'string' && op !== 'POST /serving/deploy_model' ? body : JSON.stringify(body));
     await refusedWith(op, misbehaviour, /answered (GET|POST) \S+ with an unexpected reply/);
+  });
+
+  it('a record naming another server is asked without the API key', async () => {
+    const seen: Array<string | undefined> = [];
+    const spy = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"detail": "who are you"}');
+    });
+    await new Promise<void>((resolve) => spy.listen(0, '127.0.0.1', resolve));
+    const spyUrl = `http://127.0.0.1:${(spy.address() as AddressInfo).port}/api`;
+    try {
+      await writeRecord(ws.home, 'spied.json', { ...embeddedRecord('spied'), engine: 'kamiwaza', endpoint: '', port: undefined,
+        kamiwaza: { baseUrl: spyUrl, deploymentId: '0b5e2d4c-1f7a-4e8b-9c3d-2a1b0c9d8e7f' } });
+      const ps = await runBounded(ws, ['ps', '--json'], {}, { env });
+      expect(ps.json()).toMatchObject([{ name: 'spied', status: 'unknown' }]);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((header) => header === undefined)).toBe(true);
+    } finally {
+      spy.close();
+      await rm(join(ws.home, 'deployments', 'spied.json'), { force: true });
+    }
   });
 
   it('an interrupted deploy is recorded, and a rerun leaves exactly one deployment', async () => {

@@ -26,15 +26,24 @@ export interface DeploymentListing {
   problems: AimError[];
 }
 
+/** Records that one engine instance can answer for: embedded ones together, Kamiwaza ones by the server they name. */
+function groups(records: DeploymentRecord[]): DeploymentRecord[][] {
+  const byServer = new Map<string, DeploymentRecord[]>();
+  for (const record of records) {
+    const key = record.engine === 'kamiwaza' ? `kamiwaza ${record.kamiwaza?.baseUrl ?? ''}` : record.engine;
+    byServer.set(key, [...(byServer.get(key) ?? []), record]);
+  }
+  return [...byServer.values()];
+}
+
 async function liveStatus(records: DeploymentRecord[], sessionIfNeeded: SessionIfNeeded): Promise<LiveDeployment[]> {
   const out: LiveDeployment[] = [];
-  for (const kind of ['embedded', 'kamiwaza'] as const) {
-    const mine = records.filter((r) => r.engine === kind);
-    if (mine.length === 0) continue;
+  for (const group of groups(records)) {
+    const kind = group[0]!.engine;
     // An engine that cannot even be set up (a Kamiwaza record with no server address anywhere) shows its
     // deployments as unknown, like one whose server does not answer, instead of failing the whole listing.
-    const live = await configFor(kind, sessionIfNeeded).then((config) => engineFor(kind, config, mine[0]).list(mine)).catch((error: Error) =>
-      mine.map((r): LiveDeployment => ({ ...r, status: 'unknown', detail: error.message })));
+    const live = await configFor(kind, sessionIfNeeded).then((config) => engineFor(kind, config, group[0]).list(group)).catch((error: Error) =>
+      group.map((r): LiveDeployment => ({ ...r, status: 'unknown', detail: error.message })));
     out.push(...live);
   }
   return out;

@@ -2,7 +2,7 @@
 // the embedded engine's child process), so they are imported statically.
 import type { DeploymentRecord, Engine, EngineKind } from '../../serving/engine.js';
 import { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
-import { kamiwazaSettings } from '../../serving/kamiwaza/kamiwaza-http.js';
+import { kamiwazaSettings, settingsForRecord } from '../../serving/kamiwaza/kamiwaza-http.js';
 import { EmbeddedEngine } from '../../serving/embedded/llama.js';
 import type { AimConfig } from '../config/config.js';
 import { kamiwazaEnv, kamiwazaUrl } from '../../settings/kamiwaza.js';
@@ -18,7 +18,7 @@ export function chooseEngine(choice: EngineChoice | undefined, config?: AimConfi
 /** An engine for new deployments (from settings) or for an existing record (talking to the server it names). */
 export function engineFor(kind: EngineKind, config?: AimConfig, record?: DeploymentRecord): Engine {
   if (kind === 'embedded') return new EmbeddedEngine();
-  const settings = kamiwazaSettings(undefined, record?.kamiwaza?.baseUrl ?? config?.kamiwaza?.url);
+  const settings = kamiwazaSettings(undefined, config?.kamiwaza?.url ?? record?.kamiwaza?.baseUrl);
   const { pollMs } = kamiwazaEnv();
-  return new KamiwazaEngine({ settings: record?.kamiwaza?.baseUrl ? { ...settings, baseUrl: record.kamiwaza.baseUrl } : settings, pollMs });
+  return new KamiwazaEngine({ settings: settingsForRecord(settings, record?.kamiwaza?.baseUrl), pollMs });
 }

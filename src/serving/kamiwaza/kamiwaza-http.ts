@@ -32,6 +32,16 @@ export function kamiwazaSettings(env?: NodeJS.ProcessEnv, configUrl?: string): K
   };
 }
 
+/**
+ * The settings to reach the server a deployment record names. The record comes from AIM_HOME and is not trusted
+ * with the API key: the key goes only to the server the user configured, never to another one a record names.
+ */
+export function settingsForRecord(configured: KamiwazaSettings, recordBaseUrl: string | undefined): KamiwazaSettings {
+  if (!recordBaseUrl) return configured;
+  const sameServer = new URL(recordBaseUrl).origin === new URL(configured.baseUrl).origin;
+  return { ...configured, baseUrl: recordBaseUrl, apiKey: sameServer ? configured.apiKey : undefined };
+}
+
 export function withApiPrefix(url: string): string {
   const trimmed = url.replace(/\/+$/, '');
   return /\/api$/.test(trimmed) ? trimmed : `${trimmed}/api`;
