@@ -200,7 +200,11 @@ describe('a Kamiwaza server that misbehaves', () => {
     const [a, b, c, d, e, f, options] = runKz('kz-int');
     const running = ws.start([a, b, c, d, e, f], options);
     const recordFile = join(ws.home, 'deployments', 'kz-int.json');
-    const interrupted = await signalWhen(running, async () => /"deploymentId"/.test(await readFile(recordFile, 'utf8').catch(() => '')), 'SIGINT');
+    await expect.poll(async () => readFile(recordFile, 'utf8').catch(() => ''), { timeout: 20_000 }).toMatch(/"deploymentId"/);
+    // While that run is still going, another run under the same name is refused, not a second deployment.
+    const [g, h, i, j, k, l] = runKz('kz-int');
+    await expectRefused(ws, [g, h, i, j, k, l], /kz-int is being started by another aim run/, { timeoutMs: 20_000 }, options);
+    const interrupted = await signalWhen(running, async () => true, 'SIGINT');
     // Ctrl-C ends aim with 130, or by the signal itself once the handler re-raises it.
     expect(interrupted.code === 130 || interrupted.signal === 'SIGINT', `${interrupted.code} ${interrupted.signal}`).toBe(true);
     expect(server.liveDeployments()).toHaveLength(1);
