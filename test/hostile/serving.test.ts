@@ -4,7 +4,7 @@
 // overflow its context or hang up. Each case runs the real CLI under time and memory bounds and checks effects.
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -106,6 +106,28 @@ describe('deployment names that try to leave AIM_HOME', () => {
     await expectRefused(ws, ['run', 'team/tiny:v1', '--name', name, '--threads', '1'], /invalid deployment name/);
     await expectUnchanged(ws.dir, before);
     expect(await processesMentioning(ws.home)).toEqual([]);
+  });
+});
+
+describe('a server log path that is not a plain file', () => {
+  const plants: Array<[string, (log: string, outside: string) => Promise<unknown>]> = [
+    ['a symlink to a file outside AIM_HOME', (log, outside) => symlink(outside, log)],
+    ['a FIFO', async (log) => execFileSync('mkfifo', [log])],
+  ];
+  it.each(plants)('%s: run refuses it, writes nothing through it, leaves nothing running', async (_label, plant) => {
+    const outside = ws.path('outside.txt');
+    await writeFile(outside, 'untouched');
+    await mkdir(join(ws.home, 'run'), { recursive: true });
+    const log = join(ws.home, 'run', 'planted.log');
+    await plant(log, outside);
+    try {
+      await expectRefused(ws, ['run', 'team/tiny:v1', '--name', 'planted', '--threads', '1'], /planted\.log is not a regular file/);
+      expect(await readFile(outside, 'utf8')).toBe('untouched');
+      expect(await processesMentioning(log)).toEqual([]);
+      expect(await ws.json(['ps'])).toEqual([]);
+    } finally {
+      await rm(log, { force: true });
+    }
   });
 });
 

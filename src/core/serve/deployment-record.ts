@@ -23,15 +23,15 @@ const path = text(4096);
 const pid = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(2 ** 22));
 const startTime = v.pipe(v.string(), v.regex(/^\d{1,20}$/));
 const cmdline = v.pipe(v.array(text(16 * 1024)), v.minLength(1), v.maxLength(256));
-const httpUrl = v.pipe(text(2048), v.url(), v.check((url) => /^https?:$/.test(new URL(url).protocol) && !new URL(url).username, 'must be an http(s) URL without userinfo'));
+const httpUrl = v.pipe(text(8192), v.url(), v.check((url) => /^https?:$/.test(new URL(url).protocol) && !new URL(url).username, 'must be an http(s) URL without userinfo'));
 
 const RecordSchema = v.object({
   name: v.pipe(v.string(), v.check(isDeploymentName, 'is not a valid deployment name')),
   // Records written before states existed were written once the deployment was ready.
   state: v.optional(v.picklist(['starting', 'ready']), 'ready'),
   engine: v.picklist(['embedded', 'kamiwaza']),
-  model: text(1024),
-  modelId: text(1024),
+  model: text(4096),
+  modelId: text(4096),
   quant: text(64),
   modelPath: path,
   endpoint: v.union([v.literal(''), httpUrl]),

@@ -3,7 +3,7 @@
 // name, the log is opened without following a link, and the ready file is read bounded and checked.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
@@ -25,7 +25,10 @@ export async function runFilesOf(spec: DeploymentSpec): Promise<{ logFile: strin
     throw new UsageError(`invalid deployment name "${spec.name}"`, { hint: 'use letters, digits, ".", "_" and "-", e.g. qwen2.5-7b-instruct' });
   }
   await mkdir(spec.runDir, { recursive: true });
-  return { logFile: join(spec.runDir, `${spec.name}.log`), readyFile: join(spec.runDir, `${spec.name}.ready.json`) };
+  const readyFile = join(spec.runDir, `${spec.name}.ready.json`);
+  // A stale ready file (or anything planted there) is removed, not followed: the server writes a fresh one.
+  await rm(readyFile, { force: true, recursive: true });
+  return { logFile: join(spec.runDir, `${spec.name}.log`), readyFile };
 }
 
 /** Opens the log for appending; a link, FIFO or device planted at its name is refused, not written through. */
