@@ -19,9 +19,12 @@ export class StopCommand extends AimCommand {
     if (this.all === (this.names.length > 0)) {
       throw new UsageError(this.all ? 'give names or --all, not both' : 'name a model to stop, or pass --all', { hint: 'see running models with `aim ps`' });
     }
-    const { stopped, problems } = await stopDeployments(() => this.session().catch(() => undefined), this.all ? [] : this.names);
-    if (stopped.length > 0 || problems.length === 0) {
-      this.report({ stopped }, () => (stopped.length === 0 ? 'nothing was running' : stopped.map((n) => `✨ ${n} stopped`).join('\n')));
+    const { stopped, gone, problems } = await stopDeployments(() => this.session().catch(() => undefined), this.all ? [] : this.names);
+    if (stopped.length + gone.length > 0 || problems.length === 0) {
+      this.report({ stopped, gone }, () => [
+        ...stopped.map((n) => `✨ ${n} stopped`),
+        ...gone.map((n) => `${n} was no longer running; its record is removed`),
+      ].join('\n') || 'nothing was running');
     }
     // The others were stopped; each record that could not be read or stopped is named, the first as the error.
     for (const problem of problems.slice(1)) this.context.stderr.write(formatWarning(problem.message));

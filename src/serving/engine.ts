@@ -57,6 +57,8 @@ export interface DeploymentRecord {
   kamiwaza?: { baseUrl: string; deploymentId?: string; modelId?: string; requestTag?: string };
 }
 
+export type StopOutcome = 'stopped' | 'gone';
+
 /** Persists what an engine has started so far; `start` awaits it before waiting for the deployment to come up. */
 export type Checkpoint = (record: DeploymentRecord) => Promise<void>;
 
@@ -88,6 +90,9 @@ export interface Engine {
   start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord>;
   /** Live status of deployments this engine started. */
   list(records: DeploymentRecord[]): Promise<LiveDeployment[]>;
-  /** Stops a deployment and resolves once it is gone; stopping one that is already gone is not an error. */
-  stop(record: DeploymentRecord): Promise<void>;
+  /**
+   * Stops a deployment and resolves once it is gone: 'stopped' when this call stopped it, 'gone' when there was
+   * nothing of it left to stop (already ended, or its pid now held by another process, which is left alone).
+   */
+  stop(record: DeploymentRecord): Promise<StopOutcome>;
 }

@@ -52,7 +52,7 @@ describe('aim run with the embedded engine', () => {
 
     expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'q8_0']), /tiny is already running at http:\/\/127\.0\.0\.1:\d+\/v1/);
 
-    expect(await ws.json(['stop', 'tiny'])).toEqual({ stopped: ['tiny'] });
+    expect(await ws.json(['stop', 'tiny'])).toEqual({ stopped: ['tiny'], gone: [] });
     expect(isAlive(record.pid)).toBe(false);
     expect(await portIsFree(record.port)).toBe(true);
     expect(await ws.json(['ps'])).toEqual([]);
@@ -67,7 +67,7 @@ describe('aim run with the embedded engine', () => {
     expect(crashed).toMatchObject({ name: 'doomed', status: 'failed' });
     expect(crashed.detail).toMatch(/exited unexpectedly/);
     expect((await ws.run(['ps'])).stdout).toMatch(/doomed\s+failed \(exited unexpectedly/);
-    expect(await ws.json(['stop', 'doomed'])).toEqual({ stopped: ['doomed'] });
+    expect(await ws.json(['stop', 'doomed'])).toEqual({ stopped: [], gone: ['doomed'] });
     expect(await ws.json(['ps'])).toEqual([]);
     expectUserError(await ws.run(['stop', 'doomed']), /no deployment named doomed/);
   });
@@ -79,7 +79,7 @@ describe('aim run with the embedded engine', () => {
     const { pid } = JSON.parse(await readFile(recordFile, 'utf8'));
     expect(isAlive(pid)).toBe(true);
     expect(await ws.json(['ps'])).toMatchObject([{ name: 'killed', engine: 'embedded', status: expect.stringMatching(/^(starting|running)$/) }]);
-    expect(await ws.json(['stop', 'killed'])).toEqual({ stopped: ['killed'] });
+    expect(await ws.json(['stop', 'killed'])).toEqual({ stopped: ['killed'], gone: [] });
     expect(isAlive(pid)).toBe(false);
     expect(await ws.json(['ps'])).toEqual([]);
   });
@@ -118,7 +118,7 @@ describe('aim run with the Kamiwaza engine (contract stand-in)', () => {
     const download = server.calls.find((c) => c.startsWith('POST /api/models/download/'));
     expect(download).toBeDefined();
     expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'qwen2.5-7b-instruct', engine: 'kamiwaza', status: 'running' }]);
-    expect(await ws.json(['stop', 'qwen2.5-7b-instruct'], { env })).toEqual({ stopped: ['qwen2.5-7b-instruct'] });
+    expect(await ws.json(['stop', 'qwen2.5-7b-instruct'], { env })).toEqual({ stopped: ['qwen2.5-7b-instruct'], gone: [] });
     expect(await ws.json(['ps'], { env })).toEqual([]);
   });
 

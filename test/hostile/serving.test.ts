@@ -41,7 +41,7 @@ describe('a recorded pid that now belongs to another process', () => {
       await writeRecord(ws.home, 'victim.json', embeddedRecord('victim', identity(other.identity)));
       const result = await runBounded(ws, ['stop', 'victim', '--json']);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.json()).toEqual({ stopped: ['victim'] });
+      expect(result.json()).toEqual({ stopped: [], gone: ['victim'] });
       expect(isAlive(other.child.pid!)).toBe(true);
       expect(await ws.json(['ps'])).toEqual([]);
     } finally {
@@ -88,7 +88,7 @@ describe('run records that are garbage, links or special files', () => {
       const stop = await runBounded(kase, ['stop', '--all', '--json']);
       expect(stop.code).not.toBe(0);
       expect(stop.code).not.toBe(70);
-      expect(JSON.parse(stop.stdout)).toEqual({ stopped: ['good'] });
+      expect(JSON.parse(stop.stdout)).toEqual({ stopped: ['good'], gone: [] });
       expect(stop.stderr).toMatch(/^aim: error: .*deployments\/bad\.json/m);
       await new Promise<void>((resolve) => (other.child.exitCode === null && other.child.signalCode === null ? other.child.once('exit', () => resolve()) : resolve()));
       expect(isAlive(other.child.pid!)).toBe(false);
@@ -238,7 +238,7 @@ describe('a Kamiwaza server that misbehaves', () => {
     const live = server.liveDeployments();
     expect(live).toHaveLength(1);
     expect(rerun.json().kamiwaza.deploymentId).toBe(live[0]!.id);
-    expect(await ws.json(['stop', 'kz-int'], { env })).toEqual({ stopped: ['kz-int'] });
+    expect(await ws.json(['stop', 'kz-int'], { env })).toEqual({ stopped: ['kz-int'], gone: [] });
     expect(server.liveDeployments()).toEqual([]);
   });
 
@@ -256,7 +256,7 @@ describe('a Kamiwaza server that misbehaves', () => {
     const rerun = await runBounded(ws, [a, b, c, d, e, f, '--json'], { timeoutMs: 20_000 }, options);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(server.liveDeployments().map((x) => x.id)).toEqual([rerun.json().kamiwaza.deploymentId]);
-    expect(await ws.json(['stop', 'kz-early'], { env })).toEqual({ stopped: ['kz-early'] });
+    expect(await ws.json(['stop', 'kz-early'], { env })).toEqual({ stopped: ['kz-early'], gone: [] });
     expect(server.liveDeployments()).toEqual([]);
   });
 });

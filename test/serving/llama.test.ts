@@ -97,11 +97,11 @@ describe('embedded engine with real llama.cpp', () => {
   });
 
   it('stop ends the process and frees the port', async () => {
-    await engine.stop(record);
+    expect(await engine.stop(record)).toBe('stopped');
     expect((await engine.list([record]))[0]!.status).toBe('stopped');
     expect(await portIsFree(record.port!)).toBe(true);
     expect(await readFile(record.logFile!, 'utf8')).toMatch(/SIGTERM: shutting down/);
-    await engine.stop(record);
+    expect(await engine.stop(record)).toBe('gone');
   });
 });
 

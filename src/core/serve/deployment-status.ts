@@ -74,13 +74,15 @@ export async function listDeployments(sessionIfNeeded: SessionIfNeeded, home = a
 
 export interface StopResult {
   stopped: string[];
+  /** Deployments with nothing left to stop (ended, or their pid now another process's); their records are removed. */
+  gone: string[];
   /** Records that could not be read or stopped; the others were stopped. */
   problems: AimError[];
 }
 
 /** Stops the named deployments (or every one with no names) and waits until each is gone. */
 export async function stopDeployments(sessionIfNeeded: SessionIfNeeded, names: string[], home = aimHome()): Promise<StopResult> {
-  const result: StopResult = { stopped: [], problems: [] };
+  const result: StopResult = { stopped: [], gone: [], problems: [] };
   let records: DeploymentRecord[] = [];
   if (names.length === 0) ({ records, problems: result.problems } = await listDeploymentRecords(home));
   const problem = (error: unknown) => {
@@ -91,9 +93,9 @@ export async function stopDeployments(sessionIfNeeded: SessionIfNeeded, names: s
   // One deployment that cannot be stopped (its server unreachable) does not keep the others running.
   for (const record of records) {
     try {
-      await engineFor(record.engine, await configFor(record.engine, sessionIfNeeded), record).stop(record);
+      const outcome = await engineFor(record.engine, await configFor(record.engine, sessionIfNeeded), record).stop(record);
       await removeDeployment(record.name, home);
-      result.stopped.push(record.name);
+      result[outcome].push(record.name);
     } catch (error) {
       problem(error);
     }

@@ -7,7 +7,7 @@ import { availableParallelism, freemem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../../lib/errors.js';
 import { pollUntil } from '../../lib/poll.js';
-import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
+import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment, StopOutcome } from '../engine.js';
 import { canIdentifyProcesses, isSameProcess, processIdentity } from '../process-identity.js';
 import { isAlive, logTail, portIsFree, probe } from '../process-utils.js';
 import { readReadyFile, spawnServer, runFilesOf } from './server-process.js';
@@ -160,15 +160,21 @@ export class EmbeddedEngine implements Engine {
   }
 
   /** Signals the server only while it is provably the process the record names; a reused pid is left alone. */
-  async stop(record: DeploymentRecord): Promise<void> {
-    if (!record.pid || !isOurServer(record)) return;
+  async stop(record: DeploymentRecord): Promise<StopOutcome> {
+    if (!record.pid || !isOurServer(record)) return 'gone';
     process.kill(record.pid, 'SIGTERM');
-    const gone = async () => (isOurServer(record) ? { done: false as const } : { done: true as const, value: true });
     // The server disposes the model (1-2 s) then exits; past 10 s something is stuck and SIGKILL is safe.
-    const stopped = await pollUntil(gone, { intervalMs: 50, timeoutMs: 10_000, onTimeout: () => new Error('stuck') }).catch(() => false);
-    if (stopped) return;
+    if (await this.exited(record).then(() => true, () => false)) return 'stopped';
     if (isOurServer(record)) process.kill(record.pid, 'SIGKILL');
-    await pollUntil(gone, { intervalMs: 50, timeoutMs: 10_000, onTimeout: () => new EngineError(`process ${record.pid} of ${record.name} did not exit after SIGKILL`, { hint: 'check it with `ps`' }) });
+    await this.exited(record);
+    return 'stopped';
+  }
+
+  private exited(record: DeploymentRecord): Promise<void> {
+    return pollUntil<void>(async () => (isOurServer(record) ? { done: false } : { done: true, value: undefined }), {
+      intervalMs: 50, timeoutMs: 10_000,
+      onTimeout: () => new EngineError(`process ${record.pid} of ${record.name} did not exit within 10 s`, { hint: 'stop it yourself with `kill -9`' }),
+    });
   }
 }
 

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { EngineError } from '../../lib/errors.js';
 import { pollUntil } from '../../lib/poll.js';
-import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment } from '../engine.js';
+import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment, StopOutcome } from '../engine.js';
 import { KamiwazaHttp, KamiwazaStatusError, type KamiwazaSettings } from './kamiwaza-http.js';
 import { endpointOf } from './kamiwaza-endpoint.js';
 import {
@@ -163,21 +163,21 @@ export class KamiwazaEngine implements Engine {
     return findDeployment(body, record)?.id;
   }
 
-  async stop(record: DeploymentRecord): Promise<void> {
+  async stop(record: DeploymentRecord): Promise<StopOutcome> {
     const id = await this.deploymentIdOf(record);
-    if (!id) return;
+    if (!id) return 'gone';
     try {
       await this.http.call('DELETE', `/serving/deployment/${id}`, KzDeleteReplySchema, { query: { force: false } });
     } catch (error) {
-      if (error instanceof KamiwazaStatusError && error.status === 404) return;
+      if (error instanceof KamiwazaStatusError && error.status === 404) return 'gone';
       throw error;
     }
-    await pollUntil(async () => {
+    return pollUntil<StopOutcome>(async () => {
       const d = await this.http.call('GET', `/serving/deployment/${id}`, KzDeploymentSchema).then((r) => r.body, (error: unknown) => {
         if (error instanceof KamiwazaStatusError && error.status === 404) return undefined;
         throw error;
       });
-      return !d || GONE_STATUSES.has(d.status ?? '') ? { done: true, value: undefined } : { done: false };
+      return !d || GONE_STATUSES.has(d.status ?? '') ? { done: true, value: 'stopped' } : { done: false };
     }, {
       intervalMs: this.pollMs, timeoutMs: this.timeoutMs,
       onTimeout: () => new EngineError(`Kamiwaza deployment ${id} did not stop within ${this.timeoutMs / 1000} s`, { hint: 'check it in the Kamiwaza UI' }),
