@@ -106,7 +106,8 @@ export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel>
 
   /** Tokens the prompt takes in the context, counted the way generation will lay it out. */
   function promptTokens(kind: Kind, body: Record<string, unknown>): number {
-    if (kind === 'completion') return model.tokenize(promptText(body)).length;
+    // A completion starts with the model's BOS token, which tokenize() leaves out: count it rather than overflow by one.
+    if (kind === 'completion') return model.tokenize(promptText(body)).length + 1;
     return session.chat.chatWrapper.generateContextState({ chatHistory: history(body) }).contextText.tokenize(model.tokenizer).length;
   }
 
