@@ -23,7 +23,11 @@ const path = text(4096);
 const pid = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(2 ** 22));
 const startTime = v.pipe(v.string(), v.regex(/^\d{1,20}$/));
 const cmdline = v.pipe(v.array(text(16 * 1024)), v.minLength(1), v.maxLength(256));
-const httpUrl = v.pipe(text(8192), v.url(), v.check((url) => /^https?:$/.test(new URL(url).protocol) && !new URL(url).username, 'must be an http(s) URL without userinfo'));
+const isPlainHttpUrl = (text: string): boolean => {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  return url !== undefined && /^https?:$/.test(url.protocol) && !url.username && !url.password;
+};
+const httpUrl = v.pipe(text(8192), v.check(isPlainHttpUrl, 'is not an http(s) URL without userinfo'));
 
 const RecordSchema = v.object({
   name: v.pipe(v.string(), v.check(isDeploymentName, 'is not a valid deployment name')),

@@ -38,7 +38,8 @@ export function kamiwazaSettings(env?: NodeJS.ProcessEnv, configUrl?: string): K
  */
 export function settingsForRecord(configured: KamiwazaSettings, recordBaseUrl: string | undefined): KamiwazaSettings {
   if (!recordBaseUrl) return configured;
-  const sameServer = new URL(recordBaseUrl).origin === new URL(configured.baseUrl).origin;
+  const origin = (url: string) => (URL.canParse(url) ? new URL(url).origin : undefined);
+  const sameServer = origin(recordBaseUrl) !== undefined && origin(recordBaseUrl) === origin(configured.baseUrl);
   return { ...configured, baseUrl: recordBaseUrl, apiKey: sameServer ? configured.apiKey : undefined };
 }
 
