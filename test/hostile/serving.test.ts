@@ -217,6 +217,19 @@ describe('a Kamiwaza server that misbehaves', () => {
     }
   });
 
+  it('a run under the name of a deployment whose server does not answer refuses instead of forgetting it', async () => {
+    const file = await writeRecord(ws.home, 'kz-lost.json', { ...embeddedRecord('kz-lost'), engine: 'kamiwaza', port: undefined,
+      kamiwaza: { baseUrl: 'http://127.0.0.1:9/api', deploymentId: '0b5e2d4c-1f7a-4e8b-9c3d-2a1b0c9d8e7f' } });
+    try {
+      const [a, b, c, d, e, f, options] = runKz('kz-lost');
+      await expectRefused(ws, [a, b, c, d, e, f], /cannot tell whether kz-lost still runs: cannot reach Kamiwaza/, {}, options);
+      expect(JSON.parse(await readFile(file, 'utf8')).kamiwaza.baseUrl).toBe('http://127.0.0.1:9/api');
+      expect(server.liveDeployments()).toEqual([]);
+    } finally {
+      await rm(file, { force: true });
+    }
+  });
+
   it('an interrupted deploy is recorded, and a rerun leaves exactly one deployment', async () => {
     server.state.holdDeployments = true;
     const [a, b, c, d, e, f, options] = runKz('kz-int');

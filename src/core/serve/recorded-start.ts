@@ -34,7 +34,12 @@ export async function claimName(name: string, home: string, config?: AimConfig):
     await engine.stop(existing);
     return removeDeployment(name, home);
   }
-  const [live] = await engine.list([existing]).catch(() => [undefined]);
+  // Overwriting the record of a deployment that may still run would leave it unknown to ps and stop.
+  const [live] = await engine.list([existing]).catch((error: Error) => {
+    throw new ConflictError(`cannot tell whether ${name} still runs: ${error.message}`, {
+      hint: `stop it with \`aim stop ${name}\` once its engine answers, or start another with --name`,
+    });
+  });
   // A deployment whose server is gone (crashed, killed) may be replaced by a new run under the same name.
   if (live && live.status !== 'stopped') {
     throw new ConflictError(`${name} is already ${live.status} at ${existing.endpoint}`, {
