@@ -7,11 +7,12 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../../serving/engine.js';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
-import { AimError, IntegrityError, NotFoundError } from '../../lib/errors.js';
+import { AimError, NotFoundError } from '../../lib/errors.js';
 import { readSmallFile, SmallFileError } from '../../lib/read-small-file.js';
 import { aimHome } from '../../settings/home.js';
 import { checkDeploymentName } from '../format/names.js';
-import { MAX_RECORD_BYTES, parseDeploymentRecord } from './deployment-record.js';
+import { DEPLOYMENT_FORMAT, deploymentRecordSchema } from '../format/schemas/local-state.js';
+import { corrupt, describeValue, parseJson } from '../format/schemas/parse.js';
 
 export function deploymentsDir(home = aimHome()): string {
   return join(home, 'deployments');
@@ -25,17 +26,26 @@ export async function saveDeployment(record: DeploymentRecord, home = aimHome())
   await writeAtomic(recordPath(record.name, home), `${JSON.stringify(record, null, 2)}\n`);
 }
 
+/** A record's bytes, checked by the schema module; a record naming another deployment is refused too. */
+export function parseDeploymentRecord(bytes: Uint8Array, file: string, expectedName: string): DeploymentRecord {
+  const record = parseJson(deploymentRecordSchema, bytes, DEPLOYMENT_FORMAT, file);
+  // `aim stop NAME` removes <NAME>.json: a record naming another deployment would make it stop one thing and
+  // forget another.
+  if (record.name !== expectedName) throw corrupt(DEPLOYMENT_FORMAT, file, `it names deployment ${describeValue(record.name)}`);
+  return record;
+}
+
 async function readRecord(name: string, home: string): Promise<DeploymentRecord> {
   const file = recordPath(name, home);
+  let bytes: Buffer;
   try {
-    return parseDeploymentRecord(await readSmallFile(file, MAX_RECORD_BYTES), file, name);
+    bytes = await readSmallFile(file, DEPLOYMENT_FORMAT.maxBytes);
   } catch (error) {
     if (!(error instanceof SmallFileError)) throw error;
     if (error.problem === 'missing') throw new NotFoundError(`no deployment named ${name}`, { hint: 'see running deployments with `aim ps`' });
-    throw new IntegrityError(`corrupt deployment record at ${file}: ${error.problem === 'too large' ? `larger than ${MAX_RECORD_BYTES} bytes` : error.problem}`, {
-      hint: 'remove it if nothing runs under that name',
-    });
+    throw corrupt(DEPLOYMENT_FORMAT, file, error.problem === 'too large' ? `more than the ${DEPLOYMENT_FORMAT.maxBytes} bytes such a file can hold` : error.problem);
   }
+  return parseDeploymentRecord(bytes, file, name);
 }
 
 export async function loadDeployment(name: string, home = aimHome()): Promise<DeploymentRecord> {

@@ -4,7 +4,7 @@
 // API's host.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentRecord } from '../../../src/core/serve/deployment-record.js';
+import { parseDeploymentRecord } from '../../../src/core/serve/deployments.js';
 import { isAimError } from '../../../src/lib/errors.js';
 import { endpointOf } from '../../../src/serving/kamiwaza/kamiwaza-endpoint.js';
 
@@ -33,7 +33,7 @@ describe('deployment records read back', () => {
       try {
         const record = parseDeploymentRecord(bytes, '/home/deployments/x.json', name);
         expect(NAME.test(record.name) && !record.name.includes('..')).toBe(true);
-        if (record.pid !== undefined) expect(Number.isInteger(record.pid) && record.pid >= 1 && record.pid <= 2 ** 22).toBe(true);
+        if (record.pid !== undefined) expect(Number.isInteger(record.pid) && record.pid >= 2 && record.pid <= 2 ** 22).toBe(true);
         if (record.port !== undefined) expect(Number.isInteger(record.port) && record.port >= 1 && record.port <= 65535).toBe(true);
         if (record.kamiwaza?.deploymentId !== undefined) expect(record.kamiwaza.deploymentId).toMatch(/^[0-9a-f-]{36}$/i);
       } catch (error) {

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { MAX_CATALOG_BYTES, MAX_CHUNK_BYTES, MAX_SMALL_FILE_BYTES } from './limits.js';
 import { byteSize, count, digest, text, timestamp, type Format } from './parse.js';
+import { checkDeploymentName } from '../names.js';
 
 // What aim keeps on the user's side: DEST/.aim/state.json, the stat cache and the deployment records in AIM_HOME.
 // The first two are caches (a copy that does not read costs a re-read, never a wrong answer); a deployment record
@@ -54,23 +55,49 @@ export const statCacheEntrySchema = v.object({
   removals: v.optional(text()),
 });
 
-const DEPLOYMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const isDeploymentName = (name: string): boolean => {
+  try {
+    return checkDeploymentName(name) === name;
+  } catch {
+    return false;
+  }
+};
+const isPlainHttpUrl = (value: string): boolean => {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  return url !== undefined && /^https?:$/.test(url.protocol) && !url.username && !url.password;
+};
+const httpUrl = v.pipe(text(8192), v.check(isPlainHttpUrl, 'is not an http:// or https:// URL without userinfo'));
+// Linux allows pids up to 2^22; 1 is init, never a server aim started.
+const pid = v.pipe(count(4_194_304), v.minValue(2, 'is not a process aim could have started'));
+const processStartTime = v.pipe(v.string(), v.regex(/^\d{1,20}$/, 'is not a process start time'));
+const cmdline = v.pipe(v.array(text(16 * 1024)), v.minLength(1, 'is empty'), v.maxLength(256, 'has more than 256 arguments'));
+// Kamiwaza ids go into request paths on its server: UUIDs only.
+const uuid = v.pipe(v.string(), v.uuid('is not a UUID'));
 
-/** $AIM_HOME/deployments/<name>.json (serving/engine.ts DeploymentRecord). */
+/**
+ * $AIM_HOME/deployments/<name>.json (serving/engine.ts DeploymentRecord). A pid, a port or a URL read from a record
+ * steers signals and requests, so each is checked before use; the process identity (start time, command line) is
+ * what `aim stop` compares before it signals anything.
+ */
 export const deploymentRecordSchema = v.object({
-  name: v.pipe(v.string(), v.check((name) => DEPLOYMENT_NAME.test(name) && !name.includes('..'), 'is not a deployment name')),
+  name: v.pipe(v.string(), v.check(isDeploymentName, 'is not a deployment name')),
+  // Records written before states existed were written once the deployment was ready.
+  state: v.optional(v.picklist(['starting', 'ready']), 'ready'),
   engine: v.picklist(['embedded', 'kamiwaza']),
   model: text(),
   modelId: text(),
   quant: text(256),
   modelPath: text(),
-  endpoint: v.pipe(text(), v.check((url) => /^https?:\/\/[^\s]+$/.test(url), 'is not an http:// or https:// URL')),
+  // Empty while starting: the endpoint is known once the engine answers.
+  endpoint: v.union([v.literal(''), httpUrl]),
   startedAt: timestamp,
-  // Linux allows pids up to 2^22.
-  pid: v.optional(v.pipe(count(4_194_304), v.minValue(2, 'is not a process aim could have started'))),
+  runner: v.optional(v.object({ pid, startTime: processStartTime, cmdline })),
+  pid: v.optional(pid),
+  pidStartTime: v.optional(processStartTime),
+  cmdline: v.optional(cmdline),
   port: v.optional(v.pipe(count(65_535), v.minValue(1, 'is not a port'))),
   logFile: v.optional(text()),
-  kamiwaza: v.optional(v.object({ baseUrl: text(), deploymentId: text(256), modelId: text(256) })),
+  kamiwaza: v.optional(v.object({ baseUrl: httpUrl, deploymentId: v.optional(uuid), modelId: v.optional(uuid), requestTag: v.optional(uuid) })),
 });
 
 export const JOURNAL_FORMAT: Format = { what: 'pull journal', maxBytes: MAX_SMALL_FILE_BYTES, hint: 'delete it; the pull starts that file again' };
