@@ -1,4 +1,4 @@
-import { EnvReader } from './env-reader.js';
+import { EnvReader, MAX_TIMER_MS } from './env-reader.js';
 
 /** The Kamiwaza server as the environment names it, under the variable names Kamiwaza's own SDK reads. */
 export interface KamiwazaEnv {
@@ -28,4 +28,25 @@ export function kamiwazaEnv(env: NodeJS.ProcessEnv = process.env): KamiwazaEnv {
   };
   reader.check('docs/serving.md lists them');
   return settings;
+}
+
+export interface KamiwazaLimits {
+  /** Total time one request may take, reply body included (not only the wait between bytes). */
+  requestTimeoutMs: number;
+  /** Largest reply body read; past it the request is abandoned. */
+  maxReplyBytes: number;
+}
+
+/**
+ * AIM_KAMIWAZA_REQUEST_TIMEOUT_MS (default 60 s: the slowest call, a model listing with files, answers in well under
+ * that) and AIM_KAMIWAZA_MAX_REPLY_BYTES (default 32 MiB: a listing of thousands of models with their files).
+ */
+export function kamiwazaLimits(env: NodeJS.ProcessEnv = process.env): KamiwazaLimits {
+  const reader = new EnvReader(env);
+  const limits: KamiwazaLimits = {
+    requestTimeoutMs: reader.wholeNumber('AIM_KAMIWAZA_REQUEST_TIMEOUT_MS', 1, MAX_TIMER_MS) ?? 60_000,
+    maxReplyBytes: reader.wholeNumber('AIM_KAMIWAZA_MAX_REPLY_BYTES', 1024, 2 ** 30) ?? 32 * 1024 * 1024,
+  };
+  reader.check('docs/serving.md lists them');
+  return limits;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/lib/errors.js';
 import { aimHome } from '../../src/settings/home.js';
-import { kamiwazaEnv, kamiwazaUrl } from '../../src/settings/kamiwaza.js';
+import { kamiwazaEnv, kamiwazaLimits, kamiwazaUrl } from '../../src/settings/kamiwaza.js';
 import { aimConfigPath, cdcMode, directIoEnabled, hashBackend, runtimeSwitches } from '../../src/settings/runtime.js';
 import { awsProfile, awsRegion, s3Settings } from '../../src/settings/s3.js';
 
@@ -53,6 +53,13 @@ describe('settings from the environment', () => {
     const error = configError(() => s3Settings({ AIM_S3_REQUEST_TIMEOUT_MS: '3000000000' }));
     expect(error.message).toBe('AIM_S3_REQUEST_TIMEOUT_MS="3000000000" must be a whole number from 1 to 2147483647');
     expect(error.hint).toMatch(/docs\/s3\.md/);
+  });
+
+  it('bounds the Kamiwaza request deadline and reply cap, naming a bad variable', () => {
+    expect(kamiwazaLimits({})).toEqual({ requestTimeoutMs: 60_000, maxReplyBytes: 32 * 1024 * 1024 });
+    expect(kamiwazaLimits({ AIM_KAMIWAZA_REQUEST_TIMEOUT_MS: '1500', AIM_KAMIWAZA_MAX_REPLY_BYTES: '4096' })).toEqual({ requestTimeoutMs: 1500, maxReplyBytes: 4096 });
+    expect(configError(() => kamiwazaLimits({ AIM_KAMIWAZA_REQUEST_TIMEOUT_MS: String(2 ** 31) })).message).toMatch(/AIM_KAMIWAZA_REQUEST_TIMEOUT_MS/);
+    expect(configError(() => kamiwazaLimits({ AIM_KAMIWAZA_MAX_REPLY_BYTES: 'lots' })).message).toMatch(/AIM_KAMIWAZA_MAX_REPLY_BYTES/);
   });
 
   it('gives a ConfigError naming each bad variable', () => {

@@ -6,8 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, Agent } from 'node:https';
 import * as v from 'valibot';
 import { ConfigError, EngineError } from '../../lib/errors.js';
-import { kamiwazaEnv } from '../../settings/kamiwaza.js';
-import { kamiwazaLimits, type KamiwazaLimits } from '../../settings/kamiwaza-limits.js';
+import { kamiwazaEnv, kamiwazaLimits, type KamiwazaLimits } from '../../settings/kamiwaza.js';
 
 export interface KamiwazaSettings {
   /** e.g. https://localhost/api; /api is appended when missing. */

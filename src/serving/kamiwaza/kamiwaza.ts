@@ -15,7 +15,7 @@ import {
   FAILED_STATUSES, GONE_STATUSES, KzConfigListSchema, KzConfigSchema, KzDeleteReplySchema, KzDeploymentListSchema, KzDeploymentSchema,
   KzDeployReplySchema, KzModelListSchema, KzModelSchema, KzUserSchema, type KzDeployment, type KzModel,
 } from './kamiwaza-types.js';
-import type { KamiwazaLimits } from '../../settings/kamiwaza-limits.js';
+import type { KamiwazaLimits } from '../../settings/kamiwaza.js';
 
 export interface KamiwazaEngineOptions {
   settings: KamiwazaSettings;
