@@ -9,6 +9,7 @@ import { corrupt, describeValue, isPackId } from '../format/schemas/parse.js';
 import { INDEX_FILE_FORMAT, PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
 import type { IndexCache } from './index-cache.js';
 import { getBounded } from './bounded-read.js';
+import { retryUntilStable } from '../../lib/poll.js';
 
 // Packs (repository format 2): on an object store every request costs server time, latency and money, so chunks
 // travel in pack objects of about 16 MiB and are read back with byte ranges, as restic's packs and Hugging Face's
@@ -92,21 +93,17 @@ export class PackIndex {
     // writing the new file before deleting the old. A listing is not a snapshot (a folder is read name by name),
     // so one taken during a merge can miss both the old files and the new one: the index is complete only once a
     // listing taken after every read names nothing new.
-    for (let pass = 0; ; pass++) {
+    await retryUntilStable(async () => {
       listed = new Set<string>();
       for await (const { key } of backend.list('index/')) {
         const id = indexIdOf(key);
         if (id) listed.add(id);
       }
       const ids = [...listed].filter((id) => !loaded.has(id) && !gone.has(id));
-      if (ids.length === 0) break;
-      if (pass === 8) {
-        throw new StorageError(`the index files of ${backend.location} kept changing while they were read`, {
-          hint: 'run the command again',
-        });
-      }
+      if (ids.length === 0) return true;
       await readIndexFiles(backend, ids, loaded, gone, cache);
-    }
+      return false;
+    }, 9, () => new StorageError(`the index files of ${backend.location} kept changing while they were read`, { hint: 'run the command again' }));
     await cache?.keepOnly(listed);
     // In a fixed order, so that a chunk stored twice (two pushes racing) is always read from the same copy.
     for (const id of [...loaded.keys()].sort()) {

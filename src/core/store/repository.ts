@@ -14,6 +14,7 @@ export { LOOSE_FORMAT, PACKED_FORMAT, type RepoMetadata };
 import { IndexCache } from './index-cache.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
 import { getBounded } from './bounded-read.js';
+import { retryUntilStable } from '../../lib/poll.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
 // their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
@@ -130,14 +131,9 @@ export class Repository {
     for (const digest of digests) if (!index.lookup(digest)) await this.backend.delete(blobKey(digest));
     // A push merging index files meanwhile may have replaced a file read here by one that still names a chunk, so
     // the index is read again until none does.
-    for (let pass = 0; ; pass++) {
+    await retryUntilStable(async () => {
       const files = [...(await this.packIndex()).files].filter(([, packs]) => [...packs.values()].some((entries) => entries.some((entry) => digests.has(entry.digest))));
-      if (files.length === 0) return;
-      if (pass === 5) {
-        throw new StorageError(`could not drop ${digests.size} chunk(s) from the index of ${this.location}: it kept changing`, {
-          hint: 'run the repair again once no push is running',
-        });
-      }
+      if (files.length === 0) return true;
       for (const [id, packs] of files) {
         // A pack keeps its name in the index even with nothing left in it: a pack no index names would be taken
         // back, damaged chunks and all, from its footer by the next push.
@@ -147,7 +143,10 @@ export class Repository {
         await this.backend.delete(indexKey(id));
       }
       this.index = undefined;
-    }
+      return false;
+    }, 6, () => new StorageError(`could not drop ${digests.size} chunk(s) from the index of ${this.location}: it kept changing`, {
+      hint: 'run the repair again once no push is running',
+    }));
   }
 
   async putManifest(manifest: Manifest): Promise<{ digest: Digest; bytes: number }> {
