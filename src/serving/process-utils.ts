@@ -1,6 +1,5 @@
 // Small process and network helpers for the embedded engine: is a pid alive, is a port free, the end of a log.
-import { open } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { openRegular } from '../lib/safe-fs.js';
 import { createServer } from 'node:net';
 import { isZombie } from './process-identity.js';
 
@@ -26,12 +25,10 @@ export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
 
 /** The last `lines` lines of a log file (reads at most the last 16 KiB; a link or non-file reads as empty). */
 export async function logTail(path: string, lines = 12): Promise<string> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  const handle = await openRegular(path).catch(() => undefined);
   if (!handle) return '';
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) return '';
-    const size = stat.size;
+    const { size } = await handle.stat();
     const length = Math.min(size, 16 * 1024);
     const buffer = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buffer, 0, length, size - length);

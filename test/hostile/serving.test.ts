@@ -109,6 +109,29 @@ describe('deployment names that try to leave AIM_HOME', () => {
   });
 });
 
+describe('AIM_HOME folders that are links', () => {
+  it.each(['deployments', 'run'])('%s as a symlink to a folder outside: ps, stop and run refuse it, nothing is written there', async (folder) => {
+    const kase = await createWorkspace(() => ({ team: { type: 'local', path: ws.path('store') } }), NO_KAMIWAZA);
+    try {
+      const elsewhere = kase.path('elsewhere');
+      await mkdir(elsewhere, { recursive: true });
+      await mkdir(kase.home, { recursive: true });
+      await symlink(elsewhere, join(kase.home, folder));
+      const before = await snapshot(elsewhere);
+      const linkError = new RegExp(`${folder} is a symlink, not a folder`);
+      if (folder === 'deployments') {
+        await expectRefused(kase, ['ps'], linkError);
+        await expectRefused(kase, ['stop', '--all'], linkError);
+      }
+      await expectRefused(kase, ['run', 'team/tiny:v1', '--name', 'linked', '--threads', '1'], linkError);
+      await expectUnchanged(elsewhere, before);
+      expect(await processesMentioning(kase.home)).toEqual([]);
+    } finally {
+      await kase.cleanup();
+    }
+  });
+});
+
 describe('a server log path that is not a plain file', () => {
   const plants: Array<[string, (log: string, outside: string) => Promise<unknown>]> = [
     ['a symlink to a file outside AIM_HOME', (log, outside) => symlink(outside, log)],
@@ -121,7 +144,7 @@ describe('a server log path that is not a plain file', () => {
     const log = join(ws.home, 'run', 'planted.log');
     await plant(log, outside);
     try {
-      await expectRefused(ws, ['run', 'team/tiny:v1', '--name', 'planted', '--threads', '1'], /planted\.log is not a regular file/);
+      await expectRefused(ws, ['run', 'team/tiny:v1', '--name', 'planted', '--threads', '1'], /planted\.log is a (symlink|FIFO), not a regular file/);
       expect(await readFile(outside, 'utf8')).toBe('untouched');
       expect(await processesMentioning(log)).toEqual([]);
       expect(await ws.json(['ps'])).toEqual([]);

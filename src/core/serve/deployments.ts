@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DeploymentRecord } from '../../serving/engine.js';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { AimError, NotFoundError } from '../../lib/errors.js';
-import { readSmallFile, SmallFileError } from '../../lib/read-small-file.js';
+import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
 import { aimHome } from '../../settings/home.js';
 import { checkDeploymentName } from '../format/names.js';
 import { DEPLOYMENT_FORMAT, deploymentRecordSchema } from '../format/schemas/local-state.js';
@@ -23,7 +23,7 @@ function recordPath(name: string, home: string): string {
 }
 
 export async function saveDeployment(record: DeploymentRecord, home = aimHome()): Promise<void> {
-  await writeAtomic(recordPath(record.name, home), `${JSON.stringify(record, null, 2)}\n`);
+  await writeAtomic(recordPath(record.name, home), `${JSON.stringify(record, null, 2)}\n`, { root: home });
 }
 
 /** A record's bytes, checked by the schema module; a record naming another deployment is refused too. */
@@ -35,16 +35,16 @@ export function parseDeploymentRecord(bytes: Uint8Array, file: string, expectedN
   return record;
 }
 
+/** The deployments folder, if it is a real folder: a link there would take every record read or write elsewhere. */
+function recordsFolder(home: string, create = false): Promise<string> {
+  return realFolder(home, ['deployments'], { create });
+}
+
 async function readRecord(name: string, home: string): Promise<DeploymentRecord> {
-  const file = recordPath(name, home);
-  let bytes: Buffer;
-  try {
-    bytes = await readSmallFile(file, DEPLOYMENT_FORMAT.maxBytes);
-  } catch (error) {
-    if (!(error instanceof SmallFileError)) throw error;
-    if (error.problem === 'missing') throw new NotFoundError(`no deployment named ${name}`, { hint: 'see running deployments with `aim ps`' });
-    throw corrupt(DEPLOYMENT_FORMAT, file, error.problem === 'too large' ? `more than the ${DEPLOYMENT_FORMAT.maxBytes} bytes such a file can hold` : error.problem);
-  }
+  const file = join(await recordsFolder(home), `${checkDeploymentName(name)}.json`);
+  // A link, FIFO, device or oversized file there is refused with a plain error naming it.
+  const bytes = await readRegularFileIfExists(file, DEPLOYMENT_FORMAT.maxBytes);
+  if (!bytes) throw new NotFoundError(`no deployment named ${name}`, { hint: 'see running deployments with `aim ps`' });
   return parseDeploymentRecord(bytes, file, name);
 }
 
@@ -60,7 +60,7 @@ export interface RecordListing {
 
 /** Every readable record, and a problem for each unreadable one (a file aim would not name is not a record). */
 export async function listDeploymentRecords(home = aimHome()): Promise<RecordListing> {
-  const names = await readdir(deploymentsDir(home)).catch((error: NodeJS.ErrnoException) => {
+  const names = await readdir(await recordsFolder(home)).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
     throw error;
   });
@@ -77,6 +77,7 @@ export async function listDeploymentRecords(home = aimHome()): Promise<RecordLis
 }
 
 export async function removeDeployment(name: string, home = aimHome()): Promise<void> {
+  await recordsFolder(home);
   await rm(recordPath(name, home), { force: true });
 }
 

@@ -2,13 +2,13 @@
 // inside AIM_HOME, which is read back later and could hold anything: the deployment name must be one plain file
 // name, the log is opened without following a link, and the ready file is read bounded and checked.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, fstatSync, openSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
-import { EngineError, UsageError } from '../../lib/errors.js';
-import { readSmallFile, SmallFileError } from '../../lib/read-small-file.js';
+import { UsageError } from '../../lib/errors.js';
+import { openRegular, readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
 import type { DeploymentSpec } from '../engine.js';
 
 /** The compiled server script; tests run from src/ and use the built one, which `npm test` builds first. */
@@ -24,26 +24,14 @@ export async function runFilesOf(spec: DeploymentSpec): Promise<{ logFile: strin
   if (!PLAIN_NAME.test(spec.name) || spec.name.includes('..')) {
     throw new UsageError(`invalid deployment name "${spec.name}"`, { hint: 'use letters, digits, ".", "_" and "-", e.g. qwen2.5-7b-instruct' });
   }
-  await mkdir(spec.runDir, { recursive: true });
+  // The run folder is checked to be a real one: a link there would put the log and ready file anywhere.
+  await realFolder(dirname(spec.runDir), [basename(spec.runDir)], { create: true });
   const readyFile = join(spec.runDir, `${spec.name}.ready.json`);
   // A stale ready file (or anything planted there) is removed, not followed: the server writes a fresh one.
   await rm(readyFile, { force: true, recursive: true });
   return { logFile: join(spec.runDir, `${spec.name}.log`), readyFile };
 }
 
-/** Opens the log for appending; a link, FIFO or device planted at its name is refused, not written through. */
-function openLog(logFile: string): number {
-  let fd: number;
-  try {
-    fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOOP' && (error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
-    fd = -1;
-  }
-  if (fd >= 0 && fstatSync(fd).isFile()) return fd;
-  if (fd >= 0) closeSync(fd);
-  throw new EngineError(`${logFile} is not a regular file`, { hint: 'remove it; aim writes the server log there' });
-}
 
 export interface ServerArgs {
   ctxSize: number;
@@ -54,18 +42,19 @@ export interface ServerArgs {
 }
 
 export async function spawnServer(spec: DeploymentSpec, args: ServerArgs): Promise<ChildProcess> {
-  const fd = openLog(args.logFile);
+  // Appended to; a link, FIFO or device planted at its name is refused, not written through.
+  const log = await openRegular(args.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
   try {
     const argv = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--port', String(spec.port ?? 0),
       '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--ready-file', args.readyFile,
       '--log-file', args.logFile, '--log-max-bytes', String(args.logMaxBytes)];
     // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
     // its terminal, and nothing ties it to the CLI's pipes.
-    const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', log.fd, log.fd] });
     child.unref();
     return child;
   } finally {
-    closeSync(fd);
+    await log.close();
   }
 }
 
@@ -80,13 +69,8 @@ const ReadySchema = v.object({
  * file written by this child counts: a stale or planted one from another process is ignored until replaced.
  */
 export async function readReadyFile(readyFile: string, pid: number | undefined): Promise<v.InferOutput<typeof ReadySchema> | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await readSmallFile(readyFile, 4096);
-  } catch (error) {
-    if (error instanceof SmallFileError && error.problem === 'missing') return undefined;
-    throw new EngineError(`cannot read the server's ready file: ${(error as Error).message}`, { hint: `remove ${readyFile} and run again` });
-  }
+  const bytes = await readRegularFileIfExists(readyFile, 4096);
+  if (!bytes) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString('utf8'));
