@@ -4,8 +4,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
+import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { processIdentity, type ProcessIdentity } from '../../src/serving/process-identity.js';
+import { createWorkspace, type Workspace } from '../helpers/cli.js';
 import { isAlive } from '../../src/serving/process-utils.js';
+
+export const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
+
+/** A workspace whose local repository `team` holds a tiny GGUF as team/tiny:v1. */
+export async function servingWorkspace(): Promise<Workspace> {
+  const ws = await createWorkspace((dir) => ({ team: { type: 'local', path: join(dir, 'store') } }), NO_KAMIWAZA);
+  await writeTinyGgufInto(ws.path('src'), { quant: 'q8_0', seed: 7 });
+  await ws.json(['push', 'team/tiny:v1', ws.path('src')]);
+  return ws;
+}
 
 /** A live process that aim did not start. */
 export async function bystander(): Promise<{ child: ChildProcess; identity: ProcessIdentity; kill(): void }> {
