@@ -1,8 +1,8 @@
 // Records of deployments that `run` started, one JSON file per deployment in $AIM_HOME/deployments/<name>.json.
 // They are the only memory aim has of a detached server or a remote deployment, so each is written atomically
 // (a crash mid-write must not lose the pid of a running server) before the thing it names is started, and read
-// back as untrusted: bounded, regular files only, checked by the schema module (format/schemas/local-state.ts). A damaged one is reported by
-// name and the others keep working.
+// back as untrusted: bounded, regular files only, checked by the schema module (format/schemas/local-state.ts).
+// A damaged one is reported by name and the others keep working.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../../serving/engine.js';
