@@ -3,7 +3,7 @@
 // write outside the destination).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -36,6 +36,19 @@ describe('user errors', () => {
   afterAll(async () => {
     for (const unmount of unmounts) await unmount().catch(() => undefined);
     await ws.cleanup();
+  });
+
+  it('each class of failure exits with its own code, so a script can tell them apart', async () => {
+    const codes: Record<string, number | null> = {};
+    codes.usage = (await ws.run(['pull', 'r/m:bad tag!', 'out-usage'])).code;
+    codes.notFound = (await ws.run(['pull', 'r/nothing-here:v1', 'out-missing'])).code;
+    await mkdir(ws.path('repo', 'models', 'torn', 'tags'), { recursive: true });
+    await writeFile(ws.path('repo', 'models', 'torn', 'tags', 'v1'), 'not json');
+    codes.integrity = (await ws.run(['pull', 'r/torn:v1', 'out-torn'])).code;
+    await rm(ws.path('repo', 'models', 'torn'), { recursive: true }); // later cases verify the whole repository
+    codes.config = (await ws.run(['repo', 'list'], { env: { AIM_CONFIG: ws.path('model', 'config.json') } })).code;
+    codes.settings = (await ws.run(['repo', 'list'], { env: { AIM_DIRECT_IO: 'maybe' } })).code;
+    expect(codes).toEqual({ usage: 2, notFound: 3, integrity: 4, config: 7, settings: 7 });
   });
 
   it('unknown repository', async () => {

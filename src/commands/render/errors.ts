@@ -1,4 +1,4 @@
-import { isAimError } from '../../lib/errors.js';
+import { EXIT_CODES, isAimError } from '../../lib/errors.js';
 import { terminalLine, terminalText } from './terminal.js';
 
 // One plain line of what and where, then a hint; the stack only under -v. Messages often quote what a repository or
@@ -28,7 +28,7 @@ export function formatError(error: unknown, verbose: number): { text: string; ex
   const known = errno?.code ? ERRNO_MESSAGES[errno.code] : undefined;
   if (known) {
     const where = errno.path ? `: ${terminalLine(errno.path)}` : '';
-    return { text: `aim: error: ${known[0]}${where}\n  hint: ${known[1]}${stackOf(errno, verbose)}\n`, exitCode: 1 };
+    return { text: `aim: error: ${known[0]}${where}\n  hint: ${known[1]}${stackOf(errno, verbose)}\n`, exitCode: EXIT_CODES.storage };
   }
   const message = error instanceof Error ? error.message : String(error);
   const detail = verbose > 0 && error instanceof Error ? stackOf(error, verbose) : '\n  hint: run again with -v for details, and report it if it persists';
