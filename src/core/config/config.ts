@@ -3,14 +3,14 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { ConfigError, NotFoundError } from '../../lib/errors.js';
-import { checkRepoName } from '../format/names.js';
-import { locationProblems } from './repo-location.js';
+import { parseConfigData } from '../format/schemas/config.js';
 import { MAX_CONFIG_ALIASES, MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
 import { aimConfigPath } from '../../settings/runtime.js';
 
-// model_repos.yaml in two steps: what is written on disk (RawConfig, kept as a YAML Document so edits keep
-// comments and order), then the normalised form with defaults resolved in one place (AimConfig).
+// model_repos.yaml in two steps: what is written on disk (a YAML Document, so edits keep comments and order, whose
+// data core/format/schemas/config.ts checks as RawConfig), then the normalised form with defaults resolved in one
+// place (AimConfig).
 
 export const CONFIG_FILE_NAME = 'model_repos.yaml';
 
@@ -143,64 +143,13 @@ function duplicateKeyProblems(document: Document): string[] {
   return problems;
 }
 
-const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 function normalise(document: Document, filepath: string | undefined): AimConfig {
   const where = filepath ?? CONFIG_FILE_NAME;
-  const data = toPlainData(document, where) ?? {};
-  const problems = duplicateKeyProblems(document);
-  if (!isMapping(data)) problems.push('the top level must be a mapping');
-  const raw = isMapping(data) ? data : {};
-  const repos = raw.repositories ?? {};
-  if (!isMapping(repos)) problems.push('"repositories" must be a mapping of names');
-  const repositories: RepoConfig[] = [];
-  for (const [name, value] of Object.entries(isMapping(repos) ? repos : {})) {
-    const repo = normaliseRepo(name, value, filepath, problems);
-    if (repo) repositories.push(repo);
-  }
-  const models = raw.models ?? {};
-  if (!isMapping(models)) problems.push('"models" must be a mapping of friendly names');
-  const kamiwaza = raw.kamiwaza;
-  if (kamiwaza !== undefined && kamiwaza !== null && !(isMapping(kamiwaza) && (kamiwaza.url === undefined || isHttpUrl(kamiwaza.url)))) {
-    problems.push('"kamiwaza" must be a mapping whose url is an http:// or https:// URL');
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(`${where}: ${problems.join('; ')}`, { hint: 'see model_repos.yaml in the aim README for the format' });
-  }
-  return { filepath, repositories, models: models as Record<string, unknown>, kamiwaza: (kamiwaza ?? undefined) as AimConfig['kamiwaza'], document };
-}
-
-function isHttpUrl(value: unknown): boolean {
-  return typeof value === 'string' && /^https?:\/\/[^/\s]+/.test(value);
-}
-
-function normaliseRepo(name: string, value: unknown, filepath: string | undefined, problems: string[]): RepoConfig | undefined {
-  try {
-    checkRepoName(name);
-  } catch (error) {
-    problems.push((error as Error).message);
-    return undefined;
-  }
-  const repo = value as Partial<RepoLocation> | null;
-  if (typeof repo !== 'object' || repo === null) return void problems.push(`repository ${name} must be a mapping`);
-  if (repo.type !== 'local' && repo.type !== 's3') return void problems.push(`repository ${name}: type must be local or s3`);
-  if (typeof repo.path !== 'string' || repo.path === '') return void problems.push(`repository ${name}: path is missing`);
-  if (repo.type === 's3' && !/^s3:\/\/[^/]+/.test(repo.path)) {
-    return void problems.push(`repository ${name}: path must look like s3://bucket/prefix`);
-  }
-  const known = new Set(['type', 'path', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs']);
-  const unknown = Object.keys(repo).filter((key) => !known.has(key));
-  if (unknown.length > 0) problems.push(`repository ${name}: unknown setting ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
-  if (repo.checksums !== undefined && repo.checksums !== 'when_required' && repo.checksums !== 'when_supported') {
-    problems.push(`repository ${name}: checksums must be when_required or when_supported`);
-  }
-  if (repo.concurrency !== undefined && !(Number.isInteger(repo.concurrency) && repo.concurrency >= 1 && repo.concurrency <= 256)) {
-    problems.push(`repository ${name}: concurrency must be a whole number from 1 to 256`);
-  }
-  if (repo.packs !== undefined && typeof repo.packs !== 'boolean') problems.push(`repository ${name}: packs must be true or false`);
-  problems.push(...locationProblems(name, repo));
-  const path = repo.type === 'local' && !isAbsolute(repo.path) ? resolve(filepath ? dirname(filepath) : process.cwd(), repo.path) : repo.path;
-  return { ...repo, name, type: repo.type, path } as RepoConfig;
+  const raw = parseConfigData(toPlainData(document, where), where, duplicateKeyProblems(document));
+  // A relative local path is relative to the file that names it, so a shared config works from any folder.
+  const base = filepath ? dirname(filepath) : process.cwd();
+  const repositories = raw.repositories.map((repo): RepoConfig => (repo.type === 'local' && !isAbsolute(repo.path) ? { ...repo, path: resolve(base, repo.path) } : repo));
+  return { filepath, repositories, models: raw.models, kamiwaza: raw.kamiwaza ?? undefined, document };
 }
 
 /** The loader's check of a whole configuration document, for edits: what commands would load, or its ConfigError. */

@@ -10,9 +10,15 @@ export function isSafeName(value: string): boolean {
   return NAME_PATTERN.test(value) && !value.includes('..');
 }
 
+/** Why `value` is not a valid name of `kind` ("repository", ...), or undefined when it is one. */
+export function nameProblem(kind: string, value: string): string | undefined {
+  return isSafeName(value) ? undefined : `invalid ${kind} name "${value}"`;
+}
+
 function check(kind: string, value: string, example: string): string {
-  if (!isSafeName(value)) {
-    throw new UsageError(`invalid ${kind} name "${value}"`, {
+  const problem = nameProblem(kind, value);
+  if (problem) {
+    throw new UsageError(problem, {
       hint: `use letters, digits, ".", "_" and "-" (up to 128, starting with a letter or digit), e.g. ${example}`,
     });
   }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/core/config/config.js';
 import { isDigest } from '../../../src/core/format/digest.js';
 import { MANIFEST_MEDIA_TYPE, parseManifest, unsafePathReason } from '../../../src/core/format/manifest.js';
+import { parseConfigData } from '../../../src/core/format/schemas/config.js';
 import { DEPLOYMENT_FORMAT, deploymentRecordSchema, INSTALL_STATE_FORMAT, installStateSchema } from '../../../src/core/format/schemas/local-state.js';
 import { MAX_CHUNK_BYTES, MAX_PACK_BYTES, MIN_AVG_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../../../src/core/format/schemas/limits.js';
 import { describeValue, isPackId, parseJson, parseJsonOrUndefined } from '../../../src/core/format/schemas/parse.js';
@@ -149,6 +150,37 @@ describe('schema parsers on generated input (10,000 runs each)', () => {
       fc.property(yamlish, (text) => {
         const config = attempt(() => parseConfigText(text, '/w/model_repos.yaml'));
         for (const repo of config?.repositories ?? []) expect(['local', 's3']).toContain(repo.type);
+      }),
+      RUNS,
+    );
+  });
+
+  it('model_repos.yaml as data: any value is a configuration or one ConfigError; accepted settings have their types', () => {
+    const setting = fc.oneof(fc.constantFrom('local', 's3', 's3://b/p', '/x', '', 'http://h:1', 'http://u:p@h', 'when_required', 'eu-west-1', 1, 256, 257, 1.5, true, null), fc.jsonValue());
+    // Mostly good values, so that entries are accepted often enough for the checks on them to mean something.
+    const field = (...good: unknown[]) => fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: setting });
+    const settings = { type: field('local', 's3'), path: field('/x', 'rel', 's3://b/p'), region: field('eu-west-1'), endpoint: field('https://h'), profile: field('lab'), checksums: field('when_supported'), concurrency: field(8), packs: field(true) };
+    const repo = fc.oneof(
+      fc.record(settings, { requiredKeys: ['type', 'path'] }),
+      fc.record(settings, { requiredKeys: [] }),
+      fc.dictionary(fc.string(), setting, { maxKeys: 3 }),
+      fc.jsonValue(),
+    );
+    const name = fc.oneof(fc.constantFrom('r', 'constructor', 'prototype', '__proto__', '../x', ''), fc.string());
+    const config = fc.record(
+      { repositories: fc.oneof(fc.dictionary(name, repo, { maxKeys: 3 }), fc.jsonValue()), models: fc.jsonValue(), kamiwaza: fc.oneof(fc.record({ url: setting }), fc.jsonValue()) },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(config, fc.jsonValue(), fc.anything()), (value) => {
+        const parsed = attempt(() => parseConfigData(value, '/w/model_repos.yaml'));
+        for (const r of parsed?.repositories ?? []) {
+          expect(['local', 's3']).toContain(r.type);
+          expect(typeof r.path === 'string' && r.path !== '').toBe(true);
+          if (r.concurrency !== undefined) expect(Number.isInteger(r.concurrency) && r.concurrency >= 1 && r.concurrency <= 256).toBe(true);
+          if (r.endpoint !== undefined) expect(r.endpoint).toMatch(/^https?:\/\//);
+        }
+        if (parsed) expect(typeof parsed.models === 'object' && parsed.models !== null && !Array.isArray(parsed.models)).toBe(true);
       }),
       RUNS,
     );
