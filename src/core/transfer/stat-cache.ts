@@ -73,8 +73,8 @@ export class StatCache {
 
   /**
    * Records what a push read; `committed` later names the manifest once it is written. An entry that already says
-   * the same is kept as it is, so an unchanged re-push does not rewrite the cache (a 2 GiB file's entry lists ~3,400
-   * chunks: about 25 ms to serialise and write, a tenth of such a push).
+   * the same is kept as it is, so an unchanged re-push does not rewrite the cache (a 2 GiB file's entry lists thousands
+   * of chunks, and rewriting them would be a large share of such a push).
    */
   record(source: SourceFile, file: ManifestFile): void {
     const previous = this.entry(source.absolute);
