@@ -2,7 +2,7 @@
 // each case expects one plain error line naming the file (or, for caches, a command that still succeeds), no
 // change outside the repository's own bookkeeping, the secret beside the repository never printed, and where a
 // case damages one model, the other still listing, pulling and verifying.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectUserError, treeDigests } from '../helpers/cli.js';
@@ -172,6 +172,21 @@ const freshPulls = async (ctx: Damaged) => {
   expect(pulled.code, pulled.stderr).toBe(0);
 };
 
+/** A file aim wrote, grown (sparse, so the disk is spared) far past what its format allows: it must not be read. */
+const OVERLONG = 1.5 * 1024 * MiB;
+const pulledThenGrown = (name: string) => async (ctx: Damaged) => {
+  const first = await runBounded(ctx.ws, pullGood);
+  expect(first.code, first.stderr).toBe(0);
+  await truncate(join(ctx.ws.path('dest'), '.aim', name), OVERLONG);
+};
+const cacheGrown = (kind: 'stat' | 'index') => async (ctx: Damaged) => {
+  const pushed = await runBounded(ctx.ws, ['push', 'r/fresh:v0', 'src']);
+  expect(pushed.code, pushed.stderr).toBe(0);
+  const files = (await readdir(join(ctx.ws.home, 'cache', kind), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+  expect(files.length).toBeGreaterThan(0);
+  for (const file of files) await truncate(join(file.parentPath, file.name), OVERLONG);
+};
+
 const tolerated: Tolerated[] = [
   { name: 'an unindexed pack whose footer claims 4 GiB', damage: plantPack(footer('{}', 0xfffffff0)), args: pushNew, check: freshPulls },
   { name: 'an unindexed pack whose footer lists chunks past its bytes', damage: plantPack(footer(JSON.stringify({ chunks: [[DIGEST, 0, 10 * MiB]] }))), args: pushNew, check: freshPulls },
@@ -181,6 +196,10 @@ const tolerated: Tolerated[] = [
   { name: 'install state of the wrong types', damage: pulledTwice(JSON.stringify({ version: 1, files: { 'a.bin': { digest: '../x', size: 'big', mtimeMs: -1, ino: null } } })), args: pullGood, check: samePull },
   { name: 'garbage stat cache in AIM_HOME', damage: damagedStatCache('{"/": 1, "__proto__": {"size": 1}'), args: pushNew, check: freshPulls },
   { name: 'stat cache entries of the wrong types', damage: damagedStatCache(null), args: pushNew, check: freshPulls },
+  { name: 'an install state of 1.5 GiB (sparse) in DEST/.aim', damage: pulledThenGrown('state.json'), args: pullGood, check: samePull },
+  { name: 'an installed manifest.json of 1.5 GiB (sparse) in DEST/.aim', damage: pulledThenGrown('manifest.json'), args: pullGood, check: samePull },
+  { name: 'a stat cache of 1.5 GiB (sparse) in AIM_HOME', damage: cacheGrown('stat'), args: pushNew, check: freshPulls },
+  { name: 'cached index files of 1.5 GiB (sparse) in AIM_HOME', damage: cacheGrown('index'), args: pushNew, check: freshPulls },
   { name: 'garbage catalog index.json', damage: async (ctx) => writeFile(ctx.path('index.json'), '[[[['), args: pushNew, check: freshPulls },
   { name: 'an empty model_repos.yaml', damage: async (ctx) => writeFile(ctx.ws.config, ''), args: ['repo', 'list'] },
 ];

@@ -4,6 +4,7 @@ import { join, relative, sep } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { readRegularFile, realFolder } from '../../lib/safe-fs.js';
 import { aimHome } from '../../settings/home.js';
+import { INDEX_FILE_FORMAT } from '../format/schemas/store.js';
 
 // A local copy of a repository's index files, so that a push or pull reads from the store only the index files it
 // has not seen: a big repository's index is megabytes (a file naming 100,000 chunks is about 9 MB), read before
@@ -46,7 +47,7 @@ export class IndexCache {
 
   async get(id: string): Promise<Buffer | undefined> {
     return realFolder(this.home, this.parts)
-      .then(() => readRegularFile(this.pathOf(id)))
+      .then(() => readRegularFile(this.pathOf(id), INDEX_FILE_FORMAT.maxBytes))
       .catch(() => undefined);
   }
 

@@ -1,10 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
-import { readRegularFileIfExists } from '../../lib/safe-fs.js';
+import { FileTooLargeError, readRegularFileIfExists } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
 import { UsageError } from '../../lib/errors.js';
-import { parseManifest, type Manifest } from '../format/manifest.js';
+import { MANIFEST_FORMAT, parseManifest, type Manifest } from '../format/manifest.js';
 import { INSTALL_STATE_FORMAT, installStateSchema } from '../format/schemas/local-state.js';
 import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 
@@ -33,9 +33,15 @@ export interface InstallState {
 export const stateFolder = (dest: string): string => join(dest, '.aim');
 export const partialFolder = (dest: string): string => join(dest, '.aim', 'partial');
 
+/** A bookkeeping file longer than its format allows is damaged, and costs what a damaged one costs: nothing is read. */
+function overlongAsDamaged(error: unknown): undefined {
+  if (error instanceof FileTooLargeError) return undefined;
+  throw error;
+}
+
 export async function loadInstallState(dest: string): Promise<InstallState> {
   // Read as a regular file only: a link or FIFO planted there is refused (DEST/.aim is checked to be a real folder).
-  const bytes = await readRegularFileIfExists(join(stateFolder(dest), 'state.json'));
+  const bytes = await readRegularFileIfExists(join(stateFolder(dest), 'state.json'), INSTALL_STATE_FORMAT.maxBytes).catch(overlongAsDamaged);
   // A damaged state only costs re-verifying files.
   return parseJsonOrUndefined(installStateSchema, bytes, INSTALL_STATE_FORMAT) ?? { version: 1, files: {} };
 }
@@ -46,7 +52,7 @@ export async function saveInstallState(dest: string, state: InstallState, manife
 }
 
 export async function loadInstalledManifest(dest: string): Promise<Manifest | undefined> {
-  const bytes = await readRegularFileIfExists(join(stateFolder(dest), 'manifest.json'));
+  const bytes = await readRegularFileIfExists(join(stateFolder(dest), 'manifest.json'), MANIFEST_FORMAT.maxBytes).catch(overlongAsDamaged);
   if (!bytes) return undefined;
   try {
     return parseManifest(bytes, `${dest}/.aim/manifest.json`);

@@ -57,7 +57,7 @@ export class StatCache {
     const cache = new StatCache(home, join(home, 'cache', 'stat', `${id}.json`), JSON.stringify(chunking));
     // Only through real folders of AIM_HOME and from a regular file: a link or FIFO there is no cache of ours.
     const bytes = await realFolder(home, ['cache', 'stat'])
-      .then(() => readRegularFileIfExists(cache.path))
+      .then(() => readRegularFileIfExists(cache.path, STAT_CACHE_FORMAT.maxBytes))
       .catch(() => undefined);
     cache.entries = parseJsonOrUndefined(statCacheSchema, bytes, STAT_CACHE_FORMAT) ?? {};
     return cache;
