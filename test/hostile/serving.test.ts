@@ -174,6 +174,18 @@ describe('clients of the embedded server', () => {
     expect((await fits.json()).usage.total_tokens).toBeLessThanOrEqual(128);
   });
 
+  it('a body over 1 MiB is refused 413, a body that is not one JSON object 400, and the server goes on answering', async () => {
+    const huge = await fetch(`${record.endpoint}/chat/completions`, { method: 'POST', body: `{"messages": "${'x'.repeat(2 * 1024 * 1024)}"}` });
+    expect(huge.status).toBe(413);
+    expect((await huge.json()).error.message).toMatch(/larger than 1 MiB/);
+    for (const body of ['{"messages": [', '[1, 2]', 'null']) {
+      const bad = await fetch(`${record.endpoint}/chat/completions`, { method: 'POST', body });
+      expect(bad.status, body).toBe(400);
+      expect((await bad.json()).error.message).toMatch(/not valid JSON|must be a JSON object/);
+    }
+    expect((await chat({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })).status).toBe(200);
+  });
+
   it('a client hang-up leaves at most one short line in the log, mid-answer or mid-request', async () => {
     const before = (await readFile(record.logFile, 'utf8')).split('\n').length;
     const abort = new AbortController();

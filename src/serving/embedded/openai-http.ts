@@ -20,18 +20,45 @@ export function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, { error: { message: error.message, type: error.type, param: error.param, code: error.code } });
 }
 
-/** Reads a JSON object body (1 MiB at most: prompts for a local model, not uploads). */
-export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 1024 * 1024) throw new HttpError(413, 'request body is larger than 1 MiB');
-    chunks.push(chunk as Buffer);
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Reads a JSON object body (1 MiB at most: prompts for a local model, not uploads). Past the cap the rest is read and
+ * dropped rather than the stream destroyed: destroying it takes the socket down, and the client would get a reset
+ * instead of the 413 that says why.
+ */
+export function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (size > MAX_BODY_BYTES) return;
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else {
+        chunks.length = 0;
+        reject(new HttpError(413, 'request body is larger than 1 MiB'));
+      }
+    });
+    req.on('end', () => {
+      if (size <= MAX_BODY_BYTES) settle(() => parseJsonObject(Buffer.concat(chunks)), resolve, reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+function settle<T>(work: () => T, resolve: (value: T) => void, reject: (error: unknown) => void): void {
+  try {
+    resolve(work());
+  } catch (error) {
+    reject(error);
   }
+}
+
+function parseJsonObject(bytes: Buffer): Record<string, unknown> {
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new HttpError(400, 'request body is not valid JSON');
   }
