@@ -35,11 +35,13 @@ function secondsSince(iso: string, now: number): number | undefined {
 export function formatAge(iso: string, now = Date.now()): string {
   const seconds = secondsSince(iso, now);
   if (seconds === undefined) return '-';
-  if (seconds < 60) return `${seconds} seconds ago`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} minutes ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} hours ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
+  if (seconds < 60) return ago(seconds, 'second');
+  if (seconds < 3600) return ago(Math.round(seconds / 60), 'minute');
+  if (seconds < 86400) return ago(Math.round(seconds / 3600), 'hour');
+  return ago(Math.round(seconds / 86400), 'day');
 }
+
+const ago = (count: number, unit: string): string => `${count} ${unit}${count === 1 ? '' : 's'} ago`;
 
 /** Compact time since `iso`, e.g. `42s`, `3m05s`, `2h10m`, `4d7h`: how long a deployment has been up. */
 export function formatUptime(iso: string, now = Date.now()): string {

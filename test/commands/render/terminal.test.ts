@@ -2,7 +2,7 @@
 // terminal as a control sequence, while the layout's own line breaks stay.
 import { describe, expect, it } from 'vitest';
 import { formatError, formatWarning } from '../../../src/commands/render/errors.js';
-import { formatBytes, formatRate, formatSeconds } from '../../../src/commands/render/format.js';
+import { formatAge, formatBytes, formatRate, formatSeconds } from '../../../src/commands/render/format.js';
 import { jsonText, terminalLine, terminalText } from '../../../src/commands/render/terminal.js';
 import { IntegrityError } from '../../../src/lib/errors.js';
 
@@ -53,5 +53,16 @@ describe('number formatting', () => {
     expect(formatRate(100, 0)).toBe('-');
     expect(formatBytes(Number.NaN)).toBe('-');
     expect(formatSeconds(0.44)).toBe('0.4 s');
+  });
+
+  it('says how long ago in words, singular for one', () => {
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    const at = (secondsBefore: number) => new Date(now - secondsBefore * 1000).toISOString();
+    expect(formatAge(at(1), now)).toBe('1 second ago');
+    expect(formatAge(at(42), now)).toBe('42 seconds ago');
+    expect(formatAge(at(60), now)).toBe('1 minute ago');
+    expect(formatAge(at(7200), now)).toBe('2 hours ago');
+    expect(formatAge(at(86400), now)).toBe('1 day ago');
+    expect(formatAge('not a date', now)).toBe('-');
   });
 });
