@@ -9,8 +9,8 @@ export { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memo
 // Big files go around the page cache (O_DIRECT): pulled files, and a local repository's chunks and packs, written
 // and read. Why: both sides fsync what they write anyway, so the cache only costs; a 70 GB push or pull no longer
 // evicts everything else from it; and on a virtual machine that hands freed memory back to its host (free-page
-// reporting, as on the project's test machines) every fresh page-cache page costs a fault in the host: there, 2 GiB
-// took 8 s of system time to write buffered and 0.6 s direct, and 5.7 s against 0.2 s to read cold (dd, bs=8M).
+// reporting) every fresh page-cache page costs a fault in the host, which makes buffered I/O of big files cost many
+// times the system time of direct I/O (docs/benchmarks.md has the figures).
 // Only local disk file systems take this path (NFS, FUSE and tmpfs keep the usual one), and AIM_DIRECT_IO=0 turns
 // it off.
 //
@@ -80,9 +80,8 @@ export async function writeNewFileDirect(path: string, handle: FileHandle, data:
 /**
  * Reads up to `target.length` bytes of the file at `path` from `offset` around the page cache, into `target`; the
  * count read (short at the end of the file), or undefined where direct reads are not wanted (then read the usual
- * way). On the test VM a cold 2 GiB file read in 2.8 s with 0.2 s of system time direct, and 5.9 s with 5.7 s
- * buffered (dd): the cache pages cost a fault in the host each. Reads of the repository are cold anyway, since
- * push writes it directly.
+ * way). A cold read skips the page cache's cost, one host fault per page on such virtual machines; reads of the
+ * repository are cold anyway, since push writes it directly.
  */
 export async function readDirect(path: string, target: Uint8Array, offset: number): Promise<number | undefined> {
   if (target.length < MIN_DIRECT_WHOLE_FILE || !(await directWanted(dirname(path)))) return undefined;

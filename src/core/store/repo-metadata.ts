@@ -29,7 +29,7 @@ export function parseRepoMetadata(bytes: Uint8Array, repository: string, where: 
   if (!KNOWN_FORMATS.has(raw.format as number)) {
     throw new ConfigError(`${repository} has format ${describeValue(raw.format)}; this aim reads ${[...KNOWN_FORMATS].join(' and ')}`, { hint: 'upgrade aim' });
   }
-  // Chunking a newer aim added (as `head` once was) changes the boundaries: cutting without it would still make
+  // Chunking settings this aim does not know (a newer aim's) change the boundaries: cutting without it would still make
   // valid versions, but would silently stop deduplicating against what that aim pushed.
   const chunking = typeof raw.chunking === 'object' && raw.chunking !== null ? raw.chunking : {};
   const head = typeof chunking.head === 'object' && chunking.head !== null ? chunking.head : {};
