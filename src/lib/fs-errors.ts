@@ -37,7 +37,10 @@ export function fsError(error: unknown, context: FsErrorContext): unknown {
     case 'ELOOP':
       return new StorageError(`${path} passes through a symlink aim does not follow`, { ...options, hint: 'replace the link with a real folder or file' });
     case 'ENOTDIR':
-      return new StorageError(`part of ${path} is a file where a folder should be`, { ...options, hint: 'move that file away' });
+      return new StorageError(`part of ${path} is a file, not a folder`, { ...options, hint: 'move that file away' });
+    case 'EMFILE':
+    case 'ENFILE':
+      return new StorageError(`too many open files at ${path}`, { ...options, hint: 'raise the limit with `ulimit -n`, then run the same command again' });
     case 'EISDIR':
       return new StorageError(`${path} is a folder where a file should be`, { ...options, hint: 'move that folder away' });
     default:

@@ -2,7 +2,7 @@
 // each case expects one plain error line naming the file (or, for caches, a command that still succeeds), no
 // change outside the repository's own bookkeeping, the secret beside the repository never printed, and where a
 // case damages one model, the other still listing, pulling and verifying.
-import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectUserError, treeDigests } from '../helpers/cli.js';
@@ -187,10 +187,23 @@ const cacheGrown = (kind: 'stat' | 'index') => async (ctx: Damaged) => {
   for (const file of files) await truncate(join(file.parentPath, file.name), OVERLONG);
 };
 
+/** A pack far past the size aim writes (sparse), with a well-formed footer naming a chunk near its end. */
+const plantSparsePack = async (ctx: Damaged) => {
+  const path = ctx.path('packs', PACK_ID.slice(0, 2), PACK_ID);
+  await mkdir(ctx.path('packs', PACK_ID.slice(0, 2)), { recursive: true });
+  await writeFile(path, '');
+  await truncate(path, OVERLONG);
+  const json = JSON.stringify({ chunks: [[DIGEST, OVERLONG - 1000, 100]] });
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(Buffer.byteLength(json));
+  await appendFile(path, Buffer.concat([Buffer.from(json), length]));
+};
+
 const tolerated: Tolerated[] = [
   { name: 'an unindexed pack whose footer claims 4 GiB', damage: plantPack(footer('{}', 0xfffffff0)), args: pushNew, check: freshPulls },
   { name: 'an unindexed pack whose footer lists chunks past its bytes', damage: plantPack(footer(JSON.stringify({ chunks: [[DIGEST, 0, 10 * MiB]] }))), args: pushNew, check: freshPulls },
   { name: 'an unindexed pack whose footer lists more chunks than bytes', damage: plantPack(footer(JSON.stringify({ chunks: Array.from({ length: 2000 }, (_, i) => [DIGEST, i % 900, 1]) }))), args: pushNew, check: freshPulls },
+  { name: 'an unindexed sparse pack of 1.5 GiB whose footer lists a chunk at its end', damage: plantSparsePack, args: pushNew, check: freshPulls },
   { name: 'an unindexed pack of two bytes', damage: plantPack(Buffer.from([1, 2])), args: pushNew, check: freshPulls },
   { name: 'garbage install state in DEST/.aim', damage: pulledTwice('\u0000garbage'), args: pullGood, check: samePull },
   { name: 'install state of the wrong types', damage: pulledTwice(JSON.stringify({ version: 1, files: { 'a.bin': { digest: '../x', size: 'big', mtimeMs: -1, ino: null } } })), args: pullGood, check: samePull },

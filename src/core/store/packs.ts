@@ -4,7 +4,7 @@ import { forEachConcurrently } from '../../lib/concurrently.js';
 import { digestOf, type Digest } from '../format/digest.js';
 import { IntegrityError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
-import { MAX_FOOTER_BYTES } from '../format/schemas/limits.js';
+import { MAX_FOOTER_BYTES, MAX_PACK_BYTES } from '../format/schemas/limits.js';
 import { corrupt, describeValue, isPackId } from '../format/schemas/parse.js';
 import { INDEX_FILE_FORMAT, PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
 import type { IndexCache } from './index-cache.js';
@@ -183,8 +183,12 @@ export async function readPackFooter(backend: Backend, pack: string, size: numbe
   if (size < 4) throw corrupt(PACK_FOOTER_FORMAT, where, `the pack is too short (${size} bytes)`);
   const length = (await backend.getRange(key, size - 4, 4)).readUInt32LE(0);
   if (length > size - 4 || length > MAX_FOOTER_BYTES) throw corrupt(PACK_FOOTER_FORMAT, where, `a footer of ${length} bytes cannot fit the pack`);
-  const footer = await backend.getRange(key, size - 4 - length, length);
-  return toEntries(parsePackFooter(footer, size - 4 - length, where));
+  // The chunk area is read whole when a folder's unindexed pack is checked: no pack aim writes is past MAX_PACK_BYTES,
+  // so a bigger one (a sparse file planted with a crafted footer) is refused before anything is allocated for it.
+  const chunkBytes = size - 4 - length;
+  if (chunkBytes > MAX_PACK_BYTES) throw corrupt(PACK_FOOTER_FORMAT, where, `${chunkBytes} bytes of chunks, more than the ${MAX_PACK_BYTES} a pack holds`);
+  const footer = await backend.getRange(key, chunkBytes, length);
+  return toEntries(parsePackFooter(footer, chunkBytes, where));
 }
 
 /**
