@@ -34,7 +34,13 @@ export class WorkerClient<Request, Reply> {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const envelope: Envelope<Request> = { id, body: request };
-      this.worker.postMessage(envelope, transfer);
+      try {
+        this.worker.postMessage(envelope, transfer);
+      } catch (error) {
+        // Nothing was sent (a buffer that cannot be moved, say): no reply will come for this id.
+        this.pending.delete(id);
+        reject(error);
+      }
     });
   }
 

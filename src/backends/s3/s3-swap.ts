@@ -1,6 +1,7 @@
 // Compare-and-swap of one S3 object (a tag) by its ETag, made to behave alike on AWS S3, on Ceph's radosgw and on
 // servers that ignore conditional headers.
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
+import { ObjectTooLargeError } from '../backend.js';
 
 export interface Conditions {
   IfNoneMatch?: string;
@@ -33,7 +34,11 @@ export class CompareAndSwap {
       // If-Match on a key deleted meanwhile answers 404 on AWS (412 on Ceph): also a lost race.
       if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
       // A retried PUT fails its condition when our own earlier attempt landed: that is success, not a conflict.
-      const now = await this.target.read(key, data.length);
+      // A longer object there is another writer's, not ours: a conflict, not damage.
+      const now = await this.target.read(key, data.length).catch((readError: unknown) => {
+        if (readError instanceof ObjectTooLargeError) return undefined;
+        throw readError;
+      });
       if (!now || !now.data.equals(data)) throw this.conflict(key);
     }
   }

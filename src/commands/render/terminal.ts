@@ -1,12 +1,13 @@
 // Everything aim prints for a person passes through here, because much of it came from somewhere aim does not
 // control: model, tag and file names, annotations, S3 error texts, server messages. A control character in them
 // (ESC starting a sequence, CR rewriting the line, a C1 CSI) would drive the user's terminal, so each is shown as
-// an escape instead. Bidirectional overrides are escaped too: they make a name read differently from its bytes.
+// an escape instead. Bidirectional overrides and the Unicode line and paragraph separators are escaped too: they make a name read
+// differently from its bytes, or start a line aim did not print.
 
-const CONTROLS_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 // What JSON.stringify leaves raw inside strings (it escapes C0 itself, and the layout's own line breaks must stay).
-const RAW_IN_JSON = /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const RAW_IN_JSON = /[\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function escapeCharacter(character: string): string {

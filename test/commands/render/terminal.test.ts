@@ -22,6 +22,7 @@ describe('terminal escaping', () => {
       expect(text.endsWith('\nc')).toBe(true);
     }
     expect(terminalText('desc: \x1b]0;pwned\x07 \x1b[2J')).toBe('desc: \\x1b]0;pwned\\x07 \\x1b[2J');
+    expect(terminalLine('a\u2028aim: all good\u2029')).toBe('a\\u2028aim: all good\\u2029');
   });
 
   it('keeps a one-line message on one line', () => {
