@@ -32,6 +32,16 @@ export interface PackedChunk {
   size: number;
 }
 
+/**
+ * Where chunks live: what pull, verify and push ask. A version's location map (locations.ts) answers for that
+ * version's chunks only; the whole index (PackIndex) for every chunk the repository's index files name.
+ */
+export interface ChunkLocations {
+  lookup(digest: Digest): PackedChunk | undefined;
+  /** How many chunks it can answer for; 0 for a repository without packs. */
+  readonly size: number;
+}
+
 /** One chunk of a pack: where its bytes start in the pack, and how many. */
 export interface PackEntry {
   digest: Digest;
@@ -60,7 +70,7 @@ export function packFooter(entries: PackEntry[]): Buffer {
 const toEntries = (stored: StoredEntry[]): PackEntry[] => stored.map(([digest, offset, size]) => ({ digest, offset, size }));
 
 /** Where each chunk of the repository's packs lives, from its index files. Empty for a repository without packs. */
-export class PackIndex {
+export class PackIndex implements ChunkLocations {
   private readonly chunks = new Map<Digest, PackedChunk>();
   private readonly packs = new Set<string>();
   /** Index files read, by id, with the packs each names. */

@@ -12,7 +12,8 @@ import { LOOSE_FORMAT, PACKED_FORMAT, parseRepoMetadata, type RepoMetadata } fro
 
 export { LOOSE_FORMAT, PACKED_FORMAT, type RepoMetadata };
 import { IndexCache } from './index-cache.js';
-import { indexKey, packKey, PackIndex, writeIndexFile, type PackEntry } from './packs.js';
+import { indexKey, packKey, PackIndex, writeIndexFile, type ChunkLocations, type PackEntry } from './packs.js';
+import { readLocationMap } from './locations.js';
 import { getBounded } from './bounded-read.js';
 import { retryUntilStable } from '../../lib/poll.js';
 
@@ -81,6 +82,20 @@ export class Repository {
   }
 
   /**
+   * Where the chunks of one version are: its location map when it has one that reads and covers every chunk, else
+   * (a version pushed before maps existed, a map damaged or lost) the whole index. `fallback` is told why.
+   */
+  async locationsFor(digest: Digest, manifest: Manifest, fallback: (why: string) => void = () => undefined): Promise<ChunkLocations> {
+    const map = await readLocationMap(this.backend, digest, manifest).catch((error: Error) => {
+      fallback(error.message);
+      return undefined;
+    });
+    if (map) return map;
+    if ((await this.metadata())?.format === PACKED_FORMAT) fallback(`version ${digest} has no location map: reading the whole index`);
+    return this.packIndex();
+  }
+
+  /**
    * Reads index files through a local cache from now on (push and pull). Not for verify, which checks the
    * repository's own files.
    */
@@ -103,15 +118,15 @@ export class Repository {
   }
 
   /** A chunk's stored bytes, unverified, or undefined when it is not stored. */
-  async readChunk(digest: Digest): Promise<Buffer | undefined> {
-    const packed = (await this.packIndex()).lookup(digest);
+  async readChunk(digest: Digest, locations?: ChunkLocations): Promise<Buffer | undefined> {
+    const packed = (locations ?? (await this.packIndex())).lookup(digest);
     const read = packed ? this.backend.getRange(packKey(packed.pack), packed.offset, packed.size) : this.backend.get(blobKey(digest));
     return read.catch(undefinedIfNotFound);
   }
 
   /** A chunk, verified against its digest before anyone sees it. */
-  async getChunk(digest: Digest): Promise<Buffer> {
-    const bytes = await this.readChunk(digest);
+  async getChunk(digest: Digest, locations?: ChunkLocations): Promise<Buffer> {
+    const bytes = await this.readChunk(digest, locations);
     if (!bytes) {
       throw new IntegrityError(`chunk ${digest} is missing from repository ${this.name} (${this.location})`, {
         hint: `run \`aim verify ${this.name}\`; push the version again from a good copy to repair it`,

@@ -1,6 +1,6 @@
 import type { Digest } from '../format/digest.js';
 import { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from '../../lib/direct-io.js';
-import { PACK_TARGET_BYTES, type PackIndex } from '../store/packs.js';
+import { PACK_TARGET_BYTES, type ChunkLocations } from '../store/packs.js';
 
 /**
  * A ranged read of up to half a pack replaces that many chunk requests. Against s3rver, 2 GiB pulled in runs of
@@ -30,7 +30,7 @@ export class ChunkBuffers {
   constructor(private readonly capacity = SINGLE_CHUNK_BUFFER) {}
 
   /** Buffers sized for runs of chunks when `index` names packs or `locator` chunks on disk, for single chunks otherwise. */
-  static for(index: PackIndex, locator: ReadonlyMap<Digest, unknown>): ChunkBuffers {
+  static for(index: ChunkLocations, locator: ReadonlyMap<Digest, unknown>): ChunkBuffers {
     return new ChunkBuffers(index.size > 0 || locator.size > 0 ? MAX_RUN_BYTES : undefined);
   }
 

@@ -5,7 +5,7 @@ import type { Digest } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { ProgressTask } from '../progress.js';
-import { packKey, type PackedChunk, type PackIndex } from '../store/packs.js';
+import { packKey, type ChunkLocations, type PackedChunk } from '../store/packs.js';
 import { blobKey, type Repository } from '../store/repository.js';
 import { MAX_RUN_BYTES, type ChunkBuffers } from './chunk-buffers.js';
 
@@ -32,8 +32,8 @@ export interface PullFileContext {
   task: ProgressTask;
   concurrency: number;
   buffers: ChunkBuffers;
-  /** Where packed chunks are (empty for a repository without packs). */
-  index: PackIndex;
+  /** Where the version's packed chunks are (empty for a repository without packs). */
+  index: ChunkLocations;
 }
 
 /** Chunks fetched with one request: adjacent in the file and in one pack, or a single chunk. */
@@ -57,7 +57,7 @@ async function fetchChunk(context: PullFileContext, digest: Digest, target: Buff
   const packed = context.index.lookup(digest);
   const bytes = await readStored(context.repo.backend, packed ? packKey(packed.pack) : blobKey(digest), target, packed?.offset);
   const checked = bytes && (await context.pool.hashChunk(bytes));
-  if (!checked || checked.digest !== digest) return explainBadChunk(context.repo, digest);
+  if (!checked || checked.digest !== digest) return explainBadChunk(context, digest);
   context.counters.bytesTransferred += target.length;
   return checked.bytes;
 }
@@ -75,8 +75,8 @@ async function readStored(backend: Backend, key: string, target: Buffer, offset?
 }
 
 /** Throws the repository's own error for a chunk that failed its check (missing or corrupt, with its hint). */
-async function explainBadChunk(repo: Repository, digest: Digest): Promise<never> {
-  await repo.getChunk(digest);
+async function explainBadChunk({ repo, index }: PullFileContext, digest: Digest): Promise<never> {
+  await repo.getChunk(digest, index);
   throw new IntegrityError(`chunk ${digest} changed while it was read`, { hint: 'run the pull again' });
 }
 
@@ -123,13 +123,13 @@ function slicesOf(file: ManifestFile, unit: FetchUnit, bytes: Buffer): Array<{ d
 /** A run's verified bytes, read from its pack with one ranged request; each chunk is checked on its own. */
 async function fetchRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, buffer: Buffer): Promise<Buffer> {
   const bytes = await readStored(context.repo.backend, packKey(unit.packed!.pack), buffer.subarray(0, unit.bytes), unit.packed!.offset);
-  if (!bytes) return explainBadChunk(context.repo, file.chunks[unit.first]!.digest);
+  if (!bytes) return explainBadChunk(context, file.chunks[unit.first]!.digest);
   // The slices of what was read (a backend without readInto returns its own buffer). Several chunks share it, so
   // each slice is copied if it travels to a hashing worker.
   const slices = slicesOf(file, unit, bytes);
   const checks = slices.map(({ digest, slice }) => context.pool.hashChunk(slice).then((checked) => checked.digest === digest));
   const bad = (await Promise.all(checks)).indexOf(false);
-  if (bad >= 0) return explainBadChunk(context.repo, slices[bad]!.digest);
+  if (bad >= 0) return explainBadChunk(context, slices[bad]!.digest);
   context.counters.bytesTransferred += unit.bytes;
   return bytes!;
 }

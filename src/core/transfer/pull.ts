@@ -172,7 +172,7 @@ async function stageFiles(
     const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
     const locator = await locatorFor([{ dest, manifest: await loadInstalledManifest(dest) }, ...others]);
     repo.cacheIndex();
-    const index = await repo.packIndex();
+    const index = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
     const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
     for (const file of version.manifest.files) {
       const target = await safeTarget(dest, file.path);

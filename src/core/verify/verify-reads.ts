@@ -1,6 +1,6 @@
 import type { Digest } from '../format/digest.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
-import { packKey, type PackIndex } from '../store/packs.js';
+import { packKey, type ChunkLocations } from '../store/packs.js';
 import { blobKey, type Repository } from '../store/repository.js';
 
 // How verify reads the chunks it checks: chunks that sit back to back in one pack are read with one ranged request
@@ -20,7 +20,7 @@ export interface ChunkRead<T> {
 }
 
 /** Groups the chunks into reads: runs of neighbours within one pack, in pack order; single loose chunks. */
-export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: T }>, index: PackIndex): Array<ChunkRead<T>> {
+export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: T }>, index: ChunkLocations): Array<ChunkRead<T>> {
   const reads: Array<ChunkRead<T>> = [];
   const packed = chunks
     .map((chunk) => ({ chunk, at: index.lookup(chunk.digest) }))
@@ -66,10 +66,10 @@ export class PackReader {
  * The stored bytes of each chunk of the read, unverified, or undefined for a chunk the store says is not there.
  * Any other failure is thrown: a chunk is never reported missing because a request failed.
  */
-export async function readChunks<T>(repo: Repository, read: ChunkRead<T>, reader: PackReader): Promise<Array<Buffer | undefined>> {
+export async function readChunks<T>(repo: Repository, read: ChunkRead<T>, reader: PackReader, locations: ChunkLocations): Promise<Array<Buffer | undefined>> {
   if (!read.pack) {
     const { digest, size } = read.chunks[0]!;
-    if (!read.loose) return [await repo.readChunk(digest)];
+    if (!read.loose) return [await repo.readChunk(digest, locations)];
     // A loose chunk, into the reused buffer too (a new buffer per chunk made a 2 GiB verify fault in ~240 MiB of fresh
     // pages). One byte more than its size is asked for, so a file with bytes after the chunk fails its digest.
     return [await reader.read(repo, blobKey(digest), 0, size + 1).catch(undefinedIfNotFound)];

@@ -3,6 +3,8 @@ import { AimError } from '../../lib/errors.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Repository } from '../store/repository.js';
+import { VersionLocations } from '../store/locations.js';
+import type { ChunkLocations, PackedChunk } from '../store/packs.js';
 import { PACKED_READERS, PackReader, planReads, readChunks, type ChunkRead } from './verify-reads.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { modelNames, readableTags, type RepoProblem } from '../store/model-listing.js';
@@ -70,14 +72,30 @@ interface ChunkUse {
   usedBy: Set<string>;
 }
 
-/** Every chunk the tags' manifests reference, with the files using it; an unreadable manifest becomes a problem. */
-async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyProblem[]): Promise<Map<Digest, ChunkUse>> {
+interface UsedChunks {
+  chunks: Map<Digest, ChunkUse>;
+  /** Where they are: the versions' location maps, or the whole index when one version has none. */
+  locations: ChunkLocations;
+}
+
+/**
+ * Every chunk the tags' manifests reference, with the files using it, and where each is stored; an unreadable
+ * manifest becomes a problem.
+ */
+async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyProblem[], note: (why: string) => void): Promise<UsedChunks> {
   const chunks = new Map<Digest, ChunkUse>();
+  const mapped = new Map<Digest, PackedChunk>();
+  let whole: ChunkLocations | undefined;
   for (const { model, tag, digest } of tags) {
     const manifest = await repo.getManifest(digest).catch((error: Error) => {
       problems.push({ kind: 'missing-manifest', digest, usedBy: [`${model}:${tag}`], message: error.message });
       return undefined;
     });
+    if (manifest && !whole) {
+      const locations = await repo.locationsFor(digest, manifest, note);
+      if (!(locations instanceof VersionLocations)) whole = locations;
+      else for (const file of manifest.files) for (const { digest: chunk } of file.chunks) mapped.set(chunk, locations.lookup(chunk)!);
+    }
     for (const file of manifest?.files ?? []) {
       for (const chunk of file.chunks) {
         const entry = chunks.get(chunk.digest) ?? { size: chunk.size, usedBy: new Set<string>() };
@@ -91,14 +109,14 @@ async function chunksUsedBy(repo: Repository, tags: TagRef[], problems: VerifyPr
       }
     }
   }
-  return chunks;
+  return { chunks, locations: whole ?? new VersionLocations(mapped) };
 }
 
 /** Hashes one read's chunks and records what is missing, corrupt, or stored with another size than its manifest's. */
 async function checkRead(repo: Repository, read: ChunkRead<ChunkUse>, reader: PackReader, pool: HashPool, found: Found): Promise<void> {
   // Only a chunk the store says is not there is missing; any other failure (after the backend's retries) ends the
   // verify, since repair must never drop a good chunk because of a network blip.
-  const contents = await readChunks(repo, read, reader);
+  const contents = await readChunks(repo, read, reader, found.locations);
   for (const [i, { digest, size, use }] of read.chunks.entries()) {
     const usedBy = [...use.usedBy].sort();
     const bytes = contents[i];
@@ -121,6 +139,7 @@ async function checkRead(repo: Repository, read: ChunkRead<ChunkUse>, reader: Pa
 }
 
 interface Found {
+  locations: ChunkLocations;
   problems: VerifyProblem[];
   bytesChecked: number;
   advance(bytes: number): void;
@@ -130,7 +149,7 @@ interface Found {
 async function checkChunks(repo: Repository, selected: Array<[Digest, ChunkUse]>, found: Found, concurrency: number): Promise<void> {
   const pool = new HashPool({ wholeFiles: false });
   try {
-    const index = await repo.packIndex();
+    const index = found.locations;
     const reads = planReads(selected.map(([digest, use]) => ({ digest, size: use.size, use })), index);
     const queue = reads[Symbol.iterator]();
     const reader = async (): Promise<void> => {
@@ -166,14 +185,15 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   const started = performance.now();
   const problems: VerifyProblem[] = [];
   const tags = await selectTags(repo, options, problems);
-  const chunks = await chunksUsedBy(repo, tags, problems);
+  const progress = options.progress ?? silentProgress;
+  const { chunks, locations } = await chunksUsedBy(repo, tags, problems, (why) => progress.note(why));
   let selected = [...chunks.entries()];
   if (options.samplePercent !== undefined && options.samplePercent < 100) {
     selected = selected.filter(() => Math.random() * 100 < options.samplePercent!);
   }
   const total = selected.reduce((sum, [, entry]) => sum + entry.size, 0);
-  const task = (options.progress ?? silentProgress).begin(`verifying ${repo.name}`, total);
-  const found: Found = { problems, bytesChecked: 0, advance: (bytes) => task.advance(bytes) };
+  const task = progress.begin(`verifying ${repo.name}`, total);
+  const found: Found = { locations, problems, bytesChecked: 0, advance: (bytes) => task.advance(bytes) };
   try {
     await checkChunks(repo, selected, found, options.concurrency ?? repo.concurrency);
   } finally {

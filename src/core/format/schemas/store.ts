@@ -36,6 +36,11 @@ export const INDEX_FILE_FORMAT: Format = {
   maxBytes: MAX_INDEX_FILE_BYTES,
   hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
 };
+export const LOCATION_MAP_FORMAT: Format = {
+  what: 'location map',
+  maxBytes: MAX_INDEX_FILE_BYTES,
+  hint: 'delete that file (pulls of the version then read the whole index), or run `aim repo upgrade` to write it again',
+};
 export const PACK_FOOTER_FORMAT: Format = { what: 'pack footer', maxBytes: MAX_FOOTER_BYTES, hint: REPAIR_HINT };
 export const REPO_INDEX_FORMAT: Format = { what: 'catalog index.json', maxBytes: MAX_CATALOG_BYTES, hint: 'it is rebuilt from the tags' };
 
@@ -93,6 +98,13 @@ const indexEntry = packEntrySchema(MAX_PACK_BYTES);
 /** index/<id>.json: {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}. */
 export const indexFileSchema = v.object({
   format: v.literal(1),
+  packs: v.record(packId, v.array(indexEntry)),
+});
+
+/** locations/<hh>/<manifest hex>.json: an index file limited to one version's chunks, naming that version. */
+export const locationMapSchema = v.object({
+  format: v.literal(1),
+  manifest: digest,
   packs: v.record(packId, v.array(indexEntry)),
 });
 

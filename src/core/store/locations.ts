@@ -1,0 +1,94 @@
+import type { Backend } from '../../backends/backend.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
+import { digestHex, type Digest } from '../format/digest.js';
+import type { Manifest } from '../format/manifest.js';
+import { corrupt, parseJson } from '../format/schemas/parse.js';
+import { LOCATION_MAP_FORMAT, locationMapSchema } from '../format/schemas/store.js';
+import { getBounded } from './bounded-read.js';
+import type { ChunkLocations, PackedChunk, PackEntry } from './packs.js';
+
+// A version's location map: where each of its chunks lives, written by the push that committed it, before its
+// manifest. Pull, run and verify of one version read its manifest and this map and nothing else of the index, so
+// what they read and hold follows the version's size, not the repository's (Hugging Face's Xet stores each file's
+// reconstruction beside it for the same reason).
+//
+//   locations/<hh>/<manifest hex>.json   {format: 1, manifest: <digest>, packs: {<pack id>: [[digest, offset, size], ...]}}
+//
+// The map is derived data: the manifest stays the truth about the version's bytes, and every chunk read through the
+// map is checked against its digest as before. A map that is missing, damaged, names another version or a chunk the
+// version lacks, or leaves a chunk out, is not used: the reader falls back to the whole index. A later push of the
+// same version writes it again (put, not put-if-absent), so a map naming chunks a repair dropped is replaced.
+
+export const locationMapKey = (manifest: Digest): string => `locations/${digestHex(manifest).slice(0, 2)}/${digestHex(manifest)}.json`;
+
+/** A version's chunks and where they are. */
+export class VersionLocations implements ChunkLocations {
+  constructor(private readonly chunks: ReadonlyMap<Digest, PackedChunk>) {}
+
+  get size(): number {
+    return this.chunks.size;
+  }
+
+  lookup(digest: Digest): PackedChunk | undefined {
+    return this.chunks.get(digest);
+  }
+}
+
+/** The manifest's chunks with their sizes (one digest, one size: parseManifest and verify hold manifests to it). */
+function chunkSizes(manifest: Manifest): Map<Digest, number> {
+  const sizes = new Map<Digest, number>();
+  for (const file of manifest.files) for (const chunk of file.chunks) sizes.set(chunk.digest, chunk.size);
+  return sizes;
+}
+
+/**
+ * The map of `manifest` (whose digest is `digest`), or undefined when there is none. Throws the format's "corrupt"
+ * error when it does not read, names another version, or names a chunk the version does not have at another size;
+ * returns undefined when it leaves out one of the version's chunks (the caller then reads the whole index).
+ */
+export async function readLocationMap(backend: Backend, digest: Digest, manifest: Manifest): Promise<VersionLocations | undefined> {
+  const key = locationMapKey(digest);
+  const where = `${key} in ${backend.location}`;
+  const sizes = chunkSizes(manifest);
+  // Bounded by the version it describes: an entry and its share of pack ids is under 160 bytes.
+  const format = { ...LOCATION_MAP_FORMAT, maxBytes: Math.min(LOCATION_MAP_FORMAT.maxBytes, 64 * 1024 + sizes.size * 160) };
+  const bytes = await getBounded(backend, key, format, where).catch(undefinedIfNotFound);
+  if (!bytes) return undefined;
+  const map = parseJson(locationMapSchema, bytes, format, where);
+  if (map.manifest !== digest) throw corrupt(format, where, `it names version ${map.manifest}`);
+  const chunks = new Map<Digest, PackedChunk>();
+  for (const [pack, entries] of Object.entries(map.packs)) {
+    for (const [chunk, offset, size] of entries) {
+      if (sizes.get(chunk) !== size) throw corrupt(format, where, `${chunk} (${size} bytes) is not a chunk of the version`);
+      if (!chunks.has(chunk)) chunks.set(chunk, { pack, offset, size });
+    }
+  }
+  return chunks.size === sizes.size ? new VersionLocations(chunks) : undefined;
+}
+
+/**
+ * Writes the map of `manifest` from `locate`, once every chunk it names is stored and indexed and before the
+ * manifest. Returns false, writing nothing, when `locate` does not know where one of its chunks is.
+ */
+export async function writeLocationMap(
+  backend: Backend,
+  digest: Digest,
+  manifest: Manifest,
+  locate: (digest: Digest) => PackedChunk | undefined,
+): Promise<boolean> {
+  const packs = new Map<string, PackEntry[]>();
+  for (const [chunk, size] of chunkSizes(manifest)) {
+    const at = locate(chunk);
+    if (at?.size !== size) return false;
+    const entries = packs.get(at.pack) ?? [];
+    entries.push({ digest: chunk, offset: at.offset, size });
+    packs.set(at.pack, entries);
+  }
+  const body = {
+    format: 1,
+    manifest: digest,
+    packs: Object.fromEntries([...packs].map(([pack, entries]) => [pack, entries.sort((a, b) => a.offset - b.offset).map((e) => [e.digest, e.offset, e.size])])),
+  };
+  await backend.put(locationMapKey(digest), Buffer.from(`${JSON.stringify(body)}\n`));
+  return true;
+}
