@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Builtins, Cli, Command, type CommandClass } from 'clipanion';
 import { aimVersion } from './core/version.js';
 
-// Commands by their first word, loaded on demand: `aim repo list` imports the three repo commands and nothing else,
+// Commands by their first word, loaded on demand: `aim repo list` imports the four repo commands and nothing else,
 // so start-up stays short and heavy modules (the AWS SDK, node-llama-cpp) load only in the commands that need
 // them. Help, unknown words and bare `aim` load them all.
 type CommandModule = Record<string, unknown>;
@@ -16,7 +16,7 @@ const modelCommands: Record<string, () => Promise<CommandModule>> = {
 };
 const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   info: [() => import('./commands/info.js')],
-  repo: [() => import('./commands/repo/create.js'), () => import('./commands/repo/list.js'), () => import('./commands/repo/delete.js')],
+  repo: [() => import('./commands/repo/create.js'), () => import('./commands/repo/list.js'), () => import('./commands/repo/delete.js'), () => import('./commands/repo/upgrade.js')],
   model: Object.values(modelCommands),
   push: [() => import('./commands/push.js')],
   pull: [() => import('./commands/pull.js')],

@@ -1,4 +1,6 @@
 import type { Backend } from '../../backends/backend.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
+import { IntegrityError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
@@ -16,8 +18,9 @@ import type { ChunkLocations, PackedChunk, PackEntry } from './packs.js';
 //
 // The map is derived data: the manifest stays the truth about the version's bytes, and every chunk read through the
 // map is checked against its digest as before. A map that is missing, damaged, names another version or a chunk the
-// version lacks, or leaves a chunk out, is not used: the reader falls back to the whole index. A later push of the
-// same version writes it again (put, not put-if-absent), so a map naming chunks a repair dropped is replaced.
+// version lacks, or leaves a chunk out, is not used: the reader falls back to the whole index. A repair that drops
+// chunks from the index deletes the maps naming them (dropLocationMapsNaming); a later push of the same version, or
+// `aim repo upgrade`, writes the map again (put, not put-if-absent).
 
 export const locationMapKey = (manifest: Digest): string => `locations/${digestHex(manifest).slice(0, 2)}/${digestHex(manifest)}.json`;
 
@@ -43,8 +46,8 @@ function chunkSizes(manifest: Manifest): Map<Digest, number> {
 
 /**
  * The map of `manifest` (whose digest is `digest`), or undefined when there is none. Throws the format's "corrupt"
- * error when it does not read, names another version, or names a chunk the version does not have at another size;
- * returns undefined when it leaves out one of the version's chunks (the caller then reads the whole index).
+ * error when it does not read, names another version, names a chunk the version does not have or at another size,
+ * or leaves out one of the version's chunks.
  */
 export async function readLocationMap(backend: Backend, digest: Digest, manifest: Manifest): Promise<VersionLocations | undefined> {
   const key = locationMapKey(digest);
@@ -63,7 +66,8 @@ export async function readLocationMap(backend: Backend, digest: Digest, manifest
       if (!chunks.has(chunk)) chunks.set(chunk, { pack, offset, size });
     }
   }
-  return chunks.size === sizes.size ? new VersionLocations(chunks) : undefined;
+  if (chunks.size !== sizes.size) throw corrupt(format, where, `it locates ${chunks.size} of the version's ${sizes.size} chunks`);
+  return new VersionLocations(chunks);
 }
 
 /**
@@ -91,4 +95,33 @@ export async function writeLocationMap(
   };
   await backend.put(locationMapKey(digest), Buffer.from(`${JSON.stringify(body)}\n`));
   return true;
+}
+
+/** undefined for a map that is gone or does not read; any other failure (a store out of reach) is thrown. */
+function unlessDamaged(error: unknown): undefined {
+  if (error instanceof IntegrityError) return undefined;
+  return undefinedIfNotFound(error);
+}
+
+const mapKeyPattern = /^locations\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/;
+
+/**
+ * Deletes every location map that names one of `dropped` (chunks a repair removed from the index), so that pulls of
+ * those versions read the index instead of the dropped copies until a push of a good copy maps them again. Returns
+ * how many were deleted. A map that does not read is left alone: no reader trusts it.
+ */
+export async function dropLocationMapsNaming(backend: Backend, dropped: ReadonlySet<Digest>): Promise<number> {
+  const keys: string[] = [];
+  for await (const { key } of backend.list('locations/')) if (mapKeyPattern.test(key)) keys.push(key);
+  let deleted = 0;
+  await forEachConcurrently(keys, 8, async (key) => {
+    const where = `${key} in ${backend.location}`;
+    const map = await getBounded(backend, key, LOCATION_MAP_FORMAT, where)
+      .then((bytes) => parseJson(locationMapSchema, bytes, LOCATION_MAP_FORMAT, where))
+      .catch(unlessDamaged);
+    if (!map || !Object.values(map.packs).some((entries) => entries.some(([chunk]) => dropped.has(chunk)))) return;
+    await backend.delete(key);
+    deleted++;
+  });
+  return deleted;
 }

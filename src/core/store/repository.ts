@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../backends/backend.js';
 import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
 import { assertDigest, digestHex, type Digest } from '../format/digest.js';
-import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { AimError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { encodeManifest, MANIFEST_FORMAT, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
 import { checkModelName, checkTagName } from '../format/names.js';
@@ -13,7 +13,7 @@ import { LOOSE_FORMAT, PACKED_FORMAT, parseRepoMetadata, type RepoMetadata } fro
 export { LOOSE_FORMAT, PACKED_FORMAT, type RepoMetadata };
 import { IndexCache } from './index-cache.js';
 import { indexKey, packKey, PackIndex, writeIndexFile, type ChunkLocations, type PackEntry } from './packs.js';
-import { readLocationMap } from './locations.js';
+import { dropLocationMapsNaming, readLocationMap } from './locations.js';
 import { getBounded } from './bounded-read.js';
 import { retryUntilStable } from '../../lib/poll.js';
 
@@ -83,15 +83,20 @@ export class Repository {
 
   /**
    * Where the chunks of one version are: its location map when it has one that reads and covers every chunk, else
-   * (a version pushed before maps existed, a map damaged or lost) the whole index. `fallback` is told why.
+   * (a version pushed before maps existed, a map damaged or lost) the whole index. `fallback` is told why, in one
+   * line naming the map.
    */
   async locationsFor(digest: Digest, manifest: Manifest, fallback: (why: string) => void = () => undefined): Promise<ChunkLocations> {
-    const map = await readLocationMap(this.backend, digest, manifest).catch((error: Error) => {
-      fallback(error.message);
-      return undefined;
+    // Only a map that is damaged or hostile (an AimError naming it) is stepped over; a bug must not hide as a note.
+    const map = await readLocationMap(this.backend, digest, manifest).catch((error: unknown) => {
+      if (!(error instanceof AimError)) throw error;
+      fallback(`${error.message}; reading the whole index instead`);
+      return null;
     });
     if (map) return map;
-    if ((await this.metadata())?.format === PACKED_FORMAT) fallback(`version ${digest} has no location map: reading the whole index`);
+    if (map === undefined && (await this.metadata())?.format === PACKED_FORMAT) {
+      fallback(`version ${digest} has no location map: reading the whole index (\`aim repo upgrade ${this.name}\` writes one)`);
+    }
     return this.packIndex();
   }
 
@@ -140,8 +145,10 @@ export class Repository {
    * Forgets damaged or missing chunks so the next push stores them again: a loose chunk is deleted; a packed one is
    * dropped from the index (each index file naming it is replaced by one without it; the pack's bytes stay until a
    * gc). The new index file is written before the old one is deleted, so a crash in between forgets nothing good.
+   * Then the location maps naming them are deleted (a run again after a crash in between deletes them still).
+   * Returns how many maps were deleted.
    */
-  async removeChunks(digests: Set<Digest>): Promise<void> {
+  async removeChunks(digests: Set<Digest>): Promise<number> {
     const index = await this.packIndex();
     for (const digest of digests) if (!index.lookup(digest)) await this.backend.delete(blobKey(digest));
     // A push merging index files meanwhile may have replaced a file read here by one that still names a chunk, so
@@ -162,6 +169,7 @@ export class Repository {
     }, 6, () => new StorageError(`could not drop ${digests.size} chunk(s) from the index of ${this.location}: it kept changing`, {
       hint: 'run the repair again once no push is running',
     }));
+    return dropLocationMapsNaming(this.backend, digests);
   }
 
   async putManifest(manifest: Manifest): Promise<{ digest: Digest; bytes: number }> {

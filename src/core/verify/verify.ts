@@ -164,15 +164,16 @@ async function checkChunks(repo: Repository, selected: Array<[Digest, ChunkUse]>
 }
 
 /**
- * Forgets damaged and missing chunks (a pack index would otherwise go on naming them) and makes pushes stop trusting
- * their record of stored chunks, so pushing a good copy stores them again. Marked before as well as after: a push
+ * Forgets damaged and missing chunks (a pack index and the location maps would otherwise go on naming them) and makes
+ * pushes stop trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well as after: a push
  * running meanwhile then does not merge index files (repository.indexMergeAllowed).
  */
-async function repairChunks(repo: Repository, problems: VerifyProblem[]): Promise<void> {
+async function repairChunks(repo: Repository, problems: VerifyProblem[], progress: ProgressSink): Promise<void> {
   const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
   await repo.markRemovals('started');
   try {
-    await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
+    const maps = await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
+    if (maps > 0) progress.note(`deleted ${maps} location map(s) naming removed chunks: pulls of those versions read the index until they are pushed again`);
   } catch (error) {
     // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
     await repo.markRemovals().catch(() => undefined);
@@ -199,7 +200,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   } finally {
     task.end();
   }
-  if (options.repair && problems.length > 0) await repairChunks(repo, problems);
+  if (options.repair && problems.length > 0) await repairChunks(repo, problems, progress);
   return {
     repo: repo.name,
     versions: tags.length,
