@@ -3,7 +3,6 @@
 // repair deletes the maps naming the chunks it drops; `aim repo upgrade` maps the versions of an older repository,
 // resumes after kill -9, and writes nothing the second time.
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { LocalBackend } from '../../src/backends/local.js';
