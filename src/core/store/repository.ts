@@ -90,7 +90,9 @@ export class Repository {
     // Only a map that is damaged or hostile (an AimError naming it) is stepped over; a bug must not hide as a note.
     const map = await readLocationMap(this.backend, digest, manifest).catch((error: unknown) => {
       if (!(error instanceof AimError)) throw error;
-      fallback(`${error.message}; reading the whole index instead`);
+      // A store's own refusal (a link, a FIFO) names the path but not what it was for.
+      const what = error.message.includes('location map') ? '' : 'unusable location map: ';
+      fallback(`${what}${error.message}; reading the whole index instead`);
       return null;
     });
     if (map) return map;
