@@ -119,6 +119,24 @@ describe('location maps', () => {
     await expectSameTree(ws.path('out'), ws.path('src-m'));
     expect((await ws.json(['verify', 'r'])).ok).toBe(true);
   });
+
+  it('verify --repair keeps a good chunk a map pointed at the wrong bytes, deleting the map instead', async () => {
+    const ws = await workspace();
+    const digest = await pushModel(ws, 'm');
+    await ws.json(['repo', 'upgrade', 'r']);
+    const map = JSON.parse(await readFile(mapPath(ws, digest), 'utf8')) as { packs: Record<string, Entry[]> };
+    const entry = Object.values(map.packs)[0]![0]!;
+    entry[1] += entry[1] > 0 ? -1 : 1;
+    await writeFile(mapPath(ws, digest), JSON.stringify(map));
+
+    const found = await ws.run(['verify', 'r', '--repair', '--json']);
+    expect(found.code).toBe(4);
+    expect(found.json().problems.map((problem: { digest: string }) => problem.digest)).toEqual([entry[0]]);
+    await expect(readFile(mapPath(ws, digest))).rejects.toThrow(/ENOENT/);
+    await ws.json(['pull', 'r/m:v1', 'out']);
+    await expectSameTree(ws.path('out'), ws.path('src-m'));
+    expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+  });
 });
 
 describe('aim repo upgrade', () => {

@@ -111,6 +111,7 @@ const mapKeyPattern = /^locations\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/;
  * how many were deleted. A map that does not read is left alone: no reader trusts it.
  */
 export async function dropLocationMapsNaming(backend: Backend, dropped: ReadonlySet<Digest>): Promise<number> {
+  if (dropped.size === 0) return 0;
   const keys: string[] = [];
   for await (const { key } of backend.list('locations/')) if (mapKeyPattern.test(key)) keys.push(key);
   let deleted = 0;

@@ -3,7 +3,7 @@ import { AimError } from '../../lib/errors.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Repository } from '../store/repository.js';
-import { VersionLocations } from '../store/locations.js';
+import { dropLocationMapsNaming, VersionLocations } from '../store/locations.js';
 import type { ChunkLocations, PackedChunk } from '../store/packs.js';
 import { PACKED_READERS, PackReader, planReads, readChunks, type ChunkRead } from './verify-reads.js';
 import { DEFAULT_TAG } from '../format/reference.js';
@@ -164,16 +164,36 @@ async function checkChunks(repo: Repository, selected: Array<[Digest, ChunkUse]>
 }
 
 /**
- * Forgets damaged and missing chunks (a pack index and the location maps would otherwise go on naming them) and makes
- * pushes stop trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well as after: a push
- * running meanwhile then does not merge index files (repository.indexMergeAllowed).
+ * Chunks a location map sent verify to the wrong bytes: the whole index locates them elsewhere, and the bytes there
+ * are the chunk. The map is wrong, not the chunk: such a chunk must not be dropped (a repair would lose a good copy).
  */
-async function repairChunks(repo: Repository, problems: VerifyProblem[], progress: ProgressSink): Promise<void> {
-  const chunkProblems = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing');
+async function misdirectedByMap(repo: Repository, digests: Digest[], locations: ChunkLocations): Promise<Set<Digest>> {
+  const good = new Set<Digest>();
+  if (!(locations instanceof VersionLocations)) return good;
+  const index = await repo.packIndex();
+  for (const digest of digests) {
+    const mapped = locations.lookup(digest);
+    const indexed = index.lookup(digest);
+    if (!indexed || (mapped?.pack === indexed.pack && mapped.offset === indexed.offset)) continue;
+    if (await repo.getChunk(digest, index).then(() => true, () => false)) good.add(digest);
+  }
+  return good;
+}
+
+/**
+ * Forgets damaged and missing chunks (a pack index and the location maps would otherwise go on naming them) and makes
+ * pushes stop trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well
+ * as after: a push running meanwhile then does not merge index files (repository.indexMergeAllowed). A chunk that was
+ * bad only where a location map pointed keeps its place in the index; the maps naming it are deleted.
+ */
+async function repairChunks(repo: Repository, problems: VerifyProblem[], locations: ChunkLocations, progress: ProgressSink): Promise<void> {
+  const chunks = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing').map((problem) => problem.digest as Digest);
+  const misdirected = await misdirectedByMap(repo, chunks, locations);
   await repo.markRemovals('started');
   try {
-    const maps = await repo.removeChunks(new Set(chunkProblems.map((problem) => problem.digest as Digest)));
-    if (maps > 0) progress.note(`deleted ${maps} location map(s) naming removed chunks: pulls of those versions read the index until they are pushed again`);
+    const maps = await repo.removeChunks(new Set(chunks.filter((digest) => !misdirected.has(digest))));
+    const wrongMaps = await dropLocationMapsNaming(repo.backend, misdirected);
+    if (maps + wrongMaps > 0) progress.note(`deleted ${maps + wrongMaps} location map(s) naming removed or misplaced chunks: pulls of those versions read the index until they are pushed again`);
   } catch (error) {
     // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
     await repo.markRemovals().catch(() => undefined);
@@ -200,7 +220,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   } finally {
     task.end();
   }
-  if (options.repair && problems.length > 0) await repairChunks(repo, problems, progress);
+  if (options.repair && problems.length > 0) await repairChunks(repo, problems, locations, progress);
   return {
     repo: repo.name,
     versions: tags.length,
