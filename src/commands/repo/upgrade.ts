@@ -10,7 +10,7 @@ export class RepoUpgradeCommand extends AimCommand {
     category: 'Repositories',
     description: 'write the location maps and key objects a repository pushed to by an older aim lacks',
     details:
-      'Pull, run and verify of a version read its location map instead of the whole index, and a push finds chunks other models stored through key objects. This writes both from the whole index, for every tagged version that has no map. It only adds files: interrupted, run it again; run on an upgraded repository, it writes nothing. Exits 4 if a version has chunks no index file names (`aim verify` says which).',
+      'Pull, run and verify of a version read its location map instead of the whole index, and a push finds chunks other models stored through key objects. This writes both from the whole index, for every tagged version whose map is missing or damaged. It writes only these derived files: interrupted, run it again; run on an upgraded repository, it writes nothing. Exits 4 if a version has chunks no index file names (`aim verify` says which).',
     examples: [
       ['Upgrade a repository', '$0 repo upgrade team-vision'],
       ['Upgrade and print a summary as JSON', '$0 repo upgrade team-vision --json'],
