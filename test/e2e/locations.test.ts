@@ -5,6 +5,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
+import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import type { Digest } from '../../src/core/format/digest.js';
 import { Repository } from '../../src/core/store/repository.js';
@@ -12,6 +13,7 @@ import { snapshot } from '../hostile/harness.js';
 import { createWorkspace, expectSameTree, expectUserError, killWhen, type Workspace } from '../helpers/cli.js';
 
 const KiB = 1024;
+const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
 const workspaces: Workspace[] = [];
 afterEach(async () => Promise.all(workspaces.splice(0).map((ws) => ws.cleanup())));
 
@@ -136,6 +138,26 @@ describe('location maps', () => {
     await ws.json(['pull', 'r/m:v1', 'out']);
     await expectSameTree(ws.path('out'), ws.path('src-m'));
     expect((await ws.json(['verify', 'r'])).ok).toBe(true);
+  });
+
+  it("aim run's pull of a mapped version reads no index file", async () => {
+    const ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo`, packs: true } }), NO_KAMIWAZA);
+    workspaces.push(ws);
+    await writeTinyGgufInto(ws.path('src'), { quant: 'q8_0', seed: 7 });
+    await ws.json(['push', 'r/tiny:v1', 'src']);
+    await asOlderAim(ws);
+    await ws.json(['repo', 'upgrade', 'r']);
+    await spoilIndex(ws);
+    try {
+      const run = await ws.run(['run', 'r/tiny:v1', '--threads', '1', '--ctx-size', '1024', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toMatch(/index/);
+      const record = run.json();
+      expect(record.modelId).toBe('r/tiny:v1');
+      expect(await readFile(record.modelPath)).toEqual(await readFile(ws.path('src', 'tiny-llama-q8_0.gguf')));
+    } finally {
+      await ws.run(['stop', '--all']);
+    }
   });
 });
 
