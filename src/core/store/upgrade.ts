@@ -1,18 +1,18 @@
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { AimError, ConflictError } from '../../lib/errors.js';
 import type { Digest } from '../format/digest.js';
-import type { Manifest } from '../format/manifest.js';
-import { isKeyChunk, keyObjectBody, keyObjectKey, readKeyObject, writeKeyObject } from './keys.js';
+import { scanIndex, type IndexScan } from './index-scan.js';
+import { keyObjectBody, keyObjectKey, readKeyObject, writeKeyObject } from './keys.js';
 import { readLocationMap, writeLocationMap } from './locations.js';
 import { modelNames, readableTags, type RepoProblem } from './model-listing.js';
-import type { PackIndex } from './packs.js';
 import { PACKED_FORMAT, type Repository } from './repository.js';
 
 // `aim repo upgrade`: brings a packed repository written by an older aim up to the keys that let one model's pull,
 // verify and push read only what that model needs: a location map for every tagged version that lacks one, and a
-// key object for every key chunk of every index file. Both are derived from the whole index, which this reads once
-// (a repository-wide command by nature). Everything it writes is additive and idempotent (maps are complete or not
-// written, key objects are put-if-absent), so a run that is interrupted is simply run again.
+// key object for every key chunk of every index file. Both are derived from the index files, read once, one at a
+// time (a repository-wide command by nature, but its memory follows the versions it maps, not the index). Everything
+// it writes is derived and idempotent (a map is complete or not written, key objects are put-if-absent), so a run
+// that is interrupted is simply run again.
 
 export interface UpgradeFailure {
   digest: Digest;
@@ -37,7 +37,7 @@ export interface UpgradeOptions {
   note?: (message: string) => void;
 }
 
-/** For `.catch()` on a read of a key aim derives: a damaged or missing one (an AimError) is written again. */
+/** For `.catch()` on a read of a key aim derives or of a version: a damaged or missing one is an answer, not a stop. */
 function stepOver(error: unknown): undefined {
   if (error instanceof AimError) return undefined;
   throw error;
@@ -52,50 +52,46 @@ async function taggedVersions(repo: Repository, problems: RepoProblem[]): Promis
   return versions;
 }
 
-/** The version's chunks that the index does not locate at their manifest size. */
-function unlocated(manifest: Manifest, index: PackIndex): number {
-  const missing = new Set<Digest>();
-  for (const file of manifest.files) for (const { digest, size } of file.chunks) if (index.lookup(digest)?.size !== size) missing.add(digest);
-  return missing.size;
+/**
+ * The versions without a good map, and the chunks they use; counts the others as already mapped. A version whose
+ * manifest does not read is a failure. Manifests are read again when their maps are written, so that what is held
+ * meanwhile is chunk digests, not every manifest.
+ */
+async function unmappedVersions(repo: Repository, versions: Map<Digest, string[]>, result: UpgradeResult, concurrency: number): Promise<{ unmapped: Digest[]; chunks: Set<Digest> }> {
+  const unmapped: Digest[] = [];
+  const chunks = new Set<Digest>();
+  await forEachConcurrently(versions, concurrency, async ([digest, usedBy]) => {
+    const manifest = await repo.getManifest(digest).catch((error: unknown) => {
+      if (!(error instanceof AimError)) throw error;
+      result.failed.push({ digest, usedBy, message: error.message });
+      return undefined;
+    });
+    if (!manifest) return;
+    if (await readLocationMap(repo.backend, digest, manifest).catch(stepOver)) return void result.alreadyMapped++;
+    unmapped.push(digest);
+    for (const file of manifest.files) for (const chunk of file.chunks) chunks.add(chunk.digest);
+  });
+  return { unmapped, chunks };
 }
 
-type MapOutcome = 'mapped' | 'already' | UpgradeFailure;
-
-/**
- * Writes the version's map unless it has a good one. `unchanged` is asked right before the write: a repair that
- * dropped chunks since the index was read would otherwise see its work undone by a map naming them.
- */
-async function mapVersion(repo: Repository, digest: Digest, usedBy: string[], index: PackIndex, unchanged: () => Promise<void>): Promise<MapOutcome> {
-  let manifest: Manifest;
-  try {
-    manifest = await repo.getManifest(digest);
-    if (await readLocationMap(repo.backend, digest, manifest).catch(stepOver)) {
-      return 'already';
-    }
-  } catch (error) {
-    if (!(error instanceof AimError)) throw error;
-    return { digest, usedBy, message: error.message };
-  }
-  await unchanged();
-  if (await writeLocationMap(repo.backend, digest, manifest, (chunk) => index.lookup(chunk))) return 'mapped';
-  const message = `${unlocated(manifest, index)} of its chunks are in no index file (run \`aim verify ${repo.name}\`)`;
-  return { digest, usedBy, message };
+/** Writes the version's map from what the scan located; a failure when one of its chunks is not located. */
+async function mapVersion(repo: Repository, digest: Digest, usedBy: string[], scan: IndexScan): Promise<UpgradeFailure | undefined> {
+  const manifest = await repo.getManifest(digest);
+  if (await writeLocationMap(repo.backend, digest, manifest, (chunk) => scan.located.get(chunk))) return undefined;
+  const missing = new Set(manifest.files.flatMap((file) => file.chunks.filter((chunk) => scan.located.get(chunk.digest)?.size !== chunk.size).map((chunk) => chunk.digest)));
+  return { digest, usedBy, message: `${missing.size} of its chunks are in no index file (run \`aim verify ${repo.name}\`)` };
 }
 
 /**
- * The key object of each key chunk of each index file, naming the first file (by id) that lists it. One that exists
- * is kept unless it names an index file that is gone (a repair replaced it) or does not read: then it is rewritten.
+ * The key object of each key chunk, naming the first index file (by id) that lists it. One that exists is kept
+ * unless it names an index file that is gone (a repair replaced it) or does not read: then it is written again.
  */
-async function writeKeyObjects(repo: Repository, index: PackIndex, concurrency: number): Promise<number> {
-  const shards = new Map<Digest, string>();
-  for (const id of [...index.files.keys()].sort()) {
-    for (const entries of index.files.get(id)!.values()) for (const { digest } of entries) if (isKeyChunk(digest) && !shards.has(digest)) shards.set(digest, id);
-  }
+async function writeKeyObjects(repo: Repository, scan: IndexScan, concurrency: number): Promise<number> {
   let written = 0;
-  await forEachConcurrently(shards, concurrency, async ([digest, shard]) => {
+  await forEachConcurrently(scan.keyShards, concurrency, async ([digest, shard]) => {
     if (await writeKeyObject(repo.backend, digest, shard)) return void written++;
     const named = await readKeyObject(repo.backend, digest).catch(stepOver);
-    if (named && index.files.has(named)) return;
+    if (named && scan.files.has(named)) return;
     await repo.backend.put(keyObjectKey(digest), keyObjectBody(shard));
     written++;
   });
@@ -106,29 +102,29 @@ export async function upgradeRepository(repo: Repository, options: UpgradeOption
   const note = options.note ?? (() => undefined);
   const concurrency = options.concurrency ?? repo.concurrency;
   const result: UpgradeResult = { repo: repo.name, versionsMapped: 0, alreadyMapped: 0, failed: [], keysWritten: 0, problems: [] };
-  const metadata = await repo.metadata();
-  if (metadata?.format !== PACKED_FORMAT) {
+  if ((await repo.metadata())?.format !== PACKED_FORMAT) {
     note(`${repo.name} has no packs: there is nothing to upgrade`);
     return result;
   }
+  // A repair that drops chunks after the index was read would see its work undone by a map naming them.
   const mark = await repo.removalMark();
-  note(`reading the whole index of ${repo.name}`);
-  const index = await repo.packIndex();
   const versions = await taggedVersions(repo, result.problems);
-  const unchanged = async (): Promise<void> => {
-    if ((await repo.removalMark()) === mark) return;
-    throw new ConflictError(`chunks were removed from ${repo.location} while it was being upgraded`, { hint: 'run the upgrade again' });
-  };
-  await forEachConcurrently(versions, concurrency, async ([digest, usedBy]) => {
-    const outcome = await mapVersion(repo, digest, usedBy, index, unchanged);
-    if (outcome === 'already') result.alreadyMapped++;
-    else if (outcome === 'mapped') {
-      result.versionsMapped++;
-      note(`mapped ${usedBy.join(', ')}`);
-    } else result.failed.push(outcome);
+  const { unmapped, chunks } = await unmappedVersions(repo, versions, result, concurrency);
+  note(`reading the index files of ${repo.name} for ${unmapped.length} version(s) without a location map`);
+  const scan = await scanIndex(repo.backend, chunks);
+  chunks.clear();
+  await forEachConcurrently(unmapped, concurrency, async (digest) => {
+    if ((await repo.removalMark()) !== mark) {
+      throw new ConflictError(`chunks were removed from ${repo.location} while it was being upgraded`, { hint: 'run the upgrade again' });
+    }
+    const usedBy = versions.get(digest)!;
+    const failure = await mapVersion(repo, digest, usedBy, scan);
+    if (failure) return void result.failed.push(failure);
+    result.versionsMapped++;
+    note(`mapped ${usedBy.join(', ')}`);
   });
-  note(`writing key objects for the index files of ${repo.name}`);
-  result.keysWritten = await writeKeyObjects(repo, index, concurrency);
+  note(`writing the key objects of ${scan.keyShards.size} key chunk(s)`);
+  result.keysWritten = await writeKeyObjects(repo, scan, concurrency);
   result.failed.sort((a, b) => a.digest.localeCompare(b.digest));
   return result;
 }
