@@ -12,6 +12,7 @@ const PLAIN_INTERVAL_MS = 2000;
 export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
   // Required only when a bar is drawn, so commands that never show one do not load it at start-up.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
+  let barsShown = 0;
   return {
     begin(label, totalBytes) {
       const bar = new cliProgress.SingleBar(
@@ -33,6 +34,7 @@ export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
         rate: formatRate(done, Math.max(0.001, (Date.now() - started) / 1000)),
       });
       bar.start(Math.max(totalBytes, 1), 0, payload());
+      barsShown++;
       return {
         advance(bytes) {
           done += bytes;
@@ -41,11 +43,16 @@ export function ttyProgress(stream: NodeJS.WriteStream): ProgressSink {
         end() {
           bar.update(Math.max(totalBytes, 1), payload());
           bar.stop();
+          barsShown--;
         },
       };
     },
     note(message) {
-      stream.write(`${terminalLine(message)}\n`);
+      // A bar owns the cursor's line and turns line wrapping off: a note written after it would be glued to the bar
+      // and cut at the terminal's edge. It takes the bar's line instead, wrapping, and the bar redraws below it; the
+      // cursor is saved again there (ESC 7), since a bar that stops goes back to where it was saved.
+      const line = `${terminalLine(message)}\n`;
+      stream.write(barsShown > 0 ? `\r\x1b[2K\x1b[?7h${line}\x1b[?7l\x1b7` : line);
     },
   };
 }
