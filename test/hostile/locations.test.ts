@@ -37,6 +37,8 @@ interface HostileMap {
   plant(ctx: Ctx): Promise<void>;
   /** undefined: the commands fall back to the index and succeed; else the one error line the pull must print. */
   refused?: RegExp;
+  /** What `aim repo upgrade` must refuse with, when it cannot replace what was planted. */
+  upgradeRefused?: RegExp;
 }
 
 const write = (body: unknown) => async (ctx: Ctx) => writeFile(ctx.mapFile, typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
@@ -63,7 +65,8 @@ const CASES: HostileMap[] = [
   { name: 'a symlink to the secret beside the repository', plant: replaced((path, ctx) => symlink(ctx.ws.path('secret', 'passwd'), path)) },
   { name: "a symlink to the other version's map", plant: replaced((path, ctx) => symlink(ctx.goodMap, path)) },
   { name: 'a FIFO', plant: replaced((path) => mkfifo(path)) },
-  { name: 'a folder', plant: replaced((path) => mkdir(path)) },
+  // A folder cannot be replaced by a rename: the upgrade stops with one line (exit 6), leaving it for a person.
+  { name: 'a folder', plant: replaced((path) => mkdir(path)), upgradeRefused: /is a folder where a file should be/ },
   // The right shape, the wrong place: each is read, and the chunk hash refuses the bytes.
   {
     name: 'a chunk pointed one byte off (valid shape, wrong bytes)',
@@ -110,6 +113,8 @@ describe('hostile location maps', () => {
       const ctx: Ctx = { ws, mapFile, map: JSON.parse(await readFile(mapFile, 'utf8')), goodMap: mapOf(ws.path('repo'), pristine.good), chunks: pristine.chunks };
       await hostile.plant(ctx);
       const before = await snapshot(ws.dir, ['dest', 'aim-home']);
+      const derived = ['dest', 'aim-home', 'repo/locations', 'repo/keys'];
+      const beforeUpgrade = await snapshot(ws.dir, derived);
 
       const pull = await runBounded(ws, ['pull', 'r/victim:v1', 'dest']);
       expect(pull.stdout + pull.stderr).not.toContain(SECRET);
@@ -128,6 +133,17 @@ describe('hostile location maps', () => {
         expect(verify.json().ok).toBe(true);
       }
       await expectUnchanged(ws.dir, before, ['dest', 'aim-home']);
+      if (hostile.refused) return;
+      // The upgrade writes the map again (replacing what was planted, never writing through it); pulls then use it.
+      const upgrade = await runBounded(ws, ['repo', 'upgrade', 'r', '--json']);
+      if (hostile.upgradeRefused) return void expectUserError(upgrade, hostile.upgradeRefused);
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      expect(upgrade.json()).toMatchObject({ versionsMapped: 1, alreadyMapped: 1, failed: [] });
+      await expectUnchanged(ws.dir, beforeUpgrade, derived);
+      const again = await runBounded(ws, ['pull', 'r/victim:v1', 'dest-again']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).not.toMatch(/location map|index/);
+      await expectSameTree(ws.path('dest-again'), ws.path('src-victim'));
     } finally {
       await ws.cleanup();
     }
