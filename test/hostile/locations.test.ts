@@ -140,6 +140,7 @@ describe('hostile location maps', () => {
       expect(upgrade.code, upgrade.stderr).toBe(0);
       expect(upgrade.json()).toMatchObject({ versionsMapped: 1, alreadyMapped: 1, failed: [] });
       await expectUnchanged(ws.dir, beforeUpgrade, derived);
+      expect(await readFile(ctx.goodMap, 'utf8')).toBe(await readFile(mapOf(pristine.ws.path('repo'), pristine.good), 'utf8'));
       const again = await runBounded(ws, ['pull', 'r/victim:v1', 'dest-again']);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).not.toMatch(/location map|index/);
