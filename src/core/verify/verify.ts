@@ -183,8 +183,8 @@ async function misdirectedByMap(repo: Repository, digests: Digest[], locations: 
 /**
  * Forgets damaged and missing chunks (a pack index and the location maps would otherwise go on naming them) and makes
  * pushes stop trusting their record of stored chunks, so pushing a good copy stores them again. Marked before as well
- * as after: a push running meanwhile then does not merge index files (repository.indexMergeAllowed). A chunk that was
- * bad only where a location map pointed keeps its place in the index; the maps naming it are deleted.
+ * as after, so that a push's record is void from the start of the removal. A chunk that was bad only where a location
+ * map pointed keeps its place in the index; the maps naming it are deleted.
  */
 async function repairChunks(repo: Repository, problems: VerifyProblem[], locations: ChunkLocations, progress: ProgressSink): Promise<void> {
   const chunks = problems.filter((problem) => problem.kind === 'corrupt' || problem.kind === 'missing').map((problem) => problem.digest as Digest);
