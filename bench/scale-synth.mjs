@@ -2,16 +2,16 @@
 // ("shards") of 32,768 entries each, ~32 chunks of ~512 KiB per pack, random digests, and a key object
 // keys/<hex[2..4]>/<hex> (the shard's id + "\n") for every chunk whose hex starts with "00". Nothing else (no
 // location maps, no manifests naming them): what a repository that many other models were pushed to would show a
-// command about one small model. The same repository grows 1 M -> 5 M -> 20 M: shards are recognised by their id's
-// prefix, so a larger size writes only the shards it lacks.
+// command about one small model. The same repository grows 1 M -> 5 M -> 20 M: a larger size writes only the
+// shards it lacks.
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { forEachLimited } from './scale-lib.mjs';
 
 export const ENTRIES_PER_SHARD = 32_768;
 const CHUNKS_PER_PACK = 32;
-/** Synthetic shard ids start with this, so a later run can count them (and nothing aim writes is mistaken for one). */
+/** Synthetic shard ids start with this, to tell them from aim's own in a listing. */
 const SHARD_PREFIX = '5ca1ab1e';
 const shardId = (n) => `${SHARD_PREFIX}${n.toString(16).padStart(24, '0')}`;
 
@@ -39,40 +39,34 @@ function makeShard(n) {
   return { key: `index/${id}.json`, body: Buffer.from(`{"format":1,"packs":{${packs.join(',')}}}\n`), keys, keyBody: Buffer.from(`${id}\n`) };
 }
 
-/** Where shards go: a folder (files written directly) or an S3 prefix (PUTs, many at once). */
-export function folderTarget(root) {
+/**
+ * Where shards go: a folder (files written directly) or an S3 prefix (PUTs). How many shards a repository has been
+ * given is kept in `stateFile` (in the work folder), not counted in the repository: an older aim merges small index
+ * files into one and deletes them, and the repository still names their chunks.
+ */
+export function folderTarget(root, stateFile) {
   const made = new Set();
   return {
+    stateFile,
     async put(key, body) {
       const folder = dirname(join(root, key));
       if (!made.has(folder)) await mkdir(folder, { recursive: true }), made.add(folder);
       await writeFile(join(root, key), body);
     },
-    async shardsPresent() {
-      const names = await readdir(join(root, 'index')).catch(() => []);
-      return names.filter((name) => name.startsWith(SHARD_PREFIX)).length;
+  };
+}
+
+export async function s3Target(s3, prefix, stateFile) {
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  return {
+    stateFile,
+    async put(key, body) {
+      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}${key}`, Body: body }));
     },
   };
 }
 
-export async function s3Target(s3, prefix) {
-  const { PutObjectCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  return {
-    async put(key, body) {
-      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}${key}`, Body: body }));
-    },
-    async shardsPresent() {
-      let count = 0;
-      let token;
-      do {
-        const page = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}index/${SHARD_PREFIX}`, ContinuationToken: token }));
-        count += page.KeyCount ?? 0;
-        token = page.NextContinuationToken;
-      } while (token);
-      return count;
-    },
-  };
-}
+const shardsGiven = async (target) => (await readFile(target.stateFile, 'utf8').then(JSON.parse, () => ({ shards: 0 }))).shards;
 
 /**
  * Grows the foreign metadata at `target` to `entries` chunks; returns what it wrote. Shards are made one at a time
@@ -80,7 +74,7 @@ export async function s3Target(s3, prefix) {
  */
 export async function synthesize(target, entries, { parallel = 16, log = () => {} } = {}) {
   const want = shardsFor(entries);
-  const have = await target.shardsPresent();
+  const have = await shardsGiven(target);
   let keys = 0;
   let bytes = 0;
   let done = 0;
@@ -95,5 +89,6 @@ export async function synthesize(target, entries, { parallel = 16, log = () => {
     await forEachLimited(shard.keys, parallel, (key) => target.put(key, shard.keyBody));
     if (++done % 50 === 0) log(`  synthesized ${have + done}/${want} shards (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   });
+  await writeFile(target.stateFile, `${JSON.stringify({ shards: Math.max(have, want) })}\n`);
   return { shards: want, written: want - Math.min(have, want), keys, bytes, entries: want * ENTRIES_PER_SHARD, seconds: (Date.now() - started) / 1000 };
 }

@@ -21,15 +21,16 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
 const USAGE = `usage: npm run bench:scale -- [--sizes 1M,5M,20M] [--backends local,radosgw] [--rounds 3]
-                          [--before DIR] [--before-sizes 1M] [--model-size 4MiB] [--work bench/work/scale] [--keep]
+                          [--before DIR] [--before-sizes 1M] [--builds after,before] [--model-size 4MiB] [--work bench/work/scale] [--keep]
   --sizes         foreign chunks named by the repository's metadata, grown in this order (K and M suffixes)
   --backends      local (a folder) and/or radosgw (scripts/radosgw/start.sh, objects in RAM)
   --before DIR    a worktree holding an older build (DIR/dist/bundle/aim.js), measured on its own repositories
                   at --before-sizes; it has no AIM_IO_STATS, so its I/O columns say n/a
+  --builds        which of after,before to run (default: both when --before is given)
   --keep          keep the work folder (the synthesized repositories) for the next run`;
 
 function parseOptions(argv) {
-  const options = { sizes: ['1M', '5M', '20M'], backends: ['local', 'radosgw'], rounds: 3, before: undefined, beforeSizes: ['1M'], modelSize: '4MiB', work: 'bench/work/scale', keep: false };
+  const options = { sizes: ['1M', '5M', '20M'], backends: ['local', 'radosgw'], rounds: 3, before: undefined, beforeSizes: ['1M'], builds: undefined, modelSize: '4MiB', work: 'bench/work/scale', keep: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -39,6 +40,7 @@ function parseOptions(argv) {
       case '--rounds': options.rounds = Number(value()); break;
       case '--before': options.before = resolve(value()); break;
       case '--before-sizes': options.beforeSizes = value().split(','); break;
+      case '--builds': options.builds = value().split(','); break;
       case '--model-size': options.modelSize = value(); break;
       case '--work': options.work = value(); break;
       case '--keep': options.keep = true; break;
@@ -75,8 +77,10 @@ const loadAtStart = loadavg().map((x) => +x.toFixed(2));
 const runId = started.toISOString().replace(/\D/g, '').slice(4, 12);
 await mkdir(work, { recursive: true });
 const gen = await loadGenerator();
-const builds = [{ name: 'after', cli: await snapshotBuild(root, join(work, 'build-after')), sizes: options.sizes }];
-if (options.before) builds.push({ name: 'before', cli: await snapshotBuild(options.before, join(work, 'build-before')), sizes: options.beforeSizes });
+const wantBuild = (name) => !options.builds || options.builds.includes(name);
+const builds = [];
+if (wantBuild('after')) builds.push({ name: 'after', cli: await snapshotBuild(root, join(work, 'build-after')), sizes: options.sizes });
+if (options.before && wantBuild('before')) builds.push({ name: 'before', cli: await snapshotBuild(options.before, join(work, 'build-before')), sizes: options.beforeSizes });
 
 let radosgw;
 const stopAll = async () => { await radosgw?.stop().catch(() => {}); radosgw = undefined; };
@@ -91,13 +95,15 @@ async function repositoriesOf(build) {
   const repos = [];
   if (options.backends.includes('local')) {
     const path = join(work, `repo-${build.name}`);
-    if (!options.keep) await rm(path, { recursive: true, force: true });
+    if (!options.keep) await rm(path, { recursive: true, force: true }), await rm(`${path}.synthesized.json`, { force: true });
     await mkdir(path, { recursive: true });
-    repos.push({ backend: 'local', name: 'local', yaml: `  local:\n    type: local\n    path: ${path}\n    packs: true\n`, target: folderTarget(path) });
+    repos.push({ backend: 'local', name: 'local', yaml: `  local:\n    type: local\n    path: ${path}\n    packs: true\n`, target: folderTarget(path, `${path}.synthesized.json`) });
   }
   if (radosgw) {
     const prefix = `${build.name}/`;
-    repos.push({ backend: 'radosgw', name: 'rgw', yaml: `  rgw:\n    type: s3\n    path: s3://${radosgw.bucket}/${prefix}\n    endpoint: ${radosgw.endpoint}\n    region: us-east-1\n`, target: await s3Target(radosgw, prefix) });
+    const stateFile = join(work, `rgw-${build.name}.synthesized.json`);
+    await rm(stateFile, { force: true }); // radosgw keeps its objects in RAM: every run starts from an empty one
+    repos.push({ backend: 'radosgw', name: 'rgw', yaml: `  rgw:\n    type: s3\n    path: s3://${radosgw.bucket}/${prefix}\n    endpoint: ${radosgw.endpoint}\n    region: us-east-1\n`, target: await s3Target(radosgw, prefix, stateFile) });
   }
   const config = join(work, `model_repos-${build.name}.yaml`);
   await writeFile(config, `# written by bench/scale.mjs\nrepositories:\n${repos.map((r) => r.yaml).join('')}`);
@@ -173,7 +179,7 @@ const meta = {
   finished: new Date().toISOString(),
   options: { ...options, before: options.before },
   rssSource: GNU_TIME ? 'GNU time %M' : 'process.resourceUsage().maxRSS via --import preload',
-  machine: machine(toolVersions(builds[0].cli)),
+  machine: machine(toolVersions(builds[0]?.cli)),
   loadAtStart,
   loadAtEnd: loadavg().map((x) => +x.toFixed(2)),
 };
