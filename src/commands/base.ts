@@ -31,7 +31,17 @@ export abstract class AimCommand extends Command {
       const { text, exitCode } = formatError(error, this.verbose);
       this.context.stderr.write(text);
       return exitCode;
+    } finally {
+      await this.writeIoStats();
     }
+  }
+
+  /** AIM_IO_STATS: the storage counts, written whatever the outcome (a failed command's reads count too). */
+  private async writeIoStats(): Promise<void> {
+    const session = await this.sessionPromise?.catch(() => undefined);
+    await session?.writeIoStats().catch((error: unknown) => {
+      this.context.stderr.write(formatWarning(`could not write AIM_IO_STATS: ${error instanceof Error ? error.message : String(error)}`));
+    });
   }
 
   session(): Promise<Session> {
