@@ -211,6 +211,16 @@ describe('aim repo upgrade', () => {
     expect(await mapFiles(ws)).toHaveLength(1);
   });
 
+  it('stops with one line naming an index file that does not read, writing no map', async () => {
+    const ws = await workspace();
+    await pushModel(ws, 'm');
+    await asOlderAim(ws);
+    const [name] = await readdir(ws.path('repo', 'index'));
+    await writeFile(ws.path('repo', 'index', name!), '{"format": 1, "packs": {"../x": []}}');
+    expectUserError(await ws.run(['repo', 'upgrade', 'r']), new RegExp(`corrupt index file at index/${name!.replace('.', '\\.')} in .*: packs: "\\.\\./x" is not a pack id`));
+    expect(await mapFiles(ws)).toEqual([]);
+  });
+
   it('killed halfway (kill -9), a second run maps the rest', async () => {
     const ws = await workspace();
     const digest = await pushModel(ws, 'm', 100 * KiB);
