@@ -119,7 +119,7 @@ async function measure(row, build, env, args, home) {
   try {
     const r = await measureAim(build.cli, args, { ...env, AIM_HOME: home ?? freshHome() }, join(work, 'io'));
     const io = ioSummary(r.io);
-    samples.push({ ...row, build: build.name, wall: r.wall, rssKiB: r.rssKiB, io, load });
+    samples.push({ ...row, build: build.name, wall: r.wall, rssKiB: r.rssKiB, io, counts: r.io, load });
     const ioText = io ? `${io.requests} requests, metadata read ${(io.metadataRead / 1e6).toFixed(2)} MB` : 'io n/a';
     console.log(`    ${build.name.padEnd(6)} ${row.backend.padEnd(7)} ${row.size.padEnd(4)} ${row.op.padEnd(10)} ${r.wall.toFixed(2).padStart(7)} s  rss ${((r.rssKiB ?? 0) / 1024).toFixed(0).padStart(5)} MiB  ${ioText}`);
   } catch (error) {
