@@ -2,31 +2,21 @@ import { supportsDeferredSync, type Backend, type DeferredSync } from '../../bac
 import { TaskPool } from '../../lib/concurrently.js';
 import { bufferForDirectWrite } from '../../lib/direct-io.js';
 import type { Digest } from '../format/digest.js';
-import { StorageError } from '../../lib/errors.js';
-import { indexKey, newPackId, PACK_TARGET_BYTES, packFooter, packKey, unionOfPacks, writeIndexFile, type PackEntry, type PackIndex } from './packs.js';
+import { writeIndexShards, writeKeyObjects } from './index-shards.js';
+import { newPackId, PACK_TARGET_BYTES, packFooter, packKey, type PackEntry } from './packs.js';
+import { writePendingRecord, type AdoptedPacks } from './pending.js';
+import { stopHereInTests } from './test-stop.js';
 
 // Gathers a push's new chunks into packs and uploads each once it holds about 16 MiB, while the next one fills.
-// The index file naming them is written by `finish`, after every pack is stored and before the manifest: the same
-// order as loose chunks, so a tag never names a chunk that is not stored and indexed.
+// Before the first pack, the push's pending record (pending.ts) says its packs may be left unindexed. The index
+// shards naming them are written by `finish`, after every pack is stored and before the manifest, then the key
+// objects of their key chunks: a tag never names a chunk that is not stored and indexed, and a key never names a
+// shard that is not stored.
 
-/**
- * When to merge index files. Every push and pull reads every index file (one GET each) and a push writes one, so a
- * push that finds `mergeAt` small ones or more writes a single file naming their packs and its own, then deletes
- * them. A file naming `fullEntries` chunks or more (about 100 GiB of data) is left as it is, so a merge never
- * rewrites a big index: a repository holds at most `mergeAt` small files plus one per 100 GiB or so.
- */
-export interface IndexMerging {
-  mergeAt: number;
-  fullEntries: number;
-  /**
-   * Asked before merging and again once the merged file is written: false skips or undoes the merge. A merge copies
-   * entries from the files it read at the start of the push; after a `verify --repair` dropped chunks meanwhile, it
-   * would name them again.
-   */
-  allowed(): Promise<boolean>;
+/** Where the packs this push stores and adopts are told, as they land. */
+export interface PackListener {
+  learn(pack: string, entries: PackEntry[]): void;
 }
-
-export const INDEX_MERGING: IndexMerging = { mergeAt: 16, fullEntries: 100_000, allowed: async () => true };
 
 /** Packs uploading at once; with the one filling, this bounds memory at about three packs. */
 const UPLOADS_IN_FLIGHT = 2;
@@ -59,16 +49,23 @@ export class PackWriter {
   /** The backend, when it writes unsynced and syncs later (a folder); undefined for one whose writes are durable. */
   private readonly deferred: (Backend & DeferredSync) | undefined;
 
+  /** The pushes whose packs this one took back: their records go once this push's index names those packs. */
+  readonly adoptedPushIds: string[];
+  /** The pending record, written before the first pack is stored. */
+  private pending?: Promise<void>;
+
   constructor(
     private readonly backend: Backend,
-    private readonly index: PackIndex,
-    adopted: Map<string, PackEntry[]> = new Map(),
-    private readonly merging: IndexMerging = INDEX_MERGING,
+    private readonly listener: PackListener,
+    /** This push's id (pending.ts): the first half of each of its pack ids. */
+    readonly pushId: string,
+    adopted: AdoptedPacks = { packs: new Map(), pushIds: [] },
   ) {
     this.deferred = supportsDeferredSync(backend) ? backend : undefined;
-    for (const [pack, entries] of adopted) {
+    this.adoptedPushIds = adopted.pushIds;
+    for (const [pack, entries] of adopted.packs) {
       this.stored.set(pack, entries);
-      index.add(pack, entries);
+      listener.learn(pack, entries);
     }
   }
 
@@ -89,8 +86,8 @@ export class PackWriter {
   }
 
   /**
-   * Uploads what is left, then writes the index file naming every pack of this push; when there are many small
-   * index files, that file names theirs too, and they are deleted once it is stored.
+   * Uploads what is left, then writes the index shards naming every pack of this push (and those it adopted), then
+   * the key objects of their key chunks. Index files are only ever added: no push rewrites or deletes one.
    */
   async finish(): Promise<void> {
     await this.uploads.room();
@@ -98,29 +95,10 @@ export class PackWriter {
     await this.uploads.drain();
     if (this.stored.size === 0) return;
     await this.syncStored();
-    const small = [...this.index.files].filter(([, packs]) => countEntries(packs) < this.merging.fullEntries);
-    const allowed = (): Promise<boolean> => this.merging.allowed().catch(() => false);
-    if (small.length < this.merging.mergeAt || !(await allowed())) {
-      await writeIndexFile(this.backend, this.stored);
-      return;
-    }
-    const merged = await writeIndexFile(this.backend, unionOfPacks([...small.map(([, packs]) => packs), this.stored]));
-    // A removal that ran while the merged file was being written may have dropped chunks it names: then this push
-    // keeps to its own packs, and the files it read stay as they are. The merged file goes first: while it is listed,
-    // another push may merge it again and bring those chunks back. If this push then fails before its own file is
-    // written, salvage (or the next push, from the pack footers) indexes its packs; no manifest names them yet.
-    if (!(await allowed())) {
-      await this.backend.delete(indexKey(merged)).catch((error: unknown) => {
-        throw new StorageError(`could not delete ${indexKey(merged)}, which may name chunks a repair dropped: ${error instanceof Error ? error.message : String(error)}`, {
-          hint: `delete ${indexKey(merged)} from the repository, then run \`aim verify --repair\` again`,
-          cause: error,
-        });
-      });
-      await writeIndexFile(this.backend, this.stored);
-      return;
-    }
-    // A crash before every delete leaves files whose entries the merged one repeats; a later merge takes them.
-    await Promise.all(small.map(([id]) => this.backend.delete(indexKey(id))));
+    const shards = await writeIndexShards(this.backend, this.stored);
+    stopHereInTests('index');
+    await writeKeyObjects(this.backend, shards);
+    stopHereInTests('keys');
   }
 
   /**
@@ -130,7 +108,7 @@ export class PackWriter {
   async salvage(): Promise<void> {
     this.closed = true; // an add still waiting for a slot must not start an upload this index would miss
     await this.uploads.settle();
-    if (this.stored.size > 0) await this.syncStored().then(() => writeIndexFile(this.backend, this.stored)).catch(() => undefined);
+    if (this.stored.size > 0) await this.syncStored().then(() => writeIndexShards(this.backend, this.stored)).catch(() => undefined);
   }
 
   /**
@@ -173,7 +151,7 @@ export class PackWriter {
     const capacity = Math.max(PACK_TARGET_BYTES, firstChunk);
     const index = this.spare.findIndex((buffer) => buffer.length >= capacity + FOOTER_ROOM);
     const buffer = index >= 0 ? this.spare.splice(index, 1)[0]! : bufferForDirectWrite(capacity + FOOTER_ROOM);
-    return { id: newPackId(), buffer, used: 0, entries: [] };
+    return { id: newPackId(this.pushId), buffer, used: 0, entries: [] };
   }
 
   /** Starts the open pack's upload; the caller has made sure a slot is free. */
@@ -188,17 +166,14 @@ export class PackWriter {
         : Buffer.concat([pack.buffer.subarray(0, pack.used), footer]);
     const key = packKey(pack.id);
     this.uploads.start(async () => {
+      // Durable before any pack: a push killed later leaves its packs findable by this record.
+      await (this.pending ??= writePendingRecord(this.backend, this.pushId).then(() => stopHereInTests('pending')));
       await (this.deferred ? this.deferred.putIfAbsentUnsynced(key, body) : this.backend.putIfAbsent(key, body));
       this.stored.set(pack.id, pack.entries);
-      this.index.add(pack.id, pack.entries);
+      this.listener.learn(pack.id, pack.entries);
+      stopHereInTests('pack');
       this.spare.push(pack.buffer);
       this.syncInBackground(pack.id);
     });
   }
-}
-
-function countEntries(packs: Map<string, PackEntry[]>): number {
-  let count = 0;
-  for (const entries of packs.values()) count += entries.length;
-  return count;
 }

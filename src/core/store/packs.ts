@@ -16,13 +16,15 @@ import { retryUntilStable } from '../../lib/poll.js';
 // xorbs do. A pull of 2 GiB is then a few hundred ranged GETs instead of ~1,900 GETs of one chunk each.
 //
 //   packs/<hh>/<32 hex>   chunk bytes back to back, then a footer (JSON {chunks: [[digest, offset, size], ...]})
-//                         and the footer's length as a little-endian u32: a pack describes itself, so an index
-//                         lost to a killed push is rebuilt from the packs
-//   index/<32 hex>.json   {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}, one per push, until a
-//                         push merges the small ones into one (pack-writer.ts)
+//                         and the footer's length as a little-endian u32: a pack describes itself, so the packs
+//                         of a push killed before its index are taken back by the next (pending.ts)
+//   index/<32 hex>.json   {format: 1, packs: {<pack id>: [[digest, offset, size], ...]}}: a push's shards, each
+//                         naming at most 32,768 chunks (index-shards.ts); never merged or rewritten by a push
 //
-// Manifests do not change: they name chunks, and where a chunk lives is the index's business. Packs and index
-// files are named at random (a pack is never deduplicated as a whole; its chunks are) and never rewritten.
+// Manifests do not change: they name chunks, and where a chunk lives is the index's business. A pack's id is its
+// push's id and 16 random hex; index files are named at random (a pack is never deduplicated as a whole; its chunks
+// are). Nothing a push does on its hot path reads every index file: it learns from location maps and key chunks
+// (push-locations.ts).
 
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 
@@ -49,14 +51,16 @@ export interface PackEntry {
   size: number;
 }
 
-export const newPackId = (): string => randomBytes(16).toString('hex');
+/** A new pack's id: the push's 16-hex id and 16 random hex, so a later push finds a killed push's packs by prefix. */
+export const newPackId = (pushId: string): string => `${pushId}${randomBytes(8).toString('hex')}`;
+/** A new index file's id: 32 random hex. */
+export const newIndexId = (): string => randomBytes(16).toString('hex');
 /** A pack's key; an id that is not one (read from a hostile index) can never become a path. */
 export function packKey(id: string): string {
   if (!isPackId(id)) throw new IntegrityError(`${describeValue(id)} is not a pack id`, { hint: 'run `aim verify` on the repository' });
   return `packs/${id.slice(0, 2)}/${id}`;
 }
 export const indexKey = (id: string): string => `index/${id}.json`;
-const packIdOf = (key: string): string | undefined => /^packs\/[0-9a-f]{2}\/([0-9a-f]{32})$/.exec(key)?.[1];
 const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
 
 /** The footer a pack ends with; `entries` must describe the bytes before it. */
@@ -162,25 +166,9 @@ function parseIndexFile(bytes: Buffer, where: string): Map<string, PackEntry[]> 
   return new Map(Object.entries(parseStoredIndex(bytes, where)).map(([pack, entries]) => [pack, toEntries(entries)]));
 }
 
-/**
- * The packs of several index files as one: every pack any of them names (an emptied pack too, so that it stays
- * named), each with every chunk any of them lists for it, in the order the files are given.
- */
-export function unionOfPacks(files: Iterable<Map<string, PackEntry[]>>): Map<string, PackEntry[]> {
-  const union = new Map<string, PackEntry[]>();
-  for (const packs of files) {
-    for (const [pack, entries] of packs) {
-      const listed = union.get(pack);
-      if (!listed) union.set(pack, [...entries]);
-      else listed.push(...entries.filter((entry) => !listed.some((known) => known.digest === entry.digest)));
-    }
-  }
-  return union;
-}
-
 /** Writes an index file naming `packs`; returns its id. */
 export async function writeIndexFile(backend: Backend, packs: Map<string, PackEntry[]>): Promise<string> {
-  const id = newPackId();
+  const id = newIndexId();
   const body = { format: 1, packs: Object.fromEntries([...packs].map(([pack, entries]) => [pack, entries.map((e) => [e.digest, e.offset, e.size])])) };
   await backend.putIfAbsent(indexKey(id), Buffer.from(`${JSON.stringify(body)}\n`));
   return id;
@@ -202,28 +190,24 @@ export async function readPackFooter(backend: Backend, pack: string, size: numbe
 }
 
 /**
- * Packs that no index file names: a push killed after uploading them and before writing its index, or an index file
- * lost. Their footers say what they hold, so the next push reuses their chunks instead of sending them again. On an
- * object store the footer is trusted as the pack's own record (a PUT stores an object whole or not at all, and its
- * size is checked), so a killed push of 100 GiB costs two small reads per pack, not a download. In a folder a pack
- * is flushed to the disk only before an index names it (DeferredSync): after a power cut its footer may have
- * reached the disk and some of its chunks not, so there each chunk is read and hashed, and only intact ones are
- * taken. A chunk that rots later is found by `aim verify`; chunks `verify --repair` dropped stay dropped, because
- * their pack stays named by an index file. A pack whose footer does not read is left alone (nothing refers to it).
+ * A pack a killed push stored and no index file may name yet, read back from its own footer so the next push
+ * reuses its chunks instead of sending them again (pending.ts finds such packs). On an object store the footer is
+ * trusted as the pack's own record (a PUT stores an object whole or not at all, and its size is checked), so a
+ * killed push of 100 GiB costs two small reads per pack, not a download. In a folder a pack is flushed to the disk
+ * only before an index names it (DeferredSync): after a power cut its footer may have reached the disk and some of
+ * its chunks not, so there each chunk is read and hashed, and only intact ones are taken. Undefined when the pack
+ * or its footer does not read: nothing refers to it, and its chunks are sent again.
  */
-export async function unindexedPacks(backend: Backend, index: PackIndex): Promise<Map<string, PackEntry[]>> {
-  const found = new Map<string, PackEntry[]>();
-  for await (const { key } of backend.list('packs/')) {
-    const pack = packIdOf(key);
-    if (!pack || index.hasPack(pack)) continue;
-    // stat, not the listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
+export async function readIntactPack(backend: Backend, pack: string): Promise<PackEntry[] | undefined> {
+  const key = packKey(pack);
+  try {
+    // stat, not a listing's size: it ignores the remnant of an upload some servers keep when a PUT is cut off.
     const info = await backend.stat(key);
-    const listed = info && (await readPackFooter(backend, pack, info.size).catch(() => undefined));
-    // A pack that cannot be read back is left alone like one whose footer does not read: its chunks are sent again.
-    const entries = listed && supportsDeferredSync(backend) ? await intactEntries(backend, key, listed).catch(() => undefined) : listed;
-    if (entries && entries.length > 0) found.set(pack, entries);
+    const listed = info && (await readPackFooter(backend, pack, info.size));
+    return listed && supportsDeferredSync(backend) ? await intactEntries(backend, key, listed) : listed;
+  } catch {
+    return undefined;
   }
-  return found;
 }
 
 async function intactEntries(backend: Backend, key: string, entries: PackEntry[]): Promise<PackEntry[]> {

@@ -32,7 +32,6 @@ export interface TagRecord {
 const REMOVALS_KEY = 'removals';
 /** How a removal mark written before chunks are dropped begins. */
 const REMOVAL_STARTED = 'started';
-const STALE_REMOVAL_MS = 60 * 60 * 1000;
 export const blobKey = (digest: Digest): string => `blobs/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
 export const manifestKey = (digest: Digest): string => `manifests/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
 export const tagKey = (model: string, tag: string): string => `models/${checkModelName(model)}/tags/${checkTagName(tag)}`;
@@ -197,19 +196,6 @@ export class Repository {
   async markRemovals(phase: 'started' | 'done' = 'done'): Promise<void> {
     const mark = `${phase === 'started' ? `${REMOVAL_STARTED} ` : ''}${new Date().toISOString()} ${randomUUID()}`;
     await this.backend.put(REMOVALS_KEY, Buffer.from(`${mark}\n`));
-  }
-
-  /**
-   * Whether a push that read the removal mark `atStart` (before the index) may merge index files: only if no
-   * removal ran or began since, and none was under way then (a merge would copy the entries it drops). A removal
-   * that started over an hour ago and never finished (killed) no longer blocks merging. A mark that cannot be read
-   * just means no merge this time.
-   */
-  async indexMergeAllowed(atStart: string | undefined): Promise<boolean> {
-    const now = await this.removalMark().catch(() => null);
-    if (now !== atStart) return false;
-    const started = atStart?.startsWith(`${REMOVAL_STARTED} `) ? Date.parse(atStart.split(' ')[1]!) : undefined;
-    return started === undefined || Date.now() - started > STALE_REMOVAL_MS;
   }
 
   async hasManifest(digest: Digest): Promise<boolean> {

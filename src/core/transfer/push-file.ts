@@ -7,6 +7,7 @@ import type { FileDigester, HashPool } from '../hashing/hash-pool.js';
 import type { ChunkRef, ManifestFile } from '../format/manifest.js';
 import type { ProgressTask } from '../progress.js';
 import type { PackWriter } from '../store/pack-writer.js';
+import type { PushLocations } from '../store/push-locations.js';
 import type { Repository } from '../store/repository.js';
 import type { CachedFile } from './stat-cache.js';
 import type { SourceFile } from './walk.js';
@@ -34,11 +35,15 @@ export interface PushFileContext {
   pipeline: TaskPool;
   /** Whether the cached file's chunks are known stored: its manifest is there and no chunk was removed since. */
   chunksStoredBy(cached: CachedFile): Promise<boolean>;
+  /** The manifests whose word was taken for cached files' chunks: where those chunks are is read from their maps. */
+  vouchers: Set<Digest>;
+  /** Where a packed repository's chunks are, as far as this push knows (undefined for one that keeps a file per chunk). */
+  locations?: PushLocations;
   /** Cuts big files on worker threads; undefined when tests run the TypeScript sources, or with AIM_CDC=inline. */
   bigFileReader(): ChunkingWorker | undefined;
   /**
-   * Gathers new chunks into packs, opened at the first chunk to check (reading the index and taking in the packs of
-   * a killed push), so an unchanged re-push reads neither; undefined for a repository that keeps a file per chunk.
+   * Gathers new chunks into packs, opened at the first chunk to check (taking in the packs of killed pushes), so an
+   * unchanged re-push reads none; undefined for a repository that keeps a file per chunk.
    */
   packs?: () => Promise<PackWriter>;
 }
@@ -52,9 +57,9 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
   counters.seen.add(digest);
   // Opened before the first question, so that chunks in packs a killed push left behind count as stored.
   const writer = await packs?.();
-  // Asking first (the pack index, or a stat/HEAD per loose chunk) saves sending bytes the store already has:
-  // dedupe and resume in one step.
-  if (await repo.hasChunk(digest, bytes.length)) {
+  // Asking first (what this push knows of the packs, or a stat/HEAD per loose chunk) saves sending bytes the store
+  // already has: dedupe and resume in one step.
+  if (await isStored(repo, digest, bytes.length, context)) {
     counters.bytesSkipped += bytes.length;
     return;
   }
@@ -66,6 +71,10 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
   const written = await repo.putBlob(digest, bytes);
   if (written) counters.bytesTransferred += bytes.length;
   else counters.bytesSkipped += bytes.length;
+}
+
+function isStored(repo: Repository, digest: Digest, size: number, context: PushFileContext): Promise<boolean> {
+  return context.locations ? context.locations.has(digest, size) : repo.hasChunk(digest, size);
 }
 
 /**
@@ -166,12 +175,14 @@ async function startChunk(repo: Repository, chunk: SourceChunk, progress: FileIn
 export async function reuseCachedFile(repo: Repository, entry: CachedFile, context: PushFileContext): Promise<ManifestFile | undefined> {
   const { counters, task } = context;
   const cached = entry.file;
-  if (!(await context.chunksStoredBy(entry))) {
+  if (await context.chunksStoredBy(entry)) {
+    context.vouchers.add(entry.manifest!);
+  } else {
     await context.packs?.(); // chunks in packs a killed push left behind count as stored
     let missing = false;
     const unseen = cached.chunks.filter((chunk) => !counters.seen.has(chunk.digest));
     await forEachConcurrently(unseen, context.concurrency, async ({ digest, size }) => {
-      if (!missing && !(await repo.hasChunk(digest, size))) missing = true; // once one is missing, the rest are passed over
+      if (!missing && !(await isStored(repo, digest, size, context))) missing = true; // once one is missing, the rest are passed over
     });
     if (missing) return undefined;
   }

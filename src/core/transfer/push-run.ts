@@ -4,19 +4,23 @@ import { ChunkingWorker } from '../chunking/parallel-chunk-reader.js';
 import type { Digest } from '../format/digest.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import type { ProgressTask } from '../progress.js';
-import { unindexedPacks } from '../store/packs.js';
-import { INDEX_MERGING, PackWriter } from '../store/pack-writer.js';
+import { PackWriter } from '../store/pack-writer.js';
+import { adoptPendingPacks, deletePendingRecords, newPushId } from '../store/pending.js';
+import { PushLocations } from '../store/push-locations.js';
 import { PACKED_FORMAT, type Repository } from '../store/repository.js';
 import type { PushFileContext, TransferCounters } from './push-file.js';
 import type { CachedFile } from './stat-cache.js';
 
-// What one push holds while it stores files: the threads that cut and hash, the chunk uploads in flight, and the
-// pack writer. Each starts only when first needed, so an unchanged re-push starts no thread and reads no index.
+// What one push holds while it stores files: the threads that cut and hash, the chunk uploads in flight, the pack
+// writer and what the push knows of where chunks are. Each starts only when first needed, so an unchanged re-push
+// starts no thread and reads no index.
 
 export interface PushRun {
   context: PushFileContext;
-  /** Waits for every chunk upload, then writes the index file of the packs: call before the manifest is written. */
+  /** Waits for every chunk upload, then writes the index shards of the packs: call before the manifest is written. */
   finish(): Promise<void>;
+  /** Once the version is committed: clears the pending records of this push and of those whose packs it adopted. */
+  settle(): Promise<void>;
   /** After a failure: no pack writer opens any more, and the packs already stored are indexed for the next push. */
   abandon(): Promise<void>;
   /** Stops the threads. */
@@ -26,8 +30,10 @@ export interface PushRun {
 export interface PushRunOptions {
   chunking: ChunkingParams;
   format: number;
-  /** The repository's removal mark, read before its index; it decides whether index files may be merged. */
+  /** The repository's removal mark at the start: the stat cache's word holds only while it is unchanged. */
   removals: string | undefined;
+  model: string;
+  note: (message: string) => void;
   task: ProgressTask;
   concurrency: number;
 }
@@ -37,7 +43,8 @@ export function startPushRun(repo: Repository, options: PushRunOptions): PushRun
   const pool = new HashPool();
   const counters: TransferCounters = { bytesTransferred: 0, bytesSkipped: 0, chunks: 0, seen: new Set() };
   const bigFiles = lazily(() => ChunkingWorker.create(chunker));
-  const packs = options.format === PACKED_FORMAT ? packOpener(repo, options.removals) : undefined;
+  const locations = options.format === PACKED_FORMAT ? new PushLocations(repo, options.model, options.note) : undefined;
+  const packs = locations ? packOpener(repo, locations) : undefined;
   const context: PushFileContext = {
     chunker,
     pool,
@@ -47,6 +54,8 @@ export function startPushRun(repo: Repository, options: PushRunOptions): PushRun
     pipeline: new TaskPool(options.concurrency),
     bigFileReader: bigFiles.get,
     chunksStoredBy: storedByManifest(repo, options.removals),
+    vouchers: new Set(),
+    locations,
     packs: packs?.open,
   };
   return {
@@ -54,6 +63,10 @@ export function startPushRun(repo: Repository, options: PushRunOptions): PushRun
     finish: async () => {
       await context.pipeline.drain();
       await (await packs?.opened())?.finish();
+    },
+    settle: async () => {
+      const writer = await packs?.opened();
+      if (writer) await deletePendingRecords(repo.backend, [writer.pushId, ...writer.adoptedPushIds]);
     },
     abandon: async () => {
       await packs?.abandon();
@@ -82,13 +95,13 @@ function storedByManifest(repo: Repository, removals: string | undefined): (cach
  * The pack writer, opened at most once, and never after the push failed: a chunk still hashing then must not start
  * a writer that nothing salvages.
  */
-function packOpener(repo: Repository, removals: string | undefined) {
+function packOpener(repo: Repository, locations: PushLocations) {
   let writer: Promise<PackWriter> | undefined;
   let abandoned = false;
-  repo.cacheIndex(); // before anything asks the index, so it comes from the cache
+  repo.cacheIndex(); // a repository without location maps is read through the whole index, from the local copy
   return {
     open: (): Promise<PackWriter> =>
-      abandoned ? Promise.reject(new Error('the push was abandoned')) : (writer ??= openPackWriter(repo, removals)),
+      abandoned ? Promise.reject(new Error('the push was abandoned')) : (writer ??= openPackWriter(repo, locations)),
     opened: (): Promise<PackWriter> | undefined => writer,
     abandon: async (): Promise<void> => {
       abandoned = true;
@@ -97,11 +110,10 @@ function packOpener(repo: Repository, removals: string | undefined) {
   };
 }
 
-/** A pack writer that first takes in the packs a killed push left unindexed, so their chunks are not sent again. */
-async function openPackWriter(repo: Repository, removals: string | undefined): Promise<PackWriter> {
-  const index = await repo.packIndex();
-  const allowed = (): Promise<boolean> => repo.indexMergeAllowed(removals);
-  return new PackWriter(repo.backend, index, await unindexedPacks(repo.backend, index), { ...INDEX_MERGING, allowed });
+/** A pack writer that first takes in the packs killed pushes left unindexed, so their chunks are not sent again. */
+async function openPackWriter(repo: Repository, locations: PushLocations): Promise<PackWriter> {
+  const pushId = newPushId();
+  return new PackWriter(repo.backend, locations, pushId, await adoptPendingPacks(repo.backend, pushId));
 }
 
 /** `make()` on the first `get()` only; `started()` tells whether it ran, and what it made. */

@@ -1,7 +1,9 @@
 import type { Digest } from '../format/digest.js';
-import { MANIFEST_MEDIA_TYPE, type Manifest, type ManifestFile } from '../format/manifest.js';
+import { encodeManifest, MANIFEST_MEDIA_TYPE, manifestDigest, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
-import { pushFile, reuseCachedFile } from './push-file.js';
+import { pushFile, reuseCachedFile, type PushFileContext } from './push-file.js';
+import { locationMapKey, writeLocationMap } from '../store/locations.js';
+import { stopHereInTests } from '../store/test-stop.js';
 import { startPushRun, type PushRun } from './push-run.js';
 import { StatCache, type CachedFile } from './stat-cache.js';
 import type { Repository } from '../store/repository.js';
@@ -11,9 +13,11 @@ import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
 
-// push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write the
-// manifest, then the tag, last. That order is the crash-safety argument: a tag never names a manifest whose chunks
-// are not all stored, and an interrupted push leaves only unreferenced chunks, which the next run reuses.
+// push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write (packed
+// repositories) the pending record, the packs, the index shards, the key objects and the version's location map,
+// then the manifest, then the tag, last, then drop the pending records. That order is the crash-safety argument: a
+// tag never names a manifest whose chunks are not all stored and indexed, and an interrupted push leaves only
+// unreferenced chunks, which the next run takes back (pending.ts) and reuses.
 
 export interface PushOptions extends WalkOptions {
   model: string;
@@ -44,13 +48,16 @@ export interface PushResult {
   seconds: number;
 }
 
-/** Writes the manifest, then the tags, then the model index: called only once every chunk is stored. */
+/**
+ * Writes the location map, the manifest, then the tags, then the model index: called only once every chunk is
+ * stored and indexed.
+ */
 async function commitVersion(
   repo: Repository,
   options: PushOptions,
   files: SourceFile[],
   manifestFiles: ManifestFile[],
-  totalBytes: number,
+  run: PushRun,
   progress: ProgressSink,
 ): Promise<{ digest: Digest; tagOutcome: TagOutcome }> {
   const manifest: Manifest = {
@@ -59,8 +66,13 @@ async function commitVersion(
     files: manifestFiles,
     annotations: { ...(await ggufAnnotationsFor(files)), ...options.annotations },
   };
+  const digest = await manifestDigest(encodeManifest(manifest));
+  if (run.context.locations) await writeMap(repo, digest, manifest, run.context, progress);
+  stopHereInTests('map');
   progress.note('writing manifest');
-  const { digest } = await repo.putManifest(manifest);
+  await repo.putManifest(manifest);
+  stopHereInTests('manifest');
+  const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const tagOutcome = await updateTags(repo, options.model, options.tag, {
     digest,
     pushedAt: new Date().toISOString(),
@@ -69,7 +81,21 @@ async function commitVersion(
   }, options.force ?? false);
   // Even when the tags were already in place: a first run may have stopped before this step.
   await refreshIndex(repo, options.model);
+  await run.settle();
   return { digest, tagOutcome };
+}
+
+/**
+ * The version's location map, from what the push learned of where its chunks are; nothing when the version and its
+ * map are both there already (an unchanged re-push). A chunk located nowhere leaves the version without a map:
+ * it still pulls, through the whole index.
+ */
+async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, context: PushFileContext, progress: ProgressSink): Promise<void> {
+  const locations = context.locations!;
+  const [hasManifest, map] = await Promise.all([repo.hasManifest(digest), repo.backend.stat(locationMapKey(digest))]);
+  if (hasManifest && map) return;
+  const written = (await locations.locateAll(manifest, context.vouchers)) && (await writeLocationMap(repo.backend, digest, manifest, (chunk) => locations.lookup(chunk)));
+  if (!written) progress.note(`could not locate every chunk of version ${digest}: it is pushed without a location map (pulls read the whole index)`);
 }
 
 export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
@@ -82,14 +108,15 @@ export async function push(repo: Repository, source: string, options: PushOption
   const cache = await StatCache.open(repo.location, metadata.chunking);
   const removals = await repo.removalMark();
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
-  const run = startPushRun(repo, { ...metadata, removals, task, concurrency: options.concurrency ?? repo.concurrency });
+  const note = (message: string): void => progress.note(message);
+  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, concurrency: options.concurrency ?? repo.concurrency });
   const manifestFiles = await storeFiles(repo, files, run, cache, options.rehash).finally(async () => {
     task.end();
     await run.close();
   });
   let committed: Awaited<ReturnType<typeof commitVersion>>;
   try {
-    committed = await commitVersion(repo, options, files, manifestFiles, totalBytes, progress);
+    committed = await commitVersion(repo, options, files, manifestFiles, run, progress);
     cache.committed(committed.digest, removals);
   } finally {
     await cache.save();

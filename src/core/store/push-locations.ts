@@ -1,0 +1,159 @@
+import { forEachConcurrently } from '../../lib/concurrently.js';
+import type { Digest } from '../format/digest.js';
+import type { Manifest } from '../format/manifest.js';
+import { parseIndexFile } from '../format/schemas/store.js';
+import { getBounded } from './bounded-read.js';
+import { IndexCache } from './index-cache.js';
+import { MAX_SHARD_BYTES } from './index-shards.js';
+import { isKeyChunk, readKeyObject } from './keys.js';
+import { readLocationMap } from './locations.js';
+import { indexKey, type ChunkLocations, type PackedChunk, type PackEntry } from './packs.js';
+import type { Repository } from './repository.js';
+import { INDEX_FILE_FORMAT } from '../format/schemas/store.js';
+
+// Where one push learns which chunks the repository already has, without reading the whole index: what a push of a
+// model shares with the repository is mostly what its earlier versions hold, and across models what a key chunk's
+// shard names. So a push knows, in this order:
+//  a. the packs it stored, and those it took back from killed pushes (pending.ts);
+//  b. the location maps of the model's newest tagged versions (read at its first question) and of the versions
+//     the stat cache vouches for;
+//  c. for a key chunk it does not know yet, the shard its key object names, whole (the chunk's neighbours);
+//  d. a related version without a map (pushed by an older aim): the whole index, once, as before maps existed.
+// What it holds is bounded by the model's versions and MAX_SHARDS shards, not by the repository.
+
+/** Tagged versions of the model whose maps a push reads. */
+const RELATED_VERSIONS = 32;
+/** Shards one push learns through key chunks: about 3 MB each, so memory stays bounded. */
+const MAX_SHARDS = 32;
+
+export class PushLocations implements ChunkLocations {
+  private readonly chunks = new Map<Digest, PackedChunk>();
+  private related?: Promise<void>;
+  private legacy?: Promise<void>;
+  private readonly versionsLearned = new Map<Digest, Promise<void>>();
+  private readonly keysAsked = new Map<Digest, Promise<void>>();
+  private readonly shards = new Set<string>();
+  private readonly cache: IndexCache;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly model: string,
+    private readonly note: (message: string) => void,
+  ) {
+    this.cache = IndexCache.forRepository(repo.location);
+  }
+
+  get size(): number {
+    return this.chunks.size;
+  }
+
+  lookup(digest: Digest): PackedChunk | undefined {
+    return this.chunks.get(digest);
+  }
+
+  /** A pack this push stored or took back, or one an index names. */
+  learn(pack: string, entries: Iterable<PackEntry>): void {
+    for (const { digest, offset, size } of entries) if (!this.chunks.has(digest)) this.chunks.set(digest, { pack, offset, size });
+  }
+
+  /**
+   * True when the repository is known to hold the chunk whole: learned from what this push stored, the model's
+   * versions, or the shard a key chunk names. A chunk found nowhere is stored again, which is never wrong.
+   */
+  async has(digest: Digest, size: number): Promise<boolean> {
+    if (!this.chunks.has(digest)) await (this.related ??= this.learnRelated());
+    if (!this.chunks.has(digest) && isKeyChunk(digest)) await this.learnFromKey(digest);
+    return this.chunks.get(digest)?.size === size;
+  }
+
+  /**
+   * Makes sure every chunk of `manifest` is located, so that its location map can be written: from the versions
+   * `vouchers` (whose manifests the stat cache trusts for some files), then the model's versions, then the whole
+   * index. Returns false when a chunk is still unknown.
+   */
+  async locateAll(manifest: Manifest, vouchers: Iterable<Digest>): Promise<boolean> {
+    const located = (): boolean => manifest.files.every((file) => file.chunks.every((chunk) => this.chunks.has(chunk.digest)));
+    if (located()) return true;
+    await forEachConcurrently(vouchers, 8, (digest) => this.learnVersion(digest));
+    if (located()) return true;
+    await (this.related ??= this.learnRelated());
+    if (located()) return true;
+    await this.learnWholeIndex('some chunks of this version are named by no location map');
+    return located();
+  }
+
+  /** The map of one version; the whole index when it has none (pushed by an older aim). Best effort. */
+  private learnVersion(digest: Digest): Promise<void> {
+    let learning = this.versionsLearned.get(digest);
+    if (!learning) {
+      learning = this.readMap(digest).then((mapped) => (mapped ? undefined : this.learnWholeIndex(`version ${digest} has no location map`)));
+      this.versionsLearned.set(digest, learning);
+    }
+    return learning;
+  }
+
+  /** Learns the map of version `digest`; false when it has none that covers it. */
+  private async readMap(digest: Digest): Promise<boolean> {
+    try {
+      const manifest = await this.repo.getManifest(digest);
+      const map = await readLocationMap(this.repo.backend, digest, manifest);
+      if (!map) return false;
+      for (const file of manifest.files) for (const { digest: chunk } of file.chunks) this.learnOne(chunk, map.lookup(chunk));
+      return true;
+    } catch {
+      return true; // a version that does not read (damaged, deleted meanwhile) just offers nothing to dedupe against
+    }
+  }
+
+  private learnOne(digest: Digest, at: PackedChunk | undefined): void {
+    if (at && !this.chunks.has(digest)) this.chunks.set(digest, at);
+  }
+
+  /** The maps of the model's newest tagged versions, several at once. */
+  private async learnRelated(): Promise<void> {
+    const tags = await this.repo.listTags(this.model).catch(() => []);
+    const newest = new Set(tags.reverse().map((tag) => tag.digest));
+    await forEachConcurrently([...newest].slice(0, RELATED_VERSIONS), 8, (digest) => this.learnVersion(digest));
+  }
+
+  /** Every chunk the index names, read once: for a repository whose versions predate location maps. */
+  private learnWholeIndex(why: string): Promise<void> {
+    this.legacy ??= (async () => {
+      this.note(`${why}: reading the whole index (run \`aim repo upgrade ${this.repo.name}\` to write the maps)`);
+      const index = await this.repo.packIndex();
+      for (const packs of index.files.values()) for (const [pack, entries] of packs) this.learn(pack, entries);
+    })();
+    return this.legacy;
+  }
+
+  /** The shard a key chunk's key object names, whole. Best effort: a key that does not read offers no dedupe. */
+  private learnFromKey(digest: Digest): Promise<void> {
+    let asking = this.keysAsked.get(digest);
+    if (!asking) {
+      asking = (async () => {
+        const shard = await readKeyObject(this.repo.backend, digest);
+        if (!shard || this.shards.has(shard) || this.shards.size >= MAX_SHARDS) return;
+        this.shards.add(shard);
+        for (const [pack, entries] of await this.readShard(shard)) this.learn(pack, entries);
+      })().catch(() => undefined);
+      this.keysAsked.set(digest, asking);
+    }
+    return asking;
+  }
+
+  /**
+   * An index file named by a key object, at most as big as a shard aim writes. A local copy is used only while the
+   * repository still has the file: one a repair replaced may name chunks it dropped.
+   */
+  private async readShard(id: string): Promise<Map<string, PackEntry[]>> {
+    const key = indexKey(id);
+    const where = `${key} in ${this.repo.location}`;
+    const info = await this.repo.backend.stat(key);
+    if (!info || info.size > MAX_SHARD_BYTES) return new Map();
+    const cached = await this.cache.get(id);
+    const bytes = cached?.length === info.size ? cached : await getBounded(this.repo.backend, key, { ...INDEX_FILE_FORMAT, maxBytes: MAX_SHARD_BYTES }, where);
+    const packs = parseIndexFile(bytes, where);
+    if (bytes !== cached) await this.cache.put(id, bytes);
+    return new Map(Object.entries(packs).map(([pack, entries]) => [pack, entries.map(([d, offset, size]) => ({ digest: d, offset, size }))]));
+  }
+}
