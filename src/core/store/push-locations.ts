@@ -33,15 +33,13 @@ export class PushLocations implements ChunkLocations {
   private readonly versionsLearned = new Map<Digest, Promise<void>>();
   private readonly keysAsked = new Map<Digest, Promise<void>>();
   private readonly shards = new Set<string>();
-  private readonly cache: IndexCache;
-
   constructor(
     private readonly repo: Repository,
     private readonly model: string,
     private readonly note: (message: string) => void,
-  ) {
-    this.cache = IndexCache.forRepository(repo.location);
-  }
+    /** Local copies of shards: index files never change, so one read before is not read again. */
+    private readonly cache: IndexCache = IndexCache.forRepository(repo.location),
+  ) {}
 
   get size(): number {
     return this.chunks.size;

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../../src/backends/local.js';
 import { digestOf, type Digest } from '../../../src/core/format/digest.js';
-import { PackWriter, type IndexMerging } from '../../../src/core/store/pack-writer.js';
-import { PACK_TARGET_BYTES, PackIndex, packKey, readPackFooter, unindexedPacks } from '../../../src/core/store/packs.js';
+import { PackWriter } from '../../../src/core/store/pack-writer.js';
+import { PACK_TARGET_BYTES, PackIndex, packKey, readPackFooter, type PackEntry } from '../../../src/core/store/packs.js';
+import { adoptPendingPacks, deletePendingRecords, newPushId, type AdoptedPacks } from '../../../src/core/store/pending.js';
 import { IndexCache } from '../../../src/core/store/index-cache.js';
 import { Repository } from '../../../src/core/store/repository.js';
 
@@ -29,11 +30,17 @@ async function someChunks(count: number): Promise<Array<{ digest: Digest; bytes:
   );
 }
 
+/** A push's pack writer; what it learns is not asked here. */
+const newWriter = (store: LocalBackend, adopted?: AdoptedPacks): PackWriter => new PackWriter(store, { learn: () => undefined }, newPushId(), adopted);
+
+/** The packs a new push takes back from pending ones. */
+const adoptable = async (store: LocalBackend): Promise<Map<string, PackEntry[]>> => (await adoptPendingPacks(store, newPushId())).packs;
+
 describe('packs', () => {
   it('chunks added at once from many callers land whole, each where the index and its pack footer say', async () => {
     const { backend: store } = await backend();
     const chunks = await someChunks(90); // ~45 MiB: several packs, uploads racing the adds that fill the next one
-    const writer = new PackWriter(store, new PackIndex());
+    const writer = newWriter(store);
     await Promise.all(chunks.map(({ digest, bytes }) => writer.add(digest, bytes)));
     await writer.finish();
 
@@ -71,17 +78,17 @@ describe('packs', () => {
       }
     }
     const store = new RecordingBackend(root);
-    const adopted = new PackWriter(store, new PackIndex());
+    const adopted = newWriter(store);
     for (const { digest, bytes } of await someChunks(2)) await adopted.add(digest, bytes);
     await adopted.finish();
     await rm(join(root, 'index'), { recursive: true }); // as if that push had been killed before its index
     events.length = 0;
 
-    const writer = new PackWriter(store, new PackIndex(), await unindexedPacks(store, new PackIndex()));
+    const writer = newWriter(store, await adoptPendingPacks(store, newPushId()));
     for (const { digest, bytes } of await someChunks(40)) await writer.add(digest, bytes);
     await writer.finish();
     const written = events.filter((event) => event.startsWith('unsynced packs/')).map((event) => event.slice('unsynced '.length));
-    const adoptedKeys = [...(await unindexedPacks(store, new PackIndex())).keys()].map(packKey).filter((key) => !written.includes(key));
+    const adoptedKeys = [...(await adoptable(store)).keys()].map(packKey).filter((key) => !written.includes(key));
     expect(written.length).toBeGreaterThanOrEqual(2);
     expect(adoptedKeys).toHaveLength(1);
     const indexAt = events.findIndex((event) => event.startsWith('synced index/'));
@@ -103,7 +110,7 @@ describe('packs', () => {
         await super.sync(keys);
       }
     }
-    const writer = new PackWriter(new FailingOnce(root), new PackIndex());
+    const writer = newWriter(new FailingOnce(root));
     for (const { digest, bytes } of await someChunks(40)) await writer.add(digest, bytes);
     await expect(writer.finish()).rejects.toThrow('EIO');
     expect(await readdir(join(root, 'index')).catch(() => [])).toEqual([]);
@@ -113,19 +120,19 @@ describe('packs', () => {
   async function unindexedPack(count: number) {
     const { root, backend: store } = await backend();
     const chunks = await someChunks(count);
-    const writer = new PackWriter(store, new PackIndex());
+    const writer = newWriter(store);
     for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
     await writer.finish();
     await rm(join(root, 'index'), { recursive: true });
     return { root, store, chunks };
   }
 
-  it('finds packs no index names by their footers, passing over a pack whose footer does not read', async () => {
+  it('takes back the packs of a pending push by their footers, passing over a pack whose footer does not read', async () => {
     const { root, store, chunks } = await unindexedPack(4);
-    await mkdir(join(root, 'packs', 'ab'), { recursive: true });
-    await writeFile(join(root, 'packs', 'ab', 'ab'.padEnd(32, '0')), randomBytes(5000)); // a remnant, not a pack
+    const [record] = await readdir(join(root, 'pending'));
+    await writeFile(join(root, 'packs', record!.slice(0, 2), record!.padEnd(32, '0')), randomBytes(5000)); // a remnant, not a pack
 
-    const found = await unindexedPacks(store, await PackIndex.load(store));
+    const found = await adoptable(store);
     expect(found.size).toBe(1);
     const [entries] = [...found.values()];
     expect(entries!.map((entry) => entry.digest)).toEqual(chunks.map((chunk) => chunk.digest));
@@ -141,28 +148,24 @@ describe('packs', () => {
     await handle.write(Buffer.alloc(4096), 0, 4096, damaged.offset + 100); // zeros, as blocks that never reached the disk read
     await handle.close();
 
-    const found = await unindexedPacks(store, await PackIndex.load(store));
+    const found = await adoptable(store);
     expect([...found.values()][0]!.map((entry) => entry.digest)).toEqual(entries.filter((entry) => entry !== damaged).map((entry) => entry.digest));
   });
 
-  it('chunks repair drops stay dropped: their pack stays named, so no push takes them back from its footer', async () => {
+  it('chunks repair drops stay dropped: a push that ended leaves no pending record, so no push takes its packs back', async () => {
     const { backend: store } = await backend();
     const chunks = await someChunks(4);
-    const writer = new PackWriter(store, new PackIndex());
+    const writer = newWriter(store);
     for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
     await writer.finish();
+    await deletePendingRecords(store, [writer.pushId]); // what a push does once its version is committed
     const repo = new Repository('r', store);
     await repo.removeChunks(new Set([chunks[2]!.digest]));
 
     const index = await PackIndex.load(store);
     expect(index.lookup(chunks[2]!.digest)).toBeUndefined();
     expect(index.size).toBe(3);
-    expect(index.files.size).toBe(1);
-    expect(await unindexedPacks(store, index)).toEqual(new Map());
-    await repo.removeChunks(new Set(chunks.map((chunk) => chunk.digest)));
-    const emptied = await PackIndex.load(store);
-    expect(emptied.size).toBe(0);
-    expect(await unindexedPacks(store, emptied)).toEqual(new Map());
+    expect(await adoptable(store)).toEqual(new Map());
   });
 
   it('refuses an index file of a newer format, asking for an upgrade', async () => {
@@ -214,7 +217,7 @@ describe('packs', () => {
       putIfAbsentUnsynced: (key: string, data: Uint8Array) => (++puts === 3 ? Promise.reject(new Error('disk full')) : store.putIfAbsentUnsynced(key, data)),
     });
     const chunks = await someChunks(90);
-    const writer = new PackWriter(failing, new PackIndex());
+    const writer = newWriter(failing);
     const added = (async () => {
       for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
       await writer.finish();
@@ -231,15 +234,14 @@ describe('packs', () => {
       const at = index.lookup(digest);
       if (at) expect((await store.getRange(packKey(at.pack), at.offset, at.size)).equals(bytes)).toBe(true);
     }
-    expect(await unindexedPacks(store, index)).toEqual(new Map());
+    // Its pending record stays: the next push takes the packs back from their footers too, and so learns them.
+    expect([...(await adoptable(store)).keys()].sort()).toEqual([...new Set([...index.files.values()].flatMap((packs) => [...packs.keys()]))].sort());
   });
 
-  describe('merging index files', () => {
-    const merging = (mergeAt: number, fullEntries = 100, allowed = true): IndexMerging => ({ mergeAt, fullEntries, allowed: async () => allowed });
-
-    /** One push's worth: the chunks go into packs and an index file, merging as `rules` say. */
-    async function pushChunks(store: LocalBackend, chunks: Array<{ digest: Digest; bytes: Buffer }>, rules?: IndexMerging): Promise<void> {
-      const writer = new PackWriter(store, await PackIndex.load(store), new Map(), rules);
+  describe('index files', () => {
+    /** One push's worth: the chunks go into packs and index shards. */
+    async function pushChunks(store: LocalBackend, chunks: Array<{ digest: Digest; bytes: Buffer }>): Promise<void> {
+      const writer = newWriter(store);
       for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
       await writer.finish();
     }
@@ -249,149 +251,6 @@ describe('packs', () => {
       for await (const { key } of store.list('index/')) keys.push(key);
       return keys;
     }
-
-    /** The store holds one index file (the merged one) and the reader's index found every chunk. */
-    async function expectOneFileNamingAll(store: LocalBackend, index: PackIndex, chunks: Array<{ digest: Digest }>): Promise<void> {
-      expect(await indexFiles(store)).toHaveLength(1);
-      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
-    }
-
-    it('a push that finds many small index files writes one naming all their packs and deletes them; big ones stay', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(8);
-      await pushChunks(store, chunks.slice(0, 3)); // three chunks: "full" for these rules, never rewritten
-      const [big] = await indexFiles(store);
-      await pushChunks(store, [chunks[3]!]);
-      await new Repository('r', store).removeChunks(new Set([chunks[3]!.digest])); // its pack stays named, emptied
-      for (const chunk of chunks.slice(4, 7)) await pushChunks(store, [chunk], merging(4, 3));
-      expect(await indexFiles(store)).toHaveLength(5); // big + emptied + three small: not yet four small ones
-      const before = await PackIndex.load(store);
-
-      await pushChunks(store, [chunks[7]!], merging(4, 3));
-      const files = await indexFiles(store);
-      expect(files).toHaveLength(2);
-      expect(files).toContain(big);
-      const after = await PackIndex.load(store);
-      for (const { digest } of chunks.slice(0, 7)) expect(after.lookup(digest)).toEqual(before.lookup(digest));
-      expect(after.lookup(chunks[3]!.digest)).toBeUndefined();
-      expect(after.lookup(chunks[7]!.digest)).toBeDefined();
-      for (const pack of before.files.values()) for (const id of pack.keys()) expect(after.hasPack(id)).toBe(true);
-      expect(await unindexedPacks(store, after)).toEqual(new Map());
-    });
-
-    it('does not merge when a repair removed chunks since the push read the index', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(3);
-      for (const chunk of chunks) await pushChunks(store, [chunk], merging(2, 100, false));
-      expect(await indexFiles(store)).toHaveLength(3);
-    });
-
-    it('a reader that lists the index files while a push merges them away still finds every chunk', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(4);
-      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
-      const merge = pushChunks(store, [chunks[3]!], merging(3));
-      let merged = false;
-      // The real folder: the reader's first read of an index file waits until the merge has replaced them all.
-      const racing = Object.assign(Object.create(store) as LocalBackend, {
-        get: async (key: string) => {
-          if (key.startsWith('index/') && !merged) {
-            merged = true;
-            await merge;
-          }
-          return store.get(key);
-        },
-      });
-
-      const index = await PackIndex.load(racing);
-      expect(merged).toBe(true);
-      await expectOneFileNamingAll(store, index, chunks);
-    });
-
-    it('a reader whose folder listing is cut across by a merge (small files gone, merged one not yet seen) lists again', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(8);
-      await pushChunks(store, chunks.slice(0, 3)); // three chunks: "full" for these rules, kept by the merge
-      const [big] = await indexFiles(store);
-      for (const chunk of chunks.slice(3, 7)) await pushChunks(store, [chunk]);
-      let merge: Promise<void> | undefined;
-      // The real folder read name by name: the kept file comes first, then the merge deletes the small files before
-      // the listing reaches them and writes the merged one behind it. No file the reader listed vanishes, so only a
-      // listing taken after the reads finds the merged file.
-      const racing = Object.assign(Object.create(store) as LocalBackend, {
-        list: async function* (prefix: string) {
-          const objects = [];
-          for await (const object of store.list(prefix)) objects.push(object);
-          objects.sort((a, b) => Number(b.key === big) - Number(a.key === big));
-          for (const object of objects) {
-            if (prefix === 'index/' && object.key !== big) {
-              await (merge ??= pushChunks(store, [chunks[7]!], merging(4, 3)));
-              if (!(await store.stat(object.key))) continue;
-            }
-            yield object;
-          }
-        },
-      });
-
-      const index = await PackIndex.load(racing);
-      expect(merge).toBeDefined();
-      expect(await indexFiles(store)).toHaveLength(2);
-      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
-    });
-
-    it('a merge undone: when a repair ran while the merged file was written, the push keeps to its own packs', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(4);
-      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
-      const before = await indexFiles(store);
-      let asked = 0;
-      await pushChunks(store, [chunks[3]!], { mergeAt: 3, fullEntries: 100, allowed: async () => ++asked === 1 });
-
-      const after = await indexFiles(store);
-      expect(asked).toBe(2);
-      expect(after).toHaveLength(4);
-      for (const file of before) expect(after).toContain(file);
-      const index = await PackIndex.load(store);
-      for (const { digest } of chunks) expect(index.lookup(digest)).toBeDefined();
-    });
-
-    it('a merge undone whose merged file cannot be deleted fails, naming the file, before writing its own', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(4);
-      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
-      const before = await indexFiles(store);
-      let asked = 0;
-      // The real folder, refusing deletes (a store that allows writes but not deletes).
-      const undeleting = Object.assign(Object.create(store) as LocalBackend, {
-        delete: () => Promise.reject(new Error('access denied')),
-      });
-      const writer = new PackWriter(undeleting, await PackIndex.load(store), new Map(), { mergeAt: 3, fullEntries: 100, allowed: async () => ++asked === 1 });
-      await writer.add(chunks[3]!.digest, chunks[3]!.bytes);
-
-      const failed = writer.finish();
-      await expect(failed).rejects.toThrow(/^could not delete index\/[0-9a-f]{32}\.json, which may name chunks a repair dropped: access denied$/);
-      await expect(failed).rejects.toMatchObject({ hint: expect.stringMatching(/aim verify --repair/) });
-      expect(await indexFiles(store)).toHaveLength(before.length + 1); // the merged file, not yet this push's own
-    });
-
-    it('merging is allowed only while the removal mark is what the push read, and no removal was under way then', async () => {
-      const { root, backend: store } = await backend();
-      const repo = new Repository('r', store);
-      expect(await repo.indexMergeAllowed(undefined)).toBe(true);
-      await repo.markRemovals('started');
-      const started = await repo.removalMark();
-      expect(started).toMatch(/^started /);
-      expect(await repo.indexMergeAllowed(undefined)).toBe(false);
-      expect(await repo.indexMergeAllowed(started)).toBe(false);
-      await repo.markRemovals();
-      const done = await repo.removalMark();
-      expect(await repo.indexMergeAllowed(done)).toBe(true);
-      expect(await repo.indexMergeAllowed(started)).toBe(false);
-      // A removal that started long ago and never finished (killed) stops blocking merges.
-      const stale = `started ${new Date(Date.now() - 2 * 3600_000).toISOString()} 0f0e`;
-      await writeFile(join(root, 'removals'), `${stale}\n`);
-      expect(await repo.indexMergeAllowed(stale)).toBe(true);
-    });
 
     it('with a local cache, a load reads from the store only index files it has not seen, and forgets merged ones', async () => {
       const { root, backend: store } = await backend();
@@ -421,12 +280,14 @@ describe('packs', () => {
       for (const file of [killed, writing]) await writeFile(file, '{"packs": ');
       const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
       await utimes(killed, twoHoursAgo, twoHoursAgo);
-      await pushChunks(store, [chunks[3]!], merging(3)); // merges the three into one new file
-      const merged = await PackIndex.load(counted, cache);
+      await pushChunks(store, [chunks[3]!]);
+      const [replaced] = await indexFiles(store);
+      await rm(join(root, replaced!)); // as a repair replacing a file leaves it
+      const later = await PackIndex.load(counted, cache);
       expect(reads).toHaveLength(1);
-      for (const { digest } of chunks) expect(merged.lookup(digest)).toBeDefined();
+      expect(later.size).toBe(3);
       await rm(writing);
-      expect((await readdir(cache.folder)).map((name) => `index/${name}`)).toEqual(await indexFiles(store));
+      expect((await readdir(cache.folder)).map((name) => `index/${name}`).sort()).toEqual((await indexFiles(store)).sort());
     });
 
     it('a cached copy that does not read as an index file is fetched again, and the store\'s own damage still shows', async () => {
@@ -446,27 +307,5 @@ describe('packs', () => {
       await expect(PackIndex.load(store)).rejects.toThrow(/^corrupt index file at index\/[0-9a-f]{32}\.json in .*: not valid JSON/);
     });
 
-    it('a repair racing a merge still drops its chunks: the merge copied them from files read before the repair', async () => {
-      const { backend: store } = await backend();
-      const chunks = await someChunks(4);
-      for (const chunk of chunks.slice(0, 3)) await pushChunks(store, [chunk]);
-      // A push that read the index before the repair, and merges while the repair rewrites the first file.
-      const stale = new PackWriter(store, await PackIndex.load(store), new Map(), merging(3));
-      await stale.add(chunks[3]!.digest, chunks[3]!.bytes);
-      let merging3: Promise<void> | undefined;
-      const racing = Object.assign(Object.create(store) as LocalBackend, {
-        delete: async (key: string) => {
-          merging3 ??= stale.finish();
-          await merging3;
-          return store.delete(key);
-        },
-      });
-      await new Repository('r', racing).removeChunks(new Set([chunks[0]!.digest]));
-
-      const index = await PackIndex.load(store);
-      expect(merging3).toBeDefined();
-      expect(index.lookup(chunks[0]!.digest)).toBeUndefined();
-      for (const { digest } of chunks.slice(1)) expect(index.lookup(digest)).toBeDefined();
-    });
   });
 });
