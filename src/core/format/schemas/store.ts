@@ -34,7 +34,7 @@ export const REPO_METADATA_FORMAT: Format = {
 export const INDEX_FILE_FORMAT: Format = {
   what: 'index file',
   maxBytes: MAX_INDEX_FILE_BYTES,
-  hint: 'delete that file, then push any version to this repository: the push indexes its packs again from their footers',
+  hint: 'delete that file (versions with a location map do not need it), then push again any version `aim verify` finds chunks missing from',
 };
 export const LOCATION_MAP_FORMAT: Format = {
   what: 'location map',
