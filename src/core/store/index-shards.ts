@@ -41,11 +41,15 @@ export async function writeIndexShards(backend: Backend, packs: Map<string, Pack
   return written;
 }
 
-/** Writes the key object of each key chunk the shards name, once every shard is stored. */
+/**
+ * Writes the key object of each key chunk the shards name, once every shard is stored. Best effort: a key object is
+ * only a lead for later pushes, so one that cannot be written (a link or a folder planted at its key) costs that
+ * dedupe, not this push.
+ */
 export async function writeKeyObjects(backend: Backend, shards: Array<{ id: string; packs: Map<string, PackEntry[]> }>): Promise<void> {
   const keys: Array<{ digest: PackEntry['digest']; shard: string }> = [];
   for (const { id, packs } of shards) {
     for (const entries of packs.values()) for (const { digest } of entries) if (isKeyChunk(digest)) keys.push({ digest, shard: id });
   }
-  await forEachConcurrently(keys, 8, ({ digest, shard }) => writeKeyObject(backend, digest, shard));
+  await forEachConcurrently(keys, 8, ({ digest, shard }) => writeKeyObject(backend, digest, shard).catch(() => false));
 }

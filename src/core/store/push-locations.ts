@@ -32,6 +32,7 @@ export class PushLocations implements ChunkLocations {
   private legacy?: Promise<void>;
   private readonly versionsLearned = new Map<Digest, Promise<void>>();
   private readonly keysAsked = new Map<Digest, Promise<void>>();
+  private readonly keysInFlight = new Set<Promise<void>>();
   private readonly shards = new Set<string>();
   constructor(
     private readonly repo: Repository,
@@ -61,6 +62,8 @@ export class PushLocations implements ChunkLocations {
   async has(digest: Digest, size: number): Promise<boolean> {
     if (!this.chunks.has(digest)) await (this.related ??= this.learnRelated());
     if (!this.chunks.has(digest) && isKeyChunk(digest)) await this.learnFromKey(digest);
+    // The chunks just after a key chunk are asked about while its shard is read: they are likely in it.
+    if (!this.chunks.has(digest) && this.keysInFlight.size > 0) await Promise.all(this.keysInFlight);
     return this.chunks.get(digest)?.size === size;
   }
 
@@ -134,6 +137,8 @@ export class PushLocations implements ChunkLocations {
         this.shards.add(shard);
         for (const [pack, entries] of await this.readShard(shard)) this.learn(pack, entries);
       })().catch(() => undefined);
+      const inFlight = asking.finally(() => this.keysInFlight.delete(inFlight));
+      this.keysInFlight.add(inFlight);
       this.keysAsked.set(digest, asking);
     }
     return asking;
