@@ -63,6 +63,11 @@ export const linkToCopy = async (c: Case, path: string) => {
 export const zeroDevice = replaceWith((path) => run('mknod', [path, 'c', '1', '5'])); // what /dev/zero is
 
 export const pull = (c: Case) => ['pull', 'r/m:v1', c.dest];
+/** Drops the version's location map: its pull then reads the index files, as for a version pushed before maps. */
+export const withoutMap = (plant: (c: Case) => Promise<void>) => async (c: Case) => {
+  await rm(c.inRepo('locations'), { recursive: true, force: true });
+  await plant(c);
+};
 export const push = (tag: string) => (c: Case) => ['push', `r/m:${tag}`, c.model];
 export const pullAfter = (prepare: (c: Case) => Promise<void>) => async (c: Case) => {
   await mkdir(join(c.dest, '.aim', 'partial'), { recursive: true });

@@ -28,6 +28,9 @@ const LIST = /^GET \/[^/?]+\/?\?(.*&)?list-type=2/;
 const TAG = /^GET \/[^?]*\/models\/m\/tags\/v1(\?|$)/;
 const MANIFEST = /^GET \/[^?]*\/manifests\/blake3\//;
 const INDEX = /^GET \/[^?]*\/index\/[0-9a-f]+\.json(\?|$)/;
+const MAP = /^GET \/[^?]*\/locations\//;
+/** The index files, and the version's location map, answered as missing so that the pull reads the index. */
+const INDEX_WITHOUT_MAP = new RegExp(`${INDEX.source}|${MAP.source}`);
 // Escape sequences a terminal obeys: colour, clear screen, set the window title (OSC ... BEL).
 const ESCAPES = '\u001b[31m\u001b[2J\u001b]0;owned\u0007';
 
@@ -109,8 +112,8 @@ const cases: Case[] = [
   },
   {
     name: 'a 4 GiB index file, announced',
-    when: INDEX,
-    respond: (_req, res) => hugeBody(res, 4096 * MiB, { declare: true }),
+    when: INDEX_WITHOUT_MAP,
+    respond: (req, res) => (MAP.test(`${req.method} ${req.url}`) ? s3Error(res, 404, 'NoSuchKey', 'no map') : hugeBody(res, 4096 * MiB, { declare: true })),
     command: 'pull',
     refused: /corrupt index file at index\/[0-9a-f]{32}\.json in s3:\/\/\S+: 4294967296 bytes, more than the 536870912 such a file can hold/,
   },
