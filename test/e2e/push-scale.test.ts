@@ -6,21 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf } from '../../src/core/format/digest.js';
 import { PUSH_STEPS } from '../../src/settings/test-hooks.js';
 import { createWorkspace, expectSameTree, expectUserError, type Workspace } from '../helpers/cli.js';
+import { keyChunkBytes } from '../helpers/key-chunk.js';
 
 const MiB = 1024 * 1024;
 const BIG = 40 * MiB;
-
-/** Bytes of a file that is one chunk whose digest starts with 00: a key chunk (1 in 256 random buffers is one). */
-export async function keyChunkBytes(): Promise<{ bytes: Buffer; hex: string }> {
-  for (;;) {
-    const bytes = randomBytes(12 * 1024); // under the 16 KiB smallest head chunk: the file is one chunk
-    const hex = (await digestOf(bytes)).slice('blake3:'.length);
-    if (hex.startsWith('00')) return { bytes, hex };
-  }
-}
 
 async function filesIn(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
