@@ -153,7 +153,8 @@ async function readIndexFiles(
   await forEachConcurrently(ids, 8, read);
 }
 
-function tryParse<T>(parse: () => T): T | undefined {
+/** What `parse` returns, or undefined when it throws: for local copies, which are fetched again when they do not read. */
+export function tryParse<T>(parse: () => T): T | undefined {
   try {
     return parse();
   } catch {

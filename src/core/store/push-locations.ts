@@ -1,15 +1,14 @@
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
-import { parseIndexFile } from '../format/schemas/store.js';
+import { INDEX_FILE_FORMAT, parseIndexFile } from '../format/schemas/store.js';
 import { getBounded } from './bounded-read.js';
 import { IndexCache } from './index-cache.js';
 import { MAX_SHARD_BYTES } from './index-shards.js';
 import { isKeyChunk, readKeyObject } from './keys.js';
 import { readLocationMap } from './locations.js';
-import { indexKey, type ChunkLocations, type PackedChunk, type PackEntry } from './packs.js';
+import { indexKey, tryParse, type ChunkLocations, type PackedChunk, type PackEntry, type PackIndex } from './packs.js';
 import type { Repository } from './repository.js';
-import { INDEX_FILE_FORMAT } from '../format/schemas/store.js';
 
 // Where one push learns which chunks the repository already has, without reading the whole index: what a push of a
 // model shares with the repository is mostly what its earlier versions hold, and across models what a key chunk's
@@ -30,6 +29,8 @@ export class PushLocations implements ChunkLocations {
   private readonly chunks = new Map<Digest, PackedChunk>();
   private related?: Promise<void>;
   private legacy?: Promise<void>;
+  /** The whole index, once a version without a map made the push read it. */
+  private wholeIndex?: PackIndex;
   private readonly versionsLearned = new Map<Digest, Promise<void>>();
   private readonly keysAsked = new Map<Digest, Promise<void>>();
   private readonly keysInFlight = new Set<Promise<void>>();
@@ -43,16 +44,19 @@ export class PushLocations implements ChunkLocations {
   ) {}
 
   get size(): number {
-    return this.chunks.size;
+    return this.chunks.size + (this.wholeIndex?.size ?? 0);
   }
 
   lookup(digest: Digest): PackedChunk | undefined {
-    return this.chunks.get(digest);
+    return this.chunks.get(digest) ?? this.wholeIndex?.lookup(digest);
   }
 
-  /** A pack this push stored or took back, or one an index names. */
+  /**
+   * A pack this push stored or took back: where its chunks are, ahead of what a map or shard said (a chunk sent again
+   * because what they said did not fit is found where this push put it).
+   */
   learn(pack: string, entries: Iterable<PackEntry>): void {
-    for (const { digest, offset, size } of entries) if (!this.chunks.has(digest)) this.chunks.set(digest, { pack, offset, size });
+    for (const { digest, offset, size } of entries) this.chunks.set(digest, { pack, offset, size });
   }
 
   /**
@@ -60,11 +64,11 @@ export class PushLocations implements ChunkLocations {
    * versions, or the shard a key chunk names. A chunk found nowhere is stored again, which is never wrong.
    */
   async has(digest: Digest, size: number): Promise<boolean> {
-    if (!this.chunks.has(digest)) await (this.related ??= this.learnRelated());
-    if (!this.chunks.has(digest) && isKeyChunk(digest)) await this.learnFromKey(digest);
+    if (!this.lookup(digest)) await (this.related ??= this.learnRelated());
+    if (!this.lookup(digest) && isKeyChunk(digest)) await this.learnFromKey(digest);
     // The chunks just after a key chunk are asked about while its shard is read: they are likely in it.
-    if (!this.chunks.has(digest) && this.keysInFlight.size > 0) await Promise.all(this.keysInFlight);
-    return this.chunks.get(digest)?.size === size;
+    if (!this.lookup(digest) && this.keysInFlight.size > 0) await Promise.all(this.keysInFlight);
+    return this.lookup(digest)?.size === size;
   }
 
   /**
@@ -73,7 +77,7 @@ export class PushLocations implements ChunkLocations {
    * index. Returns false when a chunk is still unknown.
    */
   async locateAll(manifest: Manifest, vouchers: Iterable<Digest>): Promise<boolean> {
-    const located = (): boolean => manifest.files.every((file) => file.chunks.every((chunk) => this.chunks.has(chunk.digest)));
+    const located = (): boolean => manifest.files.every((file) => file.chunks.every((chunk) => this.lookup(chunk.digest) !== undefined));
     if (located()) return true;
     await forEachConcurrently(vouchers, 8, (digest) => this.learnVersion(digest));
     if (located()) return true;
@@ -110,6 +114,10 @@ export class PushLocations implements ChunkLocations {
     if (at && !this.chunks.has(digest)) this.chunks.set(digest, at);
   }
 
+  private learnShard(packs: Map<string, PackEntry[]>): void {
+    for (const [pack, entries] of packs) for (const { digest, offset, size } of entries) this.learnOne(digest, { pack, offset, size });
+  }
+
   /** The maps of the model's newest tagged versions, several at once. */
   private async learnRelated(): Promise<void> {
     const tags = await this.repo.listTags(this.model).catch(() => []);
@@ -117,12 +125,17 @@ export class PushLocations implements ChunkLocations {
     await forEachConcurrently([...newest].slice(0, RELATED_VERSIONS), 8, (digest) => this.learnVersion(digest));
   }
 
-  /** Every chunk the index names, read once: for a repository whose versions predate location maps. */
+  /**
+   * Every chunk the index names, read once: for a repository whose versions predate location maps. Best effort: an
+   * index that does not read costs this push its dedupe (it sends those chunks again), with a note saying why.
+   */
   private learnWholeIndex(why: string): Promise<void> {
     this.legacy ??= (async () => {
       this.note(`${why}: reading the whole index (run \`aim repo upgrade ${this.repo.name}\` to write the maps)`);
-      const index = await this.repo.packIndex();
-      for (const packs of index.files.values()) for (const [pack, entries] of packs) this.learn(pack, entries);
+      this.wholeIndex = await this.repo.packIndex().catch((error: Error) => {
+        this.note(`the index does not read, so nothing is deduplicated against it: ${error.message}`);
+        return undefined;
+      });
     })();
     return this.legacy;
   }
@@ -135,7 +148,7 @@ export class PushLocations implements ChunkLocations {
         const shard = await readKeyObject(this.repo.backend, digest);
         if (!shard || this.shards.has(shard) || this.shards.size >= MAX_SHARDS) return;
         this.shards.add(shard);
-        for (const [pack, entries] of await this.readShard(shard)) this.learn(pack, entries);
+        this.learnShard(await this.readShard(shard));
       })().catch(() => undefined);
       const inFlight = asking.finally(() => this.keysInFlight.delete(inFlight));
       this.keysInFlight.add(inFlight);
@@ -154,9 +167,13 @@ export class PushLocations implements ChunkLocations {
     const info = await this.repo.backend.stat(key);
     if (!info || info.size > MAX_SHARD_BYTES) return new Map();
     const cached = await this.cache.get(id);
-    const bytes = cached?.length === info.size ? cached : await getBounded(this.repo.backend, key, { ...INDEX_FILE_FORMAT, maxBytes: MAX_SHARD_BYTES }, where);
-    const packs = parseIndexFile(bytes, where);
-    if (bytes !== cached) await this.cache.put(id, bytes);
-    return new Map(Object.entries(packs).map(([pack, entries]) => [pack, entries.map(([d, offset, size]) => ({ digest: d, offset, size }))]));
+    const fromCache = cached?.length === info.size ? tryParse(() => parseIndexFile(cached, where)) : undefined;
+    let packs = fromCache;
+    if (!packs) {
+      const bytes = await getBounded(this.repo.backend, key, { ...INDEX_FILE_FORMAT, maxBytes: MAX_SHARD_BYTES }, where);
+      packs = parseIndexFile(bytes, where);
+      await this.cache.put(id, bytes);
+    }
+    return new Map(Object.entries(packs).map(([pack, entries]) => [pack, entries.map(([digest, offset, size]) => ({ digest, offset, size }))]));
   }
 }
