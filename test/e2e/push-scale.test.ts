@@ -3,7 +3,7 @@
 // the model's earlier versions through their location maps, with index files it must never read planted beside;
 // hostile key objects; pushes racing each other. Every tag names a version that pulls byte for byte.
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUSH_STEPS } from '../../src/settings/test-hooks.js';
@@ -21,7 +21,7 @@ async function filesIn(folder: string): Promise<string[]> {
 describe('push at scale (local folders)', () => {
   let ws: Workspace;
   let keyHex: string;
-  const repos = [...PUSH_STEPS, 'dedupe', 'race'];
+  const repos = [...PUSH_STEPS, 'dedupe', 'race', 'stats'];
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => Object.fromEntries(repos.map((name) => [name, { type: 'local', path: `${dir}/repos/${name}`, packs: true }])));
@@ -125,6 +125,36 @@ describe('push at scale (local folders)', () => {
       await ws.json(['pull', `dedupe/hostile${model}:v1`, `hostile-out-${model}`]);
       await expectSameTree(ws.path(`hostile-out-${model}`), ws.path('big-copy'));
     }
+  });
+
+  it('what a push reads of the index: nothing when unchanged, one shard across models, all of it only for a version without a map', async () => {
+    const io = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stats: any; stderr: string }> => {
+      const file = ws.path(`io-${randomBytes(4).toString('hex')}.json`);
+      const result = await ws.run(args, { env: { ...env, AIM_IO_STATS: file } });
+      expect(result.code, result.stderr).toBe(0);
+      return { stats: JSON.parse(await readFile(file, 'utf8')), stderr: result.stderr };
+    };
+    await ws.json(['push', 'stats/a:v1', ws.path('big')]);
+    const prefixes = ['packs/', 'index/', 'keys/', 'locations/', 'manifests/', 'pending/'];
+
+    const unchanged = await io(['push', 'stats/a:v1', ws.path('big')]);
+    expect(unchanged.stats.bytesRead['index/']).toBeUndefined();
+    for (const prefix of prefixes) expect(unchanged.stats.bytesWritten[prefix], prefix).toBeUndefined();
+
+    await cp(ws.path('big'), ws.path('big-stats'), { recursive: true });
+    const across = await io(['push', 'stats/b:v1', ws.path('big-stats')]);
+    const [shard] = await readdir(ws.path('repos', 'stats', 'index'));
+    expect(across.stats.bytesRead['index/']).toBe((await stat(ws.path('repos', 'stats', 'index', shard!))).size);
+    expect(across.stats.bytesWritten['packs/']).toBeUndefined();
+
+    // A version pushed before location maps (its map deleted here): the next version's push reads the whole index
+    // (from the store: a new AIM_HOME holds no copy of it).
+    await rm(ws.path('repos', 'stats', 'locations'), { recursive: true });
+    await writeFile(ws.path('small', 'extra.bin'), randomBytes(1000));
+    const legacy = await io(['push', 'stats/a:v2', ws.path('small')], { AIM_HOME: ws.path('stats-home') });
+    expect(legacy.stderr).toMatch(/has no location map: reading the whole index \(run `aim repo upgrade stats` to write the maps\)/);
+    expect(legacy.stats.bytesRead['index/']).toBeGreaterThan(0);
+    await rm(ws.path('small', 'extra.bin'));
   });
 
   it('racing pushes: two models at once both land; two contents for one new tag: one wins, the other is refused', async () => {

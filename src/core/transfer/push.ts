@@ -67,10 +67,14 @@ async function commitVersion(
     annotations: { ...(await ggufAnnotationsFor(files)), ...options.annotations },
   };
   const digest = await manifestDigest(encodeManifest(manifest));
-  if (run.context.locations) await writeMap(repo, digest, manifest, run.context, progress);
+  // A version already there (an unchanged re-push, or a rerun after a kill) is not written again, nor its map.
+  const stored = await repo.hasManifest(digest);
+  if (run.context.locations) await writeMap(repo, digest, manifest, stored, run.context, progress);
   stopHereInTests('map');
-  progress.note('writing manifest');
-  await repo.putManifest(manifest);
+  if (!stored) {
+    progress.note('writing manifest');
+    await repo.putManifest(manifest);
+  }
   stopHereInTests('manifest');
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const tagOutcome = await updateTags(repo, options.model, options.tag, {
@@ -90,10 +94,9 @@ async function commitVersion(
  * map are both there already (an unchanged re-push). A chunk located nowhere leaves the version without a map:
  * it still pulls, through the whole index.
  */
-async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, context: PushFileContext, progress: ProgressSink): Promise<void> {
+async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, manifestStored: boolean, context: PushFileContext, progress: ProgressSink): Promise<void> {
   const locations = context.locations!;
-  const [hasManifest, map] = await Promise.all([repo.hasManifest(digest), repo.backend.stat(locationMapKey(digest))]);
-  if (hasManifest && map) return;
+  if (manifestStored && (await repo.backend.stat(locationMapKey(digest)))) return;
   const written = (await locations.locateAll(manifest, context.vouchers)) && (await writeLocationMap(repo.backend, digest, manifest, (chunk) => locations.lookup(chunk)));
   if (!written) progress.note(`could not locate every chunk of version ${digest}: it is pushed without a location map (pulls read the whole index)`);
 }
