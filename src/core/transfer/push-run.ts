@@ -66,7 +66,8 @@ export function startPushRun(repo: Repository, options: PushRunOptions): PushRun
     },
     settle: async () => {
       const writer = await packs?.opened();
-      if (writer) await deletePendingRecords(repo.backend, [writer.pushId, ...writer.adoptedPushIds]);
+      // Best effort: the version is committed; a record left behind only makes the next push read those footers again.
+      if (writer) await deletePendingRecords(repo.backend, [writer.pushId, ...writer.adoptedPushIds]).catch(() => undefined);
     },
     abandon: async () => {
       await packs?.abandon();
