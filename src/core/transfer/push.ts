@@ -1,4 +1,5 @@
 import type { Digest } from '../format/digest.js';
+import { ConflictError } from '../../lib/errors.js';
 import { encodeManifest, MANIFEST_MEDIA_TYPE, manifestDigest, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { pushFile, reuseCachedFile, type PushFileContext } from './push-file.js';
@@ -58,6 +59,7 @@ async function commitVersion(
   files: SourceFile[],
   manifestFiles: ManifestFile[],
   run: PushRun,
+  removals: string | undefined,
   progress: ProgressSink,
 ): Promise<{ digest: Digest; tagOutcome: TagOutcome }> {
   const manifest: Manifest = {
@@ -69,7 +71,9 @@ async function commitVersion(
   const digest = await manifestDigest(encodeManifest(manifest));
   // A version already there (an unchanged re-push, or a rerun after a kill) is not written again, nor its map.
   const stored = await repo.hasManifest(digest);
-  if (run.context.locations) await writeMap(repo, digest, manifest, stored, run.context, progress);
+  if (run.context.locations) {
+    if (await writeMap(repo, digest, manifest, stored, run.context, progress)) await refuseAfterRemoval(repo, digest, removals);
+  }
   stopHereInTests('map');
   if (!stored) {
     progress.note('writing manifest');
@@ -91,14 +95,28 @@ async function commitVersion(
 
 /**
  * The version's location map, from what the push learned of where its chunks are; nothing when the version and its
- * map are both there already (an unchanged re-push). A chunk located nowhere leaves the version without a map:
+ * map are both there already (an unchanged re-push). True when it wrote one. A chunk located nowhere leaves the version without a map:
  * it still pulls, through the whole index.
  */
-async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, manifestStored: boolean, context: PushFileContext, progress: ProgressSink): Promise<void> {
+async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, manifestStored: boolean, context: PushFileContext, progress: ProgressSink): Promise<boolean> {
   const locations = context.locations!;
-  if (manifestStored && (await repo.backend.stat(locationMapKey(digest)))) return;
+  if (manifestStored && (await repo.backend.stat(locationMapKey(digest)))) return false;
   const written = (await locations.locateAll(manifest, context.vouchers)) && (await writeLocationMap(repo.backend, digest, manifest, (chunk) => locations.lookup(chunk)));
   if (!written) progress.note(`could not locate every chunk of version ${digest}: it is pushed without a location map (pulls read the whole index)`);
+  return written;
+}
+
+/**
+ * What this push learned of where chunks are (maps of other versions, shards) may name chunks a repair dropped
+ * while it ran: then its map is taken back and the push fails, so that the next push learns again. Checked after
+ * the map is written, so a repair that starts later finds the map and deletes it itself if it names a dropped chunk.
+ */
+async function refuseAfterRemoval(repo: Repository, digest: Digest, atStart: string | undefined): Promise<void> {
+  if ((await repo.removalMark()) === atStart) return;
+  await repo.backend.delete(locationMapKey(digest)).catch(() => undefined);
+  throw new ConflictError(`chunks were removed from ${repo.name} (\`aim verify --repair\`) while this version was pushed`, {
+    hint: 'push it again: what was sent is kept, and the next push checks again what the repository holds',
+  });
 }
 
 export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
@@ -119,7 +137,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   });
   let committed: Awaited<ReturnType<typeof commitVersion>>;
   try {
-    committed = await commitVersion(repo, options, files, manifestFiles, run, progress);
+    committed = await commitVersion(repo, options, files, manifestFiles, run, removals, progress);
     cache.committed(committed.digest, removals);
   } finally {
     await cache.save();

@@ -1,0 +1,51 @@
+// A repair (`verify --repair`) that removes chunks while a push runs: what the push learned of where chunks are may
+// name the dropped copies, so it must not leave a location map or a tag built on that knowledge.
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../../src/backends/local.js';
+import { locationMapKey } from '../../../src/core/store/locations.js';
+import { Repository } from '../../../src/core/store/repository.js';
+import { pull } from '../../../src/core/transfer/pull.js';
+import { push } from '../../../src/core/transfer/push.js';
+import { ConflictError } from '../../../src/lib/errors.js';
+import { writeRandomFile } from '../../../fixtures/generate-model.js';
+
+const root = await mkdtemp(join(tmpdir(), 'aim-repair-race-'));
+process.env.AIM_HOME = join(root, 'home');
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+/** A folder whose first write of a location map is preceded by a removal mark, as a repair starting then writes it. */
+class RepairStartsDuringPush extends LocalBackend {
+  repaired = false;
+  override async put(key: string, data: Uint8Array): Promise<void> {
+    if (key.startsWith('locations/') && !this.repaired) {
+      this.repaired = true;
+      await super.put('removals', Buffer.from(`started ${new Date().toISOString()} test\n`));
+    }
+    return super.put(key, data);
+  }
+}
+
+describe('a push racing a repair', () => {
+  it('fails with a conflict, takes its map back and tags nothing; the push again succeeds and pulls', async () => {
+    const folder = join(root, 'repo');
+    await mkdir(folder);
+    await writeRandomFile(join(root, 'src', 'w.bin'), 3 * 1024 * 1024, 'race');
+    const racing = new RepairStartsDuringPush(folder);
+    const repo = new Repository('r', racing, 8, true);
+
+    const failed = await push(repo, join(root, 'src'), { model: 'm', tag: 'v1' }).catch((error: unknown) => error);
+    expect(racing.repaired).toBe(true);
+    expect(failed).toBeInstanceOf(ConflictError);
+    expect(await repo.getTag('m', 'v1')).toBeUndefined();
+
+    const again = new Repository('r', new LocalBackend(folder), 8, true);
+    const pushed = await push(again, join(root, 'src'), { model: 'm', tag: 'v1' });
+    expect(pushed.bytesTransferred).toBe(0); // the first run's packs were indexed and are reused
+    expect(await again.backend.stat(locationMapKey(pushed.digest))).toBeDefined();
+    await pull(again, { model: 'm', tag: 'v1' }, join(root, 'dest'));
+    expect((await readFile(join(root, 'dest', 'w.bin'))).equals(await readFile(join(root, 'src', 'w.bin')))).toBe(true);
+  });
+});
