@@ -11,8 +11,8 @@ import { loadGenerator, prepareData, shapeTotals, smallTotal, warmPageCache } fr
 import { peersRound, shapeRound } from './folder-rows.mjs';
 import { check, fmtBytes, GNU_TIME, machine, MiB, parseArgs, toolVersions } from './lib.mjs';
 import { targets, writeResults } from './report.mjs';
-import { startRadosgw, startS3rver } from './s3.mjs';
-import { probeS3, s3Round } from './s3-suite.mjs';
+import { startS3rver } from './s3.mjs';
+import { probeS3, s3Round, startRadosgw } from './s3-suite.mjs';
 import { aim, aimLocalRound, Recorder, resticRound, startupTimes, toolsRound, writeAimConfig } from './suites.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,10 +1,13 @@
 // The S3 rows, once per server (s3rver, and a real Ceph radosgw): aim push and pull against rclone copy up and down
 // of the same v1 folder. rclone moves as many files at once as aim moves chunks (--transfers = aim's concurrency)
 // and keeps its default --multi-thread-streams for the download.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { check, have, run, timed } from './lib.mjs';
 import { rcloneS3Env } from './s3.mjs';
+import { startRadosgw as startScaleRadosgw } from './scale-lib.mjs';
 import { aim, AIM_S3_CONCURRENCY, aimOp, guard, log, withServerCpu, writeAimConfig } from './suites.mjs';
 
 /** The servers' rows: s3rver keeps the keys of earlier runs, so results stay comparable across sessions. */
@@ -12,6 +15,23 @@ export const S3_TARGETS = {
   s3rver: { aim: 'aim.s3', rclone: 'rclone.s3', group: 'S3 (s3rver on 127.0.0.1)' },
   radosgw: { aim: 'aim.rgw', rclone: 'rclone.rgw', group: 'S3 (Ceph radosgw on 127.0.0.1, memstore)' },
 };
+
+/**
+ * A radosgw through the scale benchmark's starter (scripts/radosgw/start.sh in DIRECTORY/cluster, s3rver's keys),
+ * plus `pids`: the monitor, the OSD and the gateway, whose CPU the S3 rows report as the server's.
+ */
+export async function startRadosgw(directory, bucket = 'aim-bench') {
+  // A cluster left by an interrupted run: stop.sh stops the daemons it recorded (only those) and removes it.
+  await promisify(execFile)('scripts/radosgw/stop.sh', [join(directory, 'cluster')]).catch(() => undefined);
+  const server = await startScaleRadosgw(directory, bucket);
+  try {
+    const pids = (await readFile(join(directory, 'cluster', 'pids'), 'utf8')).trim().split('\n').map((line) => Number(line.split(' ')[1]));
+    return { ...server, pids };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
 
 /** A tiny push to the S3 repository: tells whether the S3 backend works at all before the timed rounds. */
 export async function probeS3(ctx, name, server) {
