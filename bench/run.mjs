@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // aim benchmark harness (issue 5): `npm run bench` builds, then this script installs the peer tools when missing,
-// generates seeded data, runs aim (the real CLI), restic, borg, casync, rclone, tar, cp and b3sum back to back for several
-// rounds, on local folders, s3rver and radosgw, and prints/writes medians and ratios against the targets. See `node bench/run.mjs --help`.
+// generates seeded data, runs aim (the real CLI), restic, borg, casync, rclone, tar, cp and b3sum back to back for
+// several rounds, on local folders, s3rver and radosgw, and prints/writes medians and ratios against the targets.
+// See `node bench/run.mjs --help`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
