@@ -10,7 +10,7 @@ export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefine
 const RSS_PRELOAD = fileURLToPath(new URL('./rss-preload.mjs', import.meta.url));
 
 export function parseArgs(argv) {
-  const options = { size: '2GiB', rounds: 3, work: undefined, only: undefined, big: undefined, keep: false, s3: true, startupRuns: 10, smallFiles: 2000 };
+  const options = { size: '2GiB', rounds: 3, work: undefined, only: undefined, big: undefined, keep: false, s3: true, startupRuns: 10, smallFiles: 2000, tinyFiles: 10000 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -21,12 +21,16 @@ export function parseArgs(argv) {
       case '--only': options.only = value().split(','); break;
       case '--big': options.big = value(); break;
       case '--small-files': options.smallFiles = Number(value()); break;
+      case '--tiny-files': options.tinyFiles = Number(value()); break;
       case '--startup-runs': options.startupRuns = Number(value()); break;
       case '--no-s3': options.s3 = false; break;
       case '--keep': options.keep = true; break;
       case '-h': case '--help':
-        console.log(`usage: node bench/run.mjs [--size 2GiB] [--rounds 3] [--work bench/work] [--only aim,restic,tools,s3,startup,small]
-                          [--small-files 2000] [--startup-runs 10] [--no-s3] [--big 8GiB] [--keep]
+        console.log(`usage: node bench/run.mjs [--size 2GiB] [--rounds 3] [--work bench/work]
+                          [--only aim,restic,tools,peers,model,tiny,shapes,s3,s3rver,radosgw,startup]
+                          [--small-files 2000] [--tiny-files 10000] [--startup-runs 10] [--no-s3] [--big 8GiB] [--keep]
+  --only       suites to run: peers = borg and casync on v1; model, tiny (or shapes = both) = every tool on the
+               model-like folder / the tiny files; s3 = s3rver and radosgw (or name one)
   --big SIZE   also push one SIZE file once with aim and record its peak RSS (needs ~2x SIZE free disk)
   --keep       keep the generated data in the work folder (it is reused when the size matches)`);
         process.exit(0);
@@ -126,6 +130,9 @@ export function toolVersions(cli = 'dist/bundle/aim.js') {
     restic: first('restic', ['version']),
     rclone: first('rclone', ['version']),
     b3sum: first('b3sum', ['--version']),
+    borg: first('borg', ['--version']),
+    casync: first('casync', ['--version']),
+    radosgw: first('radosgw', ['--version']),
     s3rver: (() => { try { return JSON.parse(readFileSync('node_modules/s3rver/package.json', 'utf8')).version; } catch { return undefined; } })(),
   };
 }

@@ -1,24 +1,27 @@
 #!/usr/bin/env node
 // aim benchmark harness (issue 5): `npm run bench` builds, then this script installs the peer tools when missing,
-// generates seeded data, runs aim (the real CLI), restic, rclone, cp and b3sum back to back for several rounds,
-// and prints/writes medians and ratios against the targets. See `node bench/run.mjs --help`.
+// generates seeded data, runs aim (the real CLI), restic, borg, casync, rclone, tar, cp and b3sum back to back for
+// several rounds, on local folders, s3rver and radosgw, and prints/writes medians and ratios against the targets.
+// See `node bench/run.mjs --help`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadGenerator, prepareData, smallTotal, warmPageCache } from './data.mjs';
-import { check, GNU_TIME, machine, MiB, parseArgs, toolVersions } from './lib.mjs';
+import { loadGenerator, prepareData, shapeTotals, smallTotal, warmPageCache } from './data.mjs';
+import { peersRound, shapeRound } from './folder-rows.mjs';
+import { check, fmtBytes, GNU_TIME, machine, MiB, parseArgs, toolVersions } from './lib.mjs';
 import { targets, writeResults } from './report.mjs';
 import { startS3rver } from './s3.mjs';
-import { aim, aimLocalRound, probeS3, Recorder, resticRound, s3Round, startupTimes, toolsRound, writeAimConfig } from './suites.mjs';
+import { probeS3, s3Round, startRadosgw } from './s3-suite.mjs';
+import { aim, aimLocalRound, Recorder, resticRound, startupTimes, toolsRound, writeAimConfig } from './suites.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `--only scale` is its own harness: repositories naming millions of foreign chunks (bench/scale.mjs, its own flags).
 if (process.argv.slice(2).join(' ').includes('--only scale')) await import('./scale.mjs').then(() => process.exit(0));
 process.chdir(root);
 const options = parseArgs(process.argv.slice(2));
-const want = (suite) => !options.only || options.only.includes(suite);
+const want = (...suites) => !options.only || suites.some((suite) => options.only.includes(suite));
 const started = new Date();
 const loadAtStart = (await import('node:os')).loadavg().map((x) => +x.toFixed(2));
 const notes = [];
@@ -38,10 +41,11 @@ const size = gen.parseSize(options.size);
 const work = resolve(options.work ?? 'bench/work');
 await mkdir(work, { recursive: true });
 
-// Data: 3 variants + small files; then aim repo, restic repo, a restored copy, and s3rver's copies (aim + rclone).
+// Data: 3 variants, the model-like folder + small files; then aim repo, restic repo, a restored copy, s3rver's copies
+// (aim + rclone), and one tool's repository and restored copy of the model-like folder at a time.
 const { bavail, bsize } = statfsSync(work);
 const free = bavail * bsize;
-const needed = size * 10 + 512 * MiB;
+const needed = size * 13 + 1024 * MiB;
 if (free < needed) {
   console.error(`not enough free disk in ${work}: ${(free / 2 ** 30).toFixed(1)} GiB free, about ${(needed / 2 ** 30).toFixed(1)} GiB needed for --size ${options.size}`);
   process.exit(1);
@@ -59,33 +63,40 @@ const ctx = {
   configPath: join(work, 'model_repos.yaml'),
   aimHome: join(work, 'aim-home'),
   aimRepo: join(work, 'aim-repo'),
+  shapeRepo: join(work, 'shape-aim-repo'),
   s3: undefined,
-  s3Reason: 'not started',
 };
 await writeAimConfig(ctx);
 
 console.log(`aim bench: data (${options.size}) in ${work}`);
-const data = await prepareData(gen, work, size, options.smallFiles);
+const data = await prepareData(gen, work, size, options.smallFiles, options.tinyFiles);
 data.smallBytes = await smallTotal(data);
+await shapeTotals(data);
+const shapes = [
+  { suite: 'model', key: 'model', name: 'model folder', dir: data.model.dir, bytes: data.model.bytes, group: `model-like folder (${data.model.files} files, ${fmtBytes(data.model.bytes)})` },
+  { suite: 'tiny', key: 'tiny', name: `${options.tinyFiles} files`, dir: data.tiny.dir, bytes: data.tiny.bytes, group: `${options.tinyFiles} tiny files (${fmtBytes(data.tiny.bytes)})` },
+];
 
 const rec = new Recorder();
-let s3server;
-const stopAll = async () => { if (s3server) await s3server.stop().catch(() => {}); s3server = undefined; };
+// One entry per S3 server the run wants: { name, server (once started), reason (why there are no rows) }.
+const s3Targets = [['s3rver', startS3rver], ['radosgw', startRadosgw]].filter(([name]) => want('s3', name)).map(([name, start]) => ({ name, start, reason: 'not started' }));
+const stopAll = async () => {
+  for (const target of s3Targets) if (target.server) await target.server.stop().catch(() => {});
+  for (const target of s3Targets) target.server = undefined;
+};
 process.on('SIGINT', () => { stopAll().finally(() => process.exit(130)); });
 
-if (want('s3')) {
-  if (!options.s3) ctx.s3Reason = 'n/a: skipped (--no-s3)';
-  else {
-    try {
-      s3server = await startS3rver(join(work, 's3rver'));
-      ctx.s3 = s3server;
-      await probeS3(ctx);
-      console.log(`aim bench: s3rver at ${s3server.endpoint}, aim's S3 backend answers`);
-    } catch (error) {
-      ctx.s3 = undefined;
-      ctx.s3Reason = `n/a: ${error.message.split('\n')[0].slice(0, 200)}`;
-      console.log(`aim bench: S3 rows skipped (${ctx.s3Reason})`);
-    }
+for (const target of s3Targets) {
+  if (!options.s3) { target.reason = 'skipped (--no-s3)'; continue; }
+  try {
+    target.server = await target.start(join(work, target.name));
+    await probeS3(ctx, target.name, target.server);
+    console.log(`aim bench: ${target.name} at ${target.server.endpoint}, aim's S3 backend answers`);
+  } catch (error) {
+    if (target.server) await target.server.stop().catch(() => {});
+    target.server = undefined;
+    target.reason = error.message.split('\n')[0].slice(0, 200);
+    console.log(`aim bench: ${target.name} rows skipped (${target.reason})`);
   }
 }
 
@@ -95,7 +106,9 @@ for (let round = 1; round <= options.rounds; round++) {
   if (want('aim')) await aimLocalRound(ctx, rec, data);
   if (want('restic')) await resticRound(ctx, rec, data);
   if (want('tools')) await toolsRound(ctx, rec, data);
-  if (want('s3')) await s3Round(ctx, rec, data, round);
+  if (want('peers')) await peersRound(ctx, rec, data);
+  for (const shape of shapes) if (want('shapes', shape.suite)) await shapeRound(ctx, rec, shape);
+  for (const target of s3Targets) await s3Round(ctx, rec, data, round, target);
 }
 await stopAll();
 
@@ -139,6 +152,7 @@ const meta = {
   rounds: options.rounds,
   smallFiles: options.smallFiles,
   smallBytes: data.smallBytes,
+  shapes: shapes.map(({ key, group }) => ({ key, group })),
   rssSource: GNU_TIME ? 'GNU time %M' : 'process.resourceUsage().maxRSS via --import preload (node only)',
   machine: { ...machine(toolVersions(ctx.cli)), loadAtStart },
   notes,
@@ -147,7 +161,7 @@ const { dir, md } = await writeResults(rec, meta, goals, resolve('bench/results'
 console.log(`\n${md}`);
 console.log(`results: ${dir}/results.{json,md} and bench/results/latest.md`);
 
-for (const name of ['aim-build', 'aim-repo', 'aim-dest', 'aim-home', 'restic-repo', 'restic-cache', 'restic-dest', 'tools-dest', 's3-dest', 's3rver']) {
+for (const name of ['aim-build', 'aim-repo', 'aim-dest', 'aim-home', 'restic-repo', 'restic-cache', 'restic-dest', 'tools-dest', 's3-dest', 's3rver', 'radosgw', 'shape-aim-repo', 'folder-dest', 'borg-home']) {
   await rm(join(work, name), { recursive: true, force: true });
 }
 if (!options.keep) await rm(join(work, 'data'), { recursive: true, force: true });

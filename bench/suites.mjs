@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { check, duBytes, have, median, run, timed } from './lib.mjs';
-import { rcloneS3Env, S3_ENV } from './s3.mjs';
+import { S3_ENV } from './s3.mjs';
 
 export class Recorder {
   constructor() { this.rows = new Map(); }
@@ -38,7 +38,7 @@ export class Recorder {
 }
 
 /** Runs fn, records its failure as a note on the row instead of throwing. */
-async function guard(rec, key, label, group, fn) {
+export async function guard(rec, key, label, group, fn) {
   try {
     await fn();
   } catch (error) {
@@ -47,24 +47,28 @@ async function guard(rec, key, label, group, fn) {
   }
 }
 
-function log(label, r, bytes, serverSeconds) {
+export function log(label, r, bytes, serverSeconds) {
   const rss = r.rssKiB ? `${(r.rssKiB / 1024).toFixed(0)} MiB` : '?';
-  const server = serverSeconds === undefined ? '' : `  s3rver cpu ${serverSeconds.toFixed(2)} s`;
-  console.log(`    ${label.padEnd(34)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}${server}`);
+  const server = serverSeconds === undefined ? '' : `  server cpu ${serverSeconds.toFixed(2)} s`;
+  console.log(`    ${label.padEnd(44)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}${server}`);
 }
 
-/** CPU seconds the S3 server has used so far (Linux), or undefined. */
+/** CPU seconds the S3 server's processes (one for s3rver; monitor, OSD and gateway for radosgw) have used so far (Linux), or undefined. */
 function serverCpu(server) {
   try {
-    const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    let total = 0;
+    for (const pid of server.pids ?? [server.pid]) {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+    return total;
   } catch {
     return undefined;
   }
 }
 
 /** Runs `fn`; also gives the CPU seconds `server` spent meanwhile (undefined without one), to show what each S3 row cost it. */
-async function withServerCpu(server, fn) {
+export async function withServerCpu(server, fn) {
   const before = server ? serverCpu(server) : undefined;
   const result = await fn();
   const after = before === undefined ? undefined : serverCpu(server);
@@ -75,9 +79,13 @@ export function aimEnv(ctx) {
   return { ...process.env, ...S3_ENV, AIM_CONFIG: ctx.configPath, AIM_HOME: ctx.aimHome, NO_COLOR: '1' };
 }
 
+/** aim's concurrency on the S3 repository, written into its config so rclone's --transfers can match it. */
+export const AIM_S3_CONCURRENCY = 24;
+
 export async function writeAimConfig(ctx, s3Prefix) {
   let yaml = `# written by bench/run.mjs\nrepositories:\n  bench:\n    type: local\n    path: ${ctx.aimRepo}\n`;
-  if (ctx.s3) yaml += `  benchs3:\n    type: s3\n    path: s3://${ctx.s3.bucket}/${s3Prefix}\n    endpoint: ${ctx.s3.endpoint}\n    region: us-east-1\n`;
+  yaml += `  shapes:\n    type: local\n    path: ${ctx.shapeRepo}\n`;
+  if (ctx.s3) yaml += `  benchs3:\n    type: s3\n    path: s3://${ctx.s3.bucket}/${s3Prefix}\n    endpoint: ${ctx.s3.endpoint}\n    region: us-east-1\n    concurrency: ${AIM_S3_CONCURRENCY}\n`;
   await writeFile(ctx.configPath, yaml);
 }
 
@@ -85,10 +93,10 @@ export function aim(ctx, args) {
   return timed(process.execPath, [ctx.cli, ...args, '--json', '--quiet'], { env: aimEnv(ctx) });
 }
 
-async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)' }) {
+/** server: the S3 server the operation talks to, whose CPU time its log line shows. */
+export async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)', server }) {
   await guard(rec, key, label, group, async () => {
     const before = repo ? duBytes(repo) : undefined;
-    const server = group === 'aim (local folder)' ? undefined : ctx.s3;
     const [r, serverSeconds] = await withServerCpu(server, async () => check(await aim(ctx, args), label));
     const logical = typeof bytes === 'function' ? bytes(r.json) : bytes;
     const added = repo ? duBytes(repo) - before : undefined;
@@ -126,7 +134,7 @@ async function dropLongBefore(folder) {
   await rm(folder, { recursive: true, force: true });
 }
 
-function resticEnv(ctx) {
+export function resticEnv(ctx) {
   return { ...process.env, RESTIC_PASSWORD: 'aim-bench', RESTIC_CACHE_DIR: join(ctx.work, 'restic-cache'), RESTIC_PROGRESS_FPS: '0.1' };
 }
 
@@ -192,68 +200,6 @@ export async function toolsRound(ctx, rec, data) {
   await rm(dest, { recursive: true, force: true });
 }
 
-/** A tiny push to the S3 repository: tells whether the S3 backend works at all before the timed rounds. */
-export async function probeS3(ctx) {
-  const dir = join(ctx.work, 's3-probe');
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'probe.bin'), Buffer.alloc(100_000, 7));
-  await writeAimConfig(ctx, 'probe');
-  const r = await aim(ctx, ['model', 'push', 'benchs3', 'probe', dir, '--tag', 'v1']);
-  await rm(dir, { recursive: true, force: true });
-  check(r, 'aim push to s3rver');
-}
-
-export async function s3Round(ctx, rec, data, round) {
-  const group = 'S3 (s3rver on 127.0.0.1)';
-  const labels = {
-    'aim.s3.push.v1': 'aim push v1 → S3 (empty)', 'aim.s3.push.v2': 'aim push v2 → S3 (after v1)',
-    'aim.s3.pull.cold': 'aim pull v1 ← S3 (empty dest)', 'aim.s3.pull.update': 'aim pull v2 ← S3 (dest holds v1)',
-    'rclone.s3.up': 'rclone copy v1 → S3', 'rclone.s3.down': 'rclone copy v1 ← S3',
-  };
-  if (!ctx.s3) {
-    for (const [k, l] of Object.entries(labels)) rec.na(k, l, group, `n/a: ${ctx.s3Reason}`);
-    return;
-  }
-  await writeAimConfig(ctx, `round-${round}`);
-  const bytes = (j) => j?.totalBytes ?? data.v1.bytes;
-  const dest = join(ctx.work, 's3-dest');
-  // AWS_CA_BUNDLE (set on some machines for a TLS proxy) makes rclone 1.60 fail with LoadCustomCABundleError even
-  // for a plain-http endpoint, so rclone gets an environment without it.
-  const env = { ...process.env, ...rcloneS3Env(ctx.s3) };
-  delete env.AWS_CA_BUNDLE;
-  const remote = `benchs3:${ctx.s3.bucket}/rclone-${round}`;
-  const aimRows = async () => {
-    await aimOp(ctx, rec, 'aim.s3.push.v1', labels['aim.s3.push.v1'], ['model', 'push', 'benchs3', 'm', data.v1.dir, '--tag', 'v1'], { bytes, group });
-    await aimOp(ctx, rec, 'aim.s3.push.v2', labels['aim.s3.push.v2'], ['model', 'push', 'benchs3', 'm', data.v2.dir, '--tag', 'v2'], { bytes, group });
-    await rm(dest, { recursive: true, force: true });
-    await aimOp(ctx, rec, 'aim.s3.pull.cold', labels['aim.s3.pull.cold'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v1'], { bytes, group });
-    await aimOp(ctx, rec, 'aim.s3.pull.update', labels['aim.s3.pull.update'], ['model', 'pull', 'benchs3', 'm', dest, '--tag', 'v2'], { bytes, group });
-    await rm(dest, { recursive: true, force: true });
-  };
-  const rcloneRows = async () => {
-    if (!have('rclone')) {
-      rec.na('rclone.s3.up', labels['rclone.s3.up'], group, 'n/a: rclone is not installed');
-      rec.na('rclone.s3.down', labels['rclone.s3.down'], group, 'n/a: rclone is not installed');
-      return;
-    }
-    for (const [key, args] of [['rclone.s3.up', ['copy', data.v1.dir, remote]], ['rclone.s3.down', ['copy', remote, dest]]]) {
-      await guard(rec, key, labels[key], group, async () => {
-        const [r, serverSeconds] = await withServerCpu(ctx.s3, async () => check(await timed('rclone', args, { env }), labels[key]));
-        rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
-        log(labels[key], r, data.v1.bytes, serverSeconds);
-      });
-    }
-    await rm(dest, { recursive: true, force: true });
-  };
-  // The tools take turns going first, so neither always meets the server right after the previous round's cleanup.
-  for (const rows of round % 2 === 1 ? [aimRows, rcloneRows] : [rcloneRows, aimRows]) await rows();
-  // s3rver keeps everything on disk: drop this round's objects so long runs do not fill the disk.
-  if (have('rclone')) {
-    run('rclone', ['purge', remote], { env });
-    run('rclone', ['purge', `benchs3:${ctx.s3.bucket}/round-${round}`], { env });
-  }
-}
-
 export async function startupTimes(ctx, rec, runs) {
   const group = 'start-up (wall, median)';
   for (const [key, label, args] of [['start.version', 'aim --version', ['--version']], ['start.repolist', 'aim repo list', ['repo', 'list']], ['start.ps', 'aim ps', ['ps']]]) {
@@ -269,7 +215,7 @@ export async function startupTimes(ctx, rec, runs) {
       rec.add(key, label, group, { bytes: 0, wall: r.wall, rssKiB: r.rssKiB });
     }
     const s = rec.summary(key);
-    console.log(`    ${label.padEnd(34)} ${(s.wall * 1000).toFixed(0).padStart(5)} ms`);
+    console.log(`    ${label.padEnd(44)} ${(s.wall * 1000).toFixed(0).padStart(5)} ms`);
   }
 }
 

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Installs the peer tools the benchmark compares aim against (restic, rclone, b3sum) and GNU time, from Debian's
-# packages, only when missing. Never fails the benchmark: prints what is still missing so those rows say n/a.
+# Installs the peer tools the benchmark compares aim against (restic, rclone, b3sum, borg 1.2, casync), GNU time,
+# and the Ceph daemons scripts/radosgw/start.sh runs, from Debian's packages, only when missing. Never fails the
+# benchmark: prints what is still missing so those rows say n/a.
 set -u
-need=()
-command -v restic >/dev/null 2>&1 || need+=(restic)
-command -v rclone >/dev/null 2>&1 || need+=(rclone)
-command -v b3sum >/dev/null 2>&1 || need+=(b3sum)
-[ -x /usr/bin/time ] || need+=(time)
+# command:package pairs; /usr/bin/time is GNU time's path (the shell keyword `time` would hide it from command -v).
+tools=(restic:restic rclone:rclone b3sum:b3sum borg:borgbackup casync:casync /usr/bin/time:time
+  radosgw:radosgw ceph-mon:ceph-mon ceph-osd:ceph-osd)
+missing_packages() {
+  local pair
+  for pair in "${tools[@]}"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || echo "${pair#*:}"
+  done
+}
+need=($(missing_packages))
 if [ ${#need[@]} -eq 0 ]; then
-  echo "bench-setup: restic, rclone, b3sum and time are present"
+  echo "bench-setup: restic, rclone, b3sum, borg, casync, time and radosgw are present"
   exit 0
 fi
 echo "bench-setup: installing ${need[*]}"
@@ -21,14 +27,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 if $SUDO apt-get update -qq >/dev/null 2>&1; then
-  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || echo "bench-setup: apt-get install failed" >&2
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 || echo "bench-setup: apt-get install failed" >&2
 else
   echo "bench-setup: apt-get update failed" >&2
 fi
-missing=()
-command -v restic >/dev/null 2>&1 || missing+=(restic)
-command -v rclone >/dev/null 2>&1 || missing+=(rclone)
-command -v b3sum >/dev/null 2>&1 || missing+=(b3sum)
-[ -x /usr/bin/time ] || missing+=(time)
+missing=($(missing_packages))
 if [ ${#missing[@]} -gt 0 ]; then echo "bench-setup: still missing: ${missing[*]} (their rows will say n/a)" >&2; fi
 exit 0

@@ -1,0 +1,128 @@
+// Rows for one folder of data, tool by tool: each tool puts the folder into a fresh repository (or store) of its own,
+// with a cold cache, then takes it out into an empty folder. Used for the data shapes (every tool) and for v1 (borg
+// and casync, whose rows stand beside the v1 rows of aim, restic and cp in suites.mjs). `timed` syncs before each
+// clock starts, so no row pays for what the one before left dirty.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { check, duBytes, have, run, timed } from './lib.mjs';
+import { aimOp, guard, log, resticEnv } from './suites.mjs';
+
+/** Bytes in the regular files under `dir`, however deep (restic restores under the path it backed up). */
+function fileBytes(dir) {
+  const r = run('find', [dir, '-type', 'f', '-printf', '%s\n']);
+  return r.stdout.split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line), 0);
+}
+
+/**
+ * One timed command as a row. `restored`: the folder it fills, whose files must add up to `bytes` afterwards, so
+ * a tool that silently skipped files cannot post a fast row.
+ */
+async function timedRow(rec, key, label, group, bytes, cmd, args, { env, cwd, repo, restored } = {}) {
+  await guard(rec, key, label, group, async () => {
+    const before = repo ? duBytes(repo) : undefined;
+    const r = check(await timed(cmd, args, { env, cwd }), label);
+    const got = restored ? fileBytes(restored) : bytes;
+    if (got !== bytes) throw new Error(`${label}: ${got} bytes in the restored files, ${bytes} expected`);
+    rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB, added: repo ? duBytes(repo) - before : undefined });
+    log(label, r, bytes);
+  });
+}
+
+async function fresh(...folders) {
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+}
+
+/** Marks a tool's rows n/a when it is not installed; says whether it is. */
+function present(rec, tool, group, rows) {
+  if (have(tool)) return true;
+  for (const [key, label] of rows) rec.na(key, label, group, `n/a: ${tool} is not installed`);
+  return false;
+}
+
+export async function aimFolderRows(ctx, rec, subject, group) {
+  const { key, name, dir, bytes } = subject;
+  const dest = join(ctx.work, 'folder-dest');
+  await fresh(ctx.shapeRepo, dest);
+  await mkdir(ctx.shapeRepo, { recursive: true });
+  await aimOp(ctx, rec, `${key}.aim.push`, `aim push ${name} (empty repo)`, ['model', 'push', 'shapes', key, dir, '--tag', 'v1'], { bytes, repo: ctx.shapeRepo, group });
+  await aimOp(ctx, rec, `${key}.aim.pull`, `aim pull ${name} (empty dest)`, ['model', 'pull', 'shapes', key, dest, '--tag', 'v1'], { bytes, group });
+  await fresh(ctx.shapeRepo, dest);
+}
+
+export async function resticFolderRows(ctx, rec, subject, group) {
+  const { key, name, dir, bytes } = subject;
+  const rows = [[`${key}.restic.backup`, `restic backup ${name} (empty repo)`], [`${key}.restic.restore`, `restic restore ${name} (empty dest)`]];
+  if (!present(rec, 'restic', group, rows)) return;
+  const repo = join(ctx.work, 'folder-restic-repo');
+  const dest = join(ctx.work, 'folder-dest');
+  const env = resticEnv(ctx);
+  await fresh(repo, dest, join(ctx.work, 'restic-cache'));
+  const init = run('restic', ['-r', repo, 'init'], { env });
+  if (init.status !== 0) return rec.na(rows[0][0], rows[0][1], group, `error: restic init: ${init.stderr.trim().split('\n')[0]}`);
+  // Backing up `.` from inside the folder makes the restore land in dest itself, as every other tool's does.
+  await timedRow(rec, ...rows[0], group, bytes, 'restic', ['-r', repo, 'backup', '--json', '.'], { env, cwd: dir, repo });
+  await timedRow(rec, ...rows[1], group, bytes, 'restic', ['-r', repo, 'restore', 'latest', '--target', dest], { env, restored: dest });
+  await fresh(repo, dest);
+}
+
+export function borgEnv(ctx) {
+  // BORG_BASE_DIR holds borg's cache and security folders; removed before each repository for a cold cache.
+  return { ...process.env, BORG_BASE_DIR: join(ctx.work, 'borg-home'), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes', BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes' };
+}
+
+export async function borgFolderRows(ctx, rec, subject, group) {
+  const { key, name, dir, bytes } = subject;
+  const rows = [[`${key}.borg.create`, `borg create ${name} (empty repo)`], [`${key}.borg.extract`, `borg extract ${name} (empty dest)`]];
+  if (!present(rec, 'borg', group, rows)) return;
+  const repo = join(ctx.work, 'folder-borg-repo');
+  const dest = join(ctx.work, 'folder-dest');
+  const env = borgEnv(ctx);
+  await fresh(repo, dest, env.BORG_BASE_DIR);
+  await mkdir(dest, { recursive: true });
+  const init = run('borg', ['init', '-e', 'none', repo], { env });
+  if (init.status !== 0) return rec.na(rows[0][0], rows[0][1], group, `error: borg init: ${init.stderr.trim().split('\n')[0]}`);
+  await timedRow(rec, ...rows[0], group, bytes, 'borg', ['create', '--compression', 'none', `${repo}::v1`, '.'], { env, cwd: dir, repo });
+  await timedRow(rec, ...rows[1], group, bytes, 'borg', ['extract', `${repo}::v1`], { env, cwd: dest, restored: dest });
+  await fresh(repo, dest, env.BORG_BASE_DIR);
+}
+
+export async function casyncFolderRows(ctx, rec, subject, group) {
+  const { key, name, dir, bytes } = subject;
+  const rows = [[`${key}.casync.make`, `casync make ${name} (empty store)`], [`${key}.casync.extract`, `casync extract ${name} (empty dest)`]];
+  if (!present(rec, 'casync', group, rows)) return;
+  const store = join(ctx.work, 'folder-casync-store');
+  const index = join(ctx.work, 'folder.caidx');
+  const dest = join(ctx.work, 'folder-dest');
+  await fresh(store, index, dest);
+  await timedRow(rec, ...rows[0], group, bytes, 'casync', ['make', `--store=${store}`, index, dir], { repo: store });
+  await timedRow(rec, ...rows[1], group, bytes, 'casync', ['extract', `--store=${store}`, index, dest], { restored: dest });
+  await fresh(store, index, dest);
+}
+
+/** The plain copies a user would reach for, each ending in sync as the v1 cp row does (aim's pull makes its files durable). */
+export async function copyFolderRows(ctx, rec, subject, group) {
+  const { key, name, dir, bytes } = subject;
+  const dest = join(ctx.work, 'folder-dest');
+  const copies = [
+    [`${key}.tar`, `tar pipe ${name} && sync`, 'tar -C "$1" -cf - . | tar -C "$2" -xf - && sync'],
+    [`${key}.cp`, `cp -a ${name} && sync`, 'cp -a "$1"/. "$2"/ && sync'],
+  ];
+  for (const [rowKey, label, script] of copies) {
+    await fresh(dest);
+    await mkdir(dest, { recursive: true });
+    await timedRow(rec, rowKey, label, group, bytes, 'sh', ['-c', script, 'sh', dir, dest], { restored: dest });
+  }
+  await fresh(dest);
+}
+
+/** Every tool on one data shape. */
+export async function shapeRound(ctx, rec, subject) {
+  for (const rows of [aimFolderRows, resticFolderRows, borgFolderRows, casyncFolderRows, copyFolderRows]) await rows(ctx, rec, subject, subject.group);
+}
+
+/** borg and casync on v1, next to the v1 rows of aim, restic and cp. */
+export async function peersRound(ctx, rec, data) {
+  const subject = { key: 'v1', name: 'v1', dir: data.v1.dir, bytes: data.v1.bytes };
+  await borgFolderRows(ctx, rec, subject, 'borg (local repo, --compression none)');
+  await casyncFolderRows(ctx, rec, subject, 'casync (local store)');
+}
