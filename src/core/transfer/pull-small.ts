@@ -167,21 +167,34 @@ async function keepLeftover(folder: string, file: ManifestFile, context: PullFil
   }
 }
 
+/** Created exclusively, never through a link, and each write durable before it returns (no fsync call to wait for). */
+const CREATE_DURABLE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_DSYNC;
+
 /**
- * Writes `bytes` as the new file at `path` with `mode`, and syncs it. Created exclusively; a name already taken (a
- * partial that failed its check, or a pull running beside this one) is opened as a regular file and truncated, never
- * followed if it is a link.
+ * The permission bits the umask takes from a new file, learnt from the first file this process creates: the umask
+ * cannot be read without setting it, which would race with files created on libuv's other threads. Files whose mode
+ * keeps clear of it need no chmod.
+ */
+let umaskBits: number | undefined;
+
+/**
+ * Writes `bytes` as the new file at `path` with `mode`, durably. A name already taken (a partial that failed its
+ * check, or one a pull running beside this one writes) is opened as a regular file and truncated, never followed if
+ * it is a link.
  */
 async function writePartial(path: string, bytes: Uint8Array, mode: number): Promise<void> {
-  const handle: FileHandle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600).catch((error: unknown) => {
+  const learning = umaskBits === undefined;
+  let created = true;
+  const handle: FileHandle = await open(path, CREATE_DURABLE, learning ? 0o777 : mode).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return openRegular(path, constants.O_WRONLY | constants.O_TRUNC);
+    created = false;
+    return openRegular(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_DSYNC);
   });
   try {
-    if (bytes.length > 0) await handle.writeFile(bytes);
-    await handle.chmod(mode);
+    if (created && learning) umaskBits = 0o777 & ~(await handle.stat()).mode;
+    if (!created || learning || (mode & umaskBits!) !== 0) await handle.chmod(mode);
     // An empty file has no data to flush: its inode reaches the disk with the journal commit of its rename.
-    if (bytes.length > 0) await handle.sync();
+    if (bytes.length > 0) await handle.writeFile(bytes);
   } finally {
     await handle.close();
   }
