@@ -12,8 +12,8 @@ import { partialPath } from './pull-file.js';
 
 // Files of one chunk or none (most files of a tree of configs, tokenizers and shards' metadata) are pulled together,
 // not one by one: their chunks are read per pack (pack-reads.ts), each chunk checked against its digest, and the
-// files it makes are written to `.aim/partial/<digest>` many at a time, each fsynced before the pull may rename it
-// into place. One by one, each file cost a ranged read, a journal, a sync and a rename in turn, with the event loop
+// files it makes are written to `.aim/partial/<digest>` many at a time, each durable (O_DSYNC) before the pull may
+// rename it into place. One by one, each file cost a ranged read, a journal, a sync and a rename in turn, with the event loop
 // idle in between.
 //
 // They keep no journal: a file of one chunk is either whole or fetched again. A pull killed midway leaves partials
@@ -23,7 +23,7 @@ import { partialPath } from './pull-file.js';
 /** A file the small-file path builds: one chunk or none. */
 export const isSmallFile = (file: ManifestFile): boolean => file.chunks.length <= 1;
 
-/** Files written and synced at once: concurrent fsyncs let the file system commit them together. */
+/** Files written at once: each durable write waits for the disk, which serves many in parallel. */
 const FILES_IN_FLIGHT = 32;
 /** Pack reads in flight, bounded in bytes as a big file's runs are (pull-file.ts). */
 const READ_BUDGET_BYTES = 3 * MAX_RUN_BYTES;
@@ -83,10 +83,7 @@ export async function stageSmallFiles(files: ManifestFile[], folder: string, con
     if (waiting) waiting.push(file);
     else small.byChunk.set(file.chunks[0]!.digest, [file]);
   }
-  const plan = planPackReads(
-    wanted.map((file) => file.chunks[0]!),
-    context.index,
-  );
+  const plan = planPackReads(wanted.map((file) => file.chunks[0]!), context.index);
   const reads = new TaskPool(context.concurrency);
   let bytesInFlight = 0;
   for (const read of plan.reads) {

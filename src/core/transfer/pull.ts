@@ -176,11 +176,7 @@ async function stageFiles(
     result.filesUnchanged = version.manifest.files.length - wanted.length;
     const folder = partialFolder(dest);
     const small = smallContents(wanted.map(({ file }) => file));
-    await stageSmallFiles(
-      wanted.filter(({ file }) => small.has(file.digest)).map(({ file }) => file),
-      folder,
-      context,
-    );
+    await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context);
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
       const temp = isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
