@@ -76,7 +76,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
     const copy = tempPathFor(entry.temp);
     await copyFile(firsts.get(entry.temp)!.target, copy, constants.COPYFILE_EXCL);
-    if (entry.file.size > 0) await syncFile(copy);
+    await syncFile(copy);
     await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
   });
   if (staged.length > 0) await forEachConcurrently(withAncestors(dest, folders.all), 4, syncFolder);

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { TaskPool, forEachConcurrently } from '../../lib/concurrently.js';
 import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { digestHex, type Digest } from '../format/digest.js';
@@ -145,12 +145,14 @@ async function fromLocalCopy(folder: string, file: ManifestFile, context: PullFi
 
 /**
  * A partial an earlier pull left, kept (synced, with the file's mode) when it holds exactly the file's chunk; false
- * when it does not, or is not a regular file (it is then replaced, or refused when it cannot be).
+ * when it does not, or is not a regular file of its own (it is then replaced).
  */
 async function keepLeftover(folder: string, file: ManifestFile, context: PullFileContext): Promise<boolean> {
   const handle = await openRegular(partialPath(folder, file), constants.O_RDONLY).catch(() => undefined);
   if (!handle) return false;
   try {
+    // A second name (a hard link planted there) shares its bytes and mode with a file elsewhere: not touched.
+    if ((await handle.stat()).nlink !== 1) return false;
     const bytes = Buffer.allocUnsafe(file.size + 1); // one more: a longer file is not the file
     if ((await readFully(handle, bytes, 0)) !== file.size) return false;
     const chunk = file.chunks[0];
@@ -174,25 +176,31 @@ const CREATE_DURABLE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
  */
 let umaskBits: number | undefined;
 
-/**
- * Writes `bytes` as the new file at `path` with `mode`, durably. A name already taken (a partial that failed its
- * check, or one a pull running beside this one writes) is opened as a regular file and truncated, never followed if
- * it is a link.
- */
+/** Writes `bytes` as the new file at `path` with `mode`, durably. */
 async function writePartial(path: string, bytes: Uint8Array, mode: number): Promise<void> {
   const learning = umaskBits === undefined;
-  let created = true;
-  const handle: FileHandle = await open(path, CREATE_DURABLE, learning ? 0o777 : mode).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    created = false;
-    return openRegular(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_DSYNC);
-  });
+  const handle = await createPartial(path, learning ? 0o777 : mode);
   try {
-    if (created && learning) umaskBits = 0o777 & ~(await handle.stat()).mode;
-    if (!created || learning || (mode & umaskBits!) !== 0) await handle.chmod(mode);
-    // An empty file has no data to flush: its inode reaches the disk with the journal commit of its rename.
+    if (learning) umaskBits = 0o777 & ~(await handle.stat()).mode;
+    if (learning || (mode & umaskBits!) !== 0) await handle.chmod(mode);
     if (bytes.length > 0) await handle.writeFile(bytes);
+    else await handle.sync(); // no O_DSYNC write happened: the new, empty inode itself must reach the disk
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Creates the file at `path` exclusively. A name already taken (a partial that failed its check, or anything planted
+ * there) is removed first and never written through: a hard link planted there would share its bytes with a file
+ * outside DEST. A folder there is refused with its plain error.
+ */
+async function createPartial(path: string, mode: number): Promise<FileHandle> {
+  try {
+    return await open(path, CREATE_DURABLE, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  await unlink(path).catch(async () => (await openRegular(path)).close());
+  return open(path, CREATE_DURABLE, mode);
 }

@@ -1,7 +1,7 @@
 // Pulls of many small files through the real CLI: the files of one chunk or none are built together, per pack
 // (src/core/transfer/pull-small.ts). Each case fails if that path loses a byte, a mode, a file, a resume, or lets a
 // damaged chunk through.
-import { chmod, copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomFile } from '../../../fixtures/generate-model.js';
@@ -98,6 +98,30 @@ describe('pull of many small files', () => {
     expect(resumed.bytesTransferred).toBeGreaterThan(0);
     expect(resumed.bytesTransferred).toBeLessThan(total - 150 * 100); // at least 150 of the 200 files (100 B or more each) were kept
     expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
+  });
+
+  it('never writes through a partial name planted as a hard link to a file outside DEST', async () => {
+    const model = ws.path('linked');
+    await writeSmallTree(model, 20, 'linked');
+    await ws.json(['push', 'r/linked:v1', model]);
+    const inspected = await ws.json(['inspect', 'r/linked:v1']);
+    const dest = ws.path('linked-out');
+    await mkdir(join(dest, '.aim', 'partial'), { recursive: true });
+    // Outside files named by two partials: one with the very bytes of its file (it must not be kept, nor its mode
+    // changed: DEST would share it), one with other bytes (it must not be overwritten).
+    const [first, second] = inspected.manifest.files.filter((file: { size: number }) => file.size > 0);
+    const outside = [ws.path('precious-1'), ws.path('precious-2')];
+    await copyFile(join(model, ...first.path.split('/')), outside[0]!);
+    await writeFile(outside[1]!, 'precious');
+    await chmod(outside[0]!, 0o600);
+    await link(outside[0]!, join(dest, '.aim', 'partial', first.digest.slice(7)));
+    await link(outside[1]!, join(dest, '.aim', 'partial', second.digest.slice(7)));
+
+    await ws.json(['pull', 'r/linked:v1', dest]);
+    await expectSameTree(dest, model);
+    expect((await stat(outside[0]!)).mode & 0o777).toBe(0o600);
+    expect((await stat(outside[0]!)).nlink).toBe(1);
+    expect(await readFile(outside[1]!, 'utf8')).toBe('precious');
   });
 
   it('updates a tree of small files fetching only the files that changed', async () => {
