@@ -48,12 +48,12 @@ export interface FetchUnit {
 }
 
 /** What readFileRange reads of a file already on local disk; 0 when it is gone or unreadable. */
-async function readLocalCopy(source: ChunkSource, target: Buffer): Promise<number> {
+export async function readLocalCopy(source: ChunkSource, target: Buffer): Promise<number> {
   return readFileRange(source.path, target, source.offset).catch(() => 0); // its chunks then come from the repository
 }
 
 /** The chunk's verified bytes from the repository, read into `target` (its exact size); a hashing worker returns a copy. */
-async function fetchChunk(context: PullFileContext, digest: Digest, target: Buffer): Promise<Buffer> {
+export async function fetchChunk(context: PullFileContext, digest: Digest, target: Buffer): Promise<Buffer> {
   const packed = context.index.lookup(digest);
   const bytes = await readStored(context.repo.backend, packed ? packKey(packed.pack) : blobKey(digest), target, packed?.offset);
   const checked = bytes && (await context.pool.hashChunk(bytes));
@@ -66,7 +66,7 @@ async function fetchChunk(context: PullFileContext, digest: Digest, target: Buff
  * Exactly `target.length` stored bytes of `key` from `offset` (the whole object when it is undefined), in `target`
  * when the backend can read into it; undefined when they cannot all be read (the caller explains why).
  */
-async function readStored(backend: Backend, key: string, target: Buffer, offset?: number): Promise<Buffer | undefined> {
+export async function readStored(backend: Backend, key: string, target: Buffer, offset?: number): Promise<Buffer | undefined> {
   const read = backend.readInto
     ? backend.readInto(key, target, offset).then((count) => (count === target.length ? target : undefined))
     : backend.getRange(key, offset ?? 0, target.length);
@@ -75,7 +75,7 @@ async function readStored(backend: Backend, key: string, target: Buffer, offset?
 }
 
 /** Throws the repository's own error for a chunk that failed its check (missing or corrupt, with its hint). */
-async function explainBadChunk({ repo, index }: PullFileContext, digest: Digest): Promise<never> {
+export async function explainBadChunk({ repo, index }: PullFileContext, digest: Digest): Promise<never> {
   await repo.getChunk(digest, index);
   throw new IntegrityError(`chunk ${digest} changed while it was read`, { hint: 'run the pull again' });
 }

@@ -74,20 +74,51 @@ export async function isUnchanged(path: string, recorded: InstalledFile | undefi
  * parent folder that is a symlink, so a pull never writes outside its destination.
  */
 export async function safeTarget(dest: string, path: string): Promise<string> {
-  const root = resolve(dest);
-  const target = resolve(root, ...path.split('/'));
-  if (!target.startsWith(root + sep)) {
-    throw new UsageError(`refusing to write ${path} outside ${root}`, { hint: 'the manifest is hostile; do not pull it' });
+  return (await new Targets(dest).resolve(path)).target;
+}
+
+export interface Target {
+  target: string;
+  /** A folder on the way does not exist yet: nothing is at the target either. */
+  folderMissing: boolean;
+}
+
+/** safeTarget for the many paths of one pull: each parent folder is looked at once. */
+export class Targets {
+  private readonly root: string;
+  private readonly folders = new Map<string, Promise<'folder' | 'missing'>>();
+
+  constructor(dest: string) {
+    this.root = resolve(dest);
   }
-  const parts = path.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const parent = join(root, ...parts.slice(0, i));
-    const info = await lstat(parent).catch(() => undefined);
-    if (info && !info.isDirectory()) {
-      throw new UsageError(`cannot write ${path} in ${root}: ${parts.slice(0, i).join('/')} is ${info.isSymbolicLink() ? 'a symlink' : 'not a folder'}`, {
-        hint: 'move it away or pull into an empty folder',
-      });
+
+  async resolve(path: string): Promise<Target> {
+    const target = resolve(this.root, ...path.split('/'));
+    if (!target.startsWith(this.root + sep)) {
+      throw new UsageError(`refusing to write ${path} outside ${this.root}`, { hint: 'the manifest is hostile; do not pull it' });
     }
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      if ((await this.folder(path, parts.slice(0, i))) === 'missing') return { target, folderMissing: true };
+    }
+    return { target, folderMissing: false };
   }
-  return target;
+
+  private folder(path: string, parts: string[]): Promise<'folder' | 'missing'> {
+    const key = parts.join('/');
+    let kind = this.folders.get(key);
+    if (!kind) {
+      kind = lstat(join(this.root, ...parts)).then(
+        (info) => {
+          if (info.isDirectory()) return 'folder' as const;
+          throw new UsageError(`cannot write ${path} in ${this.root}: ${key} is ${info.isSymbolicLink() ? 'a symlink' : 'not a folder'}`, {
+            hint: 'move it away or pull into an empty folder',
+          });
+        },
+        () => 'missing' as const,
+      );
+      this.folders.set(key, kind);
+    }
+    return kind;
+  }
 }

@@ -1,7 +1,7 @@
-import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { isTempName, syncFolder } from '../../lib/atomic-write.js';
+import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { isTempName } from '../../lib/atomic-write.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
 import { fsError } from '../../lib/fs-errors.js';
 import { realFolder } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
@@ -13,14 +13,17 @@ import {
   partialFolder,
   safeTarget,
   saveInstallState,
+  Targets,
   type InstallState,
   type InstalledFile,
 } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { ChunkBuffers } from './chunk-buffers.js';
-import type { ChunkSource, PullCounters } from './fetch-units.js';
-import { pullFile } from './pull-file.js';
+import type { ChunkSource, PullCounters, PullFileContext } from './fetch-units.js';
+import { partialPath, pullFile } from './pull-file.js';
+import { installStaged, recordInstalled, type Staged } from './pull-install.js';
+import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
 import { emptyTrashInBackground, moveAside } from '../store/trash.js';
@@ -85,16 +88,8 @@ async function locatorFor(folders: Array<{ dest: string; manifest: Manifest | un
  * still exactly as an older version installed it is known to differ: it is not read twice.
  */
 async function isInPlace(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<boolean> {
-  const info = await lstat(target).catch(() => undefined);
-  if (!info?.isFile()) return false; // a link, FIFO or folder under the name is replaced, never read
   const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
   return (await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)));
-}
-
-/** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
-async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
-  const info = await stat(target);
-  next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 
 /** The plain error for a failure of the destination's file system (read-only, full, a name too long). */
@@ -123,7 +118,6 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
   const { staged, counters, filesUnchanged } = await stageFiles(repo, version, dest, state, next, options);
   await installStaged(dest, staged, next);
-  if (staged.length > 0) await syncFolder(dest);
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partialFolder(dest), started);
   await emptyTrashInBackground(dest);
@@ -149,9 +143,13 @@ interface StagedFiles {
   filesUnchanged: number;
 }
 
+/** Files checked at once for being in place already: a file's full read (verify) holds a 4 MiB buffer. */
+const CHECKS_IN_FLIGHT = 8;
+
 /**
  * Builds each file that is not already in place in `.aim/partial` (verified), and records in `next` the ones that
- * are. Nothing under DEST's final names changes yet.
+ * are. Nothing under DEST's final names changes yet. Files of one chunk or none are built together, per pack
+ * (pull-small.ts); bigger ones one after the other, each with its chunks in flight (pull-file.ts).
  */
 async function stageFiles(
   repo: Repository,
@@ -174,16 +172,15 @@ async function stageFiles(
     repo.cacheIndex();
     const index = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
     const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
-    for (const file of version.manifest.files) {
-      const target = await safeTarget(dest, file.path);
-      if (await isInPlace(target, state.files[file.path], file, pool)) {
-        await recordInstalled(next, file, target);
-        counters.bytesReused += file.size;
-        result.filesUnchanged++;
-        task.advance(file.size);
-        continue;
-      }
-      result.staged.push({ temp: await pullFile(file, partialFolder(dest), context), target, file });
+    const wanted = await filesToFetch(version.manifest, dest, state, next, context);
+    result.filesUnchanged = version.manifest.files.length - wanted.length;
+    const folder = partialFolder(dest);
+    const small = smallContents(wanted.map(({ file }) => file));
+    await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context);
+    for (const entry of wanted) {
+      const isSmall = small.has(entry.file.digest);
+      const temp = isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
+      result.staged.push({ ...entry, temp, modeSet: isSmall, journal: !isSmall });
     }
   } finally {
     task.end();
@@ -192,27 +189,35 @@ async function stageFiles(
   return result;
 }
 
-interface Staged {
-  temp: string;
-  target: string;
-  file: ManifestFile;
+/** Contents (digests) whose every file is of one chunk or none: those go the small-file way, sharing one partial. */
+function smallContents(files: ManifestFile[]): Set<Digest> {
+  const big = new Set(files.filter((file) => !isSmallFile(file)).map((file) => file.digest));
+  return new Set(files.filter((file) => isSmallFile(file) && !big.has(file.digest)).map((file) => file.digest));
 }
 
-/** Renames verified partials into place (what they replace goes to the trash) and records what was installed. */
-async function installStaged(dest: string, staged: Staged[], next: InstallState): Promise<void> {
-  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
-  const renamed = new Map<string, string>();
-  for (const { temp, target, file } of staged) {
-    await mkdir(dirname(target), { recursive: true });
-    const twin = renamed.get(temp);
-    if (twin) await copyFile(twin, temp, constants.COPYFILE_EXCL); // the first rename took the partial's name
-    await chmod(temp, file.mode & 0o777 || 0o644);
-    await moveAside(dest, target);
-    await rename(temp, target);
-    renamed.set(temp, target);
-    await rm(`${temp}.journal`, { force: true });
-    await recordInstalled(next, file, target);
-  }
+interface Wanted {
+  file: ManifestFile;
+  target: string;
+  occupied: boolean;
+}
+
+/** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
+async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: PullFileContext): Promise<Wanted[]> {
+  const targets = new Targets(dest);
+  const found: Array<Wanted | undefined> = [];
+  await forEachConcurrently(manifest.files.entries(), CHECKS_IN_FLIGHT, async ([position, file]) => {
+    const { target, folderMissing } = await targets.resolve(file.path);
+    // A link, FIFO or folder under the name is replaced, never read.
+    const info = folderMissing ? undefined : await lstat(target).catch(() => undefined);
+    if (info?.isFile() && (await isInPlace(target, state.files[file.path], file, context.pool))) {
+      await recordInstalled(next, file, target);
+      context.counters.bytesReused += file.size;
+      context.task.advance(file.size);
+      return;
+    }
+    found[position] = { file, target, occupied: info !== undefined };
+  });
+  return found.filter((entry) => entry !== undefined);
 }
 
 /**

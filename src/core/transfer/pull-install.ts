@@ -1,0 +1,111 @@
+import { constants } from 'node:fs';
+import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
+import { syncFolder, tempPathFor } from '../../lib/atomic-write.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
+import { openRegular } from '../../lib/safe-fs.js';
+import type { ManifestFile } from '../format/manifest.js';
+import { moveAside } from '../store/trash.js';
+import type { InstallState } from './install-state.js';
+import { fileMode } from './pull-small.js';
+
+// The last step of a pull: verified, synced partials renamed into place, many at a time, then the folders that got
+// new names synced. A pull killed here leaves some files in place and the rest in `.aim/partial`; the next pull
+// checks both and renames what is left.
+
+/** Renames at once: each is a few metadata calls on libuv's threads, which the file system serves in parallel. */
+const RENAMES_IN_FLIGHT = 32;
+
+export interface Staged {
+  /** The verified partial, complete and synced. */
+  temp: string;
+  target: string;
+  file: ManifestFile;
+  /** Something is at the target (it goes to the trash first). */
+  occupied: boolean;
+  /** The partial already has the file's mode. */
+  modeSet: boolean;
+  /** A journal may lie beside the partial (removed once it is in place). */
+  journal: boolean;
+}
+
+/** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
+export async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
+  const info = await stat(target);
+  next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
+}
+
+/** Makes each folder once, however many files go into it. */
+class Folders {
+  private readonly made = new Map<string, Promise<unknown>>();
+
+  make(folder: string): Promise<unknown> {
+    let made = this.made.get(folder);
+    if (!made) {
+      made = mkdir(folder, { recursive: true });
+      this.made.set(folder, made);
+    }
+    return made;
+  }
+
+  get all(): string[] {
+    return [...this.made.keys()];
+  }
+}
+
+/**
+ * Renames verified partials into place (what they replace goes to the trash), records what was installed, and syncs
+ * the folders that changed (`dest` among them).
+ */
+export async function installStaged(dest: string, staged: Staged[], next: InstallState): Promise<void> {
+  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
+  const firsts = new Map<string, Staged>();
+  const copies: Staged[] = [];
+  for (const entry of staged) {
+    if (firsts.has(entry.temp)) copies.push(entry);
+    else firsts.set(entry.temp, entry);
+  }
+  const folders = new Folders();
+  await forEachConcurrently(firsts.values(), RENAMES_IN_FLIGHT, async (entry) => {
+    await folders.make(dirname(entry.target));
+    await putInPlace(dest, entry, entry.temp, next);
+    if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
+  });
+  await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
+    await folders.make(dirname(entry.target));
+    // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
+    const copy = tempPathFor(entry.temp);
+    await copyFile(firsts.get(entry.temp)!.target, copy, constants.COPYFILE_EXCL);
+    await syncFile(copy);
+    await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
+  });
+  if (staged.length > 0) await forEachConcurrently(withAncestors(dest, folders.all), 4, syncFolder);
+}
+
+/** The folders and every folder between them and `dest` (a folder mkdir made is a new name in its parent). */
+function withAncestors(dest: string, folders: string[]): Set<string> {
+  const all = new Set([dest]);
+  for (let folder of folders) {
+    while (folder.startsWith(dest + sep) && !all.has(folder)) {
+      all.add(folder);
+      folder = dirname(folder);
+    }
+  }
+  return all;
+}
+
+async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState): Promise<void> {
+  if (!entry.modeSet) await chmod(temp, fileMode(entry.file));
+  if (entry.occupied) await moveAside(dest, entry.target);
+  await rename(temp, entry.target);
+  await recordInstalled(next, entry.file, entry.target);
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await openRegular(path);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

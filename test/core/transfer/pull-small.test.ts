@@ -1,0 +1,145 @@
+// Pulls of many small files through the real CLI: the files of one chunk or none are built together, per pack
+// (src/core/transfer/pull-small.ts). Each case fails if that path loses a byte, a mode, a file, a resume, or lets a
+// damaged chunk through.
+import { chmod, copyFile, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeRandomFile } from '../../../fixtures/generate-model.js';
+import { digestOf } from '../../../src/core/format/digest.js';
+import { createWorkspace, expectSameTree, expectUserError, killWhen, listFiles, type Workspace } from '../../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+
+/** `count` seeded files of 0 B to 8 KiB under three levels of folders; returns their total size. */
+async function writeSmallTree(folder: string, count: number, seed: string): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const size = i % 50 === 0 ? 0 : 100 + ((i * 7919) % 8092);
+    total += size;
+    await writeRandomFile(join(folder, `a${i % 3}`, `b${i % 7}`, `f${i}.bin`), size, `${seed}:${i}`);
+  }
+  return total;
+}
+
+async function partialsIn(dest: string): Promise<string[]> {
+  return (await readdir(join(dest, '.aim', 'partial')).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}$/.test(name));
+}
+
+describe('pull of many small files', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+  });
+  afterAll(() => ws.cleanup());
+
+  it('pulls them byte for byte with their modes: empty files, copies, nested folders, beside big files', async () => {
+    const model = ws.path('mixed');
+    await writeSmallTree(model, 400, 'mixed');
+    await copyFile(join(model, 'a1', 'b1', 'f1.bin'), join(model, 'copy-of-f1.bin'));
+    await copyFile(join(model, 'a1', 'b1', 'f1.bin'), join(model, 'a2', 'another-copy.bin'));
+    await writeFile(join(model, 'a0', 'empty-too'), '');
+    await chmod(join(model, 'a2', 'b2', 'f2.bin'), 0o755);
+    await writeRandomFile(join(model, 'weights.bin'), 9 * MiB, 'mixed:big');
+    await writeRandomFile(join(model, 'one-chunk.bin'), 200 * 1024, 'mixed:medium');
+    await ws.json(['push', 'r/mixed:v1', model]);
+
+    const pulled = await ws.json(['pull', 'r/mixed:v1', 'mixed-out']);
+    expect(pulled.files).toBe(405);
+    await expectSameTree(ws.path('mixed-out'), model);
+    expect((await stat(ws.path('mixed-out', 'a2', 'b2', 'f2.bin'))).mode & 0o777).toBe(0o755);
+    expect((await stat(ws.path('mixed-out', 'a1', 'b1', 'f1.bin'))).mode & 0o777).toBe(0o644);
+    expect(await listFiles(ws.path('mixed-out', '.aim', 'partial'), { includeAim: true })).toEqual([]);
+    // Pulled again: every file is in place, nothing is fetched.
+    const again = await ws.json(['pull', 'r/mixed:v1', 'mixed-out']);
+    expect(again).toMatchObject({ bytesTransferred: 0, filesUnchanged: 405 });
+  });
+
+  it('fails on a corrupt chunk in a pack many small files share, leaving no final name and only checked partials', async () => {
+    const model = ws.path('shared');
+    await writeSmallTree(model, 300, 'shared');
+    await ws.json(['push', 'r/shared:v1', model]);
+    // Flip one byte of one file's chunk where the pack holds it (the files are random: their bytes are unique).
+    const victim = await readFile(join(model, 'a1', 'b3', 'f10.bin'));
+    let damaged = 0;
+    for (const entry of await readdir(ws.path('repo', 'packs'), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const pack = join(entry.parentPath, entry.name);
+      const bytes = await readFile(pack);
+      const at = bytes.indexOf(victim);
+      if (at < 0) continue;
+      bytes[at + 50] = bytes[at + 50]! ^ 0xff;
+      await writeFile(pack, bytes);
+      damaged++;
+    }
+    expect(damaged).toBe(1);
+
+    expectUserError(await ws.run(['pull', 'r/shared:v1', 'shared-out']), /chunk blake3:[0-9a-f]{64} in repository r is corrupt/);
+    expect(await listFiles(ws.path('shared-out'))).toEqual([]);
+    for (const name of await partialsIn(ws.path('shared-out'))) {
+      expect(await digestOf(await readFile(ws.path('shared-out', '.aim', 'partial', name))), name).toBe(`blake3:${name}`);
+    }
+  });
+
+  it('resumes a pull killed (SIGKILL) among its small files, fetching again only what was not written', async () => {
+    const model = ws.path('many');
+    const total = await writeSmallTree(model, 4000, 'many');
+    await ws.json(['push', 'r/many:v1', model]);
+    const dest = ws.path('many-out');
+    const running = ws.start(['pull', 'r/many:v1', dest, '--json']);
+    await killWhen(running, async () => (await partialsIn(dest)).length >= 200);
+
+    expect(await listFiles(dest), 'no final-named file after the kill').toEqual([]);
+    // A partial cut short by the kill, as a power cut could leave one: the resumed pull must not keep it.
+    const [cut] = await partialsIn(dest);
+    await writeFile(join(dest, '.aim', 'partial', cut!), 'not the file');
+    const resumed = await ws.json(['pull', 'r/many:v1', dest]);
+    await expectSameTree(dest, model);
+    expect(resumed.bytesTransferred).toBeGreaterThan(0);
+    expect(resumed.bytesTransferred).toBeLessThan(total - 150 * 100); // at least 150 of the 200 files (100 B or more each) were kept
+    expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
+  });
+
+  it('never writes through a partial name planted as a hard link to a file outside DEST', async () => {
+    const model = ws.path('linked');
+    await writeSmallTree(model, 20, 'linked');
+    await ws.json(['push', 'r/linked:v1', model]);
+    const inspected = await ws.json(['inspect', 'r/linked:v1']);
+    const dest = ws.path('linked-out');
+    await mkdir(join(dest, '.aim', 'partial'), { recursive: true });
+    // Outside files named by two partials: one with the very bytes of its file (it must not be kept, nor its mode
+    // changed: DEST would share it), one with other bytes (it must not be overwritten).
+    const [first, second] = inspected.manifest.files.filter((file: { size: number }) => file.size > 0);
+    const outside = [ws.path('precious-1'), ws.path('precious-2')];
+    await copyFile(join(model, ...first.path.split('/')), outside[0]!);
+    await writeFile(outside[1]!, 'precious');
+    await chmod(outside[0]!, 0o600);
+    await link(outside[0]!, join(dest, '.aim', 'partial', first.digest.slice(7)));
+    await link(outside[1]!, join(dest, '.aim', 'partial', second.digest.slice(7)));
+
+    await ws.json(['pull', 'r/linked:v1', dest]);
+    await expectSameTree(dest, model);
+    expect((await stat(outside[0]!)).mode & 0o777).toBe(0o600);
+    expect((await stat(outside[0]!)).nlink).toBe(1);
+    expect(await readFile(outside[1]!, 'utf8')).toBe('precious');
+  });
+
+  it('updates a tree of small files fetching only the files that changed', async () => {
+    const model = ws.path('tree');
+    await writeSmallTree(model, 200, 'tree');
+    await ws.json(['push', 'r/tree:v1', model]);
+    const dest = ws.path('tree-out');
+    await ws.json(['pull', 'r/tree:v1', dest]);
+    // v2: three files rewritten, one added, one removed.
+    const changed = [join('a1', 'b1', 'f1.bin'), join('a2', 'b5', 'f5.bin'), join('a0', 'b0', 'f21.bin')];
+    for (const path of changed) await writeRandomFile(join(model, path), 3000, `tree2:${path}`);
+    await writeRandomFile(join(model, 'new.bin'), 500, 'tree2:new');
+    await rm(join(model, 'a2', 'b2', 'f2.bin'));
+    await ws.json(['push', 'r/tree:v2', model]);
+
+    const update = await ws.json(['pull', 'r/tree:v2', dest]);
+    expect(update.bytesTransferred).toBe(3 * 3000 + 500);
+    expect(update.filesUnchanged).toBe(196);
+    await expectSameTree(dest, model);
+  });
+});
