@@ -6,11 +6,12 @@ import { openRegular, readFully } from './safe-fs.js';
 
 export { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memory.js';
 
-// Big files go around the page cache (O_DIRECT): pulled files, and a local repository's chunks and packs, written
-// and read. Why: both sides fsync what they write anyway, so the cache only costs; a 70 GB push or pull no longer
-// evicts everything else from it; and on a virtual machine that hands freed memory back to its host (free-page
-// reporting) every fresh page-cache page costs a fault in the host, which makes buffered I/O of big files cost many
-// times the system time of direct I/O (docs/benchmarks.md has the figures).
+// Big files go around the page cache (O_DIRECT): pulled files, big files being pushed (read once), and a local
+// repository's chunks and packs, written and read. Why: both sides fsync what they write anyway, and a pushed file
+// is read once, so the cache only costs; a 70 GB push or pull no longer evicts everything else from it; and on a
+// virtual machine that hands freed memory back to its host (free-page reporting) every fresh page-cache page costs a
+// fault in the host, which makes buffered I/O of big files cost many times the system time of direct I/O
+// (docs/benchmarks.md has the figures).
 // Only local disk file systems take this path (NFS, FUSE and tmpfs keep the usual one), and AIM_DIRECT_IO=0 turns
 // it off.
 //

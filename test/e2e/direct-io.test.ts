@@ -40,4 +40,14 @@ describe('direct I/O', () => {
       expect((await readFile(ws.path(dest, 'weights.bin'))).equals(await readFile(ws.path('model', 'weights.bin')))).toBe(true);
     }
   });
+
+  it('reads a big file being pushed around the page cache to the same manifest as the usual reads, a partial last block too', async () => {
+    // Over 16 MiB: the file goes through the chunking workers' windows, three of them here, the last one partial.
+    await generateModel(ws.path('big'), { files: [{ path: 'weights.bin', size: 40 * MiB + 123 }], seed: 'direct-big' });
+    const direct = await ws.json(['model', 'push', 'r', 'big', 'big', '--tag', 'direct', '--rehash']);
+    const buffered = await ws.json(['model', 'push', 'r', 'big', 'big', '--tag', 'buffered', '--rehash'], { env: { AIM_DIRECT_IO: '0' } });
+    expect(direct.digest).toBe(buffered.digest);
+    await ws.json(['model', 'pull', 'r', 'big', ws.path('big-pulled'), '--tag', 'direct']);
+    expect((await readFile(ws.path('big-pulled', 'weights.bin'))).equals(await readFile(ws.path('big', 'weights.bin')))).toBe(true);
+  });
 });

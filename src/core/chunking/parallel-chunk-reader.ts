@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
@@ -9,7 +8,8 @@ import type { WorkerReply, WorkerRequest, WorkerSetup } from './cdc-worker.js';
 import { installGear } from './gear-scan.js';
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { digestFromHex, type Digest } from '../format/digest.js';
-import { readFully } from '../../lib/safe-fs.js';
+import { BLOCK } from '../../lib/direct-memory.js';
+import { openSource, readSource, type OpenSource } from './source-file.js';
 
 /** A chunk, with its digest when whoever cut it also hashed it. */
 export interface SourceChunk {
@@ -46,13 +46,6 @@ const OUT_START = 64 * 1024;
 const WINDOWS_START = OUT_START + MAX_WORKERS * OUT_ENTRIES * 4;
 const PAGE = 64 * 1024;
 const workerUrl = new URL('./cdc-worker.js', import.meta.url);
-
-interface OpenFile {
-  handle: FileHandle;
-  size: number;
-  /** Where the next read starts. */
-  offset: number;
-}
 
 interface Window {
   /** Where this window starts in the shared memory, and a view of it. */
@@ -138,13 +131,13 @@ export class ChunkingWorker {
     return { ...chunks, fileDigest: whole.fileDigest };
   }
 
-  private async fill(handle: FileHandle, window: Window, size: number, offset: number): Promise<number> {
+  private async fill(file: OpenSource, window: Window, offset: number): Promise<number> {
     if (window.holds > 0) await new Promise<void>((resolve) => (window.onFree = resolve));
-    const filled = await readFully(handle, window.buffer.subarray(this.reserve, this.reserve + DATA_SIZE), offset);
+    const filled = await readSource(file, window.buffer.subarray(this.reserve, this.reserve + DATA_SIZE), offset);
     window.start = this.reserve;
     window.end = this.reserve + filled;
     window.offset = offset;
-    window.ended = filled < DATA_SIZE || offset + filled >= size;
+    window.ended = filled < DATA_SIZE || offset + filled >= file.size;
     window.carried = [];
     return filled;
   }
@@ -165,10 +158,10 @@ export class ChunkingWorker {
   }
 
   private async *chunks(path: string, onFileDigest: (hex: string) => void): AsyncGenerator<SourceChunk> {
-    const file: OpenFile = { handle: await open(path, 'r'), size: 0, offset: 0 };
+    // Direct reads when the window's new data starts on a block: after a reserve of whole blocks.
+    const file = await openSource(path, this.reserve % BLOCK === 0);
     let readAhead: Promise<void> | undefined;
     try {
-      file.size = (await file.handle.stat()).size;
       // Reads are chained and run a window ahead of the cutting. A window's scan needs only the 31 bytes before its
       // new data, not the cuts of the window before; it is queued right after the hashing of the window before, so
       // the workers hash what the main thread waits for first, then scan while the main thread stores chunks.
@@ -201,8 +194,8 @@ export class ChunkingWorker {
   }
 
   /** Fills `window` with the file's next bytes, and puts the last bytes of `previous` in front as scan context. */
-  private async load(file: OpenFile, window: Window, previous?: Window): Promise<void> {
-    file.offset += await this.fill(file.handle, window, file.size, file.offset);
+  private async load(file: OpenSource, window: Window, previous?: Window): Promise<void> {
+    file.offset += await this.fill(file, window, file.offset);
     if (previous) previous.buffer.copy(window.buffer, this.reserve - CONTEXT, previous.end - CONTEXT, previous.end);
   }
 

@@ -12,6 +12,7 @@ import { IndexCache } from '../../../src/core/store/index-cache.js';
 import { Repository } from '../../../src/core/store/repository.js';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
 const folders: string[] = [];
 afterEach(async () => Promise.all(folders.splice(0).map((f) => rm(f, { recursive: true, force: true }))));
 
@@ -58,6 +59,26 @@ describe('packs', () => {
       for (const entry of await readPackFooter(store, pack, size)) expect(index.lookup(entry.digest)).toEqual({ pack, offset: entry.offset, size: entry.size });
     }
     expect(packs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('chunks that are views of shared memory (the chunk reader\'s windows) land whole and back to back, at every offset in a word', async () => {
+    const { backend: store } = await backend();
+    const shared = Buffer.from(new SharedArrayBuffer(8 * MiB));
+    shared.set(randomBytes(shared.length));
+    // Odd sizes and starts, so that source and pack offsets meet at every offset within an 8-byte word.
+    const views = Array.from({ length: 24 }, (_, i) => shared.subarray(i * 300 * KiB + i, i * 300 * KiB + i + 100 * KiB + i * 13));
+    const writer = newWriter(store);
+    for (const view of views) await writer.add(await digestOf(view), view);
+    await writer.finish();
+
+    const index = await PackIndex.load(store);
+    let offset = 0;
+    for (const view of views) {
+      const at = index.lookup(await digestOf(view))!;
+      expect(at.offset).toBe(offset);
+      expect((await store.getRange(packKey(at.pack), at.offset, at.size)).equals(view)).toBe(true);
+      offset += view.length;
+    }
   });
 
   it('on a folder, packs are written unsynced and all synced, adopted ones too, before the index file names them', async () => {
