@@ -48,6 +48,21 @@ export class ObjectReader {
    * points).
    */
   async send(bucket: string, key: string, range: string | undefined, abortSignal: AbortSignal): Promise<LeanResponse | undefined> {
+    const signed = await this.signedRequest(bucket, key, range);
+    if (!signed) return undefined;
+    const { response } = await this.client.config.requestHandler.handle(signed, { abortSignal });
+    const headers = response.headers;
+    if (response.statusCode >= 300) throw await serviceError(response.statusCode, headers, response.body as Readable | undefined);
+    return {
+      body: response.body as Readable,
+      contentLength: headers['content-length'] === undefined ? undefined : Number(headers['content-length']),
+      contentRange: headers['content-range'],
+      etag: headers.etag,
+    };
+  }
+
+  /** The signed GET, or undefined when the endpoint needs more than plain SigV4. */
+  async signedRequest(bucket: string, key: string, range: string | undefined): Promise<HttpRequest | undefined> {
     const config = this.client.config;
     const endpoint = await this.endpointOf(bucket, key);
     const scheme = (endpoint.properties?.authSchemes as AuthScheme[] | undefined)?.[0];
@@ -63,16 +78,7 @@ export class ObjectReader {
     });
     const signer = this.signer(scheme?.signingRegion ?? (await config.region()), scheme?.signingName ?? 's3');
     // The SDK corrects its clock by the offset it learned from a server's Date header after a skew error; so do we.
-    const signed = await signer.sign(request, { signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)) });
-    const { response } = await config.requestHandler.handle(signed as HttpRequest, { abortSignal });
-    const headers = response.headers;
-    if (response.statusCode >= 300) throw await serviceError(response.statusCode, headers, response.body as Readable | undefined);
-    return {
-      body: response.body as Readable,
-      contentLength: headers['content-length'] === undefined ? undefined : Number(headers['content-length']),
-      contentRange: headers['content-range'],
-      etag: headers.etag,
-    };
+    return (await signer.sign(request, { signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)) })) as HttpRequest;
   }
 
   /**
@@ -122,6 +128,11 @@ async function serviceError(status: number, headers: Record<string, string>, bod
     }
     body.destroy();
   }
+  return serviceErrorOf(status, headers, text);
+}
+
+/** The error for a non-2xx answer whose body (or its first 64 KiB) is `text`. */
+export function serviceErrorOf(status: number, headers: Record<string, string>, text: string): Error {
   const tag = (name: string) => unescapeXml(new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]);
   const code = tag('Code') ?? (status === 404 ? 'NotFound' : `Http${status}`);
   const error = new Error(tag('Message') ?? `${code} (HTTP ${status})`);

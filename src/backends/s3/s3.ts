@@ -2,11 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ConflictError } from '../../lib/errors.js';
 import { type Backend, type ConditionalPut, MAX_OBJECT_BYTES, type ObjectInfo, objectTooLarge, type RepoLocation } from '../backend.js';
-import { createS3Client, KeyedQueue, parseS3Path, readBody, readBodyInto, withRetries } from './s3-client.js';
+import { createS3Client, KeyedQueue, parseS3Path, readBody, withRetries } from './s3-client.js';
 import { type S3Settings, s3Settings } from '../../settings/s3.js';
 import { errorCode, httpStatus, type S3Where, translateS3Error } from './s3-errors.js';
 import { ObjectReader } from './s3-lean-get.js';
 import { listObjects } from './s3-list.js';
+import { BufferReader } from './s3-read-into.js';
 import { CompareAndSwap } from './s3-swap.js';
 
 const SIZE_METADATA = 'aim-size';
@@ -43,6 +44,7 @@ export class S3Backend implements Backend, ConditionalPut {
   });
   /** GetObject without the SDK's per-request middleware where the endpoint allows it (s3-lean-get.ts). */
   private readonly reader: ObjectReader;
+  private readonly buffers: BufferReader;
 
   constructor(location: RepoLocation, settings: S3Settings = s3Settings()) {
     const { bucket, prefix } = parseS3Path(location.path);
@@ -52,6 +54,7 @@ export class S3Backend implements Backend, ConditionalPut {
     this.settings = settings;
     this.client = createS3Client(location, settings);
     this.reader = new ObjectReader(this.client);
+    this.buffers = new BufferReader(this.reader, { connectTimeoutMs: settings.connectTimeoutMs, idleTimeoutMs: settings.idleTimeoutMs, maxIdle: 50 });
     this.where = { location: this.location, bucket, endpoint: location.endpoint, region: location.region, profile: location.profile };
   }
 
@@ -106,13 +109,9 @@ export class S3Backend implements Backend, ConditionalPut {
 
   /** Bytes from `offset` into `target`; past the end reads as 0 bytes. */
   private readRange(key: string, target: Uint8Array, offset: number, ranged: boolean): Promise<number> {
-    // Always an explicit first-last range: suffix ranges (bytes=-N) return wrong bytes on s3rver.
-    const range = ranged ? `bytes=${offset}-${offset + target.length - 1}` : undefined;
     return this.run('read', key, async (abortSignal) => {
       try {
-        const out = await this.reader.get(this.bucket, this.prefix + key, range, abortSignal);
-        // A server that ignores Range answers 200 with the whole object; skip to the offset ourselves.
-        return await readBodyInto(out.body, abortSignal, out.contentLength, target, range && !out.contentRange ? offset : 0);
+        return await this.buffers.readInto(this.bucket, this.prefix + key, target, offset, ranged, abortSignal);
       } catch (error) {
         if (errorCode(error) === 'InvalidRange' || httpStatus(error) === 416) return 0;
         throw error;
@@ -244,6 +243,7 @@ export class S3Backend implements Backend, ConditionalPut {
   }
 
   async close(): Promise<void> {
+    this.buffers.close();
     this.client.destroy();
   }
 }
