@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRequest } from '@smithy/core/protocols';
 import { S3Backend } from '../../src/backends/s3/s3.js';
-import { RawGetter, RawUnsupported } from '../../src/backends/s3/s3-raw-get.js';
+import { RawGetter } from '../../src/backends/s3/s3-raw-get.js';
+import { RawUnsupported } from '../../src/backends/s3/s3-raw-reply.js';
 import { NotFoundError } from '../../src/lib/errors.js';
 
 const OBJECT = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7) % 251));

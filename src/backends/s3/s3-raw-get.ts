@@ -12,9 +12,7 @@
 // bodies are read up to 64 KiB.
 import { connect, type Socket } from 'node:net';
 import type { HttpRequest } from '@smithy/core/protocols';
-
-/** An answer this reader does not parse; the same request goes through the SDK's handler instead. */
-export class RawUnsupported extends Error {}
+import { parseHead, RawUnsupported, type ReplyHead } from './s3-raw-reply.js';
 
 class NetworkFailure extends Error {
   constructor(
@@ -26,49 +24,81 @@ class NetworkFailure extends Error {
   }
 }
 
-/** What the server said before the body: status, lowercased headers, and the body's length. */
-export interface ReplyHead {
-  status: number;
-  headers: Record<string, string>;
-  length: number;
-}
-
-/** A reply's head is a few hundred bytes; one that does not end within this is not an object server's. */
-const MAX_HEAD_BYTES = 16 * 1024;
 /** Each socket reads into one buffer of this size, reused for every read. */
 const READ_BUFFER_BYTES = 128 * 1024;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-/** The head of a reply from its bytes, or undefined while its end has not arrived. */
-export function parseHead(bytes: Buffer): { head: ReplyHead; bodyStart: number } | undefined {
-  const end = bytes.indexOf('\r\n\r\n');
-  if (end < 0) {
-    if (bytes.length > MAX_HEAD_BYTES) throw new RawUnsupported(`reply head longer than ${MAX_HEAD_BYTES} bytes`);
-    return undefined;
-  }
-  const [statusLine, ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
-  const status = /^HTTP\/1\.1 ([2-5]\d\d) /.exec(`${statusLine} `);
-  if (!status) throw new RawUnsupported(`status line ${JSON.stringify(statusLine?.slice(0, 40))}`);
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new RawUnsupported('a header line without a name');
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (name in headers && headers[name] !== value) throw new RawUnsupported(`two different ${name} headers`);
-    headers[name] = value;
-  }
-  const length = headers['content-length'];
-  if (headers['transfer-encoding'] !== undefined || length === undefined || !/^\d{1,15}$/.test(length)) {
-    throw new RawUnsupported('a reply without a plain Content-Length');
-  }
-  return { head: { status: Number(status[1]), headers, length: Number(length) }, bodyStart: end + 4 };
+/** The head, how many body bytes went into the target, and the first 64 KiB of an error answer's body. */
+export interface RawReply {
+  head: ReplyHead;
+  copied: number;
+  errorText?: string;
 }
 
-/** Where one exchange's body bytes go; the socket hands it every piece it reads until the exchange is over. */
-interface Exchange {
-  take(piece: Buffer): void;
-  fail(error: Error): void;
+/**
+ * One request's reply, fed the bytes its socket reads: the head, then the body, whose bytes [skip, skip +
+ * target.length) go into `target`. Ends by calling `done` (with whether the connection may serve another request)
+ * or `failed`, once.
+ */
+class Exchange {
+  private pending = Buffer.alloc(0);
+  private reply: { head: ReplyHead; skip: number } | undefined;
+  private seen = 0;
+  private copied = 0;
+  private readonly errorPieces: Buffer[] = [];
+
+  constructor(
+    private readonly target: Uint8Array,
+    private readonly skipFor: (head: ReplyHead) => number,
+    private readonly done: (reply: RawReply, reusable: boolean) => void,
+    readonly failed: (error: Error) => void,
+  ) {}
+
+  take(piece: Buffer): void {
+    if (this.reply) return this.body(piece);
+    this.pending = Buffer.concat([this.pending, piece]);
+    let parsed: ReturnType<typeof parseHead>;
+    try {
+      parsed = parseHead(this.pending);
+    } catch (error) {
+      return this.failed(error as Error);
+    }
+    if (!parsed) return;
+    this.reply = { head: parsed.head, skip: this.skipFor(parsed.head) };
+    const rest = this.pending.subarray(parsed.bodyStart);
+    this.pending = Buffer.alloc(0);
+    if (rest.length > 0) this.body(rest);
+    else if (parsed.head.length === 0) this.finish(parsed.head.status < 300);
+  }
+
+  private body(piece: Buffer): void {
+    const { head, skip } = this.reply!;
+    if (piece.length > head.length - this.seen) return this.failed(new RawUnsupported('bytes past the announced body'));
+    const seen = this.seen;
+    this.seen += piece.length;
+    if (head.status >= 300) {
+      if (seen < MAX_ERROR_BODY_BYTES) this.errorPieces.push(Buffer.from(piece.subarray(0, MAX_ERROR_BODY_BYTES - seen)));
+      // The connection is not reused after an error: some servers close it after one.
+      if (this.seen === head.length || this.seen >= MAX_ERROR_BODY_BYTES) this.finish(false);
+      return;
+    }
+    const window = skip + this.target.length;
+    const from = Math.max(skip, seen);
+    const to = Math.min(window, this.seen);
+    if (to > from) {
+      this.target.set(piece.subarray(from - seen, to - seen), from - skip);
+      this.copied = to - skip;
+    }
+    // Bytes past the window are not ours to take: the read ends there and the connection is dropped.
+    if (this.seen > window) this.finish(false);
+    else if (this.seen === head.length) this.finish(true);
+  }
+
+  private finish(reusable: boolean): void {
+    const { head } = this.reply!;
+    const errorText = head.status >= 300 ? Buffer.concat(this.errorPieces).toString('utf8') : undefined;
+    this.done({ head, copied: this.copied, errorText }, reusable && head.headers.connection?.toLowerCase() !== 'close');
+  }
 }
 
 interface PooledSocket {
@@ -91,79 +121,36 @@ export class RawGetter {
 
   /**
    * Sends `request` and copies body bytes [skip, skip + target.length) into `target`; `skipFor` picks `skip` from
-   * the reply's head (a server that ignores Range sends the object from its start). Resolves with the head and how
-   * many bytes were copied; an answer of 300 or more resolves with the first 64 KiB of its body as `errorText`.
+   * the reply's head (a server that ignores Range sends the object from its start).
    */
-  get(request: HttpRequest, target: Uint8Array, skipFor: (head: ReplyHead) => number, signal: AbortSignal): Promise<{ head: ReplyHead; copied: number; errorText?: string }> {
-    const endpoint = `${request.hostname}:${request.port ?? 80}`;
-    const pooled = this.takeIdle(endpoint) ?? this.open(request.hostname, request.port ?? 80);
+  get(request: HttpRequest, target: Uint8Array, skipFor: (head: ReplyHead) => number, signal: AbortSignal): Promise<RawReply> {
+    const port = request.port ?? 80;
+    const endpoint = `${request.hostname}:${port}`;
+    const pooled = this.takeIdle(endpoint) ?? this.open(request.hostname, port);
     return new Promise((resolve, reject) => {
-      let pending = Buffer.alloc(0);
-      let reply: { head: ReplyHead; skip: number } | undefined;
-      let seen = 0;
-      let copied = 0;
-      const errorPieces: Buffer[] = [];
-      const finish = (reuse: boolean) => {
+      const end = () => {
         pooled.exchange = undefined;
         signal.removeEventListener('abort', onAbort);
-        if (reuse && reply!.head.headers.connection?.toLowerCase() !== 'close') this.putIdle(endpoint, pooled);
-        else pooled.socket.destroy();
-        const errorText = reply!.head.status >= 300 ? Buffer.concat(errorPieces).toString('utf8') : undefined;
-        resolve({ head: reply!.head, copied, errorText });
       };
-      const fail = (error: Error) => {
-        pooled.exchange = undefined;
-        signal.removeEventListener('abort', onAbort);
+      const done = (reply: RawReply, reusable: boolean) => {
+        end();
+        if (reusable) this.putIdle(endpoint, pooled);
+        else pooled.socket.destroy();
+        resolve(reply);
+      };
+      const failed = (error: Error) => {
+        end();
         pooled.socket.destroy();
         reject(error);
       };
-      const onAbort = () => fail(signal.reason as Error);
-      const body = (piece: Buffer) => {
-        const { head, skip } = reply!;
-        const room = head.length - seen;
-        if (piece.length > room) return fail(new RawUnsupported('bytes past the announced body'));
-        if (head.status >= 300) {
-          if (seen < MAX_ERROR_BODY_BYTES) errorPieces.push(Buffer.from(piece.subarray(0, MAX_ERROR_BODY_BYTES - seen)));
-        } else {
-          const window = skip + target.length;
-          const from = Math.max(skip, seen);
-          const to = Math.min(window, seen + piece.length);
-          if (to > from) {
-            target.set(piece.subarray(from - seen, to - seen), from - skip);
-            copied = to - skip;
-          }
-          // Bytes past the window are not ours to take: the read ends there and the connection is dropped.
-          if (seen + piece.length > window) return (seen += piece.length), finish(false);
-        }
-        seen += piece.length;
-        if (seen === head.length) finish(head.status < 300);
-        else if (head.status >= 300 && seen >= MAX_ERROR_BODY_BYTES) finish(false);
-      };
-      pooled.exchange = {
-        take: (piece) => {
-          if (reply) return body(piece);
-          pending = Buffer.concat([pending, piece]);
-          let parsed: ReturnType<typeof parseHead>;
-          try {
-            parsed = parseHead(pending);
-          } catch (error) {
-            return fail(error as Error);
-          }
-          if (!parsed) return;
-          reply = { head: parsed.head, skip: skipFor(parsed.head) };
-          const rest = pending.subarray(parsed.bodyStart);
-          pending = Buffer.alloc(0);
-          if (rest.length > 0) body(rest);
-          else if (reply.head.length === 0) finish(reply.head.status < 300);
-        },
-        fail,
-      };
+      const onAbort = () => failed(signal.reason as Error);
       if (signal.aborted) return onAbort();
+      pooled.exchange = new Exchange(target, skipFor, done, failed);
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         pooled.socket.write(requestText(request));
       } catch (error) {
-        fail(error as Error);
+        failed(error as Error);
       }
     });
   }
@@ -216,11 +203,11 @@ export class RawGetter {
     const connectTimer = setTimeout(() => socket.destroy(new NetworkFailure(`no connection within ${this.options.connectTimeoutMs} ms`, 'ETIMEDOUT')), this.options.connectTimeoutMs);
     socket.once('connect', () => clearTimeout(connectTimer));
     socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy(new NetworkFailure(`no byte for ${this.options.idleTimeoutMs} ms`, 'ETIMEDOUT')));
-    socket.on('error', (error) => pooled.exchange?.fail(error));
+    socket.on('error', (error) => pooled.exchange?.failed(error));
     socket.on('close', () => {
       clearTimeout(connectTimer);
       this.forget(pooled);
-      pooled.exchange?.fail(new NetworkFailure('the connection closed before the reply ended', 'ECONNRESET'));
+      pooled.exchange?.failed(new NetworkFailure('the connection closed before the reply ended', 'ECONNRESET'));
     });
     return pooled;
   }

@@ -1,6 +1,7 @@
 import { readBodyInto } from './s3-client.js';
 import { type ObjectReader, serviceErrorOf } from './s3-lean-get.js';
-import { RawGetter, type RawGetOptions, RawUnsupported, type ReplyHead } from './s3-raw-get.js';
+import { RawGetter, type RawGetOptions } from './s3-raw-get.js';
+import { RawUnsupported, type ReplyHead } from './s3-raw-reply.js';
 
 /**
  * Chunk reads into the caller's buffer: over plain HTTP through RawGetter (s3-raw-get.ts, the cheapest way in CPU),
