@@ -2,10 +2,12 @@
 // leaves them, through the real CLI under the harness's time and memory bound: what a push takes back from a
 // pending push costs it a bounded amount of memory, however the planted pack is shaped, and the push still stores
 // and tags a version that pulls byte for byte.
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
+import { digestOf } from '../../src/core/format/digest.js';
 import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
 import { runBounded } from './harness.js';
 
@@ -58,4 +60,44 @@ describe('hostile pending pushes', () => {
     expect(pull.code, pull.stderr).toBe(0);
     await expectSameTree(ws.path('dest'), ws.path('src-b'));
   });
+});
+
+describe('hostile key objects', () => {
+  it('32 key objects each leading to a shard as big as a push reads (32,768 entries, or the most bytes) keep the push within its memory bound', async () => {
+    const ws = await repositoryWithOneVersion();
+    // A model whose files are each one key chunk (digest hex "00..."), found by trying contents.
+    const keyChunks: string[] = [];
+    await mkdir(ws.path('src-keys'));
+    for (let n = 0; keyChunks.length < 32; n++) {
+      const bytes = Buffer.from(`key chunk candidate ${n}\n`);
+      const digest = await digestOf(bytes);
+      if (!digest.startsWith('blake3:00')) continue;
+      keyChunks.push(digest);
+      await writeFile(ws.path('src-keys', `k${keyChunks.length}.txt`), bytes);
+    }
+    // Each key object names its own shard of the most entries a push still learns; every other one is also just
+    // under the size a push still reads, packed with more, shorter entries.
+    const maxShardBytes = 32_768 * 128 + 64 * 1024;
+    for (const [i, digest] of keyChunks.entries()) {
+      const shard = randomBytes(16).toString('hex');
+      const hex = digest.slice(7);
+      await mkdir(ws.path('repo', 'keys', hex.slice(2, 4)), { recursive: true });
+      await writeFile(ws.path('repo', 'keys', hex.slice(2, 4), hex), `${shard}\n`);
+      const entries: string[] = [];
+      let bytes = 64;
+      for (let e = 0; bytes < maxShardBytes - 200 && (i % 2 === 1 || e < 32_768); e++) {
+        const entry = `["blake3:${randomBytes(32).toString('hex')}",${e},1]`;
+        entries.push(entry);
+        bytes += entry.length + 1;
+      }
+      await mkdir(ws.path('repo', 'index'), { recursive: true });
+      await writeFile(ws.path('repo', 'index', `${shard}.json`), `{"format":1,"packs":{"${i.toString(16).padStart(32, 'e')}":[${entries.join(',')}]}}\n`);
+    }
+
+    const push = await runBounded(ws, ['push', 'r/keys:v1', 'src-keys'], { timeoutMs: 120_000 });
+    expect(push.code, push.stderr).toBe(0);
+    const pull = await runBounded(ws, ['pull', 'r/keys:v1', 'dest']);
+    expect(pull.code, pull.stderr).toBe(0);
+    await expectSameTree(ws.path('dest'), ws.path('src-keys'));
+  }, 180_000);
 });
