@@ -3,7 +3,7 @@
 // pending push costs it a bounded amount of memory, however the planted pack is shaped, and the push still stores
 // and tags a version that pulls byte for byte.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -100,4 +100,31 @@ describe('hostile key objects', () => {
     expect(pull.code, pull.stderr).toBe(0);
     await expectSameTree(ws.path('dest'), ws.path('src-keys'));
   }, 180_000);
+});
+
+describe('a push while a repair is under way', () => {
+  const mapsOf = async (ws: Workspace): Promise<string[]> => {
+    const folders = await readdir(ws.path('repo', 'locations')).catch(() => [] as string[]);
+    return (await Promise.all(folders.map(async (f) => (await readdir(ws.path('repo', 'locations', f))).map((name) => name.slice(0, 64))))).flat();
+  };
+
+  it('writes no location map while a repair that began is not over (it may already have deleted the maps naming what it drops)', async () => {
+    const ws = await repositoryWithOneVersion();
+    const started = (ago: number): string => `started ${new Date(Date.now() - ago).toISOString()} 3b0c3c1e-0000-4000-8000-000000000000\n`;
+    await writeFile(ws.path('repo', 'removals'), started(0));
+    const push = await runBounded(ws, ['push', 'r/b:v1', 'src-b']);
+    expect(push.code, push.stderr).toBe(0);
+    const digest = /blake3:([0-9a-f]{64})/.exec(push.stdout + push.stderr)![1]!;
+    expect(await mapsOf(ws)).not.toContain(digest);
+    expect(push.stderr).toMatch(/repair of r is under way/);
+    const pull = await runBounded(ws, ['pull', 'r/b:v1', 'dest']);
+    expect(pull.code, pull.stderr).toBe(0);
+    await expectSameTree(ws.path('dest'), ws.path('src-b'));
+
+    // A repair killed over an hour ago blocks nothing: the next push of the version writes its map.
+    await writeFile(ws.path('repo', 'removals'), started(2 * 60 * 60 * 1000));
+    const again = await runBounded(ws, ['push', 'r/b:v1', 'src-b']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await mapsOf(ws)).toContain(digest);
+  });
 });
