@@ -3,13 +3,13 @@
 // pending push costs it a bounded amount of memory, however the planted pack is shaped, and the push still stores
 // and tags a version that pulls byte for byte.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { digestOf } from '../../src/core/format/digest.js';
 import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
-import { runBounded } from './harness.js';
+import { expectRefused, expectUnchanged, runBounded, snapshot } from './harness.js';
 
 const MiB = 1024 * 1024;
 const workspaces: Workspace[] = [];
@@ -126,5 +126,14 @@ describe('a push while a repair is under way', () => {
     const again = await runBounded(ws, ['push', 'r/b:v1', 'src-b']);
     expect(again.code, again.stderr).toBe(0);
     expect(await mapsOf(ws)).toContain(digest);
+  });
+
+  it('aim repo upgrade refuses to run while a repair is under way, writing nothing', async () => {
+    const ws = await repositoryWithOneVersion();
+    await rm(ws.path('repo', 'locations'), { recursive: true });
+    await writeFile(ws.path('repo', 'removals'), `started ${new Date().toISOString()} 3b0c3c1e-0000-4000-8000-000000000000\n`);
+    const before = await snapshot(ws.path('repo'));
+    await expectRefused(ws, ['repo', 'upgrade', 'r'], /a repair of .* is under way/);
+    await expectUnchanged(ws.path('repo'), before);
   });
 });
