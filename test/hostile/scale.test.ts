@@ -1,7 +1,7 @@
-// The keys of issue 21's push (pending records and the packs named after them) as an attacker or a damaged disk
-// leaves them, through the real CLI under the harness's time and memory bound: what a push takes back from a
-// pending push costs it a bounded amount of memory, however the planted pack is shaped, and the push still stores
-// and tags a version that pulls byte for byte.
+// The keys of issue 21's push as an attacker, a damaged disk or a teammate leaves them, through the real CLI under
+// the harness's time and memory bound: a pending push's planted pack and key objects leading to the largest shards a
+// push reads cost it a bounded amount of memory, and the push still tags a version that pulls byte for byte; a push
+// or an upgrade while a repair is under way writes no location map that could outlive the repair's deletion of them.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
