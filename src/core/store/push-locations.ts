@@ -23,6 +23,11 @@ import type { Repository } from './repository.js';
 /** Tagged versions of the model whose maps a push reads. */
 const RELATED_VERSIONS = 32;
 /**
+ * Chunks a push learns from those maps (~200 bytes each held): the newest versions are read until this many are
+ * known, so 32 versions of a big model that share few chunks do not take a push past its memory bound.
+ */
+export const MAX_RELATED_CHUNKS = 1_000_000;
+/**
  * Shards one push learns through key chunks: about 3 MB and 32,768 entries each, so memory stays bounded (32 such
  * shards took a push to a peak RSS of 527 MiB even read one at a time; 16, to 319).
  */
@@ -45,6 +50,7 @@ export class PushLocations implements ChunkLocations {
     private readonly note: (message: string) => void,
     /** Local copies of shards: index files never change, so one read before is not read again. */
     private readonly cache: IndexCache = IndexCache.forRepository(repo.location),
+    private readonly maxRelatedChunks = MAX_RELATED_CHUNKS,
   ) {}
 
   get size(): number {
@@ -122,11 +128,13 @@ export class PushLocations implements ChunkLocations {
     for (const [pack, entries] of packs) for (const { digest, offset, size } of entries) this.learnOne(digest, { pack, offset, size });
   }
 
-  /** The maps of the model's newest tagged versions, several at once. */
+  /** The maps of the model's newest tagged versions, several at once, until MAX_RELATED_CHUNKS are known. */
   private async learnRelated(): Promise<void> {
     const tags = await this.repo.listTags(this.model).catch(() => []);
     const newest = new Set(tags.reverse().map((tag) => tag.digest));
-    await forEachConcurrently([...newest].slice(0, RELATED_VERSIONS), 8, (digest) => this.learnVersion(digest));
+    await forEachConcurrently([...newest].slice(0, RELATED_VERSIONS), 8, async (digest) => {
+      if (this.chunks.size < this.maxRelatedChunks) await this.learnVersion(digest);
+    });
   }
 
   /**
