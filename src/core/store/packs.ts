@@ -4,7 +4,7 @@ import { forEachConcurrently } from '../../lib/concurrently.js';
 import { digestOf, type Digest } from '../format/digest.js';
 import { IntegrityError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
-import { MAX_FOOTER_BYTES, MAX_PACK_BYTES } from '../format/schemas/limits.js';
+import { MAX_CHUNK_BYTES, MAX_FOOTER_BYTES, MAX_PACK_BYTES } from '../format/schemas/limits.js';
 import { corrupt, describeValue, isPackId } from '../format/schemas/parse.js';
 import { INDEX_FILE_FORMAT, PACK_FOOTER_FORMAT, parseIndexFile as parseStoredIndex, parsePackFooter, type StoredEntry } from '../format/schemas/store.js';
 import type { IndexCache } from './index-cache.js';
@@ -211,13 +211,26 @@ export async function readIntactPack(backend: Backend, pack: string): Promise<Pa
   }
 }
 
+/**
+ * The entries whose bytes hash to their digest, read in windows of at most MAX_CHUNK_BYTES (or one entry) each: a
+ * planted sparse pack of 1 GiB with a footer pointing at its end is then never held whole.
+ */
 async function intactEntries(backend: Backend, key: string, entries: PackEntry[]): Promise<PackEntry[]> {
-  if (entries.length === 0) return [];
-  const end = Math.max(...entries.map((entry) => entry.offset + entry.size));
-  const bytes = await backend.getRange(key, 0, end);
+  const byOffset = [...entries].sort((a, b) => a.offset - b.offset);
   const intact: PackEntry[] = [];
-  for (const entry of entries) {
-    if ((await digestOf(bytes.subarray(entry.offset, entry.offset + entry.size))) === entry.digest) intact.push(entry);
+  for (let first = 0; first < byOffset.length; ) {
+    const start = byOffset[first]!.offset;
+    let end = start + byOffset[first]!.size;
+    let next = first + 1;
+    for (; next < byOffset.length && Math.max(end, byOffset[next]!.offset + byOffset[next]!.size) - start <= MAX_CHUNK_BYTES; next++) {
+      end = Math.max(end, byOffset[next]!.offset + byOffset[next]!.size);
+    }
+    const bytes = await backend.getRange(key, start, end - start);
+    for (const entry of byOffset.slice(first, next)) {
+      const at = entry.offset - start;
+      if ((await digestOf(bytes.subarray(at, at + entry.size))) === entry.digest) intact.push(entry);
+    }
+    first = next;
   }
   return intact;
 }

@@ -28,6 +28,16 @@ const MAX_ADOPTED_PUSHES = 64;
 const ABANDONED_MS = 60 * 60 * 1000;
 /** Packs taken back from one pending push: more than a 1 TiB push writes. */
 const MAX_PACKS_PER_PUSH = 100_000;
+/**
+ * Names under `pending/` one push looks at: a folder littered with millions of records (or junk names) costs each
+ * push this many reads, not one per record. Those past it wait for a later push, once these are cleared.
+ */
+export const MAX_PENDING_RECORDS_READ = 4 * MAX_ADOPTED_PUSHES;
+/**
+ * Chunks one push takes back from all the footers it reads (a killed push of 1 TiB in 1 MiB chunks): each is held in
+ * memory and named in this push's index, so planted footers of 64 MiB each cannot make a push run out of memory.
+ */
+export const MAX_ADOPTED_CHUNKS = 1_000_000;
 
 export const newPushId = (): string => randomBytes(8).toString('hex');
 export const pendingKey = (pushId: string): string => `pending/${pushId}`;
@@ -49,7 +59,9 @@ export async function deletePendingRecords(backend: Backend, pushIds: Iterable<s
  */
 async function pendingPushes(backend: Backend, ownId: string): Promise<Array<{ id: string; startedAt: string }>> {
   const found: Array<{ id: string; startedAt: string }> = [];
+  let listed = 0;
   for await (const { key } of backend.list('pending/')) {
+    if (++listed > MAX_PENDING_RECORDS_READ) break;
     const id = PENDING_KEY.exec(key)?.[1];
     if (!id || id === ownId) continue;
     const bytes = await getBounded(backend, key, PENDING_FORMAT, `${key} in ${backend.location}`).catch(() => undefined);
@@ -67,27 +79,30 @@ export interface AdoptedPacks {
 }
 
 /** The packs of every pending push but `ownId`, each read back from its footer (packs.ts, readIntactPack). */
-export async function adoptPendingPacks(backend: Backend, ownId: string): Promise<AdoptedPacks> {
+export async function adoptPendingPacks(backend: Backend, ownId: string, maxChunks = MAX_ADOPTED_CHUNKS): Promise<AdoptedPacks> {
   const packs = new Map<string, PackEntry[]>();
   const pushIds: string[] = [];
+  const budget = { chunks: maxChunks };
   for (const { id, startedAt } of await pendingPushes(backend, ownId).catch(() => [])) {
     // Best effort: a listing that fails only costs the chunks it would have brought back.
-    const adopted = await adoptPacksOf(backend, id, packs).catch(() => 0);
+    const adopted = await adoptPacksOf(backend, id, packs, budget).catch(() => 0);
     if (adopted > 0 || Date.now() - Date.parse(startedAt) > ABANDONED_MS) pushIds.push(id);
   }
   return { packs, pushIds };
 }
 
-/** Adds the packs of push `pushId` that read back to `into`; returns how many. */
-async function adoptPacksOf(backend: Backend, pushId: string, into: Map<string, PackEntry[]>): Promise<number> {
+/** Adds the packs of push `pushId` that read back to `into`, while `budget` lasts; returns how many. */
+async function adoptPacksOf(backend: Backend, pushId: string, into: Map<string, PackEntry[]>, budget: { chunks: number }): Promise<number> {
   let listed = 0;
   let adopted = 0;
   const keyPattern = new RegExp(`^packs/${pushId.slice(0, 2)}/(${pushId}[0-9a-f]{16})$`);
   for await (const { key } of backend.list(`packs/${pushId.slice(0, 2)}/${pushId}`)) {
+    if (++listed > MAX_PACKS_PER_PUSH || budget.chunks <= 0) break;
     const pack = keyPattern.exec(key)?.[1];
-    if (!pack || ++listed > MAX_PACKS_PER_PUSH) continue;
+    if (!pack) continue;
     const entries = await readIntactPack(backend, pack);
-    if (entries && entries.length > 0) {
+    if (entries && entries.length > 0 && entries.length <= budget.chunks) {
+      budget.chunks -= entries.length;
       into.set(pack, entries);
       adopted++;
     }

@@ -4,7 +4,7 @@ import type { Manifest } from '../format/manifest.js';
 import { INDEX_FILE_FORMAT, parseIndexFile } from '../format/schemas/store.js';
 import { getBounded } from './bounded-read.js';
 import { IndexCache } from './index-cache.js';
-import { MAX_SHARD_BYTES } from './index-shards.js';
+import { MAX_SHARD_BYTES, SHARD_ENTRIES } from './index-shards.js';
 import { isKeyChunk, readKeyObject } from './keys.js';
 import { readLocationMap } from './locations.js';
 import { indexKey, tryParse, type ChunkLocations, type PackedChunk, type PackEntry, type PackIndex } from './packs.js';
@@ -22,8 +22,16 @@ import type { Repository } from './repository.js';
 
 /** Tagged versions of the model whose maps a push reads. */
 const RELATED_VERSIONS = 32;
-/** Shards one push learns through key chunks: about 3 MB each, so memory stays bounded. */
-const MAX_SHARDS = 32;
+/**
+ * Chunks a push learns from those maps (~200 bytes each held): the newest versions are read until this many are
+ * known, so 32 versions of a big model that share few chunks do not take a push past its memory bound.
+ */
+export const MAX_RELATED_CHUNKS = 1_000_000;
+/**
+ * Shards one push learns through key chunks: about 3 MB and 32,768 entries each, so memory stays bounded (32 such
+ * shards took a push to a peak RSS of 527 MiB even read one at a time; 16, to 319).
+ */
+export const MAX_SHARDS = 16;
 
 export class PushLocations implements ChunkLocations {
   private readonly chunks = new Map<Digest, PackedChunk>();
@@ -35,12 +43,14 @@ export class PushLocations implements ChunkLocations {
   private readonly keysAsked = new Map<Digest, Promise<void>>();
   private readonly keysInFlight = new Set<Promise<void>>();
   private readonly shards = new Set<string>();
+  private shardReads: Promise<void> = Promise.resolve();
   constructor(
     private readonly repo: Repository,
     private readonly model: string,
     private readonly note: (message: string) => void,
     /** Local copies of shards: index files never change, so one read before is not read again. */
     private readonly cache: IndexCache = IndexCache.forRepository(repo.location),
+    private readonly maxRelatedChunks = MAX_RELATED_CHUNKS,
   ) {}
 
   get size(): number {
@@ -118,11 +128,13 @@ export class PushLocations implements ChunkLocations {
     for (const [pack, entries] of packs) for (const { digest, offset, size } of entries) this.learnOne(digest, { pack, offset, size });
   }
 
-  /** The maps of the model's newest tagged versions, several at once. */
+  /** The maps of the model's newest tagged versions, several at once, until MAX_RELATED_CHUNKS are known. */
   private async learnRelated(): Promise<void> {
     const tags = await this.repo.listTags(this.model).catch(() => []);
     const newest = new Set(tags.reverse().map((tag) => tag.digest));
-    await forEachConcurrently([...newest].slice(0, RELATED_VERSIONS), 8, (digest) => this.learnVersion(digest));
+    await forEachConcurrently([...newest].slice(0, RELATED_VERSIONS), 8, async (digest) => {
+      if (this.chunks.size < this.maxRelatedChunks) await this.learnVersion(digest);
+    });
   }
 
   /**
@@ -148,7 +160,10 @@ export class PushLocations implements ChunkLocations {
         const shard = await readKeyObject(this.repo.backend, digest);
         if (!shard || this.shards.has(shard) || this.shards.size >= MAX_SHARDS) return;
         this.shards.add(shard);
-        this.learnShard(await this.readShard(shard));
+        // One shard read and parsed at a time: 32 at once held ~20 MB of text and parsed copies each (peak 600 MiB).
+        const reading = this.shardReads.then(async () => this.learnShard(await this.readShard(shard)));
+        this.shardReads = reading.catch(() => undefined);
+        await reading;
       })().catch(() => undefined);
       const inFlight = asking.finally(() => this.keysInFlight.delete(inFlight));
       this.keysInFlight.add(inFlight);
@@ -158,7 +173,7 @@ export class PushLocations implements ChunkLocations {
   }
 
   /**
-   * An index file named by a key object, at most as big as a shard aim writes. A local copy is used only while the
+   * An index file named by a key object, at most as big (and naming at most as many chunks) as a shard aim writes. A local copy is used only while the
    * repository still has the file: one a repair replaced may name chunks it dropped.
    */
   private async readShard(id: string): Promise<Map<string, PackEntry[]>> {
@@ -174,6 +189,8 @@ export class PushLocations implements ChunkLocations {
       packs = parseIndexFile(bytes, where);
       await this.cache.put(id, bytes);
     }
+    // No shard aim writes names more: a planted one of many tiny entries is not learned.
+    if (Object.values(packs).reduce((sum, entries) => sum + entries.length, 0) > SHARD_ENTRIES) return new Map();
     return new Map(Object.entries(packs).map(([pack, entries]) => [pack, entries.map(([digest, offset, size]) => ({ digest, offset, size }))]));
   }
 }

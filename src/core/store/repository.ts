@@ -32,6 +32,7 @@ export interface TagRecord {
 const REMOVALS_KEY = 'removals';
 /** How a removal mark written before chunks are dropped begins. */
 const REMOVAL_STARTED = 'started';
+const STALE_REMOVAL_MS = 60 * 60 * 1000;
 export const blobKey = (digest: Digest): string => `blobs/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
 export const manifestKey = (digest: Digest): string => `manifests/blake3/${digestHex(digest).slice(0, 2)}/${digestHex(digest)}`;
 export const tagKey = (model: string, tag: string): string => `models/${checkModelName(model)}/tags/${checkTagName(tag)}`;
@@ -196,6 +197,15 @@ export class Repository {
   async markRemovals(phase: 'started' | 'done' = 'done'): Promise<void> {
     const mark = `${phase === 'started' ? `${REMOVAL_STARTED} ` : ''}${new Date().toISOString()} ${randomUUID()}`;
     await this.backend.put(REMOVALS_KEY, Buffer.from(`${mark}\n`));
+  }
+
+  /**
+   * Whether `mark` says a removal began and has not ended: a repair under way may still drop chunks after its
+   * listing of location maps. One that began over an hour ago is taken for killed, so that it blocks nothing forever.
+   */
+  static removalUnderWay(mark: string | undefined): boolean {
+    if (!mark?.startsWith(`${REMOVAL_STARTED} `)) return false;
+    return !(Date.now() - Date.parse(mark.split(' ')[1]!) > STALE_REMOVAL_MS);
   }
 
   async hasManifest(digest: Digest): Promise<boolean> {

@@ -5,7 +5,7 @@ import { scanIndex, type IndexScan } from './index-scan.js';
 import { keyObjectBody, keyObjectKey, readKeyObject, writeKeyObject } from './keys.js';
 import { readLocationMap, writeLocationMap } from './locations.js';
 import { modelNames, readableTags, type RepoProblem } from './model-listing.js';
-import { PACKED_FORMAT, type Repository } from './repository.js';
+import { PACKED_FORMAT, Repository } from './repository.js';
 
 // `aim repo upgrade`: brings a packed repository written by an older aim up to the keys that let one model's pull,
 // verify and push read only what that model needs: a location map for every tagged version that lacks one, and a
@@ -108,6 +108,9 @@ export async function upgradeRepository(repo: Repository, options: UpgradeOption
   }
   // A repair that drops chunks after the index was read would see its work undone by a map naming them.
   const mark = await repo.removalMark();
+  if (Repository.removalUnderWay(mark)) {
+    throw new ConflictError(`a repair of ${repo.location} is under way`, { hint: 'run the upgrade once `aim verify --repair` has ended' });
+  }
   const versions = await taggedVersions(repo, result.problems);
   const { unmapped, chunks } = await unmappedVersions(repo, versions, result, concurrency);
   note(`reading the index files of ${repo.name} for ${unmapped.length} version(s) without a location map`);

@@ -7,7 +7,7 @@ import { locationMapKey, writeLocationMap } from '../store/locations.js';
 import { stopHereInTests } from '../store/test-stop.js';
 import { startPushRun, type PushRun } from './push-run.js';
 import { StatCache, type CachedFile } from './stat-cache.js';
-import type { Repository } from '../store/repository.js';
+import { Repository } from '../store/repository.js';
 import { FilePrefetch } from './prefetch.js';
 import { refreshIndex } from '../store/repo-index.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
@@ -71,7 +71,10 @@ async function commitVersion(
   const digest = await manifestDigest(encodeManifest(manifest));
   // A version already there (an unchanged re-push, or a rerun after a kill) is not written again, nor its map.
   const stored = await repo.hasManifest(digest);
-  if (run.context.locations) {
+  if (run.context.locations && Repository.removalUnderWay(removals)) {
+    // Its deletion of the maps naming what it drops may already have passed: a map written now could outlive it.
+    progress.note(`a repair of ${repo.name} is under way: version ${digest} is pushed without a location map (pulls read the whole index until \`aim repo upgrade ${repo.name}\` or a later push writes it)`);
+  } else if (run.context.locations) {
     if (await writeMap(repo, digest, manifest, stored, run.context, progress)) await refuseAfterRemoval(repo, digest, removals);
   }
   stopHereInTests('map');

@@ -14,7 +14,7 @@ import { keyObjectKey } from '../../../src/core/store/keys.js';
 import { PackWriter } from '../../../src/core/store/pack-writer.js';
 import type { PackEntry } from '../../../src/core/store/packs.js';
 import { adoptPendingPacks, newPushId } from '../../../src/core/store/pending.js';
-import { PushLocations } from '../../../src/core/store/push-locations.js';
+import { MAX_SHARDS, PushLocations } from '../../../src/core/store/push-locations.js';
 import { Repository } from '../../../src/core/store/repository.js';
 
 const folders: string[] = [];
@@ -139,7 +139,7 @@ describe('where a push learns chunks: key chunks and their shards', () => {
     expect(notes).toEqual([]);
   });
 
-  it('learns at most 32 shards in one push, however many key chunks lead elsewhere', async () => {
+  it('learns at most MAX_SHARDS shards in one push, however many key chunks lead elsewhere', async () => {
     const { store, locations } = await repository();
     const keys: Digest[] = [];
     for (let n = 0; n < 40; n++) {
@@ -150,8 +150,8 @@ describe('where a push learns chunks: key chunks and their shards', () => {
     }
     const pushing = locations();
     const known = await Promise.all(keys.map((key) => pushing.has(key, 10)));
-    expect(known.filter(Boolean).length).toBe(32);
-    expect(pushing.size).toBe(32);
+    expect(known.filter(Boolean).length).toBe(MAX_SHARDS);
+    expect(pushing.size).toBe(MAX_SHARDS);
   });
 });
 
