@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,5 +33,18 @@ describe('FilePrefetch', () => {
     expect(await prefetch.take(40)).toBeUndefined(); // too big: streamed as it is pushed
     expect(await prefetch.take(41)).toBeUndefined(); // not wanted (the stat cache vouches for it)
     expect(await prefetch.take(42)).toBeUndefined(); // unreadable: the usual read says why
+  });
+
+  it('reads tiny files (on the main thread) and larger small ones alike, and passes over a FIFO swapped in without blocking', async () => {
+    const tiny = await sourceFile('tiny', Buffer.alloc(64 * 1024, 5));
+    const larger = await sourceFile('larger', Buffer.alloc(64 * 1024 + 1, 6));
+    const swapped = await sourceFile('swapped', Buffer.alloc(100, 7));
+    await rm(swapped.absolute);
+    execFileSync('mkfifo', [swapped.absolute]); // no writer: a blocking open for reading would wait for ever
+    const prefetch = new FilePrefetch([tiny, larger, swapped], () => true);
+
+    expect(await prefetch.take(0)).toEqual(Buffer.alloc(64 * 1024, 5));
+    expect(await prefetch.take(1)).toEqual(Buffer.alloc(64 * 1024 + 1, 6));
+    expect(await prefetch.take(2)).toBeUndefined(); // the usual read refuses it with its own message
   });
 });
