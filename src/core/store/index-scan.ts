@@ -6,7 +6,7 @@ import type { Digest } from '../format/digest.js';
 import { INDEX_FILE_FORMAT, parseIndexFile } from '../format/schemas/store.js';
 import { getBounded } from './bounded-read.js';
 import { isKeyChunk } from './keys.js';
-import { indexKey, type PackedChunk } from './packs.js';
+import { indexIdOf, indexKey, type PackedChunk } from './packs.js';
 
 // One pass over every index file that keeps only what it was asked for, so that a repository-wide command (`aim repo
 // upgrade`) holds one index file at a time and the answers, not the whole index: in a repository naming 20 million
@@ -20,8 +20,6 @@ export interface IndexScan {
   /** Each key chunk's first index file (by id) among those still listed. */
   keyShards: Map<Digest, string>;
 }
-
-const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
 
 async function learnFrom(backend: Backend, id: string, wanted: ReadonlySet<Digest>, scan: IndexScan): Promise<void> {
   const where = `${indexKey(id)} in ${backend.location}`;

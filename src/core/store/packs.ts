@@ -61,7 +61,7 @@ export function packKey(id: string): string {
   return `packs/${id.slice(0, 2)}/${id}`;
 }
 export const indexKey = (id: string): string => `index/${id}.json`;
-const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
+export const indexIdOf = (key: string): string | undefined => /^index\/([0-9a-f]{32})\.json$/.exec(key)?.[1];
 
 /** The footer a pack ends with; `entries` must describe the bytes before it. */
 export function packFooter(entries: PackEntry[]): Buffer {
