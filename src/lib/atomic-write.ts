@@ -73,17 +73,20 @@ export async function syncFolder(folder: string): Promise<void> {
   }
 }
 
+/** Makes a regular file's bytes durable (never through a link). */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await openRegular(path);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Makes files written with `durable: false` durable, then their folders (their new names). */
 export async function syncFiles(paths: string[]): Promise<void> {
   // A few at once: the file system folds concurrent fsyncs into one journal commit and one flush of the disk's cache.
-  await forEachConcurrently(paths, 4, async (path) => {
-    const handle = await openRegular(path);
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  });
+  await forEachConcurrently(paths, 4, syncFile);
   await forEachConcurrently(new Set(paths.map((path) => dirname(path))), 4, syncFolder);
 }
 

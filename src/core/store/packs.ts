@@ -143,11 +143,11 @@ async function readIndexFiles(
   const where = (id: string): string => `${indexKey(id)} in ${backend.location}`;
   const read = async (id: string): Promise<void> => {
     const cached = await cache?.get(id);
-    const fromCache = cached && tryParse(() => parseIndexFile(cached, where(id)));
+    const fromCache = cached && tryParse(() => parseIndexEntries(cached, where(id)));
     if (fromCache) return void loaded.set(id, fromCache);
     const bytes = await getBounded(backend, indexKey(id), INDEX_FILE_FORMAT, where(id)).catch(undefinedIfNotFound);
     if (!bytes) return void gone.add(id);
-    loaded.set(id, parseIndexFile(bytes, where(id)));
+    loaded.set(id, parseIndexEntries(bytes, where(id)));
     await cache?.put(id, bytes);
   };
   await forEachConcurrently(ids, 8, read);
@@ -162,8 +162,8 @@ export function tryParse<T>(parse: () => T): T | undefined {
   }
 }
 
-/** The packs an index file names; `where` names the file in errors. */
-function parseIndexFile(bytes: Buffer, where: string): Map<string, PackEntry[]> {
+/** The packs an index file names, each with its entries; `where` names the file in errors. */
+export function parseIndexEntries(bytes: Buffer, where: string): Map<string, PackEntry[]> {
   return new Map(Object.entries(parseStoredIndex(bytes, where)).map(([pack, entries]) => [pack, toEntries(entries)]));
 }
 

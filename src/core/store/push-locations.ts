@@ -1,13 +1,13 @@
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
-import { INDEX_FILE_FORMAT, parseIndexFile } from '../format/schemas/store.js';
+import { INDEX_FILE_FORMAT } from '../format/schemas/store.js';
 import { getBounded } from './bounded-read.js';
 import { IndexCache } from './index-cache.js';
 import { MAX_SHARD_BYTES, SHARD_ENTRIES } from './index-shards.js';
 import { isKeyChunk, readKeyObject } from './keys.js';
 import { readLocationMap } from './locations.js';
-import { indexKey, tryParse, type ChunkLocations, type PackedChunk, type PackEntry, type PackIndex } from './packs.js';
+import { indexKey, parseIndexEntries, tryParse, type ChunkLocations, type PackedChunk, type PackEntry, type PackIndex } from './packs.js';
 import type { Repository } from './repository.js';
 
 // Where one push learns which chunks the repository already has, without reading the whole index: what a push of a
@@ -173,8 +173,9 @@ export class PushLocations implements ChunkLocations {
   }
 
   /**
-   * An index file named by a key object, at most as big (and naming at most as many chunks) as a shard aim writes. A local copy is used only while the
-   * repository still has the file: one a repair replaced may name chunks it dropped.
+   * An index file named by a key object, at most as big (and naming at most as many chunks) as a shard aim writes.
+   * A local copy is used only while the repository still has the file: one a repair replaced may name chunks it
+   * dropped.
    */
   private async readShard(id: string): Promise<Map<string, PackEntry[]>> {
     const key = indexKey(id);
@@ -182,15 +183,15 @@ export class PushLocations implements ChunkLocations {
     const info = await this.repo.backend.stat(key);
     if (!info || info.size > MAX_SHARD_BYTES) return new Map();
     const cached = await this.cache.get(id);
-    const fromCache = cached?.length === info.size ? tryParse(() => parseIndexFile(cached, where)) : undefined;
+    const fromCache = cached?.length === info.size ? tryParse(() => parseIndexEntries(cached, where)) : undefined;
     let packs = fromCache;
     if (!packs) {
       const bytes = await getBounded(this.repo.backend, key, { ...INDEX_FILE_FORMAT, maxBytes: MAX_SHARD_BYTES }, where);
-      packs = parseIndexFile(bytes, where);
+      packs = parseIndexEntries(bytes, where);
       await this.cache.put(id, bytes);
     }
     // No shard aim writes names more: a planted one of many tiny entries is not learned.
-    if (Object.values(packs).reduce((sum, entries) => sum + entries.length, 0) > SHARD_ENTRIES) return new Map();
-    return new Map(Object.entries(packs).map(([pack, entries]) => [pack, entries.map(([digest, offset, size]) => ({ digest, offset, size }))]));
+    if ([...packs.values()].reduce((sum, entries) => sum + entries.length, 0) > SHARD_ENTRIES) return new Map();
+    return packs;
   }
 }

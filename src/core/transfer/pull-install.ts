@@ -1,9 +1,8 @@
 import { constants } from 'node:fs';
 import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
-import { syncFolder, tempPathFor } from '../../lib/atomic-write.js';
+import { syncFile, syncFolder, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
-import { openRegular } from '../../lib/safe-fs.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
@@ -99,13 +98,4 @@ async function putInPlace(dest: string, entry: Staged, temp: string, next: Insta
   if (entry.occupied) await moveAside(dest, entry.target);
   await rename(temp, entry.target);
   await recordInstalled(next, entry.file, entry.target);
-}
-
-async function syncFile(path: string): Promise<void> {
-  const handle = await openRegular(path);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

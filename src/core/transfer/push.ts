@@ -71,12 +71,7 @@ async function commitVersion(
   const digest = await manifestDigest(encodeManifest(manifest));
   // A version already there (an unchanged re-push, or a rerun after a kill) is not written again, nor its map.
   const stored = await repo.hasManifest(digest);
-  if (run.context.locations && Repository.removalUnderWay(removals)) {
-    // Its deletion of the maps naming what it drops may already have passed: a map written now could outlive it.
-    progress.note(`a repair of ${repo.name} is under way: version ${digest} is pushed without a location map (pulls read the whole index until \`aim repo upgrade ${repo.name}\` or a later push writes it)`);
-  } else if (run.context.locations) {
-    if (await writeMap(repo, digest, manifest, stored, run.context, progress)) await refuseAfterRemoval(repo, digest, removals);
-  }
+  if (run.context.locations) await mapVersion(repo, digest, manifest, stored, run.context, removals, progress);
   stopHereInTests('map');
   if (!stored) {
     progress.note('writing manifest');
@@ -97,9 +92,30 @@ async function commitVersion(
 }
 
 /**
+ * The version's location map, unless a repair is under way or ran since the push read the removals mark
+ * (`removals`): what the push learned of where chunks are may then name dropped copies.
+ */
+async function mapVersion(
+  repo: Repository,
+  digest: Digest,
+  manifest: Manifest,
+  manifestStored: boolean,
+  context: PushFileContext,
+  removals: string | undefined,
+  progress: ProgressSink,
+): Promise<void> {
+  if (Repository.removalUnderWay(removals)) {
+    // Its deletion of the maps naming what it drops may already have passed: a map written now could outlive it.
+    progress.note(`a repair of ${repo.name} is under way: version ${digest} is pushed without a location map (pulls read the whole index until \`aim repo upgrade ${repo.name}\` or a later push writes it)`);
+    return;
+  }
+  if (await writeMap(repo, digest, manifest, manifestStored, context, progress)) await refuseAfterRemoval(repo, digest, removals);
+}
+
+/**
  * The version's location map, from what the push learned of where its chunks are; nothing when the version and its
- * map are both there already (an unchanged re-push). True when it wrote one. A chunk located nowhere leaves the version without a map:
- * it still pulls, through the whole index.
+ * map are both there already (an unchanged re-push). True when it wrote one. A chunk located nowhere leaves the
+ * version without a map: it still pulls, through the whole index.
  */
 async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, manifestStored: boolean, context: PushFileContext, progress: ProgressSink): Promise<boolean> {
   const locations = context.locations!;
