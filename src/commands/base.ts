@@ -44,8 +44,13 @@ export abstract class AimCommand extends Command {
     });
   }
 
+  /** This command's flags that override settings (settings-table.ts), by setting key; none by default. */
+  protected settingFlags(): Record<string, unknown> {
+    return {};
+  }
+
   session(): Promise<Session> {
-    this.sessionPromise ??= Session.open({ explicitPath: this.configPath });
+    this.sessionPromise ??= Session.open({ explicitPath: this.configPath, flags: this.settingFlags() });
     return this.sessionPromise;
   }
 

@@ -23,16 +23,21 @@ export class RunCommand extends AimCommand {
 
   target = Option.String({ name: 'MODEL' });
   quant = Option.String('--quant', { description: 'quantization to serve, matched in GGUF file names (default: q6_k, or the only one there is)' });
-  engine = Option.String('--engine', { description: 'embedded or kamiwaza (default: kamiwaza when KAMIWAZA_BASE_URL is set)', validator: t.isEnum(['embedded', 'kamiwaza'] as const) });
-  port = Option.String('--port', { description: 'port on 127.0.0.1 for the embedded engine (default: any free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });
-  ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
-  threads = Option.String('--threads', { description: 'CPU threads for generation (default: all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+  engine = Option.String('--engine', { description: 'embedded or kamiwaza (default: aim.serve.engine, else kamiwaza when a Kamiwaza URL is set)', validator: t.isEnum(['embedded', 'kamiwaza'] as const) });
+  port = Option.String('--port', { description: 'port on 127.0.0.1 for the embedded engine (default: aim.serve.ports, else any free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });
+  ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
+  threads = Option.String('--threads', { description: 'CPU threads for generation (default: aim.serve.threads, else all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
   name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
+  kamiwazaUrl = Option.String('--kamiwaza-url', { description: 'Kamiwaza server (default: KAMIWAZA_BASE_URL, else aim.kamiwaza.url)' });
+
+  protected override settingFlags(): Record<string, unknown> {
+    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'kamiwaza.url': this.kamiwazaUrl };
+  }
 
   async run(): Promise<void> {
     const progress = this.progress();
     const result = await runModel(await this.session(), this.target, {
-      quant: this.quant, engine: this.engine, port: this.port, ctxSize: this.ctxSize, threads: this.threads, name: this.name,
+      quant: this.quant, name: this.name,
       progress, onEvent: (event: EngineEvent) => progress.note(describeEvent(event)),
     });
     const { record, facts } = result;

@@ -24,6 +24,13 @@ export abstract class PushingCommand extends AimCommand {
   annotations = Option.Array('--annotation', [], { description: 'annotation KEY=VALUE (repeatable)' });
   rehash = Option.Boolean('--rehash', false, { description: 'read and hash every file, ignoring the cache of unchanged files' });
   concurrency = concurrencyOption();
+  chunkMin = Option.String('--chunk-min', { description: 'smallest chunk in bytes (or KiB/MiB) if this push creates the repository' });
+  chunkAvg = Option.String('--chunk-avg', { description: 'average chunk in bytes (or KiB/MiB) if this push creates the repository' });
+  chunkMax = Option.String('--chunk-max', { description: 'largest chunk in bytes (or KiB/MiB) if this push creates the repository' });
+
+  protected override settingFlags(): Record<string, unknown> {
+    return { 'transfer.concurrency': this.concurrency, 'chunking.min': this.chunkMin, 'chunking.avg': this.chunkAvg, 'chunking.max': this.chunkMax };
+  }
 
   protected async pushAndReport(repo: string, model: string, tag: string, source: string): Promise<void> {
     const result = await push(await this.repository(repo), source, {

@@ -25,6 +25,12 @@ export interface AimConfig {
   /** Friendly names (`aim run NAME`), raw; the catalog interprets them. */
   models: Record<string, unknown>;
   kamiwaza?: { url?: string };
+  /**
+   * The `aim:` section (settings-table.ts names its keys), raw: it is checked when a command asks for its settings,
+   * so `aim config set` and `unset` still work on a file whose section holds a bad value. A top-level `kamiwaza.url`
+   * is read as `aim.kamiwaza.url` when that is not set, as it was written before the section existed.
+   */
+  aimSection: unknown;
   document: Document;
 }
 
@@ -32,6 +38,8 @@ export interface ConfigSource {
   /** --config, else AIM_CONFIG, else a search from `cwd` upward. */
   explicitPath?: string;
   cwd?: string;
+  /** Settings given as flags, by setting key (settings-table.ts); undefined values were not given. */
+  flags?: Record<string, unknown>;
 }
 
 interface Loaded {
@@ -145,11 +153,13 @@ function duplicateKeyProblems(document: Document): string[] {
 
 function normalise(document: Document, filepath: string | undefined): AimConfig {
   const where = filepath ?? CONFIG_FILE_NAME;
-  const raw = parseConfigData(toPlainData(document, where), where, duplicateKeyProblems(document));
+  const data = toPlainData(document, where);
+  const raw = parseConfigData(data, where, duplicateKeyProblems(document));
+  const aimSection = typeof data === 'object' && data !== null ? (data as Record<string, unknown>).aim : undefined;
   // A relative local path is relative to the file that names it, so a shared config works from any folder.
   const base = filepath ? dirname(filepath) : process.cwd();
   const repositories = raw.repositories.map((repo): RepoConfig => (repo.type === 'local' && !isAbsolute(repo.path) ? { ...repo, path: resolve(base, repo.path) } : repo));
-  return { filepath, repositories, models: raw.models, kamiwaza: raw.kamiwaza ?? undefined, document };
+  return { filepath, repositories, models: raw.models, kamiwaza: raw.kamiwaza ?? undefined, aimSection, document };
 }
 
 /** The loader's check of a whole configuration document, for edits: what commands would load, or its ConfigError. */

@@ -5,20 +5,32 @@ import { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
 import { kamiwazaSettings, settingsForRecord } from '../../serving/kamiwaza/kamiwaza-http.js';
 import { EmbeddedEngine } from '../../serving/embedded/llama.js';
 import type { AimConfig } from '../config/config.js';
-import { kamiwazaEnv, kamiwazaUrl } from '../../settings/kamiwaza.js';
+import { kamiwazaEnv } from '../../settings/kamiwaza.js';
+import { effectiveSettings, type Settings } from '../../settings/resolve-settings.js';
 
 export type EngineChoice = EngineKind;
 
-/** --engine, else Kamiwaza when the environment or config names a server (as the design says), else embedded. */
-export function chooseEngine(choice: EngineChoice | undefined, config?: AimConfig, env?: NodeJS.ProcessEnv): EngineKind {
+/** --engine, else the `serve.engine` setting, else Kamiwaza when a Kamiwaza URL is set (as the design says), else embedded. */
+export function chooseEngine(choice: EngineChoice | undefined, settings: Settings): EngineKind {
   if (choice) return choice;
-  return kamiwazaUrl(env) || config?.kamiwaza?.url ? 'kamiwaza' : 'embedded';
+  const configured = settings.text('serve.engine') as EngineKind | undefined;
+  return configured ?? (settings.text('kamiwaza.url') ? 'kamiwaza' : 'embedded');
 }
 
-/** An engine for new deployments (from settings) or for an existing record (talking to the server it names). */
-export function engineFor(kind: EngineKind, config?: AimConfig, record?: DeploymentRecord): Engine {
+/** The Kamiwaza URL the environment or the config names (flag-less: `ps` and `stop` take no --kamiwaza-url). */
+function configuredKamiwazaUrl(config: AimConfig | undefined): string | undefined {
+  if (!config) return undefined;
+  return effectiveSettings({ aimSection: config.aimSection, file: config.filepath, legacyKamiwazaUrl: config.kamiwaza?.url }).text('kamiwaza.url');
+}
+
+/**
+ * An engine for new deployments (from settings: `kamiwazaUrl` is the effective `kamiwaza.url`, flag included) or for
+ * an existing record (talking to the server it names).
+ */
+export function engineFor(kind: EngineKind, config?: AimConfig, record?: DeploymentRecord, kamiwazaUrl?: string): Engine {
   if (kind === 'embedded') return new EmbeddedEngine();
-  const settings = kamiwazaSettings(undefined, config?.kamiwaza?.url ?? record?.kamiwaza?.baseUrl);
+  const url = kamiwazaUrl ?? configuredKamiwazaUrl(config);
+  const settings = kamiwazaSettings(undefined, url ?? record?.kamiwaza?.baseUrl, url);
   const { pollMs } = kamiwazaEnv();
   return new KamiwazaEngine({ settings: settingsForRecord(settings, record?.kamiwaza?.baseUrl), pollMs });
 }

@@ -23,6 +23,7 @@ import { formatReference, parseReference, type Reference } from '../format/refer
 import { resolveVersion } from '../store/resolve.js';
 import type { Session } from '../session.js';
 import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
+import { choosePort } from './serve-port.js';
 
 export interface RunOptions {
   quant?: string;
@@ -74,8 +75,11 @@ export async function runModel(session: Session, text: string, options: RunOptio
   if (options.name !== undefined) checkDeploymentName(options.name);
   const target = resolveTarget(session, text);
   const name = checkDeploymentName(options.name ?? (target.entry ? target.entry.name : target.ref!.model));
-  const kind = chooseEngine(options.engine, session.config);
+  const settings = session.settings();
+  const kind = chooseEngine(options.engine, settings);
   const quant = options.quant ?? target.entry?.quant;
+  // Before anything is pulled: a port that cannot be bound is refused now, not once the engine tries it.
+  const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports()) : undefined;
   await claimName(name, home, session.config);
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
@@ -88,10 +92,10 @@ export async function runModel(session: Session, text: string, options: RunOptio
   await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom, within: home });
   const label = formatReference(ref);
   const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
-  const engine = engineFor(kind, session.config);
+  const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
-    name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port: options.port,
-    ctxSize: options.ctxSize, threads: options.threads, runDir: runDir(home),
+    name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port,
+    ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'), runDir: runDir(home),
   };
   const record = await startRecorded({
     initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,
@@ -102,12 +106,13 @@ export async function runModel(session: Session, text: string, options: RunOptio
 
 async function runFromHub(session: Session, target: Target, name: string, quant: string | undefined, options: RunOptions, home: string): Promise<RunResult> {
   const entry = target.entry!;
-  if (chooseEngine(options.engine, session.config) !== 'kamiwaza') {
+  const settings = session.settings();
+  if (chooseEngine(options.engine, settings) !== 'kamiwaza') {
     throw new UsageError(`${entry.name} is not in any aim repository (it names ${entry.hfRepo} on Hugging Face)`, {
       hint: `deploy it through Kamiwaza (set KAMIWAZA_BASE_URL and use --engine kamiwaza), or push the GGUF to a repository and map it under models: in model_repos.yaml`,
     });
   }
-  const engine = engineFor('kamiwaza', session.config) as KamiwazaEngine;
+  const engine = engineFor('kamiwaza', session.config, undefined, settings.text('kamiwaza.url')) as KamiwazaEngine;
   const names = (await hubFiles(engine, entry.hfRepo!)).map((f) => f.name);
   const selection = selectGgufFiles(names, { quant, label: entry.hfRepo });
   const spec = { name, model: entry.name, hfRepo: entry.hfRepo!, quant: selection.quant ?? 'unknown', files: selection.files };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../backends/backend.js';
-import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
+import { DEFAULT_CHUNKING, type ChunkingParams } from '../chunking/chunker.js';
 import { assertDigest, digestHex, type Digest } from '../format/digest.js';
 import { AimError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
@@ -50,6 +50,8 @@ export class Repository {
     readonly concurrency = 8,
     /** Whether a repository created by this handle's first push packs its chunks (the `packs` setting). */
     readonly createPacked = false,
+    /** The chunking a repository created by this handle's first push records (the `chunking.*` settings). */
+    private readonly newChunking: ChunkingParams = DEFAULT_CHUNKING,
   ) {}
 
   get location(): string {
@@ -70,7 +72,7 @@ export class Repository {
     const existing = await this.metadata();
     if (existing) return existing;
     const format = this.createPacked ? PACKED_FORMAT : LOOSE_FORMAT;
-    const metadata: RepoMetadata = { format, hash: 'blake3', chunking: DEFAULT_CHUNKING, createdAt: new Date().toISOString() };
+    const metadata: RepoMetadata = { format, hash: 'blake3', chunking: this.newChunking, createdAt: new Date().toISOString() };
     await this.backend.putIfAbsent('aim-repo.json', Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`));
     return (await this.metadata())!;
   }

@@ -15,10 +15,13 @@ export interface KamiwazaSettings {
   verifySsl: boolean;
 }
 
-/** Settings from the environment (as the Kamiwaza SDK reads them), then the config's `kamiwaza.url`. */
-export function kamiwazaSettings(env?: NodeJS.ProcessEnv, configUrl?: string): KamiwazaSettings {
+/**
+ * Settings from the environment (as the Kamiwaza SDK reads them), then the config's `kamiwaza.url`; `preferredUrl`
+ * (the effective `kamiwaza.url` setting, which a flag may set) wins over both.
+ */
+export function kamiwazaSettings(env?: NodeJS.ProcessEnv, configUrl?: string, preferredUrl?: string): KamiwazaSettings {
   const fromEnv = kamiwazaEnv(env);
-  const raw = fromEnv.url ?? configUrl;
+  const raw = preferredUrl ?? fromEnv.url ?? configUrl;
   if (!raw) {
     throw new ConfigError('no Kamiwaza server is configured', {
       hint: 'set KAMIWAZA_BASE_URL (e.g. https://localhost/api) and KAMIWAZA_API_KEY, or use --engine embedded',

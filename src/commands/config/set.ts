@@ -1,0 +1,41 @@
+import { Command, Option } from 'clipanion';
+import { setSetting } from '../../core/config/settings-edit.js';
+import { settingText } from '../../settings/settings-table.js';
+import { AimCommand } from '../base.js';
+import { formatWarning } from '../render/errors.js';
+import { describeSource, type SettingSource } from '../../settings/resolve-settings.js';
+import type { Session } from '../../core/session.js';
+
+export class ConfigSetCommand extends AimCommand {
+  static override paths = [['config', 'set']];
+  static override usage = Command.Usage({
+    category: 'Settings',
+    description: "set a setting in the aim: section of model_repos.yaml (comments and layout are kept)",
+    examples: [
+      ['Serve on ports 8100-8199', '$0 config set serve.ports 8100-8199'],
+      ['Smaller chunks for repositories created from now on', '$0 config set chunking.avg 256KiB'],
+    ],
+  });
+
+  key = Option.String({ name: 'KEY' });
+  value = Option.String({ name: 'VALUE' });
+
+  async run(): Promise<void> {
+    const session = await this.session();
+    const edit = await setSetting(session.config, this.key, this.value);
+    const text = settingText(edit.value);
+    // A variable set in this shell still wins over the file: say so rather than let the edit look ignored. (Its
+    // source is read after the edit was checked, so the key is known; a bad value elsewhere hides nothing here.)
+    const source = settingSourceOrUndefined(session, edit.key);
+    if (source?.kind === 'env') this.context.stderr.write(formatWarning(`${describeSource(source)} overrides ${edit.key} in this shell`));
+    this.report(edit, () => `${edit.key} = ${text} (written to ${edit.file})`);
+  }
+}
+
+function settingSourceOrUndefined(session: Session, key: string): SettingSource | undefined {
+  try {
+    return session.settings().get(key).source;
+  } catch {
+    return undefined;
+  }
+}
