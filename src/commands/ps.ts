@@ -1,24 +1,45 @@
 import { Command } from 'clipanion';
 import { listDeployments } from '../core/serve/deployment-status.js';
+import type { LiveDeployment } from '../core/serve/serve.js';
+import { processUsage, type ProcessUsage } from '../serving/process-usage.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
-import { formatUptime, table } from './render/format.js';
+import { formatBytes, formatUptime, table } from './render/format.js';
 
 export class PsCommand extends AimCommand {
   static override paths = [['ps']];
   static override usage = Command.Usage({
     category: 'Serving',
-    description: 'list running models with their live status',
+    description: 'list running models with their live status, memory, CPU use and uptime',
+    details: `
+      MEM is the engine process's resident memory and CPU its CPU time over its life (100% = one core busy), for
+      engines running on this machine; a remote engine (Kamiwaza) shows -.
+    `,
     examples: [['List running models', '$0 ps'], ['As JSON', '$0 ps --json']],
   });
 
   async run(): Promise<void> {
     const { deployments, problems } = await listDeployments(() => this.session().catch(() => undefined));
-    // A damaged record is named on stderr; it does not keep the others from being listed.
+    // A damaged record is named on stderr (and in --json); it does not keep the others from being listed.
     for (const problem of problems) this.context.stderr.write(formatWarning(problem.message));
-    this.report(deployments, () => deployments.length === 0 ? 'no models running (start one with `aim run`)' : table(
-      ['MODEL', 'STATUS', 'ENGINE', 'ENDPOINT', 'UPTIME'],
-      deployments.map((d) => [d.name, d.detail && d.status !== 'running' ? `${d.status} (${d.detail})` : d.status, d.engine, d.endpoint || '-', formatUptime(d.startedAt)]),
+    const rows = deployments.map((d) => ({ ...d, usage: usageOf(d) ?? null, uptimeSeconds: uptimeOf(d) }));
+    this.report({ deployments: rows, problems: problems.map((p) => ({ message: p.message })) }, () => rows.length === 0 ? 'no models running (start one with `aim run`)' : table(
+      ['MODEL', 'STATUS', 'ENGINE', 'ENDPOINT', 'MEM', 'CPU', 'UPTIME'],
+      rows.map((d) => [
+        d.name, d.detail && d.status !== 'running' ? `${d.status} (${d.detail})` : d.status, d.engine, d.endpoint || '-',
+        d.usage ? formatBytes(d.usage.rssBytes) : '-', d.usage ? `${d.usage.cpuPercent}%` : '-', formatUptime(d.startedAt),
+      ]),
     ));
   }
+}
+
+/** A local engine's usage, only for a process `list` identified as the record's own (a stopped one may be reused). */
+function usageOf(deployment: LiveDeployment): ProcessUsage | undefined {
+  if (deployment.engine !== 'embedded' || deployment.status === 'stopped' || deployment.pid === undefined) return undefined;
+  return processUsage(deployment.pid);
+}
+
+function uptimeOf(deployment: LiveDeployment): number | null {
+  const started = Date.parse(deployment.startedAt);
+  return Number.isNaN(started) ? null : Math.max(0, Math.round((Date.now() - started) / 1000));
 }

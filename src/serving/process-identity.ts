@@ -15,7 +15,7 @@ export interface ProcessIdentity {
 /** /proc files are small; a larger answer is not what we are looking for. */
 const PROC_READ_LIMIT = 64 * 1024;
 
-function readProc(pid: number, file: string): string | undefined {
+export function readProc(pid: number, file: string): string | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/${file}`, 'utf8');
     return text.length > PROC_READ_LIMIT ? undefined : text;
@@ -25,7 +25,7 @@ function readProc(pid: number, file: string): string | undefined {
 }
 
 /** The fields after the command name, which may itself hold spaces and parentheses (hence the last ')'). */
-function statFields(pid: number): string[] | undefined {
+export function statFields(pid: number): string[] | undefined {
   const stat = readProc(pid, 'stat');
   if (stat === undefined) return undefined;
   const close = stat.lastIndexOf(')');

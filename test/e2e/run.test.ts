@@ -46,16 +46,22 @@ describe('aim run with the embedded engine', () => {
     expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(chat.choices[0].message.content);
 
     const ps = await ws.json(['ps']);
-    expect(ps).toMatchObject([{ name: 'tiny', status: 'running', engine: 'embedded', endpoint: record.endpoint }]);
+    expect(ps.deployments).toMatchObject([{ name: 'tiny', status: 'running', engine: 'embedded', endpoint: record.endpoint }]);
+    // The engine's own process, read from /proc: the tiny model and Node take tens of MiB, and it has run a moment.
+    const usage = ps.deployments[0].usage;
+    expect(usage.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(usage.cpuSeconds).toBeGreaterThan(0);
+    expect(usage.cpuPercent).toBeGreaterThanOrEqual(0);
+    expect(usage.uptimeSeconds).toBeGreaterThanOrEqual(0);
     const human = await ws.run(['ps']);
-    expect(human.stdout).toMatch(/^MODEL\s+STATUS\s+ENGINE\s+ENDPOINT\s+UPTIME\ntiny\s+running\s+embedded\s+http:\/\/127\.0\.0\.1:\d+\/v1\s+\d+s\n$/);
+    expect(human.stdout).toMatch(/^MODEL\s+STATUS\s+ENGINE\s+ENDPOINT\s+MEM\s+CPU\s+UPTIME\ntiny\s+running\s+embedded\s+http:\/\/127\.0\.0\.1:\d+\/v1\s+[\d.]+ MiB\s+[\d.]+%\s+\d+s\n$/);
 
     expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'q8_0']), /tiny is already running at http:\/\/127\.0\.0\.1:\d+\/v1/);
 
     expect(await ws.json(['stop', 'tiny'])).toEqual({ stopped: ['tiny'], gone: [] });
     expect(isAlive(record.pid)).toBe(false);
     expect(await portIsFree(record.port)).toBe(true);
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
     expect((await ws.run(['ps'])).stdout).toMatch(/no models running/);
   });
 
@@ -63,12 +69,12 @@ describe('aim run with the embedded engine', () => {
     const record = await ws.json(['run', 'team/tiny:v1', '--quant', 'f16', '--name', 'doomed']);
     process.kill(record.pid, 'SIGKILL');
     while (isAlive(record.pid)) await new Promise((r) => setTimeout(r, 20));
-    const [crashed] = await ws.json(['ps']);
+    const [crashed] = (await ws.json(['ps'])).deployments;
     expect(crashed).toMatchObject({ name: 'doomed', status: 'failed' });
     expect(crashed.detail).toMatch(/exited unexpectedly/);
     expect((await ws.run(['ps'])).stdout).toMatch(/doomed\s+failed \(exited unexpectedly/);
     expect(await ws.json(['stop', 'doomed'])).toEqual({ stopped: [], gone: ['doomed'] });
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
     expectUserError(await ws.run(['stop', 'doomed']), /no deployment named doomed/);
   });
 
@@ -78,10 +84,10 @@ describe('aim run with the embedded engine', () => {
     await killWhen(running, async () => /"pidStartTime"/.test(await readFile(recordFile, 'utf8').catch(() => '')));
     const { pid } = JSON.parse(await readFile(recordFile, 'utf8'));
     expect(isAlive(pid)).toBe(true);
-    expect(await ws.json(['ps'])).toMatchObject([{ name: 'killed', engine: 'embedded', status: expect.stringMatching(/^(starting|running)$/) }]);
+    expect((await ws.json(['ps'])).deployments).toMatchObject([{ name: 'killed', engine: 'embedded', status: expect.stringMatching(/^(starting|running)$/) }]);
     expect(await ws.json(['stop', 'killed'])).toEqual({ stopped: ['killed'], gone: [] });
     expect(isAlive(pid)).toBe(false);
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
   });
 
   it('explains what is wrong in one line with a hint', async () => {
@@ -117,9 +123,9 @@ describe('aim run with the Kamiwaza engine (contract stand-in)', () => {
     expect(run.stdout).toMatch(/✨ Model deployed!/);
     const download = server.calls.find((c) => c.startsWith('POST /api/models/download/'));
     expect(download).toBeDefined();
-    expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'qwen2.5-7b-instruct', engine: 'kamiwaza', status: 'running' }]);
+    expect((await ws.json(['ps'], { env })).deployments).toMatchObject([{ name: 'qwen2.5-7b-instruct', engine: 'kamiwaza', status: 'running' }]);
     expect(await ws.json(['stop', 'qwen2.5-7b-instruct'], { env })).toEqual({ stopped: ['qwen2.5-7b-instruct'], gone: [] });
-    expect(await ws.json(['ps'], { env })).toEqual([]);
+    expect((await ws.json(['ps'], { env })).deployments).toEqual([]);
   });
 
   it('registers a pulled GGUF by its local path and reports a failed deployment with Kamiwaza\'s reason', async () => {
@@ -142,7 +148,7 @@ describe('aim ps and aim stop with a deployment no engine can be set up for', ()
     await mkdir(join(ws.home, 'deployments'), { recursive: true });
     await writeFile(join(ws.home, 'deployments', 'orphan.json'), JSON.stringify(record));
     try {
-      const listed = await ws.json(['ps']);
+      const listed = (await ws.json(['ps'])).deployments;
       expect(listed).toMatchObject([{ name: 'orphan', engine: 'kamiwaza', status: 'unknown', detail: expect.stringMatching(/no Kamiwaza server is configured/) }]);
       expect((await ws.run(['ps'])).stdout).toMatch(/orphan\s+unknown \(no Kamiwaza server is configured\)/);
     } finally {

@@ -41,7 +41,7 @@ describe('a Kamiwaza server that misbehaves', () => {
       await expectRefused(ws, [a, b, c, d, e, f], message, { timeoutMs: 20_000 }, options);
       // Nothing aim deployed is left behind (even when the deploy's answer was garbage), and no record of it either.
       expect(server.liveDeployments()).toEqual([]);
-      expect(await ws.json(['ps'], { env })).toEqual([]);
+      expect((await ws.json(['ps'], { env })).deployments).toEqual([]);
     } finally {
       server.misbehave.delete(op);
       server.state.deployments.length = 0;
@@ -97,7 +97,7 @@ describe('a Kamiwaza server that misbehaves', () => {
       await writeRecord(ws.home, 'spied.json', { ...embeddedRecord('spied'), engine: 'kamiwaza', endpoint: '', port: undefined,
         kamiwaza: { baseUrl: spyUrl, deploymentId: '0b5e2d4c-1f7a-4e8b-9c3d-2a1b0c9d8e7f' } });
       const ps = await runBounded(ws, ['ps', '--json'], {}, { env });
-      expect(ps.json()).toMatchObject([{ name: 'spied', status: 'unknown' }]);
+      expect(ps.json().deployments).toMatchObject([{ name: 'spied', status: 'unknown' }]);
       expect(seen.length).toBeGreaterThan(0);
       expect(seen.every((header) => header === undefined)).toBe(true);
     } finally {
@@ -133,7 +133,7 @@ describe('a Kamiwaza server that misbehaves', () => {
     expect(interrupted.code === 130 || interrupted.signal === 'SIGINT', `${interrupted.code} ${interrupted.signal}`).toBe(true);
     expect(server.liveDeployments()).toHaveLength(1);
     // ps and stop know it although run never finished.
-    expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'kz-int', engine: 'kamiwaza', status: 'starting' }]);
+    expect((await ws.json(['ps'], { env })).deployments).toMatchObject([{ name: 'kz-int', engine: 'kamiwaza', status: 'starting' }]);
     server.state.holdDeployments = false;
     const rerun = await runBounded(ws, [a, b, c, d, e, f, '--json'], { timeoutMs: 20_000 }, options);
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -153,7 +153,7 @@ describe('a Kamiwaza server that misbehaves', () => {
     } finally {
       server.misbehave.delete('POST /serving/deploy_model');
     }
-    expect(await ws.json(['ps'], { env })).toMatchObject([{ name: 'kz-early', engine: 'kamiwaza', status: expect.stringMatching(/^(starting|running)$/) }]);
+    expect((await ws.json(['ps'], { env })).deployments).toMatchObject([{ name: 'kz-early', engine: 'kamiwaza', status: expect.stringMatching(/^(starting|running)$/) }]);
     const [a, b, c, d, e, f, options] = runKz('kz-early');
     const rerun = await runBounded(ws, [a, b, c, d, e, f, '--json'], { timeoutMs: 20_000 }, options);
     expect(rerun.code, rerun.stderr).toBe(0);

@@ -36,7 +36,7 @@ describe('a recorded pid that now belongs to another process', () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.json()).toEqual({ stopped: [], gone: ['victim'] });
       expect(isAlive(other.child.pid!)).toBe(true);
-      expect(await ws.json(['ps'])).toEqual([]);
+      expect((await ws.json(['ps'])).deployments).toEqual([]);
     } finally {
       other.kill();
     }
@@ -74,7 +74,7 @@ describe('run records that are garbage, links or special files', () => {
       await writeRecord(kase.home, 'good.json', embeddedRecord('good', { pid: other.identity.pid, pidStartTime: other.identity.startTime, cmdline: other.identity.cmdline }));
       const ps = await runBounded(kase, ['ps', '--json']);
       expect(ps.code, ps.stderr).toBe(0);
-      expect(ps.json()).toMatchObject([{ name: 'good' }]);
+      expect(ps.json()).toMatchObject({ deployments: [{ name: 'good' }], problems: [{ message: expect.stringMatching(/bad/) }] });
       expect(ps.stderr).toMatch(/^aim: warning: .*bad/m);
       expect(ps.stderr).not.toMatch(/^\s+at /m);
       await expectRefused(kase, ['stop', 'bad'], /bad/);
@@ -140,7 +140,7 @@ describe('a server log path that is not a plain file', () => {
       await expectRefused(ws, ['run', 'team/tiny:v1', '--name', 'planted', '--threads', '1'], /planted\.log is a (symlink|FIFO), not a regular file/);
       expect(await readFile(outside, 'utf8')).toBe('untouched');
       expect(await processesMentioning(log)).toEqual([]);
-      expect(await ws.json(['ps'])).toEqual([]);
+      expect((await ws.json(['ps'])).deployments).toEqual([]);
     } finally {
       await rm(log, { force: true });
     }
