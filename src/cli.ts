@@ -26,6 +26,7 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   run: [() => import('./commands/run.js')],
   ps: [() => import('./commands/ps.js')],
   stop: [() => import('./commands/stop.js')],
+  doctor: [() => import('./commands/doctor.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

@@ -14,3 +14,14 @@ export function testStopAfter(env: NodeJS.ProcessEnv = process.env): PushStep | 
   reader.check('AIM_TEST_STOP_AFTER is for the test suite only');
   return step;
 }
+
+/**
+ * AIM_TEST_FREE_BYTES=<n>: `aim doctor` takes AIM_HOME's file system to have n bytes free, so a test can show the
+ * full-disk finding without filling a disk. Unset in normal use.
+ */
+export function testFreeBytes(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const reader = new EnvReader(env);
+  const bytes = reader.wholeNumber('AIM_TEST_FREE_BYTES', 0, Number.MAX_SAFE_INTEGER);
+  reader.check('AIM_TEST_FREE_BYTES is for the test suite only');
+  return bytes;
+}

@@ -21,8 +21,10 @@ const { values } = parseArgs({
     'ready-file': { type: 'string' },
     'log-file': { type: 'string' },
     'log-max-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
+    'check-binding': { type: 'boolean', default: false },
   },
 });
+if (values['check-binding']) await checkBinding();
 if (!values.model || !values['ready-file']) {
   console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--port 0] [--ctx-size 2048] [--threads 1]');
   process.exit(2);
@@ -105,3 +107,17 @@ server.listen(Number(values.port), values.host, () => {
     }
   })();
 });
+
+/** `aim doctor`: loads llama.cpp's native binding as serving would, without a model, and says whether it loads. */
+async function checkBinding(): Promise<never> {
+  try {
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+    await llama.dispose();
+    console.log(JSON.stringify({ ok: true }));
+    process.exit(0);
+  } catch (error) {
+    console.log(JSON.stringify({ ok: false, error: ((error as Error)?.message ?? String(error)).split('\n')[0] }));
+    process.exit(1);
+  }
+}
