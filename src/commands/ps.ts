@@ -1,7 +1,6 @@
 import { Command } from 'clipanion';
 import { listDeployments } from '../core/serve/deployment-status.js';
-import type { LiveDeployment } from '../core/serve/serve.js';
-import { processUsage, type ProcessUsage } from '../serving/process-usage.js';
+import { withUsage } from '../core/serve/deployment-usage.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
 import { formatBytes, formatUptime, table } from './render/format.js';
@@ -22,7 +21,7 @@ export class PsCommand extends AimCommand {
     const { deployments, problems } = await listDeployments(() => this.session().catch(() => undefined));
     // A damaged record is named on stderr (and in --json); it does not keep the others from being listed.
     for (const problem of problems) this.context.stderr.write(formatWarning(problem.message));
-    const rows = deployments.map((d) => ({ ...d, usage: usageOf(d) ?? null, uptimeSeconds: uptimeOf(d) }));
+    const rows = withUsage(deployments);
     this.report({ deployments: rows, problems: problems.map((p) => ({ message: p.message })) }, () => rows.length === 0 ? 'no models running (start one with `aim run`)' : table(
       ['MODEL', 'STATUS', 'ENGINE', 'ENDPOINT', 'MEM', 'CPU', 'UPTIME'],
       rows.map((d) => [
@@ -31,15 +30,4 @@ export class PsCommand extends AimCommand {
       ]),
     ));
   }
-}
-
-/** A local engine's usage, only for a process `list` identified as the record's own (a stopped one may be reused). */
-function usageOf(deployment: LiveDeployment): ProcessUsage | undefined {
-  if (deployment.engine !== 'embedded' || deployment.status === 'stopped' || deployment.pid === undefined) return undefined;
-  return processUsage(deployment.pid);
-}
-
-function uptimeOf(deployment: LiveDeployment): number | null {
-  const started = Date.parse(deployment.startedAt);
-  return Number.isNaN(started) ? null : Math.max(0, Math.round((Date.now() - started) / 1000));
 }
