@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { runModel } from '../core/serve/serve.js';
+import { stayAttached } from '../core/serve/foreground.js';
 import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
 
@@ -28,10 +29,12 @@ export class RunCommand extends AimCommand {
   ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
   threads = Option.String('--threads', { description: 'CPU threads for generation (default: aim.serve.threads, else all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
   name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
+  host = Option.String('--host', { description: 'embedded engine listens on 127.0.0.1 (default) or 0.0.0.0 (every interface, e.g. in a container)' });
+  foreground = Option.Boolean('--foreground', false, { description: 'stay attached: stop the model on Ctrl-C or SIGTERM, exit non-zero if it ends (systemd, containers)' });
   kamiwazaUrl = Option.String('--kamiwaza-url', { description: 'Kamiwaza server (default: KAMIWAZA_BASE_URL, else aim.kamiwaza.url)' });
 
   protected override settingFlags(): Record<string, unknown> {
-    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'kamiwaza.url': this.kamiwazaUrl };
+    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'serve.host': this.host, 'kamiwaza.url': this.kamiwazaUrl };
   }
 
   async run(): Promise<void> {
@@ -48,6 +51,7 @@ export class RunCommand extends AimCommand {
       `   try       curl ${record.endpoint}/chat/completions -H 'content-type: application/json' -d '{"model":"${record.modelId}","messages":[{"role":"user","content":"hi"}]}'`,
       `   stop      aim stop ${record.name}`,
     ].join('\n'));
+    if (this.foreground) await stayAttached(record, (await this.session()).config);
   }
 }
 

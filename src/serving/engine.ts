@@ -19,6 +19,8 @@ export interface DeploymentSpec {
   quant: string;
   /** 0 or undefined: any free port. */
   port?: number;
+  /** Where the embedded engine listens: 127.0.0.1 (the default) or 0.0.0.0 (every interface, e.g. in a container). */
+  host?: '127.0.0.1' | '0.0.0.0';
   ctxSize?: number;
   threads?: number;
   /** Where an engine may keep logs and run files for this deployment (inside AIM_HOME). */

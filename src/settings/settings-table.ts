@@ -86,6 +86,8 @@ export const SETTINGS: readonly SettingDefinition[] = [
     description: 'largest chunk, in bytes, of repositories created from now on' },
   { key: 'serve.ports', env: ['AIM_PORTS'], flag: '--port', parse: portRange, default: { first: 0, last: 0 }, defaultText: '0 (any free port)',
     description: 'port or port range on 127.0.0.1 for the embedded engine' },
+  { key: 'serve.host', env: ['AIM_HOST'], flag: '--host', parse: choice(['127.0.0.1', '0.0.0.0']), default: '127.0.0.1',
+    description: 'address the embedded engine listens on: this machine only, or every interface (in a container)' },
   { key: 'serve.threads', env: ['AIM_THREADS'], flag: '--threads', parse: wholeNumber(1, 1024), default: undefined,
     defaultText: `all cores but one (${Math.max(1, availableParallelism() - 1)} here)`, description: 'CPU threads for generation' },
   { key: 'serve.ctx-size', env: ['AIM_CTX_SIZE'], flag: '--ctx-size', parse: wholeNumber(64, 1 << 20), default: 2048, description: 'context size in tokens' },

@@ -24,6 +24,7 @@ const CASES: Case[] = [
   { key: 'chunking.avg', config: 262144, env: '1MiB', flag: '768KiB', expected: { default: 524288, config: 262144, env: 1048576, flag: 786432 } },
   { key: 'chunking.max', config: '4MiB', env: '8388608', flag: '1MiB', expected: { default: 2097152, config: 4194304, env: 8388608, flag: 1048576 } },
   { key: 'serve.ports', config: '8100-8199', env: '9000', flag: 0, expected: { default: range(0), config: range(8100, 8199), env: range(9000), flag: range(0) } },
+  { key: 'serve.host', config: '0.0.0.0', env: '127.0.0.1', flag: '0.0.0.0', expected: { default: '127.0.0.1', config: '0.0.0.0', env: '127.0.0.1', flag: '0.0.0.0' } },
   { key: 'serve.threads', config: 2, env: '3', flag: 4, expected: { default: undefined, config: 2, env: 3, flag: 4 } },
   { key: 'serve.ctx-size', config: 4096, env: '8192', flag: 512, expected: { default: 2048, config: 4096, env: 8192, flag: 512 } },
   { key: 'serve.engine', config: 'kamiwaza', env: 'embedded', flag: 'kamiwaza', expected: { default: undefined, config: 'kamiwaza', env: 'embedded', flag: 'kamiwaza' } },

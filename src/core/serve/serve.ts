@@ -79,7 +79,8 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const kind = chooseEngine(options.engine, settings);
   const quant = options.quant ?? target.entry?.quant;
   // Before anything is pulled: a port that cannot be bound is refused now, not once the engine tries it.
-  const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports()) : undefined;
+  const host = settings.text('serve.host') as '127.0.0.1' | '0.0.0.0';
+  const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
   await claimName(name, home, session.config);
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
@@ -94,7 +95,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
-    name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port,
+    name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
     ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'), runDir: runDir(home),
   };
   const record = await startRecorded({

@@ -45,7 +45,7 @@ export async function spawnServer(spec: DeploymentSpec, args: ServerArgs): Promi
   // Appended to; a link, FIFO or device planted at its name is refused, not written through.
   const log = await openRegular(args.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
   try {
-    const argv = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--port', String(spec.port ?? 0),
+    const argv = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--host', spec.host ?? '127.0.0.1', '--port', String(spec.port ?? 0),
       '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--ready-file', args.readyFile,
       '--log-file', args.logFile, '--log-max-bytes', String(args.logMaxBytes)];
     // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
