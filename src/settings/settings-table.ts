@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import * as v from 'valibot';
+import { UsageError } from '../lib/errors.js';
 
 // Every default a user may want to change, in one table: its key in the `aim:` section of model_repos.yaml, the
 // environment variables and the flag that override it, its schema and its default. Precedence is flag > env >
@@ -104,6 +105,13 @@ export type SettingKey = (typeof SETTINGS)[number]['key'];
 
 export function settingDefinition(key: string): SettingDefinition | undefined {
   return SETTINGS.find((setting) => setting.key === key);
+}
+
+/** The setting named by a user (`aim config get KEY`), or a UsageError listing the known ones. */
+export function knownSetting(key: string): SettingDefinition {
+  const definition = settingDefinition(key);
+  if (!definition) throw new UsageError(`unknown setting ${key}`, { hint: `known settings: ${SETTINGS.map((s) => s.key).join(', ')} (\`aim config list\`)` });
+  return definition;
 }
 
 /** A value as `aim config` and `aim info` print it. */

@@ -1,10 +1,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
+import { takenPort } from '../helpers/thrown.js';
 
 // `aim config` through the real CLI: edits of the aim: section keep the file's comments, every value shows where
 // it came from, and the settings reach what they set (a new repository's chunking, aim run's port).
@@ -88,17 +88,15 @@ describe('settings reach what they set', () => {
 });
 
 describe('aim run --port', () => {
-  let server: Server;
   let taken: number;
+  let release: () => Promise<void>;
   beforeAll(async () => {
-    server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    taken = (server.address() as { port: number }).port;
+    ({ port: taken, release } = await takenPort());
     await writeFile(ws.config, `repositories:\n  team: {type: local, path: ./store}\n`);
     await writeTinyGgufInto(ws.path('src'), { quant: 'q8_0', seed: 3 });
     await ws.json(['push', 'team/tiny:v1', ws.path('src')]);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => release());
 
   it('refuses a taken port at once, before pulling or starting anything', async () => {
     const line = expectUserError(await ws.run(['run', 'team/tiny:v1', '--port', String(taken)]), /already in use/);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/lib/errors.js';
 import { effectiveSettings, flattenSection, Settings, type SettingSource } from '../../src/settings/resolve-settings.js';
 import { SETTINGS } from '../../src/settings/settings-table.js';
+import { configError } from '../helpers/thrown.js';
 
 // Precedence for every setting of the table, in one table: the default alone; the config file; a variable over the
 // config; a flag over the variable. Each row gives three distinct values so a layer that is skipped shows.
@@ -68,15 +68,6 @@ describe('settings precedence: flag > env > config > default', () => {
   }
 });
 
-function configError(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('bad settings', () => {
   it('names every bad value with where it came from, in one error', () => {

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/lib/errors.js';
 import { aimHome } from '../../src/settings/home.js';
 import { kamiwazaEnv, kamiwazaLimits, kamiwazaUrl } from '../../src/settings/kamiwaza.js';
 import { aimConfigPath, cdcMode, directIoEnabled, hashBackend, runtimeSwitches } from '../../src/settings/runtime.js';
 import { awsProfile, awsRegion, s3Settings } from '../../src/settings/s3.js';
+import { configError } from '../helpers/thrown.js';
 
-/** The ConfigError `read` throws; fails the test when it throws anything else or nothing. */
-function configError(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('settings from the environment', () => {
   it('gives the defaults when nothing is set, and treats an empty variable as unset', () => {

@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { UsageError } from '../../lib/errors.js';
-import { settingDefinition, SETTINGS } from '../../settings/settings-table.js';
+import { knownSetting } from '../../settings/settings-table.js';
 import { AimCommand } from '../base.js';
 import { settingJson } from './settings-json.js';
 
@@ -15,9 +14,7 @@ export class ConfigGetCommand extends AimCommand {
   key = Option.String({ name: 'KEY' });
 
   async run(): Promise<void> {
-    if (!settingDefinition(this.key)) {
-      throw new UsageError(`unknown setting ${this.key}`, { hint: `known settings: ${SETTINGS.map((s) => s.key).join(', ')}` });
-    }
+    knownSetting(this.key);
     const setting = (await this.session()).settings().get(this.key);
     this.report(settingJson(setting), () => setting.text);
   }

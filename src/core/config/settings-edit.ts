@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { isMap, type Document } from 'yaml';
 import { writeAtomic } from '../../lib/atomic-write.js';
-import { ConfigError, UsageError } from '../../lib/errors.js';
+import { ConfigError } from '../../lib/errors.js';
 import { effectiveSettings } from '../../settings/resolve-settings.js';
-import { SETTINGS, settingDefinition, type SettingValue } from '../../settings/settings-table.js';
+import { knownSetting, type SettingValue } from '../../settings/settings-table.js';
 import { CONFIG_FILE_NAME, configFromDocument, type AimConfig } from './config.js';
 
 // `aim config set` and `unset`: edits of the `aim:` section through the YAML Document, so the comments, order and
@@ -15,14 +15,6 @@ export interface SettingEdit {
   key: string;
   /** The value written, or undefined when the key was removed. */
   value?: SettingValue;
-}
-
-function definitionOf(key: string) {
-  const definition = settingDefinition(key);
-  if (!definition) {
-    throw new UsageError(`unknown setting ${key}`, { hint: `known settings: ${SETTINGS.map((s) => s.key).join(', ')} (\`aim config list\`)` });
-  }
-  return definition;
 }
 
 /** The value as it is written in YAML: numbers as numbers, a port range as its text. */
@@ -58,7 +50,7 @@ async function edit(config: AimConfig, key: string, change: (document: Document,
 }
 
 export function setSetting(config: AimConfig, key: string, text: string, cwd = process.cwd()): Promise<SettingEdit> {
-  const definition = definitionOf(key);
+  const definition = knownSetting(key);
   const parsed = definition.parse(text);
   if ('problem' in parsed) throw new ConfigError(`${key} ${parsed.problem}`, { hint: `${definition.description}; nothing was written` });
   return edit(config, key, (document, path) => {
@@ -72,7 +64,7 @@ export function setSetting(config: AimConfig, key: string, text: string, cwd = p
 }
 
 export function unsetSetting(config: AimConfig, key: string, cwd = process.cwd()): Promise<SettingEdit> {
-  definitionOf(key);
+  knownSetting(key);
   if (!config.filepath) throw new ConfigError(`${key} is not set: no config file was found`, { hint: 'nothing to unset' });
   return edit(config, key, (document, path) => {
     if (isMap(document.getIn(path.slice(0, -1)))) document.deleteIn(path);

@@ -1,20 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/lib/errors.js';
 import { bindProblem, choosePort } from '../../../src/core/serve/serve-port.js';
+import { takenPort } from '../../helpers/thrown.js';
 
 // The port check `aim run` makes before it pulls anything, against real sockets.
 
-let server: Server;
 let taken: number;
+let release: () => Promise<void>;
 beforeAll(async () => {
-  server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  taken = (server.address() as { port: number }).port;
+  ({ port: taken, release } = await takenPort());
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => release());
 
 describe('choosePort', () => {
   it('leaves 0 to the engine and passes a free port through', async () => {
