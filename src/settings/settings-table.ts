@@ -96,7 +96,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     defaultText: 'kamiwaza when a Kamiwaza URL is set, else embedded', description: 'engine that serves `aim run`' },
   { key: 'kamiwaza.url', env: ['KAMIWAZA_BASE_URL', 'KAMIWAZA_BASE_URI', 'KAMIWAZA_API_URL'], flag: '--kamiwaza-url', parse: httpUrl, default: undefined,
     defaultText: 'none', description: 'Kamiwaza server, e.g. https://localhost/api' },
-  { key: 'log.level', env: ['AIM_LOG_LEVEL'], flag: '-v/-vv', parse: choice(['error', 'warn', 'info', 'debug', 'trace']), default: 'info',
+  { key: 'log.level', env: ['AIM_LOG'], flag: '-v/-vv', parse: choice(['error', 'warn', 'info', 'debug', 'trace']), default: 'warn',
     description: 'how much aim logs on stderr' },
   { key: 'log.format', env: ['AIM_LOG_FORMAT'], flag: '--log-format', parse: choice(['text', 'json']), default: 'text', description: 'log lines as text or JSON' },
 ];

@@ -40,7 +40,7 @@ describe('aim config', () => {
     const byKey = Object.fromEntries(listed.settings.map((s: { key: string }) => [s.key, s]));
     expect(byKey['serve.ports']).toMatchObject({ value: '8100-8199', source: { kind: 'config', file: ws.config } });
     expect(byKey['serve.ctx-size']).toMatchObject({ value: 8192, source: { kind: 'env', variable: 'AIM_CTX_SIZE' } });
-    expect(byKey['log.level']).toMatchObject({ value: 'info', source: { kind: 'default' } });
+    expect(byKey['log.level']).toMatchObject({ value: 'warn', source: { kind: 'default' } });
 
     const info = await ws.json(['info']);
     expect(info.settings.find((s: { key: string }) => s.key === 'serve.ports')).toMatchObject({ from: `config ${ws.config}` });

@@ -30,7 +30,7 @@ const CASES: Case[] = [
   { key: 'serve.engine', config: 'kamiwaza', env: 'embedded', flag: 'kamiwaza', expected: { default: undefined, config: 'kamiwaza', env: 'embedded', flag: 'kamiwaza' } },
   { key: 'kamiwaza.url', config: 'https://kz.example/api', env: 'http://127.0.0.1:7777', flag: 'https://other.example',
     expected: { default: undefined, config: 'https://kz.example/api', env: 'http://127.0.0.1:7777', flag: 'https://other.example' } },
-  { key: 'log.level', config: 'warn', env: 'debug', flag: 'trace', expected: { default: 'info', config: 'warn', env: 'debug', flag: 'trace' } },
+  { key: 'log.level', config: 'info', env: 'debug', flag: 'trace', expected: { default: 'warn', config: 'info', env: 'debug', flag: 'trace' } },
   { key: 'log.format', config: 'json', env: 'text', flag: 'json', expected: { default: 'text', config: 'json', env: 'text', flag: 'json' } },
 ];
 
