@@ -29,12 +29,13 @@ export class RunCommand extends AimCommand {
   ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
   threads = Option.String('--threads', { description: 'CPU threads for generation (default: aim.serve.threads, else all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
   name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
+  parallel = Option.String('--parallel', { description: 'requests answered at once, each with its own context (default: aim.serve.parallel, else 1)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 64)]) });
   host = Option.String('--host', { description: 'embedded engine listens on 127.0.0.1 (default) or 0.0.0.0 (every interface, e.g. in a container)' });
   foreground = Option.Boolean('--foreground', false, { description: 'stay attached: stop the model on Ctrl-C or SIGTERM, exit non-zero if it ends (systemd, containers)' });
   kamiwazaUrl = Option.String('--kamiwaza-url', { description: 'Kamiwaza server (default: KAMIWAZA_BASE_URL, else aim.kamiwaza.url)' });
 
   protected override settingFlags(): Record<string, unknown> {
-    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'serve.host': this.host, 'kamiwaza.url': this.kamiwazaUrl };
+    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'serve.host': this.host, 'serve.parallel': this.parallel, 'kamiwaza.url': this.kamiwazaUrl };
   }
 
   async run(): Promise<void> {

@@ -23,6 +23,8 @@ export interface DeploymentSpec {
   host?: '127.0.0.1' | '0.0.0.0';
   ctxSize?: number;
   threads?: number;
+  /** Requests the embedded engine answers at once, each with its own context of ctxSize tokens (default 1). */
+  parallel?: number;
   /** Where an engine may keep logs and run files for this deployment (inside AIM_HOME). */
   runDir: string;
 }

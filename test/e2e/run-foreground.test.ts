@@ -31,6 +31,23 @@ const gone = (pid: number) => pollUntil(async () => (isAlive(pid) ? { done: fals
   intervalMs: 50, timeoutMs: 15_000, onTimeout: () => new Error(`engine ${pid} still runs`),
 });
 
+describe('aim run --parallel', () => {
+  it('gives the loaded engine that many sequences (llama.cpp\'s /props slots) and answers concurrent requests each on its own', async () => {
+    const record = await ws.json(['run', 'team/tiny:v1', '--name', 'par', '--threads', '1'], { env: { AIM_PARALLEL: '3' } });
+    const base = record.endpoint.replace(/\/v1$/, '');
+    expect(await (await fetch(`${base}/props`)).json()).toMatchObject({ total_slots: 3, default_generation_settings: { n_ctx: 2048 } });
+    const ask = (seed: number) => fetch(`${record.endpoint}/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: record.modelId, prompt: 'Once upon a time', max_tokens: 8, seed, temperature: 0 }),
+    }).then(async (reply) => ({ status: reply.status, body: await reply.json() }));
+    const answers = await Promise.all([1, 2, 3, 4].map(ask));
+    for (const answer of answers) expect(answer.status).toBe(200);
+    // The same prompt at temperature 0 gives the same text on every sequence: none saw another's tokens.
+    expect(new Set(answers.map((a) => a.body.choices[0].text)).size).toBe(1);
+    expect(await ws.json(['stop', 'par'])).toEqual({ stopped: ['par'], gone: [] });
+  });
+});
+
 describe('aim run --foreground', () => {
   it('serves on every interface with --host 0.0.0.0 and stops the engine when it gets SIGTERM', async () => {
     const running = ws.start(['run', 'team/tiny:v1', '--name', 'fg', '--foreground', '--threads', '1', '--host', '0.0.0.0']);

@@ -96,7 +96,8 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
-    ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'), runDir: runDir(home),
+    ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'),
+    parallel: settings.number('serve.parallel'), runDir: runDir(home),
   };
   const record = await startRecorded({
     initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,

@@ -1,6 +1,7 @@
-// Generation for the embedded server: one model, one context and one sequence, requests served one at a time (a
-// second sequence would halve the context for little gain on a CPU box). Each request starts from a cleared
-// sequence, so the token meter's difference is exactly that request's usage. Only llama-server.ts imports this:
+// Generation for the embedded server: one model, one context, and as many sequences as requests answered at once
+// (`serve.parallel`; one by default: on a CPU box a second request mostly shares the same cores). Each sequence has
+// the full context size; a request waits for a free one. Each request starts from a cleared sequence, so the token
+// meter's difference is exactly that request's usage. Only llama-server.ts imports this:
 // node-llama-cpp costs ~0.8 s to load and must never slow the CLI down.
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +9,8 @@ import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, type ChatHistoryIt
 import { chatMessages, finishReason, fitToContext, generationParams, promptText, sendJson, SseStream, type GenerationParams } from './openai-http.js';
 
 export interface LoadedModel {
+  /** Sequences taken from the context: requests answered at once. */
+  slots: number;
   handle(kind: 'chat' | 'completion', body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -16,6 +19,8 @@ export interface LoadOptions {
   modelPath: string;
   contextSize: number;
   threads: number;
+  /** Requests answered at once, each on its own sequence of `contextSize` tokens. */
+  parallel: number;
   log: (message: string) => void;
 }
 
@@ -31,7 +36,7 @@ function history(body: Record<string, unknown>): ChatHistoryItem[] {
   return items;
 }
 
-/** The one sequence every request runs on, with its chat and completion wrappers. */
+/** A sequence requests run on, one at a time, with its chat and completion wrappers. */
 interface Session {
   sequence: LlamaContextSequence;
   chat: LlamaChat;
@@ -99,16 +104,25 @@ export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel>
   // CPU-only hosts from probing CUDA/Vulkan.
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.warn, logger: (_level: LlamaLogLevel, message: string) => options.log(`llama.cpp: ${message.trimEnd()}`) });
   const model = await llama.loadModel({ modelPath: options.modelPath });
-  const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads });
-  const sequence: LlamaContextSequence = context.getSequence();
-  const session: Session = { sequence, chat: new LlamaChat({ contextSequence: sequence }), completion: new LlamaCompletion({ contextSequence: sequence }) };
-  let queue: Promise<unknown> = Promise.resolve();
+  const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: options.parallel });
+  const sessions = Array.from({ length: options.parallel }, (): Session => {
+    const sequence: LlamaContextSequence = context.getSequence();
+    return { sequence, chat: new LlamaChat({ contextSequence: sequence }), completion: new LlamaCompletion({ contextSequence: sequence }) };
+  });
+  const free = [...sessions];
+  const waiting: Array<(session: Session) => void> = [];
+  const acquire = (): Promise<Session> => (free.length > 0 ? Promise.resolve(free.pop()!) : new Promise((resolve) => waiting.push(resolve)));
+  const release = (session: Session): void => {
+    const next = waiting.shift();
+    if (next) next(session);
+    else free.push(session);
+  };
 
   /** Tokens the prompt takes in the context, counted the way generation will lay it out. */
   function promptTokens(kind: Kind, body: Record<string, unknown>): number {
     // A completion starts with the model's BOS token, which tokenize() leaves out: count it rather than overflow by one.
     if (kind === 'completion') return model.tokenize(promptText(body)).length + 1;
-    return session.chat.chatWrapper.generateContextState({ chatHistory: history(body) }).contextText.tokenize(model.tokenizer).length;
+    return sessions[0]!.chat.chatWrapper.generateContextState({ chatHistory: history(body) }).contextText.tokenize(model.tokenizer).length;
   }
 
   async function handle(kind: Kind, body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void> {
@@ -121,13 +135,16 @@ export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel>
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const run = () => respond(session, { kind, body, res, modelId, params, signal: abort.signal, id, created });
-    const next = queue.then(run, run);
-    queue = next.catch(() => undefined);
-    await next;
+    const session = await acquire();
+    try {
+      await respond(session, { kind, body, res, modelId, params, signal: abort.signal, id, created });
+    } finally {
+      release(session);
+    }
   }
 
   return {
+    slots: sessions.length,
     handle,
     async dispose() {
       await context.dispose();

@@ -18,6 +18,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     'ctx-size': { type: 'string', default: '2048' },
     threads: { type: 'string', default: '1' },
+    parallel: { type: 'string', default: '1' },
     'ready-file': { type: 'string' },
     'log-file': { type: 'string' },
     'log-max-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
@@ -26,7 +27,7 @@ const { values } = parseArgs({
 });
 if (values['check-binding']) await checkBinding();
 if (!values.model || !values['ready-file']) {
-  console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--port 0] [--ctx-size 2048] [--threads 1]');
+  console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--host 127.0.0.1] [--port 0] [--ctx-size 2048] [--threads 1] [--parallel 1]');
   process.exit(2);
 }
 const modelPath = values.model;
@@ -34,6 +35,7 @@ const readyFile = values['ready-file'];
 const modelId = values['model-id'] ?? modelPath;
 const contextSize = Number(values['ctx-size']);
 const threads = Number(values.threads);
+const parallel = Number(values.parallel);
 const created = Math.floor(Date.now() / 1000);
 
 let loaded: LoadedModel | undefined;
@@ -50,6 +52,8 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (loaded) return sendJson(res, 200, { status: 'ok' });
     return sendJson(res, 503, { error: { code: 503, message: loadError ?? 'Loading model', type: 'unavailable_error' } });
   }
+  // llama.cpp's server answers /props with its slots (requests served at once); clients size their concurrency by it.
+  if (req.method === 'GET' && path === '/props') return sendJson(res, 200, { total_slots: loaded?.slots ?? parallel, default_generation_settings: { n_ctx: contextSize } });
   if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) {
     return sendJson(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'aim' }] });
   }
@@ -98,8 +102,8 @@ server.listen(Number(values.port), values.host, () => {
     await writeAtomic(readyFile, JSON.stringify({ pid: process.pid, port }), { durable: false });
     try {
       const started = Date.now();
-      loaded = await loadLlamaModel({ modelPath, contextSize, threads, log });
-      log(`model loaded in ${Date.now() - started} ms (context ${contextSize}, threads ${threads})`);
+      loaded = await loadLlamaModel({ modelPath, contextSize, threads, parallel, log });
+      log(`model loaded in ${Date.now() - started} ms (context ${contextSize}, threads ${threads}, parallel ${parallel})`);
     } catch (error) {
       loadError = (error as Error).message;
       log(`failed to load model: ${loadError}`);

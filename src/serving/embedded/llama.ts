@@ -83,9 +83,11 @@ export class EmbeddedEngine implements Engine {
 
   async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord> {
     const ctxSize = spec.ctxSize ?? 2048;
-    await this.checkResources(spec, ctxSize);
+    const parallel = spec.parallel ?? 1;
+    // Each request served at once has its own context, so its cache counts once per sequence.
+    await this.checkResources(spec, ctxSize * parallel);
     const { logFile, readyFile } = await runFilesOf(spec);
-    const child = await spawnServer(spec, { ctxSize, threads: spec.threads ?? defaultThreads(), logFile, readyFile, logMaxBytes: this.options.logMaxBytes ?? 10 * MiB });
+    const child = await spawnServer(spec, { ctxSize, threads: spec.threads ?? defaultThreads(), parallel, logFile, readyFile, logMaxBytes: this.options.logMaxBytes ?? 10 * MiB });
     // Killed if this CLI exits (Ctrl-C) before the server is ready: the record says starting, a rerun starts afresh.
     const killOrphan = () => child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGKILL');
     process.once('exit', killOrphan);

@@ -36,6 +36,7 @@ export async function runFilesOf(spec: DeploymentSpec): Promise<{ logFile: strin
 export interface ServerArgs {
   ctxSize: number;
   threads: number;
+  parallel: number;
   logFile: string;
   readyFile: string;
   logMaxBytes: number;
@@ -46,7 +47,7 @@ export async function spawnServer(spec: DeploymentSpec, args: ServerArgs): Promi
   const log = await openRegular(args.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
   try {
     const argv = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--host', spec.host ?? '127.0.0.1', '--port', String(spec.port ?? 0),
-      '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--ready-file', args.readyFile,
+      '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--parallel', String(args.parallel), '--ready-file', args.readyFile,
       '--log-file', args.logFile, '--log-max-bytes', String(args.logMaxBytes)];
     // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
     // its terminal, and nothing ties it to the CLI's pipes.
