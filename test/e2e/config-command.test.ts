@@ -53,6 +53,14 @@ describe('aim config', () => {
     expect(after).toContain('# shared folder on the NAS');
   });
 
+  it('says when a variable in this shell overrides what was just set', async () => {
+    const result = await ws.run(['config', 'set', 'serve.threads', '2', '--json'], { env: { AIM_THREADS: '3' } });
+    expect(result.code).toBe(0);
+    expect(result.json()).toMatchObject({ key: 'serve.threads', value: 2, file: ws.config });
+    expect(result.stderr).toBe('aim: warning: env AIM_THREADS overrides serve.threads in this shell\n');
+    await ws.json(['config', 'unset', 'serve.threads']);
+  });
+
   it('refuses a bad value or an unknown key, writing nothing', async () => {
     const before = await readFile(ws.config, 'utf8');
     expect(expectUserError(await ws.run(['config', 'set', 'serve.threads', 'many']))).toContain('serve.threads must be a whole number');

@@ -24,14 +24,16 @@ export class ConfigSetCommand extends AimCommand {
     const session = await this.session();
     const edit = await setSetting(session.config, this.key, this.value);
     const text = settingText(edit.value);
-    // A variable set in this shell still wins over the file: say so rather than let the edit look ignored. (Its
-    // source is read after the edit was checked, so the key is known; a bad value elsewhere hides nothing here.)
+    // A variable set in this shell still wins over the file: say so rather than let the edit look ignored. The
+    // settings as they were before the edit tell, since a variable wins whatever the file holds.
     const source = settingSourceOrUndefined(session, edit.key);
     if (source?.kind === 'env') this.context.stderr.write(formatWarning(`${describeSource(source)} overrides ${edit.key} in this shell`));
-    this.report(edit, () => `${edit.key} = ${text} (written to ${edit.file})`);
+    const value = typeof edit.value === 'object' ? text : edit.value;
+    this.report({ ...edit, value }, () => `${edit.key} = ${text} (written to ${edit.file})`);
   }
 }
 
+/** Where the setting came from, or undefined when the settings did not read before the edit (nothing to compare). */
 function settingSourceOrUndefined(session: Session, key: string): SettingSource | undefined {
   try {
     return session.settings().get(key).source;
