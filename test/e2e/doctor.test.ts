@@ -113,6 +113,13 @@ describe('aim doctor', () => {
     expect(finding(short.report, 'AIM_HOME free space').status).toBe('warn');
   });
 
+  it('fails when AIM_HOME cannot be created', async () => {
+    await writeFile(ws.path('a-file'), 'not a folder');
+    const { code, report } = await doctor(ws, [], { AIM_HOME: ws.path('a-file', 'aim') });
+    expect(code).not.toBe(0);
+    expect(finding(report, 'AIM_HOME writable')).toMatchObject({ status: 'fail', message: expect.stringContaining('is not a writable folder') });
+  });
+
   it('reports leftover partial downloads and their size, without following links', async () => {
     const version = join(ws.home, 'models', 'team', 'tiny', 'a'.repeat(64));
     await mkdir(join(version, '.aim', 'partial'), { recursive: true });

@@ -2,7 +2,8 @@
 // (partial files and journals in `.aim/partial` of AIM_HOME's versions and of the destinations named, and temp
 // files of interrupted atomic writes). Nothing is followed through a link and nothing is changed but the probe file.
 import { randomUUID } from 'node:crypto';
-import { lstat, open, readdir, statfs, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { testFreeBytes } from '../../settings/test-hooks.js';
@@ -29,7 +30,13 @@ async function nearestExisting(path: string): Promise<string> {
 }
 
 async function writableFinding(home: string, existing: string): Promise<Finding> {
-  if (existing !== home) return ok('AIM_HOME writable', `${home} does not exist yet; it will be created under ${existing}`);
+  if (existing !== home) {
+    const info = await stat(existing).catch(() => undefined);
+    const creatable = info?.isDirectory() && (await access(existing, constants.W_OK).then(() => true, () => false));
+    return creatable
+      ? ok('AIM_HOME writable', `${home} does not exist yet; it will be created under ${existing}`)
+      : fail('AIM_HOME writable', `${home} cannot be created: ${existing} is not a writable folder`, 'point AIM_HOME at a folder this user can write, or create it');
+  }
   const probe = join(home, `.aim-doctor-${randomUUID()}.tmp`);
   try {
     await (await open(probe, 'wx')).close();
