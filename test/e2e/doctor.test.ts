@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -87,6 +88,19 @@ describe('aim doctor', () => {
     expect(finding(report, 'repo down credentials').status).toBe('ok');
     expect(finding(report, 'repo team writable').status).toBe('ok');
     expectLine(human, 'FAIL', 'repo gone reachable', /no-such-folder does not exist \(fix: create it/);
+  });
+
+  it('reports a repository whose aim-repo.json is a FIFO or garbage without hanging on it', async () => {
+    await mkdir(ws.path('fifo-store'));
+    execFileSync('mkfifo', [ws.path('fifo-store', 'aim-repo.json')]);
+    await mkdir(ws.path('junk-store'));
+    await writeFile(ws.path('junk-store', 'aim-repo.json'), '{"format": 99, "hash": "md5"}');
+    const config = ws.path('hostile.yaml');
+    await writeFile(config, `repositories:\n  fifo: {type: local, path: ./fifo-store}\n  junk: {type: local, path: ./junk-store}\n`);
+    const { code, report } = await doctor(ws, ['--config', config]);
+    expect(code).not.toBe(0);
+    expect(finding(report, 'repo fifo format')).toMatchObject({ status: 'fail', message: expect.stringMatching(/aim-repo\.json/) });
+    expect(finding(report, 'repo junk format')).toMatchObject({ status: 'fail', message: expect.stringMatching(/aim-repo\.json|format/) });
   });
 
   it('fails on missing S3 credentials, saying how to provide them', async () => {
