@@ -78,10 +78,10 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const settings = session.settings();
   const kind = chooseEngine(options.engine, settings);
   const quant = options.quant ?? target.entry?.quant;
+  await claimName(name, home, session.config);
   // Before anything is pulled: a port that cannot be bound is refused now, not once the engine tries it.
   const host = settings.text('serve.host') as '127.0.0.1' | '0.0.0.0';
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
-  await claimName(name, home, session.config);
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
   const repository = await session.repository(ref.repo);
