@@ -65,7 +65,7 @@ function firstSet(definition: SettingDefinition, input: SettingsInput, problems:
       problems.push(`${label} ${parsed.problem}`);
       return undefined;
     }
-    return { key: definition.key, value: parsed.value, text: settingText(parsed.value), source, description: definition.description };
+    return { key: definition.key, value: parsed.value, text: definition.describe?.(parsed.value) ?? settingText(parsed.value), source, description: definition.description };
   };
   const flag = input.flags?.[definition.key];
   if (flag !== undefined) return effective(definition.parse(flag), { kind: 'flag', flag: definition.flag }, `${definition.flag} ${String(flag)}:`);
@@ -90,7 +90,7 @@ export class Settings {
     for (const definition of SETTINGS) {
       const set = firstSet(definition, input, problems);
       byKey.set(definition.key, set ?? {
-        key: definition.key, value: definition.default, text: definition.defaultText ?? settingText(definition.default),
+        key: definition.key, value: definition.default, text: definition.defaultText ?? definition.describe?.(definition.default) ?? settingText(definition.default),
         source: { kind: 'default' }, description: definition.description,
       });
     }

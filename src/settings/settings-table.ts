@@ -25,6 +25,8 @@ export interface SettingDefinition {
   default: SettingValue;
   /** How the default reads when it is computed or absent (`all cores but one`). */
   defaultText?: string;
+  /** How a value reads for people, when its plain text is not enough (sizes in bytes). */
+  describe?: (value: SettingValue) => string;
   description: string;
 }
 
@@ -75,15 +77,21 @@ const portRange = parser(v.pipe(
 ));
 
 const SIZE_UNITS = { KiB, MiB };
+/** `524288 (512 KiB)`: the bytes as written in the file, and what they are. */
+const describeBytes = (value: SettingValue): string => {
+  const bytes = Number(value);
+  const human = bytes % MiB === 0 ? `${bytes / MiB} MiB` : bytes % KiB === 0 ? `${bytes / KiB} KiB` : undefined;
+  return human ? `${bytes} (${human})` : String(bytes);
+};
 
 export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'transfer.concurrency', env: ['AIM_CONCURRENCY'], flag: '--concurrency', parse: wholeNumber(1, 256), default: undefined,
     defaultText: "the repository's concurrency, else 8 for folders and 24 for S3", description: 'chunks moved at once by push, pull and verify' },
-  { key: 'chunking.min', env: ['AIM_CHUNK_MIN'], flag: '--chunk-min', parse: wholeNumber(KiB, 64 * MiB, SIZE_UNITS), default: 128 * KiB,
+  { key: 'chunking.min', describe: describeBytes, env: ['AIM_CHUNK_MIN'], flag: '--chunk-min', parse: wholeNumber(KiB, 64 * MiB, SIZE_UNITS), default: 128 * KiB,
     description: 'smallest chunk, in bytes, of repositories created from now on' },
-  { key: 'chunking.avg', env: ['AIM_CHUNK_AVG'], flag: '--chunk-avg', parse: wholeNumber(4 * KiB, 16 * MiB, SIZE_UNITS), default: 512 * KiB,
+  { key: 'chunking.avg', describe: describeBytes, env: ['AIM_CHUNK_AVG'], flag: '--chunk-avg', parse: wholeNumber(4 * KiB, 16 * MiB, SIZE_UNITS), default: 512 * KiB,
     description: 'average chunk, in bytes, of repositories created from now on' },
-  { key: 'chunking.max', env: ['AIM_CHUNK_MAX'], flag: '--chunk-max', parse: wholeNumber(KiB, 64 * MiB, SIZE_UNITS), default: 2 * MiB,
+  { key: 'chunking.max', describe: describeBytes, env: ['AIM_CHUNK_MAX'], flag: '--chunk-max', parse: wholeNumber(KiB, 64 * MiB, SIZE_UNITS), default: 2 * MiB,
     description: 'largest chunk, in bytes, of repositories created from now on' },
   { key: 'serve.ports', env: ['AIM_PORTS'], flag: '--port', parse: portRange, default: { first: 0, last: 0 }, defaultText: '0 (any free port)',
     description: 'port or port range on 127.0.0.1 for the embedded engine' },
