@@ -73,6 +73,10 @@ describe('aim run --foreground', () => {
     process.kill(record.pid, 'SIGKILL');
     const result = await running.result;
     expect(result.code).toBe(8); // EngineError
-    expect(expectUserError(result)).toMatch(/fg2 (failed|stopped)/);
+    expect(expectUserError(result)).toMatch(/fg2 stopped: its engine is gone/);
+    // Started again under the same name, as a service manager restarting it would.
+    const again = await ws.json(['run', 'team/tiny:v1', '--name', 'fg2', '--threads', '1']);
+    expect(again.state).toBe('ready');
+    await ws.json(['stop', 'fg2']);
   });
 });

@@ -7,7 +7,7 @@ import { EngineError } from '../../lib/errors.js';
 import { aimHome } from '../../settings/home.js';
 import { deploymentsDir } from './deployments.js';
 import { sleep } from '../../lib/poll.js';
-import type { DeploymentRecord, LiveDeployment } from '../../serving/engine.js';
+import type { DeploymentRecord } from '../../serving/engine.js';
 import { isSameProcess } from '../../serving/process-identity.js';
 import type { AimConfig } from '../config/config.js';
 import { engineFor } from './serve-engines.js';
@@ -41,13 +41,14 @@ export async function stayAttached(record: DeploymentRecord, config?: AimConfig,
   const stop = stopWithThisProcess(record, home);
   process.once('exit', stop);
   try {
-    let ended: LiveDeployment | undefined;
-    while (!ended) {
+    for (;;) {
       await sleep(WATCH_INTERVAL_MS);
+      // Only an engine that is gone ends the watch: one busy answering may miss a health probe, and leaving it
+      // running while aim exits would make the restart that follows find the name taken.
       const [live] = await engine.list([record]);
-      if (live && (live.status === 'stopped' || live.status === 'failed')) ended = live;
+      if (live?.status === 'stopped') break;
     }
-    throw new EngineError(`${record.name} ${ended.status === 'failed' ? `failed${ended.detail ? ` (${ended.detail})` : ''}` : 'stopped'}`, {
+    throw new EngineError(`${record.name} stopped: its engine is gone`, {
       hint: record.logFile ? `see ${record.logFile}` : 'see `aim ps`',
     });
   } finally {
