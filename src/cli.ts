@@ -27,6 +27,8 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   ps: [() => import('./commands/ps.js')],
   stop: [() => import('./commands/stop.js')],
   doctor: [() => import('./commands/doctor.js')],
+  export: [() => import('./commands/export.js')],
+  import: [() => import('./commands/import.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

@@ -1,0 +1,48 @@
+import { Command, Option } from 'clipanion';
+import { parseReference } from '../core/format/reference.js';
+import { exportVersion, type ExportResult } from '../core/oci/export.js';
+import { writeFileThrough } from '../core/oci/output-file.js';
+import { UsageError } from '../lib/errors.js';
+import { AimCommand } from './base.js';
+import { formatBytes, formatRate, formatSeconds } from './render/format.js';
+import { terminalText } from './render/terminal.js';
+
+export class ExportCommand extends AimCommand {
+  static override paths = [['export']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 'write a version as an OCI image layout tar holding a CNCF ModelPack artifact (for skopeo, oras, crane, registries)',
+    details: `
+      Each file becomes one uncompressed layer (\`application/vnd.cncf.model.weight.v1.raw\` for weights, the \`doc\`, \`code\` and \`weight.config\` types for the rest) named by \`org.cncf.model.filepath\`; the config carries the name, version, license and the GGUF facts. Every chunk is checked against its BLAKE3 as it is read. The same version always exports to the same bytes.
+    `,
+    examples: [
+      ['Export a version to a tar', '$0 export team/qwen:q6 -o qwen.tar'],
+      ['Copy it into a registry', 'skopeo copy oci-archive:qwen.tar docker://registry.example.com/models/qwen:q6'],
+      ['Stream it to another tool', '$0 export team/qwen:q6 -o - | ssh airgap aim import - local/qwen:q6'],
+    ],
+  });
+
+  reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
+  output = Option.String('-o,--output', { required: true, description: 'the tar file to write, or - for standard output' });
+
+  async run(): Promise<void> {
+    const ref = parseReference(this.reference);
+    const repo = await this.repository(ref.repo);
+    const toStdout = this.output === '-';
+    if (toStdout && this.json) throw new UsageError('--json and -o - both want standard output', { hint: 'write the tar to a file with -o FILE.tar, or leave out --json' });
+    const run = (out: NodeJS.WritableStream) => exportVersion(repo, ref, out as never, { progress: this.progress() });
+    const result = toStdout ? await run(this.context.stdout) : await writeFileThrough(this.output, run);
+    if (toStdout && !this.quiet) this.context.stderr.write(`${terminalText(describeExport(result, 'standard output'))}\n`);
+    else this.report({ ...result, output: this.output }, () => describeExport(result, this.output));
+  }
+}
+
+function describeExport(result: ExportResult, output: string): string {
+  return [
+    `${result.repo}/${result.model}${result.tag ? `:${result.tag}` : ''} exported to ${output}`,
+    `  version      ${result.digest}`,
+    `  oci digest   ${result.manifestDigest}`,
+    `  layers       ${result.layers.length} (${formatBytes(result.totalBytes)})`,
+    `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
+  ].join('\n');
+}

@@ -1,0 +1,41 @@
+import { Command, Option } from 'clipanion';
+import { parseReference } from '../core/format/reference.js';
+import { importInputFor, importModel, type ImportResult } from '../core/oci/import.js';
+import { UsageError } from '../lib/errors.js';
+import { aimHome } from '../settings/home.js';
+import { AimCommand } from './base.js';
+import { describePush } from './transfer-options.js';
+
+export class ImportCommand extends AimCommand {
+  static override paths = [['import']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 'push an OCI image layout (tar, folder or -) holding a ModelPack, KitOps or Docker Model Runner model as REPO/MODEL:TAG',
+    details: `
+      Every blob is checked against its sha256 before anything is pushed; the files are chunked and deduplicated as \`aim push\` does. A tar is unpacked into a private folder under AIM_HOME/tmp first (a tar may hold the layers before the manifest), removed at the end. Layers compressed with zstd are refused.
+    `,
+    examples: [
+      ['Import a tar written by aim export', '$0 import qwen.tar team/qwen:q6'],
+      ['Import a layout folder written by skopeo', 'skopeo copy docker://registry.example.com/models/qwen:q6 oci:qwen-oci && $0 import qwen-oci team/qwen:q6'],
+      ['Import from standard input', 'ssh builder aim export build/qwen:q6 -o - | $0 import - team/qwen:q6'],
+    ],
+  });
+
+  source = Option.String({ name: 'FILE.tar|DIR|-' });
+  reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
+  force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
+
+  async run(): Promise<void> {
+    const ref = parseReference(this.reference);
+    if (ref.digest) throw new UsageError('import takes a tag, not a digest', { hint: 'e.g. aim import model.tar repo/model:v1.0' });
+    const repo = await this.repository(ref.repo);
+    const input = await importInputFor(this.source, this.context.stdin);
+    const result = await importModel(repo, input, { model: ref.model, tag: ref.tag!, force: this.force, home: aimHome(), progress: this.progress() });
+    this.report(result, () => describeImport(result));
+  }
+}
+
+function describeImport(result: ImportResult): string {
+  const same = result.sameVersion === undefined ? [] : [`  same version ${result.sameVersion ? 'yes: the digest aim exported' : 'no: files, modes or annotations differ from the export'}`];
+  return [`imported ${result.flavour} artifact ${result.ociDigest} (${result.layers} layers) from ${result.source}`, ...same, describePush(result)].join('\n');
+}

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { AimError, IntegrityError } from '../../lib/errors.js';
+import { MAX_MANIFEST_FILES } from '../format/schemas/limits.js';
+import type { ProgressTask } from '../progress.js';
+import { blobMismatch, FolderSource, type LayoutSource } from './layout-source.js';
+import type { Descriptor } from './oci-schemas.js';
+
+// A layout tar read once, front to back, as it streams (a file or standard input): a tar may hold the layers before
+// the manifest that says what they are, so every blob is written to a private folder (under AIM_HOME, made by the
+// caller), hashed on the way, and renamed to its digest only once it matched. Nothing else in the tar is written:
+// oci-layout and index.json are kept in memory (bounded), other names are skipped, links are refused.
+
+const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
+/** Blobs a model layout can need: one per layer, plus the manifest, the config and a few indexes. */
+const MAX_BLOBS = MAX_MANIFEST_FILES + 16;
+
+/** An entry of the tar being read: its header, then its bytes. */
+interface TarEntry extends AsyncIterable<Buffer> {
+  header: tar.Header;
+  resume(): unknown;
+}
+
+function refused(where: string, name: string, why: string): IntegrityError {
+  return new IntegrityError(`${where}: tar entry ${JSON.stringify(name.slice(0, 200))} ${why}`, { hint: 'an OCI layout tar holds only oci-layout, index.json and blobs/sha256/*: nothing was imported' });
+}
+
+/** Unpacks the layout tar `input` into `folder` (empty, private) and returns it as a LayoutSource. */
+export async function unpackLayoutTar(input: Readable, folder: string, where: string, limits: { maxTop: number }, task: ProgressTask): Promise<LayoutSource> {
+  const extract = tar.extract();
+  const reading = pipeline(input, extract).catch((error: unknown) => {
+    throw error instanceof AimError ? error : new IntegrityError(`${where} is not a readable tar: ${(error as Error)?.message ?? error}`, { hint: 'the file is damaged or cut short; export it again' });
+  });
+  reading.catch(() => undefined); // awaited below; an early failure also ends the loop
+  const top = new Map<string, Buffer>();
+  const blobs = new Set<string>();
+  try {
+    for await (const entry of extract as AsyncIterable<unknown> as AsyncIterable<TarEntry>) {
+      const name = entry.header.name.replace(/^(\.\/)+/, '');
+      const type = entry.header.type ?? 'file';
+      const size = entry.header.size ?? 0;
+      if (type === 'directory') {
+        entry.resume();
+        continue;
+      }
+      if (type === 'symlink' || type === 'link') throw refused(where, name, `is a ${type === 'link' ? 'hard link' : 'symbolic link'}; aim follows no links`);
+      if (type !== 'file' && type !== 'contiguous-file') throw refused(where, name, `is a ${type}, not a file`);
+      const blob = BLOB_NAME.exec(name)?.[1];
+      if (name === 'oci-layout' || name === 'index.json') {
+        if (size > limits.maxTop) throw refused(where, name, `is ${size} bytes, more than the ${limits.maxTop} it may hold`);
+        top.set(name, await readAll(entry));
+      } else if (blob && !blobs.has(blob)) {
+        if (blobs.size >= MAX_BLOBS) throw refused(where, name, `is blob number ${blobs.size + 1}, more than a model layout holds`);
+        await writeBlob(entry, folder, blob, where, task);
+        blobs.add(blob);
+      } else {
+        for await (const bytes of entry) task.advance(bytes.length); // a blob already seen, or a name layouts do not use
+      }
+    }
+    await reading;
+  } catch (error) {
+    extract.destroy();
+    input.destroy();
+    throw error;
+  }
+  return new UnpackedSource(folder, where, top);
+}
+
+async function readAll(entry: TarEntry): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const bytes of entry) parts.push(bytes);
+  return Buffer.concat(parts);
+}
+
+async function writeBlob(entry: TarEntry, folder: string, hex: string, where: string, task: ProgressTask): Promise<void> {
+  const partial = join(folder, `${hex}.partial`);
+  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const hash = createHash('sha256');
+  try {
+    for await (const bytes of entry) {
+      hash.update(bytes);
+      await handle.write(bytes);
+      task.advance(bytes.length);
+    }
+  } finally {
+    await handle.close();
+  }
+  const actual = hash.digest('hex');
+  if (actual !== hex) throw blobMismatch(where, `sha256:${hex}`, `holds bytes that hash to sha256:${actual}`);
+  await rename(partial, join(folder, hex));
+}
+
+/** The unpacked blobs, verified on the way in, laid out as a layout folder so FolderSource reads them. */
+class UnpackedSource extends FolderSource {
+  constructor(
+    private readonly blobsFolder: string,
+    where: string,
+    private readonly top: Map<string, Buffer>,
+  ) {
+    super(join(blobsFolder, '..', '..'), where);
+  }
+
+  override async readTop(name: 'oci-layout' | 'index.json', maxBytes: number): Promise<Buffer | undefined> {
+    const bytes = this.top.get(name);
+    if (bytes && bytes.length > maxBytes) throw refused(this.where, name, `is ${bytes.length} bytes, more than the ${maxBytes} it may hold`);
+    return bytes;
+  }
+
+  /** Where a verified blob lies, so a raw layer becomes a file by a hard link instead of a copy. */
+  verifiedBlobPath(descriptor: Descriptor): string {
+    return join(this.blobsFolder, descriptor.digest.slice('sha256:'.length));
+  }
+}
