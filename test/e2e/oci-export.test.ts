@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
-import AjvDraft from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
@@ -25,16 +25,18 @@ function withoutDraft4Ids(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([key]) => key !== '$schema' && key !== 'id').map(([key, inner]) => [key, withoutDraft4Ids(inner)]));
 }
 
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => void;
+
 async function schemaCheckers(): Promise<{ manifest: (value: unknown) => string[]; config: (value: unknown) => string[] }> {
-  const oci = new AjvDraft({ strict: false, allErrors: true });
-  addFormats.default(oci);
+  const oci = new Ajv({ strict: false, allErrors: true });
+  addFormats(oci);
   for (const name of ['content-descriptor.json', 'defs-descriptor.json', 'defs.json']) oci.addSchema(withoutDraft4Ids(await readContract(`oci-${name}`)) as object, name);
   const manifest = oci.compile(withoutDraft4Ids(await readContract('oci-image-manifest-schema.json')) as object);
   const modelpack = new Ajv2020({ strict: true, allErrors: true });
-  addFormats.default(modelpack);
+  addFormats(modelpack as unknown as Ajv);
   const config = modelpack.compile(await readContract('config-schema.json'));
-  const errors = (validate: typeof manifest) => (value: unknown) => (validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
-  return { manifest: errors(manifest), config: errors(config as typeof manifest) };
+  const errors = (validate: ValidateFunction) => (value: unknown) => (validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+  return { manifest: errors(manifest), config: errors(config) };
 }
 
 function skopeo(args: string[], cwd: string): { stdout: string; stderr: string; status: number | null } {
