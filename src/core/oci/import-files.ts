@@ -12,6 +12,7 @@ import { describeValue } from '../format/schemas/parse.js';
 import type { ProgressTask } from '../progress.js';
 import type { LayoutSource } from './layout-source.js';
 import type { ImportPlan, PlannedLayer } from './import-plan.js';
+import { asTarError } from './tar-source.js';
 
 // The files of an imported model, laid out in a private folder for push to read: a raw layer is its file (a hard
 // link to the verified blob when there is one, else a copy checked as it is made); a tar layer is unpacked, each
@@ -59,11 +60,8 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
       yield bytes;
     }
   };
-  const reading = (gzip ? pipeline(Readable.from(counted()), createGunzip(), extract) : pipeline(Readable.from(counted()), extract)).catch((error: unknown) => {
-    if (error instanceof IntegrityError) throw error;
-    throw new IntegrityError(`layer ${layer.descriptor.digest} of ${source.where} is not a readable tar: ${(error as Error)?.message}`, { hint });
-  });
-  reading.catch(() => undefined); // awaited below
+  const reading = gzip ? pipeline(Readable.from(counted()), createGunzip(), extract) : pipeline(Readable.from(counted()), extract);
+  reading.catch(() => undefined); // awaited below; a failure also ends the loop
   let files = 0;
   try {
     for await (const entry of extract) {
@@ -83,7 +81,7 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
     await reading;
   } catch (error) {
     extract.destroy();
-    throw error;
+    throw asTarError(error, `layer ${layer.descriptor.digest} of ${source.where}`);
   }
   return files;
 }

@@ -30,12 +30,21 @@ function refused(where: string, name: string, why: string): IntegrityError {
   return new IntegrityError(`${where}: tar entry ${JSON.stringify(name.slice(0, 200))} ${why}`, { hint: 'an OCI layout tar holds only oci-layout, index.json and blobs/sha256/*: nothing was imported' });
 }
 
+/**
+ * A failure while reading a tar as what it is: the tar's own fault (cut short, not a tar, bad gzip) becomes one plain
+ * error naming it; aim's refusals and the system's errors (a full disk) pass through unchanged.
+ */
+export function asTarError(error: unknown, what: string): unknown {
+  if (error instanceof AimError) return error;
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code && !code.startsWith('Z_')) return error;
+  return new IntegrityError(`${what} is not a readable tar: ${(error as Error)?.message ?? String(error)}`, { hint: 'it is damaged or was cut short: nothing was imported; export it again' });
+}
+
 /** Unpacks the layout tar `input` into `folder` (empty, private) and returns it as a LayoutSource. */
 export async function unpackLayoutTar(input: Readable, folder: string, where: string, limits: { maxTop: number }, task: ProgressTask): Promise<LayoutSource> {
   const extract = tar.extract();
-  const reading = pipeline(input, extract).catch((error: unknown) => {
-    throw error instanceof AimError ? error : new IntegrityError(`${where} is not a readable tar: ${(error as Error)?.message ?? error}`, { hint: 'the file is damaged or cut short; export it again' });
-  });
+  const reading = pipeline(input, extract);
   reading.catch(() => undefined); // awaited below; an early failure also ends the loop
   const top = new Map<string, Buffer>();
   const blobs = new Set<string>();
@@ -66,7 +75,7 @@ export async function unpackLayoutTar(input: Readable, folder: string, where: st
   } catch (error) {
     extract.destroy();
     input.destroy();
-    throw error;
+    throw asTarError(error, where);
   }
   return new UnpackedSource(folder, where, top);
 }

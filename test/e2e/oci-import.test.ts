@@ -1,0 +1,136 @@
+// `aim import` of layouts other tools write, built here as those tools lay them out: a Docker Model Runner model
+// (raw GGUF and license layers, no file names), a KitOps ModelKit (tar layers, one gzipped, the Kitfile as config),
+// a ModelPack tar whose blobs come before its manifest, on standard input. Then the hostile ones: each is one plain
+// error with its exit code, within time and memory bounds, nothing pushed under the tag, nothing written outside
+// the repository, and AIM_HOME's work folder removed.
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
+import { CLI_PATH, createWorkspace, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
+import { expectUnchanged, runBounded, snapshot } from '../hostile/harness.js';
+import { buildLayout, sha256, tarBytes, writeLayoutFolder, writeLayoutTar, writeTar, type LayerSpec, type LayoutSpec } from './oci-layouts.js';
+
+const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';
+const RAW_DOC = 'application/vnd.cncf.model.doc.v1.raw';
+const docLayer = (path: string, text: string): LayerSpec => ({ mediaType: RAW_DOC, bytes: Buffer.from(text), annotations: { 'org.cncf.model.filepath': path } });
+const modelpack = (layers: LayerSpec[], extra: Partial<LayoutSpec> = {}): LayoutSpec => ({
+  configType: MODELPACK_CONFIG,
+  config: { descriptor: { name: 'm' }, config: {}, modelfs: { type: 'layers', diffIds: layers.map((layer) => sha256(layer.bytes)) } },
+  layers,
+  artifactType: 'application/vnd.cncf.model.manifest.v1+json',
+  ...extra,
+});
+
+describe('aim import: models other tools made', () => {
+  let ws: Workspace;
+  let gguf: Buffer;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: join(dir, 'repo') } }));
+    await writeTinyGguf(ws.path('tiny.gguf'), { quant: 'q8_0', seed: 3 });
+    gguf = await readFile(ws.path('tiny.gguf'));
+  });
+  afterAll(() => ws?.cleanup());
+
+  it('reads a Docker Model Runner model: the GGUF and license layers become model.gguf and LICENSE.txt', async () => {
+    const license = Buffer.from('MIT License\n');
+    const layout = buildLayout({
+      configType: 'application/vnd.docker.ai.model.config.v0.1+json',
+      config: { config: { format: 'gguf', quantization: 'Q8_0', parameters: '120.64 K', architecture: 'llama', size: String(gguf.length) }, descriptor: { created: '2025-01-01T00:00:00Z' }, rootfs: { type: 'layers', diff_ids: [sha256(gguf), sha256(license)] } },
+      layers: [{ mediaType: 'application/vnd.docker.ai.gguf.v3', bytes: gguf }, { mediaType: 'application/vnd.docker.ai.license', bytes: license }],
+    });
+    await writeLayoutFolder(ws.path('docker-layout'), layout);
+    const imported = await ws.json(['import', 'docker-layout', 'r/docker:q8']);
+    expect(imported).toMatchObject({ flavour: 'docker', ociDigest: layout.manifestDigest, layers: 2, files: 2 });
+    await ws.json(['pull', 'r/docker:q8', 'docker-pulled']);
+    expect(await listFiles(ws.path('docker-pulled'))).toEqual(['LICENSE.txt', 'model.gguf']);
+    expect(await readFile(ws.path('docker-pulled', 'model.gguf'))).toEqual(gguf);
+    const inspected = await ws.json(['inspect', 'r/docker:q8']);
+    expect(inspected.annotations).toMatchObject({ 'oci.artifact': 'docker', 'oci.manifest': layout.manifestDigest, 'gguf.quantization': 'Q8_0' });
+  });
+
+  it('reads a KitOps ModelKit: tar layers (one gzipped) unpacked, the Kitfile kept', async () => {
+    const readme = Buffer.from('# kit\n');
+    const kitfile = { manifestVersion: '1.0.0', package: { name: 'kit' }, model: { path: 'models/tiny.gguf' }, docs: [{ path: 'README.md' }] };
+    const layout = buildLayout({
+      configType: 'application/vnd.kitops.modelkit.config.v1+json',
+      config: kitfile,
+      layers: [
+        { mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: await tarBytes([{ name: 'models/tiny.gguf', bytes: gguf }]) },
+        { mediaType: 'application/vnd.kitops.modelkit.docs.v1.tar+gzip', bytes: await tarBytes([{ name: 'README.md', bytes: readme }], true) },
+      ],
+    });
+    await writeLayoutTar(ws.path('kit.tar'), layout);
+    expect(await ws.json(['import', 'kit.tar', 'r/kit:v1'])).toMatchObject({ flavour: 'kitops', files: 3 });
+    await ws.json(['pull', 'r/kit:v1', 'kit-pulled']);
+    expect(await listFiles(ws.path('kit-pulled'))).toEqual(['Kitfile', 'README.md', 'models/tiny.gguf']);
+    expect(await readFile(ws.path('kit-pulled', 'models/tiny.gguf'))).toEqual(gguf);
+    expect(JSON.parse(await readFile(ws.path('kit-pulled', 'Kitfile'), 'utf8'))).toEqual(kitfile);
+  });
+
+  it('reads a tar on standard input whose blobs come before its index and manifest', async () => {
+    const layout = buildLayout(modelpack([docLayer('docs/a.md', 'a'), { mediaType: 'application/vnd.cncf.model.weight.v1.raw', bytes: gguf, annotations: { 'org.cncf.model.filepath': 'w/tiny.gguf' } }]));
+    await writeLayoutTar(ws.path('late-index.tar'), layout, 'blobs-first');
+    const result = spawnSync(process.execPath, [CLI_PATH, 'import', '-', 'r/late:v1', '--json'], { cwd: ws.dir, env: { ...process.env, ...ws.env }, input: await readFile(ws.path('late-index.tar')) });
+    expect(result.status, result.stderr.toString()).toBe(0);
+    expect(JSON.parse(result.stdout.toString())).toMatchObject({ flavour: 'modelpack', files: 2, source: 'standard input' });
+    expect(await readdir(ws.path('aim-home', 'tmp'))).toEqual([]);
+  });
+});
+
+describe('aim import: hostile layouts are refused, nothing pushed, nothing written outside', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: join(dir, 'repo') } }));
+  });
+  afterAll(() => ws?.cleanup());
+
+  type Case = { name: string; code: number; message: RegExp; make: (at: string) => Promise<void> };
+  const folder = (spec: LayoutSpec) => (at: string) => writeLayoutFolder(at, buildLayout(spec));
+  const tarred = (spec: LayoutSpec) => (at: string) => writeLayoutTar(at, buildLayout(spec));
+  const kitops = (layerEntries: Parameters<typeof tarBytes>[0]) => async (at: string) =>
+    writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.code.v1.tar', bytes: await tarBytes(layerEntries) }] }));
+
+  const cases: Case[] = [
+    { name: 'a filepath climbing out with ..', code: 4, message: /"\.\.\/escaped\.txt".*"\.\." segment/, make: folder(modelpack([docLayer('../escaped.txt', 'x')])) },
+    { name: 'an absolute filepath', code: 4, message: /is absolute/, make: folder(modelpack([docLayer('/tmp/aim-oci-absolute.txt', 'x')])) },
+    { name: 'a layer tar entry climbing out', code: 4, message: /"\.\.\/\.\.\/escaped\.txt"/, make: kitops([{ name: '../../escaped.txt', bytes: Buffer.from('x') }]) },
+    { name: 'a hard link inside a layer tar', code: 4, message: /hard link/, make: kitops([{ name: 'a.txt', bytes: Buffer.from('x') }, { name: 'b.txt', type: 'link', linkname: '/etc/passwd' }]) },
+    { name: 'a symlink inside a layer tar', code: 4, message: /symlink/, make: kitops([{ name: 'a.txt', type: 'symlink', linkname: '../../escaped.txt' }]) },
+    { name: 'a symlink entry in the layout tar', code: 4, message: /symbolic link/, make: (at) => writeTar(at, [{ name: 'oci-layout', bytes: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, { name: 'index.json', type: 'symlink', linkname: '/etc/passwd' }]) },
+    { name: 'a 5 MiB index.json', code: 4, message: /index\.json.*more than/, make: (at) => writeTar(at, [{ name: 'oci-layout', bytes: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, { name: 'index.json', bytes: Buffer.alloc(5 << 20, 0x20) }]) },
+    { name: 'a missing layer blob', code: 4, message: /has no blob sha256:/, make: async (at) => {
+      const layout = buildLayout(modelpack([docLayer('a.md', 'missing')]));
+      await writeLayoutFolder(at, { ...layout, files: layout.files.filter(([name, bytes]) => !name.startsWith('blobs/') || sha256(bytes) !== sha256('missing')) });
+    } },
+    { name: 'a layer whose bytes do not match its digest (folder)', code: 4, message: /does not hash to its digest/, make: folder(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
+    { name: 'a layer whose bytes do not match its digest (tar)', code: 4, message: /hash to sha256:/, make: tarred(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
+    { name: 'an unknown layer media type', code: 2, message: /media type "application\/x-unknown"/, make: folder(modelpack([{ mediaType: 'application/x-unknown', bytes: Buffer.from('x'), annotations: { 'org.cncf.model.filepath': 'x' } }])) },
+    { name: 'a zstd layer', code: 2, message: /zstd/, make: folder(modelpack([{ mediaType: 'application/vnd.cncf.model.weight.v1.tar+zstd', bytes: Buffer.from('x') }])) },
+    { name: 'a container image, not a model', code: 2, message: /not a model aim knows/, make: folder({ configType: 'application/vnd.oci.image.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', bytes: Buffer.from('x') }] }) },
+    { name: 'two layers naming one file', code: 4, message: /names the file "a\.md" twice/, make: folder(modelpack([docLayer('a.md', 'one'), docLayer('a.md', 'two')])) },
+    { name: 'a tar cut short', code: 4, message: /not a readable tar|hash to/, make: async (at) => {
+      await writeLayoutTar(at, buildLayout(modelpack([docLayer('a.md', 'x'.repeat(100_000))])));
+      const bytes = await readFile(at);
+      await writeFile(at, bytes.subarray(0, bytes.length - 60_000));
+    } },
+    { name: 'a gzip layer that is not gzip', code: 4, message: /layer sha256:.* is not a readable tar/, make: folder({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar+gzip', bytes: Buffer.from('not gzip at all') }] }) },
+    { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
+  ];
+
+  for (const [i, testCase] of cases.entries()) {
+    it(`refuses ${testCase.name}`, async () => {
+      const input = ws.path(`case-${i}${testCase.name.includes('tar') && !testCase.name.includes('layer tar') ? '.tar' : ''}`);
+      await testCase.make(input);
+      const before = await snapshot(ws.dir, ['repo', 'aim-home']);
+      const result = await runBounded(ws, ['import', input, `r/m:case${i}`]);
+      expectUserError(result, testCase.message);
+      expect(result.code).toBe(testCase.code);
+      await expectUnchanged(ws.dir, before, ['repo', 'aim-home']);
+      expect((await ws.run(['inspect', `r/m:case${i}`])).code).toBe(3);
+      expect(await readdir(ws.path('aim-home', 'tmp'))).toEqual([]);
+    });
+  }
+});
