@@ -1,7 +1,8 @@
+import type { Writable } from 'node:stream';
 import { Command, Option } from 'clipanion';
 import { parseReference } from '../core/format/reference.js';
 import { exportVersion, type ExportResult } from '../core/oci/export.js';
-import { writeFileThrough } from '../core/oci/output-file.js';
+import { exportToFile } from '../core/oci/export-file.js';
 import { UsageError } from '../lib/errors.js';
 import { AimCommand } from './base.js';
 import { formatBytes, formatRate, formatSeconds } from './render/format.js';
@@ -30,10 +31,13 @@ export class ExportCommand extends AimCommand {
     const repo = await this.repository(ref.repo);
     const toStdout = this.output === '-';
     if (toStdout && this.json) throw new UsageError('--json and -o - both want standard output', { hint: 'write the tar to a file with -o FILE.tar, or leave out --json' });
-    const run = (out: NodeJS.WritableStream) => exportVersion(repo, ref, out as never, { progress: this.progress() });
-    const result = toStdout ? await run(this.context.stdout) : await writeFileThrough(this.output, run);
-    if (toStdout && !this.quiet) this.context.stderr.write(`${terminalText(describeExport(result, 'standard output'))}\n`);
-    else this.report({ ...result, output: this.output }, () => describeExport(result, this.output));
+    const progress = this.progress();
+    const result = toStdout
+      ? await exportVersion(repo, ref, { stream: this.context.stdout as Writable }, { progress })
+      : await exportToFile(repo, ref, this.output, { progress });
+    // The tar has standard output to itself: the summary goes to stderr.
+    if (!toStdout) this.report({ ...result, output: this.output }, () => describeExport(result, this.output));
+    else if (!this.quiet) this.context.stderr.write(`${terminalText(describeExport(result, 'standard output'))}\n`);
   }
 }
 

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Digest } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
-import { silentProgress, type ProgressSink } from '../progress.js';
+import { silentProgress, type ProgressSink, type ProgressTask } from '../progress.js';
 import type { ChunkLocations } from '../store/packs.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
@@ -11,15 +11,24 @@ import { LayoutTarWriter } from './layout-tar-writer.js';
 import { MODELPACK_ARTIFACT, MODELPACK_CONFIG, OCI_INDEX, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME } from './media-types.js';
 import { imageManifest, layerDescriptor, modelpackConfig, type Blob, type ExportedVersion } from './modelpack.js';
 import { sha256Hex, type Sha256 } from './oci-schemas.js';
+import { type NamePatch } from './tar-names.js';
 import { verifiedFileBytes } from './version-bytes.js';
 
 // `aim export`: a version as an OCI image layout in one tar stream, holding a CNCF ModelPack artifact. A tar entry
-// is named by its blob's sha256 and that name comes before the bytes, so every file is read twice from the
-// repository: once to learn its sha256, once to stream it into the tar (checked again against the first read).
-// The small JSON entries then come first, before the layers, so a reader of the stream meets the manifest early.
+// is named by its blob's sha256 and that name comes before the bytes. Into a file, each layer is read once from the
+// repository and its name rewritten once the file is written (tar-names.ts); into a stream (standard output), every
+// file is read twice: once to learn its sha256, once into the tar, checked against the first read. Both write the
+// same bytes: oci-layout, the layers in the version's order (one per distinct content), then config, manifest and
+// index.json, which name the layers' digests.
 
 export interface ExportOptions {
   progress?: ProgressSink;
+}
+
+export interface ExportOutput {
+  stream: Writable;
+  /** For an output aim may rewrite once it is written (a file): fixes the layers' names after one read of each. */
+  rewriteNames?: (patches: NamePatch[]) => Promise<void>;
 }
 
 export interface ExportedLayer {
@@ -45,7 +54,7 @@ export interface ExportResult {
 const sha256Of = (bytes: Buffer): Sha256 => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Sha256;
 const jsonBytes = (value: object): Buffer => Buffer.from(JSON.stringify(value));
 
-export async function exportVersion(repo: Repository, selector: VersionSelector, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
+export async function exportVersion(repo: Repository, selector: VersionSelector, output: ExportOutput, options: ExportOptions = {}): Promise<ExportResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
   const resolved = await resolveVersion(repo, selector);
@@ -54,92 +63,96 @@ export async function exportVersion(repo: Repository, selector: VersionSelector,
   if (files.length === 0) {
     throw new UsageError(`version ${version.digest} of ${repo.name}/${version.model} holds no files`, { hint: 'an OCI model artifact needs at least one layer: push files first' });
   }
-  const locations = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
+  const reader: LayerReader = { repo, locations: await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why)) };
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
-  const digests = await hashFiles(repo, files, locations, progress, totalBytes);
-  const layers = files.map((file, i) => layerDescriptor(file, digests[i]!));
-  const configBytes = jsonBytes(modelpackConfig(version, digests));
-  const config: Blob = { mediaType: MODELPACK_CONFIG, digest: sha256Of(configBytes), size: configBytes.length };
-  const manifestBytes = jsonBytes(imageManifest(version, config, layers));
-  const manifestDigest = sha256Of(manifestBytes);
-  const index = {
-    schemaVersion: 2,
-    mediaType: OCI_INDEX,
-    manifests: [{ mediaType: OCI_MANIFEST, artifactType: MODELPACK_ARTIFACT, digest: manifestDigest, size: manifestBytes.length, ...(version.tag ? { annotations: { [REF_NAME]: version.tag } } : {}) }],
-  };
-  const writer = new LayoutTarWriter(out);
+  // Two files with the same BLAKE3 have the same bytes: one blob serves both layers.
+  const distinct = [...new Map(files.map((file) => [file.digest, file])).values()];
+  const writer = new LayoutTarWriter(output.stream);
   try {
     await writer.addBytes('oci-layout', jsonBytes({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
-    await writer.addBytes('index.json', jsonBytes(index));
-    await writer.addBytes(blobName(manifestDigest), manifestBytes);
+    const task = progress.begin('exporting layers', output.rewriteNames ? totalBytes : 2 * totalBytes);
+    const patches: NamePatch[] = [];
+    const digests = await (output.rewriteNames ? writeLayersOnce(writer, reader, distinct, patches, task) : writeLayersTwice(writer, reader, distinct, task)).finally(() => task.end());
+    const layers = files.map((file) => layerDescriptor(file, digests.get(file.digest)!));
+    const configBytes = jsonBytes(modelpackConfig(version, layers.map((layer) => layer.digest)));
+    const config: Blob = { mediaType: MODELPACK_CONFIG, digest: sha256Of(configBytes), size: configBytes.length };
+    const manifestBytes = jsonBytes(imageManifest(version, config, layers));
+    const manifestDigest = sha256Of(manifestBytes);
+    const index = {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [{ mediaType: OCI_MANIFEST, artifactType: MODELPACK_ARTIFACT, digest: manifestDigest, size: manifestBytes.length, ...(version.tag ? { annotations: { [REF_NAME]: version.tag } } : {}) }],
+    };
     await writer.addBytes(blobName(config.digest), configBytes);
-    await writeLayers(writer, repo, files, digests, locations, progress, totalBytes);
+    await writer.addBytes(blobName(manifestDigest), manifestBytes);
+    await writer.addBytes('index.json', jsonBytes(index));
     await writer.finish();
+    await output.rewriteNames?.(patches);
+    return {
+      repo: repo.name,
+      model: version.model,
+      tag: version.tag,
+      digest: version.digest,
+      manifestDigest,
+      layers: layers.map((layer, i) => ({ path: files[i]!.path, mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
+      totalBytes,
+      seconds: (performance.now() - started) / 1000,
+    };
   } catch (error) {
     writer.abort(error);
     throw error;
   }
-  return {
-    repo: repo.name,
-    model: version.model,
-    tag: version.tag,
-    digest: version.digest,
-    manifestDigest,
-    layers: layers.map((layer, i) => ({ path: files[i]!.path, mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
-    totalBytes,
-    seconds: (performance.now() - started) / 1000,
-  };
 }
 
 const blobName = (digest: Sha256): string => `blobs/sha256/${sha256Hex(digest)}`;
 
-async function hashFiles(repo: Repository, files: ManifestFile[], locations: ChunkLocations, progress: ProgressSink, totalBytes: number): Promise<Sha256[]> {
-  const task = progress.begin('reading layers', totalBytes);
-  try {
-    const digests: Sha256[] = [];
-    for (const file of files) {
-      const hash = createHash('sha256');
-      for await (const bytes of verifiedFileBytes(repo, file, locations)) {
-        hash.update(bytes);
-        task.advance(bytes.length);
-      }
-      digests.push(`sha256:${hash.digest('hex')}` as Sha256);
-    }
-    return digests;
-  } finally {
-    task.end();
+interface LayerReader {
+  repo: Repository;
+  locations: ChunkLocations;
+}
+
+/** A file's bytes from the repository (BLAKE3-checked), hashed with sha256 as they go by. */
+async function* hashedBytes({ repo, locations }: LayerReader, file: ManifestFile, hash: Hash, task: ProgressTask): AsyncGenerator<Buffer> {
+  for await (const bytes of verifiedFileBytes(repo, file, locations)) {
+    hash.update(bytes);
+    task.advance(bytes.length);
+    yield bytes;
   }
 }
 
-/** Each distinct layer once (two files with the same bytes are one blob), checked against the first read. */
-async function writeLayers(writer: LayoutTarWriter, repo: Repository, files: ManifestFile[], digests: Sha256[], locations: ChunkLocations, progress: ProgressSink, totalBytes: number): Promise<void> {
-  const task = progress.begin('writing layers', totalBytes);
-  const written = new Set<Sha256>();
-  try {
-    for (const [i, file] of files.entries()) {
-      const expected = digests[i]!;
-      if (written.has(expected)) {
-        task.advance(file.size);
-        continue;
-      }
-      const hash = createHash('sha256');
-      const chunks = async function* (): AsyncGenerator<Buffer> {
-        for await (const bytes of verifiedFileBytes(repo, file, locations)) {
-          hash.update(bytes);
-          task.advance(bytes.length);
-          yield bytes;
-        }
-      };
-      await writer.addStream(blobName(expected), file.size, chunks());
-      const actual = `sha256:${hash.digest('hex')}`;
-      if (actual !== expected) {
-        throw new IntegrityError(`file ${file.path} of repository ${repo.name} read differently twice (${expected}, then ${actual})`, {
-          hint: `the repository changed under the export or the storage is failing: run \`aim verify ${repo.name}\``,
-        });
-      }
-      written.add(expected);
-    }
-  } finally {
-    task.end();
+const PLACEHOLDER = blobName(`sha256:${'0'.repeat(64)}` as Sha256);
+
+/** Each layer read once, under a placeholder name of the right length that `patches` says how to fix. */
+async function writeLayersOnce(writer: LayoutTarWriter, reader: LayerReader, files: ManifestFile[], patches: NamePatch[], task: ProgressTask): Promise<Map<Digest, Sha256>> {
+  const digests = new Map<Digest, Sha256>();
+  for (const file of files) {
+    const hash = createHash('sha256');
+    const offset = await writer.addStream(PLACEHOLDER, file.size, hashedBytes(reader, file, hash, task));
+    const digest = `sha256:${hash.digest('hex')}` as Sha256;
+    digests.set(file.digest, digest);
+    patches.push({ offset, placeholder: PLACEHOLDER, name: blobName(digest) });
   }
+  return digests;
+}
+
+/** Each layer read twice: for its sha256, then into the tar under that name, checked against the first read. */
+async function writeLayersTwice(writer: LayoutTarWriter, reader: LayerReader, files: ManifestFile[], task: ProgressTask): Promise<Map<Digest, Sha256>> {
+  const digests = new Map<Digest, Sha256>();
+  for (const file of files) {
+    const hash = createHash('sha256');
+    for await (const _ of hashedBytes(reader, file, hash, task));
+    digests.set(file.digest, `sha256:${hash.digest('hex')}` as Sha256);
+  }
+  for (const file of files) {
+    const expected = digests.get(file.digest)!;
+    const hash = createHash('sha256');
+    await writer.addStream(blobName(expected), file.size, hashedBytes(reader, file, hash, task));
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== expected) {
+      throw new IntegrityError(`file ${file.path} of repository ${reader.repo.name} read differently twice (${expected}, then ${actual})`, {
+        hint: `the repository changed under the export or the storage is failing: run \`aim verify ${reader.repo.name}\``,
+      });
+    }
+  }
+  return digests;
 }

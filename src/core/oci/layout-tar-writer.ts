@@ -11,22 +11,31 @@ export class LayoutTarWriter {
   private readonly pack = tar.pack();
   private readonly finished: Promise<void>;
   private failure?: unknown;
+  /** Bytes of tar written so far: where the next entry's header starts. */
+  private offset = 0;
 
   constructor(out: Writable) {
     this.finished = pipeline(this.pack, out);
     this.finished.catch((error: unknown) => (this.failure = error ?? new Error('the output closed')));
   }
 
-  async addBytes(name: string, bytes: Buffer): Promise<void> {
-    await this.addStream(name, bytes.length, [bytes]);
+  async addBytes(name: string, bytes: Buffer): Promise<number> {
+    return this.addStream(name, bytes.length, [bytes]);
   }
 
-  /** An entry of exactly `size` bytes from `chunks` (tar-stream fails the entry if the count differs). */
-  async addStream(name: string, size: number, chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+  /**
+   * An entry of exactly `size` bytes from `chunks` (tar-stream fails the entry if the count differs); returns where
+   * its header starts. Names are plain ASCII of at most 100 bytes, so each entry is one header and its padded bytes.
+   */
+  async addStream(name: string, size: number, chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<number> {
+    const headerAt = this.offset;
+    this.offset += 512 + Math.ceil(size / 512) * 512;
     let settle!: (error?: unknown) => void;
     const written = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+    written.catch(() => undefined); // awaited below, unless the source fails first and the entry is destroyed with the tar
     // streamx's Writable, used through the Node Writable calls it implements.
     const entry = this.pack.entry({ name, size, mode: 0o644, uid: 0, gid: 0, mtime: EPOCH, type: 'file' }, (error) => settle(error)) as unknown as Writable;
+    entry.on('error', () => undefined); // reported through the callback; an abort destroys the entry with its error
     for await (const chunk of chunks) {
       this.throwIfFailed();
       if (!entry.write(chunk)) await this.drained(entry);
@@ -34,6 +43,7 @@ export class LayoutTarWriter {
     entry.end();
     await Promise.race([written, this.finished]);
     this.throwIfFailed();
+    return headerAt;
   }
 
   /** Ends the tar and waits until the output has every byte. */

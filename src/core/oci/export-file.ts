@@ -1,0 +1,34 @@
+import { createWriteStream } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
+import type { Repository } from '../store/repository.js';
+import type { VersionSelector } from '../store/resolve.js';
+import { exportVersion, type ExportOptions, type ExportResult } from './export.js';
+import { rewriteTarNames } from './tar-names.js';
+
+/** `aim export -o FILE`: the tar written beside FILE, each layer read once, renamed into place when whole. */
+export function exportToFile(repo: Repository, selector: VersionSelector, path: string, options: ExportOptions = {}): Promise<ExportResult> {
+  return writeFileThrough(path, (stream, temp) => exportVersion(repo, selector, { stream, rewriteNames: (patches) => rewriteTarNames(temp, patches) }, options));
+}
+
+/**
+ * Runs `write` into a new temp file beside `path` (created exclusively) and renames it into place only once every
+ * byte is written and synced: an export stopped midway (an error, Ctrl-C) never leaves a half tar under the name a
+ * user asked for. `write` resolves once the stream has taken its last byte and closed; it may then rewrite the
+ * temp file in place, by the path it is given.
+ */
+export async function writeFileThrough<T>(path: string, write: (out: Writable, tempPath: string) => Promise<T>): Promise<T> {
+  const temp = tempPathFor(path);
+  const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+  try {
+    const result = await write(out, temp);
+    await syncFile(temp);
+    await rename(temp, path);
+    return result;
+  } catch (error) {
+    out.destroy();
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
