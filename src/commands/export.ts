@@ -1,8 +1,7 @@
-import type { Writable } from 'node:stream';
 import { Command, Option } from 'clipanion';
 import { parseReference } from '../core/format/reference.js';
-import { exportVersion, type ExportResult } from '../core/oci/export.js';
-import { exportToFile } from '../core/oci/export-file.js';
+import type { ExportResult } from '../core/oci/export.js';
+import { exportToFile, exportToStream } from '../core/oci/export-file.js';
 import { UsageError } from '../lib/errors.js';
 import { AimCommand } from './base.js';
 import { formatBytes, formatRate, formatSeconds } from './render/format.js';
@@ -33,7 +32,7 @@ export class ExportCommand extends AimCommand {
     if (toStdout && this.json) throw new UsageError('--json and -o - both want standard output', { hint: 'write the tar to a file with -o FILE.tar, or leave out --json' });
     const progress = this.progress();
     const result = toStdout
-      ? await exportVersion(repo, ref, { stream: this.context.stdout as Writable }, { progress })
+      ? await exportToStream(repo, ref, this.context.stdout, { progress })
       : await exportToFile(repo, ref, this.output, { progress });
     // The tar has standard output to itself: the summary goes to stderr.
     if (!toStdout) this.report({ ...result, output: this.output }, () => describeExport(result, this.output));

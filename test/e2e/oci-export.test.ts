@@ -3,8 +3,10 @@
 // manifest and config pass the vendored schemas; skopeo copies every blob with its digest checked; the copied
 // layout imports back to the very version exported, which re-exports to the same layers.
 import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -16,6 +18,7 @@ import { runBounded } from '../hostile/harness.js';
 import { sha256 } from './oci-layouts.js';
 
 const CONTRACTS = new URL('../contracts/modelpack/', import.meta.url);
+const RSS_PRELOAD = fileURLToPath(new URL('../hostile/rss-preload.mjs', import.meta.url));
 const readContract = async (name: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(new URL(name, CONTRACTS), 'utf8'));
 
 /** Draft-04 schemas for ajv 8: their `$schema` and `id` keywords dropped (see test/contracts/modelpack/README.md). */
@@ -139,6 +142,32 @@ describe('aim export: a ModelPack artifact in an OCI image layout', () => {
     expectUserError(await ws.run(['export', 'a/tiny:v1', '-o', '-', '--json']), /--json and -o - both want standard output/);
   });
 
+  it('holds memory flat whatever the size of a layer, to a file and to standard output', async () => {
+    const big = await createWorkspace((dir) => ({ a: { type: 'local', path: join(dir, 'repo') } }));
+    try {
+      await generateModel(big.path('model'), { files: [{ path: 'model.safetensors', size: 256 * 1024 * 1024 }], seed: 'big' });
+      await big.json(['push', 'a/big:v1', big.path('model')]);
+      // Holding the layer would take 256 MiB on top of the ~100 MiB an export starts with.
+      const toFile = await runBounded(big, ['export', 'a/big:v1', '-o', 'big.tar', '-q'], { timeoutMs: 120_000, maxRssMiB: 200 });
+      expect(toFile.code, toFile.stderr).toBe(0);
+      // To standard output, into a file rather than this process's memory, with the harness's RSS probe.
+      const out = openSync(big.path('streamed.tar'), 'w');
+      const rssFile = big.path('rss');
+      const streamed = spawnSync(process.execPath, [CLI_PATH, 'export', 'a/big:v1', '-o', '-', '-q'], {
+        cwd: big.dir,
+        env: { ...process.env, ...big.env, NODE_OPTIONS: `--import=${RSS_PRELOAD}`, AIM_TEST_RSS_FILE: rssFile },
+        stdio: ['ignore', out, 'pipe'],
+        timeout: 120_000,
+      });
+      closeSync(out);
+      expect(streamed.status, streamed.stderr?.toString()).toBe(0);
+      expect(Number(await readFile(rssFile, 'utf8')) / 1024).toBeLessThan(200);
+      expect(await sha256File(big.path('streamed.tar'))).toBe(await sha256File(big.path('big.tar')));
+    } finally {
+      await big.cleanup();
+    }
+  });
+
   it('refuses a repository whose chunk was changed, leaving no tar behind', async () => {
     const damaged = await createWorkspace((dir) => ({ a: { type: 'local', path: join(dir, 'repo') } }));
     try {
@@ -154,6 +183,9 @@ describe('aim export: a ModelPack artifact in an OCI image layout', () => {
       expect(expectUserError(result, /corrupt/)).toContain('blake3:');
       expect(result.code).toBe(4);
       expect((await readdir(damaged.dir)).filter((name) => name.includes('out.tar'))).toEqual([]);
+      const streamed = await runBounded(damaged, ['export', 'a/m:v1', '-o', '-']);
+      expectUserError(streamed, /corrupt/);
+      expect(streamed.code).toBe(4);
     } finally {
       await damaged.cleanup();
     }

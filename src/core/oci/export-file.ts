@@ -1,11 +1,28 @@
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
 import type { Repository } from '../store/repository.js';
 import type { VersionSelector } from '../store/resolve.js';
 import { exportVersion, type ExportOptions, type ExportResult } from './export.js';
 import { rewriteTarNames } from './tar-names.js';
+
+/**
+ * `aim export -o -`: the tar into a stream the caller keeps (standard output), through a writer of its own, so a
+ * failed export stops writing without ending or destroying that stream (the CLI then prints its one error line).
+ */
+export function exportToStream(repo: Repository, selector: VersionSelector, target: NodeJS.WritableStream, options: ExportOptions = {}): Promise<ExportResult> {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (target.write(chunk)) done();
+      else target.once('drain', () => done());
+    },
+    final(done) {
+      target.write('', () => done());
+    },
+  });
+  return exportVersion(repo, selector, { stream }, options);
+}
 
 /** `aim export -o FILE`: the tar written beside FILE, each layer read once, renamed into place when whole. */
 export function exportToFile(repo: Repository, selector: VersionSelector, path: string, options: ExportOptions = {}): Promise<ExportResult> {
