@@ -13,7 +13,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
-import { CLI_PATH, createWorkspace, expectSameTree, expectUserError, sha256File, type Workspace } from '../helpers/cli.js';
+import { CLI_PATH, createWorkspace, expectSameTree, expectUserError, sha256File, signalWhen, type Workspace } from '../helpers/cli.js';
 import { runBounded } from '../hostile/harness.js';
 import { sha256 } from './oci-layouts.js';
 
@@ -142,7 +142,7 @@ describe('aim export: a ModelPack artifact in an OCI image layout', () => {
     expectUserError(await ws.run(['export', 'a/tiny:v1', '-o', '-', '--json']), /--json and -o - both want standard output/);
   });
 
-  it('holds memory flat whatever the size of a layer, to a file and to standard output', async () => {
+  it('holds memory flat whatever the size of a layer, to a file and to standard output, and leaves nothing on Ctrl-C', async () => {
     const big = await createWorkspace((dir) => ({ a: { type: 'local', path: join(dir, 'repo') } }));
     try {
       await generateModel(big.path('model'), { files: [{ path: 'model.safetensors', size: 256 * 1024 * 1024 }], seed: 'big' });
@@ -163,6 +163,15 @@ describe('aim export: a ModelPack artifact in an OCI image layout', () => {
       expect(streamed.status, streamed.stderr?.toString()).toBe(0);
       expect(Number(await readFile(rssFile, 'utf8')) / 1024).toBeLessThan(200);
       expect(await sha256File(big.path('streamed.tar'))).toBe(await sha256File(big.path('big.tar')));
+
+      // Ctrl-C midway: no half tar under any name, no work folder left in AIM_HOME/tmp, no tag.
+      const partial = async () => (await readdir(big.dir)).some((name) => name.startsWith('.stopped.tar.'));
+      expect((await signalWhen(big.start(['export', 'a/big:v1', '-o', 'stopped.tar']), partial, 'SIGINT')).signal).toBe('SIGINT');
+      expect((await readdir(big.dir)).filter((name) => name.includes('stopped'))).toEqual([]);
+      const working = async () => (await readdir(big.path('aim-home', 'tmp')).catch(() => [])).length > 0;
+      expect((await signalWhen(big.start(['import', 'big.tar', 'a/big:imported']), working, 'SIGINT')).signal).toBe('SIGINT');
+      expect(await readdir(big.path('aim-home', 'tmp'))).toEqual([]);
+      expect((await big.run(['inspect', 'a/big:imported'])).code).toBe(3);
     } finally {
       await big.cleanup();
     }

@@ -5,6 +5,7 @@ import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
 import type { Repository } from '../store/repository.js';
 import type { VersionSelector } from '../store/resolve.js';
 import { exportVersion, type ExportOptions, type ExportResult } from './export.js';
+import { removedOnExit } from './removed-on-exit.js';
 import { rewriteTarNames } from './tar-names.js';
 
 /**
@@ -38,6 +39,7 @@ export function exportToFile(repo: Repository, selector: VersionSelector, path: 
 export async function writeFileThrough<T>(path: string, write: (out: Writable, tempPath: string) => Promise<T>): Promise<T> {
   const temp = tempPathFor(path);
   const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+  const forget = removedOnExit(temp);
   try {
     const result = await write(out, temp);
     await syncFile(temp);
@@ -47,5 +49,7 @@ export async function writeFileThrough<T>(path: string, write: (out: Writable, t
     out.destroy();
     await unlink(temp).catch(() => undefined);
     throw error;
+  } finally {
+    forget();
   }
 }

@@ -9,6 +9,7 @@ import type { Repository } from '../store/repository.js';
 import { push, type PushResult } from '../transfer/push.js';
 import { writeModelFiles } from './import-files.js';
 import { planImport, type Flavour } from './import-plan.js';
+import { removedOnExit } from './removed-on-exit.js';
 import { FolderSource, type LayoutSource } from './layout-source.js';
 import { MAX_OCI_JSON_BYTES } from './oci-schemas.js';
 import { unpackLayoutTar } from './tar-source.js';
@@ -45,6 +46,7 @@ export async function importModel(repo: Repository, input: ImportInput, options:
   const progress = options.progress ?? silentProgress;
   const tmp = await realFolder(options.home, ['tmp'], { create: true });
   const work = await mkdtemp(join(tmp, 'import-'));
+  const forget = removedOnExit(work);
   try {
     const source = await openSource(input, work, progress);
     const plan = await planImport(source);
@@ -64,6 +66,7 @@ export async function importModel(repo: Repository, input: ImportInput, options:
     };
   } finally {
     await rm(work, { recursive: true, force: true });
+    forget();
   }
 }
 
