@@ -140,6 +140,12 @@ describe('aim export: a ModelPack artifact in an OCI image layout', () => {
     expect(imported.status, imported.stderr.toString()).toBe(0);
     expect(JSON.parse(imported.stdout.toString())).toMatchObject({ source: 'standard input', digest: pushed.digest, sameVersion: true, bytesTransferred: 0 });
     expectUserError(await ws.run(['export', 'a/tiny:v1', '-o', '-', '--json']), /--json and -o - both want standard output/);
+    await mkdir(ws.path('a-folder'));
+    const intoFolder = await ws.run(['export', 'a/tiny:v1', '-o', 'a-folder']);
+    expect([expectUserError(intoFolder, /a-folder is a folder/), intoFolder.code]).toEqual([expect.any(String), 2]);
+    const nowhere = await ws.run(['export', 'a/tiny:v1', '-o', 'missing/x.tar']);
+    expect([expectUserError(nowhere, /folder missing does not exist/), nowhere.code]).toEqual([expect.any(String), 3]);
+    expect((await readdir(ws.dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('holds memory flat whatever the size of a layer, to a file and to standard output, and leaves nothing on Ctrl-C', async () => {

@@ -1,7 +1,9 @@
-import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
 import type { Repository } from '../store/repository.js';
 import type { VersionSelector } from '../store/resolve.js';
 import { exportVersion, type ExportOptions, type ExportResult } from './export.js';
@@ -37,8 +39,15 @@ export function exportToFile(repo: Repository, selector: VersionSelector, path: 
  * temp file in place, by the path it is given.
  */
 export async function writeFileThrough<T>(path: string, write: (out: Writable, tempPath: string) => Promise<T>): Promise<T> {
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`${path} is a folder`, { hint: `name the tar file to write, e.g. ${join(path, 'model.tar')}` });
+  }
   const temp = tempPathFor(path);
-  const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+  // Opened here, not by the stream, so that a folder that does not exist fails this call rather than the stream.
+  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new NotFoundError(`folder ${dirname(path)} does not exist`, { hint: 'create it first, or write the tar elsewhere' }) : error;
+  });
+  const out = handle.createWriteStream();
   const forget = removedOnExit(temp);
   try {
     const result = await write(out, temp);
