@@ -4,7 +4,7 @@
 // error with its exit code, within time and memory bounds, nothing pushed under the tag, nothing written outside
 // the repository, and AIM_HOME's work folder removed.
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
@@ -117,6 +117,18 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       await writeFile(at, bytes.subarray(0, bytes.length - 60_000));
     } },
     { name: 'a gzip layer that is not gzip', code: 4, message: /layer sha256:.* is not a readable tar/, make: folder({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar+gzip', bytes: Buffer.from('not gzip at all') }] }) },
+    { name: 'a layer blob that is a symlink (folder)', code: 6, message: /is a symlink, not a regular file/, make: async (at) => {
+      await writeLayoutFolder(at, buildLayout(modelpack([docLayer('a.md', 'linked')])));
+      const blob = join(at, 'blobs', 'sha256', sha256('linked').slice(7));
+      await rm(blob);
+      await writeFile(join(at, 'outside.txt'), 'linked');
+      await symlink(join(at, 'outside.txt'), blob);
+    } },
+    { name: 'an index.json that is a FIFO (folder)', code: 6, message: /is a FIFO/, make: async (at) => {
+      await writeLayoutFolder(at, buildLayout(modelpack([docLayer('a.md', 'x')])));
+      await rm(join(at, 'index.json'));
+      expect(spawnSync('mkfifo', [join(at, 'index.json')]).status).toBe(0);
+    } },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];
 
