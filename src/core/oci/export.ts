@@ -11,7 +11,7 @@ import { LayoutTarWriter } from './layout-tar-writer.js';
 import { MODELPACK_ARTIFACT, MODELPACK_CONFIG, OCI_INDEX, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME } from './media-types.js';
 import { imageManifest, layerDescriptor, modelpackConfig, type Blob, type ExportedVersion } from './modelpack.js';
 import { sha256Hex, type Sha256 } from './oci-schemas.js';
-import { type NamePatch } from './tar-names.js';
+import type { NamePatch } from './tar-names.js';
 import { verifiedFileBytes } from './version-bytes.js';
 
 // `aim export`: a version as an OCI image layout in one tar stream, holding a CNCF ModelPack artifact. A tar entry
@@ -44,7 +44,7 @@ export interface ExportResult {
   tag?: string;
   /** The aim version exported. */
   digest: Digest;
-  /** The OCI image manifest's digest: what `skopeo inspect` shows as Digest. */
+  /** The OCI image manifest's digest: the name a registry gives the artifact once copied there. */
   manifestDigest: Sha256;
   layers: ExportedLayer[];
   totalBytes: number;
