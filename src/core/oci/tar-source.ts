@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { AimError, IntegrityError } from '../../lib/errors.js';
 import { MAX_MANIFEST_FILES } from '../format/schemas/limits.js';
+import { describeValue } from '../format/schemas/parse.js';
 import type { ProgressTask } from '../progress.js';
 import { blobMismatch, FolderSource, type LayoutSource } from './layout-source.js';
 import type { Descriptor } from './oci-schemas.js';
@@ -27,7 +28,7 @@ interface TarEntry extends AsyncIterable<Buffer> {
 }
 
 function refused(where: string, name: string, why: string): IntegrityError {
-  return new IntegrityError(`${where}: tar entry ${JSON.stringify(name.slice(0, 200))} ${why}`, { hint: 'an OCI layout tar holds only oci-layout, index.json and blobs/sha256/*: nothing was imported' });
+  return new IntegrityError(`${where}: tar entry ${describeValue(name)} ${why}`, { hint: 'an OCI layout tar holds only oci-layout, index.json and blobs/sha256/*: nothing was imported' });
 }
 
 /**
