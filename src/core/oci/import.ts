@@ -74,7 +74,9 @@ async function openSource(input: ImportInput, work: string, progress: ProgressSi
   if (input.kind === 'folder') return new FolderSource(input.path);
   const blobs = join(work, 'layout', 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
-  const task = progress.begin(`reading ${input.where}`, input.size ?? 0);
+  // A stream of unknown length gets a line, not a bar that cannot say how far it is.
+  if (input.size === undefined) progress.note(`reading the layout tar from ${input.where}`);
+  const task = input.size === undefined ? silentProgress.begin('', 0) : progress.begin(`reading ${input.where}`, input.size);
   try {
     return await unpackLayoutTar(input.stream, blobs, input.where, { maxTop: MAX_OCI_JSON_BYTES }, task);
   } finally {
