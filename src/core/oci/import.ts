@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotFoundError } from '../../lib/errors.js';
@@ -20,6 +20,8 @@ import { unpackLayoutTar } from './tar-source.js';
 // before the manifest): that costs the model's size on local disk once while the import runs, and is removed at the
 // end whatever happens. Every blob is checked against its sha256 before push reads it, so a layout that fails
 // anywhere pushes nothing under the tag.
+
+const DISK_RESERVE_BYTES = 256 * 1024 * 1024;
 
 export type ImportInput = { kind: 'folder'; path: string } | { kind: 'tar'; stream: Readable; where: string; size?: number };
 
@@ -78,7 +80,10 @@ async function openSource(input: ImportInput, work: string, progress: ProgressSi
   if (input.size === undefined) progress.note(`reading the layout tar from ${input.where}`);
   const task = input.size === undefined ? silentProgress.begin('', 0) : progress.begin(`reading ${input.where}`, input.size);
   try {
-    return await unpackLayoutTar(input.stream, blobs, input.where, { maxTop: MAX_OCI_JSON_BYTES }, task);
+    const free = await statfs(blobs);
+    // A reserve stays free for the push that follows (its stat cache, the index cache) and for everyone else.
+    const maxBlobBytes = Math.max(0, free.bavail * free.bsize - DISK_RESERVE_BYTES);
+    return await unpackLayoutTar(input.stream, blobs, input.where, { maxTop: MAX_OCI_JSON_BYTES, maxBlobBytes }, task);
   } finally {
     task.end();
   }

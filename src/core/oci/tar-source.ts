@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { AimError, IntegrityError } from '../../lib/errors.js';
+import { AimError, IntegrityError, StorageError } from '../../lib/errors.js';
 import { MAX_MANIFEST_FILES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
 import type { ProgressTask } from '../progress.js';
@@ -14,8 +14,10 @@ import type { Descriptor } from './oci-schemas.js';
 
 // A layout tar read once, front to back, as it streams (a file or standard input): a tar may hold the layers before
 // the manifest that says what they are, so every blob is written to a private folder (under AIM_HOME, made by the
-// caller), hashed on the way, and renamed to its digest only once it matched. Nothing else in the tar is written:
-// oci-layout and index.json are kept in memory (bounded), other names are skipped, links are refused.
+// caller), hashed on the way, and renamed to its digest only once it matched; the blobs together may take no more
+// than the disk has free (each entry's size is in its header, so a tar asking for more is refused before it is
+// written). Nothing else in the tar is written: oci-layout and index.json are kept in memory (bounded), other names
+// are skipped, links are refused.
 
 const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
 /** Blobs a model layout can need: one per layer, plus the manifest, the config and a few indexes. */
@@ -26,6 +28,8 @@ interface TarEntry extends AsyncIterable<Buffer> {
   header: tar.Header;
   resume(): unknown;
 }
+
+const formatSize = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function refused(where: string, name: string, why: string): IntegrityError {
   return new IntegrityError(`${where}: tar entry ${describeValue(name)} ${why}`, { hint: 'an OCI layout tar holds only oci-layout, index.json and blobs/sha256/*: nothing was imported' });
@@ -43,12 +47,20 @@ export function asTarError(error: unknown, what: string): unknown {
 }
 
 /** Unpacks the layout tar `input` into `folder` (empty, private) and returns it as a LayoutSource. */
-export async function unpackLayoutTar(input: Readable, folder: string, where: string, limits: { maxTop: number }, task: ProgressTask): Promise<LayoutSource> {
+export interface UnpackLimits {
+  /** Most bytes oci-layout or index.json may hold. */
+  maxTop: number;
+  /** Most bytes of blobs the folder may take (what its disk has free): a tar asking for more is refused before it fills it. */
+  maxBlobBytes: number;
+}
+
+export async function unpackLayoutTar(input: Readable, folder: string, where: string, limits: UnpackLimits, task: ProgressTask): Promise<LayoutSource> {
   const extract = tar.extract();
   const reading = pipeline(input, extract);
   reading.catch(() => undefined); // awaited below; an early failure also ends the loop
   const top = new Map<string, Buffer>();
   const blobs = new Set<string>();
+  let blobBytes = 0;
   try {
     for await (const entry of extract as AsyncIterable<unknown> as AsyncIterable<TarEntry>) {
       const name = entry.header.name.replace(/^(\.\/)+/, '');
@@ -66,6 +78,12 @@ export async function unpackLayoutTar(input: Readable, folder: string, where: st
         top.set(name, await readAll(entry));
       } else if (blob && !blobs.has(blob)) {
         if (blobs.size >= MAX_BLOBS) throw refused(where, name, `is blob number ${blobs.size + 1}, more than a model layout holds`);
+        blobBytes += size;
+        if (blobBytes > limits.maxBlobBytes) {
+          throw new StorageError(`${where} holds more than the ${formatSize(limits.maxBlobBytes)} free in ${folder} for its blobs`, {
+            hint: 'free some space, or point AIM_HOME at a larger disk (the import keeps the layout there while it runs)',
+          });
+        }
         await writeBlob(entry, folder, blob, where, task);
         blobs.add(blob);
       } else {
