@@ -46,6 +46,8 @@ export interface ImportResult extends PushResult {
 
 export async function importModel(repo: Repository, input: ImportInput, options: ImportOptions): Promise<ImportResult> {
   const progress = options.progress ?? silentProgress;
+  // Before the layout is read: a repository that cannot take the push should not cost a model's worth of work first.
+  await repo.backend.probe('write');
   const tmp = await realFolder(options.home, ['tmp'], { create: true });
   const work = await mkdtemp(join(tmp, 'import-'));
   const forget = removedOnExit(work);
