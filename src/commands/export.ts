@@ -1,7 +1,8 @@
 import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
 import { parseReference } from '../core/format/reference.js';
 import type { ExportResult } from '../core/oci/export.js';
-import { exportToFile, exportToStream } from '../core/oci/export-file.js';
+import { exportToFile, exportToFolder, exportToStream } from '../core/oci/export-file.js';
 import { UsageError } from '../lib/errors.js';
 import { AimCommand } from './base.js';
 import { formatBytes, formatRate, formatSeconds } from './render/format.js';
@@ -18,22 +19,30 @@ export class ExportCommand extends AimCommand {
     examples: [
       ['Export a version to a tar', '$0 export team/qwen:q6 -o qwen.tar'],
       ['Copy it into a registry', 'skopeo copy oci-archive:qwen.tar docker://registry.example.com/models/qwen:q6'],
+      ['Write a layout folder instead of a tar', '$0 export team/qwen:q6 -o qwen-oci --layout dir'],
       ['Stream it to another tool', '$0 export team/qwen:q6 -o - | ssh airgap aim import - local/qwen:q6'],
     ],
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
-  output = Option.String('-o,--output', { required: true, description: 'the tar file to write, or - for standard output' });
+  output = Option.String('-o,--output', { required: true, description: 'the tar file to write, - for standard output, or a new folder with --layout dir' });
+  layout = Option.String('--layout', 'tar', {
+    description: 'tar (one file, what skopeo calls oci-archive:) or dir (an OCI layout folder, skopeo\'s oci:)',
+    validator: t.isEnum(['tar', 'dir']),
+  });
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
     const repo = await this.repository(ref.repo);
     const toStdout = this.output === '-';
     if (toStdout && this.json) throw new UsageError('--json and -o - both want standard output', { hint: 'write the tar to a file with -o FILE.tar, or leave out --json' });
+    if (toStdout && this.layout === 'dir') throw new UsageError('--layout dir writes a folder, not standard output', { hint: 'name a new folder with -o DIR' });
     const progress = this.progress();
     const result = toStdout
       ? await exportToStream(repo, ref, this.context.stdout, { progress })
-      : await exportToFile(repo, ref, this.output, { progress });
+      : this.layout === 'dir'
+        ? await exportToFolder(repo, ref, this.output, { progress })
+        : await exportToFile(repo, ref, this.output, { progress });
     // The tar has standard output to itself: the summary goes to stderr.
     if (!toStdout) this.report({ ...result, output: this.output }, () => describeExport(result, this.output));
     else if (!this.quiet) this.context.stderr.write(`${terminalText(describeExport(result, 'standard output'))}\n`);

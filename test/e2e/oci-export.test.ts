@@ -130,6 +130,23 @@ describe('aim export: a ModelPack artifact in an OCI image layout', () => {
     await expectSameTree(ws.path('pulled'), ws.path('model'));
   });
 
+  it('writes a layout folder with --layout dir: the same artifact, read by skopeo, imported back', async () => {
+    const tarred = await ws.json(['export', 'a/tiny:v1', '-o', 'for-dir.tar']);
+    const folder = await ws.json(['export', 'a/tiny:v1', '-o', 'layout-dir', '--layout', 'dir']);
+    expect(folder.manifestDigest).toBe(tarred.manifestDigest);
+    const blobs = await readdir(ws.path('layout-dir', 'blobs', 'sha256'));
+    expect(blobs.length).toBe(new Set(tarred.layers.map((layer: { digest: string }) => layer.digest)).size + 2);
+    for (const blob of blobs) expect(await sha256File(ws.path('layout-dir', 'blobs', 'sha256', blob))).toBe(blob);
+    const raw = skopeo(['inspect', '--raw', 'oci:layout-dir'], ws.dir);
+    expect(raw.status, raw.stderr).toBe(0);
+    expect(sha256(raw.stdout)).toBe(tarred.manifestDigest);
+    const copy = skopeo(['copy', 'oci:layout-dir', 'oci-archive:from-dir.tar'], ws.dir);
+    expect(copy.status, copy.stderr).toBe(0);
+    expect(await ws.json(['import', 'layout-dir', 'b/tiny:from-dir'])).toMatchObject({ digest: pushed.digest, sameVersion: true });
+    expectUserError(await ws.run(['export', 'a/tiny:v1', '-o', 'layout-dir', '--layout', 'dir']), /layout-dir already exists/);
+    expect((await readdir(ws.dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('writes the same bytes to standard output, every time, and imports from standard input', async () => {
     const run = (args: string[], input?: Buffer) => spawnSync(process.execPath, [CLI_PATH, ...args], { cwd: ws.dir, env: { ...process.env, ...ws.env }, input, maxBuffer: 1 << 30 });
     const streamed = run(['export', 'a/tiny:v1', '-o', '-', '-q']);

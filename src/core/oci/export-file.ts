@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
@@ -8,6 +8,8 @@ import type { Repository } from '../store/repository.js';
 import type { VersionSelector } from '../store/resolve.js';
 import { exportVersion, type ExportOptions, type ExportResult } from './export.js';
 import { removedOnExit } from './removed-on-exit.js';
+import { LayoutFolderWriter } from './layout-folder-writer.js';
+import { LayoutTarWriter } from './layout-tar-writer.js';
 import { rewriteTarNames } from './tar-names.js';
 
 /**
@@ -24,12 +26,33 @@ export function exportToStream(repo: Repository, selector: VersionSelector, targ
       target.write('', () => done());
     },
   });
-  return exportVersion(repo, selector, { stream }, options);
+  return exportVersion(repo, selector, { writer: new LayoutTarWriter(stream) }, options);
+}
+
+/** `aim export -o DIR --layout dir`: a new layout folder, written beside DIR and renamed into place when whole. */
+export async function exportToFolder(repo: Repository, selector: VersionSelector, path: string, options: ExportOptions = {}): Promise<ExportResult> {
+  if (await stat(path).catch(() => undefined)) throw new UsageError(`${path} already exists`, { hint: 'name a new folder for the layout' });
+  const temp = tempPathFor(path);
+  await mkdir(temp).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new NotFoundError(`folder ${dirname(path)} does not exist`, { hint: 'create it first, or write the layout elsewhere' }) : error;
+  });
+  const forget = removedOnExit(temp);
+  try {
+    const writer = new LayoutFolderWriter(temp);
+    const result = await exportVersion(repo, selector, { writer, rewriteNames: (patches) => writer.rewriteNames(patches) }, options);
+    await rename(temp, path);
+    return result;
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  } finally {
+    forget();
+  }
 }
 
 /** `aim export -o FILE`: the tar written beside FILE, each layer read once, renamed into place when whole. */
 export function exportToFile(repo: Repository, selector: VersionSelector, path: string, options: ExportOptions = {}): Promise<ExportResult> {
-  return writeFileThrough(path, (stream, temp) => exportVersion(repo, selector, { stream, rewriteNames: (patches) => rewriteTarNames(temp, patches) }, options));
+  return writeFileThrough(path, (stream, temp) => exportVersion(repo, selector, { writer: new LayoutTarWriter(stream), rewriteNames: (patches) => rewriteTarNames(temp, patches) }, options));
 }
 
 /**

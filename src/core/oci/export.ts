@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { Writable } from 'node:stream';
 import type { Digest } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink, type ProgressTask } from '../progress.js';
@@ -7,7 +6,6 @@ import type { ChunkLocations } from '../store/packs.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { IntegrityError, UsageError } from '../../lib/errors.js';
-import { LayoutTarWriter } from './layout-tar-writer.js';
 import { MODELPACK_ARTIFACT, MODELPACK_CONFIG, OCI_INDEX, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME } from './media-types.js';
 import { imageManifest, layerDescriptor, modelpackConfig, type Blob, type ExportedVersion } from './modelpack.js';
 import { sha256Hex, type Sha256 } from './oci-schemas.js';
@@ -25,9 +23,18 @@ export interface ExportOptions {
   progress?: ProgressSink;
 }
 
+/** Where the layout's entries go, in the order written: a tar stream (layout-tar-writer.ts) or a folder. */
+export interface LayoutWriter {
+  addBytes(name: string, bytes: Buffer): Promise<number>;
+  /** An entry of `size` bytes; returns what a NamePatch's `offset` names it by. */
+  addStream(name: string, size: number, chunks: AsyncIterable<Buffer>): Promise<number>;
+  finish(): Promise<void>;
+  abort(error: unknown): void;
+}
+
 export interface ExportOutput {
-  stream: Writable;
-  /** For an output aim may rewrite once it is written (a file): fixes the layers' names after one read of each. */
+  writer: LayoutWriter;
+  /** For an output aim may rewrite once it is written (a file, a folder): fixes the layers' names after one read of each. */
   rewriteNames?: (patches: NamePatch[]) => Promise<void>;
 }
 
@@ -67,7 +74,7 @@ export async function exportVersion(repo: Repository, selector: VersionSelector,
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   // Two files with the same BLAKE3 have the same bytes: one blob serves both layers.
   const distinct = [...new Map(files.map((file) => [file.digest, file])).values()];
-  const writer = new LayoutTarWriter(output.stream);
+  const { writer } = output;
   try {
     await writer.addBytes('oci-layout', jsonBytes({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
     const task = progress.begin('exporting layers', output.rewriteNames ? totalBytes : 2 * totalBytes);
@@ -120,10 +127,11 @@ async function* hashedBytes({ repo, locations }: LayerReader, file: ManifestFile
   }
 }
 
-const PLACEHOLDER = blobName(`sha256:${'0'.repeat(64)}` as Sha256);
+/** The name a layer is written under before its sha256 is known (as long as the real one, for tar-names.ts). */
+export const PLACEHOLDER = blobName(`sha256:${'0'.repeat(64)}` as Sha256);
 
 /** Each layer read once, under a placeholder name of the right length that `patches` says how to fix. */
-async function writeLayersOnce(writer: LayoutTarWriter, reader: LayerReader, files: ManifestFile[], patches: NamePatch[], task: ProgressTask): Promise<Map<Digest, Sha256>> {
+async function writeLayersOnce(writer: LayoutWriter, reader: LayerReader, files: ManifestFile[], patches: NamePatch[], task: ProgressTask): Promise<Map<Digest, Sha256>> {
   const digests = new Map<Digest, Sha256>();
   for (const file of files) {
     const hash = createHash('sha256');
@@ -136,7 +144,7 @@ async function writeLayersOnce(writer: LayoutTarWriter, reader: LayerReader, fil
 }
 
 /** Each layer read twice: for its sha256, then into the tar under that name, checked against the first read. */
-async function writeLayersTwice(writer: LayoutTarWriter, reader: LayerReader, files: ManifestFile[], task: ProgressTask): Promise<Map<Digest, Sha256>> {
+async function writeLayersTwice(writer: LayoutWriter, reader: LayerReader, files: ManifestFile[], task: ProgressTask): Promise<Map<Digest, Sha256>> {
   const digests = new Map<Digest, Sha256>();
   for (const file of files) {
     const hash = createHash('sha256');
