@@ -16,7 +16,7 @@ export class PushCommand extends PushingCommand {
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    if (ref.digest) throw new UsageError('push takes a tag, not a digest', { hint: 'e.g. aim push repo/model:v1.0 ./dir' });
+    if (ref.digest || ref.digestPrefix) throw new UsageError('push takes a tag, not a digest', { hint: 'e.g. aim push repo/model:v1.0 ./dir' });
     await this.pushAndReport(ref.repo, ref.model, ref.tag!, this.source);
   }
 }

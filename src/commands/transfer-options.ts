@@ -20,7 +20,9 @@ export abstract class PushingCommand extends AimCommand {
   force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
   include = Option.Array('--include', [], { description: 'only push files matching this glob, relative to the folder (repeatable)' });
   exclude = Option.Array('--exclude', [], { description: 'skip files matching this glob, relative to the folder (repeatable)' });
-  description = Option.String('--description', { description: 'annotation: what this version is' });
+  description = Option.String('--description', { description: 'annotation: what this version is (shown by search and list)' });
+  license = Option.String('--license', { description: 'annotation: the license, e.g. apache-2.0' });
+  origin = Option.String('--source', { description: 'annotation: where the model comes from, e.g. a URL' });
   annotations = Option.Array('--annotation', [], { description: 'annotation KEY=VALUE (repeatable)' });
   rehash = Option.Boolean('--rehash', false, { description: 'read and hash every file, ignoring the cache of unchanged files' });
   concurrency = concurrencyOption();
@@ -41,21 +43,22 @@ export abstract class PushingCommand extends AimCommand {
       concurrency: this.concurrency,
       include: this.include,
       exclude: this.exclude,
-      annotations: parseAnnotations(this.annotations, this.description),
+      annotations: parseAnnotations(this.annotations, { description: this.description, license: this.license, source: this.origin }),
       progress: this.progress(),
     });
     this.report(result, () => describePush(result));
   }
 }
 
-export function parseAnnotations(pairs: string[], description?: string): Record<string, string> {
+/** `--annotation KEY=VALUE` pairs, then the named flags (`--description`, ...), which win over a pair of the same key. */
+export function parseAnnotations(pairs: string[], named: Record<string, string | undefined> = {}): Record<string, string> {
   const annotations: Record<string, string> = {};
   for (const pair of pairs) {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw new UsageError(`--annotation ${pair} is not KEY=VALUE`, { hint: 'e.g. --annotation license=apache-2.0' });
     annotations[pair.slice(0, equals)] = pair.slice(equals + 1);
   }
-  if (description) annotations.description = description;
+  for (const [key, value] of Object.entries(named)) if (value) annotations[key] = value;
   return annotations;
 }
 

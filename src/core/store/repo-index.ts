@@ -1,57 +1,137 @@
+import { ObjectTooLargeError, supportsConditionalPut, type Backend, type ConditionalPut } from '../../backends/backend.js';
+import { AimError, ConflictError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
+import { sleep } from '../../lib/poll.js';
+import type { Manifest } from '../format/manifest.js';
+import { CATALOG_INDEX_FORMAT, catalogIndexSchema, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
 import { parseJsonOrUndefined } from '../format/schemas/parse.js';
-import { REPO_INDEX_FORMAT, repoIndexSchema } from '../format/schemas/store.js';
-import type { Repository, TagRecord } from './repository.js';
+import { buildCatalogEntry, catalogEntryKey } from './catalog-entry.js';
+import { withIndexLock } from './index-lock.js';
+import { modelNames, type RepoProblem } from './model-listing.js';
+import type { Repository } from './repository.js';
 
-// index.json: a catalog of the repository's models and tags for tools that want one read instead of a listing.
-// It is derived from the tags, which stay the truth: listings never trust it, a failed update is harmless, and
-// `rebuildIndex` recreates it from scratch. Updates touch only the model that changed.
+// The catalog has two layers. catalog/<model>.json is written by each push, delete and tag move of that model and
+// by nothing else, so writers of different models never touch the same key: these entries are the truth. index.json
+// rolls them up for readers that want one read; each writer replaces only its own model's part of it, by
+// compare-and-swap where the backend has one (retried on conflict, re-reading index.json alone) and under a lock
+// file elsewhere. Readers still check index.json against the list of entries (core/catalog/read-catalog.ts), so
+// an update lost to a server that ignores conditions costs a read, not a model.
 
-export interface RepoIndex {
-  format: 1;
-  updatedAt: string;
-  models: Record<string, { tags: Record<string, TagRecord> }>;
+export const INDEX_KEY = 'index.json';
+const SWAP_ATTEMPTS = 20;
+
+export function encodeIndex(index: CatalogIndex): Buffer {
+  return Buffer.from(`${JSON.stringify(index, null, 1)}\n`);
 }
 
-const INDEX_KEY = 'index.json';
+const emptyIndex = (): CatalogIndex => ({ format: 2, updatedAt: new Date(0).toISOString(), models: {} });
 
-async function readIndex(repo: Repository): Promise<RepoIndex> {
-  const bytes = await repo.backend.get(INDEX_KEY, REPO_INDEX_FORMAT.maxBytes).catch(undefinedIfNotFound);
-  // A damaged index starts again empty; each update then adds back the model it touches, `rebuildIndex` all.
-  const index = parseJsonOrUndefined(repoIndexSchema, bytes, REPO_INDEX_FORMAT) as RepoIndex | undefined;
-  return index ?? { format: 1, updatedAt: new Date(0).toISOString(), models: {} };
+/** index.json's content, or an empty index when it is missing, damaged or from an older aim (entries then refill it). */
+function parseOrEmpty(bytes: Buffer | undefined): CatalogIndex {
+  return parseJsonOrUndefined(catalogIndexSchema, bytes, CATALOG_INDEX_FORMAT) ?? emptyIndex();
 }
 
-async function writeIndex(repo: Repository, index: RepoIndex): Promise<void> {
-  index.updatedAt = new Date().toISOString();
-  await repo.backend.put(INDEX_KEY, Buffer.from(`${JSON.stringify(index, null, 1)}\n`));
+async function readForUpdate(backend: Backend): Promise<Buffer | undefined> {
+  return backend.get(INDEX_KEY, CATALOG_INDEX_FORMAT.maxBytes).catch((error: unknown) => {
+    if (error instanceof ObjectTooLargeError) return undefined;
+    return undefinedIfNotFound(error);
+  });
 }
 
-async function modelEntry(repo: Repository, model: string): Promise<{ tags: Record<string, TagRecord> } | undefined> {
-  const tags = await repo.listTags(model);
-  if (tags.length === 0) return undefined;
-  return { tags: Object.fromEntries(tags.map(({ tag, ...record }) => [tag, record])) };
+async function swapIndex(backend: Backend & ConditionalPut, apply: (index: CatalogIndex) => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await backend.getVersioned(INDEX_KEY, CATALOG_INDEX_FORMAT.maxBytes).catch((error: unknown) => {
+      // Too large to be ours: replaced whole, as damage is.
+      if (error instanceof ObjectTooLargeError) return 'too-large' as const;
+      throw error;
+    });
+    if (current === 'too-large') {
+      const index = emptyIndex();
+      apply(index);
+      return backend.put(INDEX_KEY, encodeIndex({ ...index, updatedAt: new Date().toISOString() }));
+    }
+    const index = parseOrEmpty(current?.data);
+    apply(index);
+    index.updatedAt = new Date().toISOString();
+    try {
+      return await backend.putIfVersion(INDEX_KEY, encodeIndex(index), current?.version);
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt === SWAP_ATTEMPTS) throw error;
+      // Writers that lost together should not meet again at once.
+      await sleep(5 + Math.random() * 20 * attempt);
+    }
+  }
 }
 
-/** Refreshes one model's entry after a push or delete; failures are swallowed (the index is only a cache). */
-export async function refreshIndex(repo: Repository, model: string): Promise<void> {
+/** Applies `apply` to index.json without losing what a concurrent writer put there. */
+export async function updateIndex(repo: Repository, apply: (index: CatalogIndex) => void): Promise<void> {
+  const backend = repo.backend;
+  if (supportsConditionalPut(backend)) return swapIndex(backend, apply);
+  await withIndexLock(backend, async () => {
+    const index = parseOrEmpty(await readForUpdate(backend));
+    apply(index);
+    index.updatedAt = new Date().toISOString();
+    await backend.put(INDEX_KEY, encodeIndex(index));
+  });
+}
+
+/** Writes the model's entry (or deletes it when the model has no tag left). */
+async function storeEntry(repo: Repository, model: string, entry: CatalogEntry | undefined): Promise<void> {
+  if (entry) await repo.backend.put(catalogEntryKey(model), Buffer.from(`${JSON.stringify(entry, null, 1)}\n`));
+  else await repo.backend.delete(catalogEntryKey(model));
+}
+
+export interface RefreshOptions {
+  /** The manifest a push just wrote, so the entry need not read it back. */
+  known?: { digest: string; manifest: Manifest };
+  /** Told, in one line, when the catalog could not be updated (the tags were: nothing is lost). */
+  note?: (message: string) => void;
+}
+
+/** Rewrites one model's entry and its part of index.json after a push, delete or tag move. */
+export async function refreshIndex(repo: Repository, model: string, options: RefreshOptions = {}): Promise<void> {
   try {
-    const index = await readIndex(repo);
-    const entry = await modelEntry(repo, model);
-    if (entry) index.models[model] = entry;
-    else delete index.models[model];
-    await writeIndex(repo, index);
-  } catch {
-    // the tags were written; a stale index.json is rebuilt by the next update or `rebuildIndex`
+    const entry = await buildCatalogEntry(repo, model, [], options.known);
+    await storeEntry(repo, model, entry);
+    await updateIndex(repo, (index) => {
+      if (entry) index.models[model] = entry;
+      else delete index.models[model];
+    });
+  } catch (error) {
+    if (!(error instanceof AimError)) throw error;
+    options.note?.(`the catalog of ${repo.name} was not updated for ${model} (${error.message}); \`aim repo reindex ${repo.name}\` rebuilds it`);
   }
 }
 
-export async function rebuildIndex(repo: Repository): Promise<RepoIndex> {
-  const index: RepoIndex = { format: 1, updatedAt: '', models: {} };
-  for (const model of await repo.listModels()) {
-    const entry = await modelEntry(repo, model);
-    if (entry) index.models[model] = entry;
+export interface ReindexResult {
+  repo: string;
+  models: number;
+  /** Entries of models that no longer have a tag, deleted. */
+  removed: string[];
+  problems: RepoProblem[];
+}
+
+/** Rebuilds every entry and index.json from the tags and manifests alone: `aim repo reindex`. */
+export async function rebuildIndex(repo: Repository): Promise<ReindexResult> {
+  await repo.backend.probe('write');
+  const problems: RepoProblem[] = [];
+  const models: Record<string, CatalogEntry> = {};
+  for (const model of await modelNames(repo, problems)) {
+    const entry = await buildCatalogEntry(repo, model, problems);
+    if (!entry) continue;
+    await storeEntry(repo, model, entry);
+    models[model] = entry;
   }
-  await writeIndex(repo, index);
-  return index;
+  const removed: string[] = [];
+  for await (const { key } of repo.backend.list('catalog/')) {
+    const model = /^catalog\/(.+)\.json$/.exec(key)?.[1];
+    if (model !== undefined && !(model in models)) {
+      await repo.backend.delete(key);
+      removed.push(model);
+    }
+  }
+  await updateIndex(repo, (index) => {
+    index.models = models;
+  });
+  return { repo: repo.name, models: Object.keys(models).length, removed: removed.sort(), problems };
 }

@@ -2,6 +2,7 @@ import { DEFAULT_CHUNKING, type ChunkingParams } from '../chunking/chunker.js';
 import { ConfigError } from '../../lib/errors.js';
 import { corrupt, describeValue, parseJsonText, parseValue } from '../format/schemas/parse.js';
 import { REPO_METADATA_FORMAT, repoMetadataSchema } from '../format/schemas/store.js';
+import type { Requirements } from '../format/schemas/requirements.js';
 
 // aim-repo.json: the repository's format and chunking, read before every push. What a newer aim wrote asks for an
 // upgrade; what no aim writes (damage, or chunk sizes that would make a push run for hours) is corrupt.
@@ -16,6 +17,8 @@ export interface RepoMetadata {
   hash: 'blake3';
   chunking: ChunkingParams;
   createdAt: string;
+  /** What a push must bring (contribution rules); absent: anything goes. */
+  requires?: Requirements;
 }
 
 /** The chunking settings this aim knows: those of its default. */

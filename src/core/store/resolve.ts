@@ -3,11 +3,14 @@ import { NotFoundError } from '../../lib/errors.js';
 import type { Manifest } from '../format/manifest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import type { Repository } from './repository.js';
+import { resolveShortDigest } from './short-digest.js';
 
 export interface VersionSelector {
   model: string;
   tag?: string;
   digest?: Digest;
+  /** A short digest (`versions` prints 12 hex), unique among the model's tagged versions. */
+  digestPrefix?: string;
 }
 
 export interface ResolvedVersion {
@@ -19,9 +22,8 @@ export interface ResolvedVersion {
 
 /** Tag or digest -> verified manifest. */
 export async function resolveVersion(repo: Repository, selector: VersionSelector): Promise<ResolvedVersion> {
-  if (selector.digest) {
-    return { model: selector.model, digest: selector.digest, manifest: await repo.getManifest(selector.digest) };
-  }
+  const digest = selector.digest ?? (selector.digestPrefix ? await resolveShortDigest(repo, selector.model, selector.digestPrefix) : undefined);
+  if (digest) return { model: selector.model, digest, manifest: await repo.getManifest(digest) };
   const tag = selector.tag ?? DEFAULT_TAG;
   const record = await repo.getTag(selector.model, tag);
   if (!record) {

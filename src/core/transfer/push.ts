@@ -10,6 +10,7 @@ import { StatCache, type CachedFile } from './stat-cache.js';
 import { Repository } from '../store/repository.js';
 import { FilePrefetch } from './prefetch.js';
 import { refreshIndex } from '../store/repo-index.js';
+import { checkRequirements } from '../catalog/requirements.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
@@ -86,7 +87,7 @@ async function commitVersion(
     files: files.length,
   }, options.force ?? false);
   // Even when the tags were already in place: a first run may have stopped before this step.
-  await refreshIndex(repo, options.model);
+  await refreshIndex(repo, options.model, { known: { digest, manifest }, note: (message) => progress.note(message) });
   await run.settle();
   return { digest, tagOutcome };
 }
@@ -144,6 +145,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   await repo.backend.probe('write');
   const { files, skipped } = await walkSource(source, options);
   const metadata = await repo.ensureMetadata();
+  await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const cache = await StatCache.open(repo.location, metadata.chunking);
   const removals = await repo.removalMark();

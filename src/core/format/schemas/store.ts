@@ -1,7 +1,6 @@
 import * as v from 'valibot';
 import {
   MAX_AVG_CHUNK_BYTES,
-  MAX_CATALOG_BYTES,
   MAX_CHUNK_BYTES,
   MAX_FOOTER_BYTES,
   MAX_HEAD_BYTES,
@@ -13,6 +12,7 @@ import {
   MIN_CHUNK_BYTES,
 } from './limits.js';
 import { ConfigError } from '../../../lib/errors.js';
+import { requirementsSchema } from './requirements.js';
 import type { Digest } from '../digest.js';
 import { byteSize, count, describeValue, digest, packId, parseJson, parseJsonText, parseValue, text, timestamp, type Format } from './parse.js';
 
@@ -42,7 +42,6 @@ export const LOCATION_MAP_FORMAT: Format = {
   hint: 'delete that file (pulls of the version then read the whole index), or run `aim repo upgrade` to write it again',
 };
 export const PACK_FOOTER_FORMAT: Format = { what: 'pack footer', maxBytes: MAX_FOOTER_BYTES, hint: REPAIR_HINT };
-export const REPO_INDEX_FORMAT: Format = { what: 'catalog index.json', maxBytes: MAX_CATALOG_BYTES, hint: 'it is rebuilt from the tags' };
 
 /** models/<model>/tags/<tag>: {digest, pushedAt, size, files}; keys a newer aim adds are dropped. */
 export const tagRecordSchema = v.object({
@@ -83,6 +82,7 @@ export const repoMetadataSchema = v.object({
   hash: v.literal('blake3'),
   chunking: chunkingSchema,
   createdAt: v.optional(text(64), ''),
+  requires: v.optional(requirementsSchema),
 });
 
 /** [digest, offset, size]: a chunk's bytes, inside a pack of at most `packBytes`. */
@@ -112,13 +112,6 @@ export const locationMapSchema = v.object({
 export function packFooterSchema(limit: number) {
   return v.object({ chunks: v.pipe(v.array(packEntrySchema(limit)), v.maxLength(limit, `lists more chunks than its pack has bytes`)) });
 }
-
-/** index.json: a derived catalog, rebuilt from the tags when it does not read. */
-export const repoIndexSchema = v.object({
-  format: v.literal(1),
-  updatedAt: timestamp,
-  models: v.record(text(256), v.object({ tags: v.record(text(256), tagRecordSchema) })),
-});
 
 /** A tag's bytes as its record; `where` names the tag file in the error. */
 export function parseTag(bytes: Uint8Array, where: string): v.InferOutput<typeof tagRecordSchema> {

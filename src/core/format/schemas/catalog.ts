@@ -1,0 +1,53 @@
+import * as v from 'valibot';
+import { MAX_ANNOTATIONS, MAX_CATALOG_BYTES } from './limits.js';
+import { byteSize, count, digest, text, timestamp, type Format } from './parse.js';
+import { tagRecordSchema } from './store.js';
+
+// The catalog's formats: catalog/<model>.json, one small entry per model that the model's own pushes and deletes
+// write (the truth), and index.json at the root, every entry rolled up into one read (derived). Both may be
+// damaged or hostile: a reader that cannot use one steps over it, naming the key, and rebuilds from the tags.
+
+/** One model's entry holds its tags and the newest version's annotations: far below this. */
+export const MAX_CATALOG_ENTRY_BYTES = 4 * 1024 * 1024;
+
+export const CATALOG_ENTRY_FORMAT: Format = {
+  what: 'catalog entry',
+  maxBytes: MAX_CATALOG_ENTRY_BYTES,
+  hint: 'run `aim repo reindex REPO` to write it again from the tags and manifests',
+};
+export const CATALOG_INDEX_FORMAT: Format = {
+  what: 'catalog index.json',
+  maxBytes: MAX_CATALOG_BYTES,
+  hint: 'run `aim repo reindex REPO` to rebuild it from the tags and manifests',
+};
+
+const name = v.pipe(text(128), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'is not a valid name'));
+
+/** What an entry says of a model. `kind` leaves room for bundles, which name several model versions. */
+export const catalogEntrySchema = v.object({
+  format: v.literal(1),
+  kind: v.picklist(['model']),
+  model: name,
+  updatedAt: timestamp,
+  description: v.optional(text()),
+  license: v.optional(text(256)),
+  source: v.optional(text()),
+  architecture: v.optional(text(128)),
+  parameters: v.optional(count(Number.MAX_SAFE_INTEGER)),
+  contextLength: v.optional(count(Number.MAX_SAFE_INTEGER)),
+  quantizations: v.pipe(v.array(text(64)), v.maxLength(256, 'lists more than 256 quantizations')),
+  annotations: v.pipe(v.record(text(256), text()), v.maxEntries(MAX_ANNOTATIONS, `has more than ${MAX_ANNOTATIONS} annotations`)),
+  /** The newest version: its tag (the one a reference names), digest, total bytes and file count. */
+  latest: v.object({ tag: name, digest, size: byteSize(), files: count() }),
+  tags: v.pipe(v.record(name, tagRecordSchema), v.maxEntries(100_000, 'has more than 100000 tags')),
+});
+
+export type CatalogEntry = v.InferOutput<typeof catalogEntrySchema>;
+
+export const catalogIndexSchema = v.object({
+  format: v.literal(2),
+  updatedAt: timestamp,
+  models: v.record(name, catalogEntrySchema),
+});
+
+export type CatalogIndex = v.InferOutput<typeof catalogIndexSchema>;
