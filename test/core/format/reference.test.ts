@@ -12,6 +12,14 @@ describe('parseReference', () => {
     expect(parseReference('team-vision/Qwen2.5-7B_instruct:q6_k-2')).toEqual({ repo: 'team-vision', model: 'Qwen2.5-7B_instruct', tag: 'q6_k-2' });
   });
 
+  it('reads a short digest (7 to 63 hex, with or without blake3:) as a prefix, and 64 hex as the digest', () => {
+    expect(parseReference('vision/resnet50@3f2a9c1b7d4e')).toEqual({ repo: 'vision', model: 'resnet50', digestPrefix: '3f2a9c1b7d4e' });
+    expect(parseReference('vision/resnet50@blake3:3f2a9c1')).toEqual({ repo: 'vision', model: 'resnet50', digestPrefix: '3f2a9c1' });
+    expect(parseReference(`vision/resnet50@${HEX}`)).toEqual({ repo: 'vision', model: 'resnet50', digest: `blake3:${HEX}` });
+    expect(formatReference(parseReference('vision/resnet50@3f2a9c1b7d4e'))).toBe('vision/resnet50@3f2a9c1b7d4e');
+    expect(() => parseReference('vision/resnet50@3f2a9c')).toThrow(/digest prefix "3f2a9c" is too short/);
+  });
+
   it('round-trips through formatReference', () => {
     for (const text of ['vision/resnet50:latest', 'vision/resnet50:v1.0', `vision/resnet50@blake3:${HEX}`]) {
       expect(formatReference(parseReference(text))).toBe(text);
