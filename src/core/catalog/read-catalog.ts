@@ -1,4 +1,4 @@
-import { AimError, StorageError } from '../../lib/errors.js';
+import { AimError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { isSafeName } from '../format/names.js';
 import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogEntrySchema, catalogIndexSchema, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
@@ -21,8 +21,12 @@ export interface RepoCatalog {
   problems: RepoProblem[];
 }
 
+/**
+ * Any plain failure to read one catalog file (damage, a link or FIFO the store refuses) is that file's problem: the
+ * fallback then reads the tags, and a store that cannot be reached at all fails there, ending the listing.
+ */
 const problemOf = (key: string, error: unknown): RepoProblem => {
-  if (!(error instanceof AimError) || error instanceof StorageError) throw error;
+  if (!(error instanceof AimError)) throw error;
   return { key, message: error.message };
 };
 
