@@ -17,7 +17,7 @@ const modelCommands: Record<string, () => Promise<CommandModule>> = {
 const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   info: [() => import('./commands/info.js')],
   config: [() => import('./commands/config/list.js'), () => import('./commands/config/get.js'), () => import('./commands/config/set.js'), () => import('./commands/config/unset.js')],
-  repo: [() => import('./commands/repo/create.js'), () => import('./commands/repo/list.js'), () => import('./commands/repo/delete.js'), () => import('./commands/repo/upgrade.js'), () => import('./commands/repo/reindex.js')],
+  repo: [() => import('./commands/repo/create.js'), () => import('./commands/repo/list.js'), () => import('./commands/repo/delete.js'), () => import('./commands/repo/upgrade.js'), () => import('./commands/repo/reindex.js'), () => import('./commands/repo/require.js')],
   model: Object.values(modelCommands),
   push: [() => import('./commands/push.js')],
   pull: [() => import('./commands/pull.js')],

@@ -156,6 +156,16 @@ describe('contribution rules (aim-repo.json requires)', () => {
     expect((await ws.json(['model', 'list', 'strict'])).models.map((m: { name: string }) => m.name)).toEqual(['seed']);
   });
 
+  it('sets, shows and removes the rules with `aim repo require`, also on a repository never pushed to', async () => {
+    await ws.json(['repo', 'create', 'fresh', '--path', ws.path('fresh')]);
+    expect(await ws.json(['repo', 'require', 'fresh', '--license', '--max-size', '20GiB'])).toEqual({ repo: 'fresh', requires: { license: true, maxSize: '20GiB' } });
+    expect((await ws.json(['repo', 'require', 'fresh'])).requires).toEqual({ license: true, maxSize: '20GiB' });
+    expectUserError(await ws.run(['push', 'fresh/m:v1', ws.path('llama')]), /requires this before a push: license \(--license SPDX-ID\)$/);
+    expectUserError(await ws.run(['repo', 'require', 'fresh', '--max-size', 'huge']), /--max-size huge is not a size/);
+    expect((await ws.json(['repo', 'require', 'fresh', '--none'])).requires).toBeNull();
+    expect((await ws.json(['push', 'fresh/m:v1', ws.path('llama')])).tagOutcome).toBe('created');
+  });
+
   it('names a GGUF file whose header does not read, and takes a push that meets every rule', async () => {
     await writeFolder(ws.path('broken'), { 'model-Q4_K_M.gguf': 'GGUF but not really' });
     expectUserError(await ws.run(['push', 'strict/bad:v1', ws.path('broken'), '--description', 'd', '--license', 'mit', '--annotation', 'task=chat']), /a valid GGUF header in model-Q4_K_M\.gguf/);
