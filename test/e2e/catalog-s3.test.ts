@@ -48,6 +48,16 @@ describe.each(s3Servers())('catalog on $name (e2e)', (server) => {
     expect(await listed()).toEqual(['m0', 'm1', 'm3', 'seed']);
   });
 
+  it('keeps every tag of concurrent pushes of one model (where the server enforces conditional writes)', async () => {
+    const tags = ['t0', 't1', 't2'];
+    const runs = tags.map((tag, i) => ws.start(['push', `s3/same:${tag}`, ws.path('src', MODELS[i]!), '-q']).result);
+    for (const result of await Promise.all(runs)) expect(result.code, result.stderr).toBe(0);
+    const listed = (await ws.json(['list', '--repo', 's3'])).models.find((m: { model: string }) => m.model === 'same');
+    if (server.name === 'radosgw') expect(Object.keys(listed.tags).sort()).toEqual(['latest', ...tags]);
+    else expect(listed).toBeDefined();
+    await ws.json(['model', 'delete', 's3', 'same']);
+  });
+
   it('rebuilds index.json from the tags once it is lost', async () => {
     await direct.delete('index.json');
     await direct.delete('catalog/m1.json');

@@ -34,6 +34,15 @@ describe('catalog (local repositories, e2e)', () => {
     expect(index.models.m3.tags.v1.size).toBe('weights of m3'.length);
   });
 
+  it('keeps every tag of concurrent pushes of one model in its entry', async () => {
+    const tags = ['t0', 't1', 't2', 't3'];
+    const runs = tags.map((tag, i) => ws.start(['push', `alpha/same:${tag}`, ws.path('src', `m${i}`), '-q']).result);
+    for (const result of await Promise.all(runs)) expect(result.code, result.stderr).toBe(0);
+    expect(Object.keys((await indexOf('alpha')).models.same.tags).sort()).toEqual(['latest', ...tags]);
+    expect(Object.keys(JSON.parse(await readFile(ws.path('alpha', 'catalog', 'same.json'), 'utf8')).tags).sort()).toEqual(['latest', ...tags]);
+    await ws.json(['model', 'delete', 'alpha', 'same']);
+  });
+
   it('records description, license, source, annotations and GGUF facts, and the reference to fetch', async () => {
     await ws.json(['push', 'alpha/tiny-llama:v1', ws.path('llama'), '--description', 'A tiny llama for tests', '--license', 'mit', '--source', 'https://example.com/tiny', '--annotation', 'task=chat']);
     const entry = (await indexOf('alpha')).models['tiny-llama'];

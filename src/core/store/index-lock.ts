@@ -14,7 +14,9 @@ const STALE_MS = 30_000;
 const WAIT_MS = 120_000;
 
 async function tryLock(backend: Backend, token: string): Promise<boolean> {
-  if (await backend.putIfAbsent(LOCK_KEY, Buffer.from(`${new Date().toISOString()} ${token}\n`))) return true;
+  // A lock released just as we found it taken can surface as its key missing: simply another turn.
+  const created = await backend.putIfAbsent(LOCK_KEY, Buffer.from(`${new Date().toISOString()} ${token}\n`)).catch((error: unknown) => Boolean(undefinedIfNotFound(error)));
+  if (created) return true;
   const held = (await backend.get(LOCK_KEY, 1024).catch(undefinedIfNotFound))?.toString('utf8');
   if (held === undefined) return false; // released meanwhile: try again
   const since = Date.parse(held.split(' ')[0] ?? '');

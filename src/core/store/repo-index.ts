@@ -3,7 +3,7 @@ import { AimError, ConflictError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { sleep } from '../../lib/poll.js';
 import type { Manifest } from '../format/manifest.js';
-import { CATALOG_INDEX_FORMAT, catalogIndexSchema, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
+import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogIndexSchema, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
 import { parseJsonOrUndefined } from '../format/schemas/parse.js';
 import { buildCatalogEntry, catalogEntryKey } from './catalog-entry.js';
 import { withIndexLock } from './index-lock.js';
@@ -63,22 +63,61 @@ async function swapIndex(backend: Backend & ConditionalPut, apply: (index: Catal
   }
 }
 
+/** index.json read, changed and written back: only under the index lock (backends without compare-and-swap). */
+async function rewriteIndex(backend: Backend, apply: (index: CatalogIndex) => void): Promise<void> {
+  const index = parseOrEmpty(await readForUpdate(backend));
+  apply(index);
+  index.updatedAt = new Date().toISOString();
+  await backend.put(INDEX_KEY, encodeIndex(index));
+}
+
 /** Applies `apply` to index.json without losing what a concurrent writer put there. */
 export async function updateIndex(repo: Repository, apply: (index: CatalogIndex) => void): Promise<void> {
   const backend = repo.backend;
   if (supportsConditionalPut(backend)) return swapIndex(backend, apply);
-  await withIndexLock(backend, async () => {
-    const index = parseOrEmpty(await readForUpdate(backend));
-    apply(index);
-    index.updatedAt = new Date().toISOString();
-    await backend.put(INDEX_KEY, encodeIndex(index));
-  });
+  await withIndexLock(backend, () => rewriteIndex(backend, apply));
 }
+
+const encodeEntry = (entry: CatalogEntry): Buffer => Buffer.from(`${JSON.stringify(entry, null, 1)}\n`);
 
 /** Writes the model's entry (or deletes it when the model has no tag left). */
 async function storeEntry(repo: Repository, model: string, entry: CatalogEntry | undefined): Promise<void> {
-  if (entry) await repo.backend.put(catalogEntryKey(model), Buffer.from(`${JSON.stringify(entry, null, 1)}\n`));
+  if (entry) await repo.backend.put(catalogEntryKey(model), encodeEntry(entry));
   else await repo.backend.delete(catalogEntryKey(model));
+}
+
+/**
+ * The model's entry built from its tags and written by compare-and-swap, built again on conflict: of two pushes of
+ * the same model, the one that writes last has read the other's tags.
+ */
+async function swapEntry(repo: Repository, backend: Backend & ConditionalPut, model: string, known: RefreshOptions['known']): Promise<CatalogEntry | undefined> {
+  const key = catalogEntryKey(model);
+  for (let attempt = 1; ; attempt++) {
+    const current = await backend.getVersioned(key, CATALOG_ENTRY_FORMAT.maxBytes).catch((error: unknown) => {
+      if (error instanceof ObjectTooLargeError) return 'too-large' as const;
+      throw error;
+    });
+    const entry = await buildCatalogEntry(repo, model, [], known);
+    try {
+      if (!entry) await backend.delete(key);
+      else if (current === 'too-large') await backend.put(key, encodeEntry(entry));
+      else await backend.putIfVersion(key, encodeEntry(entry), current?.version);
+      return entry;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt === SWAP_ATTEMPTS) throw error;
+      await sleep(5 + Math.random() * 20 * attempt);
+    }
+  }
+}
+
+/** Puts the model's entry in the index (or takes it out), unless a writer of the same model that came later did. */
+function placeEntry(model: string, entry: CatalogEntry | undefined, builtAt: string): (index: CatalogIndex) => void {
+  return (index) => {
+    const current = index.models[model];
+    if (current && current.updatedAt > (entry?.updatedAt ?? builtAt)) return;
+    if (entry) index.models[model] = entry;
+    else delete index.models[model];
+  };
 }
 
 export interface RefreshOptions {
@@ -88,14 +127,23 @@ export interface RefreshOptions {
   note?: (message: string) => void;
 }
 
-/** Rewrites one model's entry and its part of index.json after a push, delete or tag move. */
+/**
+ * Rewrites one model's entry and its part of index.json after a push, delete or tag move. In a folder, the entry is
+ * built and written under the index lock too, so writers of the same model take turns there as well.
+ */
 export async function refreshIndex(repo: Repository, model: string, options: RefreshOptions = {}): Promise<void> {
+  const backend = repo.backend;
   try {
-    const entry = await buildCatalogEntry(repo, model, [], options.known);
-    await storeEntry(repo, model, entry);
-    await updateIndex(repo, (index) => {
-      if (entry) index.models[model] = entry;
-      else delete index.models[model];
+    const builtAt = new Date().toISOString();
+    if (supportsConditionalPut(backend)) {
+      const entry = await swapEntry(repo, backend, model, options.known);
+      await swapIndex(backend, placeEntry(model, entry, builtAt));
+      return;
+    }
+    await withIndexLock(backend, async () => {
+      const entry = await buildCatalogEntry(repo, model, [], options.known);
+      await storeEntry(repo, model, entry);
+      await rewriteIndex(backend, placeEntry(model, entry, builtAt));
     });
   } catch (error) {
     if (!(error instanceof AimError)) throw error;
