@@ -48,19 +48,14 @@ function matchWord(entry: CatalogEntry, word: string): MatchKind | undefined {
   return undefined;
 }
 
-/**
- * The entry's score for the query, or undefined when it does not match: every word must match somewhere, and the
- * scores add up. A query of several words may also be a description's phrase, matched whole.
- */
+/** The entry's score for the query (every word must match somewhere; their scores add up), or undefined. */
 export function scoreEntry(entry: CatalogEntry, query: string): { score: number; match: MatchKind } | undefined {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   const kinds = words.map((word) => matchWord(entry, word));
-  if (words.length > 0 && kinds.every((kind) => kind !== undefined)) {
-    const best = kinds.reduce((a, b) => (SCORES[b] > SCORES[a] ? b : a));
-    return { score: kinds.reduce((sum, kind) => sum + SCORES[kind], 0), match: best };
-  }
-  const phrase = words.length > 1 ? matchWord(entry, words.join(' ')) : undefined;
-  return phrase && { score: SCORES[phrase], match: phrase };
+  if (words.length === 0 || kinds.some((kind) => kind === undefined)) return undefined;
+  const matched = kinds as MatchKind[];
+  const best = matched.reduce((a, b) => (SCORES[b] > SCORES[a] ? b : a));
+  return { score: matched.reduce((sum, kind) => sum + SCORES[kind], 0), match: best };
 }
 
 export function passesFilters(entry: CatalogEntry, filters: SearchFilters): boolean {
