@@ -18,12 +18,13 @@ export class SearchCommand extends AimCommand {
     `,
     examples: [
       ['Find Qwen models', '$0 search qwen'],
+      ['Every word must match', '$0 search qwen instruct'],
       ['Llama models in Q4_K_M under 5 GiB', '$0 search instruct --arch llama --quant Q4_K_M --max-size 5GiB'],
       ['One repository, as JSON', '$0 search embed --repo team-nlp --json'],
     ],
   });
 
-  query = Option.String({ name: 'QUERY' });
+  words = Option.Rest({ name: 'QUERY', required: 1 });
   arch = Option.String('--arch', { description: 'only this GGUF architecture (llama, qwen2, ...)' });
   quant = Option.String('--quant', { description: 'only models offering this quantization (Q4_K_M, Q8_0, ...)' });
   maxSize = Option.String('--max-size', { description: 'only models whose newest version is at most this big (e.g. 8GiB)' });
@@ -31,7 +32,7 @@ export class SearchCommand extends AimCommand {
 
   async run(): Promise<void> {
     const maxSize = this.maxSize === undefined ? undefined : parseByteSize(this.maxSize, '--max-size');
-    const result = await searchCatalogs(await this.session(), this.query, { arch: this.arch, quant: this.quant, maxSize, repos: this.repos });
+    const result = await searchCatalogs(await this.session(), this.words.join(' '), { arch: this.arch, quant: this.quant, maxSize, repos: this.repos });
     this.context.stderr.write(catalogWarnings(result));
     this.report(searchJson(result), () => describeSearch(result));
   }

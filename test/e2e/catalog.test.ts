@@ -120,6 +120,8 @@ describe('catalog (local repositories, e2e)', () => {
     expect(q8).toEqual(['alpha/tiny-llama:latest', 'beta/llama-tiny-chat:latest']);
     expect((await ws.json(['search', 'tiny', '--max-size', '1KiB'])).hits.map((h: { reference: string }) => h.reference)).toEqual(['beta/tiny:latest']);
     expect((await ws.json(['search', 'tiny', '--repo', 'beta'])).hits).toHaveLength(2);
+    // Both words in the name outrank a name prefix plus an annotation (task=chat).
+    expect((await ws.json(['search', 'tiny', 'chat'])).hits.map((h: { reference: string }) => h.reference)).toEqual(['beta/llama-tiny-chat:latest', 'alpha/tiny-llama:latest']);
     expectUserError(await ws.run(['search', 'tiny', '--max-size', 'lots']), /--max-size lots is not a size/);
 
     await rm(ws.path('beta'), { recursive: true });
