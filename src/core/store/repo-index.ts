@@ -38,23 +38,23 @@ async function readForUpdate(backend: Backend): Promise<Buffer | undefined> {
   });
 }
 
-async function swapIndex(backend: Backend & ConditionalPut, apply: (index: CatalogIndex) => void): Promise<void> {
+/**
+ * Compare-and-swap of one catalog key, tried again against the new value when another writer won. `next` is given
+ * the current bytes (undefined: missing, or too large to be ours, which is then replaced whole as damage is) and
+ * returns the new bytes (undefined: delete the key).
+ */
+async function swapKey(backend: Backend & ConditionalPut, key: string, maxBytes: number, next: (current: Buffer | undefined) => Promise<Buffer | undefined>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const current = await backend.getVersioned(INDEX_KEY, CATALOG_INDEX_FORMAT.maxBytes).catch((error: unknown) => {
-      // Too large to be ours: replaced whole, as damage is.
+    const current = await backend.getVersioned(key, maxBytes).catch((error: unknown) => {
       if (error instanceof ObjectTooLargeError) return 'too-large' as const;
       throw error;
     });
-    if (current === 'too-large') {
-      const index = emptyIndex();
-      apply(index);
-      return backend.put(INDEX_KEY, encodeIndex({ ...index, updatedAt: new Date().toISOString() }));
-    }
-    const index = parseOrEmpty(current?.data);
-    apply(index);
-    index.updatedAt = new Date().toISOString();
+    const data = await next(current === 'too-large' ? undefined : current?.data);
     try {
-      return await backend.putIfVersion(INDEX_KEY, encodeIndex(index), current?.version);
+      if (!data) await backend.delete(key);
+      else if (current === 'too-large') await backend.put(key, data);
+      else await backend.putIfVersion(key, data, current?.version);
+      return;
     } catch (error) {
       if (!(error instanceof ConflictError) || attempt === SWAP_ATTEMPTS) throw error;
       // Writers that lost together should not meet again at once.
@@ -63,12 +63,20 @@ async function swapIndex(backend: Backend & ConditionalPut, apply: (index: Catal
   }
 }
 
-/** index.json read, changed and written back: only under the index lock (backends without compare-and-swap). */
-async function rewriteIndex(backend: Backend, apply: (index: CatalogIndex) => void): Promise<void> {
-  const index = parseOrEmpty(await readForUpdate(backend));
+/** index.json changed by `apply`; the changed bytes. */
+function appliedTo(bytes: Buffer | undefined, apply: (index: CatalogIndex) => void): Buffer {
+  const index = parseOrEmpty(bytes);
   apply(index);
   index.updatedAt = new Date().toISOString();
-  await backend.put(INDEX_KEY, encodeIndex(index));
+  return encodeIndex(index);
+}
+
+const swapIndex = (backend: Backend & ConditionalPut, apply: (index: CatalogIndex) => void): Promise<void> =>
+  swapKey(backend, INDEX_KEY, CATALOG_INDEX_FORMAT.maxBytes, async (bytes) => appliedTo(bytes, apply));
+
+/** index.json read, changed and written back: only under the index lock (backends without compare-and-swap). */
+async function rewriteIndex(backend: Backend, apply: (index: CatalogIndex) => void): Promise<void> {
+  await backend.put(INDEX_KEY, appliedTo(await readForUpdate(backend), apply));
 }
 
 /** Applies `apply` to index.json without losing what a concurrent writer put there. */
@@ -91,23 +99,12 @@ async function storeEntry(repo: Repository, model: string, entry: CatalogEntry |
  * the same model, the one that writes last has read the other's tags.
  */
 async function swapEntry(repo: Repository, backend: Backend & ConditionalPut, model: string, known: RefreshOptions['known']): Promise<CatalogEntry | undefined> {
-  const key = catalogEntryKey(model);
-  for (let attempt = 1; ; attempt++) {
-    const current = await backend.getVersioned(key, CATALOG_ENTRY_FORMAT.maxBytes).catch((error: unknown) => {
-      if (error instanceof ObjectTooLargeError) return 'too-large' as const;
-      throw error;
-    });
-    const entry = await buildCatalogEntry(repo, model, [], known);
-    try {
-      if (!entry) await backend.delete(key);
-      else if (current === 'too-large') await backend.put(key, encodeEntry(entry));
-      else await backend.putIfVersion(key, encodeEntry(entry), current?.version);
-      return entry;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt === SWAP_ATTEMPTS) throw error;
-      await sleep(5 + Math.random() * 20 * attempt);
-    }
-  }
+  let entry: CatalogEntry | undefined;
+  await swapKey(backend, catalogEntryKey(model), CATALOG_ENTRY_FORMAT.maxBytes, async () => {
+    entry = await buildCatalogEntry(repo, model, [], known);
+    return entry && encodeEntry(entry);
+  });
+  return entry;
 }
 
 /** Puts the model's entry in the index (or takes it out), unless a writer of the same model that came later did. */
