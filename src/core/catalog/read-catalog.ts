@@ -1,7 +1,7 @@
 import { AimError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { isSafeName } from '../format/names.js';
-import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogEntrySchema, catalogIndexSchema, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
+import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogEntrySchema, parseCatalogIndex, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
 import { parseJson } from '../format/schemas/parse.js';
 import { getBounded } from '../store/bounded-read.js';
 import { buildCatalogEntry, catalogEntryKey } from '../store/catalog-entry.js';
@@ -34,7 +34,11 @@ async function readIndexFile(repo: Repository, problems: RepoProblem[]): Promise
   const where = `${INDEX_KEY} in ${repo.location}`;
   try {
     const bytes = await getBounded(repo.backend, INDEX_KEY, CATALOG_INDEX_FORMAT, where).catch(undefinedIfNotFound);
-    return bytes && parseJson(catalogIndexSchema, bytes, CATALOG_INDEX_FORMAT, where);
+    if (!bytes) return undefined;
+    const { index, bad } = parseCatalogIndex(bytes, where);
+    // A model whose part does not read is left out here, and so read from its own entry.
+    for (const { error } of bad) problems.push(problemOf(INDEX_KEY, error));
+    return index;
   } catch (error) {
     problems.push(problemOf(INDEX_KEY, error));
     return undefined;

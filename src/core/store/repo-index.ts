@@ -3,8 +3,7 @@ import { AimError, ConflictError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { sleep } from '../../lib/poll.js';
 import type { Manifest } from '../format/manifest.js';
-import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogIndexSchema, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
-import { parseJsonOrUndefined } from '../format/schemas/parse.js';
+import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, parseCatalogIndex, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
 import { buildCatalogEntry, catalogEntryKey } from './catalog-entry.js';
 import { withIndexLock } from './index-lock.js';
 import { modelNames, type RepoProblem } from './model-listing.js';
@@ -28,7 +27,13 @@ const emptyIndex = (): CatalogIndex => ({ format: 2, updatedAt: new Date(0).toIS
 
 /** index.json's content, or an empty index when it is missing, damaged or from an older aim (entries then refill it). */
 function parseOrEmpty(bytes: Buffer | undefined): CatalogIndex {
-  return parseJsonOrUndefined(catalogIndexSchema, bytes, CATALOG_INDEX_FORMAT) ?? emptyIndex();
+  if (!bytes) return emptyIndex();
+  try {
+    return parseCatalogIndex(bytes, INDEX_KEY).index; // a bad model's part is dropped: its own push or reindex restores it
+  } catch (error) {
+    if (!(error instanceof AimError)) throw error;
+    return emptyIndex();
+  }
 }
 
 async function readForUpdate(backend: Backend): Promise<Buffer | undefined> {

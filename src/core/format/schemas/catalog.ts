@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { MAX_ANNOTATIONS, MAX_CATALOG_BYTES } from './limits.js';
-import { byteSize, count, digest, text, timestamp, type Format } from './parse.js';
+import type { AimError } from '../../../lib/errors.js';
+import { byteSize, corrupt, count, digest, parseJson, summarizeIssues, text, timestamp, type Format } from './parse.js';
 import { tagRecordSchema } from './store.js';
 
 // The catalog's formats: catalog/<model>.json, one small entry per model that the model's own pushes and deletes
@@ -44,10 +45,29 @@ export const catalogEntrySchema = v.object({
 
 export type CatalogEntry = v.InferOutput<typeof catalogEntrySchema>;
 
-export const catalogIndexSchema = v.object({
+/** index.json's frame; each model's entry is checked on its own, so one bad entry costs that model only. */
+const catalogIndexFrame = v.object({
   format: v.literal(2),
   updatedAt: timestamp,
-  models: v.record(name, catalogEntrySchema),
+  models: v.record(name, v.unknown()),
 });
 
-export type CatalogIndex = v.InferOutput<typeof catalogIndexSchema>;
+export interface CatalogIndex {
+  format: 2;
+  updatedAt: string;
+  models: Record<string, CatalogEntry>;
+}
+
+/** index.json's bytes: the models whose entries read, and why each other one does not (`corrupt` errors). */
+export function parseCatalogIndex(bytes: Uint8Array, where: string): { index: CatalogIndex; bad: Array<{ model: string; error: AimError }> } {
+  const frame = parseJson(catalogIndexFrame, bytes, CATALOG_INDEX_FORMAT, where);
+  const models: Record<string, CatalogEntry> = {};
+  const bad: Array<{ model: string; error: AimError }> = [];
+  for (const [model, value] of Object.entries(frame.models)) {
+    const result = v.safeParse(catalogEntrySchema, value);
+    const why = !result.success ? summarizeIssues(result.issues) : result.output.model !== model ? `names model ${result.output.model}` : undefined;
+    if (why === undefined && result.success) models[model] = result.output;
+    else bad.push({ model, error: corrupt(CATALOG_INDEX_FORMAT, where, `models.${model}: ${why}`) });
+  }
+  return { index: { format: 2, updatedAt: frame.updatedAt, models }, bad };
+}
