@@ -86,9 +86,15 @@ describe('catalog (local repositories, e2e)', () => {
     expect(huge.code).toBe(0);
     expect(huge.stderr).toMatch(/index\.json.*more than the \d+ such a file can hold/);
 
+    // An index.json of an older aim (tags only) and no entries: the tags alone, and a pointer to reindex.
+    await rm(ws.path('alpha', 'catalog'), { recursive: true });
+    await writeFile(ws.path('alpha', 'index.json'), JSON.stringify({ format: 1, updatedAt: new Date().toISOString(), models: {} }));
+    const older = await ws.run(['list', '--repo', 'alpha', '--json']);
+    expect(older.json().models.map((m: { model: string }) => m.model)).toEqual(before);
+    expect(older.stderr).toMatch(/index\.json in .* was written by an older aim \(format 1, tags only\)/);
+
     // Neither index.json nor entries: the tags alone.
     await rm(ws.path('alpha', 'index.json'));
-    await rm(ws.path('alpha', 'catalog'), { recursive: true });
     expect((await ws.json(['list', '--repo', 'alpha'])).models.map((m: { model: string }) => m.model)).toEqual(before);
 
     const rebuilt = await ws.json(['repo', 'reindex', 'alpha']);

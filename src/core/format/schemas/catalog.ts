@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { MAX_ANNOTATIONS, MAX_CATALOG_BYTES } from './limits.js';
-import type { AimError } from '../../../lib/errors.js';
-import { byteSize, corrupt, count, digest, parseJson, summarizeIssues, text, timestamp, type Format } from './parse.js';
+import { ConfigError, type AimError } from '../../../lib/errors.js';
+import { byteSize, corrupt, count, digest, parseJsonText, parseValue, summarizeIssues, text, timestamp, type Format } from './parse.js';
 import { tagRecordSchema } from './store.js';
 
 // The catalog's formats: catalog/<model>.json, one small entry per model that the model's own pushes and deletes
@@ -60,7 +60,11 @@ export interface CatalogIndex {
 
 /** index.json's bytes: the models whose entries read, and why each other one does not (`corrupt` errors). */
 export function parseCatalogIndex(bytes: Uint8Array, where: string): { index: CatalogIndex; bad: Array<{ model: string; error: AimError }> } {
-  const frame = parseJson(catalogIndexFrame, bytes, CATALOG_INDEX_FORMAT, where);
+  const raw = parseJsonText(bytes, CATALOG_INDEX_FORMAT, where) as { format?: unknown } | null;
+  if (raw?.format === 1) {
+    throw new ConfigError(`${where} was written by an older aim (format 1, tags only); models are read from their tags until \`aim repo reindex\` rebuilds it`, { hint: CATALOG_INDEX_FORMAT.hint });
+  }
+  const frame = parseValue(catalogIndexFrame, raw, CATALOG_INDEX_FORMAT, where);
   const models: Record<string, CatalogEntry> = {};
   const bad: Array<{ model: string; error: AimError }> = [];
   for (const [model, value] of Object.entries(frame.models)) {
