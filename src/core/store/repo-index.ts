@@ -6,7 +6,8 @@ import type { Manifest } from '../format/manifest.js';
 import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, parseCatalogIndex, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
 import { buildCatalogEntry, catalogEntryKey } from './catalog-entry.js';
 import { withIndexLock } from './index-lock.js';
-import { modelNames, type RepoProblem } from './model-listing.js';
+import { modelNames, tagNames, type RepoProblem } from './model-listing.js';
+import { isSafeName } from '../format/names.js';
 import type { Repository } from './repository.js';
 
 // The catalog has two layers. catalog/<model>.json is written by each push, delete and tag move of that model and
@@ -25,16 +26,19 @@ export function encodeIndex(index: CatalogIndex): Buffer {
 
 const emptyIndex = (): CatalogIndex => ({ format: 2, updatedAt: new Date(0).toISOString(), models: {} });
 
-/** index.json's content, or an empty index when it is missing, damaged or from an older aim (entries then refill it). */
-function parseOrEmpty(bytes: Buffer | undefined): CatalogIndex {
-  if (!bytes) return emptyIndex();
+/** index.json's content, or undefined when it is missing, damaged or from an older aim. */
+function parseOrUndefined(bytes: Buffer | undefined): CatalogIndex | undefined {
+  if (!bytes) return undefined;
   try {
     return parseCatalogIndex(bytes, INDEX_KEY).index; // a bad model's part is dropped: its own push or reindex restores it
   } catch (error) {
     if (!(error instanceof AimError)) throw error;
-    return emptyIndex();
+    return undefined;
   }
 }
+
+/** A change to index.json; `found` says whether there was a usable index.json to change (else it starts empty). */
+type IndexChange = (index: CatalogIndex, found: boolean) => void;
 
 async function readForUpdate(backend: Backend): Promise<Buffer | undefined> {
   return backend.get(INDEX_KEY, CATALOG_INDEX_FORMAT.maxBytes).catch((error: unknown) => {
@@ -69,23 +73,24 @@ async function swapKey(backend: Backend & ConditionalPut, key: string, maxBytes:
 }
 
 /** index.json changed by `apply`; the changed bytes. */
-function appliedTo(bytes: Buffer | undefined, apply: (index: CatalogIndex) => void): Buffer {
-  const index = parseOrEmpty(bytes);
-  apply(index);
+function appliedTo(bytes: Buffer | undefined, apply: IndexChange): Buffer {
+  const found = parseOrUndefined(bytes);
+  const index = found ?? emptyIndex();
+  apply(index, found !== undefined);
   index.updatedAt = new Date().toISOString();
   return encodeIndex(index);
 }
 
-const swapIndex = (backend: Backend & ConditionalPut, apply: (index: CatalogIndex) => void): Promise<void> =>
+const swapIndex = (backend: Backend & ConditionalPut, apply: IndexChange): Promise<void> =>
   swapKey(backend, INDEX_KEY, CATALOG_INDEX_FORMAT.maxBytes, async (bytes) => appliedTo(bytes, apply));
 
 /** index.json read, changed and written back: only under the index lock (backends without compare-and-swap). */
-async function rewriteIndex(backend: Backend, apply: (index: CatalogIndex) => void): Promise<void> {
+async function rewriteIndex(backend: Backend, apply: IndexChange): Promise<void> {
   await backend.put(INDEX_KEY, appliedTo(await readForUpdate(backend), apply));
 }
 
 /** Applies `apply` to index.json without losing what a concurrent writer put there. */
-export async function updateIndex(repo: Repository, apply: (index: CatalogIndex) => void): Promise<void> {
+export async function updateIndex(repo: Repository, apply: IndexChange): Promise<void> {
   const backend = repo.backend;
   if (supportsConditionalPut(backend)) return swapIndex(backend, apply);
   await withIndexLock(backend, () => rewriteIndex(backend, apply));
@@ -129,28 +134,57 @@ export interface RefreshOptions {
   note?: (message: string) => void;
 }
 
+/** Whether `models/` holds a model other than `model`: stops at the first key that says so. */
+async function hasOtherModels(repo: Repository, model: string): Promise<boolean> {
+  for await (const { key } of repo.backend.list('models/')) if (!key.startsWith(`models/${model}/`)) return true;
+  return false;
+}
+
 /**
  * Rewrites one model's entry and its part of index.json after a push, delete or tag move. In a folder, the entry is
- * built and written under the index lock too, so writers of the same model take turns there as well.
+ * built and written under the index lock too, so writers of the same model take turns there as well. A push that
+ * finds no usable index.json (lost, damaged, or an older aim's) while other models exist rebuilds the whole catalog
+ * once: their entries may be missing too, and readers trust a roll-up plus the entries.
  */
 export async function refreshIndex(repo: Repository, model: string, options: RefreshOptions = {}): Promise<void> {
   const backend = repo.backend;
   try {
     const builtAt = new Date().toISOString();
+    let foundIndex = true;
+    const place = (entry: CatalogEntry | undefined): IndexChange => (index, found) => {
+      foundIndex = found;
+      placeEntry(model, entry, builtAt)(index);
+    };
     if (supportsConditionalPut(backend)) {
       const entry = await swapEntry(repo, backend, model, options.known);
-      await swapIndex(backend, placeEntry(model, entry, builtAt));
-      return;
+      await swapIndex(backend, place(entry));
+    } else {
+      await withIndexLock(backend, async () => {
+        const entry = await buildCatalogEntry(repo, model, [], options.known);
+        await storeEntry(repo, model, entry);
+        await rewriteIndex(backend, place(entry));
+      });
     }
-    await withIndexLock(backend, async () => {
-      const entry = await buildCatalogEntry(repo, model, [], options.known);
-      await storeEntry(repo, model, entry);
-      await rewriteIndex(backend, placeEntry(model, entry, builtAt));
-    });
+    if (!foundIndex && (await hasOtherModels(repo, model))) {
+      const rebuilt = await rebuildIndex(repo);
+      options.note?.(`index.json of ${repo.name} was missing or unreadable: rebuilt from the tags (${rebuilt.models} models)`);
+    }
   } catch (error) {
     if (!(error instanceof AimError)) throw error;
     options.note?.(`the catalog of ${repo.name} was not updated for ${model} (${error.message}); \`aim repo reindex ${repo.name}\` rebuilds it`);
   }
+}
+
+/**
+ * The rebuilt entries, except where a push wrote a newer one while the rebuild ran (kept, as is a model pushed
+ * meanwhile). Entries written before the rebuild began that it did not find are of deleted models: dropped.
+ */
+function mergeRebuilt(current: Record<string, CatalogEntry>, rebuilt: Record<string, CatalogEntry>, startedAt: string): Record<string, CatalogEntry> {
+  const merged = { ...rebuilt };
+  for (const [name, entry] of Object.entries(current)) {
+    if (entry.updatedAt > (rebuilt[name]?.updatedAt ?? startedAt)) merged[name] = entry;
+  }
+  return merged;
 }
 
 export interface ReindexResult {
@@ -164,6 +198,7 @@ export interface ReindexResult {
 /** Rebuilds every entry and index.json from the tags and manifests alone: `aim repo reindex`. */
 export async function rebuildIndex(repo: Repository): Promise<ReindexResult> {
   await repo.backend.probe('write');
+  const startedAt = new Date().toISOString();
   const problems: RepoProblem[] = [];
   const models: Record<string, CatalogEntry> = {};
   for (const model of await modelNames(repo, problems)) {
@@ -175,13 +210,14 @@ export async function rebuildIndex(repo: Repository): Promise<ReindexResult> {
   const removed: string[] = [];
   for await (const { key } of repo.backend.list('catalog/')) {
     const model = /^catalog\/(.+)\.json$/.exec(key)?.[1];
-    if (model !== undefined && !(model in models)) {
+    // A model first pushed while this ran has tags by now: its entry stays.
+    if (model !== undefined && !(model in models) && (!isSafeName(model) || (await tagNames(repo, model)).length === 0)) {
       await repo.backend.delete(key);
       removed.push(model);
     }
   }
   await updateIndex(repo, (index) => {
-    index.models = models;
+    index.models = mergeRebuilt(index.models, models, startedAt);
   });
   return { repo: repo.name, models: Object.keys(models).length, removed: removed.sort(), problems };
 }

@@ -9,6 +9,7 @@ import { deleteModel, deleteVersion } from '../../../src/core/store/delete.js';
 import { rebuildIndex, updateIndex } from '../../../src/core/store/repo-index.js';
 import { Repository } from '../../../src/core/store/repository.js';
 import { push } from '../../../src/core/transfer/push.js';
+import { silentProgress } from '../../../src/core/progress.js';
 
 const folders: string[] = [];
 afterEach(async () => Promise.all(folders.splice(0).map((f) => rm(f, { recursive: true, force: true }))));
@@ -78,5 +79,19 @@ describe('index.json and the catalog entries', () => {
     expect((await readCatalog(repo)).models.map((m) => m.model)).toEqual(['kept', 'late']);
     await rm(join(root, 'repo', 'catalog', 'kept.json'));
     expect((await readCatalog(repo)).models.map((m) => m.model)).toEqual(['late']);
+  });
+
+  it('is rebuilt whole by the first push that finds it unusable while other models exist (a repository of an older aim)', async () => {
+    const { root, repo } = await workspace();
+    await writeFile(join(root, 'src', 'a.bin'), 'one');
+    await push(repo, join(root, 'src'), { model: 'old1', tag: 'v1' });
+    await push(repo, join(root, 'src'), { model: 'old2', tag: 'v1' });
+    await rm(join(root, 'repo', 'catalog'), { recursive: true });
+    await writeFile(join(root, 'repo', 'index.json'), JSON.stringify({ format: 1, updatedAt: new Date().toISOString(), models: {} }));
+    const notes: string[] = [];
+    await push(repo, join(root, 'src'), { model: 'new', tag: 'v1', progress: { ...silentProgress, note: (line) => notes.push(line) } });
+    expect(Object.keys((await readIndex(root)).models).sort()).toEqual(['new', 'old1', 'old2']);
+    expect((await readCatalog(repo)).models.map((m) => m.model)).toEqual(['new', 'old1', 'old2']);
+    expect(notes.join('\n')).toMatch(/index\.json of r was missing or unreadable: rebuilt from the tags \(3 models\)/);
   });
 });
