@@ -10,7 +10,7 @@ import { pollUntil } from '../../lib/poll.js';
 // update of index.json takes that long.
 
 const LOCK_KEY = 'index.json.lock';
-const STALE_MS = 30_000;
+const STALE_MS = 10_000;
 const WAIT_MS = 120_000;
 
 async function tryLock(backend: Backend, token: string): Promise<boolean> {

@@ -94,4 +94,15 @@ describe('index.json and the catalog entries', () => {
     expect((await readCatalog(repo)).models.map((m) => m.model)).toEqual(['new', 'old1', 'old2']);
     expect(notes.join('\n')).toMatch(/index\.json of r was missing or unreadable: rebuilt from the tags \(3 models\)/);
   });
+
+  it('takes over a lock left by a killed writer (old or unreadable) and releases its own', async () => {
+    const { root, repo } = await workspace();
+    await writeFile(join(root, 'src', 'a.bin'), 'one');
+    for (const [model, lock] of [['a', `${new Date(Date.now() - 60_000).toISOString()} killed-writer\n`], ['b', '\u0000garbage']] as const) {
+      await writeFile(join(root, 'repo', 'index.json.lock'), lock);
+      await push(repo, join(root, 'src'), { model, tag: 'v1' });
+      expect(Object.keys((await readIndex(root)).models)).toContain(model);
+      await expect(readFile(join(root, 'repo', 'index.json.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+  });
 });
