@@ -1,5 +1,5 @@
-import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, renameSync, statSync, type Stats } from 'node:fs';
+import { chmod, copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import { syncFile, syncFolder, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
@@ -30,7 +30,10 @@ export interface Staged {
 
 /** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
 export async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
-  const info = await stat(target);
+  record(next, file, await stat(target));
+}
+
+function record(next: InstallState, file: ManifestFile, info: Stats): void {
   next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 
@@ -93,9 +96,13 @@ function withAncestors(dest: string, folders: string[]): Set<string> {
   return all;
 }
 
+/**
+ * The rename and the stat that records it run on the main thread: each is a few microseconds in the kernel, less than
+ * a round trip through libuv's threads costs the main thread, which thousands of small files keep busy.
+ */
 async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState): Promise<void> {
   if (!entry.modeSet) await chmod(temp, fileMode(entry.file));
   if (entry.occupied) await moveAside(dest, entry.target);
-  await rename(temp, entry.target);
-  await recordInstalled(next, entry.file, entry.target);
+  renameSync(temp, entry.target);
+  record(next, entry.file, statSync(entry.target));
 }

@@ -21,6 +21,32 @@ async function writeSmallTree(folder: string, count: number, seed: string): Prom
   return total;
 }
 
+/**
+ * A `sync` program put ahead of the real one on PATH: when the pull calls it, it notes its arguments, how many files
+ * DEST holds under final names and how many partials `.aim/partial` holds, then runs the real `sync` (or, `failing`,
+ * exits 1 as a `sync` without `--file-system` would).
+ */
+async function syncWitness(folder: string, failing = false): Promise<{ env: NodeJS.ProcessEnv; calls: () => Promise<string[][]> }> {
+  await mkdir(folder, { recursive: true });
+  const log = join(folder, 'calls');
+  const script = [
+    '#!/bin/sh',
+    'dest=$(dirname "$(dirname "$2")")',
+    'finals=$(find "$dest" -path "$dest/.aim" -prune -o -type f -print | wc -l)',
+    `echo "$1 $2 $finals $(ls "$2" | wc -l)" >> '${log}'`,
+    failing ? 'exit 1' : `PATH='${process.env.PATH}' exec sync "$@"`,
+  ];
+  await writeFile(join(folder, 'sync'), `${script.join('\n')}\n`, { mode: 0o755 });
+  const calls = async () => (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((line) => line.split(' '));
+  return { env: { PATH: `${folder}:${process.env.PATH}` }, calls };
+}
+
+/** How many partials the version's small files make: one per content. */
+async function contentsOf(ws: Workspace, ref: string): Promise<number> {
+  const inspected = await ws.json(['inspect', ref]);
+  return new Set(inspected.manifest.files.map((file: { digest: string }) => file.digest)).size;
+}
+
 async function partialsIn(dest: string): Promise<string[]> {
   return (await readdir(join(dest, '.aim', 'partial')).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}$/.test(name));
 }
@@ -53,6 +79,33 @@ describe('pull of many small files', () => {
     // Pulled again: every file is in place, nothing is fetched.
     const again = await ws.json(['pull', 'r/mixed:v1', 'mixed-out']);
     expect(again).toMatchObject({ bytesTransferred: 0, filesUnchanged: 405 });
+  });
+
+  it('makes every partial durable in one sync of the file system, before any file gets its final name', async () => {
+    const model = ws.path('synced');
+    await writeSmallTree(model, 300, 'synced');
+    await copyFile(join(model, 'a1', 'b1', 'f1.bin'), join(model, 'copy-of-f1.bin'));
+    await ws.json(['push', 'r/synced:v1', model]);
+    const witness = await syncWitness(ws.path('witness-synced'));
+    const dest = ws.path('synced-out');
+
+    await ws.json(['pull', 'r/synced:v1', dest], { env: witness.env });
+    await expectSameTree(dest, model);
+    // One call, for the partials' file system, made when every partial was written and no final name yet.
+    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/synced:v1'))]]);
+  });
+
+  it('still pulls every file where `sync --file-system` cannot run (each partial synced on its own)', async () => {
+    const model = ws.path('nosyncfs');
+    await writeSmallTree(model, 100, 'nosyncfs');
+    await ws.json(['push', 'r/nosyncfs:v1', model]);
+    const witness = await syncWitness(ws.path('witness-nosyncfs'), true);
+    const dest = ws.path('nosyncfs-out');
+
+    await ws.json(['pull', 'r/nosyncfs:v1', dest], { env: witness.env });
+    await expectSameTree(dest, model);
+    expect(await witness.calls()).toHaveLength(1);
+    expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
   });
 
   it('fails on a corrupt chunk in a pack many small files share, leaving no final name and only checked partials', async () => {
@@ -93,8 +146,11 @@ describe('pull of many small files', () => {
     // A partial cut short by the kill, as a power cut could leave one: the resumed pull must not keep it.
     const [cut] = await partialsIn(dest);
     await writeFile(join(dest, '.aim', 'partial', cut!), 'not the file');
-    const resumed = await ws.json(['pull', 'r/many:v1', dest]);
+    // The partials kept were written by a run that never synced them: the resumed pull syncs them with the rest.
+    const witness = await syncWitness(ws.path('witness-many'));
+    const resumed = await ws.json(['pull', 'r/many:v1', dest], { env: witness.env });
     await expectSameTree(dest, model);
+    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/many:v1'))]]);
     expect(resumed.bytesTransferred).toBeGreaterThan(0);
     expect(resumed.bytesTransferred).toBeLessThan(total - 150 * 100); // at least 150 of the 200 files (100 B or more each) were kept
     expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
