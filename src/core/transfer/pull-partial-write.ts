@@ -1,11 +1,12 @@
-import { closeSync, constants, fchmodSync, fstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, open, unlinkSync, writeSync } from 'node:fs';
 import { openRegular } from '../../lib/safe-fs.js';
 
-// How the small-file path (pull-small.ts) writes a partial: on the main thread, with plain synchronous calls. A file
-// of a few KiB costs create, write and close, each a few microseconds in the kernel; sent to libuv's threads as
-// promises, each call cost more on the main thread than in the kernel (a promise, a handle object, a wake-up), and
-// the main thread was the pull's bottleneck. Nothing is synced here: the caller makes every partial durable in one
-// pass before anything renames it into place (lib/sync-file-system.ts).
+// How the small-file path (pull-small.ts) writes a partial. Only the create goes to libuv's threads, where many run at
+// once: it is the one call that can take long (ext4 without a journal scans past every inode freed in the last
+// minute before it hands out a new one). Write and close of a few KiB are a few microseconds in the kernel and run
+// on the main thread: sent to libuv's threads as promises, each cost more on the main thread than in the kernel (a
+// promise, a handle object, a wake-up), and the main thread was the pull's bottleneck. Nothing is synced here: the
+// caller makes every partial durable in one pass before anything renames it into place (lib/sync-file-system.ts).
 
 /** Created exclusively, never through a link. */
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -37,7 +38,7 @@ export async function writePartial(path: string, bytes: Uint8Array, mode: number
  */
 async function createPartial(path: string, mode: number): Promise<number> {
   try {
-    return openSync(path, CREATE_NEW, mode);
+    return await createNew(path, mode);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
@@ -46,5 +47,10 @@ async function createPartial(path: string, mode: number): Promise<number> {
   } catch {
     await (await openRegular(path)).close(); // throws what is there, plainly
   }
-  return openSync(path, CREATE_NEW, mode);
+  return createNew(path, mode);
+}
+
+/** The descriptor of a new file (a bare number: no handle object to build and collect). */
+function createNew(path: string, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => open(path, CREATE_NEW, mode, (error, fd) => (error ? reject(error) : resolve(fd))));
 }

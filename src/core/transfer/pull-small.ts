@@ -8,7 +8,7 @@ import type { ManifestFile } from '../format/manifest.js';
 import { packKey } from '../store/packs.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { explainBadChunk, fetchChunk, readLocalCopy, readStored, type PullFileContext } from './fetch-units.js';
-import { planPackReads, type PackRead } from './pack-reads.js';
+import { planPackReads, type PackRead, type PlannedChunk } from './pack-reads.js';
 import { partialPath } from './pull-file.js';
 import { writePartial } from './pull-partial-write.js';
 
@@ -25,7 +25,7 @@ import { writePartial } from './pull-partial-write.js';
 /** A file the small-file path builds: one chunk or none. */
 export const isSmallFile = (file: ManifestFile): boolean => file.chunks.length <= 1;
 
-/** Leftovers and local copies checked at once: each is a read of a file on disk. */
+/** Files built at once: leftovers and local copies checked (each a read of a file on disk), new partials created. */
 const FILES_IN_FLIGHT = 32;
 /** Pack reads in flight, bounded in bytes as a big file's runs are (pull-file.ts). */
 const READ_BUDGET_BYTES = 3 * MAX_RUN_BYTES;
@@ -130,18 +130,24 @@ async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): P
 
 const EMPTY = new Uint8Array(0);
 
-/** One ranged read of a pack: each of its chunks checked, then the files it makes written. */
+/** One ranged read of a pack: each of its chunks checked, then the files it makes written, several creates at once. */
 async function buildFromPackRead(read: PackRead, small: SmallFiles, context: PullFileContext): Promise<void> {
   const buffer = context.buffers.take(read.length);
   try {
     const bytes = await readStored(context.repo.backend, packKey(read.pack), buffer, read.offset);
     if (!bytes) return await explainBadChunk(context, read.chunks[0]!.digest);
-    for (const chunk of read.chunks) {
+    const build = async (chunk: PlannedChunk) => {
       const slice = bytes.subarray(chunk.offset - read.offset, chunk.offset - read.offset + chunk.size);
       const checked = await context.pool.hashChunk(slice);
       if (checked.digest !== chunk.digest) await explainBadChunk(context, chunk.digest);
       context.counters.bytesTransferred += chunk.size;
       await writeChunkFiles(chunk.digest, checked.bytes, small);
+    };
+    for (let first = 0; first < read.chunks.length; first += FILES_IN_FLIGHT) {
+      // Every write from the buffer settles before it goes back to the pool, failed or not.
+      const results = await Promise.allSettled(read.chunks.slice(first, first + FILES_IN_FLIGHT).map(build));
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   } finally {
     context.buffers.give(buffer);
