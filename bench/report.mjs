@@ -32,6 +32,9 @@ export function targets(rec) {
   ratio('push v1 vs borg create', 'aim.push.v1', 'v1.borg.create', 1.5);
   ratio('push v1 vs cp && sync (share of its rate)', 'aim.push.v1', 'cp.sync', 0.6);
   ratio('pull v1 vs cp && sync (share of its rate)', 'aim.pull.cold', 'cp.sync', 0.9);
+  // The same goal against a cp that, like the pull, reads its source from the disk: on a disk whose reads and writes
+  // share one bandwidth, a copy from memory only writes, and no pull can match it.
+  ratio('pull v1 vs cp from an uncached source && sync (share)', 'aim.pull.cold', 'cp.cold', 0.9);
   ratio('model folder: push vs restic backup', 'model.aim.push', 'model.restic.backup', 1);
   ratio('model folder: push vs borg create', 'model.aim.push', 'model.borg.create', 1.5);
   ratio('model folder: push vs cp -a && sync (share)', 'model.aim.push', 'model.cp', 0.6);

@@ -197,6 +197,12 @@ export async function toolsRound(ctx, rec, data) {
   await one('rclone.copy', 'rclone copy v1 (local→local)', 'rclone', 'rclone', ['copy', data.v1.dir, dest], data.v1.bytes);
   await one('cp.sync', 'cp v1 && sync', 'cp', 'sh', ['-c', `cp "${data.v1.file}" "${dest}/" && sync`], data.v1.bytes);
   await one('b3sum', 'b3sum v1', 'b3sum', 'b3sum', [data.v1.file], data.v1.bytes);
+  // cp as aim's pull meets it: the bytes come from the disk (a pull reads packs its push wrote around the page cache),
+  // not from memory as in the row above. `dd iflag=nocache count=0` drops the file's clean pages; v1 is read back
+  // into the cache afterwards for the rows that follow.
+  const uncached = `dd if="${data.v1.file}" iflag=nocache count=0 status=none && cp "${data.v1.file}" "${dest}/" && sync`;
+  await one('cp.cold', 'cp v1 (source not cached) && sync', 'cp', 'sh', ['-c', uncached], data.v1.bytes);
+  run('cat', [data.v1.file], { stdio: 'ignore' });
   await rm(dest, { recursive: true, force: true });
 }
 
