@@ -32,6 +32,10 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   search: [() => import('./commands/search.js')],
   list: [() => import('./commands/list.js')],
   ls: [() => import('./commands/list.js')],
+  install: [() => import('./commands/install.js')],
+  installed: [() => import('./commands/installed.js')],
+  update: [() => import('./commands/update.js')],
+  rm: [() => import('./commands/rm.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

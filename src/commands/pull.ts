@@ -1,16 +1,19 @@
 import { Command, Option } from 'clipanion';
 import { pull } from '../core/transfer/pull.js';
 import { parseReference } from '../core/format/reference.js';
-import { AimCommand } from './base.js';
+import { SelectingCommand } from './subset-options.js';
 import { concurrencyOption, describePull } from './transfer-options.js';
 
-export class PullCommand extends AimCommand {
+export class PullCommand extends SelectingCommand {
   static override paths = [['pull']];
   static override usage = Command.Usage({
     category: 'Models',
     description: 'download REPO/MODEL[:TAG|@DIGEST] into a folder (short form of `aim model pull`)',
     examples: [
       ['Pull the latest version', '$0 pull team-vision/resnet50 ./models/resnet50'],
+      ['Pull only the Q4_K_M quantization (and the non-GGUF files)', '$0 pull team-llm/qwen2.5-7b ./qwen --quant q4_k_m'],
+      ['Pull the largest quantization that fits free memory', '$0 pull team-llm/qwen2.5-7b ./qwen --quant auto'],
+      ['Pull without the ONNX folder', '$0 pull team-vision/resnet50 ./models/resnet50 --exclude onnx'],
       ['Pull an exact version by digest', '$0 pull team-vision/resnet50@blake3:<64 hex> ./models/resnet50'],
     ],
   });
@@ -22,7 +25,7 @@ export class PullCommand extends AimCommand {
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress(), concurrency: this.concurrency });
+    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress(), concurrency: this.concurrency, select: this.selection() });
     this.report(result, () => describePull(result));
   }
 }

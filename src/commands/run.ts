@@ -4,6 +4,7 @@ import { runModel } from '../core/serve/serve.js';
 import { stayAttached } from '../core/serve/foreground.js';
 import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
+import { describeFit } from './subset-options.js';
 
 export class RunCommand extends AimCommand {
   static override paths = [['run']];
@@ -18,12 +19,13 @@ export class RunCommand extends AimCommand {
     `,
     examples: [
       ['Serve a version with the embedded engine', '$0 run team/qwen2.5-7b:v1 --quant q4_k_m'],
+      ['Serve the largest quantization that fits free memory', '$0 run team/qwen2.5-7b:v1 --quant auto'],
       ['Deploy the PRD model on Kamiwaza', 'KAMIWAZA_BASE_URL=https://localhost/api $0 run qwen2.5-7b-instruct'],
     ],
   });
 
   target = Option.String({ name: 'MODEL' });
-  quant = Option.String('--quant', { description: 'quantization to serve, matched in GGUF file names (default: q6_k, or the only one there is)' });
+  quant = Option.String('--quant', { description: 'quantization to serve, matched in GGUF file names, or `auto`: the largest that fits free memory (default: q6_k, or the only one there is)' });
   engine = Option.String('--engine', { description: 'embedded or kamiwaza (default: aim.serve.engine, else kamiwaza when a Kamiwaza URL is set)', validator: t.isEnum(['embedded', 'kamiwaza'] as const) });
   port = Option.String('--port', { description: 'port on 127.0.0.1 for the embedded engine (default: aim.serve.ports, else any free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });
   ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
@@ -44,8 +46,9 @@ export class RunCommand extends AimCommand {
       quant: this.quant, name: this.name,
       progress, onEvent: (event: EngineEvent) => progress.note(describeEvent(event)),
     });
-    const { record, facts } = result;
-    this.report({ ...record, facts }, () => [
+    const { record, facts, fit } = result;
+    this.report({ ...record, facts, ...(fit ? { fit } : {}) }, () => [
+      ...(fit ? [`quant auto: ${describeFit(fit)}`] : []),
       '✨ Model deployed!',
       `   model     ${record.modelId} (${record.quant}${facts?.architecture ? `, ${facts.architecture}` : ''}, ${record.engine})`,
       `   endpoint  ${record.endpoint}   (OpenAI-compatible; use model "${record.modelId}")`,

@@ -5,6 +5,7 @@ import type { PullResult } from '../core/transfer/pull.js';
 import { push, type PushResult } from '../core/transfer/push.js';
 import { AimCommand } from './base.js';
 import { formatBytes, formatRate, formatSeconds } from './render/format.js';
+import { describeFit } from './subset-options.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
 
@@ -76,10 +77,13 @@ export function describePush(result: PushResult): string {
 }
 
 export function describePull(result: PullResult): string {
+  const { subset } = result;
   return [
     `${result.repo}/${result.model}${result.tag ? `:${result.tag}` : ''} pulled into ${result.dest}`,
     `  digest       ${result.digest}`,
     `  files        ${result.files} (${formatBytes(result.totalBytes)}), ${result.filesUnchanged} already up to date`,
+    ...(subset ? [`  subset       ${result.files} of ${subset.versionFiles} files (${formatBytes(result.totalBytes)} of ${formatBytes(subset.versionBytes)})${subset.quant ? `, quantization ${subset.quant}` : ''}`] : []),
+    ...(result.fit ? [`  quant auto   ${describeFit(result.fit)}`] : []),
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already here`,
     `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
   ].join('\n');

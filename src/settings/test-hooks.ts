@@ -25,3 +25,14 @@ export function testFreeBytes(env: NodeJS.ProcessEnv = process.env): number | un
   reader.check('AIM_TEST_FREE_BYTES is for the test suite only');
   return bytes;
 }
+
+/**
+ * AIM_TEST_FREE_MEMORY=<bytes>: the free memory `--quant auto` fits a model into, instead of the machine's, so a
+ * test can decide which quantization fits. Unset in normal use.
+ */
+export function testFreeMemory(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const reader = new EnvReader(env);
+  const bytes = reader.wholeNumber('AIM_TEST_FREE_MEMORY', 0, Number.MAX_SAFE_INTEGER);
+  reader.check('AIM_TEST_FREE_MEMORY is for the test suite only');
+  return bytes;
+}

@@ -231,8 +231,11 @@ describe('transfers (local repository)', () => {
     expect(await paths('inc')).toEqual(['model.safetensors', 'sub/part.safetensors']);
     await ws.json(['push', 'r/globbed:exc', 'globbed', '--exclude', '**/*.txt', '--exclude', 'sub/**']);
     expect(await paths('exc')).toEqual(['model.safetensors', 'optimizer.bin']);
+    // A pattern without a slash matches at any depth, as in .gitignore: sub/ and logs/ are not silently left out.
     await ws.json(['push', 'r/globbed:both', 'globbed', '--include', '*.safetensors', '--include', '*.txt', '--exclude', 'notes.txt']);
-    expect(await paths('both')).toEqual(['model.safetensors']);
+    expect(await paths('both')).toEqual(['logs/run.txt', 'model.safetensors', 'sub/part.safetensors']);
+    await ws.json(['push', 'r/globbed:folder', 'globbed', '--exclude', 'sub', '--exclude', 'logs/']);
+    expect(await paths('folder')).toEqual(['model.safetensors', 'notes.txt', 'optimizer.bin']);
     expectUserError(await ws.run(['push', 'r/globbed:none', 'globbed', '--include', '*.gguf']), /no files to push under .* matching \*\.gguf/);
   });
 });

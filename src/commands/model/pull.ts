@@ -1,10 +1,10 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { pull } from '../../core/transfer/pull.js';
-import { AimCommand } from '../base.js';
+import { SelectingCommand } from '../subset-options.js';
 import { concurrencyOption, describePull } from '../transfer-options.js';
 
-export class ModelPullCommand extends AimCommand {
+export class ModelPullCommand extends SelectingCommand {
   static override paths = [['model', 'pull']];
   static override usage = Command.Usage({
     category: 'Models',
@@ -29,6 +29,7 @@ export class ModelPullCommand extends AimCommand {
     const result = await pull(repository, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, {
       progress: this.progress(),
       concurrency: this.concurrency,
+      select: this.selection(),
     });
     this.report(result, () => describePull(result));
   }

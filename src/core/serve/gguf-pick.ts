@@ -33,7 +33,7 @@ async function listFiles(root: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name).slice(root.length + 1));
 }
 
-function quantOf(file: string): string | undefined {
+export function quantOf(file: string): string | undefined {
   return parseGGUFQuantLabel(basename(file))?.toUpperCase();
 }
 
@@ -43,7 +43,7 @@ export function nameHasQuant(file: string, quant: string): boolean {
   return new RegExp(`(^|[^a-z0-9_])${escaped}($|[^a-z0-9_])`, 'i').test(basename(file));
 }
 
-function groupShards(file: string, ggufs: string[]): string[] {
+export function groupShards(file: string, ggufs: string[]): string[] {
   const split = ggufShardName(basename(file));
   if (!split) return [file];
   const { prefix, total } = split;

@@ -1,15 +1,12 @@
 // run / ps / stop as core functions: resolve what the user named (a reference or a friendly name), pull it into
 // AIM_HOME by digest (so a tag that moves later never changes a running deployment's files), pick the GGUF, hand it
 // to an engine, and keep a record. Commands only parse and render; these return data and emit progress events.
-import { readdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import type { DeploymentRecord, EngineEvent, EngineKind } from '../../serving/engine.js';
 
 export type { EngineEvent, LiveDeployment } from '../../serving/engine.js';
 import type { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
 import { hubFiles, startFromHub } from '../../serving/kamiwaza/kamiwaza-hub.js';
 import { buildCatalog, type CatalogEntry } from './catalog.js';
-import { digestHex, type Digest } from '../format/digest.js';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { pickGguf, selectGgufFiles } from './gguf-pick.js';
 import type { GgufFacts } from '../format/gguf.js';
@@ -18,9 +15,9 @@ import { runDir } from './deployments.js';
 import { checkDeploymentName } from '../format/names.js';
 import { claimName, startRecorded } from './recorded-start.js';
 import type { ProgressSink } from '../progress.js';
-import { pull } from '../transfer/pull.js';
 import { formatReference, parseReference, type Reference } from '../format/reference.js';
-import { resolveVersion } from '../store/resolve.js';
+import { fetchServedFiles } from './served-files.js';
+import type { QuantFit } from './quant-fit.js';
 import type { Session } from '../session.js';
 import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
 import { choosePort } from './serve-port.js';
@@ -43,6 +40,8 @@ export interface RunResult {
   /** "Qwen 2.5 7B Instruct" for a friendly name, else the reference. */
   title: string;
   facts?: GgufFacts;
+  /** How --quant auto chose. */
+  fit?: QuantFit;
 }
 
 interface Target {
@@ -64,10 +63,7 @@ function resolveTarget(session: Session, text: string): Target {
   return { title: formatReference(ref), ref };
 }
 
-/** The folder a version is pulled into for serving: keyed by digest, shared by every tag naming it. */
-export function servingFolder(home: string, repo: string, model: string, digest: Digest): string {
-  return join(home, 'models', repo, model, digestHex(digest));
-}
+export { servingFolder } from './serving-folder.js';
 
 export async function runModel(session: Session, text: string, options: RunOptions = {}): Promise<RunResult> {
   const home = options.home ?? aimHome();
@@ -84,15 +80,9 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
-  const repository = await session.repository(ref.repo);
-  const version = await resolveVersion(repository, ref);
-  const dest = servingFolder(home, ref.repo, ref.model, version.digest);
-  // Earlier versions of the same model pulled for serving hold most chunks of a new one: read them from disk.
-  const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
-  const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
-  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom, within: home });
+  const served = await fetchServedFiles(session, ref, quant, { home, progress: options.progress });
   const label = formatReference(ref);
-  const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
+  const picked = await pickGguf(served.dest, { quant: served.quant, label }, served.manifest.files.map((f) => f.path));
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
@@ -103,7 +93,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
     initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,
     start: (checkpoint) => engine.start(spec, options.onEvent, checkpoint),
   });
-  return { record, title: target.title, facts: picked.facts };
+  return { record, title: target.title, facts: picked.facts, ...(served.fit ? { fit: served.fit } : {}) };
 }
 
 async function runFromHub(session: Session, target: Target, name: string, quant: string | undefined, options: RunOptions, home: string): Promise<RunResult> {

@@ -7,6 +7,7 @@ import { UsageError } from '../../lib/errors.js';
 import { MANIFEST_FORMAT, parseManifest, type Manifest } from '../format/manifest.js';
 import { INSTALL_STATE_FORMAT, installStateSchema } from '../format/schemas/local-state.js';
 import { parseJsonOrUndefined } from '../format/schemas/parse.js';
+import type { SubsetRecord } from './subset.js';
 
 // A pulled folder keeps a small `.aim/` beside the files (like huggingface-cli's local-dir cache): which version is
 // installed, the stat of each file when it was verified (so an unchanged file is not read again), the manifest (so
@@ -28,6 +29,7 @@ export interface InstallState {
   model?: string;
   tag?: string;
   files: Record<string, InstalledFile>;
+  subset?: SubsetRecord;
 }
 
 export const stateFolder = (dest: string): string => join(dest, '.aim');

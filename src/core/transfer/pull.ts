@@ -28,6 +28,8 @@ import type { Repository } from '../store/repository.js';
 import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
 import { emptyTrashInBackground, moveAside } from '../store/trash.js';
 import { verifyFileOnDisk } from '../verify/verify-file.js';
+import type { QuantFit } from '../serve/quant-fit.js';
+import { chooseFiles, type FileSelection, type SubsetRecord } from './subset.js';
 
 // pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
 // rename them all into place, then record the installed version. Until the renames nothing under the destination's
@@ -50,6 +52,8 @@ export interface PullOptions {
    * versions `aim run` pulls there). Without it DEST is the user's choice, links on the way included.
    */
   within?: string;
+  /** Only some files: --include/--exclude globs and a GGUF quantization (subset.ts). */
+  select?: FileSelection;
 }
 
 export interface PullResult {
@@ -66,6 +70,10 @@ export interface PullResult {
   bytesSkipped: number;
   filesUnchanged: number;
   seconds: number;
+  /** Present when only some files were taken; `files` and `totalBytes` then count those. */
+  subset?: SubsetRecord & { versionFiles: number; versionBytes: number };
+  /** How --quant auto chose. */
+  fit?: QuantFit;
 }
 
 /** Where chunks already sit on local disk. Every chunk read from there is verified again before use. */
@@ -112,16 +120,20 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
 async function pullInto(repo: Repository, selector: VersionSelector, dest: string, options: PullOptions): Promise<PullResult> {
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
-  const { manifest } = version;
   await prepareDestination(dest, options.within);
   const state = await loadInstallState(dest);
-  const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {} };
-  const { staged, counters, filesUnchanged } = await stageFiles(repo, version, dest, state, next, options);
+  // A subset pulled before from this same version stays: a second pull with another selection adds to it.
+  const installedBefore = (path: string) => state.manifest === version.digest && state.files[path] !== undefined;
+  const choice = await chooseFiles(version.manifest, options.select ?? {}, `${repo.name}/${version.model}`, installedBefore);
+  const manifest = { ...version.manifest, files: choice.files };
+  const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
+  const { staged, counters, filesUnchanged } = await stageFiles(repo, version, manifest, dest, state, next, options);
   await installStaged(dest, staged, next);
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partialFolder(dest), started);
   await emptyTrashInBackground(dest);
-  await saveInstallState(dest, next, encodeManifest(manifest));
+  // The whole manifest, even for a subset: its bytes are the version's digest.
+  await saveInstallState(dest, next, encodeManifest(version.manifest));
   return {
     repo: repo.name,
     model: version.model,
@@ -134,6 +146,8 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     bytesSkipped: counters.bytesReused,
     filesUnchanged,
     seconds: (performance.now() - started) / 1000,
+    ...(choice.subset ? { subset: { ...choice.subset, versionFiles: version.manifest.files.length, versionBytes: manifestSize(version.manifest) } } : {}),
+    ...(choice.fit ? { fit: choice.fit } : {}),
   };
 }
 
@@ -154,6 +168,7 @@ const CHECKS_IN_FLIGHT = 8;
 async function stageFiles(
   repo: Repository,
   version: ResolvedVersion,
+  selected: Manifest,
   dest: string,
   state: InstallState,
   next: InstallState,
@@ -162,7 +177,7 @@ async function stageFiles(
   const progress = options.progress ?? silentProgress;
   const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
   const pool = new HashPool();
-  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(version.manifest));
+  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(selected));
   const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
   try {
     // Other folders only offer chunks: one whose record cannot be read offers none.
@@ -172,8 +187,8 @@ async function stageFiles(
     repo.cacheIndex();
     const index = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
     const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
-    const wanted = await filesToFetch(version.manifest, dest, state, next, context);
-    result.filesUnchanged = version.manifest.files.length - wanted.length;
+    const wanted = await filesToFetch(selected, dest, state, next, context);
+    result.filesUnchanged = selected.files.length - wanted.length;
     const folder = partialFolder(dest);
     const small = smallContents(wanted.map(({ file }) => file));
     await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context);

@@ -2,7 +2,8 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
-import { unsafePathReason, unsafePatternReason } from '../format/paths.js';
+import { unsafePathReason } from '../format/paths.js';
+import { pathFilter, selectsEverything } from './path-filter.js';
 
 // What a push sends: every regular file under the folder (or the one file given), in a stable order. Symlinks are
 // followed only while they stay inside the folder, so a push never uploads /etc/passwd because a link said so.
@@ -49,16 +50,6 @@ function toSource(path: string, absolute: string, info: Awaited<ReturnType<typeo
   return { path, absolute, size: Number(info.size), mode: Number(info.mode) & 0o777, mtimeMs: Number(info.mtimeMs), ctimeMs: Number(info.ctimeMs), ino: Number(info.ino) };
 }
 
-function checkPatterns(flag: string, patterns: string[] = []): void {
-  for (const pattern of patterns) {
-    const reason = unsafePatternReason(pattern);
-    if (reason) {
-      throw new UsageError(`${flag} "${pattern}" ${reason}: it could reach outside the folder being pushed`, {
-        hint: `patterns are matched inside the folder, e.g. ${flag} "weights/*.safetensors"`,
-      });
-    }
-  }
-}
 
 /** A directory entry's name as stored on disk, or undefined when it is not UTF-8 (no manifest can hold it). */
 function entryName(entry: Dirent<Buffer>): string | undefined {
@@ -89,20 +80,11 @@ async function listTree(root: string, refused: Refused[]): Promise<Entry[]> {
   return entries;
 }
 
-/** The entries that --include and --exclude select; fast-glob matches, the tree walk above found the names. */
-async function selectEntries(root: string, entries: Entry[], options: WalkOptions): Promise<Entry[]> {
-  if (!options.include?.length && !options.exclude?.length) return entries;
-  // Loaded here, not at start-up: only pushes with patterns need it.
-  const { default: fg } = await import('fast-glob');
-  const matched = await fg(options.include?.length ? options.include : ['**'], {
-    cwd: root,
-    dot: true,
-    onlyFiles: false,
-    followSymbolicLinks: false,
-    ignore: ['.aim/**', ...(options.exclude ?? [])],
-  });
-  const selected = new Set(matched);
-  return entries.filter((entry) => selected.has(entry.path));
+/** The entries that --include and --exclude select (path-filter.ts: the rule pull applies too). */
+function selectEntries(entries: Entry[], options: WalkOptions): Entry[] {
+  if (selectsEverything(options)) return entries;
+  const selected = pathFilter(options);
+  return entries.filter((entry) => selected(entry.path));
 }
 
 function refuseNames(root: string, refused: Refused[]): void {
@@ -116,8 +98,7 @@ function refuseNames(root: string, refused: Refused[]): void {
 }
 
 export async function walkSource(source: string, options: WalkOptions = {}): Promise<WalkResult> {
-  checkPatterns('--include', options.include);
-  checkPatterns('--exclude', options.exclude);
+  pathFilter(options); // a bad pattern fails before anything is read
   const root = resolve(source);
   const info = await stat(root).catch(() => undefined);
   if (!info) throw new NotFoundError(`${root} does not exist`, { hint: 'check the path of the folder or file to push' });
@@ -134,7 +115,7 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   const realRoot = await realpath(root);
   const files: SourceFile[] = [];
   const skipped: string[] = [];
-  for (const { path, isLink } of (await selectEntries(root, entries, options)).sort((a, b) => (a.path < b.path ? -1 : 1))) {
+  for (const { path, isLink } of selectEntries(entries, options).sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const absolute = join(root, path);
     if (!isLink) {
       const link = await lstat(absolute);

@@ -32,6 +32,8 @@ export const installStateSchema = v.object({
   model: v.optional(text(256)),
   tag: v.optional(text(256)),
   files: v.record(v.string(), installedFileSchema),
+  /** Present when the pull took only some files of the version (--include/--exclude/--quant). */
+  subset: v.optional(v.object({ include: v.array(text(4096)), exclude: v.array(text(4096)), quant: v.optional(text(64)) })),
 });
 
 /** The stat cache: one unchecked entry per absolute path; each is checked when looked up (statCacheEntrySchema). */

@@ -1,0 +1,34 @@
+import { Command } from 'clipanion';
+import { listInstalled } from '../core/install/installed.js';
+import { aimHome } from '../settings/home.js';
+import { formatAge, formatBytes, table } from './render/format.js';
+import { AimCommand } from './base.js';
+import { formatWarning } from './render/errors.js';
+
+export class InstalledCommand extends AimCommand {
+  static override paths = [['installed']];
+  static override usage = Command.Usage({
+    category: 'Models',
+    description: 'list the models installed under AIM_HOME, with the disk space each takes',
+    details: 'Disk use is what the files take on disk; a version installed under two tags is counted once in the total.',
+    examples: [['List installed models', '$0 installed'], ['As JSON', '$0 installed --json']],
+  });
+
+  async run(): Promise<void> {
+    const report = await listInstalled(aimHome());
+    for (const problem of report.problems) this.context.stderr.write(formatWarning(`skipped ${problem}`));
+    this.report(report, () =>
+      report.models.length === 0
+        ? 'nothing installed (install a model with `aim install NAME`, or run `aim install` to pick one)'
+        : [
+            table(
+              ['MODEL', 'DIGEST', 'SUBSET', 'DISK', 'UPDATED', 'USED BY'],
+              report.models.map((m) => [
+                m.reference, m.digest.slice(7, 19), m.subset ? (m.subset.quant ?? 'yes') : '-', formatBytes(m.diskBytes), formatAge(m.updatedAt ?? m.installedAt), m.usedBy.join(', ') || '-',
+              ]),
+            ),
+            `${report.models.length} installed, ${formatBytes(report.totalDiskBytes)} on disk`,
+          ].join('\n'),
+    );
+  }
+}

@@ -1,0 +1,29 @@
+import { Option } from 'clipanion';
+import type { QuantFit } from '../core/serve/quant-fit.js';
+import type { FileSelection } from '../core/transfer/subset.js';
+import { AimCommand } from './base.js';
+import { formatBytes } from './render/format.js';
+
+// --include, --exclude and --quant of the commands that fetch a version (pull, install, run): which files to take.
+
+export abstract class SelectingCommand extends AimCommand {
+  include = Option.Array('--include', [], { description: 'only take files matching this glob; without a slash it matches a name at any depth (repeatable)' });
+  exclude = Option.Array('--exclude', [], { description: 'leave out files matching this glob, e.g. "onnx" or "*.bin" (repeatable)' });
+  quant = Option.String('--quant', { description: 'of the GGUF files take only this quantization (e.g. q4_k_m), or `auto`: the largest that fits free memory' });
+
+  selection(): FileSelection {
+    return { include: this.include, exclude: this.exclude, ...(this.quant ? { quant: this.quant } : {}) };
+  }
+}
+
+/** One line saying why --quant auto chose what it chose. */
+export function describeFit(fit: QuantFit): string {
+  const { chosen, freeBytes, fits, variants } = fit;
+  const need = (v: { quant: string; memoryBytes: number }) => `${v.quant} (${formatBytes(v.memoryBytes)})`;
+  if (!fits) return `${need(chosen)} is the smallest quantization, and even it needs more than the ${formatBytes(freeBytes)} free`;
+  const larger = variants.filter((v) => v.memoryBytes > chosen.memoryBytes);
+  const smaller = variants.filter((v) => v.memoryBytes < chosen.memoryBytes);
+  const tooBig = larger.length ? `; ${larger.map(need).join(', ')} would not` : '';
+  const others = smaller.length ? `; ${smaller.map(need).join(', ')} would too but ${smaller.length === 1 ? 'is' : 'are'} smaller` : '';
+  return `${need(chosen)} fits ${formatBytes(freeBytes)} free${tooBig}${others}`;
+}

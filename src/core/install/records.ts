@@ -1,0 +1,103 @@
+// The install records in $AIM_HOME/installed/<repo>/<model>/<tag>.json: what `aim install` put under AIM_HOME and
+// which tag each follows. The files themselves live where `aim run` pulls (servingFolder, by digest), so run, install
+// and update share them. Records are written atomically and read back as untrusted: folders must be real ones, each
+// file regular and small, its JSON checked by the schema, and its place must match what it says (a record moved
+// or copied to another name would make `aim rm` remove one thing and forget another). A bad record is reported by
+// name; the others keep working.
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
+import { AimError } from '../../lib/errors.js';
+import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
+import { digestHex } from '../format/digest.js';
+import { isSafeName } from '../format/names.js';
+import { DEFAULT_TAG, formatReference, type Reference } from '../format/reference.js';
+import { INSTALL_RECORD_FORMAT, installRecordSchema, type InstallRecord } from '../format/schemas/install-record.js';
+import { corrupt, parseJson } from '../format/schemas/parse.js';
+import { servingFolder } from '../serve/serving-folder.js';
+
+export type { InstallRecord } from '../format/schemas/install-record.js';
+
+const INSTALLED = 'installed';
+
+/** The record's file name: its tag, or `@<hex>` for a version installed by digest (`@` is in no name). */
+const fileNameOf = (record: Pick<InstallRecord, 'tag' | 'digest'>): string => `${record.tag ?? `@${digestHex(record.digest)}`}.json`;
+
+export const referenceOf = (record: InstallRecord): string =>
+  formatReference({ repo: record.repo, model: record.model, ...(record.tag ? { tag: record.tag } : { digest: record.digest }) });
+
+/** Where the record's files are. */
+export const folderOf = (home: string, record: InstallRecord): string => servingFolder(home, record.repo, record.model, record.digest);
+
+export async function saveInstallRecord(home: string, record: InstallRecord): Promise<void> {
+  const folder = await realFolder(home, [INSTALLED, record.repo, record.model], { create: true });
+  await writeAtomic(join(folder, fileNameOf(record)), `${JSON.stringify(record, null, 2)}\n`, { root: home });
+}
+
+export async function removeInstallRecord(home: string, record: InstallRecord): Promise<void> {
+  const folder = await realFolder(home, [INSTALLED, record.repo, record.model]);
+  await rm(join(folder, fileNameOf(record)), { force: true });
+}
+
+export interface InstalledListing {
+  records: InstallRecord[];
+  /** One per record (or folder) that could not be read: which file, and why. */
+  problems: AimError[];
+}
+
+/** Names of the real folders in `folder` that aim could have made; anything else there is not ours to read. */
+async function subfolders(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  return entries.filter((e) => e.isDirectory() && isSafeName(e.name)).map((e) => e.name).sort();
+}
+
+async function readRecord(home: string, repo: string, model: string, file: string): Promise<InstallRecord> {
+  const path = join(await realFolder(home, [INSTALLED, repo, model]), file);
+  // A link, FIFO, device or oversized file there is refused with a plain error naming it.
+  const bytes = await readRegularFileIfExists(path, INSTALL_RECORD_FORMAT.maxBytes);
+  if (!bytes) throw corrupt(INSTALL_RECORD_FORMAT, path, 'it vanished while being read');
+  const record = parseJson(installRecordSchema, bytes, INSTALL_RECORD_FORMAT, path);
+  if (record.repo !== repo || record.model !== model || fileNameOf(record) !== file) {
+    throw corrupt(INSTALL_RECORD_FORMAT, path, `it names ${referenceOf(record)}, not what its place says`);
+  }
+  return record;
+}
+
+/** Every readable install record, and a problem for each unreadable one. */
+export async function listInstallRecords(home: string): Promise<InstalledListing> {
+  const listing: InstalledListing = { records: [], problems: [] };
+  const root = await realFolder(home, [INSTALLED]).catch((error: unknown) => {
+    listing.problems.push(error instanceof AimError ? error : new AimError(String(error)));
+    return undefined;
+  });
+  if (!root) return listing;
+  for (const repo of await subfolders(root)) {
+    for (const model of await subfolders(join(root, repo))) {
+      const names = await readdir(join(root, repo, model)).catch(() => [] as string[]);
+      for (const file of names.filter((n) => n.endsWith('.json') && !isTempName(n)).sort()) {
+        try {
+          listing.records.push(await readRecord(home, repo, model, file));
+        } catch (error) {
+          if (!(error instanceof AimError)) throw error;
+          listing.problems.push(error);
+        }
+      }
+    }
+  }
+  return listing;
+}
+
+/** The record installing `ref` (by its tag, or by its digest under any tag), or undefined. A bad record throws. */
+export async function findInstalled(home: string, ref: Reference): Promise<InstallRecord | undefined> {
+  if (!ref.digest) {
+    const file = fileNameOf({ tag: ref.tag ?? DEFAULT_TAG, digest: undefined as never });
+    // Anything under the name (a link too) is read by readRecord, which refuses what is not a regular file.
+    const present = await lstat(join(await realFolder(home, [INSTALLED, ref.repo, ref.model]), file)).then(() => true, () => false);
+    return present ? readRecord(home, ref.repo, ref.model, file) : undefined;
+  }
+  const { records } = await listInstallRecords(home);
+  return records.find((r) => r.repo === ref.repo && r.model === ref.model && r.digest === ref.digest);
+}

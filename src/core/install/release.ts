@@ -1,0 +1,40 @@
+// Whether an installed version's folder may go, and removing it when it may: a folder is kept while another install
+// record names the same version or a deployment serves from it (a running llama.cpp maps the file; `aim stop`
+// comes first). A removal is of a folder aim made under AIM_HOME, never through a link.
+import { rm } from 'node:fs/promises';
+import { sep } from 'node:path';
+import { listDeploymentRecords } from '../serve/deployments.js';
+import { servingFolder } from '../serve/serving-folder.js';
+import { folderOf, listInstallRecords, referenceOf, type InstallRecord } from './records.js';
+import { diskUse } from './disk-use.js';
+
+export interface Release {
+  folder: string;
+  removed: boolean;
+  /** Bytes on disk the removal freed (0 when kept). */
+  freedBytes: number;
+  /** Why it was kept: the other install or the deployment using it. */
+  keptFor?: string;
+}
+
+/** Names of the deployments serving from `folder`. */
+export async function deploymentsUsing(home: string, folder: string): Promise<string[]> {
+  const { records } = await listDeploymentRecords(home);
+  return records.filter((r) => r.modelPath === folder || r.modelPath.startsWith(folder + sep)).map((r) => r.name);
+}
+
+/** Removes the folder of `version` unless something still uses it; `ignoreDeployments` for rm --force. */
+export async function releaseVersion(
+  home: string,
+  version: Pick<InstallRecord, 'repo' | 'model' | 'digest'>,
+  options: { ignoreDeployments?: boolean } = {},
+): Promise<Release> {
+  const folder = servingFolder(home, version.repo, version.model, version.digest);
+  const other = (await listInstallRecords(home)).records.find((r) => folderOf(home, r) === folder);
+  if (other) return { folder, removed: false, freedBytes: 0, keptFor: `still installed as ${referenceOf(other)}` };
+  const users = options.ignoreDeployments ? [] : await deploymentsUsing(home, folder);
+  if (users.length > 0) return { folder, removed: false, freedBytes: 0, keptFor: `used by deployment ${users.join(', ')}` };
+  const freedBytes = (await diskUse([folder])).total;
+  await rm(folder, { recursive: true, force: true });
+  return { folder, removed: true, freedBytes };
+}

@@ -1,0 +1,32 @@
+// `aim rm NAME`: forget installed versions and free their folders. A version a deployment serves from is refused,
+// naming the deployment; --force removes it anyway and stops nothing (on Linux a running llama.cpp keeps the
+// mapped file until it exits, then the space is freed).
+import { ConflictError } from '../../lib/errors.js';
+import { matchInstalled } from './match.js';
+import { folderOf, listInstallRecords, referenceOf, removeInstallRecord } from './records.js';
+import { deploymentsUsing, releaseVersion, type Release } from './release.js';
+
+export interface Removed extends Release {
+  reference: string;
+  /** Deployments still serving from the removed files (only with --force). */
+  stillRunning: string[];
+}
+
+export async function removeInstalled(home: string, text: string, options: { force?: boolean } = {}): Promise<Removed[]> {
+  const matched = matchInstalled((await listInstallRecords(home)).records, text);
+  const users = new Map(await Promise.all(matched.map(async (r) => [r, await deploymentsUsing(home, folderOf(home, r))] as const)));
+  const busy = matched.filter((r) => users.get(r)!.length > 0);
+  if (busy.length > 0 && !options.force) {
+    const names = [...new Set(busy.flatMap((r) => users.get(r)!))];
+    throw new ConflictError(`${busy.map(referenceOf).join(', ')} is in use by deployment ${names.join(', ')}`, {
+      hint: `stop it first (\`aim stop ${names[0]}\`), or pass --force to remove the files anyway (it stops nothing)`,
+    });
+  }
+  const removed: Removed[] = [];
+  for (const record of matched) {
+    await removeInstallRecord(home, record);
+    const release = await releaseVersion(home, record, { ignoreDeployments: options.force });
+    removed.push({ reference: referenceOf(record), ...release, stillRunning: users.get(record)! });
+  }
+  return removed;
+}

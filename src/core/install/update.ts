@@ -1,0 +1,58 @@
+// `aim update [NAME]`: each installed model that follows a tag gets the version the tag names now. The new version
+// is pulled beside the old one, reading every chunk they share from the old folder (so only changed chunks move),
+// with the same subset; then the record moves to it; then the old folder goes, unless something still uses it.
+// A model whose repository cannot be reached is reported and the others are still updated.
+import { AimError } from '../../lib/errors.js';
+import type { ProgressSink } from '../progress.js';
+import type { Session } from '../session.js';
+import { resolveVersion } from '../store/resolve.js';
+import { matchInstalled } from './match.js';
+import { pullIntoHome } from './pull-into-home.js';
+import { listInstallRecords, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
+import { releaseVersion, type Release } from './release.js';
+
+export interface ModelUpdate {
+  reference: string;
+  status: 'updated' | 'up to date' | 'pinned' | 'failed';
+  from: string;
+  to?: string;
+  bytesTransferred: number;
+  bytesSkipped: number;
+  previous?: Release;
+  error?: string;
+}
+
+export interface UpdateResult {
+  updates: ModelUpdate[];
+  bytesTransferred: number;
+  /** Install records that could not be read: `file: why`. */
+  problems: string[];
+}
+
+async function updateOne(session: Session, home: string, record: InstallRecord, progress?: ProgressSink): Promise<ModelUpdate> {
+  const base = { reference: referenceOf(record), from: record.digest, bytesTransferred: 0, bytesSkipped: 0 };
+  if (!record.tag) return { ...base, status: 'pinned' };
+  const repository = await session.repository(record.repo);
+  const version = await resolveVersion(repository, { model: record.model, tag: record.tag });
+  if (version.digest === record.digest) return { ...base, status: 'up to date', to: version.digest };
+  const subset = record.subset;
+  const pulled = await pullIntoHome(repository, record.model, version.digest, { home, progress, select: subset });
+  await saveInstallRecord(home, { ...record, digest: version.digest, updatedAt: new Date().toISOString() });
+  const previous = await releaseVersion(home, record);
+  return { ...base, status: 'updated', to: version.digest, bytesTransferred: pulled.bytesTransferred, bytesSkipped: pulled.bytesSkipped, previous };
+}
+
+export async function updateInstalled(session: Session, home: string, name?: string, progress?: ProgressSink): Promise<UpdateResult> {
+  const listing = await listInstallRecords(home);
+  const records = name === undefined ? listing.records : matchInstalled(listing.records, name);
+  const result: UpdateResult = { updates: [], bytesTransferred: 0, problems: listing.problems.map((p) => p.message) };
+  for (const record of records) {
+    const update = await updateOne(session, home, record, progress).catch((error: unknown) => {
+      if (!(error instanceof AimError)) throw error;
+      return { reference: referenceOf(record), status: 'failed' as const, from: record.digest, bytesTransferred: 0, bytesSkipped: 0, error: error.message };
+    });
+    result.updates.push(update);
+    result.bytesTransferred += update.bytesTransferred;
+  }
+  return result;
+}

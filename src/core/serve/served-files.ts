@@ -1,0 +1,57 @@
+// What `run` needs on disk before an engine starts: the GGUF file(s) it serves, and nothing else of the version. An
+// installed model (aim install) is used as it is, without asking the repository; a file it lacks (another
+// quantization than the one installed) or a model not installed is pulled into AIM_HOME, only the served file(s).
+import { findInstalled, folderOf } from '../install/records.js';
+import { pullIntoHome } from '../install/pull-into-home.js';
+import type { Digest } from '../format/digest.js';
+import type { Manifest } from '../format/manifest.js';
+import { formatReference, type Reference } from '../format/reference.js';
+import type { ProgressSink } from '../progress.js';
+import type { Session } from '../session.js';
+import { resolveVersion } from '../store/resolve.js';
+import { loadInstallState, loadInstalledManifest } from '../transfer/install-state.js';
+import { selectGgufFiles } from './gguf-pick.js';
+import { fitToMemory, freeMemory, ggufVariants, type QuantFit } from './quant-fit.js';
+import { servingFolder } from './serving-folder.js';
+
+export interface ServedFiles {
+  dest: string;
+  manifest: Manifest;
+  quant?: string;
+  fit?: QuantFit;
+  /** Whether an installed copy was used without a pull. */
+  fromInstalled: boolean;
+}
+
+interface Located {
+  dest: string;
+  digest: Digest;
+  manifest: Manifest;
+  installed: boolean;
+}
+
+async function locate(session: Session, ref: Reference, home: string): Promise<Located> {
+  const installed = await findInstalled(home, ref);
+  if (installed) {
+    const dest = folderOf(home, installed);
+    const manifest = await loadInstalledManifest(dest);
+    if (manifest) return { dest, digest: installed.digest, manifest, installed: true };
+  }
+  const version = await resolveVersion(await session.repository(ref.repo), ref);
+  return { dest: servingFolder(home, ref.repo, ref.model, version.digest), digest: version.digest, manifest: version.manifest, installed: false };
+}
+
+export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: { home: string; progress?: ProgressSink }): Promise<ServedFiles> {
+  const label = formatReference(ref);
+  const located = await locate(session, ref, options.home);
+  const { dest, digest, manifest } = located;
+  const fit = quant?.toLowerCase() === 'auto' ? fitToMemory(ggufVariants(manifest.files), freeMemory(), label) : undefined;
+  const selection = selectGgufFiles(manifest.files.map((f) => f.path), { quant: fit ? fit.chosen.quant : quant, label });
+  const state = await loadInstallState(dest);
+  const onDisk = state.manifest === digest && selection.files.every((path) => state.files[path] !== undefined);
+  if (!onDisk) {
+    const repository = await session.repository(ref.repo);
+    await pullIntoHome(repository, ref.model, digest, { home: options.home, select: { paths: selection.files }, progress: options.progress });
+  }
+  return { dest, manifest, quant: selection.quant, fit, fromInstalled: located.installed && onDisk };
+}
