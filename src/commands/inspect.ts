@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { parseReference } from '../core/format/reference.js';
-import { resolveVersion } from '../core/store/resolve.js';
+import { inspectVersion } from '../core/install/inspect-version.js';
+import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
 import { formatBytes, table } from './render/format.js';
 
@@ -8,26 +8,37 @@ export class InspectCommand extends AimCommand {
   static override paths = [['inspect']];
   static override usage = Command.Usage({
     category: 'Models',
-    description: 'show a version: manifest digest, files, sizes, chunk counts, annotations',
+    description: 'show a version: manifest digest, files, sizes, chunk counts, annotations, memory each GGUF variant needs',
+    details: 'An installed version (aim install) is read from AIM_HOME, so this works without the repository.',
     examples: [['Inspect a version', '$0 inspect team-vision/resnet50:v1.0'], ['Full manifest as JSON', '$0 inspect team-vision/resnet50:v1.0 --json']],
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
 
   async run(): Promise<void> {
-    const ref = parseReference(this.reference);
-    const version = await resolveVersion(await this.repository(ref.repo), ref);
-    const { manifest } = version;
+    const version = await inspectVersion(await this.session(), this.reference, aimHome());
+    const { manifest, variants } = version;
     const files = manifest.files.map((f) => ({ path: f.path, size: f.size, mode: f.mode, digest: f.digest, chunks: f.chunks.length }));
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-    this.report({ repo: ref.repo, model: version.model, tag: version.tag ?? null, digest: version.digest, totalBytes, files, annotations: manifest.annotations, manifest }, () =>
+    const json = { repo: version.repo, model: version.model, tag: version.tag ?? null, digest: version.digest, source: version.source, totalBytes, files, annotations: manifest.annotations, variants, manifest };
+    this.report(json, () =>
       [
-        `${ref.repo}/${version.model}${version.tag ? `:${version.tag}` : ''}`,
+        `${version.repo}/${version.model}${version.tag ? `:${version.tag}` : ''}${version.source === 'installed' ? '   (installed copy; `aim update` brings the newest)' : ''}`,
         `digest  ${version.digest}`,
         `size    ${formatBytes(totalBytes)} in ${files.length} files`,
         ...Object.entries(manifest.annotations).map(([key, value]) => `${key}: ${value}`),
         '',
         table(['PATH', 'SIZE', 'CHUNKS', 'DIGEST'], files.map((f) => [f.path, formatBytes(f.size), String(f.chunks), f.digest])),
+        ...(variants.length
+          ? [
+              '',
+              table(
+                ['QUANT', 'FILE SIZE', 'KV CACHE', 'MEMORY NEED'],
+                variants.map((v) => [v.quant, formatBytes(v.bytes), `${formatBytes(v.kvCacheBytes)}${v.exact ? '' : ' (rough)'}`, formatBytes(v.memoryBytes)]),
+              ),
+              'memory need: weights + KV cache for the default 2048-token context + ~150 MiB runtime',
+            ]
+          : []),
       ].join('\n'),
     );
   }

@@ -19,10 +19,10 @@ export abstract class SelectingCommand extends AimCommand {
 /** One line saying why --quant auto chose what it chose. */
 export function describeFit(fit: QuantFit): string {
   const { chosen, freeBytes, fits, variants } = fit;
-  const need = (v: { quant: string; memoryBytes: number }) => `${v.quant} (${formatBytes(v.memoryBytes)})`;
+  const need = (v: { quant: string; fitBytes: number }) => `${v.quant} (${formatBytes(v.fitBytes)})`;
   if (!fits) return `${need(chosen)} is the smallest quantization, and even it needs more than the ${formatBytes(freeBytes)} free`;
-  const larger = variants.filter((v) => v.memoryBytes > chosen.memoryBytes);
-  const smaller = variants.filter((v) => v.memoryBytes < chosen.memoryBytes);
+  const larger = variants.filter((v) => v.fitBytes > chosen.fitBytes);
+  const smaller = variants.filter((v) => v.fitBytes < chosen.fitBytes);
   const tooBig = larger.length ? `; ${larger.map(need).join(', ')} would not` : '';
   const others = smaller.length ? `; ${smaller.map(need).join(', ')} would too but ${smaller.length === 1 ? 'is' : 'are'} smaller` : '';
   return `${need(chosen)} fits ${formatBytes(freeBytes)} free${tooBig}${others}`;

@@ -2,6 +2,8 @@ import { Command, Option } from 'clipanion';
 import { parseModelSelector } from '../core/format/reference.js';
 import { IntegrityError, UsageError } from '../lib/errors.js';
 import { verify, type VerifyProblem } from '../core/verify/verify.js';
+import { resolve } from 'node:path';
+import { verifyFolder } from '../core/verify/verify-folder.js';
 import { AimCommand } from './base.js';
 import { concurrencyOption } from './transfer-options.js';
 import { formatBytes } from './render/format.js';
@@ -16,6 +18,7 @@ export class VerifyCommand extends AimCommand {
       ['Verify a whole repository', '$0 verify team-vision'],
       ['Verify one version', '$0 verify team-vision resnet50:v1.0'],
       ['Check a 10% sample', '$0 verify team-vision --sample 10'],
+      ['Check a pulled folder (a subset pull: the files it took)', '$0 verify ./models/resnet50'],
       ['Remove corrupt chunks, then restore them from a good copy', '$0 verify team-vision --repair && $0 model push team-vision resnet50 ./good-copy --tag v1.0'],
     ],
   });
@@ -28,6 +31,8 @@ export class VerifyCommand extends AimCommand {
   concurrency = concurrencyOption();
 
   async run(): Promise<void> {
+    // A repository name never holds a slash: a path does (./dir, /abs/dir).
+    if (this.repo.includes('/') || this.repo === '.') return this.verifyPulledFolder(this.repo);
     const { model, tag } = this.target ? parseModelSelector(this.target) : { model: undefined, tag: undefined };
     const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
     if (samplePercent !== undefined && !(samplePercent > 0 && samplePercent <= 100)) {
@@ -51,6 +56,16 @@ export class VerifyCommand extends AimCommand {
         hint: `${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy`,
       });
     }
+  }
+
+  private async verifyPulledFolder(folder: string): Promise<void> {
+    const result = await verifyFolder(resolve(folder));
+    const bad = [...result.missing.map((p) => `MISSING ${p}`), ...result.corrupt.map((p) => `CORRUPT ${p}`)];
+    this.report({ ...result, ok: bad.length === 0 }, () => {
+      const subset = result.subset ? `; a subset: ${result.subset.files} of the version's ${result.subset.versionFiles} files${result.subset.quant ? ` (${result.subset.quant})` : ''}` : '';
+      return [...bad, `${result.folder}: ${result.filesChecked} files checked (${formatBytes(result.bytesChecked)})${subset}${bad.length ? '' : ': all good'}`].join('\n');
+    });
+    if (bad.length > 0) throw new IntegrityError(`${bad.length} files of ${result.folder} are missing or differ from its version`, { hint: 'pull the version into it again' });
   }
 }
 

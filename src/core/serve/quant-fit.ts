@@ -5,6 +5,7 @@
 import { freemem } from 'node:os';
 import { basename } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
+import { estimateMemory } from '../../serving/embedded/llama.js';
 import { isFirstGgufFile } from '../../serving/gguf-shard-name.js';
 import { testFreeMemory } from '../../settings/test-hooks.js';
 import type { GgufHeader } from '../format/gguf.js';
@@ -26,6 +27,11 @@ export interface GgufVariant {
   /** The KV cache part; computed from the header when `exact`. */
   kvCacheBytes: number;
   exact: boolean;
+  /**
+   * What --quant auto fits into free memory: the larger of memoryBytes and the embedded engine's own bound, which
+   * it checks before loading, so auto never picks a file the engine then refuses.
+   */
+  fitBytes: number;
 }
 
 export interface QuantFit {
@@ -56,11 +62,11 @@ export function kvCacheBytes(header: Pick<GgufHeader, 'metadata'>, context = DEF
   return layers * context * kvHeads * (keyLength + valueLength) * 2;
 }
 
-/** The embedded engine's bound when the header is not known: 0.5 MiB per context token, at most the weights. */
-const roughKvCache = (bytes: number, context: number): number => Math.min(context * 0.5 * MiB, bytes);
+/** The embedded engine's bound on the KV cache, for when the header is not known. */
+const roughKvCache = (bytes: number, context: number): number => estimateMemory(bytes, context) - bytes - RUNTIME_BYTES;
 
 /** The GGUF variants among a version's files (relative paths with sizes), largest first. */
-export function ggufVariants(files: Array<{ path: string; size: number }>, headers: Map<string, GgufHeader> = new Map()): GgufVariant[] {
+export function ggufVariants(files: Array<{ path: string; size: number }>, headers: Map<string, Pick<GgufHeader, 'metadata'>> = new Map()): GgufVariant[] {
   const ggufs = files.map((f) => f.path).filter((p) => p.toLowerCase().endsWith('.gguf')).sort();
   const sizes = new Map(files.map((f) => [f.path, f.size]));
   const variants = ggufs.filter((p) => isFirstGgufFile(basename(p))).map((first): GgufVariant => {
@@ -69,9 +75,11 @@ export function ggufVariants(files: Array<{ path: string; size: number }>, heade
     const header = headers.get(first);
     const exactKv = header ? kvCacheBytes(header) : undefined;
     const kv = exactKv ?? roughKvCache(bytes, DEFAULT_CONTEXT);
-    return { quant: quantOf(first) ?? basename(first), files: shards, bytes, kvCacheBytes: kv, memoryBytes: bytes + kv + RUNTIME_BYTES, exact: exactKv !== undefined };
+    const memoryBytes = bytes + kv + RUNTIME_BYTES;
+    const fitBytes = Math.max(memoryBytes, estimateMemory(bytes, DEFAULT_CONTEXT));
+    return { quant: quantOf(first) ?? basename(first), files: shards, bytes, kvCacheBytes: kv, memoryBytes, exact: exactKv !== undefined, fitBytes };
   });
-  return variants.sort((a, b) => b.memoryBytes - a.memoryBytes);
+  return variants.sort((a, b) => b.fitBytes - a.fitBytes || b.bytes - a.bytes);
 }
 
 /** Free memory to fit a model into: the machine's (os.freemem), or the test suite's stand-in. */
@@ -82,6 +90,6 @@ export function freeMemory(): number {
 /** The largest variant whose need fits `freeBytes`; the smallest (fits: false) when none does. */
 export function fitToMemory(variants: GgufVariant[], freeBytes: number, label: string): QuantFit {
   if (variants.length === 0) throw new UsageError(`--quant auto: no GGUF file in ${label}`, { hint: 'leave out --quant; it chooses among GGUF files only' });
-  const fitting = variants.find((v) => v.memoryBytes <= freeBytes);
+  const fitting = variants.find((v) => v.fitBytes <= freeBytes);
   return { chosen: fitting ?? variants.at(-1)!, freeBytes, fits: fitting !== undefined, variants };
 }

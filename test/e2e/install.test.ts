@@ -1,0 +1,219 @@
+// install, installed, update, rm and subset pulls through the built CLI, over two local repositories and one
+// S3 repository (the suite's s3rver): names found across repositories, bytes moved asserted from --json, a real
+// deployment holding an installed version, hostile install records, and the picker driven through a terminal.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
+import { S3Backend } from '../../src/backends/s3/s3.js';
+import { createWorkspace, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
+import { KEYS, runInPty } from '../helpers/pty.js';
+import { S3RVER_ENV, useS3rverCredentials } from '../helpers/s3-server.js';
+
+useS3rverCredentials();
+const server = inject('s3');
+const prefix = `install-${randomUUID()}`;
+const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
+
+let ws: Workspace;
+/** Sizes of the pushed version's files, by path. */
+let sizes: Record<string, number>;
+const NON_GGUF = ['config.json', 'nested/deep/tokenizer.json'];
+const sum = (paths: string[]) => paths.reduce((total, path) => total + sizes[path]!, 0);
+
+async function writeModel(folder: string, seed: number): Promise<void> {
+  for (const quant of ['f16', 'q8_0', 'f32'] as const) await writeTinyGgufInto(folder, { quant, seed: quant === 'f16' ? seed : 5 });
+  await writeFile(join(folder, 'config.json'), JSON.stringify({ model: 'tiny', seed: 5 }));
+  await mkdir(join(folder, 'nested', 'deep'), { recursive: true });
+  await writeFile(join(folder, 'nested', 'deep', 'tokenizer.json'), JSON.stringify({ tokens: Array.from({ length: 300 }, (_, i) => `t${i}`) }));
+}
+
+beforeAll(async () => {
+  ws = await createWorkspace(
+    (dir) => ({
+      a: { type: 'local', path: join(dir, 'ra') },
+      b: { type: 'local', path: join(dir, 'rb') },
+      c: { type: 's3', path: `s3://${server.bucket}/${prefix}`, region: 'us-east-1', endpoint: server.endpoint },
+    }),
+    { ...S3RVER_ENV, ...NO_KAMIWAZA },
+  );
+  await writeModel(ws.path('m'), 5);
+  for (const ref of ['a/tiny:v1', 'b/tiny:v1', 'c/solo:v1']) await ws.json(['push', ref, 'm']);
+  const inspected = await ws.json(['inspect', 'c/solo:v1']);
+  sizes = Object.fromEntries(inspected.files.map((f: { path: string; size: number }) => [f.path, f.size]));
+});
+
+afterAll(async () => {
+  await ws.run(['stop', '--all']);
+  const direct = new S3Backend({ type: 's3', path: `s3://${server.bucket}/${prefix}`, endpoint: server.endpoint, region: 'us-east-1' });
+  for await (const item of direct.list('')) await direct.delete(item.key);
+  await direct.close();
+  await ws.cleanup();
+});
+
+describe('aim install', () => {
+  it('refuses a name two repositories hold, listing both; installs a name only one holds, from S3, only the chosen quantization', async () => {
+    const ambiguous = await ws.run(['install', 'tiny']);
+    expectUserError(ambiguous, /"tiny" is a model in 2 repositories: a\/tiny, b\/tiny/);
+    expect(ambiguous.code).toBe(2);
+    expectUserError(await ws.run(['install', 'nothing-like-it']), /no model named "nothing-like-it" in any repository \(searched a, b, c\)/);
+
+    const installed = await ws.json(['install', 'solo', '--quant', 'q8_0']);
+    expect(installed.reference).toBe('c/solo:latest');
+    expect(installed.pull.subset).toMatchObject({ quant: 'Q8_0', versionFiles: 5 });
+    // Only the chosen quantization's bytes moved, with the files that are not GGUF.
+    expect(installed.pull.bytesTransferred).toBe(sum(['tiny-llama-q8_0.gguf', ...NON_GGUF]));
+    expect(await listFiles(installed.folder)).toEqual(['config.json', 'nested/deep/tokenizer.json', 'tiny-llama-q8_0.gguf']);
+    const record = JSON.parse(await readFile(join(ws.home, 'installed', 'c', 'solo', 'latest.json'), 'utf8'));
+    expect(record).toMatchObject({ repo: 'c', model: 'solo', tag: 'latest', digest: installed.record.digest, subset: { quant: 'Q8_0' } });
+  });
+
+  it('lists what is installed with its disk use, a version installed under two tags counted once', async () => {
+    const v1 = await ws.json(['install', 'a/tiny:v1']);
+    expect(v1.pull.bytesTransferred).toBe(sum(Object.keys(sizes)));
+    const latest = await ws.json(['install', 'a/tiny']);
+    expect(latest.folder).toBe(v1.folder);
+    expect(latest.pull.bytesTransferred).toBe(0);
+
+    const report = await ws.json(['installed']);
+    expect(report.models.map((m: { reference: string }) => m.reference)).toEqual(['a/tiny:latest', 'a/tiny:v1', 'c/solo:latest']);
+    const [tinyLatest, tinyV1, solo] = report.models;
+    expect(tinyV1.diskBytes).toBeGreaterThanOrEqual(sum(Object.keys(sizes)));
+    expect(tinyLatest.diskBytes).toBe(tinyV1.diskBytes);
+    expect(report.totalDiskBytes).toBe(tinyV1.diskBytes + solo.diskBytes);
+    expect((await ws.run(['installed'])).stdout).toMatch(/a\/tiny:v1\s+[0-9a-f]{12}\s+-\s+\d/);
+  });
+
+  it('update moves only the chunks that changed, keeps the old folder while another tag uses it, and says up to date after', async () => {
+    await cp(ws.path('m'), ws.path('m2'), { recursive: true });
+    await writeTinyGgufInto(ws.path('m2'), { quant: 'f16', seed: 6 });
+    const pushed = await ws.json(['push', 'a/tiny:v2', 'm2']);
+    const changed = (await ws.json(['inspect', 'a/tiny:v2'])).files.find((f: { path: string }) => f.path === 'tiny-llama-f16.gguf').size;
+
+    const result = await ws.json(['update']);
+    const byRef = Object.fromEntries(result.updates.map((u: { reference: string }) => [u.reference, u]));
+    expect(byRef['a/tiny:latest']).toMatchObject({ status: 'updated', to: pushed.digest, bytesTransferred: changed, previous: { removed: false, keptFor: 'still installed as a/tiny:v1' } });
+    expect(byRef['a/tiny:latest'].bytesSkipped).toBe(sum(Object.keys(sizes)) - sizes['tiny-llama-f16.gguf']!);
+    expect(byRef['a/tiny:v1']).toMatchObject({ status: 'up to date', bytesTransferred: 0 });
+    expect(byRef['c/solo:latest']).toMatchObject({ status: 'up to date', bytesTransferred: 0 });
+    expect(result.bytesTransferred).toBe(changed);
+
+    const again = await ws.run(['update']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/a\/tiny:latest: up to date\na\/tiny:v1: up to date\nc\/solo:latest: up to date\nmoved 0 B in all/);
+  });
+
+  it('run uses an installed version without the repository; rm refuses while it serves, --force stops nothing', async () => {
+    await rename(ws.path('ra'), ws.path('ra-away'));
+    try {
+      const record = await ws.json(['run', 'a/tiny:v1', '--quant', 'q8_0', '--threads', '1', '--ctx-size', '256', '--name', 'tiny']);
+      const v1Folder = (await ws.json(['installed'])).models.find((m: { reference: string }) => m.reference === 'a/tiny:v1').folder;
+      expect(record.modelPath).toBe(join(v1Folder, 'tiny-llama-q8_0.gguf'));
+
+      const refused = await ws.run(['rm', 'a/tiny:v1']);
+      expectUserError(refused, /a\/tiny:v1 is in use by deployment tiny/);
+      expect(refused.code).toBe(5);
+      expect(existsSync(v1Folder)).toBe(true);
+
+      const forced = await ws.json(['rm', 'a/tiny:v1', '--force']);
+      expect(forced.removed).toMatchObject([{ reference: 'a/tiny:v1', removed: true, stillRunning: ['tiny'] }]);
+      expect(forced.removed[0].freedBytes).toBeGreaterThan(0);
+      expect(existsSync(v1Folder)).toBe(false);
+      expect((await ws.json(['ps']))[0]).toMatchObject({ name: 'tiny', status: 'running' });
+    } finally {
+      await ws.run(['stop', 'tiny']);
+      await rename(ws.path('ra-away'), ws.path('ra'));
+    }
+    const removed = await ws.json(['rm', 'solo']);
+    expect(removed.removed).toMatchObject([{ reference: 'c/solo:latest', removed: true }]);
+    expect((await ws.json(['installed'])).models.map((m: { reference: string }) => m.reference)).toEqual(['a/tiny:latest']);
+    expectUserError(await ws.run(['rm', 'solo']), /solo is not installed/);
+  });
+});
+
+describe('subset pulls', () => {
+  it('--include matches at any depth, and the subset is recorded in DEST/.aim', async () => {
+    const pulled = await ws.json(['pull', 'a/tiny:v1', 'json-only', '--include', '*.json']);
+    expect(await listFiles(ws.path('json-only'))).toEqual(['config.json', 'nested/deep/tokenizer.json']);
+    expect(pulled).toMatchObject({ files: 2, subset: { include: ['*.json'], versionFiles: 5 } });
+    expect(pulled.bytesTransferred).toBe(sum(NON_GGUF));
+    const state = JSON.parse(await readFile(ws.path('json-only', '.aim', 'state.json'), 'utf8'));
+    expect(Object.keys(state.files).sort()).toEqual(NON_GGUF);
+    expect(state.subset).toEqual({ include: ['*.json'], exclude: [] });
+  });
+
+  it('--quant takes one quantization; a second pull of the same version adds to the folder', async () => {
+    const f16 = await ws.json(['pull', 'a/tiny:v1', 'quant', '--quant', 'f16', '--exclude', 'nested']);
+    expect(f16.bytesTransferred).toBe(sum(['tiny-llama-f16.gguf', 'config.json']));
+    const q8 = await ws.json(['pull', 'a/tiny:v1', 'quant', '--quant', 'Q8_0', '--exclude', 'nested']);
+    expect(q8.bytesTransferred).toBe(sizes['tiny-llama-q8_0.gguf']);
+    expect(await listFiles(ws.path('quant'))).toEqual(['config.json', 'tiny-llama-f16.gguf', 'tiny-llama-q8_0.gguf']);
+    expectUserError(await ws.run(['pull', 'a/tiny:v1', 'none', '--quant', 'q4_k_m']), /quantization q4_k_m not found in a\/tiny; it has F16, F32, Q8_0/);
+    expectUserError(await ws.run(['pull', 'a/tiny:v1', 'none', '--include', '*.onnx']), /no file of a\/tiny matches \*\.onnx/);
+  });
+
+  it('--quant auto takes the largest quantization that fits free memory and says why', async () => {
+    const roomy = await ws.json(['pull', 'a/tiny:v1', 'auto-roomy', '--quant', 'auto'], { env: { AIM_TEST_FREE_MEMORY: String(2 ** 40) } });
+    expect(roomy.fit).toMatchObject({ fits: true, chosen: { quant: 'F32' } });
+    const needOf = (quant: string) => roomy.fit.variants.find((v: { quant: string }) => v.quant === quant).fitBytes;
+    const tight = { AIM_TEST_FREE_MEMORY: String(needOf('Q8_0')) };
+    const fitted = await ws.json(['pull', 'a/tiny:v1', 'auto-tight', '--quant', 'auto'], { env: tight });
+    expect(fitted.fit).toMatchObject({ fits: true, chosen: { quant: 'Q8_0' } });
+    expect(fitted.bytesTransferred).toBe(sum(['tiny-llama-q8_0.gguf', ...NON_GGUF]));
+    const human = await ws.run(['pull', 'a/tiny:v1', 'auto-human', '--quant', 'auto'], { env: tight });
+    expect(human.stdout).toMatch(/quant auto {3}Q8_0 \([\d.]+ MiB\) fits [\d.]+ MiB free; F32 \([\d.]+ MiB\), F16 \([\d.]+ MiB\) would not/);
+  });
+});
+
+describe('hostile install records', () => {
+  it('a garbage, linked or huge record is reported by name; the others keep working', async () => {
+    const folder = join(ws.home, 'installed', 'a', 'tiny');
+    await writeFile(join(folder, 'v2.json'), '{"version": 1, "repo": "a", "model":');
+    await writeFile(ws.path('secret.json'), JSON.stringify({ secret: 'not a record' }));
+    await symlink(ws.path('secret.json'), join(folder, 'v8.json'));
+    await writeFile(join(folder, 'v7.json'), Buffer.alloc(1024 * 1024, 0x20));
+    const latest = JSON.parse(await readFile(join(folder, 'latest.json'), 'utf8'));
+    await writeFile(join(folder, 'v6.json'), JSON.stringify(latest)); // names latest, sits under v6
+
+    const listed = await ws.run(['installed', '--json']);
+    expect(listed.code).toBe(0);
+    expect(listed.json().models.map((m: { reference: string }) => m.reference)).toEqual(['a/tiny:latest']);
+    for (const name of ['v2', 'v6', 'v7', 'v8']) expect(listed.stderr).toMatch(new RegExp(`skipped .*${name}\\.json`));
+    expect(listed.stderr).not.toMatch(/not a record/);
+
+    expectUserError(await ws.run(['run', 'a/tiny:v2']), /corrupt install record at .*v2\.json/);
+    expectUserError(await ws.run(['run', 'a/tiny:v8']), /v8\.json/);
+    expectUserError(await ws.run(['run', 'a/tiny:v6']), /corrupt install record at .*v6\.json: it names a\/tiny:latest/);
+    // Installing the tag again repairs its record.
+    const repaired = await ws.json(['install', 'a/tiny:v2']);
+    expect(repaired.reference).toBe('a/tiny:v2');
+    expect(JSON.parse(await readFile(join(folder, 'v2.json'), 'utf8'))).toMatchObject({ tag: 'v2', digest: repaired.record.digest });
+  });
+});
+
+describe('the install picker', () => {
+  it('searches as you type, moves with the arrow keys and installs the model picked', async () => {
+    const result = await runInPty(
+      ['install'],
+      [
+        { waitFor: 'Install which model', keys: 'tiny' },
+        // The list once filtered: the two tiny models and no other (the description follows b/tiny).
+        { waitFor: '❯ a/tiny\\n +b/tiny\\n\\n', keys: KEYS.down },
+        { waitFor: '❯ b/tiny', keys: KEYS.enter },
+      ],
+      ws.env,
+      ws.dir,
+    );
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/installed b\/tiny:latest/);
+    expect((await ws.json(['installed'])).models.map((m: { reference: string }) => m.reference)).toContain('b/tiny:latest');
+  });
+
+  it('is not shown when not on a terminal: a missing name is a usage error', async () => {
+    const result = await ws.run(['install']);
+    expectUserError(result, /aim install needs a model name when not on a terminal/);
+    expect(result.code).toBe(2);
+  });
+});
