@@ -3,7 +3,7 @@
 // deployment holding an installed version, hostile install records, and the picker driven through a terminal.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
@@ -111,6 +111,9 @@ describe('aim install', () => {
       const record = await ws.json(['run', 'a/tiny:v1', '--quant', 'q8_0', '--threads', '1', '--ctx-size', '256', '--name', 'tiny']);
       const v1Folder = (await ws.json(['installed'])).models.find((m: { reference: string }) => m.reference === 'a/tiny:v1').folder;
       expect(record.modelPath).toBe(join(v1Folder, 'tiny-llama-q8_0.gguf'));
+      const inspected = await ws.json(['inspect', 'a/tiny:v1']);
+      expect(inspected).toMatchObject({ source: 'installed', tag: 'v1', totalBytes: sum(Object.keys(sizes)) });
+      expect(inspected.variants.map((v: { quant: string }) => v.quant)).toEqual(['F32', 'F16', 'Q8_0']);
 
       const refused = await ws.run(['rm', 'a/tiny:v1']);
       expectUserError(refused, /a\/tiny:v1 is in use by deployment tiny/);
@@ -164,6 +167,33 @@ describe('subset pulls', () => {
     expect(fitted.bytesTransferred).toBe(sum(['tiny-llama-q8_0.gguf', ...NON_GGUF]));
     const human = await ws.run(['pull', 'a/tiny:v1', 'auto-human', '--quant', 'auto'], { env: tight });
     expect(human.stdout).toMatch(/quant auto {3}Q8_0 \([\d.]+ MiB\) fits [\d.]+ MiB free; F32 \([\d.]+ MiB\), F16 \([\d.]+ MiB\) would not/);
+  });
+});
+
+describe('verify and inspect', () => {
+  it('verify DIR checks the files a subset pull took and says it is a subset', async () => {
+    expect(await ws.json(['verify', './json-only'])).toMatchObject({ ok: true, filesChecked: 2, subset: { files: 2, versionFiles: 5 }, missing: [], corrupt: [] });
+    expect((await ws.run(['verify', './json-only'])).stdout).toMatch(/2 files checked .*; a subset: 2 of the version's 5 files: all good/);
+    await writeFile(ws.path('json-only', 'config.json'), 'changed');
+    await rm(ws.path('json-only', 'nested'), { recursive: true });
+    const bad = await ws.run(['verify', './json-only', '--json']);
+    expect(bad.code).toBe(4);
+    expect(bad.json()).toMatchObject({ ok: false, corrupt: ['config.json'], missing: ['nested/deep/tokenizer.json'] });
+  });
+
+  it('inspect shows each GGUF variant with its KV cache from the header read in the repository', async () => {
+    const inspected = await ws.json(['inspect', 'b/tiny:v1']);
+    expect(inspected.source).toBe('repository');
+    for (const variant of inspected.variants) {
+      expect(variant).toMatchObject({ exact: true });
+      // The tiny model (fixtures/tiny-gguf.ts): 2 layers x 2048 tokens x 4 KV heads x (16 K + 16 V values) x 2 bytes.
+      expect(variant.kvCacheBytes).toBe(2 * 2048 * 4 * 32 * 2);
+      expect(variant.memoryBytes).toBe(variant.bytes + variant.kvCacheBytes + 150 * 1024 * 1024);
+    }
+    expect(inspected.variants.map((v: { quant: string; bytes: number }) => [v.quant, v.bytes])).toEqual([
+      ['F32', sizes['tiny-llama-f32.gguf']], ['F16', sizes['tiny-llama-f16.gguf']], ['Q8_0', sizes['tiny-llama-q8_0.gguf']],
+    ]);
+    expect((await ws.run(['inspect', 'b/tiny:v1'])).stdout).toMatch(/QUANT\s+FILE SIZE\s+KV CACHE\s+MEMORY NEED\nF32\s/);
   });
 });
 
