@@ -36,12 +36,14 @@ export async function inspectVersion(session: Session, text: string, home: strin
     const folder = folderOf(home, installed);
     const manifest = await loadInstalledManifest(folder);
     if (manifest) {
-      const variants = await variantsWithNeeds(manifest, { folder, digest: installed.digest });
+      // A subset's other variants are described from the repository when it can be reached.
+      const repo = () => session.repository(ref.repo).catch(() => undefined);
+      const variants = await variantsWithNeeds(manifest, { folder, digest: installed.digest, repo });
       return { repo: ref.repo, model: ref.model, tag: installed.tag, digest: installed.digest, manifest, source: 'installed', folder, variants };
     }
   }
   const repository = await session.repository(ref.repo);
   const version = await resolveVersion(repository, ref);
-  const variants = await variantsWithNeeds(version.manifest, { repo: repository, digest: version.digest });
+  const variants = await variantsWithNeeds(version.manifest, { repo: async () => repository, digest: version.digest });
   return { repo: ref.repo, model: version.model, tag: version.tag, digest: version.digest, manifest: version.manifest, source: 'repository', variants };
 }

@@ -50,8 +50,8 @@ async function remoteHeader(repo: Repository, digest: Digest, manifest: Manifest
 export interface VariantSources {
   /** A folder holding the version's files (installed), read first. */
   folder?: string;
-  /** The repository, for files not on disk. */
-  repo?: Repository;
+  /** The repository, for files not on disk; opened only when one is needed, and undefined when out of reach. */
+  repo?: () => Promise<Repository | undefined>;
   digest: Digest;
 }
 
@@ -59,9 +59,15 @@ export interface VariantSources {
 export async function variantsWithNeeds(manifest: Manifest, sources: VariantSources): Promise<GgufVariant[]> {
   const headers = new Map<string, Pick<GgufHeader, 'metadata'>>();
   const { readGgufHeader } = await import('../format/gguf.js');
+  let repo: Promise<Repository | undefined> | undefined;
+  const fromRepository = async (file: ManifestFile) => {
+    repo ??= sources.repo?.() ?? Promise.resolve(undefined);
+    const opened = await repo;
+    return opened ? remoteHeader(opened, sources.digest, manifest, file).catch(() => undefined) : undefined;
+  };
   for (const file of manifest.files.filter((f) => isFirstGgufFile(basename(f.path)))) {
     const local = sources.folder ? await readGgufHeader(join(sources.folder, ...file.path.split('/'))).catch(() => undefined) : undefined;
-    const header = local ?? (sources.repo ? await remoteHeader(sources.repo, sources.digest, manifest, file).catch(() => undefined) : undefined);
+    const header = local ?? (await fromRepository(file));
     if (header) headers.set(file.path, header);
   }
   return ggufVariants(manifest.files, headers);
