@@ -241,6 +241,13 @@ describe('the install picker', () => {
     expect((await ws.json(['installed'])).models.map((m: { reference: string }) => m.reference)).toContain('b/tiny:latest');
   });
 
+  it('Ctrl-C leaves it with exit 130 and installs nothing', async () => {
+    const before = await listFiles(ws.home);
+    const result = await runInPty(['install'], [{ waitFor: 'Install which model', keys: 'so' }, { waitFor: '❯ c/solo\\n\\n', keys: KEYS.ctrlC }], ws.env, ws.dir);
+    expect(result.code, result.output).toBe(130);
+    expect(await listFiles(ws.home)).toEqual(before);
+  });
+
   it('is not shown when not on a terminal: a missing name is a usage error', async () => {
     const result = await ws.run(['install']);
     expectUserError(result, /aim install needs a model name when not on a terminal/);
