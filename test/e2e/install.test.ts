@@ -254,3 +254,21 @@ describe('the install picker', () => {
     expect(result.code).toBe(2);
   });
 });
+
+describe('a link planted in AIM_HOME/installed', () => {
+  it('is refused, never followed: nothing is read or written where it points', async () => {
+    const outside = ws.path('outside');
+    await mkdir(join(outside, 'tiny'), { recursive: true });
+    await writeFile(join(outside, 'tiny', 'latest.json'), JSON.stringify({ planted: true }));
+    await rm(join(ws.home, 'installed', 'b'), { recursive: true, force: true });
+    await symlink(outside, join(ws.home, 'installed', 'b'));
+
+    const listed = await ws.run(['installed', '--json']);
+    expect(listed.json().models.map((m: { reference: string }) => m.reference)).not.toContain('b/tiny:latest');
+    expect(listed.stderr).toMatch(/skipped .*installed\/b: it is a symlink/);
+    expectUserError(await ws.run(['install', 'b/tiny']), /installed\/b is a symlink, not a folder/);
+    expectUserError(await ws.run(['run', 'b/tiny']), /installed\/b is a symlink, not a folder/);
+    expect(await listFiles(outside)).toEqual(['tiny/latest.json']);
+    expect(JSON.parse(await readFile(join(outside, 'tiny', 'latest.json'), 'utf8'))).toEqual({ planted: true });
+  });
+});

@@ -1,6 +1,5 @@
 // What `aim inspect` shows of a version: an installed copy when there is one (read from AIM_HOME, so it works with
 // the repository out of reach, like `ollama show`), else the repository's; with each GGUF variant's memory need.
-import { IntegrityError } from '../../lib/errors.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
 import { parseReference } from '../format/reference.js';
@@ -9,7 +8,7 @@ import type { GgufVariant } from '../serve/quant-fit.js';
 import type { Session } from '../session.js';
 import { resolveVersion } from '../store/resolve.js';
 import { loadInstalledManifest } from '../transfer/install-state.js';
-import { findInstalled, folderOf } from './records.js';
+import { findInstalledIfReadable, folderOf } from './records.js';
 
 export interface InspectedVersion {
   repo: string;
@@ -23,15 +22,9 @@ export interface InspectedVersion {
   variants: GgufVariant[];
 }
 
-/** A damaged install record is no reason to fail an inspect: the repository still answers. */
-const unlessDamaged = (error: unknown): undefined => {
-  if (error instanceof IntegrityError) return undefined;
-  throw error;
-};
-
 export async function inspectVersion(session: Session, text: string, home: string): Promise<InspectedVersion> {
   const ref = parseReference(text);
-  const installed = await findInstalled(home, ref).catch(unlessDamaged);
+  const installed = await findInstalledIfReadable(home, ref);
   if (installed) {
     const folder = folderOf(home, installed);
     const manifest = await loadInstalledManifest(folder);

@@ -2,7 +2,6 @@
 // (by digest; only the chosen files for a subset), then write the install record, last, so a record never names a
 // version whose files are not all there. Installing a tag again after it moved is an update: the older version's
 // folder goes once the new one is complete, unless something still uses it.
-import { IntegrityError } from '../../lib/errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Session } from '../session.js';
 import { resolveVersion } from '../store/resolve.js';
@@ -10,7 +9,7 @@ import type { PullResult } from '../transfer/pull.js';
 import type { FileSelection } from '../transfer/subset.js';
 import { resolveInstallTarget, type Availability } from './find-model.js';
 import { pullIntoHome } from './pull-into-home.js';
-import { findInstalled, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
+import { findInstalledIfReadable, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
 import { releaseVersion, type Release } from './release.js';
 
 export interface InstallOptions {
@@ -29,17 +28,11 @@ export interface InstallResult {
   problems: Availability['problems'];
 }
 
-/** A record that does not read back is replaced by the new one: installing again is how it is repaired. */
-const unlessDamaged = (error: unknown): undefined => {
-  if (error instanceof IntegrityError) return undefined;
-  throw error;
-};
-
 export async function install(session: Session, text: string, options: InstallOptions): Promise<InstallResult> {
   const { ref, problems } = await resolveInstallTarget(session, text);
   const repository = await session.repository(ref.repo);
   const version = await resolveVersion(repository, ref);
-  const before = await findInstalled(options.home, ref).catch(unlessDamaged);
+  const before = await findInstalledIfReadable(options.home, ref);
   const pulled = await pullIntoHome(repository, ref.model, version.digest, options);
   const now = new Date().toISOString();
   const record: InstallRecord = {

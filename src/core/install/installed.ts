@@ -3,7 +3,7 @@ import type { InstalledListing } from './records.js';
 import { folderOf, listInstallRecords, referenceOf } from './records.js';
 import { diskUse } from './disk-use.js';
 import { listDeploymentRecords } from '../serve/deployments.js';
-import { sep } from 'node:path';
+import { servesFrom } from './release.js';
 
 export interface InstalledModel {
   reference: string;
@@ -36,7 +36,7 @@ export async function listInstalled(home: string): Promise<InstalledReport> {
   const deployments = (await listDeploymentRecords(home)).records;
   const models = listing.records.map((record, i): InstalledModel => {
     const folder = folders[i]!;
-    const usedBy = deployments.filter((d) => d.modelPath.startsWith(folder + sep)).map((d) => d.name);
+    const usedBy = deployments.filter((d) => servesFrom(d, folder)).map((d) => d.name);
     return { reference: referenceOf(record), ...record, folder, diskBytes: use.perFolder.get(folder) ?? 0, usedBy };
   });
   return { models, totalDiskBytes: use.total, problems: listing.problems.map((p) => p.message) };

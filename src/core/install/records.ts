@@ -7,7 +7,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
-import { AimError } from '../../lib/errors.js';
+import { AimError, IntegrityError } from '../../lib/errors.js';
 import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
 import { digestHex } from '../format/digest.js';
 import { isSafeName } from '../format/names.js';
@@ -45,12 +45,15 @@ export interface InstalledListing {
   problems: AimError[];
 }
 
-/** Names of the real folders in `folder` that aim could have made; anything else there is not ours to read. */
-async function subfolders(folder: string): Promise<string[]> {
+/** Names of the real folders in `folder` that aim could have made; a link there is reported, never followed. */
+async function subfolders(folder: string, problems: AimError[]): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
     throw error;
   });
+  for (const link of entries.filter((e) => e.isSymbolicLink())) {
+    problems.push(corrupt(INSTALL_RECORD_FORMAT, join(folder, link.name), 'it is a symlink, not a folder aim made'));
+  }
   return entries.filter((e) => e.isDirectory() && isSafeName(e.name)).map((e) => e.name).sort();
 }
 
@@ -74,8 +77,8 @@ export async function listInstallRecords(home: string): Promise<InstalledListing
     return undefined;
   });
   if (!root) return listing;
-  for (const repo of await subfolders(root)) {
-    for (const model of await subfolders(join(root, repo))) {
+  for (const repo of await subfolders(root, listing.problems)) {
+    for (const model of await subfolders(join(root, repo), listing.problems)) {
       const names = await readdir(join(root, repo, model)).catch(() => [] as string[]);
       for (const file of names.filter((n) => n.endsWith('.json') && !isTempName(n)).sort()) {
         try {
@@ -100,4 +103,12 @@ export async function findInstalled(home: string, ref: Reference): Promise<Insta
   }
   const { records } = await listInstallRecords(home);
   return records.find((r) => r.repo === ref.repo && r.model === ref.model && r.digest === ref.digest);
+}
+
+/** findInstalled, with a damaged record taken as none: installing again or asking the repository is the way out. */
+export async function findInstalledIfReadable(home: string, ref: Reference): Promise<InstallRecord | undefined> {
+  return findInstalled(home, ref).catch((error: unknown) => {
+    if (error instanceof IntegrityError) return undefined;
+    throw error;
+  });
 }

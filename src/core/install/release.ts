@@ -17,10 +17,14 @@ export interface Release {
   keptFor?: string;
 }
 
+/** Whether a deployment serves a file from `folder`. */
+export const servesFrom = (deployment: { modelPath: string }, folder: string): boolean =>
+  deployment.modelPath === folder || deployment.modelPath.startsWith(folder + sep);
+
 /** Names of the deployments serving from `folder`. */
 export async function deploymentsUsing(home: string, folder: string): Promise<string[]> {
   const { records } = await listDeploymentRecords(home);
-  return records.filter((r) => r.modelPath === folder || r.modelPath.startsWith(folder + sep)).map((r) => r.name);
+  return records.filter((r) => servesFrom(r, folder)).map((r) => r.name);
 }
 
 /** Removes the folder of `version` unless something still uses it; `ignoreDeployments` for rm --force. */
