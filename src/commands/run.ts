@@ -13,8 +13,8 @@ export class RunCommand extends AimCommand {
     description: 'pull a GGUF model version and serve it behind an OpenAI-compatible API',
     details: `
       MODEL is REPO/MODEL[:TAG|@blake3:HEX] or a friendly name (built in: qwen2.5-7b-instruct; add your own under
-      models: in model_repos.yaml). The version is pulled into AIM_HOME if it is not there, the GGUF of the chosen
-      quantization is checked, and an engine serves it: the embedded llama.cpp engine on 127.0.0.1, or Kamiwaza when
+      models: in model_repos.yaml). An installed version (aim install) is used as it is; otherwise only the GGUF
+      file(s) of the chosen quantization are pulled into AIM_HOME. The GGUF is checked, and an engine serves it: the embedded llama.cpp engine on 127.0.0.1, or Kamiwaza when
       KAMIWAZA_BASE_URL is set (or --engine kamiwaza).
     `,
     examples: [
@@ -31,6 +31,8 @@ export class RunCommand extends AimCommand {
   ctxSize = Option.String('--ctx-size', { description: 'context size in tokens (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
   threads = Option.String('--threads', { description: 'CPU threads for generation (default: aim.serve.threads, else all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
   name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
+  include = Option.Array('--include', [], { description: 'choose the GGUF among files matching this glob (at any depth without a slash; repeatable)' });
+  exclude = Option.Array('--exclude', [], { description: 'leave files matching this glob out of the choice (repeatable)' });
   parallel = Option.String('--parallel', { description: 'requests answered at once, each with its own context (default: aim.serve.parallel, else 1)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 64)]) });
   host = Option.String('--host', { description: 'embedded engine listens on 127.0.0.1 (default) or 0.0.0.0 (every interface, e.g. in a container)' });
   foreground = Option.Boolean('--foreground', false, { description: 'stay attached: stop the model on Ctrl-C or SIGTERM, exit non-zero if it ends (systemd, containers)' });
@@ -43,7 +45,7 @@ export class RunCommand extends AimCommand {
   async run(): Promise<void> {
     const progress = this.progress();
     const result = await runModel(await this.session(), this.target, {
-      quant: this.quant, name: this.name,
+      quant: this.quant, name: this.name, select: { include: this.include, exclude: this.exclude },
       progress, onEvent: (event: EngineEvent) => progress.note(describeEvent(event)),
     });
     const { record, facts, fit } = result;

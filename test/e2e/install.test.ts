@@ -131,6 +131,11 @@ describe('aim install', () => {
     }
     const removed = await ws.json(['rm', 'solo']);
     expect(removed.removed).toMatchObject([{ reference: 'c/solo:latest', removed: true }]);
+    // Not installed: run pulls the one GGUF it serves, among the files --include leaves, and nothing else.
+    const served = await ws.json(['run', 'c/solo:v1', '--include', '*f16*', '--threads', '1', '--ctx-size', '256', '--name', 'solo']);
+    await ws.run(['stop', 'solo']);
+    expect(served.quant).toBe('F16');
+    expect(await listFiles(join(served.modelPath, '..'))).toEqual(['tiny-llama-f16.gguf']);
     expect((await ws.json(['installed'])).models.map((m: { reference: string }) => m.reference)).toEqual(['a/tiny:latest']);
     expectUserError(await ws.run(['rm', 'solo']), /solo is not installed/);
   });

@@ -40,6 +40,8 @@ export async function availableModels(session: Session): Promise<Availability> {
 
 export interface InstallTarget {
   ref: Reference;
+  /** The quantization a friendly name maps to, taken unless --quant says otherwise. */
+  quant?: string;
   /** Repositories that could not be searched (when the name was looked up across them). */
   problems: Availability['problems'];
 }
@@ -61,7 +63,7 @@ export async function resolveInstallTarget(session: Session, text: string): Prom
         hint: 'push its GGUF to a repository and map the name to it under models: in model_repos.yaml',
       });
     }
-    return { ref: parseReference(entry.ref), problems: [] };
+    return { ref: parseReference(entry.ref), ...(entry.quant ? { quant: entry.quant } : {}), problems: [] };
   }
   if (text.includes('/')) return { ref: parseReference(text), problems: [] };
   const { name, tag } = splitTag(text);

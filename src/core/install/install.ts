@@ -29,11 +29,12 @@ export interface InstallResult {
 }
 
 export async function install(session: Session, text: string, options: InstallOptions): Promise<InstallResult> {
-  const { ref, problems } = await resolveInstallTarget(session, text);
+  const { ref, quant, problems } = await resolveInstallTarget(session, text);
+  const select = quant && options.select?.quant === undefined ? { ...options.select, quant } : options.select;
   const repository = await session.repository(ref.repo);
   const version = await resolveVersion(repository, ref);
   const before = await findInstalledIfReadable(options.home, ref);
-  const pulled = await pullIntoHome(repository, ref.model, version.digest, options);
+  const pulled = await pullIntoHome(repository, ref.model, version.digest, { ...options, select });
   const now = new Date().toISOString();
   const record: InstallRecord = {
     version: 1,

@@ -18,6 +18,7 @@ import type { ProgressSink } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../format/reference.js';
 import { fetchServedFiles } from './served-files.js';
 import type { QuantFit } from './quant-fit.js';
+import type { PathSelection } from '../transfer/path-filter.js';
 import type { Session } from '../session.js';
 import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
 import { choosePort } from './serve-port.js';
@@ -33,6 +34,8 @@ export interface RunOptions {
   progress?: ProgressSink;
   onEvent?: (event: EngineEvent) => void;
   home?: string;
+  /** --include/--exclude: which of the version's GGUF files to choose from. */
+  select?: PathSelection;
 }
 
 export interface RunResult {
@@ -80,9 +83,9 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
-  const served = await fetchServedFiles(session, ref, quant, { home, progress: options.progress });
+  const served = await fetchServedFiles(session, ref, quant, { home, progress: options.progress, select: options.select });
   const label = formatReference(ref);
-  const picked = await pickGguf(served.dest, { quant: served.quant, label }, served.manifest.files.map((f) => f.path));
+  const picked = await pickGguf(served.dest, { quant: served.quant, label }, served.candidates);
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,

@@ -13,10 +13,13 @@ import { loadInstallState, loadInstalledManifest } from '../transfer/install-sta
 import { selectGgufFiles } from './gguf-pick.js';
 import { fitToMemory, freeMemory, ggufVariants, type QuantFit } from './quant-fit.js';
 import { servingFolder } from './serving-folder.js';
+import { pathFilter, type PathSelection } from '../transfer/path-filter.js';
 
 export interface ServedFiles {
   dest: string;
   manifest: Manifest;
+  /** The version's paths --include/--exclude leave to choose the GGUF from. */
+  candidates: string[];
   quant?: string;
   fit?: QuantFit;
   /** Whether an installed copy was used without a pull. */
@@ -41,17 +44,27 @@ async function locate(session: Session, ref: Reference, home: string): Promise<L
   return { dest: servingFolder(home, ref.repo, ref.model, version.digest), digest: version.digest, manifest: version.manifest, installed: false };
 }
 
-export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: { home: string; progress?: ProgressSink }): Promise<ServedFiles> {
+export interface ServedFilesOptions {
+  home: string;
+  progress?: ProgressSink;
+  /** Narrows the GGUF files to choose from (e.g. one folder of a version holding several models). */
+  select?: PathSelection;
+}
+
+export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
   const label = formatReference(ref);
   const located = await locate(session, ref, options.home);
   const { dest, digest, manifest } = located;
-  const fit = quant?.toLowerCase() === 'auto' ? fitToMemory(ggufVariants(manifest.files), freeMemory(), label) : undefined;
-  const selection = selectGgufFiles(manifest.files.map((f) => f.path), { quant: fit ? fit.chosen.quant : quant, label });
+  const selected = pathFilter(options.select ?? {});
+  const files = manifest.files.filter((f) => selected(f.path));
+  const fit = quant?.toLowerCase() === 'auto' ? fitToMemory(ggufVariants(files), freeMemory(), label) : undefined;
+  const candidates = files.map((f) => f.path);
+  const selection = selectGgufFiles(candidates, { quant: fit ? fit.chosen.quant : quant, label });
   const state = await loadInstallState(dest);
   const onDisk = state.manifest === digest && selection.files.every((path) => state.files[path] !== undefined);
   if (!onDisk) {
     const repository = await session.repository(ref.repo);
     await pullIntoHome(repository, ref.model, digest, { home: options.home, select: { paths: selection.files }, progress: options.progress });
   }
-  return { dest, manifest, quant: selection.quant, fit, fromInstalled: located.installed && onDisk };
+  return { dest, manifest, candidates, quant: selection.quant, fit, fromInstalled: located.installed && onDisk };
 }
