@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { isSafeName } from '../names.js';
 import { MAX_SMALL_FILE_BYTES } from './limits.js';
 import { digest, text, timestamp, type Format } from './parse.js';
 
@@ -13,13 +14,15 @@ export const INSTALL_RECORD_FORMAT: Format = {
 };
 
 const pattern = v.pipe(text(4096));
+/** A repository, model or tag name: it becomes a path segment under AIM_HOME and a key in the repository. */
+const name = v.pipe(text(128), v.check(isSafeName, 'is not a name aim accepts'));
 
 export const installRecordSchema = v.object({
   version: v.literal(1),
-  repo: text(256),
-  model: text(256),
+  repo: name,
+  model: name,
   /** The tag followed by `aim update`; absent for a version installed by digest. */
-  tag: v.optional(text(256)),
+  tag: v.optional(name),
   digest,
   installedAt: timestamp,
   updatedAt: v.optional(timestamp),

@@ -1,0 +1,60 @@
+// AIM_HOME/installed as an attacker (or a failing disk) leaves it: every command that reads install records stays
+// within its time and memory bounds, reports the bad record by name, writes nothing outside AIM_HOME, and keeps
+// working for the good records.
+import { execFileSync } from 'node:child_process';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
+import { createWorkspace, type Workspace } from '../helpers/cli.js';
+import { expectRefused, expectUnchanged, runBounded, snapshot } from './harness.js';
+
+let ws: Workspace;
+let records: string;
+const digest = `blake3:${'ab'.repeat(32)}`;
+const record = (fields: Record<string, unknown>) => JSON.stringify({ version: 1, repo: 'r', model: 'tiny', digest, installedAt: new Date().toISOString(), ...fields });
+
+beforeAll(async () => {
+  ws = await createWorkspace((dir) => ({ r: { type: 'local', path: join(dir, 'repo') } }));
+  await writeTinyGgufInto(ws.path('src'), { quant: 'q8_0' });
+  await ws.json(['push', 'r/tiny:v1', 'src']);
+  await ws.json(['install', 'r/tiny:v1']);
+  records = join(ws.home, 'installed', 'r', 'tiny');
+  await writeFile(join(records, 'garbage.json'), '\u0000\u0001not json');
+  const huge = await open(join(records, 'huge.json'), 'w');
+  await huge.truncate(1024 ** 3); // sparse: a gigabyte that costs nothing on disk, and must cost nothing in memory
+  await huge.close();
+  execFileSync('mkfifo', [join(records, 'fifo.json')]);
+  await writeFile(join(records, 'badtag.json'), record({ tag: 'bad tag' }));
+  await writeFile(join(records, 'evil.json'), record({ tag: 'evil', repo: '..' }));
+  await mkdir(join(ws.home, 'installed', 'r', '..hidden'), { recursive: true });
+});
+afterAll(() => ws.cleanup());
+
+describe('hostile install records', () => {
+  it('installed lists the good record and names each bad one, within bounds, changing nothing', async () => {
+    const before = await snapshot(ws.dir);
+    const result = await runBounded(ws, ['installed', '--json'], { maxRssMiB: 300 });
+    expect(result.code).toBe(0);
+    expect(result.json().models.map((m: { reference: string }) => m.reference)).toEqual(['r/tiny:v1']);
+    for (const name of ['garbage', 'huge', 'fifo', 'badtag', 'evil']) expect(result.stderr).toMatch(new RegExp(`skipped .*${name}\\.json`));
+    await expectUnchanged(ws.dir, before);
+  });
+
+  it('update goes on with the good record and says the bad ones could not be read', async () => {
+    const before = await snapshot(ws.dir, ['aim-home']);
+    const result = await runBounded(ws, ['update', '--json'], { maxRssMiB: 300 });
+    expect(result.code).toBe(4);
+    expect(result.json().updates).toMatchObject([{ reference: 'r/tiny:v1', status: 'up to date' }]);
+    expect(result.stderr).toMatch(/5 install records could not be read/);
+    await expectUnchanged(ws.dir, before, ['aim-home']);
+  });
+
+  it('run and inspect of a tag whose record is bad name the file; rm of it finds nothing installed', async () => {
+    await expectRefused(ws, ['run', 'r/tiny:huge'], /huge\.json/, { maxRssMiB: 300 });
+    await expectRefused(ws, ['run', 'r/tiny:fifo'], /fifo\.json/, { timeoutMs: 30_000 });
+    // inspect steps over a damaged record: the repository still answers (here: no such tag).
+    await expectRefused(ws, ['inspect', 'r/tiny:garbage'], /tag garbage of r\/tiny not found/);
+    await expectRefused(ws, ['rm', 'r/tiny:evil'], /r\/tiny:evil is not installed/);
+  });
+});
