@@ -1,9 +1,9 @@
 import { Command } from 'clipanion';
 import { listInstalled } from '../core/install/installed.js';
 import { aimHome } from '../settings/home.js';
-import { formatAge, formatBytes, table } from './render/format.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
+import { describeInstalled } from './render/installed.js';
 
 export class InstalledCommand extends AimCommand {
   static override paths = [['installed']];
@@ -17,18 +17,6 @@ export class InstalledCommand extends AimCommand {
   async run(): Promise<void> {
     const report = await listInstalled(aimHome());
     for (const problem of report.problems) this.context.stderr.write(formatWarning(`skipped ${problem}`));
-    this.report(report, () =>
-      report.models.length === 0
-        ? 'nothing installed (install a model with `aim install NAME`, or run `aim install` to pick one)'
-        : [
-            table(
-              ['MODEL', 'DIGEST', 'SUBSET', 'DISK', 'UPDATED', 'USED BY'],
-              report.models.map((m) => [
-                m.reference, m.digest.slice(7, 19), m.subset ? (m.subset.quant ?? 'yes') : '-', formatBytes(m.diskBytes), formatAge(m.updatedAt ?? m.installedAt), m.usedBy.join(', ') || '-',
-              ]),
-            ),
-            `${report.models.length} installed, ${formatBytes(report.totalDiskBytes)} on disk`,
-          ].join('\n'),
-    );
+    this.report(report, () => describeInstalled(report));
   }
 }
