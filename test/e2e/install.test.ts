@@ -105,6 +105,28 @@ describe('aim install', () => {
     expect(again.stdout).toMatch(/a\/tiny:latest: up to date\na\/tiny:v1: up to date\nc\/solo:latest: up to date\nmoved 0 B in all/);
   });
 
+  it('update keeps the old folder while a deployment serves from it, naming the deployment', async () => {
+    const oldFolder = (await ws.json(['installed'])).models.find((m: { reference: string }) => m.reference === 'a/tiny:latest').folder;
+    // A deployment record as `aim run` leaves it (Kamiwaza: no local process to find), serving from the old folder.
+    const record = join(ws.home, 'deployments', 'held.json');
+    await mkdir(join(ws.home, 'deployments'), { recursive: true });
+    await writeFile(record, JSON.stringify({
+      name: 'held', state: 'ready', engine: 'kamiwaza', model: 'a/tiny', modelId: 'a/tiny:latest', quant: 'F16',
+      modelPath: join(oldFolder, 'tiny-llama-f16.gguf'), endpoint: 'http://127.0.0.1:9/v1', startedAt: new Date().toISOString(),
+    }));
+    try {
+      await cp(ws.path('m'), ws.path('m3'), { recursive: true });
+      await writeTinyGgufInto(ws.path('m3'), { quant: 'f16', seed: 7 });
+      await ws.json(['push', 'a/tiny:v3', 'm3']);
+      const result = await ws.json(['update', 'a/tiny:latest']);
+      expect(result.updates).toMatchObject([{ reference: 'a/tiny:latest', status: 'updated', previous: { removed: false, keptFor: 'used by deployment held' } }]);
+      expect(existsSync(oldFolder)).toBe(true);
+      expect((await ws.json(['installed'])).models.find((m: { reference: string }) => m.reference === 'a/tiny:latest').folder).not.toBe(oldFolder);
+    } finally {
+      await rm(record, { force: true });
+    }
+  });
+
   it('run uses an installed version without the repository; rm refuses while it serves, --force stops nothing', async () => {
     await rename(ws.path('ra'), ws.path('ra-away'));
     try {
