@@ -2,7 +2,7 @@
 // within its time and memory bounds, reports the bad record by name, writes nothing outside AIM_HOME, and keeps
 // working for the good records.
 import { execFileSync } from 'node:child_process';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
@@ -56,5 +56,17 @@ describe('hostile install records', () => {
     // inspect steps over a damaged record: the repository still answers (here: no such tag).
     await expectRefused(ws, ['inspect', 'r/tiny:garbage'], /tag garbage of r\/tiny not found/);
     await expectRefused(ws, ['rm', 'r/tiny:evil'], /r\/tiny:evil is not installed/);
+  });
+
+  it("an installed folder's manifest that is not its version's is not believed: inspect asks the repository", async () => {
+    const folder = (await ws.json(['installed'])).models[0].folder;
+    const manifestPath = join(folder, '.aim', 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    manifest.annotations = { ...manifest.annotations, planted: 'yes' };
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const inspected = await runBounded(ws, ['inspect', 'r/tiny:v1', '--json']);
+    expect(inspected.code).toBe(0);
+    expect(inspected.json()).toMatchObject({ source: 'repository' });
+    expect(inspected.json().annotations.planted).toBeUndefined();
   });
 });

@@ -7,8 +7,7 @@ import { variantsWithNeeds } from '../serve/gguf-variants.js';
 import type { GgufVariant } from '../serve/quant-fit.js';
 import type { Session } from '../session.js';
 import { resolveVersion } from '../store/resolve.js';
-import { loadInstalledManifest } from '../transfer/install-state.js';
-import { findInstalledIfReadable, folderOf } from './records.js';
+import { findInstalledIfReadable, folderOf, installedManifest } from './records.js';
 
 export interface InspectedVersion {
   repo: string;
@@ -27,7 +26,7 @@ export async function inspectVersion(session: Session, text: string, home: strin
   const installed = await findInstalledIfReadable(home, ref);
   if (installed) {
     const folder = folderOf(home, installed);
-    const manifest = await loadInstalledManifest(folder);
+    const manifest = await installedManifest(home, installed);
     if (manifest) {
       // A subset's other variants are described from the repository when it can be reached.
       const repo = () => session.repository(ref.repo).catch(() => undefined);

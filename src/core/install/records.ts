@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { AimError, IntegrityError } from '../../lib/errors.js';
 import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
-import { digestHex } from '../format/digest.js';
+import { digestHex, digestOf } from '../format/digest.js';
+import { MANIFEST_FORMAT, parseManifest, type Manifest } from '../format/manifest.js';
 import { isSafeName } from '../format/names.js';
 import { DEFAULT_TAG, formatReference, type Reference } from '../format/reference.js';
 import { INSTALL_RECORD_FORMAT, installRecordSchema, type InstallRecord } from '../format/schemas/install-record.js';
@@ -111,4 +112,16 @@ export async function findInstalledIfReadable(home: string, ref: Reference): Pro
     if (error instanceof IntegrityError) return undefined;
     throw error;
   });
+}
+
+/**
+ * The manifest of an installed version as its folder keeps it (DEST/.aim/manifest.json), if its bytes are that
+ * version's: hashed against the record's digest, since the folder is local state anyone can edit. Undefined when it
+ * is missing or is not (then the version is pulled again, which repairs the folder).
+ */
+export async function installedManifest(home: string, record: InstallRecord): Promise<Manifest | undefined> {
+  const path = join(folderOf(home, record), '.aim', 'manifest.json');
+  const bytes = await readRegularFileIfExists(path, MANIFEST_FORMAT.maxBytes).catch(() => undefined);
+  if (!bytes || (await digestOf(bytes)) !== record.digest) return undefined;
+  return parseManifest(bytes, path);
 }

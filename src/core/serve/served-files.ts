@@ -1,7 +1,7 @@
 // What `run` needs on disk before an engine starts: the GGUF file(s) it serves, and nothing else of the version. An
 // installed model (aim install) is used as it is, without asking the repository; a file it lacks (another
 // quantization than the one installed) or a model not installed is pulled into AIM_HOME, only the served file(s).
-import { findInstalled, folderOf } from '../install/records.js';
+import { findInstalled, folderOf, installedManifest } from '../install/records.js';
 import { pullIntoHome } from '../install/pull-into-home.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
@@ -9,7 +9,7 @@ import { formatReference, type Reference } from '../format/reference.js';
 import type { ProgressSink } from '../progress.js';
 import type { Session } from '../session.js';
 import { resolveVersion } from '../store/resolve.js';
-import { loadInstallState, loadInstalledManifest } from '../transfer/install-state.js';
+import { loadInstallState } from '../transfer/install-state.js';
 import { selectGgufFiles } from './gguf-pick.js';
 import { fitToMemory, freeMemory, ggufVariants, type QuantFit } from './quant-fit.js';
 import { servingFolder } from './serving-folder.js';
@@ -36,9 +36,8 @@ interface Located {
 async function locate(session: Session, ref: Reference, home: string): Promise<Located> {
   const installed = await findInstalled(home, ref);
   if (installed) {
-    const dest = folderOf(home, installed);
-    const manifest = await loadInstalledManifest(dest);
-    if (manifest) return { dest, digest: installed.digest, manifest, installed: true };
+    const manifest = await installedManifest(home, installed);
+    if (manifest) return { dest: folderOf(home, installed), digest: installed.digest, manifest, installed: true };
   }
   const version = await resolveVersion(await session.repository(ref.repo), ref);
   return { dest: servingFolder(home, ref.repo, ref.model, version.digest), digest: version.digest, manifest: version.manifest, installed: false };
