@@ -163,6 +163,18 @@ describe('aim install', () => {
   });
 });
 
+describe('aim install of a friendly name', () => {
+  it("takes the reference and the quantization model_repos.yaml's models: maps it to", async () => {
+    const config = (await readFile(ws.config, 'utf8')) + 'models:\n  chat:\n    ref: a/tiny:v1\n    quant: q8_0\n';
+    await writeFile(ws.path('friendly.yaml'), config);
+    const installed = await ws.json(['install', 'chat', '--config', ws.path('friendly.yaml')]);
+    expect(installed.reference).toBe('a/tiny:v1');
+    expect(installed.record.subset).toMatchObject({ quant: 'Q8_0' });
+    expect(await listFiles(installed.folder)).toEqual(['config.json', 'nested/deep/tokenizer.json', 'tiny-llama-q8_0.gguf']);
+    await ws.json(['rm', 'a/tiny:v1']);
+  });
+});
+
 describe('subset pulls', () => {
   it('--include matches at any depth, and the subset is recorded in DEST/.aim', async () => {
     const pulled = await ws.json(['pull', 'a/tiny:v1', 'json-only', '--include', '*.json']);
