@@ -146,7 +146,7 @@ describe('aim install', () => {
       expect(forced.removed).toMatchObject([{ reference: 'a/tiny:v1', removed: true, stillRunning: ['tiny'] }]);
       expect(forced.removed[0].freedBytes).toBeGreaterThan(0);
       expect(existsSync(v1Folder)).toBe(false);
-      expect((await ws.json(['ps']))[0]).toMatchObject({ name: 'tiny', status: 'running' });
+      expect((await ws.json(['ps'])).deployments[0]).toMatchObject({ name: 'tiny', status: 'running' });
     } finally {
       await ws.run(['stop', 'tiny']);
       await rename(ws.path('ra-away'), ws.path('ra'));
