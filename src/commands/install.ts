@@ -43,7 +43,7 @@ export class InstallCommand extends SelectingCommand {
       target = await pickModel(models, { input: stdin, output: stderr });
       if (target === undefined) return 130;
     }
-    const result = await install(session, target, { home: aimHome(), select: this.selection(), progress: this.progress() });
+    const result = await install(session, target, { home: aimHome(), select: await this.selection(), progress: this.progress() });
     this.warnAbout(result.problems);
     this.report(result, () => describeInstall(result));
   }

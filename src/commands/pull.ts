@@ -25,7 +25,7 @@ export class PullCommand extends SelectingCommand {
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress(), concurrency: this.concurrency, select: this.selection() });
+    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress(), concurrency: this.concurrency, select: await this.selection() });
     this.report(result, () => describePull(result));
   }
 }

@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import type { QuantFit } from '../core/serve/quant-fit.js';
+import { servedContext, type QuantFit } from '../core/serve/quant-fit.js';
 import type { FileSelection } from '../core/transfer/subset.js';
 import { AimCommand } from './base.js';
 import { formatBytes } from './render/format.js';
@@ -11,8 +11,10 @@ export abstract class SelectingCommand extends AimCommand {
   exclude = Option.Array('--exclude', [], { description: 'leave out files matching this glob, e.g. "onnx" or "*.bin" (repeatable)' });
   quant = Option.String('--quant', { description: 'of the GGUF files take only this quantization (e.g. q4_k_m), or `auto`: the largest that fits free memory' });
 
-  selection(): FileSelection {
-    return { include: this.include, exclude: this.exclude, ...(this.quant ? { quant: this.quant } : {}) };
+  /** The files to take; --quant auto reserves the KV cache `aim run` would open (serve.ctx-size x serve.parallel). */
+  async selection(): Promise<FileSelection> {
+    const context = servedContext((await this.session()).settings());
+    return { include: this.include, exclude: this.exclude, ...(this.quant ? { quant: this.quant, context } : {}) };
   }
 }
 

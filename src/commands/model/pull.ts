@@ -29,7 +29,7 @@ export class ModelPullCommand extends SelectingCommand {
     const result = await pull(repository, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, {
       progress: this.progress(),
       concurrency: this.concurrency,
-      select: this.selection(),
+      select: await this.selection(),
     });
     this.report(result, () => describePull(result));
   }

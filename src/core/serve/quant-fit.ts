@@ -11,9 +11,17 @@ import { testFreeMemory } from '../../settings/test-hooks.js';
 import type { GgufHeader } from '../format/gguf.js';
 import { groupShards, quantOf } from './gguf-pick.js';
 
-/** The context `aim run` opens when --ctx-size is not given (the embedded engine's default). */
+/** The context `aim run` opens by default (serve.ctx-size); the caller passes the configured one when it knows it. */
 export const DEFAULT_CONTEXT = 2048;
 const MiB = 1024 * 1024;
+
+/**
+ * Tokens of KV cache `aim run` will hold: the context size (--ctx-size, else serve.ctx-size) once per parallel
+ * sequence (serve.parallel), as the embedded engine's memory check counts it.
+ */
+export function servedContext(settings: { number(key: string): number | undefined }, ctxSize?: number): number {
+  return (ctxSize ?? settings.number('serve.ctx-size') ?? DEFAULT_CONTEXT) * (settings.number('serve.parallel') ?? 1);
+}
 const RUNTIME_BYTES = 150 * MiB;
 
 export interface GgufVariant {
@@ -22,7 +30,7 @@ export interface GgufVariant {
   /** Relative paths, first shard first. */
   files: string[];
   bytes: number;
-  /** Weights + KV cache at DEFAULT_CONTEXT + runtime. */
+  /** Weights + KV cache for the context (tokens, every parallel sequence together) + runtime. */
   memoryBytes: number;
   /** The KV cache part; computed from the header when `exact`. */
   kvCacheBytes: number;
@@ -66,17 +74,21 @@ export function kvCacheBytes(header: Pick<GgufHeader, 'metadata'>, context = DEF
 const roughKvCache = (bytes: number, context: number): number => estimateMemory(bytes, context) - bytes - RUNTIME_BYTES;
 
 /** The GGUF variants among a version's files (relative paths with sizes), largest first. */
-export function ggufVariants(files: Array<{ path: string; size: number }>, headers: Map<string, Pick<GgufHeader, 'metadata'>> = new Map()): GgufVariant[] {
+export function ggufVariants(
+  files: Array<{ path: string; size: number }>,
+  headers: Map<string, Pick<GgufHeader, 'metadata'>> = new Map(),
+  context = DEFAULT_CONTEXT,
+): GgufVariant[] {
   const ggufs = files.map((f) => f.path).filter((p) => p.toLowerCase().endsWith('.gguf')).sort();
   const sizes = new Map(files.map((f) => [f.path, f.size]));
   const variants = ggufs.filter((p) => isFirstGgufFile(basename(p))).map((first): GgufVariant => {
     const shards = groupShards(first, ggufs);
     const bytes = shards.reduce((sum, p) => sum + (sizes.get(p) ?? 0), 0);
     const header = headers.get(first);
-    const exactKv = header ? kvCacheBytes(header) : undefined;
-    const kv = exactKv ?? roughKvCache(bytes, DEFAULT_CONTEXT);
+    const exactKv = header ? kvCacheBytes(header, context) : undefined;
+    const kv = exactKv ?? roughKvCache(bytes, context);
     const memoryBytes = bytes + kv + RUNTIME_BYTES;
-    const fitBytes = Math.max(memoryBytes, estimateMemory(bytes, DEFAULT_CONTEXT));
+    const fitBytes = Math.max(memoryBytes, estimateMemory(bytes, context));
     return { quant: quantOf(first) ?? basename(first), files: shards, bytes, kvCacheBytes: kv, memoryBytes, exact: exactKv !== undefined, fitBytes };
   });
   return variants.sort((a, b) => b.fitBytes - a.fitBytes || b.bytes - a.bytes);

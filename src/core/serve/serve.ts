@@ -17,7 +17,7 @@ import { claimName, startRecorded } from './recorded-start.js';
 import type { ProgressSink } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../format/reference.js';
 import { fetchServedFiles } from './served-files.js';
-import type { QuantFit } from './quant-fit.js';
+import { servedContext, type QuantFit } from './quant-fit.js';
 import type { PathSelection } from '../transfer/path-filter.js';
 import type { Session } from '../session.js';
 import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
@@ -83,7 +83,8 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
   const ref = target.ref;
-  const served = await fetchServedFiles(session, ref, quant, { home, progress: options.progress, select: options.select });
+  const context = servedContext(settings, options.ctxSize);
+  const served = await fetchServedFiles(session, ref, quant, { home, progress: options.progress, select: options.select, context });
   const label = formatReference(ref);
   const picked = await pickGguf(served.dest, { quant: served.quant, label }, served.candidates);
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));

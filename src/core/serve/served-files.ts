@@ -48,6 +48,8 @@ export interface ServedFilesOptions {
   progress?: ProgressSink;
   /** Narrows the GGUF files to choose from (e.g. one folder of a version holding several models). */
   select?: PathSelection;
+  /** Tokens of context the engine will hold (every parallel sequence together), for --quant auto. */
+  context?: number;
 }
 
 export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
@@ -56,7 +58,7 @@ export async function fetchServedFiles(session: Session, ref: Reference, quant: 
   const { dest, digest, manifest } = located;
   const selected = pathFilter(options.select ?? {});
   const files = manifest.files.filter((f) => selected(f.path));
-  const fit = quant?.toLowerCase() === 'auto' ? fitToMemory(ggufVariants(files), freeMemory(), label) : undefined;
+  const fit = quant?.toLowerCase() === 'auto' ? fitToMemory(ggufVariants(files, new Map(), options.context), freeMemory(), label) : undefined;
   const candidates = files.map((f) => f.path);
   const selection = selectGgufFiles(candidates, { quant: fit ? fit.chosen.quant : quant, label });
   const state = await loadInstallState(dest);

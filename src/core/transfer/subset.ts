@@ -10,6 +10,8 @@ import { pathFilter, selectsEverything, type PathSelection } from './path-filter
 export interface FileSelection extends PathSelection {
   /** A quantization label (q4_k_m), or `auto` for the largest that fits free memory. */
   quant?: string;
+  /** Tokens of context `--quant auto` reserves KV cache for (serve.ctx-size x serve.parallel; default 2048). */
+  context?: number;
   /** Exactly these paths (what `run` serves), besides what the patterns select. */
   paths?: string[];
 }
@@ -31,11 +33,11 @@ export interface FileChoice {
 
 const isGguf = (path: string): boolean => path.toLowerCase().endsWith('.gguf');
 
-async function chooseQuant(files: ManifestFile[], quant: string, label: string): Promise<{ chosen: Set<string>; quant?: string; fit?: QuantFit }> {
+async function chooseQuant(files: ManifestFile[], quant: string, label: string, context?: number): Promise<{ chosen: Set<string>; quant?: string; fit?: QuantFit }> {
   // Loaded only for a --quant pull: the GGUF package is large.
   if (quant.toLowerCase() === 'auto') {
     const { fitToMemory, freeMemory, ggufVariants } = await import('../serve/quant-fit.js');
-    const fit = fitToMemory(ggufVariants(files), freeMemory(), label);
+    const fit = fitToMemory(ggufVariants(files, new Map(), context), freeMemory(), label);
     return { chosen: new Set(fit.chosen.files), quant: fit.chosen.quant, fit };
   }
   const { selectGgufFiles } = await import('../serve/gguf-pick.js');
@@ -54,7 +56,7 @@ export async function chooseFiles(manifest: Manifest, selection: FileSelection, 
   let quant: string | undefined;
   let fit: QuantFit | undefined;
   if (selection.quant !== undefined) {
-    const choice = await chooseQuant(files, selection.quant, label);
+    const choice = await chooseQuant(files, selection.quant, label, selection.context);
     files = files.filter((f) => !isGguf(f.path) || choice.chosen.has(f.path));
     ({ quant, fit } = choice);
   }

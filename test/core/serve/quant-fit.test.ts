@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitToMemory, ggufVariants, kvCacheBytes } from '../../../src/core/serve/quant-fit.js';
+import { fitToMemory, ggufVariants, kvCacheBytes, servedContext } from '../../../src/core/serve/quant-fit.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -41,5 +41,19 @@ describe('fitToMemory', () => {
   });
   it('refuses a version without GGUF files', () => {
     expect(() => fitToMemory([], 8 * GiB, 'team/x:v1')).toThrow(/--quant auto: no GGUF file in team\/x:v1/);
+  });
+});
+
+describe('servedContext', () => {
+  const settings = (values: Record<string, number | undefined>) => ({ number: (key: string) => values[key] });
+  it('is the context size once per parallel sequence, --ctx-size first', () => {
+    expect(servedContext(settings({ 'serve.ctx-size': 4096, 'serve.parallel': 3 }))).toBe(12288);
+    expect(servedContext(settings({ 'serve.ctx-size': 4096, 'serve.parallel': 2 }), 1024)).toBe(2048);
+    expect(servedContext(settings({}))).toBe(2048);
+  });
+  it('makes auto reserve more for a larger context', () => {
+    const small = ggufVariants(files, new Map(), 2048)[0]!;
+    const large = ggufVariants(files, new Map(), 8192)[0]!;
+    expect(large.fitBytes).toBeGreaterThan(small.fitBytes);
   });
 });
