@@ -15,8 +15,13 @@ export class InstalledCommand extends AimCommand {
   });
 
   async run(): Promise<void> {
-    const report = await listInstalled(aimHome());
-    for (const problem of report.problems) this.context.stderr.write(formatWarning(`skipped ${problem}`));
-    this.report(report, () => describeInstalled(report));
+    return listInstalledModels(this);
   }
+}
+
+/** `aim installed` and `aim list --installed`. */
+export async function listInstalledModels(command: AimCommand): Promise<void> {
+  const report = await listInstalled(aimHome());
+  for (const problem of report.problems) command.context.stderr.write(formatWarning(`skipped ${problem}`));
+  command.report(report, () => describeInstalled(report));
 }

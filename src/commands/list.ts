@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { browseCatalogs, type CatalogView } from '../core/catalog/browse.js';
 import { AimCommand } from './base.js';
+import { listInstalledModels } from './installed.js';
 import { catalogWarnings, oneLine } from './render/catalog.js';
 import { formatAge, formatBytes, table } from './render/format.js';
 
@@ -19,13 +20,16 @@ export class ListCommand extends AimCommand {
       ['One repository', '$0 list --repo team-nlp'],
       ['Models whose name or description mentions "chat"', '$0 list --filter chat'],
       ['As JSON', '$0 list --json'],
+      ['What is installed under AIM_HOME, with disk use', '$0 list --installed'],
     ],
   });
 
   repos = Option.Array('--repo', [], { description: 'list only this repository (repeatable; default: all)' });
   filter = Option.String('--filter', { description: 'only models whose name, description or quantization contains this text' });
+  installed = Option.Boolean('--installed', false, { description: 'list what is installed under AIM_HOME instead, with disk use (as `aim installed`)' });
 
   async run(): Promise<void> {
+    if (this.installed) return listInstalledModels(this);
     const view = await browseCatalogs(await this.session(), this.repos);
     const needle = this.filter?.toLowerCase();
     const models = needle ? view.models.filter(({ entry }) => [entry.model, entry.description ?? '', ...entry.quantizations].some((text) => text.toLowerCase().includes(needle))) : view.models;

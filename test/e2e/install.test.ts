@@ -84,6 +84,7 @@ describe('aim install', () => {
     expect(tinyLatest.diskBytes).toBe(tinyV1.diskBytes);
     expect(report.totalDiskBytes).toBe(tinyV1.diskBytes + solo.diskBytes);
     expect((await ws.run(['installed'])).stdout).toMatch(/a\/tiny:v1\s+[0-9a-f]{12}\s+-\s+\d/);
+    expect(await ws.json(['list', '--installed'])).toEqual(report);
   });
 
   it('update moves only the chunks that changed, keeps the old folder while another tag uses it, and says up to date after', async () => {
