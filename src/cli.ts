@@ -32,6 +32,8 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   search: [() => import('./commands/search.js')],
   list: [() => import('./commands/list.js')],
   ls: [() => import('./commands/list.js')],
+  exec: [() => import('./commands/exec.js')],
+  mcp: [() => import('./commands/mcp.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

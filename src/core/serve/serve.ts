@@ -11,7 +11,7 @@ import { hubFiles, startFromHub } from '../../serving/kamiwaza/kamiwaza-hub.js';
 import { buildCatalog, type CatalogEntry } from './catalog.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
-import { pickGguf, selectGgufFiles } from './gguf-pick.js';
+import { pickGguf, selectGgufFiles, type PickedGguf } from './gguf-pick.js';
 import type { GgufFacts } from '../format/gguf.js';
 import { aimHome } from '../../settings/home.js';
 import { runDir } from './deployments.js';
@@ -20,7 +20,8 @@ import { claimName, startRecorded } from './recorded-start.js';
 import type { ProgressSink } from '../progress.js';
 import { pull } from '../transfer/pull.js';
 import { formatReference, parseReference, type Reference } from '../format/reference.js';
-import { resolveVersion } from '../store/resolve.js';
+import type { Repository } from '../store/repository.js';
+import { resolveVersion, type ResolvedVersion } from '../store/resolve.js';
 import type { Session } from '../session.js';
 import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
 import { choosePort } from './serve-port.js';
@@ -45,13 +46,14 @@ export interface RunResult {
   facts?: GgufFacts;
 }
 
-interface Target {
+export interface Target {
   title: string;
   entry?: CatalogEntry;
   ref?: Reference;
 }
 
-function resolveTarget(session: Session, text: string): Target {
+/** What the user named: a friendly name from the catalog (with its reference, if it maps to one) or a reference. */
+export function resolveTarget(session: Session, text: string): Target {
   const catalog = buildCatalog(session.config.models, session.config.filepath);
   const entry = catalog.get(text);
   if (entry) return { title: entry.title, entry, ref: entry.ref ? parseReference(entry.ref) : undefined };
@@ -69,6 +71,39 @@ export function servingFolder(home: string, repo: string, model: string, digest:
   return join(home, 'models', repo, model, digestHex(digest));
 }
 
+export interface ServingVersion {
+  repository: Repository;
+  ref: Reference;
+  version: ResolvedVersion;
+  /** Where the version is (or will be) pulled in AIM_HOME. */
+  dest: string;
+}
+
+export interface ServingCopy {
+  /** The reference as shown and served as the model id, e.g. "team/tiny:v1". */
+  label: string;
+  picked: PickedGguf;
+}
+
+/** The version a reference names and its folder in AIM_HOME; nothing is pulled yet. */
+export async function resolveForServing(session: Session, ref: Reference, home: string): Promise<ServingVersion> {
+  const repository = await session.repository(ref.repo);
+  const version = await resolveVersion(repository, ref);
+  return { repository, ref, version, dest: servingFolder(home, ref.repo, ref.model, version.digest) };
+}
+
+/** Pulls a resolved version into AIM_HOME (if it is not there) and picks its GGUF: what run and exec serve. */
+export async function pullForServing(target: ServingVersion, options: { quant?: string; progress?: ProgressSink; home: string }): Promise<ServingCopy> {
+  const { repository, ref, version, dest } = target;
+  // Earlier versions of the same model pulled for serving hold most chunks of a new one: read them from disk.
+  const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
+  const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
+  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom, within: options.home });
+  const label = formatReference(ref);
+  const picked = await pickGguf(dest, { quant: options.quant, label }, version.manifest.files.map((f) => f.path));
+  return { label, picked };
+}
+
 export async function runModel(session: Session, text: string, options: RunOptions = {}): Promise<RunResult> {
   const home = options.home ?? aimHome();
   // The name becomes file names in AIM_HOME: checked before anything is resolved, pulled or started.
@@ -83,16 +118,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const host = settings.text('serve.host') as '127.0.0.1' | '0.0.0.0';
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
-  const ref = target.ref;
-  const repository = await session.repository(ref.repo);
-  const version = await resolveVersion(repository, ref);
-  const dest = servingFolder(home, ref.repo, ref.model, version.digest);
-  // Earlier versions of the same model pulled for serving hold most chunks of a new one: read them from disk.
-  const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
-  const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
-  await pull(repository, { model: ref.model, digest: version.digest }, dest, { progress: options.progress, reuseFrom, within: home });
-  const label = formatReference(ref);
-  const picked = await pickGguf(dest, { quant, label }, version.manifest.files.map((f) => f.path));
+  const { label, picked } = await pullForServing(await resolveForServing(session, target.ref, home), { quant, progress: options.progress, home });
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,

@@ -1,0 +1,85 @@
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+import { NotFoundError, UsageError } from '../lib/errors.js';
+import { readRegularFile } from '../lib/safe-fs.js';
+import { execModel } from '../core/serve/exec.js';
+import { MAX_EXEC_INPUT_BYTES, parseExecInput, promptRequest, type ExecRequest } from '../core/serve/exec-input.js';
+import { answerText } from '../core/serve/exec-http.js';
+import type { EngineEvent } from '../core/serve/serve.js';
+import { AimCommand } from './base.js';
+import { jsonText } from './render/terminal.js';
+
+export class ExecCommand extends AimCommand {
+  static override paths = [['exec']];
+  static override usage = Command.Usage({
+    category: 'Serving',
+    description: 'answer one OpenAI-style request with a model and print the response object as JSON',
+    details: `
+      The request is a chat completion (\`messages\`) or a completion (\`prompt\`), as OpenAI's API takes it; the
+      answer is OpenAI's response object, one JSON document on stdout. When a deployment of that version is running
+      (\`aim ps\`), it answers and keeps running. Otherwise the version is pulled into AIM_HOME if needed, loaded by
+      the embedded engine for this one request and released afterwards, also on Ctrl-C.
+    `,
+    examples: [
+      ['Ask a chat model', `$0 exec team/qwen2.5-7b:v1 --input '{"messages":[{"role":"user","content":"Name three primes"}],"max_tokens":64}'`],
+      ['Complete a prompt from a file', '$0 exec team/tiny:v1 --input-file request.json'],
+      ['Read the request from stdin', `echo '{"prompt":"Once upon a time"}' | $0 exec team/tiny:v1 --input-file -`],
+    ],
+  });
+
+  target = Option.String({ name: 'MODEL[:TAG]' });
+  input = Option.String('-i,--input', { description: 'the request as JSON text' });
+  inputFile = Option.String('-f,--input-file', { description: 'read the request from this JSON file (- for stdin)' });
+  quant = Option.String('--quant', { description: 'quantization to use, matched in GGUF file names (default: q6_k, or the only one there is)' });
+  ctxSize = Option.String('--ctx-size', { description: 'context size in tokens when the model is loaded for the call (default 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
+  threads = Option.String('--threads', { description: 'CPU threads when the model is loaded for the call (default: all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+
+  async run(): Promise<void> {
+    const request = await this.request();
+    const progress = this.progress();
+    const result = await execModel(await this.session(), this.target, request, {
+      quant: this.quant, ctxSize: this.ctxSize, threads: this.threads, progress, onEvent: (event: EngineEvent) => progress.note(event.message),
+    });
+    progress.note(result.deployment ? `answered by deployment ${result.deployment}` : 'loaded for this request and released');
+    // The response object is the output whether or not --json was given: exec exists for scripts.
+    this.context.stdout.write(`${jsonText(result.response)}\n`);
+  }
+
+  private async request(): Promise<ExecRequest> {
+    if ((this.input === undefined) === (this.inputFile === undefined)) {
+      throw new UsageError(this.input === undefined ? 'give the request with --input JSON or --input-file FILE' : 'give --input or --input-file, not both', {
+        hint: `e.g. aim exec ${this.target} --input '{"messages":[{"role":"user","content":"hi"}]}'`,
+      });
+    }
+    if (this.input !== undefined) return parseExecInput(this.input, '--input');
+    const file = this.inputFile!;
+    if (file === '-') return parseExecInput(await readStdin(this.context.stdin), 'the request on stdin');
+    const bytes = await readRegularFile(file, MAX_EXEC_INPUT_BYTES).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new NotFoundError(`--input-file ${file} does not exist`, { hint: 'give the path of a JSON file, or - for stdin' });
+      throw error;
+    });
+    return parseExecInput(bytes.toString('utf8'), `--input-file ${file}`);
+  }
+}
+
+/** stdin up to one byte past the limit, so an oversized request is refused by parseExecInput with its size. */
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    chunks.push(bytes);
+    size += bytes.length;
+    if (size > MAX_EXEC_INPUT_BYTES) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `aim run NAME "prompt"`: the prompt as one user message, the answer's text on stdout (--json: the response object). */
+export async function answerOnce(command: AimCommand & { target: string; quant?: string; ctxSize?: number; threads?: number }, prompt: string): Promise<void> {
+  const progress = command.progress();
+  const { response } = await execModel(await command.session(), command.target, promptRequest(prompt), {
+    quant: command.quant, ctxSize: command.ctxSize, threads: command.threads, progress, onEvent: (event: EngineEvent) => progress.note(event.message),
+  });
+  command.report(response, () => answerText(response));
+}
