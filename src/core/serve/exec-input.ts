@@ -22,8 +22,7 @@ const Common = {
   top_p: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
   seed: v.optional(v.pipe(v.number(), v.integer())),
   stop: v.optional(v.union([v.string(), v.pipe(v.array(v.string()), v.maxLength(4))])),
-  // One JSON document is printed: a stream of events would be something else.
-  stream: v.optional(v.literal(false, 'streaming is not offered here; leave stream out')),
+  stream: v.optional(v.literal(false)),
 };
 
 const ChatInput = v.looseObject({ ...Common, messages: v.pipe(v.array(Message), v.minLength(1, 'needs at least one message')) });
@@ -42,6 +41,8 @@ const HINT = 'give an OpenAI request, e.g. {"messages":[{"role":"user","content"
 /** An already-parsed value (from MCP arguments) checked as a request; `where` names it in errors. */
 export function checkExecInput(value: unknown, where: string): ExecRequest {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${where} must be a JSON object`, { hint: HINT });
+  // One JSON document is the answer: a stream of events would be something else.
+  if ((value as { stream?: unknown }).stream === true) throw new UsageError(`${where} asks for a stream, which exec does not offer`, { hint: 'leave "stream" out: the whole answer comes as one response object' });
   const hasMessages = 'messages' in value;
   if (hasMessages === 'prompt' in value) {
     throw new UsageError(`${where} must have either "messages" (a chat) or "prompt" (a completion)${hasMessages ? ', not both' : ''}`, { hint: HINT });

@@ -61,6 +61,7 @@ export async function answerWithTemporaryEngine(copy: ServingCopy, model: string
     });
     // Still recorded as starting: a later exec looks for running deployments and must not pick this one.
     last = { ...ready, state: 'starting', ...(runner ? { runner } : {}) };
+    await saveDeployment(last, home);
     const response = await sendExecRequest(ready.endpoint, copy.label, request, options.signal);
     answered = true;
     return response;
