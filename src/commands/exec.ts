@@ -75,8 +75,24 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** What `aim run` passes on when given a PROMPT: the options that shape a deployment do not apply to one answer. */
+interface PromptingRun extends AimCommand {
+  target: string;
+  quant?: string;
+  ctxSize?: number;
+  threads?: number;
+  port?: number;
+  name?: string;
+}
+
 /** `aim run NAME "prompt"`: the prompt as one user message, the answer's text on stdout (--json: the response object). */
-export async function answerOnce(command: AimCommand & { target: string; quant?: string; ctxSize?: number; threads?: number }, prompt: string): Promise<void> {
+export async function answerOnce(command: PromptingRun, prompt: string): Promise<void> {
+  const unused = [command.port !== undefined && '--port', command.name !== undefined && '--name'].filter(Boolean);
+  if (unused.length > 0) {
+    throw new UsageError(`${unused.join(' and ')} ${unused.length > 1 ? 'do' : 'does'} not apply when aim run is given a prompt`, {
+      hint: `the prompt is answered by a running deployment of ${command.target}, or by the model loaded for it alone; leave the prompt out to start a deployment`,
+    });
+  }
   const progress = command.progress();
   const { response } = await execModel(await command.session(), command.target, promptRequest(prompt), {
     quant: command.quant, ctxSize: command.ctxSize, threads: command.threads, progress, onEvent: (event: EngineEvent) => progress.note(event.message),

@@ -60,7 +60,8 @@ export function registerServingTools(server: McpServer, context: ToolContext): v
   server.registerTool('exec', {
     title: 'Ask a model', description: 'Answer one OpenAI-style request (input: {"messages": [...]} for a chat, or {"prompt": "..."} for a completion) and return OpenAI\'s response object. A running deployment of that version answers; otherwise the model is loaded for the call and released after.',
     inputSchema: { model, input: z.record(z.string(), z.unknown()).describe('the OpenAI request body: messages or prompt, and max_tokens, temperature, stop, seed...'), quant, ctx_size: ctxSize, threads },
-    annotations: { readOnlyHint: true, openWorldHint: false },
+    // It may pull the version into AIM_HOME and start an engine for the call: not read-only, though nothing is lost.
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
   }, (args, extra) => answer(async () => {
     const request = checkExecInput(args.input, 'input');
     const progress = progressNotifications(extra);

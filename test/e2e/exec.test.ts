@@ -112,5 +112,6 @@ describe('aim run NAME "prompt"', () => {
     const json = await ws.json(['run', 'team/tiny:v1', 'hello there']);
     expect(json).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: expect.any(String) } }] });
     expect(await ws.json(['ps'])).toEqual([]);
+    expectUserError(await ws.run(['run', 'team/tiny:v1', 'hello', '--port', '8080']), /--port does not apply when aim run is given a prompt/);
   });
 });

@@ -3,7 +3,7 @@
 // as an error), failures come back as tool errors and the server keeps serving.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -111,6 +111,13 @@ describe('aim mcp over stdio with the SDK client', () => {
     }
     expect(existsSync(ws.path('outside'))).toBe(false);
     expect(existsSync('/tmp/aim-mcp-escape')).toBe(false);
+    // A link inside the root leading out of it is not followed.
+    await mkdir(ws.path('elsewhere'));
+    await symlink(ws.path('elsewhere'), ws.path('agent', 'link'));
+    const throughLink = await call('pull', { reference: 'team/tiny:v1', dest: 'link/tiny' });
+    expect(throughLink.isError, JSON.stringify(throughLink.content)).toBe(true);
+    expect((throughLink.content[0] as { text: string }).text).toMatch(/^aim: error: .*link/);
+    expect(await readdir(ws.path('elsewhere'))).toEqual([]);
     expectToolError(await call('inspect', { reference: '../../etc/passwd' }), /./, 2);
     // Arguments that break the tool's schema are refused by it.
     const badArgs = await call('pull', { reference: 42 });
@@ -149,21 +156,49 @@ describe('aim mcp over stdio with the SDK client', () => {
   });
 });
 
+/** A server started by hand, with `lines` written to its stdin (kept open unless `end`). */
+function startServer(lines: unknown[], end: boolean) {
+  const child = spawn(process.execPath, [CLI_PATH, 'mcp'], { cwd: ws.dir, env: { ...process.env, ...ws.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const text = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+  if (end) child.stdin.end(text);
+  else child.stdin.write(text);
+  return { child, exited, stdout: () => stdout };
+}
+
+const INITIALIZE = [
+  { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sh', version: '1' } } },
+  { jsonrpc: '2.0', method: 'notifications/initialized' },
+];
+
 describe('aim mcp as a raw JSON-RPC pipe', () => {
   it('answers every request read before stdin closed, then exits 0', async () => {
-    const child = spawn(process.execPath, [CLI_PATH, 'mcp'], { cwd: ws.dir, env: { ...process.env, ...ws.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const lines = [
-      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sh', version: '1' } } },
-      { jsonrpc: '2.0', method: 'notifications/initialized' },
-      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_models', arguments: {} } },
-    ];
-    child.stdin.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    expect(await exited).toBe(0);
-    const answers = stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+    const server = startServer([...INITIALIZE, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_models', arguments: {} } }], true);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    const answers = server.stdout().trimEnd().split('\n').map((line) => JSON.parse(line));
     expect(answers.map((a) => a.id)).toEqual([1, 2]);
     expect(answers[1].result.structuredContent.models).toMatchObject([{ repo: 'team', name: 'tiny' }]);
+  });
+
+  it('ends on Ctrl-C while an exec is answering, stopping the model it loaded', async () => {
+    const long = { prompt: 'Once', max_tokens: 4000 };
+    const server = startServer([...INITIALIZE, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'exec', arguments: { model: 'team/tiny:v1', input: long, ctx_size: 4096 } } }], false);
+    const recordsDir = join(ws.home, 'deployments');
+    let pid: number | undefined;
+    while (pid === undefined) {
+      expect(server.child.exitCode, `the server ended before the model was loaded: ${server.stdout()}`).toBeNull();
+      for (const file of await readdir(recordsDir).catch(() => [] as string[])) {
+        const record = JSON.parse(await readFile(join(recordsDir, file), 'utf8').catch(() => '{}'));
+        if (record.port) pid = record.pid;
+      }
+      if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    server.child.kill('SIGINT');
+    expect(await server.exited).toMatchObject({ signal: 'SIGINT' });
+    while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await ws.json(['ps'])).toEqual([]);
+    expect(await readdir(recordsDir)).toEqual([]);
   });
 });
