@@ -1,7 +1,8 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { NotFoundError, UsageError } from '../lib/errors.js';
-import { readRegularFile } from '../lib/safe-fs.js';
 import { execModel } from '../core/serve/exec.js';
 import { MAX_EXEC_INPUT_BYTES, parseExecInput, promptRequest, type ExecRequest } from '../core/serve/exec-input.js';
 import { answerText } from '../core/serve/exec-http.js';
@@ -53,20 +54,29 @@ export class ExecCommand extends AimCommand {
     }
     if (this.input !== undefined) return parseExecInput(this.input, '--input');
     const file = this.inputFile!;
-    if (file === '-') return parseExecInput(await readStdin(this.context.stdin), 'the request on stdin');
-    const bytes = await readRegularFile(file, MAX_EXEC_INPUT_BYTES).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new NotFoundError(`--input-file ${file} does not exist`, { hint: 'give the path of a JSON file, or - for stdin' });
-      throw error;
-    });
-    return parseExecInput(bytes.toString('utf8'), `--input-file ${file}`);
+    if (file === '-') return parseExecInput(await readBounded(this.context.stdin), 'the request on stdin');
+    return parseExecInput(await readInputFile(file), `--input-file ${file}`);
   }
 }
 
-/** stdin up to one byte past the limit, so an oversized request is refused by parseExecInput with its size. */
-async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+/**
+ * The file the user named, read as `cat` would: through a link, or from a pipe (`--input-file <(jq ...)`), the
+ * user's own choice as much as the flag; a folder or a missing file is one plain error.
+ */
+async function readInputFile(file: string): Promise<string> {
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new NotFoundError(`--input-file ${file} does not exist`, { hint: 'give the path of a JSON file, or - for stdin' });
+    throw error;
+  });
+  if (info.isDirectory()) throw new UsageError(`--input-file ${file} is a folder`, { hint: 'give the path of a JSON file, or - for stdin' });
+  return readBounded(createReadStream(file));
+}
+
+/** A stream up to one byte past the limit, so an oversized request is refused by parseExecInput with its size. */
+async function readBounded(input: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stdin) {
+  for await (const chunk of input) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     chunks.push(bytes);
     size += bytes.length;

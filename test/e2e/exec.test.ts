@@ -2,7 +2,7 @@
 // deployment when there is one (which keeps running), otherwise by the model loaded for the call and released
 // after, also when the call is interrupted; stdout is one JSON document (or, for run, the answer's text).
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
@@ -49,7 +49,9 @@ describe('aim exec', () => {
 
   it('reads the request from a file or stdin, and a completion too', async () => {
     await writeFile(ws.path('request.json'), JSON.stringify({ prompt: 'Once upon a time', max_tokens: 3 }));
-    const fromFile = await ws.run(['exec', 'team/tiny:v1', '--input-file', 'request.json', '-q']);
+    // The user's own file, named through a link as `cat` would take it.
+    await symlink('request.json', ws.path('linked.json'));
+    const fromFile = await ws.run(['exec', 'team/tiny:v1', '--input-file', 'linked.json', '-q']);
     expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(JSON.parse(fromFile.stdout)).toMatchObject({ object: 'text_completion', choices: [{ text: expect.any(String) }], usage: { completion_tokens: 3 } });
     const fromStdin = await runWithStdin(['exec', 'team/tiny:v1', '--input-file', '-', '-q'], CHAT);
@@ -97,6 +99,7 @@ describe('aim exec', () => {
     expectUserError(await ws.run(['exec', 'team/tiny:v1', '--input', '{"prompt": "x", "stream": true}']), /asks for a stream, which exec does not offer/);
     expectUserError(await ws.run(['exec', 'team/tiny:v1', '--input', '[1]']), /--input must be a JSON object/);
     expectUserError(await ws.run(['exec', 'team/tiny:v1', '--input-file', 'missing.json']), /--input-file missing\.json does not exist/);
+    expectUserError(await ws.run(['exec', 'team/tiny:v1', '--input-file', ws.dir]), /--input-file .* is a folder/);
     expectUserError(await ws.run(['exec', 'team/tiny:v1']), /give the request with --input JSON or --input-file FILE/);
     expectUserError(await ws.run(['exec', 'team/nothing:v1', '--input', CHAT]), /model nothing not found in repository team/);
     expect(await records()).toEqual([]);
