@@ -33,6 +33,8 @@ export async function serveOverStdio(context: ToolContext, stdin: NodeJS.Readabl
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = resolve;
   });
+  // A line that is not JSON-RPC, say: the client is told by the protocol where it can be; the operator, on stderr.
+  server.server.onerror = (error) => process.stderr.write(`aim mcp: ${error.message}\n`);
   await server.connect(transport);
   await closeOnceAnswered(transport, stdin, () => void server.close());
   await closed;

@@ -1,10 +1,11 @@
 // The MCP tools over repositories: list repositories, models and versions, inspect a version, pull one into a folder.
 // Each calls the same core function as its CLI command. An agent is another party with its own ideas of where to
 // write: a pull lands only inside the folder the server was started for (--root), never through a link on the way.
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import * as z from 'zod';
 import { StorageError, UsageError } from '../lib/errors.js';
+import { isInside } from '../lib/path-within.js';
 import { checkModelName, checkRepoName } from '../core/format/names.js';
 import { parseReference } from '../core/format/reference.js';
 import { listModelSummaries, listVersions, type ModelSummary } from '../core/store/model-listing.js';
@@ -23,11 +24,10 @@ export interface ToolContext {
 const reference = z.string().max(512).describe('REPO/MODEL[:TAG|@blake3:HEX], e.g. team/qwen2.5-7b:v1');
 const readOnly = { readOnlyHint: true, openWorldHint: false };
 
-/** DEST inside the root (relative to it, or absolute within it); anything reaching outside is refused. */
+/** DEST in the root or below it (relative to it, or absolute within it); anything reaching outside is refused. */
 export function destinationWithin(root: string, dest: string): string {
   const full = resolve(root, dest);
-  const rel = relative(root, full);
-  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+  if (full !== root && !isInside(root, full)) {
     throw new UsageError(`destination ${dest} is outside the folder this server may write to (${root})`, {
       hint: `give a folder inside ${root}, e.g. models/NAME, or start \`aim mcp --root DIR\` on another folder`,
     });

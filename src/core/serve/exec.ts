@@ -2,9 +2,9 @@
 // of that version when there is one (left running), otherwise the version is pulled if needed, loaded for the call
 // and released after. A deployment serves "that version" when its GGUF lies in the version's folder in AIM_HOME,
 // which is keyed by digest: a tag that moved since names another version, and another deployment is not used.
-import { relative, sep } from 'node:path';
 import type { EngineEvent, LiveDeployment } from '../../serving/engine.js';
 import { UsageError } from '../../lib/errors.js';
+import { isInside } from '../../lib/path-within.js';
 import { aimHome } from '../../settings/home.js';
 import type { ProgressSink } from '../progress.js';
 import type { Session } from '../session.js';
@@ -31,11 +31,6 @@ export interface ExecResult {
   deployment: string | null;
 }
 
-const inside = (folder: string, file: string): boolean => {
-  const rel = relative(folder, file);
-  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..';
-};
-
 const quantMatches = (deployment: LiveDeployment, quant: string | undefined): boolean =>
   quant === undefined || deployment.quant.toLowerCase() === quant.toLowerCase();
 
@@ -59,7 +54,7 @@ export async function execModel(session: Session, text: string, request: ExecReq
     });
   }
   const version = await resolveForServing(session, target.ref, home);
-  const running = (await runningDeployments(session, home)).find((d) => inside(version.dest, d.modelPath) && quantMatches(d, quant));
+  const running = (await runningDeployments(session, home)).find((d) => isInside(version.dest, d.modelPath) && quantMatches(d, quant));
   if (running) return answerFrom(running);
   const copy = await pullForServing(version, { quant, progress: options.progress, home });
   const response = await answerWithTemporaryEngine(copy, target.ref.model, request, {
