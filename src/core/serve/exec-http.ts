@@ -2,8 +2,8 @@
 // now belong to any server, and a Kamiwaza endpoint is a remote one. The body is bounded, parsed by a schema, and
 // every failure is one EngineError naming the endpoint.
 import * as v from 'valibot';
-import { EngineError } from '../../lib/errors.js';
-import { describeValue, summarizeIssues } from '../format/schemas/parse.js';
+import { EngineError, UsageError } from '../../lib/errors.js';
+import { summarizeIssues } from '../format/schemas/parse.js';
 import type { ExecRequest } from './exec-input.js';
 
 /** An answer of a few thousand tokens is a few dozen KiB; past this the server is not answering a completion. */
@@ -48,7 +48,8 @@ async function readBounded(res: Response, url: string): Promise<string> {
 function errorMessageOf(text: string): string | undefined {
   try {
     const message = (JSON.parse(text) as { error?: { message?: unknown } })?.error?.message;
-    return typeof message === 'string' ? describeValue(message).slice(1, -1) : undefined;
+    // Bounded; control characters are escaped where it is shown (the CLI's error line, JSON for MCP).
+    return typeof message === 'string' ? (message.length > 500 ? `${message.slice(0, 500)}...` : message) : undefined;
   } catch {
     return undefined;
   }
@@ -69,7 +70,12 @@ export async function sendExecRequest(endpoint: string, modelId: string, request
     throw new EngineError(`${url} did not answer: ${(error as Error).message}`, { hint, cause: error });
   }
   const text = await readBounded(res, url);
-  if (!res.ok) throw new EngineError(`${url} refused the request (HTTP ${res.status}): ${errorMessageOf(text) ?? 'no reason given'}`, { hint });
+  if (!res.ok) {
+    const message = `${url} refused the request (HTTP ${res.status}): ${errorMessageOf(text) ?? 'no reason given'}`;
+    // 4xx: the request is at fault (too long for the context, a parameter out of range), not the engine.
+    if (res.status >= 400 && res.status < 500) throw new UsageError(message, { hint: 'change the request as the reason says (a shorter prompt, a smaller max_tokens, or a larger --ctx-size)' });
+    throw new EngineError(message, { hint });
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -67,8 +67,8 @@ describe('exec request to an endpoint that answers anything', () => {
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).toContain(`${endpoint}/chat/completions`);
     };
-    reply = json(400, { error: { message: 'context too long\u001b[31m' } });
-    await refusedWith(/refused the request \(HTTP 400\): context too long\\u001b\[31m/);
+    reply = json(503, { error: { message: `Loading model ${'x'.repeat(10_000)}` } });
+    await refusedWith(/refused the request \(HTTP 503\): Loading model x{486}\.\.\.$/);
     reply = (res) => res.end('<html>not an API</html>');
     await refusedWith(/something that is not JSON/);
     reply = json(200, { id: 'x', object: 'chat.completion', choices: [] });
@@ -86,6 +86,14 @@ describe('exec request to an endpoint that answers anything', () => {
       pump();
     };
     await refusedWith(/answered with more than \d+ bytes/);
+  });
+
+  it('blames the request, not the engine, for a 4xx', async () => {
+    reply = json(400, { error: { message: "This model's maximum context length is 512 tokens" } });
+    const error = await send().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toMatch(/refused the request \(HTTP 400\): This model's maximum context length is 512 tokens/);
+    expect((error as UsageError).hint).toMatch(/--ctx-size/);
   });
 
   it('says so when nothing listens', async () => {
