@@ -32,14 +32,18 @@ export class ExecCommand extends AimCommand {
   input = Option.String('-i,--input', { description: 'the request as JSON text' });
   inputFile = Option.String('-f,--input-file', { description: 'read the request from this JSON file (- for stdin)' });
   quant = Option.String('--quant', { description: 'quantization to use, matched in GGUF file names (default: q6_k, or the only one there is)' });
-  ctxSize = Option.String('--ctx-size', { description: 'context size in tokens when the model is loaded for the call (default 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
-  threads = Option.String('--threads', { description: 'CPU threads when the model is loaded for the call (default: all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+  ctxSize = Option.String('--ctx-size', { description: 'context size in tokens when the model is loaded for the call (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
+  threads = Option.String('--threads', { description: 'CPU threads when the model is loaded for the call (default: aim.serve.threads, else all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+
+  protected override settingFlags(): Record<string, unknown> {
+    return { 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads };
+  }
 
   async run(): Promise<void> {
     const request = await this.request();
     const progress = this.progress();
     const result = await execModel(await this.session(), this.target, request, {
-      quant: this.quant, ctxSize: this.ctxSize, threads: this.threads, progress, onEvent: (event: EngineEvent) => progress.note(event.message),
+      quant: this.quant, progress, onEvent: (event: EngineEvent) => progress.note(event.message),
     });
     progress.note(result.deployment ? `answered by deployment ${result.deployment}` : 'loaded for this request and released');
     // The response object is the output whether or not --json was given: exec exists for scripts.
@@ -89,23 +93,25 @@ async function readBounded(input: NodeJS.ReadableStream): Promise<string> {
 interface PromptingRun extends AimCommand {
   target: string;
   quant?: string;
-  ctxSize?: number;
-  threads?: number;
   port?: number;
   name?: string;
+  host?: string;
+  foreground: boolean;
 }
 
 /** `aim run NAME "prompt"`: the prompt as one user message, the answer's text on stdout (--json: the response object). */
 export async function answerOnce(command: PromptingRun, prompt: string): Promise<void> {
-  const unused = [command.port !== undefined && '--port', command.name !== undefined && '--name'].filter(Boolean);
+  const unused = [command.port !== undefined && '--port', command.name !== undefined && '--name', command.host !== undefined && '--host',
+    command.foreground && '--foreground'].filter(Boolean);
   if (unused.length > 0) {
     throw new UsageError(`${unused.join(' and ')} ${unused.length > 1 ? 'do' : 'does'} not apply when aim run is given a prompt`, {
       hint: `the prompt is answered by a running deployment of ${command.target}, or by the model loaded for it alone; leave the prompt out to start a deployment`,
     });
   }
   const progress = command.progress();
+  // --ctx-size and --threads reach the settings through run's flags.
   const { response } = await execModel(await command.session(), command.target, promptRequest(prompt), {
-    quant: command.quant, ctxSize: command.ctxSize, threads: command.threads, progress, onEvent: (event: EngineEvent) => progress.note(event.message),
+    quant: command.quant, progress, onEvent: (event: EngineEvent) => progress.note(event.message),
   });
   command.report(response, () => answerText(response));
 }

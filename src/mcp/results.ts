@@ -29,9 +29,20 @@ export function toolError(thrown: unknown): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: { error: { code, message, hint: hint ?? null } }, isError: true };
 }
 
-/** Runs a tool's work and turns whatever it throws into a tool error. */
-export function answer(work: () => Promise<Record<string, unknown>>): Promise<CallToolResult> {
-  return work().then(toolResult, toolError);
+/**
+ * Runs a tool's work and turns whatever it throws into a tool error. With `progress`, the answer waits until every
+ * notification has gone out: a client forgets the progress token once it has the answer, and reports any
+ * notification arriving later as an error.
+ */
+export async function answer(work: () => Promise<Record<string, unknown>>, progress?: ProgressNotifications): Promise<CallToolResult> {
+  const result = await work().then(toolResult, toolError);
+  await progress?.sent();
+  return result;
+}
+
+export interface ProgressNotifications extends ProgressSink {
+  /** Resolves once every notification so far has been written. */
+  sent(): Promise<void>;
 }
 
 /**
@@ -39,19 +50,22 @@ export function answer(work: () => Promise<Record<string, unknown>>): Promise<Ca
  * (a count of bytes, not of time, so a fast pull sends few and a slow one no flood), and each note as a message.
  * Without a progress token the client asked for none, and nothing is sent.
  */
-export function progressNotifications(extra: ToolExtra): ProgressSink {
+export function progressNotifications(extra: ToolExtra): ProgressNotifications {
   const progressToken = extra._meta?.progressToken;
-  if (progressToken === undefined) return silentProgress;
+  if (progressToken === undefined) return { ...silentProgress, sent: async () => undefined };
   let total = 0;
   let done = 0;
   let sentDone = -1;
+  // One after another, in order: the protocol asks that progress only grows.
+  let queue: Promise<unknown> = Promise.resolve();
   const send = (message?: string): void => {
     sentDone = done;
     const params = { progressToken, progress: done, ...(total > 0 ? { total } : {}), ...(message ? { message } : {}) };
     // A client that left cannot be told; the work goes on and its result is dropped with the connection.
-    extra.sendNotification({ method: 'notifications/progress', params }).catch(() => undefined);
+    queue = queue.then(() => extra.sendNotification({ method: 'notifications/progress', params })).catch(() => undefined);
   };
   return {
+    sent: () => queue.then(() => undefined),
     begin(label, totalBytes) {
       total += totalBytes;
       let taskDone = 0;

@@ -93,10 +93,13 @@ export function registerModelTools(server: McpServer, context: ToolContext): voi
     title: 'Pull a version', description: 'Download a version into a folder (inside the folder the server was started for), verified chunk by chunk; resumes an interrupted pull. Sends progress notifications when given a progress token.',
     inputSchema: { reference, dest: z.string().min(1).max(4096).describe('destination folder, relative to the server\'s root folder') },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  }, ({ reference: text, dest }, extra) => answer(async () => {
-    const ref = parseReference(text);
-    const target = destinationWithin(context.root, dest);
-    const repository = await (await context.session()).repository(ref.repo);
-    return { ...(await pull(repository, ref, target, { progress: progressNotifications(extra), within: context.root })) };
-  }));
+  }, ({ reference: text, dest }, extra) => {
+    const progress = progressNotifications(extra);
+    return answer(async () => {
+      const ref = parseReference(text);
+      const target = destinationWithin(context.root, dest);
+      const repository = await (await context.session()).repository(ref.repo);
+      return { ...(await pull(repository, ref, target, { progress, within: context.root })) };
+    }, progress);
+  });
 }

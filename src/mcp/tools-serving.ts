@@ -29,14 +29,16 @@ export function registerServingTools(server: McpServer, context: ToolContext): v
       port: z.number().int().min(0).max(65535).optional().describe('port on 127.0.0.1 for the embedded engine (default: any free one)'),
     },
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
-  }, (args, extra) => answer(async () => {
+  }, (args, extra) => {
     const progress = progressNotifications(extra);
-    const { record, facts } = await runModel(await context.session(), args.model, {
-      quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, name: args.name, engine: args.engine, port: args.port,
-      progress, onEvent: (event) => progress.note(event.message),
-    });
-    return { ...record, facts: facts ?? null };
-  }));
+    return answer(async () => {
+      const { record, facts } = await runModel(await context.session(), args.model, {
+        quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, name: args.name, engine: args.engine, port: args.port,
+        progress, onEvent: (event) => progress.note(event.message),
+      });
+      return { ...record, facts: facts ?? null };
+    }, progress);
+  });
 
   server.registerTool('ps', {
     title: 'List running models', description: 'Deployments started by aim, with their live status and endpoint.', annotations: { readOnlyHint: true, openWorldHint: false },
@@ -62,12 +64,14 @@ export function registerServingTools(server: McpServer, context: ToolContext): v
     inputSchema: { model, input: z.record(z.string(), z.unknown()).describe('the OpenAI request body: messages or prompt, and max_tokens, temperature, stop, seed...'), quant, ctx_size: ctxSize, threads },
     // It may pull the version into AIM_HOME and start an engine for the call: not read-only, though nothing is lost.
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
-  }, (args, extra) => answer(async () => {
-    const request = checkExecInput(args.input, 'input');
+  }, (args, extra) => {
     const progress = progressNotifications(extra);
-    const result = await execModel(await context.session(), args.model, request, {
-      quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, progress, onEvent: (event) => progress.note(event.message), signal: extra.signal,
-    });
-    return { ...result };
-  }));
+    return answer(async () => {
+      const request = checkExecInput(args.input, 'input');
+      const result = await execModel(await context.session(), args.model, request, {
+        quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, progress, onEvent: (event) => progress.note(event.message), signal: extra.signal,
+      });
+      return { ...result };
+    }, progress);
+  });
 }

@@ -43,7 +43,7 @@ describe('aim exec', () => {
     const response = JSON.parse(result.stdout);
     expect(response).toMatchObject({ object: 'chat.completion', model: 'team/tiny:v1', choices: [{ message: { role: 'assistant' }, finish_reason: 'length' }], usage: { completion_tokens: 5 } });
     expect(result.stderr).toMatch(/loaded for this request and released/);
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
     expect(await records()).toEqual([]);
   });
 
@@ -67,7 +67,7 @@ describe('aim exec', () => {
       expect(result.stderr).toMatch(/answered by deployment tiny/);
       expect(result.stderr).not.toMatch(/loading/);
       expect(JSON.parse(result.stdout)).toMatchObject({ object: 'chat.completion', model: 'team/tiny:v1' });
-      expect(await ws.json(['ps'])).toMatchObject([{ name: 'tiny', status: 'running', pid: record.pid }]);
+      expect((await ws.json(['ps'])).deployments).toMatchObject([{ name: 'tiny', status: 'running', pid: record.pid }]);
       expect(await records()).toEqual(['tiny.json']);
     } finally {
       await ws.json(['stop', 'tiny']);
@@ -89,7 +89,7 @@ describe('aim exec', () => {
     expect(result.code ?? result.signal).toMatch(/^(130|SIGINT)$/);
     while (isAlive(pid!)) await new Promise((r) => setTimeout(r, 20));
     // The record it left names a server that is gone: ps prunes it.
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
     expect(await records()).toEqual([]);
   });
 
@@ -114,7 +114,7 @@ describe('aim run NAME "prompt"', () => {
     expect(plain.stdout).not.toMatch(/^\s*\{/);
     const json = await ws.json(['run', 'team/tiny:v1', 'hello there']);
     expect(json).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: expect.any(String) } }] });
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
     expectUserError(await ws.run(['run', 'team/tiny:v1', 'hello', '--port', '8080']), /--port does not apply when aim run is given a prompt/);
   });
 });

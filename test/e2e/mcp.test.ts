@@ -198,7 +198,7 @@ describe('aim mcp as a raw JSON-RPC pipe', () => {
     server.child.kill('SIGINT');
     expect(await server.exited).toMatchObject({ signal: 'SIGINT' });
     while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await ws.json(['ps'])).toEqual([]);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
     expect(await readdir(recordsDir)).toEqual([]);
   });
 });

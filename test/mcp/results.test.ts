@@ -11,6 +11,8 @@ function extraWith(progressToken: string | undefined, sent: Sent[]): ToolExtra {
     _meta: progressToken === undefined ? undefined : { progressToken },
     sendNotification: async (notification: { params: Sent & { progressToken: string } }) => {
       expect(notification.params.progressToken).toBe(progressToken);
+      // Written a turn of the event loop later, as a pipe may: the order must still hold.
+      await new Promise((resolve) => setImmediate(resolve));
       const { progressToken: _token, ...rest } = notification.params;
       sent.push(rest);
     },
@@ -18,15 +20,17 @@ function extraWith(progressToken: string | undefined, sent: Sent[]): ToolExtra {
 }
 
 describe('progress notifications', () => {
-  it('send nothing when the client gave no progress token', () => {
+  it('send nothing when the client gave no progress token', async () => {
     const sent: Sent[] = [];
-    const task = progressNotifications(extraWith(undefined, sent)).begin('pulling', 100);
+    const sink = progressNotifications(extraWith(undefined, sent));
+    const task = sink.begin('pulling', 100);
     task.advance(100);
     task.end();
+    await sink.sent();
     expect(sent).toEqual([]);
   });
 
-  it('report a transfer at its start, at most once per percent, and at its end, never going back', () => {
+  it('report a transfer at its start, at most once per percent, and at its end, in order, never going back', async () => {
     const sent: Sent[] = [];
     const sink = progressNotifications(extraWith('t', sent));
     const task = sink.begin('pulling team/tiny', 10_000);
@@ -34,6 +38,7 @@ describe('progress notifications', () => {
     task.update!(5_000); // a resumed task's absolute count, lower than what was sent: ignored
     task.end();
     sink.note('writing manifest');
+    await sink.sent();
     expect(sent[0]).toEqual({ progress: 0, total: 10_000, message: 'pulling team/tiny' });
     expect(sent.length).toBeLessThanOrEqual(1 + 100 + 2);
     expect(sent.length).toBeGreaterThan(50);
@@ -43,11 +48,13 @@ describe('progress notifications', () => {
     expect(sent.at(-1)).toEqual({ progress: 10_000, total: 10_000, message: 'writing manifest' });
   });
 
-  it('count a resumed task from where it starts', () => {
+  it('count a resumed task from where it starts', async () => {
     const sent: Sent[] = [];
-    const task = progressNotifications(extraWith('t', sent)).begin('pulling', 1000);
+    const sink = progressNotifications(extraWith('t', sent));
+    const task = sink.begin('pulling', 1000);
     task.update!(600);
     task.advance(400);
+    await sink.sent();
     expect(sent.map((s) => s.progress)).toEqual([0, 600, 1000]);
   });
 });

@@ -57,8 +57,11 @@ export async function execModel(session: Session, text: string, request: ExecReq
   const running = (await runningDeployments(session, home)).find((d) => isInside(version.dest, d.modelPath) && quantMatches(d, quant));
   if (running) return answerFrom(running);
   const copy = await pullForServing(version, { quant, progress: options.progress, home });
+  // Sized as `aim run` would size it: the option, else the setting (flag > env > config > default).
+  const settings = session.settings();
   const response = await answerWithTemporaryEngine(copy, target.ref.model, request, {
-    model: text, ctxSize: options.ctxSize, threads: options.threads, onEvent: options.onEvent, signal: options.signal, home,
+    model: text, ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'),
+    onEvent: options.onEvent, signal: options.signal, home,
   });
   return { response, deployment: null };
 }
