@@ -77,15 +77,18 @@ describe('aim exec', () => {
   it('stops the model it loaded when interrupted while it answers, leaving no deployment', async () => {
     // A long answer (the tiny model takes seconds for it), interrupted once the engine is serving it.
     const long = JSON.stringify({ prompt: 'Once', max_tokens: 4000 });
-    const running = ws.start(['exec', 'team/tiny:v1', '--ctx-size', '4096', '--input', long]);
+    // The context comes from the setting's variable, as for `aim run`: with the default 2048 the request is refused.
+    const running = ws.start(['exec', 'team/tiny:v1', '--input', long], { env: { AIM_CTX_SIZE: '4096' } });
     let pid: number | undefined;
+    let cmdline: string[] = [];
     const result = await signalWhen(running, async () => {
       for (const file of await records()) {
         const record = JSON.parse(await readFile(join(ws.home, 'deployments', file), 'utf8').catch(() => '{}'));
-        if (record.port) pid = record.pid;
+        if (record.port) ({ pid, cmdline } = record);
       }
       return pid !== undefined;
     }, 'SIGINT');
+    expect(cmdline.join(' ')).toContain('--ctx-size 4096');
     expect(result.code ?? result.signal).toMatch(/^(130|SIGINT)$/);
     while (isAlive(pid!)) await new Promise((r) => setTimeout(r, 20));
     // The record it left names a server that is gone: ps prunes it.
