@@ -11,7 +11,7 @@ export class McpCommand extends AimCommand {
     description: 'serve aim to AI agents over the Model Context Protocol (stdio)',
     details: `
       Speaks JSON-RPC on stdin and stdout, as Claude Desktop, Cursor and other MCP clients start it. Tools:
-      list_repositories, list_models, list_versions, inspect, pull, run, ps, stop and exec, each with an input schema
+      list_repositories, list_models, list_versions, search, inspect, pull, run, ps, stop and exec, each with an input schema
       and a structured result; a failure is a tool error with the CLI's message and hint. Pulls write only inside
       --root. Ends when the client closes stdin.
     `,

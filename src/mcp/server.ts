@@ -14,7 +14,7 @@ export type { ToolContext } from './tools-models.js';
 export function createAimMcpServer(context: ToolContext): McpServer {
   const server = new McpServer({ name: 'aim', version: aimVersion() }, {
     instructions: 'aim keeps AI model versions in local folders or S3 and serves GGUF models. List with list_repositories, '
-      + 'list_models and list_versions, look at one with inspect, download with pull, serve with run (then ps, stop), '
+      + 'list_models and list_versions, find with search, look at one with inspect, download with pull, serve with run (then ps, stop), '
       + 'and ask a model one question with exec.',
   });
   registerModelTools(server, context);

@@ -1,4 +1,5 @@
-// The MCP tools over repositories: list repositories, models and versions, inspect a version, pull one into a folder.
+// The MCP tools over repositories: list repositories, models and versions, search them, inspect a version, pull one
+// into a folder.
 // Each calls the same core function as its CLI command. An agent is another party with its own ideas of where to
 // write: a pull lands only inside the folder the server was started for (--root), never through a link on the way.
 import { resolve } from 'node:path';
@@ -7,6 +8,7 @@ import * as z from 'zod';
 import { StorageError, UsageError } from '../lib/errors.js';
 import { isInside } from '../lib/path-within.js';
 import { checkModelName, checkRepoName } from '../core/format/names.js';
+import { searchCatalogs } from '../core/catalog/search.js';
 import { parseReference } from '../core/format/reference.js';
 import { listModelSummaries, listVersions, type ModelSummary } from '../core/store/model-listing.js';
 import { resolveVersion } from '../core/store/resolve.js';
@@ -87,6 +89,21 @@ export function registerModelTools(server: McpServer, context: ToolContext): voi
     const files = version.manifest.files.map((f) => ({ path: f.path, size: f.size, mode: f.mode, digest: f.digest, chunks: f.chunks.length }));
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
     return { repo: ref.repo, model: version.model, tag: version.tag ?? null, digest: version.digest, totalBytes, files, annotations: version.manifest.annotations };
+  }));
+
+  server.registerTool('search', {
+    title: 'Search models', description: 'Models of every configured repository matching a query (name, description, annotations, quantization, architecture), best first.',
+    inputSchema: {
+      query: z.string().min(1).max(256),
+      arch: z.string().max(64).optional().describe('only this GGUF architecture (llama, qwen2, ...)'),
+      quant: z.string().max(64).optional().describe('only models offering this quantization (Q4_K_M, Q8_0, ...)'),
+      max_size: z.number().int().min(0).optional().describe('only models whose newest version is at most this many bytes'),
+      repos: z.array(z.string().max(128)).max(64).optional().describe('only these repositories (default: all)'),
+    },
+    annotations: readOnly,
+  }, (args) => answer(async () => {
+    const result = await searchCatalogs(await context.session(), args.query, { arch: args.arch, quant: args.quant, maxSize: args.max_size, repos: args.repos });
+    return { ...result, hits: result.hits.map(({ repo, reference, score, match, entry }) => ({ repo, reference, score, match, ...entry })) };
   }));
 
   server.registerTool('pull', {

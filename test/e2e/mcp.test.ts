@@ -14,7 +14,7 @@ import { isAlive } from '../../src/serving/process-utils.js';
 import { CLI_PATH, createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
 
 const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
-const TOOLS = ['exec', 'inspect', 'list_models', 'list_repositories', 'list_versions', 'ps', 'pull', 'run', 'stop'];
+const TOOLS = ['exec', 'inspect', 'list_models', 'list_repositories', 'list_versions', 'ps', 'pull', 'run', 'search', 'stop'];
 
 let ws: Workspace;
 let client: Client;
@@ -85,6 +85,11 @@ describe('aim mcp over stdio with the SDK client', () => {
     expect((await ok('list_models', { repo: 'team' })).models).toEqual(all.models);
     const cliInspect = await ws.json(['inspect', 'team/tiny:v1']);
     expect(await ok('list_versions', { repo: 'team', model: 'tiny' })).toMatchObject({ versions: expect.arrayContaining([expect.objectContaining({ tag: 'v1', digest: cliInspect.digest })]) });
+    const cliSearch = await ws.json(['search', 'tiny']);
+    const found = await ok('search', { query: 'tiny' });
+    expect(found.hits).toEqual(cliSearch.hits);
+    expect(found.hits).toMatchObject([{ repo: 'team', model: 'tiny' }]);
+    expect((await ok('search', { query: 'no-such-model-anywhere' })).hits).toEqual([]);
     const inspected = await ok('inspect', { reference: 'team/tiny:v1' });
     expect(inspected).toEqual({
       repo: 'team', model: 'tiny', tag: 'v1', digest: cliInspect.digest, totalBytes: cliInspect.totalBytes, files: cliInspect.files, annotations: cliInspect.annotations,
