@@ -22,11 +22,15 @@ module.exports = {
     },
     {
       name: 'core-below-commands', comment: 'core returns data; rendering and parsing live in commands.',
-      severity: 'error', from: { path: '^src/core/' }, to: { path: '^src/(commands|cli)' },
+      severity: 'error', from: { path: '^src/core/' }, to: { path: '^src/(commands|cli|mcp)/?' },
     },
     {
       name: 'commands-through-core', comment: 'commands call core; they do not reach storage or engines directly.',
       severity: 'error', from: { path: '^src/commands/' }, to: { path: '^src/(backends|serving)/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'mcp-beside-commands', comment: 'the MCP server is a front end like the commands: it calls core, and knows no command.',
+      severity: 'error', from: { path: '^src/mcp/' }, to: { path: '^src/(commands|cli|backends/|serving/)', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'format-is-the-bottom-of-core', comment: 'formats parse and describe bytes; they know no store, transfer or engine.',

@@ -36,6 +36,8 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   installed: [() => import('./commands/installed.js')],
   update: [() => import('./commands/update.js')],
   rm: [() => import('./commands/rm.js')],
+  exec: [() => import('./commands/exec.js')],
+  mcp: [() => import('./commands/mcp.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

@@ -5,6 +5,7 @@ import { stayAttached } from '../core/serve/foreground.js';
 import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
 import { describeFit } from './subset-options.js';
+import { answerOnce } from './exec.js';
 
 export class RunCommand extends AimCommand {
   static override paths = [['run']];
@@ -20,11 +21,13 @@ export class RunCommand extends AimCommand {
     examples: [
       ['Serve a version with the embedded engine', '$0 run team/qwen2.5-7b:v1 --quant q4_k_m'],
       ['Serve the largest quantization that fits free memory', '$0 run team/qwen2.5-7b:v1 --quant auto'],
+      ['Ask once and print the answer, as `ollama run` does', '$0 run team/qwen2.5-7b:v1 "Why is the sky blue?"'],
       ['Deploy the PRD model on Kamiwaza', 'KAMIWAZA_BASE_URL=https://localhost/api $0 run qwen2.5-7b-instruct'],
     ],
   });
 
   target = Option.String({ name: 'MODEL' });
+  prompt = Option.String({ name: 'PROMPT', required: false });
   quant = Option.String('--quant', { description: 'quantization to serve, matched in GGUF file names, or `auto`: the largest that fits free memory (default: q6_k, or the only one there is)' });
   engine = Option.String('--engine', { description: 'embedded or kamiwaza (default: aim.serve.engine, else kamiwaza when a Kamiwaza URL is set)', validator: t.isEnum(['embedded', 'kamiwaza'] as const) });
   port = Option.String('--port', { description: 'port on 127.0.0.1 for the embedded engine (default: aim.serve.ports, else any free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });
@@ -43,6 +46,7 @@ export class RunCommand extends AimCommand {
   }
 
   async run(): Promise<void> {
+    if (this.prompt !== undefined) return answerOnce(this, this.prompt);
     const progress = this.progress();
     const result = await runModel(await this.session(), this.target, {
       quant: this.quant, name: this.name, select: { include: this.include, exclude: this.exclude },

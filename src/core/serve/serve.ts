@@ -8,7 +8,7 @@ import type { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
 import { hubFiles, startFromHub } from '../../serving/kamiwaza/kamiwaza-hub.js';
 import { buildCatalog, type CatalogEntry } from './catalog.js';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
-import { pickGguf, selectGgufFiles } from './gguf-pick.js';
+import { pickGguf, selectGgufFiles, type PickedGguf } from './gguf-pick.js';
 import type { GgufFacts } from '../format/gguf.js';
 import { aimHome } from '../../settings/home.js';
 import { runDir } from './deployments.js';
@@ -16,7 +16,7 @@ import { checkDeploymentName } from '../format/names.js';
 import { claimName, startRecorded } from './recorded-start.js';
 import type { ProgressSink } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../format/reference.js';
-import { fetchServedFiles } from './served-files.js';
+import { fetchServedFiles, type ServedFilesOptions } from './served-files.js';
 import { servedContext, type QuantFit } from './quant-fit.js';
 import type { PathSelection } from '../transfer/path-filter.js';
 import type { Session } from '../session.js';
@@ -47,13 +47,14 @@ export interface RunResult {
   fit?: QuantFit;
 }
 
-interface Target {
+export interface Target {
   title: string;
   entry?: CatalogEntry;
   ref?: Reference;
 }
 
-function resolveTarget(session: Session, text: string): Target {
+/** What the user named: a friendly name from the catalog (with its reference, if it maps to one) or a reference. */
+export function resolveTarget(session: Session, text: string): Target {
   const catalog = buildCatalog(session.config.models, session.config.filepath);
   const entry = catalog.get(text);
   if (entry) return { title: entry.title, entry, ref: entry.ref ? parseReference(entry.ref) : undefined };
@@ -67,6 +68,22 @@ function resolveTarget(session: Session, text: string): Target {
 }
 
 export { servingFolder } from './serving-folder.js';
+
+export interface ServingCopy {
+  /** The reference as shown and served as the model id, e.g. "team/tiny:v1". */
+  label: string;
+  picked: PickedGguf;
+  /** How --quant auto chose. */
+  fit?: QuantFit;
+}
+
+/** The GGUF file(s) a reference serves, on disk in AIM_HOME (installed, or pulled now): what run and exec hand to an engine. */
+export async function prepareServing(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServingCopy> {
+  const served = await fetchServedFiles(session, ref, quant, options);
+  const label = formatReference(ref);
+  const picked = await pickGguf(served.dest, { quant: served.quant, label }, served.candidates);
+  return { label, picked, fit: served.fit };
+}
 
 export async function runModel(session: Session, text: string, options: RunOptions = {}): Promise<RunResult> {
   const home = options.home ?? aimHome();
@@ -82,11 +99,8 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const host = settings.text('serve.host') as '127.0.0.1' | '0.0.0.0';
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
   if (!target.ref) return runFromHub(session, target, name, quant, options, home);
-  const ref = target.ref;
   const context = servedContext(settings, options.ctxSize);
-  const served = await fetchServedFiles(session, ref, quant, { home, progress: options.progress, select: options.select, context });
-  const label = formatReference(ref);
-  const picked = await pickGguf(served.dest, { quant: served.quant, label }, served.candidates);
+  const { label, picked, fit } = await prepareServing(session, target.ref, quant, { home, progress: options.progress, select: options.select, context });
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
@@ -97,7 +111,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
     initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,
     start: (checkpoint) => engine.start(spec, options.onEvent, checkpoint),
   });
-  return { record, title: target.title, facts: picked.facts, ...(served.fit ? { fit: served.fit } : {}) };
+  return { record, title: target.title, facts: picked.facts, ...(fit ? { fit } : {}) };
 }
 
 async function runFromHub(session: Session, target: Target, name: string, quant: string | undefined, options: RunOptions, home: string): Promise<RunResult> {

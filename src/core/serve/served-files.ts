@@ -26,14 +26,15 @@ export interface ServedFiles {
   fromInstalled: boolean;
 }
 
-interface Located {
+export interface Located {
   dest: string;
   digest: Digest;
   manifest: Manifest;
   installed: boolean;
 }
 
-async function locate(session: Session, ref: Reference, home: string): Promise<Located> {
+/** Where a reference's version is in AIM_HOME (installed, or where a pull puts it); nothing is pulled. */
+export async function locateServed(session: Session, ref: Reference, home: string): Promise<Located> {
   const installed = await findInstalled(home, ref);
   if (installed) {
     const manifest = await installedManifest(home, installed);
@@ -50,11 +51,13 @@ export interface ServedFilesOptions {
   select?: PathSelection;
   /** Tokens of context the engine will hold (every parallel sequence together), for --quant auto. */
   context?: number;
+  /** The version already located by the caller (exec looks for a deployment of it first). */
+  located?: Located;
 }
 
 export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
   const label = formatReference(ref);
-  const located = await locate(session, ref, options.home);
+  const located = options.located ?? (await locateServed(session, ref, options.home));
   const { dest, digest, manifest } = located;
   const selected = pathFilter(options.select ?? {});
   const files = manifest.files.filter((f) => selected(f.path));

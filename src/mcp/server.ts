@@ -1,0 +1,71 @@
+// `aim mcp`: a Model Context Protocol server over stdio, for agents (Claude Desktop, Cursor) to list, inspect, pull,
+// run and ask models through the same core functions as the CLI. stdout carries JSON-RPC and nothing else: core
+// reports through return values and progress events, and anything worth logging goes to stderr.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import { aimVersion } from '../core/version.js';
+import { registerModelTools, type ToolContext } from './tools-models.js';
+import { registerServingTools } from './tools-serving.js';
+
+export type { ToolContext } from './tools-models.js';
+
+export function createAimMcpServer(context: ToolContext): McpServer {
+  const server = new McpServer({ name: 'aim', version: aimVersion() }, {
+    instructions: 'aim keeps AI model versions in local folders or S3 and serves GGUF models. List with list_repositories, '
+      + 'list_models and list_versions, find with search, look at one with inspect, download with pull, serve with run (then ps, stop), '
+      + 'and ask a model one question with exec.',
+  });
+  registerModelTools(server, context);
+  registerServingTools(server, context);
+  return server;
+}
+
+/**
+ * Serves until the client closes stdin (or the process is interrupted: the CLI's signal handlers end it, stopping
+ * any model an exec had loaded). Calls still running when stdin closes finish and are answered first, so
+ * `echo REQUEST | aim mcp` prints its answer.
+ */
+export async function serveOverStdio(context: ToolContext, stdin: NodeJS.ReadableStream, stdout: NodeJS.WritableStream): Promise<void> {
+  const server = createAimMcpServer(context);
+  const transport = new StdioServerTransport(stdin as NodeJS.ReadStream, stdout as NodeJS.WriteStream);
+  const closed = new Promise<void>((resolve) => {
+    server.server.onclose = resolve;
+  });
+  // A line that is not JSON-RPC, say: the client is told by the protocol where it can be; the operator, on stderr.
+  server.server.onerror = (error) => process.stderr.write(`aim mcp: ${error.message}\n`);
+  await server.connect(transport);
+  await closeOnceAnswered(transport, stdin, () => void server.close());
+  await closed;
+}
+
+const isRequest = (message: JSONRPCMessage): message is JSONRPCRequest => 'method' in message && 'id' in message;
+/** A result or an error answering a request. */
+const isResponse = (message: JSONRPCMessage): message is JSONRPCResponse => !('method' in message) && 'id' in message;
+
+/** Calls `close` once stdin has ended and every request read before that has been answered. */
+async function closeOnceAnswered(transport: Transport, stdin: NodeJS.ReadableStream, close: () => void): Promise<void> {
+  const unanswered = new Set<string | number>();
+  let ended = false;
+  const closeIfDone = () => {
+    if (ended && unanswered.size === 0) close();
+  };
+  const receive = transport.onmessage!;
+  transport.onmessage = (message, extra) => {
+    if (isRequest(message)) unanswered.add(message.id);
+    receive(message, extra);
+  };
+  const send = transport.send.bind(transport);
+  transport.send = async (message, options) => {
+    await send(message, options);
+    if (isResponse(message) && message.id !== undefined) {
+      unanswered.delete(message.id);
+      closeIfDone();
+    }
+  };
+  stdin.once('end', () => {
+    ended = true;
+    closeIfDone();
+  });
+}
