@@ -38,6 +38,7 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   rm: [() => import('./commands/rm.js')],
   exec: [() => import('./commands/exec.js')],
   mcp: [() => import('./commands/mcp.js')],
+  gc: [() => import('./commands/gc.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

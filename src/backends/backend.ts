@@ -10,6 +10,8 @@ import { IntegrityError } from '../lib/errors.js';
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** When the object was last written (ms since the epoch), where a listing tells: gc's grace period reads it. */
+  modified?: number;
 }
 
 export interface Backend {

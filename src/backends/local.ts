@@ -136,7 +136,7 @@ export class LocalBackend implements Backend, DeferredSync {
         if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(key, prefix);
       } else if (entry.isFile() && !isTempName(entry.name) && key.startsWith(prefix)) {
         const info = await lstat(join(folder, entry.name)).catch(() => undefined);
-        if (info?.isFile()) yield { key, size: info.size };
+        if (info?.isFile()) yield { key, size: info.size, modified: info.mtimeMs };
       }
     }
   }

@@ -5,12 +5,13 @@ import { EnvReader } from './env-reader.js';
 
 /** The steps of a push's write order at which AIM_TEST_STOP_AFTER can end the process. */
 export const PUSH_STEPS = ['pending', 'pack', 'index', 'keys', 'map', 'manifest'] as const;
-export type PushStep = (typeof PUSH_STEPS)[number];
+export const GC_STEPS = ['gc-marked', 'gc-repacked', 'gc-maps', 'gc-index', 'gc-packs', 'gc-manifests'] as const;
+export type PushStep = (typeof PUSH_STEPS)[number] | (typeof GC_STEPS)[number];
 
 /** AIM_TEST_STOP_AFTER=<step>: the push ends itself with SIGKILL right after that step. Unset in normal use. */
 export function testStopAfter(env: NodeJS.ProcessEnv = process.env): PushStep | undefined {
   const reader = new EnvReader(env);
-  const step = reader.choice('AIM_TEST_STOP_AFTER', PUSH_STEPS);
+  const step = reader.choice('AIM_TEST_STOP_AFTER', [...PUSH_STEPS, ...GC_STEPS]);
   reader.check('AIM_TEST_STOP_AFTER is for the test suite only');
   return step;
 }

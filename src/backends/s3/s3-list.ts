@@ -38,7 +38,7 @@ export async function* listObjects(request: ListRequest): AsyncIterable<ObjectIn
     const contents = page.Contents ?? [];
     for (const item of contents) {
       if (!item.Key?.startsWith(root) || item.Key.endsWith('/')) continue; // folder markers of S3 consoles
-      yield { key: item.Key.slice(root.length), size: item.Size ?? 0 };
+      yield { key: item.Key.slice(root.length), size: item.Size ?? 0, modified: item.LastModified?.getTime() };
     }
     if (!page.IsTruncated) return;
     emptyPages = contents.length === 0 ? emptyPages + 1 : 0;

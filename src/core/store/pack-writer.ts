@@ -92,18 +92,20 @@ export class PackWriter {
 
   /**
    * Uploads what is left, then writes the index shards naming every pack of this push (and those it adopted), then
-   * the key objects of their key chunks. Index files are only ever added: no push rewrites or deletes one.
+   * the key objects of their key chunks; returns the shards. Index files are only ever added by a push (gc replaces
+   * those naming packs it removes).
    */
-  async finish(): Promise<void> {
+  async finish(): Promise<Array<{ id: string; packs: Map<string, PackEntry[]> }>> {
     await this.uploads.room();
     this.seal();
     await this.uploads.drain();
-    if (this.stored.size === 0) return;
+    if (this.stored.size === 0) return [];
     await this.syncStored();
     const shards = await writeIndexShards(this.backend, this.stored);
     stopHereInTests('index');
     await writeKeyObjects(this.backend, shards);
     stopHereInTests('keys');
+    return shards;
   }
 
   /**

@@ -44,6 +44,7 @@ export class PushLocations implements ChunkLocations {
   private readonly keysInFlight = new Set<Promise<void>>();
   private readonly shards = new Set<string>();
   private shardReads: Promise<void> = Promise.resolve();
+  private avoided: ReadonlySet<string> = new Set();
   constructor(
     private readonly repo: Repository,
     private readonly model: string,
@@ -58,7 +59,13 @@ export class PushLocations implements ChunkLocations {
   }
 
   lookup(digest: Digest): PackedChunk | undefined {
-    return this.chunks.get(digest) ?? this.wholeIndex?.lookup(digest);
+    const found = this.chunks.get(digest) ?? this.wholeIndex?.lookup(digest);
+    return found && this.avoided.has(found.pack) ? undefined : found;
+  }
+
+  /** Packs a gc may be removing: a chunk found only there is stored again. */
+  avoid(packs: ReadonlySet<string>): void {
+    this.avoided = packs;
   }
 
   /**

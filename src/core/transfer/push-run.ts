@@ -36,6 +36,8 @@ export interface PushRunOptions {
   note: (message: string) => void;
   task: ProgressTask;
   concurrency: number;
+  /** Packs a gc may be removing (gc-records.ts): never deduped against. */
+  avoid?: ReadonlySet<string>;
 }
 
 export function startPushRun(repo: Repository, options: PushRunOptions): PushRun {
@@ -44,6 +46,7 @@ export function startPushRun(repo: Repository, options: PushRunOptions): PushRun
   const counters: TransferCounters = { bytesTransferred: 0, bytesSkipped: 0, chunks: 0, seen: new Set() };
   const bigFiles = lazily(() => ChunkingWorker.create(chunker));
   const locations = options.format === PACKED_FORMAT ? new PushLocations(repo, options.model, options.note) : undefined;
+  if (options.avoid) locations?.avoid(options.avoid);
   const packs = locations ? packOpener(repo, locations) : undefined;
   const context: PushFileContext = {
     chunker,

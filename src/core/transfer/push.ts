@@ -1,5 +1,4 @@
 import type { Digest } from '../format/digest.js';
-import { ConflictError } from '../../lib/errors.js';
 import { encodeManifest, MANIFEST_MEDIA_TYPE, manifestDigest, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { pushFile, reuseCachedFile, type PushFileContext } from './push-file.js';
@@ -7,13 +6,15 @@ import { locationMapKey, writeLocationMap } from '../store/locations.js';
 import { stopHereInTests } from '../store/test-stop.js';
 import { startPushRun, type PushRun } from './push-run.js';
 import { StatCache, type CachedFile } from './stat-cache.js';
-import { Repository } from '../store/repository.js';
+import { PACKED_FORMAT, Repository } from '../store/repository.js';
 import { FilePrefetch } from './prefetch.js';
 import { refreshIndex } from '../store/repo-index.js';
 import { checkRequirements } from '../catalog/requirements.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
+import { checkNoGcRemoved, RemovalRaceError } from '../gc/gc-race.js';
+import { condemnedPacks, readGcRecords } from '../gc/gc-records.js';
 
 // push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write (packed
 // repositories) the pending record, the packs, the index shards, the key objects and the version's location map,
@@ -62,6 +63,7 @@ async function commitVersion(
   run: PushRun,
   removals: string | undefined,
   progress: ProgressSink,
+  gcSeen: ReadonlySet<string>,
 ): Promise<{ digest: Digest; tagOutcome: TagOutcome }> {
   const manifest: Manifest = {
     schemaVersion: 1,
@@ -86,6 +88,8 @@ async function commitVersion(
     size: totalBytes,
     files: files.length,
   }, options.force ?? false);
+  const locations = run.context.locations;
+  if (locations) await checkNoGcRemoved(repo, digest, manifest, gcSeen, (chunk) => locations.lookup(chunk));
   // Even when the tags were already in place: a first run may have stopped before this step.
   await refreshIndex(repo, options.model, { known: { digest, manifest }, note: (message) => progress.note(message) });
   await run.settle();
@@ -134,12 +138,24 @@ async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, ma
 async function refuseAfterRemoval(repo: Repository, digest: Digest, atStart: string | undefined): Promise<void> {
   if ((await repo.removalMark()) === atStart) return;
   await repo.backend.delete(locationMapKey(digest)).catch(() => undefined);
-  throw new ConflictError(`chunks were removed from ${repo.name} (\`aim verify --repair\`) while this version was pushed`, {
+  throw new RemovalRaceError(`chunks were removed from ${repo.name} (\`aim verify --repair\` or \`aim gc\`) while this version was pushed`, {
     hint: 'push it again: what was sent is kept, and the next push checks again what the repository holds',
   });
 }
 
+/** Retries a push that lost a race with a gc or repair: the rerun sends only what was removed. */
 export async function push(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pushOnce(repo, source, options);
+    } catch (error) {
+      if (!(error instanceof RemovalRaceError) || attempt === 3) throw error;
+      (options.progress ?? silentProgress).note(`${error.message}: pushing again`);
+    }
+  }
+}
+
+async function pushOnce(repo: Repository, source: string, options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const progress = options.progress ?? silentProgress;
   await repo.backend.probe('write');
@@ -148,17 +164,19 @@ export async function push(repo: Repository, source: string, options: PushOption
   await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const cache = await StatCache.open(repo.location, metadata.chunking);
+  // The gc records before the removal mark: a gc writes its record first (gc-records.ts).
+  const gcRecords = metadata.format === PACKED_FORMAT ? await readGcRecords(repo.backend) : [];
   const removals = await repo.removalMark();
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const note = (message: string): void => progress.note(message);
-  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, concurrency: options.concurrency ?? repo.concurrency });
+  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, concurrency: options.concurrency ?? repo.concurrency, avoid: condemnedPacks(gcRecords) });
   const manifestFiles = await storeFiles(repo, files, run, cache, options.rehash).finally(async () => {
     task.end();
     await run.close();
   });
   let committed: Awaited<ReturnType<typeof commitVersion>>;
   try {
-    committed = await commitVersion(repo, options, files, manifestFiles, run, removals, progress);
+    committed = await commitVersion(repo, options, files, manifestFiles, run, removals, progress, new Set(gcRecords.map((r) => r.key)));
     cache.committed(committed.digest, removals);
   } finally {
     await cache.save();

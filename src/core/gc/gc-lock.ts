@@ -1,0 +1,46 @@
+import { hostname } from 'node:os';
+import * as v from 'valibot';
+import type { Backend } from '../../backends/backend.js';
+import { ConflictError } from '../../lib/errors.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
+import { parseJsonOrUndefined, timestamp, type Format } from '../format/schemas/parse.js';
+import { getBounded } from '../store/bounded-read.js';
+
+// One gc at a time, as git's gc.pid: `gc/lock` names the host and process holding it. A lock left by a gc that was
+// killed on this host (its process is gone) is taken over; one from another host is trusted for STALE_MS.
+
+const LOCK_KEY = 'gc/lock';
+const LOCK_FORMAT: Format = { what: 'gc lock', maxBytes: 4096, hint: 'delete it if no gc is running' };
+const lockSchema = v.object({ host: v.string(), pid: v.pipe(v.number(), v.integer()), startedAt: timestamp });
+const STALE_MS = 12 * 60 * 60 * 1000;
+
+export interface GcLock {
+  /** True when a lock left by a killed gc was taken over. */
+  tookOver: boolean;
+  release(): Promise<void>;
+}
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export async function acquireGcLock(backend: Backend, repoName: string): Promise<GcLock> {
+  const body = Buffer.from(`${JSON.stringify({ host: hostname(), pid: process.pid, startedAt: new Date().toISOString() })}\n`);
+  const release = async (): Promise<void> => backend.delete(LOCK_KEY);
+  if (await backend.putIfAbsent(LOCK_KEY, body)) return { tookOver: false, release };
+  const bytes = await getBounded(backend, LOCK_KEY, LOCK_FORMAT, `${LOCK_KEY} in ${backend.location}`).catch(undefinedIfNotFound);
+  const holder = parseJsonOrUndefined(lockSchema, bytes, LOCK_FORMAT);
+  const stale = !holder || (holder.host === hostname() ? processGone(holder.pid) : Date.now() - Date.parse(holder.startedAt) > STALE_MS);
+  if (!stale) {
+    throw new ConflictError(`another aim gc is running on ${repoName} (host ${holder.host}, pid ${holder.pid}, since ${holder.startedAt})`, {
+      hint: `wait for it to finish; if it was killed on another machine, delete ${LOCK_KEY} in ${backend.location}`,
+    });
+  }
+  await backend.put(LOCK_KEY, body);
+  return { tookOver: true, release };
+}
