@@ -39,6 +39,8 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   exec: [() => import('./commands/exec.js')],
   mcp: [() => import('./commands/mcp.js')],
   gc: [() => import('./commands/gc.js')],
+  tag: [() => import('./commands/tag.js')],
+  untag: [() => import('./commands/untag.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

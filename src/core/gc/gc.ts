@@ -4,14 +4,14 @@ import type { Digest } from '../format/digest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { manifestKey, PACKED_FORMAT, Repository } from '../store/repository.js';
 import { packKey, type PackedChunk } from '../store/packs.js';
-import { deletePendingRecords } from '../store/pending.js';
+import { deletePendingRecords, newPushId } from '../store/pending.js';
 import { stopHereInTests } from '../store/test-stop.js';
 import { fixLocationMaps } from './gc-maps.js';
 import { acquireGcLock } from './gc-lock.js';
 import { deleteExpiredGcRecords, writeGcRecord } from './gc-records.js';
 import { replaceIndexFiles } from './index-rewrite.js';
 import { planGc, type GcPlan } from './plan.js';
-import { repackLive, type Repacked } from './repack.js';
+import { repackLive } from './repack.js';
 import { surveyRepository, type Survey } from './survey.js';
 
 // aim gc: removes what no root reaches (roots.ts), repacking packs partly alive (plan.ts). The write order keeps a
@@ -85,36 +85,51 @@ export async function gc(repo: Repository, options: GcOptions): Promise<GcResult
   }
   const progress = options.progress ?? silentProgress;
   progress.note(`looking at everything in ${repo.name}`);
-  const survey = await surveyRepository(repo, options.graceMs);
-  const plan = planGc(survey, options);
-  if (!options.yes) return summary(repo, plan, true, { problems: survey.roots.problems });
-  refuseOnProblems(repo, survey);
-  if (nothingToRemove(plan)) return summary(repo, plan, false);
+  if (!options.yes) {
+    const survey = await surveyRepository(repo, options.graceMs);
+    return summary(repo, planGc(survey, options), true, { problems: survey.roots.problems });
+  }
   await repo.backend.probe('write');
-  const lock = await acquireGcLock(repo.backend, repo.name);
+  const pushId = newPushId();
+  const lock = await acquireGcLock(repo.backend, repo.name, pushId);
   try {
     if (!lock.tookOver && Repository.removalUnderWay(await repo.removalMark())) {
       throw new UsageError(`a repair of ${repo.name} (\`aim verify --repair\`) is under way`, { hint: 'run gc once it has finished' });
     }
-    return await collect(repo, plan, options, progress);
+    const abandoned = new Set(lock.previousPushId ? [lock.previousPushId] : []);
+    return await collect(repo, { ...options, pushId, abandoned }, progress);
   } finally {
     await lock.release();
   }
 }
 
-async function collect(repo: Repository, first: GcPlan, options: GcOptions, progress: ProgressSink): Promise<GcResult> {
+interface Run extends GcOptions {
+  /** The push id of the packs this gc writes. */
+  pushId: string;
+  /** A killed gc's push id: its pending record protects nothing, and goes at the end. */
+  abandoned: ReadonlySet<string>;
+}
+
+async function collect(repo: Repository, run: Run, progress: ProgressSink): Promise<GcResult> {
   const backend = repo.backend;
+  const firstSurvey = await surveyRepository(repo, run.graceMs, run.abandoned);
+  refuseOnProblems(repo, firstSurvey);
+  const first = planGc(firstSurvey, run);
+  if (nothingToRemove(first)) {
+    await deletePendingRecords(backend, run.abandoned);
+    return summary(repo, first, false);
+  }
   const condemned = new Set([...first.deletePacks, ...first.repackPacks].map((p) => p.id));
   await writeGcRecord(backend, condemned);
   await repo.markRemovals('started');
   stopHereInTests('gc-marked');
   // Again, now that every push starting from here avoids those packs: a version committed since the first look
   // keeps what it names.
-  const survey = await surveyRepository(repo, options.graceMs);
+  const survey = await surveyRepository(repo, run.graceMs, run.abandoned);
   refuseOnProblems(repo, survey);
-  const plan = planGc(survey, { ...options, allowed: condemned });
+  const plan = planGc(survey, { ...run, allowed: condemned });
   const task = progress.begin(`repacking ${plan.repackPacks.length} pack(s)`, plan.bytes.copied);
-  const repacked = await repackLive(backend, plan.repackPacks, task).finally(() => task.end());
+  const repacked = await repackLive(backend, plan.repackPacks, run.pushId, task).finally(() => task.end());
   stopHereInTests('gc-repacked');
   const removed = new Set([...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !repacked.damaged.has(id)));
   const locate = (chunk: Digest): PackedChunk | undefined => {
@@ -130,7 +145,7 @@ async function collect(repo: Repository, first: GcPlan, options: GcOptions, prog
   stopHereInTests('gc-packs');
   await forEachConcurrently(plan.deleteManifests, 8, (digest) => backend.delete(manifestKey(digest)));
   stopHereInTests('gc-manifests');
-  await finishUp(repo, repacked);
+  await finishUp(repo, [run.pushId, ...run.abandoned]);
   return summary(repo, plan, false, {
     packs: { deleted: plan.deletePacks.length, repacked: plan.repackPacks.length - repacked.damaged.size, kept: plan.keptPacks, written: repacked.packsWritten },
     maps,
@@ -140,8 +155,8 @@ async function collect(repo: Repository, first: GcPlan, options: GcOptions, prog
   });
 }
 
-async function finishUp(repo: Repository, repacked: Repacked): Promise<void> {
-  await deletePendingRecords(repo.backend, [repacked.pushId]);
+async function finishUp(repo: Repository, pendingIds: string[]): Promise<void> {
+  await deletePendingRecords(repo.backend, pendingIds);
   await repo.markRemovals('done');
   await deleteExpiredGcRecords(repo.backend).catch(() => undefined);
 }

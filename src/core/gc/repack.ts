@@ -4,7 +4,6 @@ import { digestOf, type Digest } from '../format/digest.js';
 import type { ProgressTask } from '../progress.js';
 import { PackWriter } from '../store/pack-writer.js';
 import { packKey, type PackedChunk, type PackEntry } from '../store/packs.js';
-import { newPushId } from '../store/pending.js';
 import type { PackVerdict } from './plan.js';
 
 // Repacking copies the live chunks of partly alive packs into new packs, as a push stores chunks: a pending record
@@ -19,8 +18,6 @@ export interface Repacked {
   /** Where each copied chunk is now. */
   moved: Map<Digest, PackedChunk>;
   shards: Array<{ id: string; packs: Map<string, PackEntry[]> }>;
-  /** The gc's own push id: its pending record is deleted once nothing names the old packs. */
-  pushId: string;
   /** Packs with a live chunk that is missing or damaged: kept. */
   damaged: Set<string>;
   packsWritten: number;
@@ -51,7 +48,7 @@ async function copyPack(backend: Backend, pack: PackVerdict, writer: PackWriter,
   }
 }
 
-export async function repackLive(backend: Backend, packs: PackVerdict[], task: ProgressTask): Promise<Repacked> {
+export async function repackLive(backend: Backend, packs: PackVerdict[], pushId: string, task: ProgressTask): Promise<Repacked> {
   const moved = new Map<Digest, PackedChunk>();
   let packsWritten = 0;
   let bytesWritten = 0;
@@ -64,12 +61,12 @@ export async function repackLive(backend: Backend, packs: PackVerdict[], task: P
       }
     },
   };
-  const writer = new PackWriter(backend, listener, newPushId());
+  const writer = new PackWriter(backend, listener, pushId);
   const damaged = new Set<string>();
   for (const pack of packs) {
     await copyPack(backend, pack, writer, damaged);
     task.advance(pack.liveBytes);
   }
   const shards = await writer.finish();
-  return { moved, shards, pushId: writer.pushId, damaged, packsWritten, bytesWritten };
+  return { moved, shards, damaged, packsWritten, bytesWritten };
 }

@@ -43,7 +43,8 @@ async function listMatching(backend: Backend, prefix: string, pattern: RegExp): 
 
 const byDigest = (listed: Map<string, Listed>): Map<Digest, Listed> => new Map([...listed].map(([hex, info]) => [digestFromHex(hex), info]));
 
-export async function surveyRepository(repo: Repository, graceMs: number): Promise<Survey> {
+/** `abandoned`: push ids whose pending records protect nothing (a killed gc's own). */
+export async function surveyRepository(repo: Repository, graceMs: number, abandoned: ReadonlySet<string> = new Set()): Promise<Survey> {
   const now = Date.now();
   const young = (listed: Listed): boolean => (listed.modified === undefined ? graceMs > 0 : now - listed.modified < graceMs);
   const backend = repo.backend;
@@ -54,7 +55,7 @@ export async function surveyRepository(repo: Repository, graceMs: number): Promi
   // it only after its shards name the pack, so each listed pack is either still pending or indexed below. And a
   // push's shards are written before its manifest, so every root's chunks are named too.
   const packs = await listMatching(backend, 'packs/', PACK_KEY);
-  const pending = new Set((await listMatching(backend, 'pending/', PENDING_KEY)).keys());
+  const pending = new Set([...(await listMatching(backend, 'pending/', PENDING_KEY)).keys()].filter((id) => !abandoned.has(id)));
   const index = await PackIndex.load(backend);
   const maps = byDigest(await listMatching(backend, 'locations/', MAP_KEY));
   return { roots, index, packs, pending, manifests, maps, young };

@@ -13,7 +13,8 @@ import { tagKey, type Repository, type TagRecord } from './repository.js';
 
 export type TagOutcome = 'created' | 'unchanged' | 'moved';
 
-async function writeTag(repo: Repository, model: string, tag: string, record: TagRecord, force: boolean): Promise<TagOutcome> {
+/** One tag, with the compare-and-swap of a push; `latest` is not touched (aim tag). */
+export async function writeTag(repo: Repository, model: string, tag: string, record: TagRecord, force: boolean): Promise<TagOutcome> {
   const backend = repo.backend;
   const key = tagKey(model, tag);
   const body = Buffer.from(`${JSON.stringify(record, null, 2)}\n`);
