@@ -41,6 +41,7 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   gc: [() => import('./commands/gc.js')],
   tag: [() => import('./commands/tag.js')],
   untag: [() => import('./commands/untag.js')],
+  copy: [() => import('./commands/copy.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {
