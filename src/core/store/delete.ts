@@ -36,10 +36,12 @@ export async function deleteVersion(repo: Repository, model: string, tag: string
   if (tag !== DEFAULT_TAG && record !== 'unreadable') {
     const latest = await tagRecord(repo, model, DEFAULT_TAG);
     if (latest !== 'unreadable' && latest?.digest === record.digest) {
-      const remaining = (await readableTags(repo, model, problems)).filter((t) => t.tag !== DEFAULT_TAG && t.digest !== record.digest);
-      const newest = remaining.at(-1);
-      if (newest) await repo.putTag(model, DEFAULT_TAG, { digest: newest.digest, pushedAt: newest.pushedAt, size: newest.size, files: newest.files });
-      else {
+      const others = (await readableTags(repo, model, problems)).filter((t) => t.tag !== DEFAULT_TAG);
+      // Another tag still names the version (`aim tag` gave it a second name): `latest` stays.
+      const stillNamed = others.some((t) => t.digest === record.digest);
+      const newest = others.filter((t) => t.digest !== record.digest).at(-1);
+      if (!stillNamed && newest) await repo.putTag(model, DEFAULT_TAG, { digest: newest.digest, pushedAt: newest.pushedAt, size: newest.size, files: newest.files });
+      else if (!stillNamed) {
         await repo.deleteTag(model, DEFAULT_TAG);
         deleted.push(DEFAULT_TAG);
       }
