@@ -85,6 +85,16 @@ export function runBackendConformance(name: string, open: () => Promise<BackendU
       expect((await collect(backend.list('nothing-here/'))).size).toBe(0);
     });
 
+    it('lists each object with when it was written (gc\'s grace period reads it)', async () => {
+      const before = Date.now();
+      await backend.put('dated/x', Buffer.from('x'));
+      const listed = [];
+      for await (const info of backend.list('dated/')) listed.push(info);
+      expect(listed).toHaveLength(1);
+      // Whole seconds on S3 (Last-Modified), and a server's clock may differ a little from ours.
+      expect(Math.abs(listed[0]!.modified! - before)).toBeLessThan(60_000);
+    });
+
     it('deletes, and deleting a missing key is fine', async () => {
       await backend.put('del/x', Buffer.from('x'));
       await backend.delete('del/x');

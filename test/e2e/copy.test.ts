@@ -3,6 +3,7 @@
 // version keeps its digest, a copy killed after its first pack resumes without sending that pack again, a
 // destination tag naming other content is refused, and every copied tag pulls back byte for byte.
 import { randomUUID } from 'node:crypto';
+import { open, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3/s3.js';
 import { deriveFile, generateModel, spreadChanges } from '../../fixtures/generate-model.js';
@@ -94,5 +95,29 @@ describe.each(s3Servers())('aim copy between a folder and $name', (server) => {
     const forced = await ws.json(['copy', 'a/m:v1', 's/m:v2', '--force']);
     expect(forced.versions[0].tags).toEqual([{ tag: 'v2', outcome: 'moved' }]);
     expect(forced.bytesMoved).toBe(0);
+  });
+});
+
+describe('aim copy checks every chunk as it reads it', () => {
+  it('a damaged chunk in the source stops the copy with one plain line, and the destination gets no tag', async () => {
+    const ws = await createWorkspace((dir) => ({
+      a: { type: 'local', path: `${dir}/a`, packs: true },
+      b: { type: 'local', path: `${dir}/b`, packs: true },
+    }));
+    try {
+      await generateModel(ws.path('v1'), { files: [{ path: 'w.bin', size: 3 * MiB }], seed: 'damaged' });
+      await ws.json(['push', 'a/m:v1', ws.path('v1')]);
+      const [folder] = await readdir(ws.path('a', 'packs'));
+      const [pack] = await readdir(ws.path('a', 'packs', folder!));
+      const file = await open(ws.path('a', 'packs', folder!, pack!), 'r+');
+      await file.write(Buffer.from('X'), 0, 1, 100); // inside the first chunk, which starts the pack
+      await file.close();
+      const failed = await ws.run(['copy', 'a/m:v1', 'b']);
+      expectUserError(failed, /corrupt in repository a/);
+      expect(failed.code).toBe(4);
+      expect((await ws.run(['inspect', 'b/m:v1'])).code).toBe(3);
+    } finally {
+      await ws.cleanup();
+    }
   });
 });
