@@ -2,12 +2,12 @@
 // other version uses (measured from the packs on disk), every remaining tag verifies and pulls the same files, a dry
 // run and the default grace period remove nothing, and a gc killed after each step of its write order leaves a
 // repository that verifies, which a rerun then cleans.
-import { cp, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { GC_STEPS } from '../../src/settings/test-hooks.js';
-import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, type Workspace } from '../helpers/cli.js';
 import { chunksOf, packChunkBytes, snapshot, sumSizes, taggedDigests } from '../helpers/repo-files.js';
 
 const MiB = 1024 * 1024;
@@ -102,4 +102,26 @@ describe('aim gc (local folder)', () => {
     await expectEveryTagPulls();
     expect(await packChunkBytes(repo())).toBe(sumSizes(await chunksOf(repo(), await taggedDigests(repo()))));
   });
+
+  it('a tag that does not read stops --yes with one plain line, removing nothing', async () => {
+    await fresh();
+    await writeFile(join(repo(), 'models', 'm', 'tags', 'broken'), 'not a tag');
+    const before = await snapshot(repo());
+    const refused = await ws.run(['gc', 'r', '--yes', ...NOW]);
+    expectUserError(refused, /gc cannot tell what models\/m\/tags\/broken/);
+    expect(refused.code).toBe(4);
+    expect(await snapshot(repo())).toEqual(before);
+  });
+
+  it('planted garbage under gc/ (a record, the lock) costs nothing: gc and push go on', async () => {
+    await fresh();
+    await mkdir(join(repo(), 'gc'), { recursive: true });
+    await writeFile(join(repo(), 'gc', '0123456789abcdef.json'), '{"format":1,"packs":"nope"}');
+    await writeFile(join(repo(), 'gc', 'lock'), Buffer.alloc(10_000, 7));
+    const done = await ws.json(['gc', 'r', '--yes', ...NOW]);
+    expect(done.bytes.reclaimed).toBeGreaterThan(onlyV1 - 1);
+    await ws.json(['push', 'r/m:v3', ws.path('v2')]);
+    await expectEveryTagPulls();
+  });
 });
+

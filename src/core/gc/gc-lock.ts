@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import * as v from 'valibot';
 import type { Backend } from '../../backends/backend.js';
-import { ConflictError } from '../../lib/errors.js';
+import { ConflictError, IntegrityError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { parseJsonOrUndefined, timestamp, type Format } from '../format/schemas/parse.js';
 import { getBounded } from '../store/bounded-read.js';
@@ -37,7 +37,10 @@ export async function acquireGcLock(backend: Backend, repoName: string, pushId: 
   const body = Buffer.from(`${JSON.stringify({ host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), pushId })}\n`);
   const release = async (): Promise<void> => backend.delete(LOCK_KEY);
   if (await backend.putIfAbsent(LOCK_KEY, body)) return { tookOver: false, release };
-  const bytes = await getBounded(backend, LOCK_KEY, LOCK_FORMAT, `${LOCK_KEY} in ${backend.location}`).catch(undefinedIfNotFound);
+  // A lock that does not read is no gc's (a gc writes it in one atomic put): taken over like a stale one.
+  const bytes = await getBounded(backend, LOCK_KEY, LOCK_FORMAT, `${LOCK_KEY} in ${backend.location}`).catch((error: unknown) =>
+    error instanceof IntegrityError ? undefined : undefinedIfNotFound(error),
+  );
   const holder = parseJsonOrUndefined(lockSchema, bytes, LOCK_FORMAT);
   const stale = !holder || (holder.host === hostname() ? processGone(holder.pid) : Date.now() - Date.parse(holder.startedAt) > STALE_MS);
   if (!stale) {
