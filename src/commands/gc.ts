@@ -52,11 +52,11 @@ export class GcCommand extends AimCommand {
       progress: this.progress(),
     });
     this.warnAbout(result.problems);
-    this.report(result, () => describe(result, this.maxUnused));
+    this.report(result, () => describe(result, this.grace, this.maxUnused));
   }
 }
 
-function describe(result: GcResult, maxUnused: string): string {
+function describe(result: GcResult, grace: string, maxUnused: string): string {
   const { packs, bytes } = result;
   const verb = result.dryRun ? 'would remove' : 'removed';
   const lines = [
@@ -66,6 +66,9 @@ function describe(result: GcResult, maxUnused: string): string {
     `  index:      ${result.indexFiles} file(s) replaced`,
     `  left:       ${formatBytes(bytes.unusedLeft)} of unused chunks in packs kept (--max-unused ${maxUnused})`,
   ];
+  if (result.young.packs + result.young.manifests > 0) {
+    lines.push(`  too new:    ${result.young.packs} pack(s) and ${result.young.manifests} manifest(s) younger than --grace ${grace}: left alone`);
+  }
   if (result.damagedPacks.length) lines.push(`  kept ${result.damagedPacks.length} pack(s) with a damaged live chunk: run \`aim verify ${result.repo}\``);
   if (result.dryRun && result.problems.length) lines.push(`  ${result.problems.length} tag(s) or manifest(s) do not read: --yes refuses until they are fixed`);
   return lines.join('\n');

@@ -43,6 +43,8 @@ export interface GcResult {
   indexFiles: number;
   keyObjects: number;
   bytes: GcPlan['bytes'] & { written: number };
+  /** Left alone for being younger than --grace. */
+  young: GcPlan['young'];
   /** Packs kept because a live chunk in them is missing or damaged (`aim verify` names it). */
   damagedPacks: string[];
   /** Tags, models or manifests that do not read: with any, `--yes` removes nothing. */
@@ -59,6 +61,7 @@ function summary(repo: Repository, plan: GcPlan, dryRun: boolean, done?: Partial
     indexFiles: plan.indexFiles.length,
     keyObjects: 0,
     bytes: { ...plan.bytes, written: 0 },
+    young: plan.young,
     damagedPacks: [],
     problems: [],
     ...done,

@@ -29,6 +29,8 @@ export interface GcPlan {
   deleteMaps: Digest[];
   /** Index files naming a pack that goes: each is replaced by one without it. */
   indexFiles: string[];
+  /** Packs and manifests left alone for being younger than the grace period. */
+  young: { packs: number; manifests: number };
   /** Where each live chunk is kept, before any repack. */
   homes: Map<Digest, PackedChunk>;
   bytes: { deleted: number; repacked: number; copied: number; manifests: number; maps: number; reclaimed: number; unusedLeft: number };
@@ -67,20 +69,21 @@ export function planGc(survey: Survey, options: PlanOptions): GcPlan {
   const live = liveChunks(survey.roots.versions.values());
   const { entries, homes } = packContents(survey, live);
   const deletePacks: PackVerdict[] = [];
-  const partial: PackVerdict[] = [];
+  const partial: Array<PackVerdict & { mayGo: boolean }> = [];
   let keptPacks = 0;
   let keptBytes = 0;
   for (const [id, info] of survey.packs) {
-    const protectedPack = survey.young(info) || survey.pending.has(id.slice(0, 16)) || (options.allowed && !options.allowed.has(id));
+    const judged = !survey.young(info) && !survey.pending.has(id.slice(0, 16));
+    const mayGo = judged && (!options.allowed || options.allowed.has(id));
     const liveEntries = liveIn(id, entries.get(id) ?? [], homes);
     const liveBytes = liveEntries.reduce((sum, e) => sum + e.size, 0);
     const chunkArea = (entries.get(id) ?? []).reduce((end, e) => Math.max(end, e.offset + e.size), 0);
     const verdict = { id, size: info.size, live: liveEntries, liveBytes, unused: Math.max(0, chunkArea - liveBytes) };
-    if (!protectedPack && liveEntries.length === 0) deletePacks.push(verdict);
+    if (mayGo && liveEntries.length === 0) deletePacks.push(verdict);
     else {
       keptPacks++;
       keptBytes += info.size;
-      if (!protectedPack) partial.push(verdict);
+      if (judged) partial.push({ ...verdict, mayGo });
     }
   }
   const repackPacks = chooseRepacks(partial, keptBytes, options.maxUnusedPercent);
@@ -99,22 +102,26 @@ export function planGc(survey: Survey, options: PlanOptions): GcPlan {
     manifests: deleteManifests.reduce((total, d) => total + survey.manifests.get(d)!.size, 0),
     maps: deleteMaps.reduce((total, d) => total + survey.maps.get(d)!.size, 0),
     reclaimed: 0,
-    unusedLeft: sum(partial.filter((p) => !repackPacks.includes(p)), (p) => p.unused),
+    unusedLeft: sum(partial.filter((p) => !repackPacks.some((r) => r.id === p.id)), (p) => p.unused),
   };
   bytes.reclaimed = bytes.deleted + bytes.repacked - bytes.copied + bytes.manifests + bytes.maps;
-  return { deletePacks, repackPacks, keptPacks, deleteManifests, deleteMaps, indexFiles, homes, bytes };
+  const young = {
+    packs: [...survey.packs.values()].filter((info) => survey.young(info)).length,
+    manifests: [...survey.manifests.values()].filter((info) => survey.young(info)).length,
+  };
+  return { deletePacks, repackPacks, keptPacks, deleteManifests, deleteMaps, indexFiles, young, homes, bytes };
 }
 
 /**
  * The partly alive packs to repack, most waste first, until the waste left is at most `maxUnusedPercent` of what the
  * repository's packs then hold.
  */
-function chooseRepacks(partial: PackVerdict[], keptBytes: number, maxUnusedPercent: number): PackVerdict[] {
-  const byWaste = partial.filter((p) => p.unused > 0).sort((a, b) => b.unused - a.unused);
-  let unused = byWaste.reduce((total, p) => total + p.unused, 0);
+function chooseRepacks(partial: Array<PackVerdict & { mayGo: boolean }>, keptBytes: number, maxUnusedPercent: number): PackVerdict[] {
+  let unused = partial.reduce((total, p) => total + p.unused, 0);
+  const byWaste = partial.filter((p) => p.mayGo && p.unused > 0).sort((a, b) => b.unused - a.unused);
   let total = keptBytes;
   const chosen: PackVerdict[] = [];
-  for (const pack of byWaste) {
+  for (const { mayGo: _, ...pack } of byWaste) {
     if (unused <= (maxUnusedPercent / 100) * total) break;
     chosen.push(pack);
     unused -= pack.unused;
