@@ -101,6 +101,7 @@ describe('aim gc (local folder)', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     await expectEveryTagPulls();
     expect(await packChunkBytes(repo())).toBe(sumSizes(await chunksOf(repo(), await taggedDigests(repo()))));
+    expect((await ws.json(['gc', 'r', '--yes', ...NOW])).bytes.reclaimed).toBe(0); // and the killed gc's mark is ended
   });
 
   it('a tag that does not read stops --yes with one plain line, removing nothing', async () => {

@@ -100,7 +100,7 @@ export async function gc(repo: Repository, options: GcOptions): Promise<GcResult
       throw new UsageError(`a repair of ${repo.name} (\`aim verify --repair\`) is under way`, { hint: 'run gc once it has finished' });
     }
     const abandoned = new Set(lock.previousPushId ? [lock.previousPushId] : []);
-    return await collect(repo, { ...options, pushId, abandoned }, progress);
+    return await collect(repo, { ...options, pushId, abandoned, tookOver: lock.tookOver }, progress);
   } finally {
     await lock.release();
   }
@@ -111,6 +111,8 @@ interface Run extends GcOptions {
   pushId: string;
   /** A killed gc's push id: its pending record protects nothing, and goes at the end. */
   abandoned: ReadonlySet<string>;
+  /** The lock was a killed gc's: its "started" removal mark is ended here even when nothing is left to remove. */
+  tookOver: boolean;
 }
 
 async function collect(repo: Repository, run: Run, progress: ProgressSink): Promise<GcResult> {
@@ -119,7 +121,7 @@ async function collect(repo: Repository, run: Run, progress: ProgressSink): Prom
   refuseOnProblems(repo, firstSurvey);
   const first = planGc(firstSurvey, run);
   if (nothingToRemove(first)) {
-    await deletePendingRecords(backend, run.abandoned);
+    if (run.tookOver) await finishUp(repo, [...run.abandoned]);
     return summary(repo, first, false);
   }
   const condemned = new Set([...first.deletePacks, ...first.repackPacks].map((p) => p.id));
