@@ -1,24 +1,33 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
 import type { ProgressSink } from '../core/progress.js';
 import { silentProgress } from '../core/progress.js';
 import type { Repository } from '../core/store/repository.js';
 import { Session } from '../core/session.js';
-import { formatError, formatWarning } from './render/errors.js';
+import { errorDocument, formatError, formatWarning } from './render/errors.js';
 import { allowDirectIo } from '../lib/direct-io.js';
+import { ConfigError } from '../lib/errors.js';
+import { configureLog, jsonLogLine, LOG_FORMATS, textLogLine, type LogLevel } from '../lib/log.js';
+import { logSettings } from '../settings/log.js';
 import { runtimeSwitches } from '../settings/runtime.js';
 import { plainProgress, ttyProgress } from './render/progress-renderer.js';
-import { jsonText, terminalText } from './render/terminal.js';
+import { escapeRawInJson, jsonText, terminalLine, terminalText } from './render/terminal.js';
 
 /**
  * Options every command shares, and the one place errors are rendered. Subclasses implement `run()`: parse, call
  * core, render. `execute()` turns a thrown error into one plain line and an exit code.
  */
 export abstract class AimCommand extends Command {
-  configPath = Option.String('--config', { description: 'model_repos.yaml to use (default: AIM_CONFIG, else searched from here upward)' });
-  json = Option.Boolean('--json', false, { description: 'print one JSON document on stdout' });
+  configPath = Option.String('-c,--config', { description: 'model_repos.yaml to use (default: AIM_CONFIG, else searched from here upward)' });
+  json = Option.Boolean('--json', false, { description: 'print one JSON document on stdout, errors too' });
   quiet = Option.Boolean('-q,--quiet', false, { description: 'no progress output' });
-  verbose = Option.Counter('-v,--verbose', 0, { description: 'more detail; stack traces on errors' });
+  verbose = Option.Counter('-v,--verbose', 0, { description: 'log on stderr: -v debug, -vv trace; stack traces on errors' });
+  logFormat = Option.String('--log-format', { description: 'log lines as text or json (default: AIM_LOG_FORMAT, else text)', validator: t.isEnum(LOG_FORMATS) });
 
+  /** The one command that may name a config file that is not there yet: it writes it. */
+  protected configMayBeNew = false;
   private sessionPromise?: Promise<Session>;
 
   abstract run(): Promise<number | void>;
@@ -26,14 +35,29 @@ export abstract class AimCommand extends Command {
   async execute(): Promise<number> {
     try {
       allowDirectIo(runtimeSwitches().directIo); // src/lib reads no environment: the setting reaches it here
+      this.startLogging();
       return (await this.run()) ?? 0;
     } catch (error) {
       const { text, exitCode } = formatError(error, this.verbose);
       this.context.stderr.write(text);
+      if (this.json) this.context.stdout.write(`${jsonText(errorDocument(error))}\n`);
       return exitCode;
     } finally {
       await this.writeIoStats();
+      configureLog(undefined);
     }
+  }
+
+  /** Named events (lib/log.ts) on stderr: -v debug, -vv trace, else AIM_LOG; --log-format, else AIM_LOG_FORMAT. */
+  private startLogging(): void {
+    const settings = logSettings();
+    const level: LogLevel = this.verbose >= 2 ? 'trace' : this.verbose === 1 ? 'debug' : settings.level ?? 'warn';
+    const format = this.logFormat ?? settings.format ?? 'text';
+    const stderr = this.context.stderr;
+    configureLog({
+      level,
+      write: (record) => stderr.write(`${format === 'json' ? escapeRawInJson(jsonLogLine(record)) : terminalLine(textLogLine(record))}\n`),
+    });
   }
 
   /** AIM_IO_STATS: the storage counts, written whatever the outcome (a failed command's reads count too). */
@@ -50,8 +74,20 @@ export abstract class AimCommand extends Command {
   }
 
   session(): Promise<Session> {
-    this.sessionPromise ??= Session.open({ explicitPath: this.configPath, flags: this.settingFlags() });
+    this.sessionPromise ??= this.checkConfigFlag().then(() => Session.open({ explicitPath: this.configPath, flags: this.settingFlags() }));
     return this.sessionPromise;
+  }
+
+  /** `-c FILE` names a file the user means to use: one that is not there is a typo, not an empty configuration. */
+  private async checkConfigFlag(): Promise<void> {
+    if (this.configPath === undefined || this.configMayBeNew) return;
+    const file = resolve(this.configPath);
+    const exists = await stat(file).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');
+    if (!exists) {
+      throw new ConfigError(`config file ${file} (--config) does not exist`, {
+        hint: 'check the path, or create it with `aim repo create NAME --type local --path PATH --config FILE`',
+      });
+    }
   }
 
   async repository(name: string): Promise<Repository> {
