@@ -12,6 +12,7 @@ import type { Repository } from '../store/repository.js';
 import type { CachedFile } from './stat-cache.js';
 import type { SourceFile } from './walk.js';
 import { ConflictError } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
 
 export interface TransferCounters {
   bytesTransferred: number;
@@ -66,11 +67,13 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
   if (writer) {
     await writer.add(digest, bytes);
     counters.bytesTransferred += bytes.length;
+    log.trace('chunk stored', { digest, size: bytes.length });
     return;
   }
   const written = await repo.putBlob(digest, bytes);
   if (written) counters.bytesTransferred += bytes.length;
   else counters.bytesSkipped += bytes.length;
+  if (written) log.trace('chunk stored', { digest, size: bytes.length });
 }
 
 function isStored(repo: Repository, digest: Digest, size: number, context: PushFileContext): Promise<boolean> {

@@ -14,6 +14,7 @@ import { checkRequirements } from '../catalog/requirements.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
+import { log } from '../../lib/log.js';
 
 // push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write (packed
 // repositories) the pending record, the packs, the index shards, the key objects and the version's location map,
@@ -147,6 +148,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   const metadata = await repo.ensureMetadata();
   await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
+  log.info('push started', { repo: repo.name, model: options.model, tag: options.tag, files: files.length, bytes: totalBytes });
   const cache = await StatCache.open(repo.location, metadata.chunking);
   const removals = await repo.removalMark();
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
@@ -164,6 +166,16 @@ export async function push(repo: Repository, source: string, options: PushOption
     await cache.save();
   }
   const { counters } = run.context;
+  const seconds = (performance.now() - started) / 1000;
+  log.info('push complete', {
+    repo: repo.name,
+    digest: committed.digest,
+    bytes: totalBytes,
+    transferred: counters.bytesTransferred,
+    skipped: counters.bytesSkipped,
+    outcome: committed.tagOutcome,
+    seconds,
+  });
   return {
     repo: repo.name,
     model: options.model,
@@ -176,7 +188,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     bytesSkipped: counters.bytesSkipped,
     tagOutcome: committed.tagOutcome,
     skippedSymlinks: skipped,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
   };
 }
 
