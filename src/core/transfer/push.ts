@@ -15,6 +15,7 @@ import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
 import { log } from '../../lib/log.js';
+import { TagGuard } from './push-guard.js';
 
 // push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write (packed
 // repositories) the pending record, the packs, the index shards, the key objects and the version's location map,
@@ -145,6 +146,8 @@ export async function push(repo: Repository, source: string, options: PushOption
   const progress = options.progress ?? silentProgress;
   await repo.backend.probe('write');
   const { files, skipped } = await walkSource(source, options);
+  const guard = await TagGuard.forPush(repo, options.model, options.tag, options.force ?? false);
+  guard?.checkFiles(files);
   const metadata = await repo.ensureMetadata();
   await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
@@ -153,7 +156,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   const removals = await repo.removalMark();
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const note = (message: string): void => progress.note(message);
-  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, concurrency: options.concurrency ?? repo.concurrency });
+  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, guard, concurrency: options.concurrency ?? repo.concurrency });
   const manifestFiles = await storeFiles(repo, files, run, cache, options.rehash).finally(async () => {
     task.end();
     await run.close();
@@ -211,6 +214,7 @@ async function storeFiles(repo: Repository, files: SourceFile[], run: PushRun, c
       const cached = cachedEntry(file);
       const preloaded = prefetch.take(index);
       const pushed = (cached && (await reuseCachedFile(repo, cached, context))) || (await pushFile(repo, file, context, await preloaded));
+      context.guard?.checkFile(pushed);
       cache.record(file, pushed);
       manifestFiles.push(pushed);
     }
