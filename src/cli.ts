@@ -41,6 +41,7 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   rm: [() => import('./commands/rm.js')],
   exec: [() => import('./commands/exec.js')],
   mcp: [() => import('./commands/mcp.js')],
+  completion: [() => import('./commands/completion.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {
@@ -59,7 +60,9 @@ async function commandsFor(argv: string[]): Promise<CommandClass[]> {
   const [word, second] = commandWords(argv);
   // `aim model push ...` needs only the push command (help for `aim model` lists them all).
   const subcommand = word === 'model' && second ? modelCommands[second] : undefined;
-  const loaders = subcommand ? [subcommand] : (word && commandsByWord[word]) || Object.values(commandsByWord).flat();
+  // Completion writes every command's words and options into its script.
+  const everything = !word || word === 'completion' || !commandsByWord[word];
+  const loaders = subcommand ? [subcommand] : everything ? Object.values(commandsByWord).flat() : commandsByWord[word]!;
   const modules = await Promise.all(loaders.map((load) => load()));
   return modules.flatMap((module) => Object.values(module).filter(isCommandClass));
 }

@@ -39,7 +39,12 @@ export function logEnabled(level: LogLevel): boolean {
 
 function emit(level: LogLevel, event: string, fields: LogFields = {}): void {
   if (!logEnabled(level)) return;
-  const defined = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  // Durations to the microsecond: the float noise past that (0.044700971999...) is no information.
+  const defined = Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1e6) / 1e6 : value]),
+  );
   destination!.write({ time: new Date().toISOString(), level, event, fields: defined });
 }
 
