@@ -9,11 +9,17 @@ import { Session } from '../core/session.js';
 import { errorDocument, formatError, formatWarning } from './render/errors.js';
 import { allowDirectIo } from '../lib/direct-io.js';
 import { ConfigError } from '../lib/errors.js';
-import { configureLog, jsonLogLine, LOG_FORMATS, textLogLine, type LogLevel } from '../lib/log.js';
+import { configureLog, jsonLogLine, log, LOG_FORMATS, textLogLine, type LogFormat, type LogLevel } from '../lib/log.js';
 import { logSettings } from '../settings/log.js';
 import { runtimeSwitches } from '../settings/runtime.js';
 import { plainProgress, ttyProgress } from './render/progress-renderer.js';
 import { escapeRawInJson, jsonText, terminalLine, terminalText } from './render/terminal.js';
+
+/** With JSON log lines on stderr, progress is not drawn there: its notes become events, its bars are left out. */
+const loggedProgress: ProgressSink = {
+  begin: (label, totalBytes) => silentProgress.begin(label, totalBytes),
+  note: (message) => log.info('note', { message }),
+};
 
 /**
  * Options every command shares, and the one place errors are rendered. Subclasses implement `run()`: parse, call
@@ -28,24 +34,33 @@ export abstract class AimCommand extends Command {
 
   /** The one command that may name a config file that is not there yet: it writes it. */
   protected configMayBeNew = false;
+  private logFormatInUse?: LogFormat;
   private sessionPromise?: Promise<Session>;
 
   abstract run(): Promise<number | void>;
 
   async execute(): Promise<number> {
     try {
-      allowDirectIo(runtimeSwitches().directIo); // src/lib reads no environment: the setting reaches it here
       this.startLogging();
+      allowDirectIo(runtimeSwitches().directIo); // src/lib reads no environment: the setting reaches it here
       return (await this.run()) ?? 0;
     } catch (error) {
       const { text, exitCode } = formatError(error, this.verbose);
-      this.context.stderr.write(text);
-      if (this.json) this.context.stdout.write(`${jsonText(errorDocument(error))}\n`);
+      const document = errorDocument(error);
+      // A log collector reading JSON lines gets the failure as one more line of its kind.
+      if (this.jsonLogs()) log.error('command failed', { ...document.error, stack: this.verbose > 0 && error instanceof Error ? error.stack : undefined });
+      else this.context.stderr.write(text);
+      if (this.json) this.context.stdout.write(`${jsonText(document)}\n`);
       return exitCode;
     } finally {
       await this.writeIoStats();
       configureLog(undefined);
     }
+  }
+
+  /** Whether stderr carries JSON lines only (--log-format json, or AIM_LOG_FORMAT=json), once logging started. */
+  private jsonLogs(): boolean {
+    return this.logFormatInUse === 'json';
   }
 
   /** Named events (lib/log.ts) on stderr: -v debug, -vv trace, else AIM_LOG; --log-format, else AIM_LOG_FORMAT. */
@@ -58,6 +73,7 @@ export abstract class AimCommand extends Command {
       level,
       write: (record) => stderr.write(`${format === 'json' ? escapeRawInJson(jsonLogLine(record)) : terminalLine(textLogLine(record))}\n`),
     });
+    this.logFormatInUse = format;
   }
 
   /** AIM_IO_STATS: the storage counts, written whatever the outcome (a failed command's reads count too). */
@@ -96,6 +112,7 @@ export abstract class AimCommand extends Command {
 
   progress(): ProgressSink {
     if (this.json || this.quiet) return silentProgress;
+    if (this.jsonLogs()) return loggedProgress;
     const stderr = this.context.stderr as NodeJS.WriteStream;
     return stderr.isTTY ? ttyProgress(stderr) : plainProgress(stderr);
   }
@@ -111,6 +128,9 @@ export abstract class AimCommand extends Command {
 
   /** One line on stderr for each part of the repository the command stepped over (--json lists them too). */
   warnAbout(problems: Array<{ key: string; message: string }>): void {
-    for (const { key, message } of problems) this.context.stderr.write(formatWarning(`skipped ${key}: ${message}`));
+    for (const { key, message } of problems) {
+      if (this.jsonLogs()) log.warn('skipped', { key, message });
+      else this.context.stderr.write(formatWarning(`skipped ${key}: ${message}`));
+    }
   }
 }

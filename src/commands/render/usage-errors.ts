@@ -62,7 +62,8 @@ function unknownCommand(words: string[], commands: CommandShape[], failure: Clip
   const helpAll = 'run `aim --help` to see every command';
   if (words.length === 0) {
     const option = failure.candidates?.map((candidate) => /^Unsupported option name \("(.*)"\)/.exec(candidate.reason ?? '')?.[1]).find(Boolean);
-    return new UsageError(option ? `unknown option ${option}` : 'no command given', { hint: helpAll });
+    const known = option === undefined || commands.some(({ options }) => options.includes(option));
+    return new UsageError(known ? `no command given${option ? ` for ${option}` : ''}` : `unknown option ${option}`, { hint: helpAll });
   }
   const suggestion = suggestCommand(words, commands);
   const typed = commands.some(({ path }) => path.length > 1 && path[0] === words[0]) ? words.slice(0, 2) : words.slice(0, 1);
