@@ -35,6 +35,7 @@ export abstract class AimCommand extends Command {
   /** The one command that may name a config file that is not there yet: it writes it. */
   protected configMayBeNew = false;
   private logFormatInUse?: LogFormat;
+  private reported = false;
   private sessionPromise?: Promise<Session>;
 
   abstract run(): Promise<number | void>;
@@ -50,7 +51,8 @@ export abstract class AimCommand extends Command {
       // A log collector reading JSON lines gets the failure as one more line of its kind.
       if (this.jsonLogs()) log.error('command failed', { ...document.error, stack: this.verbose > 0 && error instanceof Error ? error.stack : undefined });
       else this.context.stderr.write(text);
-      if (this.json) this.context.stdout.write(`${jsonText(document)}\n`);
+      // A command that printed its result and then fails (verify finding damage) has printed its one document.
+      if (this.json && !this.reported) this.context.stdout.write(`${jsonText(document)}\n`);
       return exitCode;
     } finally {
       await this.writeIoStats();
@@ -119,6 +121,7 @@ export abstract class AimCommand extends Command {
 
   /** Prints `data` as JSON with --json, else the human text, escaped for the terminal (render/terminal.ts). */
   report(data: unknown, human: () => string): void {
+    this.reported = true;
     if (this.json) this.context.stdout.write(`${jsonText(data)}\n`);
     else {
       const text = human();

@@ -138,5 +138,9 @@ describe('logs, refusals before upload, and summaries', () => {
     expect(damaged.code).toBe(4);
     expect(damaged.stdout).toMatch(/: 1 problem\n$/);
     expect(damaged.stderr).toMatch(/aim: error: 1 missing or corrupt object in r\n/);
+    // Under --json the report is the one document (not followed by an error document), and the exit still says 4.
+    const damagedJson = await ws.run(['verify', 'r', 'm', '--json']);
+    expect(damagedJson.code).toBe(4);
+    expect(damagedJson.json()).toMatchObject({ ok: false, versions: 1, problems: [{ kind: 'corrupt' }] });
   });
 });
