@@ -66,10 +66,9 @@ function optionCases(commands: CompletedCommand[], indent: string): string {
   return commands.map(({ words, options }) => `${indent}"${words.join(' ')}") echo "${list(options)}" ;;`).join('\n');
 }
 
-function bashScript(name: string, commands: CompletedCommand[]): string {
-  const fn = `_${name.replace(/\W/g, '_')}`;
-  return `# ${name} completion for bash: source <(${name} completion bash)
-${fn}_subcommands() {
+/** `_aim_subcommands GROUP` and `_aim_options "WORDS"`: the same shell functions serve bash and zsh. */
+function wordLists(fn: string, commands: CompletedCommand[]): string {
+  return `${fn}_subcommands() {
   case "$1" in
 ${groupCases(commands, '    ')}
   esac
@@ -79,7 +78,13 @@ ${fn}_options() {
 ${optionCases(commands, '    ')}
   esac
 }
-${fn}() {
+`;
+}
+
+function bashScript(name: string, commands: CompletedCommand[]): string {
+  const fn = `_${name.replace(/\W/g, '_')}`;
+  return `# ${name} completion for bash: source <(${name} completion bash)
+${wordLists(fn, commands)}${fn}() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" typed=() i word options
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="\${COMP_WORDS[i]}"
@@ -105,17 +110,7 @@ function zshScript(name: string, commands: CompletedCommand[]): string {
   const fn = `_${name.replace(/\W/g, '_')}`;
   return `#compdef ${name}
 # ${name} completion for zsh: source <(${name} completion zsh)
-${fn}_subcommands() {
-  case "$1" in
-${groupCases(commands, '    ')}
-  esac
-}
-${fn}_options() {
-  case "$1" in
-${optionCases(commands, '    ')}
-  esac
-}
-${fn}() {
+${wordLists(fn, commands)}${fn}() {
   local -a typed
   local word options
   for word in "\${(@)words[2,CURRENT-1]}"; do

@@ -125,6 +125,13 @@ describe('logs, refusals before upload, and summaries', () => {
     expect(unchanged.stdout).toMatch(/^ {2}time {9}\d+\.\d s\n/m);
     expect(unchanged.stdout).not.toMatch(/\/s\)/);
 
+    // Two files of the same bytes are fetched once: the copy counts as skipped, and the sum is the version's size.
+    await generateModel(ws.path('dups'), { files: [{ path: 'a.json', size: 300 }], seed: 'dups' });
+    await writeFile(ws.path('dups', 'b.json'), await readFile(ws.path('dups', 'a.json')));
+    await ws.json(['push', 'r/dups:v1', 'dups']);
+    const pulled = await ws.json(['pull', 'r/dups:v1', 'dups-out']);
+    expect([pulled.bytesTransferred, pulled.bytesSkipped, pulled.totalBytes]).toEqual([300, 300, 600]);
+
     // One corrupt chunk is "1 problem", not "1 problems": 3 bytes at the start of every pack (the version's chunks are
     // all in one; the others hold only chunks of content that no tag names any more).
     const packs = join(ws.path('repo'), 'packs');

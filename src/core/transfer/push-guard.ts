@@ -2,7 +2,7 @@ import type { Digest } from '../format/digest.js';
 import { shortDigest } from '../format/digest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import type { ManifestFile } from '../format/manifest.js';
-import { ConflictError, IntegrityError, NotFoundError } from '../../lib/errors.js';
+import { ConflictError, isAimError } from '../../lib/errors.js';
 import type { Repository } from '../store/repository.js';
 import type { SourceFile } from './walk.js';
 
@@ -27,12 +27,13 @@ export class TagGuard {
 
   /**
    * The guard for a push to `tag`, or undefined when any content may go there: --force, `latest`, a tag that does
-   * not exist, or one whose tag or manifest does not read back (the push writes over it, and so repairs it).
+   * not exist, or one whose tag or manifest does not read back (the push writes over it, and so repairs it). A tag
+   * or manifest that cannot be read for another reason leaves the push to the check it makes before moving the tag.
    */
   static async forPush(repo: Repository, model: string, tag: string, force: boolean): Promise<TagGuard | undefined> {
     if (force || tag === DEFAULT_TAG) return undefined;
     const unreadable = (error: unknown): undefined => {
-      if (error instanceof IntegrityError || error instanceof NotFoundError) return undefined;
+      if (isAimError(error)) return undefined;
       throw error;
     };
     const record = await repo.getTag(model, tag).catch(unreadable);
