@@ -14,6 +14,7 @@ const VALUE_NAMES: Record<string, string> = {
   description: 'TEXT',
   'log-format': 'text|json',
   'ctx-size': 'TOKENS',
+  endpoint: 'URL',
   threads: 'N',
 };
 
