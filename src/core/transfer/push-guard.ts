@@ -70,7 +70,7 @@ export class TagGuard {
 
   private refuse(difference: string): never {
     throw new ConflictError(`${this.where} already names other content (${shortDigest(this.digest)}): ${difference}`, {
-      hint: 'versions are immutable: push under a new tag, or pass --force to move the tag (nothing was uploaded)',
+      hint: 'versions are immutable: push under a new tag, or pass --force to move the tag (none of the new content was stored)',
     });
   }
 }
