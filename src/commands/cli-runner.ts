@@ -26,11 +26,28 @@ export function commandShapes(cli: Cli, classes: CommandClass[]): CommandShape[]
     if (!definition) return [];
     const options = definition.options.flatMap((option) => option.definition.split(' ')[0]!.split(','));
     const positionals = definition.usage.slice(first.length).replace(/<([^>]+)>/g, '$1');
-    return paths.map((path) => ({ path, usage: `aim ${path.join(' ')}${positionals}`, options }));
+    const description = (definition.description ?? '').trim();
+    return paths.map((path) => ({ path, usage: `aim ${path.join(' ')}${positionals}`, options, description }));
   });
 }
 
+/** `aim model --help`: the usage line of each command of the group, as `git remote -h` lists its subcommands. */
+function groupHelp(cli: AimCli, classes: CommandClass[], argv: string[]): string | undefined {
+  const words = typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE);
+  if (words.length !== 1 || !argv.some((arg) => arg === '-h' || arg === '--help')) return undefined;
+  const group = commandShapes(cli, classes).filter(({ path }) => path.length === 2 && path[0] === words[0]);
+  if (group.length === 0) return undefined;
+  const width = Math.max(...group.map(({ usage }) => usage.length));
+  const lines = group.map(({ usage, description }) => `  ${usage.padEnd(width)}   ${description}\n`);
+  return `${lines.join('')}\nrun \`aim ${words[0]} COMMAND --help\` for its options and examples\n`;
+}
+
 export async function runCli(cli: AimCli, classes: CommandClass[], argv: string[], context: BaseContext): Promise<number> {
+  const help = groupHelp(cli, classes, argv);
+  if (help) {
+    context.stdout.write(help);
+    return 0;
+  }
   let command;
   try {
     command = cli.process(argv, context);

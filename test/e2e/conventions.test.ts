@@ -98,6 +98,14 @@ describe('CLI conventions', () => {
     }
   });
 
+  it('a group word alone asks for a subcommand; with --help it lists them', async () => {
+    expectUsageError(await ws.run(['model']), /`aim model` needs a subcommand: push, pull, list, .*delete/, /run `aim model --help`/);
+    const help = await ws.run(['model', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^ {2}aim model push REPO MODEL DIR +push a folder/m);
+    expect(help.stdout).toMatch(/^ {2}aim model pull REPO MODEL DEST +download/m);
+  });
+
   it('-V and --version print the version; -v alone is verbose, not the version', async () => {
     const version = (await ws.run(['-V'])).stdout.trim();
     expect(version).toMatch(/^\d+\.\d+\.\d+/);

@@ -11,6 +11,7 @@ export interface CommandShape {
   /** `aim push REPO/MODEL[:TAG] DIR`. */
   usage: string;
   options: string[];
+  description: string;
 }
 
 interface ClipanionFailure {
@@ -64,6 +65,10 @@ function unknownCommand(words: string[], commands: CommandShape[], failure: Clip
     const option = failure.candidates?.map((candidate) => /^Unsupported option name \("(.*)"\)/.exec(candidate.reason ?? '')?.[1]).find(Boolean);
     const known = option === undefined || commands.some(({ options }) => options.includes(option));
     return new UsageError(known ? `no command given${option ? ` for ${option}` : ''}` : `unknown option ${option}`, { hint: helpAll });
+  }
+  const subcommands = commands.filter(({ path }) => path.length > 1 && path[0] === words[0]).map(({ path }) => path[1]!);
+  if (words.length === 1 && subcommands.length > 0) {
+    return new UsageError(`\`aim ${words[0]}\` needs a subcommand: ${subcommands.join(', ')}`, { hint: `run \`aim ${words[0]} --help\`` });
   }
   const suggestion = suggestCommand(words, commands);
   const typed = commands.some(({ path }) => path.length > 1 && path[0] === words[0]) ? words.slice(0, 2) : words.slice(0, 1);
