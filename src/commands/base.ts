@@ -36,6 +36,8 @@ export abstract class AimCommand extends Command {
   protected configMayBeNew = false;
   private logFormatInUse?: LogFormat;
   private reported = false;
+  /** The progress bars on a terminal, once drawn: log lines are written through them. */
+  private bars?: ProgressSink;
   private sessionPromise?: Promise<Session>;
 
   abstract run(): Promise<number | void>;
@@ -73,7 +75,12 @@ export abstract class AimCommand extends Command {
     const stderr = this.context.stderr;
     configureLog({
       level,
-      write: (record) => stderr.write(`${format === 'json' ? escapeRawInJson(jsonLogLine(record)) : terminalLine(textLogLine(record))}\n`),
+      write: (record) => {
+        if (format === 'json') stderr.write(`${escapeRawInJson(jsonLogLine(record))}\n`);
+        // Above a progress bar, not glued to it: a note takes the bar's line and the bar redraws below.
+        else if (this.bars) this.bars.note(textLogLine(record));
+        else stderr.write(`${terminalLine(textLogLine(record))}\n`);
+      },
     });
     this.logFormatInUse = format;
   }
@@ -116,7 +123,9 @@ export abstract class AimCommand extends Command {
     if (this.json || this.quiet) return silentProgress;
     if (this.jsonLogs()) return loggedProgress;
     const stderr = this.context.stderr as NodeJS.WriteStream;
-    return stderr.isTTY ? ttyProgress(stderr) : plainProgress(stderr);
+    if (!stderr.isTTY) return plainProgress(stderr);
+    this.bars ??= ttyProgress(stderr);
+    return this.bars;
   }
 
   /** Prints `data` as JSON with --json, else the human text, escaped for the terminal (render/terminal.ts). */
