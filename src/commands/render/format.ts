@@ -1,3 +1,5 @@
+import { counted } from '../../lib/plural.js';
+
 // The one place numbers, sizes, rates and times are turned into text for a person. JSON output never goes
 // through here: it carries the raw numbers.
 
@@ -53,7 +55,7 @@ export function formatAge(iso: string, now = Date.now()): string {
   return ago(Math.round(seconds / 86400), 'day');
 }
 
-const ago = (count: number, unit: string): string => `${count} ${unit}${count === 1 ? '' : 's'} ago`;
+const ago = (count: number, unit: string): string => `${counted(count, unit)} ago`;
 
 /** Compact time since `iso`, e.g. `42s`, `3m05s`, `2h10m`, `4d7h`: how long a deployment has been up. */
 export function formatUptime(iso: string, now = Date.now()): string {

@@ -31,7 +31,7 @@ export class RepoUpgradeCommand extends AimCommand {
       return [...lines, `${result.repo}: ${mapped}; ${result.keysWritten} key objects written`].join('\n');
     });
     if (result.failed.length > 0) {
-      throw new IntegrityError(`${result.failed.length} version(s) of ${this.repo} could not be mapped`, {
+      throw new IntegrityError(`${counted(result.failed.length, 'version')} of ${this.repo} could not be mapped`, {
         hint: `run \`aim verify ${this.repo}\`, push those versions again from a good copy, then run the upgrade again`,
       });
     }
