@@ -14,7 +14,6 @@ interface CompletedCommand {
 export class CompletionCommand extends AimCommand {
   static override paths = [['completion']];
   static override usage = Command.Usage({
-    category: 'General',
     description: 'print a shell completion script (bash or zsh) for commands, subcommands and options',
     examples: [
       ['Complete in this bash session', 'source <($0 completion bash)'],
