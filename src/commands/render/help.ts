@@ -31,11 +31,21 @@ interface UsageParts {
   options: Array<{ definition: string; description: string; required: boolean }>;
 }
 
-/** clipanion's Cli with value names in every usage line, option list and definition it prints. */
+/** The options every command takes: a one-line usage leaves them out (each command's --help lists them). */
+const SHARED_OPTIONS = / \[(?:-c,--config FILE|--json|-q,--quiet|-v,--verbose|--log-format text\|json)\]/g;
+
+/**
+ * clipanion's Cli with value names in every usage line, option list and definition it prints, and one-line usages
+ * (the list of commands) without the options every command shares.
+ */
 export class AimCli extends Cli {
   protected override getUsageByIndex(n: number, opts?: { detailed?: boolean; inlineOptions?: boolean }): UsageParts {
     const { usage, options } = super.getUsageByIndex(n, opts);
-    return { usage: withValueNames(usage), options: options.map((option) => ({ ...option, definition: withValueNames(option.definition) })) };
+    const line = withValueNames(usage);
+    return {
+      usage: opts?.inlineOptions === false ? line : line.replace(SHARED_OPTIONS, ''),
+      options: options.map((option) => ({ ...option, definition: withValueNames(option.definition) })),
+    };
   }
 }
 
