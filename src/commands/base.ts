@@ -67,11 +67,22 @@ export abstract class AimCommand extends Command {
     return this.logFormatInUse === 'json';
   }
 
-  /** Named events (lib/log.ts) on stderr: -v debug, -vv trace, else AIM_LOG; --log-format, else AIM_LOG_FORMAT. */
+  /** -v and --log-format as the settings they set (settings-table.ts); undefined when not given. */
+  private logFlags(): Record<string, unknown> {
+    return { 'log.level': this.verbose >= 2 ? 'trace' : this.verbose === 1 ? 'debug' : undefined, 'log.format': this.logFormat };
+  }
+
+  /**
+   * Named events (lib/log.ts) on stderr: -v debug, -vv trace, else AIM_LOG; --log-format, else AIM_LOG_FORMAT. The
+   * config file's `aim.log` applies once it is read (`session()`); these come first so nothing before is lost.
+   */
   private startLogging(): void {
-    const settings = logSettings();
-    const level: LogLevel = this.verbose >= 2 ? 'trace' : this.verbose === 1 ? 'debug' : settings.level ?? 'warn';
-    const format = this.logFormat ?? settings.format ?? 'text';
+    const { level, format } = logSettings();
+    const flags = this.logFlags() as { 'log.level'?: LogLevel; 'log.format'?: LogFormat };
+    this.logTo(flags['log.level'] ?? level ?? 'warn', flags['log.format'] ?? format ?? 'text');
+  }
+
+  private logTo(level: LogLevel, format: LogFormat): void {
     const stderr = this.context.stderr;
     configureLog({
       level,
@@ -99,7 +110,13 @@ export abstract class AimCommand extends Command {
   }
 
   session(): Promise<Session> {
-    this.sessionPromise ??= this.checkConfigFlag().then(() => Session.open({ explicitPath: this.configPath, flags: this.settingFlags() }));
+    this.sessionPromise ??= this.checkConfigFlag()
+      .then(() => Session.open({ explicitPath: this.configPath, flags: { ...this.logFlags(), ...this.settingFlags() } }))
+      .then((session) => {
+        const settings = session.settings(); // flag > env > the config's aim: section > default
+        this.logTo(settings.text('log.level') as LogLevel, settings.text('log.format') as LogFormat);
+        return session;
+      });
     return this.sessionPromise;
   }
 

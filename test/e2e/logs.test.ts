@@ -76,6 +76,17 @@ describe('logs, refusals before upload, and summaries', () => {
     expect(lines[1]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z info pull complete repo=r .*bytes=3146028 .*seconds=[\d.]+/);
   });
 
+  it('the config file\'s aim.log section sets level and format; the environment and -v still win', async () => {
+    const config = ws.path('logging.yaml');
+    await writeFile(config, `${await readFile(ws.config, 'utf8')}aim:\n  log:\n    level: info\n    format: json\n`);
+    const configured = await ws.run(['pull', 'r/m:v1', 'out-configured', '--json'], { env: { AIM_CONFIG: config } });
+    expect(events(logLines(configured))).toEqual(['pull started', 'pull complete']);
+    const quieter = await ws.run(['pull', 'r/m:v1', 'out-quieter', '--json'], { env: { AIM_CONFIG: config, AIM_LOG: 'warn' } });
+    expect(quieter.stderr).toBe('');
+    const louder = await ws.run(['pull', 'r/m:v1', 'out-louder', '--json', '--log-format', 'text', '-v'], { env: { AIM_CONFIG: config } });
+    expect(louder.stderr).toMatch(/^\S+Z info pull started /);
+  });
+
   it('logs a retried S3 request with its cause and attempt', async () => {
     await writeFile(ws.path('s3.yaml'), 'repositories:\n  s:\n    type: s3\n    path: s3://bucket/p\n    region: us-east-1\n    endpoint: http://127.0.0.1:1\n');
     const env = { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AIM_S3_MAX_ATTEMPTS: '3', AIM_S3_RETRY_BASE_MS: '1' };
