@@ -82,6 +82,21 @@ export abstract class AimCommand extends Command {
     this.logTo(flags['log.level'] ?? level ?? 'warn', flags['log.format'] ?? format ?? 'text');
   }
 
+  /**
+   * The log settings once the config is read: flag > env > the config's aim: section > default. Settings that do not
+   * resolve leave logging as it started; the error is the business of what reads them (`aim config set` must still
+   * be able to fix a bad value, and `aim config list` names it).
+   */
+  private logAsConfigured(session: Session): void {
+    let settings;
+    try {
+      settings = session.settings();
+    } catch {
+      return;
+    }
+    this.logTo(settings.text('log.level') as LogLevel, settings.text('log.format') as LogFormat);
+  }
+
   private logTo(level: LogLevel, format: LogFormat): void {
     const stderr = this.context.stderr;
     configureLog({
@@ -113,8 +128,7 @@ export abstract class AimCommand extends Command {
     this.sessionPromise ??= this.checkConfigFlag()
       .then(() => Session.open({ explicitPath: this.configPath, flags: { ...this.logFlags(), ...this.settingFlags() } }))
       .then((session) => {
-        const settings = session.settings(); // flag > env > the config's aim: section > default
-        this.logTo(settings.text('log.level') as LogLevel, settings.text('log.format') as LogFormat);
+        this.logAsConfigured(session);
         return session;
       });
     return this.sessionPromise;
