@@ -119,8 +119,9 @@ describe('logs, refusals before upload, and summaries', () => {
 
     const same = await ws.run(['push', 'r/m:v1', 'model', '--rehash', '--json'], { env: { AIM_IO_STATS: stats } });
     expect(same.json()).toMatchObject({ tagOutcome: 'unchanged', bytesTransferred: 0 });
-    // Nothing stored but the catalog's refresh (index.json), as before the check existed.
-    expect(Object.keys(JSON.parse(await readFile(stats, 'utf8')).bytesWritten)).toEqual(['index.json']);
+    // No pack, index file or manifest: only the catalog's refresh, as before the check existed.
+    const written = Object.keys(JSON.parse(await readFile(stats, 'utf8')).bytesWritten);
+    expect(written.filter((prefix) => ['packs/', 'index/', 'manifests/', 'locations/'].includes(prefix))).toEqual([]);
     expect((await ws.json(['push', 'r/m:v1', 'late', '--force'])).tagOutcome).toBe('moved');
     expect((await ws.json(['push', 'r/m:v1', 'model', '--force'])).tagOutcome).toBe('moved');
   });
