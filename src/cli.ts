@@ -1,6 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { Builtins, Cli, Command, type CommandClass } from 'clipanion';
+import { GLOBAL_OPTIONS_WITH_VALUE, jsonRequested, runCli } from './commands/cli-runner.js';
+import { AimCli, AimVersionCommand } from './commands/render/help.js';
 import { aimVersion } from './core/version.js';
+import { colorAllowed } from './settings/log.js';
 
 // Commands by their first word, loaded on demand: `aim repo list` imports the four repo commands and nothing else,
 // so start-up stays short and heavy modules (the AWS SDK, node-llama-cpp) load only in the commands that need
@@ -42,6 +45,7 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   tag: [() => import('./commands/tag.js')],
   untag: [() => import('./commands/untag.js')],
   copy: [() => import('./commands/copy.js')],
+  completion: [() => import('./commands/completion.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {
@@ -51,26 +55,32 @@ function isCommandClass(value: unknown): value is CommandClass {
 /** The command's words, past options given before them (`aim --config team.yaml model push ...`). */
 function commandWords(argv: string[]): string[] {
   let i = 0;
-  while (i < argv.length && argv[i]!.startsWith('-')) i += argv[i] === '--config' ? 2 : 1;
+  while (i < argv.length && argv[i]!.startsWith('-')) i += GLOBAL_OPTIONS_WITH_VALUE.has(argv[i]!) ? 2 : 1;
   return argv.slice(i);
 }
 
 async function commandsFor(argv: string[]): Promise<CommandClass[]> {
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) return [];
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) return [];
   const [word, second] = commandWords(argv);
   // `aim model push ...` needs only the push command (help for `aim model` lists them all).
   const subcommand = word === 'model' && second ? modelCommands[second] : undefined;
-  const loaders = subcommand ? [subcommand] : (word && commandsByWord[word]) || Object.values(commandsByWord).flat();
+  // Completion writes every command's words and options into its script.
+  const everything = !word || word === 'completion' || !commandsByWord[word];
+  const loaders = subcommand ? [subcommand] : everything ? Object.values(commandsByWord).flat() : commandsByWord[word]!;
   const modules = await Promise.all(loaders.map((load) => load()));
   return modules.flatMap((module) => Object.values(module).filter(isCommandClass));
 }
 
-export async function buildCli(argv: string[], binaryName = 'aim'): Promise<Cli> {
-  const cli = new Cli({ binaryLabel: 'aim — AI model manager', binaryName, binaryVersion: aimVersion(), enableCapture: false });
-  for (const command of await commandsFor(argv)) cli.register(command);
+/** Colour only for a person at a terminal who has not asked for none (NO_COLOR): never in a pipe or a file. */
+const colored = process.stdout.isTTY === true && colorAllowed();
+
+export async function buildCli(argv: string[], binaryName = 'aim'): Promise<{ cli: AimCli; commands: CommandClass[] }> {
+  const cli = new AimCli({ binaryLabel: 'aim — AI model manager', binaryName, binaryVersion: aimVersion(), enableCapture: false, enableColors: colored });
+  const commands = await commandsFor(argv);
+  for (const command of commands) cli.register(command);
   cli.register(Builtins.HelpCommand);
-  cli.register(Builtins.VersionCommand);
-  return cli;
+  cli.register(AimVersionCommand);
+  return { cli, commands };
 }
 
 // Let the heap grow to four times what a full collection leaves before the next one (the top of V8's own range;
@@ -80,6 +90,8 @@ export async function buildCli(argv: string[], binaryName = 'aim'): Promise<Cli>
 // in proportion to what is live: little for aim's usual heap.
 setFlagsFromString('--heap-growing-percent=300');
 
+const argv = process.argv.slice(2);
+
 // Ctrl-C and SIGTERM: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.
 // The process ends by the signal itself, re-raised with its default action, as git and most Unix tools do (a shell
 // then sees 130 or 143 and a script stops too). Not process.exit: it waits for every libuv thread to return, and a
@@ -87,8 +99,12 @@ setFlagsFromString('--heap-growing-percent=300');
 // 'exit' listeners still run first (e.g. the one that stops an engine `aim run` was starting).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    process.stderr.write(`\naim: interrupted; nothing half-written is visible, run the same command again to resume\n`);
+    const message = 'interrupted; nothing half-written is visible';
+    const hint = 'run the same command again to resume';
+    process.stderr.write(`\naim: ${message}, ${hint}\n`);
     process.exitCode = signal === 'SIGINT' ? 130 : 143;
+    // A script reading --json still gets its one document (a pipe takes it at once: writes to pipes are synchronous).
+    if (jsonRequested(argv)) process.stdout.write(`${JSON.stringify({ error: { code: 'interrupted', exitCode: process.exitCode, message, hint } })}\n`);
     try {
       process.emit('exit', process.exitCode);
     } finally {
@@ -107,7 +123,7 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const binaryName = process.argv[1]?.endsWith('aim_cli') ? 'aim_cli' : 'aim';
-const argv = process.argv.slice(2);
-const exitCode = await (await buildCli(argv, binaryName)).run(argv);
+const { cli, commands } = await buildCli(argv, binaryName);
+const exitCode = await runCli(cli, commands, argv, { ...Cli.defaultContext, colorDepth: colored ? Cli.defaultContext.colorDepth : 1 });
 // The only process exit. Wait for stdout to drain so piped JSON is never cut short.
 process.exitCode = exitCode;

@@ -3,6 +3,7 @@ import { inspectVersion } from '../core/install/inspect-version.js';
 import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
 import { formatBytes, table } from './render/format.js';
+import { counted } from '../lib/plural.js';
 
 export class InspectCommand extends AimCommand {
   static override paths = [['inspect']];
@@ -25,7 +26,7 @@ export class InspectCommand extends AimCommand {
       [
         `${version.repo}/${version.model}${version.tag ? `:${version.tag}` : ''}${version.source === 'installed' ? '   (installed copy; `aim update` brings the newest)' : ''}`,
         `digest  ${version.digest}`,
-        `size    ${formatBytes(totalBytes)} in ${files.length} files`,
+        `size    ${formatBytes(totalBytes)} in ${counted(files.length, 'file')}`,
         ...Object.entries(manifest.annotations).map(([key, value]) => `${key}: ${value}`),
         '',
         table(['PATH', 'SIZE', 'CHUNKS', 'DIGEST'], files.map((f) => [f.path, formatBytes(f.size), String(f.chunks), f.digest])),

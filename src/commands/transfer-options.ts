@@ -4,7 +4,8 @@ import { UsageError } from '../lib/errors.js';
 import type { PullResult } from '../core/transfer/pull.js';
 import { push, type PushResult } from '../core/transfer/push.js';
 import { AimCommand } from './base.js';
-import { formatBytes, formatRate, formatSeconds } from './render/format.js';
+import { counted } from '../lib/plural.js';
+import { formatBytes, formatTime } from './render/format.js';
 import { describeFit } from './subset-options.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
@@ -69,9 +70,9 @@ export function describePush(result: PushResult): string {
   return [
     `${what} ${verb}`,
     `  digest       ${result.digest}`,
-    `  files        ${result.files} (${formatBytes(result.totalBytes)}, ${result.chunks} chunks)`,
+    `  files        ${result.files} (${formatBytes(result.totalBytes)}, ${counted(result.chunks, 'chunk')})`,
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already stored`,
-    `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
+    `  time         ${formatTime(result.seconds, result.totalBytes, result.bytesTransferred)}`,
     ...(result.skippedSymlinks.length ? [`  skipped symlinks pointing outside the folder: ${result.skippedSymlinks.join(', ')}`] : []),
   ].join('\n');
 }
@@ -85,6 +86,6 @@ export function describePull(result: PullResult): string {
     ...(subset ? [`  subset       ${result.files} of ${subset.versionFiles} files (${formatBytes(result.totalBytes)} of ${formatBytes(subset.versionBytes)})${subset.quant ? `, quantization ${subset.quant}` : ''}`] : []),
     ...(result.fit ? [`  quant auto   ${describeFit(result.fit)}`] : []),
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already here`,
-    `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
+    `  time         ${formatTime(result.seconds, result.totalBytes, result.bytesTransferred)}`,
   ].join('\n');
 }

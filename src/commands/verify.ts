@@ -7,6 +7,7 @@ import { verifyFolder } from '../core/verify/verify-folder.js';
 import { AimCommand } from './base.js';
 import { concurrencyOption } from './transfer-options.js';
 import { formatBytes } from './render/format.js';
+import { counted } from '../lib/plural.js';
 
 export class VerifyCommand extends AimCommand {
   static override paths = [['verify']];
@@ -48,11 +49,11 @@ export class VerifyCommand extends AimCommand {
     });
     this.report({ ...result, ok: result.problems.length === 0 }, () => {
       const lines = result.problems.map(describeProblem);
-      const summary = `${result.repo}: ${result.versions} versions, ${result.chunksChecked}/${result.chunks} chunks checked (${formatBytes(result.bytesChecked)})`;
-      return [...lines, result.problems.length ? `${summary}: ${result.problems.length} problems` : `${summary}: all good`].join('\n');
+      const summary = `${result.repo}: ${counted(result.versions, 'version')}, ${result.chunksChecked}/${counted(result.chunks, 'chunk')} checked (${formatBytes(result.bytesChecked)})`;
+      return [...lines, result.problems.length ? `${summary}: ${counted(result.problems.length, 'problem')}` : `${summary}: all good`].join('\n');
     });
     if (result.problems.length > 0) {
-      throw new IntegrityError(`${result.problems.length} missing or corrupt objects in ${this.repo}`, {
+      throw new IntegrityError(`${counted(result.problems.length, 'missing or corrupt object')} in ${this.repo}`, {
         hint: `${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy`,
       });
     }

@@ -118,6 +118,8 @@ describe('SIGKILL midway, then the same command again', () => {
     const resumed = await ws.json(['pull', 'r/big:v1', 'out']);
     expect(resumed.totalBytes).toBe(TOTAL);
     expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 128 * MiB);
+    // What the killed run left on disk counts as skipped: the summary adds up to the version's size.
+    expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(TOTAL);
     await expectSameTree(ws.path('out'), ws.path('model'));
     expect(await listFiles(ws.path('out', '.aim', 'partial'), { includeAim: true })).toEqual([]);
   });
@@ -135,6 +137,7 @@ describe('SIGKILL midway, then the same command again', () => {
 
     const resumed = await ws.json(['pull', 'r/big:v1', 'damaged']);
     await expectSameTree(ws.path('damaged'), ws.path('model'));
+    expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(TOTAL);
     // Chunks before the damaged one were kept; it and the rest were fetched again.
     expect(resumed.bytesTransferred).toBeLessThan(TOTAL - 16 * MiB);
     expect(resumed.bytesTransferred).toBeGreaterThan(TOTAL - 33 * MiB);
@@ -153,10 +156,11 @@ describe('SIGKILL midway, then the same command again', () => {
   });
 
   it('Ctrl-C (SIGINT): exits at once with a plain note, and the same command finishes the pull', async () => {
-    const running = ws.start(['pull', 'r/big:v1', 'interrupted']);
+    const running = ws.start(['pull', 'r/big:v1', 'interrupted', '--json']);
     const partial = ws.path('interrupted', '.aim', 'partial', fileHex);
     const result = await signalWhen(running, journalCovers(`${partial}.journal`, 64 * MiB), 'SIGINT');
     expect(result.signal).toBe('SIGINT'); // ends by the signal itself, as a shell expects (exit status 130)
+    expect(result.json()).toEqual({ error: { code: 'interrupted', exitCode: 130, message: expect.any(String), hint: expect.any(String) } });
     expect(result.stderr).toMatch(/aim: interrupted; nothing half-written is visible, run the same command again to resume/);
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(await listFiles(ws.path('interrupted'))).toEqual([]);

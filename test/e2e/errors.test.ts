@@ -166,7 +166,7 @@ describe('user errors', () => {
     await writeFile(path, bytes);
 
     const verified = await ws.run(['verify', 'r', '--json']);
-    expectUserError(verified, /1 missing or corrupt objects in r/);
+    expectUserError(verified, /1 missing or corrupt object in r/);
     const report = verified.json();
     expect(report.ok).toBe(false);
     expect(report.problems).toHaveLength(1);
@@ -184,7 +184,7 @@ describe('user errors', () => {
     // Repair: a push skips chunks that are present, so `verify --repair` removes the corrupt one first; pushing
     // the good copy (the stat cache notices the missing chunk) then stores it again, and pull works.
     const repaired = await ws.run(['verify', 'r', '--repair', '--json']);
-    expectUserError(repaired, /1 missing or corrupt objects in r/);
+    expectUserError(repaired, /1 missing or corrupt object in r/);
     expect(repaired.stderr).toContain('corrupt chunks were removed');
     await expect(readFile(path)).rejects.toThrow();
     const pushed = await ws.json(['push', 'r/m:v1', 'model']);
@@ -197,7 +197,7 @@ describe('user errors', () => {
     const other: string = weights.chunks[2].digest;
     await appendFile(blobPath(ws, other), 'x');
     const appended = await ws.run(['verify', 'r', '--json']);
-    expectUserError(appended, /1 missing or corrupt objects in r/);
+    expectUserError(appended, /1 missing or corrupt object in r/);
     expect(appended.json().problems).toMatchObject([{ kind: 'corrupt', digest: other }]);
   });
 

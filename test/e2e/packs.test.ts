@@ -77,14 +77,14 @@ describe('a repository with packs (local folder)', () => {
     await writeFile(where.path, pack);
 
     const verified = await ws.run(['verify', 'r', '--json']);
-    expectUserError(verified, /1 missing or corrupt objects in r/);
+    expectUserError(verified, /1 missing or corrupt object in r/);
     expect(verified.json().problems).toEqual([expect.objectContaining({ kind: 'corrupt', digest: chunk })]);
     const pulled = await ws.run(['pull', 'r/m:v1', 'damaged-out']);
     expectUserError(pulled, new RegExp(`chunk ${chunk} .*corrupt`));
     expect(await listFiles(ws.path('damaged-out'))).toEqual([]);
 
     const repaired = await ws.run(['verify', 'r', '--repair', '--json']);
-    expectUserError(repaired, /1 missing or corrupt objects in r/);
+    expectUserError(repaired, /1 missing or corrupt object in r/);
     expect(await locate(chunk)).toBeUndefined();
     const pushed = await ws.json(['push', 'r/m:v1', 'model']);
     expect(pushed.tagOutcome).toBe('unchanged');

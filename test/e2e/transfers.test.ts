@@ -83,7 +83,7 @@ describe('transfers (local repository)', () => {
       const refused = await ws.run(['push', 'r/tagged:v1', 'tag-b', '--json']);
       expectUserError(refused, /tag v1 of r\/tagged already names other content/);
       expect(refused.stderr).toMatch(/hint: .*--force/);
-      expect(refused.stdout).toBe('');
+      expect(refused.json().error).toMatchObject({ code: 'conflict', exitCode: 5 }); // --json: the error is the one document
       const tagOf = async (tag: string) =>
         (await ws.json(['model', 'versions', 'r', 'tagged'])).versions.find((v: { tag: string }) => v.tag === tag)?.digest;
       expect(await tagOf('v1')).toBe(a.digest);

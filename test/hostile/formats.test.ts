@@ -285,7 +285,7 @@ describe('hostile formats: one bad model among good ones', () => {
         ['bad-tag', 'models/victim/tags/latest'],
         ['bad-tag', 'models/victim/tags/v1'],
       ]);
-      expect(verify.json().versions).toBe(2); // good:v1 and good:latest were verified
+      expect(verify.json()).toMatchObject({ versions: 1, tags: 2 }); // good:v1 and good:latest were verified
       await expectGoodStillWorks(ctx);
       const deleted = await runBounded(ctx.ws, ['model', 'delete', 'r', 'victim', '--json']);
       expect(deleted.code, deleted.stderr).toBe(0);

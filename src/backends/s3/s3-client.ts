@@ -12,7 +12,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../../lib/errors.js';
 import type { RepoLocation } from '../backend.js';
 import { quietAwsSdkVersionWarning, type S3Settings } from '../../settings/s3.js';
-import { isRetryable, RetriesExhausted } from './s3-errors.js';
+import { log } from '../../lib/log.js';
+import { errorCode, httpStatus, isRetryable, RetriesExhausted } from './s3-errors.js';
 import { boundReplies } from './s3-reply-bounds.js';
 
 export function createS3Client(location: RepoLocation, settings: S3Settings): S3Client {
@@ -58,6 +59,12 @@ export function parseS3Path(path: string): { bucket: string; prefix: string } {
   return { bucket: match[1], prefix: segments.length > 0 ? `${segments.join('/')}/` : '' };
 }
 
+/** `SlowDown (503)`, `ECONNRESET`: what made an attempt fail, for the `request retried` event. */
+function causeOf(failure: unknown): string {
+  const status = httpStatus(failure);
+  return status === undefined ? errorCode(failure) : `${errorCode(failure)} (${status})`;
+}
+
 class AttemptTimeout extends Error {
   override readonly name = 'TimeoutError';
   readonly code = 'ETIMEDOUT';
@@ -81,7 +88,9 @@ export async function withRetries<T>(settings: S3Settings, attempt: (signal: Abo
       const failure: unknown = controller.signal.aborted ? controller.signal.reason : error;
       if (!isRetryable(failure)) throw failure;
       if (n >= settings.maxAttempts) throw new RetriesExhausted(failure, n);
-      await sleep(Math.random() * Math.min(settings.retryMaxMs, settings.retryBaseMs * 2 ** (n - 1)));
+      const delayMs = Math.round(Math.random() * Math.min(settings.retryMaxMs, settings.retryBaseMs * 2 ** (n - 1)));
+      log.debug('request retried', { cause: causeOf(failure), attempt: n + 1, of: settings.maxAttempts, delayMs });
+      await sleep(delayMs);
     } finally {
       clearTimeout(timer);
     }

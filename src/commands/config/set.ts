@@ -20,6 +20,8 @@ export class ConfigSetCommand extends AimCommand {
   key = Option.String({ name: 'KEY' });
   value = Option.String({ name: 'VALUE' });
 
+  protected override configMayBeNew = true; // it writes the file --config names
+
   async run(): Promise<void> {
     const session = await this.session();
     const edit = await setSetting(session.config, this.key, this.value);

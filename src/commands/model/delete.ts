@@ -2,6 +2,7 @@ import { Command, Option } from 'clipanion';
 import { deleteModel } from '../../core/store/delete.js';
 import { checkModelName } from '../../core/format/names.js';
 import { AimCommand } from '../base.js';
+import { counted } from '../../lib/plural.js';
 
 export class ModelDeleteCommand extends AimCommand {
   static override paths = [['model', 'delete']];
@@ -17,6 +18,6 @@ export class ModelDeleteCommand extends AimCommand {
   async run(): Promise<void> {
     const result = await deleteModel(await this.repository(this.repo), checkModelName(this.model));
     this.warnAbout(result.problems);
-    this.report({ repo: this.repo, model: this.model, ...result }, () => `deleted ${this.repo}/${this.model} (${result.deleted.length} tags)`);
+    this.report({ repo: this.repo, model: this.model, ...result }, () => `deleted ${this.repo}/${this.model} (${counted(result.deleted.length, 'tag')})`);
   }
 }

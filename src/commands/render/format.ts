@@ -1,3 +1,5 @@
+import { counted } from '../../lib/plural.js';
+
 // The one place numbers, sizes, rates and times are turned into text for a person. JSON output never goes
 // through here: it carries the raw numbers.
 
@@ -21,6 +23,18 @@ export function formatRate(bytes: number, seconds: number): string {
   return seconds > 0 && Number.isFinite(seconds) ? `${formatBytes(bytes / seconds)}/s` : '-';
 }
 
+/** Below this, a duration is mostly start-up and timer noise: a rate over it would be a meaningless figure. */
+const MIN_SECONDS_FOR_A_RATE = 0.05;
+
+/**
+ * A transfer's time and rate, e.g. `12.0 s (1.21 GiB/s)`: the time alone when nothing moved (an unchanged re-push
+ * would otherwise claim hundreds of GiB/s) or the work took too short a time to measure a rate.
+ */
+export function formatTime(seconds: number, totalBytes: number, bytesMoved: number): string {
+  const time = formatSeconds(seconds);
+  return bytesMoved > 0 && seconds >= MIN_SECONDS_FOR_A_RATE ? `${time} (${formatRate(totalBytes, seconds)})` : time;
+}
+
 /** Seconds of work, e.g. `0.4 s`, `12.0 s`. */
 export function formatSeconds(seconds: number): string {
   return Number.isFinite(seconds) && seconds >= 0 ? `${seconds.toFixed(1)} s` : '-';
@@ -41,7 +55,7 @@ export function formatAge(iso: string, now = Date.now()): string {
   return ago(Math.round(seconds / 86400), 'day');
 }
 
-const ago = (count: number, unit: string): string => `${count} ${unit}${count === 1 ? '' : 's'} ago`;
+const ago = (count: number, unit: string): string => `${counted(count, unit)} ago`;
 
 /** Compact time since `iso`, e.g. `42s`, `3m05s`, `2h10m`, `4d7h`: how long a deployment has been up. */
 export function formatUptime(iso: string, now = Date.now()): string {

@@ -30,5 +30,10 @@ export function terminalLine(text: string): string {
  * written as \u escapes they parse back to the same strings and cannot reach a terminal that shows the JSON.
  */
 export function jsonText(data: unknown): string {
-  return JSON.stringify(data, null, 2).replace(RAW_IN_JSON, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeRawInJson(JSON.stringify(data, null, 2));
+}
+
+/** JSON text already made (a log line) with the characters JSON.stringify leaves raw written as \u escapes. */
+export function escapeRawInJson(json: string): string {
+  return json.replace(RAW_IN_JSON, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

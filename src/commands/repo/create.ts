@@ -33,6 +33,8 @@ export class RepoCreateCommand extends AimCommand {
     description: 'store chunks in ~16 MiB packs, read back with byte ranges (default: on; --no-packs keeps a file per chunk; takes effect at the first push)',
   });
 
+  protected override configMayBeNew = true; // it writes the file --config names
+
   async run(): Promise<void> {
     if (this.type !== 'local' && this.type !== 's3') {
       throw new UsageError(`--type ${this.type} is not supported`, { hint: 'use --type local or --type s3' });

@@ -3,6 +3,7 @@ import { upgradeRepository } from '../../core/store/upgrade.js';
 import { IntegrityError } from '../../lib/errors.js';
 import { AimCommand } from '../base.js';
 import { concurrencyOption } from '../transfer-options.js';
+import { counted } from '../../lib/plural.js';
 
 export class RepoUpgradeCommand extends AimCommand {
   static override paths = [['repo', 'upgrade']];
@@ -26,11 +27,11 @@ export class RepoUpgradeCommand extends AimCommand {
     this.warnAbout(result.problems);
     this.report(result, () => {
       const lines = result.failed.map((failure) => `FAILED ${failure.usedBy.join(', ')} (${failure.digest}): ${failure.message}`);
-      const mapped = `${result.versionsMapped} versions mapped, ${result.alreadyMapped} already mapped, ${result.failed.length} failed`;
+      const mapped = `${counted(result.versionsMapped, 'version')} mapped, ${result.alreadyMapped} already mapped, ${result.failed.length} failed`;
       return [...lines, `${result.repo}: ${mapped}; ${result.keysWritten} key objects written`].join('\n');
     });
     if (result.failed.length > 0) {
-      throw new IntegrityError(`${result.failed.length} version(s) of ${this.repo} could not be mapped`, {
+      throw new IntegrityError(`${counted(result.failed.length, 'version')} of ${this.repo} could not be mapped`, {
         hint: `run \`aim verify ${this.repo}\`, push those versions again from a good copy, then run the upgrade again`,
       });
     }

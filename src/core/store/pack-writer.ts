@@ -6,6 +6,7 @@ import { writeIndexShards, writeKeyObjects } from './index-shards.js';
 import { newPackId, PACK_TARGET_BYTES, packFooter, packKey, type PackEntry } from './packs.js';
 import { writePendingRecord, type AdoptedPacks } from './pending.js';
 import { stopHereInTests } from './test-stop.js';
+import { log } from '../../lib/log.js';
 
 // Gathers a push's new chunks into packs and uploads each once it holds about 16 MiB, while the next one fills.
 // Before the first pack, the push's pending record (pending.ts) says its packs may be left unindexed. The index
@@ -177,6 +178,7 @@ export class PackWriter {
       await (this.pending ??= writePendingRecord(this.backend, this.pushId).then(() => stopHereInTests('pending')));
       await (this.deferred ? this.deferred.putIfAbsentUnsynced(key, body) : this.backend.putIfAbsent(key, body));
       this.stored.set(pack.id, pack.entries);
+      log.debug('pack written', { pack: pack.id, chunks: pack.entries.length, bytes: body.length });
       this.listener.learn(pack.id, pack.entries);
       stopHereInTests('pack');
       this.spare.push(pack.buffer);

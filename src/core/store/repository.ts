@@ -16,6 +16,7 @@ import { indexKey, packKey, PackIndex, writeIndexFile, type ChunkLocations, type
 import { dropLocationMapsNaming, readLocationMap } from './locations.js';
 import { getBounded } from './bounded-read.js';
 import { retryUntilStable } from '../../lib/poll.js';
+import { counted } from '../../lib/plural.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
 // their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
@@ -170,7 +171,7 @@ export class Repository {
       }
       this.index = undefined;
       return false;
-    }, 6, () => new StorageError(`could not drop ${digests.size} chunk(s) from the index of ${this.location}: it kept changing`, {
+    }, 6, () => new StorageError(`could not drop ${counted(digests.size, 'chunk')} from the index of ${this.location}: it kept changing`, {
       hint: 'run the repair again once no push is running',
     }));
     return dropLocationMapsNaming(this.backend, digests);

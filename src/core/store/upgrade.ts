@@ -6,6 +6,7 @@ import { keyObjectBody, keyObjectKey, readKeyObject, writeKeyObject } from './ke
 import { readLocationMap, writeLocationMap } from './locations.js';
 import { modelNames, readableTags, type RepoProblem } from './model-listing.js';
 import { PACKED_FORMAT, Repository } from './repository.js';
+import { counted } from '../../lib/plural.js';
 
 // `aim repo upgrade`: brings a packed repository written by an older aim up to the keys that let one model's pull,
 // verify and push read only what that model needs: a location map for every tagged version that lacks one, and a
@@ -113,7 +114,7 @@ export async function upgradeRepository(repo: Repository, options: UpgradeOption
   }
   const versions = await taggedVersions(repo, result.problems);
   const { unmapped, chunks } = await unmappedVersions(repo, versions, result, concurrency);
-  note(`reading the index files of ${repo.name} for ${unmapped.length} version(s) without a location map`);
+  note(`reading the index files of ${repo.name} for ${counted(unmapped.length, 'version')} without a location map`);
   const scan = await scanIndex(repo.backend, chunks);
   chunks.clear();
   await forEachConcurrently(unmapped, concurrency, async (digest) => {
@@ -126,7 +127,7 @@ export async function upgradeRepository(repo: Repository, options: UpgradeOption
     result.versionsMapped++;
     note(`mapped ${usedBy.join(', ')}`);
   });
-  note(`writing the key objects of ${scan.keyShards.size} key chunk(s)`);
+  note(`writing the key objects of ${counted(scan.keyShards.size, 'key chunk')}`);
   result.keysWritten = await writeKeyObjects(repo, scan, concurrency);
   result.failed.sort((a, b) => a.digest.localeCompare(b.digest));
   return result;

@@ -109,6 +109,7 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
   try {
     const done = await verifiedPrefix(handle, file, offsets, claimed, context);
     context.task.advance(offsets[done]!);
+    context.counters.bytesReused += offsets[done]!; // resumed: on disk already and checked, so part of what was skipped
     const writer = await DirectWriter.open(temp, handle, file.size, offsets[done]!);
     try {
       const journal = new JournalProgress(journalPath, handle, file.chunks.map((chunk) => chunk.size), offsets, context.task, done);

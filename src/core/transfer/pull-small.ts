@@ -64,10 +64,16 @@ class SmallFiles {
     this.built(file);
   }
 
-  /** The file's partial is built: progress moves by every file that shares it. */
+  /**
+   * The file's partial is built: progress moves by every file that shares it, and those after the first count as
+   * skipped (made from the same bytes, not fetched again), so the summary adds up to the version's size.
+   */
   built(file: ManifestFile): void {
     this.paths.push(partialPath(this.folder, file));
-    for (const same of this.byDigest.get(file.digest) ?? []) this.context.task.advance(same.size);
+    for (const [index, same] of (this.byDigest.get(file.digest) ?? []).entries()) {
+      this.context.task.advance(same.size);
+      if (index > 0) this.context.counters.bytesReused += same.size;
+    }
   }
 }
 
@@ -121,8 +127,10 @@ async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): P
   await forEachConcurrently(toCheck, FILES_IN_FLIGHT, async (file) => {
     // A journal beside it is an older pull's, which journaled every file.
     if (leftovers.has(`${digestHex(file.digest)}.journal`)) await rm(`${partialPath(small.folder, file)}.journal`, { force: true });
-    if (leftovers.has(digestHex(file.digest)) && (await keepLeftover(small.folder, file, context))) small.built(file);
-    else if (file.chunks.length === 0) await small.write(file, EMPTY);
+    if (leftovers.has(digestHex(file.digest)) && (await keepLeftover(small.folder, file, context))) {
+      context.counters.bytesReused += file.size; // an earlier pull fetched it
+      small.built(file);
+    } else if (file.chunks.length === 0) await small.write(file, EMPTY);
     else if (!(await fromLocalCopy(small, file, context))) wanted.push(file);
   });
   return wanted;

@@ -30,6 +30,7 @@ import { emptyTrashInBackground, moveAside } from '../store/trash.js';
 import { verifyFileOnDisk } from '../verify/verify-file.js';
 import type { QuantFit } from '../serve/quant-fit.js';
 import { chooseFiles, type FileSelection, type SubsetRecord } from './subset.js';
+import { log } from '../../lib/log.js';
 
 // pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
 // rename them all into place, then record the installed version. Until the renames nothing under the destination's
@@ -126,6 +127,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const installedBefore = (path: string) => state.manifest === version.digest && state.files[path] !== undefined;
   const choice = await chooseFiles(version.manifest, options.select ?? {}, `${repo.name}/${version.model}`, installedBefore);
   const manifest = { ...version.manifest, files: choice.files };
+  log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
   const { staged, counters, filesUnchanged } = await stageFiles(repo, version, manifest, dest, state, next, options);
   await installStaged(dest, staged, next);
@@ -134,6 +136,8 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   await emptyTrashInBackground(dest);
   // The whole manifest, even for a subset: its bytes are the version's digest.
   await saveInstallState(dest, next, encodeManifest(version.manifest));
+  const seconds = (performance.now() - started) / 1000;
+  log.info('pull complete', { repo: repo.name, digest: version.digest, bytes: manifestSize(manifest), transferred: counters.bytesTransferred, skipped: counters.bytesReused, seconds });
   return {
     repo: repo.name,
     model: version.model,
@@ -145,7 +149,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     bytesTransferred: counters.bytesTransferred,
     bytesSkipped: counters.bytesReused,
     filesUnchanged,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
     ...(choice.subset ? { subset: { ...choice.subset, versionFiles: version.manifest.files.length, versionBytes: manifestSize(version.manifest) } } : {}),
     ...(choice.fit ? { fit: choice.fit } : {}),
   };

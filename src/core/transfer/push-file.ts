@@ -12,6 +12,8 @@ import type { Repository } from '../store/repository.js';
 import type { CachedFile } from './stat-cache.js';
 import type { SourceFile } from './walk.js';
 import { ConflictError } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+import type { TagGuard } from './push-guard.js';
 
 export interface TransferCounters {
   bytesTransferred: number;
@@ -46,6 +48,8 @@ export interface PushFileContext {
    * unchanged re-push reads none; undefined for a repository that keeps a file per chunk.
    */
   packs?: () => Promise<PackWriter>;
+  /** The version the tag already names, when the push must produce exactly it (no --force): checked per chunk. */
+  guard?: TagGuard;
 }
 
 async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, context: PushFileContext): Promise<void> {
@@ -66,11 +70,13 @@ async function storeChunk(repo: Repository, digest: Digest, bytes: Buffer, conte
   if (writer) {
     await writer.add(digest, bytes);
     counters.bytesTransferred += bytes.length;
+    log.trace('chunk stored', { digest, size: bytes.length });
     return;
   }
   const written = await repo.putBlob(digest, bytes);
   if (written) counters.bytesTransferred += bytes.length;
   else counters.bytesSkipped += bytes.length;
+  if (written) log.trace('chunk stored', { digest, size: bytes.length });
 }
 
 function isStored(repo: Repository, digest: Digest, size: number, context: PushFileContext): Promise<boolean> {
@@ -91,6 +97,7 @@ function inlineSource(path: string, chunker: Chunker, preloaded: Buffer | undefi
 
 /** What a file's chunks add up to while they are read: their list, size, and the hashing still under way. */
 interface FileInProgress {
+  path: string;
   chunks: ChunkRef[];
   size: number;
   /** Settles when each chunk is hashed; keeps no reference to the chunk's bytes. */
@@ -110,7 +117,7 @@ export async function pushFile(repo: Repository, file: SourceFile, context: Push
   const { chunker, pool, pipeline } = context;
   const worker = !preloaded && ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
   const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker, preloaded);
-  const progress: FileInProgress = { chunks: [], size: 0, hashing: [] };
+  const progress: FileInProgress = { path: file.path, chunks: [], size: 0, hashing: [] };
   for await (const chunk of source.chunks) {
     if (pipeline.failure) {
       chunk.release?.();
@@ -156,6 +163,7 @@ async function startChunk(repo: Repository, chunk: SourceChunk, progress: FileIn
   context.pipeline.start(async () => {
     try {
       const { digest, bytes: hashedBytes } = await hashed;
+      context.guard?.checkChunk(progress.path, index, digest); // before the chunk is stored, never after
       await storeChunk(repo, digest, hashedBytes, context);
       await fileUpdate;
       context.counters.chunks++;

@@ -10,6 +10,7 @@ import { PushLocations } from '../store/push-locations.js';
 import { PACKED_FORMAT, type Repository } from '../store/repository.js';
 import type { PushFileContext, TransferCounters } from './push-file.js';
 import type { CachedFile } from './stat-cache.js';
+import type { TagGuard } from './push-guard.js';
 
 // What one push holds while it stores files: the threads that cut and hash, the chunk uploads in flight, the pack
 // writer and what the push knows of where chunks are. Each starts only when first needed, so an unchanged re-push
@@ -38,6 +39,7 @@ export interface PushRunOptions {
   concurrency: number;
   /** Packs a gc may be removing (gc-records.ts): never deduped against. */
   avoid?: ReadonlySet<string>;
+  guard?: TagGuard;
 }
 
 export function startPushRun(repo: Repository, options: PushRunOptions): PushRun {
@@ -60,6 +62,7 @@ export function startPushRun(repo: Repository, options: PushRunOptions): PushRun
     vouchers: new Set(),
     locations,
     packs: packs?.open,
+    guard: options.guard,
   };
   return {
     context,

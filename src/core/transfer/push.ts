@@ -15,6 +15,8 @@ import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
 import { checkNoGcRemoved, RemovalRaceError } from '../gc/gc-race.js';
 import { condemnedPacks, readGcRecords } from '../gc/gc-records.js';
+import { log } from '../../lib/log.js';
+import { TagGuard } from './push-guard.js';
 
 // push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write (packed
 // repositories) the pending record, the packs, the index shards, the key objects and the version's location map,
@@ -160,16 +162,19 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
   const progress = options.progress ?? silentProgress;
   await repo.backend.probe('write');
   const { files, skipped } = await walkSource(source, options);
+  const guard = await TagGuard.forPush(repo, options.model, options.tag, options.force ?? false);
+  guard?.checkFiles(files);
   const metadata = await repo.ensureMetadata();
   await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
+  log.info('push started', { repo: repo.name, model: options.model, tag: options.tag, files: files.length, bytes: totalBytes });
   const cache = await StatCache.open(repo.location, metadata.chunking);
   // The gc records before the removal mark: a gc writes its record first (gc-records.ts).
   const gcRecords = metadata.format === PACKED_FORMAT ? await readGcRecords(repo.backend) : [];
   const removals = await repo.removalMark();
   const task = progress.begin(`pushing ${repo.name}/${options.model}:${options.tag}`, totalBytes);
   const note = (message: string): void => progress.note(message);
-  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, concurrency: options.concurrency ?? repo.concurrency, avoid: condemnedPacks(gcRecords) });
+  const run = startPushRun(repo, { ...metadata, removals, model: options.model, note, task, concurrency: options.concurrency ?? repo.concurrency, guard, avoid: condemnedPacks(gcRecords) });
   const manifestFiles = await storeFiles(repo, files, run, cache, options.rehash).finally(async () => {
     task.end();
     await run.close();
@@ -182,6 +187,16 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
     await cache.save();
   }
   const { counters } = run.context;
+  const seconds = (performance.now() - started) / 1000;
+  log.info('push complete', {
+    repo: repo.name,
+    digest: committed.digest,
+    bytes: totalBytes,
+    transferred: counters.bytesTransferred,
+    skipped: counters.bytesSkipped,
+    outcome: committed.tagOutcome,
+    seconds,
+  });
   return {
     repo: repo.name,
     model: options.model,
@@ -194,7 +209,7 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
     bytesSkipped: counters.bytesSkipped,
     tagOutcome: committed.tagOutcome,
     skippedSymlinks: skipped,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
   };
 }
 
@@ -217,6 +232,7 @@ async function storeFiles(repo: Repository, files: SourceFile[], run: PushRun, c
       const cached = cachedEntry(file);
       const preloaded = prefetch.take(index);
       const pushed = (cached && (await reuseCachedFile(repo, cached, context))) || (await pushFile(repo, file, context, await preloaded));
+      context.guard?.checkFile(pushed);
       cache.record(file, pushed);
       manifestFiles.push(pushed);
     }

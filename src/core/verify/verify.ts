@@ -1,5 +1,6 @@
 import type { Digest } from '../format/digest.js';
-import { AimError } from '../../lib/errors.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { log, logEnabled } from '../../lib/log.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Repository } from '../store/repository.js';
@@ -8,6 +9,7 @@ import type { ChunkLocations, PackedChunk } from '../store/packs.js';
 import { PACKED_READERS, PackReader, planReads, readChunks, type ChunkRead } from './verify-reads.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { modelNames, readableTags, type RepoProblem } from '../store/model-listing.js';
+import { counted } from '../../lib/plural.js';
 
 // Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
 // a pull needs the bytes. Each problem names the chunk and every file (model:tag/path) that uses it.
@@ -35,7 +37,9 @@ export interface VerifyProblem {
 
 export interface VerifyResult {
   repo: string;
+  /** Distinct versions (manifests): two tags naming one version count once. */
   versions: number;
+  tags: number;
   chunks: number;
   chunksChecked: number;
   bytesChecked: number;
@@ -62,7 +66,7 @@ async function selectTags(repo: Repository, options: VerifyOptions, problems: Ve
   for (const { key, message } of unreadable) problems.push({ kind: 'bad-tag', digest: key, usedBy: [key], message });
   if (options.model && selected.length === 0 && unreadable.length === 0) {
     const what = options.tag ? `tag ${options.tag ?? DEFAULT_TAG} of ${repo.name}/${options.model}` : `model ${options.model} in ${repo.name}`;
-    throw new AimError(`${what} not found`, { hint: `aim model versions ${repo.name} ${options.model}` });
+    throw new NotFoundError(`${what} not found`, { hint: `aim model versions ${repo.name} ${options.model}` });
   }
   return selected;
 }
@@ -193,7 +197,7 @@ async function repairChunks(repo: Repository, problems: VerifyProblem[], locatio
   try {
     const maps = await repo.removeChunks(new Set(chunks.filter((digest) => !misdirected.has(digest))));
     const wrongMaps = await dropLocationMapsNaming(repo.backend, misdirected);
-    if (maps + wrongMaps > 0) progress.note(`deleted ${maps + wrongMaps} location map(s) naming removed or misplaced chunks: pulls of those versions read the index until they are pushed again`);
+    if (maps + wrongMaps > 0) progress.note(`deleted ${counted(maps + wrongMaps, 'location map')} naming removed or misplaced chunks: pulls of those versions read the index until they are pushed again`);
   } catch (error) {
     // The removal's own failure is the one that explains a partial repair; a mark that also fails must not hide it.
     await repo.markRemovals().catch(() => undefined);
@@ -221,13 +225,30 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     task.end();
   }
   if (options.repair && problems.length > 0) await repairChunks(repo, problems, locations, progress);
+  const versions = logVersions(tags, problems);
+  const seconds = (performance.now() - started) / 1000;
+  log.info('verify complete', { repo: repo.name, versions, chunks: selected.length, bytes: found.bytesChecked, problems: problems.length, seconds });
   return {
     repo: repo.name,
-    versions: tags.length,
+    versions,
+    tags: tags.length,
     chunks: chunks.size,
     chunksChecked: selected.length,
     bytesChecked: found.bytesChecked,
     problems,
-    seconds: (performance.now() - started) / 1000,
+    seconds,
   };
+}
+
+/** A `version verified` event per distinct version, with the problems found in its files; returns how many. */
+function logVersions(tags: TagRef[], problems: VerifyProblem[]): number {
+  const names = new Map<Digest, string[]>();
+  for (const { model, tag, digest } of tags) names.set(digest, [...(names.get(digest) ?? []), `${model}:${tag}`]);
+  if (logEnabled('debug')) {
+    for (const [digest, tagged] of names) {
+      const ownProblems = problems.filter((problem) => problem.usedBy.some((use) => tagged.some((name) => use === name || use.startsWith(`${name}/`))));
+      log.debug('version verified', { digest, tags: tagged.join(','), problems: ownProblems.length });
+    }
+  }
+  return names.size;
 }

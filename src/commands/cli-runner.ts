@@ -1,0 +1,61 @@
+import { Cli, type BaseContext, type CommandClass } from 'clipanion';
+import { errorDocument, formatError } from './render/errors.js';
+import type { AimCli } from './render/help.js';
+import { jsonText } from './render/terminal.js';
+import { describeUsageFailure, typedWords, type CommandShape } from './render/usage-errors.js';
+
+// Runs one command line. clipanion parses it; what it cannot parse becomes aim's own usage error (one line on stderr,
+// the likely command, exit 2, and the JSON error document under --json) instead of clipanion's dump on stdout.
+
+/** Global options that take a value, given before the command's words: `aim -c team.yaml model push ...`. */
+export const GLOBAL_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['-c', '--config', '--log-format']);
+
+/** Whether the command line asks for JSON output (before a `--` that ends the options). */
+export function jsonRequested(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** Each registered command under each of its paths, with its usage line and option names. */
+export function commandShapes(cli: Cli, classes: CommandClass[]): CommandShape[] {
+  const definitions = cli.definitions();
+  return classes.flatMap((commandClass) => {
+    const paths = commandClass.paths ?? [];
+    const first = `aim ${(paths[0] ?? []).join(' ')}`;
+    const definition = definitions.find((candidate) => candidate.path === first);
+    if (!definition) return [];
+    const options = definition.options.flatMap((option) => option.definition.split(' ')[0]!.split(','));
+    const positionals = definition.usage.slice(first.length).replace(/<([^>]+)>/g, '$1');
+    const description = (definition.description ?? '').trim();
+    return paths.map((path) => ({ path, usage: `aim ${path.join(' ')}${positionals}`, options, description }));
+  });
+}
+
+/** `aim model --help`: the usage line of each command of the group, as `git remote -h` lists its subcommands. */
+function groupHelp(cli: AimCli, classes: CommandClass[], argv: string[]): string | undefined {
+  const words = typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE);
+  if (words.length !== 1 || !argv.some((arg) => arg === '-h' || arg === '--help')) return undefined;
+  const group = commandShapes(cli, classes).filter(({ path }) => path.length === 2 && path[0] === words[0]);
+  if (group.length === 0) return undefined;
+  const width = Math.max(...group.map(({ usage }) => usage.length));
+  const lines = group.map(({ usage, description }) => `  ${usage.padEnd(width)}   ${description}\n`);
+  return `${lines.join('')}\nrun \`aim ${words[0]} COMMAND --help\` for its options and examples\n`;
+}
+
+export async function runCli(cli: AimCli, classes: CommandClass[], argv: string[], context: BaseContext): Promise<number> {
+  const help = groupHelp(cli, classes, argv);
+  if (help) {
+    context.stdout.write(help);
+    return 0;
+  }
+  let command;
+  try {
+    command = cli.process(argv, context);
+  } catch (thrown) {
+    const error = describeUsageFailure(thrown, typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE), commandShapes(cli, classes));
+    context.stderr.write(formatError(error, 0).text);
+    if (jsonRequested(argv)) context.stdout.write(`${jsonText(errorDocument(error))}\n`);
+    return error.exitCode;
+  }
+  return cli.run(command, context);
+}

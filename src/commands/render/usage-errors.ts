@@ -1,0 +1,91 @@
+import { closest } from '../../lib/closest.js';
+import { UsageError } from '../../lib/errors.js';
+
+// What clipanion says of a command line it cannot parse is a dump of every usage line that came close, on stdout.
+// A person wants one line saying what was wrong, the command they probably meant, and where to read more; a script
+// wants exit 2 and nothing on stdout. This turns clipanion's errors into aim's UsageError.
+
+/** A registered command as the suggestions need it: its words, usage line and option names. */
+export interface CommandShape {
+  path: string[];
+  /** `aim push REPO/MODEL[:TAG] DIR`. */
+  usage: string;
+  options: string[];
+  description: string;
+}
+
+interface ClipanionFailure {
+  name?: string;
+  message?: string;
+  clipanion?: { type?: string };
+  candidates?: Array<{ usage: string; reason: string | null }>;
+}
+
+/** The words naming the command: what follows the global options given before them, up to the first option. */
+export function typedWords(argv: string[], optionsWithValue: ReadonlySet<string>): string[] {
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-')) i += optionsWithValue.has(argv[i]!) ? 2 : 1;
+  const words: string[] = [];
+  for (; i < argv.length && !argv[i]!.startsWith('-'); i++) words.push(argv[i]!);
+  return words;
+}
+
+/** The command whose words start `words`, the longest one (`model push` before `model`). */
+function matchedCommand(words: string[], commands: CommandShape[]): CommandShape | undefined {
+  return commands
+    .filter(({ path }) => path.length > 0 && path.length <= words.length && path.every((word, i) => words[i] === word))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+}
+
+/** clipanion's failure as one UsageError: what was wrong, and a hint with the likely fix. */
+export function describeUsageFailure(thrown: unknown, words: string[], commands: CommandShape[]): UsageError {
+  const failure = (thrown ?? {}) as ClipanionFailure;
+  const command = matchedCommand(words, commands);
+  if (!command) return unknownCommand(words, commands, failure);
+  const name = `aim ${command.path.join(' ')}`;
+  const help = `run \`${name} --help\``;
+  if (failure.name === 'UsageError') return new UsageError(`${name}: ${firstLine(failure.message)}`, { hint: help });
+  const reason = failure.candidates?.find((candidate) => candidate.usage.startsWith(`${name} `) || candidate.usage === name)?.reason ?? null;
+  const option = /^Unsupported option name \("(.*)"\)/.exec(reason ?? '')?.[1];
+  if (option !== undefined) {
+    const near = closest(option.replace(/=.*$/, ''), command.options);
+    return new UsageError(`unknown option ${option} for \`${name}\``, { hint: `${near ? `did you mean \`${near}\`? ` : ''}${help}` });
+  }
+  if (reason?.startsWith('Not enough positional arguments')) {
+    return new UsageError(`\`${name}\` is missing an argument: ${command.usage}`, { hint: help });
+  }
+  const extra = /^Extraneous positional argument \("(.*)"\)/.exec(reason ?? '')?.[1];
+  if (extra !== undefined) return new UsageError(`unexpected argument "${extra}" for \`${name}\`: ${command.usage}`, { hint: help });
+  return new UsageError(`\`${name}\` cannot run with these arguments${reason ? ` (${firstLine(reason).replace(/\.$/, '')})` : ''}: ${command.usage}`, { hint: help });
+}
+
+function unknownCommand(words: string[], commands: CommandShape[], failure: ClipanionFailure): UsageError {
+  const helpAll = 'run `aim --help` to see every command';
+  if (words.length === 0) {
+    const option = failure.candidates?.map((candidate) => /^Unsupported option name \("(.*)"\)/.exec(candidate.reason ?? '')?.[1]).find(Boolean);
+    const known = option === undefined || commands.some(({ options }) => options.includes(option));
+    return new UsageError(known ? `no command given${option ? ` for ${option}` : ''}` : `unknown option ${option}`, { hint: helpAll });
+  }
+  const subcommands = commands.filter(({ path }) => path.length > 1 && path[0] === words[0]).map(({ path }) => path[1]!);
+  if (words.length === 1 && subcommands.length > 0) {
+    return new UsageError(`\`aim ${words[0]}\` needs a subcommand: ${subcommands.join(', ')}`, { hint: `run \`aim ${words[0]} --help\`` });
+  }
+  const suggestion = suggestCommand(words, commands);
+  const typed = commands.some(({ path }) => path.length > 1 && path[0] === words[0]) ? words.slice(0, 2) : words.slice(0, 1);
+  return new UsageError(`unknown command \`${typed.join(' ')}\``, { hint: `${suggestion ? `did you mean \`aim ${suggestion}\`? ` : ''}${helpAll}` });
+}
+
+/** The command the words most likely meant: compared with the same number of words of each command. */
+function suggestCommand(words: string[], commands: CommandShape[]): string | undefined {
+  for (const length of [2, 1]) {
+    if (words.length < length) continue;
+    const candidates = commands.filter(({ path }) => path.length === length).map(({ path }) => path.join(' '));
+    const near = closest(words.slice(0, length).join(' '), candidates);
+    if (near) return near;
+  }
+  return undefined;
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0]!.trim();
+}
