@@ -19,6 +19,8 @@ import { aim, aimLocalRound, Recorder, resticRound, startupTimes, toolsRound, wr
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `--only scale` is its own harness: repositories naming millions of foreign chunks (bench/scale.mjs, its own flags).
 if (process.argv.slice(2).join(' ').includes('--only scale')) await import('./scale.mjs').then(() => process.exit(0));
+// `--only serve` too: the embedded engine's serving speed, 1 and 4 concurrent clients (bench/serve.mjs).
+if (process.argv.slice(2).join(' ').includes('--only serve')) await import('./serve.mjs').then(() => process.exit(0));
 process.chdir(root);
 const options = parseArgs(process.argv.slice(2));
 const want = (...suites) => !options.only || suites.some((suite) => options.only.includes(suite));

@@ -37,12 +37,13 @@ export class RunCommand extends AimCommand {
   include = Option.Array('--include', [], { description: 'choose the GGUF among files matching this glob (at any depth without a slash; repeatable)' });
   exclude = Option.Array('--exclude', [], { description: 'leave files matching this glob out of the choice (repeatable)' });
   parallel = Option.String('--parallel', { description: 'requests answered at once, each with its own context (default: aim.serve.parallel, else 1)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 64)]) });
+  gpu = Option.String('--gpu', { description: 'auto (default: aim.serve.gpu, else auto) uses a GPU when node-llama-cpp finds one; off stays on the CPU', validator: t.isEnum(['auto', 'off'] as const) });
   host = Option.String('--host', { description: 'embedded engine listens on 127.0.0.1 (default) or 0.0.0.0 (every interface, e.g. in a container)' });
   foreground = Option.Boolean('--foreground', false, { description: 'stay attached: stop the model on Ctrl-C or SIGTERM, exit non-zero if it ends (systemd, containers)' });
   kamiwazaUrl = Option.String('--kamiwaza-url', { description: 'Kamiwaza server (default: KAMIWAZA_BASE_URL, else aim.kamiwaza.url)' });
 
   protected override settingFlags(): Record<string, unknown> {
-    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'serve.host': this.host, 'serve.parallel': this.parallel, 'kamiwaza.url': this.kamiwazaUrl };
+    return { 'serve.ports': this.port, 'serve.ctx-size': this.ctxSize, 'serve.threads': this.threads, 'serve.engine': this.engine, 'serve.host': this.host, 'serve.parallel': this.parallel, 'serve.gpu': this.gpu, 'kamiwaza.url': this.kamiwazaUrl };
   }
 
   async run(): Promise<void> {

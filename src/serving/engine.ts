@@ -25,6 +25,8 @@ export interface DeploymentSpec {
   threads?: number;
   /** Requests the embedded engine answers at once, each with its own context of ctxSize tokens (default 1). */
   parallel?: number;
+  /** Embedded engine: auto takes a GPU node-llama-cpp finds, off stays on the CPU (default auto). */
+  gpu?: 'auto' | 'off';
   /** Where an engine may keep logs and run files for this deployment (inside AIM_HOME). */
   runDir: string;
 }
@@ -54,6 +56,8 @@ export interface DeploymentRecord {
   cmdline?: string[];
   port?: number;
   logFile?: string;
+  /** Embedded engine: the GPU backend llama.cpp uses (cuda, vulkan, metal) or false on the CPU, and layers offloaded. */
+  gpu?: { backend: string | false; layers: number };
   /**
    * Kamiwaza engine: ids on the Kamiwaza side (the deployment's once Kamiwaza has answered the deploy request), and
    * the tag aim put in the deployment's runtime_env, which finds it when the answer never arrived.

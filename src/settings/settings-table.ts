@@ -102,6 +102,8 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'serve.ctx-size', env: ['AIM_CTX_SIZE'], flag: '--ctx-size', parse: wholeNumber(64, 1 << 20), default: 2048, description: 'context size in tokens' },
   { key: 'serve.parallel', env: ['AIM_PARALLEL'], flag: '--parallel', parse: wholeNumber(1, 64), default: 1,
     description: 'requests the embedded engine answers at once, each with its own context (memory grows with each)' },
+  { key: 'serve.gpu', env: ['AIM_GPU'], flag: '--gpu', parse: choice(['auto', 'off']), default: 'auto',
+    description: 'embedded engine: auto uses a GPU node-llama-cpp finds (CUDA, Vulkan, Metal), off stays on the CPU' },
   { key: 'serve.engine', env: ['AIM_ENGINE'], flag: '--engine', parse: choice(['embedded', 'kamiwaza']), default: undefined,
     defaultText: 'kamiwaza when a Kamiwaza URL is set, else embedded', description: 'engine that serves `aim run`' },
   { key: 'kamiwaza.url', env: ['KAMIWAZA_BASE_URL', 'KAMIWAZA_BASE_URI', 'KAMIWAZA_API_URL'], flag: '--kamiwaza-url', parse: httpUrl, default: undefined,

@@ -28,8 +28,9 @@ export function testFreeBytes(env: NodeJS.ProcessEnv = process.env): number | un
 }
 
 /**
- * AIM_TEST_FREE_MEMORY=<bytes>: the free memory `--quant auto` fits a model into, instead of the machine's, so a
- * test can decide which quantization fits. Unset in normal use.
+ * AIM_TEST_FREE_MEMORY=<bytes>: the free memory `--quant auto` fits a model into and the embedded engine checks a
+ * model against, instead of the machine's, so a test can decide which quantization fits and show the refusal to
+ * load one that does not, without exhausting a machine. Unset in normal use.
  */
 export function testFreeMemory(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const reader = new EnvReader(env);

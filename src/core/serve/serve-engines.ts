@@ -6,6 +6,7 @@ import { kamiwazaSettings, settingsForRecord } from '../../serving/kamiwaza/kami
 import { EmbeddedEngine } from '../../serving/embedded/llama.js';
 import type { AimConfig } from '../config/config.js';
 import { kamiwazaEnv } from '../../settings/kamiwaza.js';
+import { testFreeMemory } from '../../settings/test-hooks.js';
 import { effectiveSettings, type Settings } from '../../settings/resolve-settings.js';
 
 export type EngineChoice = EngineKind;
@@ -28,7 +29,10 @@ function configuredKamiwazaUrl(config: AimConfig | undefined): string | undefine
  * an existing record (talking to the server it names).
  */
 export function engineFor(kind: EngineKind, config?: AimConfig, record?: DeploymentRecord, kamiwazaUrl?: string): Engine {
-  if (kind === 'embedded') return new EmbeddedEngine();
+  if (kind === 'embedded') {
+    const freeBytes = testFreeMemory();
+    return new EmbeddedEngine(freeBytes === undefined ? {} : { freeMemory: () => freeBytes });
+  }
   const url = kamiwazaUrl ?? configuredKamiwazaUrl(config);
   const settings = kamiwazaSettings(undefined, url ?? record?.kamiwaza?.baseUrl, url);
   const { pollMs } = kamiwazaEnv();

@@ -105,7 +105,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
     ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'),
-    parallel: settings.number('serve.parallel'), runDir: runDir(home),
+    parallel: settings.number('serve.parallel'), gpu: settings.text('serve.gpu') === 'off' ? 'off' as const : 'auto' as const, runDir: runDir(home),
   };
   const record = await startRecorded({
     initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,

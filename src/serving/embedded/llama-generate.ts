@@ -1,28 +1,12 @@
-// Generation for the embedded server: one model, one context, and as many sequences as requests answered at once
-// (`serve.parallel`; one by default: on a CPU box a second request mostly shares the same cores). Each sequence has
-// the full context size; a request waits for a free one. Each request starts from a cleared sequence, so the token
-// meter's difference is exactly that request's usage. Only llama-server.ts imports this:
-// node-llama-cpp costs ~0.8 s to load and must never slow the CLI down.
+// Chat and text completions for the embedded server: one context of a chat model, and as many sequences as
+// requests answered at once (`serve.parallel`). Each sequence has the full context size; a request waits for a free
+// one (slot-pool.ts). Each request starts from a cleared sequence, so the token meter's difference is exactly that
+// request's usage. Only the server process imports this: node-llama-cpp costs ~0.8 s to load.
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, type ChatHistoryItem, type LlamaContextSequence } from 'node-llama-cpp';
+import { LlamaChat, LlamaCompletion, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 import { chatMessages, finishReason, fitToContext, generationParams, promptText, sendJson, SseStream, type GenerationParams } from './openai-http.js';
-
-export interface LoadedModel {
-  /** Sequences taken from the context: requests answered at once. */
-  slots: number;
-  handle(kind: 'chat' | 'completion', body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-export interface LoadOptions {
-  modelPath: string;
-  contextSize: number;
-  threads: number;
-  /** Requests answered at once, each on its own sequence of `contextSize` tokens. */
-  parallel: number;
-  log: (message: string) => void;
-}
+import type { SlotPool } from './slot-pool.js';
 
 interface Outcome {
   text: string;
@@ -37,13 +21,13 @@ function history(body: Record<string, unknown>): ChatHistoryItem[] {
 }
 
 /** A sequence requests run on, one at a time, with its chat and completion wrappers. */
-interface Session {
+export interface Session {
   sequence: LlamaContextSequence;
   chat: LlamaChat;
   completion: LlamaCompletion;
 }
 
-type Kind = 'chat' | 'completion';
+export type Kind = 'chat' | 'completion';
 
 async function generate(session: Session, kind: Kind, body: Record<string, unknown>, params: GenerationParams,
   signal: AbortSignal, onText: (text: string) => void): Promise<Outcome & { promptTokens: number; completionTokens: number }> {
@@ -99,57 +83,28 @@ async function respond(session: Session, { kind, body, res, modelId, params, sig
   sendJson(res, 200, { id, object, created, model: modelId, choices: [choice], usage });
 }
 
-export async function loadLlamaModel(options: LoadOptions): Promise<LoadedModel> {
-  // build: 'never' so a missing prebuilt binary is an error, not a 10-minute compile; gpu: false keeps tests and
-  // CPU-only hosts from probing CUDA/Vulkan.
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.warn, logger: (_level: LlamaLogLevel, message: string) => options.log(`llama.cpp: ${message.trimEnd()}`) });
-  const model = await llama.loadModel({ modelPath: options.modelPath });
-  const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: options.parallel });
-  const sessions = Array.from({ length: options.parallel }, (): Session => {
+/** One session per sequence of the context. */
+export function chatSessions(context: LlamaContext, count: number): Session[] {
+  return Array.from({ length: count }, (): Session => {
     const sequence: LlamaContextSequence = context.getSequence();
     return { sequence, chat: new LlamaChat({ contextSequence: sequence }), completion: new LlamaCompletion({ contextSequence: sequence }) };
   });
-  const free = [...sessions];
-  const waiting: Array<(session: Session) => void> = [];
-  const acquire = (): Promise<Session> => (free.length > 0 ? Promise.resolve(free.pop()!) : new Promise((resolve) => waiting.push(resolve)));
-  const release = (session: Session): void => {
-    const next = waiting.shift();
-    if (next) next(session);
-    else free.push(session);
-  };
+}
 
-  /** Tokens the prompt takes in the context, counted the way generation will lay it out. */
-  function promptTokens(kind: Kind, body: Record<string, unknown>): number {
-    // A completion starts with the model's BOS token, which tokenize() leaves out: count it rather than overflow by one.
-    if (kind === 'completion') return model.tokenize(promptText(body)).length + 1;
-    return sessions[0]!.chat.chatWrapper.generateContextState({ chatHistory: history(body) }).contextText.tokenize(model.tokenizer).length;
-  }
+/** Tokens the prompt takes in the context, counted the way generation will lay it out. */
+function promptTokens(model: LlamaModel, session: Session, kind: Kind, body: Record<string, unknown>): number {
+  // A completion starts with the model's BOS token, which tokenize() leaves out: count it rather than overflow by one.
+  if (kind === 'completion') return model.tokenize(promptText(body)).length + 1;
+  return session.chat.chatWrapper.generateContextState({ chatHistory: history(body) }).contextText.tokenize(model.tokenizer).length;
+}
 
-  async function handle(kind: Kind, body: Record<string, unknown>, res: ServerResponse, modelId: string): Promise<void> {
-    const asked = generationParams(body, options.contextSize);
-    // Validate before queueing so a bad request fails at once with 400.
-    const params = { ...asked, maxTokens: fitToContext(asked, promptTokens(kind, body), options.contextSize, kind === 'chat' ? 'messages' : 'prompt') };
-    const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    const session = await acquire();
-    try {
-      await respond(session, { kind, body, res, modelId, params, signal: abort.signal, id, created });
-    } finally {
-      release(session);
-    }
-  }
-
-  return {
-    slots: sessions.length,
-    handle,
-    async dispose() {
-      await context.dispose();
-      await model.dispose();
-      await llama.dispose();
-    },
-  };
+export async function answerGeneration(model: LlamaModel, pool: SlotPool<Session>, contextSize: number, kind: Kind,
+  body: Record<string, unknown>, res: ServerResponse, modelId: string, signal: AbortSignal): Promise<void> {
+  const asked = generationParams(body, contextSize);
+  // Validate before queueing so a bad request fails at once with 400.
+  const prompt = promptTokens(model, pool.any, kind, body);
+  const params = { ...asked, maxTokens: fitToContext(asked, prompt, contextSize, kind === 'chat' ? 'messages' : 'prompt') };
+  const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
+  const created = Math.floor(Date.now() / 1000);
+  await pool.use(signal, (session) => respond(session, { kind, body, res, modelId, params, signal, id, created }));
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './openai-http.js';
-import { loadLlamaModel, type LoadedModel } from './llama-generate.js';
+import { loadLlamaModel, type LoadedModel, type Route } from './llama-model.js';
 import { createServerLog } from './server-log.js';
 
 const { values } = parseArgs({
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     'ctx-size': { type: 'string', default: '2048' },
     threads: { type: 'string', default: '1' },
     parallel: { type: 'string', default: '1' },
+    'max-queued': { type: 'string' },
+    gpu: { type: 'string', default: 'auto' },
     'ready-file': { type: 'string' },
     'log-file': { type: 'string' },
     'log-max-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
@@ -27,7 +29,7 @@ const { values } = parseArgs({
 });
 if (values['check-binding']) await checkBinding();
 if (!values.model || !values['ready-file']) {
-  console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--host 127.0.0.1] [--port 0] [--ctx-size 2048] [--threads 1] [--parallel 1]');
+  console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--host 127.0.0.1] [--port 0] [--ctx-size 2048] [--threads 1] [--parallel 1] [--max-queued N] [--gpu auto|off]');
   process.exit(2);
 }
 const modelPath = values.model;
@@ -36,6 +38,9 @@ const modelId = values['model-id'] ?? modelPath;
 const contextSize = Number(values['ctx-size']);
 const threads = Number(values.threads);
 const parallel = Number(values.parallel);
+// Past this many waiting requests a new one gets 503 + Retry-After: a few answers' worth per slot.
+const maxQueued = values['max-queued'] === undefined ? parallel * 8 : Number(values['max-queued']);
+const gpu = values.gpu === 'off' ? 'off' : 'auto';
 const created = Math.floor(Date.now() / 1000);
 
 let loaded: LoadedModel | undefined;
@@ -49,21 +54,38 @@ const log = values['log-file']
 async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && (path === '/health' || path === '/v1/health')) {
-    if (loaded) return sendJson(res, 200, { status: 'ok' });
+    // Slot counts as llama.cpp's server reports them, so a load balancer or a test can see requests in flight.
+    if (loaded) {
+      const { busy, idle, queued, peakBusy } = loaded.stats();
+      return sendJson(res, 200, { status: 'ok', slots_idle: idle, slots_processing: busy, requests_queued: queued, peak_slots_processing: peakBusy });
+    }
     return sendJson(res, 503, { error: { code: 503, message: loadError ?? 'Loading model', type: 'unavailable_error' } });
   }
   // llama.cpp's server answers /props with its slots (requests served at once); clients size their concurrency by it.
-  if (req.method === 'GET' && path === '/props') return sendJson(res, 200, { total_slots: loaded?.slots ?? parallel, default_generation_settings: { n_ctx: contextSize } });
+  if (req.method === 'GET' && path === '/props') {
+    return sendJson(res, 200, { total_slots: loaded?.slots ?? parallel, default_generation_settings: { n_ctx: contextSize },
+      model_kind: loaded?.kind, gpu: loaded?.gpu ?? false, gpu_layers: loaded?.gpuLayers ?? 0 });
+  }
   if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) {
     return sendJson(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'aim' }] });
   }
-  const generate = path === '/v1/chat/completions' ? 'chat' : path === '/v1/completions' ? 'completion' : undefined;
+  const generate = ROUTES.get(path ?? '');
   if (!generate) throw new HttpError(404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
   if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`);
   const body = await readJsonBody(req);
-  if (!loaded) throw new HttpError(503, 'Loading model', 'unavailable_error');
-  return loaded.handle(generate, body, res, modelId);
+  if (!loaded) throw new HttpError(503, 'Loading model', 'unavailable_error', null, null, 1);
+  // A client that hangs up stops its generation, or leaves the queue if it was still waiting for a slot.
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return loaded.handle(generate, body, res, modelId, abort.signal);
 }
+
+const ROUTES = new Map<string, Route>([
+  ['/v1/chat/completions', 'chat'], ['/chat/completions', 'chat'], ['/v1/completions', 'completion'], ['/completions', 'completion'],
+  ['/v1/embeddings', 'embedding'], ['/embeddings', 'embedding'],
+]);
 
 const server = createServer((req, res) => {
   route(req, res).catch((error: unknown) => {
@@ -102,8 +124,9 @@ server.listen(Number(values.port), values.host, () => {
     await writeAtomic(readyFile, JSON.stringify({ pid: process.pid, port }), { durable: false });
     try {
       const started = Date.now();
-      loaded = await loadLlamaModel({ modelPath, contextSize, threads, parallel, log });
-      log(`model loaded in ${Date.now() - started} ms (context ${contextSize}, threads ${threads}, parallel ${parallel})`);
+      loaded = await loadLlamaModel({ modelPath, contextSize, threads, parallel, maxQueued, gpu, log });
+      const where = loaded.gpu ? `${loaded.gpu} GPU, ${loaded.gpuLayers} layers offloaded` : gpu === 'off' ? 'CPU (--gpu off)' : 'CPU (no GPU found)';
+      log(`${loaded.kind} model loaded in ${Date.now() - started} ms (context ${contextSize}, threads ${threads}, parallel ${parallel}, ${where})`);
     } catch (error) {
       loadError = (error as Error).message;
       log(`failed to load model: ${loadError}`);

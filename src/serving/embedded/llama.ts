@@ -10,7 +10,7 @@ import { pollUntil } from '../../lib/poll.js';
 import type { Checkpoint, DeploymentRecord, DeploymentSpec, Engine, EngineEvent, LiveDeployment, StopOutcome } from '../engine.js';
 import { canIdentifyProcesses, isSameProcess, processIdentity } from '../process-identity.js';
 import { isAlive, logTail, portIsFree, probe } from '../process-utils.js';
-import { readReadyFile, spawnServer, runFilesOf } from './server-process.js';
+import { readGpuFacts, readReadyFile, spawnServer, runFilesOf } from './server-process.js';
 
 export { serverScriptPath } from './server-process.js';
 
@@ -87,7 +87,7 @@ export class EmbeddedEngine implements Engine {
     // Each request served at once has its own context, so its cache counts once per sequence.
     await this.checkResources(spec, ctxSize * parallel);
     const { logFile, readyFile } = await runFilesOf(spec);
-    const child = await spawnServer(spec, { ctxSize, threads: spec.threads ?? defaultThreads(), parallel, logFile, readyFile, logMaxBytes: this.options.logMaxBytes ?? 10 * MiB });
+    const child = await spawnServer(spec, { ctxSize, threads: spec.threads ?? defaultThreads(), parallel, gpu: spec.gpu ?? 'auto', logFile, readyFile, logMaxBytes: this.options.logMaxBytes ?? 10 * MiB });
     // Killed if this CLI exits (Ctrl-C) before the server is ready: the record says starting, a rerun starts afresh.
     const killOrphan = () => child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGKILL');
     process.once('exit', killOrphan);
@@ -101,8 +101,9 @@ export class EmbeddedEngine implements Engine {
       await checkpoint?.(starting);
       onEvent?.({ phase: 'load', message: `loading ${basename(spec.modelPath)} (log: ${logFile})` });
       const port = await this.waitUntilHealthy(child, readyFile, logFile, spec);
-      onEvent?.({ phase: 'ready', message: `serving on http://127.0.0.1:${port}/v1` });
-      return { ...starting, state: 'ready', endpoint: `http://127.0.0.1:${port}/v1`, port, startedAt: new Date().toISOString() };
+      const gpu = await readGpuFacts(port);
+      onEvent?.({ phase: 'ready', message: `serving on http://127.0.0.1:${port}/v1 (${describeGpu(gpu, spec.gpu ?? 'auto')})` });
+      return { ...starting, state: 'ready', endpoint: `http://127.0.0.1:${port}/v1`, port, startedAt: new Date().toISOString(), ...(gpu ? { gpu } : {}) };
     } catch (error) {
       if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
       throw error;
@@ -116,8 +117,8 @@ export class EmbeddedEngine implements Engine {
     const needed = estimateMemory(await modelBytes(spec.modelPath), ctxSize);
     const free = (this.options.freeMemory ?? freemem)();
     if (needed > free) {
-      throw new EngineError(`not enough memory for ${basename(spec.modelPath)}: it needs about ${human(needed)}, ${human(free)} is free`, {
-        hint: 'pick a smaller quantization with --quant (e.g. q4_k_m), a smaller --ctx-size, or stop other models (`aim ps`)',
+      throw new EngineError(`not enough memory for ${basename(spec.modelPath)}: it needs ~${human(needed)}, ${human(free)} free`, {
+        hint: `try a smaller --ctx-size (now ${ctxSize} tokens over all sequences) or --parallel, a smaller quant with --quant (e.g. q4_k_m), or stop other models (\`aim ps\`)`,
       });
     }
     if (spec.port && !(await portIsFree(spec.port))) throw portInUse(spec.port);
@@ -178,6 +179,11 @@ export class EmbeddedEngine implements Engine {
       onTimeout: () => new EngineError(`process ${record.pid} of ${record.name} did not exit within 10 s`, { hint: 'stop it yourself with `kill -9`' }),
     });
   }
+}
+
+function describeGpu(gpu: DeploymentRecord['gpu'], choice: 'auto' | 'off'): string {
+  if (gpu?.backend) return `${gpu.backend} GPU, ${gpu.layers} layers offloaded`;
+  return choice === 'off' ? 'CPU, --gpu off' : 'CPU, no GPU found';
 }
 
 /**

@@ -37,6 +37,7 @@ export interface ServerArgs {
   ctxSize: number;
   threads: number;
   parallel: number;
+  gpu: 'auto' | 'off';
   logFile: string;
   readyFile: string;
   logMaxBytes: number;
@@ -47,7 +48,7 @@ export async function spawnServer(spec: DeploymentSpec, args: ServerArgs): Promi
   const log = await openRegular(args.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
   try {
     const argv = [serverScriptPath(), '--model', spec.modelPath, '--model-id', spec.modelId, '--host', spec.host ?? '127.0.0.1', '--port', String(spec.port ?? 0),
-      '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--parallel', String(args.parallel), '--ready-file', args.readyFile,
+      '--ctx-size', String(args.ctxSize), '--threads', String(args.threads), '--parallel', String(args.parallel), '--gpu', args.gpu, '--ready-file', args.readyFile,
       '--log-file', args.logFile, '--log-max-bytes', String(args.logMaxBytes)];
     // Detached in its own process group, stdio to the log: the server survives the CLI exiting or a Ctrl-C in
     // its terminal, and nothing ties it to the CLI's pipes.
@@ -80,4 +81,25 @@ export async function readReadyFile(readyFile: string, pid: number | undefined):
   }
   const result = v.safeParse(ReadySchema, parsed);
   return result.success && result.output.pid === pid ? result.output : undefined;
+}
+
+const PropsSchema = v.object({
+  gpu: v.optional(v.union([v.literal(false), v.pipe(v.string(), v.maxLength(32))])),
+  gpu_layers: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000))),
+});
+
+/**
+ * Where the loaded server runs its model, from its /props (read bounded, checked by schema: whatever listens on
+ * that port answers). Undefined when the answer is not the server's.
+ */
+export async function readGpuFacts(port: number): Promise<{ backend: string | false; layers: number } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/props`, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    if (!res.ok || text.length > 64 * 1024) return undefined;
+    const parsed = v.safeParse(PropsSchema, JSON.parse(text));
+    return parsed.success ? { backend: parsed.output.gpu ?? false, layers: parsed.output.gpu_layers ?? 0 } : undefined;
+  } catch {
+    return undefined;
+  }
 }

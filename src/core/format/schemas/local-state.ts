@@ -99,6 +99,7 @@ export const deploymentRecordSchema = v.object({
   cmdline: v.optional(cmdline),
   port: v.optional(v.pipe(count(65_535), v.minValue(1, 'is not a port'))),
   logFile: v.optional(text()),
+  gpu: v.optional(v.object({ backend: v.union([v.literal(false), text(32)]), layers: count(100_000) })),
   kamiwaza: v.optional(v.object({ baseUrl: httpUrl, deploymentId: v.optional(uuid), modelId: v.optional(uuid), requestTag: v.optional(uuid) })),
 });
 
