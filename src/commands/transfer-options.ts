@@ -72,7 +72,7 @@ export function describePush(result: PushResult): string {
     `  files        ${result.files} (${formatBytes(result.totalBytes)}, ${result.chunks} chunks)`,
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already stored`,
     `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
-    ...(result.skippedSymlinks.length ? [`  skipped symlinks pointing outside the folder: ${result.skippedSymlinks.join(', ')}`] : []),
+    ...(result.skippedSymlinks.length ? [`  skipped links to no regular file: ${result.skippedSymlinks.join(', ')}`] : []),
   ].join('\n');
 }
 

@@ -144,6 +144,7 @@ export async function push(repo: Repository, source: string, options: PushOption
   const progress = options.progress ?? silentProgress;
   await repo.backend.probe('write');
   const { files, skipped } = await walkSource(source, options);
+  for (const link of skipped) progress.note(`skipped ${link.path}: a link to ${link.pointsAt}, not to a regular file`);
   const metadata = await repo.ensureMetadata();
   await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
@@ -175,7 +176,7 @@ export async function push(repo: Repository, source: string, options: PushOption
     bytesTransferred: counters.bytesTransferred,
     bytesSkipped: counters.bytesSkipped,
     tagOutcome: committed.tagOutcome,
-    skippedSymlinks: skipped,
+    skippedSymlinks: skipped.map((link) => link.path),
     seconds: (performance.now() - started) / 1000,
   };
 }
