@@ -74,7 +74,8 @@ export async function fetchHubModel(wanted: HubModel, home: string, progress: Pr
   } finally {
     task.end();
   }
-  await push(repository, staging, { model, tag, force: true, progress, annotations: { [SHA_ANNOTATION]: shas, [REPO_ANNOTATION]: wanted.hfRepo } });
+  // The download bar is the progress the user asked for; storing the checked files is aim's own bookkeeping.
+  await push(repository, staging, { model, tag, force: true, annotations: { [SHA_ANNOTATION]: shas, [REPO_ANNOTATION]: wanted.hfRepo } });
   await rm(staging, { recursive: true, force: true });
   return { repository, model, tag, quant: selection.quant, downloaded };
 }
