@@ -8,10 +8,17 @@ import { ConfigError, NotFoundError, StorageError } from '../../lib/errors.js';
 import type { HubEnv } from '../../settings/hub.js';
 
 const MAX_REDIRECTS = 5;
-const HEADERS_TIMEOUT_MS = 30_000;
-/** A body that sends nothing for this long is abandoned: a stalled CDN must not hang `aim run`. */
-export const IDLE_TIMEOUT_MS = 60_000;
-const MAX_JSON_BYTES = 16 * 1024 * 1024;
+
+export interface HubLimits {
+  /** How long a server may take to send its status and headers. */
+  headersTimeoutMs: number;
+  /** A body that sends nothing for this long is abandoned: a stalled CDN must not hang `aim run`. */
+  idleTimeoutMs: number;
+  /** Largest JSON reply read (a model listing with thousands of files is well under it). */
+  maxJsonBytes: number;
+}
+
+const DEFAULT_LIMITS: HubLimits = { headersTimeoutMs: 30_000, idleTimeoutMs: 60_000, maxJsonBytes: 16 * 1024 * 1024 };
 
 export interface HubReply {
   status: number;
@@ -21,13 +28,16 @@ export interface HubReply {
   url: URL;
   /** Aborts the exchange (the body read included). */
   abort: () => void;
+  idleTimeoutMs: number;
 }
 
 export class HubHttp {
   private readonly origin: string;
+  readonly limits: HubLimits;
 
-  constructor(readonly env: HubEnv) {
+  constructor(readonly env: HubEnv, limits: Partial<HubLimits> = {}) {
     this.origin = new URL(env.endpoint).origin;
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
   url(path: string): URL {
@@ -39,13 +49,14 @@ export class HubHttp {
     let url = start;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), HEADERS_TIMEOUT_MS);
+      const timer = setTimeout(() => controller.abort(), this.limits.headersTimeoutMs);
       const sent = { ...headers, ...(this.env.token && url.origin === this.origin ? { authorization: `Bearer ${this.env.token}` } : {}) };
       let reply: Response;
       try {
         reply = await fetch(url, { headers: sent, redirect: 'manual', signal: controller.signal });
       } catch (error) {
-        throw new StorageError(`${url.origin} did not answer GET ${url.pathname} (${(error as Error).message})`, {
+        const why = controller.signal.aborted ? `no reply within ${this.limits.headersTimeoutMs / 1000} s` : (error as Error).message;
+        throw new StorageError(`${url.origin} did not answer GET ${url.pathname} (${why})`, {
           hint: 'check the network (or HF_ENDPOINT) and run the command again: what was downloaded is kept',
         });
       } finally {
@@ -58,7 +69,7 @@ export class HubHttp {
         if (url.protocol !== 'https:' && url.protocol !== 'http:') break;
         continue;
       }
-      return { status: reply.status, headers: reply.headers, body: reply.body, url, abort: () => controller.abort() };
+      return { status: reply.status, headers: reply.headers, body: reply.body, url, abort: () => controller.abort(), idleTimeoutMs: this.limits.idleTimeoutMs };
     }
     throw new StorageError(`${start.origin}${start.pathname} redirected more than ${MAX_REDIRECTS} times, or to a URL that is not http(s)`, {
       hint: 'check HF_ENDPOINT; the hub answers with one redirect to its CDN',
@@ -69,7 +80,7 @@ export class HubHttp {
   async json<S extends v.GenericSchema>(path: string, schema: S, what: string): Promise<v.InferOutput<S>> {
     const reply = await this.get(this.url(path), { accept: 'application/json' });
     this.checkStatus(reply, what);
-    const text = await readCapped(reply, MAX_JSON_BYTES);
+    const text = await readCapped(reply, this.limits.maxJsonBytes);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -119,7 +130,7 @@ async function readCapped(reply: HubReply, max: number): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-/** The body's parts; the exchange is aborted when no byte arrives for IDLE_TIMEOUT_MS. */
+/** The body's parts; the exchange is aborted when no byte arrives for the reply's idle timeout. */
 export async function* idleBounded(reply: HubReply): AsyncGenerator<Uint8Array> {
   if (!reply.body) return;
   const reader = reply.body.getReader();
@@ -127,10 +138,11 @@ export async function* idleBounded(reply: HubReply): AsyncGenerator<Uint8Array> 
   try {
     for (;;) {
       const idle = new Promise<never>((_, reject) => {
+        // Rejected before the abort, so the race settles on this reason rather than on the aborted read's.
         timer = setTimeout(() => {
+          reject(new StorageError(`${reply.url.origin} sent nothing for ${reply.idleTimeoutMs / 1000} s`, { hint: 'run the command again: it resumes where the download stopped' }));
           reply.abort();
-          reject(new StorageError(`${reply.url.origin} sent nothing for ${IDLE_TIMEOUT_MS / 1000} s`, { hint: 'run the command again: it resumes where the download stopped' }));
-        }, IDLE_TIMEOUT_MS);
+        }, reply.idleTimeoutMs);
       });
       const next = await Promise.race([reader.read(), idle]).catch((error: unknown) => {
         if (error instanceof StorageError) throw error;
