@@ -4,9 +4,11 @@
 // The declared size bounds what is written: a server that sends more is cut off.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { IntegrityError, StorageError } from '../../lib/errors.js';
+import { ConflictError, IntegrityError, StorageError } from '../../lib/errors.js';
+import { readRegularFile } from '../../lib/safe-fs.js';
+import { isAlive } from '../../serving/process-utils.js';
 import type { ProgressTask } from '../progress.js';
 import type { HubFile } from './hub-api.js';
 import { resolvePath } from './hub-api.js';
@@ -36,10 +38,41 @@ function rangeStart(reply: HubReply, total: number): number | undefined {
   return Number(match[1]);
 }
 
+/**
+ * Two runs appending to one partial file would corrupt it: the first takes `part`.lock with its pid; a later one
+ * fails plainly while that process lives, and takes over a lock whose process is gone (killed runs leave theirs).
+ */
+async function lockPartial(part: string, what: string): Promise<() => Promise<void>> {
+  const lock = `${part}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      return () => rm(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number((await readRegularFile(lock, 32).catch(() => Buffer.alloc(0))).toString('utf8'));
+    if (Number.isInteger(holder) && holder > 1 && holder !== process.pid && isAlive(holder)) {
+      throw new ConflictError(`another aim (pid ${holder}) is downloading ${what}`, { hint: 'wait for it to finish, then run the command again: it will find the model downloaded' });
+    }
+    await rm(lock, { force: true });
+  }
+  throw new ConflictError(`could not take ${lock}`, { hint: 'another aim is downloading the same file; run the command again' });
+}
+
 /** Downloads `file` of `repo` to `dest` (through `dest`.part), resuming a partial file; advances `task`. */
 export async function downloadHubFile(http: HubHttp, repo: string, file: HubFile, dest: string, task: ProgressTask): Promise<void> {
   const part = `${dest}.part`;
   await mkdir(dirname(part), { recursive: true });
+  const unlock = await lockPartial(part, `${repo}/${file.name}`);
+  try {
+    await downloadLocked(http, repo, file, dest, part, task);
+  } finally {
+    await unlock();
+  }
+}
+
+async function downloadLocked(http: HubHttp, repo: string, file: HubFile, dest: string, part: string, task: ProgressTask): Promise<void> {
   let have = await partialSize(part);
   if (have > file.size) have = 0;
   let hash = await hashExisting(part, have);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listHubFiles } from '../../../src/core/hub/hub-api.js';
 import { downloadHubFile } from '../../../src/core/hub/hub-download.js';
 import { HubHttp } from '../../../src/core/hub/hub-http.js';
-import { IntegrityError, StorageError } from '../../../src/lib/errors.js';
+import { ConflictError, IntegrityError, StorageError } from '../../../src/lib/errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 let handler: Handler;
@@ -112,5 +112,18 @@ describe('download', () => {
     handler = (_req, res) => { res.writeHead(200); res.end(Buffer.alloc(data.length, 7)); };
     expect(await failure(downloadHubFile(http(), 'a/b', file, join(dir, file.name), task))).toBeInstanceOf(IntegrityError);
     await expect(readFile(join(dir, `${file.name}.part`))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a partial file another live aim is writing is left alone; a lock a killed run left is taken over', async () => {
+    handler = (_req, res) => { res.writeHead(200); res.end(data); };
+    const lock = join(dir, `${file.name}.part.lock`);
+    await writeFile(lock, String(process.ppid));
+    const error = await failure(downloadHubFile(http(), 'a/b', file, join(dir, file.name), task));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error.message).toMatch(new RegExp(`another aim \\(pid ${process.ppid}\\) is downloading a/b/m-q8_0.gguf`));
+    await writeFile(lock, String(2 ** 22 - 3));
+    await downloadHubFile(http(), 'a/b', file, join(dir, file.name), task);
+    expect(await readFile(join(dir, file.name))).toEqual(data);
+    await expect(readFile(lock)).rejects.toThrow(/ENOENT/);
   });
 });
