@@ -25,9 +25,13 @@ export function parseHubAddress(text: string): HubAddress | undefined {
   return { hfRepo, quant: match[2]?.toLowerCase() };
 }
 
-/** Whether `text` is meant as a file path rather than a name or a reference. */
-export function looksLikeFile(text: string): boolean {
-  return isAbsolute(text) || text.startsWith('./') || text.startsWith('../') || /\.gguf$/i.test(text);
+/**
+ * Whether `text` is meant as a file path rather than a name or a reference: an absolute or ./ path always; a name
+ * ending in .gguf only when something is there, since `team/model.gguf` may also be a REPO/MODEL reference.
+ */
+export async function looksLikeFile(text: string, cwd = process.cwd()): Promise<boolean> {
+  if (isAbsolute(text) || text.startsWith('./') || text.startsWith('../')) return true;
+  return /\.gguf$/i.test(text) && (await lstat(resolve(cwd, text)).catch(() => undefined)) !== undefined;
 }
 
 export interface LocalModelFile {

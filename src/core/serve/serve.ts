@@ -64,7 +64,7 @@ async function resolveTarget(session: Session, text: string): Promise<Target> {
   if (entry) return { title: entry.title, entry, ref: entry.ref ? parseReference(entry.ref) : undefined };
   const address = parseHubAddress(text);
   if (address) return { title: `hf.co/${address.hfRepo}`, entry: { name: address.hfRepo.split('/')[1]!.toLowerCase(), title: address.hfRepo, hfRepo: address.hfRepo, quant: address.quant } };
-  if (looksLikeFile(text)) {
+  if (await looksLikeFile(text)) {
     const file = await localModelFile(text);
     return { title: file.given, file, entry: { name: basename(file.given).replace(/\.gguf$/i, '').toLowerCase(), title: basename(file.given) } };
   }
