@@ -13,12 +13,19 @@ export class RunCommand extends AimCommand {
     category: 'Serving',
     description: 'pull a GGUF model version and serve it behind an OpenAI-compatible API',
     details: `
-      MODEL is REPO/MODEL[:TAG|@blake3:HEX] or a friendly name (built in: qwen2.5-7b-instruct; add your own under
-      models: in model_repos.yaml). An installed version (aim install) is used as it is; otherwise only the GGUF
-      file(s) of the chosen quantization are pulled into AIM_HOME. The GGUF is checked, and an engine serves it: the embedded llama.cpp engine on 127.0.0.1, or Kamiwaza when
+      MODEL is REPO/MODEL[:TAG|@blake3:HEX], a friendly name (built in: qwen2.5-0.5b/1.5b/7b-instruct,
+      llama-3.2-1b/3b-instruct, phi-3.5-mini-instruct, gemma-2-2b-it, smollm2-1.7b-instruct; add your own under
+      models: in model_repos.yaml), hf.co/ORG/REPO[:QUANT] for any GGUF repository on the Hugging Face hub, or the
+      path of a local .gguf file (served where it is). A name no configured repository holds is downloaded from the
+      hub (HF_ENDPOINT, HF_TOKEN) into AIM_HOME/hub-repo, resumably, and checked against the hub's sha256. An
+      installed version (aim install) is used as it is; otherwise only the GGUF file(s) of the chosen quantization
+      are pulled into AIM_HOME. The GGUF is checked, and an engine serves it: the embedded llama.cpp engine on 127.0.0.1, or Kamiwaza when
       KAMIWAZA_BASE_URL is set (or --engine kamiwaza).
     `,
     examples: [
+      ['Serve a model from the Hugging Face hub, nothing configured', '$0 run qwen2.5-0.5b-instruct'],
+      ['Serve a quantization of any GGUF repository on the hub', '$0 run hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:q4_k_m'],
+      ['Serve a local file without copying it', '$0 run ./models/my-model-q8_0.gguf'],
       ['Serve a version with the embedded engine', '$0 run team/qwen2.5-7b:v1 --quant q4_k_m'],
       ['Serve the largest quantization that fits free memory', '$0 run team/qwen2.5-7b:v1 --quant auto'],
       ['Ask once and print the answer, as `ollama run` does', '$0 run team/qwen2.5-7b:v1 "Why is the sky blue?"'],

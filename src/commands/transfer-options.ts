@@ -73,7 +73,7 @@ export function describePush(result: PushResult): string {
     `  files        ${result.files} (${formatBytes(result.totalBytes)}, ${counted(result.chunks, 'chunk')})`,
     `  transferred  ${formatBytes(result.bytesTransferred)}, skipped ${formatBytes(result.bytesSkipped)} already stored`,
     `  time         ${formatTime(result.seconds, result.totalBytes, result.bytesTransferred)}`,
-    ...(result.skippedSymlinks.length ? [`  skipped symlinks pointing outside the folder: ${result.skippedSymlinks.join(', ')}`] : []),
+    ...(result.skippedSymlinks.length ? [`  skipped links to no regular file: ${result.skippedSymlinks.join(', ')}`] : []),
   ].join('\n');
 }
 

@@ -92,7 +92,8 @@ describe('aim run with the embedded engine', () => {
 
   it('explains what is wrong in one line with a hint', async () => {
     expectUserError(await ws.run(['run', 'team/tiny:v1']), /quantization q6_k not found in team\/tiny:v1; it has F16, Q8_0/);
-    expectUserError(await ws.run(['run', 'qwen2.5-7b-instruct']), /qwen2.5-7b-instruct is not in any aim repository/);
+    // No repository holds the name, so it is fetched from the hub: here one that refuses connections.
+    expectUserError(await ws.run(['run', 'qwen2.5-7b-instruct'], { env: { HF_ENDPOINT: 'http://127.0.0.1:9' } }), /127\.0\.0\.1:9 did not answer GET \/api\/models\/Qwen\/Qwen2\.5-7B-Instruct-GGUF/);
     expectUserError(await ws.run(['run', 'nothing-like-this']), /neither a known model name nor a REPO\/MODEL reference/);
     expectUserError(await ws.run(['stop', 'ghost']), /no deployment named ghost/);
   });

@@ -110,14 +110,21 @@ describe('file names push refuses before anything is uploaded', () => {
     await expectPushRefused(['push', 'r/base:v2', join(source, 'lone\nfile.bin')], /"lone\\nfile\.bin" contains a control character/);
   });
 
-  it('a symlink to a file outside the folder is skipped and named, never uploaded', async () => {
-    await writeFile(ws.path('secret.txt'), 'top secret\n');
-    const source = await sourceWith(async (dir) => symlink(ws.path('secret.txt'), join(dir, 'leak')));
+  it('a link to a folder or a FIFO is skipped and named on stderr, never read (no hang)', async () => {
+    await mkdir(ws.path('a-folder'), { recursive: true });
+    await promisify(execFile)('mkfifo', [ws.path('a-fifo')]);
+    const source = await sourceWith(async (dir) => {
+      await symlink(ws.path('a-folder'), join(dir, 'to-folder'));
+      await symlink(ws.path('a-fifo'), join(dir, 'to-fifo'));
+    });
     const result = await runBounded(ws, ['push', 'r/links:v1', source, '--json']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.json().skippedSymlinks).toEqual(['leak']);
+    expect(result.json().skippedSymlinks).toEqual(['to-fifo', 'to-folder']);
     const inspected = await ws.json(['inspect', 'r/links:v1']);
     expect(inspected.files.map((f: { path: string }) => f.path)).toEqual(['config.json']);
+    const human = await runBounded(ws, ['push', 'r/links:v2', source]);
+    expect(human.stderr).toMatch(/^skipped to-fifo: a link to .*a-fifo \(a FIFO\), not to a regular file$/m);
+    expect(human.stderr).toMatch(/^skipped to-folder: a link to .*a-folder \(a folder\), not to a regular file$/m);
   });
 });
 

@@ -13,8 +13,17 @@ export interface CatalogEntry {
   quant?: string;
 }
 
+// Popular small GGUF models, each with its hub repository and a quantization that repository publishes (file names
+// like qwen2.5-0.5b-instruct-q8_0.gguf or Llama-3.2-3B-Instruct-Q4_K_M.gguf name it; the pick is case-insensitive).
 export const BUILTIN_CATALOG: readonly CatalogEntry[] = [
+  { name: 'qwen2.5-0.5b-instruct', title: 'Qwen 2.5 0.5B Instruct', hfRepo: 'Qwen/Qwen2.5-0.5B-Instruct-GGUF', quant: 'q8_0' },
+  { name: 'qwen2.5-1.5b-instruct', title: 'Qwen 2.5 1.5B Instruct', hfRepo: 'Qwen/Qwen2.5-1.5B-Instruct-GGUF', quant: 'q6_k' },
   { name: 'qwen2.5-7b-instruct', title: 'Qwen 2.5 7B Instruct', hfRepo: 'Qwen/Qwen2.5-7B-Instruct-GGUF', quant: 'q6_k' },
+  { name: 'llama-3.2-1b-instruct', title: 'Llama 3.2 1B Instruct', hfRepo: 'bartowski/Llama-3.2-1B-Instruct-GGUF', quant: 'q8_0' },
+  { name: 'llama-3.2-3b-instruct', title: 'Llama 3.2 3B Instruct', hfRepo: 'bartowski/Llama-3.2-3B-Instruct-GGUF', quant: 'q4_k_m' },
+  { name: 'phi-3.5-mini-instruct', title: 'Phi 3.5 Mini Instruct', hfRepo: 'bartowski/Phi-3.5-mini-instruct-GGUF', quant: 'q4_k_m' },
+  { name: 'gemma-2-2b-it', title: 'Gemma 2 2B Instruct', hfRepo: 'bartowski/gemma-2-2b-it-GGUF', quant: 'q4_k_m' },
+  { name: 'smollm2-1.7b-instruct', title: 'SmolLM2 1.7B Instruct', hfRepo: 'bartowski/SmolLM2-1.7B-Instruct-GGUF', quant: 'q4_k_m' },
 ];
 
 const REF = /^[^/\s]+\/[^/\s:@]+(:[^\s]+|@blake3:[0-9a-f]{64})?$/;
@@ -67,4 +76,24 @@ export function buildCatalog(models: Record<string, unknown> = {}, where = 'mode
 /** The entry for a friendly name, or undefined when `name` is not one (then it is a reference). */
 export function resolveFriendlyName(name: string, models: Record<string, unknown> = {}, where?: string): CatalogEntry | undefined {
   return buildCatalog(models, where).get(name);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known names closest to a mistyped one (at most three), nearest first: as git suggests a command. */
+export function suggestNames(typed: string, known: string[]): string[] {
+  const wanted = typed.toLowerCase();
+  const scored = known.map((name) => ({ name, distance: name.includes(wanted) || wanted.includes(name) ? 0 : editDistance(wanted, name.toLowerCase()) }));
+  const limit = Math.max(2, Math.floor(wanted.length / 3));
+  return scored.filter((s) => s.distance <= limit).sort((a, b) => a.distance - b.distance || a.name.localeCompare(b.name)).slice(0, 3).map((s) => s.name);
 }

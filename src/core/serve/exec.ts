@@ -42,7 +42,7 @@ async function runningDeployments(session: Session, home: string): Promise<LiveD
 
 export async function execModel(session: Session, text: string, request: ExecRequest, options: ExecOptions = {}): Promise<ExecResult> {
   const home = options.home ?? aimHome();
-  const target = resolveTarget(session, text);
+  const target = await resolveTarget(session, text);
   const quant = options.quant ?? target.entry?.quant;
   const answerFrom = async (deployment: LiveDeployment): Promise<ExecResult> =>
     ({ response: await sendExecRequest(deployment.endpoint, deployment.modelId, request, options.signal), deployment: deployment.name });

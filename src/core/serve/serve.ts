@@ -6,7 +6,8 @@ import type { DeploymentRecord, EngineEvent, EngineKind } from '../../serving/en
 export type { EngineEvent, LiveDeployment } from '../../serving/engine.js';
 import type { KamiwazaEngine } from '../../serving/kamiwaza/kamiwaza.js';
 import { hubFiles, startFromHub } from '../../serving/kamiwaza/kamiwaza-hub.js';
-import { buildCatalog, type CatalogEntry } from './catalog.js';
+import { basename } from 'node:path';
+import { buildCatalog, suggestNames, type CatalogEntry } from './catalog.js';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { pickGguf, selectGgufFiles, type PickedGguf } from './gguf-pick.js';
 import type { GgufFacts } from '../format/gguf.js';
@@ -22,6 +23,9 @@ import type { PathSelection } from '../transfer/path-filter.js';
 import type { Session } from '../session.js';
 import { chooseEngine, engineFor, type EngineChoice } from './serve-engines.js';
 import { choosePort } from './serve-port.js';
+import { fetchHubModel } from '../hub/hub-fetch.js';
+import { localModelFile, looksLikeFile, parseHubAddress, type LocalModelFile } from '../hub/run-targets.js';
+import type { Repository } from '../store/repository.js';
 
 export interface RunOptions {
   quant?: string;
@@ -51,16 +55,24 @@ export interface Target {
   title: string;
   entry?: CatalogEntry;
   ref?: Reference;
+  file?: LocalModelFile;
 }
 
-/** What the user named: a friendly name from the catalog (with its reference, if it maps to one) or a reference. */
-export function resolveTarget(session: Session, text: string): Target {
+/** What the user named: a local GGUF file, a friendly name from the catalog (with its reference, if it maps to one) or a reference. */
+export async function resolveTarget(session: Session, text: string): Promise<Target> {
   const catalog = buildCatalog(session.config.models, session.config.filepath);
   const entry = catalog.get(text);
   if (entry) return { title: entry.title, entry, ref: entry.ref ? parseReference(entry.ref) : undefined };
+  const address = parseHubAddress(text);
+  if (address) return { title: `hf.co/${address.hfRepo}`, entry: { name: address.hfRepo.split('/')[1]!.toLowerCase(), title: address.hfRepo, hfRepo: address.hfRepo, quant: address.quant } };
+  if (await looksLikeFile(text)) {
+    const file = await localModelFile(text);
+    return { title: file.given, file, entry: { name: basename(file.given).replace(/\.gguf$/i, '').toLowerCase(), title: basename(file.given) } };
+  }
   if (!text.includes('/')) {
+    const near = suggestNames(text, [...catalog.keys()]);
     throw new NotFoundError(`"${text}" is neither a known model name nor a REPO/MODEL reference`, {
-      hint: `known names: ${[...catalog.keys()].join(', ')}; add your own under models: in model_repos.yaml`,
+      hint: `${near.length > 0 ? `did you mean ${near.join(', ')}? ` : ''}\`aim run hf.co/ORG/REPO\` serves any GGUF repository; add your own names under models: in model_repos.yaml`,
     });
   }
   const ref = parseReference(text);
@@ -89,7 +101,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
   const home = options.home ?? aimHome();
   // The name becomes file names in AIM_HOME: checked before anything is resolved, pulled or started.
   if (options.name !== undefined) checkDeploymentName(options.name);
-  const target = resolveTarget(session, text);
+  const target = await resolveTarget(session, text);
   const name = checkDeploymentName(options.name ?? (target.entry ? target.entry.name : target.ref!.model));
   const settings = session.settings();
   const kind = chooseEngine(options.engine, settings);
@@ -98,9 +110,19 @@ export async function runModel(session: Session, text: string, options: RunOptio
   // Before anything is pulled: a port that cannot be bound is refused now, not once the engine tries it.
   const host = settings.text('serve.host') as '127.0.0.1' | '0.0.0.0';
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
-  if (!target.ref) return runFromHub(session, target, name, quant, options, home);
-  const context = servedContext(settings, options.ctxSize);
-  const { label, picked, fit } = await prepareServing(session, target.ref, quant, { home, progress: options.progress, select: options.select, context });
+  if (!target.ref && !target.file && kind === 'kamiwaza') return runFromHub(session, target, name, quant, options, home);
+  const label = target.file ? target.file.given : target.ref ? formatReference(target.ref) : `hf.co/${target.entry!.hfRepo}`;
+  let fit: QuantFit | undefined;
+  let picked: PickedGguf;
+  if (target.file) {
+    // A local file is served where it is.
+    picked = await pickGguf(target.file.folder, { quant, label }, target.file.names);
+  } else {
+    const { ref, repository, quant: wanted } = await versionToServe(target, quant, home, options.progress);
+    const context = servedContext(settings, options.ctxSize);
+    // A hub model was just downloaded with its own bar: copying it out of aim's hub repository is not shown again.
+    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository }));
+  }
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
@@ -112,6 +134,13 @@ export async function runModel(session: Session, text: string, options: RunOptio
     start: (checkpoint) => engine.start(spec, options.onEvent, checkpoint),
   });
   return { record, title: target.title, facts: picked.facts, ...(fit ? { fit } : {}) };
+}
+
+/** The version to serve: the reference's, or one fetched from the hub into aim's own hub repository. */
+async function versionToServe(target: Target, quant: string | undefined, home: string, progress?: ProgressSink): Promise<{ ref: Reference; repository?: Repository; quant?: string }> {
+  if (target.ref) return { ref: target.ref, quant };
+  const fetched = await fetchHubModel({ hfRepo: target.entry!.hfRepo!, quant, title: target.entry!.title }, home, progress);
+  return { ref: { repo: fetched.repository.name, model: fetched.model, tag: fetched.tag }, repository: fetched.repository, quant: fetched.quant };
 }
 
 async function runFromHub(session: Session, target: Target, name: string, quant: string | undefined, options: RunOptions, home: string): Promise<RunResult> {

@@ -8,6 +8,7 @@ import type { Manifest } from '../format/manifest.js';
 import { formatReference, type Reference } from '../format/reference.js';
 import type { ProgressSink } from '../progress.js';
 import type { Session } from '../session.js';
+import type { Repository } from '../store/repository.js';
 import { resolveVersion } from '../store/resolve.js';
 import { loadInstallState } from '../transfer/install-state.js';
 import { selectGgufFiles } from './gguf-pick.js';
@@ -34,13 +35,13 @@ export interface Located {
 }
 
 /** Where a reference's version is in AIM_HOME (installed, or where a pull puts it); nothing is pulled. */
-export async function locateServed(session: Session, ref: Reference, home: string): Promise<Located> {
+export async function locateServed(session: Session, ref: Reference, home: string, repository?: Repository): Promise<Located> {
   const installed = await findInstalled(home, ref);
   if (installed) {
     const manifest = await installedManifest(home, installed);
     if (manifest) return { dest: folderOf(home, installed), digest: installed.digest, manifest, installed: true };
   }
-  const version = await resolveVersion(await session.repository(ref.repo), ref);
+  const version = await resolveVersion(repository ?? (await session.repository(ref.repo)), ref);
   return { dest: servingFolder(home, ref.repo, ref.model, version.digest), digest: version.digest, manifest: version.manifest, installed: false };
 }
 
@@ -53,11 +54,13 @@ export interface ServedFilesOptions {
   context?: number;
   /** The version already located by the caller (exec looks for a deployment of it first). */
   located?: Located;
+  /** The repository holding `ref` when it is none of the configured ones (aim's own hub repository). */
+  repository?: Repository;
 }
 
 export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
   const label = formatReference(ref);
-  const located = options.located ?? (await locateServed(session, ref, options.home));
+  const located = options.located ?? (await locateServed(session, ref, options.home, options.repository));
   const { dest, digest, manifest } = located;
   const selected = pathFilter(options.select ?? {});
   const files = manifest.files.filter((f) => selected(f.path));
@@ -67,7 +70,7 @@ export async function fetchServedFiles(session: Session, ref: Reference, quant: 
   const state = await loadInstallState(dest);
   const onDisk = state.manifest === digest && selection.files.every((path) => state.files[path] !== undefined);
   if (!onDisk) {
-    const repository = await session.repository(ref.repo);
+    const repository = options.repository ?? (await session.repository(ref.repo));
     await pullIntoHome(repository, ref.model, digest, { home: options.home, select: { paths: selection.files }, progress: options.progress });
   }
   return { dest, manifest, candidates, quant: selection.quant, fit, fromInstalled: located.installed && onDisk };

@@ -162,6 +162,7 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
   const progress = options.progress ?? silentProgress;
   await repo.backend.probe('write');
   const { files, skipped } = await walkSource(source, options);
+  for (const link of skipped) progress.note(`skipped ${link.path}: a link to ${link.pointsAt}, not to a regular file`);
   const guard = await TagGuard.forPush(repo, options.model, options.tag, options.force ?? false);
   guard?.checkFiles(files);
   const metadata = await repo.ensureMetadata();
@@ -208,7 +209,7 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
     bytesTransferred: counters.bytesTransferred,
     bytesSkipped: counters.bytesSkipped,
     tagOutcome: committed.tagOutcome,
-    skippedSymlinks: skipped,
+    skippedSymlinks: skipped.map((link) => link.path),
     seconds,
   };
 }

@@ -1,12 +1,14 @@
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { unsafePathReason } from '../format/paths.js';
 import { pathFilter, selectsEverything } from './path-filter.js';
 
-// What a push sends: every regular file under the folder (or the one file given), in a stable order. Symlinks are
-// followed only while they stay inside the folder, so a push never uploads /etc/passwd because a link said so.
+// What a push sends: every regular file under the folder (or the one file given), in a stable order. A link to a
+// regular file is followed wherever it points: the folder is the user's own choice of source (a Hugging Face cache
+// snapshot is all links into ../../blobs), not a repository or a destination, which never follow links. A link to
+// anything else (a folder, a FIFO, a device, nothing) is skipped and named, so a push never blocks on a FIFO.
 // Every name is checked by the same rule pull applies (format/paths.ts) before anything is read or uploaded: a
 // name pull would refuse fails the push, loudly, instead of becoming a version nobody can pull or being dropped.
 
@@ -29,8 +31,14 @@ export interface WalkOptions {
 
 export interface WalkResult {
   files: SourceFile[];
-  /** Symlinks skipped because they point outside the folder or nowhere. */
-  skipped: string[];
+  /** Links skipped because they point at no regular file. */
+  skipped: SkippedLink[];
+}
+
+export interface SkippedLink {
+  path: string;
+  /** What the link says, and what is there: "../x (a folder)". */
+  pointsAt: string;
 }
 
 interface Entry {
@@ -97,6 +105,14 @@ function refuseNames(root: string, refused: Refused[]): void {
   });
 }
 
+function kindOf(info: Awaited<ReturnType<typeof stat>> | undefined): string {
+  if (!info) return 'nothing: a dangling link';
+  if (info.isDirectory()) return 'a folder';
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  return 'a device or special file';
+}
+
 export async function walkSource(source: string, options: WalkOptions = {}): Promise<WalkResult> {
   pathFilter(options); // a bad pattern fails before anything is read
   const root = resolve(source);
@@ -112,9 +128,8 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   const refused: Refused[] = [];
   const entries = await listTree(root, refused);
   refuseNames(root, refused);
-  const realRoot = await realpath(root);
   const files: SourceFile[] = [];
-  const skipped: string[] = [];
+  const skipped: SkippedLink[] = [];
   for (const { path, isLink } of selectEntries(entries, options).sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const absolute = join(root, path);
     if (!isLink) {
@@ -122,11 +137,11 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
       if (link.isFile()) files.push(toSource(path, absolute, link));
       continue;
     }
+    // Read through the resolved target, so the bytes hashed are those of the file whose size and inode were seen.
     const target = await realpath(absolute).catch(() => undefined);
-    const inside = target !== undefined && (target === realRoot || target.startsWith(realRoot + sep));
-    const targetInfo = inside ? await stat(target) : undefined;
-    if (targetInfo?.isFile()) files.push(toSource(path, absolute, targetInfo));
-    else skipped.push(path);
+    const targetInfo = target === undefined ? undefined : await stat(target);
+    if (targetInfo?.isFile()) files.push(toSource(path, target!, targetInfo));
+    else skipped.push({ path, pointsAt: `${await readlink(absolute).catch(() => '?')} (${kindOf(targetInfo)})` });
   }
   if (files.length === 0) {
     throw new NotFoundError(`no files to push under ${root}${options.include?.length ? ` matching ${options.include.join(', ')}` : ''}`, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/lib/errors.js';
-import { buildCatalog, resolveFriendlyName } from '../../../src/core/serve/catalog.js';
+import { BUILTIN_CATALOG, buildCatalog, resolveFriendlyName, suggestNames } from '../../../src/core/serve/catalog.js';
 
 describe('catalog', () => {
   it('knows the PRD model out of the box', () => {
@@ -31,5 +31,20 @@ describe('catalog', () => {
     })();
     expect(error).toBeInstanceOf(ConfigError);
     expect(error!.message).toMatch(/^x\.yaml: models\.a: .*; models\.b: needs ref .*; models\.c: must be/);
+  });
+});
+
+describe('suggestNames', () => {
+  const names = [...buildCatalog().keys()];
+  it('offers the closest built-in names for a typo, nearest first, at most three', () => {
+    expect(suggestNames('qwen2.5-7b-instrct', names)[0]).toBe('qwen2.5-7b-instruct');
+    expect(suggestNames('lama-3.2-1b-instruct', names)[0]).toBe('llama-3.2-1b-instruct');
+    expect(suggestNames('qwen', names)).toHaveLength(3);
+  });
+  it('offers nothing for a name close to none', () => {
+    expect(suggestNames('stable-diffusion-xl', names)).toEqual([]);
+  });
+  it('every built-in names a hub repository and a quantization', () => {
+    for (const entry of BUILTIN_CATALOG) expect(entry).toMatchObject({ hfRepo: expect.stringMatching(/^[\w.-]+\/[\w.-]+-GGUF$/), quant: expect.stringMatching(/^(q\d_k(_m)?|q8_0)$/) });
   });
 });
