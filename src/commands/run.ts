@@ -62,7 +62,7 @@ export class RunCommand extends AimCommand {
     });
     const { record, facts, fit } = result;
     this.report({ ...record, facts, ...(fit ? { fit } : {}) }, () => [
-      ...(fit ? [`quant auto: ${describeFit(fit)}`] : []),
+      ...(fit ? [`${this.quant ? 'quant auto' : 'the default quantization is not in this version; chose'}: ${describeFit(fit)}`] : []),
       '✨ Model deployed!',
       `   model     ${record.modelId} (${record.quant}${facts?.architecture ? `, ${facts.architecture}` : ''}, ${record.engine})`,
       `   endpoint  ${record.endpoint}   (OpenAI-compatible; use model "${record.modelId}")`,

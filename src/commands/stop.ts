@@ -22,7 +22,7 @@ export class StopCommand extends AimCommand {
     const { stopped, gone, problems } = await stopDeployments(() => this.session().catch(() => undefined), this.all ? [] : this.names);
     if (stopped.length + gone.length > 0 || problems.length === 0) {
       this.report({ stopped, gone }, () => [
-        ...stopped.map((n) => `✨ ${n} stopped`),
+        ...stopped.map((n) => `✨ Model stopped (${n})`),
         ...gone.map((n) => `${n} was no longer running; its record is removed`),
       ].join('\n') || 'nothing was running');
     }

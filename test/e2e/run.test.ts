@@ -90,8 +90,15 @@ describe('aim run with the embedded engine', () => {
     expect((await ws.json(['ps'])).deployments).toEqual([]);
   });
 
+  it('without --quant, a version that lacks the default quantization serves the largest that fits and says which', async () => {
+    const result = await ws.json(['run', 'team/tiny:v1', '--name', 'fallback', '--threads', '1']);
+    expect(result.fit.chosen.quant).toMatch(/^(F16|Q8_0)$/i);
+    expect(result.quant.toUpperCase()).toBe(result.fit.chosen.quant.toUpperCase());
+    expect(await ws.json(['stop', 'fallback'])).toEqual({ stopped: ['fallback'], gone: [] });
+  });
+
   it('explains what is wrong in one line with a hint', async () => {
-    expectUserError(await ws.run(['run', 'team/tiny:v1']), /quantization q6_k not found in team\/tiny:v1; it has F16, Q8_0/);
+    expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'q6_k']), /quantization q6_k not found in team\/tiny:v1; it has F16, Q8_0/);
     // No repository holds the name, so it is fetched from the hub: here one that refuses connections.
     expectUserError(await ws.run(['run', 'qwen2.5-7b-instruct'], { env: { HF_ENDPOINT: 'http://127.0.0.1:9' } }), /127\.0\.0\.1:9 did not answer GET \/api\/models\/Qwen\/Qwen2\.5-7B-Instruct-GGUF/);
     expectUserError(await ws.run(['run', 'nothing-like-this']), /neither a known model name nor a REPO\/MODEL reference/);

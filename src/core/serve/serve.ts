@@ -121,7 +121,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
     const { ref, repository, quant: wanted } = await versionToServe(target, quant, home, options.progress);
     const context = servedContext(settings, options.ctxSize);
     // A hub model was just downloaded with its own bar: copying it out of aim's hub repository is not shown again.
-    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository }));
+    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined }));
   }
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {

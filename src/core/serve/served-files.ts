@@ -11,7 +11,8 @@ import type { Session } from '../session.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion } from '../store/resolve.js';
 import { loadInstallState } from '../transfer/install-state.js';
-import { selectGgufFiles } from './gguf-pick.js';
+import { selectGgufFiles, type GgufSelection } from './gguf-pick.js';
+import { NotFoundError } from '../../lib/errors.js';
 import { fitToMemory, freeMemory, ggufVariants, type QuantFit } from './quant-fit.js';
 import { servingFolder } from './serving-folder.js';
 import { pathFilter, type PathSelection } from '../transfer/path-filter.js';
@@ -52,6 +53,8 @@ export interface ServedFilesOptions {
   select?: PathSelection;
   /** Tokens of context the engine will hold (every parallel sequence together), for --quant auto. */
   context?: number;
+  /** `quant` is a default (none given by the user): when the version lacks it, the best fit is served instead. */
+  quantIsDefault?: boolean;
   /** The version already located by the caller (exec looks for a deployment of it first). */
   located?: Located;
   /** The repository holding `ref` when it is none of the configured ones (aim's own hub repository). */
@@ -64,9 +67,19 @@ export async function fetchServedFiles(session: Session, ref: Reference, quant: 
   const { dest, digest, manifest } = located;
   const selected = pathFilter(options.select ?? {});
   const files = manifest.files.filter((f) => selected(f.path));
-  const fit = quant?.toLowerCase() === 'auto' ? fitToMemory(ggufVariants(files, new Map(), options.context), freeMemory(), label) : undefined;
   const candidates = files.map((f) => f.path);
-  const selection = selectGgufFiles(candidates, { quant: fit ? fit.chosen.quant : quant, label });
+  const fitNow = (): QuantFit => fitToMemory(ggufVariants(files, new Map(), options.context), freeMemory(), label);
+  let fit = quant?.toLowerCase() === 'auto' ? fitNow() : undefined;
+  let selection: GgufSelection;
+  try {
+    selection = selectGgufFiles(candidates, { quant: fit ? fit.chosen.quant : quant, label });
+  } catch (error) {
+    // A default the user did not ask for (q6_k, or a friendly name's) that this version lacks: the largest
+    // quantization that fits the machine instead, and the caller says which.
+    if (!options.quantIsDefault || !(error instanceof NotFoundError) || ggufVariants(files).length === 0) throw error;
+    fit = fitNow();
+    selection = selectGgufFiles(candidates, { quant: fit.chosen.quant, label });
+  }
   const state = await loadInstallState(dest);
   const onDisk = state.manifest === digest && selection.files.every((path) => state.files[path] !== undefined);
   if (!onDisk) {
