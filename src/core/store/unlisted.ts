@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../lib/errors.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import type { Backend } from '../../backends/backend.js';
 import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogEntrySchema, parseCatalogIndex } from '../format/schemas/catalog.js';
@@ -29,4 +29,14 @@ export async function publishedTags(backend: Backend, model: string): Promise<st
   const entry = parseJson(catalogEntrySchema, bytes, CATALOG_ENTRY_FORMAT, where);
   if (entry.model !== model) throw new NotFoundError(`${where} names model ${entry.model}, not ${model}`, { hint: HINT });
   return Object.keys(entry.tags).sort();
+}
+
+/**
+ * Finding chunks without a version's location map means reading every index file, which needs a listing of
+ * index/: refused plainly rather than guessed.
+ */
+export function refuseIndexListing(backend: Backend): never {
+  throw new UsageError(`${backend.location} is a web server, which cannot list index/: this version has no location map (locations/) to find its chunks`, {
+    hint: 'push it again with a current aim, or run `aim repo upgrade` on the source repository, then copy it to the server',
+  });
 }
