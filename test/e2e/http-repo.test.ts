@@ -102,6 +102,30 @@ describe('http repository (static web server, e2e)', () => {
     }
   });
 
+  it('a pull killed (-9) midway completes when run again, with range requests, files identical', async () => {
+    let served = 0;
+    let heldOne: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => { heldOne = resolve; });
+    // The first pack range is answered; the next ones are held unanswered, so the kill lands mid-pull.
+    server.misbehave((request) => {
+      if (!isPackRange(request.url, request.headers.range)) return false;
+      if (served++ === 0) return false;
+      heldOne();
+      return true;
+    });
+    const env = { AIM_HOME: ws.path('home-killed') };
+    const running = ws.start(['pull', 'web/tiny:v1', ws.path('out-killed')], { env });
+    await held;
+    running.child.kill('SIGKILL');
+    expect((await running.result).signal).toBe('SIGKILL');
+    server.misbehave(undefined);
+    server.seen.length = 0;
+    const resumed = await ws.run(['pull', 'web/tiny:v1', ws.path('out-killed')], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await readFile(ws.path('out-killed', 'w.bin'))).equals(weights)).toBe(true);
+    expect(server.seen.some((request) => request.path.startsWith('/packs/') && request.range !== undefined)).toBe(true);
+  });
+
   const hostile: Array<[string, RegExp, Parameters<StaticServer['misbehave']>[0]]> = [
     ['more bytes than asked', /more than the \d+ bytes its Content-Range names/, (request, response) => {
       const [, from, to] = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '') ?? [];
