@@ -75,9 +75,9 @@ export async function send(url: URL, options: RequestOptions): Promise<HttpReply
 }
 
 /**
- * Up to `limit` bytes of `reply`'s body, after skipping `skip` bytes; the connection is dropped as soon as enough
- * has arrived (a server that sends more is never read further). `tooLong` is called when the body holds more than
- * skip + limit bytes and `strict` is set.
+ * Up to `limit` bytes of `reply`'s body, after skipping `skip` bytes. Without `onTooLong` the connection is dropped
+ * as soon as enough has arrived (a server ignoring Range sends the whole object); with it, a body holding more than
+ * skip + limit bytes is refused with its error, as soon as the first byte too many arrives.
  */
 export async function readBody(reply: HttpReply, skip: number, limit: number, onTooLong?: () => Error): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -137,7 +137,6 @@ export class HttpBackend implements Backend {
     throw this.readOnly();
   }
 
-  // eslint-disable-next-line require-yield
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     throw new UsageError(`${this.location} is a static web server, which cannot list ${prefix || 'its files'}`, {
       hint: 'this needs a repository aim can list: run the command on the repository the server publishes',
