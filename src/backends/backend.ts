@@ -128,8 +128,17 @@ export function supportsCreate(backend: Backend): backend is Backend & Creatable
   return typeof (backend as Partial<CreatableStorage>).create === 'function';
 }
 
+/**
+ * Whether `list` works. A static web server (type http) cannot list: read paths that would list use the index files
+ * instead, and say plainly when a repository lacks them.
+ */
+export function canList(backend: Backend): boolean {
+  return (backend as { listable?: boolean }).listable !== false;
+}
+
 export interface RepoLocation {
-  type: 'local' | 's3';
+  type: 'local' | 's3' | 'http';
+  /** A folder, s3://bucket/prefix, or (type http) the URL of the published repository folder. */
   path: string;
   region?: string;
   endpoint?: string;

@@ -1,4 +1,5 @@
 import {
+  canList,
   supportsConditionalPut,
   supportsCreate,
   supportsDeferredSync,
@@ -86,8 +87,10 @@ function prefixOf(key: string): string {
  * offered only when `inner` has them: callers detect them at run time, so the wrapper must not pretend.
  */
 export function countingBackend(inner: Backend, stats: IoStats): Backend {
-  const counted: Backend = {
+  const counted: Backend & { listable?: boolean } = {
     location: inner.location,
+    // Whether the store can list is the inner one's (a web server cannot): canList reads it here.
+    listable: canList(inner),
     probe: (mode) => inner.probe(mode),
     async get(key, maxBytes) {
       stats.call('get');

@@ -102,7 +102,7 @@ describe('user errors', () => {
     await mkdir(ws.path('invalid'));
     await writeFile(bad, 'repositories:\n  a: {type: ftp, path: /x}\n  b: {type: s3, path: bucket}\n');
     const line = expectUserError(await ws.run(['repo', 'list'], { env: { AIM_CONFIG: bad } }));
-    expect(line).toMatch(/repository a: type must be local or s3; repository b: path must look like s3:/);
+    expect(line).toMatch(/repository a: type must be local, s3 or http; repository b: path must look like s3:/);
   });
 
   it('a repository path that does not exist', async () => {

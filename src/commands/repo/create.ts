@@ -20,12 +20,14 @@ export class RepoCreateCommand extends AimCommand {
       ['An S3 bucket', '$0 repo create team-vision --type s3 --path s3://my-company-ai-models/vision --region us-east-1'],
       ['An S3-compatible server', '$0 repo create lab --type s3 --path s3://models/lab --region us-east-1 --endpoint http://minio.local:9000'],
       ['A folder with a file per chunk (no packs)', '$0 repo create plain --type local --path /srv/models --no-packs'],
+      ['A repository folder published read-only by a web server', '$0 repo create mirror --type http --url https://models.example.com/repo/'],
     ],
   });
 
   name = Option.String({ name: 'NAME' });
-  type = Option.String('--type', 'local', { description: 'local (a folder, also NFS) or s3' });
-  location = Option.String('--path', { required: true, description: 'folder path, or s3://bucket/prefix' });
+  type = Option.String('--type', 'local', { description: 'local (a folder, also NFS), s3, or http (read-only, served by a web server)' });
+  location = Option.String('--path', { description: 'folder path, or s3://bucket/prefix' });
+  url = Option.String('--url', { description: 'http: URL of the published repository folder' });
   region = Option.String('--region', { description: 's3: the bucket region (default: AWS_REGION, else us-east-1)' });
   endpoint = Option.String('--endpoint', { description: 's3: URL of an S3-compatible server (MinIO, Ceph, R2, ...)' });
   profile = Option.String('--profile', { description: 's3: AWS profile to use (never the keys themselves)' });
@@ -36,15 +38,25 @@ export class RepoCreateCommand extends AimCommand {
   protected override configMayBeNew = true; // it writes the file --config names
 
   async run(): Promise<void> {
-    if (this.type !== 'local' && this.type !== 's3') {
-      throw new UsageError(`--type ${this.type} is not supported`, { hint: 'use --type local or --type s3' });
+    if (this.type !== 'local' && this.type !== 's3' && this.type !== 'http') {
+      throw new UsageError(`--type ${this.type} is not supported`, { hint: 'use --type local, s3 or http' });
+    }
+    const option = this.type === 'http' ? '--url' : '--path';
+    if ((this.type === 'http' ? this.url : this.location) === undefined) {
+      throw new UsageError(`--type ${this.type} needs ${option}`, { hint: `add ${option}, see \`aim repo create --help\`` });
     }
     const session = await this.session();
+    if (this.type === 'http') {
+      const published = { name: this.name, type: 'http' as const, path: this.url!, url: this.url! };
+      const { config: written } = await createRepository(session.config, published);
+      this.report({ ...published, config: written }, () => `repository ${this.name} (http, read-only, ${published.url}) added to ${written}`);
+      return;
+    }
     // An empty --path stays empty, so the loader's check refuses it instead of it naming the current folder.
     const repo =
       this.type === 'local'
-        ? { name: this.name, type: 'local' as const, path: this.location && resolve(this.location), packs: this.packs }
-        : { name: this.name, type: 's3' as const, path: this.location, region: this.region ?? awsRegion() ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
+        ? { name: this.name, type: 'local' as const, path: this.location! && resolve(this.location!), packs: this.packs }
+        : { name: this.name, type: 's3' as const, path: this.location!, region: this.region ?? awsRegion() ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
     const { config: filepath } = await createRepository(session.config, repo);
     this.report({ ...repo, config: filepath }, () => `repository ${this.name} (${repo.type}, ${repo.path}) added to ${filepath}`);
   }

@@ -1,4 +1,5 @@
-import { AimError } from '../../lib/errors.js';
+import { canList } from '../../backends/backend.js';
+import { AimError, NotFoundError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { isSafeName } from '../format/names.js';
 import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, catalogEntrySchema, parseCatalogIndex, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
@@ -75,6 +76,7 @@ async function readEntry(repo: Repository, model: string, problems: RepoProblem[
 export async function readCatalog(repo: Repository): Promise<RepoCatalog> {
   const problems: RepoProblem[] = [];
   const index = await readIndexFile(repo, problems);
+  if (!canList(repo.backend)) return unlistedCatalog(repo, index, problems);
   const listed = await listEntries(repo, problems);
   const models = new Map<string, CatalogEntry>();
   for (const [name, entry] of Object.entries(index?.models ?? {})) {
@@ -94,4 +96,18 @@ export async function readCatalog(repo: Repository): Promise<RepoCatalog> {
     }
   }
   return { repo: repo.name, models: [...models.values()].sort((a, b) => a.model.localeCompare(b.model)), problems };
+}
+
+/**
+ * A store that cannot list (a static web server): index.json is the whole catalog, since nothing can be checked
+ * against a listing; without it there is no way to know what the repository holds.
+ */
+function unlistedCatalog(repo: Repository, index: CatalogIndex | undefined, problems: RepoProblem[]): RepoCatalog {
+  if (!index) {
+    throw new NotFoundError(`${INDEX_KEY} in ${repo.location} cannot be read, and a web server cannot list the models instead`, {
+      hint: 'run `aim repo reindex` on the repository the server publishes, then copy index.json and catalog/ to the server',
+    });
+  }
+  const models = Object.entries(index.models).filter(([name, entry]) => entry.model === name).map(([, entry]) => entry);
+  return { repo: repo.name, models: models.sort((a, b) => a.model.localeCompare(b.model)), problems };
 }

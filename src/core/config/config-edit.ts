@@ -35,7 +35,9 @@ export function planRepository(config: AimConfig, repo: RepoDefinition, cwd = pr
   const document = config.document.clone();
   if (!isMap(document.contents)) document.contents = document.createNode({}) as typeof document.contents;
   const { name, ...location } = repo;
-  const entry = Object.fromEntries(Object.entries(location).filter(([, value]) => value !== undefined));
+  // A published repository (type http) is written as its `url:`; its location's path is the same URL.
+  const written = location.type === 'http' ? { type: location.type, url: location.path, concurrency: location.concurrency } : location;
+  const entry = Object.fromEntries(Object.entries(written).filter(([, value]) => value !== undefined));
   document.setIn(['repositories', name], document.createNode(entry));
   try {
     return { filepath, document, repo: findRepo(configFromDocument(document, filepath), name) };

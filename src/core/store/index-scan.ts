@@ -1,4 +1,5 @@
-import type { Backend } from '../../backends/backend.js';
+import { canList, type Backend } from '../../backends/backend.js';
+import { refuseIndexListing } from './unlisted.js';
 import { StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { retryUntilStable } from '../../lib/poll.js';
@@ -43,6 +44,7 @@ async function learnFrom(backend: Backend, id: string, wanted: ReadonlySet<Diges
  */
 export async function scanIndex(backend: Backend, wanted: ReadonlySet<Digest>): Promise<IndexScan> {
   const scan: IndexScan = { files: new Set(), located: new Map(), keyShards: new Map() };
+  if (!canList(backend)) refuseIndexListing(backend);
   const read = new Set<string>();
   await retryUntilStable(async () => {
     scan.files = new Set();

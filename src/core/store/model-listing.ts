@@ -1,4 +1,6 @@
+import { canList } from '../../backends/backend.js';
 import { NotFoundError, StorageError } from '../../lib/errors.js';
+import { publishedTags } from './unlisted.js';
 import { checkModelName, checkTagName } from '../format/names.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import type { Repository, TagRecord } from './repository.js';
@@ -54,6 +56,7 @@ export async function modelNames(repo: Repository, problems: RepoProblem[]): Pro
 /** Tag names as the store lists them (no parsing, no name check): what a delete removes. */
 export async function tagNames(repo: Repository, model: string): Promise<string[]> {
   const prefix = tagPrefix(checkModelName(model));
+  if (!canList(repo.backend)) return publishedTags(repo.backend, model);
   const names: string[] = [];
   for await (const { key } of repo.backend.list(prefix)) {
     const tag = key.slice(prefix.length);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { supportsDeferredSync, type Backend } from '../../backends/backend.js';
+import { canList, supportsDeferredSync, type Backend } from '../../backends/backend.js';
+import { refuseIndexListing } from './unlisted.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { digestOf, type Digest } from '../format/digest.js';
 import { IntegrityError, StorageError } from '../../lib/errors.js';
@@ -107,6 +108,7 @@ export class PackIndex implements ChunkLocations {
     // writing the new file before deleting the old. A listing is not a snapshot (a folder is read name by name),
     // so one taken during a merge can miss both the old files and the new one: the index is complete only once a
     // listing taken after every read names nothing new.
+    if (!canList(backend)) refuseIndexListing(backend);
     await retryUntilStable(async () => {
       listed = new Set<string>();
       for await (const { key } of backend.list('index/')) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Backend } from '../../backends/backend.js';
+import { canList, type Backend } from '../../backends/backend.js';
+import { publishedModels, publishedTags } from './unlisted.js';
 import { DEFAULT_CHUNKING, type ChunkingParams } from '../chunking/chunker.js';
 import { assertDigest, digestHex, type Digest } from '../format/digest.js';
 import { AimError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
@@ -242,6 +243,7 @@ export class Repository {
   }
 
   async listModels(): Promise<string[]> {
+    if (!canList(this.backend)) return publishedModels(this.backend);
     const models = new Set<string>();
     for await (const { key } of this.backend.list('models/')) {
       const match = /^models\/([^/]+)\/tags\/[^/]+$/.exec(key);
@@ -253,7 +255,8 @@ export class Repository {
   async listTags(model: string): Promise<Array<{ tag: string } & TagRecord>> {
     const prefix = `models/${checkModelName(model)}/tags/`;
     const tags: Array<{ tag: string } & TagRecord> = [];
-    for await (const { key } of this.backend.list(prefix)) {
+    const keys = canList(this.backend) ? this.backend.list(prefix) : (await publishedTags(this.backend, model)).map((tag) => ({ key: `${prefix}${tag}` }));
+    for await (const { key } of keys) {
       const tag = key.slice(prefix.length);
       if (tag.includes('/')) continue;
       const record = await this.getTag(model, tag);

@@ -207,8 +207,8 @@ describe('config: validation', () => {
     expect(error.message.startsWith(`${file}: `)).toBe(true);
     for (const problem of [
       /invalid repository name "bad name"/,
-      /repository notype: type must be local or s3/,
-      /repository ftp: type must be local or s3/,
+      /repository notype: type must be local, s3 or http/,
+      /repository ftp: type must be local, s3 or http/,
       /repository nopath: path is missing/,
       /repository s3bad: path must look like s3:\/\/bucket\/prefix/,
       /repository scalar must be a mapping/,

@@ -175,10 +175,10 @@ describe('schema parsers on generated input (10,000 runs each)', () => {
       fc.property(fc.oneof(config, fc.jsonValue(), fc.anything()), (value) => {
         const parsed = attempt(() => parseConfigData(value, '/w/model_repos.yaml'));
         for (const r of parsed?.repositories ?? []) {
-          expect(['local', 's3']).toContain(r.type);
+          expect(['local', 's3', 'http']).toContain(r.type);
           expect(typeof r.path === 'string' && r.path !== '').toBe(true);
           if (r.concurrency !== undefined) expect(Number.isInteger(r.concurrency) && r.concurrency >= 1 && r.concurrency <= 256).toBe(true);
-          if (r.endpoint !== undefined) expect(r.endpoint).toMatch(/^https?:\/\//);
+          if ('endpoint' in r && r.endpoint !== undefined) expect(r.endpoint).toMatch(/^https?:\/\//);
         }
         if (parsed) expect(typeof parsed.models === 'object' && parsed.models !== null && !Array.isArray(parsed.models)).toBe(true);
       }),

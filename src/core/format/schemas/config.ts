@@ -32,12 +32,19 @@ const withoutCredentials = (endpoint: string): boolean => {
 const PATH_MISSING = 'path is missing';
 const path = v.pipe(v.string(PATH_MISSING), v.nonEmpty(PATH_MISSING));
 const s3Path = v.pipe(path, v.regex(/^s3:\/\/[^/]+/, 'path must look like s3://bucket/prefix'));
+const URL_NOT_HTTP = 'url must be the http:// or https:// URL of the published repository folder';
+/** type http: where a static web server publishes the repository folder; read-only. */
+const httpUrl = v.pipe(
+  v.string(URL_NOT_HTTP),
+  v.check(isHttpEndpoint, URL_NOT_HTTP),
+  v.check(withoutCredentials, 'url must not hold credentials (aim reads published repositories anonymously)'),
+);
 
 /** What an entry needs before anything else about it means something: a known type and a path of that type. */
 const repositoryBasics = v.variant(
   'type',
-  [v.looseObject({ type: v.literal('local'), path }), v.looseObject({ type: v.literal('s3'), path: s3Path })],
-  'type must be local or s3',
+  [v.looseObject({ type: v.literal('local'), path }), v.looseObject({ type: v.literal('s3'), path: s3Path }), v.looseObject({ type: v.literal('http'), url: httpUrl })],
+  'type must be local, s3 or http',
 );
 
 const CONCURRENCY = 'concurrency must be a whole number from 1 to 256';
@@ -62,9 +69,14 @@ const settingsAfter = {
 const settings = v.variant('type', [
   v.object({ type: v.literal('local'), ...settingsBefore, path, ...settingsAfter }),
   v.object({ type: v.literal('s3'), ...settingsBefore, path: v.pipe(s3Path, v.check(noControlOrSpace, 'path must not hold spaces or control characters')), ...settingsAfter }),
+  // The URL becomes the location's path, so everything that names a repository's place names it the same way.
+  v.pipe(
+    v.object({ type: v.literal('http'), url: httpUrl, concurrency: settingsBefore.concurrency }),
+    v.transform(({ url, ...rest }) => ({ ...rest, path: url, url })),
+  ),
 ]);
 
-const KNOWN_SETTINGS = ['type', 'path', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs'];
+const KNOWN_SETTINGS = ['type', 'path', 'url', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs'];
 const unknownSettings = (repo: Record<string, unknown>): string[] => Object.keys(repo).filter((key) => !KNOWN_SETTINGS.includes(key));
 const onlyKnownSettings = v.pipe(
   mapping('must be a mapping'),
