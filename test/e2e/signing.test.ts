@@ -91,6 +91,29 @@ describe('a signed version under the policy', () => {
   });
 });
 
+describe('who signed', () => {
+  it('inspect, model versions and verify --signatures name the signers; a forged one fails verify', async () => {
+    const good = await push('shown', { ...BASE, 'shown.txt': 's' }, '--sign', '--key', 'alice.key');
+    await ws.json(['sign', 'team/m:shown', '--key', 'bob.key']);
+    const inspect = await ws.json(['inspect', 'team/m:shown']);
+    const statuses = inspect.signatures.map((s: any) => [s.keyId, s.name, s.status]);
+    expect(statuses).toHaveLength(2);
+    expect(statuses).toContainEqual([alice, 'alice', 'valid']);
+    expect(statuses).toContainEqual([bob, undefined, 'untrusted']);
+    const versions = await ws.json(['model', 'versions', 'team', 'm']);
+    expect(versions.versions.find((v: any) => v.tag === 'shown').signatures).toContainEqual({ keyId: alice, name: 'alice' });
+    expect((await ws.json(['verify', 'team', 'm:shown', '--signatures'])).ok).toBe(true);
+
+    const forged = await push('forged', { ...BASE, 'forged.txt': 'f' });
+    await mkdir(dirname(sigPath(forged, alice)), { recursive: true });
+    await copyFile(sigPath(good, alice), sigPath(forged, alice));
+    const result = await ws.run(['verify', 'team', 'm:forged', '--signatures']);
+    expectUserError(result, /1 versions of team have bad signatures/);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/alice \([0-9a-f]{16}\): it signs shown.txt, which this version does not have/);
+  });
+});
+
 describe('refused, nothing written', () => {
   it('latest moved to an unsigned version', async () => {
     await push('latest', BASE, '--sign', '--key', 'alice.key');

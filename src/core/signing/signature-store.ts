@@ -53,3 +53,13 @@ export async function readSignatures(repo: Repository, manifest: Digest): Promis
   }
   return found.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
+
+/** The key ids that stored a signature object for `manifest`, from the listing alone (nothing read or checked). */
+export async function signatureKeyIds(repo: Repository, manifest: Digest): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const { key } of repo.backend.list(signaturesPrefix(manifest))) {
+    const name = key.slice(signaturesPrefix(manifest).length);
+    if (name.endsWith('.sig') && KEY_ID.test(name.slice(0, -4))) ids.push(name.slice(0, -4));
+  }
+  return ids.sort();
+}
