@@ -6,9 +6,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
 import { runBounded } from '../hostile/harness.js';
 
+const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
 const NOT_P256 = fileURLToPath(new URL('../core/signing/golden/signing-key-pub.pem', import.meta.url));
 
 let ws: Workspace;
@@ -88,6 +90,21 @@ describe('a signed version under the policy', () => {
     const signed = await ws.json(['sign', 'team/m:later', '--key', 'alice.key']);
     expect(signed.keyId).toBe(alice);
     expect((await ws.run(['pull', 'team/m:later', ws.path('out', 'later'), '-q'])).code).toBe(0);
+  });
+});
+
+describe('round trip: sign, pull under the policy, run', () => {
+  it('serves a signed GGUF with --require-signed, and stops it', async () => {
+    await writeTinyGgufInto(ws.path('tiny'), { quant: 'q8_0', seed: 3 });
+    await ws.json(['push', 'team/tiny:v1', ws.path('tiny'), '--sign', '--key', 'alice.key']);
+    expect((await ws.run(['pull', 'team/tiny:v1', ws.path('out', 'tiny'), '-q'])).code).toBe(0);
+    try {
+      const record = await ws.json(['run', 'team/tiny:v1', '--require-signed', '--engine', 'embedded', '--threads', '1', '--ctx-size', '256'], { env: NO_KAMIWAZA });
+      expect(record).toMatchObject({ name: 'tiny', engine: 'embedded', modelId: 'team/tiny:v1' });
+      expect((await fetch(`${record.endpoint}/models`)).ok).toBe(true);
+    } finally {
+      await ws.run(['stop', '--all']);
+    }
   });
 });
 
@@ -173,7 +190,7 @@ describe('refused, nothing written', () => {
     const result = await runBounded(ws, ['run', 'team/m:by-bob', '--engine', 'embedded']);
     expectUserError(result, /refusing team\/m:by-bob/);
     expect(result.code).toBe(4);
-    expect(existsSync(join(ws.home, 'models'))).toBe(false);
+    expect(existsSync(join(ws.home, 'models', 'team', 'm'))).toBe(false);
   });
 
   it('--require-signed refuses where the policy does not ask', async () => {
