@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
-import { NotFoundError } from '../../lib/errors.js';
+import { IntegrityError, NotFoundError } from '../../lib/errors.js';
 import { getBounded } from '../store/bounded-read.js';
 import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
-import { SIGNATURE_FORMAT } from './bundle.js';
+import { parseSignature, SIGNATURE_FORMAT, signatureValid } from './bundle.js';
+import { resourcesMismatch } from './statement.js';
 import { signersOf, type TrustedKey } from './policy.js';
 
 /**
@@ -20,7 +21,15 @@ export async function writeModelSignature(repo: Repository, version: ResolvedVer
       hint: `sign it first: aim sign ${repo.name}/${version.model}@${version.digest} --key KEY`,
     });
   }
-  const bytes = await getBounded(repo.backend, chosen.key, SIGNATURE_FORMAT, `${chosen.key} in ${repo.location}`);
+  const where = `${chosen.key} in ${repo.location}`;
+  const bytes = await getBounded(repo.backend, chosen.key, SIGNATURE_FORMAT, where);
+  // Read again to copy it byte for byte: what is written must still be the signature just judged.
+  const reread = parseSignature(bytes, where);
+  const trusted = keys.find((key) => key.keyId === reread.keyId);
+  const stillGood = reread.keyId === chosen.keyId && resourcesMismatch(reread.resources, version.manifest) === undefined && (!trusted || signatureValid(reread, trusted.key));
+  if (!stillGood) {
+    throw new IntegrityError(`${where} changed while it was read`, { hint: 'someone is writing signatures of this version: pull again' });
+  }
   const path = join(dir, 'model.sig');
   await writeAtomic(path, bytes);
   return path;

@@ -13,6 +13,8 @@ import { parseSignature, SIGNATURE_FORMAT, type ParsedSignature } from './bundle
 // passed its schema, and which key signed it is settled by checking the signature, not by its name.
 
 const KEY_ID = /^[0-9a-f]{64}$/;
+/** Signers of one version that are read; more is not a team signing, and the rest are reported unread. */
+const MAX_SIGNERS = 64;
 
 export function signaturesPrefix(manifest: Digest): string {
   const hex = digestHex(manifest);
@@ -38,9 +40,13 @@ export type StoredSignature = { key: string; signature: ParsedSignature } | { ke
  */
 export async function readSignatures(repo: Repository, manifest: Digest): Promise<StoredSignature[]> {
   const found: StoredSignature[] = [];
-  for await (const { key } of repo.backend.list(signaturesPrefix(manifest))) {
-    const name = key.slice(signaturesPrefix(manifest).length);
-    if (!name.endsWith('.sig') || !KEY_ID.test(name.slice(0, -4))) continue;
+  const keyIds = await signatureKeyIds(repo, manifest);
+  // Each object costs a read: a repository writer must not make a pull read without end.
+  if (keyIds.length > MAX_SIGNERS) {
+    found.push({ key: signaturesPrefix(manifest), problem: `${keyIds.length - MAX_SIGNERS} signature objects past the first ${MAX_SIGNERS} were not read` });
+  }
+  for (const keyId of keyIds.slice(0, MAX_SIGNERS)) {
+    const key = signatureKey(manifest, keyId);
     const where = `${key} in ${repo.location}`;
     try {
       const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where).catch(undefinedIfNotFound);
@@ -51,7 +57,7 @@ export async function readSignatures(repo: Repository, manifest: Digest): Promis
       found.push({ key, problem: error.message });
     }
   }
-  return found.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return found;
 }
 
 /** The key ids that stored a signature object for `manifest`, from the listing alone (nothing read or checked). */
