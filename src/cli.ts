@@ -46,6 +46,9 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   untag: [() => import('./commands/untag.js')],
   copy: [() => import('./commands/copy.js')],
   completion: [() => import('./commands/completion.js')],
+  key: [() => import('./commands/key/generate.js')],
+  sign: [() => import('./commands/sign.js')],
+  trust: [() => import('./commands/trust/add.js'), () => import('./commands/trust/list.js'), () => import('./commands/trust/remove.js')],
 };
 
 function isCommandClass(value: unknown): value is CommandClass {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
-import { pull } from '../core/transfer/pull.js';
 import { parseReference } from '../core/format/reference.js';
 import { SelectingCommand } from './subset-options.js';
+import { pullUnderPolicy, requireSignedOption, writeSignatureOption } from './signing-options.js';
 import { concurrencyOption, describePull } from './transfer-options.js';
 
 export class PullCommand extends SelectingCommand {
@@ -22,10 +22,12 @@ export class PullCommand extends SelectingCommand {
   dest = Option.String({ name: 'DEST' });
 
   concurrency = concurrencyOption();
+  requireSigned = requireSignedOption();
+  writeSignature = writeSignatureOption();
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    const result = await pull(await this.repository(ref.repo), ref, this.dest, { progress: this.progress(), concurrency: this.concurrency, select: await this.selection() });
+    const result = await pullUnderPolicy(this, ref.repo, ref, this.dest, { requireSigned: this.requireSigned, writeSignature: this.writeSignature, concurrency: this.concurrency, select: await this.selection() });
     this.report(result, () => describePull(result));
   }
 }

@@ -6,6 +6,7 @@ import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
 import { describeFit } from './subset-options.js';
 import { answerOnce } from './exec.js';
+import { requireSignedOption } from './signing-options.js';
 
 export class RunCommand extends AimCommand {
   static override paths = [['run']];
@@ -47,6 +48,7 @@ export class RunCommand extends AimCommand {
   gpu = Option.String('--gpu', { description: 'auto (default: aim.serve.gpu, else auto) uses a GPU when node-llama-cpp finds one; off stays on the CPU', validator: t.isEnum(['auto', 'off'] as const) });
   host = Option.String('--host', { description: 'embedded engine listens on 127.0.0.1 (default) or 0.0.0.0 (every interface, e.g. in a container)' });
   foreground = Option.Boolean('--foreground', false, { description: 'stay attached: stop the model on Ctrl-C or SIGTERM, exit non-zero if it ends (systemd, containers)' });
+  requireSigned = requireSignedOption();
   kamiwazaUrl = Option.String('--kamiwaza-url', { description: 'Kamiwaza server (default: KAMIWAZA_BASE_URL, else aim.kamiwaza.url)' });
 
   protected override settingFlags(): Record<string, unknown> {
@@ -57,7 +59,7 @@ export class RunCommand extends AimCommand {
     if (this.prompt !== undefined) return answerOnce(this, this.prompt);
     const progress = this.progress();
     const result = await runModel(await this.session(), this.target, {
-      quant: this.quant, name: this.name, select: { include: this.include, exclude: this.exclude },
+      quant: this.quant, name: this.name, select: { include: this.include, exclude: this.exclude }, requireSigned: this.requireSigned,
       progress, onEvent: (event: EngineEvent) => progress.note(describeEvent(event)),
     });
     const { record, facts, fit } = result;

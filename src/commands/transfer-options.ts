@@ -6,6 +6,7 @@ import { push, type PushResult } from '../core/transfer/push.js';
 import { AimCommand } from './base.js';
 import { counted } from '../lib/plural.js';
 import { formatBytes, formatTime } from './render/format.js';
+import { signerFromFlags } from './signing-options.js';
 import { describeFit } from './subset-options.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
@@ -31,13 +32,18 @@ export abstract class PushingCommand extends AimCommand {
   chunkMin = Option.String('--chunk-min', { description: 'smallest chunk in bytes (or KiB/MiB) if this push creates the repository' });
   chunkAvg = Option.String('--chunk-avg', { description: 'average chunk in bytes (or KiB/MiB) if this push creates the repository' });
   chunkMax = Option.String('--chunk-max', { description: 'largest chunk in bytes (or KiB/MiB) if this push creates the repository' });
+  sign = Option.Boolean('--sign', false, { description: 'sign the version (model-signing format) before its tag moves; needs --key' });
+  key = Option.String('--key', { description: 'private key to sign with (NAME.key from `aim key generate NAME`)' });
 
   protected override settingFlags(): Record<string, unknown> {
     return { 'transfer.concurrency': this.concurrency, 'chunking.min': this.chunkMin, 'chunking.avg': this.chunkAvg, 'chunking.max': this.chunkMax };
   }
 
   protected async pushAndReport(repo: string, model: string, tag: string, source: string): Promise<void> {
+    // The key is read before any byte moves: a wrong key fails now, not after the upload.
+    const signer = await signerFromFlags(this.sign, this.key);
     const result = await push(await this.repository(repo), source, {
+      signer,
       model,
       tag,
       force: this.force,

@@ -5,6 +5,7 @@ import { verify, type VerifyProblem } from '../core/verify/verify.js';
 import { resolve } from 'node:path';
 import { verifyFolder } from '../core/verify/verify-folder.js';
 import { AimCommand } from './base.js';
+import { verifySignatures } from './verify-signatures.js';
 import { concurrencyOption } from './transfer-options.js';
 import { formatBytes } from './render/format.js';
 import { counted } from '../lib/plural.js';
@@ -20,6 +21,7 @@ export class VerifyCommand extends AimCommand {
       ['Verify one version', '$0 verify team-vision resnet50:v1.0'],
       ['Check a 10% sample', '$0 verify team-vision --sample 10'],
       ['Check a pulled folder (a subset pull: the files it took)', '$0 verify ./models/resnet50'],
+      ['Show and check who signed each version (reads no chunks)', '$0 verify team-vision --signatures'],
       ['Remove corrupt chunks, then restore them from a good copy', '$0 verify team-vision --repair && $0 model push team-vision resnet50 ./good-copy --tag v1.0'],
     ],
   });
@@ -29,12 +31,14 @@ export class VerifyCommand extends AimCommand {
   sample = Option.String('--sample', { description: 'check only this percentage of the chunks, chosen at random' });
   repair = Option.Boolean('--repair', false, { description: 'delete corrupt chunks and make the next push check every chunk, so pushing a good copy stores missing and corrupt ones again' });
 
+  signatures = Option.Boolean('--signatures', false, { description: "check who signed each version instead of the chunks (against the repository's trusted keys)" });
   concurrency = concurrencyOption();
 
   async run(): Promise<void> {
     // A repository name never holds a slash: a path does (./dir, /abs/dir).
     if (this.repo.includes('/') || this.repo === '.') return this.verifyPulledFolder(this.repo);
     const { model, tag } = this.target ? parseModelSelector(this.target) : { model: undefined, tag: undefined };
+    if (this.signatures) return verifySignatures(this, this.repo, { model, tag });
     const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
     if (samplePercent !== undefined && !(samplePercent > 0 && samplePercent <= 100)) {
       throw new UsageError(`--sample ${this.sample} is not a percentage`, { hint: 'give a number above 0 and at most 100' });

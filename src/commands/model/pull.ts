@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../../core/format/names.js';
-import { pull } from '../../core/transfer/pull.js';
 import { SelectingCommand } from '../subset-options.js';
+import { pullUnderPolicy, requireSignedOption, writeSignatureOption } from '../signing-options.js';
 import { concurrencyOption, describePull } from '../transfer-options.js';
 
 export class ModelPullCommand extends SelectingCommand {
@@ -23,14 +23,11 @@ export class ModelPullCommand extends SelectingCommand {
   tag = Option.String('--tag', 'latest', { description: 'version tag to pull (default: latest)' });
 
   concurrency = concurrencyOption();
+  requireSigned = requireSignedOption();
+  writeSignature = writeSignatureOption();
 
   async run(): Promise<void> {
-    const repository = await this.repository(this.repo);
-    const result = await pull(repository, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, {
-      progress: this.progress(),
-      concurrency: this.concurrency,
-      select: await this.selection(),
-    });
+    const result = await pullUnderPolicy(this, this.repo, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, { requireSigned: this.requireSigned, writeSignature: this.writeSignature, concurrency: this.concurrency, select: await this.selection() });
     this.report(result, () => describePull(result));
   }
 }

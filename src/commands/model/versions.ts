@@ -2,6 +2,8 @@ import { Command, Option } from 'clipanion';
 import { shortDigest } from '../../core/format/digest.js';
 import { checkModelName } from '../../core/format/names.js';
 import { listVersions } from '../../core/store/model-listing.js';
+import { trustedKeys } from '../../core/config/trust-policy.js';
+import { signatureKeyIds } from '../../core/signing/signature-store.js';
 import { AimCommand } from '../base.js';
 import { formatAge, formatBytes, table } from '../render/format.js';
 
@@ -17,12 +19,20 @@ export class ModelVersionsCommand extends AimCommand {
   model = Option.String({ name: 'MODEL' });
 
   async run(): Promise<void> {
-    const listing = await listVersions(await this.repository(this.repo), checkModelName(this.model));
+    const repository = await this.repository(this.repo);
+    const listing = await listVersions(repository, checkModelName(this.model));
     this.warnAbout(listing.problems);
-    this.report(listing, () =>
+    const names = new Map((await trustedKeys((await this.session()).config, this.repo)).map((key) => [key.keyId, key.name]));
+    // Who left a signature, from the listing alone: `aim inspect` and `aim verify --signatures` check them.
+    const versions: Array<(typeof listing.versions)[number] & { signatures: Array<{ keyId: string; name?: string }> }> = [];
+    for (const version of listing.versions) {
+      const signatures = (await signatureKeyIds(repository, version.digest)).map((keyId) => ({ keyId, name: names.get(keyId) }));
+      versions.push({ ...version, signatures });
+    }
+    this.report({ ...listing, versions }, () =>
       table(
-        ['TAG', 'DIGEST', 'FILES', 'SIZE', 'PUSHED'],
-        listing.versions.map((t) => [t.tag, shortDigest(t.digest), String(t.files), formatBytes(t.size), formatAge(t.pushedAt)]),
+        ['TAG', 'DIGEST', 'FILES', 'SIZE', 'PUSHED', 'SIGNED BY (unchecked)'],
+        versions.map((t) => [t.tag, shortDigest(t.digest), String(t.files), formatBytes(t.size), formatAge(t.pushedAt), t.signatures.map((s) => s.name ?? s.keyId.slice(0, 12)).join(', ') || '-']),
       ),
     );
   }

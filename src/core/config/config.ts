@@ -6,6 +6,7 @@ import { ConfigError, NotFoundError } from '../../lib/errors.js';
 import { parseConfigData } from '../format/schemas/config.js';
 import { MAX_CONFIG_ALIASES, MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
+import type { TrustSection } from '../format/schemas/trust.js';
 import { aimConfigPath } from '../../settings/runtime.js';
 
 // model_repos.yaml in two steps: what is written on disk (a YAML Document, so edits keep comments and order, whose
@@ -16,6 +17,8 @@ export const CONFIG_FILE_NAME = 'model_repos.yaml';
 
 export interface RepoConfig extends RepoLocation {
   name: string;
+  /** The user's trust policy for this repository (core/config/trust-policy.ts reads it). */
+  trust?: TrustSection;
 }
 
 export interface AimConfig {

@@ -40,6 +40,8 @@ export interface RunOptions {
   home?: string;
   /** --include/--exclude: which of the version's GGUF files to choose from. */
   select?: PathSelection;
+  /** `--require-signed`: refuse a version no trusted key signed even when the repository's policy does not ask. */
+  requireSigned?: boolean;
 }
 
 export interface RunResult {
@@ -110,6 +112,9 @@ export async function runModel(session: Session, text: string, options: RunOptio
   // Before anything is pulled: a port that cannot be bound is refused now, not once the engine tries it.
   const host = settings.text('serve.host') as '127.0.0.1' | '0.0.0.0';
   const port = kind === 'embedded' ? await choosePort(options.port !== undefined ? { first: options.port, last: options.port } : settings.ports(), host) : undefined;
+  if (options.requireSigned && !target.ref?.repo) {
+    throw new UsageError(`${text} is not in one of your repositories, so aim cannot check who signed it`, { hint: 'push it to a repository, sign it there, and run REPO/MODEL:TAG' });
+  }
   if (!target.ref && !target.file && kind === 'kamiwaza') return runFromHub(session, target, name, quant, options, home);
   const label = target.file ? target.file.given : target.ref ? formatReference(target.ref) : `hf.co/${target.entry!.hfRepo}`;
   let fit: QuantFit | undefined;
@@ -121,7 +126,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
     const { ref, repository, quant: wanted } = await versionToServe(target, quant, home, options.progress);
     const context = servedContext(settings, options.ctxSize);
     // A hub model was just downloaded with its own bar: copying it out of aim's hub repository is not shown again.
-    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined }));
+    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined, requireSigned: options.requireSigned }));
   }
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {

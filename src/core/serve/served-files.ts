@@ -10,6 +10,8 @@ import type { ProgressSink } from '../progress.js';
 import type { Session } from '../session.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion } from '../store/resolve.js';
+import { enforceTrust } from '../signing/policy.js';
+import { trustPolicyFor } from '../config/trust-policy.js';
 import { loadInstallState } from '../transfer/install-state.js';
 import { selectGgufFiles, type GgufSelection } from './gguf-pick.js';
 import { NotFoundError } from '../../lib/errors.js';
@@ -59,12 +61,17 @@ export interface ServedFilesOptions {
   located?: Located;
   /** The repository holding `ref` when it is none of the configured ones (aim's own hub repository). */
   repository?: Repository;
+  /** `--require-signed`: refuse a version no trusted key signed even when the repository's policy does not ask. */
+  requireSigned?: boolean;
 }
 
 export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
   const label = formatReference(ref);
   const located = options.located ?? (await locateServed(session, ref, options.home, options.repository));
   const { dest, digest, manifest } = located;
+  // Before anything lands in AIM_HOME, and also when this version was pulled earlier under a laxer policy.
+  const policy = await trustPolicyFor(session.config, ref.repo, options.requireSigned);
+  if (policy) await enforceTrust(options.repository ?? (await session.repository(ref.repo)), { model: ref.model, tag: ref.tag, digest, manifest }, policy);
   const selected = pathFilter(options.select ?? {});
   const files = manifest.files.filter((f) => selected(f.path));
   const candidates = files.map((f) => f.path);

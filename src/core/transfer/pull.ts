@@ -31,6 +31,7 @@ import { verifyFileOnDisk } from '../verify/verify-file.js';
 import type { QuantFit } from '../serve/quant-fit.js';
 import { chooseFiles, type FileSelection, type SubsetRecord } from './subset.js';
 import { log } from '../../lib/log.js';
+import { enforceTrust, type TrustPolicy } from '../signing/policy.js';
 
 // pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
 // rename them all into place, then record the installed version. Until the renames nothing under the destination's
@@ -55,6 +56,8 @@ export interface PullOptions {
   within?: string;
   /** Only some files: --include/--exclude globs and a GGUF quantization (subset.ts). */
   select?: FileSelection;
+  /** The user's trust policy: a version no trusted key signed is refused before anything is written. */
+  trust?: TrustPolicy;
 }
 
 export interface PullResult {
@@ -121,6 +124,7 @@ export async function pull(repo: Repository, selector: VersionSelector, destinat
 async function pullInto(repo: Repository, selector: VersionSelector, dest: string, options: PullOptions): Promise<PullResult> {
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
+  await enforceTrust(repo, version, options.trust);
   await prepareDestination(dest, options.within);
   const state = await loadInstallState(dest);
   // A subset pulled before from this same version stays: a second pull with another selection adds to it.

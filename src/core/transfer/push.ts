@@ -17,6 +17,8 @@ import { checkNoGcRemoved, RemovalRaceError } from '../gc/gc-race.js';
 import { condemnedPacks, readGcRecords } from '../gc/gc-records.js';
 import { log } from '../../lib/log.js';
 import { TagGuard } from './push-guard.js';
+import type { Signer } from '../signing/bundle.js';
+import { storeSignature } from '../signing/sign.js';
 
 // push = walk, chunk and hash every file once, upload only the chunks the repository lacks, then write (packed
 // repositories) the pending record, the packs, the index shards, the key objects and the version's location map,
@@ -34,6 +36,8 @@ export interface PushOptions extends WalkOptions {
   /** Read and hash every file even if the stat cache says it is unchanged. */
   rehash?: boolean;
   progress?: ProgressSink;
+  /** Signs the version after its manifest is stored and before any tag names it (`push --sign`). */
+  signer?: Signer;
 }
 
 export interface PushResult {
@@ -83,6 +87,10 @@ async function commitVersion(
     await repo.putManifest(manifest);
   }
   stopHereInTests('manifest');
+  if (options.signer) {
+    progress.note('signing');
+    await storeSignature(repo, { model: options.model, tag: options.tag, digest, manifest }, options.signer);
+  }
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const tagOutcome = await updateTags(repo, options.model, options.tag, {
     digest,

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ConfigError } from '../../../lib/errors.js';
 import { nameProblem } from '../names.js';
+import { trustSchema } from './trust.js';
 
 // model_repos.yaml as written on disk, after YAML parsing: the repositories map, the `models:` catalog section and
 // the `kamiwaza:` section. Every problem is collected into one ConfigError naming the file, each phrased as the user
@@ -65,6 +66,7 @@ const settingsAfter = {
     ),
   ),
   profile: v.optional(v.pipe(v.string(PROFILE), v.nonEmpty(PROFILE), v.check(noControlOrSpace, PROFILE))),
+  trust: v.optional(trustSchema),
 };
 const settings = v.variant('type', [
   v.object({ type: v.literal('local'), ...settingsBefore, path, ...settingsAfter }),
@@ -76,7 +78,7 @@ const settings = v.variant('type', [
   ),
 ]);
 
-const KNOWN_SETTINGS = ['type', 'path', 'url', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs'];
+const KNOWN_SETTINGS = ['type', 'path', 'url', 'region', 'endpoint', 'profile', 'checksums', 'concurrency', 'packs', 'trust'];
 const unknownSettings = (repo: Record<string, unknown>): string[] => Object.keys(repo).filter((key) => !KNOWN_SETTINGS.includes(key));
 const onlyKnownSettings = v.pipe(
   mapping('must be a mapping'),

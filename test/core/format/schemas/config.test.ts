@@ -52,7 +52,7 @@ describe('model_repos.yaml schema', () => {
   it('collects every problem of one entry, one per setting', () => {
     const error = refusal('repositories:\n  r: {type: s3, path: "s3://b/p x", region: a/b, endpoint: "http://k:s@h", profile: "", colour: red}\n');
     expect(error.message).toBe(
-      `${FILE}: repository r: unknown setting colour (known: type, path, url, region, endpoint, profile, checksums, concurrency, packs); ` +
+      `${FILE}: repository r: unknown setting colour (known: type, path, url, region, endpoint, profile, checksums, concurrency, packs, trust); ` +
         'repository r: path must not hold spaces or control characters; repository r: region must be a name like us-east-1; ' +
         'repository r: endpoint must not hold credentials (they come from the AWS credential chain); ' +
         'repository r: profile must be a profile name without spaces',
