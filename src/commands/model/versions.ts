@@ -26,7 +26,7 @@ export class ModelVersionsCommand extends AimCommand {
     // Who left a signature, from the listing alone: `aim inspect` and `aim verify --signatures` check them.
     const versions: Array<(typeof listing.versions)[number] & { signatures: Array<{ keyId: string; name?: string }> }> = [];
     for (const version of listing.versions) {
-      const signatures = (await signatureKeyIds(repository, version.digest)).map((keyId) => ({ keyId, name: names.get(keyId) }));
+      const signatures = (await signatureKeyIds(repository, version.digest, [...names.keys()])).map((keyId) => ({ keyId, name: names.get(keyId) }));
       versions.push({ ...version, signatures });
     }
     this.report({ ...listing, versions }, () =>

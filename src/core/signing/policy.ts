@@ -42,7 +42,7 @@ export interface SignerReport {
  */
 export async function signersOf(repo: Repository, version: ResolvedVersion, keys: readonly TrustedKey[]): Promise<SignerReport[]> {
   const reports: SignerReport[] = [];
-  for (const stored of await readSignatures(repo, version.digest)) {
+  for (const stored of await readSignatures(repo, version.digest, keys.map((key) => key.keyId))) {
     if ('problem' in stored) {
       reports.push({ key: stored.key, status: 'corrupt', why: stored.problem });
       continue;

@@ -1,3 +1,4 @@
+import { canList } from '../../backends/backend.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import { IntegrityError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
@@ -38,9 +39,9 @@ export type StoredSignature = { key: string; signature: ParsedSignature } | { ke
  * Every signature object stored for version `manifest`, each parsed (bounded: a huge object is refused from its
  * size, unread) or with the plain reason it could not be. One bad object never hides the others.
  */
-export async function readSignatures(repo: Repository, manifest: Digest): Promise<StoredSignature[]> {
+export async function readSignatures(repo: Repository, manifest: Digest, knownKeyIds: readonly string[] = []): Promise<StoredSignature[]> {
   const found: StoredSignature[] = [];
-  const keyIds = await signatureKeyIds(repo, manifest);
+  const keyIds = await signatureKeyIds(repo, manifest, knownKeyIds);
   // Each object costs a read: a repository writer must not make a pull read without end.
   if (keyIds.length > MAX_SIGNERS) {
     found.push({ key: signaturesPrefix(manifest), problem: `${keyIds.length - MAX_SIGNERS} signature objects past the first ${MAX_SIGNERS} were not read` });
@@ -60,8 +61,12 @@ export async function readSignatures(repo: Repository, manifest: Digest): Promis
   return found;
 }
 
-/** The key ids that stored a signature object for `manifest`, from the listing alone (nothing read or checked). */
-export async function signatureKeyIds(repo: Repository, manifest: Digest): Promise<string[]> {
+/**
+ * The key ids that stored a signature object for `manifest`, from the listing alone (nothing read or checked). A
+ * store that cannot list (a web server) is asked for the signatures of the keys the caller knows, by name.
+ */
+export async function signatureKeyIds(repo: Repository, manifest: Digest, knownKeyIds: readonly string[] = []): Promise<string[]> {
+  if (!canList(repo.backend)) return knownKeyIds.filter((id) => KEY_ID.test(id)).sort();
   const ids: string[] = [];
   for await (const { key } of repo.backend.list(signaturesPrefix(manifest))) {
     const name = key.slice(signaturesPrefix(manifest).length);
