@@ -57,7 +57,7 @@ export async function execModel(session: Session, text: string, request: ExecReq
   const located = await locateServed(session, target.ref, home);
   const running = (await runningDeployments(session, home)).find((d) => isInside(located.dest, d.modelPath) && quantMatches(d, quant));
   if (running) return answerFrom(running);
-  const copy = await prepareServing(session, target.ref, quant, { home, progress: options.progress, located });
+  const copy = await prepareServing(session, target.ref, quant, { home, progress: options.progress, located, quantIsDefault: options.quant === undefined });
   // Sized as `aim run` would size it: the option, else the setting (flag > env > config > default).
   const settings = session.settings();
   const response = await answerWithTemporaryEngine(copy, target.ref.model, request, {
