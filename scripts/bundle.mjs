@@ -16,7 +16,7 @@ const dist = resolve(root, 'dist');
 const outdir = resolve(dist, 'bundle');
 
 // Small pure-JS packages the fast commands load: bundled. Everything else stays an ordinary import.
-const bundled = new Set(['clipanion', 'typanion', 'yaml', 'cosmiconfig', 'fast-glob', 'env-paths', 'valibot']);
+const bundled = new Set(['clipanion', 'typanion', 'yaml', 'cosmiconfig', 'fast-glob', 'picomatch', 'env-paths', 'valibot']);
 
 function packageName(specifier) {
   const parts = specifier.split('/');

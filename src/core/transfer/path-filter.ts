@@ -3,6 +3,7 @@
 // rsync and huggingface-cli expect: a pattern without a `/` matches a name at ANY depth (`*.gguf` selects
 // `q4/model.gguf` too), a pattern with one is anchored at the top; and a pattern matching a folder selects
 // everything under it (`--exclude onnx`). Matching only the top folder silently gave an incomplete version.
+import picomatch from 'picomatch';
 import { UsageError } from '../../lib/errors.js';
 import { unsafePatternReason } from '../format/paths.js';
 
@@ -23,48 +24,17 @@ export function checkPatterns(flag: string, patterns: string[] | undefined): voi
   }
 }
 
-const escapeRegex = (text: string): string => text.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-
-/** One glob as a regular expression over a whole `/`-separated path: `**`, `*`, `?`, `[...]`, `{a,b}`. */
-function globSource(glob: string): string {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      const slashAfter = glob[i + 2] === '/';
-      out += slashAfter ? '(?:[^/]*(?:/|$))*' : '.*';
-      i += slashAfter ? 2 : 1;
-    } else if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) out += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-        out += `[${body}]`;
-        i = end;
-      }
-    } else if (c === '{') {
-      const end = glob.indexOf('}', i);
-      if (end < 0) out += '\\{';
-      else {
-        out += `(?:${glob.slice(i + 1, end).split(',').map(globSource).join('|')})`;
-        i = end;
-      }
-    } else out += escapeRegex(c);
-  }
-  return out;
-}
-
+/**
+ * One pattern as a test of a `/`-separated path, matched by picomatch (fast-glob's matcher): without a `/` it
+ * matches a name at any depth (picomatch's basename rule); with one it is anchored at the top. A pattern that
+ * matches a folder selects everything under it, so each folder a path lies in is tried too.
+ */
 function compile(pattern: string): (path: string) => boolean {
   const trimmed = pattern.replace(/^\.\//, '').replace(/\/+$/, '');
-  const anchored = trimmed.includes('/');
-  const whole = new RegExp(`^${globSource(trimmed)}$`);
+  const matches = picomatch(trimmed, { dot: true, basename: !trimmed.includes('/') });
   return (path) => {
     const segments = path.split('/');
-    if (!anchored) return segments.some((segment) => whole.test(segment));
-    // The path itself or any folder it lies in.
-    for (let n = segments.length; n > 0; n--) if (whole.test(segments.slice(0, n).join('/'))) return true;
+    for (let n = segments.length; n > 0; n--) if (matches(segments.slice(0, n).join('/'))) return true;
     return false;
   };
 }
