@@ -11,6 +11,13 @@ import { condemnedPacks, readGcRecords } from './gc-records.js';
 /** Chunks were removed while a version was written: the writer runs again, storing what is gone. */
 export class RemovalRaceError extends ConflictError {}
 
+/** One message whichever check caught the race: the writer's own (repair mark) or gc's records. */
+export function removedWhileWritten(repoName: string, digest: Digest): RemovalRaceError {
+  return new RemovalRaceError(`chunks were removed from ${repoName} (\`aim gc\` or \`aim verify --repair\`) while version ${digest} was written`, {
+    hint: 'write it again: what was sent is kept, and only the chunks that were removed are sent again',
+  });
+}
+
 /**
  * Called once the version's tag is written. When a gc record appeared since the writer started (`seen` holds the
  * keys it knew) and names a pack the version's map or the writer's own knowledge (`locate`) puts one of its chunks
@@ -37,7 +44,5 @@ export async function checkNoGcRemoved(
   );
   if (!hit) return;
   await repo.backend.delete(locationMapKey(digest));
-  throw new RemovalRaceError(`aim gc removed packs from ${repo.name} while version ${digest} was written`, {
-    hint: 'write it again: only the chunks gc removed are sent',
-  });
+  throw removedWhileWritten(repo.name, digest);
 }

@@ -13,7 +13,7 @@ import { checkRequirements } from '../catalog/requirements.js';
 import { ggufAnnotationsFor } from './push-annotations.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
-import { checkNoGcRemoved, RemovalRaceError } from '../gc/gc-race.js';
+import { checkNoGcRemoved, RemovalRaceError, removedWhileWritten } from '../gc/gc-race.js';
 import { condemnedPacks, readGcRecords } from '../gc/gc-records.js';
 import { log } from '../../lib/log.js';
 import { TagGuard } from './push-guard.js';
@@ -148,9 +148,7 @@ async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, ma
 async function refuseAfterRemoval(repo: Repository, digest: Digest, atStart: string | undefined): Promise<void> {
   if ((await repo.removalMark()) === atStart) return;
   await repo.backend.delete(locationMapKey(digest)).catch(() => undefined);
-  throw new RemovalRaceError(`chunks were removed from ${repo.name} (\`aim verify --repair\` or \`aim gc\`) while this version was pushed`, {
-    hint: 'push it again: what was sent is kept, and the next push checks again what the repository holds',
-  });
+  throw removedWhileWritten(repo.name, digest);
 }
 
 /** Retries a push that lost a race with a gc or repair: the rerun sends only what was removed. */
