@@ -1,0 +1,104 @@
+// A read-only http repository whose web server is the attacker, through the built CLI under the harness's bounds:
+// each misbehaviour (a body that stops midway, a body shorter than its Content-Length, a trickle slower than any
+// real network, a redirect to a file: URL)
+// must end in one plain error line within the time and memory bound, with nothing written into DEST.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkspace, type Workspace } from '../helpers/cli.js';
+import { startStaticServer, type Misbehaviour, type StaticServer } from '../e2e/http-repo-server.js';
+import { expectRefused } from './harness.js';
+
+const packRange = (request: IncomingMessage) => {
+  const range = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
+  return request.url?.startsWith('/packs/') && range ? { from: Number(range[1]), to: Number(range[2]) } : undefined;
+};
+
+/** Writes `total` bytes one small piece at a time until the client goes away. */
+function trickle(response: import('node:http').ServerResponse, total: number): void {
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (response.destroyed || sent >= total) return clearInterval(timer);
+    response.write('x');
+    sent++;
+  }, 20);
+  response.on('close', () => clearInterval(timer));
+}
+
+const cases: Array<{ name: string; message: RegExp; handler: Misbehaviour }> = [
+  {
+    name: 'a body that stops midway',
+    message: /sent nothing for 300 ms/,
+    handler: (request, response) => {
+      const range = packRange(request);
+      if (!range) return false;
+      response.writeHead(206, { 'content-range': `bytes ${range.from}-${range.to}/999999999`, 'content-length': range.to - range.from + 1 });
+      response.write(Buffer.alloc(10));
+      return true;
+    },
+  },
+  {
+    name: 'a body shorter than its Content-Length, then the connection closed',
+    message: /closed the connection after 10 bytes of its body/,
+    handler: (request, response) => {
+      const range = packRange(request);
+      if (!range) return false;
+      response.writeHead(206, { 'content-range': `bytes ${range.from}-${range.to}/999999999`, 'content-length': range.to - range.from + 1 });
+      response.write(Buffer.alloc(10), () => response.destroy());
+      return true;
+    },
+  },
+  {
+    name: 'a trickle of one byte at a time (slow loris)',
+    message: /slower than any real network/,
+    handler: (request, response) => {
+      const range = packRange(request);
+      if (!range) return false;
+      response.writeHead(206, { 'content-range': `bytes ${range.from}-${range.to}/999999999`, 'content-length': range.to - range.from + 1 });
+      trickle(response, range.to - range.from + 1);
+      return true;
+    },
+  },
+  {
+    name: 'a redirect to a file: URL',
+    message: /redirects to "file:\/\/\/etc\/passwd", which is not an http\(s\) URL/,
+    handler: (request, response) => {
+      if (!request.url?.startsWith('/packs/')) return false;
+      response.writeHead(302, { location: 'file:///etc/passwd' }).end();
+      return true;
+    },
+  },
+];
+
+describe('hostile http repository: every misbehaviour is one plain error within bounds', () => {
+  let ws: Workspace;
+  let server: StaticServer;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ origin: { type: 'local', path: `${dir}/origin` } }));
+    await mkdir(ws.path('src'), { recursive: true });
+    await writeFile(ws.path('src', 'w.bin'), randomBytes(300_000));
+    await ws.json(['push', 'origin/tiny:v1', ws.path('src')]);
+    server = await startStaticServer(ws.path('origin'));
+    await ws.json(['repo', 'create', 'web', '--type', 'http', '--url', server.url]);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await ws?.cleanup();
+  });
+
+  it.each(cases)('pull fails plainly on $name, writing nothing into DEST', async ({ name, message, handler }) => {
+    server.misbehave(handler);
+    try {
+      const slug = name.replace(/\W+/g, '-');
+      const dest = ws.path(`out-${slug}`);
+      await expectRefused(ws, ['pull', 'web/tiny:v1', dest], message, { timeoutMs: 30_000 }, { env: { AIM_HOME: ws.path(`home-${slug}`), AIM_HTTP_IDLE_TIMEOUT_MS: '300' } });
+      expect(existsSync(`${dest}/w.bin`)).toBe(false);
+    } finally {
+      server.misbehave(undefined);
+    }
+  });
+
+});
