@@ -23,8 +23,15 @@ export class HttpBackend implements Backend {
     this.idleTimeoutMs = httpSettings().idleTimeoutMs;
   }
 
+  /** The key's URL under the base; a `.`, `..` or empty segment would resolve elsewhere on the server, so never. */
   private urlOf(key: string): URL {
-    return new URL(key.split('/').map(encodeURIComponent).join('/'), this.base);
+    const segments = key.split('/');
+    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+      throw new IntegrityError(`${JSON.stringify(key)} is not a key inside ${this.location}; not asking the server for it`, {
+        hint: 'a name read from the repository is damaged or hostile: run `aim verify` on the repository the server publishes',
+      });
+    }
+    return new URL(segments.map(encodeURIComponent).join('/'), this.base);
   }
 
   private async fetch(key: string, method: 'GET' | 'HEAD', range?: string): Promise<HttpReply | undefined> {
@@ -73,10 +80,8 @@ export class HttpBackend implements Backend {
 
   async get(key: string, maxBytes = MAX_OBJECT_BYTES): Promise<Buffer> {
     const reply = await this.fetch(key, 'GET');
-    if (!reply || reply.status !== 200) {
-      reply?.body.destroy();
-      throw this.notFound(key);
-    }
+    if (!reply) throw this.notFound(key);
+    if (reply.status !== 200) throw this.bad(reply, key, `HTTP ${reply.status} to a request for the whole object`);
     const announced = this.announcedLength(reply, key, maxBytes);
     const body = await readBody(reply, 0, maxBytes, () => objectTooLarge(this.location, key, announced, maxBytes));
     if (announced !== undefined && body.length !== announced) throw this.bad(reply, key, `${body.length} bytes where it announced ${announced}`);
