@@ -64,3 +64,25 @@ describe('hostile catalog: list and search step over what does not read', () => 
     }
   });
 });
+
+describe('hostile catalog: a million broken parts of index.json', () => {
+  beforeAll(buildPristine);
+  afterAll(dropPristine);
+
+  it('cost a few warning lines, not one per part, and list still shows both models', async () => {
+    const ctx = await damagedWorkspace();
+    try {
+      const index = await ctx.readJson(indexFile(ctx));
+      for (let i = 0; i < 200_000; i++) index.models[`junk${i}`] = { format: 1, model: `junk${i}` };
+      await ctx.writeJson(indexFile(ctx), index);
+      const list = await runBounded(ctx.ws, ['list', '--json'], { timeoutMs: 60_000 });
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.json().models.map((m: { model: string }) => m.model)).toEqual(['good', 'victim']);
+      const warnings = list.stderr.split('\n').filter((line) => line.startsWith('aim: warning:'));
+      expect(warnings.length).toBeLessThanOrEqual(21);
+      expect(list.stderr).toMatch(/the parts of 199990 more models do not read either/);
+    } finally {
+      await ctx.ws.cleanup();
+    }
+  });
+});

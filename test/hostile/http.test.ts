@@ -1,6 +1,6 @@
 // A read-only http repository whose web server is the attacker, through the built CLI under the harness's bounds:
 // each misbehaviour (a body that stops midway, a body shorter than its Content-Length, a trickle slower than any
-// real network, a redirect to a file: URL)
+// real network, a redirect to a file: URL, an endless index.json)
 // must end in one plain error line within the time and memory bound, with nothing written into DEST.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -101,4 +101,24 @@ describe('hostile http repository: every misbehaviour is one plain error within 
     }
   });
 
+  it('an endless index.json without a Content-Length is refused at its bound, naming why', async () => {
+    server.misbehave((request, response) => {
+      if (request.url !== '/index.json') return false;
+      response.writeHead(200);
+      if (request.method === 'HEAD') return Boolean(response.end());
+      const block = Buffer.alloc(1024 * 1024, 0x20);
+      const more = () => {
+        while (!response.destroyed && response.write(block));
+        if (!response.destroyed) response.once('drain', more);
+      };
+      more();
+      return true;
+    });
+    try {
+      // The bound is index.json's own (512 MiB): what is read up to it is held, as for an honest index.json that large.
+      await expectRefused(ws, ['list', '--repo', 'web'], /index\.json in http:.*more than the \d+ such a file can hold, and a web server cannot list/, { timeoutMs: 60_000, maxRssMiB: 1200 }, { env: { AIM_HOME: ws.path('home-endless') } });
+    } finally {
+      server.misbehave(undefined);
+    }
+  });
 });

@@ -104,7 +104,8 @@ export async function readCatalog(repo: Repository): Promise<RepoCatalog> {
  */
 function unlistedCatalog(repo: Repository, index: CatalogIndex | undefined, problems: RepoProblem[]): RepoCatalog {
   if (!index) {
-    throw new NotFoundError(`${INDEX_KEY} in ${repo.location} cannot be read, and a web server cannot list the models instead`, {
+    const why = problems.find((problem) => problem.key === INDEX_KEY)?.message;
+    throw new NotFoundError(`${why ?? `${INDEX_KEY} in ${repo.location} is missing`}, and a web server cannot list the models instead`, {
       hint: 'run `aim repo reindex` on the repository the server publishes, then copy index.json and catalog/ to the server',
     });
   }

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { MAX_ANNOTATIONS, MAX_CATALOG_BYTES } from './limits.js';
 import { ConfigError, type AimError } from '../../../lib/errors.js';
+import { counted } from '../../../lib/plural.js';
 import { byteSize, corrupt, count, digest, parseJsonText, parseValue, summarizeIssues, text, timestamp, type Format } from './parse.js';
 import { tagRecordSchema } from './store.js';
 
@@ -58,6 +59,12 @@ export interface CatalogIndex {
   models: Record<string, CatalogEntry>;
 }
 
+/**
+ * Bad parts named one by one: a hostile index.json of a million broken parts must not become a million errors
+ * (each with its stack) and a million warning lines.
+ */
+const MAX_BAD_PARTS_NAMED = 10;
+
 /** index.json's bytes: the models whose entries read, and why each other one does not (`corrupt` errors). */
 export function parseCatalogIndex(bytes: Uint8Array, where: string): { index: CatalogIndex; bad: Array<{ model: string; error: AimError }> } {
   const raw = parseJsonText(bytes, CATALOG_INDEX_FORMAT, where) as { format?: unknown } | null;
@@ -67,11 +74,16 @@ export function parseCatalogIndex(bytes: Uint8Array, where: string): { index: Ca
   const frame = parseValue(catalogIndexFrame, raw, CATALOG_INDEX_FORMAT, where);
   const models: Record<string, CatalogEntry> = {};
   const bad: Array<{ model: string; error: AimError }> = [];
+  const unnamed: string[] = [];
   for (const [model, value] of Object.entries(frame.models)) {
     const result = v.safeParse(catalogEntrySchema, value);
     const why = !result.success ? summarizeIssues(result.issues) : result.output.model !== model ? `names model ${result.output.model}` : undefined;
     if (why === undefined && result.success) models[model] = result.output;
-    else bad.push({ model, error: corrupt(CATALOG_INDEX_FORMAT, where, `models.${model}: ${why}`) });
+    else if (bad.length < MAX_BAD_PARTS_NAMED) bad.push({ model, error: corrupt(CATALOG_INDEX_FORMAT, where, `models.${model}: ${why}`) });
+    else unnamed.push(model);
+  }
+  if (unnamed.length > 0) {
+    bad.push({ model: unnamed[0]!, error: corrupt(CATALOG_INDEX_FORMAT, where, `the parts of ${counted(unnamed.length, 'more model')} do not read either (${unnamed[0]} first)`) });
   }
   return { index: { format: 2, updatedAt: frame.updatedAt, models }, bad };
 }
