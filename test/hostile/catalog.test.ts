@@ -86,3 +86,26 @@ describe('hostile catalog: a million broken parts of index.json', () => {
     }
   });
 });
+
+describe('hostile catalog: text that would forge a row of the table', () => {
+  beforeAll(buildPristine);
+  afterAll(dropPristine);
+
+  it('a line break or escape in a quantization stays inside its cell in list and search', async () => {
+    const ctx = await damagedWorkspace();
+    try {
+      const index = await ctx.readJson(indexFile(ctx));
+      index.models.victim.quantizations = ['Q4_0\nforged/row:latest  1 GiB\r\u001b[2J'];
+      await ctx.writeJson(indexFile(ctx), index);
+      for (const args of [['list'], ['search', 'victim']]) {
+        const result = await runBounded(ctx.ws, args);
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout).toContain('Q4_0\\nforged/row:latest');
+        expect(result.stdout.split('\n').some((line) => line.startsWith('forged'))).toBe(false);
+        expect(result.stdout).not.toMatch(/[\r\u001b]/);
+      }
+    } finally {
+      await ctx.ws.cleanup();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { counted } from '../../lib/plural.js';
+import { terminalLine } from './terminal.js';
 
 // The one place numbers, sizes, rates and times are turned into text for a person. JSON output never goes
 // through here: it carries the raw numbers.
@@ -68,7 +69,9 @@ export function formatUptime(iso: string, now = Date.now()): string {
 }
 
 /** A borderless, left-aligned table like `ollama list`. */
-export function table(headers: string[], rows: string[][]): string {
+export function table(headers: string[], rawRows: string[][]): string {
+  // A cell is one line: a line break in a name or quantization read from a repository would forge a row.
+  const rows = rawRows.map((row) => row.map(terminalLine));
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('');
   return [line(headers), ...rows.map(line)].join('\n');
