@@ -2,7 +2,7 @@
 // within its time and memory bounds, reports the bad record by name, writes nothing outside AIM_HOME, and keeps
 // working for the good records.
 import { execFileSync } from 'node:child_process';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
@@ -68,5 +68,29 @@ describe('hostile install records', () => {
     expect(inspected.code).toBe(0);
     expect(inspected.json()).toMatchObject({ source: 'repository' });
     expect(inspected.json().annotations.planted).toBeUndefined();
+  });
+});
+
+describe('aim rm never deletes through a link planted in AIM_HOME', () => {
+  it.each(['models', 'models/r', 'models/r/tiny'])('a link at AIM_HOME/%s to a folder outside: refused plainly, nothing outside removed', async (linked) => {
+    const parts = linked.split('/');
+    const own = await createWorkspace((dir) => ({ r: { type: 'local', path: join(dir, 'repo') } }));
+    try {
+      await writeTinyGgufInto(own.path('src'), { quant: 'q8_0' });
+      await own.json(['push', 'r/tiny:v1', 'src']);
+      await own.json(['install', 'r/tiny:v1']);
+      // The installed tree moved outside AIM_HOME and a link left in its place: what a planted link looks like.
+      const inHome = join(own.home, ...parts);
+      const outside = own.path('outside', ...parts);
+      await mkdir(join(outside, '..'), { recursive: true });
+      await rename(inHome, outside);
+      await symlink(outside, inHome);
+      const before = await snapshot(own.path('outside'));
+      await expectRefused(own, ['rm', 'r/tiny:v1'], /is a symlink|not a folder/);
+      await expectUnchanged(own.path('outside'), before);
+      expect((await own.json(['installed'])).models.map((m: { reference: string }) => m.reference)).toEqual(['r/tiny:v1']);
+    } finally {
+      await own.cleanup();
+    }
   });
 });

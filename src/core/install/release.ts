@@ -2,7 +2,8 @@
 // record names the same version or a deployment serves from it (a running llama.cpp maps the file; `aim stop`
 // comes first). A removal is of a folder aim made under AIM_HOME, never through a link.
 import { rm } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { relative, sep } from 'node:path';
+import { realFolder } from '../../lib/safe-fs.js';
 import { listDeploymentRecords } from '../serve/deployments.js';
 import { servingFolder } from '../serve/serving-folder.js';
 import { folderOf, listInstallRecords, referenceOf, type InstallRecord } from './records.js';
@@ -27,6 +28,15 @@ export async function deploymentsUsing(home: string, folder: string): Promise<st
   return records.filter((r) => servesFrom(r, folder)).map((r) => r.name);
 }
 
+/**
+ * The version's folder, checked to be real folders all the way down from AIM_HOME: pulls make them so, and a link
+ * planted at models/, models/<repo> or below would turn a removal into one outside AIM_HOME. A StorageError if not.
+ */
+export async function realVersionFolder(home: string, version: Pick<InstallRecord, 'repo' | 'model' | 'digest'>): Promise<string> {
+  const folder = servingFolder(home, version.repo, version.model, version.digest);
+  return realFolder(home, relative(home, folder).split(sep));
+}
+
 /** Removes the folder of `version` unless something still uses it; `ignoreDeployments` for rm --force. */
 export async function releaseVersion(
   home: string,
@@ -38,6 +48,7 @@ export async function releaseVersion(
   if (other) return { folder, removed: false, freedBytes: 0, keptFor: `still installed as ${referenceOf(other)}` };
   const users = options.ignoreDeployments ? [] : await deploymentsUsing(home, folder);
   if (users.length > 0) return { folder, removed: false, freedBytes: 0, keptFor: `used by deployment ${users.join(', ')}` };
+  await realVersionFolder(home, version);
   const freedBytes = (await diskUse([folder])).total;
   await rm(folder, { recursive: true, force: true });
   return { folder, removed: true, freedBytes };

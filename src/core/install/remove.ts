@@ -4,7 +4,7 @@
 import { ConflictError } from '../../lib/errors.js';
 import { matchInstalled } from './match.js';
 import { folderOf, listInstallRecords, referenceOf, removeInstallRecord } from './records.js';
-import { deploymentsUsing, releaseVersion, type Release } from './release.js';
+import { deploymentsUsing, realVersionFolder, releaseVersion, type Release } from './release.js';
 
 export interface Removed extends Release {
   reference: string;
@@ -22,6 +22,8 @@ export async function removeInstalled(home: string, text: string, options: { for
       hint: `stop it first (\`aim stop ${names[0]}\`), or pass --force to remove the files anyway (it stops nothing)`,
     });
   }
+  // Every folder checked before any record goes, so a refused one leaves the installs as they were.
+  for (const record of matched) await realVersionFolder(home, record);
   const removed: Removed[] = [];
   for (const record of matched) {
     await removeInstallRecord(home, record);
