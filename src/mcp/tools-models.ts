@@ -28,6 +28,12 @@ const readOnly = { readOnlyHint: true, openWorldHint: false };
 
 /** DEST in the root or below it (relative to it, or absolute within it); anything reaching outside is refused. */
 export function destinationWithin(root: string, dest: string): string {
+  // A NUL makes every file system call throw a TypeError (an internal error); other controls are no folder name.
+  if (/[\u0000-\u001f\u007f]/.test(dest)) {
+    throw new UsageError(`destination ${JSON.stringify(dest)} holds a control character, which no folder name needs`, {
+      hint: `give a plain folder inside ${root}, e.g. models/NAME`,
+    });
+  }
   const full = resolve(root, dest);
   if (full !== root && !isInside(root, full)) {
     throw new UsageError(`destination ${dest} is outside the folder this server may write to (${root})`, {

@@ -116,6 +116,8 @@ describe('aim mcp over stdio with the SDK client', () => {
     }
     expect(existsSync(ws.path('outside'))).toBe(false);
     expect(existsSync('/tmp/aim-mcp-escape')).toBe(false);
+    // A NUL in a folder name (JSON can carry one) is the agent's mistake, not an internal error.
+    expectToolError(await call('pull', { reference: 'team/tiny:v1', dest: 'a\u0000b' }), /holds a control character/, 2);
     // A link inside the root leading out of it is not followed.
     await mkdir(ws.path('elsewhere'));
     await symlink(ws.path('elsewhere'), ws.path('agent', 'link'));
