@@ -129,6 +129,17 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       await rm(join(at, 'index.json'));
       expect(spawnSync('mkfifo', [join(at, 'index.json')]).status).toBe(0);
     } },
+    { name: 'a layout tar holding index.json twice', code: 4, message: /tar entry "index\.json" appears twice/, make: async (at) => {
+      const layout = buildLayout(modelpack([docLayer('a.md', 'x')]));
+      const index = layout.files.find(([name]) => name === 'index.json')![1];
+      await writeTar(at, [...layout.files.map(([name, bytes]) => ({ name, bytes })), { name: 'index.json', bytes: index }]);
+    } },
+    { name: 'an index.json naming 10,000 image manifests (tar)', code: 2, message: /holds 10000 image manifests \("name-0", "name-1", "name-2", "name-3", "name-4", and 9995 more\); aim imports one$/, make: async (at) => {
+      const manifests = Array.from({ length: 10_000 }, (_, i) => ({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(String(i)), size: 1, annotations: { 'org.opencontainers.image.ref.name': `name-${i}` },
+      }));
+      await writeTar(at, [{ name: 'oci-layout', bytes: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, { name: 'index.json', bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, manifests })) }]);
+    } },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];
 

@@ -64,14 +64,18 @@ export async function planImport(source: LayoutSource): Promise<ImportPlan> {
   };
 }
 
+const MAX_NAMES_SHOWN = 5;
+
 function oneManifest(manifests: Descriptor[], where: string): Descriptor {
   const images = manifests.filter((m) => m.mediaType === OCI_MANIFEST || m.mediaType === DOCKER_MANIFEST);
   if (images.length === 1) return images[0]!;
   if (images.length === 0 && manifests.some((m) => m.mediaType === OCI_INDEX)) {
     throw new UsageError(`${where} lists an image index, not a model manifest`, { hint: 'copy the one model you want out of it first: skopeo copy oci:DIR@sha256:... oci:ONE' });
   }
-  const names = images.map((m) => m.annotations?.['org.opencontainers.image.ref.name'] ?? m.digest).join(', ');
-  throw new UsageError(`${where} holds ${images.length} image manifests${names ? ` (${names})` : ''}; aim imports one`, { hint: 'copy the one you want into a layout of its own: skopeo copy oci:DIR:NAME oci:ONE' });
+  // An index may list thousands: a few names say enough, and the message stays one readable line.
+  const shown = images.slice(0, MAX_NAMES_SHOWN).map((m) => describeValue(m.annotations?.['org.opencontainers.image.ref.name'] ?? m.digest));
+  const names = `${shown.join(', ')}${images.length > shown.length ? `, and ${images.length - shown.length} more` : ''}`;
+  throw new UsageError(`${where} holds ${images.length} image manifests${shown.length > 0 ? ` (${names})` : ''}; aim imports one`, { hint: 'copy the one you want into a layout of its own: skopeo copy oci:DIR:NAME oci:ONE' });
 }
 
 function flavourOf(configType: string, where: string): Flavour {

@@ -74,6 +74,8 @@ export async function unpackLayoutTar(input: Readable, folder: string, where: st
       if (type !== 'file' && type !== 'contiguous-file') throw refused(where, name, `is a ${type}, not a file`);
       const blob = BLOB_NAME.exec(name)?.[1];
       if (name === 'oci-layout' || name === 'index.json') {
+        // Two copies would let a scanner that reads the first and aim (reading the last) see different models.
+        if (top.has(name)) throw refused(where, name, 'appears twice; a layout has one');
         if (size > limits.maxTop) throw refused(where, name, `is ${size} bytes, more than the ${limits.maxTop} it may hold`);
         top.set(name, await readAll(entry));
       } else if (blob && !blobs.has(blob)) {
