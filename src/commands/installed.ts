@@ -2,7 +2,8 @@ import { Command } from 'clipanion';
 import { listInstalled } from '../core/install/installed.js';
 import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
-import { formatWarning } from './render/errors.js';
+import { counted } from '../lib/plural.js';
+import { formatWarnings } from './render/errors.js';
 import { describeInstalled } from './render/installed.js';
 
 export class InstalledCommand extends AimCommand {
@@ -22,6 +23,6 @@ export class InstalledCommand extends AimCommand {
 /** `aim installed` and `aim list --installed`. */
 export async function listInstalledModels(command: AimCommand): Promise<void> {
   const report = await listInstalled(aimHome());
-  for (const problem of report.problems) command.context.stderr.write(formatWarning(`skipped ${problem}`));
+  command.context.stderr.write(formatWarnings(report.problems.map((problem) => `skipped ${problem}`), (more) => `skipped ${counted(more, 'more install record')} (--json lists them all)`));
   command.report(report, () => describeInstalled(report));
 }

@@ -94,3 +94,22 @@ describe('aim rm never deletes through a link planted in AIM_HOME', () => {
     }
   });
 });
+
+describe('a flood of broken install records', () => {
+  it('costs aim installed twenty warning lines and one count, while --json lists every one', async () => {
+    const own = await createWorkspace((dir) => ({ r: { type: 'local', path: join(dir, 'repo') } }));
+    try {
+      const folder = join(own.home, 'installed', 'r', 'tiny');
+      await mkdir(folder, { recursive: true });
+      for (let i = 0; i < 500; i++) await writeFile(join(folder, `junk${i}.json`), 'not json');
+      const result = await runBounded(own, ['installed', '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.json().problems).toHaveLength(500);
+      const warnings = result.stderr.split('\n').filter((line) => line.startsWith('aim: warning:'));
+      expect(warnings).toHaveLength(21);
+      expect(warnings.at(-1)).toBe('aim: warning: skipped 480 more install records (--json lists them all)');
+    } finally {
+      await own.cleanup();
+    }
+  });
+});

@@ -1,20 +1,14 @@
 import type { CatalogView } from '../../core/catalog/browse.js';
 import { counted } from '../../lib/plural.js';
-import { formatWarning } from './errors.js';
+import { formatWarning, formatWarnings } from './errors.js';
 
 // What `aim list` and `aim search` print on stderr besides their table: repositories that could not be reached
 // and catalog files that were stepped over.
 
-/** Skipped files named one by one; a repository holding a million broken files gets one line for the rest. */
-export const MAX_PROBLEMS_SHOWN = 20;
-
 export function catalogWarnings(view: Pick<CatalogView, 'unreachable' | 'problems'>): string {
-  const shown = view.problems.slice(0, MAX_PROBLEMS_SHOWN);
-  const more = view.problems.length - shown.length;
   return [
     ...view.unreachable.map(({ repo, message }) => formatWarning(`repository ${repo} could not be read, its models are not shown: ${message}`)),
-    ...shown.map(({ repo, key, message }) => formatWarning(`${repo}: skipped ${key}: ${message}`)),
-    ...(more > 0 ? [formatWarning(`skipped ${counted(more, 'more catalog problem')} (--json lists them all)`)] : []),
+    formatWarnings(view.problems.map(({ repo, key, message }) => `${repo}: skipped ${key}: ${message}`), (more) => `skipped ${counted(more, 'more catalog problem')} (--json lists them all)`),
   ].join('');
 }
 

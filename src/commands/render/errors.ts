@@ -68,3 +68,12 @@ function stackOf(error: Error, verbose: number): string {
 export function formatWarning(message: string): string {
   return `aim: warning: ${terminalLine(message)}\n`;
 }
+
+/** Warnings shown one per line: a place holding a million broken files gets a few lines and one count, not a flood. */
+export const MAX_WARNINGS_SHOWN = 20;
+
+export function formatWarnings(messages: string[], rest: (count: number) => string): string {
+  const shown = messages.slice(0, MAX_WARNINGS_SHOWN).map(formatWarning);
+  const more = messages.length - MAX_WARNINGS_SHOWN;
+  return shown.join('') + (more > 0 ? formatWarning(rest(more)) : '');
+}
