@@ -5,6 +5,7 @@
 // the repository, and AIM_HOME's work folder removed.
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import tar from 'tar-stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
@@ -139,6 +140,15 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
         mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(String(i)), size: 1, annotations: { 'org.opencontainers.image.ref.name': `name-${i}` },
       }));
       await writeTar(at, [{ name: 'oci-layout', bytes: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, { name: 'index.json', bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, manifests })) }]);
+    } },
+    // A compression bomb's shape: a small layer whose entry says (in a pax header) it unpacks to a petabyte.
+    { name: 'a layer tar entry claiming more bytes than the disk has free', code: 6, message: /unpacks to more than the \d+ bytes free in/, make: async (at) => {
+      const pack = tar.pack();
+      pack.entry({ name: 'weights.bin', size: 5, pax: { size: String(2 ** 50) } }, Buffer.from('hello'));
+      pack.finalize();
+      const parts: Buffer[] = [];
+      for await (const part of pack as AsyncIterable<Buffer>) parts.push(part);
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: Buffer.concat(parts) }] }));
     } },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];

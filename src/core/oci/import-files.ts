@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
-import { chmod, link, mkdir, open } from 'node:fs/promises';
+import { chmod, link, mkdir, open, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { IntegrityError } from '../../lib/errors.js';
+import { IntegrityError, StorageError } from '../../lib/errors.js';
 import { unsafePathReason } from '../format/paths.js';
 import { MAX_MANIFEST_FILES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
@@ -21,20 +21,48 @@ import { asTarError } from './tar-source.js';
 
 const hint = 'the layout is damaged or hostile: nothing was imported';
 
+/**
+ * What unpacking may still take. A gzip layer's size bounds nothing it unpacks to, so each entry's size (in its
+ * header, before its bytes) is held to the disk's free space, and the file count is checked per entry, before a
+ * million empty files are made.
+ */
+class UnpackBudget {
+  files = 0;
+  private unpackedBytes = 0;
+
+  constructor(private readonly where: string, private readonly root: string, private readonly freeBytes: number) {}
+
+  static async of(where: string, root: string): Promise<UnpackBudget> {
+    const free = await statfs(root);
+    return new UnpackBudget(where, root, free.bavail * free.bsize);
+  }
+
+  addFile(bytes: number): void {
+    this.files++;
+    this.unpackedBytes += bytes;
+    if (this.files > MAX_MANIFEST_FILES) throw new IntegrityError(`${this.where} holds more than ${MAX_MANIFEST_FILES} files`, { hint });
+    if (this.unpackedBytes > this.freeBytes) {
+      throw new StorageError(`${this.where} unpacks to more than the ${this.freeBytes} bytes free in ${this.root}`, {
+        hint: 'free some space, or point AIM_HOME at a larger disk; a small layer unpacking to that much may be a compression bomb',
+      });
+    }
+  }
+}
+
 export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, root: string, task: ProgressTask): Promise<number> {
   const linked = new Set<string>();
-  let files = 0;
+  const budget = await UnpackBudget.of(source.where, root);
   for (const layer of plan.layers) {
     if (layer.packing.kind === 'raw') {
+      // A tar's blobs were held to the free space as they were unpacked; a folder's raw layer is copied here.
+      budget.addFile(source.verifiedBlobPath ? 0 : layer.descriptor.size);
       await writeRawLayer(source, layer, root, linked);
       task.advance(layer.descriptor.size);
-      files++;
     } else {
-      files += await unpackTarLayer(source, layer, layer.packing.compression === 'gzip', root, task);
+      await unpackTarLayer(source, layer, layer.packing.compression === 'gzip', root, task, budget);
     }
-    if (files > MAX_MANIFEST_FILES) throw new IntegrityError(`${source.where} holds more than ${MAX_MANIFEST_FILES} files`, { hint });
   }
-  return files;
+  return budget.files;
 }
 
 async function writeRawLayer(source: LayoutSource, layer: PlannedLayer, root: string, linked: Set<string>): Promise<void> {
@@ -52,7 +80,7 @@ async function writeRawLayer(source: LayoutSource, layer: PlannedLayer, root: st
   await chmod(target, layer.mode);
 }
 
-async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: boolean, root: string, task: ProgressTask): Promise<number> {
+async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: boolean, root: string, task: ProgressTask, budget: UnpackBudget): Promise<void> {
   const extract = tar.extract();
   const counted = async function* (): AsyncGenerator<Buffer> {
     for await (const bytes of source.blobChunks(layer.descriptor)) {
@@ -62,7 +90,6 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
   };
   const reading = gzip ? pipeline(Readable.from(counted()), createGunzip(), extract) : pipeline(Readable.from(counted()), extract);
   reading.catch(() => undefined); // awaited below; a failure also ends the loop
-  let files = 0;
   try {
     for await (const entry of extract) {
       const name = entry.header.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
@@ -73,17 +100,16 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
         continue;
       }
       if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`layer ${layer.descriptor.digest} of ${source.where} holds ${describeValue(name)}, a ${type === 'link' ? 'hard link' : type}; aim unpacks only files`, { hint });
+      budget.addFile(entry.header.size ?? 0);
       const target = await placeFor(root, name, source.where);
       await writeNew(target, name, source.where, entry as AsyncIterable<unknown> as AsyncIterable<Buffer>);
       await chmod(target, ((entry.header.mode ?? 0o644) & 0o777) | 0o400);
-      files++;
     }
     await reading;
   } catch (error) {
     extract.destroy();
     throw asTarError(error, `layer ${layer.descriptor.digest} of ${source.where}`);
   }
-  return files;
 }
 
 /** The file's place under `root`, its folders made; the name checked by the rule every manifest path follows. */
