@@ -1,11 +1,15 @@
 // A read-only http repository whose web server is the attacker, through the built CLI under the harness's bounds:
 // each misbehaviour (a body that stops midway, a body shorter than its Content-Length, a trickle slower than any
-// real network, a redirect to a file: URL, an endless index.json)
+// real network, a redirect to a file: URL or from https to plain http, an endless index.json)
 // must end in one plain error line within the time and memory bound, with nothing written into DEST.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, type Workspace } from '../helpers/cli.js';
 import { startStaticServer, type Misbehaviour, type StaticServer } from '../e2e/http-repo-server.js';
@@ -98,6 +102,29 @@ describe('hostile http repository: every misbehaviour is one plain error within 
       expect(existsSync(`${dest}/w.bin`)).toBe(false);
     } finally {
       server.misbehave(undefined);
+    }
+  });
+
+  it('a redirect from https to plain http is not followed', async () => {
+    const dir = ws.path('tls');
+    await mkdir(dir, { recursive: true });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const secure = createHttpsServer({ key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }, (request, response) => {
+      response.writeHead(301, { location: `${server.url}${(request.url ?? '/').slice(1)}` }).end();
+    });
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/`;
+      await ws.json(['repo', 'create', 'secure', '--type', 'http', '--url', url]);
+      server.seen.length = 0;
+      await expectRefused(ws, ['list', '--repo', 'secure'], /redirects to http:\/\/127\.0\.0\.1:\d+\/index\.json, from https to plain http/, {}, {
+        env: { AIM_HOME: ws.path('home-tls'), NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+      });
+      expect(server.seen).toEqual([]);
+    } finally {
+      secure.closeAllConnections();
+      await new Promise((resolve) => secure.close(resolve));
     }
   });
 

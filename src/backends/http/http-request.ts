@@ -77,6 +77,12 @@ export async function send(url: URL, options: RequestOptions): Promise<HttpReply
         hint: 'fix the server configuration, or the repository url',
       });
     }
+    // The repository url said https: a redirect may move to another host, never drop the encryption on the way.
+    if (current.protocol === 'https:' && target.protocol === 'http:') {
+      throw new StorageError(`${current.href} redirects to ${target.href}, from https to plain http; not following it`, {
+        hint: 'fix the server to redirect to an https address, or give the repository url the server really serves',
+      });
+    }
     if (hops >= MAX_REDIRECTS) {
       throw new StorageError(`${url.href} redirects more than ${MAX_REDIRECTS} times`, { hint: 'the server has a redirect loop: fix its configuration, or point the repository url at the final address' });
     }
