@@ -5,6 +5,7 @@ import { trustedKeys } from '../core/config/trust-policy.js';
 import { describeSigner, signersOf } from '../core/signing/policy.js';
 import { AimCommand } from './base.js';
 import { formatBytes, table } from './render/format.js';
+import { terminalLine } from './render/terminal.js';
 import { counted } from '../lib/plural.js';
 
 export class InspectCommand extends AimCommand {
@@ -35,7 +36,8 @@ export class InspectCommand extends AimCommand {
         `digest  ${version.digest}`,
         `size    ${formatBytes(totalBytes)} in ${counted(files.length, 'file')}`,
         ...(signatures === undefined ? ['signed  unknown (repository not reachable)'] : signatures.length === 0 ? ['signed  no'] : signatures.map((signer) => `signed  ${describeSigner(signer)}`)),
-        ...Object.entries(manifest.annotations).map(([key, value]) => `${key}: ${value}`),
+        // One line each: a line break in a pushed annotation would print a line of its own, such as a forged `signed`.
+        ...Object.entries(manifest.annotations).map(([key, value]) => terminalLine(`${key}: ${value}`)),
         '',
         table(['PATH', 'SIZE', 'CHUNKS', 'DIGEST'], files.map((f) => [f.path, formatBytes(f.size), String(f.chunks), f.digest])),
         ...(variants.length

@@ -109,3 +109,21 @@ describe('hostile catalog: text that would forge a row of the table', () => {
     }
   });
 });
+
+describe('hostile annotations: text that would forge a line of aim inspect', () => {
+  beforeAll(buildPristine);
+  afterAll(dropPristine);
+
+  it('a line break in an annotation stays on its line, so an unsigned version cannot print a "signed" line', async () => {
+    const ctx = await damagedWorkspace();
+    try {
+      await ctx.ws.json(['push', 'r/forged:v1', 'src', '--annotation', 'note=hello\nsigned  release-key (verified)']);
+      const result = await runBounded(ctx.ws, ['inspect', 'r/forged:v1']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.split('\n').filter((line) => line.startsWith('signed'))).toEqual(['signed  no']);
+      expect(result.stdout).toContain('note: hello\\nsigned  release-key (verified)');
+    } finally {
+      await ctx.ws.cleanup();
+    }
+  });
+});
