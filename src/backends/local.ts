@@ -1,4 +1,5 @@
 import { constants } from 'node:fs';
+import { keySegments } from './key-segments.js';
 import { access, lstat, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { isTempName, syncFiles, writeAtomic, writeAtomicIfAbsent } from '../lib/atomic-write.js';
@@ -24,12 +25,12 @@ export class LocalBackend implements Backend, DeferredSync {
   }
 
   private pathOf(key: string): string {
-    return join(this.location, ...key.split('/'));
+    return join(this.location, ...keySegments(key, this.location));
   }
 
   /** The key's path, once every folder on the way to it is a real folder (made when `create`), never a link. */
   private async reach(key: string, create = false): Promise<string> {
-    await realFolder(this.location, key.split('/').slice(0, -1), { create });
+    await realFolder(this.location, keySegments(key, this.location).slice(0, -1), { create });
     return this.pathOf(key);
   }
 

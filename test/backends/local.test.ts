@@ -91,3 +91,24 @@ async function collect(items: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> 
   for await (const item of items) all.push(item);
   return all;
 }
+
+// Keys are built from validated names; a `..` or empty segment from a damaged name must not join to a path outside.
+describe('local folder: keys that would climb out', () => {
+  it.each(['../secret', 'a/../../secret', './index.json', 'a//b', '/secret', 'models/..'])('refuses %j for every operation, touching nothing outside', async (key) => {
+    const parent = await mkdtemp(join(tmpdir(), 'aim-local-'));
+    try {
+      const folder = join(parent, 'repo');
+      await mkdir(folder);
+      await writeFile(join(parent, 'secret'), 'outside');
+      const backend = new LocalBackend(folder);
+      await expect(backend.get(key)).rejects.toThrow(/is not a key inside/);
+      await expect(backend.stat(key)).rejects.toThrow(/is not a key inside/);
+      await expect(backend.put(key, Buffer.from('x'))).rejects.toThrow(/is not a key inside/);
+      await expect(backend.delete(key)).rejects.toThrow(/is not a key inside/);
+      expect(await readFile(join(parent, 'secret'), 'utf8')).toBe('outside');
+      expect(await readdir(parent)).toEqual(['repo', 'secret']);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { IntegrityError, NotFoundError, StorageError, UsageError } from '../../lib/errors.js';
+import { keySegments } from '../key-segments.js';
 import { httpSettings } from '../../settings/http.js';
 import { MAX_OBJECT_BYTES, objectTooLarge, type Backend, type ObjectInfo } from '../backend.js';
 import { closeAgents, readBody, send, type HttpReply } from './http-request.js';
@@ -25,13 +26,7 @@ export class HttpBackend implements Backend {
 
   /** The key's URL under the base; a `.`, `..` or empty segment would resolve elsewhere on the server, so never. */
   private urlOf(key: string): URL {
-    const segments = key.split('/');
-    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
-      throw new IntegrityError(`${JSON.stringify(key)} is not a key inside ${this.location}; not asking the server for it`, {
-        hint: 'a name read from the repository is damaged or hostile: run `aim verify` on the repository the server publishes',
-      });
-    }
-    return new URL(segments.map(encodeURIComponent).join('/'), this.base);
+    return new URL(keySegments(key, this.location).map(encodeURIComponent).join('/'), this.base);
   }
 
   private async fetch(key: string, method: 'GET' | 'HEAD', range?: string): Promise<HttpReply | undefined> {
