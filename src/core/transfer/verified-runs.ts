@@ -69,7 +69,11 @@ export class VerifiedRuns {
     const base = this.free.pop() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
     let released = false;
     return {
-      landing: (offset, size) => this.view.subarray(base + (offset % BLOCK), base + (offset % BLOCK) + size),
+      landing: (offset, size) => {
+        // A run is at most MAX_RUN_BYTES (nextUnit); a longer one would spill into the next slot.
+        if (size > MAX_RUN_BYTES) throw new Error(`a run of ${size} bytes does not fit a slot of ${SLOT_BYTES}`);
+        return this.view.subarray(base + (offset % BLOCK), base + (offset % BLOCK) + size);
+      },
       check: (offset, sizes, position) => this.check(base, offset, sizes, position),
       release: () => {
         if (released) return;
