@@ -39,6 +39,12 @@ export interface Backend {
    */
   readInto?(key: string, target: Uint8Array, offset?: number): Promise<number>;
 
+  /**
+   * Optional: true when objects are files on this machine's disks (a folder): a reader may then let reads land in
+   * shared memory, which JavaScript copies from a network reply would fill a byte at a time.
+   */
+  readonly localFiles?: boolean;
+
   /** Size of the object, or undefined when it does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
 

@@ -89,6 +89,7 @@ function prefixOf(key: string): string {
 export function countingBackend(inner: Backend, stats: IoStats): Backend {
   const counted: Backend & { listable?: boolean } = {
     location: inner.location,
+    localFiles: inner.localFiles,
     // Whether the store can list is the inner one's (a web server cannot): canList reads it here.
     listable: canList(inner),
     probe: (mode) => inner.probe(mode),

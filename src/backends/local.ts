@@ -19,6 +19,7 @@ import { type Backend, type DeferredSync, MAX_OBJECT_BYTES, type ObjectInfo, obj
  */
 export class LocalBackend implements Backend, DeferredSync {
   readonly location: string;
+  readonly localFiles = true;
 
   constructor(root: string) {
     this.location = resolve(root);

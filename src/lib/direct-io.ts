@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { statfs, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { alignDown, alignedMemories, alignUp, BLOCK, memory, refused } from './direct-memory.js';
+import { alignDown, alignedMemories, alignUp, BLOCK, memory, refused, widenableMemories } from './direct-memory.js';
 import { openRegular, readFully } from './safe-fs.js';
 
 export { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memory.js';
@@ -97,6 +97,8 @@ export async function readDirect(path: string, target: Uint8Array, offset: numbe
   const end = alignUp(offset + target.length);
   let buffer: Buffer | undefined;
   try {
+    const inPlace = blocksAround(target, offset, end - start);
+    if (inPlace) return Math.max(0, Math.min((await readFully(direct, inPlace, start, BLOCK)) - (offset - start), target.length));
     buffer = memory.takeFileBuffer(end - start);
     const got = await readFully(direct, buffer.subarray(0, end - start), start, BLOCK);
     const count = Math.max(0, Math.min(got - (offset - start), target.length));
@@ -109,6 +111,16 @@ export async function readDirect(path: string, target: Uint8Array, offset: numbe
     if (buffer) memory.giveFileBuffer(buffer);
     await direct.close();
   }
+}
+
+/**
+ * The whole blocks around `target` in its memory, when a direct read of them from `offset`'s block may land there:
+ * the memory is widenable, the target sits where `offset` sits in a block, and the blocks fit in the memory.
+ */
+function blocksAround(target: Uint8Array, offset: number, length: number): Buffer | undefined {
+  const first = target.byteOffset - (offset % BLOCK);
+  if (!widenableMemories.has(target.buffer) || first < 0 || first % BLOCK !== 0 || first + length > target.buffer.byteLength) return undefined;
+  return Buffer.from(target.buffer, first, length);
 }
 
 /**

@@ -12,6 +12,13 @@ export const alignUp = (n: number): number => alignDown(n + BLOCK - 1);
 export const alignedMemories = new WeakSet<ArrayBufferLike>();
 
 /**
+ * Aligned memories whose owner lets a direct read of a range fill the whole blocks around it (the bytes before the
+ * range in its first block and after it in its last): a read whose target sits where its file offset sits in a block
+ * then lands in place, with no copy (direct-io.ts, readDirect).
+ */
+export const widenableMemories = new WeakSet<ArrayBufferLike>();
+
+/**
  * Memory whose first byte sits on a page boundary. Buffers come from malloc and start 16 bytes past one; a
  * WebAssembly memory is a page-aligned mapping of its own.
  */

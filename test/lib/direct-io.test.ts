@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { allowDirectIo, bufferForDirectWrite, readDirect, VIEW_SLACK, viewForPosition, writeNewFileDirect } from '../../src/lib/direct-io.js';
+import { widenableMemories } from '../../src/lib/direct-memory.js';
 import { DirectWriter } from '../../src/lib/direct-writer.js';
 
 const root = await mkdtemp(join(tmpdir(), 'aim-direct-'));
@@ -155,6 +156,36 @@ describe('whole files and ranged reads around the page cache', () => {
       expect(count).toBe(expected.length);
       expect(target.subarray(0, count).equals(expected)).toBe(true);
     }
+  });
+
+  it('reads in place into a widenable memory, the whole blocks around the range and nothing past them', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 123);
+    const path = join(root, 'in-place.bin');
+    await writeFile(path, data);
+    const memory = Buffer.from(new WebAssembly.Memory({ initial: 160, maximum: 160, shared: true }).buffer);
+    widenableMemories.add(memory.buffer);
+    const base = 64 * 1024;
+    for (const [offset, length] of [[4095, 1024 * 1024], [3 * 1024 * 1024 + 7, 2 * 1024 * 1024 - 7], [8192, 65536]] as const) {
+      memory.fill(0xaa);
+      const at = base + (offset % 4096);
+      const count = await readDirect(path, memory.subarray(at, at + length), offset);
+      if (!tmpTakesDirect) {
+        expect(count).toBeUndefined();
+        continue;
+      }
+      const end = Math.ceil((offset + length) / 4096) * 4096;
+      expect(count).toBe(Math.min(length, data.length - offset));
+      expect(memory.subarray(at, at + count!).equals(data.subarray(offset, offset + count!))).toBe(true);
+      // The read filled the blocks around the range (it landed in place, no copy), and stopped at their ends.
+      expect(memory.subarray(base, at).equals(data.subarray(offset - (offset % 4096), offset))).toBe(true);
+      expect(memory[base + end - (offset - (offset % 4096))]).toBe(0xaa);
+      expect(memory[base - 1]).toBe(0xaa);
+    }
+    // A target not placed where its offset sits in a block is read through an aligned buffer and copied.
+    memory.fill(0xaa);
+    expect(await readDirect(path, memory.subarray(base + 1, base + 1 + 65536), 4096)).toBe(tmpTakesDirect ? 65536 : undefined);
+    if (tmpTakesDirect) expect(memory.subarray(base + 1, base + 1 + 65536).equals(data.subarray(4096, 4096 + 65536))).toBe(true);
+    expect(memory[base]).toBe(0xaa);
   });
 
   it('leaves small reads and direct I/O turned off to the usual path', async () => {

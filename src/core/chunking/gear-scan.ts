@@ -10,6 +10,19 @@ const GEAR_BYTES = 256 * 4;
 
 let compiled: WebAssembly.Module | undefined;
 
+function gearModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(wasmUrl));
+  return compiled;
+}
+
+/**
+ * Copies within a shared memory (memory.copy): whatever the alignment, at the speed of a plain copy, where a copy from
+ * JavaScript into or out of shared memory goes a byte at a time unless both ends share their offset in an 8-byte word.
+ */
+export function memoryMover(memory: WebAssembly.Memory): (to: number, from: number, length: number) => void {
+  return new WebAssembly.Instance(gearModule(), { env: { memory } }).exports.move as (to: number, from: number, length: number) => void;
+}
+
 /** Writes the gear table where the kernel reads it; once per memory, before any scan. */
 export function installGear(memory: WebAssembly.Memory, chunker: Chunker): void {
   new Int32Array(memory.buffer, 0, GEAR_BYTES / 4).set(chunker.kernel.gear);
@@ -25,8 +38,7 @@ export class GearScan {
     private readonly out: number,
     private readonly max: number,
   ) {
-    compiled ??= new WebAssembly.Module(readFileSync(wasmUrl));
-    const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+    const instance = new WebAssembly.Instance(gearModule(), { env: { memory } });
     this.run = instance.exports.scan as GearScan['run'];
   }
 

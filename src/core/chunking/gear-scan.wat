@@ -7,6 +7,10 @@
 ;; ending at p, warmed up from `warm`) is tested against both masks; matches are written to `out` as p * 4 + flags
 ;; (1: small mask, 2: large mask). Returns how many were written, or max + 1 when `out` is full (the caller then
 ;; cuts that window the slow way).
+;;
+;; `move` copies bytes within the memory (memory.copy): a pull's hashing worker moves a verified run of chunks from
+;; where its read landed to where its write must start. V8 copies shared memory from JavaScript with relaxed atomics,
+;; a byte at a time unless source and target share their offset in an 8-byte word (0.67 against 9 GB/s, Node 20).
 (module
   (import "env" "memory" (memory 1 65536 shared))
   (func (export "scan")
@@ -45,4 +49,6 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (local.get $n))
+  (func (export "move") (param $to i32) (param $from i32) (param $length i32)
+    (memory.copy (local.get $to) (local.get $from) (local.get $length)))
 )

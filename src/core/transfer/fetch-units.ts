@@ -8,6 +8,7 @@ import type { ProgressTask } from '../progress.js';
 import { packKey, type ChunkLocations, type PackedChunk } from '../store/packs.js';
 import { blobKey, type Repository } from '../store/repository.js';
 import { MAX_RUN_BYTES, type ChunkBuffers } from './chunk-buffers.js';
+import type { RunSlot, VerifiedRuns } from './verified-runs.js';
 
 // Where a pulled file's chunks come from, and their bytes checked: in runs from a file already on local disk (the
 // installed older version), in runs from one pack with one ranged read, or one chunk at a time. Every chunk is
@@ -34,6 +35,8 @@ export interface PullFileContext {
   buffers: ChunkBuffers;
   /** Where the version's packed chunks are (empty for a repository without packs). */
   index: ChunkLocations;
+  /** Checks runs read from packs on a worker thread (a folder repository, with native BLAKE3); else undefined. */
+  runs?: VerifiedRuns;
 }
 
 /** Chunks fetched with one request: adjacent in the file and in one pack, or a single chunk. */
@@ -132,6 +135,24 @@ async function fetchRun(context: PullFileContext, file: ManifestFile, unit: Fetc
   if (bad >= 0) return explainBadChunk(context, slices[bad]!.digest);
   context.counters.bytesTransferred += unit.bytes;
   return bytes!;
+}
+
+/** Whether `unit` is read and checked in a slot of `context.runs` (fetchCheckedRun) rather than in a chunk buffer. */
+export const checksOnWorker = (context: PullFileContext, unit: FetchUnit): boolean => context.runs !== undefined && unit.packed !== undefined && unit.count > 1;
+
+/**
+ * A run's verified bytes, read from its pack into `slot` and checked on the worker (verified-runs.ts); they sit at
+ * `position`'s place in a block, ready for the direct write at file offset `position`.
+ */
+export async function fetchCheckedRun(context: PullFileContext, file: ManifestFile, unit: FetchUnit, slot: RunSlot, position: number): Promise<Buffer> {
+  const { pack, offset } = unit.packed!;
+  const chunks = file.chunks.slice(unit.first, unit.first + unit.count);
+  if (!(await readStored(context.repo.backend, packKey(pack), slot.landing(offset, unit.bytes), offset))) return explainBadChunk(context, chunks[0]!.digest);
+  const { digests, bytes } = await slot.check(offset, chunks.map((chunk) => chunk.size), position);
+  const bad = chunks.findIndex((chunk, index) => digests[index] !== chunk.digest);
+  if (bad >= 0) return explainBadChunk(context, chunks[bad]!.digest);
+  context.counters.bytesTransferred += unit.bytes;
+  return bytes;
 }
 
 /**

@@ -6,7 +6,7 @@ import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { digestHex } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { TaskPool } from '../../lib/concurrently.js';
-import { fetchUnit, nextUnit, type PullFileContext } from './fetch-units.js';
+import { checksOnWorker, fetchCheckedRun, fetchUnit, nextUnit, type PullFileContext } from './fetch-units.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { JournalProgress, readJournal, writeCompleteJournal } from './pull-journal.js';
 
@@ -80,15 +80,20 @@ async function writeChunks(partial: PartialWriter, done: number): Promise<void> 
     first += unit.count;
     await fetches.room(() => bytesInFlight + unit.bytes <= byteBudget);
     if (fetches.failure || journal.failure) break;
-    const buffer = context.buffers.take(unit.bytes, offsets[unit.first]!);
+    const position = offsets[unit.first]!;
+    // A run from a pack is checked on a worker, in a slot of its own (taking one waits for a run to be written).
+    const slot = checksOnWorker(context, unit) ? await context.runs!.take() : undefined;
+    const buffer = slot ? undefined : context.buffers.take(unit.bytes, position);
     bytesInFlight += unit.bytes;
     fetches.start(async () => {
       try {
-        await partial.writer.write(await fetchUnit(context, file, unit, buffer), offsets[unit.first]!);
+        const bytes = slot ? await fetchCheckedRun(context, file, unit, slot, position) : await fetchUnit(context, file, unit, buffer!);
+        await partial.writer.write(bytes, position);
         for (let index = unit.first; index < unit.first + unit.count; index++) journal.finish(index);
       } finally {
         bytesInFlight -= unit.bytes;
-        context.buffers.give(buffer);
+        if (slot) slot.release();
+        else context.buffers.give(buffer!);
       }
     });
   }

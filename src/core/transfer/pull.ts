@@ -24,6 +24,7 @@ import type { ChunkSource, PullCounters, PullFileContext } from './fetch-units.j
 import { partialPath, pullFile } from './pull-file.js';
 import { installStaged, recordInstalled, type Staged } from './pull-install.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
+import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
 import { emptyTrashInBackground, moveAside } from '../store/trash.js';
@@ -185,6 +186,8 @@ async function stageFiles(
   const progress = options.progress ?? silentProgress;
   const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
   const pool = new HashPool();
+  // A folder repository's packs are read in place and their runs checked on a worker thread (verified-runs.ts).
+  const runs = repo.backend.localFiles ? VerifiedRuns.create() : undefined;
   const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(selected));
   const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
   try {
@@ -194,7 +197,7 @@ async function stageFiles(
     const locator = await locatorFor([{ dest, manifest: await loadInstalledManifest(dest) }, ...others]);
     repo.cacheIndex();
     const index = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
-    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
+    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index, runs };
     const wanted = await filesToFetch(selected, dest, state, next, context);
     result.filesUnchanged = selected.files.length - wanted.length;
     const folder = partialFolder(dest);
@@ -208,6 +211,7 @@ async function stageFiles(
   } finally {
     task.end();
     await pool.close();
+    await runs?.close();
   }
   return result;
 }

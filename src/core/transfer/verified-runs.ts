@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/direct-memory.js';
+import { WorkerClient } from '../../lib/worker-rpc.js';
+import { digestFromHex, type Digest } from '../format/digest.js';
+import { nativeBlake3 } from '../hashing/blake3-native.js';
+import type { RunReply, RunRequest, RunSetup } from '../hashing/run-worker.js';
+import { MAX_RUN_BYTES } from './chunk-buffers.js';
+
+// Runs of a big file's chunks read from a pack on local disk, checked on a worker thread (hashing/run-worker.ts)
+// instead of the main thread. Each run gets a slot of one shared memory; the pack's blocks around the run are read
+// straight into it (readDirect lands them in place, no copy), so the run sits where its pack offset sits in a block.
+// The worker hashes each chunk there, then moves the run to where its file offset sits in a block, so the direct
+// write of the partial takes its whole blocks in place. Before, the main thread copied each run out of an aligned
+// read buffer and hashed it: 60 % of its CPU time in a 1 GiB pull. Kept because it wins (docs/benchmarks.md, "Pull:
+// runs checked on a worker"): the main thread's CPU for 1 GiB 1.17 s -> 0.50 s, wall 0.89x and 0.95x (medians of
+// alternating series at load 12-15), peak RSS 200 -> 145 MiB. Only for a folder repository: a run read from S3
+// arrives through JavaScript copies, which into shared memory go a byte at a time.
+
+/** Runs in flight at most: a run waits for a free slot (pull-file.ts keeps about five 8 MiB runs in flight). */
+const SLOTS = 6;
+/** A run of up to MAX_RUN_BYTES, at any offset within its first block, with the rest of its last block. */
+const SLOT_BYTES = alignUp(MAX_RUN_BYTES) + 2 * BLOCK;
+const workerUrl = new URL('../hashing/run-worker.js', import.meta.url);
+
+/** A slot holding one run: where it lands when read, and where it is once checked. */
+export interface RunSlot {
+  /** `size` bytes at `offset`'s place in a block: the target of the pack read. */
+  landing(offset: number, size: number): Buffer;
+  /**
+   * Hashes each chunk (their sizes, in order) where the read landed, then moves the run to `position`'s place in a
+   * block; the digests, and the run's bytes at its new place.
+   */
+  check(offset: number, sizes: number[], position: number): Promise<{ digests: Digest[]; bytes: Buffer }>;
+  release(): void;
+}
+
+export class VerifiedRuns {
+  private readonly free: number[] = Array.from({ length: SLOTS }, (_, i) => i * SLOT_BYTES);
+  private readonly waiting: Array<(base: number) => void> = [];
+  private readonly view: Buffer;
+
+  private constructor(
+    memory: WebAssembly.Memory,
+    private readonly worker: WorkerClient<RunRequest, RunReply>,
+  ) {
+    this.view = Buffer.from(memory.buffer);
+    alignedMemories.add(memory.buffer);
+    widenableMemories.add(memory.buffer);
+  }
+
+  /**
+   * A checker when native BLAKE3 and the compiled worker exist (not when tests run the TypeScript sources) and the
+   * memory can be mapped (not under a tight ulimit -v); undefined otherwise, and runs are checked on the main thread.
+   */
+  static create(): VerifiedRuns | undefined {
+    if (!nativeBlake3() || workerUrl.protocol !== 'file:' || !existsSync(fileURLToPath(workerUrl))) return undefined;
+    const pages = Math.ceil((SLOTS * SLOT_BYTES) / 65536);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    } catch {
+      return undefined; // no room for it in the address space
+    }
+    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, { memory } satisfies RunSetup));
+  }
+
+  async take(): Promise<RunSlot> {
+    const base = this.free.pop() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
+    let released = false;
+    return {
+      landing: (offset, size) => {
+        // A run is at most MAX_RUN_BYTES (nextUnit); a longer one would spill into the next slot.
+        if (size > MAX_RUN_BYTES) throw new Error(`a run of ${size} bytes does not fit a slot of ${SLOT_BYTES}`);
+        return this.view.subarray(base + (offset % BLOCK), base + (offset % BLOCK) + size);
+      },
+      check: (offset, sizes, position) => this.check(base, offset, sizes, position),
+      release: () => {
+        if (released) return;
+        released = true;
+        const next = this.waiting.shift();
+        if (next) next(base);
+        else this.free.push(base);
+      },
+    };
+  }
+
+  private async check(base: number, offset: number, sizes: number[], position: number): Promise<{ digests: Digest[]; bytes: Buffer }> {
+    const from = base + (offset % BLOCK);
+    const to = base + (position % BLOCK);
+    const length = sizes.reduce((sum, size) => sum + size, 0);
+    const ranges: Array<[number, number]> = [];
+    let at = from;
+    for (const size of sizes) {
+      ranges.push([at, at + size]);
+      at += size;
+    }
+    const { digests } = await this.worker.call({ ranges, move: { to, from, length } });
+    return { digests: digests.map(digestFromHex), bytes: this.view.subarray(to, to + length) };
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
