@@ -1,7 +1,9 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../../lib/errors.js';
 import { parsePublicKey, readPublicKey } from '../signing/keys.js';
-import type { TrustedKey, TrustPolicy } from '../signing/policy.js';
+import { enforceTrust, type SignerReport, type TrustedKey, type TrustPolicy } from '../signing/policy.js';
+import type { Repository } from '../store/repository.js';
+import type { ResolvedVersion } from '../store/resolve.js';
 import { findRepo, type AimConfig } from './config.js';
 
 /**
@@ -31,4 +33,13 @@ export async function trustedKeys(config: AimConfig, repoName: string): Promise<
     keys.push({ name: entry.name, keyId: info.keyId, key: info.key });
   }
   return keys;
+}
+
+/**
+ * Refuses `version` (IntegrityError, exit 4) unless the user's policy for its repository, or `requireSigned`, is
+ * met: for commands that resolve a version themselves and then pull it by digest (install, update), called before
+ * the pull so nothing lands under AIM_HOME.
+ */
+export async function enforceUserTrust(config: AimConfig, repository: Repository, version: ResolvedVersion, requireSigned = false): Promise<SignerReport[]> {
+  return enforceTrust(repository, version, await trustPolicyFor(config, repository.name, requireSigned));
 }
