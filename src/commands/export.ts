@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
+import { trustedKeys } from '../core/config/trust-policy.js';
 import { parseReference } from '../core/format/reference.js';
 import type { ExportResult } from '../core/oci/export.js';
 import { exportToFile, exportToFolder, exportToStream } from '../core/oci/export-file.js';
@@ -37,12 +38,13 @@ export class ExportCommand extends AimCommand {
     const toStdout = this.output === '-';
     if (toStdout && this.json) throw new UsageError('--json and -o - both want standard output', { hint: 'write the tar to a file with -o FILE.tar, or leave out --json' });
     if (toStdout && this.layout === 'dir') throw new UsageError('--layout dir writes a folder, not standard output', { hint: 'name a new folder with -o DIR' });
-    const progress = this.progress();
+    const trustedKeyIds = (await trustedKeys((await this.session()).config, ref.repo)).map((key) => key.keyId);
+    const options = { progress: this.progress(), trustedKeyIds };
     const result = toStdout
-      ? await exportToStream(repo, ref, this.context.stdout, { progress })
+      ? await exportToStream(repo, ref, this.context.stdout, options)
       : this.layout === 'dir'
-        ? await exportToFolder(repo, ref, this.output, { progress })
-        : await exportToFile(repo, ref, this.output, { progress });
+        ? await exportToFolder(repo, ref, this.output, options)
+        : await exportToFile(repo, ref, this.output, options);
     // The tar has standard output to itself: the summary goes to stderr.
     if (!toStdout) this.report({ ...result, output: this.output }, () => describeExport(result, this.output));
     else if (!this.quiet) this.context.stderr.write(`${terminalText(describeExport(result, 'standard output'))}\n`);
@@ -55,6 +57,7 @@ function describeExport(result: ExportResult, output: string): string {
     `  version      ${result.digest}`,
     `  oci digest   ${result.manifestDigest}`,
     `  layers       ${result.layers.length} (${formatBytes(result.totalBytes)})`,
+    ...(result.signatures.length > 0 ? [`  signatures   ${result.signatures.length}, as model.sig and as OCI referrers (keys ${result.signatures.map((s) => s.keyId.slice(0, 16)).join(', ')})`] : []),
     `  time         ${formatSeconds(result.seconds)} (${formatRate(result.totalBytes, result.seconds)})`,
   ].join('\n');
 }

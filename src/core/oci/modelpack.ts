@@ -22,6 +22,7 @@ export interface Blob {
   mediaType: string;
   digest: Sha256;
   size: number;
+  artifactType?: string;
   annotations?: Record<string, string>;
 }
 
