@@ -72,6 +72,8 @@ describe('aim update under the policy', () => {
     expect(record.digest).toBe(good);
     expect(await versionsOnDisk('moving')).toEqual([good.slice('blake3:'.length)]);
     expect(await readFile(join(installed.folder, 'w.bin'), 'utf8')).toBe('good weights');
+    // Still whole: every file re-hashed against the installed version.
+    expect((await ws.run(['verify', installed.folder])).code).toBe(0);
   });
 
   it('moves to a newer version alice signed', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../../lib/errors.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { BUNDLE_MEDIA_TYPE, parseSignature, SIGNATURE_FORMAT } from '../signing/bundle.js';
 import { signatureKey, signatureKeyIds } from '../signing/signature-store.js';
 import { PREDICATE_TYPE, resourcesMismatch } from '../signing/statement.js';
@@ -34,11 +35,13 @@ const sha256Of = (bytes: Buffer): Sha256 => `sha256:${createHash('sha256').updat
  */
 export async function signaturesToCarry(repo: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<CarriedSignature[]> {
   const carried: CarriedSignature[] = [];
-  for (const keyId of (await signatureKeyIds(repo, version.digest)).slice(0, MAX_CARRIED)) {
+  // A store that cannot list (a web server) is asked for the preferred keys' signatures by name.
+  for (const keyId of (await signatureKeyIds(repo, version.digest, preferred)).slice(0, MAX_CARRIED)) {
     const key = signatureKey(version.digest, keyId);
     const where = `${key} in ${repo.location}`;
     try {
-      const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where);
+      const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where).catch(undefinedIfNotFound);
+      if (!bytes) continue;
       const signature = parseSignature(bytes, where);
       const mismatch = resourcesMismatch(signature.resources, version.manifest);
       if (signature.keyId !== keyId || mismatch) {
@@ -98,4 +101,16 @@ export async function writeReferrers(writer: SignatureWriter, signatures: readon
     entries.push({ mediaType: OCI_MANIFEST, digest, size: bytes.length, artifactType: BUNDLE_MEDIA_TYPE });
   }
   return entries;
+}
+
+/**
+ * Writes the model.sig layer's blob (the first signature) unless the version holds a file of that name, which then
+ * keeps it: its signatures travel as referrers only. Returns the layer's descriptor.
+ */
+export async function writeSignatureLayer(writer: SignatureWriter, paths: readonly string[], signatures: readonly CarriedSignature[], blobName: (digest: Sha256) => string, written: Set<string>): Promise<Blob | undefined> {
+  const first = signatures[0];
+  if (!first || paths.includes(SIGNATURE_FILE)) return undefined;
+  if (!written.has(first.blob.digest)) await writer.addBytes(blobName(first.blob.digest), first.bytes);
+  written.add(first.blob.digest);
+  return first.blob;
 }

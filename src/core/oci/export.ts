@@ -7,7 +7,7 @@ import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { IntegrityError, UsageError } from '../../lib/errors.js';
 import { MODELPACK_ARTIFACT, MODELPACK_CONFIG, OCI_INDEX, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME } from './media-types.js';
-import { SIGNATURE_FILE, signaturesToCarry, writeReferrers } from './export-signatures.js';
+import { signaturesToCarry, writeReferrers, writeSignatureLayer } from './export-signatures.js';
 import { imageManifest, layerDescriptor, modelpackConfig, type Blob, type ExportedVersion } from './modelpack.js';
 import { sha256Hex, type Sha256 } from './oci-schemas.js';
 import type { NamePatch } from './tar-names.js';
@@ -87,14 +87,9 @@ export async function exportVersion(repo: Repository, selector: VersionSelector,
     const digests = await (output.rewriteNames ? writeLayersOnce(writer, reader, distinct, patches, task) : writeLayersTwice(writer, reader, distinct, task)).finally(() => task.end());
     const layers = files.map((file) => layerDescriptor(file, digests.get(file.digest)!));
     const signatures = await signaturesToCarry(repo, resolved, options.trustedKeyIds ?? [], (why) => progress.note(why));
-    const written = new Set(digests.values());
-    // A version holding a file of that name keeps it; its signatures then travel as referrers only.
-    const sigLayer = files.some((file) => file.path === SIGNATURE_FILE) ? undefined : signatures[0];
-    if (sigLayer) {
-      written.add(sigLayer.blob.digest);
-      await writer.addBytes(blobName(sigLayer.blob.digest), sigLayer.bytes);
-    }
-    const allLayers = sigLayer ? [...layers, sigLayer.blob] : layers;
+    const written = new Set<string>(digests.values());
+    const sigLayer = await writeSignatureLayer(writer, files.map((file) => file.path), signatures, blobName, written);
+    const allLayers = sigLayer ? [...layers, sigLayer] : layers;
     const configBytes = jsonBytes(modelpackConfig(version, allLayers.map((layer) => layer.digest)));
     const config: Blob = { mediaType: MODELPACK_CONFIG, digest: sha256Of(configBytes), size: configBytes.length };
     const manifestBytes = jsonBytes(imageManifest(version, config, allLayers));
