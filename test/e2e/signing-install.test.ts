@@ -94,8 +94,8 @@ describe('aim update under the policy', () => {
   });
 });
 
-describe('the MCP pull tool under the policy', () => {
-  it('refuses an unsigned version as a tool error with exit code 4, writing nothing', async () => {
+describe('the MCP pull and run tools under the policy', () => {
+  it('refuse an unsigned version as a tool error with exit code 4, writing nothing', async () => {
     await mkdir(ws.path('agent'), { recursive: true });
     const transport = new StdioClientTransport({ command: process.execPath, args: [CLI_PATH, 'mcp', '--root', ws.path('agent')], cwd: ws.dir, env: { ...ws.env, NO_COLOR: '1' }, stderr: 'pipe' });
     const client = new Client({ name: 'aim-test', version: '1.0.0' });
@@ -109,6 +109,10 @@ describe('the MCP pull tool under the policy', () => {
       const strict = (await client.callTool({ name: 'pull', arguments: { reference: 'lax/m:v1', dest: 'lax', require_signed: true } })) as CallToolResult;
       expect(strict.structuredContent).toMatchObject({ error: { code: 4 } });
       expect(existsSync(ws.path('agent', 'lax'))).toBe(false);
+
+      // run refuses before anything is pulled into AIM_HOME or an engine starts.
+      const run = (await client.callTool({ name: 'run', arguments: { model: 'lax/m:v1', require_signed: true } })) as CallToolResult;
+      expect(run.structuredContent).toMatchObject({ error: { code: 4, message: expect.stringMatching(/refusing lax\/m:v1 .*Trusted: none/) } });
 
       const pulled = (await client.callTool({ name: 'pull', arguments: { reference: 'team/signed:v1', dest: 'signed' } })) as CallToolResult;
       expect(pulled.isError, JSON.stringify(pulled.content)).toBeFalsy();
