@@ -16,10 +16,12 @@ export class ExportCommand extends AimCommand {
     description: 'write a version as an OCI image layout tar holding a CNCF ModelPack artifact (for skopeo, oras, crane, registries)',
     details: `
       Each file becomes one uncompressed layer (\`application/vnd.cncf.model.weight.v1.raw\` for weights, the \`doc\`, \`code\` and \`weight.config\` types for the rest) named by \`org.cncf.model.filepath\`; the config carries the name, version, license and the GGUF facts. Every chunk is checked against its BLAKE3 as it is read. The same version always exports to the same bytes.
+
+      A signed version's signatures travel with it: each as an OCI referrer of the model manifest (listed in index.json), and one (a key you trust first) as a \`model.sig\` layer. With referrers the layout holds more than one manifest: name the model for skopeo (\`oci-archive:FILE:TAG\`).
     `,
     examples: [
       ['Export a version to a tar', '$0 export team/qwen:q6 -o qwen.tar'],
-      ['Copy it into a registry', 'skopeo copy oci-archive:qwen.tar docker://registry.example.com/models/qwen:q6'],
+      ['Copy it into a registry (by its tag)', 'skopeo copy oci-archive:qwen.tar:q6 docker://registry.example.com/models/qwen:q6'],
       ['Write a layout folder instead of a tar', '$0 export team/qwen:q6 -o qwen-oci --layout dir'],
       ['Stream it to another tool', '$0 export team/qwen:q6 -o - | ssh airgap aim import - local/qwen:q6'],
     ],

@@ -15,6 +15,10 @@ export class ImportCommand extends AimCommand {
     description: 'push an OCI image layout (tar, folder or -) holding a ModelPack, KitOps or Docker Model Runner model as REPO/MODEL:TAG',
     details: `
       Every blob is checked against its sha256 before anything is pushed; the files are chunked and deduplicated as \`aim push\` does. A tar is unpacked into a private folder under AIM_HOME/tmp first (a tar may hold the layers before the manifest), removed at the end. Layers compressed with zstd are refused.
+
+      Signatures the layout carries (a model.sig layer, OCI referrers of the model, as \`aim export\` writes them) are
+      stored beside the imported version when they sign exactly its files (and verify, for a key you trust); any
+      other is dropped with a warning, and the model is still imported.
     `,
     examples: [
       ['Import a tar written by aim export', '$0 import qwen.tar team/qwen:q6'],
