@@ -8,6 +8,7 @@ import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
+import { schemaCheckers } from './oci-contracts.js';
 import { sha256 } from './oci-layouts.js';
 
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -77,7 +78,10 @@ describe('export carries the signatures', () => {
     expect(exported.signatures).toHaveLength(2);
     expect(exported.layers.map((l: { path: string }) => l.path)).toEqual(['config.json', 'w.bin']);
 
+    const check = await schemaCheckers();
     const manifest = JSON.parse(skopeo(['inspect', '--raw', 'oci-archive:signed.tar:v1']).stdout);
+    expect(check.manifest(manifest)).toEqual([]);
+    expect(check.config(JSON.parse(skopeo(['inspect', '--config', '--raw', 'oci-archive:signed.tar:v1']).stdout))).toEqual([]);
     const sigLayers = manifest.layers.filter((l: Descriptor) => l.annotations?.['org.cncf.model.filepath'] === 'model.sig');
     expect(sigLayers).toEqual([expect.objectContaining({ mediaType: BUNDLE })]);
 
@@ -87,6 +91,7 @@ describe('export carries the signatures', () => {
     expect(referrers.map((r) => r.digest).sort()).toEqual(exported.signatures.map((s: { referrer: string }) => s.referrer).sort());
     for (const descriptor of referrers) {
       const referrer = await readJson(blobPath(ws.path('signed-dir'), descriptor.digest));
+      expect(check.manifest(referrer)).toEqual([]);
       expect(referrer).toMatchObject({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: BUNDLE, config: { mediaType: 'application/vnd.oci.empty.v1+json', size: 2 } });
       expect(referrer.subject).toEqual({ mediaType: OCI_MANIFEST, digest: model.digest, size: model.size });
       expect(referrer.layers).toEqual([expect.objectContaining({ mediaType: BUNDLE })]);
