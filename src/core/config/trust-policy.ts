@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../../lib/errors.js';
+import { MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
 import { parseValue, type Format } from '../format/schemas/parse.js';
 import { settingsTrustSchema, type TrustSection } from '../format/schemas/trust.js';
 import { parsePublicKey, readPublicKey } from '../signing/keys.js';
@@ -22,7 +23,8 @@ interface PolicyPart {
 
 const SETTINGS_FORMAT: Format = {
   what: 'trust block',
-  maxBytes: Number.MAX_SAFE_INTEGER,
+  // Already bounded: the whole file was read at most this big.
+  maxBytes: MAX_CONFIG_BYTES,
   hint: 'fix the trust: block of the aim: section (require: signed, keys: [{name, path}], repositories: [NAME])',
   error: ConfigError,
 };
