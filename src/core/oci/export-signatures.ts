@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { IntegrityError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { BUNDLE_MEDIA_TYPE, parseSignature, SIGNATURE_FORMAT } from '../signing/bundle.js';
@@ -9,7 +8,7 @@ import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
 import { FILEPATH, OCI_EMPTY, OCI_MANIFEST, OCI_TITLE } from './media-types.js';
 import type { Blob } from './modelpack.js';
-import type { Sha256 } from './oci-schemas.js';
+import { sha256Of, type Sha256 } from './oci-schemas.js';
 
 // The signatures of an exported version travel with it twice, as model-signing and OCI tools each look for them:
 // as a `model.sig` layer of the model artifact (what the reference tool reads beside a model's files; it leaves
@@ -26,7 +25,6 @@ export interface CarriedSignature {
   blob: Blob;
 }
 
-const sha256Of = (bytes: Buffer): Sha256 => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Sha256;
 
 /**
  * The stored signatures of `version` that sign exactly its files, as stored (byte for byte), those of `preferred`

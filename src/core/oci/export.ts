@@ -9,7 +9,7 @@ import { IntegrityError, UsageError } from '../../lib/errors.js';
 import { MODELPACK_ARTIFACT, MODELPACK_CONFIG, OCI_INDEX, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME } from './media-types.js';
 import { signaturesToCarry, writeReferrers, writeSignatureLayer } from './export-signatures.js';
 import { imageManifest, layerDescriptor, modelpackConfig, type Blob, type ExportedVersion } from './modelpack.js';
-import { sha256Hex, type Sha256 } from './oci-schemas.js';
+import { sha256Hex, sha256Of, type Sha256 } from './oci-schemas.js';
 import type { NamePatch } from './tar-names.js';
 import { verifiedFileBytes } from './version-bytes.js';
 
@@ -63,7 +63,6 @@ export interface ExportResult {
   seconds: number;
 }
 
-const sha256Of = (bytes: Buffer): Sha256 => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Sha256;
 const jsonBytes = (value: object): Buffer => Buffer.from(JSON.stringify(value));
 
 export async function exportVersion(repo: Repository, selector: VersionSelector, output: ExportOutput, options: ExportOptions = {}): Promise<ExportResult> {
