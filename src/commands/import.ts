@@ -1,9 +1,11 @@
 import { Command, Option } from 'clipanion';
+import { trustedKeys } from '../core/config/trust-policy.js';
 import { parseReference } from '../core/format/reference.js';
 import { importInputFor, importModel, type ImportResult } from '../core/oci/import.js';
 import { UsageError } from '../lib/errors.js';
 import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
+import { formatWarning } from './render/errors.js';
 import { describePush } from './transfer-options.js';
 
 export class ImportCommand extends AimCommand {
@@ -13,6 +15,10 @@ export class ImportCommand extends AimCommand {
     description: 'push an OCI image layout (tar, folder or -) holding a ModelPack, KitOps or Docker Model Runner model as REPO/MODEL:TAG',
     details: `
       Every blob is checked against its sha256 before anything is pushed; the files are chunked and deduplicated as \`aim push\` does. A tar is unpacked into a private folder under AIM_HOME/tmp first (a tar may hold the layers before the manifest), removed at the end. Layers compressed with zstd are refused.
+
+      Signatures the layout carries (a model.sig layer, OCI referrers of the model, as \`aim export\` writes them) are
+      stored beside the imported version when they sign exactly its files (and verify, for a key you trust); any
+      other is dropped with a warning, and the model is still imported.
     `,
     examples: [
       ['Import a tar written by aim export', '$0 import qwen.tar team/qwen:q6'],
@@ -30,12 +36,15 @@ export class ImportCommand extends AimCommand {
     if (ref.digest) throw new UsageError('import takes a tag, not a digest', { hint: 'e.g. aim import model.tar repo/model:v1.0' });
     const repo = await this.repository(ref.repo);
     const input = await importInputFor(this.source, this.context.stdin);
-    const result = await importModel(repo, input, { model: ref.model, tag: ref.tag!, force: this.force, home: aimHome(), progress: this.progress() });
+    const keys = await trustedKeys((await this.session()).config, ref.repo);
+    const result = await importModel(repo, input, { model: ref.model, tag: ref.tag!, force: this.force, home: aimHome(), progress: this.progress(), trustedKeys: keys });
+    for (const warning of result.signatures.warnings) this.context.stderr.write(formatWarning(warning));
     this.report(result, () => describeImport(result));
   }
 }
 
 function describeImport(result: ImportResult): string {
   const same = result.sameVersion === undefined ? [] : [`  same version ${result.sameVersion ? 'yes: the digest aim exported' : 'no: files, modes or annotations differ from the export'}`];
-  return [`imported ${result.flavour} artifact ${result.ociDigest} (${result.layers} layers) from ${result.source}`, ...same, describePush(result)].join('\n');
+  const signed = result.signatures.stored.length === 0 ? [] : [`  signatures   ${result.signatures.stored.length} kept (keys ${result.signatures.stored.map((id) => id.slice(0, 16)).join(', ')})`];
+  return [`imported ${result.flavour} artifact ${result.ociDigest} (${result.layers} layers) from ${result.source}`, ...same, ...signed, describePush(result)].join('\n');
 }

@@ -5,6 +5,7 @@ import { UsageError } from '../lib/errors.js';
 import { aimHome } from '../settings/home.js';
 import { formatBytes } from './render/format.js';
 import { pickModel } from './render/model-picker.js';
+import { requireSignedOption } from './signing-options.js';
 import { describeFit, SelectingCommand } from './subset-options.js';
 
 export class InstallCommand extends SelectingCommand {
@@ -27,6 +28,7 @@ export class InstallCommand extends SelectingCommand {
   });
 
   target = Option.String({ name: 'NAME[:TAG]', required: false });
+  requireSigned = requireSignedOption();
 
   async run(): Promise<number | void> {
     const session = await this.session();
@@ -43,7 +45,7 @@ export class InstallCommand extends SelectingCommand {
       target = await pickModel(models, { input: stdin, output: stderr });
       if (target === undefined) return 130;
     }
-    const result = await install(session, target, { home: aimHome(), select: await this.selection(), progress: this.progress() });
+    const result = await install(session, target, { home: aimHome(), select: await this.selection(), progress: this.progress(), requireSigned: this.requireSigned });
     this.warnAbout(result.problems);
     this.report(result, () => describeInstall(result));
   }

@@ -5,6 +5,7 @@ import { aimHome } from '../settings/home.js';
 import { formatBytes } from './render/format.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
+import { requireSignedOption } from './signing-options.js';
 
 export class UpdateCommand extends AimCommand {
   static override paths = [['update']];
@@ -25,14 +26,21 @@ export class UpdateCommand extends AimCommand {
   });
 
   target = Option.String({ name: 'NAME', required: false });
+  requireSigned = requireSignedOption();
 
   async run(): Promise<void> {
-    const result = await updateInstalled(await this.session(), aimHome(), this.target, this.progress());
+    const result = await updateInstalled(await this.session(), aimHome(), this.target, this.progress(), this.requireSigned);
     for (const problem of result.problems) this.context.stderr.write(formatWarning(`skipped ${problem}`));
     this.report(result, () =>
       result.updates.length === 0 ? 'nothing installed (install a model with `aim install NAME`)' : [...result.updates.map(describeUpdate), `moved ${formatBytes(result.bytesTransferred)} in all`].join('\n'),
     );
     const failed = result.updates.filter((u) => u.status === 'failed');
+    const refused = failed.filter((u) => u.refused);
+    if (refused.length > 0) {
+      throw new IntegrityError(`${refused.length} of ${result.updates.length} installed models were not updated: their new version failed a signature or integrity check (${refused.map((u) => u.reference).join(', ')})`, {
+        hint: 'see the reasons above; the installed versions are unchanged and still run',
+      });
+    }
     if (failed.length > 0) {
       throw new StorageError(`${failed.length} of ${result.updates.length} installed models could not be updated: ${failed.map((u) => u.reference).join(', ')}`, {
         hint: 'see the reasons above; the installed versions are unchanged',

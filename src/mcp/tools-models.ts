@@ -11,6 +11,7 @@ import { checkModelName, checkRepoName } from '../core/format/names.js';
 import { searchCatalogs } from '../core/catalog/search.js';
 import { parseReference } from '../core/format/reference.js';
 import { listModelSummaries, listVersions, type ModelSummary } from '../core/store/model-listing.js';
+import { trustPolicyFor } from '../core/config/trust-policy.js';
 import { resolveVersion } from '../core/store/resolve.js';
 import { pull } from '../core/transfer/pull.js';
 import type { Session } from '../core/session.js';
@@ -24,6 +25,7 @@ export interface ToolContext {
 }
 
 const reference = z.string().max(512).describe('REPO/MODEL[:TAG|@blake3:HEX], e.g. team/qwen2.5-7b:v1');
+export const requireSigned = z.boolean().optional().describe('refuse a version no trusted key signed, even where the user\'s trust policy does not ask (default: the policy decides)');
 const readOnly = { readOnlyHint: true, openWorldHint: false };
 
 /** DEST in the root or below it (relative to it, or absolute within it); anything reaching outside is refused. */
@@ -113,16 +115,19 @@ export function registerModelTools(server: McpServer, context: ToolContext): voi
   }));
 
   server.registerTool('pull', {
-    title: 'Pull a version', description: 'Download a version into a folder (inside the folder the server was started for), verified chunk by chunk; resumes an interrupted pull. Sends progress notifications when given a progress token.',
-    inputSchema: { reference, dest: z.string().min(1).max(4096).describe('destination folder, relative to the server\'s root folder') },
+    title: 'Pull a version', description: 'Download a version into a folder (inside the folder the server was started for), verified chunk by chunk, refused when the user\'s trust policy asks for a signature it lacks; resumes an interrupted pull. Sends progress notifications when given a progress token.',
+    inputSchema: { reference, dest: z.string().min(1).max(4096).describe('destination folder, relative to the server\'s root folder'), require_signed: requireSigned },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  }, ({ reference: text, dest }, extra) => {
+  }, ({ reference: text, dest, require_signed }, extra) => {
     const progress = progressNotifications(extra);
     return answer(async () => {
       const ref = parseReference(text);
       const target = destinationWithin(context.root, dest);
-      const repository = await (await context.session()).repository(ref.repo);
-      return { ...(await pull(repository, ref, target, { progress, within: context.root })) };
+      const session = await context.session();
+      const repository = await session.repository(ref.repo);
+      // The user's trust policy binds an agent as it binds the CLI: an unsigned version never lands in DEST.
+      const trust = await trustPolicyFor(session.config, ref.repo, require_signed);
+      return { ...(await pull(repository, ref, target, { progress, within: context.root, trust })) };
     }, progress);
   });
 }

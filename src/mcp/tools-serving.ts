@@ -9,7 +9,7 @@ import { execModel } from '../core/serve/exec.js';
 import { checkExecInput } from '../core/serve/exec-input.js';
 import { runModel } from '../core/serve/serve.js';
 import { answer, progressNotifications } from './results.js';
-import type { ToolContext } from './tools-models.js';
+import { requireSigned, type ToolContext } from './tools-models.js';
 
 const model = z.string().max(512).describe('REPO/MODEL[:TAG] or a friendly name from the catalog, e.g. team/qwen2.5-7b:v1');
 const quant = z.string().max(64).optional().describe('quantization, matched in GGUF file names (default: q6_k, or the only one there is)');
@@ -27,13 +27,14 @@ export function registerServingTools(server: McpServer, context: ToolContext): v
       name: z.string().max(128).optional().describe('deployment name for ps and stop (default: the model name)'),
       engine: z.enum(['embedded', 'kamiwaza']).optional(),
       port: z.number().int().min(0).max(65535).optional().describe('port on 127.0.0.1 for the embedded engine (default: any free one)'),
+      require_signed: requireSigned,
     },
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
   }, (args, extra) => {
     const progress = progressNotifications(extra);
     return answer(async () => {
       const { record, facts } = await runModel(await context.session(), args.model, {
-        quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, name: args.name, engine: args.engine, port: args.port,
+        quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, name: args.name, engine: args.engine, port: args.port, requireSigned: args.require_signed,
         progress, onEvent: (event) => progress.note(event.message),
       });
       return { ...record, facts: facts ?? null };

@@ -1,5 +1,5 @@
 import { ConfigError } from '../lib/errors.js';
-import { SETTINGS, settingDefinition, settingText, type SettingDefinition, type SettingValue } from './settings-table.js';
+import { SETTING_BLOCKS, SETTINGS, settingDefinition, settingText, type SettingDefinition, type SettingValue } from './settings-table.js';
 
 // Each setting's effective value and where it came from: a flag, else an environment variable, else the `aim:`
 // section of the config file, else the default. Every bad value is collected and reported in one ConfigError naming
@@ -48,6 +48,7 @@ export function flattenSection(section: unknown): { values: Record<string, unkno
   const visit = (node: Record<string, unknown>, prefix: string): void => {
     for (const [name, value] of Object.entries(node)) {
       const key = `${prefix}${name}`;
+      if (SETTING_BLOCKS.includes(key)) continue;
       if (settingDefinition(key)) values[key] = value;
       else if (isMapping(value) && SETTINGS.some((s) => s.key.startsWith(`${key}.`))) visit(value, `${key}.`);
       else problems.push(`unknown setting aim.${key} (known: ${SETTINGS.map((s) => s.key).join(', ')})`);

@@ -115,6 +115,11 @@ export const SETTINGS: readonly SettingDefinition[] = [
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];
 
+/** Blocks of the `aim:` section that are not single settings, each checked by its own schema where it is used. */
+export const SETTING_BLOCKS: readonly string[] = [
+  'trust', // the trust policy of every (or named) repositories: core/config/trust-policy.ts
+];
+
 export function settingDefinition(key: string): SettingDefinition | undefined {
   return SETTINGS.find((setting) => setting.key === key);
 }

@@ -69,7 +69,7 @@ describe('keys', () => {
   });
 
   it('lists the policy', async () => {
-    expect(await ws.json(['trust', 'list'])).toEqual({ repositories: [{ repo: 'team', require: 'signed', keys: [{ name: 'alice', keyId: alice }] }] });
+    expect(await ws.json(['trust', 'list'])).toEqual({ repositories: [{ repo: 'team', require: 'signed', keys: [{ name: 'alice', keyId: alice, from: 'repository' }] }] });
   });
 });
 

@@ -2,6 +2,7 @@
 // (by digest; only the chosen files for a subset), then write the install record, last, so a record never names a
 // version whose files are not all there. Installing a tag again after it moved is an update: the older version's
 // folder goes once the new one is complete, unless something still uses it.
+import { enforceUserTrust } from '../config/trust-policy.js';
 import type { ProgressSink } from '../progress.js';
 import type { Session } from '../session.js';
 import { resolveVersion } from '../store/resolve.js';
@@ -16,6 +17,8 @@ export interface InstallOptions {
   home: string;
   select?: FileSelection;
   progress?: ProgressSink;
+  /** `--require-signed`: refuse a version no trusted key signed even where the user's policy does not ask. */
+  requireSigned?: boolean;
 }
 
 export interface InstallResult {
@@ -34,6 +37,7 @@ export async function install(session: Session, text: string, options: InstallOp
   const repository = await session.repository(ref.repo);
   const version = await resolveVersion(repository, ref);
   const before = await findInstalledIfReadable(options.home, ref);
+  await enforceUserTrust(session.config, repository, version, options.requireSigned);
   const pulled = await pullIntoHome(repository, ref.model, version.digest, { ...options, select });
   const now = new Date().toISOString();
   const record: InstallRecord = {

@@ -7,8 +7,9 @@ import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { IntegrityError, UsageError } from '../../lib/errors.js';
 import { MODELPACK_ARTIFACT, MODELPACK_CONFIG, OCI_INDEX, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME } from './media-types.js';
+import { signaturesToCarry, writeReferrers, writeSignatureLayer } from './export-signatures.js';
 import { imageManifest, layerDescriptor, modelpackConfig, type Blob, type ExportedVersion } from './modelpack.js';
-import { sha256Hex, type Sha256 } from './oci-schemas.js';
+import { sha256Hex, sha256Of, type Sha256 } from './oci-schemas.js';
 import type { NamePatch } from './tar-names.js';
 import { verifiedFileBytes } from './version-bytes.js';
 
@@ -21,6 +22,8 @@ import { verifiedFileBytes } from './version-bytes.js';
 
 export interface ExportOptions {
   progress?: ProgressSink;
+  /** Keys the user trusts for this repository: the model.sig layer carries one of theirs when there is one. */
+  trustedKeyIds?: readonly string[];
 }
 
 /** Where the layout's entries go, in the order written: a tar stream (layout-tar-writer.ts) or a folder. */
@@ -55,10 +58,11 @@ export interface ExportResult {
   manifestDigest: Sha256;
   layers: ExportedLayer[];
   totalBytes: number;
+  /** The signatures carried: each as an OCI referrer of the model manifest; the first also as its model.sig layer. */
+  signatures: Array<{ keyId: string; referrer: Sha256 }>;
   seconds: number;
 }
 
-const sha256Of = (bytes: Buffer): Sha256 => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Sha256;
 const jsonBytes = (value: object): Buffer => Buffer.from(JSON.stringify(value));
 
 export async function exportVersion(repo: Repository, selector: VersionSelector, output: ExportOutput, options: ExportOptions = {}): Promise<ExportResult> {
@@ -81,17 +85,19 @@ export async function exportVersion(repo: Repository, selector: VersionSelector,
     const patches: NamePatch[] = [];
     const digests = await (output.rewriteNames ? writeLayersOnce(writer, reader, distinct, patches, task) : writeLayersTwice(writer, reader, distinct, task)).finally(() => task.end());
     const layers = files.map((file) => layerDescriptor(file, digests.get(file.digest)!));
-    const configBytes = jsonBytes(modelpackConfig(version, layers.map((layer) => layer.digest)));
+    const signatures = await signaturesToCarry(repo, resolved, options.trustedKeyIds ?? [], (why) => progress.note(why));
+    const written = new Set<string>(digests.values());
+    const sigLayer = await writeSignatureLayer(writer, files.map((file) => file.path), signatures, blobName, written);
+    const allLayers = sigLayer ? [...layers, sigLayer] : layers;
+    const configBytes = jsonBytes(modelpackConfig(version, allLayers.map((layer) => layer.digest)));
     const config: Blob = { mediaType: MODELPACK_CONFIG, digest: sha256Of(configBytes), size: configBytes.length };
-    const manifestBytes = jsonBytes(imageManifest(version, config, layers));
+    const manifestBytes = jsonBytes(imageManifest(version, config, allLayers));
     const manifestDigest = sha256Of(manifestBytes);
-    const index = {
-      schemaVersion: 2,
-      mediaType: OCI_INDEX,
-      manifests: [{ mediaType: OCI_MANIFEST, artifactType: MODELPACK_ARTIFACT, digest: manifestDigest, size: manifestBytes.length, ...(version.tag ? { annotations: { [REF_NAME]: version.tag } } : {}) }],
-    };
+    const model: Blob = { mediaType: OCI_MANIFEST, artifactType: MODELPACK_ARTIFACT, digest: manifestDigest, size: manifestBytes.length, ...(version.tag ? { annotations: { [REF_NAME]: version.tag } } : {}) };
     await writer.addBytes(blobName(config.digest), configBytes);
     await writer.addBytes(blobName(manifestDigest), manifestBytes);
+    const referrers = await writeReferrers(writer, signatures, model, blobName, written);
+    const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [model, ...referrers] };
     await writer.addBytes('index.json', jsonBytes(index));
     await writer.finish();
     await output.rewriteNames?.(patches);
@@ -103,6 +109,7 @@ export async function exportVersion(repo: Repository, selector: VersionSelector,
       manifestDigest,
       layers: layers.map((layer, i) => ({ path: files[i]!.path, mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
       totalBytes,
+      signatures: signatures.map((signature, i) => ({ keyId: signature.keyId, referrer: referrers[i]!.digest })),
       seconds: (performance.now() - started) / 1000,
     };
   } catch (error) {

@@ -2,6 +2,8 @@ import * as v from 'valibot';
 import { IntegrityError, UsageError } from '../../lib/errors.js';
 import { unsafePathReason } from '../format/paths.js';
 import { describeValue } from '../format/schemas/parse.js';
+import { BUNDLE_MEDIA_TYPE } from '../signing/bundle.js';
+import { SIGNATURE_FILE } from './export-signatures.js';
 import type { LayoutSource } from './layout-source.js';
 import {
   AIM_ANNOTATIONS, AIM_DIGEST, DOCKER_CONFIGS, dockerFileName, FILE_METADATA, FILEPATH, KITOPS_CONFIG, layerPacking, MODELPACK_CONFIG, OCI_INDEX,
@@ -33,7 +35,13 @@ export interface ImportPlan {
   annotations: Record<string, string>;
   /** The aim version an aim export was made from. */
   aimDigest?: string;
+  /** Signatures the layout carries, unread: model.sig layers, and the index's referrer manifests (import-signatures.ts). */
+  signatureLayers: Descriptor[];
+  referrers: Descriptor[];
 }
+
+/** A model-signing bundle carried as a layer named model.sig: a signature of the other layers, not a file of the model. */
+const isSignatureLayer = (layer: Descriptor): boolean => layer.mediaType === BUNDLE_MEDIA_TYPE && layer.annotations?.[FILEPATH] === SIGNATURE_FILE;
 
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const hint = 'the layout is damaged or was not made for a model: nothing was imported';
@@ -45,12 +53,13 @@ export async function planImport(source: LayoutSource): Promise<ImportPlan> {
   const indexBytes = await source.readTop('index.json', MAX_OCI_JSON_BYTES);
   if (!indexBytes) throw new IntegrityError(`${source.where} has no index.json`, { hint });
   const index = parseIndex(indexBytes, `${source.where} index.json`);
-  const descriptor = oneManifest(index.manifests, source.where);
+  const referrers = index.manifests.filter((m) => m.artifactType === BUNDLE_MEDIA_TYPE);
+  const descriptor = oneManifest(index.manifests.filter((m) => m.artifactType !== BUNDLE_MEDIA_TYPE), source.where);
   const manifest = parseImageManifest(await source.readBlob(descriptor, MAX_OCI_JSON_BYTES), `${source.where} manifest ${descriptor.digest}`);
   const flavour = flavourOf(manifest.config.mediaType, source.where);
   const config = await source.readBlob(manifest.config, MAX_OCI_JSON_BYTES);
   const dockerNames = new Map<string, number>();
-  const layers = manifest.layers.map((layer, i) => planLayer(layer, i, flavour, dockerNames, source.where));
+  const layers = manifest.layers.map((layer, i) => (isSignatureLayer(layer) ? undefined : planLayer(layer, i, flavour, dockerNames, source.where))).filter((layer) => layer !== undefined);
   const annotations = manifest.annotations ?? {};
   const aimAnnotations = annotations[AIM_ANNOTATIONS] === undefined ? undefined : parseAimAnnotations(annotations[AIM_ANNOTATIONS], source.where);
   const description = annotations['org.opencontainers.image.description'];
@@ -61,6 +70,8 @@ export async function planImport(source: LayoutSource): Promise<ImportPlan> {
     config,
     annotations: aimAnnotations ?? { ...(description ? { description } : {}), 'oci.manifest': descriptor.digest, 'oci.artifact': flavour },
     aimDigest: aimAnnotations ? annotations[AIM_DIGEST] : undefined,
+    signatureLayers: manifest.layers.filter(isSignatureLayer),
+    referrers,
   };
 }
 

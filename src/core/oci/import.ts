@@ -7,7 +7,9 @@ import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Repository } from '../store/repository.js';
 import { push, type PushResult } from '../transfer/push.js';
+import type { TrustedKey } from '../signing/policy.js';
 import { writeModelFiles } from './import-files.js';
+import { carriedSignatures, storeCarriedSignatures, type ImportedSignatures } from './import-signatures.js';
 import { planImport, type Flavour } from './import-plan.js';
 import { removedOnExit } from './removed-on-exit.js';
 import { FolderSource, type LayoutSource } from './layout-source.js';
@@ -32,6 +34,8 @@ export interface ImportOptions {
   /** AIM_HOME: the private work folder is made in its tmp/ folder. */
   home: string;
   progress?: ProgressSink;
+  /** The user's trusted keys for the target repository: a carried signature by one of them must verify with it. */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 export interface ImportResult extends PushResult {
@@ -42,6 +46,8 @@ export interface ImportResult extends PushResult {
   layers: number;
   /** For an aim export: whether the version pushed is the very version exported (same files, modes, annotations). */
   sameVersion?: boolean;
+  /** The signatures the layout carried: stored beside the version when they sign its files, else dropped. */
+  signatures: ImportedSignatures;
 }
 
 export async function importModel(repo: Repository, input: ImportInput, options: ImportOptions): Promise<ImportResult> {
@@ -59,7 +65,10 @@ export async function importModel(repo: Repository, input: ImportInput, options:
     const task = progress.begin(`checking layers of ${source.where}`, plan.layers.reduce((sum, layer) => sum + layer.descriptor.size, 0));
     await writeModelFiles(source, plan, files, task).finally(() => task.end());
     if (plan.flavour === 'kitops') await writeKitfile(files, plan.config);
+    const carried = await carriedSignatures(source, plan);
     const pushed = await push(repo, files, { model: options.model, tag: options.tag, force: options.force, annotations: plan.annotations, progress });
+    const version = { model: options.model, tag: options.tag, digest: pushed.digest, manifest: await repo.getManifest(pushed.digest) };
+    const stored = await storeCarriedSignatures(repo, version, carried.bundles, options.trustedKeys ?? []);
     return {
       ...pushed,
       source: source.where,
@@ -67,6 +76,7 @@ export async function importModel(repo: Repository, input: ImportInput, options:
       ociDigest: plan.manifestDigest,
       layers: plan.layers.length,
       sameVersion: plan.aimDigest === undefined ? undefined : plan.aimDigest === pushed.digest,
+      signatures: { stored: stored.stored, warnings: [...carried.warnings, ...stored.warnings] },
     };
   } finally {
     await rm(work, { recursive: true, force: true });

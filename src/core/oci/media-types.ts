@@ -8,6 +8,8 @@ export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 export const OCI_TITLE = 'org.opencontainers.image.title';
+/** The config of an artifact that needs none (OCI image-spec 1.1, the empty descriptor). */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 
 export const MODELPACK_ARTIFACT = 'application/vnd.cncf.model.manifest.v1+json';
 export const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';

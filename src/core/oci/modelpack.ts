@@ -9,7 +9,8 @@ import type { Sha256 } from './oci-schemas.js';
 
 // A version as a CNCF ModelPack artifact (github.com/modelpack/model-spec docs/spec.md and docs/config.md): every
 // file its own uncompressed layer, named by org.cncf.model.filepath; a config describing the model. Nothing in it
-// depends on when or where it is exported, so the same version always exports to the same manifest digest.
+// depends on when or where it is exported, so the same version (with the same signatures: export-signatures.ts)
+// always exports to the same manifest digest.
 
 export interface ExportedVersion {
   model: string;
@@ -22,6 +23,7 @@ export interface Blob {
   mediaType: string;
   digest: Sha256;
   size: number;
+  artifactType?: string;
   annotations?: Record<string, string>;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { MAX_ANNOTATIONS, MAX_MANIFEST_FILES } from '../format/schemas/limits.js';
 import { byteSize, parseJson, text, type Format } from '../format/schemas/parse.js';
@@ -22,6 +23,9 @@ export const sha256Digest = v.pipe(
 );
 
 export const sha256Hex = (digest: Sha256): string => digest.slice('sha256:'.length);
+
+/** The digest of bytes aim writes into a layout. */
+export const sha256Of = (bytes: Buffer): Sha256 => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Sha256;
 
 const annotations = v.pipe(v.record(text(1024), text(64 * KiB)), v.maxEntries(MAX_ANNOTATIONS, `has more than ${MAX_ANNOTATIONS} annotations`));
 

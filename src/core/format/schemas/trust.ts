@@ -30,3 +30,17 @@ export const trustSchema = v.strictObject(
 );
 
 export type TrustSection = v.InferOutput<typeof trustSchema>;
+
+// The same policy in the settings (`aim: {trust: ...}` in model_repos.yaml), for every repository, or only for those
+// named in `repositories`. Where a repository has its own `trust:` too, both apply: the stricter requirement and
+// the keys of both.
+const REPO_NAMES = 'trust.repositories must be a list of repository names';
+export const settingsTrustSchema = v.strictObject(
+  {
+    ...trustSchema.entries,
+    repositories: v.optional(v.pipe(v.array(v.pipe(v.string(REPO_NAMES), v.nonEmpty(REPO_NAMES)), REPO_NAMES), v.maxLength(1024, REPO_NAMES))),
+  },
+  'aim.trust must be a mapping with require, keys and repositories',
+);
+
+export type SettingsTrustSection = v.InferOutput<typeof settingsTrustSchema>;

@@ -1,0 +1,114 @@
+import { IntegrityError } from '../../lib/errors.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
+import { BUNDLE_MEDIA_TYPE, parseSignature, SIGNATURE_FORMAT } from '../signing/bundle.js';
+import { signatureKey, signatureKeyIds } from '../signing/signature-store.js';
+import { PREDICATE_TYPE, resourcesMismatch } from '../signing/statement.js';
+import { getBounded } from '../store/bounded-read.js';
+import type { Repository } from '../store/repository.js';
+import type { ResolvedVersion } from '../store/resolve.js';
+import { FILEPATH, OCI_EMPTY, OCI_MANIFEST, OCI_TITLE } from './media-types.js';
+import type { Blob } from './modelpack.js';
+import { sha256Of, type Sha256 } from './oci-schemas.js';
+
+// The signatures of an exported version travel with it twice, as model-signing and OCI tools each look for them:
+// as a `model.sig` layer of the model artifact (what the reference tool reads beside a model's files; it leaves
+// model.sig out of what it signs), and as OCI 1.1 referrers, one small manifest per signature whose `subject` is
+// the model manifest (what cosign, oras and registries' referrers API list).
+
+/** Signers exported at most, as the repository reads at most that many per version. */
+const MAX_CARRIED = 64;
+export const SIGNATURE_FILE = 'model.sig';
+
+export interface CarriedSignature {
+  keyId: string;
+  bytes: Buffer;
+  blob: Blob;
+}
+
+
+/**
+ * The stored signatures of `version` that sign exactly its files, as stored (byte for byte), those of `preferred`
+ * keys first. Which key made each is not judged here: the importer checks the signature against its own trusted
+ * keys. A damaged object is left behind.
+ */
+export async function signaturesToCarry(repo: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<CarriedSignature[]> {
+  const carried: CarriedSignature[] = [];
+  // A store that cannot list (a web server) is asked for the preferred keys' signatures by name.
+  for (const keyId of (await signatureKeyIds(repo, version.digest, preferred)).slice(0, MAX_CARRIED)) {
+    const key = signatureKey(version.digest, keyId);
+    const where = `${key} in ${repo.location}`;
+    try {
+      const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where).catch(undefinedIfNotFound);
+      if (!bytes) continue;
+      const signature = parseSignature(bytes, where);
+      const mismatch = resourcesMismatch(signature.resources, version.manifest);
+      if (signature.keyId !== keyId || mismatch) {
+        note(`not exporting ${where}: ${mismatch ?? 'it names another key'}`);
+        continue;
+      }
+      const annotations = { [FILEPATH]: SIGNATURE_FILE, [OCI_TITLE]: SIGNATURE_FILE };
+      carried.push({ keyId, bytes, blob: { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256Of(bytes), size: bytes.length, annotations } });
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      note(`not exporting ${where}: ${error.message}`);
+    }
+  }
+  // The first becomes model.sig: a key the exporter trusts before one they do not know.
+  return carried.sort((a, b) => Number(preferred.includes(b.keyId)) - Number(preferred.includes(a.keyId)));
+}
+
+/** OCI's empty descriptor: the config of an artifact that has none. */
+export const EMPTY_CONFIG = Buffer.from('{}');
+export const EMPTY_BLOB: Blob = { mediaType: OCI_EMPTY, digest: sha256Of(EMPTY_CONFIG), size: EMPTY_CONFIG.length };
+
+/** A referrer: the signature as the one layer of an artifact whose subject is the model manifest. */
+export function referrerManifest(signature: CarriedSignature, subject: Blob): object {
+  return {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: BUNDLE_MEDIA_TYPE,
+    config: EMPTY_BLOB,
+    layers: [signature.blob],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': PREDICATE_TYPE },
+  };
+}
+
+/** Where the signatures' blobs and referrers go, and the index entries naming the referrers. */
+export interface SignatureWriter {
+  addBytes(name: string, bytes: Buffer): Promise<number>;
+}
+
+/**
+ * Writes each signature's blob (once, whatever names it), the empty config, and one referrer manifest per signature
+ * naming `subject`; returns the index.json entries of the referrers.
+ */
+export async function writeReferrers(writer: SignatureWriter, signatures: readonly CarriedSignature[], subject: Blob, blobName: (digest: Sha256) => string, written: Set<string>): Promise<Blob[]> {
+  const once = async (digest: Sha256, bytes: Buffer): Promise<void> => {
+    if (written.has(digest)) return;
+    written.add(digest);
+    await writer.addBytes(blobName(digest), bytes);
+  };
+  const entries: Blob[] = [];
+  for (const signature of signatures) {
+    await once(signature.blob.digest, signature.bytes);
+    await once(EMPTY_BLOB.digest, EMPTY_CONFIG);
+    const bytes = Buffer.from(JSON.stringify(referrerManifest(signature, subject)));
+    const digest = sha256Of(bytes);
+    await once(digest, bytes);
+    entries.push({ mediaType: OCI_MANIFEST, digest, size: bytes.length, artifactType: BUNDLE_MEDIA_TYPE });
+  }
+  return entries;
+}
+
+/**
+ * Writes the model.sig layer's blob (the first signature) unless the version holds a file of that name, which then
+ * keeps it: its signatures travel as referrers only. Returns the layer's descriptor.
+ */
+export async function writeSignatureLayer(writer: SignatureWriter, paths: readonly string[], signatures: readonly CarriedSignature[], blobName: (digest: Sha256) => string, written: Set<string>): Promise<Blob | undefined> {
+  const first = signatures[0];
+  if (!first || paths.includes(SIGNATURE_FILE)) return undefined;
+  if (!written.has(first.blob.digest)) await writer.addBytes(blobName(first.blob.digest), first.bytes);
+  written.add(first.blob.digest);
+  return first.blob;
+}
