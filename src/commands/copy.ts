@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkRepoName, checkTagName } from '../core/format/names.js';
 import { parseReference } from '../core/format/reference.js';
+import { trustedKeys } from '../core/config/trust-policy.js';
 import { copy, type CopyResult } from '../core/transfer/copy.js';
 import { AimCommand } from './base.js';
 import { formatBytes } from './render/format.js';
@@ -25,7 +26,8 @@ export class CopyCommand extends AimCommand {
       Works between any two repositories (a folder and a bucket, either way). Every chunk is checked against its
       BLAKE3 as it is read from the source; the manifest is copied byte for byte, so the version keeps its digest.
       Interrupted, the same command resumes. A tag at the destination that names other content is refused unless
-      --force.
+      --force. Signatures that sign exactly the version's files come along (before the tags move), so a trust
+      policy on the destination accepts what it accepted on the source.
     `,
     examples: [
       ['Copy v1.0 from the NFS repository to the bucket', '$0 copy nfs/resnet50:v1.0 s3-team'],
@@ -52,6 +54,7 @@ export class CopyCommand extends AimCommand {
       tag: dst.tag,
       force: this.force,
       progress: this.progress(),
+      knownKeyIds: (await trustedKeys((await this.session()).config, ref.repo)).map((key) => key.keyId),
     });
     this.warnAbout(result.problems);
     this.report(result, () => describe(result));
@@ -59,7 +62,10 @@ export class CopyCommand extends AimCommand {
 }
 
 function describe(result: CopyResult): string {
-  const lines = result.versions.map((v) => `${result.destination}/${result.model}: ${v.tags.map((t) => `${t.tag} ${t.outcome}`).join(', ')} -> ${v.digest}`);
+  const lines = result.versions.map((v) => {
+    const signed = v.signatures.length === 0 ? '' : ` (${v.signatures.length} signature${v.signatures.length === 1 ? '' : 's'} carried)`;
+    return `${result.destination}/${result.model}: ${v.tags.map((t) => `${t.tag} ${t.outcome}`).join(', ')} -> ${v.digest}${signed}`;
+  });
   lines.push(`moved ${formatBytes(result.bytesMoved)}, skipped ${formatBytes(result.bytesSkipped)} already there (${result.chunks} chunks, ${result.seconds.toFixed(1)} s)`);
   return lines.join('\n');
 }

@@ -1,9 +1,6 @@
-import { IntegrityError } from '../../lib/errors.js';
-import { undefinedIfNotFound } from '../../lib/not-found.js';
-import { BUNDLE_MEDIA_TYPE, parseSignature, SIGNATURE_FORMAT } from '../signing/bundle.js';
-import { signatureKey, signatureKeyIds } from '../signing/signature-store.js';
-import { PREDICATE_TYPE, resourcesMismatch } from '../signing/statement.js';
-import { getBounded } from '../store/bounded-read.js';
+import { BUNDLE_MEDIA_TYPE } from '../signing/bundle.js';
+import { signaturesMatching, type MatchingSignature } from '../signing/signature-store.js';
+import { PREDICATE_TYPE } from '../signing/statement.js';
 import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
 import { FILEPATH, OCI_EMPTY, OCI_MANIFEST, OCI_TITLE } from './media-types.js';
@@ -15,46 +12,22 @@ import { sha256Of, type Sha256 } from './oci-schemas.js';
 // model.sig out of what it signs), and as OCI 1.1 referrers, one small manifest per signature whose `subject` is
 // the model manifest (what cosign, oras and registries' referrers API list).
 
-/** Signers exported at most, as the repository reads at most that many per version. */
-const MAX_CARRIED = 64;
 export const SIGNATURE_FILE = 'model.sig';
 
-export interface CarriedSignature {
-  keyId: string;
-  bytes: Buffer;
+export interface CarriedSignature extends MatchingSignature {
   blob: Blob;
 }
 
-
 /**
- * The stored signatures of `version` that sign exactly its files, as stored (byte for byte), those of `preferred`
- * keys first. Which key made each is not judged here: the importer checks the signature against its own trusted
- * keys. A damaged object is left behind.
+ * The stored signatures of `version` that sign exactly its files, as OCI blobs, those of `preferred` keys first (the
+ * first becomes model.sig: a key the exporter trusts before one they do not know).
  */
 export async function signaturesToCarry(repo: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<CarriedSignature[]> {
-  const carried: CarriedSignature[] = [];
-  // A store that cannot list (a web server) is asked for the preferred keys' signatures by name.
-  for (const keyId of (await signatureKeyIds(repo, version.digest, preferred)).slice(0, MAX_CARRIED)) {
-    const key = signatureKey(version.digest, keyId);
-    const where = `${key} in ${repo.location}`;
-    try {
-      const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where).catch(undefinedIfNotFound);
-      if (!bytes) continue;
-      const signature = parseSignature(bytes, where);
-      const mismatch = resourcesMismatch(signature.resources, version.manifest);
-      if (signature.keyId !== keyId || mismatch) {
-        note(`not exporting ${where}: ${mismatch ?? 'it names another key'}`);
-        continue;
-      }
-      const annotations = { [FILEPATH]: SIGNATURE_FILE, [OCI_TITLE]: SIGNATURE_FILE };
-      carried.push({ keyId, bytes, blob: { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256Of(bytes), size: bytes.length, annotations } });
-    } catch (error) {
-      if (!(error instanceof IntegrityError)) throw error;
-      note(`not exporting ${where}: ${error.message}`);
-    }
-  }
-  // The first becomes model.sig: a key the exporter trusts before one they do not know.
-  return carried.sort((a, b) => Number(preferred.includes(b.keyId)) - Number(preferred.includes(a.keyId)));
+  const annotations = { [FILEPATH]: SIGNATURE_FILE, [OCI_TITLE]: SIGNATURE_FILE };
+  return (await signaturesMatching(repo, version, preferred, note)).map((signature) => ({
+    ...signature,
+    blob: { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256Of(signature.bytes), size: signature.bytes.length, annotations },
+  }));
 }
 
 /** OCI's empty descriptor: the config of an artifact that has none. */

@@ -4,7 +4,9 @@ import { IntegrityError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { getBounded } from '../store/bounded-read.js';
 import type { Repository } from '../store/repository.js';
+import type { ResolvedVersion } from '../store/resolve.js';
 import { parseSignature, SIGNATURE_FORMAT, type ParsedSignature } from './bundle.js';
+import { resourcesMismatch } from './statement.js';
 
 // Signatures sit beside the manifest they cover, one object per signer:
 //
@@ -73,4 +75,50 @@ export async function signatureKeyIds(repo: Repository, manifest: Digest, knownK
     if (name.endsWith('.sig') && KEY_ID.test(name.slice(0, -4))) ids.push(name.slice(0, -4));
   }
   return ids.sort();
+}
+
+/** Signatures carried along with a version (export, copy) at most, as a repository reads at most that many. */
+const MAX_CARRIED = MAX_SIGNERS;
+
+export interface MatchingSignature {
+  keyId: string;
+  /** The stored object, byte for byte. */
+  bytes: Buffer;
+}
+
+/**
+ * The stored signatures of `version` that sign exactly its files, those of `preferred` keys first, for carrying
+ * the version elsewhere (export, copy). Which key made each is not judged here: whoever reads the version later
+ * checks it against their own trusted keys. A damaged object, or one that covers other files, is left behind with
+ * a note.
+ */
+export async function signaturesMatching(repo: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<MatchingSignature[]> {
+  const matching: MatchingSignature[] = [];
+  // A store that cannot list (a web server) is asked for the preferred keys' signatures by name.
+  for (const keyId of (await signatureKeyIds(repo, version.digest, preferred)).slice(0, MAX_CARRIED)) {
+    const key = signatureKey(version.digest, keyId);
+    const where = `${key} in ${repo.location}`;
+    try {
+      const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where).catch(undefinedIfNotFound);
+      if (!bytes) continue;
+      const signature = parseSignature(bytes, where);
+      const mismatch = resourcesMismatch(signature.resources, version.manifest);
+      if (signature.keyId !== keyId || mismatch) {
+        note(`not carrying ${where}: ${mismatch ?? 'it names another key'}`);
+        continue;
+      }
+      matching.push({ keyId, bytes });
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      note(`not carrying ${where}: ${error.message}`);
+    }
+  }
+  return matching.sort((a, b) => Number(preferred.includes(b.keyId)) - Number(preferred.includes(a.keyId)));
+}
+
+/** Stores beside the same version in `destination` every signature of `source` that signs exactly its files. */
+export async function copySignatures(source: Repository, destination: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<string[]> {
+  const matching = await signaturesMatching(source, version, preferred, note);
+  for (const { keyId, bytes } of matching) await putSignature(destination, version.digest, keyId, bytes);
+  return matching.map(({ keyId }) => keyId);
 }

@@ -7,6 +7,7 @@ import { writeLocationMap, locationMapKey } from '../store/locations.js';
 import { PackWriter } from '../store/pack-writer.js';
 import { adoptPendingPacks, deletePendingRecords, newPushId } from '../store/pending.js';
 import { PushLocations } from '../store/push-locations.js';
+import { copySignatures } from '../signing/signature-store.js';
 import { manifestKey, PACKED_FORMAT, type Repository } from '../store/repository.js';
 import { refreshIndex } from '../store/repo-index.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
@@ -21,6 +22,8 @@ import { copyChunks, type ChunkCopy, type ChunkSink } from './copy-chunks.js';
 export interface CopiedVersion extends ChunkCopy {
   digest: Digest;
   tags: Array<{ tag: string; outcome: TagOutcome }>;
+  /** Key ids whose signatures of the version came along. */
+  signatures: string[];
 }
 
 export interface VersionCopy {
@@ -31,6 +34,8 @@ export interface VersionCopy {
   tags: string[];
   force: boolean;
   progress: ProgressSink;
+  /** Signers asked for by name on a source that cannot list (a web server). */
+  knownKeyIds?: readonly string[];
 }
 
 /** The manifest's exact bytes, checked against its digest, and what they say. */
@@ -75,13 +80,15 @@ export async function copyVersion(job: VersionCopy): Promise<CopiedVersion> {
     if (!mapped) progress.note(`could not locate every chunk of version ${digest} in ${dst.name}: it is copied without a location map`);
   }
   if (!stored) await dst.backend.putIfAbsent(manifestKey(digest), bytes);
+  // Before the tags move, so a pull under a trust policy never finds the copied tag without its signatures.
+  const signatures = await copySignatures(source, dst, { model: job.model, digest, manifest }, job.knownKeyIds ?? [], (why) => progress.note(why));
   const tags: CopiedVersion['tags'] = [];
   const record = { digest, pushedAt: new Date().toISOString(), size, files: manifest.files.length };
   for (const tag of job.tags) tags.push({ tag, outcome: await updateTags(dst, job.model, tag, record, job.force) });
   if (locations) await checkNoGcRemoved(dst, digest, manifest, new Set(records.map((r) => r.key)), (c) => locations.lookup(c));
   await refreshIndex(dst, job.model);
   if (writer) await deletePendingRecords(dst.backend, [pushId, ...writer.adoptedPushIds]).catch(() => undefined);
-  return { digest, tags, ...copied };
+  return { digest, tags, signatures, ...copied };
 }
 
 /** Whether two repositories cut files alike: if not, versions copied still pull, but later pushes dedupe less. */

@@ -23,6 +23,8 @@ export interface CopyRequest {
   tag?: string;
   force: boolean;
   progress?: ProgressSink;
+  /** Signers whose signatures are asked for by name on a source that cannot list (a web server). */
+  knownKeyIds?: readonly string[];
 }
 
 export interface CopyResult {
@@ -69,7 +71,7 @@ export async function copy(request: CopyRequest): Promise<CopyResult> {
   }
   const copied: CopiedVersion[] = [];
   for (const [digest, tags] of versions) {
-    const job = { source, destination, digest, model, tags, force: request.force, progress };
+    const job = { source, destination, digest, model, tags, force: request.force, progress, knownKeyIds: request.knownKeyIds };
     copied.push(await withRetries(() => copyVersion(job), progress));
   }
   const sum = (of: (v: CopiedVersion) => number) => copied.reduce((total, v) => total + of(v), 0);
