@@ -1,22 +1,23 @@
 // A model from the Hugging Face hub into aim's own hub repository (AIM_HOME/hub-repo, a local repository made on
-// first use): only the chosen quantization's file(s), downloaded resumably and checked against the hub's sha256,
-// then pushed (chunked, deduplicated) and tagged. From there `run` serves it like any version, and `aim push` to a
-// team repository moves only the chunks the team lacks. The tag records the hub's sha256s: a rerun whose listing
+// first use): only the chosen quantization's file(s), chunked and hashed as they arrive (hub-stream.ts), so the
+// download is the push: deduplicated, resumable after kill -9, and checked against the hub's sha256 before the tag is
+// written. From there `run` serves it like any version (one plain copy, installed from the packs), and `aim push` to
+// a team repository moves only the chunks the team lacks. The tag records the hub's sha256s: a rerun whose listing
 // still has them downloads nothing.
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { openBackend } from '../../backends/index.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { hubEnv } from '../../settings/hub.js';
+import { realFolder } from '../../lib/safe-fs.js';
+import { hubCheckpointBytes, hubEnv } from '../../settings/hub.js';
 import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { selectGgufFiles } from '../serve/gguf-pick.js';
 import { Repository } from '../store/repository.js';
 import { resolveVersion } from '../store/resolve.js';
-import { push } from '../transfer/push.js';
+import { pushStreams, type StreamedFile } from '../transfer/push-stream.js';
 import { listHubFiles, type HubFile } from './hub-api.js';
-import { downloadHubFile } from './hub-download.js';
 import { HubHttp } from './hub-http.js';
+import { downloadsFolder, journalPath, lockDownload, removeJournal } from './hub-journal.js';
+import { hubFileChunks } from './hub-stream.js';
 
 export const HUB_REPOSITORY = 'hub';
 const SHA_ANNOTATION = 'org.huggingface.sha256';
@@ -40,8 +41,8 @@ export interface FetchedHubModel {
 
 /** aim's own repository of models fetched from the hub, created on first use. */
 export async function openHubRepository(home: string): Promise<Repository> {
-  const path = join(home, 'hub-repo');
-  await mkdir(path, { recursive: true });
+  // A link planted at its name would store the models wherever it points.
+  const path = await realFolder(home, ['hub-repo'], { create: true });
   return new Repository(HUB_REPOSITORY, await openBackend({ type: 'local', path }), 8, true, DEFAULT_CHUNKING);
 }
 
@@ -51,7 +52,7 @@ export function hubModelName(hfRepo: string): string {
 }
 
 export async function fetchHubModel(wanted: HubModel, home: string, progress: ProgressSink = silentProgress): Promise<FetchedHubModel> {
-  const http = new HubHttp(hubEnv());
+  const http = new HubHttp(await hubEnv());
   const listing = await listHubFiles(http, wanted.hfRepo);
   const selection = selectGgufFiles(listing.map((f) => f.name), { quant: wanted.quant, label: `hf.co/${wanted.hfRepo}` });
   const files = selection.files.map((name) => listing.find((f) => f.name === name)!);
@@ -61,23 +62,51 @@ export async function fetchHubModel(wanted: HubModel, home: string, progress: Pr
   const model = hubModelName(wanted.hfRepo);
   const tag = (selection.quant ?? 'default').toLowerCase();
   const shas = files.map((f) => `${f.name}=${f.sha256}`).join(',');
-  if (await holds(repository, model, tag, shas)) return { repository, model, tag, quant: selection.quant, downloaded: 0 };
+  const fetched = { repository, model, tag, quant: selection.quant };
+  if (await holds(repository, model, tag, shas)) return { ...fetched, downloaded: 0 };
 
-  const staging = join(home, 'hub-downloads', model, tag);
-  const total = files.reduce((sum, f) => sum + f.size, 0);
-  const task = progress.begin(`🚀 Downloading ${wanted.title}...`, total);
+  const downloaded = await downloadInto(repository, { http, hfRepo: wanted.hfRepo, files, model, tag, home, title: wanted.title }, progress);
+  return { ...fetched, downloaded };
+}
+
+export interface HubDownload {
+  http: HubHttp;
+  hfRepo: string;
+  files: HubFile[];
+  model: string;
+  tag: string;
+  home: string;
+  title: string;
+  /** How often what was stored is made durable and journalled; the setting's (64 MiB) when unset. */
+  checkpointBytes?: number;
+}
+
+/**
+ * Streams the files into `repository` as version MODEL:TAG, resuming what a killed run stored (its journals under
+ * AIM_HOME/hub-downloads); returns the bytes received from the hub.
+ */
+export async function downloadInto(repository: Repository, d: HubDownload, progress: ProgressSink = silentProgress): Promise<number> {
+  const folder = await downloadsFolder(d.home, d.model, d.tag);
+  const journals = d.files.map((file) => journalPath(folder, file));
+  const unlocks: Array<() => Promise<void>> = [];
   let downloaded = 0;
   try {
-    for (const file of files) {
-      await downloadHubFile(http, wanted.hfRepo, file, join(staging, file.name), { ...task, advance: (n) => { downloaded += n; task.advance(n); } });
-    }
+    for (const [index, file] of d.files.entries()) unlocks.push(await lockDownload(journals[index]!, `${d.hfRepo}/${file.name}`));
+    const checkpointBytes = d.checkpointBytes ?? hubCheckpointBytes();
+    const streamed: StreamedFile[] = d.files.map((file, index) => ({
+      path: file.name,
+      size: file.size,
+      label: `hf.co/${d.hfRepo}/${file.name}`,
+      chunks: (store) => hubFileChunks({ http: d.http, repo: d.hfRepo, file, journal: journals[index]!, checkpointBytes, received: (n) => (downloaded += n) }, store),
+    }));
+    const task = progress.begin(`🚀 Downloading ${d.title}...`, d.files.reduce((sum, f) => sum + f.size, 0));
+    const shas = d.files.map((f) => `${f.name}=${f.sha256}`).join(',');
+    await pushStreams(repository, streamed, { model: d.model, tag: d.tag, force: true, annotations: { [SHA_ANNOTATION]: shas, [REPO_ANNOTATION]: d.hfRepo }, task });
+    for (const journal of journals) await removeJournal(journal);
   } finally {
-    task.end();
+    for (const unlock of unlocks) await unlock();
   }
-  // The download bar is the progress the user asked for; storing the checked files is aim's own bookkeeping.
-  await push(repository, staging, { model, tag, force: true, annotations: { [SHA_ANNOTATION]: shas, [REPO_ANNOTATION]: wanted.hfRepo } });
-  await rm(staging, { recursive: true, force: true });
-  return { repository, model, tag, quant: selection.quant, downloaded };
+  return downloaded;
 }
 
 async function holds(repository: Repository, model: string, tag: string, shas: string): Promise<boolean> {

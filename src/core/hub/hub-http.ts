@@ -98,8 +98,8 @@ export class HubHttp {
     void reply.body?.cancel().catch(() => undefined);
     if (reply.status === 401 || reply.status === 403) {
       throw new ConfigError(`the Hugging Face hub refused ${what} (HTTP ${reply.status}): the repository is gated or private`, {
-        hint: this.env.token ? 'HF_TOKEN is not accepted for it: accept the model\'s terms on its page with that account, or use another token'
-          : 'set HF_TOKEN to a token of an account that has accepted the model\'s terms (https://huggingface.co/settings/tokens)',
+        hint: this.env.token ? `the token from ${this.env.tokenSource} is not accepted for it: accept the model's terms on its page with that account, or use another token`
+          : `set HF_TOKEN, or write the token to ${this.env.tokenSource} (\`huggingface-cli login\` does), for an account that has accepted the model's terms (https://huggingface.co/settings/tokens)`,
       });
     }
     if (reply.status === 404) {

@@ -110,6 +110,17 @@ export class PackWriter {
   }
 
   /**
+   * Seals the open pack and waits for every upload: the chunks added so far are then in stored packs, which a later
+   * push takes back (pending.ts) even after a kill -9. For a push fed as bytes arrive, so a rerun can resume there.
+   */
+  async checkpoint(): Promise<void> {
+    await this.uploads.room();
+    this.seal();
+    await this.uploads.drain();
+    this.checkOpen();
+  }
+
+  /**
    * After a failed or interrupted push: indexes the packs that did reach the store, so the next push does not send
    * them again. Best effort; a push killed outright leaves them to be found by their footers instead.
    */

@@ -96,7 +96,7 @@ function inlineSource(path: string, chunker: Chunker, preloaded: Buffer | undefi
 }
 
 /** What a file's chunks add up to while they are read: their list, size, and the hashing still under way. */
-interface FileInProgress {
+export interface FileInProgress {
   path: string;
   chunks: ChunkRef[];
   size: number;
@@ -114,10 +114,25 @@ const noop = (): void => undefined;
  * `preloaded`: the file's bytes when they were read ahead (FilePrefetch).
  */
 export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Buffer): Promise<ManifestFile> {
-  const { chunker, pool, pipeline } = context;
   const worker = !preloaded && ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
-  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, chunker, preloaded);
-  const progress: FileInProgress = { path: file.path, chunks: [], size: 0, hashing: [] };
+  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, context.chunker, preloaded);
+  return pushSource(repo, file, source, context);
+}
+
+export const fileInProgress = (path: string): FileInProgress => ({ path, chunks: [], size: 0, hashing: [] });
+
+/**
+ * Stores the chunks `source` yields as the file `file` describes (`absolute` names it in messages). `progress` is
+ * the caller's when it needs the chunk list while the file is under way (a download checkpointing what is stored).
+ */
+export async function pushSource(
+  repo: Repository,
+  file: Pick<SourceFile, 'path' | 'absolute' | 'size' | 'mode'>,
+  source: ChunkSource,
+  context: PushFileContext,
+  progress = fileInProgress(file.path),
+): Promise<ManifestFile> {
+  const { pool, pipeline } = context;
   for await (const chunk of source.chunks) {
     if (pipeline.failure) {
       chunk.release?.();

@@ -61,7 +61,7 @@ export interface PushResult {
  * Writes the location map, the manifest, then the tags, then the model index: called only once every chunk is
  * stored and indexed.
  */
-async function commitVersion(
+export async function commitVersion(
   repo: Repository,
   options: PushOptions,
   files: SourceFile[],

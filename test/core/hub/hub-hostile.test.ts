@@ -1,15 +1,17 @@
 // The hub's replies are hostile: each case is a real HTTP server on loopback answering one way a broken or lying
 // hub (or HF_ENDPOINT pointing at the wrong thing) could, and each must end in one plain AimError, promptly, with
-// nothing outside the partial file written and nothing kept that did not check out.
+// nothing tagged that did not check out, and a rerun trusting nothing it cannot check again.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listHubFiles } from '../../../src/core/hub/hub-api.js';
-import { downloadHubFile } from '../../../src/core/hub/hub-download.js';
+import { downloadInto, openHubRepository } from '../../../src/core/hub/hub-fetch.js';
+import { resolveVersion } from '../../../src/core/store/resolve.js';
+import type { Repository } from '../../../src/core/store/repository.js';
 import { HubHttp } from '../../../src/core/hub/hub-http.js';
 import { ConflictError, IntegrityError, StorageError } from '../../../src/lib/errors.js';
 
@@ -19,7 +21,6 @@ let server: Server;
 let endpoint: string;
 let dir: string;
 const open: ServerResponse[] = [];
-const task = { advance() {}, end() {} };
 const data = Buffer.from('GGUF'.repeat(4096));
 const file = { name: 'm-q8_0.gguf', size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
 
@@ -37,7 +38,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aim-hub-'));
 });
 
-const http = (limits = {}) => new HubHttp({ endpoint }, limits);
+const http = (limits = {}) => new HubHttp({ endpoint, tokenSource: 'HF_TOKEN' }, limits);
 const json = (body: string) => (_req: IncomingMessage, res: ServerResponse) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(body);
@@ -82,48 +83,84 @@ describe('model info', () => {
   });
 });
 
-describe('download', () => {
-  it('a server sending more than the declared size is cut off, and nothing is kept as the file', async () => {
+describe('download, chunked into the hub repository as it arrives', () => {
+  // 3 MiB of varied bytes: several content-defined chunks, so a checkpoint falls inside the file.
+  const big = Buffer.concat(Array.from({ length: 96 }, (_, i) => createHash('sha256').update(String(i)).digest()).map((h) => Buffer.concat(Array(1024).fill(h))));
+  const bigFile = { name: 'm-f16.gguf', size: big.length, sha256: createHash('sha256').update(big).digest('hex') };
+  const journal = () => join(dir, 'hub-downloads', 'm', 't', `${bigFile.name}.chunks`);
+  async function fetchInto(files = [file], limits = {}): Promise<Repository> {
+    const repository = await openHubRepository(dir);
+    await downloadInto(repository, { http: http(limits), hfRepo: 'a/b', files, model: 'm', tag: 't', home: dir, title: 'M', checkpointBytes: 256 * 1024 });
+    return repository;
+  }
+  async function content(repository: Repository): Promise<Buffer> {
+    const version = await resolveVersion(repository, { model: 'm', tag: 't' });
+    const parts = [];
+    for (const chunk of version.manifest.files[0]!.chunks) parts.push(await repository.getChunk(chunk.digest));
+    return Buffer.concat(parts);
+  }
+  const tagged = async () => (await openHubRepository(dir)).getTag('m', 't');
+
+  it('a server sending more than the declared size is cut off, and nothing is tagged', async () => {
     handler = (_req, res) => { res.writeHead(200); res.end(Buffer.concat([data, Buffer.from('extra')])); };
-    const error = await failure(downloadHubFile(http(), 'a/b', file, join(dir, file.name), task));
+    const error = await failure(fetchInto());
     expect(error).toBeInstanceOf(IntegrityError);
     expect(error.message).toMatch(/longer than the 16384 bytes the hub declares/);
-    await expect(readFile(join(dir, file.name))).rejects.toThrow(/ENOENT/);
+    expect(await tagged()).toBeUndefined();
   });
 
-  it('a server ignoring Range sends the whole file again: the partial file is started over, not appended to', async () => {
-    await writeFile(join(dir, `${file.name}.part`), data.subarray(0, 1000));
-    const ranges: Array<string | undefined> = [];
-    handler = (req, res) => { ranges.push(req.headers.range); res.writeHead(200); res.end(data); };
-    await downloadHubFile(http(), 'a/b', file, join(dir, file.name), task);
-    expect(ranges).toEqual(['bytes=1000-']);
-    expect(await readFile(join(dir, file.name))).toEqual(data);
-  });
-
-  it('a stalled body is abandoned with a plain error; the bytes so far are kept for the rerun', async () => {
-    handler = (_req, res) => { res.writeHead(200, { 'content-length': String(data.length) }); res.write(data.subarray(0, 5000)); open.push(res); };
-    const error = await failure(downloadHubFile(http({ idleTimeoutMs: 300 }), 'a/b', file, join(dir, file.name), task));
+  it('a stalled body is abandoned plainly; the rerun asks for the rest, and a server ignoring the Range is read past what is stored', async () => {
+    handler = (_req, res) => { res.writeHead(200, { 'content-length': String(big.length) }); res.write(big.subarray(0, 2 * 1024 * 1024)); open.push(res); };
+    const error = await failure(fetchInto([bigFile], { idleTimeoutMs: 300 }));
     expect(error).toBeInstanceOf(StorageError);
     expect(error.message).toMatch(/sent nothing for 0.3 s/);
-    expect((await readFile(join(dir, `${file.name}.part`))).length).toBe(5000);
+    const stored = (JSON.parse(await readFile(journal(), 'utf8')).chunks as Array<[string, number]>).reduce((a, [, n]) => a + n, 0);
+    expect(stored).toBeGreaterThan(0);
+    const ranges: Array<string | undefined> = [];
+    handler = (req, res) => { ranges.push(req.headers.range); res.writeHead(200); res.end(big); };
+    expect(await content(await fetchInto([bigFile]))).toEqual(big);
+    expect(ranges).toEqual([`bytes=${stored}-`]);
+    await expect(readFile(journal())).rejects.toThrow(/ENOENT/);
   });
 
-  it('wrong bytes of the right size: IntegrityError, and the partial file is deleted', async () => {
-    handler = (_req, res) => { res.writeHead(200); res.end(Buffer.alloc(data.length, 7)); };
-    expect(await failure(downloadHubFile(http(), 'a/b', file, join(dir, file.name), task))).toBeInstanceOf(IntegrityError);
-    await expect(readFile(join(dir, `${file.name}.part`))).rejects.toThrow(/ENOENT/);
+  it('a 206 for other bytes than asked is refused rather than stitched in', async () => {
+    handler = (_req, res) => { res.writeHead(200, { 'content-length': String(big.length) }); res.write(big.subarray(0, 2 * 1024 * 1024)); open.push(res); };
+    await failure(fetchInto([bigFile], { idleTimeoutMs: 300 }));
+    handler = (_req, res) => { res.writeHead(206, { 'content-range': `bytes 0-${big.length - 1}/${big.length}` }); res.end(big); };
+    expect((await failure(fetchInto([bigFile]))).message).toMatch(/answered the Range request .* with other bytes \(HTTP 206/);
+    expect(await tagged()).toBeUndefined();
   });
 
-  it('a partial file another live aim is writing is left alone; a lock a killed run left is taken over', async () => {
+  it('wrong bytes of the right size: IntegrityError, nothing tagged, and the journal is dropped', async () => {
+    handler = (_req, res) => { res.writeHead(200); res.end(Buffer.alloc(big.length, 7)); };
+    expect(await failure(fetchInto([bigFile]))).toBeInstanceOf(IntegrityError);
+    expect(await tagged()).toBeUndefined();
+    await expect(readFile(journal())).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a journal that is not aim\'s is refused plainly, and one naming chunks the repository lacks is not trusted', async () => {
+    handler = (_req, res) => { res.writeHead(200); res.end(big); };
+    await mkdir(join(dir, 'hub-downloads', 'm', 't'), { recursive: true });
+    await writeFile(journal(), '{"sha256": 5}');
+    expect((await failure(fetchInto([bigFile]))).message).toMatch(/is not a download journal aim wrote/);
+    const absent = `blake3:${'ab'.repeat(32)}`;
+    await writeFile(journal(), JSON.stringify({ sha256: bigFile.sha256, size: bigFile.size, chunks: [[absent, 1000]] }));
+    const ranges: Array<string | undefined> = [];
+    handler = (req, res) => { ranges.push(req.headers.range); res.writeHead(200); res.end(big); };
+    expect(await content(await fetchInto([bigFile]))).toEqual(big);
+    expect(ranges).toEqual([undefined]);
+  });
+
+  it('a download another live aim is storing is left alone; a lock a killed run left is taken over', async () => {
     handler = (_req, res) => { res.writeHead(200); res.end(data); };
-    const lock = join(dir, `${file.name}.part.lock`);
+    await mkdir(join(dir, 'hub-downloads', 'm', 't'), { recursive: true });
+    const lock = join(dir, 'hub-downloads', 'm', 't', `${file.name}.chunks.lock`);
     await writeFile(lock, String(process.ppid));
-    const error = await failure(downloadHubFile(http(), 'a/b', file, join(dir, file.name), task));
+    const error = await failure(fetchInto());
     expect(error).toBeInstanceOf(ConflictError);
     expect(error.message).toMatch(new RegExp(`another aim \\(pid ${process.ppid}\\) is downloading a/b/m-q8_0.gguf`));
     await writeFile(lock, String(2 ** 22 - 3));
-    await downloadHubFile(http(), 'a/b', file, join(dir, file.name), task);
-    expect(await readFile(join(dir, file.name))).toEqual(data);
+    expect(await content(await fetchInto())).toEqual(data);
     await expect(readFile(lock)).rejects.toThrow(/ENOENT/);
   });
 });
