@@ -44,7 +44,7 @@ export class RunCommand extends AimCommand {
   name = Option.String('--name', { description: 'deployment name for ps and stop (default: the model name)' });
   include = Option.Array('--include', [], { description: 'choose the GGUF among files matching this glob (at any depth without a slash; repeatable)' });
   exclude = Option.Array('--exclude', [], { description: 'leave files matching this glob out of the choice (repeatable)' });
-  parallel = Option.String('--parallel', { description: 'requests answered at once, each with its own context (default: aim.serve.parallel, else 1)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 64)]) });
+  parallel = Option.String('--parallel', { description: 'requests answered at once, each with its own context (default: aim.serve.parallel, else half the cores, 1 to 4)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 64)]) });
   gpu = Option.String('--gpu', { description: 'auto (default: aim.serve.gpu, else auto) uses a GPU when node-llama-cpp finds one; off stays on the CPU', validator: t.isEnum(['auto', 'off'] as const) });
   host = Option.String('--host', { description: 'embedded engine listens on 127.0.0.1 (default) or 0.0.0.0 (every interface, e.g. in a container)' });
   foreground = Option.Boolean('--foreground', false, { description: 'stay attached: stop the model on Ctrl-C or SIGTERM, exit non-zero if it ends (systemd, containers)' });

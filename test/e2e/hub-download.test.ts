@@ -72,7 +72,7 @@ describe('the hub download, chunked and hashed as it arrives', () => {
     let during = new Map<string, number>();
     try {
       await killWhen(ws.start(['run', `hf.co/${repo}`, ...SERVE]), async () => {
-        if ((await journalBytes(journal)) < 2 * CHECKPOINT) return false;
+        if ((await journalBytes(journal)) < CHECKPOINT) return false;
         during = await filesUnder(ws.home);
         return true;
       });
@@ -85,7 +85,7 @@ describe('the hub download, chunked and hashed as it arrives', () => {
     expect(sum(during.values())).toBeLessThan(half + 64 * 1024);
 
     const stored = await journalBytes(journal);
-    expect(stored).toBeGreaterThanOrEqual(2 * CHECKPOINT);
+    expect(stored).toBeGreaterThanOrEqual(CHECKPOINT);
     const sentBefore = hub.bytesSent.get(sha(big)) ?? 0;
     const seenBefore = hub.seen.length;
     const record = await ws.json(['run', `hf.co/${repo}`, ...SERVE]);
@@ -93,7 +93,7 @@ describe('the hub download, chunked and hashed as it arrives', () => {
     expect(resumed.map((r) => r.range)).toEqual([`bytes=${stored}-`]);
     expect((hub.bytesSent.get(sha(big)) ?? 0) - sentBefore).toBe(big.length - stored);
     expect(record).toMatchObject({ name: 'resume-gguf', quant: 'F16' });
-    expect(await readFile(record.modelPath)).toEqual(big);
+    expect(sha(await readFile(record.modelPath))).toBe(sha(big));
     expect(await lstat(journal).catch(() => undefined)).toBeUndefined();
     // Beside the packs, one plain copy: the file served.
     const after = await filesUnder(ws.home);

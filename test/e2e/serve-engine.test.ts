@@ -40,6 +40,9 @@ describe('a chat model served with --parallel 2', () => {
   beforeAll(async () => {
     const record = await ws.json(['run', 'team/tiny:v1', '--name', 'par', '--parallel', '2', '--threads', '1', '--ctx-size', '512', '--gpu', 'off']);
     expect(record.gpu).toEqual({ backend: false, layers: 0 });
+    const listed = (await ws.json(['ps'])).deployments.find((d: { name: string }) => d.name === 'par');
+    expect(listed).toMatchObject({ device: 'cpu', gpu: { backend: false, layers: 0 } });
+    expect((await ws.run(['ps'])).stdout).toMatch(/^par\s+running\s+embedded\s+\S+\s+cpu\s/m);
     endpoint = record.endpoint;
     health = endpoint.replace(/\/v1$/, '/health');
   });

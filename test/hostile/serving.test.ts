@@ -186,6 +186,24 @@ describe('clients of the embedded server', () => {
     expect((await chat({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })).status).toBe(200);
   });
 
+  it('a chat body of the wrong shape is refused 400 naming the field, 10^5 messages included, and the server goes on answering', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ messages: 'hi' }, 'messages'],
+      [{ messages: [{ role: 'user', content: 'a' }, { role: 'robot', content: 'b' }] }, 'messages[1].role'],
+      [{ messages: [{ role: 'user', content: { text: 'a' } }] }, 'messages[0].content'],
+      [{ messages: Array(100_000).fill({}) }, 'messages'],
+      [{ messages: [{ role: 'user', content: 'hi' }], max_tokens: 'many' }, 'max_tokens'],
+      [{ messages: [{ role: 'user', content: 'hi' }], stream: 'yes' }, 'stream'],
+    ];
+    for (const [body, param] of cases) {
+      const bad = await chat(body);
+      expect(bad.status, param).toBe(400);
+      expect((await bad.json()).error).toMatchObject({ type: 'invalid_request_error', param, message: expect.stringContaining(param) });
+    }
+    expect((await chat({ messages: Array(100_000).fill({ role: 'user', content: 'hi' }) })).status).toBe(413);
+    expect((await chat({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })).status).toBe(200);
+  });
+
   it('a client hang-up leaves at most one short line in the log, mid-answer or mid-request', async () => {
     const before = (await readFile(record.logFile, 'utf8')).split('\n').length;
     const abort = new AbortController();

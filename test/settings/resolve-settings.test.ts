@@ -27,7 +27,7 @@ const CASES: Case[] = [
   { key: 'serve.host', config: '0.0.0.0', env: '127.0.0.1', flag: '0.0.0.0', expected: { default: '127.0.0.1', config: '0.0.0.0', env: '127.0.0.1', flag: '0.0.0.0' } },
   { key: 'serve.threads', config: 2, env: '3', flag: 4, expected: { default: undefined, config: 2, env: 3, flag: 4 } },
   { key: 'serve.ctx-size', config: 4096, env: '8192', flag: 512, expected: { default: 2048, config: 4096, env: 8192, flag: 512 } },
-  { key: 'serve.parallel', config: 2, env: '4', flag: 8, expected: { default: 1, config: 2, env: 4, flag: 8 } },
+  { key: 'serve.parallel', config: 2, env: '4', flag: 8, expected: { default: undefined, config: 2, env: 4, flag: 8 } },
   { key: 'serve.gpu', config: 'off', env: 'auto', flag: 'off', expected: { default: 'auto', config: 'off', env: 'auto', flag: 'off' } },
   { key: 'serve.engine', config: 'kamiwaza', env: 'embedded', flag: 'kamiwaza', expected: { default: undefined, config: 'kamiwaza', env: 'embedded', flag: 'kamiwaza' } },
   { key: 'kamiwaza.url', config: 'https://kz.example/api', env: 'http://127.0.0.1:7777', flag: 'https://other.example',

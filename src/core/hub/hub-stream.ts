@@ -107,14 +107,16 @@ async function* receive(download: HubFileDownload, { reply, skip }: { reply: Hub
  * readChunks makes of the whole file, each chunk a Buffer of its own.
  */
 export async function* cutStream(parts: AsyncIterable<Uint8Array>, chunker: Chunker, start: number): AsyncGenerator<Buffer> {
-  const maxSize = chunker.params.maxSize;
-  const window = Buffer.allocUnsafe(Math.max(WINDOW_BYTES, 2 * maxSize));
+  const window = Buffer.allocUnsafe(Math.max(WINDOW_BYTES, 2 * chunker.params.maxSize));
   let filled = 0;
   let position = 0;
   let windowOffset = start;
   function* cut(ended: boolean): Generator<Buffer> {
-    while (position < filled && (ended || filled - position >= maxSize)) {
-      const length = chunker.at(windowOffset + position).cut(window, position, filled);
+    while (position < filled) {
+      // A cut looks at most its chunker's maxSize bytes ahead (the head's is smaller): with that many, it is final.
+      const here = chunker.at(windowOffset + position);
+      if (!ended && filled - position < here.params.maxSize) return;
+      const length = here.cut(window, position, filled);
       yield Buffer.from(window.subarray(position, position + length));
       position += length;
     }

@@ -5,7 +5,7 @@
 import { freemem } from 'node:os';
 import { basename } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
-import { estimateMemory } from '../../serving/embedded/llama.js';
+import { defaultParallel, estimateMemory } from '../../serving/embedded/llama.js';
 import { isFirstGgufFile } from '../../serving/gguf-shard-name.js';
 import { testFreeMemory } from '../../settings/test-hooks.js';
 import type { GgufHeader } from '../format/gguf.js';
@@ -20,7 +20,7 @@ const MiB = 1024 * 1024;
  * sequence (serve.parallel), as the embedded engine's memory check counts it.
  */
 export function servedContext(settings: { number(key: string): number | undefined }, ctxSize?: number): number {
-  return (ctxSize ?? settings.number('serve.ctx-size') ?? DEFAULT_CONTEXT) * (settings.number('serve.parallel') ?? 1);
+  return (ctxSize ?? settings.number('serve.ctx-size') ?? DEFAULT_CONTEXT) * (settings.number('serve.parallel') ?? defaultParallel());
 }
 const RUNTIME_BYTES = 150 * MiB;
 

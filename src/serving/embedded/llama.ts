@@ -83,7 +83,7 @@ export class EmbeddedEngine implements Engine {
 
   async start(spec: DeploymentSpec, onEvent?: (event: EngineEvent) => void, checkpoint?: Checkpoint): Promise<DeploymentRecord> {
     const ctxSize = spec.ctxSize ?? 2048;
-    const parallel = spec.parallel ?? 1;
+    const parallel = spec.parallel ?? defaultParallel();
     // Each request served at once has its own context, so its cache counts once per sequence.
     await this.checkResources(spec, ctxSize * parallel);
     const { logFile, readyFile } = await runFilesOf(spec);
@@ -193,4 +193,12 @@ function describeGpu(gpu: DeploymentRecord['gpu'], choice: 'auto' | 'off'): stri
  */
 export function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
+}
+
+/**
+ * Half the cores, from 1 to 4: each sequence decodes on the same threads, so past half the cores more sequences add
+ * waiting more than throughput, and each holds a full context of memory. A 2-core machine serves one at a time.
+ */
+export function defaultParallel(cores = availableParallelism()): number {
+  return Math.min(4, Math.max(1, Math.floor(cores / 2)));
 }

@@ -85,11 +85,6 @@ export class SseStream {
   }
 }
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
 export interface GenerationParams {
   maxTokens: number;
   /** Whether the request named max_tokens (OpenAI refuses such a request that does not fit; a default is trimmed). */
@@ -127,30 +122,6 @@ export function generationParams(body: Record<string, unknown>, contextSize: num
     stop: stop as string[],
     stream: body.stream === true,
   };
-}
-
-function contentText(content: unknown, index: number): string {
-  if (typeof content === 'string') return content;
-  // Content parts: only text is meaningful for a text model.
-  if (Array.isArray(content) && content.every((p) => p && typeof p === 'object' && (p as { type?: unknown }).type === 'text')) {
-    return content.map((p) => String((p as { text?: unknown }).text ?? '')).join('');
-  }
-  throw new HttpError(400, `messages[${index}].content must be a string or text parts`, 'invalid_request_error', `messages[${index}].content`);
-}
-
-export function chatMessages(body: Record<string, unknown>): ChatMessage[] {
-  const messages = body.messages;
-  if (!Array.isArray(messages) || messages.length === 0) {
-    throw new HttpError(400, 'messages must be a non-empty array', 'invalid_request_error', 'messages');
-  }
-  return messages.map((m: unknown, i) => {
-    const role = (m as { role?: unknown })?.role;
-    const mapped = role === 'developer' ? 'system' : role;
-    if (mapped !== 'system' && mapped !== 'user' && mapped !== 'assistant') {
-      throw new HttpError(400, `messages[${i}].role must be system, developer, user or assistant`, 'invalid_request_error', `messages[${i}].role`);
-    }
-    return { role: mapped, content: contentText((m as { content?: unknown }).content, i) };
-  });
 }
 
 export function promptText(body: Record<string, unknown>): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fitToMemory, ggufVariants, kvCacheBytes, servedContext } from '../../../src/core/serve/quant-fit.js';
+import { defaultParallel } from '../../../src/serving/embedded/llama.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -49,7 +50,7 @@ describe('servedContext', () => {
   it('is the context size once per parallel sequence, --ctx-size first', () => {
     expect(servedContext(settings({ 'serve.ctx-size': 4096, 'serve.parallel': 3 }))).toBe(12288);
     expect(servedContext(settings({ 'serve.ctx-size': 4096, 'serve.parallel': 2 }), 1024)).toBe(2048);
-    expect(servedContext(settings({}))).toBe(2048);
+    expect(servedContext(settings({}))).toBe(2048 * defaultParallel());
   });
   it('makes auto reserve more for a larger context', () => {
     const small = ggufVariants(files, new Map(), 2048)[0]!;
