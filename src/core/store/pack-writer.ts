@@ -110,14 +110,16 @@ export class PackWriter {
   }
 
   /**
-   * Seals the open pack and waits for every upload: the chunks added so far are then in stored packs, which a later
-   * push takes back (pending.ts) even after a kill -9. For a push fed as bytes arrive, so a rerun can resume there.
+   * Seals the open pack and waits for every upload, then syncs: the chunks added so far are then in durable packs,
+   * which a later push takes back (pending.ts) even after a kill -9. For a push fed as bytes arrive, so a rerun can
+   * resume there.
    */
   async checkpoint(): Promise<void> {
     await this.uploads.room();
     this.seal();
     await this.uploads.drain();
     this.checkOpen();
+    await this.syncStored(); // a record of what is stored must not outlive the bytes in a power loss
   }
 
   /**

@@ -5,8 +5,8 @@
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { LlamaChat, LlamaCompletion, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
-import { finishReason, fitToContext, generationParams, promptText, sendJson, SseStream, type GenerationParams } from './openai-http.js';
-import { chatMessages } from './openai-schema.js';
+import { finishReason, fitToContext, promptText, sendJson, SseStream, type GenerationParams } from './openai-http.js';
+import { chatMessages, generationParams } from './openai-schema.js';
 import type { SlotPool } from './slot-pool.js';
 
 interface Outcome {

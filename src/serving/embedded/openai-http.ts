@@ -96,34 +96,6 @@ export interface GenerationParams {
   stream: boolean;
 }
 
-function numberParam(body: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new HttpError(400, `${name} must be a number between ${min} and ${max}`, 'invalid_request_error', name);
-  }
-  return value;
-}
-
-export function generationParams(body: Record<string, unknown>, contextSize: number): GenerationParams {
-  const requested = numberParam(body, 'max_completion_tokens', 1, contextSize) ?? numberParam(body, 'max_tokens', 1, contextSize);
-  const maxTokens = requested ?? 256;
-  const stop = body.stop === undefined || body.stop === null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
-  if (!stop.every((s) => typeof s === 'string' && s.length > 0) || stop.length > 4) {
-    throw new HttpError(400, 'stop must be a non-empty string or an array of up to 4 of them', 'invalid_request_error', 'stop');
-  }
-  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new HttpError(400, 'stream must be a boolean', 'invalid_request_error', 'stream');
-  return {
-    maxTokens: Math.floor(maxTokens),
-    maxTokensRequested: requested !== undefined,
-    temperature: numberParam(body, 'temperature', 0, 2) ?? 1,
-    topP: numberParam(body, 'top_p', 0, 1),
-    seed: numberParam(body, 'seed', -(2 ** 53), 2 ** 53),
-    stop: stop as string[],
-    stream: body.stream === true,
-  };
-}
-
 export function promptText(body: Record<string, unknown>): string {
   const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
   if (typeof prompt !== 'string') throw new HttpError(400, 'prompt must be a string', 'invalid_request_error', 'prompt');

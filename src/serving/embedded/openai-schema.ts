@@ -1,9 +1,9 @@
-// The shapes of the bodies the embedded engine accepts, as valibot schemas: a request that does not fit is answered
+// The shapes of the bodies the embedded engine accepts (messages and the generation parameters), as valibot schemas: a request that does not fit is answered
 // with one 400 in OpenAI's error shape naming the first field that is wrong (`messages[3].role`), never a crash. The
 // body is already bounded to 1 MiB (openai-http.ts); the message count is bounded too, so that a body of 10^5 tiny
 // messages is refused before a chat template is applied to it.
 import * as v from 'valibot';
-import { HttpError } from './openai-http.js';
+import { HttpError, type GenerationParams } from './openai-http.js';
 
 /** More turns than any context holds; a longer conversation is a client bug or an attack. */
 export const MAX_MESSAGES = 4096;
@@ -66,4 +66,42 @@ export function chatMessages(body: Record<string, unknown>): ChatMessage[] {
     role: role === 'developer' ? 'system' : role,
     content: typeof content === 'string' ? content : content.map((part) => part.text).join(''),
   }));
+}
+
+/** A number in [min, max], or absent (null counts as absent, as OpenAI's API takes it). JSON has no NaN or Infinity. */
+function number(min: number, max: number) {
+  const message = `must be a number between ${min} and ${max}`;
+  return v.nullish(v.pipe(v.number(message), v.minValue(min, message), v.maxValue(max, message)));
+}
+
+const STOP_MESSAGE = 'must be a non-empty string or an array of up to 4 of them';
+const STOP_WORD = v.pipe(v.string(STOP_MESSAGE), v.minLength(1, STOP_MESSAGE));
+
+/** The generation parameters; token counts are bounded by the context the model was loaded with. */
+function generationSchema(contextSize: number) {
+  return v.object({
+    max_completion_tokens: number(1, contextSize),
+    max_tokens: number(1, contextSize),
+    temperature: number(0, 2),
+    top_p: number(0, 1),
+    seed: number(-(2 ** 53), 2 ** 53),
+    stop: v.nullish(v.union([STOP_WORD, v.pipe(v.array(STOP_WORD, STOP_MESSAGE), v.maxLength(4, STOP_MESSAGE))], STOP_MESSAGE)),
+    stream: v.optional(v.boolean('must be a boolean')),
+  });
+}
+
+export function generationParams(body: Record<string, unknown>, contextSize: number): GenerationParams {
+  const parsed = v.safeParse(generationSchema(contextSize), body, { abortEarly: true });
+  if (!parsed.success) throw refusal(parsed.issues);
+  const { max_completion_tokens, max_tokens, temperature, top_p, seed, stop, stream } = parsed.output;
+  const requested = max_completion_tokens ?? max_tokens ?? undefined;
+  return {
+    maxTokens: Math.floor(requested ?? 256),
+    maxTokensRequested: requested !== undefined,
+    temperature: temperature ?? 1,
+    topP: top_p ?? undefined,
+    seed: seed ?? undefined,
+    stop: stop === null || stop === undefined ? [] : typeof stop === 'string' ? [stop] : stop,
+    stream: stream === true,
+  };
 }
