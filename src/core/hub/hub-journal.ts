@@ -10,13 +10,18 @@ import { ConflictError, StorageError } from '../../lib/errors.js';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { readRegularFile, readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
 import { isAlive } from '../../serving/process-utils.js';
+import { DEFAULT_CHUNKING } from '../chunking/chunker.js';
 import { isDigest, type Digest } from '../format/digest.js';
 import type { ChunkRef } from '../format/manifest.js';
 import type { HubFile } from './hub-api.js';
 
-/** The smallest chunk a repository cuts is far above this: a journal longer than this per byte is not aim's. */
+/** An entry is about 85 bytes: ["blake3:<64 hex>",131072]. */
 const MAX_JOURNAL_BYTES_PER_CHUNK = 100;
-const MIN_CHUNK = 1024;
+/**
+ * The hub repository's smallest chunk (DEFAULT_CHUNKING's head) but for a file's last: a journal with more entries
+ * than the file can hold chunks is not aim's, and is not read.
+ */
+const MIN_CHUNK = DEFAULT_CHUNKING.head!.minSize;
 
 const JOURNAL = v.object({
   sha256: v.string(),
@@ -39,7 +44,7 @@ export function journalPath(folder: string, file: HubFile): string {
  * (the hub's sha256 changed). A journal that is not a regular file, or not aim's, is refused plainly.
  */
 export async function readJournal(path: string, file: HubFile): Promise<ChunkRef[]> {
-  const max = 1024 + Math.ceil(file.size / MIN_CHUNK) * MAX_JOURNAL_BYTES_PER_CHUNK;
+  const max = 1024 + (Math.ceil(file.size / MIN_CHUNK) + 1) * MAX_JOURNAL_BYTES_PER_CHUNK;
   const bytes = await readRegularFileIfExists(path, max);
   if (!bytes) return [];
   let parsed: v.InferOutput<typeof JOURNAL>;
