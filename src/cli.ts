@@ -25,6 +25,7 @@ const commandsByWord: Record<string, Array<() => Promise<CommandModule>>> = {
   push: [() => import('./commands/push.js')],
   pull: [() => import('./commands/pull.js')],
   inspect: [() => import('./commands/inspect.js')],
+  bundle: [() => import('./commands/bundle.js')],
   verify: [() => import('./commands/verify.js')],
   run: [() => import('./commands/run.js')],
   ps: [() => import('./commands/ps.js')],

@@ -1,5 +1,9 @@
 import { Command, Option } from 'clipanion';
 import { inspectVersion } from '../core/install/inspect-version.js';
+import { parseReference } from '../core/format/reference.js';
+import { orBundle } from '../core/bundle/bundle-target.js';
+import { inspectBundle } from '../core/bundle/bundle-actions.js';
+import { describeBundleInspection } from './bundle-render.js';
 import { aimHome } from '../settings/home.js';
 import { trustedKeys } from '../core/config/trust-policy.js';
 import { describeSigner, signersOf } from '../core/signing/policy.js';
@@ -14,12 +18,21 @@ export class InspectCommand extends AimCommand {
     category: 'Models',
     description: 'show a version: manifest digest, files, sizes, chunk counts, annotations, who signed it, memory each GGUF variant needs',
     details: 'An installed version (aim install) is read from AIM_HOME, so this works without the repository.',
-    examples: [['Inspect a version', '$0 inspect team-vision/resnet50:v1.0'], ['Full manifest as JSON', '$0 inspect team-vision/resnet50:v1.0 --json']],
+    examples: [['Inspect a version', '$0 inspect team-vision/resnet50:v1.0'], ['List the members of a bundle', '$0 inspect team-llm/rag-kit:v1'], ['Full manifest as JSON', '$0 inspect team-vision/resnet50:v1.0 --json']],
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
 
   async run(): Promise<void> {
+    const ref = parseReference(this.reference);
+    const inspectOne = () => this.inspectVersion();
+    await orBundle(() => this.repository(ref.repo), ref, inspectOne, async (found, repo) => {
+      const result = await inspectBundle(repo, found);
+      this.report(result, () => describeBundleInspection(result));
+    });
+  }
+
+  private async inspectVersion(): Promise<void> {
     const version = await inspectVersion(await this.session(), this.reference, aimHome());
     const { manifest, variants } = version;
     const files = manifest.files.map((f) => ({ path: f.path, size: f.size, mode: f.mode, digest: f.digest, chunks: f.chunks.length }));

@@ -1,7 +1,10 @@
 import { Command, Option } from 'clipanion';
 import { parseModelSelector } from '../core/format/reference.js';
 import { IntegrityError, UsageError } from '../lib/errors.js';
-import { verify, type VerifyProblem } from '../core/verify/verify.js';
+import { verify, type VerifyProblem, type VerifyResult } from '../core/verify/verify.js';
+import { orBundle } from '../core/bundle/bundle-target.js';
+import { verifyBundle, type BundleVerifyResult } from '../core/bundle/bundle-actions.js';
+import { describeBundleVerify } from './bundle-render.js';
 import { resolve } from 'node:path';
 import { verifyFolder } from '../core/verify/verify-folder.js';
 import { AimCommand } from './base.js';
@@ -19,6 +22,7 @@ export class VerifyCommand extends AimCommand {
     examples: [
       ['Verify a whole repository', '$0 verify team-vision'],
       ['Verify one version', '$0 verify team-vision resnet50:v1.0'],
+      ['Verify every member of a bundle', '$0 verify team-llm rag-kit:v1'],
       ['Check a 10% sample', '$0 verify team-vision --sample 10'],
       ['Check a pulled folder (a subset pull: the files it took)', '$0 verify ./models/resnet50'],
       ['Show and check who signed each version (reads no chunks)', '$0 verify team-vision --signatures'],
@@ -43,17 +47,14 @@ export class VerifyCommand extends AimCommand {
     if (samplePercent !== undefined && !(samplePercent > 0 && samplePercent <= 100)) {
       throw new UsageError(`--sample ${this.sample} is not a percentage`, { hint: 'give a number above 0 and at most 100' });
     }
-    const result = await verify(await this.repository(this.repo), {
-      model,
-      tag,
-      samplePercent,
-      repair: this.repair,
-      progress: this.progress(),
-      concurrency: this.concurrency,
-    });
+    const options = { model, tag, samplePercent, repair: this.repair, progress: this.progress(), concurrency: this.concurrency };
+    const repository = () => this.repository(this.repo);
+    const verifyTags = async (): Promise<VerifyResult | BundleVerifyResult> => verify(await repository(), options);
+    // MODEL may name a bundle: then each member's chunks are checked.
+    const result = model === undefined ? await verifyTags() : await orBundle(repository, { repo: this.repo, model, tag }, verifyTags, (found, repo) => verifyBundle(repo, found, options));
     this.report({ ...result, ok: result.problems.length === 0 }, () => {
       const lines = result.problems.map(describeProblem);
-      const summary = `${result.repo}: ${counted(result.versions, 'version')}, ${result.chunksChecked}/${counted(result.chunks, 'chunk')} checked (${formatBytes(result.bytesChecked)})`;
+      const summary = isBundleResult(result) ? describeBundleVerify(result) : `${result.repo}: ${counted(result.versions, 'version')}, ${result.chunksChecked}/${counted(result.chunks, 'chunk')} checked (${formatBytes(result.bytesChecked)})`;
       return [...lines, result.problems.length ? `${summary}: ${counted(result.problems.length, 'problem')}` : `${summary}: all good`].join('\n');
     });
     if (result.problems.length > 0) {
@@ -79,3 +80,5 @@ function describeProblem(problem: VerifyProblem): string {
   if (problem.kind === 'bad-tag') return `BAD-TAG ${problem.digest}: ${problem.message}`;
   return `${problem.kind.toUpperCase()} ${problem.message}\n  used by: ${problem.usedBy.join(', ')}`;
 }
+
+const isBundleResult = (result: VerifyResult | BundleVerifyResult): result is BundleVerifyResult => 'kind' in result && result.kind === 'bundle';

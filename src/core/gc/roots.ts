@@ -4,10 +4,11 @@ import type { Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
 import { modelNames, readableTags, type RepoProblem } from '../store/model-listing.js';
 import type { Repository } from '../store/repository.js';
+import { bundleMembers } from '../store/bundle-catalog.js';
 
 // What gc keeps: every version a root reaches, and every chunk such a version names. Roots are the tags of every
 // model and the manifests younger than the grace period (a push that wrote its manifest and not yet its tag).
-// Bundles will add their members here.
+// A bundle's members are roots too, whether or not a tag of their own still names them.
 
 export interface Roots {
   /** Each version a root reaches, with its manifest. */
@@ -23,6 +24,7 @@ export async function rootsOf(repository: Repository, young: Iterable<Digest> = 
   for (const model of await modelNames(repository, problems)) {
     for (const tag of await readableTags(repository, model, problems)) tagged.add(tag.digest);
   }
+  for (const member of await bundleMembers(repository, problems)) tagged.add(member.digest);
   const versions = new Map<Digest, Manifest>();
   // A young manifest that does not read names nothing anyone can pull: it is kept, and costs no problem.
   const digests = new Set([...tagged, ...young]);

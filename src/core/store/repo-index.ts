@@ -6,6 +6,7 @@ import type { Manifest } from '../format/manifest.js';
 import { CATALOG_ENTRY_FORMAT, CATALOG_INDEX_FORMAT, parseCatalogIndex, type CatalogEntry, type CatalogIndex } from '../format/schemas/catalog.js';
 import { buildCatalogEntry, catalogEntryKey } from './catalog-entry.js';
 import { withIndexLock } from './index-lock.js';
+import { rebuildBundleEntries } from './bundle-catalog.js';
 import { modelNames, tagNames, type RepoProblem } from './model-listing.js';
 import { isSafeName } from '../format/names.js';
 import type { Repository } from './repository.js';
@@ -207,6 +208,7 @@ export async function rebuildIndex(repo: Repository): Promise<ReindexResult> {
     await storeEntry(repo, model, entry);
     models[model] = entry;
   }
+  for (const [name, entry] of Object.entries(await rebuildBundleEntries(repo, problems, new Set(Object.keys(models))))) models[name] ??= entry;
   const removed: string[] = [];
   for await (const { key } of repo.backend.list('catalog/')) {
     const model = /^catalog\/(.+)\.json$/.exec(key)?.[1];

@@ -4,6 +4,8 @@ import { shortDigest } from '../format/digest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { parseTag, TAG_FORMAT } from '../format/schemas/store.js';
 import { tagKey, type Repository, type TagRecord } from './repository.js';
+import { getBounded } from './bounded-read.js';
+import { undefinedIfNotFound } from '../../lib/not-found.js';
 
 // Tags are the only mutable keys. A version tag is immutable: moving it to other content needs --force. `latest`
 // follows the newest push that changed something. Where the backend can compare-and-swap, the update is one; a
@@ -15,25 +17,41 @@ export type TagOutcome = 'created' | 'unchanged' | 'moved';
 
 /** One tag, with the compare-and-swap of a push; `latest` is not touched (aim tag). */
 export async function writeTag(repo: Repository, model: string, tag: string, record: TagRecord, force: boolean): Promise<TagOutcome> {
+  return writeTagAt(repo, { key: tagKey(model, tag), name: model, tag }, record, force);
+}
+
+/** Where a tag lives: a model's (models/<model>/tags/<tag>) or a bundle's (bundles/<name>/tags/<tag>). */
+export interface TagPlace {
+  key: string;
+  name: string;
+  tag: string;
+}
+
+/** A tag at `place`, written by the same compare-and-swap whatever it names. */
+export async function writeTagAt(repo: Repository, place: TagPlace, record: TagRecord, force: boolean): Promise<TagOutcome> {
   const backend = repo.backend;
-  const key = tagKey(model, tag);
+  const { key, name, tag } = place;
   const body = Buffer.from(`${JSON.stringify(record, null, 2)}\n`);
   const current = supportsConditionalPut(backend) ? await backend.getVersioned(key, TAG_FORMAT.maxBytes) : undefined;
   const where = `${key} in ${repo.location}`;
+  const readTag = async () => {
+    const bytes = await getBounded(backend, key, TAG_FORMAT, where).catch(undefinedIfNotFound);
+    return bytes && parseTag(bytes, where);
+  };
   // A tag that does not read names no version anyone could pull: the push writes over it (and so repairs it).
-  const existing = await orCorrupt(() => (supportsConditionalPut(backend) ? current && parseTag(current.data, where) : repo.getTag(model, tag)));
+  const existing = await orCorrupt(() => (supportsConditionalPut(backend) ? current && parseTag(current.data, where) : readTag()));
   if (existing === CORRUPT) {
     if (supportsConditionalPut(backend)) await backend.putIfVersion(key, body, current?.version);
-    else await repo.putTag(model, tag, record);
+    else await backend.put(key, body);
     return 'moved';
   }
   if (existing?.digest === record.digest) return 'unchanged';
-  refuseMove(repo, model, tag, existing, record, force);
+  refuseMove(repo, name, tag, existing, record, force);
   if (supportsConditionalPut(backend)) await backend.putIfVersion(key, body, current?.version);
-  else if (existing) await repo.putTag(model, tag, record);
+  else if (existing) await backend.put(key, body);
   else if (!(await backend.putIfAbsent(key, body))) {
     // Another push created this tag between our read and our write: decide again against what it wrote.
-    return writeTag(repo, model, tag, record, force);
+    return writeTagAt(repo, place, record, force);
   }
   return existing ? 'moved' : 'created';
 }

@@ -26,6 +26,8 @@ export interface VerifyOptions {
   repair?: boolean;
   concurrency?: number;
   progress?: ProgressSink;
+  /** These versions instead of tags (a bundle's members); `tag` names each in problems. */
+  versions?: TagRef[];
 }
 
 export interface VerifyProblem {
@@ -47,7 +49,7 @@ export interface VerifyResult {
   seconds: number;
 }
 
-interface TagRef {
+export interface TagRef {
   model: string;
   tag: string;
   digest: Digest;
@@ -55,6 +57,7 @@ interface TagRef {
 
 /** The tags to verify; a model folder or tag that does not read back is a problem, and the others are verified. */
 async function selectTags(repo: Repository, options: VerifyOptions, problems: VerifyProblem[]): Promise<TagRef[]> {
+  if (options.versions) return options.versions;
   const unreadable: RepoProblem[] = [];
   const models = options.model ? [options.model] : await modelNames(repo, unreadable);
   const selected: TagRef[] = [];

@@ -4,6 +4,7 @@ import { ConfigError, type AimError } from '../../../lib/errors.js';
 import { counted } from '../../../lib/plural.js';
 import { byteSize, corrupt, count, digest, parseJsonText, parseValue, summarizeIssues, text, timestamp, type Format } from './parse.js';
 import { tagRecordSchema } from './store.js';
+import { bundleMemberSchema, MAX_BUNDLE_MEMBERS } from './bundle.js';
 
 // The catalog's formats: catalog/<model>.json, one small entry per model that the model's own pushes and deletes
 // write (the truth), and index.json at the root, every entry rolled up into one read (derived). Both may be
@@ -25,10 +26,10 @@ export const CATALOG_INDEX_FORMAT: Format = {
 
 const name = v.pipe(text(128), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'is not a valid name'));
 
-/** What an entry says of a model. `kind` leaves room for bundles, which name several model versions. */
+/** What an entry says of a model, or of a bundle (`kind: bundle`, naming its newest version's members). */
 export const catalogEntrySchema = v.object({
   format: v.literal(1),
-  kind: v.picklist(['model']),
+  kind: v.picklist(['model', 'bundle']),
   model: name,
   updatedAt: timestamp,
   description: v.optional(text()),
@@ -42,6 +43,7 @@ export const catalogEntrySchema = v.object({
   /** The newest version: its tag (the one a reference names), digest, total bytes and file count. */
   latest: v.object({ tag: name, digest, size: byteSize(), files: count() }),
   tags: v.pipe(v.record(name, tagRecordSchema), v.maxEntries(100_000, 'has more than 100000 tags')),
+  members: v.optional(v.pipe(v.array(bundleMemberSchema), v.maxLength(MAX_BUNDLE_MEMBERS, `names more than ${MAX_BUNDLE_MEMBERS} members`))),
 });
 
 export type CatalogEntry = v.InferOutput<typeof catalogEntrySchema>;
