@@ -43,7 +43,7 @@ export class ListCommand extends AimCommand {
             ['REPO', 'MODEL', 'TAGS', 'SIZE', 'QUANT', 'UPDATED', 'DESCRIPTION'],
             models.map(({ repo, entry }) => [
               repo,
-              entry.model,
+              entry.kind === 'bundle' ? `${entry.model} (bundle of ${entry.members?.length ?? 0})` : entry.model,
               Object.keys(entry.tags).join(', '),
               formatBytes(entry.latest.size),
               entry.quantizations.join(',') || '-',
