@@ -84,18 +84,18 @@ describe('aim bundle (local repository, e2e)', () => {
   });
 
   it('gc keeps the members of a bundle whose models lost every tag: the bundle still pulls and verifies', async () => {
-    await ws.json(['push', 'r/solo:v1', ws.path('embed')]);
     await writeFolder(ws.path('lonely'), { 'lonely.bin': 'only a bundle keeps these bytes '.repeat(4000) });
+    await writeFolder(ws.path('lonely2'), { 'lonely2.bin': 'and these bytes too '.repeat(4000) });
     await ws.json(['push', 'r/lonely:v1', ws.path('lonely')]);
-    await ws.json(['bundle', 'r/keep:v1', 'lonely:v1', 'chat:v1']);
+    await ws.json(['push', 'r/lonely2:v1', ws.path('lonely2')]);
+    await ws.json(['bundle', 'r/keep:v1', 'lonely:v1', 'lonely2:v1']);
     await ws.json(['model', 'delete', 'r', 'lonely']);
-    await ws.json(['model', 'delete', 'r', 'chat']);
-    const gc = await ws.json(['gc', 'r', '--yes', '--grace', '0']);
-    expect(gc).toBeDefined();
+    await ws.json(['model', 'delete', 'r', 'lonely2']);
+    await ws.json(['gc', 'r', '--yes', '--grace', '0']);
     const out = ws.path('out-keep');
     await ws.json(['pull', 'r/keep:v1', out]);
     await expectSameTree(join(out, 'lonely'), ws.path('lonely'));
-    await expectSameTree(join(out, 'chat'), ws.path('chat2'));
+    await expectSameTree(join(out, 'lonely2'), ws.path('lonely2'));
     expect((await ws.json(['verify', 'r', 'keep:v1'])).ok).toBe(true);
   });
 
