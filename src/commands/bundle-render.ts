@@ -1,5 +1,7 @@
 import { pullBundle, type BundleInspection, type BundlePullResult, type BundleVerifyResult } from '../core/bundle/bundle-actions.js';
 import type { ResolvedBundle } from '../core/bundle/bundle-target.js';
+import type { BundleInstallResult } from '../core/bundle/install-bundle.js';
+import type { RunResult } from '../core/serve/serve.js';
 import { trustPolicyFor } from '../core/config/trust-policy.js';
 import { UsageError } from '../lib/errors.js';
 import { counted } from '../lib/plural.js';
@@ -44,5 +46,19 @@ export function describeBundleInspection(result: BundleInspection): string {
     ...Object.entries(result.annotations).map(([key, value]) => `${key}: ${value}`),
     '',
     table(['MEMBER', 'TAG', 'DIGEST', 'FILES', 'SIZE'], result.members.map((m) => [m.model, m.tag ?? '-', m.digest.slice(7, 19), `${m.files}`, formatBytes(m.size)])),
+  ].join('\n');
+}
+
+export function describeBundleInstall(result: BundleInstallResult): string {
+  return [
+    `installed bundle ${result.reference} (${result.digest.slice(7, 19)}): ${counted(result.members.length, 'member')}, ${formatBytes(result.bytesTransferred)} transferred`,
+    ...result.members.map((m) => `  ${m.reference}  ${formatBytes(m.pull.totalBytes)}   run it: aim run ${m.reference}`),
+  ].join('\n');
+}
+
+export function describeBundleRun(results: RunResult[]): string {
+  return [
+    `✨ ${counted(results.length, 'model')} deployed`,
+    ...results.map(({ record }) => `   ${record.name.padEnd(24)} ${record.endpoint}   (model "${record.modelId}"; stop: aim stop ${record.name})`),
   ].join('\n');
 }

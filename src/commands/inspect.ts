@@ -26,7 +26,7 @@ export class InspectCommand extends AimCommand {
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
     const inspectOne = () => this.inspectVersion();
-    await orBundle(() => this.repository(ref.repo), ref, inspectOne, async (found, repo) => {
+    await orBundle((r) => this.repository(r.repo), ref, inspectOne, async (found, repo) => {
       const result = await inspectBundle(repo, found);
       this.report(result, () => describeBundleInspection(result));
     });

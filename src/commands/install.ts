@@ -1,5 +1,8 @@
 import { Command, Option } from 'clipanion';
-import { availableModels } from '../core/install/find-model.js';
+import { availableModels, resolveInstallTarget } from '../core/install/find-model.js';
+import { orBundle } from '../core/bundle/bundle-target.js';
+import { installBundle } from '../core/bundle/install-bundle.js';
+import { describeBundleInstall } from './bundle-render.js';
 import { install, type InstallResult } from '../core/install/install.js';
 import { UsageError } from '../lib/errors.js';
 import { aimHome } from '../settings/home.js';
@@ -23,6 +26,7 @@ export class InstallCommand extends SelectingCommand {
       ['Install a model by name', '$0 install qwen2.5-7b'],
       ['Install a tag from one repository', '$0 install team-llm/qwen2.5-7b:v2'],
       ['Install only the quantization that fits this machine', '$0 install qwen2.5-7b --quant auto'],
+      ['Install every member of a bundle (aim update follows its tag)', '$0 install team-llm/rag-kit:v1'],
       ['Pick from a list', '$0 install'],
     ],
   });
@@ -45,9 +49,18 @@ export class InstallCommand extends SelectingCommand {
       target = await pickModel(models, { input: stdin, output: stderr });
       if (target === undefined) return 130;
     }
-    const result = await install(session, target, { home: aimHome(), select: await this.selection(), progress: this.progress(), requireSigned: this.requireSigned });
-    this.warnAbout(result.problems);
-    this.report(result, () => describeInstall(result));
+    const options = { home: aimHome(), select: await this.selection(), progress: this.progress(), requireSigned: this.requireSigned };
+    const name = target;
+    const installOne = async () => {
+      const result = await install(session, name, options);
+      this.warnAbout(result.problems);
+      this.report(result, () => describeInstall(result));
+    };
+    const ref = async () => (await resolveInstallTarget(session, name)).ref;
+    await orBundle((r) => session.repository(r.repo), ref, installOne, async (found, _repo, r) => {
+      const result = await installBundle(session, r.repo, found, options);
+      this.report(result, () => describeBundleInstall(result));
+    });
   }
 }
 

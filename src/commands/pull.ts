@@ -35,6 +35,6 @@ export class PullCommand extends SelectingCommand {
       const result = await pullUnderPolicy(this, ref.repo, ref, this.dest, flags);
       this.report(result, () => describePull(result));
     };
-    await orBundle(() => this.repository(ref.repo), ref, pullVersion, (found) => pullBundleUnderPolicy(this, found, ref.repo, this.dest, flags));
+    await orBundle((r) => this.repository(r.repo), ref, pullVersion, (found) => pullBundleUnderPolicy(this, found, ref.repo, this.dest, flags));
   }
 }

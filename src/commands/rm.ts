@@ -1,4 +1,6 @@
 import { Command, Option } from 'clipanion';
+import { removeBundle } from '../core/bundle/install-bundle.js';
+import { NotFoundError } from '../lib/errors.js';
 import { removeInstalled } from '../core/install/remove.js';
 import { aimHome } from '../settings/home.js';
 import { formatBytes } from './render/format.js';
@@ -24,7 +26,11 @@ export class RmCommand extends AimCommand {
   force = Option.Boolean('--force', false, { description: 'remove even while a deployment serves from it (stops nothing)' });
 
   async run(): Promise<void> {
-    const removed = await removeInstalled(aimHome(), this.target, { force: this.force });
+    const removeBundleNamed = async () => (await removeBundle(aimHome(), this.target)).flatMap((b) => b.released.map((r) => ({ reference: `${b.reference}: ${r.folder}`, ...r, stillRunning: [] as string[] })));
+    const removed = await removeInstalled(aimHome(), this.target, { force: this.force }).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return removeBundleNamed(); // NAME may name an installed bundle
+      throw error;
+    });
     this.report({ removed }, () =>
       removed
         .map((r) => {

@@ -7,6 +7,10 @@ import { AimCommand } from './base.js';
 import { describeFit } from './subset-options.js';
 import { answerOnce } from './exec.js';
 import { requireSignedOption } from './signing-options.js';
+import { parseReference } from '../core/format/reference.js';
+import { orBundle } from '../core/bundle/bundle-target.js';
+import { runBundle } from '../core/bundle/run-bundle.js';
+import { describeBundleRun } from './bundle-render.js';
 
 export class RunCommand extends AimCommand {
   static override paths = [['run']];
@@ -27,6 +31,7 @@ export class RunCommand extends AimCommand {
       ['Serve a model from the Hugging Face hub, nothing configured', '$0 run qwen2.5-0.5b-instruct'],
       ['Serve a quantization of any GGUF repository on the hub', '$0 run hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:q4_k_m'],
       ['Serve a local file without copying it', '$0 run ./models/my-model-q8_0.gguf'],
+      ['Serve every member of a bundle, each on its own port', '$0 run team/rag-kit:v1'],
       ['Serve a version with the embedded engine', '$0 run team/qwen2.5-7b:v1 --quant q4_k_m'],
       ['Serve the largest quantization that fits free memory', '$0 run team/qwen2.5-7b:v1 --quant auto'],
       ['Ask once and print the answer, as `ollama run` does', '$0 run team/qwen2.5-7b:v1 "Why is the sky blue?"'],
@@ -58,10 +63,20 @@ export class RunCommand extends AimCommand {
   async run(): Promise<void> {
     if (this.prompt !== undefined) return answerOnce(this, this.prompt);
     const progress = this.progress();
-    const result = await runModel(await this.session(), this.target, {
+    const session = await this.session();
+    const options = {
       quant: this.quant, name: this.name, select: { include: this.include, exclude: this.exclude }, requireSigned: this.requireSigned,
       progress, onEvent: (event: EngineEvent) => progress.note(describeEvent(event)),
+    };
+    const runOne = () => runModel(session, this.target, options);
+    const ref = async () => parseReference(this.target);
+    // REPO/NAME may name a bundle: each member is served as its own deployment.
+    const result = await orBundle((r) => session.repository(r.repo), ref, runOne, async (found, repo) => {
+      const results = await runBundle(session, repo, found, { ...options, ...(this.port === undefined ? {} : { port: Number(this.port) }) });
+      this.report({ bundle: found.name, digest: found.digest, deployments: results.map((r) => ({ ...r.record, facts: r.facts })) }, () => describeBundleRun(results));
+      return undefined;
     });
+    if (!result) return;
     const { record, facts, fit } = result;
     this.report({ ...record, facts, ...(fit ? { fit } : {}) }, () => [
       ...(fit ? [`${this.quant ? 'quant auto' : 'the default quantization is not in this version; chose'}: ${describeFit(fit)}`] : []),

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { IntegrityError, StorageError } from '../lib/errors.js';
 import { updateInstalled, type ModelUpdate } from '../core/install/update.js';
+import { updateBundles } from '../core/bundle/install-bundle.js';
 import { aimHome } from '../settings/home.js';
 import { formatBytes } from './render/format.js';
 import { AimCommand } from './base.js';
@@ -29,7 +30,14 @@ export class UpdateCommand extends AimCommand {
   requireSigned = requireSignedOption();
 
   async run(): Promise<void> {
-    const result = await updateInstalled(await this.session(), aimHome(), this.target, this.progress(), this.requireSigned);
+    const session = await this.session();
+    // Installed bundles first (NAME may name one), then models; a bundle's members are pinned installs.
+    const bundles = await updateBundles(session, aimHome(), this.target, this.progress(), this.requireSigned);
+    const onlyBundles = this.target !== undefined && bundles.updates.length > 0;
+    const result = onlyBundles ? { updates: [], bytesTransferred: 0, problems: [] } : await updateInstalled(session, aimHome(), this.target, this.progress(), this.requireSigned);
+    result.updates.unshift(...bundles.updates);
+    result.bytesTransferred += bundles.updates.reduce((sum, u) => sum + u.bytesTransferred, 0);
+    result.problems.push(...bundles.problems);
     for (const problem of result.problems) this.context.stderr.write(formatWarning(`skipped ${problem}`));
     this.report(result, () =>
       result.updates.length === 0 ? 'nothing installed (install a model with `aim install NAME`)' : [...result.updates.map(describeUpdate), `moved ${formatBytes(result.bytesTransferred)} in all`].join('\n'),
@@ -54,6 +62,7 @@ function describeUpdate(u: ModelUpdate): string {
   if (u.status === 'up to date') return `${u.reference}: up to date`;
   if (u.status === 'pinned') return `${u.reference}: pinned to a digest, not updated`;
   if (u.status === 'failed') return `${u.reference}: not updated: ${u.error}`;
+  if (!u.previous) return `${u.reference}: updated ${u.from.slice(7, 19)} -> ${u.to!.slice(7, 19)}, moved ${formatBytes(u.bytesTransferred)} (${formatBytes(u.bytesSkipped)} reused)`;
   const old = u.previous?.removed ? `old version removed (${formatBytes(u.previous.freedBytes)} freed)` : `old version kept: ${u.previous?.keptFor}`;
   return `${u.reference}: updated ${u.from.slice(7, 19)} -> ${u.to!.slice(7, 19)}, moved ${formatBytes(u.bytesTransferred)} (${formatBytes(u.bytesSkipped)} reused); ${old}`;
 }

@@ -14,20 +14,26 @@ export async function bundleOf(repo: Repository, ref: Reference): Promise<Resolv
   return findBundleVersion(repo, ref);
 }
 
-/** `normal()`, or, when it finds no such model version and `ref` names a bundle, `bundled()` with that bundle. */
+/**
+ * `normal()`, or, when it finds no such model version and `ref` names a bundle, `bundled()` with that bundle. `ref`
+ * may be found lazily (install looks a bare name up in the catalogs).
+ */
 export async function orBundle<T>(
-  repository: () => Promise<Repository>,
-  ref: Reference,
+  repository: (ref: Reference) => Promise<Repository>,
+  ref: Reference | (() => Promise<Reference>),
   normal: () => Promise<T>,
-  bundled: (found: ResolvedBundle, repo: Repository) => Promise<T>,
+  bundled: (found: ResolvedBundle, repo: Repository, ref: Reference) => Promise<T>,
 ): Promise<T> {
   try {
     return await normal();
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    const repo = await repository();
-    const found = await bundleOf(repo, ref);
+    // A target that is no reference at all (a file, a hub name) names no bundle either: its own error stands.
+    const resolved = typeof ref === 'function' ? await ref().catch(() => undefined) : ref;
+    if (!resolved) throw error;
+    const repo = await repository(resolved);
+    const found = await bundleOf(repo, resolved);
     if (!found) throw error;
-    return bundled(found, repo);
+    return bundled(found, repo, resolved);
   }
 }

@@ -1,12 +1,12 @@
-// Finding a model by name across every configured repository, for `install NAME` and the picker. Today it lists
-// each repository's models and tags (as `aim model list` does); this is the one function to switch to the
-// repositories' catalog (index.json) once it exists, so nothing else changes then.
+// Finding a model by name across every configured repository, for `install NAME` and the picker: from each
+// repository's catalog (index.json and its entries, one or two reads), which also carries descriptions and names
+// bundles. A repository without a catalog (written by an older aim) is read from its tags (read-catalog.ts).
 import { NotFoundError, UsageError } from '../../lib/errors.js';
+import { browseCatalogs } from '../catalog/browse.js';
 import { checkModelName, checkTagName } from '../format/names.js';
 import { DEFAULT_TAG, parseReference, type Reference } from '../format/reference.js';
 import { buildCatalog } from '../serve/catalog.js';
 import type { Session } from '../session.js';
-import { listModelSummaries } from '../store/model-listing.js';
 
 export interface AvailableModel {
   repo: string;
@@ -15,27 +15,32 @@ export interface AvailableModel {
   /** Bytes of the most recently pushed tag's version. */
   size?: number;
   description?: string;
+  /** A bundle: installing it installs each of its members. */
+  bundle?: boolean;
 }
 
 export interface Availability {
   models: AvailableModel[];
-  /** A repository that could not be listed, or a model or tag in one that does not read back. */
+  /** A repository that could not be read, or a catalog file in one that does not read back. */
   problems: Array<{ key: string; message: string }>;
 }
 
 /** Every model of every configured repository; one that cannot be reached is a problem, the others are listed. */
 export async function availableModels(session: Session): Promise<Availability> {
-  const found: Availability = { models: [], problems: [] };
-  for (const { name } of session.config.repositories) {
-    try {
-      const listing = await listModelSummaries(await session.repository(name));
-      for (const m of listing.models) found.models.push({ repo: name, model: m.name, tags: m.tags, size: m.latest?.size });
-      for (const p of listing.problems) found.problems.push({ key: `${name}: ${p.key}`, message: p.message });
-    } catch (error) {
-      found.problems.push({ key: name, message: error instanceof Error ? error.message : String(error) });
-    }
-  }
-  return found;
+  const view = await browseCatalogs(session);
+  const models = view.models.map(({ repo, entry }) => ({
+    repo,
+    model: entry.model,
+    tags: Object.keys(entry.tags),
+    size: entry.latest.size,
+    ...(entry.description ? { description: entry.description } : {}),
+    ...(entry.kind === 'bundle' ? { bundle: true } : {}),
+  }));
+  const problems = [
+    ...view.unreachable.map(({ repo, message }) => ({ key: repo, message })),
+    ...view.problems.map(({ repo, key, message }) => ({ key: `${repo}: ${key}`, message })),
+  ];
+  return { models, problems };
 }
 
 export interface InstallTarget {

@@ -63,3 +63,23 @@ export function encodeBundle(bundle: Bundle): Buffer {
 export function parseBundle(bytes: Uint8Array, where: string): Bundle {
   return parseJson(bundleSchema, bytes, BUNDLE_FORMAT, where);
 }
+
+export const BUNDLE_INSTALL_FORMAT: Format = {
+  what: 'bundle install record',
+  maxBytes: MAX_SMALL_FILE_BYTES,
+  hint: 'delete the file and install the bundle again (`aim install REPO/NAME:TAG`)',
+};
+
+/** $AIM_HOME/installed-bundles/<repo>/<bundle>/<tag>.json: an installed bundle, the tag it follows, its members. */
+export const bundleInstallSchema = v.object({
+  version: v.literal(1),
+  repo: safeName,
+  bundle: safeName,
+  tag: safeName,
+  digest,
+  members: v.pipe(v.array(v.object({ model: safeName, digest })), v.maxLength(MAX_BUNDLE_MEMBERS, `names more than ${MAX_BUNDLE_MEMBERS} members`)),
+  installedAt: text(64),
+  updatedAt: v.optional(text(64)),
+});
+
+export type BundleInstall = v.InferOutput<typeof bundleInstallSchema>;
