@@ -99,6 +99,45 @@ describe('aim bundle (local repository, e2e)', () => {
     expect((await ws.json(['verify', 'r', 'keep:v1'])).ok).toBe(true);
   });
 
+  it('install installs every member, update follows the bundle tag, rm frees what no other bundle names', async () => {
+    await writeFolder(ws.path('emb-a'), { 'emb.bin': 'embedder A '.repeat(4000) });
+    await writeFolder(ws.path('emb-b'), { 'emb.bin': 'embedder B '.repeat(4000) });
+    await ws.json(['push', 'r/emb:a', ws.path('emb-a')]);
+    await ws.json(['push', 'r/emb:b', ws.path('emb-b')]);
+    await ws.json(['push', 'r/tok:v1', ws.path('embed')]);
+    await ws.json(['bundle', 'r/suite:stable', 'emb:a', 'tok:v1', '--description', 'embedder suite']);
+
+    // By bare name, found through the catalog like a model.
+    const installed = await ws.json(['install', 'suite:stable']);
+    expect(installed).toMatchObject({ kind: 'bundle', reference: 'r/suite:stable' });
+    expect(installed.members.map((m: { reference: string }) => m.reference.split('@')[0])).toEqual(['r/emb', 'r/tok']);
+    const before = await ws.json(['installed']);
+    const embA = before.models.find((m: { reference: string }) => m.reference.startsWith('r/emb@'));
+    await expectSameTree(embA.folder, ws.path('emb-a'));
+
+    expect((await ws.json(['update', 'suite'])).updates).toMatchObject([{ reference: 'r/suite:stable', status: 'up to date' }]);
+    await ws.json(['bundle', 'r/suite:stable', 'emb:b', 'tok:v1', '--force']);
+    const updated = await ws.json(['update', 'suite']);
+    expect(updated.updates).toMatchObject([{ reference: 'r/suite:stable', status: 'updated' }]);
+    expect(updated.bytesTransferred).toBe('embedder B '.repeat(4000).length);
+    const after = (await ws.json(['installed'])).models.map((m: { reference: string }) => m.reference);
+    expect(after.filter((r: string) => r.startsWith('r/emb@'))).toHaveLength(1);
+    const embB = (await ws.json(['installed'])).models.find((m: { reference: string }) => m.reference.startsWith('r/emb@'));
+    await expectSameTree(embB.folder, ws.path('emb-b'));
+
+    const removed = await ws.json(['rm', 'suite']);
+    expect(removed.removed).toHaveLength(2);
+    expect((await ws.json(['installed'])).models.filter((m: { reference: string }) => /^r\/(emb|tok)@/.test(m.reference))).toEqual([]);
+    expectUserError(await ws.run(['rm', 'suite']), /suite is not installed/);
+  });
+
+  it('run refuses a bundle with a member no engine can serve, starting nothing', async () => {
+    const refused = await ws.run(['run', 'r/kit:v1']);
+    expectUserError(refused, /member chat of bundle r\/kit:v1 holds no GGUF file/);
+    expect(refused.code).toBe(2);
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
+  });
+
   describe('hostile bundle manifests', () => {
     const plant = async (name: string, bytes: string | Buffer): Promise<void> => {
       // A tag naming a digest whose key holds these bytes: the digest check or the schema must refuse it.
