@@ -2,7 +2,7 @@
 // tags, the catalog lists it, pull/inspect/verify act on every member, gc keeps the members of a bundle whose own
 // tags are gone, and hostile bundle manifests (garbage, huge, too many members, a missing member, a member named
 // `../x`, a bundle naming a bundle) fail with one plain line and write nothing outside DEST.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, expectSameTree, expectUserError, type Workspace } from '../helpers/cli.js';
@@ -61,6 +61,10 @@ describe('aim bundle (local repository, e2e)', () => {
     expect(entry).toMatchObject({ kind: 'bundle', description: 'chat and embeddings' });
     expect(entry.members.map((m: { model: string }) => m.model)).toEqual(['chat', 'embed']);
     expect((await ws.run(['list', '--repo', 'r'])).stdout).toMatch(/kit \(bundle of 2\)/);
+    const versions = await ws.json(['model', 'versions', 'r', 'kit']);
+    expect(versions).toMatchObject({ kind: 'bundle', model: 'kit' });
+    expect(versions.versions.map((v: { tag: string }) => v.tag).sort()).toEqual(['latest', 'v1']);
+    expect((await ws.run(['model', 'versions', 'r', 'kit'])).stdout).toMatch(/kit is a bundle/);
   });
 
   it('keeps a bundle tag immutable unless --force, and leaves it unchanged on the same members', async () => {
@@ -70,6 +74,13 @@ describe('aim bundle (local repository, e2e)', () => {
     const moved = await ws.json(['bundle', 'r/pair:v1', 'embed:v1', 'chat:v1', '--force']);
     expect(moved.outcome).toBe('moved');
     expect((await ws.json(['inspect', 'r/pair:latest'])).digest).toBe(moved.digest);
+
+    // Reindex rebuilds the bundles' entries from their tags, as it does the models'.
+    await rm(ws.path('r', 'index.json'));
+    await rm(ws.path('r', 'catalog', 'pair.json'));
+    await ws.json(['repo', 'reindex', 'r']);
+    const index = JSON.parse(await readFile(ws.path('r', 'index.json'), 'utf8'));
+    expect(index.models.pair).toMatchObject({ kind: 'bundle', latest: { digest: moved.digest }, members: [{ model: 'embed' }, { model: 'chat' }] });
   });
 
   it('refuses cross-repository members, nesting, a model name, and unknown members with a plain line', async () => {
@@ -176,6 +187,19 @@ describe('aim bundle (local repository, e2e)', () => {
       await expectUnchanged(ws.dir, before, [`dest-${name}`, 'aim-home']);
       expect((await snapshot(dest)).size).toBe(0);
     };
+
+    it('a link planted at DEST/<member> is refused, and nothing outside DEST changes', async () => {
+      const dest = ws.path('dest-link');
+      await mkdir(ws.path('elsewhere'), { recursive: true });
+      await mkdir(dest, { recursive: true });
+      await ws.json(['bundle', 'r/linked:v1', 'embed:v1']);
+      await symlink(ws.path('elsewhere'), join(dest, 'embed'));
+      const before = await snapshot(ws.dir, ['dest-link', 'aim-home']);
+      const refused = await expectRefused(ws, ['pull', 'r/linked:v1', dest]);
+      expect(refused).toMatch(/link/);
+      await expectUnchanged(ws.dir, before, ['dest-link', 'aim-home']);
+      expect(await readdir(ws.path('elsewhere'))).toEqual([]);
+    });
 
     it('garbage bytes', async () => {
       await plant('garbage', 'not json at all {');

@@ -5,6 +5,8 @@ import { listVersions } from '../../core/store/model-listing.js';
 import { trustedKeys } from '../../core/config/trust-policy.js';
 import { signatureKeyIds } from '../../core/signing/signature-store.js';
 import { AimCommand } from '../base.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { listBundleVersions } from '../../core/bundle/bundle-target.js';
 import { formatAge, formatBytes, table } from '../render/format.js';
 
 export class ModelVersionsCommand extends AimCommand {
@@ -20,7 +22,17 @@ export class ModelVersionsCommand extends AimCommand {
 
   async run(): Promise<void> {
     const repository = await this.repository(this.repo);
-    const listing = await listVersions(repository, checkModelName(this.model));
+    const listing = await listVersions(repository, checkModelName(this.model)).catch(async (error: unknown) => {
+      // MODEL may name a bundle: its tags are listed, marked as such.
+      const bundle = error instanceof NotFoundError ? await listBundleVersions(repository, this.model) : undefined;
+      if (!bundle) throw error;
+      return bundle;
+    });
+    if ('kind' in listing) {
+      this.warnAbout(listing.problems);
+      this.report(listing, () => `${this.model} is a bundle (aim inspect ${this.repo}/${this.model} lists its members)\n${table(['TAG', 'DIGEST', 'FILES', 'SIZE', 'CREATED'], listing.versions.map((t) => [t.tag, shortDigest(t.digest), String(t.files), formatBytes(t.size), formatAge(t.pushedAt)]))}`);
+      return;
+    }
     this.warnAbout(listing.problems);
     const names = new Map((await trustedKeys((await this.session()).config, this.repo)).map((key) => [key.keyId, key.name]));
     // Who left a signature, from the listing alone: `aim inspect` and `aim verify --signatures` check them.

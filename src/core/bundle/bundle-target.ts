@@ -3,7 +3,8 @@
 // reference to a model costs no extra read.
 import { NotFoundError } from '../../lib/errors.js';
 import type { Reference } from '../format/reference.js';
-import { findBundleVersion, type ResolvedBundle } from '../store/bundles.js';
+import { bundleTags, findBundleVersion, type ResolvedBundle } from '../store/bundles.js';
+import type { RepoProblem, TagEntry } from '../store/model-listing.js';
 import type { Repository } from '../store/repository.js';
 
 export type { ResolvedBundle };
@@ -36,4 +37,12 @@ export async function orBundle<T>(
     if (!found) throw error;
     return bundled(found, repo, resolved);
   }
+}
+
+/** The bundle's tags, oldest first, as `aim model versions` lists a model's; undefined when there is no such bundle. */
+export async function listBundleVersions(repo: Repository, name: string): Promise<{ repo: string; model: string; kind: 'bundle'; versions: TagEntry[]; problems: RepoProblem[] } | undefined> {
+  const problems: RepoProblem[] = [];
+  const versions = await bundleTags(repo, name, problems);
+  if (versions.length === 0 && problems.length === 0) return undefined;
+  return { repo: repo.name, model: name, kind: 'bundle', versions, problems };
 }
