@@ -52,7 +52,10 @@ export function describeBundleInspection(result: BundleInspection): string {
 export function describeBundleInstall(result: BundleInstallResult): string {
   return [
     `installed bundle ${result.reference} (${result.digest.slice(7, 19)}): ${counted(result.members.length, 'member')}, ${formatBytes(result.bytesTransferred)} transferred`,
-    ...result.members.map((m) => `  ${m.reference}  ${formatBytes(m.pull.totalBytes)}   run it: aim run ${m.reference}`),
+    ...result.members.map((m) => {
+      const short = `${m.record.repo}/${m.record.model}@${m.record.digest.slice(7, 19)}`;
+      return `  ${short.padEnd(40)} ${formatBytes(m.pull.totalBytes).padStart(10)}   run it: aim run ${short}`;
+    }),
   ].join('\n');
 }
 

@@ -1,5 +1,6 @@
 import { Command } from 'clipanion';
 import { listInstalled } from '../core/install/installed.js';
+import { listBundleRecords } from '../core/bundle/bundle-records.js';
 import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
 import { counted } from '../lib/plural.js';
@@ -23,6 +24,10 @@ export class InstalledCommand extends AimCommand {
 /** `aim installed` and `aim list --installed`. */
 export async function listInstalledModels(command: AimCommand): Promise<void> {
   const report = await listInstalled(aimHome());
-  command.context.stderr.write(formatWarnings(report.problems.map((problem) => `skipped ${problem}`), (more) => `skipped ${counted(more, 'more install record')} (--json lists them all)`));
-  command.report(report, () => describeInstalled(report));
+  // Installed bundles: their members are listed above, each pinned by digest.
+  const bundles = await listBundleRecords(aimHome());
+  const problems = [...report.problems, ...bundles.problems.map((p) => p.message)];
+  command.context.stderr.write(formatWarnings(problems.map((problem) => `skipped ${problem}`), (more) => `skipped ${counted(more, 'more install record')} (--json lists them all)`));
+  const bundleLines = bundles.records.map((b) => `bundle ${b.repo}/${b.bundle}:${b.tag} (${b.digest.slice(7, 19)}): ${b.members.map((m) => `${m.model}@${m.digest.slice(7, 19)}`).join(', ')}`);
+  command.report({ ...report, bundles: bundles.records }, () => [describeInstalled(report), ...bundleLines].join('\n'));
 }

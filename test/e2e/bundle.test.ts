@@ -123,6 +123,7 @@ describe('aim bundle (local repository, e2e)', () => {
     expect(installed).toMatchObject({ kind: 'bundle', reference: 'r/suite:stable' });
     expect(installed.members.map((m: { reference: string }) => m.reference.split('@')[0])).toEqual(['r/emb', 'r/tok']);
     const before = await ws.json(['installed']);
+    expect(before.bundles).toMatchObject([{ repo: 'r', bundle: 'suite', tag: 'stable', digest: installed.digest }]);
     const embA = before.models.find((m: { reference: string }) => m.reference.startsWith('r/emb@'));
     await expectSameTree(embA.folder, ws.path('emb-a'));
 
