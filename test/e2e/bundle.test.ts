@@ -81,6 +81,11 @@ describe('aim bundle (local repository, e2e)', () => {
     await ws.json(['repo', 'reindex', 'r']);
     const index = JSON.parse(await readFile(ws.path('r', 'index.json'), 'utf8'));
     expect(index.models.pair).toMatchObject({ kind: 'bundle', latest: { digest: moved.digest }, members: [{ model: 'embed' }, { model: 'chat' }] });
+
+    // untag removes a bundle's tag as it does a model's; with the last one the bundle leaves the catalog.
+    expect((await ws.json(['untag', 'r/pair:v1'])).deleted).toEqual(['v1', 'latest']);
+    expect((await ws.json(['list', '--repo', 'r'])).models.map((m: { model: string }) => m.model)).not.toContain('pair');
+    expectUserError(await ws.run(['pull', 'r/pair:v1', ws.path('gone')]), /not found/);
   });
 
   it('refuses cross-repository members, nesting, a model name, and unknown members with a plain line', async () => {
