@@ -105,9 +105,14 @@ describe('aim bundle (local repository, e2e)', () => {
     await ws.json(['push', 'r/lonely:v1', ws.path('lonely')]);
     await ws.json(['push', 'r/lonely2:v1', ws.path('lonely2')]);
     await ws.json(['bundle', 'r/keep:v1', 'lonely:v1', 'lonely2:v1']);
+    const versionsBefore = (await ws.json(['verify', 'r'])).versions;
     await ws.json(['model', 'delete', 'r', 'lonely']);
     await ws.json(['model', 'delete', 'r', 'lonely2']);
     await ws.json(['gc', 'r', '--yes', '--grace', '0']);
+    // Verifying the whole repository checks the versions only the bundle keeps, too.
+    const whole = await ws.json(['verify', 'r']);
+    expect(whole.ok).toBe(true);
+    expect(whole.versions).toBe(versionsBefore);
     const out = ws.path('out-keep');
     await ws.json(['pull', 'r/keep:v1', out]);
     await expectSameTree(join(out, 'lonely'), ws.path('lonely'));

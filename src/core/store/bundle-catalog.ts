@@ -59,12 +59,12 @@ export async function rebuildBundleEntries(repo: Repository, problems: RepoProbl
 }
 
 /** Every version some bundle names (and that bundle's name), for gc: members are roots like tagged versions. */
-export async function bundleMembers(repo: Repository, problems: RepoProblem[]): Promise<Array<{ bundle: string; digest: Digest }>> {
-  const members: Array<{ bundle: string; digest: Digest }> = [];
+export async function bundleMembers(repo: Repository, problems: RepoProblem[]): Promise<Array<{ bundle: string; model: string; digest: Digest }>> {
+  const members: Array<{ bundle: string; model: string; digest: Digest }> = [];
   for (const name of await bundleNames(repo, problems)) {
     for (const tag of await bundleTags(repo, name, problems)) {
       try {
-        for (const member of (await getBundle(repo, tag.digest)).members) members.push({ bundle: `${name}:${tag.tag}`, digest: member.digest });
+        for (const member of (await getBundle(repo, tag.digest)).members) members.push({ bundle: `${name}:${tag.tag}`, model: member.model, digest: member.digest });
       } catch (error) {
         if (!(error instanceof AimError) || error instanceof StorageError) throw error;
         problems.push({ key: `bundles/${name}/tags/${tag.tag}`, message: error.message });

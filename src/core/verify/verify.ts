@@ -9,6 +9,7 @@ import type { ChunkLocations, PackedChunk } from '../store/packs.js';
 import { PACKED_READERS, PackReader, planReads, readChunks, type ChunkRead } from './verify-reads.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { modelNames, readableTags, type RepoProblem } from '../store/model-listing.js';
+import { bundleMembers } from '../store/bundle-catalog.js';
 import { counted } from '../../lib/plural.js';
 
 // Re-reads and re-hashes every chunk reachable from the selected tags, so rot on a disk or a bucket is found before
@@ -66,6 +67,8 @@ async function selectTags(repo: Repository, options: VerifyOptions, problems: Ve
       if (!options.tag || record.tag === options.tag) selected.push({ model, tag: record.tag, digest: record.digest });
     }
   }
+  // A whole repository: the versions only a bundle keeps (gc keeps them) are checked too, named by the bundle.
+  if (!options.model) for (const m of await bundleMembers(repo, unreadable)) selected.push({ model: m.model, tag: `(bundle ${m.bundle})`, digest: m.digest });
   for (const { key, message } of unreadable) problems.push({ kind: 'bad-tag', digest: key, usedBy: [key], message });
   if (options.model && selected.length === 0 && unreadable.length === 0) {
     const what = options.tag ? `tag ${options.tag ?? DEFAULT_TAG} of ${repo.name}/${options.model}` : `model ${options.model} in ${repo.name}`;
