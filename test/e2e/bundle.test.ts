@@ -99,6 +99,16 @@ describe('aim bundle (local repository, e2e)', () => {
     expectUserError(await ws.run(['bundle', 'r/kit2:v1', '../up']), /invalid (model|repository) name/);
   });
 
+  it('refuses a push or copy of a model under a bundle\'s name, before any byte moves', async () => {
+    const pushed = await ws.run(['push', 'r/kit:v9', ws.path('embed')]);
+    expectUserError(pushed, /kit is a bundle in repository r: a model cannot take its name/);
+    expect(pushed.code).toBe(5);
+    const copied = await ws.run(['copy', 'other/far:v1', 'r/kit:v9']);
+    expectUserError(copied, /kit is a bundle in repository r/);
+    expect(copied.code).toBe(5);
+    expect((await ws.json(['model', 'versions', 'r', 'kit'])).kind).toBe('bundle');
+  });
+
   it('gc keeps the members of a bundle whose models lost every tag: the bundle still pulls and verifies', async () => {
     await writeFolder(ws.path('lonely'), { 'lonely.bin': 'only a bundle keeps these bytes '.repeat(4000) });
     await writeFolder(ws.path('lonely2'), { 'lonely2.bin': 'and these bytes too '.repeat(4000) });

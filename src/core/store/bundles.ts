@@ -1,5 +1,5 @@
 import { canList } from '../../backends/backend.js';
-import { IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { ConflictError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { assertDigest, digestHex, digestOf, type Digest } from '../format/digest.js';
 import { checkModelName, checkTagName, isSafeName } from '../format/names.js';
@@ -53,6 +53,16 @@ export async function getBundleTag(repo: Repository, name: string, tag: string):
 function problemOf(key: string, error: unknown): RepoProblem {
   if (error instanceof StorageError) throw error;
   return { key, message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Refuses a model named like a bundle of the repository: a reference to that name would mean two things. */
+export async function refuseBundleName(repo: Repository, model: string): Promise<void> {
+  if (!canList(repo.backend)) return;
+  for await (const _ of repo.backend.list(`bundles/${checkModelName(model)}/tags/`)) {
+    throw new ConflictError(`${model} is a bundle in repository ${repo.name}: a model cannot take its name`, {
+      hint: `push under another name, or remove the bundle's tags first (\`aim untag ${repo.name}/${model}:TAG\`)`,
+    });
+  }
 }
 
 /** Names under bundles/ that aim could have written (a folder named otherwise is a problem). */

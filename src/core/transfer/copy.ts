@@ -6,6 +6,7 @@ import { readableTags, type RepoProblem } from '../store/model-listing.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { RemovalRaceError } from '../gc/gc-race.js';
+import { refuseBundleName } from '../store/bundles.js';
 import { copyVersion, sameChunking, type CopiedVersion } from './copy-version.js';
 
 // aim copy: versions from one repository to another (a folder and a bucket, either way), moving only the chunks the
@@ -65,6 +66,7 @@ export async function copy(request: CopyRequest): Promise<CopyResult> {
   const problems: RepoProblem[] = [];
   const versions = await versionsToCopy(request, problems);
   await destination.backend.probe('write');
+  await refuseBundleName(destination, model);
   await destination.ensureMetadata();
   if (!(await sameChunking(source, destination))) {
     progress.note(`${source.name} and ${destination.name} cut files differently: the copy is exact, but pushes to ${destination.name} will not dedupe against it`);

@@ -17,6 +17,7 @@ import { checkNoGcRemoved, RemovalRaceError, removedWhileWritten } from '../gc/g
 import { condemnedPacks, readGcRecords } from '../gc/gc-records.js';
 import { log } from '../../lib/log.js';
 import { TagGuard } from './push-guard.js';
+import { refuseBundleName } from '../store/bundles.js';
 import type { Signer } from '../signing/bundle.js';
 import { storeSignature } from '../signing/sign.js';
 
@@ -169,6 +170,7 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
   await repo.backend.probe('write');
   const { files, skipped } = await walkSource(source, options);
   for (const link of skipped) progress.note(`skipped ${link.path}: a link to ${link.pointsAt}, not to a regular file`);
+  await refuseBundleName(repo, options.model);
   const guard = await TagGuard.forPush(repo, options.model, options.tag, options.force ?? false);
   guard?.checkFiles(files);
   const metadata = await repo.ensureMetadata();
