@@ -20,12 +20,13 @@ export abstract class SelectingCommand extends AimCommand {
 
 /** One line saying why --quant auto chose what it chose. */
 export function describeFit(fit: QuantFit): string {
-  const { chosen, freeBytes, fits, variants } = fit;
+  const { chosen, fits, variants } = fit;
+  const freeBytes = fit.gpu ? `${formatBytes(fit.freeBytes - fit.gpu.freeBytes)} of RAM and ${formatBytes(fit.gpu.freeBytes)} of ${fit.gpu.backend} GPU memory` : formatBytes(fit.freeBytes);
   const need = (v: { quant: string; fitBytes: number }) => `${v.quant} (${formatBytes(v.fitBytes)})`;
-  if (!fits) return `${need(chosen)} is the smallest quantization, and even it needs more than the ${formatBytes(freeBytes)} free`;
+  if (!fits) return `${need(chosen)} is the smallest quantization, and even it needs more than the ${freeBytes} free`;
   const larger = variants.filter((v) => v.fitBytes > chosen.fitBytes);
   const smaller = variants.filter((v) => v.fitBytes < chosen.fitBytes);
   const tooBig = larger.length ? `; ${larger.map(need).join(', ')} would not` : '';
   const others = smaller.length ? `; ${smaller.map(need).join(', ')} would too but ${smaller.length === 1 ? 'is' : 'are'} smaller` : '';
-  return `${need(chosen)} fits ${formatBytes(freeBytes)} free${tooBig}${others}`;
+  return `${need(chosen)} fits ${freeBytes} free${tooBig}${others}`;
 }

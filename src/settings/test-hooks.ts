@@ -38,3 +38,14 @@ export function testFreeMemory(env: NodeJS.ProcessEnv = process.env): number | u
   reader.check('AIM_TEST_FREE_MEMORY is for the test suite only');
   return bytes;
 }
+
+/**
+ * AIM_TEST_FREE_GPU_MEMORY=<bytes>: a GPU with that much free memory, as node-llama-cpp would report it, so a test on
+ * a machine without one can show `--quant auto` and the engine's memory check counting it. Unset in normal use.
+ */
+export function testFreeGpuMemory(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const reader = new EnvReader(env);
+  const bytes = reader.wholeNumber('AIM_TEST_FREE_GPU_MEMORY', 0, Number.MAX_SAFE_INTEGER);
+  reader.check('AIM_TEST_FREE_GPU_MEMORY is for the test suite only');
+  return bytes;
+}

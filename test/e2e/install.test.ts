@@ -207,6 +207,13 @@ describe('subset pulls', () => {
     expect(fitted.bytesTransferred).toBe(sum(['tiny-llama-q8_0.gguf', ...NON_GGUF]));
     const human = await ws.run(['pull', 'a/tiny:v1', 'auto-human', '--quant', 'auto'], { env: tight });
     expect(human.stdout).toMatch(/quant auto {3}Q8_0 \([\d.]+ MiB\) fits [\d.]+ MiB free; F32 \([\d.]+ MiB\), F16 \([\d.]+ MiB\) would not/);
+ 
+    // A GPU's free memory counts once RAM alone does not hold the largest (the stand-in reports one; no GPU here).
+    const withGpu = { ...tight, AIM_TEST_FREE_GPU_MEMORY: String(needOf('F32') - needOf('Q8_0')) };
+    const offloaded = await ws.json(['pull', 'a/tiny:v1', 'auto-gpu', '--quant', 'auto'], { env: withGpu });
+    expect(offloaded.fit).toMatchObject({ fits: true, chosen: { quant: 'F32' }, gpu: { backend: 'test' }, freeBytes: needOf('F32') });
+    const told = await ws.run(['pull', 'a/tiny:v1', 'auto-gpu-human', '--quant', 'auto'], { env: withGpu });
+    expect(told.stdout).toMatch(/F32 \([\d.]+ MiB\) fits [\d.]+ MiB of RAM and [\d.]+ (KiB|MiB) of test GPU memory free/);
   });
 });
 

@@ -145,4 +145,13 @@ describe('the memory check', () => {
     expect(result.stderr).toMatch(/--ctx-size \(now 8192 tokens over all sequences\) or --parallel, a smaller quant/);
     expect((await ws.json(['ps'])).deployments.map((d: { name: string }) => d.name)).not.toContain('tight');
   });
+
+  it('counts a GPU\'s free memory beside RAM, unless --gpu off', async () => {
+    const env = { AIM_TEST_FREE_MEMORY: String(100 * 1024 * 1024), AIM_TEST_FREE_GPU_MEMORY: String(1024 * 1024) };
+    const counted = await ws.run(['run', 'team/tiny:v1', '--name', 'tight-gpu', '--parallel', '4'], { env });
+    expect(counted.code).toBe(8);
+    expect(expectUserError(counted)).toMatch(/it needs ~\d+ MiB, 100 MiB free \(\+ 1 MiB on the test GPU\)$/m);
+    const off = await ws.run(['run', 'team/tiny:v1', '--name', 'tight-gpu', '--parallel', '4', '--gpu', 'off'], { env });
+    expect(expectUserError(off)).toMatch(/it needs ~\d+ MiB, 100 MiB free$/m);
+  });
 });

@@ -5,6 +5,7 @@
 import { freemem } from 'node:os';
 import { basename } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
+import { freeGpuMemory, type GpuMemory } from '../../serving/embedded/gpu-memory.js';
 import { defaultParallel, estimateMemory } from '../../serving/embedded/llama.js';
 import { isFirstGgufFile } from '../../serving/gguf-shard-name.js';
 import { testFreeMemory } from '../../settings/test-hooks.js';
@@ -44,7 +45,10 @@ export interface GgufVariant {
 
 export interface QuantFit {
   chosen: GgufVariant;
+  /** Free RAM, plus the GPU's free memory when it was counted. */
   freeBytes: number;
+  /** The GPU counted, when free RAM alone did not fit the largest variant and the engine would use one. */
+  gpu?: GpuMemory;
   /** Whether the chosen one fits; false when none does (then it is the smallest). */
   fits: boolean;
   /** Every variant, largest first. */
@@ -104,4 +108,16 @@ export function fitToMemory(variants: GgufVariant[], freeBytes: number, label: s
   if (variants.length === 0) throw new UsageError(`--quant auto: no GGUF file in ${label}`, { hint: 'leave out --quant; it chooses among GGUF files only' });
   const fitting = variants.find((v) => v.fitBytes <= freeBytes);
   return { chosen: fitting ?? variants.at(-1)!, freeBytes, fits: fitting !== undefined, variants };
+}
+
+/**
+ * The fit for this machine: free RAM, and when that does not hold the largest variant, the free memory of the GPU
+ * the embedded engine would offload layers to (`gpu`: the serve.gpu setting) as well.
+ */
+export async function fitToMachine(variants: GgufVariant[], label: string, gpu: 'auto' | 'off' = 'auto'): Promise<QuantFit> {
+  const ram = freeMemory();
+  const fit = fitToMemory(variants, ram, label);
+  if (fit.fits && fit.chosen === variants[0]) return fit;
+  const device = await freeGpuMemory(gpu);
+  return device ? { ...fitToMemory(variants, ram + device.freeBytes, label), gpu: device } : fit;
 }

@@ -99,6 +99,8 @@ export async function prepareServing(session: Session, ref: Reference, quant: st
   return { label, picked, fit: served.fit };
 }
 
+const gpuChoice = (settings: { text(key: string): string | undefined }): 'auto' | 'off' => (settings.text('serve.gpu') === 'off' ? 'off' : 'auto');
+
 export async function runModel(session: Session, text: string, options: RunOptions = {}): Promise<RunResult> {
   const home = options.home ?? aimHome();
   // The name becomes file names in AIM_HOME: checked before anything is resolved, pulled or started.
@@ -126,13 +128,13 @@ export async function runModel(session: Session, text: string, options: RunOptio
     const { ref, repository, quant: wanted } = await versionToServe(target, quant, home, options.progress);
     const context = servedContext(settings, options.ctxSize);
     // A hub model was just downloaded with its own bar: copying it out of aim's hub repository is not shown again.
-    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined, requireSigned: options.requireSigned }));
+    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined, requireSigned: options.requireSigned, gpu: gpuChoice(settings) }));
   }
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {
     name, model: text, modelPath: picked.path, files: picked.files, modelId: label, quant: picked.quant, port, host,
     ctxSize: options.ctxSize ?? settings.number('serve.ctx-size'), threads: options.threads ?? settings.number('serve.threads'),
-    parallel: settings.number('serve.parallel'), gpu: settings.text('serve.gpu') === 'off' ? 'off' as const : 'auto' as const, runDir: runDir(home),
+    parallel: settings.number('serve.parallel'), gpu: gpuChoice(settings), runDir: runDir(home),
   };
   const record = await startRecorded({
     initial: startingRecord(name, kind, text, label, picked.quant, picked.path), engine, home,

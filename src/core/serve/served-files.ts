@@ -15,7 +15,7 @@ import { trustPolicyFor } from '../config/trust-policy.js';
 import { loadInstallState } from '../transfer/install-state.js';
 import { selectGgufFiles, type GgufSelection } from './gguf-pick.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { fitToMemory, freeMemory, ggufVariants, type QuantFit } from './quant-fit.js';
+import { fitToMachine, ggufVariants, type QuantFit } from './quant-fit.js';
 import { servingFolder } from './serving-folder.js';
 import { pathFilter, type PathSelection } from '../transfer/path-filter.js';
 
@@ -63,6 +63,8 @@ export interface ServedFilesOptions {
   repository?: Repository;
   /** `--require-signed`: refuse a version no trusted key signed even when the repository's policy does not ask. */
   requireSigned?: boolean;
+  /** Whether the engine may use a GPU (serve.gpu): its free memory then counts when choosing a quantization. */
+  gpu?: 'auto' | 'off';
 }
 
 export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
@@ -75,8 +77,8 @@ export async function fetchServedFiles(session: Session, ref: Reference, quant: 
   const selected = pathFilter(options.select ?? {});
   const files = manifest.files.filter((f) => selected(f.path));
   const candidates = files.map((f) => f.path);
-  const fitNow = (): QuantFit => fitToMemory(ggufVariants(files, new Map(), options.context), freeMemory(), label);
-  let fit = quant?.toLowerCase() === 'auto' ? fitNow() : undefined;
+  const fitNow = (): Promise<QuantFit> => fitToMachine(ggufVariants(files, new Map(), options.context), label, options.gpu);
+  let fit = quant?.toLowerCase() === 'auto' ? await fitNow() : undefined;
   let selection: GgufSelection;
   try {
     selection = selectGgufFiles(candidates, { quant: fit ? fit.chosen.quant : quant, label });
@@ -84,7 +86,7 @@ export async function fetchServedFiles(session: Session, ref: Reference, quant: 
     // A default the user did not ask for (q6_k, or a friendly name's) that this version lacks: the largest
     // quantization that fits the machine instead, and the caller says which.
     if (!options.quantIsDefault || !(error instanceof NotFoundError) || ggufVariants(files).length === 0) throw error;
-    fit = fitNow();
+    fit = await fitNow();
     selection = selectGgufFiles(candidates, { quant: fit.chosen.quant, label });
   }
   const state = await loadInstallState(dest);

@@ -36,8 +36,8 @@ const isGguf = (path: string): boolean => path.toLowerCase().endsWith('.gguf');
 async function chooseQuant(files: ManifestFile[], quant: string, label: string, context?: number): Promise<{ chosen: Set<string>; quant?: string; fit?: QuantFit }> {
   // Loaded only for a --quant pull: the GGUF package is large.
   if (quant.toLowerCase() === 'auto') {
-    const { fitToMemory, freeMemory, ggufVariants } = await import('../serve/quant-fit.js');
-    const fit = fitToMemory(ggufVariants(files, new Map(), context), freeMemory(), label);
+    const { fitToMachine, ggufVariants } = await import('../serve/quant-fit.js');
+    const fit = await fitToMachine(ggufVariants(files, new Map(), context), label);
     return { chosen: new Set(fit.chosen.files), quant: fit.chosen.quant, fit };
   }
   const { selectGgufFiles } = await import('../serve/gguf-pick.js');

@@ -4,6 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism, freemem } from 'node:os';
+import { freeGpuMemory } from './gpu-memory.js';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../../lib/errors.js';
 import { pollUntil } from '../../lib/poll.js';
@@ -116,8 +117,11 @@ export class EmbeddedEngine implements Engine {
   private async checkResources(spec: DeploymentSpec, ctxSize: number): Promise<void> {
     const needed = estimateMemory(await modelBytes(spec.modelPath), ctxSize);
     const free = (this.options.freeMemory ?? freemem)();
-    if (needed > free) {
-      throw new EngineError(`not enough memory for ${basename(spec.modelPath)}: it needs ~${human(needed)}, ${human(free)} free`, {
+    // Layers the engine offloads to a GPU leave RAM: its free memory counts, asked for only when RAM falls short.
+    const gpu = needed > free ? await freeGpuMemory(spec.gpu ?? 'auto') : undefined;
+    if (needed > free + (gpu?.freeBytes ?? 0)) {
+      const onGpu = gpu ? ` (+ ${human(gpu.freeBytes)} on the ${gpu.backend} GPU)` : '';
+      throw new EngineError(`not enough memory for ${basename(spec.modelPath)}: it needs ~${human(needed)}, ${human(free)} free${onGpu}`, {
         hint: `try a smaller --ctx-size (now ${ctxSize} tokens over all sequences) or --parallel, a smaller quant with --quant (e.g. q4_k_m), or stop other models (\`aim ps\`)`,
       });
     }
