@@ -45,13 +45,19 @@ const CASES: HostileRecord[] = [
   { name: 'not JSON, with terminal escapes', plant: write(Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x00])) },
   { name: 'empty', plant: write('') },
   { name: 'a newer format', plant: write(JSON.stringify({ format: 2, startedAt: new Date().toISOString(), packs: [] })) },
-  { name: 'grown to 1.5 GiB (sparse): never read whole', plant: async (ctx) => (await writeFile(ctx.record, '{'), truncate(ctx.record, 1.5 * 1024 ** 3)) },
+  {
+    name: 'grown to 1.5 GiB (sparse): never read whole',
+    plant: async (ctx) => {
+      await writeFile(ctx.record, '{');
+      await truncate(ctx.record, 1.5 * 1024 ** 3);
+    },
+  },
   { name: 'naming a pack by a relative path', plant: write(body(['../../secret/passwd'])) },
   { name: 'naming a pack by an absolute path', plant: async (ctx) => writeFile(ctx.record, body([ctx.ws.path('secret', 'passwd')])) },
   { name: 'naming keys under other prefixes', plant: write(body(['manifests/blake3', 'models/m/tags/v2', 'index.json'])) },
   { name: 'naming 10^6 packs (35 MB, a valid record)', plant: write(body(Array.from({ length: 1_000_000 }, () => randomBytes(16).toString('hex')))), timeoutMs: 60_000 },
   { name: 'a symlink to a file outside the repository', plant: async (ctx) => symlink(ctx.ws.path('secret', 'passwd'), ctx.record), keptByGc: true },
-  { name: 'a folder', plant: async (ctx) => mkdir(join(ctx.record, 'inside'), { recursive: true }), keptByGc: true },
+  { name: 'a folder', plant: async (ctx) => void (await mkdir(join(ctx.record, 'inside'), { recursive: true })), keptByGc: true },
   { name: 'a time far in the future, written now: kept', plant: write(body([], '9999-12-31T23:59:59.000Z')), keptByGc: true },
   { name: 'a time far in the future, written 8 days ago: expired', plant: aged(8, body([], '9999-12-31T23:59:59.000Z')), keptByGc: false },
   { name: 'a time far in the past, written now: kept', plant: write(body([], '1970-01-01T00:00:00.000Z')), keptByGc: true },
