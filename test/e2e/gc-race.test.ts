@@ -23,7 +23,7 @@ const env = { ...S3RVER_ENV, AIM_S3_RETRY_BASE_MS: '20', AIM_S3_RETRY_MAX_MS: '2
 
 interface Place {
   name: string;
-  /** Rounds of the race: most on a local folder, where one is cheap; fewer on the S3 servers, fewest on radosgw, the slowest. */
+  /** Rounds of the race: most on a local folder, where one is cheap; fewer on the S3 servers. */
   rounds: number;
   entry: (dir: string) => RepoEntry;
   /** The repository's store, read directly (to see a push's pending record appear). */
@@ -44,7 +44,7 @@ function places(): Place[] {
       const path = `s3://${server.bucket}/gc-race-${randomUUID()}`;
       return {
         name: server.name,
-        rounds: server.name === 'radosgw' ? 3 : 4,
+        rounds: 3,
         entry: () => ({ type: 's3', path, region: 'us-east-1', endpoint: server.endpoint }),
         backend: () => new S3Backend({ type: 's3', path, endpoint: server.endpoint, region: 'us-east-1' }),
         cleanup: async () => {
