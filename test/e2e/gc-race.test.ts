@@ -15,12 +15,16 @@ import { s3Servers } from '../helpers/s3-servers.js';
 
 useS3rverCredentials();
 const MiB = 1024 * 1024;
-const SIZE = 24 * MiB;
-const ROUNDS = 6;
+/** The racing versions: one pack each, mostly shared with the version before. */
+const SIZE = 8 * MiB;
+/** The paused push's versions: big enough that the push is still running when its first pack is under way. */
+const PAUSED_SIZE = 12 * MiB;
 const env = { ...S3RVER_ENV, AIM_S3_RETRY_BASE_MS: '20', AIM_S3_RETRY_MAX_MS: '200', AIM_S3_MAX_ATTEMPTS: '8' };
 
 interface Place {
   name: string;
+  /** Rounds of the race: most on a local folder, where one is cheap; fewer on the S3 servers. */
+  rounds: number;
   entry: (dir: string) => RepoEntry;
   /** The repository's store, read directly (to see a push's pending record appear). */
   backend: (dir: string) => Backend;
@@ -30,6 +34,7 @@ interface Place {
 function places(): Place[] {
   const local: Place = {
     name: 'local folder',
+    rounds: 6,
     entry: (dir) => ({ type: 'local', path: `${dir}/repo`, packs: true }),
     backend: (dir) => new LocalBackend(`${dir}/repo`),
   };
@@ -39,6 +44,7 @@ function places(): Place[] {
       const path = `s3://${server.bucket}/gc-race-${randomUUID()}`;
       return {
         name: server.name,
+        rounds: 3,
         entry: () => ({ type: 's3', path, region: 'us-east-1', endpoint: server.endpoint }),
         backend: () => new S3Backend({ type: 's3', path, endpoint: server.endpoint, region: 'us-east-1' }),
         cleanup: async () => {
@@ -63,9 +69,9 @@ describe.each(places())('aim gc racing pushes on $name', (place) => {
     await ws.cleanup();
   });
 
-  it(`${ROUNDS} rounds of push and gc at once: every tag verifies and pulls after each`, async () => {
+  it(`${place.rounds} rounds of push and gc at once: every tag verifies and pulls after each`, async () => {
     let retried = 0;
-    for (let round = 2; round <= ROUNDS + 1; round++) {
+    for (let round = 2; round <= place.rounds + 1; round++) {
       const dir = ws.path(`v${round}`);
       await deriveFile(ws.path(`v${round - 1}`, 'weights.bin'), ws.path(`v${round}`, 'weights.bin'), spreadChanges(SIZE, 0.05, 4), `race-${round}`);
       await generateModel(dir, { files: [{ path: 'config.json', size: 300 }], seed: `race-${round}` });
@@ -87,18 +93,18 @@ describe.each(places())('aim gc racing pushes on $name', (place) => {
       await expectSameTree(ws.path('out', `v${round - 1}-again`), ws.path(`v${round - 1}`));
     }
     // How often the push lost the race shows only in the log: the interleaving is the scheduler's.
-    console.log(`gc race on ${place.name}: ${retried} of ${ROUNDS} pushes stored again what a gc removed`);
+    console.log(`gc race on ${place.name}: ${retried} of ${place.rounds} pushes stored again what a gc removed`);
   }, 600_000);
 
   it('a push paused (SIGSTOP) after its first pack while gc repacks the packs it deduped against stores those chunks again', async () => {
     // p:a, then p:b sharing most of it, then p:a deleted: its packs are partly alive and the gc repacks them.
-    await generateModel(ws.path('pa'), { files: [{ path: 'weights.bin', size: SIZE }], seed: 'paused-base' });
+    await generateModel(ws.path('pa'), { files: [{ path: 'weights.bin', size: PAUSED_SIZE }], seed: 'paused-base' });
     await ws.json(['push', 'r/p:a', ws.path('pa')]);
-    await deriveFile(ws.path('pa', 'weights.bin'), ws.path('pb', 'weights.bin'), spreadChanges(SIZE, 0.05, 4), 'pb');
+    await deriveFile(ws.path('pa', 'weights.bin'), ws.path('pb', 'weights.bin'), spreadChanges(PAUSED_SIZE, 0.05, 4), 'pb');
     await ws.json(['push', 'r/p:b', ws.path('pb')]);
     await ws.json(['model', 'delete-version', 'r', 'p', '--tag', 'a']);
     const dir = ws.path('paused');
-    await deriveFile(ws.path('pb', 'weights.bin'), ws.path('paused', 'weights.bin'), spreadChanges(SIZE, 0.05, 4), 'paused');
+    await deriveFile(ws.path('pb', 'weights.bin'), ws.path('paused', 'weights.bin'), spreadChanges(PAUSED_SIZE, 0.05, 4), 'paused');
     const store = place.backend(ws.dir);
     const pending = async (): Promise<boolean> => {
       for await (const _ of store.list('pending/')) return true;

@@ -21,7 +21,7 @@ export function removedWhileWritten(repoName: string, digest: Digest): RemovalRa
 /**
  * Called once the version's tag is written. When a gc record appeared since the writer started (`seen` holds the
  * keys it knew) and names a pack the version's map or the writer's own knowledge (`locate`) puts one of its chunks
- * in, or a chunk the writer cannot place: takes the map back (a rerun then writes it again) and throws a
+ * in, or a chunk the writer cannot place, or when the version's manifest is gone: takes the map back (a rerun then writes it again) and throws a
  * RemovalRaceError. The manifest and tag stay: they name the right bytes, and the rerun stores the chunks again.
  */
 export async function checkNoGcRemoved(
@@ -42,7 +42,9 @@ export async function checkNoGcRemoved(
       return !relied || condemned.has(relied.pack) || (mapped !== undefined && condemned.has(mapped.pack));
     }),
   );
-  if (!hit) return;
+  // The version's own manifest gone: a gc judged it unreached before the tag was written (grace 0). The rerun
+  // writes it again.
+  if (!hit && (await repo.hasManifest(digest))) return;
   await repo.backend.delete(locationMapKey(digest));
   throw removedWhileWritten(repo.name, digest);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as v from 'valibot';
-import type { Backend } from '../../backends/backend.js';
+import type { Backend, ObjectInfo } from '../../backends/backend.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { packId, parseJsonOrUndefined, timestamp, type Format } from '../format/schemas/parse.js';
 import { getBounded } from '../store/bounded-read.js';
@@ -24,8 +24,10 @@ export const GC_RECORD_FORMAT: Format = {
 
 const recordSchema = v.object({ format: v.literal(1), startedAt: timestamp, packs: v.pipe(v.array(packId), v.maxLength(2_000_000, 'names too many packs')) });
 const RECORD_KEY = /^gc\/([0-9a-f]{16})\.json$/;
-/** Records one push reads: a folder littered with them costs each push this many reads at most. */
+/** Records one push reads, the newest: a folder littered with them costs each push this many reads at most. */
 const MAX_RECORDS_READ = 64;
+/** Keys under gc/ listed at most: a flood of them costs a bounded listing, not an endless one. */
+const MAX_RECORDS_LISTED = 10_000;
 /** How long a record stays: longer than any push runs. */
 export const RECORD_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -43,14 +45,33 @@ export async function writeGcRecord(backend: Backend, packs: Iterable<string>): 
   return key;
 }
 
-/** The keys under `gc/` that name records, at most MAX_RECORDS_READ of them. */
-export async function listGcRecordKeys(backend: Backend): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const { key } of backend.list('gc/')) {
-    if (RECORD_KEY.test(key)) keys.push(key);
-    if (keys.length >= MAX_RECORDS_READ) break;
+/** The objects under `gc/` named like records (at most MAX_RECORDS_LISTED), newest first. */
+async function listRecordObjects(backend: Backend): Promise<ObjectInfo[]> {
+  const found: ObjectInfo[] = [];
+  for await (const info of backend.list('gc/')) {
+    if (RECORD_KEY.test(info.key)) found.push(info);
+    if (found.length >= MAX_RECORDS_LISTED) break;
   }
-  return keys.sort();
+  return found.sort((a, b) => (b.modified ?? 0) - (a.modified ?? 0) || a.key.localeCompare(b.key));
+}
+
+/**
+ * Older than RECORD_LIFETIME_MS by the store's clock (the listing's time), else by the time the record claims. The
+ * store's clock comes first: a record claiming a time far in the future would otherwise never expire.
+ */
+const isExpired = (info: ObjectInfo, startedAt: string | undefined, now: number): boolean => {
+  const written = info.modified ?? (startedAt === undefined ? Number.NaN : Date.parse(startedAt));
+  return !(now - written <= RECORD_LIFETIME_MS);
+};
+
+/**
+ * The keys of the records a push reads: the newest MAX_RECORDS_READ that have not expired by the store's clock.
+ * The newest, because a gc that matters to a push in flight is one that started during it.
+ */
+export async function listGcRecordKeys(backend: Backend): Promise<string[]> {
+  const now = Date.now();
+  const live = (await listRecordObjects(backend)).filter((info) => info.modified === undefined || !isExpired(info, undefined, now));
+  return live.slice(0, MAX_RECORDS_READ).map((info) => info.key);
 }
 
 /**
@@ -75,11 +96,16 @@ export function condemnedPacks(records: GcRecord[]): Set<string> {
   return packs;
 }
 
-/** Deletes the records older than RECORD_LIFETIME_MS (and those that do not read: no push trusts them). */
+/**
+ * Deletes the records older than RECORD_LIFETIME_MS, and those that do not read once they are that old too (no push
+ * trusts them; one may be a newer aim's record, so it stays as long as any record).
+ */
 export async function deleteExpiredGcRecords(backend: Backend): Promise<void> {
-  const readable = new Map((await readGcRecords(backend)).map((record) => [record.key, record]));
-  for (const key of await listGcRecordKeys(backend)) {
-    const record = readable.get(key);
-    if (!record || Date.now() - Date.parse(record.startedAt) > RECORD_LIFETIME_MS) await backend.delete(key);
+  const now = Date.now();
+  for (const info of await listRecordObjects(backend)) {
+    if (info.modified !== undefined && !isExpired(info, undefined, now)) continue;
+    const bytes = await getBounded(backend, info.key, GC_RECORD_FORMAT, info.key).catch(() => undefined);
+    const record = parseJsonOrUndefined(recordSchema, bytes, GC_RECORD_FORMAT);
+    if (isExpired(info, record?.startedAt, now)) await backend.delete(info.key);
   }
 }

@@ -18,7 +18,8 @@ import { surveyRepository, type Survey } from './survey.js';
 // repository that verifies after a crash at any point, and a push running meanwhile safe (gc-records.ts):
 //
 //   survey, plan -> gc record naming every pack that may go -> removal mark "started" -> survey again (roots
-//   written meanwhile count; only packs the record names may go) -> new packs, their shards and keys (repack.ts)
+//   written meanwhile count; only packs the record names, and manifests and maps the first look found unreached,
+//   may go) -> new packs, their shards and keys (repack.ts)
 //   -> location maps of kept versions rewritten, maps of dead versions deleted -> index files replaced, key
 //   objects pointed at the replacements -> packs deleted -> manifests deleted -> pending record, mark "done"
 //
@@ -132,7 +133,7 @@ async function collect(repo: Repository, run: Run, progress: ProgressSink): Prom
   // keeps what it names.
   const survey = await surveyRepository(repo, run.graceMs, run.abandoned);
   refuseOnProblems(repo, survey);
-  const plan = planGc(survey, { ...run, allowed: condemned });
+  const plan = planGc(survey, { ...run, allowed: condemned, allowedVersions: new Set([...first.deleteManifests, ...first.deleteMaps]) });
   const task = progress.begin(`repacking ${plan.repackPacks.length} pack(s)`, plan.bytes.copied);
   const repacked = await repackLive(backend, plan.repackPacks, run.pushId, task).finally(() => task.end());
   stopHereInTests('gc-repacked');

@@ -40,6 +40,11 @@ export interface PlanOptions {
   maxUnusedPercent: number;
   /** When set, only these packs may go (those a gc record names: the second look after writing it). */
   allowed?: ReadonlySet<string>;
+  /**
+   * When set, only these versions' manifests and maps may go (those unreached at the first look): a push that
+   * wrote its manifest after that look may be about to write its tag, after the second look listed the tags.
+   */
+  allowedVersions?: ReadonlySet<Digest>;
 }
 
 /** Every pack's entries from all index files, and the pack each live chunk is kept in. */
@@ -91,7 +96,9 @@ export function planGc(survey: Survey, options: PlanOptions): GcPlan {
   const removed = new Set([...deletePacks, ...repackPacks].map((p) => p.id));
   const indexFiles = [...survey.index.files].filter(([, packs]) => [...packs.keys()].some((pack) => removed.has(pack))).map(([id]) => id);
   const oldUnreached = <T>(listed: Map<Digest, T & { size: number; modified?: number }>) =>
-    [...listed].filter(([digest, info]) => !survey.roots.versions.has(digest) && !survey.young(info)).map(([digest]) => digest);
+    [...listed]
+      .filter(([digest, info]) => !survey.roots.versions.has(digest) && !survey.young(info) && (!options.allowedVersions || options.allowedVersions.has(digest)))
+      .map(([digest]) => digest);
   const deleteManifests = oldUnreached(survey.manifests);
   const deleteMaps = oldUnreached(survey.maps);
   const sum = (list: PackVerdict[], of: (p: PackVerdict) => number) => list.reduce((total, p) => total + of(p), 0);

@@ -22,6 +22,7 @@ import { silentProgress, type ProgressSink } from '../progress.js';
 import { ChunkBuffers } from './chunk-buffers.js';
 import type { ChunkSource, PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
+import { stageFollowingGc } from './pull-after-gc.js';
 import { installStaged, recordInstalled, type Staged } from './pull-install.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { VerifiedRuns } from './verified-runs.js';
@@ -134,7 +135,8 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const manifest = { ...version.manifest, files: choice.files };
   log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
-  const { staged, counters, filesUnchanged } = await stageFiles(repo, version, manifest, dest, state, next, options);
+  const stage = () => stageFiles(repo, version, manifest, dest, state, next, options);
+  const { staged, counters, filesUnchanged } = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
   await installStaged(dest, staged, next);
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partialFolder(dest), started);

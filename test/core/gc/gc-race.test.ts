@@ -57,3 +57,38 @@ describe('a push whose tag comes after a gc record', () => {
     expect((await readFile(join(root, 'dest', 'w.bin'))).equals(await readFile(join(root, 'src', 'w.bin')))).toBe(true);
   });
 });
+
+/** A folder where, as the first tag is written, a gc that judged the new version unreached deletes its manifest. */
+class GcTakesTheManifest extends LocalBackend {
+  took?: string;
+  override async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    if (key.startsWith('models/') && !this.took) await this.takeManifest();
+    return super.putIfAbsent(key, data);
+  }
+  override async put(key: string, data: Uint8Array): Promise<void> {
+    if (key.startsWith('models/') && !this.took) await this.takeManifest();
+    return super.put(key, data);
+  }
+  private async takeManifest(): Promise<void> {
+    for await (const { key } of this.list('manifests/')) this.took = key;
+    await writeGcRecord(this, []);
+    await this.delete(this.took!);
+  }
+}
+
+describe('a push whose manifest a gc deleted before its tag was written (grace 0)', () => {
+  it('notices after its tag, writes the manifest again, and the version pulls', async () => {
+    const folder = join(root, 'repo-manifest');
+    await mkdir(folder);
+    await writeRandomFile(join(root, 'src-manifest', 'w.bin'), 1024 * 1024, 'gc-manifest');
+    const backend = new GcTakesTheManifest(folder);
+    const repo = new Repository('r', backend, 8, true);
+    const notes: string[] = [];
+    const pushed = await push(repo, join(root, 'src-manifest'), { model: 'm', tag: 'v1', progress: { ...silentProgress, note: (m) => void notes.push(m) } });
+    expect(backend.took).toBeDefined();
+    expect(notes.some((note) => /chunks were removed from .* was written: pushing again/.test(note))).toBe(true);
+    expect(await repo.hasManifest(pushed.digest)).toBe(true);
+    await pull(repo, { model: 'm', tag: 'v1' }, join(root, 'dest-manifest'));
+    expect((await readFile(join(root, 'dest-manifest', 'w.bin'))).equals(await readFile(join(root, 'src-manifest', 'w.bin')))).toBe(true);
+  });
+});
