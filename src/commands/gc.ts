@@ -25,7 +25,7 @@ export class GcCommand extends AimCommand {
   static override paths = [['gc']];
   static override usage = Command.Usage({
     category: 'Repositories',
-    description: 'remove packs, manifests and location maps no tag reaches',
+    description: 'remove packs, manifests, location maps and signatures no tag reaches',
     details: `
       Without --yes, only says what would be removed and the space it would reclaim. Packs partly alive are
       repacked (their live chunks copied into new packs) once the waste in the repository passes --max-unused.
@@ -62,7 +62,7 @@ function describe(result: GcResult, grace: string, maxUnused: string): string {
   const lines = [
     `${result.repo}: ${verb} ${formatBytes(bytes.reclaimed)}${result.dryRun ? ' (dry run: --yes removes it)' : ''}`,
     `  packs:      ${packs.deleted} deleted (${formatBytes(bytes.deleted)}), ${packs.repacked} repacked (${formatBytes(bytes.repacked)}, ${formatBytes(bytes.copied)} live copied), ${packs.kept} kept`,
-    `  manifests:  ${result.manifests} (${formatBytes(bytes.manifests)}), location maps: ${result.maps.deleted} deleted${result.maps.rewritten ? `, ${result.maps.rewritten} rewritten` : ''}`,
+    `  manifests:  ${result.manifests} (${formatBytes(bytes.manifests)}), location maps: ${result.maps.deleted} deleted${result.maps.rewritten ? `, ${result.maps.rewritten} rewritten` : ''}${result.signatures ? `, signatures: ${result.signatures}` : ''}`,
     `  index:      ${result.indexFiles} file(s) replaced`,
     `  left:       ${formatBytes(bytes.unusedLeft)} of unused chunks in packs kept (--max-unused ${maxUnused})`,
   ];

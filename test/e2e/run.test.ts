@@ -54,7 +54,7 @@ describe('aim run with the embedded engine', () => {
     expect(usage.cpuPercent).toBeGreaterThanOrEqual(0);
     expect(usage.uptimeSeconds).toBeGreaterThanOrEqual(0);
     const human = await ws.run(['ps']);
-    expect(human.stdout).toMatch(/^MODEL\s+STATUS\s+ENGINE\s+ENDPOINT\s+MEM\s+CPU\s+UPTIME\ntiny\s+running\s+embedded\s+http:\/\/127\.0\.0\.1:\d+\/v1\s+[\d.]+ MiB\s+[\d.]+%\s+\d+s\n$/);
+    expect(human.stdout).toMatch(/^MODEL\s+STATUS\s+ENGINE\s+ENDPOINT\s+DEVICE\s+MEM\s+CPU\s+UPTIME\ntiny\s+running\s+embedded\s+http:\/\/127\.0\.0\.1:\d+\/v1\s+cpu\s+[\d.]+ MiB\s+[\d.]+%\s+\d+s\n$/);
 
     expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'q8_0']), /tiny is already running at http:\/\/127\.0\.0\.1:\d+\/v1/);
 

@@ -41,6 +41,8 @@ export interface GcResult {
   packs: { deleted: number; repacked: number; kept: number; written: number };
   manifests: number;
   maps: { deleted: number; rewritten: number };
+  /** Signature objects of removed (or never stored) versions. */
+  signatures: number;
   indexFiles: number;
   keyObjects: number;
   bytes: GcPlan['bytes'] & { written: number };
@@ -59,6 +61,7 @@ function summary(repo: Repository, plan: GcPlan, dryRun: boolean, done?: Partial
     packs: { deleted: plan.deletePacks.length, repacked: plan.repackPacks.length, kept: plan.keptPacks, written: 0 },
     manifests: plan.deleteManifests.length,
     maps: { deleted: plan.deleteMaps.length, rewritten: 0 },
+    signatures: plan.signatureKeys.length,
     indexFiles: plan.indexFiles.length,
     keyObjects: 0,
     bytes: { ...plan.bytes, written: 0 },
@@ -78,7 +81,7 @@ function refuseOnProblems(repo: Repository, survey: Survey): void {
 }
 
 const nothingToRemove = (plan: GcPlan): boolean =>
-  plan.deletePacks.length + plan.repackPacks.length + plan.deleteManifests.length + plan.deleteMaps.length === 0;
+  plan.deletePacks.length + plan.repackPacks.length + plan.deleteManifests.length + plan.deleteMaps.length + plan.deleteSignatures.length === 0;
 
 export async function gc(repo: Repository, options: GcOptions): Promise<GcResult> {
   const metadata = await repo.metadata();
@@ -133,7 +136,7 @@ async function collect(repo: Repository, run: Run, progress: ProgressSink): Prom
   // keeps what it names.
   const survey = await surveyRepository(repo, run.graceMs, run.abandoned);
   refuseOnProblems(repo, survey);
-  const plan = planGc(survey, { ...run, allowed: condemned, allowedVersions: new Set([...first.deleteManifests, ...first.deleteMaps]) });
+  const plan = planGc(survey, { ...run, allowed: condemned, allowedVersions: new Set([...first.deleteManifests, ...first.deleteMaps, ...first.deleteSignatures]) });
   const task = progress.begin(`repacking ${plan.repackPacks.length} pack(s)`, plan.bytes.copied);
   const repacked = await repackLive(backend, plan.repackPacks, run.pushId, task).finally(() => task.end());
   stopHereInTests('gc-repacked');
@@ -150,6 +153,8 @@ async function collect(repo: Repository, run: Run, progress: ProgressSink): Prom
   await forEachConcurrently(removed, 8, (pack) => backend.delete(packKey(pack)));
   stopHereInTests('gc-packs');
   await forEachConcurrently(plan.deleteManifests, 8, (digest) => backend.delete(manifestKey(digest)));
+  // After their manifests: a signature without its version signs nothing anyone can pull.
+  await forEachConcurrently(plan.signatureKeys, 8, (key) => backend.delete(key));
   stopHereInTests('gc-manifests');
   await finishUp(repo, [run.pushId, ...run.abandoned]);
   return summary(repo, plan, false, {

@@ -27,13 +27,17 @@ export interface GcPlan {
   deleteManifests: Digest[];
   /** Maps of versions no root reaches. */
   deleteMaps: Digest[];
+  /** Versions no root reaches (removed by gc, or never stored) whose signature objects go. */
+  deleteSignatures: Digest[];
+  /** Those signature objects' keys. */
+  signatureKeys: string[];
   /** Index files naming a pack that goes: each is replaced by one without it. */
   indexFiles: string[];
   /** Packs and manifests left alone for being younger than the grace period. */
   young: { packs: number; manifests: number };
   /** Where each live chunk is kept, before any repack. */
   homes: Map<Digest, PackedChunk>;
-  bytes: { deleted: number; repacked: number; copied: number; manifests: number; maps: number; reclaimed: number; unusedLeft: number };
+  bytes: { deleted: number; repacked: number; copied: number; manifests: number; maps: number; signatures: number; reclaimed: number; unusedLeft: number };
 }
 
 export interface PlanOptions {
@@ -101,6 +105,7 @@ export function planGc(survey: Survey, options: PlanOptions): GcPlan {
       .map(([digest]) => digest);
   const deleteManifests = oldUnreached(survey.manifests);
   const deleteMaps = oldUnreached(survey.maps);
+  const deleteSignatures = oldUnreached(survey.signatures);
   const sum = (list: PackVerdict[], of: (p: PackVerdict) => number) => list.reduce((total, p) => total + of(p), 0);
   const bytes = {
     deleted: sum(deletePacks, (p) => p.size),
@@ -108,15 +113,17 @@ export function planGc(survey: Survey, options: PlanOptions): GcPlan {
     copied: sum(repackPacks, (p) => p.liveBytes),
     manifests: deleteManifests.reduce((total, d) => total + survey.manifests.get(d)!.size, 0),
     maps: deleteMaps.reduce((total, d) => total + survey.maps.get(d)!.size, 0),
+    signatures: deleteSignatures.reduce((total, d) => total + survey.signatures.get(d)!.size, 0),
     reclaimed: 0,
     unusedLeft: sum(partial.filter((p) => !repackPacks.some((r) => r.id === p.id)), (p) => p.unused),
   };
-  bytes.reclaimed = bytes.deleted + bytes.repacked - bytes.copied + bytes.manifests + bytes.maps;
+  bytes.reclaimed = bytes.deleted + bytes.repacked - bytes.copied + bytes.manifests + bytes.maps + bytes.signatures;
+  const signatureKeys = deleteSignatures.flatMap((digest) => survey.signatures.get(digest)!.keys);
   const young = {
     packs: [...survey.packs.values()].filter((info) => survey.young(info)).length,
     manifests: [...survey.manifests.values()].filter((info) => survey.young(info)).length,
   };
-  return { deletePacks, repackPacks, keptPacks, deleteManifests, deleteMaps, indexFiles, young, homes, bytes };
+  return { deletePacks, repackPacks, keptPacks, deleteManifests, deleteMaps, deleteSignatures, signatureKeys, indexFiles, young, homes, bytes };
 }
 
 /**

@@ -22,6 +22,8 @@ export interface Survey {
   manifests: Map<Digest, Listed>;
   /** Location maps, by the version they describe. */
   maps: Map<Digest, Listed>;
+  /** Signature objects, by the version they sign (a version may have several signers). */
+  signatures: Map<Digest, SignatureObjects>;
   /** Whether a listed object is younger than the grace period. */
   young(listed: Listed): boolean;
 }
@@ -30,6 +32,12 @@ const PACK_KEY = /^packs\/[0-9a-f]{2}\/([0-9a-f]{32})$/;
 const PENDING_KEY = /^pending\/([0-9a-f]{16})$/;
 const MANIFEST_KEY = /^manifests\/blake3\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 const MAP_KEY = /^locations\/[0-9a-f]{2}\/([0-9a-f]{64})\.json$/;
+const SIGNATURE_KEY = /^signatures\/[0-9a-f]{2}\/([0-9a-f]{64})\/[0-9a-f]{64}\.sig$/;
+
+/** A version's signature objects: their keys, total size, and the newest one's time (the grace period reads it). */
+export interface SignatureObjects extends Listed {
+  keys: string[];
+}
 
 /** `key -> name` for every key under `prefix` the pattern matches; other keys are not aim's and are left alone. */
 async function listMatching(backend: Backend, prefix: string, pattern: RegExp): Promise<Map<string, Listed>> {
@@ -37,6 +45,18 @@ async function listMatching(backend: Backend, prefix: string, pattern: RegExp): 
   for await (const { key, size, modified } of backend.list(prefix)) {
     const name = pattern.exec(key)?.[1];
     if (name) found.set(name, { size, modified });
+  }
+  return found;
+}
+
+async function listSignatures(backend: Backend): Promise<Map<Digest, SignatureObjects>> {
+  const found = new Map<Digest, SignatureObjects>();
+  for await (const { key, size, modified } of backend.list('signatures/')) {
+    const hex = SIGNATURE_KEY.exec(key)?.[1];
+    if (!hex) continue;
+    const seen = found.get(digestFromHex(hex));
+    const newest = seen && (seen.modified === undefined || modified === undefined ? undefined : Math.max(seen.modified, modified));
+    found.set(digestFromHex(hex), seen ? { size: seen.size + size, modified: newest, keys: [...seen.keys, key] } : { size, modified, keys: [key] });
   }
   return found;
 }
@@ -58,5 +78,6 @@ export async function surveyRepository(repo: Repository, graceMs: number, abando
   const pending = new Set([...(await listMatching(backend, 'pending/', PENDING_KEY)).keys()].filter((id) => !abandoned.has(id)));
   const index = await PackIndex.load(backend);
   const maps = byDigest(await listMatching(backend, 'locations/', MAP_KEY));
-  return { roots, index, packs, pending, manifests, maps, young };
+  const signatures = await listSignatures(backend);
+  return { roots, index, packs, pending, manifests, maps, signatures, young };
 }

@@ -1,13 +1,41 @@
+import { execFile } from 'node:child_process';
+import * as v from 'valibot';
 import { testFreeGpuMemory } from '../../settings/test-hooks.js';
+import { serverScriptPath } from './server-process.js';
 
 // The GPU's free memory counts towards what a model may use: with --gpu auto the engine offloads layers there. It is
-// asked for only when the machine's free RAM alone is not enough, because loading node-llama-cpp to ask costs most
-// of a second (and nothing when it would not change the answer).
+// asked for only when the machine's free RAM alone is not enough, and by the server script in a child process
+// (`--probe-gpu`), as the CLI never loads node-llama-cpp itself: loading it costs most of a second, and some
+// drivers abort the process that probes them.
 
 export interface GpuMemory {
   /** node-llama-cpp's name for the GPU backend: cuda, vulkan, metal. */
   backend: string;
   freeBytes: number;
+}
+
+/** A GPU probe that has not answered by then is taken as no GPU. */
+const PROBE_MS = 30_000;
+const ProbeReply = v.union([
+  v.object({ backend: v.literal(false) }),
+  v.object({ backend: v.pipe(v.string(), v.maxLength(32)), free: v.pipe(v.number(), v.minValue(0)), unified: v.pipe(v.number(), v.minValue(0)) }),
+]);
+
+function probe(): Promise<GpuMemory | undefined> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [serverScriptPath(), '--probe-gpu'], { timeout: PROBE_MS, maxBuffer: 64 * 1024 }, (_error, stdout) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
+      } catch {
+        parsed = undefined;
+      }
+      const reply = v.safeParse(ProbeReply, parsed);
+      // Unified memory (one pool for CPU and GPU) is already counted as free RAM.
+      if (!reply.success || reply.output.backend === false || reply.output.unified > 0) return resolve(undefined);
+      resolve({ backend: reply.output.backend, freeBytes: reply.output.free });
+    });
+  });
 }
 
 /**
@@ -18,14 +46,5 @@ export async function freeGpuMemory(choice: 'auto' | 'off'): Promise<GpuMemory |
   if (choice === 'off') return undefined;
   const stand = testFreeGpuMemory();
   if (stand !== undefined) return { backend: 'test', freeBytes: stand };
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-  const llama = await getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.disabled }).catch(() => undefined);
-  if (!llama) return undefined;
-  try {
-    if (llama.gpu === false) return undefined;
-    const vram = await llama.getVramState();
-    return vram.unifiedSize > 0 ? undefined : { backend: llama.gpu, freeBytes: vram.free };
-  } finally {
-    await llama.dispose();
-  }
+  return probe();
 }

@@ -25,9 +25,11 @@ const { values } = parseArgs({
     'log-file': { type: 'string' },
     'log-max-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
     'check-binding': { type: 'boolean', default: false },
+    'probe-gpu': { type: 'boolean', default: false },
   },
 });
 if (values['check-binding']) await checkBinding();
+if (values['probe-gpu']) await probeGpu();
 if (!values.model || !values['ready-file']) {
   console.error('usage: llama-server --model FILE --ready-file FILE [--model-id ID] [--host 127.0.0.1] [--port 0] [--ctx-size 2048] [--threads 1] [--parallel 1] [--max-queued N] [--gpu auto|off]');
   process.exit(2);
@@ -136,6 +138,20 @@ server.listen(Number(values.port), values.host, () => {
 });
 
 /** `aim doctor`: loads llama.cpp's native binding as serving would, without a model, and says whether it loads. */
+/** Prints the GPU node-llama-cpp would use and its free memory ({"backend": false} for none), for gpu-memory.ts. */
+async function probeGpu(): Promise<never> {
+  try {
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const llama = await getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.disabled });
+    const vram = llama.gpu === false ? undefined : await llama.getVramState();
+    await llama.dispose();
+    console.log(JSON.stringify(vram ? { backend: llama.gpu, free: vram.free, unified: vram.unifiedSize } : { backend: false }));
+  } catch {
+    console.log(JSON.stringify({ backend: false }));
+  }
+  process.exit(0);
+}
+
 async function checkBinding(): Promise<never> {
   try {
     const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
