@@ -85,7 +85,10 @@ describe.each(s3Servers())('aim copy between a folder and $name', (server) => {
     expect(killed.signal).toBe('SIGKILL');
     const resumed = await ws.json(['copy', 'a/m:v3', 's']);
     expect(resumed.bytesMoved + resumed.bytesSkipped).toBe(total);
-    expect(resumed.bytesMoved).toBeLessThanOrEqual(total - 15 * MiB);
+    // Which pack was stored before the kill (the 16 MiB one or the 8 MiB tail, uploaded side by side) is the
+    // scheduler's choice: the resume must skip at least one pack's chunks, whichever it was. A copy that did not
+    // resume skips nothing.
+    expect(resumed.bytesSkipped).toBeGreaterThanOrEqual(4 * MiB);
     await ws.json(['pull', 's/m:v3', ws.path('out-v3')]);
     await expectSameTree(ws.path('out-v3'), ws.path('v3'));
   });
