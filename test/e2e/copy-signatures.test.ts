@@ -1,18 +1,13 @@
 // aim copy carries a version's signatures to the destination (before its tags move), so a trust policy there
 // accepts what it accepted at the source; a signature that covers other files stays behind.
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectUserError, pushFiles, type Workspace } from '../helpers/cli.js';
 
 let ws: Workspace;
 
-async function push(ref: string, files: Record<string, string>, ...flags: string[]): Promise<string> {
-  const dir = ws.path('models', ref.replace(/\W+/g, '-'));
-  await mkdir(dir, { recursive: true });
-  for (const [path, text] of Object.entries(files)) await writeFile(join(dir, path), text);
-  return (await ws.json(['push', ref, dir, '--force', ...flags])).digest as string;
-}
+const push = (ref: string, files: Record<string, string>, ...flags: string[]): Promise<string> => pushFiles(ws, ref, files, ...flags);
 
 beforeAll(async () => {
   ws = await createWorkspace((dir) => ({ src: { type: 'local', path: join(dir, 'src') }, dst: { type: 'local', path: join(dir, 'dst') } }));

@@ -1,10 +1,10 @@
 // aim gc removes the signature objects of the versions it removes (and of versions never stored), and keeps those
 // of every version a tag reaches, so a pull under a trust policy still finds them.
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createWorkspace, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, pushFiles, type Workspace } from '../helpers/cli.js';
 
 let ws: Workspace;
 const NOW = ['--grace', '0', '--max-unused', '0'];
@@ -13,12 +13,7 @@ const signatureFolder = (digest: string): string => {
   return ws.path('repo', 'signatures', hex.slice(0, 2), hex);
 };
 
-async function pushSigned(ref: string, text: string): Promise<string> {
-  const dir = ws.path('models', ref.replace(/\W+/g, '-'));
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'weights.bin'), text);
-  return (await ws.json(['push', ref, dir, '--sign', '--key', 'alice.key'])).digest as string;
-}
+const pushSigned = (ref: string, text: string): Promise<string> => pushFiles(ws, ref, { 'weights.bin': text }, '--sign', '--key', 'alice.key');
 
 beforeAll(async () => {
   ws = await createWorkspace((dir) => ({ r: { type: 'local', path: join(dir, 'repo') } }));

@@ -2,23 +2,18 @@
 // no trusted key signed with the same plain line as pull (exit 4) before anything lands under a final name, and
 // update keeps the installed version recorded, on disk and runnable.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, createWorkspace, expectUserError, type Workspace } from '../helpers/cli.js';
+import { CLI_PATH, createWorkspace, expectUserError, pushFiles, type Workspace } from '../helpers/cli.js';
 import { runBounded } from '../hostile/harness.js';
 
 let ws: Workspace;
 
-async function push(ref: string, files: Record<string, string>, ...flags: string[]): Promise<string> {
-  const dir = ws.path('models', ref.replace(/\W+/g, '-'));
-  await mkdir(dir, { recursive: true });
-  for (const [path, text] of Object.entries(files)) await writeFile(join(dir, path), text);
-  return (await ws.json(['push', ref, dir, '--force', ...flags])).digest as string;
-}
+const push = (ref: string, files: Record<string, string>, ...flags: string[]): Promise<string> => pushFiles(ws, ref, files, ...flags);
 
 const versionsOnDisk = (model: string) => readdir(join(ws.home, 'models', 'team', model)).catch(() => [] as string[]);
 const REFUSED = (ref: string) => new RegExp(`refusing ${ref} \\([0-9a-f]+\\): no trusted key signed it\\. Found: no signature\\. Trusted: alice`);

@@ -220,3 +220,11 @@ export async function treeDigests(root: string): Promise<Record<string, string>>
 export async function expectSameTree(actual: string, expected: string): Promise<void> {
   expect(await treeDigests(actual)).toEqual(await treeDigests(expected));
 }
+
+/** Writes `files` (path -> text) into a folder of the workspace named after `ref`, pushes it with --force, gives the digest. */
+export async function pushFiles(ws: Workspace, ref: string, files: Record<string, string>, ...flags: string[]): Promise<string> {
+  const dir = ws.path('models', ref.replace(/\W+/g, '-'));
+  await mkdir(dir, { recursive: true });
+  for (const [path, text] of Object.entries(files)) await writeFile(join(dir, path), text);
+  return (await ws.json(['push', ref, dir, '--force', ...flags])).digest as string;
+}
