@@ -1,5 +1,5 @@
 import { canList } from '../../backends/backend.js';
-import { ConflictError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { ConflictError, IntegrityError, NotFoundError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { assertDigest, digestHex, digestOf, type Digest } from '../format/digest.js';
 import { checkModelName, checkTagName, isSafeName } from '../format/names.js';
@@ -7,7 +7,7 @@ import { DEFAULT_TAG } from '../format/reference.js';
 import { BUNDLE_FORMAT, encodeBundle, parseBundle, type Bundle } from '../format/schemas/bundle.js';
 import { parseTag, TAG_FORMAT } from '../format/schemas/store.js';
 import { getBounded } from './bounded-read.js';
-import type { RepoProblem, TagEntry } from './model-listing.js';
+import { problemOf, type RepoProblem, type TagEntry } from './model-listing.js';
 import type { Repository, TagRecord } from './repository.js';
 import { publishedTags } from './unlisted.js';
 
@@ -48,11 +48,6 @@ export async function getBundleTag(repo: Repository, name: string, tag: string):
   const where = `${key} in ${repo.location}`;
   const bytes = await getBounded(repo.backend, key, TAG_FORMAT, where).catch(undefinedIfNotFound);
   return bytes ? parseTag(bytes, where) : undefined;
-}
-
-function problemOf(key: string, error: unknown): RepoProblem {
-  if (error instanceof StorageError) throw error;
-  return { key, message: error instanceof Error ? error.message : String(error) };
 }
 
 /** Refuses a model named like a bundle of the repository: a reference to that name would mean two things. */

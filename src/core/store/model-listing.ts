@@ -35,7 +35,8 @@ export interface ModelListing {
 
 const tagPrefix = (model: string): string => `models/${model}/tags/`;
 
-function problemOf(key: string, error: unknown): RepoProblem {
+/** A part of the listing that does not read, as a problem; a storage failure still stops the command. */
+export function problemOf(key: string, error: unknown): RepoProblem {
   if (error instanceof StorageError) throw error;
   return { key, message: error instanceof Error ? error.message : String(error) };
 }
