@@ -65,6 +65,15 @@ describe('aim bundle (local repository, e2e)', () => {
     expect(versions).toMatchObject({ kind: 'bundle', model: 'kit' });
     expect(versions.versions.map((v: { tag: string }) => v.tag).sort()).toEqual(['latest', 'v1']);
     expect((await ws.run(['model', 'versions', 'r', 'kit'])).stdout).toMatch(/kit is a bundle/);
+
+    // The 12 hex digits `model versions` prints name the bundle too, as they name a model's version.
+    const short = made.digest.slice('blake3:'.length, 'blake3:'.length + 12);
+    expect(await ws.json(['inspect', `r/kit@${short}`])).toMatchObject({ kind: 'bundle', digest: made.digest });
+    const byShort = await ws.json(['pull', `r/kit@${short}`, ws.path('out-kit-short')]);
+    expect(byShort.members.map((m: { model: string }) => m.model)).toEqual(['chat', 'embed']);
+    const unknown = await ws.run(['inspect', 'r/kit@0000000']);
+    expectUserError(unknown, /no version of bundle r\/kit has a digest starting with 0000000/);
+    expect(unknown.code).toBe(3);
   });
 
   it('keeps a bundle tag immutable unless --force, and leaves it unchanged on the same members', async () => {

@@ -6,13 +6,17 @@ import type { Reference } from '../format/reference.js';
 import { bundleTags, findBundleVersion, type ResolvedBundle } from '../store/bundles.js';
 import type { RepoProblem, TagEntry } from '../store/model-listing.js';
 import type { Repository } from '../store/repository.js';
+import { pickByPrefix } from '../store/short-digest.js';
 
 export type { ResolvedBundle };
 
-/** The bundle `ref` names, or undefined (a short digest names model versions only). */
+/** The bundle `ref` names (by tag, digest or short digest among its tags), or undefined. */
 export async function bundleOf(repo: Repository, ref: Reference): Promise<ResolvedBundle | undefined> {
-  if (ref.digestPrefix !== undefined) return undefined;
-  return findBundleVersion(repo, ref);
+  if (ref.digestPrefix === undefined) return findBundleVersion(repo, ref);
+  const tags = await bundleTags(repo, ref.model, []);
+  if (tags.length === 0) return undefined;
+  const digest = pickByPrefix(`bundle ${repo.name}/${ref.model}`, tags, ref.digestPrefix, `aim model versions ${repo.name} ${ref.model}`);
+  return findBundleVersion(repo, { model: ref.model, digest });
 }
 
 /**
