@@ -16,15 +16,20 @@ export function testStopAfter(env: NodeJS.ProcessEnv = process.env): PushStep | 
   return step;
 }
 
+/** A byte count only the test suite sets, checked like any setting. */
+function testBytes(name: string, env: NodeJS.ProcessEnv): number | undefined {
+  const reader = new EnvReader(env);
+  const bytes = reader.wholeNumber(name, 0, Number.MAX_SAFE_INTEGER);
+  reader.check(`${name} is for the test suite only`);
+  return bytes;
+}
+
 /**
  * AIM_TEST_FREE_BYTES=<n>: `aim doctor` takes AIM_HOME's file system to have n bytes free, so a test can show the
  * full-disk finding without filling a disk. Unset in normal use.
  */
 export function testFreeBytes(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const reader = new EnvReader(env);
-  const bytes = reader.wholeNumber('AIM_TEST_FREE_BYTES', 0, Number.MAX_SAFE_INTEGER);
-  reader.check('AIM_TEST_FREE_BYTES is for the test suite only');
-  return bytes;
+  return testBytes('AIM_TEST_FREE_BYTES', env);
 }
 
 /**
@@ -33,10 +38,7 @@ export function testFreeBytes(env: NodeJS.ProcessEnv = process.env): number | un
  * load one that does not, without exhausting a machine. Unset in normal use.
  */
 export function testFreeMemory(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const reader = new EnvReader(env);
-  const bytes = reader.wholeNumber('AIM_TEST_FREE_MEMORY', 0, Number.MAX_SAFE_INTEGER);
-  reader.check('AIM_TEST_FREE_MEMORY is for the test suite only');
-  return bytes;
+  return testBytes('AIM_TEST_FREE_MEMORY', env);
 }
 
 /**
@@ -44,8 +46,5 @@ export function testFreeMemory(env: NodeJS.ProcessEnv = process.env): number | u
  * a machine without one can show `--quant auto` and the engine's memory check counting it. Unset in normal use.
  */
 export function testFreeGpuMemory(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const reader = new EnvReader(env);
-  const bytes = reader.wholeNumber('AIM_TEST_FREE_GPU_MEMORY', 0, Number.MAX_SAFE_INTEGER);
-  reader.check('AIM_TEST_FREE_GPU_MEMORY is for the test suite only');
-  return bytes;
+  return testBytes('AIM_TEST_FREE_GPU_MEMORY', env);
 }

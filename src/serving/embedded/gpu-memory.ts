@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
 import * as v from 'valibot';
 import { testFreeGpuMemory } from '../../settings/test-hooks.js';
-import { serverScriptPath } from './server-process.js';
+import { askServerScript } from './server-process.js';
 
 // The GPU's free memory counts towards what a model may use: with --gpu auto the engine offloads layers there. It is
 // asked for only when the machine's free RAM alone is not enough, and by the server script in a child process
@@ -21,21 +20,11 @@ const ProbeReply = v.union([
   v.object({ backend: v.pipe(v.string(), v.maxLength(32)), free: v.pipe(v.number(), v.minValue(0)), unified: v.pipe(v.number(), v.minValue(0)) }),
 ]);
 
-function probe(): Promise<GpuMemory | undefined> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [serverScriptPath(), '--probe-gpu'], { timeout: PROBE_MS, maxBuffer: 64 * 1024 }, (_error, stdout) => {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
-      } catch {
-        parsed = undefined;
-      }
-      const reply = v.safeParse(ProbeReply, parsed);
-      // Unified memory (one pool for CPU and GPU) is already counted as free RAM.
-      if (!reply.success || reply.output.backend === false || reply.output.unified > 0) return resolve(undefined);
-      resolve({ backend: reply.output.backend, freeBytes: reply.output.free });
-    });
-  });
+async function probe(): Promise<GpuMemory | undefined> {
+  const { reply } = await askServerScript('--probe-gpu', ProbeReply, PROBE_MS);
+  // Unified memory (one pool for CPU and GPU) is already counted as free RAM.
+  if (!reply || reply.backend === false || reply.unified > 0) return undefined;
+  return { backend: reply.backend, freeBytes: reply.free };
 }
 
 /**

@@ -13,7 +13,7 @@ import { canIdentifyProcesses, isSameProcess, processIdentity } from '../process
 import { isAlive, logTail, portIsFree, probe } from '../process-utils.js';
 import { readGpuFacts, readReadyFile, spawnServer, runFilesOf } from './server-process.js';
 
-export { serverScriptPath } from './server-process.js';
+export { askServerScript, serverScriptPath } from './server-process.js';
 
 export interface EmbeddedEngineOptions {
   /** Free memory in bytes; injectable so the refusal can be tested without exhausting a machine. */

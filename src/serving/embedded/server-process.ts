@@ -1,7 +1,7 @@
 // Spawning the embedded engine's server process and reading what it reports back. Its files live in the run folder
 // inside AIM_HOME, which is read back later and could hold anything: the deployment name must be one plain file
 // name, the log is opened without following a link, and the ready file is read bounded and checked.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -15,6 +15,27 @@ import type { DeploymentSpec } from '../engine.js';
 export function serverScriptPath(): string {
   const sibling = fileURLToPath(new URL('./llama-server.js', import.meta.url));
   return existsSync(sibling) ? sibling : fileURLToPath(new URL('../../../dist/serving/embedded/llama-server.js', import.meta.url));
+}
+
+/**
+ * Runs the server script with one question flag (`--check-binding`, `--probe-gpu`) in a child process, so the CLI
+ * never loads node-llama-cpp itself, and gives its last stdout line checked against `schema`: undefined when it
+ * printed nothing valid, and `failure` says why (a timeout, or the exec error's first line).
+ */
+export function askServerScript<T>(flag: string, schema: v.GenericSchema<unknown, T>, timeoutMs: number): Promise<{ reply?: T; failure: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [serverScriptPath(), flag], { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (error, stdout) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
+      } catch {
+        parsed = undefined;
+      }
+      const result = v.safeParse(schema, parsed);
+      const failure = error?.killed ? `did not answer within ${timeoutMs / 1000} s` : (error?.message.split('\n')[0] ?? 'no answer');
+      resolve(result.success ? { reply: result.output, failure } : { failure });
+    });
+  });
 }
 
 /** Deployment names become file names in the run folder; the caller validated them, this makes sure. */
