@@ -1,12 +1,13 @@
 // A/B of two builds of aim on the same data, interleaved in one run, with cp beside them: on a machine shared with
 // other work, absolute times swing 2-3x between minutes, so only runs that alternate within one series compare.
 //
-//   node bench/ab.mjs --base /work/wt/perf-base --new . --data /tmp/big [--rounds 5] [--only push,pull] [--work DIR]
+//   node bench/ab.mjs --base /work/wt/perf-base --new . --data /tmp/big [--rounds 5] [--only push,pull] [--work DIR] [--warm]
 //
 // Each round, in turn for `base`, `new` (their order swapped every round) and cp: a push of DATA (a file or folder)
 // into a fresh local folder repository, then a pull of it into a fresh folder, each followed by `sync` inside the
 // timing; cp copies DATA into a fresh folder, then `sync`. Before every push and every cp, DATA's pages are dropped
-// from the page cache (posix_fadvise DONTNEED per file), so each reads from the disk. Reports per row the median
+// from the page cache (posix_fadvise DONTNEED per file), so each reads from the disk; with --warm they are read into
+// it instead (a model just downloaded or converted), so each reads from memory. Reports per row the median
 // wall time, user and system CPU and peak RSS (GNU time), the new/base ratio, each against cp, and the 1-minute load
 // at the start and the end. Needs /usr/bin/time, and each build's `npm run build` done.
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { median } from './lib.mjs';
 
 function parse(argv) {
-  const options = { base: undefined, new: '.', data: undefined, rounds: 5, only: ['push', 'pull'], work: join(tmpdir(), 'aim-ab') };
+  const options = { base: undefined, new: '.', data: undefined, rounds: 5, only: ['push', 'pull'], work: join(tmpdir(), 'aim-ab'), warm: false };
   for (let i = 0; i < argv.length; i++) {
     const value = () => argv[++i];
     switch (argv[i]) {
@@ -26,6 +27,7 @@ function parse(argv) {
       case '--rounds': options.rounds = Number(value()); break;
       case '--only': options.only = value().split(','); break;
       case '--work': options.work = resolve(value()); break;
+      case '--warm': options.warm = true; break;
       default: throw new Error(`unknown option ${argv[i]} (see the comment at the top of bench/ab.mjs)`);
     }
   }
@@ -51,6 +53,12 @@ function dropFromCache(path) {
   if (result.status !== 0) throw new Error(`dropping ${path} from the page cache failed: ${result.stderr}`);
 }
 
+/** DATA as each push and cp finds it: read into the page cache (--warm) or dropped from it. */
+function prepareCache(options) {
+  if (!options.warm) return dropFromCache(options.data);
+  for (const file of filesUnder(options.data)) spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** Runs `command` in sh under GNU time, `sync` included; wall, user, system seconds and peak RSS (KiB). */
 function timedShell(command, env) {
   spawnSync('sync');
@@ -71,7 +79,7 @@ function aimRound(options, build, samples) {
   writeFileSync(config, `repositories:\n  ab:\n    type: local\n    path: ${repo}\n`);
   const env = { ...process.env, AIM_CONFIG: config, AIM_HOME: join(options.work, `home-${build}`), NO_COLOR: '1' };
   const cli = `node ${join(options[build], 'dist/bundle/aim.js')}`;
-  dropFromCache(options.data);
+  prepareCache(options);
   const push = timedShell(`${cli} model push ab m ${options.data} --tag v1 --json --quiet >/dev/null`, env);
   if (options.only.includes('push')) samples[`push ${build}`].push(push);
   if (options.only.includes('pull')) samples[`pull ${build}`].push(timedShell(`${cli} model pull ab m ${dest} --tag v1 --json --quiet >/dev/null`, env));
@@ -81,7 +89,7 @@ function aimRound(options, build, samples) {
 function cpRound(options, samples) {
   const dest = join(options.work, 'dest-cp');
   rmSync(dest, { recursive: true, force: true });
-  dropFromCache(options.data);
+  prepareCache(options);
   samples.cp.push(timedShell(`cp -r ${options.data} ${dest}`, process.env));
   rmSync(dest, { recursive: true, force: true });
 }
@@ -100,7 +108,7 @@ rmSync(options.work, { recursive: true, force: true });
 
 const med = (row, key) => median(samples[row].map((sample) => sample[key]));
 const bytes = filesUnder(options.data).reduce((sum, file) => sum + statSync(file).size, 0);
-console.log(`${options.data}: ${(bytes / 1e6).toFixed(1)} MB in ${filesUnder(options.data).length} files, ${options.rounds} rounds, load ${loadStart.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`);
+console.log(`${options.data}: ${(bytes / 1e6).toFixed(1)} MB in ${filesUnder(options.data).length} files (${options.warm ? 'in the page cache' : 'not cached'}), ${options.rounds} rounds, load ${loadStart.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`);
 console.log('| row | wall (median) | MB/s | user | sys | peak RSS | vs cp | all walls |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---|');
 for (const row of rows) {
