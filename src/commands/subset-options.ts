@@ -1,5 +1,6 @@
 import { Option } from 'clipanion';
-import { servedContext, type QuantFit } from '../core/serve/quant-fit.js';
+import type { QuantFit } from '../core/serve/quant-fit.js';
+import { servedContext } from '../core/serve/served-context.js';
 import type { FileSelection } from '../core/transfer/subset.js';
 import { AimCommand } from './base.js';
 import { formatBytes } from './render/format.js';

@@ -6,23 +6,14 @@ import { freemem } from 'node:os';
 import { basename } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
 import { freeGpuMemory, type GpuMemory } from '../../serving/embedded/gpu-memory.js';
-import { defaultParallel, estimateMemory } from '../../serving/embedded/llama.js';
+import { estimateMemory } from '../../serving/embedded/llama.js';
 import { isFirstGgufFile } from '../../serving/gguf-shard-name.js';
 import { testFreeMemory } from '../../settings/test-hooks.js';
 import type { GgufHeader } from '../format/gguf.js';
 import { groupShards, quantOf } from './gguf-pick.js';
+import { DEFAULT_CONTEXT } from './served-context.js';
 
-/** The context `aim run` opens by default (serve.ctx-size); the caller passes the configured one when it knows it. */
-export const DEFAULT_CONTEXT = 2048;
 const MiB = 1024 * 1024;
-
-/**
- * Tokens of KV cache `aim run` will hold: the context size (--ctx-size, else serve.ctx-size) once per parallel
- * sequence (serve.parallel), as the embedded engine's memory check counts it.
- */
-export function servedContext(settings: { number(key: string): number | undefined }, ctxSize?: number): number {
-  return (ctxSize ?? settings.number('serve.ctx-size') ?? DEFAULT_CONTEXT) * (settings.number('serve.parallel') ?? defaultParallel());
-}
 const RUNTIME_BYTES = 150 * MiB;
 
 export interface GgufVariant {

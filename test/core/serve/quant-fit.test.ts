@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fitToMemory, ggufVariants, kvCacheBytes, servedContext } from '../../../src/core/serve/quant-fit.js';
+import { fitToMemory, ggufVariants, kvCacheBytes } from '../../../src/core/serve/quant-fit.js';
+import { servedContext } from '../../../src/core/serve/served-context.js';
 import { defaultParallel } from '../../../src/serving/embedded/llama.js';
 
 const GiB = 1024 ** 3;
