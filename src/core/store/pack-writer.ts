@@ -21,11 +21,13 @@ export interface PackListener {
 
 /** Packs uploading at once; with the one filling, this bounds memory at about three packs. */
 const UPLOADS_IN_FLIGHT = 2;
-/**
- * Room kept after the chunks for the footer (~90 bytes a chunk), so a sealed pack is not copied again; it also holds
- * the few bytes copyInto may write past a chunk's end.
- */
+/** Room kept after the chunks and their footer entries: the footer's frame, and the few bytes copyInto may write past a chunk's end. */
 const FOOTER_ROOM = 64 * 1024;
+/**
+ * Footer bytes a chunk's entry takes at most (`["blake3:<64 hex>",offset,size],` with 16-digit numbers): room for
+ * them is kept as the pack fills, so a pack of thousands of small chunks is not copied whole to append its footer.
+ */
+const FOOTER_BYTES_PER_CHUNK = 112;
 /** The word V8 copies shared memory by: bytes whose source and target sit at different offsets in it go one by one. */
 const WORD = 8;
 
@@ -80,7 +82,7 @@ export class PackWriter {
     this.checkOpen();
     // A full pack is sealed only once an upload slot is free, so no sealed pack waits in memory beside the uploads
     // and the one filling; other chunks may fill the next pack meanwhile, hence a loop.
-    while (this.current && this.current.used + bytes.length > this.current.buffer.length - FOOTER_ROOM) {
+    while (this.current && !fits(this.current, bytes.length)) {
       if (this.uploads.full) await this.uploads.oneSettled();
       else this.seal();
       this.checkOpen();
@@ -198,6 +200,11 @@ export class PackWriter {
       this.syncInBackground(pack.id);
     });
   }
+}
+
+/** Whether a chunk of `size` bytes still fits in the pack, with room for the footer that will name it. */
+function fits(pack: OpenPack, size: number): boolean {
+  return pack.used + size + (pack.entries.length + 1) * FOOTER_BYTES_PER_CHUNK <= pack.buffer.length - FOOTER_ROOM;
 }
 
 /**

@@ -83,14 +83,18 @@ function isStored(repo: Repository, digest: Digest, size: number, context: PushF
   return context.locations ? context.locations.has(digest, size) : repo.hasChunk(digest, size);
 }
 
-/**
- * Chunks of a small file (or any file without a chunking worker), cut inline from `preloaded` (the file read ahead)
- * or as they are read; the caller hashes them.
- */
-function inlineSource(path: string, chunker: Chunker, preloaded: Buffer | undefined): ChunkSource {
+/** Chunks of a file without a chunking worker (a small one, or with AIM_CDC=inline), cut as they are read; the caller hashes them. */
+function inlineSource(path: string, chunker: Chunker): ChunkSource {
   async function* chunks(): AsyncGenerator<SourceChunk> {
-    if (preloaded) for (const bytes of cutChunks(preloaded, chunker)) yield { bytes };
-    else for await (const bytes of readChunks(path, chunker)) yield { bytes };
+    for await (const bytes of readChunks(path, chunker)) yield { bytes };
+  }
+  return { chunks: chunks(), fileDigest: () => undefined };
+}
+
+/** The chunks of a file read ahead whole (views of its bytes); the caller hashes them. */
+function preloadedSource(views: Buffer[]): ChunkSource {
+  async function* chunks(): AsyncGenerator<SourceChunk> {
+    for (const bytes of views) yield { bytes };
   }
   return { chunks: chunks(), fileDigest: () => undefined };
 }
@@ -104,6 +108,11 @@ export interface FileInProgress {
   hashing: Array<Promise<unknown>>;
   /** The whole-file hash, when the chunks arrive without digests and it is computed here. */
   fileDigester?: FileDigester;
+  /**
+   * The file is its one chunk, so its digest is the chunk's: BLAKE3 of the same bytes from the same offset (0). The
+   * file is then hashed once, not twice.
+   */
+  oneChunk?: boolean;
 }
 
 const noop = (): void => undefined;
@@ -114,9 +123,12 @@ const noop = (): void => undefined;
  * `preloaded`: the file's bytes when they were read ahead (FilePrefetch).
  */
 export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Buffer): Promise<ManifestFile> {
-  const worker = !preloaded && ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
-  const source = worker ? worker.read(file.absolute) : inlineSource(file.absolute, context.chunker, preloaded);
-  return pushSource(repo, file, source, context);
+  if (preloaded) {
+    const views = [...cutChunks(preloaded, context.chunker)];
+    return views.length === 1 ? pushOneChunk(repo, file, views[0]!, context) : pushSource(repo, file, preloadedSource(views), context);
+  }
+  const worker = ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
+  return pushSource(repo, file, worker ? worker.read(file.absolute) : inlineSource(file.absolute, context.chunker), context);
 }
 
 export const fileInProgress = (path: string): FileInProgress => ({ path, chunks: [], size: 0, hashing: [] });
@@ -132,7 +144,7 @@ export async function pushSource(
   context: PushFileContext,
   progress = fileInProgress(file.path),
 ): Promise<ManifestFile> {
-  const { pool, pipeline } = context;
+  const { pipeline } = context;
   for await (const chunk of source.chunks) {
     if (pipeline.failure) {
       chunk.release?.();
@@ -141,11 +153,23 @@ export async function pushSource(
     await startChunk(repo, chunk, progress, context);
     await pipeline.room();
   }
+  return finishFile(file, progress, source.fileDigest(), context);
+}
+
+/** A file read ahead whole that is a single chunk: the chunk is hashed and stored without a stream of chunks. */
+async function pushOneChunk(repo: Repository, file: SourceFile, bytes: Buffer, context: PushFileContext): Promise<ManifestFile> {
+  const progress: FileInProgress = { ...fileInProgress(file.path), oneChunk: true };
+  if (!context.pipeline.failure) await startChunk(repo, { bytes }, progress, context);
+  await context.pipeline.room();
+  return finishFile(file, progress, undefined, context);
+}
+
+/** Once every chunk of the file is hashed: its manifest entry, or why it cannot have one. */
+async function finishFile(file: Pick<SourceFile, 'path' | 'absolute' | 'size' | 'mode'>, progress: FileInProgress, known: Digest | undefined, context: PushFileContext): Promise<ManifestFile> {
   await Promise.all(progress.hashing);
-  const failure = pipeline.failure;
+  const failure = context.pipeline.failure;
   if (failure) throw failure.error;
-  const digester = source.fileDigest() ? undefined : (progress.fileDigester ?? (await pool.fileDigester()));
-  const digest = source.fileDigest() ?? (await digester!.digest());
+  const digest = known ?? (progress.oneChunk ? progress.chunks[0]!.digest : await (progress.fileDigester ?? (await context.pool.fileDigester())).digest());
   if (progress.size !== file.size) {
     throw new ConflictError(`${file.absolute} changed while it was being pushed (${file.size} bytes, then ${progress.size})`, {
       hint: 'push again once nothing is writing to it',
@@ -163,8 +187,9 @@ async function startChunk(repo: Repository, chunk: SourceChunk, progress: FileIn
   progress.size += length;
   // Chunks that arrive without digests are hashed here; the whole-file hash copies them now, before a chunk may
   // be transferred to a hashing worker.
-  if (!known) progress.fileDigester ??= await context.pool.fileDigester();
-  const fileUpdate = known ? undefined : progress.fileDigester!.update(bytes);
+  const hashFile = !known && !progress.oneChunk;
+  if (hashFile) progress.fileDigester ??= await context.pool.fileDigester();
+  const fileUpdate = hashFile ? progress.fileDigester!.update(bytes) : undefined;
   // Awaited by the chunk's task, which a failed hash ends first: handled here too, so that a push failing (and
   // stopping its hashing workers) is not cut short by an unhandled rejection.
   fileUpdate?.catch(noop);

@@ -1,5 +1,5 @@
-import type { Dirent } from 'node:fs';
-import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { lstatSync, type Dirent, type Stats } from 'node:fs';
+import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { unsafePathReason } from '../format/paths.js';
@@ -11,6 +11,9 @@ import { pathFilter, selectsEverything } from './path-filter.js';
 // anything else (a folder, a FIFO, a device, nothing) is skipped and named, so a push never blocks on a FIFO.
 // Every name is checked by the same rule pull applies (format/paths.ts) before anything is read or uploaded: a
 // name pull would refuse fails the push, loudly, instead of becoming a version nobody can pull or being dropped.
+// Each file is looked at with lstatSync on the main thread: the walk has nothing to overlap with, and 10,000 awaited
+// lstat calls cost three times the CPU of synchronous ones and leave the main thread idle between them
+// (docs/benchmarks.md, "Ten thousand tiny files pushed").
 
 export interface SourceFile {
   /** Relative, `/`-separated path as it will appear in the manifest. */
@@ -54,7 +57,7 @@ interface Refused {
 const REFUSED_SHOWN = 5;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function toSource(path: string, absolute: string, info: Awaited<ReturnType<typeof stat>>): SourceFile {
+function toSource(path: string, absolute: string, info: Stats): SourceFile {
   return { path, absolute, size: Number(info.size), mode: Number(info.mode) & 0o777, mtimeMs: Number(info.mtimeMs), ctimeMs: Number(info.ctimeMs), ino: Number(info.ino) };
 }
 
@@ -133,7 +136,7 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   for (const { path, isLink } of selectEntries(entries, options).sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const absolute = join(root, path);
     if (!isLink) {
-      const link = await lstat(absolute);
+      const link = lstatSync(absolute);
       if (link.isFile()) files.push(toSource(path, absolute, link));
       continue;
     }

@@ -61,6 +61,33 @@ describe('packs', () => {
     expect(packs.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('a pack of thousands of small chunks keeps its footer within its buffer (no pack outgrows the target by more than 64 KiB)', async () => {
+    const { backend: store } = await backend();
+    const chunks = await Promise.all(Array.from({ length: 6000 }, async () => {
+      const bytes = randomBytes(4 * KiB);
+      return { digest: await digestOf(bytes), bytes };
+    }));
+    const writer = newWriter(store);
+    for (const { digest, bytes } of chunks) await writer.add(digest, bytes);
+    await writer.finish();
+
+    const index = await PackIndex.load(store);
+    expect(index.size).toBe(chunks.length);
+    let packs = 0;
+    for await (const { key, size } of store.list('packs/')) {
+      packs++;
+      // ~4,000 entries of ~95 footer bytes each: a footer written past the buffer would take the pack ~380 KB over.
+      expect(size).toBeLessThanOrEqual(PACK_TARGET_BYTES + 64 * KiB);
+      const pack = key.split('/')[2]!;
+      for (const entry of await readPackFooter(store, pack, size)) expect(index.lookup(entry.digest)).toEqual({ pack, offset: entry.offset, size: entry.size });
+    }
+    expect(packs).toBe(2);
+    for (const { digest, bytes } of chunks.slice(-3)) {
+      const at = index.lookup(digest)!;
+      expect((await store.getRange(packKey(at.pack), at.offset, at.size)).equals(bytes)).toBe(true);
+    }
+  });
+
   it('chunks that are views of shared memory (the chunk reader\'s windows) land whole and back to back, at every offset in a word', async () => {
     const { backend: store } = await backend();
     const shared = Buffer.from(new SharedArrayBuffer(8 * MiB));
