@@ -1,5 +1,5 @@
-import { lstatSync, type Dirent, type Stats } from 'node:fs';
-import { readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
 import { unsafePathReason } from '../format/paths.js';
@@ -11,8 +11,8 @@ import { pathFilter, selectsEverything } from './path-filter.js';
 // anything else (a folder, a FIFO, a device, nothing) is skipped and named, so a push never blocks on a FIFO.
 // Every name is checked by the same rule pull applies (format/paths.ts) before anything is read or uploaded: a
 // name pull would refuse fails the push, loudly, instead of becoming a version nobody can pull or being dropped.
-// Each file is looked at with lstatSync on the main thread: the walk has nothing to overlap with, and 10,000 awaited
-// lstat calls cost three times the CPU of synchronous ones and leave the main thread idle between them
+// Folders are listed and files looked at with synchronous calls: the walk has nothing to overlap with, and 10,000
+// awaited lstat calls cost three times the CPU of synchronous ones and leave the main thread idle between them
 // (docs/benchmarks.md, "Ten thousand tiny files pushed").
 
 export interface SourceFile {
@@ -72,10 +72,10 @@ function entryName(entry: Dirent<Buffer>): string | undefined {
 }
 
 /** Every file and link under `root` (links not followed, the top `.aim/` left out), and the names the rule refuses. */
-async function listTree(root: string, refused: Refused[]): Promise<Entry[]> {
+function listTree(root: string, refused: Refused[]): Entry[] {
   const entries: Entry[] = [];
-  const visit = async (relative: string): Promise<void> => {
-    const dirents = await readdir(relative ? join(root, relative) : root, { withFileTypes: true, encoding: 'buffer' });
+  const visit = (relative: string): void => {
+    const dirents = readdirSync(relative ? join(root, relative) : root, { withFileTypes: true, encoding: 'buffer' });
     for (const dirent of dirents) {
       const name = entryName(dirent);
       const shown = name ?? dirent.name.toString('latin1'); // for the message only: such a name is refused
@@ -83,11 +83,11 @@ async function listTree(root: string, refused: Refused[]): Promise<Entry[]> {
       if (!relative && name === '.aim' && dirent.isDirectory()) continue; // the bookkeeping of a pull into this folder
       const reason = name === undefined ? 'is not valid UTF-8' : unsafePathReason(path);
       if (reason) refused.push({ path, reason });
-      else if (dirent.isDirectory()) await visit(path);
+      else if (dirent.isDirectory()) visit(path);
       else if (dirent.isFile() || dirent.isSymbolicLink()) entries.push({ path, isLink: dirent.isSymbolicLink() });
     }
   };
-  await visit('');
+  visit('');
   return entries;
 }
 
@@ -129,7 +129,7 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   if (!info.isDirectory()) throw new UsageError(`${root} is neither a file nor a folder`, { hint: 'push a folder or a regular file' });
 
   const refused: Refused[] = [];
-  const entries = await listTree(root, refused);
+  const entries = listTree(root, refused);
   refuseNames(root, refused);
   const files: SourceFile[] = [];
   const skipped: SkippedLink[] = [];
