@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
@@ -17,6 +18,9 @@ import type { SourceFile } from './walk.js';
 // only a cache: losing it costs one re-read, so it is written without fsync. Each entry also names the manifest the
 // push committed: a manifest is written only once all its chunks are stored, so while it is still in the repository
 // the file's chunks need no check one by one (70,000 HEAD requests for a 70 GB model on S3).
+// A repository deleted and created again at the same place holds none of the chunks an older cache names: each
+// creation (aim-repo.json's createdAt) has a cache file of its own, and saving one removes those of the others, so
+// a push into a new repository neither reads nor checks what was pushed to the one before.
 
 interface Entry {
   size: number;
@@ -51,10 +55,12 @@ export class StatCache {
     private readonly chunking: string,
   ) {}
 
-  static async open(repoLocation: string, chunking: object): Promise<StatCache> {
-    const id = createHash('sha256').update(repoLocation).digest('hex').slice(0, 16);
+  /** `createdAt`: when the repository was created (its aim-repo.json), telling it from one created there before. */
+  static async open(repoLocation: string, chunking: object, createdAt = ''): Promise<StatCache> {
+    const location = createHash('sha256').update(repoLocation).digest('hex').slice(0, 16);
+    const creation = createHash('sha256').update(createdAt).digest('hex').slice(0, 8);
     const home = aimHome();
-    const cache = new StatCache(home, join(home, 'cache', 'stat', `${id}.json`), JSON.stringify(chunking));
+    const cache = new StatCache(home, join(home, 'cache', 'stat', `${location}.${creation}.json`), JSON.stringify(chunking));
     // Only through real folders of AIM_HOME and from a regular file: a link or FIFO there is no cache of ours.
     const bytes = await realFolder(home, ['cache', 'stat'])
       .then(() => readRegularFileIfExists(cache.path, STAT_CACHE_FORMAT.maxBytes))
@@ -119,5 +125,16 @@ export class StatCache {
   async save(): Promise<void> {
     if (!this.dirty) return;
     await writeAtomic(this.path, JSON.stringify(this.entries), { durable: false, root: this.home }).catch(() => undefined);
+    await this.removeOtherCreations();
+  }
+
+  /** Best effort: the cache files of this location's earlier repositories (and the one name older aims gave it). */
+  private async removeOtherCreations(): Promise<void> {
+    const folder = dirname(this.path);
+    const own = basename(this.path);
+    const location = own.slice(0, own.indexOf('.'));
+    const names = await readdir(folder).catch(() => []);
+    const others = names.filter((name) => name !== own && name.startsWith(`${location}.`) && name.endsWith('.json'));
+    await Promise.all(others.map((name) => unlink(join(folder, name)).catch(() => undefined)));
   }
 }

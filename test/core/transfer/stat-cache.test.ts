@@ -2,7 +2,7 @@
 // edit that keeps the size and puts the mtime back (touch -r, rsync -t, some editors): the ctime moves on every
 // write and cannot be set back, so the cache compares it too. Through the real CLI, with a real file edited in place.
 import { execFile } from 'node:child_process';
-import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,34 @@ describe('stat cache', () => {
     delete entry.ctimeMs; // as written before ctime was recorded
     await writeFile(cacheFile, JSON.stringify(entries));
     expect(await weightsDigest('v4')).toBe(real);
+  });
+
+  it('does not carry what was pushed to a repository deleted and created again at the same place', async () => {
+    const own = await createWorkspace((dir) => ({ again: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      await generateModel(own.path('a'), { files: [{ path: 'w.bin', size: 300 * 1024 }], seed: 'stat-cache-again' });
+      await own.json(['push', 'again/m:v1', 'a']);
+      // The cache's word for a/w.bin is marked, so the push below shows whether it was taken.
+      const folder = own.path('aim-home', 'cache', 'stat');
+      const [name] = await readdir(folder);
+      const entries = JSON.parse(await readFile(join(folder, name!), 'utf8'));
+      entries[own.path('a', 'w.bin')].file.digest = `blake3:${'ab'.repeat(32)}`;
+      await writeFile(join(folder, name!), JSON.stringify(entries));
+
+      // A new repository at the same path, holding the same bytes under another folder's name.
+      await rm(own.path('repo'), { recursive: true });
+      await mkdir(own.path('repo'));
+      await mkdir(own.path('b'));
+      await copyFile(own.path('a', 'w.bin'), own.path('b', 'w.bin'));
+      await own.json(['push', 'again/m:b', 'b']);
+      await own.json(['push', 'again/m:a', 'a']);
+
+      const inspected = await own.json(['inspect', 'again/m:a']);
+      expect(inspected.files[0].digest).toBe((await own.json(['inspect', 'again/m:b'])).files[0].digest);
+      expect(await readdir(folder), 'the earlier repository\'s cache file is gone').toHaveLength(1);
+    } finally {
+      await own.cleanup();
+    }
   });
 
   /** Pushes the model as `tag` and returns the digest its manifest gives weights.bin. */
