@@ -60,7 +60,9 @@ export class StatCache {
     const location = createHash('sha256').update(repoLocation).digest('hex').slice(0, 16);
     const creation = createHash('sha256').update(createdAt).digest('hex').slice(0, 8);
     const home = aimHome();
-    const cache = new StatCache(home, join(home, 'cache', 'stat', `${location}.${creation}.json`), JSON.stringify(chunking));
+    // The chunking by a digest of its settings, not their text: each of thousands of entries names it.
+    const settings = createHash('sha256').update(JSON.stringify(chunking)).digest('hex').slice(0, 16);
+    const cache = new StatCache(home, join(home, 'cache', 'stat', `${location}.${creation}.json`), settings);
     // Only through real folders of AIM_HOME and from a regular file: a link or FIFO there is no cache of ours.
     const bytes = await realFolder(home, ['cache', 'stat'])
       .then(() => readRegularFileIfExists(cache.path, STAT_CACHE_FORMAT.maxBytes))
