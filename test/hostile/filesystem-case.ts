@@ -91,7 +91,10 @@ export async function pulled(c: Case, tag: string): Promise<string> {
  * index cache, one file per repository for the stat cache) and lets `plant` put something there.
  */
 export async function plantInCache(c: Case, kind: 'index' | 'stat', plant: (folder: string, id: string) => Promise<void>, flat = false): Promise<void> {
-  const id = createHash('sha256').update(c.repo).digest('hex').slice(0, 16);
+  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+  let id = sha(c.repo).slice(0, 16);
+  // The stat cache's file names the repository's creation too (aim-repo.json's createdAt).
+  if (kind === 'stat') id += `.${sha(JSON.parse(await readFile(c.inRepo('aim-repo.json'), 'utf8')).createdAt ?? '').slice(0, 8)}`;
   const folder = flat ? join(c.ws.home, 'cache', kind) : join(c.ws.home, 'cache', kind, id);
   await mkdir(folder, { recursive: true });
   await plant(folder, id);
