@@ -7,6 +7,7 @@ import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
 import { fileMode } from './pull-small.js';
+import type { SmallFileWriter } from './small-file-writer.js';
 
 // The last step of a pull: verified, synced partials renamed into place, many at a time, then the folders that got
 // new names synced. A pull killed here leaves some files in place and the rest in `.aim/partial`; the next pull
@@ -33,7 +34,7 @@ export async function recordInstalled(next: InstallState, file: ManifestFile, ta
   record(next, file, await stat(target));
 }
 
-function record(next: InstallState, file: ManifestFile, info: Stats): void {
+function record(next: InstallState, file: ManifestFile, info: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>): void {
   next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 
@@ -57,9 +58,10 @@ class Folders {
 
 /**
  * Renames verified partials into place (what they replace goes to the trash), records what was installed, and syncs
- * the folders that changed (`dest` among them).
+ * the folders that changed (`dest` among them). A partial that only needs its rename (nothing at its target, its
+ * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here.
  */
-export async function installStaged(dest: string, staged: Staged[], next: InstallState): Promise<void> {
+export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter): Promise<void> {
   // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
   const firsts = new Map<string, Staged>();
   const copies: Staged[] = [];
@@ -68,11 +70,17 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     else firsts.set(entry.temp, entry);
   }
   const folders = new Folders();
-  await forEachConcurrently(firsts.values(), RENAMES_IN_FLIGHT, async (entry) => {
-    await folders.make(dirname(entry.target));
-    await putInPlace(dest, entry, entry.temp, next);
-    if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
-  });
+  const plain: Staged[] = [];
+  const others: Staged[] = [];
+  for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);
+  await Promise.all([
+    renameOnWriter(plain, folders, next, writer),
+    forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
+      await folders.make(dirname(entry.target));
+      await putInPlace(dest, entry, entry.temp, next);
+      if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
+    }),
+  ]);
   await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
     await folders.make(dirname(entry.target));
     // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
@@ -82,6 +90,17 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
   });
   if (staged.length > 0) await forEachConcurrently(withAncestors(dest, folders.all), 4, syncFolder);
+}
+
+/** Renames the partials on the writer's thread, once their folders exist, and records each from its stat there. */
+async function renameOnWriter(entries: Staged[], folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
+  if (entries.length === 0) return;
+  await Promise.all(entries.map((entry) => folders.make(dirname(entry.target))));
+  const stats = await writer.install(entries.map((entry) => [entry.temp, entry.target]));
+  for (const [index, entry] of entries.entries()) {
+    const [size, mtimeMs, ctimeMs, ino] = stats.subarray(index * 4, index * 4 + 4);
+    record(next, entry.file, { size: size!, mtimeMs: mtimeMs!, ctimeMs: ctimeMs!, ino: ino! });
+  }
 }
 
 /** The folders and every folder between them and `dest` (a folder mkdir made is a new name in its parent). */

@@ -10,13 +10,15 @@ import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { explainBadChunk, fetchChunk, readLocalCopy, readStored, type PullFileContext } from './fetch-units.js';
 import { planPackReads, type PackRead, type PlannedChunk } from './pack-reads.js';
 import { partialPath } from './pull-file.js';
-import { writePartial } from './pull-partial-write.js';
+import type { ChunkToWrite } from './small-file-jobs.js';
+import type { SmallFileWriter, WriterSlot } from './small-file-writer.js';
 
 // Files of one chunk or none (most files of a tree of configs, tokenizers and shards' metadata) are pulled together,
-// not one by one: their chunks are read per pack (pack-reads.ts), several reads in flight, each chunk checked against
-// its digest, and the files it makes written to `.aim/partial/<digest>` as it comes (pull-partial-write.ts). When all
-// are written they are made durable together, in one pass (lib/sync-file-system.ts), and only then may the pull rename
-// them into place. A sync per file made each file wait for a flush of the disk.
+// not one by one: their chunks are read per pack (pack-reads.ts), several reads in flight, and each read goes to the
+// small-file writer's worker thread, which checks each chunk against its digest and writes the files it makes to
+// `.aim/partial/<digest>` (small-file-writer.ts). When all are written they are made durable together, in one pass
+// (lib/sync-file-system.ts), and only then may the pull rename them into place. A sync per file made each file wait
+// for a flush of the disk.
 //
 // They keep no journal: a file of one chunk is either whole or fetched again. A pull killed midway leaves partials,
 // perhaps never synced, that the next pull finds in the folder's listing and checks (size and digest; a match is
@@ -25,9 +27,9 @@ import { writePartial } from './pull-partial-write.js';
 /** A file the small-file path builds: one chunk or none. */
 export const isSmallFile = (file: ManifestFile): boolean => file.chunks.length <= 1;
 
-/** Files built at once: leftovers and local copies checked (each a read of a file on disk), new partials created. */
+/** Leftovers and local copies checked at once (each a read of a file on disk). */
 const FILES_IN_FLIGHT = 32;
-/** Pack reads in flight, bounded in bytes as a big file's runs are (pull-file.ts). */
+/** Reads from a remote repository in flight, bounded in bytes as a big file's runs are (pull-file.ts). */
 const READ_BUDGET_BYTES = 3 * MAX_RUN_BYTES;
 
 /** The mode a pulled file gets (a manifest without one, or with none of the permission bits, gives 0644). */
@@ -44,6 +46,7 @@ class SmallFiles {
   constructor(
     files: ManifestFile[],
     readonly folder: string,
+    readonly writer: SmallFileWriter,
     private readonly context: PullFileContext,
   ) {
     for (const file of files) {
@@ -58,9 +61,20 @@ class SmallFiles {
     return [...this.byDigest.values()].map((same) => same[0]!);
   }
 
+  /** The partials (path, mode) to write from `files`. */
+  partialsOf(files: ManifestFile[]): Array<[string, number]> {
+    return files.map((file) => [partialPath(this.folder, file), fileMode(file)]);
+  }
+
   /** Writes the file's partial from its checked bytes. */
   async write(file: ManifestFile, bytes: Uint8Array): Promise<void> {
-    await writePartial(partialPath(this.folder, file), bytes, fileMode(file));
+    const slot = await this.writer.take();
+    try {
+      slot.landing(0, bytes.length).set(bytes);
+      await slot.write([{ start: 0, end: bytes.length, files: this.partialsOf([file]) }]);
+    } finally {
+      slot.release();
+    }
     this.built(file);
   }
 
@@ -82,8 +96,8 @@ class SmallFiles {
  * `partialPath` names it. Throws the repository's error for a chunk missing or corrupt (partials already built stay
  * for the next pull, which checks them again; nothing under DEST's final names has changed).
  */
-export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext): Promise<void> {
-  const small = new SmallFiles(files, folder, context);
+export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext, writer: SmallFileWriter): Promise<void> {
+  const small = new SmallFiles(files, folder, writer, context);
   const wanted = await reuseWhatIsOnDisk(small, context);
   for (const file of wanted) {
     const waiting = small.byChunk.get(file.chunks[0]!.digest);
@@ -138,28 +152,50 @@ async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): P
 
 const EMPTY = new Uint8Array(0);
 
-/** One ranged read of a pack: each of its chunks checked, then the files it makes written, several creates at once. */
+/**
+ * One ranged read of a pack into a slot of the writer's memory; the writer checks each of its chunks and writes the
+ * files they make. A folder repository's read lands in the slot itself; a remote one's reply is copied in.
+ */
 async function buildFromPackRead(read: PackRead, small: SmallFiles, context: PullFileContext): Promise<void> {
-  const buffer = context.buffers.take(read.length);
+  const backend = context.repo.backend;
+  let slot: WriterSlot | undefined;
+  let buffer: Buffer | undefined;
   try {
-    const bytes = await readStored(context.repo.backend, packKey(read.pack), buffer, read.offset);
+    if (backend.localFiles) slot = await small.writer.take();
+    const target = slot ? slot.landing(read.offset, read.length) : (buffer = context.buffers.take(read.length));
+    const bytes = await readStored(backend, packKey(read.pack), target, read.offset);
     if (!bytes) return await explainBadChunk(context, read.chunks[0]!.digest);
-    const build = async (chunk: PlannedChunk) => {
-      const slice = bytes.subarray(chunk.offset - read.offset, chunk.offset - read.offset + chunk.size);
-      const checked = await context.pool.hashChunk(slice);
-      if (checked.digest !== chunk.digest) await explainBadChunk(context, chunk.digest);
-      context.counters.bytesTransferred += chunk.size;
-      await writeChunkFiles(chunk.digest, checked.bytes, small);
-    };
-    for (let first = 0; first < read.chunks.length; first += FILES_IN_FLIGHT) {
-      // Every write from the buffer settles before it goes back to the pool, failed or not.
-      const results = await Promise.allSettled(read.chunks.slice(first, first + FILES_IN_FLIGHT).map(build));
-      const failed = results.find((result) => result.status === 'rejected');
-      if (failed) throw failed.reason;
-    }
+    slot ??= await small.writer.take();
+    const landing = slot.landing(read.offset, read.length);
+    if (bytes !== landing) landing.set(bytes);
+    if (!small.writer.checksChunks) await checkHere(read, landing, context);
+    const reply = await slot.write(read.chunks.map((chunk) => toWrite(chunk, read, small)));
+    for (const chunk of read.chunks.slice(0, reply.done)) builtChunk(chunk, small, context);
+    if (reply.corrupt) await explainBadChunk(context, read.chunks[reply.done]!.digest);
   } finally {
-    context.buffers.give(buffer);
+    slot?.release();
+    if (buffer) context.buffers.give(buffer);
   }
+}
+
+/** The chunk as the writer takes it: where it lies in the read, its digest (when the writer checks), its files. */
+function toWrite(chunk: PlannedChunk, read: PackRead, small: SmallFiles): ChunkToWrite {
+  const start = chunk.offset - read.offset;
+  const hex = small.writer.checksChunks ? digestHex(chunk.digest) : undefined;
+  return { start, end: start + chunk.size, hex, files: small.partialsOf(small.byChunk.get(chunk.digest) ?? []) };
+}
+
+/** Checks each chunk of the read on this thread (hash-wasm, without native BLAKE3 for the writer to use). */
+async function checkHere(read: PackRead, bytes: Buffer, context: PullFileContext): Promise<void> {
+  for (const chunk of read.chunks) {
+    const start = chunk.offset - read.offset;
+    if ((await context.pool.hashChunk(bytes.subarray(start, start + chunk.size))).digest !== chunk.digest) await explainBadChunk(context, chunk.digest);
+  }
+}
+
+function builtChunk(chunk: PlannedChunk, small: SmallFiles, context: PullFileContext): void {
+  context.counters.bytesTransferred += chunk.size;
+  for (const file of small.byChunk.get(chunk.digest) ?? []) small.built(file);
 }
 
 /** Writes the partial of every file made of the checked chunk `digest`. */

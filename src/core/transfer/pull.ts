@@ -25,6 +25,7 @@ import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
 import { installStaged, recordInstalled, type Staged } from './pull-install.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
+import { SmallFileWriter } from './small-file-writer.js';
 import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
@@ -135,9 +136,18 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const manifest = { ...version.manifest, files: choice.files };
   log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
-  const stage = () => stageFiles(repo, version, manifest, dest, state, next, options);
-  const { staged, counters, filesUnchanged } = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
-  await installStaged(dest, staged, next);
+  // The small files' partials are written, and renamed into place, on the writer's worker thread.
+  const writer = SmallFileWriter.create();
+  let counters: PullCounters;
+  let filesUnchanged: number;
+  try {
+    const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer);
+    const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
+    ({ counters, filesUnchanged } = staged);
+    await installStaged(dest, staged.staged, next, writer);
+  } finally {
+    await writer.close();
+  }
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partialFolder(dest), started);
   await emptyTrashInBackground(dest);
@@ -184,14 +194,14 @@ async function stageFiles(
   state: InstallState,
   next: InstallState,
   options: PullOptions,
+  writer: SmallFileWriter,
 ): Promise<StagedFiles> {
   const progress = options.progress ?? silentProgress;
   const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
   const pool = new HashPool();
-  // A folder repository's packs are read in place and their runs checked on a worker thread (verified-runs.ts).
-  const runs = repo.backend.localFiles ? VerifiedRuns.create() : undefined;
   const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(selected));
   const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
+  let runs: VerifiedRuns | undefined;
   try {
     // Other folders only offer chunks: one whose record cannot be read offers none.
     const reusable = async (folder: string) => ({ dest: folder, manifest: await loadInstalledManifest(folder).catch(() => undefined) });
@@ -199,12 +209,14 @@ async function stageFiles(
     const locator = await locatorFor([{ dest, manifest: await loadInstalledManifest(dest) }, ...others]);
     repo.cacheIndex();
     const index = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
-    const context = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index, runs };
+    const context: PullFileContext = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
     const wanted = await filesToFetch(selected, dest, state, next, context);
     result.filesUnchanged = selected.files.length - wanted.length;
     const folder = partialFolder(dest);
     const small = smallContents(wanted.map(({ file }) => file));
-    await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context);
+    // A folder repository's packs are read in place and big files' runs checked on a worker thread (verified-runs.ts).
+    if (repo.backend.localFiles && wanted.some(({ file }) => !small.has(file.digest))) context.runs = runs = VerifiedRuns.create();
+    await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context, writer);
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
       const temp = isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);

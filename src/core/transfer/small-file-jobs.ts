@@ -1,0 +1,83 @@
+import { renameSync, statSync } from 'node:fs';
+import { nativeBlake3 } from '../hashing/blake3-native.js';
+import { writePartial } from './pull-partial-write.js';
+
+// The work of the small-file writer (small-file-writer.ts): plain synchronous file system calls, one after another,
+// on its worker thread, or inline on the main thread where no worker can start. Thousands of tiny files cost a few
+// system calls each; made from the main thread, each call's round trip through libuv (a promise, a wake-up) cost
+// more there than the call itself in the kernel, and the main thread set the pace of the pull. Failures come back as
+// data, with their code and path, so the main thread raises the same plain errors as for its own calls.
+
+/** One chunk of a pack read, in the writer's memory: its bytes, their digest to check, and the partials made of it. */
+export interface ChunkToWrite {
+  /** [start, end) of the chunk's bytes in the memory. */
+  start: number;
+  end: number;
+  /** Hex BLAKE3 the bytes must have; absent when the main thread checked them already. */
+  hex?: string;
+  /** Each partial made of the chunk: path and mode. */
+  files: Array<[string, number]>;
+}
+
+export type SmallFileJob = { op: 'write'; chunks: ChunkToWrite[] } | { op: 'install'; moves: Array<[string, string]> };
+
+export interface JobFailure {
+  message: string;
+  code?: string;
+  path?: string;
+  syscall?: string;
+}
+
+export interface JobReply {
+  /** Chunks whose partials were all written, or moves made, in order: the job stopped there if it did not finish. */
+  done: number;
+  /** The chunk at `done` does not have its digest; nothing of it was written. */
+  corrupt?: boolean;
+  failure?: JobFailure;
+  /** For each move made: the target's size, mtimeMs, ctimeMs and inode after the rename (four numbers a move). */
+  stats?: Float64Array;
+}
+
+/** Runs `job` over `memory` (the bytes its chunks point into). */
+export function runSmallFileJob(memory: Uint8Array, job: SmallFileJob): JobReply {
+  return job.op === 'write' ? writeChunks(memory, job.chunks) : moveIntoPlace(job.moves);
+}
+
+function writeChunks(memory: Uint8Array, chunks: ChunkToWrite[]): JobReply {
+  const native = nativeBlake3();
+  for (const [index, chunk] of chunks.entries()) {
+    const bytes = memory.subarray(chunk.start, chunk.end);
+    if (chunk.hex !== undefined && native?.hex(bytes) !== chunk.hex) return { done: index, corrupt: true };
+    try {
+      for (const [path, mode] of chunk.files) writePartial(path, bytes, mode);
+    } catch (error) {
+      return { done: index, failure: failureOf(error) };
+    }
+  }
+  return { done: chunks.length };
+}
+
+/** Renames each partial to its target, then notes what the target's stat says (the install state records it). */
+function moveIntoPlace(moves: Array<[string, string]>): JobReply {
+  const stats = new Float64Array(moves.length * 4);
+  for (const [index, [partial, target]] of moves.entries()) {
+    try {
+      renameSync(partial, target);
+      const info = statSync(target);
+      stats.set([info.size, info.mtimeMs, info.ctimeMs, info.ino], index * 4);
+    } catch (error) {
+      return { done: index, failure: failureOf(error), stats: stats.subarray(0, index * 4) };
+    }
+  }
+  return { done: moves.length, stats };
+}
+
+function failureOf(error: unknown): JobFailure {
+  const { message, code, path, syscall } = error as NodeJS.ErrnoException;
+  return { message: String(message), code, path, syscall };
+}
+
+/** The failure as the error the system call threw, so that fs-errors.ts turns it into the same plain message. */
+export function errorOf({ message, code, path, syscall }: JobFailure): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code, path, syscall });
+}

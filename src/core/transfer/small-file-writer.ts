@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/direct-memory.js';
+import { WorkerClient } from '../../lib/worker-rpc.js';
+import { nativeBlake3 } from '../hashing/blake3-native.js';
+import { MAX_RUN_BYTES } from './chunk-buffers.js';
+import { errorOf, runSmallFileJob, type ChunkToWrite, type JobReply, type SmallFileJob } from './small-file-jobs.js';
+import type { SmallFileSetup } from './small-file-worker.js';
+
+// Writes a pull's small files on a worker thread: each pack read lands in a slot of one shared memory, and the
+// worker checks every chunk there and writes the partials made of it, then later renames them into place
+// (small-file-jobs.ts); the main thread only plans, reads and keeps the books. Before, the main thread made the
+// creates, writes, closes, renames and stats itself, a few system calls a file, and was the pull's bottleneck
+// (docs/benchmarks.md, "Ten thousand tiny files pulled on a worker thread" has the figures that keep it). Where the
+// worker cannot start (tests running the TypeScript sources, no room for the memory) the same jobs run inline.
+
+/** Pack reads in flight: a read waits for a free slot. */
+const SLOTS = 3;
+/** A read of up to MAX_RUN_BYTES at any offset within its first block, with the rest of its last block. */
+const SLOT_BYTES = alignUp(MAX_RUN_BYTES) + 2 * BLOCK;
+const workerUrl = new URL('./small-file-worker.js', import.meta.url);
+
+/** A slot of the writer's memory holding one read. */
+export interface WriterSlot {
+  /**
+   * Where `size` bytes read from file offset `offset` land: placed as they sit in their block, so that a direct read
+   * of a folder repository's pack fills the slot in place.
+   */
+  landing(offset: number, size: number): Buffer;
+  /** Checks the chunks (`start`, `end` relative to the landing) and writes their partials; the worker's reply. */
+  write(chunks: ChunkToWrite[]): Promise<JobReply>;
+  release(): void;
+}
+
+export class SmallFileWriter {
+  private readonly free: number[] = Array.from({ length: SLOTS }, (_, i) => i * SLOT_BYTES);
+  private readonly waiting: Array<(base: number) => void> = [];
+  private readonly view: Buffer;
+  /** True when the writer checks each chunk against its digest (native BLAKE3 here, and so in the worker). */
+  readonly checksChunks = nativeBlake3() !== undefined;
+
+  private constructor(
+    memory: ArrayBufferLike,
+    private readonly worker?: WorkerClient<SmallFileJob, JobReply>,
+  ) {
+    this.view = Buffer.from(memory);
+  }
+
+  static create(): SmallFileWriter {
+    const pages = Math.ceil((SLOTS * SLOT_BYTES) / 65536);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    } catch {
+      return new SmallFileWriter(new ArrayBuffer(SLOTS * SLOT_BYTES)); // no room for a mapping of its own (ulimit -v)
+    }
+    alignedMemories.add(memory.buffer);
+    widenableMemories.add(memory.buffer);
+    const compiled = workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
+    return new SmallFileWriter(memory.buffer, compiled ? new WorkerClient(workerUrl, { memory } satisfies SmallFileSetup) : undefined);
+  }
+
+  async take(): Promise<WriterSlot> {
+    const base = this.free.pop() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
+    let start = base;
+    let released = false;
+    return {
+      landing: (offset, size) => {
+        if (size > MAX_RUN_BYTES) throw new Error(`a read of ${size} bytes does not fit a slot of ${SLOT_BYTES}`);
+        start = base + (offset % BLOCK);
+        return this.view.subarray(start, start + size);
+      },
+      write: (chunks) => this.run({ op: 'write', chunks: chunks.map((chunk) => ({ ...chunk, start: start + chunk.start, end: start + chunk.end })) }),
+      release: () => {
+        if (released) return;
+        released = true;
+        const next = this.waiting.shift();
+        if (next) next(base);
+        else this.free.push(base);
+      },
+    };
+  }
+
+  /**
+   * Renames each partial to its target, in order; each target's size, mtimeMs, ctimeMs and inode after its rename.
+   * Throws the first rename's failure, as the system call would (the moves before it stay made).
+   */
+  async install(moves: Array<[string, string]>): Promise<Float64Array> {
+    const reply = await this.run({ op: 'install', moves });
+    return reply.stats!;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private async run(job: SmallFileJob): Promise<JobReply> {
+    const reply = this.worker ? await this.worker.call(job) : runSmallFileJob(this.view, job);
+    if (reply.failure) throw errorOf(reply.failure);
+    return reply;
+  }
+}
