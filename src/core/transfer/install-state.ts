@@ -89,6 +89,7 @@ export interface Target {
 export class Targets {
   private readonly root: string;
   private readonly folders = new Map<string, Promise<'folder' | 'missing'>>();
+  private readonly chains = new Map<string, Promise<'folder' | 'missing'>>();
 
   constructor(dest: string) {
     this.root = resolve(dest);
@@ -99,11 +100,24 @@ export class Targets {
     if (!target.startsWith(this.root + sep)) {
       throw new UsageError(`refusing to write ${path} outside ${this.root}`, { hint: 'the manifest is hostile; do not pull it' });
     }
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      if ((await this.folder(path, parts.slice(0, i))) === 'missing') return { target, folderMissing: true };
+    const slash = path.lastIndexOf('/');
+    return { target, folderMissing: slash > 0 && (await this.chain(path, path.slice(0, slash))) === 'missing' };
+  }
+
+  /** Whether every folder down to `folder` is a real one, or one is missing; looked at once per folder. */
+  private chain(path: string, folder: string): Promise<'folder' | 'missing'> {
+    let kind = this.chains.get(folder);
+    if (!kind) {
+      kind = (async () => {
+        const parts = folder.split('/');
+        for (let i = 1; i <= parts.length; i++) {
+          if ((await this.folder(path, parts.slice(0, i))) === 'missing') return 'missing' as const;
+        }
+        return 'folder' as const;
+      })();
+      this.chains.set(folder, kind);
     }
-    return { target, folderMissing: false };
+    return kind;
   }
 
   private folder(path: string, parts: string[]): Promise<'folder' | 'missing'> {

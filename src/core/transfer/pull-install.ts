@@ -95,7 +95,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
 /** Renames the partials on the writer's thread, once their folders exist, and records each from its stat there. */
 async function renameOnWriter(entries: Staged[], folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
   if (entries.length === 0) return;
-  await Promise.all(entries.map((entry) => folders.make(dirname(entry.target))));
+  await Promise.all([...new Set(entries.map((entry) => dirname(entry.target)))].map((folder) => folders.make(folder)));
   const stats = await writer.install(entries.map((entry) => [entry.temp, entry.target]));
   for (const [index, entry] of entries.entries()) {
     const [size, mtimeMs, ctimeMs, ino] = stats.subarray(index * 4, index * 4 + 4);

@@ -245,11 +245,19 @@ interface Wanted {
 /** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
 async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: PullFileContext): Promise<Wanted[]> {
   const targets = new Targets(dest);
+  const resolved = await Promise.all(manifest.files.map((file) => targets.resolve(file.path)));
   const found: Array<Wanted | undefined> = [];
-  await forEachConcurrently(manifest.files.entries(), CHECKS_IN_FLIGHT, async ([position, file]) => {
-    const { target, folderMissing } = await targets.resolve(file.path);
+  const toCheck: number[] = [];
+  // A file whose folder does not exist yet is not there either (all of them, in a new destination): nothing to look at.
+  for (const [position, { target, folderMissing }] of resolved.entries()) {
+    if (folderMissing) found[position] = { file: manifest.files[position]!, target, occupied: false };
+    else toCheck.push(position);
+  }
+  await forEachConcurrently(toCheck, CHECKS_IN_FLIGHT, async (position) => {
+    const file = manifest.files[position]!;
+    const { target } = resolved[position]!;
     // A link, FIFO or folder under the name is replaced, never read.
-    const info = folderMissing ? undefined : await lstat(target).catch(() => undefined);
+    const info = await lstat(target).catch(() => undefined);
     if (info?.isFile() && (await isInPlace(target, state.files[file.path], file, context.pool))) {
       await recordInstalled(next, file, target);
       context.counters.bytesReused += file.size;
