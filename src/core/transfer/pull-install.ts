@@ -59,9 +59,10 @@ class Folders {
 /**
  * Renames verified partials into place (what they replace goes to the trash), records what was installed, and syncs
  * the folders that changed (`dest` among them). A partial that only needs its rename (nothing at its target, its
- * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here.
+ * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here. Nothing is
+ * renamed before `durable` settles (the small files' partials synced): the work before it overlaps that sync.
  */
-export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter): Promise<void> {
+export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, durable?: Promise<void>): Promise<void> {
   // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
   const firsts = new Map<string, Staged>();
   const copies: Staged[] = [];
@@ -69,12 +70,15 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     if (firsts.has(entry.temp)) copies.push(entry);
     else firsts.set(entry.temp, entry);
   }
-  const folders = new Folders();
   const plain: Staged[] = [];
   const others: Staged[] = [];
   for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);
+  const moves = plain.map((entry): [string, string] => [entry.temp, entry.target]);
+  const plainFolders = new Set(plain.map((entry) => dirname(entry.target)));
+  await durable;
+  const folders = new Folders();
   await Promise.all([
-    renameOnWriter(plain, folders, next, writer),
+    renameOnWriter(plain, moves, plainFolders, folders, next, writer),
     forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
       await folders.make(dirname(entry.target));
       await putInPlace(dest, entry, entry.temp, next);
@@ -92,11 +96,11 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   if (staged.length > 0) await forEachConcurrently(withAncestors(dest, folders.all), 4, syncFolder);
 }
 
-/** Renames the partials on the writer's thread, once their folders exist, and records each from its stat there. */
-async function renameOnWriter(entries: Staged[], folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
+/** Makes the folders, has the writer's thread rename the partials (`moves`), and records each from its stat there. */
+async function renameOnWriter(entries: Staged[], moves: Array<[string, string]>, needed: Set<string>, folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
   if (entries.length === 0) return;
-  await Promise.all([...new Set(entries.map((entry) => dirname(entry.target)))].map((folder) => folders.make(folder)));
-  const stats = await writer.install(entries.map((entry) => [entry.temp, entry.target]));
+  await Promise.all([...needed].map((folder) => folders.make(folder)));
+  const stats = await writer.install(moves);
   for (const [index, entry] of entries.entries()) {
     const [size, mtimeMs, ctimeMs, ino] = stats.subarray(index * 4, index * 4 + 4);
     record(next, entry.file, { size: size!, mtimeMs: mtimeMs!, ctimeMs: ctimeMs!, ino: ino! });

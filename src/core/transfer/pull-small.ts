@@ -92,11 +92,12 @@ class SmallFiles {
 }
 
 /**
- * Builds, for each content among `files` (each of one chunk or none), its partial in `folder`, checked and durable;
- * `partialPath` names it. Throws the repository's error for a chunk missing or corrupt (partials already built stay
- * for the next pull, which checks them again; nothing under DEST's final names has changed).
+ * Builds, for each content among `files` (each of one chunk or none), its partial in `folder`, checked; `partialPath`
+ * names it. Resolves once all are written, with `durable`, which settles once they are all synced: the caller renames
+ * none before. Throws the repository's error for a chunk missing or corrupt (partials already built stay for the next
+ * pull, which checks them again; nothing under DEST's final names has changed).
  */
-export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext, writer: SmallFileWriter): Promise<void> {
+export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext, writer: SmallFileWriter): Promise<{ durable: Promise<void> }> {
   const small = new SmallFiles(files, folder, writer, context);
   const wanted = await reuseWhatIsOnDisk(small, context);
   for (const file of wanted) {
@@ -120,7 +121,10 @@ export async function stageSmallFiles(files: ManifestFile[], folder: string, con
   }
   await reads.drain();
   // The one durability barrier: a partial written since the last one may still be only in the page cache.
-  if (small.paths.length > 0) await syncFilesTogether(folder, small.paths);
+  const durable = small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : Promise.resolve();
+  // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
+  durable.catch(() => undefined);
+  return { durable };
 }
 
 /**

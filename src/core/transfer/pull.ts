@@ -144,7 +144,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer);
     const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
     ({ counters, filesUnchanged } = staged);
-    await installStaged(dest, staged.staged, next, writer);
+    await installStaged(dest, staged.staged, next, writer, staged.durable);
   } finally {
     await writer.close();
   }
@@ -176,6 +176,8 @@ interface StagedFiles {
   staged: Staged[];
   counters: PullCounters;
   filesUnchanged: number;
+  /** Settles when the small files' partials are durable: none may be renamed into place before. */
+  durable?: Promise<void>;
 }
 
 /** Files checked at once for being in place already: a file's full read (verify) holds a 4 MiB buffer. */
@@ -216,7 +218,7 @@ async function stageFiles(
     const small = smallContents(wanted.map(({ file }) => file));
     // A folder repository's packs are read in place and big files' runs checked on a worker thread (verified-runs.ts).
     if (repo.backend.localFiles && wanted.some(({ file }) => !small.has(file.digest))) context.runs = runs = VerifiedRuns.create();
-    await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context, writer);
+    ({ durable: result.durable } = await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context, writer));
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
       const temp = isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
