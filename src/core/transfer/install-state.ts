@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { FileTooLargeError, readRegularFileIfExists } from '../../lib/safe-fs.js';
@@ -90,6 +90,7 @@ export class Targets {
   private readonly root: string;
   private readonly folders = new Map<string, Promise<'folder' | 'missing'>>();
   private readonly chains = new Map<string, Promise<'folder' | 'missing'>>();
+  private names: Promise<Set<string> | undefined> | undefined;
 
   constructor(dest: string) {
     this.root = resolve(dest);
@@ -124,17 +125,34 @@ export class Targets {
     const key = parts.join('/');
     let kind = this.folders.get(key);
     if (!kind) {
-      kind = lstat(join(this.root, ...parts)).then(
-        (info) => {
-          if (info.isDirectory()) return 'folder' as const;
-          throw new UsageError(`cannot write ${path} in ${this.root}: ${key} is ${info.isSymbolicLink() ? 'a symlink' : 'not a folder'}`, {
-            hint: 'move it away or pull into an empty folder',
-          });
-        },
-        () => 'missing' as const,
-      );
+      kind = this.mayExist(parts).then((may) => (may ? this.kindOf(path, key, parts) : ('missing' as const)));
       this.folders.set(key, kind);
     }
     return kind;
+  }
+
+  /**
+   * False when DEST's listing lacks the folder's first name: in a new destination every folder is missing, and a
+   * look at each (a failed lstat builds an error object) cost more than the one listing.
+   */
+  private async mayExist(parts: string[]): Promise<boolean> {
+    this.names ??= readdir(this.root).then(
+      (names) => new Set(names),
+      () => undefined,
+    );
+    return (await this.names)?.has(parts[0]!) ?? true;
+  }
+
+  /** What is at the folder: a real folder, nothing, or (refused) a link or a file. */
+  private kindOf(path: string, key: string, parts: string[]): Promise<'folder' | 'missing'> {
+    return lstat(join(this.root, ...parts)).then(
+      (info) => {
+        if (info.isDirectory()) return 'folder' as const;
+        throw new UsageError(`cannot write ${path} in ${this.root}: ${key} is ${info.isSymbolicLink() ? 'a symlink' : 'not a folder'}`, {
+          hint: 'move it away or pull into an empty folder',
+        });
+      },
+      () => 'missing' as const,
+    );
   }
 }

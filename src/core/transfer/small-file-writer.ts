@@ -4,7 +4,7 @@ import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/di
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
-import { errorOf, runSmallFileJob, type ChunkToWrite, type JobReply, type SmallFileJob } from './small-file-jobs.js';
+import { errorOf, joinMoves, runSmallFileJob, type ChunkToWrite, type JobReply, type SmallFileJob } from './small-file-jobs.js';
 import type { SmallFileSetup } from './small-file-worker.js';
 
 // Writes a pull's small files on a worker thread: each pack read lands in a slot of one shared memory, and the
@@ -86,7 +86,8 @@ export class SmallFileWriter {
    * Throws the first rename's failure, as the system call would (the moves before it stay made).
    */
   async install(moves: Array<[string, string]>): Promise<Float64Array> {
-    const reply = await this.run({ op: 'install', moves });
+    if (moves.length === 0) return new Float64Array(0);
+    const reply = await this.run({ op: 'install', moves: joinMoves(moves) });
     return reply.stats!;
   }
 
