@@ -85,6 +85,9 @@ export interface Target {
   folderMissing: boolean;
 }
 
+/** A segment that is empty, `.` or `..`, or a leading `/`: such a path is resolved, not joined. */
+const NOT_PLAIN = /(^|\/)\.{0,2}(\/|$)/;
+
 /** safeTarget for the many paths of one pull: each parent folder is looked at once. */
 export class Targets {
   private readonly root: string;
@@ -97,12 +100,37 @@ export class Targets {
   }
 
   async resolve(path: string): Promise<Target> {
-    const target = resolve(this.root, ...path.split('/'));
+    const target = this.targetOf(path);
+    const slash = path.lastIndexOf('/');
+    return { target, folderMissing: slash > 0 && (await this.chain(path, path.slice(0, slash))) === 'missing' };
+  }
+
+  /**
+   * What resolve() would say, without waiting, when DEST's listing (read by listing()) lacks the path's first folder:
+   * in a new destination, every file. Undefined when a look is needed.
+   */
+  resolveListed(path: string, listing: Set<string> | undefined): Target | undefined {
+    const slash = path.indexOf('/');
+    if (slash <= 0 || !listing || listing.has(path.slice(0, slash))) return undefined;
+    return { target: this.targetOf(path), folderMissing: true };
+  }
+
+  /** The names in DEST (undefined when it cannot be listed), read once. */
+  listing(): Promise<Set<string> | undefined> {
+    this.names ??= readdir(this.root).then(
+      (names) => new Set(names),
+      () => undefined,
+    );
+    return this.names;
+  }
+
+  private targetOf(path: string): string {
+    // A path with no `.`, `..` or empty segment names the same place joined as it is, without resolve()'s cost.
+    const target = NOT_PLAIN.test(path) ? resolve(this.root, ...path.split('/')) : `${this.root}/${path}`;
     if (!target.startsWith(this.root + sep)) {
       throw new UsageError(`refusing to write ${path} outside ${this.root}`, { hint: 'the manifest is hostile; do not pull it' });
     }
-    const slash = path.lastIndexOf('/');
-    return { target, folderMissing: slash > 0 && (await this.chain(path, path.slice(0, slash))) === 'missing' };
+    return target;
   }
 
   /** Whether every folder down to `folder` is a real one, or one is missing; looked at once per folder. */
@@ -136,11 +164,7 @@ export class Targets {
    * look at each (a failed lstat builds an error object) cost more than the one listing.
    */
   private async mayExist(parts: string[]): Promise<boolean> {
-    this.names ??= readdir(this.root).then(
-      (names) => new Set(names),
-      () => undefined,
-    );
-    return (await this.names)?.has(parts[0]!) ?? true;
+    return (await this.listing())?.has(parts[0]!) ?? true;
   }
 
   /** What is at the folder: a real folder, nothing, or (refused) a link or a file. */

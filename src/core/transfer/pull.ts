@@ -222,7 +222,7 @@ async function stageFiles(
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
       const temp = isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
-      result.staged.push({ ...entry, temp, modeSet: isSmall, journal: !isSmall });
+      result.staged.push({ file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall });
     }
   } finally {
     task.end();
@@ -247,7 +247,8 @@ interface Wanted {
 /** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
 async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: PullFileContext): Promise<Wanted[]> {
   const targets = new Targets(dest);
-  const resolved = await Promise.all(manifest.files.map((file) => targets.resolve(file.path)));
+  const listing = await targets.listing();
+  const resolved = await Promise.all(manifest.files.map((file) => targets.resolveListed(file.path, listing) ?? targets.resolve(file.path)));
   const found: Array<Wanted | undefined> = [];
   const toCheck: number[] = [];
   // A file whose folder does not exist yet is not there either (all of them, in a new destination): nothing to look at.
