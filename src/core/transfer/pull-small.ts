@@ -108,7 +108,7 @@ export async function stageSmallFiles(files: ManifestFile[], folder: string, con
   const plan = planPackReads(wanted.map((file) => file.chunks[0]!), context.index);
   const reads = new TaskPool(context.concurrency);
   let bytesInFlight = 0;
-  for (const read of plan.reads) {
+  for (const read of withShortHead(plan.reads)) {
     await reads.room(() => bytesInFlight + read.length <= READ_BUDGET_BYTES);
     if (reads.failure) break;
     bytesInFlight += read.length;
@@ -125,6 +125,24 @@ export async function stageSmallFiles(files: ManifestFile[], folder: string, con
   // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
   durable.catch(() => undefined);
   return { durable };
+}
+
+/** About the size of the first read: the writer starts on its files while the next, full-sized reads come in. */
+const HEAD_BYTES = 256 * 1024;
+
+/** `reads` with the first cut after its first HEAD_BYTES or so (reads in flight share the disk: a full first one waits). */
+function withShortHead(reads: PackRead[]): PackRead[] {
+  const [first, ...rest] = reads;
+  const cut = first ? first.chunks.findIndex((chunk) => chunk.offset + chunk.size - first.offset > HEAD_BYTES) : -1;
+  if (!first || cut <= 0) return reads;
+  const head = first.chunks.slice(0, cut);
+  const tail = first.chunks.slice(cut);
+  const headEnd = head.at(-1)!.offset + head.at(-1)!.size;
+  return [
+    { pack: first.pack, offset: first.offset, length: headEnd - first.offset, chunks: head },
+    { pack: first.pack, offset: tail[0]!.offset, length: first.offset + first.length - tail[0]!.offset, chunks: tail },
+    ...rest,
+  ];
 }
 
 /**
