@@ -49,8 +49,17 @@ export async function loadInstallState(dest: string): Promise<InstallState> {
 }
 
 export async function saveInstallState(dest: string, state: InstallState, manifestBytes?: Uint8Array): Promise<void> {
-  if (manifestBytes) await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes, { root: dest });
+  if (manifestBytes) await saveInstalledManifest(dest, manifestBytes);
   await writeAtomic(join(stateFolder(dest), 'state.json'), `${JSON.stringify(state, null, 1)}\n`, { root: dest });
+}
+
+/**
+ * The installed version's manifest, written before its state (which names the version): a manifest.json that is not
+ * the state's version is not believed (loadInstalledManifest's readers check, and every chunk read through it is
+ * verified), so a pull stopped between the two costs nothing but time.
+ */
+export async function saveInstalledManifest(dest: string, manifestBytes: Uint8Array): Promise<void> {
+  await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes, { root: dest });
 }
 
 export async function loadInstalledManifest(dest: string): Promise<Manifest | undefined> {

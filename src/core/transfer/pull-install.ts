@@ -102,8 +102,8 @@ async function renameOnWriter(entries: Staged[], moves: Array<[string, string]>,
   await Promise.all([...needed].map((folder) => folders.make(folder)));
   const stats = await writer.install(moves);
   for (const [index, entry] of entries.entries()) {
-    const [size, mtimeMs, ctimeMs, ino] = stats.subarray(index * 4, index * 4 + 4);
-    record(next, entry.file, { size: size!, mtimeMs: mtimeMs!, ctimeMs: ctimeMs!, ino: ino! });
+    const at = index * 4;
+    record(next, entry.file, { size: stats[at]!, mtimeMs: stats[at + 1]!, ctimeMs: stats[at + 2]!, ino: stats[at + 3]! });
   }
 }
 

@@ -13,6 +13,7 @@ import {
   partialFolder,
   safeTarget,
   saveInstallState,
+  saveInstalledManifest,
   Targets,
   type InstallState,
   type InstalledFile,
@@ -144,15 +145,18 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer);
     const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
     ({ counters, filesUnchanged } = staged);
-    await installStaged(dest, staged.staged, next, writer, staged.durable);
+    // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
+    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest)));
+    // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
+    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable), manifestSaved]);
+    for (const result of settled) if (result.status === 'rejected') throw result.reason;
   } finally {
     await writer.close();
   }
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partialFolder(dest), started);
   await emptyTrashInBackground(dest);
-  // The whole manifest, even for a subset: its bytes are the version's digest.
-  await saveInstallState(dest, next, encodeManifest(version.manifest));
+  await saveInstallState(dest, next);
   const seconds = (performance.now() - started) / 1000;
   log.info('pull complete', { repo: repo.name, digest: version.digest, bytes: manifestSize(manifest), transferred: counters.bytesTransferred, skipped: counters.bytesReused, seconds });
   return {
