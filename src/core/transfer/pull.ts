@@ -1,7 +1,6 @@
-import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
-import { forEachConcurrently } from '../../lib/concurrently.js';
 import { fsError } from '../../lib/fs-errors.js';
 import { realFolder } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
@@ -14,24 +13,22 @@ import {
   safeTarget,
   saveInstallState,
   saveInstalledManifest,
-  Targets,
   type InstallState,
-  type InstalledFile,
 } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { ChunkBuffers } from './chunk-buffers.js';
-import type { ChunkSource, PullCounters, PullFileContext } from './fetch-units.js';
+import type { PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
-import { installStaged, recordInstalled, type Staged } from './pull-install.js';
+import { installStaged, type Staged } from './pull-install.js';
+import { filesToFetch, locatorFor } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { SmallFileWriter } from './small-file-writer.js';
 import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
 import { emptyTrashInBackground, moveAside } from '../store/trash.js';
-import { verifyFileOnDisk } from '../verify/verify-file.js';
 import type { QuantFit } from '../serve/quant-fit.js';
 import { chooseFiles, type FileSelection, type SubsetRecord } from './subset.js';
 import { log } from '../../lib/log.js';
@@ -84,30 +81,6 @@ export interface PullResult {
   fit?: QuantFit;
 }
 
-/** Where chunks already sit on local disk. Every chunk read from there is verified again before use. */
-async function locatorFor(folders: Array<{ dest: string; manifest: Manifest | undefined }>): Promise<Map<Digest, ChunkSource>> {
-  const locator = new Map<Digest, ChunkSource>();
-  for (const { dest, manifest } of folders) {
-    for (const file of manifest?.files ?? []) {
-      let offset = 0;
-      for (const chunk of file.chunks) {
-        if (!locator.has(chunk.digest)) locator.set(chunk.digest, { path: resolve(dest, ...file.path.split('/')), offset });
-        offset += chunk.size;
-      }
-    }
-  }
-  return locator;
-}
-
-/**
- * Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes. A file
- * still exactly as an older version installed it is known to differ: it is not read twice.
- */
-async function isInPlace(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<boolean> {
-  const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
-  return (await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)));
-}
-
 /** The plain error for a failure of the destination's file system (read-only, full, a name too long). */
 const destinationError = (dest: string) => (error: unknown): never => {
   throw fsError(error, { path: dest, writableHint: 'pull into a folder you can write to' });
@@ -139,6 +112,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
   // The small files' partials are written, and renamed into place, on the writer's worker thread.
   const writer = SmallFileWriter.create();
+  if (manifest.files.some(isSmallFile)) writer.warm();
   let counters: PullCounters;
   let filesUnchanged: number;
   try {
@@ -183,9 +157,6 @@ interface StagedFiles {
   /** Settles when the small files' partials are durable: none may be renamed into place before. */
   durable?: Promise<void>;
 }
-
-/** Files checked at once for being in place already: a file's full read (verify) holds a 4 MiB buffer. */
-const CHECKS_IN_FLIGHT = 8;
 
 /**
  * Builds each file that is not already in place in `.aim/partial` (verified), and records in `next` the ones that
@@ -240,40 +211,6 @@ async function stageFiles(
 function smallContents(files: ManifestFile[]): Set<Digest> {
   const big = new Set(files.filter((file) => !isSmallFile(file)).map((file) => file.digest));
   return new Set(files.filter((file) => isSmallFile(file) && !big.has(file.digest)).map((file) => file.digest));
-}
-
-interface Wanted {
-  file: ManifestFile;
-  target: string;
-  occupied: boolean;
-}
-
-/** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
-async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: PullFileContext): Promise<Wanted[]> {
-  const targets = new Targets(dest);
-  const listing = await targets.listing();
-  const resolved = await Promise.all(manifest.files.map((file) => targets.resolveListed(file.path, listing) ?? targets.resolve(file.path)));
-  const found: Array<Wanted | undefined> = [];
-  const toCheck: number[] = [];
-  // A file whose folder does not exist yet is not there either (all of them, in a new destination): nothing to look at.
-  for (const [position, { target, folderMissing }] of resolved.entries()) {
-    if (folderMissing) found[position] = { file: manifest.files[position]!, target, occupied: false };
-    else toCheck.push(position);
-  }
-  await forEachConcurrently(toCheck, CHECKS_IN_FLIGHT, async (position) => {
-    const file = manifest.files[position]!;
-    const { target } = resolved[position]!;
-    // A link, FIFO or folder under the name is replaced, never read.
-    const info = await lstat(target).catch(() => undefined);
-    if (info?.isFile() && (await isInPlace(target, state.files[file.path], file, context.pool))) {
-      await recordInstalled(next, file, target);
-      context.counters.bytesReused += file.size;
-      context.task.advance(file.size);
-      return;
-    }
-    found[position] = { file, target, occupied: info !== undefined };
-  });
-  return found.filter((entry) => entry !== undefined);
 }
 
 /**

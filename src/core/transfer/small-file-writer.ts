@@ -39,9 +39,12 @@ export class SmallFileWriter {
   /** True when the writer checks each chunk against its digest (native BLAKE3 here, and so in the worker). */
   readonly checksChunks = nativeBlake3() !== undefined;
 
+  private worker?: WorkerClient<SmallFileJob, JobReply>;
+
+  /** `memory` shared with the worker when it can start one (then `setup` is what it gets), else used inline. */
   private constructor(
     memory: ArrayBufferLike,
-    private readonly worker?: WorkerClient<SmallFileJob, JobReply>,
+    private readonly setup?: SmallFileSetup,
   ) {
     this.view = Buffer.from(memory);
   }
@@ -57,7 +60,12 @@ export class SmallFileWriter {
     alignedMemories.add(memory.buffer);
     widenableMemories.add(memory.buffer);
     const compiled = workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
-    return new SmallFileWriter(memory.buffer, compiled ? new WorkerClient(workerUrl, { memory } satisfies SmallFileSetup) : undefined);
+    return new SmallFileWriter(memory.buffer, compiled ? { memory } : undefined);
+  }
+
+  /** Starts the worker now, so that it is ready when the first read is (a pull of small files calls it early). */
+  warm(): void {
+    if (this.setup) this.worker ??= new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup);
   }
 
   async take(): Promise<WriterSlot> {
@@ -96,6 +104,7 @@ export class SmallFileWriter {
   }
 
   private async run(job: SmallFileJob): Promise<JobReply> {
+    this.warm();
     const reply = this.worker ? await this.worker.call(job) : runSmallFileJob(this.view, job);
     if (reply.failure) throw errorOf(reply.failure);
     return reply;
