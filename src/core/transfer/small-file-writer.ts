@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/direct-memory.js';
+import { SlotPool } from '../../lib/slot-pool.js';
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
@@ -33,8 +34,7 @@ export interface WriterSlot {
 }
 
 export class SmallFileWriter {
-  private readonly free: number[] = Array.from({ length: SLOTS }, (_, i) => i * SLOT_BYTES);
-  private readonly waiting: Array<(base: number) => void> = [];
+  private readonly slots = new SlotPool(SLOTS, SLOT_BYTES);
   private readonly view: Buffer;
   /** True when the writer checks each chunk against its digest (native BLAKE3 here, and so in the worker). */
   readonly checksChunks = nativeBlake3() !== undefined;
@@ -69,9 +69,8 @@ export class SmallFileWriter {
   }
 
   async take(): Promise<WriterSlot> {
-    const base = this.free.pop() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
+    const { base, release } = await this.slots.take();
     let start = base;
-    let released = false;
     return {
       landing: (offset, size) => {
         if (size > MAX_RUN_BYTES) throw new Error(`a read of ${size} bytes does not fit a slot of ${SLOT_BYTES}`);
@@ -79,13 +78,7 @@ export class SmallFileWriter {
         return this.view.subarray(start, start + size);
       },
       write: (chunks) => this.run({ op: 'write', chunks: chunks.map((chunk) => ({ ...chunk, start: start + chunk.start, end: start + chunk.end })) }),
-      release: () => {
-        if (released) return;
-        released = true;
-        const next = this.waiting.shift();
-        if (next) next(base);
-        else this.free.push(base);
-      },
+      release,
     };
   }
 

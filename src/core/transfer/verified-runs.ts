@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/direct-memory.js';
+import { SlotPool } from '../../lib/slot-pool.js';
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { digestFromHex, type Digest } from '../format/digest.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
@@ -36,8 +37,7 @@ export interface RunSlot {
 }
 
 export class VerifiedRuns {
-  private readonly free: number[] = Array.from({ length: SLOTS }, (_, i) => i * SLOT_BYTES);
-  private readonly waiting: Array<(base: number) => void> = [];
+  private readonly slots = new SlotPool(SLOTS, SLOT_BYTES);
   private readonly view: Buffer;
 
   private constructor(
@@ -66,8 +66,7 @@ export class VerifiedRuns {
   }
 
   async take(): Promise<RunSlot> {
-    const base = this.free.pop() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
-    let released = false;
+    const { base, release } = await this.slots.take();
     return {
       landing: (offset, size) => {
         // A run is at most MAX_RUN_BYTES (nextUnit); a longer one would spill into the next slot.
@@ -75,13 +74,7 @@ export class VerifiedRuns {
         return this.view.subarray(base + (offset % BLOCK), base + (offset % BLOCK) + size);
       },
       check: (offset, sizes, position) => this.check(base, offset, sizes, position),
-      release: () => {
-        if (released) return;
-        released = true;
-        const next = this.waiting.shift();
-        if (next) next(base);
-        else this.free.push(base);
-      },
+      release,
     };
   }
 

@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { encodeManifest, MANIFEST_MEDIA_TYPE, manifestSchema, parseManifest } from '../../../src/core/format/manifest.js';
 import { isPlainManifest } from '../../../src/core/format/manifest-plain.js';
+import type { Digest } from '../../../src/core/format/digest.js';
 
 const HEX64 = 'ab'.repeat(32);
 const digestLike = fc.oneof(fc.constant(`blake3:${HEX64}`), fc.constantFrom(`blake3:${HEX64.toUpperCase()}`, `blake3:${HEX64}0`, `sha256:${HEX64}`, '', 7), fc.string());
@@ -66,7 +67,7 @@ describe('manifests recognised without the schema', () => {
   });
 
   it('recognises the manifests push writes, empty files and annotations included', () => {
-    const d = (n: number) => `blake3:${n.toString(16).padStart(64, '0')}` as const;
+    const d = (n: number) => `blake3:${n.toString(16).padStart(64, '0')}` as Digest;
     const written = encodeManifest({
       schemaVersion: 1,
       mediaType: MANIFEST_MEDIA_TYPE,
