@@ -1,28 +1,13 @@
 import { isDigest } from './digest.js';
 import { MAX_ANNOTATIONS, MAX_CHUNK_BYTES, MAX_MANIFEST_FILES } from './schemas/limits.js';
 import { unsafePathReason } from './paths.js';
+import { DROPPED_KEYS, hasKeys, isObject, isWhole } from './plain-json.js';
 
 // A manifest exactly as push writes it, recognised without the schema library. Checking a manifest of 10,000 files
 // with the schema (manifest.ts) took about 0.15 s of a 1.3 s pull of 10,000 tiny files; this check takes a tenth of
 // that (docs/benchmarks.md, "Ten thousand tiny files pulled on a worker thread"). It accepts only what the schema
 // accepts and returns unchanged: the same keys in the same order, nothing the schema would drop. Anything else, a
 // hostile or damaged manifest among it, goes to the schema, which names what is wrong.
-
-/** Keys the schema's record of annotations leaves out of its output: such a manifest takes the schema's way. */
-const DROPPED_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function hasKeys(value: Record<string, unknown>, keys: readonly string[]): boolean {
-  let index = 0;
-  for (const key in value) {
-    if (key !== keys[index++]) return false;
-  }
-  return index === keys.length;
-}
-
-const isWhole = (value: unknown, min: number, max: number): value is number =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
 
 const MANIFEST_KEYS = ['schemaVersion', 'mediaType', 'files', 'annotations'] as const;
 const FILE_KEYS = ['path', 'size', 'mode', 'digest', 'chunks'] as const;

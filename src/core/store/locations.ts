@@ -4,7 +4,9 @@ import { IntegrityError } from '../../lib/errors.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import type { Manifest } from '../format/manifest.js';
-import { corrupt, parseJson } from '../format/schemas/parse.js';
+import type * as v from 'valibot';
+import { isPlainLocationMap } from '../format/location-map-plain.js';
+import { corrupt, parseJson, parseJsonText, parseValue } from '../format/schemas/parse.js';
 import { LOCATION_MAP_FORMAT, locationMapSchema } from '../format/schemas/store.js';
 import { getBounded } from './bounded-read.js';
 import type { ChunkLocations, PackedChunk, PackEntry } from './packs.js';
@@ -57,7 +59,9 @@ export async function readLocationMap(backend: Backend, digest: Digest, manifest
   const format = { ...LOCATION_MAP_FORMAT, maxBytes: Math.min(LOCATION_MAP_FORMAT.maxBytes, 64 * 1024 + sizes.size * 160) };
   const bytes = await getBounded(backend, key, format, where).catch(undefinedIfNotFound);
   if (!bytes) return undefined;
-  const map = parseJson(locationMapSchema, bytes, format, where);
+  const value = parseJsonText(bytes, format, where);
+  // A map as push wrote it is taken as it is (location-map-plain.ts); the schema checks any other and names its faults.
+  const map = isPlainLocationMap(value) ? (value as v.InferOutput<typeof locationMapSchema>) : parseValue(locationMapSchema, value, format, where);
   if (map.manifest !== digest) throw corrupt(format, where, `it names version ${map.manifest}`);
   const chunks = new Map<Digest, PackedChunk>();
   for (const [pack, entries] of Object.entries(map.packs)) {
