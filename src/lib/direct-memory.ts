@@ -30,6 +30,23 @@ function alignedBuffer(size: number): Buffer {
 }
 
 /**
+ * Page-aligned memory of at least `bytes`, shared with worker threads, that direct reads of whole blocks around a
+ * range may fill in place (aligned and widenable); undefined where no more can be mapped (ulimit -v).
+ */
+export function sharedLandingMemory(bytes: number): WebAssembly.Memory | undefined {
+  const pages = Math.ceil(bytes / 65536);
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch {
+    return undefined;
+  }
+  alignedMemories.add(memory.buffer);
+  widenableMemories.add(memory.buffer);
+  return memory;
+}
+
+/**
  * A buffer for data that will be written whole as a new file (a pack): when it can, page-aligned memory, which a
  * direct write takes as it is instead of copying it into aligned memory first. Plain memory where no more can be
  * mapped (ulimit -v).

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/direct-memory.js';
+import { alignUp, BLOCK, sharedLandingMemory } from '../../lib/direct-memory.js';
 import { SlotPool } from '../../lib/slot-pool.js';
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { digestFromHex, type Digest } from '../format/digest.js';
@@ -45,8 +45,6 @@ export class VerifiedRuns {
     private readonly worker: WorkerClient<RunRequest, RunReply>,
   ) {
     this.view = Buffer.from(memory.buffer);
-    alignedMemories.add(memory.buffer);
-    widenableMemories.add(memory.buffer);
   }
 
   /**
@@ -55,13 +53,8 @@ export class VerifiedRuns {
    */
   static create(): VerifiedRuns | undefined {
     if (!nativeBlake3() || workerUrl.protocol !== 'file:' || !existsSync(fileURLToPath(workerUrl))) return undefined;
-    const pages = Math.ceil((SLOTS * SLOT_BYTES) / 65536);
-    let memory: WebAssembly.Memory;
-    try {
-      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    } catch {
-      return undefined; // no room for it in the address space
-    }
+    const memory = sharedLandingMemory(SLOTS * SLOT_BYTES);
+    if (!memory) return undefined; // no room for it in the address space
     return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, { memory } satisfies RunSetup));
   }
 
