@@ -10,8 +10,8 @@ import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { explainBadChunk, fetchChunk, readLocalCopy, readStored, type PullFileContext } from './fetch-units.js';
 import { planPackReads, type PackRead, type PlannedChunk } from './pack-reads.js';
 import { partialPath } from './pull-file.js';
-import type { ChunkToWrite } from './small-file-jobs.js';
-import type { SmallFileWriter, WriterSlot } from './small-file-writer.js';
+import type { ChunkToWrite, JobReply } from './small-file-jobs.js';
+import { SmallFileWriter, type WriterSlot } from './small-file-writer.js';
 
 // Files of one chunk or none (most files of a tree of configs, tokenizers and shards' metadata) are pulled together,
 // not one by one: their chunks are read per pack (pack-reads.ts), several reads in flight, and each read goes to the
@@ -68,13 +68,7 @@ class SmallFiles {
 
   /** Writes the file's partial from its checked bytes. */
   async write(file: ManifestFile, bytes: Uint8Array): Promise<void> {
-    const slot = await this.writer.take();
-    try {
-      slot.landing(0, bytes.length).set(bytes);
-      await slot.write([{ start: 0, end: bytes.length, files: this.partialsOf([file]) }]);
-    } finally {
-      slot.release();
-    }
+    await handOver(this.writer, bytes, 0, [{ start: 0, end: bytes.length, files: this.partialsOf([file]) }]);
     this.built(file);
   }
 
@@ -183,20 +177,33 @@ async function buildFromPackRead(read: PackRead, small: SmallFiles, context: Pul
   let slot: WriterSlot | undefined;
   let buffer: Buffer | undefined;
   try {
-    if (backend.localFiles) slot = await small.writer.take();
+    if (backend.localFiles && SmallFileWriter.fits(read.length)) slot = await small.writer.take();
     const target = slot ? slot.landing(read.offset, read.length) : (buffer = context.buffers.take(read.length));
     const bytes = await readStored(backend, packKey(read.pack), target, read.offset);
     if (!bytes) return await explainBadChunk(context, read.chunks[0]!.digest);
-    slot ??= await small.writer.take();
-    const landing = slot.landing(read.offset, read.length);
-    if (bytes !== landing) landing.set(bytes);
-    if (!small.writer.checksChunks) await checkHere(read, landing, context);
-    const reply = await slot.write(read.chunks.map((chunk) => toWrite(chunk, read, small)));
+    if (!small.writer.checksChunks) await checkHere(read, bytes, context);
+    const reply = await handOver(small.writer, bytes, read.offset, read.chunks.map((chunk) => toWrite(chunk, read, small)), slot);
     for (const chunk of read.chunks.slice(0, reply.done)) builtChunk(chunk, small, context);
     if (reply.corrupt) await explainBadChunk(context, read.chunks[reply.done]!.digest);
   } finally {
     slot?.release();
     if (buffer) context.buffers.give(buffer);
+  }
+}
+
+/**
+ * Has the writer check and write `chunks` of `bytes` (read from file offset `offset`): through `held` or a slot
+ * taken for it, with the bytes copied in unless they landed there; on this thread when they do not fit a slot.
+ */
+async function handOver(writer: SmallFileWriter, bytes: Uint8Array, offset: number, chunks: ChunkToWrite[], held?: WriterSlot): Promise<JobReply> {
+  if (!SmallFileWriter.fits(bytes.length)) return writer.writeHere(bytes, chunks);
+  const slot = held ?? (await writer.take());
+  try {
+    const landing = slot.landing(offset, bytes.length);
+    if (bytes !== landing) landing.set(bytes);
+    return await slot.write(chunks);
+  } finally {
+    if (!held) slot.release();
   }
 }
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { alignedMemories, alignUp, BLOCK, widenableMemories } from '../../lib/direct-memory.js';
+import { alignUp, BLOCK, sharedLandingMemory } from '../../lib/direct-memory.js';
 import { SlotPool } from '../../lib/slot-pool.js';
 import { WorkerClient } from '../../lib/worker-rpc.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
@@ -50,15 +50,8 @@ export class SmallFileWriter {
   }
 
   static create(): SmallFileWriter {
-    const pages = Math.ceil((SLOTS * SLOT_BYTES) / 65536);
-    let memory: WebAssembly.Memory;
-    try {
-      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    } catch {
-      return new SmallFileWriter(new ArrayBuffer(SLOTS * SLOT_BYTES)); // no room for a mapping of its own (ulimit -v)
-    }
-    alignedMemories.add(memory.buffer);
-    widenableMemories.add(memory.buffer);
+    const memory = sharedLandingMemory(SLOTS * SLOT_BYTES);
+    if (!memory) return new SmallFileWriter(new ArrayBuffer(SLOTS * SLOT_BYTES)); // no room for a mapping of its own
     const compiled = workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
     return new SmallFileWriter(memory.buffer, compiled ? { memory } : undefined);
   }
@@ -66,6 +59,11 @@ export class SmallFileWriter {
   /** Starts the worker now, so that it is ready when the first read is (a pull of small files calls it early). */
   warm(): void {
     if (this.setup) this.worker ??= new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup);
+  }
+
+  /** Whether `size` bytes fit a slot; a bigger chunk (a repository whose chunks may pass MAX_RUN_BYTES) goes to writeHere. */
+  static fits(size: number): boolean {
+    return size <= MAX_RUN_BYTES;
   }
 
   async take(): Promise<WriterSlot> {
@@ -96,10 +94,22 @@ export class SmallFileWriter {
     await this.worker?.terminate();
   }
 
+  /**
+   * Checks and writes `chunks` of `bytes` (memory of this thread, too big for a slot) here, with the calls the worker
+   * makes: for the rare chunk larger than a slot, which holds up the main thread for one file.
+   */
+  writeHere(bytes: Uint8Array, chunks: ChunkToWrite[]): JobReply {
+    return settled(runSmallFileJob(bytes, { op: 'write', chunks }));
+  }
+
   private async run(job: SmallFileJob): Promise<JobReply> {
     this.warm();
-    const reply = this.worker ? await this.worker.call(job) : runSmallFileJob(this.view, job);
-    if (reply.failure) throw errorOf(reply.failure);
-    return reply;
+    return settled(this.worker ? await this.worker.call(job) : runSmallFileJob(this.view, job));
   }
+}
+
+/** The reply, or the failure it carries thrown as the system call's error. */
+function settled(reply: JobReply): JobReply {
+  if (reply.failure) throw errorOf(reply.failure);
+  return reply;
 }

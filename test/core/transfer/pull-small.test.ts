@@ -201,4 +201,36 @@ describe('pull of many small files', () => {
     expect(update.filesUnchanged).toBe(196);
     await expectSameTree(dest, model);
   });
+
+  it('pulls files of one chunk larger than a pack read (a repository cut with chunks of 16 MiB and more)', async () => {
+    // Such a chunk does not fit a slot of the small-file writer: it is checked and written on the main thread, from
+    // a pack, from a repository of loose chunks, and from the installed older version alike.
+    const chunking = { minSize: 16 * MiB, avgSize: 16 * MiB, maxSize: 32 * MiB, seed: 1 };
+    for (const [repo, format] of [['wide', 2], ['wide-loose', 1]] as const) {
+      await mkdir(ws.path(repo), { recursive: true });
+      await writeFile(ws.path(repo, 'aim-repo.json'), JSON.stringify({ format, hash: 'blake3', chunking, createdAt: new Date().toISOString() }));
+    }
+    const wide = await createWorkspace((dir) => ({ w: { type: 'local', path: ws.path('wide') }, l: { type: 'local', path: ws.path('wide-loose') } }));
+    try {
+      const model = ws.path('wide-model');
+      await writeRandomFile(join(model, 'weights.bin'), 12 * MiB, 'wide');
+      await writeRandomFile(join(model, 'config.json'), 700, 'wide-config');
+      for (const repo of ['w', 'l']) {
+        expect((await wide.json(['push', `${repo}/big-chunk:v1`, model])).chunks).toBe(2);
+        const dest = ws.path(`wide-out-${repo}`);
+        await wide.json(['pull', `${repo}/big-chunk:v1`, dest]);
+        await expectSameTree(dest, model);
+      }
+      // v2 moves the weights: the pull builds them from the copy v1 installed, not from the repository.
+      await mkdir(join(model, 'moved'));
+      await copyFile(join(model, 'weights.bin'), join(model, 'moved', 'weights.bin'));
+      await rm(join(model, 'weights.bin'));
+      await wide.json(['push', 'w/big-chunk:v2', model]);
+      const update = await wide.json(['pull', 'w/big-chunk:v2', ws.path('wide-out-w')]);
+      expect(update.bytesTransferred).toBe(0);
+      await expectSameTree(ws.path('wide-out-w'), model);
+    } finally {
+      await wide.cleanup();
+    }
+  });
 });
