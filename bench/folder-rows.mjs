@@ -2,7 +2,7 @@
 // with a cold cache, then takes it out into an empty folder. Used for the data shapes (every tool) and for v1 (borg
 // and casync, whose rows stand beside the v1 rows of aim, restic and cp in suites.mjs). `timed` syncs before each
 // clock starts, so no row pays for what the one before left dirty.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { check, duBytes, have, run, timed } from './lib.mjs';
 import { aimOp, guard, log, resticEnv } from './suites.mjs';
@@ -28,8 +28,34 @@ async function timedRow(rec, key, label, group, bytes, cmd, args, { env, cwd, re
   });
 }
 
-async function fresh(...folders) {
-  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+/**
+ * Data of at least this many files has its outputs (restored folders, repositories, stores) set aside between rows
+ * instead of deleted, and deleted after the last round (`emptySetAside`). On ext4 without a journal, the kind of
+ * disk this benchmark runs on, the file system will not reuse an inode freed in the last minute and checks every
+ * such inode each time it allocates one (docs/benchmarks.md, "Tiny files pulled with one sync"): deleting one tool's
+ * 10,000 restored files right before the next tool restores its own made the next tool pay for that cleanup, and
+ * every tool but the first of each round ran right after one.
+ */
+const SET_ASIDE_FROM_FILES = 1000;
+
+let setAsideCount = 0;
+
+/** Empties `folders` for the next row: deleted, or moved under work/set-aside when `subject` has many files. */
+async function fresh(ctx, subject, ...folders) {
+  if ((subject.files ?? 0) < SET_ASIDE_FROM_FILES) {
+    for (const folder of folders) await rm(folder, { recursive: true, force: true });
+    return;
+  }
+  const aside = join(ctx.work, 'set-aside');
+  await mkdir(aside, { recursive: true });
+  for (const folder of folders) await rename(folder, join(aside, String(setAsideCount++))).catch((error) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/** Deletes what `fresh` set aside: once no row is left to pay for it. */
+export async function emptySetAside(ctx) {
+  await rm(join(ctx.work, 'set-aside'), { recursive: true, force: true });
 }
 
 /** Marks a tool's rows n/a when it is not installed; says whether it is. */
@@ -42,11 +68,11 @@ function present(rec, tool, group, rows) {
 export async function aimFolderRows(ctx, rec, subject, group) {
   const { key, name, dir, bytes } = subject;
   const dest = join(ctx.work, 'folder-dest');
-  await fresh(ctx.shapeRepo, dest);
+  await fresh(ctx, subject, ctx.shapeRepo, dest);
   await mkdir(ctx.shapeRepo, { recursive: true });
   await aimOp(ctx, rec, `${key}.aim.push`, `aim push ${name} (empty repo)`, ['model', 'push', 'shapes', key, dir, '--tag', 'v1'], { bytes, repo: ctx.shapeRepo, group });
   await aimOp(ctx, rec, `${key}.aim.pull`, `aim pull ${name} (empty dest)`, ['model', 'pull', 'shapes', key, dest, '--tag', 'v1'], { bytes, group });
-  await fresh(ctx.shapeRepo, dest);
+  await fresh(ctx, subject, ctx.shapeRepo, dest);
 }
 
 export async function resticFolderRows(ctx, rec, subject, group) {
@@ -56,13 +82,13 @@ export async function resticFolderRows(ctx, rec, subject, group) {
   const repo = join(ctx.work, 'folder-restic-repo');
   const dest = join(ctx.work, 'folder-dest');
   const env = resticEnv(ctx);
-  await fresh(repo, dest, join(ctx.work, 'restic-cache'));
+  await fresh(ctx, subject, repo, dest, join(ctx.work, 'restic-cache'));
   const init = run('restic', ['-r', repo, 'init'], { env });
   if (init.status !== 0) return rec.na(rows[0][0], rows[0][1], group, `error: restic init: ${init.stderr.trim().split('\n')[0]}`);
   // Backing up `.` from inside the folder makes the restore land in dest itself, as every other tool's does.
   await timedRow(rec, ...rows[0], group, bytes, 'restic', ['-r', repo, 'backup', '--json', '.'], { env, cwd: dir, repo });
   await timedRow(rec, ...rows[1], group, bytes, 'restic', ['-r', repo, 'restore', 'latest', '--target', dest], { env, restored: dest });
-  await fresh(repo, dest);
+  await fresh(ctx, subject, repo, dest);
 }
 
 export function borgEnv(ctx) {
@@ -77,13 +103,13 @@ export async function borgFolderRows(ctx, rec, subject, group) {
   const repo = join(ctx.work, 'folder-borg-repo');
   const dest = join(ctx.work, 'folder-dest');
   const env = borgEnv(ctx);
-  await fresh(repo, dest, env.BORG_BASE_DIR);
+  await fresh(ctx, subject, repo, dest, env.BORG_BASE_DIR);
   await mkdir(dest, { recursive: true });
   const init = run('borg', ['init', '-e', 'none', repo], { env });
   if (init.status !== 0) return rec.na(rows[0][0], rows[0][1], group, `error: borg init: ${init.stderr.trim().split('\n')[0]}`);
   await timedRow(rec, ...rows[0], group, bytes, 'borg', ['create', '--compression', 'none', `${repo}::v1`, '.'], { env, cwd: dir, repo });
   await timedRow(rec, ...rows[1], group, bytes, 'borg', ['extract', `${repo}::v1`], { env, cwd: dest, restored: dest });
-  await fresh(repo, dest, env.BORG_BASE_DIR);
+  await fresh(ctx, subject, repo, dest, env.BORG_BASE_DIR);
 }
 
 export async function casyncFolderRows(ctx, rec, subject, group) {
@@ -93,10 +119,10 @@ export async function casyncFolderRows(ctx, rec, subject, group) {
   const store = join(ctx.work, 'folder-casync-store');
   const index = join(ctx.work, 'folder.caidx');
   const dest = join(ctx.work, 'folder-dest');
-  await fresh(store, index, dest);
+  await fresh(ctx, subject, store, index, dest);
   await timedRow(rec, ...rows[0], group, bytes, 'casync', ['make', `--store=${store}`, index, dir], { repo: store });
   await timedRow(rec, ...rows[1], group, bytes, 'casync', ['extract', `--store=${store}`, index, dest], { restored: dest });
-  await fresh(store, index, dest);
+  await fresh(ctx, subject, store, index, dest);
 }
 
 /** The plain copies a user would reach for, each ending in sync as the v1 cp row does (aim's pull makes its files durable). */
@@ -108,11 +134,11 @@ export async function copyFolderRows(ctx, rec, subject, group) {
     [`${key}.cp`, `cp -a ${name} && sync`, 'cp -a "$1"/. "$2"/ && sync'],
   ];
   for (const [rowKey, label, script] of copies) {
-    await fresh(dest);
+    await fresh(ctx, subject, dest);
     await mkdir(dest, { recursive: true });
     await timedRow(rec, rowKey, label, group, bytes, 'sh', ['-c', script, 'sh', dir, dest], { restored: dest });
   }
-  await fresh(dest);
+  await fresh(ctx, subject, dest);
 }
 
 /** Every tool on one data shape. */

@@ -9,7 +9,7 @@ import { cp, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGenerator, prepareData, shapeTotals, smallTotal, warmPageCache } from './data.mjs';
-import { peersRound, shapeRound } from './folder-rows.mjs';
+import { emptySetAside, peersRound, shapeRound } from './folder-rows.mjs';
 import { check, fmtBytes, GNU_TIME, machine, MiB, parseArgs, toolVersions } from './lib.mjs';
 import { targets, writeResults } from './report.mjs';
 import { startS3rver } from './s3.mjs';
@@ -75,8 +75,8 @@ const data = await prepareData(gen, work, size, options.smallFiles, options.tiny
 data.smallBytes = await smallTotal(data);
 await shapeTotals(data);
 const shapes = [
-  { suite: 'model', key: 'model', name: 'model folder', dir: data.model.dir, bytes: data.model.bytes, group: `model-like folder (${data.model.files} files, ${fmtBytes(data.model.bytes)})` },
-  { suite: 'tiny', key: 'tiny', name: `${options.tinyFiles} files`, dir: data.tiny.dir, bytes: data.tiny.bytes, group: `${options.tinyFiles} tiny files (${fmtBytes(data.tiny.bytes)})` },
+  { suite: 'model', key: 'model', name: 'model folder', dir: data.model.dir, bytes: data.model.bytes, files: data.model.files, group: `model-like folder (${data.model.files} files, ${fmtBytes(data.model.bytes)})` },
+  { suite: 'tiny', key: 'tiny', name: `${options.tinyFiles} files`, dir: data.tiny.dir, bytes: data.tiny.bytes, files: data.tiny.files, group: `${options.tinyFiles} tiny files (${fmtBytes(data.tiny.bytes)})` },
 ];
 
 const rec = new Recorder();
@@ -113,6 +113,7 @@ for (let round = 1; round <= options.rounds; round++) {
   for (const target of s3Targets) await s3Round(ctx, rec, data, round, target);
 }
 await stopAll();
+await emptySetAside(ctx);
 
 if (want('startup')) {
   console.log('aim bench: start-up times');
@@ -163,7 +164,7 @@ const { dir, md } = await writeResults(rec, meta, goals, resolve('bench/results'
 console.log(`\n${md}`);
 console.log(`results: ${dir}/results.{json,md} and bench/results/latest.md`);
 
-for (const name of ['aim-build', 'aim-repo', 'aim-dest', 'aim-home', 'restic-repo', 'restic-cache', 'restic-dest', 'tools-dest', 's3-dest', 's3rver', 'radosgw', 'shape-aim-repo', 'folder-dest', 'borg-home']) {
+for (const name of ['aim-build', 'aim-repo', 'aim-dest', 'aim-home', 'restic-repo', 'restic-cache', 'restic-dest', 'tools-dest', 's3-dest', 's3rver', 'radosgw', 'shape-aim-repo', 'folder-dest', 'borg-home', 'set-aside']) {
   await rm(join(work, name), { recursive: true, force: true });
 }
 if (!options.keep) await rm(join(work, 'data'), { recursive: true, force: true });
