@@ -141,9 +141,15 @@ export async function copyFolderRows(ctx, rec, subject, group) {
   await fresh(ctx, subject, dest);
 }
 
-/** Every tool on one data shape. */
-export async function shapeRound(ctx, rec, subject) {
-  for (const rows of [aimFolderRows, resticFolderRows, borgFolderRows, casyncFolderRows, copyFolderRows]) await rows(ctx, rec, subject, subject.group);
+/**
+ * Every tool on one data shape, starting one tool later each round: the first tool of a round runs right after the
+ * rows before it deleted their outputs (the model-like folder's are gigabytes, too many to set aside), so that place
+ * goes round instead of falling on aim every time.
+ */
+export async function shapeRound(ctx, rec, subject, round = 1) {
+  const tools = [aimFolderRows, resticFolderRows, borgFolderRows, casyncFolderRows, copyFolderRows];
+  const first = (round - 1) % tools.length;
+  for (const rows of [...tools.slice(first), ...tools.slice(0, first)]) await rows(ctx, rec, subject, subject.group);
 }
 
 /** borg and casync on v1, next to the v1 rows of aim, restic and cp. */

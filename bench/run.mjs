@@ -109,7 +109,7 @@ for (let round = 1; round <= options.rounds; round++) {
   if (want('restic')) await resticRound(ctx, rec, data);
   if (want('tools')) await toolsRound(ctx, rec, data);
   if (want('peers')) await peersRound(ctx, rec, data);
-  for (const shape of shapes) if (want('shapes', shape.suite)) await shapeRound(ctx, rec, shape);
+  for (const shape of shapes) if (want('shapes', shape.suite)) await shapeRound(ctx, rec, shape, round);
   for (const target of s3Targets) await s3Round(ctx, rec, data, round, target);
 }
 await stopAll();
