@@ -9,6 +9,7 @@ import {
   type DeferredSync,
   type ObjectInfo,
 } from './backend.js';
+import { compareText } from '../lib/compare-text.js';
 
 // What a command asked of its storage: calls per operation and bytes per top-level key prefix (packs/, index/,
 // locations/, keys/, manifests/, ...). The scale benchmark reads these to show that a pull of one model reads what
@@ -64,10 +65,10 @@ export class IoStats {
 
   report(): IoStatsReport {
     return {
-      calls: Object.fromEntries([...this.calls].sort(([a], [b]) => a.localeCompare(b))),
+      calls: Object.fromEntries([...this.calls].sort(([a], [b]) => compareText(a, b))),
       listedEntries: this.listed,
-      bytesRead: Object.fromEntries([...this.read].sort(([a], [b]) => a.localeCompare(b))),
-      bytesWritten: Object.fromEntries([...this.written].sort(([a], [b]) => a.localeCompare(b))),
+      bytesRead: Object.fromEntries([...this.read].sort(([a], [b]) => compareText(a, b))),
+      bytesWritten: Object.fromEntries([...this.written].sort(([a], [b]) => compareText(a, b))),
     };
   }
 }

@@ -1,5 +1,6 @@
 import type { AvailableModel } from '../../core/install/find-model.js';
 import { formatBytes } from './format.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // The interactive picker of `aim install` with no name, on a terminal: search as you type, arrow keys, enter
 // (@inquirer/prompts' search prompt, drawn on stderr so stdout stays the command's result).
@@ -11,7 +12,7 @@ export function filterModels(models: AvailableModel[], term: string | undefined)
   const found = models.filter((m) => words.every((w) => text(m).includes(w)));
   const first = words[0] ?? '';
   const rank = (m: AvailableModel) => (m.model.toLowerCase().startsWith(first) ? 0 : 1);
-  return found.sort((a, b) => rank(a) - rank(b) || `${a.repo}/${a.model}`.localeCompare(`${b.repo}/${b.model}`));
+  return found.sort((a, b) => rank(a) - rank(b) || compareText(`${a.repo}/${a.model}`, `${b.repo}/${b.model}`));
 }
 
 /** The reference picked, or undefined when the user pressed Ctrl-C or Esc. */

@@ -9,6 +9,7 @@ import { buildCatalogEntry, catalogEntryKey } from '../store/catalog-entry.js';
 import { modelNames, type RepoProblem } from '../store/model-listing.js';
 import { INDEX_KEY } from '../store/repo-index.js';
 import type { Repository } from '../store/repository.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // Reading a repository's catalog: index.json in one read, checked against the list of entries under catalog/ so
 // that a model whose update of index.json was lost (a server ignoring conditional writes, a push killed between
@@ -95,7 +96,7 @@ export async function readCatalog(repo: Repository): Promise<RepoCatalog> {
       if (entry) models.set(model, entry);
     }
   }
-  return { repo: repo.name, models: [...models.values()].sort((a, b) => a.model.localeCompare(b.model)), problems };
+  return { repo: repo.name, models: [...models.values()].sort((a, b) => compareText(a.model, b.model)), problems };
 }
 
 /**
@@ -110,5 +111,5 @@ function unlistedCatalog(repo: Repository, index: CatalogIndex | undefined, prob
     });
   }
   const models = Object.entries(index.models).filter(([name, entry]) => entry.model === name).map(([, entry]) => entry);
-  return { repo: repo.name, models: models.sort((a, b) => a.model.localeCompare(b.model)), problems };
+  return { repo: repo.name, models: models.sort((a, b) => compareText(a.model, b.model)), problems };
 }

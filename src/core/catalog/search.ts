@@ -1,6 +1,7 @@
 import type { CatalogEntry } from '../format/schemas/catalog.js';
 import type { Session } from '../session.js';
 import { browseCatalogs, type CatalogModel, type CatalogView } from './browse.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // `aim search`: every model of every configured repository scored against the query. A name match outranks
 // everything else (exact > prefix > a word of the name > anywhere in it), then a quantization or architecture,
@@ -72,6 +73,6 @@ export async function searchCatalogs(session: Session, query: string, filters: S
     const scored = passesFilters(model.entry, filters) ? scoreEntry(model.entry, query) : undefined;
     if (scored) hits.push({ ...model, ...scored });
   }
-  hits.sort((a, b) => b.score - a.score || a.entry.model.localeCompare(b.entry.model));
+  hits.sort((a, b) => b.score - a.score || compareText(a.entry.model, b.entry.model));
   return { query, hits, unreachable: view.unreachable, problems: view.problems };
 }

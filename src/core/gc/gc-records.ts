@@ -4,6 +4,7 @@ import type { Backend, ObjectInfo } from '../../backends/backend.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { packId, parseJsonOrUndefined, timestamp, type Format } from '../format/schemas/parse.js';
 import { getBounded } from '../store/bounded-read.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // How a push in flight learns that gc is taking packs away. Before it deletes or repacks anything, gc writes a
 // record naming every pack it may remove:
@@ -52,7 +53,7 @@ async function listRecordObjects(backend: Backend): Promise<ObjectInfo[]> {
     if (RECORD_KEY.test(info.key)) found.push(info);
     if (found.length >= MAX_RECORDS_LISTED) break;
   }
-  return found.sort((a, b) => (b.modified ?? 0) - (a.modified ?? 0) || a.key.localeCompare(b.key));
+  return found.sort((a, b) => (b.modified ?? 0) - (a.modified ?? 0) || compareText(a.key, b.key));
 }
 
 /**

@@ -2,6 +2,7 @@
 // of model_repos.yaml extends or overrides. An entry points at an aim reference (`repo/model:tag`), a Hugging Face
 // GGUF repository (which the Kamiwaza engine downloads), or both; aim prefers its own repository when both exist.
 import { ConfigError } from '../../lib/errors.js';
+import { compareText } from '../../lib/compare-text.js';
 
 export interface CatalogEntry {
   name: string;
@@ -95,5 +96,5 @@ export function suggestNames(typed: string, known: string[]): string[] {
   const wanted = typed.toLowerCase();
   const scored = known.map((name) => ({ name, distance: name.includes(wanted) || wanted.includes(name) ? 0 : editDistance(wanted, name.toLowerCase()) }));
   const limit = Math.max(2, Math.floor(wanted.length / 3));
-  return scored.filter((s) => s.distance <= limit).sort((a, b) => a.distance - b.distance || a.name.localeCompare(b.name)).slice(0, 3).map((s) => s.name);
+  return scored.filter((s) => s.distance <= limit).sort((a, b) => a.distance - b.distance || compareText(a.name, b.name)).slice(0, 3).map((s) => s.name);
 }

@@ -9,6 +9,7 @@ import { aimHome } from '../../settings/home.js';
 import type { Session } from '../session.js';
 import { engineFor } from './serve-engines.js';
 import { runnerIsAlive } from './recorded-start.js';
+import { compareText } from '../../lib/compare-text.js';
 
 /**
  * The configuration, read only when a Kamiwaza deployment needs its server's address: embedded deployments are
@@ -69,7 +70,7 @@ export async function listDeployments(sessionIfNeeded: SessionIfNeeded, home = a
   const { records, problems } = await listDeploymentRecords(home);
   const deployments = (await liveStatus(records, sessionIfNeeded)).map(shown);
   for (const gone of deployments.filter((d) => d.status === 'stopped')) await removeDeployment(gone.name, home);
-  return { deployments: deployments.filter((d) => d.status !== 'stopped').sort((a, b) => a.name.localeCompare(b.name)), problems };
+  return { deployments: deployments.filter((d) => d.status !== 'stopped').sort((a, b) => compareText(a.name, b.name)), problems };
 }
 
 export interface StopResult {

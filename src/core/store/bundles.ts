@@ -10,6 +10,7 @@ import { getBounded } from './bounded-read.js';
 import { problemOf, type RepoProblem, type TagEntry } from './model-listing.js';
 import type { Repository, TagRecord } from './repository.js';
 import { publishedTags } from './unlisted.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // Bundles live beside models, not among them: bundles/blake3/<hh>/<hex> holds a bundle manifest and
 // bundles/<name>/tags/<tag> its tags. Kept apart so that everything reading models/ and manifests/ (listings, verify,
@@ -92,7 +93,7 @@ export async function bundleTags(repo: Repository, name: string, problems: RepoP
       problems.push(problemOf(`${prefix}${tag}`, error));
     }
   }
-  return tags.sort((a, b) => a.pushedAt.localeCompare(b.pushedAt) || a.tag.localeCompare(b.tag));
+  return tags.sort((a, b) => compareText(a.pushedAt, b.pushedAt) || compareText(a.tag, b.tag));
 }
 
 export interface ResolvedBundle {

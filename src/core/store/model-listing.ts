@@ -4,6 +4,7 @@ import { publishedTags } from './unlisted.js';
 import { checkModelName, checkTagName } from '../format/names.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import type { Repository, TagRecord } from './repository.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // Listings over a shared repository. Anyone who can write there can leave a folder under models/ that aim would
 // never create, or a tag file that does not parse; that must cost the one model or tag, not every listing, verify
@@ -77,7 +78,7 @@ export async function readableTags(repo: Repository, model: string, problems: Re
       problems.push(problemOf(`${tagPrefix(model)}${tag}`, error));
     }
   }
-  return tags.sort((a, b) => String(a.pushedAt).localeCompare(String(b.pushedAt)) || a.tag.localeCompare(b.tag));
+  return tags.sort((a, b) => compareText(String(a.pushedAt), String(b.pushedAt)) || compareText(a.tag, b.tag));
 }
 
 /** Every model with its tags; a bad model or tag is left out and reported in `problems`. */

@@ -4,6 +4,7 @@ import type { Backend } from '../../backends/backend.js';
 import { parseJsonOrUndefined, timestamp, type Format } from '../format/schemas/parse.js';
 import { getBounded } from './bounded-read.js';
 import { readIntactPack, type PackEntry } from './packs.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // Resume after kill -9 without listing every pack. A push that stores chunks gets a random 16-hex push id, names
 // its packs `<push id><16 random hex>`, and before its first pack writes `pending/<push id>`. A push that ends
@@ -68,7 +69,7 @@ async function pendingPushes(backend: Backend, ownId: string): Promise<Array<{ i
     const record = parseJsonOrUndefined(pendingSchema, bytes, PENDING_FORMAT);
     if (record) found.push({ id, startedAt: record.startedAt });
   }
-  return found.sort((a, b) => a.startedAt.localeCompare(b.startedAt)).slice(0, MAX_ADOPTED_PUSHES);
+  return found.sort((a, b) => compareText(a.startedAt, b.startedAt)).slice(0, MAX_ADOPTED_PUSHES);
 }
 
 /** What a push takes back from killed (or still running) ones: their packs, and their ids to clear once indexed. */

@@ -18,6 +18,7 @@ import { dropLocationMapsNaming, readLocationMap } from './locations.js';
 import { getBounded } from './bounded-read.js';
 import { retryUntilStable } from '../../lib/poll.js';
 import { counted } from '../../lib/plural.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // The repository layout of DESIGN.md on top of a key/value Backend. Blobs and manifests are immutable and named by
 // their digest; tags are the only mutable keys. Nothing here knows whether the bytes live in a folder or a bucket.
@@ -262,6 +263,6 @@ export class Repository {
       const record = await this.getTag(model, tag);
       if (record) tags.push({ tag, ...record });
     }
-    return tags.sort((a, b) => a.pushedAt.localeCompare(b.pushedAt) || a.tag.localeCompare(b.tag));
+    return tags.sort((a, b) => compareText(a.pushedAt, b.pushedAt) || compareText(a.tag, b.tag));
   }
 }

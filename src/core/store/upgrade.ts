@@ -7,6 +7,7 @@ import { readLocationMap, writeLocationMap } from './locations.js';
 import { modelNames, readableTags, type RepoProblem } from './model-listing.js';
 import { PACKED_FORMAT, Repository } from './repository.js';
 import { counted } from '../../lib/plural.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // `aim repo upgrade`: brings a packed repository written by an older aim up to the keys that let one model's pull,
 // verify and push read only what that model needs: a location map for every tagged version that lacks one, and a
@@ -129,6 +130,6 @@ export async function upgradeRepository(repo: Repository, options: UpgradeOption
   });
   note(`writing the key objects of ${counted(scan.keyShards.size, 'key chunk')}`);
   result.keysWritten = await writeKeyObjects(repo, scan, concurrency);
-  result.failed.sort((a, b) => a.digest.localeCompare(b.digest));
+  result.failed.sort((a, b) => compareText(a.digest, b.digest));
   return result;
 }

@@ -2,6 +2,7 @@ import type { Digest } from '../format/digest.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { packKey, type ChunkLocations } from '../store/packs.js';
 import { blobKey, type Repository } from '../store/repository.js';
+import { compareText } from '../../lib/compare-text.js';
 
 // How verify reads the chunks it checks: chunks that sit back to back in one pack are read with one ranged request
 // (on S3, a 2 GiB version is ~260 GETs instead of ~1,900); a loose chunk, or one the index does not name, on its own.
@@ -29,7 +30,7 @@ export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: 
       reads.push({ chunks: [chunk], loose: !at });
       return false;
     })
-    .sort((a, b) => a.at!.pack.localeCompare(b.at!.pack) || a.at!.offset - b.at!.offset);
+    .sort((a, b) => compareText(a.at!.pack, b.at!.pack) || a.at!.offset - b.at!.offset);
   let run: (ChunkRead<T> & { end: number; bytes: number }) | undefined;
   for (const { chunk, at } of packed) {
     if (run && run.pack!.id === at!.pack && run.end === at!.offset && run.bytes + chunk.size <= MAX_READ_BYTES) {
