@@ -1,15 +1,13 @@
 import { Option } from 'clipanion';
-import { trustedKeys, trustPolicyFor } from '../core/config/trust-policy.js';
-import { keySigner, type Signer } from '../core/signing/bundle.js';
-import { readPrivateKey } from '../core/signing/keys.js';
-import { writeModelSignature } from '../core/signing/model-sig.js';
+import type { Signer } from '../core/signing/bundle.js';
 import type { VersionSelector } from '../core/store/resolve.js';
-import { pull, type PullResult } from '../core/transfer/pull.js';
+import type { PullResult } from '../core/transfer/pull.js';
 import type { FileSelection } from '../core/transfer/subset.js';
 import { UsageError } from '../lib/errors.js';
 import type { AimCommand } from './base.js';
 
-// The signing flags that `pull`, `model pull`, `run` and `push` share.
+// The signing flags that `pull`, `model pull`, `run` and `push` share. The code behind them is imported when a flag
+// asks for it: `push` loads this file for --sign, and an unsigned push should not pay for loading pull and signing.
 
 export function requireSignedOption() {
   return Option.Boolean('--require-signed', false, {
@@ -25,6 +23,7 @@ export function writeSignatureOption() {
 export async function signerFromFlags(sign: boolean, keyPath: string | undefined): Promise<Signer | undefined> {
   if (!sign) return undefined;
   if (keyPath === undefined) throw new UsageError('--sign needs --key FILE', { hint: 'e.g. aim push repo/model:v1 ./dir --sign --key alice.key' });
+  const [{ keySigner }, { readPrivateKey }] = await Promise.all([import('../core/signing/bundle.js'), import('../core/signing/keys.js')]);
   return keySigner(await readPrivateKey(keyPath));
 }
 
@@ -38,11 +37,13 @@ export interface SignedPullFlags {
 
 /** A pull under the user's trust policy for `repoName`, with DEST/model.sig written when asked. */
 export async function pullUnderPolicy(command: AimCommand, repoName: string, selector: VersionSelector, dest: string, flags: SignedPullFlags): Promise<PullResult & { signature?: string }> {
+  const [{ pull }, { trustedKeys, trustPolicyFor }] = await Promise.all([import('../core/transfer/pull.js'), import('../core/config/trust-policy.js')]);
   const session = await command.session();
   const repository = await session.repository(repoName);
   const trust = await trustPolicyFor(session.config, repoName, flags.requireSigned);
   const result = await pull(repository, selector, dest, { progress: command.progress(), concurrency: flags.concurrency, select: flags.select, trust });
   if (!flags.writeSignature) return result;
+  const { writeModelSignature } = await import('../core/signing/model-sig.js');
   const version = { model: result.model, tag: result.tag, digest: result.digest, manifest: await repository.getManifest(result.digest) };
   const signature = await writeModelSignature(repository, version, result.dest, trust?.keys ?? (await trustedKeys(session.config, repoName)));
   return { ...result, signature };

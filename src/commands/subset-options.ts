@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import type { QuantFit } from '../core/serve/quant-fit.js';
-import { servedContext } from '../core/serve/served-context.js';
 import type { FileSelection } from '../core/transfer/subset.js';
 import { AimCommand } from './base.js';
 import { formatBytes } from './render/format.js';
@@ -14,8 +13,10 @@ export abstract class SelectingCommand extends AimCommand {
 
   /** The files to take; --quant auto reserves the KV cache `aim run` would open (serve.ctx-size x serve.parallel). */
   async selection(): Promise<FileSelection> {
-    const context = servedContext((await this.session()).settings());
-    return { include: this.include, exclude: this.exclude, ...(this.quant ? { quant: this.quant, context } : {}) };
+    if (!this.quant) return { include: this.include, exclude: this.exclude };
+    // Imported here: the context comes from the embedded engine's module, which a pull without --quant never needs.
+    const { servedContext } = await import('../core/serve/served-context.js');
+    return { include: this.include, exclude: this.exclude, quant: this.quant, context: servedContext((await this.session()).settings()) };
   }
 }
 
