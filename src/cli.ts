@@ -1,4 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
 import { Builtins, Cli, Command, type CommandClass } from 'clipanion';
 import { GLOBAL_OPTIONS_WITH_VALUE, jsonRequested, runCli } from './commands/cli-runner.js';
 import { AimCli, AimVersionCommand } from './commands/render/help.js';
@@ -87,13 +86,6 @@ export async function buildCli(argv: string[], binaryName = 'aim'): Promise<{ cl
   return { cli, commands };
 }
 
-// Let the heap grow to four times what a full collection leaves before the next one (the top of V8's own range;
-// V8 still shrinks the step near the heap limit). A pull reads its bytes through Node's sockets, a fresh 64 KiB
-// buffer per read, and each request leaves a little in the old generation: with V8's default growth full
-// collections become the largest part of the client's CPU (docs/benchmarks.md has the figures). The cost is memory
-// in proportion to what is live: little for aim's usual heap.
-setFlagsFromString('--heap-growing-percent=300');
-
 const argv = process.argv.slice(2);
 
 // Ctrl-C and SIGTERM: every write is atomic and pushes and pulls resume, so stopping at once loses nothing but time.
@@ -126,8 +118,14 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const binaryName = process.argv[1]?.endsWith('aim_cli') ? 'aim_cli' : 'aim';
-const { cli, commands } = await buildCli(argv, binaryName);
-const exitCode = await runCli(cli, commands, argv, { ...Cli.defaultContext, colorDepth: colored ? Cli.defaultContext.colorDepth : 1 });
-// The only process exit. Wait for stdout to drain so piped JSON is never cut short.
-process.exitCode = exitCode;
+// A function, not top-level await: the bundle is one CommonJS script (scripts/bundle.mjs), which has none. A failure
+// to build the CLI is a bug; left unhandled, it ends the process with its stack, as top-level await did.
+async function main(): Promise<void> {
+  const binaryName = process.argv[1]?.endsWith('aim_cli') ? 'aim_cli' : 'aim';
+  const { cli, commands } = await buildCli(argv, binaryName);
+  const exitCode = await runCli(cli, commands, argv, { ...Cli.defaultContext, colorDepth: colored ? Cli.defaultContext.colorDepth : 1 });
+  // The only process exit. Wait for stdout to drain so piped JSON is never cut short.
+  process.exitCode = exitCode;
+}
+
+void main();
