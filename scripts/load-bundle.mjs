@@ -24,6 +24,9 @@ import { Script } from 'node:vm';
 // in proportion to what is live: little for aim's usual heap. Set before the script is compiled: V8 accepts a code
 // cache only under the flags it was made with.
 setFlagsFromString('--heap-growing-percent=300');
+// V8 in a release build trusts a code cache's bytes once its header matches: a cache damaged on the disk would crash
+// the process instead of being ignored. With this flag the cache carries a checksum, checked as it is read.
+setFlagsFromString('--verify-snapshot-checksum');
 
 const SCRIPT = fileURLToPath(new URL('./aim.cjs', import.meta.url));
 const CACHE = `${SCRIPT}.cache`;
@@ -37,6 +40,18 @@ function readCache() {
   }
 }
 
+/** The bundle's wrapper, as Node's for a CommonJS module, plus `__aimImport`: see loadBundle. */
+const wrap = (source) => `(function (exports, require, module, __filename, __dirname, __aimImport) {${source}\n})`;
+
+/**
+ * The bundle compiled, from the code cache unless `withCache` is false; `cachedDataRejected` says whether V8 took
+ * the cache (undefined: none was given).
+ */
+export function compileBundle({ withCache = true } = {}) {
+  const cachedData = withCache ? readCache() : undefined;
+  return new Script(wrap(readFileSync(SCRIPT, 'utf8')), { filename: SCRIPT, cachedData });
+}
+
 /**
  * Runs the bundle as Node runs a CommonJS module, with `__aimImport` for the bundle's import() of packages left
  * out of it: a script compiled by node:vm cannot call import() itself on Node 20 without a flag.
@@ -44,10 +59,7 @@ function readCache() {
  * a push ran have been compiled and so go into the cache too.
  */
 export function loadBundle({ writeCache = false } = {}) {
-  const source = readFileSync(SCRIPT, 'utf8');
-  const cachedData = writeCache ? undefined : readCache();
-  const wrapped = `(function (exports, require, module, __filename, __dirname, __aimImport) {${source}\n})`;
-  const script = new Script(wrapped, { filename: SCRIPT, cachedData });
+  const script = compileBundle({ withCache: !writeCache });
   if (writeCache) process.once('exit', () => writeFileSync(CACHE, script.createCachedData()));
   const module = { exports: {} };
   const run = script.runInThisContext();
