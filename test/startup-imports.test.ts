@@ -25,6 +25,11 @@ const packageOf = (specifier: string): string => specifier.split('/').slice(0, s
 
 /** Packages the module at `entry` loads through static imports, its own and those of every module it reaches. */
 function staticPackages(entry: string): Set<string> {
+  return staticImports(entry).packages;
+}
+
+/** The modules (paths) and packages that the module at `entry` reaches through static imports. */
+function staticImports(entry: string): { modules: Set<string>; packages: Set<string> } {
   const seen = new Set([entry]);
   const queue = [entry];
   const packages = new Set<string>();
@@ -41,7 +46,7 @@ function staticPackages(entry: string): Set<string> {
       queue.push(next);
     }
   }
-  return packages;
+  return { modules: seen, packages };
 }
 
 describe('start-up imports', () => {
@@ -55,6 +60,15 @@ describe('start-up imports', () => {
       for (const [heavy, allowed] of Object.entries(HEAVY)) if (packages.has(heavy) && !allowed.includes(name)) offenders.push(`commands/${name} -> ${heavy}`);
     }
     expect(offenders).toEqual([]);
+  });
+
+  it('a push loads neither the pull path nor the embedded engine as it starts', () => {
+    // Push shares its options file with pull (transfer-options.ts); pull, the trust policy and the engine's module
+    // (with net and child_process) load only when a pull, --sign or --quant asks for them.
+    const reached = [...staticImports(join(dist, 'commands', 'model', 'push.js')).modules].map((path) => path.slice(dist.length));
+    const unwanted = ['core/transfer/pull.js', 'serving/embedded/llama.js', 'core/serve/served-context.js'];
+    expect(reached.length).toBeGreaterThan(50); // it really followed the push's imports
+    expect(reached.filter((path) => unwanted.includes(path))).toEqual([]);
   });
 
   it('the scan follows static imports through modules, and not dynamic ones', () => {
