@@ -1,8 +1,9 @@
 import { constants, renameSync, statSync, type Stats } from 'node:fs';
-import { chmod, copyFile, mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, sep } from 'node:path';
+import { chmod, copyFile, rm, stat } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
 import { syncFile, syncFolder, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
+import { realFolder } from '../../lib/safe-fs.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
@@ -38,14 +39,20 @@ function record(next: InstallState, file: ManifestFile, info: Pick<Stats, 'size'
   next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 
-/** Makes each folder once, however many files go into it. */
+/**
+ * Makes each folder once, however many files go into it, each folder on the way a real one: the pull looked at DEST's
+ * folders when it planned, and one that became a link since (DEST changed during the pull) would take the renames
+ * outside DEST.
+ */
 class Folders {
   private readonly made = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly dest: string) {}
 
   make(folder: string): Promise<unknown> {
     let made = this.made.get(folder);
     if (!made) {
-      made = mkdir(folder, { recursive: true });
+      made = realFolder(this.dest, relative(this.dest, folder).split(sep).filter(Boolean), { create: true });
       this.made.set(folder, made);
     }
     return made;
@@ -76,7 +83,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   const moves = plain.map((entry): [string, string] => [entry.temp, entry.target]);
   const plainFolders = new Set(plain.map((entry) => dirname(entry.target)));
   await durable;
-  const folders = new Folders();
+  const folders = new Folders(dest);
   await Promise.all([
     renameOnWriter(plain, moves, plainFolders, folders, next, writer),
     forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {

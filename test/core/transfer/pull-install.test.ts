@@ -1,0 +1,67 @@
+// The last step of a pull (src/core/transfer/pull-install.ts) renames verified partials into DEST's folders. The pull
+// looked at those folders when it planned (install-state.ts's Targets), seconds or minutes before: a folder that became
+// a link since then (DEST's listing changed during the pull) must be refused, not written through, or a file would be
+// renamed outside DEST. Real files, real links, the function the pull calls.
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Digest } from '../../../src/core/format/digest.js';
+import type { ManifestFile } from '../../../src/core/format/manifest.js';
+import type { InstallState } from '../../../src/core/transfer/install-state.js';
+import { installStaged, type Staged } from '../../../src/core/transfer/pull-install.js';
+import { SmallFileWriter } from '../../../src/core/transfer/small-file-writer.js';
+
+const file = (path: string): ManifestFile => ({ path, size: 5, mode: 0o644, digest: `blake3:${'ab'.repeat(32)}` as Digest, chunks: [] });
+
+describe('renaming partials into place', () => {
+  let root: string;
+  let dest: string;
+  let outside: string;
+  let writer: SmallFileWriter;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aim-install-'));
+    dest = join(root, 'dest');
+    outside = join(root, 'outside');
+    await mkdir(join(dest, '.aim', 'partial'), { recursive: true });
+    await mkdir(outside);
+    writer = SmallFileWriter.create();
+  });
+  afterEach(async () => {
+    await writer.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** A partial staged for DEST/<path>, as the plan made it when DEST/<path>'s folder did not exist yet. */
+  async function staged(path: string, how: Pick<Staged, 'modeSet' | 'journal'>): Promise<Staged> {
+    const temp = join(dest, '.aim', 'partial', path.replaceAll('/', '_'));
+    await writeFile(temp, 'bytes', { mode: 0o644 });
+    return { temp, target: join(dest, ...path.split('/')), file: file(path), occupied: false, ...how };
+  }
+
+  for (const [name, how] of [
+    ['renamed by the writer', { modeSet: true, journal: false }],
+    ['renamed on the main thread', { modeSet: false, journal: false }],
+  ] as const) {
+    it(`refuses a folder that became a link after the plan (${name})`, async () => {
+      const entries = [await staged('sub/deeper/w.bin', how), await staged('other/c.json', how)];
+      // The plan saw no DEST/sub; a link to a folder outside appears before the renames.
+      await symlink(outside, join(dest, 'sub'));
+      await mkdir(join(outside, 'deeper'));
+      const next: InstallState = { version: 1, files: {} };
+      await expect(installStaged(dest, entries, next, writer)).rejects.toThrow(/sub is a symlink, not a folder/);
+      expect(await readdir(join(outside, 'deeper')), 'nothing is renamed through the link').toEqual([]);
+      expect(next.files['sub/deeper/w.bin']).toBeUndefined();
+    });
+  }
+
+  it('makes missing folders and renames into them', async () => {
+    const entries = [await staged('a/b/w.bin', { modeSet: true, journal: false }), await staged('c/x.json', { modeSet: false, journal: false })];
+    const next: InstallState = { version: 1, files: {} };
+    await installStaged(dest, entries, next, writer);
+    expect(await readdir(join(dest, 'a', 'b'))).toEqual(['w.bin']);
+    expect(await readdir(join(dest, 'c'))).toEqual(['x.json']);
+    expect(Object.keys(next.files).sort()).toEqual(['a/b/w.bin', 'c/x.json']);
+  });
+});
