@@ -39,23 +39,31 @@ export const installStateSchema = v.object({
 /** The stat cache: one unchecked entry per absolute path; each is checked when looked up (statCacheEntrySchema). */
 export const statCacheSchema = v.record(v.string(), v.unknown());
 
-export const statCacheEntrySchema = v.object({
-  size: byteSize(),
-  mtimeMs: statNumber,
-  /** Absent in entries written before ctime was recorded: such an entry never matches. */
-  ctimeMs: v.optional(statNumber),
-  ino: statNumber,
-  chunking: v.string(),
-  file: v.object({
-    path: v.string(),
+export const statCacheEntrySchema = v.pipe(
+  v.object({
     size: byteSize(),
-    mode: count(0o7777),
-    digest,
-    chunks: v.array(v.object({ digest, size: byteSize(1, MAX_CHUNK_BYTES) })),
+    mtimeMs: statNumber,
+    /** Absent in entries written before ctime was recorded: such an entry never matches. */
+    ctimeMs: v.optional(statNumber),
+    ino: statNumber,
+    chunking: v.string(),
+    file: v.object({
+      path: v.string(),
+      size: byteSize(),
+      mode: count(0o7777),
+      digest,
+      chunks: v.array(v.object({ digest, size: byteSize(1, MAX_CHUNK_BYTES) })),
+    }),
+    manifest: v.optional(digest),
+    removals: v.optional(text()),
   }),
-  manifest: v.optional(digest),
-  removals: v.optional(text()),
-});
+  // A push takes the entry's chunks as the file's: they must rebuild a file of the size the entry was recorded for, or
+  // the version committed would cut the file short, or fail every pull.
+  v.check(
+    ({ size, file }) => file.size === size && file.chunks.reduce((sum, chunk) => sum + chunk.size, 0) === size,
+    'its chunks do not add up to the size of the file it was recorded for',
+  ),
+);
 
 const isDeploymentName = (name: string): boolean => {
   try {
