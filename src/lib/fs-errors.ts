@@ -14,8 +14,9 @@ export interface FsErrorContext {
 /** A plain AimError for a known file system failure at `context.path`; anything else unchanged. */
 export function fsError(error: unknown, context: FsErrorContext): unknown {
   if (isAimError(error)) return error;
-  const errno = error as NodeJS.ErrnoException;
-  const path = errno.path ?? context.path;
+  const errno = error as NodeJS.ErrnoException & { dest?: string };
+  // A rename fails with EISDIR for a folder at its target: the name the user must look at, not the file being moved.
+  const path = (errno.syscall === 'rename' && errno.code === 'EISDIR' ? errno.dest : errno.path) ?? context.path;
   const writableHint = context.writableHint ?? 'use a folder you can write to, or fix its permissions';
   const options = { cause: error };
   switch (errno.code) {

@@ -29,6 +29,8 @@ export interface JobFailure {
   message: string;
   code?: string;
   path?: string;
+  /** A rename's target. */
+  dest?: string;
   syscall?: string;
 }
 
@@ -83,11 +85,11 @@ function moveIntoPlace(moves: string): JobReply {
 export const joinMoves = (moves: Array<[string, string]>): string => moves.map(([partial, target]) => `${partial}\0${target}`).join('\0');
 
 function failureOf(error: unknown): JobFailure {
-  const { message, code, path, syscall } = error as NodeJS.ErrnoException;
-  return { message: String(message), code, path, syscall };
+  const { message, code, path, dest, syscall } = error as NodeJS.ErrnoException & { dest?: string };
+  return { message: String(message), code, path, dest, syscall };
 }
 
 /** The failure as the error the system call threw, so that fs-errors.ts turns it into the same plain message. */
-export function errorOf({ message, code, path, syscall }: JobFailure): NodeJS.ErrnoException {
-  return Object.assign(new Error(message), { code, path, syscall });
+export function errorOf({ message, code, path, dest, syscall }: JobFailure): NodeJS.ErrnoException & { dest?: string } {
+  return Object.assign(new Error(message), { code, path, dest, syscall });
 }
