@@ -54,11 +54,14 @@ export async function saveInstallState(dest: string, state: InstallState, manife
 }
 
 /**
- * The installed version's manifest, written before its state (which names the version): a manifest.json that is not
- * the state's version is not believed (loadInstalledManifest's readers check, and every chunk read through it is
- * verified), so a pull stopped between the two costs nothing but time.
+ * The installed version's manifest, written before its state (which names the version). A pull writes it while it
+ * renames the files, and a state naming another version (`installed`, an update's) is first written again naming none:
+ * a pull stopped between the manifest and its own state then leaves no state that takes the new manifest for the
+ * old version's (aim verify reports the version the state names, checked against the manifest). Every chunk read
+ * through a manifest.json is verified, so for pulls a stop between the two costs nothing but time.
  */
-export async function saveInstalledManifest(dest: string, manifestBytes: Uint8Array): Promise<void> {
+export async function saveInstalledManifest(dest: string, manifestBytes: Uint8Array, installed?: InstallState, digest?: Digest): Promise<void> {
+  if (installed?.manifest !== undefined && installed.manifest !== digest) await saveInstallState(dest, { ...installed, manifest: undefined });
   await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes, { root: dest });
 }
 

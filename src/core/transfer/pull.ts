@@ -120,7 +120,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
     ({ counters, filesUnchanged } = staged);
     // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
-    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest)));
+    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest));
     // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
     const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable), manifestSaved]);
     for (const result of settled) if (result.status === 'rejected') throw result.reason;

@@ -1,0 +1,47 @@
+// A pull writes DEST/.aim/manifest.json (the version it installs) while it renames the files into place, and
+// DEST/.aim/state.json (which names the version) once they all are. A pull that stops between the two (a rename that
+// fails, a kill) must not leave a state naming the old version beside the new version's manifest: `aim verify DEST`
+// would then check the files against one version and report them as the other. Through the real CLI.
+import { mkdir, rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, expectUserError, type Workspace } from '../../helpers/cli.js';
+
+describe('the installed manifest and the state beside it', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+  });
+  afterAll(() => ws.cleanup());
+
+  it('never name two versions after an update that failed while renaming', async () => {
+    await generateModel(ws.path('v1'), { files: [{ path: 'a.json', size: 900 }, { path: 'sub/b.bin', size: 2000 }], seed: 'installed-v1' });
+    await generateModel(ws.path('v2'), { files: [{ path: 'a.json', size: 901 }, { path: 'sub/b.bin', size: 2001 }, { path: 'c/d.json', size: 10 }], seed: 'installed-v2' });
+    const v1 = await ws.json(['push', 'r/m:v1', 'v1']);
+    const v2 = await ws.json(['push', 'r/m:v2', 'v2']);
+    await ws.json(['pull', 'r/m:v1', 'out']);
+    expect((await ws.json(['verify', './out'])).digest).toBe(v1.digest);
+
+    // The update to v2 fails at one rename: a folder of the user's where v2's c/d.json goes.
+    await mkdir(ws.path('out', 'c', 'd.json'), { recursive: true });
+    expectUserError(await ws.run(['pull', 'r/m:v2', 'out']), /is a folder where a file should be/);
+
+    // a.json now holds v2's bytes: verify must not call the folder v1 and find nothing wrong with it.
+    const verified = await ws.run(['verify', './out', '--json']);
+    if (verified.stdout.trim()) {
+      const report = JSON.parse(verified.stdout);
+      // Verified as v1, it may only name v1's files (as changed), never c/d.json, which only v2 has.
+      if (report.digest === v1.digest) expect([...report.missing, ...report.corrupt].filter((path: string) => !['a.json', 'sub/b.bin'].includes(path)), verified.stdout).toEqual([]);
+      expect(report.digest === v1.digest && report.ok, `verify reported ${verified.stdout}`).toBe(false);
+    } else {
+      expectUserError(verified, /out/);
+    }
+
+    // Once the folder is moved away, the same pull finishes, and verify names v2.
+    await rm(ws.path('out', 'c', 'd.json'), { recursive: true });
+    await ws.json(['pull', 'r/m:v2', 'out']);
+    await expectSameTree(ws.path('out'), ws.path('v2'));
+    expect(await ws.json(['verify', './out'])).toMatchObject({ digest: v2.digest, ok: true });
+  });
+});
