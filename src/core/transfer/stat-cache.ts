@@ -86,7 +86,7 @@ export class StatCache {
    */
   record(source: SourceFile, file: ManifestFile): void {
     const previous = this.entry(source.absolute);
-    if (!previous || !this.describes(previous, source) || previous.file.digest !== file.digest) {
+    if (!previous || !this.describes(previous, source) || !sameContent(previous.file, file)) {
       const { size, mtimeMs, ctimeMs, ino } = source;
       this.entries[source.absolute] = { size, mtimeMs, ctimeMs, ino, chunking: this.chunking, file };
       this.checked.add(source.absolute);
@@ -139,4 +139,9 @@ export class StatCache {
     const others = names.filter((name) => name !== own && name.startsWith(`${location}.`) && name.endsWith('.json'));
     await Promise.all(others.map((name) => unlink(join(folder, name)).catch(() => undefined)));
   }
+}
+
+/** Whether two manifest entries name the same bytes cut the same way (a damaged entry is replaced by what was read). */
+function sameContent(a: ManifestFile, b: ManifestFile): boolean {
+  return a.digest === b.digest && a.chunks.length === b.chunks.length && a.chunks.every((chunk, index) => chunk.digest === b.chunks[index]!.digest);
 }

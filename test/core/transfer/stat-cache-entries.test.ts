@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../../fixtures/generate-model.js';
-import { createWorkspace, expectSameTree, type Workspace } from '../../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, type Workspace } from '../../helpers/cli.js';
 
 interface CachedChunk {
   digest: string;
@@ -58,5 +58,32 @@ describe('stat cache entries that do not add up', () => {
       file.size += 1;
       file.chunks.at(-1)!.size += 1;
     });
+  });
+});
+
+describe('stat cache entries naming chunks the repository lacks', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: 3 * 1024 * 1024 }], seed: 'stat-cache-lacking' });
+  });
+  afterAll(() => ws.cleanup());
+
+  it('never commit a version that names a chunk nowhere in the repository', async () => {
+    await ws.json(['push', 'r/m:v1', 'model']);
+    const folder = ws.path('aim-home', 'cache', 'stat');
+    const cacheFile = join(folder, (await readdir(folder))[0]!);
+    const entries = JSON.parse(await readFile(cacheFile, 'utf8'));
+    // A damaged entry: one chunk's digest changed, sizes kept, and still vouched for by v1's manifest.
+    entries[ws.path('model', 'weights.bin')].file.chunks[0].digest = `blake3:${'cd'.repeat(32)}`;
+    await writeFile(cacheFile, JSON.stringify(entries));
+    expectUserError(await ws.run(['push', 'r/m:v2', 'model']), /weights\.bin is in no pack of r/);
+    expect((await ws.run(['verify', 'r', 'm:v2'])).code, 'no tag v2 was written').not.toBe(0);
+
+    // --rehash reads the file, and its entry is written again: a plain push after it takes the right chunks.
+    await ws.json(['push', 'r/m:v2', 'model', '--rehash']);
+    await ws.json(['push', 'r/m:v3', 'model']);
+    for (const tag of ['v2', 'v3']) expect((await ws.json(['verify', 'r', `m:${tag}`])).problems).toEqual([]);
   });
 });
