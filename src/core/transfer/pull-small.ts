@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
-import { TaskPool, forEachConcurrently } from '../../lib/concurrently.js';
+import { TaskPool } from '../../lib/concurrently.js';
 import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { syncFilesTogether } from '../../lib/sync-file-system.js';
 import { digestHex, type Digest } from '../format/digest.js';
@@ -109,9 +109,10 @@ export async function stageSmallFiles(files: ManifestFile[], folder: string, con
     reads.start(() => buildFromPackRead(read, small, context).finally(() => (bytesInFlight -= read.length)));
   }
   for (const chunk of plan.unpacked) {
-    await reads.room();
+    await reads.room(() => bytesInFlight + chunk.size <= READ_BUDGET_BYTES);
     if (reads.failure) break;
-    reads.start(async () => writeChunkFiles(chunk.digest, await fetchChunk(context, chunk.digest, Buffer.allocUnsafe(chunk.size)), small));
+    bytesInFlight += chunk.size;
+    reads.start(async () => writeChunkFiles(chunk.digest, await fetchChunk(context, chunk.digest, Buffer.allocUnsafe(chunk.size)), small).finally(() => (bytesInFlight -= chunk.size)));
   }
   await reads.drain();
   // The one durability barrier: a partial written since the last one may still be only in the page cache.
@@ -154,7 +155,7 @@ async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): P
     else if (chunk) wanted.push(file);
     else await small.write(file, EMPTY);
   }
-  await forEachConcurrently(toCheck, FILES_IN_FLIGHT, async (file) => {
+  await forEachWithinBudget(toCheck, async (file) => {
     // A journal beside it is an older pull's, which journaled every file.
     if (leftovers.has(`${digestHex(file.digest)}.journal`)) await rm(`${partialPath(small.folder, file)}.journal`, { force: true });
     if (leftovers.has(digestHex(file.digest)) && (await keepLeftover(small.folder, file, context))) {
@@ -167,6 +168,22 @@ async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): P
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Runs `check` on each file, FILES_IN_FLIGHT at once and at most READ_BUDGET_BYTES of their bytes held (a bigger file
+ * alone): each check reads its file whole, and a repository may cut files of one chunk of up to 64 MiB.
+ */
+async function forEachWithinBudget(files: ManifestFile[], check: (file: ManifestFile) => Promise<void>): Promise<void> {
+  const checks = new TaskPool(FILES_IN_FLIGHT);
+  let held = 0;
+  for (const file of files) {
+    await checks.room(() => held + file.size <= READ_BUDGET_BYTES);
+    if (checks.failure) break;
+    held += file.size;
+    checks.start(() => check(file).finally(() => (held -= file.size)));
+  }
+  await checks.drain();
+}
 
 /**
  * One ranged read of a pack into a slot of the writer's memory; the writer checks each of its chunks and writes the
