@@ -1,0 +1,45 @@
+// A manifest's file modes come from the repository, which may be hostile: the schema lets a mode hold any of the 12
+// bits (0o7777), and a pull must never make a setuid, setgid or sticky file of them (a setuid program owned by whoever
+// pulls, root in a container). Only the permission bits are kept, on every way a file is built: a small file written
+// by the small-file writer's worker thread, a big file built chunk by chunk, and a copy of a file of the same content.
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { digestOf } from '../../src/core/format/digest.js';
+import { createWorkspace, type Workspace } from '../helpers/cli.js';
+
+const MODES: Record<string, number> = { 'small.json': 0o6755, 'copy/small.json': 0o4777, 'big.bin': 0o7755, 'empty.txt': 0o1644 };
+
+describe('file modes from a hostile manifest', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: [{ path: 'small.json', size: 700 }, { path: 'big.bin', size: 6 * 1024 * 1024 }, { path: 'empty.txt', size: 0 }], seed: 'modes' });
+    await writeFile(ws.path('model', 'copy-of-small'), await readFile(ws.path('model', 'small.json')));
+  });
+  afterAll(() => ws.cleanup());
+
+  it('keep only the permission bits', async () => {
+    const pushed = await ws.json(['push', 'r/m:v1', 'model']);
+    const hex = pushed.digest.slice(7);
+    const manifest = JSON.parse(await readFile(ws.path('repo', 'manifests', 'blake3', hex.slice(0, 2), hex), 'utf8'));
+    for (const file of manifest.files) {
+      if (file.path === 'copy-of-small') file.path = 'copy/small.json';
+      file.mode = MODES[file.path];
+    }
+    manifest.files.sort((a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : 1));
+    const bytes = Buffer.from(`${JSON.stringify(manifest)}\n`);
+    const planted = (await digestOf(bytes)).slice(7);
+    await mkdir(ws.path('repo', 'manifests', 'blake3', planted.slice(0, 2)), { recursive: true });
+    await writeFile(ws.path('repo', 'manifests', 'blake3', planted.slice(0, 2), planted), bytes);
+    const tag = JSON.parse(await readFile(ws.path('repo', 'models', 'm', 'tags', 'v1'), 'utf8'));
+    await writeFile(ws.path('repo', 'models', 'm', 'tags', 'modes'), JSON.stringify({ ...tag, digest: `blake3:${planted}` }));
+
+    await ws.json(['pull', 'r/m:modes', 'out']);
+    for (const [path, mode] of Object.entries(MODES)) {
+      const info = await stat(ws.path('out', ...path.split('/')));
+      expect((info.mode & 0o7777).toString(8), path).toBe((mode & 0o777).toString(8));
+    }
+  });
+});
