@@ -26,7 +26,7 @@ export async function verifyFolder(folder: string): Promise<FolderVerification> 
   const manifest = await loadInstalledManifest(folder);
   const state = await loadInstallState(folder);
   if (!manifest || !state.manifest) {
-    throw new NotFoundError(`${folder} holds no version aim pulled (no readable .aim/manifest.json)`, { hint: 'pull into it again, or verify a repository with `aim verify REPO`' });
+    throw new NotFoundError(`${folder} holds no version aim pulled (no readable .aim/manifest.json, or a pull into it did not finish)`, { hint: 'pull into it again, or verify a repository with `aim verify REPO`' });
   }
   const expected = state.subset ? manifest.files.filter((f) => state.files[f.path] !== undefined) : manifest.files;
   const result: FolderVerification = { folder, digest: state.manifest, filesChecked: 0, bytesChecked: 0, missing: [], corrupt: [] };
