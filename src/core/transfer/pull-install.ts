@@ -1,9 +1,11 @@
-import { constants, renameSync, statSync, type Stats } from 'node:fs';
-import { chmod, copyFile, rm, stat } from 'node:fs/promises';
+import { createWriteStream, renameSync, statSync, type Stats } from 'node:fs';
+import { chmod, rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
 import { syncFile, syncFolder, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
-import { realFolder } from '../../lib/safe-fs.js';
+import { ConflictError } from '../../lib/errors.js';
+import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
@@ -96,11 +98,28 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     await folders.make(dirname(entry.target));
     // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
     const copy = tempPathFor(entry.temp);
-    await copyFile(firsts.get(entry.temp)!.target, copy, constants.COPYFILE_EXCL);
+    await copyInstalled(firsts.get(entry.temp)!, next, copy);
     await syncFile(copy);
     await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
   });
   if (staged.length > 0) await forEachConcurrently(withAncestors(dest, folders.all), 4, syncFolder);
+}
+
+/**
+ * Copies the file `first` put in place to a new file at `copy`. The file is DEST's by then: it is opened without
+ * following a link, and only if it is still the one the pull put there (its inode as recorded), so that whatever
+ * took its name since (a link to a file outside DEST) is never copied in unverified.
+ */
+export async function copyInstalled(first: Staged, next: InstallState, copy: string): Promise<void> {
+  const handle = await openRegular(first.target);
+  try {
+    if ((await handle.stat()).ino !== next.files[first.file.path]?.ino) {
+      throw new ConflictError(`${first.target} changed while the pull was putting files in place`, { hint: 'pull again' });
+    }
+    await pipeline(handle.createReadStream({ start: 0, autoClose: false }), createWriteStream(copy, { flags: 'wx' }));
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Makes the folders, has the writer's thread rename the partials (`moves`), and records each from its stat there. */

@@ -2,14 +2,14 @@
 // looked at those folders when it planned (install-state.ts's Targets), seconds or minutes before: a folder that became
 // a link since then (DEST's listing changed during the pull) must be refused, not written through, or a file would be
 // renamed outside DEST. Real files, real links, the function the pull calls.
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Digest } from '../../../src/core/format/digest.js';
 import type { ManifestFile } from '../../../src/core/format/manifest.js';
 import type { InstallState } from '../../../src/core/transfer/install-state.js';
-import { installStaged, type Staged } from '../../../src/core/transfer/pull-install.js';
+import { copyInstalled, installStaged, type Staged } from '../../../src/core/transfer/pull-install.js';
 import { SmallFileWriter } from '../../../src/core/transfer/small-file-writer.js';
 
 const file = (path: string): ManifestFile => ({ path, size: 5, mode: 0o644, digest: `blake3:${'ab'.repeat(32)}` as Digest, chunks: [] });
@@ -63,5 +63,39 @@ describe('renaming partials into place', () => {
     expect(await readdir(join(dest, 'a', 'b'))).toEqual(['w.bin']);
     expect(await readdir(join(dest, 'c'))).toEqual(['x.json']);
     expect(Object.keys(next.files).sort()).toEqual(['a/b/w.bin', 'c/x.json']);
+  });
+
+  describe('copies of a content another file of the version shares', () => {
+    /** The first file of the content, put in place and recorded, as installStaged leaves it before copying. */
+    async function placedFirst(): Promise<{ first: Staged; next: InstallState }> {
+      const first = await staged('a/first.bin', { modeSet: true, journal: false });
+      const next: InstallState = { version: 1, files: {} };
+      await installStaged(dest, [first], next, writer);
+      return { first, next };
+    }
+
+    it('copies the file the pull put in place', async () => {
+      const { first, next } = await placedFirst();
+      await copyInstalled(first, next, join(dest, '.aim', 'partial', 'copy'));
+      expect(await readFile(join(dest, '.aim', 'partial', 'copy'), 'utf8')).toBe('bytes');
+    });
+
+    it('never copies through a link that took the first file\'s name since', async () => {
+      const { first, next } = await placedFirst();
+      await writeFile(join(outside, 'secret'), 'outside bytes');
+      await rm(first.target);
+      await symlink(join(outside, 'secret'), first.target);
+      await expect(copyInstalled(first, next, join(dest, '.aim', 'partial', 'copy'))).rejects.toThrow(/symlink/);
+      expect(await readdir(join(dest, '.aim', 'partial'))).not.toContain('copy');
+    });
+
+    it('refuses a file that replaced the first one since (another inode)', async () => {
+      const { first, next } = await placedFirst();
+      await writeFile(join(root, 'other'), 'other bytes');
+      await rename(join(root, 'other'), first.target);
+      expect((await stat(first.target)).ino).not.toBe(next.files['a/first.bin']!.ino);
+      await expect(copyInstalled(first, next, join(dest, '.aim', 'partial', 'copy'))).rejects.toThrow(/changed while the pull was putting files in place/);
+      expect(await readdir(join(dest, '.aim', 'partial'))).not.toContain('copy');
+    });
   });
 });
