@@ -9,6 +9,7 @@ import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
+import { renameFreshFolders } from './pull-fresh.js';
 import { fileMode } from './pull-small.js';
 import type { SmallFileWriter } from './small-file-writer.js';
 
@@ -30,6 +31,8 @@ export interface Staged {
   modeSet: boolean;
   /** A journal may lie beside the partial (removed once it is in place). */
   journal: boolean;
+  /** Built in `.aim/fresh/<freshTop>`, which is renamed into DEST whole (pull-fresh.ts). */
+  freshTop?: string;
 }
 
 /** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
@@ -71,20 +74,27 @@ class Folders {
  * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here. Nothing is
  * renamed before `durable` settles (the small files' partials synced): the work before it overlaps that sync.
  */
-export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, durable?: Promise<void>): Promise<void> {
+export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, durable?: Promise<void>, freshRoot?: string): Promise<void> {
   // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
   const firsts = new Map<string, Staged>();
   const copies: Staged[] = [];
+  const fresh: Staged[] = [];
   for (const entry of staged) {
-    if (firsts.has(entry.temp)) copies.push(entry);
+    if (entry.freshTop !== undefined) fresh.push(entry);
+    else if (firsts.has(entry.temp)) copies.push(entry);
     else firsts.set(entry.temp, entry);
   }
-  const plain: Staged[] = [];
+  await durable;
+  // Fresh folders go first: a big file of one of them is renamed into it afterwards.
+  const left = freshRoot && fresh.length > 0 ? renameFreshFolders(dest, freshRoot, fresh) : fresh;
+  const notPlaced = new Set(left);
+  const placed = fresh.filter((entry) => !notPlaced.has(entry));
+  for (const entry of placed) record(next, entry.file, statSync(entry.target));
+  const plain: Staged[] = [...left];
   const others: Staged[] = [];
   for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);
   const moves = plain.map((entry): [string, string] => [entry.temp, entry.target]);
   const plainFolders = new Set(plain.map((entry) => dirname(entry.target)));
-  await durable;
   const folders = new Folders(dest);
   await Promise.all([
     renameOnWriter(plain, moves, plainFolders, folders, next, writer),
@@ -102,7 +112,9 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     await syncFile(copy);
     await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
   });
-  if (staged.length > 0) await forEachConcurrently(withAncestors(dest, folders.all), 4, syncFolder);
+  const freshFolders = placed.map((entry) => dirname(entry.target));
+  if (staged.length > 0) await forEachConcurrently(withAncestors(dest, [...folders.all, ...freshFolders]), 4, syncFolder);
+  if (freshRoot) await rm(freshRoot, { recursive: true, force: true });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { TaskPool } from '../../lib/concurrently.js';
 import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { syncFilesTogether } from '../../lib/sync-file-system.js';
@@ -10,6 +10,7 @@ import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { explainBadChunk, fetchChunk, readLocalCopy, readStored, type PullFileContext } from './fetch-units.js';
 import { planPackReads, type PackRead, type PlannedChunk } from './pack-reads.js';
 import { partialPath } from './pull-file.js';
+import { freshPath } from './pull-fresh.js';
 import type { ChunkToWrite, JobReply } from './small-file-jobs.js';
 import { SmallFileWriter, type WriterSlot } from './small-file-writer.js';
 
@@ -35,10 +36,22 @@ const READ_BUDGET_BYTES = 3 * MAX_RUN_BYTES;
 /** The mode a pulled file gets (a manifest without one, or with none of the permission bits, gives 0644). */
 export const fileMode = (file: ManifestFile): number => file.mode & 0o777 || 0o644;
 
-/** Files grouped by content (those with the same digest share one partial, built once), and the partials built. */
+/**
+ * Small files in fresh top-level folders (pull-fresh.ts): each is built at its own path under `root`, the folder that
+ * is renamed into DEST whole.
+ */
+export interface FreshFiles {
+  root: string;
+  files: Set<ManifestFile>;
+}
+
+/**
+ * Files grouped by the partial they are built in, and the partials built. Files of the same content share one
+ * partial in `.aim/partial`, built once; a file in a fresh folder has its own, at its path.
+ */
 class SmallFiles {
-  readonly byDigest = new Map<Digest, ManifestFile[]>();
-  /** Unique files waiting for each chunk digest. */
+  private readonly groups = new Map<string, ManifestFile[]>();
+  /** Files of each chunk digest, one per partial. */
   readonly byChunk = new Map<Digest, ManifestFile[]>();
   /** Every partial built or kept: each must be durable before the pull may rename it. */
   readonly paths: string[] = [];
@@ -48,22 +61,37 @@ class SmallFiles {
     readonly folder: string,
     readonly writer: SmallFileWriter,
     private readonly context: PullFileContext,
+    private readonly fresh?: FreshFiles,
   ) {
     for (const file of files) {
-      const same = this.byDigest.get(file.digest);
+      const key = this.groupOf(file);
+      const same = this.groups.get(key);
       if (same) same.push(file);
-      else this.byDigest.set(file.digest, [file]);
+      else this.groups.set(key, [file]);
     }
   }
 
-  /** The first file of each content. */
+  isFresh(file: ManifestFile): boolean {
+    return this.fresh?.files.has(file) ?? false;
+  }
+
+  private groupOf(file: ManifestFile): string {
+    return this.isFresh(file) ? `\0${file.path}` : file.digest;
+  }
+
+  /** Where the file is built. */
+  partialOf(file: ManifestFile): string {
+    return this.isFresh(file) ? freshPath(this.fresh!.root, file) : partialPath(this.folder, file);
+  }
+
+  /** The first file of each partial. */
   unique(): ManifestFile[] {
-    return [...this.byDigest.values()].map((same) => same[0]!);
+    return [...this.groups.values()].map((same) => same[0]!);
   }
 
   /** The partials (path, mode) to write from `files`. */
   partialsOf(files: ManifestFile[]): Array<[string, number]> {
-    return files.map((file) => [partialPath(this.folder, file), fileMode(file)]);
+    return files.map((file) => [this.partialOf(file), fileMode(file)]);
   }
 
   /** Writes the file's partial from its checked bytes. */
@@ -77,8 +105,8 @@ class SmallFiles {
    * skipped (made from the same bytes, not fetched again), so the summary adds up to the version's size.
    */
   built(file: ManifestFile): void {
-    this.paths.push(partialPath(this.folder, file));
-    for (const [index, same] of (this.byDigest.get(file.digest) ?? []).entries()) {
+    this.paths.push(this.partialOf(file));
+    for (const [index, same] of (this.groups.get(this.groupOf(file)) ?? []).entries()) {
       this.context.task.advance(same.size);
       if (index > 0) this.context.counters.bytesReused += same.size;
     }
@@ -91,8 +119,8 @@ class SmallFiles {
  * none before. Throws the repository's error for a chunk missing or corrupt (partials already built stay for the next
  * pull, which checks them again; nothing under DEST's final names has changed).
  */
-export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext, writer: SmallFileWriter): Promise<{ durable: Promise<void> }> {
-  const small = new SmallFiles(files, folder, writer, context);
+export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext, writer: SmallFileWriter, fresh?: FreshFiles): Promise<{ durable: Promise<void> }> {
+  const small = new SmallFiles(files, folder, writer, context, fresh);
   const wanted = await reuseWhatIsOnDisk(small, context);
   for (const file of wanted) {
     const waiting = small.byChunk.get(file.chunks[0]!.digest);
@@ -158,7 +186,7 @@ async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): P
   await forEachWithinBudget(toCheck, async (file) => {
     // A journal beside it is an older pull's, which journaled every file.
     if (leftovers.has(`${digestHex(file.digest)}.journal`)) await rm(`${partialPath(small.folder, file)}.journal`, { force: true });
-    if (leftovers.has(digestHex(file.digest)) && (await keepLeftover(small.folder, file, context))) {
+    if (leftovers.has(digestHex(file.digest)) && (await takeLeftover(small, file, context))) {
       context.counters.bytesReused += file.size; // an earlier pull fetched it
       small.built(file);
     } else if (file.chunks.length === 0) await small.write(file, EMPTY);
@@ -261,6 +289,19 @@ async function fromLocalCopy(small: SmallFiles, file: ManifestFile, context: Pul
   await small.write(file, checked.bytes);
   context.counters.bytesReused += chunk.size;
   return true;
+}
+
+/**
+ * keepLeftover, for a file built where `small` says: a leftover kept for a file of a fresh folder moves there, and
+ * one not kept is removed (no partial of that name is written over it).
+ */
+async function takeLeftover(small: SmallFiles, file: ManifestFile, context: PullFileContext): Promise<boolean> {
+  const kept = await keepLeftover(small.folder, file, context);
+  if (!small.isFresh(file)) return kept;
+  const leftover = partialPath(small.folder, file);
+  if (kept) await rename(leftover, small.partialOf(file));
+  else await rm(leftover, { force: true }).catch(() => undefined); // a folder planted there stays, unused
+  return kept;
 }
 
 /**

@@ -43,19 +43,24 @@ export interface Wanted {
   file: ManifestFile;
   target: string;
   occupied: boolean;
+  /** The path's first folder, when DEST had no such name as the pull planned: the whole folder is new. */
+  freshTop?: string;
 }
 
 /** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
 export async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: PullFileContext): Promise<Wanted[]> {
   const targets = new Targets(dest);
   const listing = await targets.listing();
-  const resolved = await Promise.all(manifest.files.map((file) => targets.resolveListed(file.path, listing) ?? targets.resolve(file.path)));
+  const listed = manifest.files.map((file) => targets.resolveListed(file.path, listing));
+  const resolved = await Promise.all(manifest.files.map((file, position) => listed[position] ?? targets.resolve(file.path)));
   const found: Array<Wanted | undefined> = [];
   const toCheck: number[] = [];
   // A file whose folder does not exist yet is not there either (all of them, in a new destination): nothing to look at.
   for (const [position, { target, folderMissing }] of resolved.entries()) {
-    if (folderMissing) found[position] = { file: manifest.files[position]!, target, occupied: false };
-    else toCheck.push(position);
+    const file = manifest.files[position]!;
+    if (!folderMissing) toCheck.push(position);
+    else if (!listed[position]) found[position] = { file, target, occupied: false };
+    else found[position] = { file, target, occupied: false, freshTop: file.path.slice(0, file.path.indexOf('/')) };
   }
   await forEachConcurrently(toCheck, CHECKS_IN_FLIGHT, async (position) => {
     const file = manifest.files[position]!;

@@ -24,6 +24,7 @@ import { stageFollowingGc } from './pull-after-gc.js';
 import { installStaged, type Staged } from './pull-install.js';
 import { filesToFetch, locatorFor } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
+import { freshPath, prepareFresh } from './pull-fresh.js';
 import { SmallFileWriter } from './small-file-writer.js';
 import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
@@ -122,7 +123,7 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
     // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
     const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest));
     // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
-    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable), manifestSaved]);
+    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable, staged.freshRoot), manifestSaved]);
     for (const result of settled) if (result.status === 'rejected') throw result.reason;
   } finally {
     await writer.close();
@@ -156,6 +157,8 @@ interface StagedFiles {
   filesUnchanged: number;
   /** Settles when the small files' partials are durable: none may be renamed into place before. */
   durable?: Promise<void>;
+  /** `.aim/fresh`, when this pull builds fresh top-level folders there (pull-fresh.ts). */
+  freshRoot?: string;
 }
 
 /**
@@ -193,11 +196,17 @@ async function stageFiles(
     const small = smallContents(wanted.map(({ file }) => file));
     // A folder repository's packs are read in place and big files' runs checked on a worker thread (verified-runs.ts).
     if (repo.backend.localFiles && wanted.some(({ file }) => !small.has(file.digest))) context.runs = runs = VerifiedRuns.create();
-    ({ durable: result.durable } = await stageSmallFiles(wanted.map(({ file }) => file).filter((file) => small.has(file.digest)), folder, context, writer));
+    const smallWanted = wanted.filter(({ file }) => small.has(file.digest));
+    const inFreshFolders = smallWanted.filter((entry) => entry.freshTop !== undefined);
+    result.freshRoot = await prepareFresh(dest, inFreshFolders.map(({ file }) => file.path), smallWanted.map(({ file }) => file), folder);
+    const fresh = result.freshRoot ? { root: result.freshRoot, files: new Set(inFreshFolders.map(({ file }) => file)) } : undefined;
+    ({ durable: result.durable } = await stageSmallFiles(smallWanted.map(({ file }) => file), folder, context, writer, fresh));
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
-      const temp = isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
-      result.staged.push({ file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall });
+      const isFresh = fresh?.files.has(entry.file) ?? false;
+      const temp = isFresh ? freshPath(fresh!.root, entry.file) : isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
+      const staged: Staged = { file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall };
+      result.staged.push(isFresh ? { ...staged, freshTop: entry.freshTop } : staged);
     }
   } finally {
     task.end();

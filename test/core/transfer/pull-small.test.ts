@@ -23,8 +23,8 @@ async function writeSmallTree(folder: string, count: number, seed: string): Prom
 
 /**
  * A `sync` program put ahead of the real one on PATH: when the pull calls it, it notes its arguments, how many files
- * DEST holds under final names and how many partials `.aim/partial` holds, then runs the real `sync` (or, `failing`,
- * exits 1 as a `sync` without `--file-system` would).
+ * DEST holds under final names, how many partials `.aim/partial` holds and how many files the fresh folders of
+ * `.aim/fresh` hold, then runs the real `sync` (or, `failing`, exits 1 as a `sync` without `--file-system` would).
  */
 async function syncWitness(folder: string, failing = false): Promise<{ env: NodeJS.ProcessEnv; calls: () => Promise<string[][]> }> {
   await mkdir(folder, { recursive: true });
@@ -33,7 +33,8 @@ async function syncWitness(folder: string, failing = false): Promise<{ env: Node
     '#!/bin/sh',
     'dest=$(dirname "$(dirname "$2")")',
     'finals=$(find "$dest" -path "$dest/.aim" -prune -o -type f -print | wc -l)',
-    `echo "$1 $2 $finals $(ls "$2" | wc -l)" >> '${log}'`,
+    'fresh=$(find "$dest/.aim/fresh" -type f 2>/dev/null | wc -l)',
+    `echo "$1 $2 $finals $(ls "$2" | wc -l) $fresh" >> '${log}'`,
     failing ? 'exit 1' : `PATH='${process.env.PATH}' exec sync "$@"`,
   ];
   await writeFile(join(folder, 'sync'), `${script.join('\n')}\n`, { mode: 0o755 });
@@ -47,8 +48,23 @@ async function contentsOf(ws: Workspace, ref: string): Promise<number> {
   return new Set(inspected.manifest.files.map((file: { digest: string }) => file.digest)).size;
 }
 
+/**
+ * What a pull of the version's small files into a new DEST builds before its sync: in `.aim/partial` one partial per
+ * content of the files at DEST's top level, and in `.aim/fresh` every file that lies in a folder (pull-fresh.ts).
+ */
+async function builtIntoNewDest(ws: Workspace, ref: string): Promise<[number, number]> {
+  const files: Array<{ path: string; digest: string }> = (await ws.json(['inspect', ref])).manifest.files;
+  const top = files.filter((file) => !file.path.includes('/'));
+  return [new Set(top.map((file) => file.digest)).size, files.length - top.length];
+}
+
 async function partialsIn(dest: string): Promise<string[]> {
   return (await readdir(join(dest, '.aim', 'partial')).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}$/.test(name));
+}
+
+/** Files built so far in the fresh folders of `.aim/fresh` (pull-fresh.ts), as paths under it. */
+async function freshIn(dest: string): Promise<string[]> {
+  return listFiles(join(dest, '.aim', 'fresh'), { includeAim: true }).catch(() => [] as string[]);
 }
 
 describe('pull of many small files', () => {
@@ -92,7 +108,9 @@ describe('pull of many small files', () => {
     await ws.json(['pull', 'r/synced:v1', dest], { env: witness.env });
     await expectSameTree(dest, model);
     // One call, for the partials' file system, made when every partial was written and no final name yet.
-    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/synced:v1'))]]);
+    const [partials, fresh] = await builtIntoNewDest(ws, 'r/synced:v1');
+    expect(fresh).toBeGreaterThan(0);
+    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(partials), String(fresh)]]);
   });
 
   it('still pulls every file where `sync --file-system` cannot run (each partial synced on its own)', async () => {
@@ -106,6 +124,7 @@ describe('pull of many small files', () => {
     await expectSameTree(dest, model);
     expect(await witness.calls()).toHaveLength(1);
     expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
+    expect(await freshIn(dest)).toEqual([]);
   });
 
   it('fails on a corrupt chunk in a pack many small files share, leaving no final name and only checked partials', async () => {
@@ -134,6 +153,10 @@ describe('pull of many small files', () => {
       for (const name of await partialsIn(ws.path(dest))) {
         expect(await digestOf(await readFile(ws.path(dest, '.aim', 'partial', name))), name).toBe(`blake3:${name}`);
       }
+      const digests = new Map<string, string>((await ws.json(['inspect', 'r/shared:v1'])).manifest.files.map((file: { path: string; digest: string }) => [file.path, file.digest]));
+      for (const path of await freshIn(ws.path(dest))) {
+        expect(await digestOf(await readFile(ws.path(dest, '.aim', 'fresh', path))), path).toBe(digests.get(path));
+      }
     }
   });
 
@@ -143,20 +166,22 @@ describe('pull of many small files', () => {
     await ws.json(['push', 'r/many:v1', model]);
     const dest = ws.path('many-out');
     const running = ws.start(['pull', 'r/many:v1', dest, '--json']);
-    await killWhen(running, async () => (await partialsIn(dest)).length >= 200);
+    await killWhen(running, async () => (await freshIn(dest)).length >= 200);
 
     expect(await listFiles(dest), 'no final-named file after the kill').toEqual([]);
-    // A partial cut short by the kill, as a power cut could leave one: the resumed pull must not keep it.
-    const [cut] = await partialsIn(dest);
-    await writeFile(join(dest, '.aim', 'partial', cut!), 'not the file');
+    // A file cut short by the kill, as a power cut could leave one: the resumed pull must not keep it.
+    const [cut] = (await freshIn(dest)).filter((path) => path.endsWith('.bin'));
+    await writeFile(join(dest, '.aim', 'fresh', cut!), 'not the file');
     // The partials kept were written by a run that never synced them: the resumed pull syncs them with the rest.
     const witness = await syncWitness(ws.path('witness-many'));
     const resumed = await ws.json(['pull', 'r/many:v1', dest], { env: witness.env });
     await expectSameTree(dest, model);
-    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/many:v1'))]]);
+    // The killed pull's fresh folders were taken apart: every file of them that checks out is kept as a partial.
+    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/many:v1')), '0']]);
     expect(resumed.bytesTransferred).toBeGreaterThan(0);
     expect(resumed.bytesTransferred).toBeLessThan(total - 150 * 100); // at least 150 of the 200 files (100 B or more each) were kept
     expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
+    expect(await freshIn(dest)).toEqual([]);
   });
 
   it('never writes through a partial name planted as a hard link to a file outside DEST', async () => {
