@@ -1,4 +1,4 @@
-import { createWriteStream, renameSync, statSync, type Stats } from 'node:fs';
+import { createWriteStream, lstatSync, renameSync, statSync, type Stats } from 'node:fs';
 import { chmod, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
@@ -89,7 +89,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   const left = freshRoot && fresh.length > 0 ? renameFreshFolders(dest, freshRoot, fresh) : fresh;
   const notPlaced = new Set(left);
   const placed = fresh.filter((entry) => !notPlaced.has(entry));
-  for (const entry of placed) record(next, entry.file, statSync(entry.target));
+  for (const entry of placed) record(next, entry.file, lstatSync(entry.target));
   const plain: Staged[] = [...left];
   const others: Staged[] = [];
   for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);
