@@ -33,6 +33,8 @@ export interface Staged {
   journal: boolean;
   /** Built in `.aim/fresh/<freshTop>`, which is renamed into DEST whole (pull-fresh.ts). */
   freshTop?: string;
+  /** A fresh file's stat as it was written, which that rename leaves as it is; otherwise it is looked at in place. */
+  written?: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>;
 }
 
 /** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
@@ -89,7 +91,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   const left = freshRoot && fresh.length > 0 ? renameFreshFolders(dest, freshRoot, fresh) : fresh;
   const notPlaced = new Set(left);
   const placed = fresh.filter((entry) => !notPlaced.has(entry));
-  for (const entry of placed) record(next, entry.file, lstatSync(entry.target));
+  for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
   const plain: Staged[] = [...left];
   const others: Staged[] = [];
   for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);

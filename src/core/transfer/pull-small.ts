@@ -45,6 +45,14 @@ export interface FreshFiles {
   files: Set<ManifestFile>;
 }
 
+/** What the install state records of a file. */
+export interface WrittenStat {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
 /**
  * Files grouped by the partial they are built in, and the partials built. Files of the same content share one
  * partial in `.aim/partial`, built once; a file in a fresh folder has its own, at its path.
@@ -55,6 +63,8 @@ class SmallFiles {
   readonly byChunk = new Map<Digest, ManifestFile[]>();
   /** Every partial built or kept: each must be durable before the pull may rename it. */
   readonly paths: string[] = [];
+  /** Each fresh file's stat as written (pull-fresh.ts: the rename of its folder leaves it as it is). */
+  readonly written = new Map<ManifestFile, WrittenStat>();
 
   constructor(
     files: ManifestFile[],
@@ -89,14 +99,26 @@ class SmallFiles {
     return [...this.groups.values()].map((same) => same[0]!);
   }
 
-  /** The partials (path, mode) to write from `files`. */
-  partialsOf(files: ManifestFile[]): Array<[string, number]> {
-    return files.map((file) => [this.partialOf(file), fileMode(file)]);
+  /** The partials (path, mode, whether its stat comes back) to write from `files`. */
+  partialsOf(files: ManifestFile[]): Array<[string, number, boolean]> {
+    return files.map((file) => [this.partialOf(file), fileMode(file), this.isFresh(file)]);
+  }
+
+  /** Takes the stats a reply brought back for `files` (as their partials were given, fresh ones only), as far as they go. */
+  noteWritten(files: ManifestFile[], numbers: Float64Array | undefined): void {
+    let at = 0;
+    for (const file of files) {
+      if (!this.isFresh(file)) continue;
+      if (!numbers || at + 4 > numbers.length) return;
+      this.written.set(file, { size: numbers[at]!, mtimeMs: numbers[at + 1]!, ctimeMs: numbers[at + 2]!, ino: numbers[at + 3]! });
+      at += 4;
+    }
   }
 
   /** Writes the file's partial from its checked bytes. */
   async write(file: ManifestFile, bytes: Uint8Array): Promise<void> {
-    await handOver(this.writer, bytes, 0, [{ start: 0, end: bytes.length, files: this.partialsOf([file]) }]);
+    const reply = await handOver(this.writer, bytes, 0, [{ start: 0, end: bytes.length, files: this.partialsOf([file]) }]);
+    this.noteWritten([file], reply.written);
     this.built(file);
   }
 
@@ -119,7 +141,13 @@ class SmallFiles {
  * none before. Throws the repository's error for a chunk missing or corrupt (partials already built stay for the next
  * pull, which checks them again; nothing under DEST's final names has changed).
  */
-export async function stageSmallFiles(files: ManifestFile[], folder: string, context: PullFileContext, writer: SmallFileWriter, fresh?: FreshFiles): Promise<{ durable: Promise<void> }> {
+export async function stageSmallFiles(
+  files: ManifestFile[],
+  folder: string,
+  context: PullFileContext,
+  writer: SmallFileWriter,
+  fresh?: FreshFiles,
+): Promise<{ durable: Promise<void>; written: Map<ManifestFile, WrittenStat> }> {
   const small = new SmallFiles(files, folder, writer, context, fresh);
   const wanted = await reuseWhatIsOnDisk(small, context);
   for (const file of wanted) {
@@ -147,7 +175,7 @@ export async function stageSmallFiles(files: ManifestFile[], folder: string, con
   const durable = small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : Promise.resolve();
   // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
   durable.catch(() => undefined);
-  return { durable };
+  return { durable, written: small.written };
 }
 
 /** About the size of the first read: the writer starts on its files while the next, full-sized reads come in. */
@@ -228,7 +256,9 @@ async function buildFromPackRead(read: PackRead, small: SmallFiles, context: Pul
     if (!bytes) return await explainBadChunk(context, read.chunks[0]!.digest);
     if (!small.writer.checksChunks) await checkHere(read, bytes, context);
     const reply = await handOver(small.writer, bytes, read.offset, read.chunks.map((chunk) => toWrite(chunk, read, small)), slot);
-    for (const chunk of read.chunks.slice(0, reply.done)) builtChunk(chunk, small, context);
+    const done = read.chunks.slice(0, reply.done);
+    small.noteWritten(done.flatMap((chunk) => small.byChunk.get(chunk.digest) ?? []), reply.written);
+    for (const chunk of done) builtChunk(chunk, small, context);
     if (reply.corrupt) await explainBadChunk(context, read.chunks[reply.done]!.digest);
   } finally {
     slot?.release();

@@ -200,13 +200,14 @@ async function stageFiles(
     const inFreshFolders = smallWanted.filter((entry) => entry.freshTop !== undefined);
     result.freshRoot = await prepareFresh(dest, inFreshFolders.map(({ file }) => file.path), smallWanted.map(({ file }) => file), folder);
     const fresh = result.freshRoot ? { root: result.freshRoot, files: new Set(inFreshFolders.map(({ file }) => file)) } : undefined;
-    ({ durable: result.durable } = await stageSmallFiles(smallWanted.map(({ file }) => file), folder, context, writer, fresh));
+    const built = await stageSmallFiles(smallWanted.map(({ file }) => file), folder, context, writer, fresh);
+    result.durable = built.durable;
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
       const isFresh = fresh?.files.has(entry.file) ?? false;
       const temp = isFresh ? freshPath(fresh!.root, entry.file) : isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
       const staged: Staged = { file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall };
-      result.staged.push(isFresh ? { ...staged, freshTop: entry.freshTop } : staged);
+      result.staged.push(isFresh ? { ...staged, freshTop: entry.freshTop, written: built.written.get(entry.file) } : staged);
     }
   } finally {
     task.end();

@@ -15,8 +15,8 @@ export interface ChunkToWrite {
   end: number;
   /** Hex BLAKE3 the bytes must have; absent when the main thread checked them already. */
   hex?: string;
-  /** Each partial made of the chunk: path and mode. */
-  files: Array<[string, number]>;
+  /** Each partial made of the chunk: path, mode, and whether its stat comes back (`written` in the reply). */
+  files: Array<[string, number, boolean?]>;
 }
 
 /**
@@ -42,6 +42,8 @@ export interface JobReply {
   failure?: JobFailure;
   /** For each move made: the target's size, mtimeMs, ctimeMs and inode after the rename (four numbers a move). */
   stats?: Float64Array;
+  /** The same four numbers for each file written whose stat was asked for, in order, as written. */
+  written?: Float64Array;
 }
 
 /** Runs `job` over `memory` (the bytes its chunks point into). */
@@ -51,16 +53,23 @@ export function runSmallFileJob(memory: Uint8Array, job: SmallFileJob): JobReply
 
 function writeChunks(memory: Uint8Array, chunks: ChunkToWrite[]): JobReply {
   const native = nativeBlake3();
+  const written: number[] = [];
+  const reply = (fields: Omit<JobReply, 'written'>): JobReply => (written.length > 0 ? { ...fields, written: new Float64Array(written) } : fields);
   for (const [index, chunk] of chunks.entries()) {
     const bytes = memory.subarray(chunk.start, chunk.end);
-    if (chunk.hex !== undefined && native?.hex(bytes) !== chunk.hex) return { done: index, corrupt: true };
+    if (chunk.hex !== undefined && native?.hex(bytes) !== chunk.hex) return reply({ done: index, corrupt: true });
+    const mark = written.length;
     try {
-      for (const [path, mode] of chunk.files) writePartial(path, bytes, mode);
+      for (const [path, mode, stat] of chunk.files) {
+        const info = writePartial(path, bytes, mode, stat === true);
+        if (info) written.push(info.size, info.mtimeMs, info.ctimeMs, info.ino);
+      }
     } catch (error) {
-      return { done: index, failure: failureOf(error) };
+      written.length = mark; // the chunk is not done: none of its files count
+      return reply({ done: index, failure: failureOf(error) });
     }
   }
-  return { done: chunks.length };
+  return reply({ done: chunks.length });
 }
 
 /** Renames each partial to its target, then notes what the target's stat says (the install state records it). */

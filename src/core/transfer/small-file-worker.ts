@@ -13,5 +13,5 @@ const bytes = new Uint8Array(memory.buffer);
 
 serveRequests<SmallFileJob, JobReply>(
   (job) => runSmallFileJob(bytes, job),
-  (reply) => (reply.stats ? [reply.stats.buffer as ArrayBuffer] : []),
+  (reply) => [reply.stats, reply.written].filter((numbers) => numbers !== undefined).map((numbers) => numbers.buffer as ArrayBuffer),
 );

@@ -2,7 +2,7 @@
 // verified and synced (src/core/transfer/pull-fresh.ts). Through the real CLI: a folder DEST gets during the pull, a
 // hostile `.aim/fresh` left in DEST, an update adding a folder, a big file and copies inside a new folder. Each case
 // fails if a byte, a mode, a record or a file outside DEST is lost.
-import { chmod, copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomFile } from '../../../fixtures/generate-model.js';
@@ -23,6 +23,22 @@ async function syncDoing(folder: string, script: string): Promise<NodeJS.Process
   const lines = ['#!/bin/sh', 'dest=$(dirname "$(dirname "$2")")', `(cd "$dest" && ${script})`, `PATH='${process.env.PATH}' exec sync "$@"`];
   await writeFile(join(folder, 'sync'), `${lines.join('\n')}\n`, { mode: 0o755 });
   return { PATH: `${folder}:${process.env.PATH}` };
+}
+
+/**
+ * Every file state.json records is as recorded (size, times, inode): what lets the next pull trust it unread. A record
+ * taken from a stat the rename later changed would make every later pull hash the file again, which no other check
+ * here would notice.
+ */
+async function expectRecordsMatch(dest: string): Promise<void> {
+  const state = JSON.parse(await readFile(join(dest, '.aim', 'state.json'), 'utf8'));
+  const paths = Object.keys(state.files);
+  expect(paths.length).toBeGreaterThan(0);
+  for (const path of paths) {
+    const info = await lstat(join(dest, ...path.split('/')));
+    const { size, mtimeMs, ctimeMs, ino } = state.files[path];
+    expect({ size, mtimeMs, ctimeMs, ino }, path).toEqual({ size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino });
+  }
 }
 
 describe('new folders built whole and renamed into place', () => {
@@ -47,7 +63,8 @@ describe('new folders built whole and renamed into place', () => {
     await expectSameTree(dest, ws.path('model'));
     expect((await stat(join(dest, 't3', 's0', 'f3.bin'))).mode & 0o777).toBe(0o755);
     expect(await listFiles(join(dest, '.aim'), { includeAim: true })).toEqual(['manifest.json', 'state.json']);
-    // The records taken after the folders' renames hold: a second pull finds every file unchanged.
+    await expectRecordsMatch(dest);
+    // A second pull finds every file unchanged.
     expect(await ws.json(['pull', 'r/m:v1', dest])).toMatchObject({ bytesTransferred: 0, filesUnchanged: 123 });
   });
 
@@ -60,6 +77,7 @@ describe('new folders built whole and renamed into place', () => {
     const got = await treeDigests(dest);
     delete got['t1/mine.txt'];
     expect(got).toEqual(expected);
+    await expectRecordsMatch(dest);
     expect(await ws.json(['pull', 'r/m:v1', dest])).toMatchObject({ bytesTransferred: 0, filesUnchanged: 123 });
   });
 
@@ -88,6 +106,7 @@ describe('new folders built whole and renamed into place', () => {
     expect(await readFile(join(outside, 's0', 'f0.bin'), 'utf8')).toBe('precious');
     expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('secret');
     expect(await listFiles(join(dest, '.aim'), { includeAim: true })).toEqual(['manifest.json', 'state.json']);
+    await expectRecordsMatch(dest);
   });
 
   it('an update adds a new folder whole and updates the folders DEST had', async () => {
@@ -105,6 +124,7 @@ describe('new folders built whole and renamed into place', () => {
     const updated = await ws.json(['pull', 'r/m:v2', dest]);
     expect(updated.filesUnchanged).toBeGreaterThan(100);
     await expectSameTree(dest, v2);
+    await expectRecordsMatch(dest);
     expect(await ws.json(['pull', 'r/m:v2', dest])).toMatchObject({ bytesTransferred: 0, filesUnchanged: 154 });
   });
 });
