@@ -2,7 +2,7 @@
 // with a cold cache, then takes it out into an empty folder. Used for the data shapes (every tool) and for v1 (borg
 // and casync, whose rows stand beside the v1 rows of aim, restic and cp in suites.mjs). `timed` syncs before each
 // clock starts, so no row pays for what the one before left dirty.
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { check, duBytes, have, run, timed } from './lib.mjs';
 import { aimOp, guard, log, resticEnv } from './suites.mjs';
@@ -29,28 +29,40 @@ async function timedRow(rec, key, label, group, bytes, cmd, args, { env, cwd, re
 }
 
 /**
- * Data of at least this many files has its outputs (restored folders, repositories, stores) set aside between rows
- * instead of deleted, and deleted after the last round (`emptySetAside`). On ext4 without a journal, the kind of
- * disk this benchmark runs on, the file system will not reuse an inode freed in the last minute and checks every
- * such inode each time it allocates one (docs/benchmarks.md, "Tiny files pulled with one sync"): deleting one tool's
- * 10,000 restored files right before the next tool restores its own made the next tool pay for that cleanup, and
- * every tool but the first of each round ran right after one.
+ * A folder of at least this many files (restored folders, casync's chunk stores) is set aside between rows instead of
+ * deleted, and deleted after the last round (`emptySetAside`). On ext4 without a journal, the kind of disk this
+ * benchmark runs on, the file system will not reuse an inode freed in the last minute and checks every such inode
+ * each time it allocates one (docs/benchmarks.md, "Tiny files pulled with one sync"): deleting one tool's 10,000
+ * restored files, or casync's store of a gigabyte in 64 KiB chunk files, right before the next rows created theirs
+ * made those rows pay for that cleanup.
  */
 const SET_ASIDE_FROM_FILES = 1000;
 
 let setAsideCount = 0;
 
-/** Empties `folders` for the next row: deleted, or moved under work/set-aside when `subject` has many files. */
-async function fresh(ctx, subject, ...folders) {
-  if ((subject.files ?? 0) < SET_ASIDE_FROM_FILES) {
-    for (const folder of folders) await rm(folder, { recursive: true, force: true });
-    return;
+/** Whether the folder holds at least SET_ASIDE_FROM_FILES entries, however deep (stops counting there). */
+async function holdsMany(folder) {
+  let count = 0;
+  const folders = [folder];
+  while (folders.length > 0 && count < SET_ASIDE_FROM_FILES) {
+    const entries = await readdir(folders.pop(), { withFileTypes: true }).catch(() => []);
+    count += entries.length;
+    for (const entry of entries) if (entry.isDirectory()) folders.push(join(entry.parentPath ?? entry.path, entry.name));
   }
+  return count >= SET_ASIDE_FROM_FILES;
+}
+
+/** Empties `folders` for the next row: each deleted, or moved under work/set-aside when it holds many files. */
+async function fresh(ctx, ...folders) {
   const aside = join(ctx.work, 'set-aside');
-  await mkdir(aside, { recursive: true });
-  for (const folder of folders) await rename(folder, join(aside, String(setAsideCount++))).catch((error) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
+  for (const folder of folders) {
+    if (!(await holdsMany(folder))) {
+      await rm(folder, { recursive: true, force: true });
+      continue;
+    }
+    await mkdir(aside, { recursive: true });
+    await rename(folder, join(aside, String(setAsideCount++)));
+  }
 }
 
 /** Deletes what `fresh` set aside: once no row is left to pay for it. */
@@ -68,11 +80,11 @@ function present(rec, tool, group, rows) {
 export async function aimFolderRows(ctx, rec, subject, group) {
   const { key, name, dir, bytes } = subject;
   const dest = join(ctx.work, 'folder-dest');
-  await fresh(ctx, subject, ctx.shapeRepo, dest);
+  await fresh(ctx, ctx.shapeRepo, dest);
   await mkdir(ctx.shapeRepo, { recursive: true });
   await aimOp(ctx, rec, `${key}.aim.push`, `aim push ${name} (empty repo)`, ['model', 'push', 'shapes', key, dir, '--tag', 'v1'], { bytes, repo: ctx.shapeRepo, group });
   await aimOp(ctx, rec, `${key}.aim.pull`, `aim pull ${name} (empty dest)`, ['model', 'pull', 'shapes', key, dest, '--tag', 'v1'], { bytes, group });
-  await fresh(ctx, subject, ctx.shapeRepo, dest);
+  await fresh(ctx, ctx.shapeRepo, dest);
 }
 
 export async function resticFolderRows(ctx, rec, subject, group) {
@@ -82,13 +94,13 @@ export async function resticFolderRows(ctx, rec, subject, group) {
   const repo = join(ctx.work, 'folder-restic-repo');
   const dest = join(ctx.work, 'folder-dest');
   const env = resticEnv(ctx);
-  await fresh(ctx, subject, repo, dest, join(ctx.work, 'restic-cache'));
+  await fresh(ctx, repo, dest, join(ctx.work, 'restic-cache'));
   const init = run('restic', ['-r', repo, 'init'], { env });
   if (init.status !== 0) return rec.na(rows[0][0], rows[0][1], group, `error: restic init: ${init.stderr.trim().split('\n')[0]}`);
   // Backing up `.` from inside the folder makes the restore land in dest itself, as every other tool's does.
   await timedRow(rec, ...rows[0], group, bytes, 'restic', ['-r', repo, 'backup', '--json', '.'], { env, cwd: dir, repo });
   await timedRow(rec, ...rows[1], group, bytes, 'restic', ['-r', repo, 'restore', 'latest', '--target', dest], { env, restored: dest });
-  await fresh(ctx, subject, repo, dest);
+  await fresh(ctx, repo, dest);
 }
 
 export function borgEnv(ctx) {
@@ -103,13 +115,13 @@ export async function borgFolderRows(ctx, rec, subject, group) {
   const repo = join(ctx.work, 'folder-borg-repo');
   const dest = join(ctx.work, 'folder-dest');
   const env = borgEnv(ctx);
-  await fresh(ctx, subject, repo, dest, env.BORG_BASE_DIR);
+  await fresh(ctx, repo, dest, env.BORG_BASE_DIR);
   await mkdir(dest, { recursive: true });
   const init = run('borg', ['init', '-e', 'none', repo], { env });
   if (init.status !== 0) return rec.na(rows[0][0], rows[0][1], group, `error: borg init: ${init.stderr.trim().split('\n')[0]}`);
   await timedRow(rec, ...rows[0], group, bytes, 'borg', ['create', '--compression', 'none', `${repo}::v1`, '.'], { env, cwd: dir, repo });
   await timedRow(rec, ...rows[1], group, bytes, 'borg', ['extract', `${repo}::v1`], { env, cwd: dest, restored: dest });
-  await fresh(ctx, subject, repo, dest, env.BORG_BASE_DIR);
+  await fresh(ctx, repo, dest, env.BORG_BASE_DIR);
 }
 
 export async function casyncFolderRows(ctx, rec, subject, group) {
@@ -119,10 +131,10 @@ export async function casyncFolderRows(ctx, rec, subject, group) {
   const store = join(ctx.work, 'folder-casync-store');
   const index = join(ctx.work, 'folder.caidx');
   const dest = join(ctx.work, 'folder-dest');
-  await fresh(ctx, subject, store, index, dest);
+  await fresh(ctx, store, index, dest);
   await timedRow(rec, ...rows[0], group, bytes, 'casync', ['make', `--store=${store}`, index, dir], { repo: store });
   await timedRow(rec, ...rows[1], group, bytes, 'casync', ['extract', `--store=${store}`, index, dest], { restored: dest });
-  await fresh(ctx, subject, store, index, dest);
+  await fresh(ctx, store, index, dest);
 }
 
 /** The plain copies a user would reach for, each ending in sync as the v1 cp row does (aim's pull makes its files durable). */
@@ -134,17 +146,17 @@ export async function copyFolderRows(ctx, rec, subject, group) {
     [`${key}.cp`, `cp -a ${name} && sync`, 'cp -a "$1"/. "$2"/ && sync'],
   ];
   for (const [rowKey, label, script] of copies) {
-    await fresh(ctx, subject, dest);
+    await fresh(ctx, dest);
     await mkdir(dest, { recursive: true });
     await timedRow(rec, rowKey, label, group, bytes, 'sh', ['-c', script, 'sh', dir, dest], { restored: dest });
   }
-  await fresh(ctx, subject, dest);
+  await fresh(ctx, dest);
 }
 
 /**
  * Every tool on one data shape, starting one tool later each round: the first tool of a round runs right after the
- * rows before it deleted their outputs (the model-like folder's are gigabytes, too many to set aside), so that place
- * goes round instead of falling on aim every time.
+ * rows before it deleted their outputs (gigabytes in few files, which are not set aside), so that place goes round
+ * instead of falling on aim every time.
  */
 export async function shapeRound(ctx, rec, subject, round = 1) {
   const tools = [aimFolderRows, resticFolderRows, borgFolderRows, casyncFolderRows, copyFolderRows];
