@@ -1,8 +1,8 @@
 import type { Digest } from '../format/digest.js';
 import { shortDigest } from '../format/digest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
-import type { ManifestFile } from '../format/manifest.js';
-import { ConflictError, isAimError } from '../../lib/errors.js';
+import type { Manifest, ManifestFile } from '../format/manifest.js';
+import { ConflictError, IntegrityError, isAimError } from '../../lib/errors.js';
 import type { Repository } from '../store/repository.js';
 import type { SourceFile } from './walk.js';
 
@@ -73,4 +73,17 @@ export class TagGuard {
       hint: 'versions are immutable: push under a new tag, or pass --force to move the tag (none of the new content was stored)',
     });
   }
+}
+
+/**
+ * Throws for the first chunk of `manifest` that is in no pack of the repository (all of whose index the push has read
+ * by then): a damaged stat cache entry in AIM_HOME named it for a file the push did not read.
+ */
+export function refuseUnstored(repo: Repository, manifest: Manifest, located: (chunk: Digest) => boolean): void {
+  const file = manifest.files.find((f) => !f.chunks.every((chunk) => located(chunk.digest)));
+  const chunk = file?.chunks.find((c) => !located(c.digest));
+  if (!file || !chunk) return;
+  throw new IntegrityError(`chunk ${chunk.digest} of ${file.path} is in no pack of ${repo.name}: the stat cache named it without reading the file; nothing was committed`, {
+    hint: 'push again with --rehash, which reads every file',
+  });
 }

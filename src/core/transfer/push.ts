@@ -15,9 +15,8 @@ import { updateTags, type TagOutcome } from '../store/tags.js';
 import { walkSource, type SourceFile, type WalkOptions } from './walk.js';
 import { checkNoGcRemoved, RemovalRaceError, removedWhileWritten } from '../gc/gc-race.js';
 import { condemnedPacks, readGcRecords } from '../gc/gc-records.js';
-import { IntegrityError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
-import { TagGuard } from './push-guard.js';
+import { refuseUnstored, TagGuard } from './push-guard.js';
 import { refuseBundleName } from '../store/bundles.js';
 import type { Signer } from '../signing/bundle.js';
 import { storeSignature } from '../signing/sign.js';
@@ -143,19 +142,6 @@ async function writeMap(repo: Repository, digest: Digest, manifest: Manifest, ma
   const written = located && (await writeLocationMap(repo.backend, digest, manifest, (chunk) => locations.lookup(chunk)));
   if (!written) progress.note(`could not locate every chunk of version ${digest}: it is pushed without a location map (pulls read the whole index)`);
   return written;
-}
-
-/**
- * Throws for the first chunk of `manifest` that is in no pack of the repository (all of whose index the push has read
- * by then): a damaged stat cache entry in AIM_HOME named it for a file the push did not read.
- */
-function refuseUnstored(repo: Repository, manifest: Manifest, located: (chunk: Digest) => boolean): void {
-  const file = manifest.files.find((f) => !f.chunks.every((chunk) => located(chunk.digest)));
-  const chunk = file?.chunks.find((c) => !located(c.digest));
-  if (!file || !chunk) return;
-  throw new IntegrityError(`chunk ${chunk.digest} of ${file.path} is in no pack of ${repo.name}: the stat cache named it without reading the file; nothing was committed`, {
-    hint: 'push again with --rehash, which reads every file',
-  });
 }
 
 /**
