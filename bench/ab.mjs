@@ -14,25 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median } from './lib.mjs';
+import { median, parseAbOptions } from './lib.mjs';
 
 function parse(argv) {
-  const options = { base: undefined, new: '.', data: undefined, rounds: 5, only: ['push', 'pull'], work: join(tmpdir(), 'aim-ab'), warm: false };
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => argv[++i];
-    switch (argv[i]) {
-      case '--base': options.base = resolve(value()); break;
-      case '--new': options.new = resolve(value()); break;
-      case '--data': options.data = resolve(value()); break;
-      case '--rounds': options.rounds = Number(value()); break;
-      case '--only': options.only = value().split(','); break;
-      case '--work': options.work = resolve(value()); break;
-      case '--warm': options.warm = true; break;
-      default: throw new Error(`unknown option ${argv[i]} (see the comment at the top of bench/ab.mjs)`);
-    }
-  }
-  if (!options.base || !options.data) throw new Error('--base DIR and --data PATH are required');
-  return options;
+  return parseAbOptions(argv, { base: undefined, new: resolve('.'), data: undefined, rounds: 5, only: ['push', 'pull'], work: join(tmpdir(), 'aim-ab'), warm: false }, { script: 'ab.mjs' });
 }
 
 function filesUnder(path) {

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
@@ -83,6 +83,29 @@ export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
 }
 
 /** Throws a readable error for a failed timed() result. */
+/**
+ * The options of an A/B script (ab.mjs, startup-ab.mjs): `--KEY VALUE` for each key of `defaults`, a number where
+ * the default is one, a list split at commas where it is an array, a path resolved for the keys in `paths`; `--KEY`
+ * alone where the default is a boolean. `required` keys must be given.
+ */
+export function parseAbOptions(argv, defaults, { script, paths = ['base', 'new', 'data', 'work'], required = ['base', 'data'] }) {
+  const options = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].startsWith('--') ? argv[i].slice(2) : '';
+    if (!(key in defaults)) throw new Error(`unknown option ${argv[i]} (see the comment at the top of bench/${script})`);
+    const current = defaults[key];
+    if (typeof current === 'boolean') {
+      options[key] = true;
+      continue;
+    }
+    const value = argv[++i];
+    options[key] = typeof current === 'number' ? Number(value) : Array.isArray(current) ? value.split(',') : paths.includes(key) ? resolve(value) : value;
+  }
+  const missing = required.filter((key) => !options[key]);
+  if (missing.length > 0) throw new Error(`${missing.map((key) => `--${key}`).join(' and ')} required (see the comment at the top of bench/${script})`);
+  return options;
+}
+
 export function check(result, what) {
   if (result.ok) return result;
   const lines = (result.stderr || result.stdout).trim().split('\n').filter((l) => l && !/NOTICE:/.test(l));

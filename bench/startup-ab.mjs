@@ -12,23 +12,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median } from './lib.mjs';
+import { median, parseAbOptions } from './lib.mjs';
 
 function parse(argv) {
-  const options = { base: undefined, new: '.', data: undefined, rounds: 9, work: join(tmpdir(), 'aim-startup-ab') };
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => argv[++i];
-    switch (argv[i]) {
-      case '--base': options.base = resolve(value()); break;
-      case '--new': options.new = resolve(value()); break;
-      case '--data': options.data = resolve(value()); break;
-      case '--rounds': options.rounds = Number(value()); break;
-      case '--work': options.work = resolve(value()); break;
-      default: throw new Error(`unknown option ${argv[i]} (see the comment at the top of bench/startup-ab.mjs)`);
-    }
-  }
-  if (!options.base || !options.data) throw new Error('--base DIR and --data FOLDER are required');
-  return options;
+  return parseAbOptions(argv, { base: undefined, new: resolve('.'), data: undefined, rounds: 9, work: join(tmpdir(), 'aim-startup-ab') }, { script: 'startup-ab.mjs' });
 }
 
 // GNU time prints CPU seconds to 10 ms, as much as a whole start-up differs by: a child's times are taken from

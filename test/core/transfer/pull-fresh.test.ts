@@ -14,6 +14,15 @@ async function writeTree(folder: string, count: number, seed: string): Promise<v
   for (let i = 0; i < count; i++) await writeRandomFile(join(folder, `t${i % 4}`, `s${i % 3}`, `f${i}.bin`), i % 25 === 0 ? 0 : 50 + ((i * 131) % 3000), `${seed}:${i}`);
 }
 
+/** 123 files: four folders of small files (empty ones, a copy, one executable), a 9 MiB file in one, one at the top. */
+async function writeModel(folder: string, topSeed: string): Promise<void> {
+  await writeTree(folder, 120, 'fresh');
+  await copyFile(join(folder, 't1', 's1', 'f1.bin'), join(folder, 't2', 'copy.bin'));
+  await chmod(join(folder, 't3', 's0', 'f3.bin'), 0o755);
+  await writeRandomFile(join(folder, 't0', 'weights.bin'), 9 * MiB, 'fresh:big');
+  await writeRandomFile(join(folder, 'top.json'), 300, topSeed);
+}
+
 /**
  * A `sync` ahead of the real one on PATH that, when the pull calls it (every file written, none renamed yet), runs
  * `script` in DEST first: what another process might do to DEST during the pull.
@@ -47,11 +56,7 @@ describe('new folders built whole and renamed into place', () => {
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
     const model = ws.path('model');
-    await writeTree(model, 120, 'fresh');
-    await copyFile(join(model, 't1', 's1', 'f1.bin'), join(model, 't2', 'copy.bin'));
-    await chmod(join(model, 't3', 's0', 'f3.bin'), 0o755);
-    await writeRandomFile(join(model, 't0', 'weights.bin'), 9 * MiB, 'fresh:big');
-    await writeRandomFile(join(model, 'top.json'), 300, 'fresh:top');
+    await writeModel(model, 'fresh:top');
     await ws.json(['push', 'r/m:v1', model]);
   });
   afterAll(() => ws.cleanup());
@@ -113,11 +118,7 @@ describe('new folders built whole and renamed into place', () => {
     const dest = ws.path('update-out');
     await ws.json(['pull', 'r/m:v1', dest]);
     const v2 = ws.path('model-v2');
-    await writeTree(v2, 120, 'fresh');
-    await copyFile(join(v2, 't1', 's1', 'f1.bin'), join(v2, 't2', 'copy.bin'));
-    await chmod(join(v2, 't3', 's0', 'f3.bin'), 0o755);
-    await writeRandomFile(join(v2, 't0', 'weights.bin'), 9 * MiB, 'fresh:big');
-    await writeRandomFile(join(v2, 'top.json'), 300, 'fresh:top2');
+    await writeModel(v2, 'fresh:top2');
     await writeTree(join(v2, 'added'), 30, 'fresh:added');
     await writeFile(join(v2, 't1', 's2', 'f2.bin'), 'changed');
     await ws.json(['push', 'r/m:v2', v2]);
