@@ -31,8 +31,11 @@ const EXTRA_ENTRIES = 10_000;
  */
 export async function prepareFresh(dest: string, paths: string[], smallFiles: ManifestFile[], partials: string): Promise<string | undefined> {
   const root = freshFolder(dest);
-  if (await lstat(root).catch(() => undefined)) {
-    await adoptLeftovers(root, smallFiles, partials);
+  const found = await lstat(root).catch(() => undefined);
+  if (found) {
+    // Anything but a real folder there (a link to a folder elsewhere) is removed, never entered.
+    if (found.isDirectory()) await adoptLeftovers(root, smallFiles, partials);
+    await rm(root, { recursive: true, force: true });
     return undefined;
   }
   if (paths.length === 0) return undefined;
@@ -61,9 +64,9 @@ function makeFolder(folder: string): void {
 }
 
 /**
- * Moves each regular file of a killed pull's `.aim/fresh` that is one of `files` to its partial's name (unless a
- * partial is there already), then deletes `.aim/fresh`. Nothing is read through a link: folders are entered only
- * when the listing says they are folders.
+ * Moves each regular file of a killed pull's `.aim/fresh` (a real folder) that is one of `files` to its partial's
+ * name, unless a partial is there already. Nothing is read through a link: folders are entered only when the listing
+ * says they are folders.
  */
 async function adoptLeftovers(root: string, files: ManifestFile[], partials: string): Promise<void> {
   const byPath = new Map(files.map((file) => [file.path, file]));
@@ -74,7 +77,6 @@ async function adoptLeftovers(root: string, files: ManifestFile[], partials: str
     if (await lstat(partial).catch(() => undefined)) continue;
     await rename(join(root, ...path.split('/')), partial).catch(() => undefined);
   }
-  await rm(root, { recursive: true, force: true });
 }
 
 /** The relative paths of the regular files under `root`, never through a link; at most `limit` entries looked at. */

@@ -114,6 +114,22 @@ describe('new folders built whole and renamed into place', () => {
     await expectRecordsMatch(dest);
   });
 
+  it('removes a .aim/fresh that is a link to a folder elsewhere, never moving or reading what it points at', async () => {
+    const dest = ws.path('rootlink-out');
+    const outside = ws.path('outside-rootlink');
+    // The outside folder holds files at the model's own paths, with other bytes: a pull adopting them would move them.
+    await mkdir(join(outside, 't1', 's1'), { recursive: true });
+    await writeFile(join(outside, 't1', 's1', 'f1.bin'), 'precious');
+    await writeFile(join(outside, 'top.json'), 'precious too');
+    await mkdir(join(dest, '.aim'), { recursive: true });
+    await symlink(outside, join(dest, '.aim', 'fresh'));
+    await ws.json(['pull', 'r/m:v1', dest]);
+    await expectSameTree(dest, ws.path('model'));
+    expect(await readFile(join(outside, 't1', 's1', 'f1.bin'), 'utf8')).toBe('precious');
+    expect(await readFile(join(outside, 'top.json'), 'utf8')).toBe('precious too');
+    expect(await listFiles(join(dest, '.aim'), { includeAim: true })).toEqual(['manifest.json', 'state.json']);
+  });
+
   it('an update adds a new folder whole and updates the folders DEST had', async () => {
     const dest = ws.path('update-out');
     await ws.json(['pull', 'r/m:v1', dest]);
