@@ -44,10 +44,11 @@ const work = resolve(options.work ?? 'bench/work');
 await mkdir(work, { recursive: true });
 
 // Data: 3 variants, the model-like folder + small files; then aim repo, restic repo, a restored copy, s3rver's copies
-// (aim + rclone), and one tool's repository and restored copy of the model-like folder at a time.
+// (aim + rclone), and one tool's repository and restored copy of the model-like folder at a time; and what is set
+// aside until the last round (folder-rows.mjs): casync's stores of v1 and of the model-like folder, each round.
 const { bavail, bsize } = statfsSync(work);
 const free = bavail * bsize;
-const needed = size * 13 + 1024 * MiB;
+const needed = size * (13 + 2.2 * options.rounds) + 1024 * MiB;
 if (free < needed) {
   console.error(`not enough free disk in ${work}: ${(free / 2 ** 30).toFixed(1)} GiB free, about ${(needed / 2 ** 30).toFixed(1)} GiB needed for --size ${options.size}`);
   process.exit(1);
