@@ -1,4 +1,4 @@
-import { createWriteStream, lstatSync, renameSync, statSync, type Stats } from 'node:fs';
+import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
 import { chmod, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
@@ -11,6 +11,7 @@ import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders } from './pull-fresh.js';
 import { fileMode } from './pull-small.js';
+import { statAt, type FileStat } from './small-file-jobs.js';
 import type { SmallFileWriter } from './small-file-writer.js';
 
 // The last step of a pull: verified, synced partials renamed into place, many at a time, then the folders that got
@@ -34,7 +35,7 @@ export interface Staged {
   /** Built in `.aim/fresh/<freshTop>`, which is renamed into DEST whole (pull-fresh.ts). */
   freshTop?: string;
   /** A fresh file's stat as it was written, which that rename leaves as it is; otherwise it is looked at in place. */
-  written?: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>;
+  written?: FileStat;
 }
 
 /** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
@@ -42,7 +43,7 @@ export async function recordInstalled(next: InstallState, file: ManifestFile, ta
   record(next, file, await stat(target));
 }
 
-function record(next: InstallState, file: ManifestFile, info: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>): void {
+function record(next: InstallState, file: ManifestFile, info: FileStat): void {
   next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 
@@ -95,11 +96,9 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   const plain: Staged[] = [...left];
   const others: Staged[] = [];
   for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);
-  const moves = plain.map((entry): [string, string] => [entry.temp, entry.target]);
-  const plainFolders = new Set(plain.map((entry) => dirname(entry.target)));
   const folders = new Folders(dest);
   await Promise.all([
-    renameOnWriter(plain, moves, plainFolders, folders, next, writer),
+    renameOnWriter(plain, folders, next, writer),
     forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
       await folders.make(dirname(entry.target));
       await putInPlace(dest, entry, entry.temp, next);
@@ -136,15 +135,12 @@ export async function copyInstalled(first: Staged, next: InstallState, copy: str
   }
 }
 
-/** Makes the folders, has the writer's thread rename the partials (`moves`), and records each from its stat there. */
-async function renameOnWriter(entries: Staged[], moves: Array<[string, string]>, needed: Set<string>, folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
+/** Makes the folders, has the writer's thread rename the partials, and records each from its stat there. */
+async function renameOnWriter(entries: Staged[], folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
   if (entries.length === 0) return;
-  await Promise.all([...needed].map((folder) => folders.make(folder)));
-  const stats = await writer.install(moves);
-  for (const [index, entry] of entries.entries()) {
-    const at = index * 4;
-    record(next, entry.file, { size: stats[at]!, mtimeMs: stats[at + 1]!, ctimeMs: stats[at + 2]!, ino: stats[at + 3]! });
-  }
+  await Promise.all([...new Set(entries.map((entry) => dirname(entry.target)))].map((folder) => folders.make(folder)));
+  const stats = await writer.install(entries.map((entry) => [entry.temp, entry.target]));
+  for (const [index, entry] of entries.entries()) record(next, entry.file, statAt(stats, index));
 }
 
 /** The folders and every folder between them and `dest` (a folder mkdir made is a new name in its parent). */

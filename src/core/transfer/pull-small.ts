@@ -11,7 +11,7 @@ import { explainBadChunk, fetchChunk, readLocalCopy, readStored, type PullFileCo
 import { planPackReads, type PackRead, type PlannedChunk } from './pack-reads.js';
 import { partialPath } from './pull-file.js';
 import { freshPath } from './pull-fresh.js';
-import type { ChunkToWrite, JobReply } from './small-file-jobs.js';
+import { statAt, type ChunkToWrite, type FileStat, type JobReply } from './small-file-jobs.js';
 import { SmallFileWriter, type WriterSlot } from './small-file-writer.js';
 
 // Files of one chunk or none (most files of a tree of configs, tokenizers and shards' metadata) are pulled together,
@@ -45,14 +45,6 @@ export interface FreshFiles {
   files: Set<ManifestFile>;
 }
 
-/** What the install state records of a file. */
-export interface WrittenStat {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
-}
-
 /**
  * Files grouped by the partial they are built in, and the partials built. Files of the same content share one
  * partial in `.aim/partial`, built once; a file in a fresh folder has its own, at its path.
@@ -64,7 +56,7 @@ class SmallFiles {
   /** Every partial built or kept: each must be durable before the pull may rename it. */
   readonly paths: string[] = [];
   /** Each fresh file's stat as written (pull-fresh.ts: the rename of its folder leaves it as it is). */
-  readonly written = new Map<ManifestFile, WrittenStat>();
+  readonly written = new Map<ManifestFile, FileStat>();
 
   constructor(
     files: ManifestFile[],
@@ -106,12 +98,11 @@ class SmallFiles {
 
   /** Takes the stats a reply brought back for `files` (as their partials were given, fresh ones only), as far as they go. */
   noteWritten(files: ManifestFile[], numbers: Float64Array | undefined): void {
-    let at = 0;
+    let index = 0;
     for (const file of files) {
       if (!this.isFresh(file)) continue;
-      if (!numbers || at + 4 > numbers.length) return;
-      this.written.set(file, { size: numbers[at]!, mtimeMs: numbers[at + 1]!, ctimeMs: numbers[at + 2]!, ino: numbers[at + 3]! });
-      at += 4;
+      if (!numbers || (index + 1) * 4 > numbers.length) return;
+      this.written.set(file, statAt(numbers, index++));
     }
   }
 
@@ -147,7 +138,7 @@ export async function stageSmallFiles(
   context: PullFileContext,
   writer: SmallFileWriter,
   fresh?: FreshFiles,
-): Promise<{ durable: Promise<void>; written: Map<ManifestFile, WrittenStat> }> {
+): Promise<{ durable: Promise<void>; written: Map<ManifestFile, FileStat> }> {
   const small = new SmallFiles(files, folder, writer, context, fresh);
   const wanted = await reuseWhatIsOnDisk(small, context);
   for (const file of wanted) {

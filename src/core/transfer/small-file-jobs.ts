@@ -34,6 +34,20 @@ export interface JobFailure {
   syscall?: string;
 }
 
+/** What the install state records of a file: four numbers a file in a reply's `stats` and `written`. */
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+/** The `index`th file's stat among a reply's numbers. */
+export function statAt(numbers: Float64Array, index: number): FileStat {
+  const at = index * 4;
+  return { size: numbers[at]!, mtimeMs: numbers[at + 1]!, ctimeMs: numbers[at + 2]!, ino: numbers[at + 3]! };
+}
+
 export interface JobReply {
   /** Chunks whose partials were all written, or moves made, in order: the job stopped there if it did not finish. */
   done: number;
