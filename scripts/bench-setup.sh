@@ -5,7 +5,7 @@
 set -u
 # command:package pairs; /usr/bin/time is GNU time's path (the shell keyword `time` would hide it from command -v).
 tools=(restic:restic rclone:rclone b3sum:b3sum borg:borgbackup casync:casync /usr/bin/time:time
-  radosgw:radosgw ceph-mon:ceph-mon ceph-osd:ceph-osd)
+  radosgw:radosgw ceph-mon:ceph-mon ceph-osd:ceph-osd fincore:util-linux-extra)
 missing_packages() {
   local pair
   for pair in "${tools[@]}"; do
@@ -14,7 +14,7 @@ missing_packages() {
 }
 need=($(missing_packages))
 if [ ${#need[@]} -eq 0 ]; then
-  echo "bench-setup: restic, rclone, b3sum, borg, casync, time and radosgw are present"
+  echo "bench-setup: restic, rclone, b3sum, borg, casync, time, radosgw and fincore are present"
   exit 0
 fi
 echo "bench-setup: installing ${need[*]}"
