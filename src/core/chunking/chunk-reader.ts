@@ -1,15 +1,16 @@
-import { open } from 'node:fs/promises';
+import { openRegular } from '../../lib/safe-fs.js';
 import type { Chunker } from './chunker.js';
 
 // Reads a file once, through one reused window, and yields its content-defined chunks. Each yielded chunk is its
 // own small Buffer (a copy out of the window) so it can be handed to a hashing worker and an upload while the
-// window is refilled; memory stays at the window plus the chunks the caller keeps in flight.
+// window is refilled; memory stays at the window plus the chunks the caller keeps in flight. Only a regular file is
+// read, never through a link at its name: what the walk saw may have been swapped since.
 
 const WINDOW_SIZE = 16 * 1024 * 1024;
 
 export async function* readChunks(path: string, chunker: Chunker): AsyncGenerator<Buffer> {
   const maxSize = chunker.params.maxSize;
-  const handle = await open(path, 'r');
+  const handle = await openRegular(path);
   try {
     // A small file gets a window of its own size: allocating 16 MiB per file makes pushing thousands of small
     // files spend its time in the garbage collector.

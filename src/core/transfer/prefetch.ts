@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../../lib/safe-fs.js';
 import type { SourceFile } from './walk.js';
 
 // Small files are read a few at a time ahead of the push. Read one after the other, each costs an open, a stat,
@@ -16,21 +16,28 @@ const AHEAD_BYTES = 32 * 1024 * 1024;
 const TINY_FILE = 64 * 1024;
 
 /**
- * The bytes of a tiny regular file, read without the thread pool. Opened non-blocking and checked to be a regular
- * file first, so that a FIFO swapped in since the walk cannot block the main thread (the usual read then reports it).
+ * The bytes of a tiny regular file, read without the thread pool. Opened non-blocking, without following a link at its
+ * name, and checked to be a regular file first, so that a FIFO or link swapped in since the walk is not read (the usual
+ * read then reports it).
  */
 function readTinyFile(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
-    if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new Error(`${path} is not a regular file`);
+    if (info.size > TINY_FILE) throw new Error(`${path} grew since the walk`);
     return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-/** The file's bytes: tiny ones at once on the main thread, the others through the thread pool. */
-const readAhead = async (file: SourceFile): Promise<Buffer> => (file.size <= TINY_FILE ? readTinyFile(file.absolute) : readFile(file.absolute));
+/**
+ * The file's bytes: tiny ones at once on the main thread, the others through the thread pool; one grown past what is
+ * read ahead since the walk is left to the usual read.
+ */
+const readAhead = async (file: SourceFile): Promise<Buffer> =>
+  file.size <= TINY_FILE ? readTinyFile(file.absolute) : readRegularFile(file.absolute, PREFETCH_MAX_FILE);
 
 export class FilePrefetch {
   private readonly reads = new Map<number, Promise<Buffer | undefined>>();

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readChunks } from '../../../src/core/chunking/chunk-reader.js';
+import { Chunker, DEFAULT_CHUNKING } from '../../../src/core/chunking/chunker.js';
 import { FilePrefetch, PREFETCH_MAX_FILE } from '../../../src/core/transfer/prefetch.js';
 import type { SourceFile } from '../../../src/core/transfer/walk.js';
 
@@ -46,5 +48,39 @@ describe('FilePrefetch', () => {
     expect(await prefetch.take(0)).toEqual(Buffer.alloc(64 * 1024, 5));
     expect(await prefetch.take(1)).toEqual(Buffer.alloc(64 * 1024 + 1, 6));
     expect(await prefetch.take(2)).toBeUndefined(); // the usual read refuses it with its own message
+  });
+
+  it('passes over files swapped for links, or grown past what is read ahead, since the walk', async () => {
+    const outside = join(root, 'outside-secret');
+    await writeFile(outside, Buffer.alloc(100, 9));
+    const tinyLink = await sourceFile('tiny-link', Buffer.alloc(100, 7));
+    const smallLink = await sourceFile('small-link', Buffer.alloc(128 * 1024, 7));
+    for (const file of [tinyLink, smallLink]) {
+      await rm(file.absolute);
+      await symlink(outside, file.absolute);
+    }
+    const grownTiny = await sourceFile('grown-tiny', Buffer.alloc(100, 8));
+    const grownSmall = await sourceFile('grown-small', Buffer.alloc(128 * 1024, 8));
+    await appendFile(grownTiny.absolute, Buffer.alloc(128 * 1024, 8));
+    await appendFile(grownSmall.absolute, Buffer.alloc(PREFETCH_MAX_FILE, 8));
+    const prefetch = new FilePrefetch([tinyLink, smallLink, grownTiny, grownSmall], () => true);
+    for (let i = 0; i < 4; i++) expect(await prefetch.take(i)).toBeUndefined();
+  });
+});
+
+describe('readChunks (the usual read of a file being pushed)', () => {
+  it('refuses a link or a FIFO at the name, without blocking', async () => {
+    const chunker = new Chunker(DEFAULT_CHUNKING);
+    await writeFile(join(root, 'real'), Buffer.alloc(1000, 1));
+    await symlink(join(root, 'real'), join(root, 'link'));
+    execFileSync('mkfifo', [join(root, 'fifo')]);
+    const all = async (path: string) => {
+      const chunks = [];
+      for await (const chunk of readChunks(path, chunker)) chunks.push(chunk);
+      return chunks;
+    };
+    expect(Buffer.concat(await all(join(root, 'real')))).toEqual(Buffer.alloc(1000, 1));
+    await expect(all(join(root, 'link'))).rejects.toThrow(/symlink/);
+    await expect(all(join(root, 'fifo'))).rejects.toThrow(/FIFO/);
   });
 });
