@@ -122,6 +122,13 @@ export async function aimLocalRound(ctx, rec, data) {
   await aimOp(ctx, rec, 'aim.pull.update', 'aim pull v2 (dest holds v1)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v2'], { bytes: pulled });
   await rm(dest, { recursive: true, force: true });
   await aimOp(ctx, rec, 'aim.verify', 'aim verify (all versions)', ['verify', 'bench'], { bytes: (j) => j?.bytesChecked ?? duBytes(repo) });
+  // The first push again, into a new repository, from a source the page cache does not hold (as `cp.cold` copies
+  // it): a model copied in from elsewhere long ago is read from the disk. v1 is read back into the cache after.
+  await rm(repo, { recursive: true, force: true });
+  await mkdir(repo, { recursive: true });
+  run('dd', [`if=${data.v1.file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  await aimOp(ctx, rec, 'aim.push.cold', 'aim push v1 (empty repo, source not cached)', ['model', 'push', 'bench', 'm', data.v1.dir, '--tag', 'v1'], { bytes: pushed, repo });
+  run('cat', [data.v1.file], { stdio: 'ignore' });
   await dropLongBefore(repo);
 }
 
