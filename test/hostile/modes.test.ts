@@ -1,14 +1,20 @@
 // A manifest's file modes come from the repository, which may be hostile: the schema lets a mode hold any of the 12
 // bits (0o7777), and a pull must never make a setuid, setgid or sticky file of them (a setuid program owned by whoever
 // pulls, root in a container). Only the permission bits are kept, on every way a file is built: a small file written
-// by the small-file writer's worker thread, a big file built chunk by chunk, and a copy of a file of the same content.
+// by the small-file writer's worker thread, a big file built chunk by chunk, and a copy of a file of the same content;
+// and the umask of whoever pulls takes its bits from them, as cp and git do, so that a repository cannot make a
+// teammate's files writable by other users.
+import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { digestOf } from '../../src/core/format/digest.js';
-import { createWorkspace, type Workspace } from '../helpers/cli.js';
+import { CLI_PATH, createWorkspace, type Workspace } from '../helpers/cli.js';
 
-const MODES: Record<string, number> = { 'small.json': 0o6755, 'copy/small.json': 0o4777, 'big.bin': 0o7755, 'empty.txt': 0o1644 };
+const MODES: Record<string, number> = { 'small.json': 0o6755, 'copy/small.json': 0o4777, 'big.bin': 0o7777, 'empty.txt': 0o1666 };
+/** The umask the pull runs under: group write and every bit for others taken away. */
+const UMASK = 0o027;
 
 describe('file modes from a hostile manifest', () => {
   let ws: Workspace;
@@ -20,7 +26,7 @@ describe('file modes from a hostile manifest', () => {
   });
   afterAll(() => ws.cleanup());
 
-  it('keep only the permission bits', async () => {
+  it('keep only the permission bits, less the umask', async () => {
     const pushed = await ws.json(['push', 'r/m:v1', 'model']);
     const hex = pushed.digest.slice(7);
     const manifest = JSON.parse(await readFile(ws.path('repo', 'manifests', 'blake3', hex.slice(0, 2), hex), 'utf8'));
@@ -36,10 +42,11 @@ describe('file modes from a hostile manifest', () => {
     const tag = JSON.parse(await readFile(ws.path('repo', 'models', 'm', 'tags', 'v1'), 'utf8'));
     await writeFile(ws.path('repo', 'models', 'm', 'tags', 'modes'), JSON.stringify({ ...tag, digest: `blake3:${planted}` }));
 
-    await ws.json(['pull', 'r/m:modes', 'out']);
+    const pull = `umask ${UMASK.toString(8).padStart(4, '0')} && exec "${process.execPath}" "${CLI_PATH}" pull r/m:modes out --json`;
+    await promisify(execFile)('sh', ['-c', pull], { cwd: ws.dir, env: { ...process.env, ...ws.env } });
     for (const [path, mode] of Object.entries(MODES)) {
       const info = await stat(ws.path('out', ...path.split('/')));
-      expect((info.mode & 0o7777).toString(8), path).toBe((mode & 0o777).toString(8));
+      expect((info.mode & 0o7777).toString(8), path).toBe((mode & 0o777 & ~UMASK).toString(8));
     }
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 
 // How the small-file path writes a partial: plain synchronous calls, made on the small-file writer's worker thread
 // (small-file-writer.ts), where a create that takes long (ext4 without a journal scans past every inode freed in the
@@ -9,22 +9,12 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, unlin
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
- * The permission bits the umask takes from a new file, learnt from the first file this thread creates: the umask
- * cannot be read without setting it, which would race with files created elsewhere in the process. Files whose mode
- * keeps clear of it need no chmod.
- */
-let umaskBits: number | undefined;
-
-/**
- * Writes `bytes` as the new file at `path` with `mode` (not yet durable); throws the system's error, with its code.
- * `stat`: returns the file's stat once written (what a later rename of its folder leaves as it is).
+ * Writes `bytes` as the new file at `path` with `mode`, less the umask's bits (not yet durable); throws the system's
+ * error, with its code. `stat`: returns the file's stat once written (what a later rename of its folder leaves as it is).
  */
 export function writePartial(path: string, bytes: Uint8Array, mode: number, stat = false): Stats | undefined {
-  const learning = umaskBits === undefined;
-  const fd = createPartial(path, learning ? 0o777 : mode);
+  const fd = createPartial(path, mode);
   try {
-    if (learning) umaskBits = 0o777 & ~fstatSync(fd).mode;
-    if (learning || (mode & umaskBits!) !== 0) fchmodSync(fd, mode);
     for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
     return stat ? fstatSync(fd) : undefined;
   } finally {

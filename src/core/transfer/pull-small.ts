@@ -3,6 +3,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { TaskPool } from '../../lib/concurrently.js';
 import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { syncFilesTogether } from '../../lib/sync-file-system.js';
+import { umaskBits } from '../../lib/umask.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { packKey } from '../store/packs.js';
@@ -33,8 +34,12 @@ const FILES_IN_FLIGHT = 32;
 /** Reads from a remote repository in flight, bounded in bytes as a big file's runs are (pull-file.ts). */
 const READ_BUDGET_BYTES = 3 * MAX_RUN_BYTES;
 
-/** The mode a pulled file gets (a manifest without one, or with none of the permission bits, gives 0644). */
-export const fileMode = (file: ManifestFile): number => file.mode & 0o777 || 0o644;
+/**
+ * The mode a pulled file gets: the manifest's permission bits (none, or none given: 0644) less the umask's, as cp, git
+ * and tar (for a user but root) make files. The repository's word is not enough to make a teammate's files writable by
+ * other users, or setuid.
+ */
+export const fileMode = (file: ManifestFile): number => (file.mode & 0o777 || 0o644) & ~umaskBits();
 
 /**
  * Small files in fresh top-level folders (pull-fresh.ts): each is built at its own path under `root`, the folder that
