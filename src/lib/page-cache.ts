@@ -17,19 +17,34 @@ let fincoreMissing = false;
 export function cachedShare(handle: FileHandle, size: number): Promise<number | undefined> {
   if (fincoreMissing || process.platform !== 'linux' || size <= 0) return Promise.resolve(undefined);
   return new Promise((resolve) => {
+    // A process group of its own, so that whatever it started goes with it.
     const child = spawn('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', '/dev/fd/3'], {
       stdio: ['ignore', 'pipe', 'ignore', handle.fd],
+      detached: true,
       windowsHide: true,
     });
     let output = '';
     // The answer is settled once: by the output at close, or undefined on an error, too much output or no close in
-    // time (a child of fincore could hold the pipe open after fincore itself is killed).
+    // time (a child of fincore could hold the pipe open after fincore itself has exited). Settling, or aim ending
+    // (Ctrl-C re-raises the signal after the 'exit' listeners), ends the group: nothing aim started outlives it.
+    let settled = false;
+    const endGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: fincore and anything it started have all exited
+      }
+    };
     const settle = (share: number | undefined) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      process.off('exit', endGroup);
       child.stdout!.destroy();
-      if (child.exitCode === null) child.kill('SIGKILL');
+      endGroup();
       resolve(share);
     };
+    process.once('exit', endGroup);
     const timer = setTimeout(() => settle(undefined), TIMEOUT_MS);
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (text: string) => {

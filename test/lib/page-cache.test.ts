@@ -1,7 +1,7 @@
 // How much of a file the page cache holds (src/lib/page-cache.ts): util-linux's fincore on the real file, and what a
 // broken or hostile `fincore` on PATH answers (nothing is believed that is not one count within the file's size).
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, open, rm, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -75,6 +75,20 @@ describe('cachedShare', () => {
     await writeFile(file, Buffer.alloc(4096));
     await fakeFincore(`fake-${name.replace(/\W/g, '-')}`, script);
     expect(await shareOf(file)).toBeUndefined();
+  }, 10_000);
+
+  it('leaves nothing that fincore started running once it answers', async () => {
+    const file = join(root, 'forked');
+    const pidFile = join(root, 'forked.pid');
+    await writeFile(file, Buffer.alloc(4096));
+    // The background child keeps the output pipe open after fincore itself exits.
+    await fakeFincore('forks', `sleep 60 & echo $! > ${pidFile}; echo 4096`);
+    await shareOf(file);
+    const pid = Number(await readFile(pidFile, 'utf8'));
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    const running = stat !== undefined && !/^\d+ \(.*\) Z /.test(stat);
+    if (running) process.kill(pid, 'SIGKILL');
+    expect(running, 'the child fincore started still runs').toBe(false);
   }, 10_000);
 
   it('answers nothing, and stops asking, where fincore is not installed', async () => {
