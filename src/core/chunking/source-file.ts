@@ -3,6 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { directWanted } from '../../lib/direct-io.js';
 import { BLOCK, refused } from '../../lib/direct-memory.js';
+import { ConflictError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import { cachedShare } from '../../lib/page-cache.js';
 import { openRegular, readFully } from '../../lib/safe-fs.js';
@@ -35,7 +36,7 @@ export async function openSource(path: string, aligned: boolean): Promise<OpenSo
   let block = 1;
   if (aligned && constants.O_DIRECT && (await directWanted(dirname(path)))) {
     const direct = await openRegular(path, constants.O_RDONLY | constants.O_DIRECT).catch(() => undefined);
-    handle = direct && (await buffersInstead(direct));
+    handle = direct && (await buffersInstead(direct, path));
     if (direct && !handle) [handle, block] = [direct, BLOCK];
     if (direct) log.debug('source opened', { path, read: handle === direct ? 'direct' : 'cached' });
   }
@@ -52,23 +53,25 @@ export async function openSource(path: string, aligned: boolean): Promise<OpenSo
  * The file open as `direct`, opened again for reads through the page cache (and `direct` closed) when the cache holds
  * most of it; undefined, with `direct` left open, otherwise.
  */
-async function buffersInstead(direct: FileHandle): Promise<FileHandle | undefined> {
+async function buffersInstead(direct: FileHandle, path: string): Promise<FileHandle | undefined> {
   if (((await cachedShare(direct, (await direct.stat()).size)) ?? 0) < CACHED_ENOUGH) return undefined;
-  const buffered = await reopenBuffered(direct).catch(() => undefined);
+  const buffered = await reopenBuffered(direct, path).catch(() => undefined);
   if (buffered) await direct.close();
   return buffered;
 }
 
 /**
- * The file open as `handle`, opened again without O_DIRECT from the open descriptor (/proc/self/fd), never by its
- * name, which may lead elsewhere by now; it must be the same inode.
+ * The file open as `handle`, opened again without O_DIRECT from the open descriptor (/proc/self/fd), not by its name,
+ * which may lead elsewhere by now; where /proc is not mounted, by its name `path`, without following a link. Either
+ * way it must be the same inode.
  */
-async function reopenBuffered(handle: FileHandle): Promise<FileHandle> {
-  const [info, buffered] = await Promise.all([handle.stat(), open(`/proc/self/fd/${handle.fd}`, constants.O_RDONLY)]);
+async function reopenBuffered(handle: FileHandle, path: string): Promise<FileHandle> {
+  const info = await handle.stat();
+  const buffered = await open(`/proc/self/fd/${handle.fd}`, constants.O_RDONLY).catch(() => openRegular(path));
   const again = await buffered.stat().catch(() => undefined);
   if (again?.ino === info.ino && again.dev === info.dev) return buffered;
   await buffered.close();
-  throw new Error(`reopening file descriptor ${handle.fd} gave another file`);
+  throw new ConflictError(`${path} was replaced while it was being pushed`, { hint: 'push again once nothing is writing to it' });
 }
 
 /** Fills `target` from `offset`; a file system that refuses a direct read (EINVAL) gets the usual reads from then on. */
@@ -77,7 +80,7 @@ export async function readSource(file: OpenSource, target: Uint8Array, offset: n
     return await readFully(file.handle, target, offset, file.block);
   } catch (error) {
     if (file.block === 1 || !refused(error)) throw error;
-    const buffered = await reopenBuffered(file.handle);
+    const buffered = await reopenBuffered(file.handle, file.path);
     await file.handle.close();
     Object.assign(file, { handle: buffered, block: 1 });
     return readFully(file.handle, target, offset);
