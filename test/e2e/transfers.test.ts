@@ -212,6 +212,21 @@ describe('transfers (local repository)', () => {
     expect((await stat(ws.path('links-out', 'run.sh'))).mode & 0o777).toBe(0o755);
   });
 
+  it('pushes a single file given by a link (a Hugging Face cache snapshot), big or small, under the name given', async () => {
+    const blobs = ws.path('hf-cache', 'blobs');
+    const snapshot = ws.path('hf-cache', 'snapshots', 'abc');
+    await writeRandomFile(`${blobs}/big`, 20 * MiB, 'hf-big');
+    await writeRandomFile(`${blobs}/small`, 1000, 'hf-small');
+    await mkdir(snapshot, { recursive: true });
+    await symlink('../../blobs/big', `${snapshot}/model.gguf`);
+    await symlink('../../blobs/small', `${snapshot}/config.json`);
+    for (const [name, blob] of [['model.gguf', 'big'], ['config.json', 'small']] as const) {
+      expect((await ws.json(['push', `r/hf-${blob}:v1`, `${snapshot}/${name}`])).files).toBe(1);
+      await ws.json(['pull', `r/hf-${blob}:v1`, `hf-out-${blob}`]);
+      expect((await readFile(ws.path(`hf-out-${blob}`, name))).equals(await readFile(`${blobs}/${blob}`))).toBe(true);
+    }
+  });
+
   it('pushes only what --include selects and leaves out what --exclude names', async () => {
     const src = ws.path('globbed');
     await generateModel(src, {

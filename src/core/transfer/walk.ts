@@ -124,7 +124,8 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   if (info.isFile()) {
     const reason = unsafePathReason(basename(root));
     refuseNames(root, reason ? [{ path: basename(root), reason }] : []);
-    return { files: [toSource(basename(root), root, info)], skipped: [] };
+    // A file given by a link (a Hugging Face cache snapshot) is read through its target, as links in a folder are.
+    return { files: [toSource(basename(root), await realpath(root), info)], skipped: [] };
   }
   if (!info.isDirectory()) throw new UsageError(`${root} is neither a file nor a folder`, { hint: 'push a folder or a regular file' });
 
