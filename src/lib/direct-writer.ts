@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { directWanted, writeAligned } from './direct-io.js';
 import { alignDown, alignedMemories, BLOCK, memory, refused } from './direct-memory.js';
 import { StorageError } from './errors.js';
-import { openRegular, readFully } from './safe-fs.js';
+import { openRegular, readFully, sameFile } from './safe-fs.js';
 
 // A pulled file's writes around the page cache (see direct-io.ts): whole blocks go through the aligned staging
 // buffer, or in place from aligned memory, and the partial blocks at either end of a write ("edges") wait in block
@@ -40,7 +40,7 @@ export class DirectWriter {
    */
   static async open(path: string, handle: FileHandle, size: number, start: number): Promise<DirectWriter> {
     const wanted = size >= MIN_DIRECT_FILE && (await directWanted(dirname(path))) && memory.available();
-    const direct = wanted ? await openRegular(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : undefined;
+    const direct = wanted ? await openSame(path, handle, constants.O_WRONLY | constants.O_DIRECT) : undefined;
     const writer = new DirectWriter(handle, direct, size);
     if (direct && start % BLOCK !== 0 && start < size) {
       const before = Buffer.alloc(start % BLOCK);
@@ -188,4 +188,16 @@ async function writeFully(handle: FileHandle, bytes: Uint8Array, position: numbe
     }
     written += bytesWritten;
   }
+}
+
+/**
+ * `path` opened again with `flags`, when it is still the file open as `handle`; undefined when it cannot be, or when
+ * something else has taken the name since (a hard link to a file elsewhere would get the bytes): then the writes go
+ * through `handle`.
+ */
+async function openSame(path: string, handle: FileHandle, flags: number): Promise<FileHandle | undefined> {
+  const again = await openRegular(path, flags).catch(() => undefined);
+  if (!again || (await sameFile(again, handle).catch(() => false))) return again;
+  await again.close();
+  return undefined;
 }

@@ -11,11 +11,12 @@ const TIMEOUT_MS = 3000;
 /** The one number asked for, with room for a newline: anything longer is not fincore's answer. */
 const MAX_OUTPUT = 64;
 
-let fincoreMissing = false;
+/** Set when fincore is missing or once did not answer in time: it is not asked again (each wait would cost 3 s). */
+let fincoreUnusable = false;
 
 /** The share (0 to 1) of the `size` bytes of the file open as `handle` that the page cache holds, when it can tell. */
 export function cachedShare(handle: FileHandle, size: number): Promise<number | undefined> {
-  if (fincoreMissing || process.platform !== 'linux' || size <= 0) return Promise.resolve(undefined);
+  if (fincoreUnusable || process.platform !== 'linux' || size <= 0) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     // A process group of its own, so that whatever it started goes with it.
     const child = spawn('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', '/dev/fd/3'], {
@@ -45,14 +46,17 @@ export function cachedShare(handle: FileHandle, size: number): Promise<number | 
       resolve(share);
     };
     process.once('exit', endGroup);
-    const timer = setTimeout(() => settle(undefined), TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      fincoreUnusable = true;
+      settle(undefined);
+    }, TIMEOUT_MS);
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (text: string) => {
       output += text;
       if (output.length > MAX_OUTPUT) settle(undefined);
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') fincoreMissing = true;
+      if (error.code === 'ENOENT') fincoreUnusable = true;
       settle(undefined);
     });
     child.on('close', (code) => settle(code === 0 ? shareOf(output, size) : undefined));

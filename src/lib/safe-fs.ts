@@ -55,6 +55,12 @@ export async function openRegular(path: string, flags: number = constants.O_RDON
   return handle;
 }
 
+/** Whether two open handles are the same file (device and inode): a second open by name may have met another one. */
+export async function sameFile(a: FileHandle, b: FileHandle): Promise<boolean> {
+  const [first, second] = await Promise.all([a.stat(), b.stat()]);
+  return first.ino === second.ino && first.dev === second.dev;
+}
+
 /**
  * Reads into `target` from file `position` until it is full or the file ends; returns the count. With `blockSize`
  * (a direct handle), a read of part of a block can only be the end of the file, and nothing could be read on from

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -108,6 +108,27 @@ describe('DirectWriter', () => {
     } finally {
       await handle.close();
     }
+  });
+
+  it('writes only into the file it was given, when another file took its name in between (a hard link to a file elsewhere)', async () => {
+    const data = randomBytes(6 * 1024 * 1024 + 5);
+    const path = join(root, 'taken.bin');
+    const outside = join(root, 'outside.bin');
+    await writeFile(outside, Buffer.from('not yours'));
+    const handle = await open(path, 'w');
+    try {
+      await rm(path);
+      await link(outside, path);
+      const writer = await DirectWriter.open(path, handle, data.length, 0);
+      expect(writer.isDirect).toBe(false);
+      await writer.write(data, 0);
+      await writer.finish();
+      await writer.close();
+      expect((await handle.stat()).size).toBe(data.length);
+    } finally {
+      await handle.close();
+    }
+    expect(await readFile(outside, 'utf8')).toBe('not yours');
   });
 
   it('leaves every byte it was given in the file when closed early (a failed pull, resumed later)', async () => {

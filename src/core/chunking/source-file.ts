@@ -6,7 +6,7 @@ import { BLOCK, refused } from '../../lib/direct-memory.js';
 import { ConflictError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import { cachedShare } from '../../lib/page-cache.js';
-import { openRegular, readFully } from '../../lib/safe-fs.js';
+import { openRegular, readFully, sameFile } from '../../lib/safe-fs.js';
 
 // A big file being pushed, read around the page cache where its file system allows it (direct-io.ts): a push reads
 // its source once, so caching it only costs (the kernel's copy into the reader's window, and a fresh page-cache page
@@ -66,10 +66,8 @@ async function buffersInstead(direct: FileHandle, path: string): Promise<FileHan
  * way it must be the same inode.
  */
 async function reopenBuffered(handle: FileHandle, path: string): Promise<FileHandle> {
-  const info = await handle.stat();
   const buffered = await open(`/proc/self/fd/${handle.fd}`, constants.O_RDONLY).catch(() => openRegular(path));
-  const again = await buffered.stat().catch(() => undefined);
-  if (again?.ino === info.ino && again.dev === info.dev) return buffered;
+  if (await sameFile(handle, buffered).catch(() => false)) return buffered;
   await buffered.close();
   throw new ConflictError(`${path} was replaced while it was being pushed`, { hint: 'push again once nothing is writing to it' });
 }

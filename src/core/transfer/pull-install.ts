@@ -1,5 +1,5 @@
 import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
-import { chmod, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
 import { syncFile, syncFolder, tempPathFor } from '../../lib/atomic-write.js';
@@ -160,8 +160,18 @@ function withAncestors(dest: string, folders: string[]): Set<string> {
  * a round trip through libuv's threads costs the main thread, which thousands of small files keep busy.
  */
 async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState): Promise<void> {
-  if (!entry.modeSet) await chmod(temp, fileMode(entry.file));
+  if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
   if (entry.occupied) await moveAside(dest, entry.target);
   renameSync(temp, entry.target);
   record(next, entry.file, statSync(entry.target));
+}
+
+/** Sets the mode of the partial at `path` through an open handle: never through a link planted at its name. */
+async function setMode(path: string, mode: number): Promise<void> {
+  const handle = await openRegular(path);
+  try {
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
 }
