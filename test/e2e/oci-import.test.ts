@@ -65,6 +65,9 @@ describe('aim import: models other tools made', () => {
     });
     await writeLayoutTar(ws.path('kit.tar'), layout);
     expect(await ws.json(['import', 'kit.tar', 'r/kit:v1'])).toMatchObject({ flavour: 'kitops', files: 3 });
+    // A tar given by a link (a download kept under another name) is the user's choice: read through it.
+    await symlink(ws.path('kit.tar'), ws.path('kit-link.tar'));
+    expect(await ws.json(['import', 'kit-link.tar', 'r/kit:v1-linked'])).toMatchObject({ flavour: 'kitops', files: 3 });
     await ws.json(['pull', 'r/kit:v1', 'kit-pulled']);
     expect(await listFiles(ws.path('kit-pulled'))).toEqual(['Kitfile', 'README.md', 'models/tiny.gguf']);
     expect(await readFile(ws.path('kit-pulled', 'models/tiny.gguf'))).toEqual(gguf);

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, realpath, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotFoundError } from '../../lib/errors.js';
@@ -115,13 +115,18 @@ async function writeKitfile(files: string, config: Buffer): Promise<void> {
   }
 }
 
-/** What `aim import` was given: `-` (a tar on standard input), a layout folder, or a tar file (opened safely). */
+/**
+ * What `aim import` was given: `-` (a tar on standard input), a layout folder, or a tar file (opened safely). A link
+ * given as the path is the user's own choice, as a pushed file given by a link is: it is resolved once, here, and
+ * nothing inside the layout is followed.
+ */
 export async function importInputFor(path: string, stdin: Readable): Promise<ImportInput> {
   if (path === '-') return { kind: 'tar', stream: stdin, where: 'standard input' };
-  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+  const real = await realpath(path).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'ENOENT' ? new NotFoundError(`${path} does not exist`, { hint: 'give an OCI layout tar, a layout folder, or - for standard input' }) : error;
   });
-  if (info.isDirectory()) return { kind: 'folder', path };
-  const handle = await openRegular(path);
+  const info = await stat(real);
+  if (info.isDirectory()) return { kind: 'folder', path: real };
+  const handle = await openRegular(real);
   return { kind: 'tar', stream: handle.createReadStream(), where: path, size: (await handle.stat()).size };
 }
