@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises';
-import { readFully } from '../../lib/safe-fs.js';
+import { constants } from 'node:fs';
+import { openRegular, readFully } from '../../lib/safe-fs.js';
 
 // A tar entry's name comes before its bytes, but a layer's name is its sha256, known only once its bytes went by.
 // Written to a file, a layer's entry is first named by a placeholder of the same length, then its header is
@@ -19,9 +19,12 @@ export interface NamePatch {
   name: string;
 }
 
-/** Rewrites each entry's placeholder name in the tar file at `path`; a header that does not hold it is a bug, thrown. */
+/**
+ * Rewrites each entry's placeholder name in the tar file at `path` (opened as a regular file, never through a link put
+ * at its name); a header that does not hold it is a bug, thrown.
+ */
 export async function rewriteTarNames(path: string, patches: NamePatch[]): Promise<void> {
-  const handle = await open(path, 'r+');
+  const handle = await openRegular(path, constants.O_RDWR);
   try {
     const header = Buffer.alloc(HEADER_BYTES);
     for (const patch of patches) {
