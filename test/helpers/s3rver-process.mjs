@@ -22,7 +22,14 @@ export async function startS3rverProcess(directory, bucket) {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '--single-threaded-gc', launcher, directory, bucket], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk.toString()));
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  let stopping = false;
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      // Every S3 test after this fails with "connection refused": say why, once, where the run's output shows it.
+      if (!stopping) console.error(`s3rver (pid ${child.pid}) exited unexpectedly: code ${code}, signal ${signal}; its stderr ended: ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
+      resolve(code);
+    }),
+  );
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`s3rver did not start within 20 s: ${stderr}`)), 20_000);
     createInterface({ input: child.stdout }).once('line', (line) => {
@@ -40,6 +47,7 @@ export async function startS3rverProcess(directory, bucket) {
     pid: child.pid,
     /** Stops the server (SIGTERM, then SIGKILL after 5 s); the caller removes `directory`. */
     async stop() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
