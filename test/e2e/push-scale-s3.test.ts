@@ -48,7 +48,9 @@ describe.each(s3Servers())('push at scale on $name', (server) => {
 
     const resumed = await ws.json(['push', 's/a:v1', ws.path('model')]);
     expect(resumed.tagOutcome).toBe('created');
-    expect(resumed.bytesTransferred).toBeLessThanOrEqual(total - 15 * MiB);
+    // At least the first pack is taken back. It was sealed when the next chunk (up to 2 MiB) no longer fit in 16 MiB,
+    // so it holds over 13 MiB of chunks, not always 15: the data is random each run.
+    expect(resumed.bytesTransferred).toBeLessThanOrEqual(total - 13 * MiB);
     expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(total);
     expect(await keys('pending/')).toEqual([]);
     expect((await keys('keys/')).length).toBeGreaterThan(0);

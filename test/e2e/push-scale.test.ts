@@ -66,7 +66,9 @@ describe('push at scale (local folders)', () => {
     expect(resumed.tagOutcome).toBe('created');
     expect(resumed.bytesTransferred + resumed.bytesSkipped).toBe(TOTAL);
     if (step === 'pending') expect(resumed.bytesTransferred).toBe(TOTAL);
-    else if (step === 'pack') expect(resumed.bytesTransferred).toBeLessThanOrEqual(TOTAL - 15 * MiB);
+    // At least the first pack is taken back: sealed when the next chunk (up to 2 MiB) no longer fit in 16 MiB, it
+    // holds over 13 MiB of chunks (the data is random each run).
+    else if (step === 'pack') expect(resumed.bytesTransferred).toBeLessThanOrEqual(TOTAL - 13 * MiB);
     else expect(resumed.bytesTransferred).toBe(0);
     await ws.json(['pull', `${step}/m:v2`, `out-${step}`]);
     await expectSameTree(ws.path(`out-${step}`), ws.path('big'));
