@@ -1,25 +1,53 @@
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
 
 // Requests to a worker thread and their replies, matched by id. A worker that dies (an uncaught error, an exit, a
-// terminate) fails every call still waiting and every later one: a caller never waits for a reply that cannot come.
+// terminate, its memory limit reached) fails every call still waiting and every later one with a WorkerStoppedError:
+// a caller never waits for a reply that cannot come. The worker says when it is ready to serve; one that died before
+// that handled no request at all, which is what lets a caller run the same requests itself instead.
 
 type Envelope<T> = { id: number; body: T };
 type ReplyEnvelope<T> = { id: number; body?: T; error?: string };
+
+/** The id of the message a worker sends once it serves requests (ids of calls count up from 0). */
+const READY = -1;
+
+/** The worker a call went to stopped before it replied. */
+export class WorkerStoppedError extends Error {
+  constructor(
+    message: string,
+    /** False when the worker died before it was ready: no request reached a handler, none is half done. */
+    readonly started: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'WorkerStoppedError';
+  }
+}
 
 export class WorkerClient<Request, Reply> {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve(reply: Reply): void; reject(error: Error): void }>();
   private nextId = 0;
-  private dead?: Error;
+  private dead?: WorkerStoppedError;
+  private ready = false;
+  private error?: Error;
 
-  /** Starts the worker at `url`; `setup` reaches it as `workerSetup()` (shared memory may be part of it). */
-  constructor(url: URL, setup?: unknown) {
-    this.worker = new Worker(url, { workerData: setup });
+  /**
+   * Starts the worker at `url`; `setup` reaches it as `workerSetup()` (shared memory may be part of it). `limits`
+   * caps its heap and stack: reaching them ends the worker, as any death does.
+   */
+  constructor(url: URL, setup?: unknown, limits?: ResourceLimits) {
+    this.worker = new Worker(url, { workerData: setup, ...(limits ? { resourceLimits: limits } : {}) });
     // A worker must not keep the process alive: the caller decides when the work is over.
     this.worker.unref();
     this.worker.on('message', (reply: ReplyEnvelope<Reply>) => this.settle(reply));
-    this.worker.on('error', (error) => this.fail(new Error(`a worker thread failed: ${error.message}`, { cause: error })));
-    this.worker.on('exit', (code) => this.fail(new Error(`a worker thread exited (code ${code}) with requests pending`)));
+    this.worker.on('error', (error) => {
+      this.error = error;
+      // Not ready yet: its ready message may still be on its way (errors come through another port). The exit, which
+      // Node emits only once every message has been delivered, decides whether it had started.
+      if (this.ready) this.failWith(error);
+    });
+    this.worker.on('exit', (code) => (this.error ? this.failWith(this.error) : this.fail(`a worker thread exited (code ${code}) with requests pending`)));
   }
 
   /** Calls not answered yet: how busy this worker is. */
@@ -45,20 +73,28 @@ export class WorkerClient<Request, Reply> {
   }
 
   async terminate(): Promise<void> {
-    this.fail(new Error('the worker thread was stopped'));
+    this.fail('the worker thread was stopped');
     await this.worker.terminate();
   }
 
   private settle({ id, body, error }: ReplyEnvelope<Reply>): void {
+    if (id === READY) {
+      this.ready = true;
+      return;
+    }
     const waiter = this.pending.get(id);
     this.pending.delete(id);
     if (error !== undefined) waiter?.reject(new Error(error));
     else waiter?.resolve(body as Reply);
   }
 
-  private fail(error: Error): void {
-    this.dead ??= error;
-    for (const waiter of this.pending.values()) waiter.reject(error);
+  private failWith(error: Error): void {
+    this.fail(`a worker thread failed: ${error.message}`, { cause: error });
+  }
+
+  private fail(message: string, options?: ErrorOptions): void {
+    this.dead ??= new WorkerStoppedError(message, this.ready, options);
+    for (const waiter of this.pending.values()) waiter.reject(this.dead);
     this.pending.clear();
   }
 }
@@ -88,4 +124,5 @@ export function serveRequests<Request, Reply>(
         (error: unknown) => port.postMessage({ id, error: error instanceof Error ? error.message : String(error) } satisfies ReplyEnvelope<Reply>),
       );
   });
+  port.postMessage({ id: READY } satisfies ReplyEnvelope<Reply>);
 }

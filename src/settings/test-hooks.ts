@@ -48,3 +48,30 @@ export function testFreeMemory(env: NodeJS.ProcessEnv = process.env): number | u
 export function testFreeGpuMemory(env: NodeJS.ProcessEnv = process.env): number | undefined {
   return testBytes('AIM_TEST_FREE_GPU_MEMORY', env);
 }
+
+/**
+ * AIM_TEST_WRITER_HEAP_MIB=<n>: the small-file writer's worker thread (a pull's) runs with at most n MiB of heap, so
+ * a test can make it run out of memory for real: too little to start, or enough to start and too little for a big
+ * job. Unset in normal use.
+ */
+export function testWriterHeapMiB(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const reader = new EnvReader(env);
+  const mib = reader.wholeNumber('AIM_TEST_WRITER_HEAP_MIB', 1, 1 << 20);
+  reader.check('AIM_TEST_WRITER_HEAP_MIB is for the test suite only');
+  return mib;
+}
+
+/** The kinds of job of the small-file writer after whose first AIM_TEST_WRITER_FAIL_AFTER ends its thread. */
+export const WRITER_JOBS = ['write', 'install'] as const;
+
+/**
+ * AIM_TEST_WRITER_FAIL_AFTER=<write|install>: the small-file writer's worker thread runs its first job of that kind,
+ * then throws outside any job before it replies, so a test can show what a pull does when the thread dies with its
+ * work done but not reported. Unset in normal use.
+ */
+export function testWriterFailAfter(env: NodeJS.ProcessEnv = process.env): (typeof WRITER_JOBS)[number] | undefined {
+  const reader = new EnvReader(env);
+  const job = reader.choice('AIM_TEST_WRITER_FAIL_AFTER', WRITER_JOBS);
+  reader.check('AIM_TEST_WRITER_FAIL_AFTER is for the test suite only');
+  return job;
+}

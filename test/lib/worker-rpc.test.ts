@@ -1,5 +1,6 @@
+import type { ResourceLimits } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerClient } from '../../src/lib/worker-rpc.js';
+import { WorkerClient, WorkerStoppedError } from '../../src/lib/worker-rpc.js';
 
 // The worker runs the built dist/lib/worker-rpc.js (npm test builds first); the client is the source.
 const workerUrl = new URL('./fixtures/rpc-worker.mjs', import.meta.url);
@@ -7,8 +8,8 @@ type Request = { op: string; text?: string; ms?: number; bytes?: Uint8Array };
 type Reply = { text?: string; count?: number; bytes?: Uint8Array; length?: number };
 
 const clients: Array<WorkerClient<Request, Reply>> = [];
-function start(setup?: unknown): WorkerClient<Request, Reply> {
-  const client = new WorkerClient<Request, Reply>(workerUrl, setup);
+function start(setup?: unknown, limits?: ResourceLimits): WorkerClient<Request, Reply> {
+  const client = new WorkerClient<Request, Reply>(workerUrl, setup, limits);
   clients.push(client);
   return client;
 }
@@ -68,5 +69,21 @@ describe('worker RPC', () => {
     const hanging = expect(client.call({ op: 'hang' })).rejects.toThrow('the worker thread was stopped');
     await client.terminate();
     await hanging;
+  });
+
+  it('says a worker that died before it was ready handled nothing, whether it threw or ran out of memory', async () => {
+    for (const client of [start({ failAtStart: true }), start(undefined, { maxOldGenerationSizeMb: 1 })]) {
+      const calls = [client.call({ op: 'echo', text: 'a' }), client.call({ op: 'echo', text: 'b' })];
+      for (const call of calls) await expect(call).rejects.toMatchObject({ name: 'WorkerStoppedError', started: false });
+    }
+  });
+
+  it('says a worker that died once ready had started, when it runs out of the memory it was given', async () => {
+    const client = start(undefined, { maxOldGenerationSizeMb: 32 });
+    expect(await client.call({ op: 'echo', text: 'first' })).toEqual({ text: 'hello first', count: 1 });
+    const grown = await client.call({ op: 'grow' }).catch((error: unknown) => error);
+    expect(grown).toBeInstanceOf(WorkerStoppedError);
+    expect(grown).toMatchObject({ started: true, message: expect.stringMatching(/memory limit/) });
+    await expect(client.call({ op: 'echo', text: 'late' })).rejects.toMatchObject({ started: true });
   });
 });

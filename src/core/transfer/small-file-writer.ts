@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { alignUp, BLOCK, sharedLandingMemory } from '../../lib/direct-memory.js';
 import { SlotPool } from '../../lib/slot-pool.js';
-import { WorkerClient } from '../../lib/worker-rpc.js';
+import { StorageError } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+import { WorkerClient, WorkerStoppedError } from '../../lib/worker-rpc.js';
+import { testWriterFailAfter, testWriterHeapMiB } from '../../settings/test-hooks.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { errorOf, joinMoves, runSmallFileJob, type ChunkToWrite, type JobReply, type SmallFileJob } from './small-file-jobs.js';
@@ -13,7 +16,10 @@ import type { SmallFileSetup } from './small-file-worker.js';
 // (small-file-jobs.ts); the main thread only plans, reads and keeps the books. Before, the main thread made the
 // creates, writes, closes, renames and stats itself, a few system calls a file, and was the pull's bottleneck
 // (docs/benchmarks.md, "Ten thousand tiny files pulled on a worker thread" has the figures that keep it). Where the
-// worker cannot start (tests running the TypeScript sources, no room for the memory) the same jobs run inline.
+// worker cannot start (tests running the TypeScript sources, no room for the memory, a thread that dies before it is
+// ready) the same jobs run inline. A worker that dies once started may have left any job half done (a partial half
+// written, some moves made): the pull stops with a plain error, and the next one checks what is on disk, as after a
+// kill.
 
 /** Pack reads in flight: a read waits for a free slot. */
 const SLOTS = 3;
@@ -44,7 +50,7 @@ export class SmallFileWriter {
   /** `memory` shared with the worker when it can start one (then `setup` is what it gets), else used inline. */
   private constructor(
     memory: ArrayBufferLike,
-    private readonly setup?: SmallFileSetup,
+    private setup?: SmallFileSetup,
   ) {
     this.view = Buffer.from(memory);
   }
@@ -53,12 +59,15 @@ export class SmallFileWriter {
     const memory = sharedLandingMemory(SLOTS * SLOT_BYTES);
     if (!memory) return new SmallFileWriter(new ArrayBuffer(SLOTS * SLOT_BYTES)); // no room for a mapping of its own
     const compiled = workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
-    return new SmallFileWriter(memory.buffer, compiled ? { memory } : undefined);
+    const failAfter = testWriterFailAfter();
+    return new SmallFileWriter(memory.buffer, compiled ? { memory, ...(failAfter ? { failAfter } : {}) } : undefined);
   }
 
   /** Starts the worker now, so that it is ready when the first read is (a pull of small files calls it early). */
   warm(): void {
-    if (this.setup) this.worker ??= new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup);
+    if (!this.setup || this.worker) return;
+    const heap = testWriterHeapMiB();
+    this.worker = new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup, heap === undefined ? undefined : { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 1 });
   }
 
   /** Whether `size` bytes fit a slot; a bigger chunk (a repository whose chunks may pass MAX_RUN_BYTES) goes to writeHere. */
@@ -104,8 +113,30 @@ export class SmallFileWriter {
 
   private async run(job: SmallFileJob): Promise<JobReply> {
     this.warm();
-    return settled(this.worker ? await this.worker.call(job) : runSmallFileJob(this.view, job));
+    if (!this.worker) return settled(runSmallFileJob(this.view, job));
+    try {
+      return settled(await this.worker.call(job));
+    } catch (error) {
+      if (!(error instanceof WorkerStoppedError)) throw error;
+      if (error.started) throw writerStopped(error);
+      this.runInline(error);
+      return settled(runSmallFileJob(this.view, job));
+    }
   }
+
+  /** From now on jobs run on this thread: the worker died before it was ready, having run none of them. */
+  private runInline(why: WorkerStoppedError): void {
+    if (this.setup) log.warn('the small-file writer thread did not start: writing on the main thread', { reason: why.message });
+    this.setup = undefined;
+    this.worker = undefined;
+  }
+}
+
+function writerStopped(error: WorkerStoppedError): StorageError {
+  return new StorageError(`the pull's file writer stopped before its work was done (${error.message})`, {
+    hint: 'run the same pull again: it resumes where it stopped, keeping every file already written and checked',
+    cause: error,
+  });
 }
 
 /** The reply, or the failure it carries thrown as the system call's error. */
