@@ -1,4 +1,5 @@
 import { isAimError, NotFoundError, StorageError, UsageError } from './errors.js';
+import { shownPath } from './held-folder.js';
 
 // One translation of the file system's error codes into the plain errors the CLI prints, so that a read-only
 // destination, a full disk or a name the file system cannot hold reads as one line with a hint, not as an internal
@@ -16,7 +17,7 @@ export function fsError(error: unknown, context: FsErrorContext): unknown {
   if (isAimError(error)) return error;
   const errno = error as NodeJS.ErrnoException & { dest?: string };
   // A rename fails with EISDIR for a folder at its target: the name the user must look at, not the file being moved.
-  const path = (errno.syscall === 'rename' && errno.code === 'EISDIR' ? errno.dest : errno.path) ?? context.path;
+  const path = shownPath((errno.syscall === 'rename' && errno.code === 'EISDIR' ? errno.dest : errno.path) ?? context.path);
   const writableHint = context.writableHint ?? 'use a folder you can write to, or fix its permissions';
   const options = { cause: error };
   switch (errno.code) {

@@ -2,6 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from './errors.js';
+import { shownPath } from './held-folder.js';
 
 // Opening files in folders that others can write (a shared repository, a pull's DEST/.aim, AIM_HOME). Whatever
 // sits there may be a symlink to anywhere, a FIFO whose open() blocks a libuv thread for good (and process exit
@@ -25,7 +26,7 @@ function kindOf(info: Stats): string {
 }
 
 function notRegular(path: string, kind: string): StorageError {
-  return new StorageError(`${path} is ${kind}, not a regular file`, { hint: REFUSE_HINT });
+  return new StorageError(`${shownPath(path)} is ${kind}, not a regular file`, { hint: REFUSE_HINT });
 }
 
 /**

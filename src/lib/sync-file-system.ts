@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { forEachConcurrently } from './concurrently.js';
 import { syncFile } from './atomic-write.js';
 
@@ -11,10 +11,15 @@ import { syncFile } from './atomic-write.js';
 /** fsyncs at once in the file-by-file way: the disk folds concurrent flushes together. */
 const SYNCS_IN_FLIGHT = 16;
 
+/** A held folder's `/proc/self/fd/N` (held-folder.ts): the program gets descriptor N as its own 3, not the path. */
+const HELD = /^\/proc\/self\/fd\/(\d+)(?=\/|$)/;
+
 /** True when the file system holding `path` was synced as a whole; false when `sync --file-system` could not run. */
 export function syncFileSystem(path: string): Promise<boolean> {
+  const held = HELD.exec(path);
+  const stdio: StdioOptions = held ? ['ignore', 'ignore', 'ignore', Number(held[1])] : 'ignore';
   return new Promise((resolve) => {
-    const child = spawn('sync', ['--file-system', path], { stdio: 'ignore', windowsHide: true });
+    const child = spawn('sync', ['--file-system', held ? path.replace(HELD, '/proc/self/fd/3') : path], { stdio, windowsHide: true });
     child.on('error', () => resolve(false));
     child.on('close', (code) => resolve(code === 0));
   });

@@ -9,7 +9,7 @@ import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
-import { renameFreshFolders } from './pull-fresh.js';
+import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
 import { fileMode } from './pull-small.js';
 import { statAt, type FileStat } from './small-file-jobs.js';
 import type { SmallFileWriter } from './small-file-writer.js';
@@ -77,7 +77,7 @@ class Folders {
  * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here. Nothing is
  * renamed before `durable` settles (the small files' partials synced): the work before it overlaps that sync.
  */
-export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, durable?: Promise<void>, freshRoot?: string): Promise<void> {
+export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, durable?: Promise<void>, tree?: FreshTree): Promise<void> {
   // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
   const firsts = new Map<string, Staged>();
   const copies: Staged[] = [];
@@ -89,7 +89,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   }
   await durable;
   // Fresh folders go first: a big file of one of them is renamed into it afterwards.
-  const left = freshRoot && fresh.length > 0 ? renameFreshFolders(dest, freshRoot, fresh) : fresh;
+  const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
   const notPlaced = new Set(left);
   const placed = fresh.filter((entry) => !notPlaced.has(entry));
   for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
@@ -115,7 +115,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   });
   const freshFolders = placed.map((entry) => dirname(entry.target));
   if (staged.length > 0) await forEachConcurrently(withAncestors(dest, [...folders.all, ...freshFolders]), 4, syncFolder);
-  if (freshRoot) await rm(freshRoot, { recursive: true, force: true });
+  tree?.remove();
 }
 
 /**

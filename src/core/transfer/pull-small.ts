@@ -11,7 +11,7 @@ import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { explainBadChunk, fetchChunk, readLocalCopy, readStored, type PullFileContext } from './fetch-units.js';
 import { planPackReads, type PackRead, type PlannedChunk } from './pack-reads.js';
 import { partialPath } from './pull-file.js';
-import { freshPath } from './pull-fresh.js';
+import type { FreshTree } from './pull-fresh.js';
 import { statAt, type ChunkToWrite, type FileStat, type JobReply } from './small-file-jobs.js';
 import { SmallFileWriter, type WriterSlot } from './small-file-writer.js';
 
@@ -42,11 +42,11 @@ const READ_BUDGET_BYTES = 3 * MAX_RUN_BYTES;
 export const fileMode = (file: ManifestFile): number => (file.mode & 0o777 || 0o644) & ~umaskBits();
 
 /**
- * Small files in fresh top-level folders (pull-fresh.ts): each is built at its own path under `root`, the folder that
- * is renamed into DEST whole.
+ * Small files in fresh top-level folders (pull-fresh.ts): each is built at its own path in `tree`, whose top-level
+ * folders are renamed into DEST whole.
  */
 export interface FreshFiles {
-  root: string;
+  tree: FreshTree;
   files: Set<ManifestFile>;
 }
 
@@ -88,7 +88,7 @@ class SmallFiles {
 
   /** Where the file is built. */
   partialOf(file: ManifestFile): string {
-    return this.isFresh(file) ? freshPath(this.fresh!.root, file) : partialPath(this.folder, file);
+    return this.isFresh(file) ? this.fresh!.tree.pathOf(file) : partialPath(this.folder, file);
   }
 
   /** The first file of each partial. */

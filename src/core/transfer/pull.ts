@@ -1,5 +1,5 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { fsError } from '../../lib/fs-errors.js';
 import { realFolder } from '../../lib/safe-fs.js';
@@ -9,7 +9,6 @@ import {
   isUnchanged,
   loadInstallState,
   loadInstalledManifest,
-  partialFolder,
   safeTarget,
   saveInstallState,
   saveInstalledManifest,
@@ -24,7 +23,8 @@ import { stageFollowingGc } from './pull-after-gc.js';
 import { installStaged, type Staged } from './pull-install.js';
 import { filesToFetch, locatorFor } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
-import { freshPath, prepareFresh } from './pull-fresh.js';
+import { prepareFresh, type FreshTree } from './pull-fresh.js';
+import { HeldFolder } from '../../lib/held-folder.js';
 import { SmallFileWriter } from './small-file-writer.js';
 import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
@@ -111,25 +111,19 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const manifest = { ...version.manifest, files: choice.files };
   log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
-  // The small files' partials are written, and renamed into place, on the writer's worker thread.
-  const writer = SmallFileWriter.create();
-  if (manifest.files.some(isSmallFile)) writer.warm();
+  // Every partial is reached through the folder held here, whatever its path leads to meanwhile (lib/held-folder.ts).
+  const partials = HeldFolder.open(dest, ['.aim', 'partial']);
   let counters: PullCounters;
   let filesUnchanged: number;
   try {
-    const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer);
-    const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
-    ({ counters, filesUnchanged } = staged);
-    // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
-    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest));
-    // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
-    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable, staged.freshRoot), manifestSaved]);
-    for (const result of settled) if (result.status === 'rejected') throw result.reason;
+    ({ counters, filesUnchanged } = await stageAndInstall(repo, version, manifest, dest, state, next, options, partials));
+    await removeDroppedFiles(dest, state, manifest);
+    await removeStaleTemps(partials, started);
+    // The pull used the folder it checked; one no longer at its path (a link put there) is reported, not recorded over.
+    partials.expectStillThere();
   } finally {
-    await writer.close();
+    partials.close();
   }
-  await removeDroppedFiles(dest, state, manifest);
-  await removeStaleTemps(partialFolder(dest), started);
   await emptyTrashInBackground(dest);
   await saveInstallState(dest, next);
   const seconds = (performance.now() - started) / 1000;
@@ -151,6 +145,39 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   };
 }
 
+/**
+ * Builds the files (stageFiles) and puts them in place (pull-install.ts), with the small-file writer's worker thread,
+ * which writes and renames the small files' partials. Every folder the writer reaches through a descriptor stays open
+ * until the thread has stopped: a number closed earlier could be reused by another folder under a job still running.
+ */
+async function stageAndInstall(
+  repo: Repository,
+  version: ResolvedVersion,
+  manifest: Manifest,
+  dest: string,
+  state: InstallState,
+  next: InstallState,
+  options: PullOptions,
+  partials: HeldFolder,
+): Promise<{ counters: PullCounters; filesUnchanged: number }> {
+  const writer = SmallFileWriter.create();
+  if (manifest.files.some(isSmallFile)) writer.warm();
+  const trees: FreshTree[] = [];
+  try {
+    const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer, partials, trees);
+    const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
+    // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
+    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest));
+    // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
+    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable, staged.fresh), manifestSaved]);
+    for (const result of settled) if (result.status === 'rejected') throw result.reason;
+    return staged;
+  } finally {
+    await writer.close();
+    for (const tree of trees) tree.close();
+  }
+}
+
 interface StagedFiles {
   staged: Staged[];
   counters: PullCounters;
@@ -158,7 +185,7 @@ interface StagedFiles {
   /** Settles when the small files' partials are durable: none may be renamed into place before. */
   durable?: Promise<void>;
   /** `.aim/fresh`, when this pull builds fresh top-level folders there (pull-fresh.ts). */
-  freshRoot?: string;
+  fresh?: FreshTree;
 }
 
 /**
@@ -175,6 +202,8 @@ async function stageFiles(
   next: InstallState,
   options: PullOptions,
   writer: SmallFileWriter,
+  partials: HeldFolder,
+  trees: FreshTree[],
 ): Promise<StagedFiles> {
   const progress = options.progress ?? silentProgress;
   const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
@@ -192,20 +221,21 @@ async function stageFiles(
     const context: PullFileContext = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
     const wanted = await filesToFetch(selected, dest, state, next, context);
     result.filesUnchanged = selected.files.length - wanted.length;
-    const folder = partialFolder(dest);
+    const folder = partials.via;
     const small = smallContents(wanted.map(({ file }) => file));
     // A folder repository's packs are read in place and big files' runs checked on a worker thread (verified-runs.ts).
     if (repo.backend.localFiles && wanted.some(({ file }) => !small.has(file.digest))) context.runs = runs = VerifiedRuns.create();
     const smallWanted = wanted.filter(({ file }) => small.has(file.digest));
     const inFreshFolders = smallWanted.filter((entry) => entry.freshTop !== undefined);
-    result.freshRoot = await prepareFresh(dest, inFreshFolders.map(({ file }) => file.path), smallWanted.map(({ file }) => file), folder);
-    const fresh = result.freshRoot ? { root: result.freshRoot, files: new Set(inFreshFolders.map(({ file }) => file)) } : undefined;
+    result.fresh = await prepareFresh(dest, inFreshFolders.map(({ file }) => file.path), smallWanted.map(({ file }) => file), partials);
+    if (result.fresh) trees.push(result.fresh);
+    const fresh = result.fresh ? { tree: result.fresh, files: new Set(inFreshFolders.map(({ file }) => file)) } : undefined;
     const built = await stageSmallFiles(smallWanted.map(({ file }) => file), folder, context, writer, fresh);
     result.durable = built.durable;
     for (const entry of wanted) {
       const isSmall = small.has(entry.file.digest);
       const isFresh = fresh?.files.has(entry.file) ?? false;
-      const temp = isFresh ? freshPath(fresh!.root, entry.file) : isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
+      const temp = isFresh ? fresh!.tree.pathOf(entry.file) : isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
       const staged: Staged = { file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall };
       result.staged.push(isFresh ? { ...staged, freshTop: entry.freshTop, written: built.written.get(entry.file) } : staged);
     }
@@ -227,10 +257,10 @@ function smallContents(files: ManifestFile[]): Set<Digest> {
  * Temp files a killed pull left in `.aim/partial` (a journal update cut short). Only those older than this pull:
  * a newer one belongs to a pull running beside this one.
  */
-async function removeStaleTemps(folder: string, startedAt: number): Promise<void> {
-  const names = await readdir(folder).catch(() => [] as string[]);
+async function removeStaleTemps(folder: HeldFolder, startedAt: number): Promise<void> {
+  const names = await readdir(folder.via).catch(() => [] as string[]);
   for (const name of names.filter(isTempName)) {
-    const path = join(folder, name);
+    const path = folder.at(name);
     const info = await stat(path).catch(() => undefined);
     if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
   }

@@ -29,7 +29,8 @@ async function writeModel(folder: string, topSeed: string): Promise<void> {
  */
 async function syncDoing(folder: string, script: string): Promise<NodeJS.ProcessEnv> {
   await mkdir(folder, { recursive: true });
-  const lines = ['#!/bin/sh', 'dest=$(dirname "$(dirname "$2")")', `(cd "$dest" && ${script})`, `PATH='${process.env.PATH}' exec sync "$@"`];
+  // The pull hands over the folder it holds open as descriptor 3 (lib/held-folder.ts): its path, as the kernel knows it.
+  const lines = ['#!/bin/sh', 'folder=$2; [ "$2" = /proc/self/fd/3 ] && folder=$(readlink /proc/self/fd/3)', 'dest=$(dirname "$(dirname "$folder")")', `(cd "$dest" && ${script})`, `PATH='${process.env.PATH}' exec sync "$@"`];
   await writeFile(join(folder, 'sync'), `${lines.join('\n')}\n`, { mode: 0o755 });
   return { PATH: `${folder}:${process.env.PATH}` };
 }

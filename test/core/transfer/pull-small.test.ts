@@ -31,10 +31,12 @@ async function syncWitness(folder: string, failing = false): Promise<{ env: Node
   const log = join(folder, 'calls');
   const script = [
     '#!/bin/sh',
-    'dest=$(dirname "$(dirname "$2")")',
+    // The pull hands over the folder it holds open as descriptor 3 (lib/held-folder.ts): its path, as the kernel knows it.
+    'folder=$2; [ "$2" = /proc/self/fd/3 ] && folder=$(readlink /proc/self/fd/3)',
+    'dest=$(dirname "$(dirname "$folder")")',
     'finals=$(find "$dest" -path "$dest/.aim" -prune -o -type f -print | wc -l)',
     'fresh=$(find "$dest/.aim/fresh" -type f 2>/dev/null | wc -l)',
-    `echo "$1 $2 $finals $(ls "$2" | wc -l) $fresh" >> '${log}'`,
+    `echo "$1 $folder $finals $(ls "$folder" | wc -l) $fresh" >> '${log}'`,
     failing ? 'exit 1' : `PATH='${process.env.PATH}' exec sync "$@"`,
   ];
   await writeFile(join(folder, 'sync'), `${script.join('\n')}\n`, { mode: 0o755 });

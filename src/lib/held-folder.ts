@@ -1,0 +1,150 @@
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { ConflictError } from './errors.js';
+
+// A folder held open, so that the files in it are reached through the folder itself and not through its path. Node
+// has no openat(2): every call takes a path, and the kernel walks it again each time, so a folder on the way swapped
+// for a link after aim checked it (DEST/.aim/partial, say, by anyone who can write DEST) would take the next create,
+// rename or delete to wherever the link points. On Linux `/proc/self/fd/N/name` is openat(N, "name"): the kernel
+// starts from the open folder N and never looks at the path it was opened by again. So a folder is opened once
+// (O_DIRECTORY | O_NOFOLLOW), checked once (its fd's own path, as the kernel reports it, must be the one expected:
+// a link anywhere on the way at the moment of the open shows as another path), and then every name in it is reached
+// through its fd: one check a folder, not a file.
+//
+// Where there is no /proc (macOS), names go through the path, and the check made right after the open (the folder
+// at the path is the one held: same device and inode, every folder on the way a real one) is the best Node allows;
+// a swap after it is still followed.
+
+const OPEN_FOLDER = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const FD_PREFIX = '/proc/self/fd/';
+
+/** Paths as the user knows them, of each folder held through /proc: for messages. */
+const shownByFd = new Map<number, string>();
+
+export class HeldFolder {
+  private constructor(
+    /** The folder's path, for messages and for the programs aim runs. */
+    readonly path: string,
+    readonly fd: number,
+    /** How this process reaches the folder: `/proc/self/fd/N`, or the path where there is no /proc. */
+    readonly via: string,
+  ) {}
+
+  /**
+   * Opens the folder `parts` below `root` (each part a real folder, checked just before by the caller, e.g. with
+   * realFolder) and checks it is still that one now that it is open. `root` is the user's choice and may lie behind
+   * links. Throws a ConflictError when a folder on the way changed in between.
+   */
+  static open(root: string, parts: string[]): HeldFolder {
+    const path = join(root, ...parts);
+    const fd = openFolder(path);
+    try {
+      const seen = fdPath(fd);
+      if (seen === undefined) checkWithoutProc(root, parts, fstatSync(fd));
+      else if (seen !== join(realpathSync(root), ...parts)) throw changed(path);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    return HeldFolder.holding(path, fd);
+  }
+
+  private static holding(path: string, fd: number): HeldFolder {
+    if (!hasProc()) return new HeldFolder(path, fd, path);
+    shownByFd.set(fd, path);
+    return new HeldFolder(path, fd, `${FD_PREFIX}${fd}`);
+  }
+
+  /** How this process reaches `name` (one segment, or several below real folders) in this folder. */
+  at(name: string): string {
+    return `${this.via}/${name}`;
+  }
+
+  /**
+   * The folder `name` (one segment) in this one, made first with `create` (EEXIST passes through: the caller decides),
+   * and held. Through /proc nothing is left to check: the parent is the one held, the name is not followed.
+   */
+  child(name: string, create = false): HeldFolder {
+    if (create) mkdirSync(this.at(name));
+    const fd = openFolder(this.at(name));
+    if (this.via === this.path) {
+      try {
+        const held = fstatSync(fd);
+        const now = lstatSync(join(this.path, name));
+        if (!sameInode(held, now) || !sameInode(fstatSync(this.fd), lstatSync(this.path))) throw changed(join(this.path, name));
+      } catch (error) {
+        closeSync(fd);
+        throw error;
+      }
+    }
+    return HeldFolder.holding(join(this.path, name), fd);
+  }
+
+  /** Whether `path` (not followed if a link) is this folder. */
+  isAt(path: string): boolean {
+    const now = lstatSync(path, { throwIfNoEntry: false });
+    return now !== undefined && now.isDirectory() && sameInode(fstatSync(this.fd), now);
+  }
+
+  /** Throws the ConflictError for this folder when it is no longer at its path (moved away, or a link put there). */
+  expectStillThere(): void {
+    if (!this.isAt(this.path)) throw changed(this.path);
+  }
+
+  close(): void {
+    shownByFd.delete(this.fd);
+    closeSync(this.fd);
+  }
+}
+
+/** `path` with a held folder's `/proc/self/fd/N` written as the folder's own path: what a message should name. */
+export function shownPath(path: string): string {
+  if (!path.startsWith(FD_PREFIX)) return path;
+  const slash = path.indexOf('/', FD_PREFIX.length);
+  const shown = shownByFd.get(Number(path.slice(FD_PREFIX.length, slash < 0 ? undefined : slash)));
+  return shown === undefined ? path : shown + (slash < 0 ? '' : path.slice(slash));
+}
+
+/** The error for a folder that is no longer the one aim made or checked. */
+export function changed(path: string): ConflictError {
+  return new ConflictError(`${path} changed while aim was using it (a folder on the way was moved or replaced by a link)`, {
+    hint: 'make sure nothing else writes there, then run the same command again',
+  });
+}
+
+function openFolder(path: string): number {
+  try {
+    return openSync(path, OPEN_FOLDER);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A link (ELOOP) or a file (ENOTDIR) where the folder was: something replaced it.
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw changed(shownPath(path));
+    throw error;
+  }
+}
+
+let procWorks: boolean | undefined;
+
+function hasProc(): boolean {
+  procWorks ??= process.platform === 'linux' && lstatSync('/proc/self/fd', { throwIfNoEntry: false })?.isDirectory() === true;
+  return procWorks;
+}
+
+/** The open folder's path as the kernel reports it, or undefined where there is no /proc. */
+function fdPath(fd: number): string | undefined {
+  return hasProc() ? readlinkSync(`${FD_PREFIX}${fd}`) : undefined;
+}
+
+/** Each folder from `root` down a real one, and the last the one `held` is. */
+function checkWithoutProc(root: string, parts: string[], held: Stats): void {
+  let folder = root;
+  let info: Stats | undefined;
+  for (const part of parts) {
+    folder = join(folder, part);
+    info = lstatSync(folder);
+    if (!info.isDirectory()) throw changed(folder);
+  }
+  if (!info || !sameInode(held, info)) throw changed(folder);
+}
+
+const sameInode = (a: Stats, b: Stats): boolean => a.ino === b.ino && a.dev === b.dev;

@@ -1,0 +1,74 @@
+// A folder held open (src/lib/held-folder.ts): names in it are reached through the folder itself, so a folder on the
+// way swapped for a link after the check takes nothing elsewhere. Each case fails if a create, rename or listing
+// goes through the link, or if a folder that changed before it was held is taken.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConflictError } from '../../src/lib/errors.js';
+import { HeldFolder, shownPath } from '../../src/lib/held-folder.js';
+
+describe('a held folder', () => {
+  let dir: string;
+  const held: HeldFolder[] = [];
+  const hold = (folder: HeldFolder) => (held.push(folder), folder);
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'aim-held-'));
+    await mkdir(join(dir, 'dest', '.aim', 'partial'), { recursive: true });
+    await mkdir(join(dir, 'outside'));
+  });
+  afterEach(async () => {
+    for (const folder of held.splice(0)) folder.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Moves DEST/.aim aside (within DEST) and puts a link to the outside folder in its place. */
+  async function swapDotAim(): Promise<void> {
+    await rename(join(dir, 'dest', '.aim'), join(dir, 'dest', '.aim-moved'));
+    await mkdir(join(dir, 'outside', 'partial'));
+    await symlink(join(dir, 'outside'), join(dir, 'dest', '.aim'));
+  }
+
+  it('creates, renames and lists in the folder it holds after a folder on the way became a link', async () => {
+    const partials = hold(HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial']));
+    await swapDotAim();
+    await writeFile(partials.at('new'), 'mine', { flag: 'wx' });
+    await rename(partials.at('new'), partials.at('renamed'));
+    expect(await readdir(partials.via)).toEqual(['renamed']);
+    expect(await readFile(join(dir, 'dest', '.aim-moved', 'partial', 'renamed'), 'utf8')).toBe('mine');
+    expect(await readdir(join(dir, 'outside', 'partial'))).toEqual([]);
+    expect(() => partials.expectStillThere()).toThrow(ConflictError);
+  });
+
+  it('makes and holds a folder inside it through itself', async () => {
+    const fresh = hold(HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial']));
+    const child = hold(fresh.child('configs', true));
+    await swapDotAim();
+    await writeFile(child.at('f.json'), '{}');
+    expect(existsSync(join(dir, 'dest', '.aim-moved', 'partial', 'configs', 'f.json'))).toBe(true);
+    expect(child.isAt(join(dir, 'dest', '.aim-moved', 'partial', 'configs'))).toBe(true);
+    await symlink(join(dir, 'outside'), join(dir, 'dest', '.aim-moved', 'partial', 'planted'));
+    expect(() => fresh.child('planted')).toThrow(ConflictError);
+  });
+
+  it('refuses to hold a folder whose path leads through a link, or is one', async () => {
+    await swapDotAim();
+    expect(() => HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial'])).toThrow(ConflictError);
+    await symlink(join(dir, 'outside'), join(dir, 'dest', 'linked'));
+    expect(() => HeldFolder.open(join(dir, 'dest'), ['linked'])).toThrow(ConflictError);
+  });
+
+  it('takes a root that lies behind a link: the user chose it', async () => {
+    await symlink(join(dir, 'dest'), join(dir, 'dest-link'));
+    const partials = hold(HeldFolder.open(join(dir, 'dest-link'), ['.aim', 'partial']));
+    expect(partials.isAt(join(dir, 'dest', '.aim', 'partial'))).toBe(true);
+  });
+
+  it('names its files by the folder path in messages', () => {
+    const partials = hold(HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial']));
+    expect(shownPath(partials.at('abc'))).toBe(join(dir, 'dest', '.aim', 'partial', 'abc'));
+    expect(shownPath('/elsewhere/x')).toBe('/elsewhere/x');
+  });
+});
