@@ -6,6 +6,7 @@
 // teammate's files writable by other users.
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -26,7 +27,8 @@ describe('file modes from a hostile manifest', () => {
   });
   afterAll(() => ws.cleanup());
 
-  it('keep only the permission bits, less the umask', async () => {
+  /** Pushes the model and plants a version of it whose manifest gives each file its mode in MODES; its digest. */
+  async function plantModes(): Promise<string> {
     const pushed = await ws.json(['push', 'r/m:v1', 'model']);
     const hex = pushed.digest.slice(7);
     const manifest = JSON.parse(await readFile(ws.path('repo', 'manifests', 'blake3', hex.slice(0, 2), hex), 'utf8'));
@@ -41,12 +43,34 @@ describe('file modes from a hostile manifest', () => {
     await writeFile(ws.path('repo', 'manifests', 'blake3', planted.slice(0, 2), planted), bytes);
     const tag = JSON.parse(await readFile(ws.path('repo', 'models', 'm', 'tags', 'v1'), 'utf8'));
     await writeFile(ws.path('repo', 'models', 'm', 'tags', 'modes'), JSON.stringify({ ...tag, digest: `blake3:${planted}` }));
+    return planted;
+  }
 
-    const pull = `umask ${UMASK.toString(8).padStart(4, '0')} && exec "${process.execPath}" "${CLI_PATH}" pull r/m:modes out --json`;
-    await promisify(execFile)('sh', ['-c', pull], { cwd: ws.dir, env: { ...process.env, ...ws.env } });
+  /** Runs `aim ...args` under UMASK. */
+  async function runUnderUmask(args: string): Promise<void> {
+    const command = `umask ${UMASK.toString(8).padStart(4, '0')} && exec "${process.execPath}" "${CLI_PATH}" ${args}`;
+    await promisify(execFile)('sh', ['-c', command], { cwd: ws.dir, env: { ...process.env, ...ws.env } });
+  }
+
+  async function expectModes(folder: string): Promise<void> {
     for (const [path, mode] of Object.entries(MODES)) {
-      const info = await stat(ws.path('out', ...path.split('/')));
+      const info = await stat(join(folder, ...path.split('/')));
       expect((info.mode & 0o7777).toString(8), path).toBe((mode & 0o777 & ~UMASK).toString(8));
     }
+  }
+
+  it('keep only the permission bits, less the umask', async () => {
+    await plantModes();
+    await runUnderUmask('pull r/m:modes out --json');
+    await expectModes(ws.path('out'));
+  });
+
+  it('keep only the permission bits, less the umask, for a bundle pulled or installed', async () => {
+    const planted = await plantModes();
+    await ws.json(['bundle', 'r/kit:v1', `m@${planted}`]);
+    await runUnderUmask('pull r/kit:v1 kit --json');
+    await expectModes(ws.path('kit', 'm'));
+    await runUnderUmask('install r/kit:v1 --json');
+    await expectModes(join(ws.home, 'models', 'r', 'm', planted));
   });
 });

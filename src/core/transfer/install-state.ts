@@ -75,6 +75,18 @@ export async function loadInstalledManifest(dest: string): Promise<Manifest | un
   }
 }
 
+/**
+ * The manifest of another pulled folder that offers its chunks to a pull (reuseFrom), or undefined. Such folders sit
+ * where others may write (AIM_HOME's other versions of a model): one that is a link, or whose `.aim` is, leads
+ * elsewhere and is not read at all.
+ */
+export async function loadOfferedManifest(folder: string): Promise<Manifest | undefined> {
+  for (const path of [folder, join(folder, '.aim')]) {
+    if (!(await lstat(path).catch(() => undefined))?.isDirectory()) return undefined;
+  }
+  return loadInstalledManifest(folder).catch(() => undefined);
+}
+
 /** True when the file on disk is still the one recorded as verified. */
 export async function isUnchanged(path: string, recorded: InstalledFile | undefined, digest: Digest): Promise<boolean> {
   if (!recorded || recorded.digest !== digest) return false;

@@ -9,6 +9,7 @@ import {
   isUnchanged,
   loadInstallState,
   loadInstalledManifest,
+  loadOfferedManifest,
   safeTarget,
   saveInstallState,
   saveInstalledManifest,
@@ -212,8 +213,8 @@ async function stageFiles(
   const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
   let runs: VerifiedRuns | undefined;
   try {
-    // Other folders only offer chunks: one whose record cannot be read offers none.
-    const reusable = async (folder: string) => ({ dest: folder, manifest: await loadInstalledManifest(folder).catch(() => undefined) });
+    // Other folders only offer chunks: one whose record cannot be read, or that leads elsewhere, offers none.
+    const reusable = async (folder: string) => ({ dest: folder, manifest: await loadOfferedManifest(folder) });
     const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
     const locator = await locatorFor([{ dest, manifest: await loadInstalledManifest(dest) }, ...others]);
     repo.cacheIndex();
