@@ -7,6 +7,7 @@ import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
 import { describePush } from './transfer-options.js';
+import { isPath } from './path-argument.js';
 
 export class ImportCommand extends AimCommand {
   static override paths = [['import']];
@@ -27,7 +28,7 @@ export class ImportCommand extends AimCommand {
     ],
   });
 
-  source = Option.String({ name: 'FILE.tar|DIR|-' });
+  source = Option.String({ name: 'FILE.tar|DIR|-', validator: isPath });
   reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
   force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
 

@@ -2,6 +2,7 @@ import { Command, Option } from 'clipanion';
 import { parseReference } from '../core/format/reference.js';
 import { UsageError } from '../lib/errors.js';
 import { PushingCommand } from './transfer-options.js';
+import { isPath } from './path-argument.js';
 
 export class PushCommand extends PushingCommand {
   static override paths = [['push']];
@@ -12,7 +13,7 @@ export class PushCommand extends PushingCommand {
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
-  source = Option.String({ name: 'DIR' });
+  source = Option.String({ name: 'DIR', validator: isPath });
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);

@@ -1,0 +1,49 @@
+// What a hurried user types, through the built CLI: an unset shell variable as a path, the words other tools use
+// for a command, a short flag aim does not have. Each is one usage line (exit 2) saying what to type instead, and
+// nothing is read, written or pushed on the way.
+import { readdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
+
+function expectUsage(result: CliResult, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  expectUserError(result, message);
+}
+
+describe('clumsy input', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: 64 * 1024 }], seed: 'clumsy' });
+    await ws.json(['push', 'r/m:v1', 'model']);
+  });
+  afterAll(async () => {
+    await ws.cleanup();
+  });
+
+  it('an empty path ("$DIR" unset) is a usage error, never the current folder', async () => {
+    const before = (await readdir(ws.dir)).sort();
+    expectUsage(await ws.run(['push', 'r/m:v2', '']), /Invalid value for DIR: expected a path, got an empty string/);
+    expectUsage(await ws.run(['model', 'push', 'r', 'm', '', '--tag', 'v2']), /Invalid value for DIR/);
+    expectUsage(await ws.run(['pull', 'r/m:v1', '']), /Invalid value for DEST/);
+    expectUsage(await ws.run(['model', 'pull', 'r', 'm', '']), /Invalid value for DEST/);
+    expectUsage(await ws.run(['export', 'r/m:v1', '-o', '']), /Invalid value for -o/);
+    expectUsage(await ws.run(['import', '', 'r/imported:v1']), /Invalid value for FILE\.tar\|DIR\|-/);
+    expectUsage(await ws.run(['key', 'generate', '']), /Invalid value for NAME/);
+    expectUsage(await ws.run(['sign', 'r/m:v1', '--key', '']), /Invalid value for --key/);
+    expectUsage(await ws.run(['push', 'r/m:v2', 'model', '--sign', '--key', '']), /Invalid value for --key/);
+    expectUsage(await ws.run(['trust', 'add', 'r', '', '--name', 'alice']), /Invalid value for FILE\.pub/);
+    // Nothing was pulled into, or keys written to, the current folder; no version was pushed from it.
+    expect((await readdir(ws.dir)).sort()).toEqual(before);
+    const versions = await ws.json<{ versions: Array<{ tag: string }> }>(['model', 'versions', 'r', 'm']);
+    expect(versions.versions.map(({ tag }) => tag).sort()).toEqual(['latest', 'v1']);
+  });
+
+  it('--json still prints the one error document for an empty path', async () => {
+    const result = await ws.run(['pull', 'r/m:v1', '', '--json']);
+    expect(result.code).toBe(2);
+    expect(result.json().error).toMatchObject({ code: 'usage', exitCode: 2, message: expect.stringMatching(/DEST/) });
+  });
+});
