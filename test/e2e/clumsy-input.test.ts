@@ -46,4 +46,40 @@ describe('clumsy input', () => {
     expect(result.code).toBe(2);
     expect(result.json().error).toMatchObject({ code: 'usage', exitCode: 2, message: expect.stringMatching(/DEST/) });
   });
+
+  it("another tool's word for a command suggests aim's, not the nearest spelling", async () => {
+    const cases: Array<[string[], string]> = [
+      [['show', 'r/m:v1'], 'inspect'], // ollama show; by spelling it was `aim stop`
+      [['cp', 'r/m:v1', 'r'], 'copy'], // by spelling it was `aim mcp`
+      [['download', 'r/m:v1', 'out'], 'pull'],
+      [['serve', 'r/m:v1'], 'run'],
+      [['check', 'r'], 'verify'],
+      [['version'], '--version'],
+      [['repo', 'add', 'x'], 'repo create'],
+      [['model', 'rm', 'r', 'm'], 'model delete'],
+    ];
+    for (const [args, meant] of cases) {
+      const result = await ws.run(args);
+      expectUsage(result, /unknown command/);
+      expect(result.stderr).toContain(`did you mean \`aim ${meant}\`?`);
+    }
+  });
+
+  it("a word that names a member of JavaScript's Object is an unknown command, not a crash", async () => {
+    for (const args of [['constructor'], ['__proto__'], ['toString', '--json'], ['model', 'constructor']]) {
+      expectUsage(await ws.run(args), /unknown command `(model )?(constructor|__proto__|toString)`/);
+    }
+  });
+
+  it('a short flag aim lacks suggests the long option with its letter, and a missing required option is named', async () => {
+    const tag = await ws.run(['model', 'push', 'r', 'm', 'model', '-t', 'v2']);
+    expectUsage(tag, /unknown option -t for `aim model push`/);
+    expect(tag.stderr).toContain('did you mean `--tag`?');
+    const repo = await ws.run(['list', '-r', 'r']);
+    expect(repo.stderr).toContain('did you mean `--repo`?');
+    expectUsage(await ws.run(['sign', 'r/m:v1']), /`aim sign` needs --key KEY$/);
+    expectUsage(await ws.run(['export', 'r/m:v1']), /`aim export` needs --output OUTPUT$/);
+    expectUsage(await ws.run(['model', 'delete-version', 'r', 'm']), /`aim model delete-version` needs --tag TAG$/);
+    expectUsage(await ws.run(['trust', 'add', 'r', 'alice.pub']), /`aim trust add` needs --name NAME$/);
+  });
 });
