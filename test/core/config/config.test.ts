@@ -312,6 +312,13 @@ describe('config: hostile or oversized files', () => {
     expect(error.message).toMatch(/model_repos\.yaml: cannot be read: .*alias/i);
   });
 
+  it('refuses a misspelt section instead of reading the file as if it had no repositories', async () => {
+    const file = await write('model_repos.yaml', 'repositores:\n  a: {type: local, path: /a}\nmodel:\n  tiny: a/tiny:v1\n');
+    const error = await failure(loadConfig({ explicitPath: file }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/unknown section "repositores" \(did you mean repositories\?\); unknown section "model" \(did you mean models\?\)/);
+  });
+
   it('allows a few aliases, as hand-written files use them', async () => {
     const file = await write('model_repos.yaml', 'shared: &shared {type: local, path: /a}\nrepositories:\n  a: *shared\n  b: {type: local, path: /b}\n');
     expect((await loadConfig({ explicitPath: file })).repositories.map((r) => r.name)).toEqual(['a', 'b']);
