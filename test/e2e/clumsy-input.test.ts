@@ -82,4 +82,12 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['model', 'delete-version', 'r', 'm']), /`aim model delete-version` needs --tag TAG$/);
     expectUsage(await ws.run(['trust', 'add', 'r', 'alice.pub']), /`aim trust add` needs --name NAME$/);
   });
+
+  it('a bad value for repo create is a usage error (exit 2) like --type ftp, not a broken configuration (7)', async () => {
+    expectUsage(await ws.run(['repo', 'create', 's', '--type', 's3', '--path', 'not-a-url']), /cannot add repository s .*path must look like s3:\/\/bucket\/prefix/);
+    expectUsage(await ws.run(['repo', 'create', 'e', '--path', '']), /cannot add repository e .*path is missing/);
+    expectUsage(await ws.run(['repo', 'create', 'f', '--type', 'ftp', '--path', 'x']), /--type ftp is not supported/);
+    const repos = await ws.json<{ repositories: Array<{ name: string }> }>(['repo', 'list']);
+    expect(repos.repositories.map(({ name }) => name)).toEqual(['r']);
+  });
 });

@@ -3,7 +3,7 @@ import { isMap, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { CONFIG_FILE_NAME, configFromDocument, findRepo, type AimConfig, type RepoConfig } from './config.js';
-import { ConfigError, ConflictError } from '../../lib/errors.js';
+import { ConfigError, ConflictError, UsageError } from '../../lib/errors.js';
 import { checkRepoName } from '../format/names.js';
 
 // Edits of model_repos.yaml go through the YAML Document so that comments, order and formatting of an existing,
@@ -44,7 +44,9 @@ export function planRepository(config: AimConfig, repo: RepoDefinition, cwd = pr
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const why = error.message.startsWith(`${filepath}: `) ? error.message.slice(filepath.length + 2) : error.message;
-    throw new ConfigError(`cannot add repository ${name} to ${filepath}: ${why}`, { hint: 'fix the option named above; nothing was written', cause: error });
+    // The file loaded before the entry was added, so what is wrong is in the entry, which the flags wrote: a bad
+    // option value (exit 2), as `--type ftp` is, not a broken configuration.
+    throw new UsageError(`cannot add repository ${name} to ${filepath}: ${why}`, { hint: 'fix the option named above; nothing was written', cause: error });
   }
 }
 
