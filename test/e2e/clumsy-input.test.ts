@@ -90,4 +90,10 @@ describe('clumsy input', () => {
     const repos = await ws.json<{ repositories: Array<{ name: string }> }>(['repo', 'list']);
     expect(repos.repositories.map(({ name }) => name)).toEqual(['r']);
   });
+
+  it('completion --json prints one JSON document holding the script, not the bare script', async () => {
+    const plain = await ws.run(['completion', 'bash']);
+    const document = await ws.json<{ shell: string; script: string }>(['completion', 'bash']);
+    expect(document).toEqual({ shell: 'bash', script: plain.stdout });
+  });
 });
