@@ -1,7 +1,7 @@
 // What a hurried user types, through the built CLI: an unset shell variable as a path, the words other tools use
 // for a command, a short flag aim does not have. Each is one usage line (exit 2) saying what to type instead, and
 // nothing is read, written or pushed on the way.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
@@ -95,5 +95,14 @@ describe('clumsy input', () => {
     const plain = await ws.run(['completion', 'bash']);
     const document = await ws.json<{ shell: string; script: string }>(['completion', 'bash']);
     expect(document).toEqual({ shell: 'bash', script: plain.stdout });
+  });
+
+  it('pulling into a file (DEST and DIR swapped, say) names the file, exit 6, not an internal error', async () => {
+    await writeFile(ws.path('notes.txt'), 'mine\n');
+    const result = await ws.run(['pull', 'r/m:v1', 'notes.txt', '--json']);
+    expect(result.code, result.stderr).toBe(6);
+    expectUserError(result, /notes\.txt exists and is not a folder/);
+    expect(result.json().error).toMatchObject({ code: 'storage', exitCode: 6 });
+    expect(await readFile(ws.path('notes.txt'), 'utf8')).toBe('mine\n');
   });
 });
