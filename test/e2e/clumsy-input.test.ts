@@ -1,7 +1,8 @@
 // What a hurried user types, through the built CLI: an unset shell variable as a path, the words other tools use
 // for a command, a short flag aim does not have. Each is one usage line (exit 2) saying what to type instead, and
 // nothing is read, written or pushed on the way.
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { lstat, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
@@ -104,5 +105,21 @@ describe('clumsy input', () => {
     expectUserError(result, /notes\.txt exists and is not a folder/);
     expect(result.json().error).toMatchObject({ code: 'storage', exitCode: 6 });
     expect(await readFile(ws.path('notes.txt'), 'utf8')).toBe('mine\n');
+  });
+
+  it('export -o onto a device, a FIFO or a link (-o /dev/stdout) is refused: its rename would replace them', async () => {
+    await symlink('/dev/null', ws.path('stdout-like'));
+    execFileSync('mkfifo', [ws.path('fifo')]);
+    for (const name of ['stdout-like', 'fifo']) {
+      const result = await ws.run(['export', 'r/m:v1', '-o', name]);
+      expectUsage(result, new RegExp(`${name} is a (link|FIFO), not a file`));
+      expect(result.stderr).toContain('-o -');
+    }
+    expect(await readlink(ws.path('stdout-like'))).toBe('/dev/null');
+    expect((await lstat(ws.path('fifo'))).isFIFO()).toBe(true);
+    // A regular file is still replaced, as before.
+    await writeFile(ws.path('old.tar'), 'old');
+    await ws.json(['export', 'r/m:v1', '-o', 'old.tar']);
+    expect((await readFile(ws.path('old.tar'))).subarray(0, 10).toString()).toBe('oci-layout');
   });
 });
