@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isMap, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
@@ -50,8 +51,20 @@ export function planRepository(config: AimConfig, repo: RepoDefinition, cwd = pr
   }
 }
 
+/**
+ * Replaces the configuration file atomically, through a link to it: a model_repos.yaml kept in a dotfiles folder
+ * and linked into place must be edited there, as git edits a linked ~/.gitconfig, not become a copy beside it.
+ */
+export async function writeConfigFile(filepath: string, text: string): Promise<void> {
+  const target = await realpath(filepath).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return filepath;
+    throw error;
+  });
+  await writeAtomic(target, text);
+}
+
 export async function writeRepositoryEdit(edit: RepositoryEdit): Promise<string> {
-  await writeAtomic(edit.filepath, edit.document.toString());
+  await writeConfigFile(edit.filepath, edit.document.toString());
   return edit.filepath;
 }
 
@@ -62,6 +75,6 @@ export async function addRepository(config: AimConfig, repo: RepoDefinition, cwd
 export async function removeRepository(config: AimConfig, name: string): Promise<string> {
   findRepo(config, name);
   config.document.deleteIn(['repositories', name]);
-  await writeAtomic(config.filepath!, config.document.toString());
+  await writeConfigFile(config.filepath!, config.document.toString());
   return config.filepath!;
 }

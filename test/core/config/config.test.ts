@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -281,6 +281,19 @@ describe('config edits (aim repo create / delete)', () => {
     expect(conflict.message).toMatch(/repository "zeta" already exists/);
     await expect(addRepository(config, { name: '../x', type: 'local', path: '/x' })).rejects.toThrow(/invalid repository name/);
     expect(await readFile(file, 'utf8')).toBe(SHARED);
+  });
+
+  it('edits a linked model_repos.yaml where the link points (a dotfiles folder), leaving the link a link', async () => {
+    const real = await write('dotfiles/aim.yaml', 'repositories:\n  keep: {type: local, path: /keep}\n');
+    const linked = join(root, 'model_repos.yaml');
+    await symlink('dotfiles/aim.yaml', linked);
+    await addRepository(await loadConfig({ explicitPath: linked }), { name: 'added', type: 'local', path: '/added' });
+    expect((await lstat(linked)).isSymbolicLink()).toBe(true);
+    expect(await readlink(linked)).toBe('dotfiles/aim.yaml');
+    expect((await loadConfig({ explicitPath: real })).repositories.map((r) => r.name)).toEqual(['keep', 'added']);
+    await removeRepository(await loadConfig({ explicitPath: linked }), 'keep');
+    expect((await lstat(linked)).isSymbolicLink()).toBe(true);
+    expect(await readFile(real, 'utf8')).not.toMatch(/keep/);
   });
 
   it('writes ./model_repos.yaml in the cwd when no file exists yet', async () => {
