@@ -2,7 +2,7 @@
 // for a command, a short flag aim does not have. Each is one usage line (exit 2) saying what to type instead, and
 // nothing is read, written or pushed on the way.
 import { execFileSync } from 'node:child_process';
-import { lstat, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
@@ -121,5 +121,21 @@ describe('clumsy input', () => {
     await writeFile(ws.path('old.tar'), 'old');
     await ws.json(['export', 'r/m:v1', '-o', 'old.tar']);
     expect((await readFile(ws.path('old.tar'))).subarray(0, 10).toString()).toBe('oci-layout');
+  });
+
+  it('a short digest names its version: copy copies that one, not latest; push, import and untag refuse it (exit 2)', async () => {
+    const two = ws.path('two.yaml');
+    await mkdir(ws.path('backup'));
+    await writeFile(two, `repositories:\n  r: {type: local, path: ${ws.path('repo')}}\n  backup: {type: local, path: ${ws.path('backup')}}\n`);
+    await generateModel(ws.path('model2'), { files: [{ path: 'weights.bin', size: 32 * 1024 }], seed: 'clumsy-2' });
+    const old = (await ws.json<{ digest: string }>(['push', 'r/pinned:v1', 'model'])).digest;
+    await ws.json(['push', 'r/pinned:v2', 'model2']); // latest now names v2
+    const short = old.slice('blake3:'.length, 'blake3:'.length + 12);
+    const copied = await ws.json<{ versions: Array<{ digest: string }> }>(['copy', `r/pinned@${short}`, 'backup/pinned:old', '-c', two]);
+    expect(copied.versions.map((v) => v.digest)).toEqual([old]);
+    expectUsage(await ws.run(['copy', `r/pinned@${short}`, 'backup', '-c', two]), new RegExp(`copying ${old} needs a tag at the destination`));
+    expectUsage(await ws.run(['push', `r/pinned@${short}`, 'model']), /push takes a tag, not a digest/);
+    expectUsage(await ws.run(['import', 'layout.tar', `r/pinned@${short}`]), /import takes a tag, not a digest/);
+    expectUsage(await ws.run(['untag', `r/pinned@blake3:${short}`]), /untag needs a tag/);
   });
 });
