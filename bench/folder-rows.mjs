@@ -4,7 +4,7 @@
 // clock starts, so no row pays for what the one before left dirty.
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { check, duBytes, have, run, timed } from './lib.mjs';
+import { check, duBytes, have, run, timed, uncachedCopy } from './lib.mjs';
 import { aimOp, guard, log, resticEnv } from './suites.mjs';
 
 /** Bytes in the regular files under `dir`, however deep (restic restores under the path it backed up). */
@@ -150,8 +150,20 @@ export async function copyFolderRows(ctx, rec, subject, group) {
     await mkdir(dest, { recursive: true });
     await timedRow(rec, rowKey, label, group, bytes, 'sh', ['-c', script, 'sh', dir, dest], { restored: dest });
   }
+  // cp -a as aim's pull meets it: reading from the disk, not from memory. Only for folders of a few files: the copy
+  // runs dd once per file.
+  if (subject.files <= UNCACHED_COPY_MAX_FILES) {
+    const cold = join(ctx.work, 'folder-uncached');
+    uncachedCopy(dir, cold);
+    await fresh(ctx, dest);
+    await mkdir(dest, { recursive: true });
+    await timedRow(rec, `${key}.cp.cold`, `cp -a ${name} (source not cached) && sync`, group, bytes, 'sh', ['-c', copies[1][2], 'sh', cold, dest], { restored: dest });
+    await rm(cold, { recursive: true, force: true });
+  }
   await fresh(ctx, dest);
 }
+
+const UNCACHED_COPY_MAX_FILES = 200;
 
 /**
  * Every tool on one data shape, starting one tool later each round: the first tool of a round runs right after the

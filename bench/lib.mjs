@@ -1,9 +1,9 @@
 // Small helpers for the benchmark: argument parsing, timed child processes with peak RSS, medians, du, machine facts.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
@@ -125,6 +125,29 @@ export function duBytes(path) {
   if (!existsSync(path)) return 0;
   const r = run('du', ['-sb', path]);
   return r.status === 0 ? Number(r.stdout.split(/\s/)[0]) : NaN;
+}
+
+/**
+ * A copy of the folder `source` at `target`, written just now around the page cache (`dd oflag=direct`) with its
+ * pages dropped: the state a pull finds the packs its push just wrote in, and a model copied in from elsewhere. Not
+ * `source` itself, which every round reads: dropping the guest's pages (`dd iflag=nocache`) does not drop what the
+ * host under a virtual machine may still hold, and a `cp` of v1 read that way ran 1.27-1.74 s where a copy of a fresh
+ * file took 1.84-2.72 s in the same rounds (docs/benchmarks.md).
+ */
+export function uncachedCopy(source, target) {
+  rmSync(target, { recursive: true, force: true });
+  const listed = run('find', [source, '-type', 'f']);
+  if (listed.status !== 0) throw new Error(`find ${source}: ${listed.stderr.trim()}`);
+  const copies = listed.stdout.split('\n').filter(Boolean).map((file) => [file, join(target, relative(source, file))]);
+  for (const [file, copy] of copies) {
+    mkdirSync(dirname(copy), { recursive: true });
+    // A file system without O_DIRECT (tmpfs) gets the usual writes.
+    const dd = (...flags) => run('dd', [`if=${file}`, `of=${copy}`, 'bs=16M', ...flags, 'status=none']);
+    const copied = dd('oflag=direct').status === 0 ? { status: 0 } : dd();
+    if (copied.status !== 0) throw new Error(`dd into ${target}: ${copied.stderr.trim()}`);
+  }
+  run('sync');
+  for (const [, copy] of copies) run('dd', [`if=${copy}`, 'iflag=nocache', 'count=0', 'status=none']);
 }
 
 export function median(values) {

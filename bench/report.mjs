@@ -40,6 +40,7 @@ export function targets(rec) {
   ratio('model folder: push vs borg create', 'model.aim.push', 'model.borg.create', 1.5);
   ratio('model folder: push vs cp -a && sync (share)', 'model.aim.push', 'model.cp', 0.6);
   ratio('model folder: pull vs cp -a && sync (share)', 'model.aim.pull', 'model.cp', 0.9);
+  ratio('model folder: pull vs cp -a from an uncached source && sync (share)', 'model.aim.pull', 'model.cp.cold', 0.9);
   ratio('tiny files: pull vs restic restore', 'tiny.aim.pull', 'tiny.restic.restore', 1.5);
   ratio('tiny files: push vs restic backup', 'tiny.aim.push', 'tiny.restic.backup', 1);
   {

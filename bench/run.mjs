@@ -76,8 +76,8 @@ const data = await prepareData(gen, work, size, options.smallFiles, options.tiny
 data.smallBytes = await smallTotal(data);
 await shapeTotals(data);
 const shapes = [
-  { suite: 'model', key: 'model', name: 'model folder', dir: data.model.dir, bytes: data.model.bytes, group: `model-like folder (${data.model.files} files, ${fmtBytes(data.model.bytes)})` },
-  { suite: 'tiny', key: 'tiny', name: `${options.tinyFiles} files`, dir: data.tiny.dir, bytes: data.tiny.bytes, group: `${options.tinyFiles} tiny files (${fmtBytes(data.tiny.bytes)})` },
+  { suite: 'model', key: 'model', name: 'model folder', dir: data.model.dir, bytes: data.model.bytes, files: data.model.files, group: `model-like folder (${data.model.files} files, ${fmtBytes(data.model.bytes)})` },
+  { suite: 'tiny', key: 'tiny', name: `${options.tinyFiles} files`, dir: data.tiny.dir, bytes: data.tiny.bytes, files: data.tiny.files, group: `${options.tinyFiles} tiny files (${fmtBytes(data.tiny.bytes)})` },
 ];
 
 const rec = new Recorder();

@@ -66,9 +66,10 @@ async function commandsFor(argv: string[]): Promise<CommandClass[]> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) return [];
   const [word, second] = commandWords(argv);
   // `aim model push ...` needs only the push command (help for `aim model` lists them all).
-  const subcommand = word === 'model' && second ? modelCommands[second] : undefined;
+  // Own keys only: a typed `constructor` or `__proto__` must find nothing, not Object's own members.
+  const subcommand = word === 'model' && second && Object.hasOwn(modelCommands, second) ? modelCommands[second] : undefined;
   // Completion writes every command's words and options into its script.
-  const everything = !word || word === 'completion' || !commandsByWord[word];
+  const everything = !word || word === 'completion' || !Object.hasOwn(commandsByWord, word);
   const loaders = subcommand ? [subcommand] : everything ? Object.values(commandsByWord).flat() : commandsByWord[word]!;
   const modules = await Promise.all(loaders.map((load) => load()));
   return modules.flatMap((module) => Object.values(module).filter(isCommandClass));

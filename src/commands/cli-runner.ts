@@ -25,9 +25,10 @@ export function commandShapes(cli: Cli, classes: CommandClass[]): CommandShape[]
     const definition = definitions.find((candidate) => candidate.path === first);
     if (!definition) return [];
     const options = definition.options.flatMap((option) => option.definition.split(' ')[0]!.split(','));
+    const required = definition.options.filter((option) => option.required).map((option) => option.definition);
     const positionals = definition.usage.slice(first.length).replace(/<([^>]+)>/g, '$1');
     const description = (definition.description ?? '').trim();
-    return paths.map((path) => ({ path, usage: `aim ${path.join(' ')}${positionals}`, options, description }));
+    return paths.map((path) => ({ path, usage: `aim ${path.join(' ')}${positionals}`, options, required, description }));
   });
 }
 
@@ -52,7 +53,7 @@ export async function runCli(cli: AimCli, classes: CommandClass[], argv: string[
   try {
     command = cli.process(argv, context);
   } catch (thrown) {
-    const error = describeUsageFailure(thrown, typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE), commandShapes(cli, classes));
+    const error = describeUsageFailure(thrown, typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE), commandShapes(cli, classes), argv);
     context.stderr.write(formatError(error, 0).text);
     if (jsonRequested(argv)) context.stdout.write(`${jsonText(errorDocument(error))}\n`);
     return error.exitCode;

@@ -27,9 +27,11 @@ export class CompletionCommand extends AimCommand {
   async run(): Promise<void> {
     const commands = this.completedCommands();
     const name = this.cli.binaryName;
-    if (this.shell === 'bash') this.context.stdout.write(bashScript(name, commands));
-    else if (this.shell === 'zsh') this.context.stdout.write(zshScript(name, commands));
-    else throw new UsageError(`no completion for shell ${JSON.stringify(this.shell)}`, { hint: 'use `aim completion bash` or `aim completion zsh`' });
+    const script = this.shell === 'bash' ? bashScript(name, commands) : this.shell === 'zsh' ? zshScript(name, commands) : undefined;
+    if (script === undefined) throw new UsageError(`no completion for shell ${JSON.stringify(this.shell)}`, { hint: 'use `aim completion bash` or `aim completion zsh`' });
+    // --json promises one JSON document on stdout, whatever the command: the script is its `script` field.
+    if (this.json) this.report({ shell: this.shell, script }, () => '');
+    else this.context.stdout.write(script);
   }
 
   /** Each command's words (`model push`) and option names (`--tag`, `-q`, `--quiet`), as its help lists them. */

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkRepoName, checkTagName } from '../core/format/names.js';
 import { parseReference } from '../core/format/reference.js';
+import { resolveVersion } from '../core/store/resolve.js';
 import { trustedKeys } from '../core/config/trust-policy.js';
 import { copy, type CopyResult } from '../core/transfer/copy.js';
 import { AimCommand } from './base.js';
@@ -45,9 +46,12 @@ export class CopyCommand extends AimCommand {
     const explicitTag = /^[^/]+\/[^:@]+[:@]/.test(this.source);
     const ref = parseReference(this.source);
     const dst = parseDestination(this.destination);
+    const source = await this.repository(ref.repo);
+    // A short digest (as `aim model versions` prints it) names the version its whole digest would.
+    const digest = ref.digest ?? (ref.digestPrefix ? (await resolveVersion(source, ref)).digest : undefined);
     const result = await copy({
-      source: await this.repository(ref.repo),
-      selector: { model: ref.model, tag: this.allTags && !explicitTag ? undefined : ref.tag, digest: ref.digest },
+      source,
+      selector: { model: ref.model, tag: this.allTags && !explicitTag ? undefined : ref.tag, digest },
       allTags: this.allTags,
       destination: await this.repository(dst.repo),
       model: dst.model,

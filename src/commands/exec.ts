@@ -9,6 +9,7 @@ import { answerText } from '../core/serve/exec-http.js';
 import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
 import { jsonText } from './render/terminal.js';
+import { isPath } from './path-argument.js';
 
 export class ExecCommand extends AimCommand {
   static override paths = [['exec']];
@@ -30,7 +31,7 @@ export class ExecCommand extends AimCommand {
 
   target = Option.String({ name: 'MODEL[:TAG]' });
   input = Option.String('-i,--input', { description: 'the request as JSON text' });
-  inputFile = Option.String('-f,--input-file', { description: 'read the request from this JSON file (- for stdin)' });
+  inputFile = Option.String('-f,--input-file', { validator: isPath, description: 'read the request from this JSON file (- for stdin)' });
   quant = Option.String('--quant', { description: 'quantization to use, matched in GGUF file names (default: q6_k, or the only one there is)' });
   ctxSize = Option.String('--ctx-size', { description: 'context size in tokens when the model is loaded for the call (default: aim.serve.ctx-size, else 2048)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(64)]) });
   threads = Option.String('--threads', { description: 'CPU threads when the model is loaded for the call (default: aim.serve.threads, else all cores but one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });

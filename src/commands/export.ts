@@ -8,6 +8,7 @@ import { UsageError } from '../lib/errors.js';
 import { AimCommand } from './base.js';
 import { formatBytes, formatRate, formatSeconds } from './render/format.js';
 import { terminalText } from './render/terminal.js';
+import { isPath } from './path-argument.js';
 
 export class ExportCommand extends AimCommand {
   static override paths = [['export']];
@@ -28,7 +29,7 @@ export class ExportCommand extends AimCommand {
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
-  output = Option.String('-o,--output', { required: true, description: 'the tar file to write, - for standard output, or a new folder with --layout dir' });
+  output = Option.String('-o,--output', { required: true, validator: isPath, description: 'the tar file to write, - for standard output, or a new folder with --layout dir' });
   layout = Option.String('--layout', 'tar', {
     description: 'tar (one file, what skopeo calls oci-archive:) or dir (an OCI layout folder, skopeo\'s oci:)',
     validator: t.isEnum(['tar', 'dir']),

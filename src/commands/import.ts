@@ -1,12 +1,12 @@
 import { Command, Option } from 'clipanion';
 import { trustedKeys } from '../core/config/trust-policy.js';
-import { parseReference } from '../core/format/reference.js';
 import { importInputFor, importModel, type ImportResult } from '../core/oci/import.js';
-import { UsageError } from '../lib/errors.js';
 import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
+import { parseTaggedReference } from './tagged-reference.js';
 import { describePush } from './transfer-options.js';
+import { isPath } from './path-argument.js';
 
 export class ImportCommand extends AimCommand {
   static override paths = [['import']];
@@ -27,17 +27,16 @@ export class ImportCommand extends AimCommand {
     ],
   });
 
-  source = Option.String({ name: 'FILE.tar|DIR|-' });
+  source = Option.String({ name: 'FILE.tar|DIR|-', validator: isPath });
   reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
   force = Option.Boolean('--force', false, { description: 'move an existing tag to different content' });
 
   async run(): Promise<void> {
-    const ref = parseReference(this.reference);
-    if (ref.digest) throw new UsageError('import takes a tag, not a digest', { hint: 'e.g. aim import model.tar repo/model:v1.0' });
+    const ref = parseTaggedReference(this.reference, 'import', 'aim import model.tar repo/model:v1.0');
     const repo = await this.repository(ref.repo);
     const input = await importInputFor(this.source, this.context.stdin);
     const keys = await trustedKeys((await this.session()).config, ref.repo);
-    const result = await importModel(repo, input, { model: ref.model, tag: ref.tag!, force: this.force, home: aimHome(), progress: this.progress(), trustedKeys: keys });
+    const result = await importModel(repo, input, { model: ref.model, tag: ref.tag, force: this.force, home: aimHome(), progress: this.progress(), trustedKeys: keys });
     for (const warning of result.signatures.warnings) this.context.stderr.write(formatWarning(warning));
     this.report(result, () => describeImport(result));
   }

@@ -3,6 +3,7 @@ import { Command, Option } from 'clipanion';
 import { Session } from '../core/session.js';
 import { serveOverStdio } from '../mcp/server.js';
 import { AimCommand } from './base.js';
+import { isPath } from './path-argument.js';
 
 export class McpCommand extends AimCommand {
   static override paths = [['mcp']];
@@ -22,7 +23,7 @@ export class McpCommand extends AimCommand {
     ],
   });
 
-  root = Option.String('--root', { description: 'the folder pulls may write into (default: the current folder)' });
+  root = Option.String('--root', { validator: isPath, description: 'the folder pulls may write into (default: the current folder)' });
 
   async run(): Promise<void> {
     const root = resolve(this.root ?? process.cwd());

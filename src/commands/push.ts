@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
-import { parseReference } from '../core/format/reference.js';
-import { UsageError } from '../lib/errors.js';
 import { PushingCommand } from './transfer-options.js';
+import { parseTaggedReference } from './tagged-reference.js';
+import { isPath } from './path-argument.js';
 
 export class PushCommand extends PushingCommand {
   static override paths = [['push']];
@@ -12,11 +12,10 @@ export class PushCommand extends PushingCommand {
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
-  source = Option.String({ name: 'DIR' });
+  source = Option.String({ name: 'DIR', validator: isPath });
 
   async run(): Promise<void> {
-    const ref = parseReference(this.reference);
-    if (ref.digest || ref.digestPrefix) throw new UsageError('push takes a tag, not a digest', { hint: 'e.g. aim push repo/model:v1.0 ./dir' });
-    await this.pushAndReport(ref.repo, ref.model, ref.tag!, this.source);
+    const ref = parseTaggedReference(this.reference, 'push', 'aim push repo/model:v1.0 ./dir');
+    await this.pushAndReport(ref.repo, ref.model, ref.tag, this.source);
   }
 }

@@ -4,6 +4,7 @@ import { keySigner } from '../core/signing/bundle.js';
 import { readPrivateKey } from '../core/signing/keys.js';
 import { signVersion } from '../core/signing/sign.js';
 import { AimCommand } from './base.js';
+import { isPath } from './path-argument.js';
 
 export class SignCommand extends AimCommand {
   static override paths = [['sign']];
@@ -23,8 +24,8 @@ export class SignCommand extends AimCommand {
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
-  key = Option.String('--key', { required: true, description: 'private key (NAME.key from `aim key generate NAME`)' });
-  exportTo = Option.String('--export-to', { description: 'also write the signature as DIR/model.sig' });
+  key = Option.String('--key', { required: true, validator: isPath, description: 'private key (NAME.key from `aim key generate NAME`)' });
+  exportTo = Option.String('--export-to', { validator: isPath, description: 'also write the signature as DIR/model.sig' });
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);

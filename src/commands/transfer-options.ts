@@ -8,6 +8,7 @@ import { counted } from '../lib/plural.js';
 import { formatBytes, formatTime } from './render/format.js';
 import { signerFromFlags } from './signing-options.js';
 import { describeFit } from './subset-options.js';
+import { isPath } from './path-argument.js';
 
 // Options and output that `aim model push` and the short `aim push` share (likewise for pull).
 
@@ -33,7 +34,7 @@ export abstract class PushingCommand extends AimCommand {
   chunkAvg = Option.String('--chunk-avg', { description: 'average chunk in bytes (or KiB/MiB) if this push creates the repository' });
   chunkMax = Option.String('--chunk-max', { description: 'largest chunk in bytes (or KiB/MiB) if this push creates the repository' });
   sign = Option.Boolean('--sign', false, { description: 'sign the version (model-signing format) before its tag moves; needs --key' });
-  key = Option.String('--key', { description: 'private key to sign with (NAME.key from `aim key generate NAME`)' });
+  key = Option.String('--key', { validator: isPath, description: 'private key to sign with (NAME.key from `aim key generate NAME`)' });
 
   protected override settingFlags(): Record<string, unknown> {
     return { 'transfer.concurrency': this.concurrency, 'chunking.min': this.chunkMin, 'chunking.avg': this.chunkAvg, 'chunking.max': this.chunkMax };

@@ -19,7 +19,7 @@ export class UntagCommand extends AimCommand {
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    if (ref.digest || !this.reference.includes(':')) {
+    if (ref.digest || ref.digestPrefix || !this.reference.includes(':')) {
       throw new UsageError(`untag needs a tag: ${this.reference}`, { hint: 'write REPO/MODEL:TAG, e.g. team-vision/resnet50:rc1' });
     }
     const repository = await this.repository(ref.repo);

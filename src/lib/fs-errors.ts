@@ -43,6 +43,10 @@ export function fsError(error: unknown, context: FsErrorContext): unknown {
     case 'EMFILE':
     case 'ENFILE':
       return new StorageError(`too many open files at ${path}`, { ...options, hint: 'raise the limit with `ulimit -n`, then run the same command again' });
+    case 'EEXIST':
+      // A (recursive) mkdir finds something that is not a folder where one is wanted: `pull ... ./weights.bin`.
+      if (errno.syscall !== 'mkdir') return error;
+      return new StorageError(`${path} exists and is not a folder`, { ...options, hint: 'move it away, or name a folder' });
     case 'EISDIR':
       return new StorageError(`${path} is a folder where a file should be`, { ...options, hint: 'move that folder away' });
     default:

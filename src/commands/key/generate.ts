@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { generateKey } from '../../core/signing/keys.js';
 import { AimCommand } from '../base.js';
+import { isPath } from '../path-argument.js';
 
 export class KeyGenerateCommand extends AimCommand {
   static override paths = [['key', 'generate']];
@@ -15,7 +16,7 @@ export class KeyGenerateCommand extends AimCommand {
     examples: [['Make alice.key and alice.pub', '$0 key generate alice']],
   });
 
-  name = Option.String({ name: 'NAME' });
+  name = Option.String({ name: 'NAME', validator: isPath });
 
   async run(): Promise<void> {
     const result = await generateKey(this.name);

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { PushingCommand } from '../transfer-options.js';
+import { isPath } from '../path-argument.js';
 
 export class ModelPushCommand extends PushingCommand {
   static override paths = [['model', 'push']];
@@ -23,7 +24,7 @@ export class ModelPushCommand extends PushingCommand {
 
   repo = Option.String({ name: 'REPO' });
   model = Option.String({ name: 'MODEL' });
-  source = Option.String({ name: 'DIR' });
+  source = Option.String({ name: 'DIR', validator: isPath });
   tag = Option.String('--tag', 'latest', { description: 'version tag to create (default: latest)' });
 
   async run(): Promise<void> {

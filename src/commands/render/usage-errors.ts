@@ -11,6 +11,8 @@ export interface CommandShape {
   /** `aim push REPO/MODEL[:TAG] DIR`. */
   usage: string;
   options: string[];
+  /** Options the command cannot run without, as its help writes them: `--key KEY`, `-o,--output OUTPUT`. */
+  required?: string[];
   description: string;
 }
 
@@ -38,7 +40,7 @@ function matchedCommand(words: string[], commands: CommandShape[]): CommandShape
 }
 
 /** clipanion's failure as one UsageError: what was wrong, and a hint with the likely fix. */
-export function describeUsageFailure(thrown: unknown, words: string[], commands: CommandShape[]): UsageError {
+export function describeUsageFailure(thrown: unknown, words: string[], commands: CommandShape[], argv: string[] = words): UsageError {
   const failure = (thrown ?? {}) as ClipanionFailure;
   const command = matchedCommand(words, commands);
   if (!command) return unknownCommand(words, commands, failure);
@@ -48,8 +50,15 @@ export function describeUsageFailure(thrown: unknown, words: string[], commands:
   const reason = failure.candidates?.find((candidate) => candidate.usage.startsWith(`${name} `) || candidate.usage === name)?.reason ?? null;
   const option = /^Unsupported option name \("(.*)"\)/.exec(reason ?? '')?.[1];
   if (option !== undefined) {
-    const near = closest(option.replace(/=.*$/, ''), command.options);
+    const near = nearOption(option.replace(/=.*$/, ''), command.options);
     return new UsageError(`unknown option ${option} for \`${name}\``, { hint: `${near ? `did you mean \`${near}\`? ` : ''}${help}` });
+  }
+  // clipanion gives no reason when a required option is absent: its candidate only fails to match.
+  const absent = (command.required ?? []).find((definition) => !definition.split(' ')[0]!.split(',').some((flag) => givenFlag(argv, flag)));
+  if (absent !== undefined && !reason) {
+    const [flags, value] = absent.split(' ');
+    const flag = flags!.split(',').at(-1)!;
+    return new UsageError(`\`${name}\` needs ${flag}${value ? ` ${value}` : ''}`, { hint: help });
   }
   if (reason?.startsWith('Not enough positional arguments')) {
     return new UsageError(`\`${name}\` is missing an argument: ${command.usage}`, { hint: help });
@@ -75,8 +84,58 @@ function unknownCommand(words: string[], commands: CommandShape[], failure: Clip
   return new UsageError(`unknown command \`${typed.join(' ')}\``, { hint: `${suggestion ? `did you mean \`aim ${suggestion}\`? ` : ''}${helpAll}` });
 }
 
-/** The command the words most likely meant: compared with the same number of words of each command. */
+/**
+ * What people type from habit in other tools (ollama, huggingface-cli, restic, git, docker), and aim's command for
+ * it. Spelling alone would send `show` to `stop` and `cp` to `mcp`.
+ */
+const HABITS: ReadonlyMap<string, string> = new Map(Object.entries({
+  show: 'inspect',
+  cp: 'copy',
+  remove: 'rm',
+  uninstall: 'rm',
+  delete: 'model delete',
+  download: 'pull',
+  clone: 'pull',
+  restore: 'pull',
+  upload: 'push',
+  backup: 'push',
+  serve: 'run',
+  start: 'run',
+  kill: 'stop',
+  status: 'ps',
+  version: '--version',
+  tags: 'model versions',
+  versions: 'model versions',
+  snapshots: 'model versions',
+  log: 'model versions',
+  check: 'verify',
+  prune: 'gc',
+  init: 'repo create',
+  find: 'search',
+  models: 'list',
+  images: 'list',
+  'repo add': 'repo create',
+  'repo init': 'repo create',
+  'repo remove': 'repo delete',
+  'repo rm': 'repo delete',
+  'model rm': 'model delete',
+  'model remove': 'model delete',
+  'model tags': 'model versions',
+  'model show': 'inspect',
+  'model inspect': 'inspect',
+  'trust rm': 'trust remove',
+  'trust ls': 'trust list',
+  'config show': 'config list',
+  'key new': 'key generate',
+  'key create': 'key generate',
+}));
+
+/** The command the words most likely meant: another tool's word for it, else the nearest in spelling. */
 function suggestCommand(words: string[], commands: CommandShape[]): string | undefined {
+  for (const length of [2, 1]) {
+    const habit = words.length >= length ? HABITS.get(words.slice(0, length).join(' ')) : undefined;
+    if (habit !== undefined) return habit;
+  }
   for (const length of [2, 1]) {
     if (words.length < length) continue;
     const candidates = commands.filter(({ path }) => path.length === length).map(({ path }) => path.join(' '));
@@ -84,6 +143,23 @@ function suggestCommand(words: string[], commands: CommandShape[]): string | und
     if (near) return near;
   }
   return undefined;
+}
+
+/** Whether `flag` is on the command line, alone or as `--flag=value`. */
+function givenFlag(argv: string[], flag: string): boolean {
+  return argv.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+}
+
+/**
+ * The option a mistyped one most likely meant. A one-letter flag is another tool's short form (`-t` for a tag, `-r`
+ * for a repository): the long option starting with that letter, not `-c`, which is one letter away from every
+ * short flag.
+ */
+function nearOption(option: string, options: string[]): string | undefined {
+  const letter = /^-([a-zA-Z])$/.exec(option)?.[1];
+  if (letter === undefined) return closest(option, options);
+  const longs = options.filter((candidate) => candidate.startsWith(`--${letter.toLowerCase()}`));
+  return longs.length === 1 ? longs[0] : undefined;
 }
 
 function firstLine(text: string | undefined): string {

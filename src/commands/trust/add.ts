@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { addTrustedKey } from '../../core/config/trust-edit.js';
 import { AimCommand } from '../base.js';
+import { isPath } from '../path-argument.js';
 
 export class TrustAddCommand extends AimCommand {
   static override paths = [['trust', 'add']];
@@ -16,7 +17,7 @@ export class TrustAddCommand extends AimCommand {
   });
 
   repo = Option.String({ name: 'REPO' });
-  file = Option.String({ name: 'FILE.pub' });
+  file = Option.String({ name: 'FILE.pub', validator: isPath });
   name = Option.String('--name', { required: true, description: 'what to call the signer in messages' });
 
   async run(): Promise<void> {

@@ -1,9 +1,10 @@
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isMap, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { CONFIG_FILE_NAME, configFromDocument, findRepo, type AimConfig, type RepoConfig } from './config.js';
-import { ConfigError, ConflictError } from '../../lib/errors.js';
+import { ConfigError, ConflictError, UsageError } from '../../lib/errors.js';
 import { checkRepoName } from '../format/names.js';
 
 // Edits of model_repos.yaml go through the YAML Document so that comments, order and formatting of an existing,
@@ -44,12 +45,26 @@ export function planRepository(config: AimConfig, repo: RepoDefinition, cwd = pr
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const why = error.message.startsWith(`${filepath}: `) ? error.message.slice(filepath.length + 2) : error.message;
-    throw new ConfigError(`cannot add repository ${name} to ${filepath}: ${why}`, { hint: 'fix the option named above; nothing was written', cause: error });
+    // The file loaded before the entry was added, so what is wrong is in the entry, which the flags wrote: a bad
+    // option value (exit 2), as `--type ftp` is, not a broken configuration.
+    throw new UsageError(`cannot add repository ${name} to ${filepath}: ${why}`, { hint: 'fix the option named above; nothing was written', cause: error });
   }
 }
 
+/**
+ * Replaces the configuration file atomically, through a link to it: a model_repos.yaml kept in a dotfiles folder
+ * and linked into place must be edited there, as git edits a linked ~/.gitconfig, not become a copy beside it.
+ */
+export async function writeConfigFile(filepath: string, text: string): Promise<void> {
+  const target = await realpath(filepath).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return filepath;
+    throw error;
+  });
+  await writeAtomic(target, text);
+}
+
 export async function writeRepositoryEdit(edit: RepositoryEdit): Promise<string> {
-  await writeAtomic(edit.filepath, edit.document.toString());
+  await writeConfigFile(edit.filepath, edit.document.toString());
   return edit.filepath;
 }
 
@@ -60,6 +75,6 @@ export async function addRepository(config: AimConfig, repo: RepoDefinition, cwd
 export async function removeRepository(config: AimConfig, name: string): Promise<string> {
   findRepo(config, name);
   config.document.deleteIn(['repositories', name]);
-  await writeAtomic(config.filepath!, config.document.toString());
+  await writeConfigFile(config.filepath!, config.document.toString());
   return config.filepath!;
 }

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
+import { closest } from '../../lib/closest.js';
 import { ConfigError, NotFoundError } from '../../lib/errors.js';
 import { parseConfigData } from '../format/schemas/config.js';
 import { MAX_CONFIG_ALIASES, MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
@@ -154,10 +155,26 @@ function duplicateKeyProblems(document: Document): string[] {
   return problems;
 }
 
+/** The sections a configuration holds; `aim:` is the settings' (settings/ reads it). */
+const TOP_LEVEL_KEYS = ['repositories', 'models', 'kamiwaza', 'aim'];
+
+/**
+ * Top-level keys that look like a misspelt section. `repositores:` would otherwise be ignored and every repository
+ * in it reported as not configured. Other keys are left alone: hand-written files keep YAML anchors under keys of
+ * their own (`shared: &s {...}`).
+ */
+function misspeltSectionProblems(data: unknown): string[] {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return [];
+  return Object.keys(data).flatMap((key) => {
+    const near = key.length >= 3 && !TOP_LEVEL_KEYS.includes(key) ? closest(key, TOP_LEVEL_KEYS) : undefined;
+    return near ? [`unknown section ${describeValue(key)} (did you mean ${near}?)`] : [];
+  });
+}
+
 function normalise(document: Document, filepath: string | undefined): AimConfig {
   const where = filepath ?? CONFIG_FILE_NAME;
   const data = toPlainData(document, where);
-  const raw = parseConfigData(data, where, duplicateKeyProblems(document));
+  const raw = parseConfigData(data, where, [...duplicateKeyProblems(document), ...misspeltSectionProblems(data)]);
   const aimSection = typeof data === 'object' && data !== null ? (data as Record<string, unknown>).aim : undefined;
   // A relative local path is relative to the file that names it, so a shared config works from any folder.
   const base = filepath ? dirname(filepath) : process.cwd();

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { isMap, type Document } from 'yaml';
-import { writeAtomic } from '../../lib/atomic-write.js';
 import { ConfigError } from '../../lib/errors.js';
 import { effectiveSettings } from '../../settings/resolve-settings.js';
 import { knownSetting, type SettingValue } from '../../settings/settings-table.js';
 import { CONFIG_FILE_NAME, configFromDocument, type AimConfig } from './config.js';
+import { writeConfigFile } from './config-edit.js';
 
 // `aim config set` and `unset`: edits of the `aim:` section through the YAML Document, so the comments, order and
 // formatting of a shared file survive, checked by the loader every command uses, and written atomically.
@@ -45,7 +45,7 @@ async function edit(config: AimConfig, key: string, change: (document: Document,
   const path = ['aim', ...key.split('.')];
   const value = change(document, path);
   checked(document, file);
-  await writeAtomic(file, document.toString());
+  await writeConfigFile(file, document.toString());
   return { file, key, value };
 }
 

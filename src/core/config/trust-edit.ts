@@ -1,7 +1,7 @@
-import { writeAtomic } from '../../lib/atomic-write.js';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import { readPublicKey } from '../signing/keys.js';
 import { configFromDocument, findRepo, type AimConfig } from './config.js';
+import { writeConfigFile } from './config-edit.js';
 
 // `aim trust add/remove` edit the repository's `trust:` section through the YAML document (comments and order
 // survive), check the result with the loader every command uses, and replace the file atomically.
@@ -16,7 +16,7 @@ export interface TrustEdit {
 function save(config: AimConfig): Promise<void> {
   const filepath = config.filepath!;
   configFromDocument(config.document, filepath);
-  return writeAtomic(filepath, config.document.toString());
+  return writeConfigFile(filepath, config.document.toString());
 }
 
 /**

@@ -41,6 +41,14 @@ export function parseReference(text: string): Reference {
   const rest = text.slice(slash + 1);
   const at = rest.indexOf('@');
   if (at >= 0) {
+    // `model:tag@digest` is how Docker pins an image; here a version is named one way, and a tag that moved would
+    // make the two disagree. Saying so beats "invalid model name "model:tag"".
+    const tagged = rest.slice(0, at).indexOf(':');
+    if (tagged >= 0) {
+      throw new UsageError(`reference ${text} names both a tag (${rest.slice(tagged + 1, at)}) and a digest`, {
+        hint: `give one: ${repo}/${rest.slice(0, at)} for the tag, or ${repo}/${rest.slice(0, tagged)}@${rest.slice(at + 1)} for the exact version`,
+      });
+    }
     return { repo, model: checkModelName(rest.slice(0, at)), ...parseVersionDigest(rest.slice(at + 1), `reference ${text}`) };
   }
   const colon = rest.indexOf(':');

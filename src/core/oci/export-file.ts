@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
@@ -31,7 +31,7 @@ export function exportToStream(repo: Repository, selector: VersionSelector, targ
 
 /** `aim export -o DIR --layout dir`: a new layout folder, written beside DIR and renamed into place when whole. */
 export async function exportToFolder(repo: Repository, selector: VersionSelector, path: string, options: ExportOptions = {}): Promise<ExportResult> {
-  if (await stat(path).catch(() => undefined)) throw new UsageError(`${path} already exists`, { hint: 'name a new folder for the layout' });
+  if (await lstat(path).catch(() => undefined)) throw new UsageError(`${path} already exists`, { hint: 'name a new folder for the layout' });
   const temp = tempPathFor(path);
   await mkdir(temp).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'ENOENT' ? new NotFoundError(`folder ${dirname(path)} does not exist`, { hint: 'create it first, or write the layout elsewhere' }) : error;
@@ -62,9 +62,7 @@ export function exportToFile(repo: Repository, selector: VersionSelector, path: 
  * temp file in place, by the path it is given.
  */
 export async function writeFileThrough<T>(path: string, write: (out: Writable, tempPath: string) => Promise<T>): Promise<T> {
-  if ((await stat(path).catch(() => undefined))?.isDirectory()) {
-    throw new UsageError(`${path} is a folder`, { hint: `name the tar file to write, e.g. ${join(path, 'model.tar')}` });
-  }
+  await refuseNonFile(path);
   const temp = tempPathFor(path);
   // Opened here, not by the stream, so that a folder that does not exist fails this call rather than the stream.
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch((error: NodeJS.ErrnoException) => {
@@ -84,4 +82,19 @@ export async function writeFileThrough<T>(path: string, write: (out: Writable, t
   } finally {
     forget();
   }
+}
+
+/**
+ * The name must be free or hold a regular file: the rename at the end replaces whatever is there, and `-o /dev/stdout`
+ * or `-o /dev/null` (run as root) would put a file where a device or the system's link was. A link is refused too,
+ * rather than replaced by a file its owner did not expect.
+ */
+async function refuseNonFile(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info === undefined || info.isFile()) return;
+  if (info.isDirectory()) throw new UsageError(`${path} is a folder`, { hint: `name the tar file to write, e.g. ${join(path, 'model.tar')}` });
+  const what = info.isSymbolicLink() ? 'a link' : info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device';
+  throw new UsageError(`${path} is ${what}, not a file: the tar is written beside it and renamed into place, which would replace it`, {
+    hint: 'write to standard output with -o - (e.g. `-o - | other-tool`), or name a regular file',
+  });
 }

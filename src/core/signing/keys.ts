@@ -1,5 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { link, lstat, open, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { syncFolder, tempPathFor } from '../../lib/atomic-write.js';
 import { ConfigError, ConflictError, NotFoundError, UsageError } from '../../lib/errors.js';
 import { fsError } from '../../lib/fs-errors.js';
 import { readRegularFile } from '../../lib/safe-fs.js';
@@ -76,25 +78,59 @@ export interface GeneratedKey {
   keyId: string;
 }
 
-/** Writes NAME.key (mode 0600) and NAME.pub, each created exclusively: an existing key is never overwritten. */
+/**
+ * Writes NAME.key (mode 0600) and NAME.pub, both or neither, and never over an existing file. Both names are checked
+ * first and the private key is taken back if the public one cannot be written: a new NAME.key beside an older
+ * NAME.pub would be a pair that does not match, and the .pub already handed out would not verify what it signs.
+ */
 export async function generateKey(name: string): Promise<GeneratedKey> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: CURVE });
   const privateKeyPath = `${name}.key`;
   const publicKeyPath = `${name}.pub`;
-  await writeExclusive(privateKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
-  await writeExclusive(publicKeyPath, publicKey.export({ type: 'spki', format: 'pem' }).toString(), 0o644);
+  for (const path of [privateKeyPath, publicKeyPath]) await refuseExisting(path);
+  await writeNew(privateKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+  try {
+    await writeNew(publicKeyPath, publicKey.export({ type: 'spki', format: 'pem' }).toString(), 0o644);
+  } catch (error) {
+    await unlink(privateKeyPath).catch(() => undefined);
+    throw error;
+  }
+  await syncFolder(dirname(resolve(privateKeyPath)));
   return { privateKeyPath, publicKeyPath, keyId: keyIdOf(publicKey) };
 }
 
-async function writeExclusive(path: string, text: string, mode: number): Promise<void> {
-  const handle = await open(path, 'wx', mode).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EEXIST') throw new ConflictError(`${path} already exists`, { hint: 'pick another NAME, or move the old key away first' });
-    throw fsError(error, { path, writableHint: 'write the key into a folder you can write to' });
+const existing = (path: string): ConflictError => new ConflictError(`${path} already exists`, { hint: 'pick another NAME, or move the old key away first' });
+const KEY_FOLDER_HINT = 'write the key into a folder you can write to';
+
+async function refuseExisting(path: string): Promise<void> {
+  const found = await lstat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(fsError(error, { path, writableHint: KEY_FOLDER_HINT }))),
+  );
+  if (found) throw existing(path);
+}
+
+/**
+ * A new file, whole or not at all: written and synced under a temp name beside it, then linked to its name, which
+ * link(2) refuses if anything is there (a link planted since the check included). Ctrl-C midway leaves no key cut
+ * short under the final name.
+ */
+async function writeNew(path: string, text: string, mode: number): Promise<void> {
+  const temp = tempPathFor(path);
+  const handle = await open(temp, 'wx', mode).catch((error: NodeJS.ErrnoException) => {
+    throw fsError(error, { path, writableHint: KEY_FOLDER_HINT });
   });
   try {
-    await handle.writeFile(text);
-    await handle.sync();
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(temp, path).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EEXIST' ? existing(path) : fsError(error, { path, writableHint: KEY_FOLDER_HINT });
+    });
   } finally {
-    await handle.close();
+    await unlink(temp).catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -283,6 +283,19 @@ describe('config edits (aim repo create / delete)', () => {
     expect(await readFile(file, 'utf8')).toBe(SHARED);
   });
 
+  it('edits a linked model_repos.yaml where the link points (a dotfiles folder), leaving the link a link', async () => {
+    const real = await write('dotfiles/aim.yaml', 'repositories:\n  keep: {type: local, path: /keep}\n');
+    const linked = join(root, 'model_repos.yaml');
+    await symlink('dotfiles/aim.yaml', linked);
+    await addRepository(await loadConfig({ explicitPath: linked }), { name: 'added', type: 'local', path: '/added' });
+    expect((await lstat(linked)).isSymbolicLink()).toBe(true);
+    expect(await readlink(linked)).toBe('dotfiles/aim.yaml');
+    expect((await loadConfig({ explicitPath: real })).repositories.map((r) => r.name)).toEqual(['keep', 'added']);
+    await removeRepository(await loadConfig({ explicitPath: linked }), 'keep');
+    expect((await lstat(linked)).isSymbolicLink()).toBe(true);
+    expect(await readFile(real, 'utf8')).not.toMatch(/keep/);
+  });
+
   it('writes ./model_repos.yaml in the cwd when no file exists yet', async () => {
     const config = await loadConfig({ cwd: root });
     const written = await addRepository(config, { name: 'first', type: 'local', path: '/data/first' }, root);
@@ -310,6 +323,13 @@ describe('config: hostile or oversized files', () => {
     const error = await failure(loadConfig({ explicitPath: file }));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(/model_repos\.yaml: cannot be read: .*alias/i);
+  });
+
+  it('refuses a misspelt section instead of reading the file as if it had no repositories', async () => {
+    const file = await write('model_repos.yaml', 'repositores:\n  a: {type: local, path: /a}\nmodel:\n  tiny: a/tiny:v1\n');
+    const error = await failure(loadConfig({ explicitPath: file }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/unknown section "repositores" \(did you mean repositories\?\); unknown section "model" \(did you mean models\?\)/);
   });
 
   it('allows a few aliases, as hand-written files use them', async () => {

@@ -43,7 +43,8 @@ describe('parseReference', () => {
     ['vision/resnet@sha256:abc', /is not a digest/],
     [`vision/resnet@blake3:${HEX.toUpperCase()}`, /is not a digest/],
     [`vision/resnet@blake3:${HEX}0`, /is not a digest/],
-    [`vision/resnet:v1@blake3:${HEX}`, /invalid model name "resnet:v1"/],
+    [`vision/resnet:v1@blake3:${HEX}`, /names both a tag \(v1\) and a digest/],
+    ['vision/resnet:v1@3f2a9c1b7d4e', /names both a tag \(v1\) and a digest/],
     [`vision/${'m'.repeat(129)}`, /invalid model name/],
   ])('rejects %j with a UsageError and a hint', (text, message) => {
     let error: unknown;

@@ -1,0 +1,141 @@
+// What a hurried user types, through the built CLI: an unset shell variable as a path, the words other tools use
+// for a command, a short flag aim does not have. Each is one usage line (exit 2) saying what to type instead, and
+// nothing is read, written or pushed on the way.
+import { execFileSync } from 'node:child_process';
+import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
+
+function expectUsage(result: CliResult, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  expectUserError(result, message);
+}
+
+describe('clumsy input', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: [{ path: 'weights.bin', size: 64 * 1024 }], seed: 'clumsy' });
+    await ws.json(['push', 'r/m:v1', 'model']);
+  });
+  afterAll(async () => {
+    await ws.cleanup();
+  });
+
+  it('an empty path ("$DIR" unset) is a usage error, never the current folder', async () => {
+    const before = (await readdir(ws.dir)).sort();
+    expectUsage(await ws.run(['push', 'r/m:v2', '']), /Invalid value for DIR: expected a path, got an empty string/);
+    expectUsage(await ws.run(['model', 'push', 'r', 'm', '', '--tag', 'v2']), /Invalid value for DIR/);
+    expectUsage(await ws.run(['pull', 'r/m:v1', '']), /Invalid value for DEST/);
+    expectUsage(await ws.run(['model', 'pull', 'r', 'm', '']), /Invalid value for DEST/);
+    expectUsage(await ws.run(['export', 'r/m:v1', '-o', '']), /Invalid value for -o/);
+    expectUsage(await ws.run(['import', '', 'r/imported:v1']), /Invalid value for FILE\.tar\|DIR\|-/);
+    expectUsage(await ws.run(['key', 'generate', '']), /Invalid value for NAME/);
+    expectUsage(await ws.run(['sign', 'r/m:v1', '--key', '']), /Invalid value for --key/);
+    expectUsage(await ws.run(['push', 'r/m:v2', 'model', '--sign', '--key', '']), /Invalid value for --key/);
+    expectUsage(await ws.run(['trust', 'add', 'r', '', '--name', 'alice']), /Invalid value for FILE\.pub/);
+    // Nothing was pulled into, or keys written to, the current folder; no version was pushed from it.
+    expect((await readdir(ws.dir)).sort()).toEqual(before);
+    const versions = await ws.json<{ versions: Array<{ tag: string }> }>(['model', 'versions', 'r', 'm']);
+    expect(versions.versions.map(({ tag }) => tag).sort()).toEqual(['latest', 'v1']);
+  });
+
+  it('--json still prints the one error document for an empty path', async () => {
+    const result = await ws.run(['pull', 'r/m:v1', '', '--json']);
+    expect(result.code).toBe(2);
+    expect(result.json().error).toMatchObject({ code: 'usage', exitCode: 2, message: expect.stringMatching(/DEST/) });
+  });
+
+  it("another tool's word for a command suggests aim's, not the nearest spelling", async () => {
+    const cases: Array<[string[], string]> = [
+      [['show', 'r/m:v1'], 'inspect'], // ollama show; by spelling it was `aim stop`
+      [['cp', 'r/m:v1', 'r'], 'copy'], // by spelling it was `aim mcp`
+      [['download', 'r/m:v1', 'out'], 'pull'],
+      [['serve', 'r/m:v1'], 'run'],
+      [['check', 'r'], 'verify'],
+      [['version'], '--version'],
+      [['repo', 'add', 'x'], 'repo create'],
+      [['model', 'rm', 'r', 'm'], 'model delete'],
+    ];
+    for (const [args, meant] of cases) {
+      const result = await ws.run(args);
+      expectUsage(result, /unknown command/);
+      expect(result.stderr).toContain(`did you mean \`aim ${meant}\`?`);
+    }
+  });
+
+  it("a word that names a member of JavaScript's Object is an unknown command, not a crash", async () => {
+    for (const args of [['constructor'], ['__proto__'], ['toString', '--json'], ['model', 'constructor']]) {
+      expectUsage(await ws.run(args), /unknown command `(model )?(constructor|__proto__|toString)`/);
+    }
+  });
+
+  it('a short flag aim lacks suggests the long option with its letter, and a missing required option is named', async () => {
+    const tag = await ws.run(['model', 'push', 'r', 'm', 'model', '-t', 'v2']);
+    expectUsage(tag, /unknown option -t for `aim model push`/);
+    expect(tag.stderr).toContain('did you mean `--tag`?');
+    const repo = await ws.run(['list', '-r', 'r']);
+    expect(repo.stderr).toContain('did you mean `--repo`?');
+    expectUsage(await ws.run(['sign', 'r/m:v1']), /`aim sign` needs --key KEY$/);
+    expectUsage(await ws.run(['export', 'r/m:v1']), /`aim export` needs --output OUTPUT$/);
+    expectUsage(await ws.run(['model', 'delete-version', 'r', 'm']), /`aim model delete-version` needs --tag TAG$/);
+    expectUsage(await ws.run(['trust', 'add', 'r', 'alice.pub']), /`aim trust add` needs --name NAME$/);
+  });
+
+  it('a bad value for repo create is a usage error (exit 2) like --type ftp, not a broken configuration (7)', async () => {
+    expectUsage(await ws.run(['repo', 'create', 's', '--type', 's3', '--path', 'not-a-url']), /cannot add repository s .*path must look like s3:\/\/bucket\/prefix/);
+    expectUsage(await ws.run(['repo', 'create', 'e', '--path', '']), /cannot add repository e .*path is missing/);
+    expectUsage(await ws.run(['repo', 'create', 'f', '--type', 'ftp', '--path', 'x']), /--type ftp is not supported/);
+    const repos = await ws.json<{ repositories: Array<{ name: string }> }>(['repo', 'list']);
+    expect(repos.repositories.map(({ name }) => name)).toEqual(['r']);
+  });
+
+  it('completion --json prints one JSON document holding the script, not the bare script', async () => {
+    const plain = await ws.run(['completion', 'bash']);
+    const document = await ws.json<{ shell: string; script: string }>(['completion', 'bash']);
+    expect(document).toEqual({ shell: 'bash', script: plain.stdout });
+  });
+
+  it('pulling into a file (DEST and DIR swapped, say) names the file, exit 6, not an internal error', async () => {
+    await writeFile(ws.path('notes.txt'), 'mine\n');
+    const result = await ws.run(['pull', 'r/m:v1', 'notes.txt', '--json']);
+    expect(result.code, result.stderr).toBe(6);
+    expectUserError(result, /notes\.txt exists and is not a folder/);
+    expect(result.json().error).toMatchObject({ code: 'storage', exitCode: 6 });
+    expect(await readFile(ws.path('notes.txt'), 'utf8')).toBe('mine\n');
+  });
+
+  it('export -o onto a device, a FIFO or a link (-o /dev/stdout) is refused: its rename would replace them', async () => {
+    await symlink('/dev/null', ws.path('stdout-like'));
+    execFileSync('mkfifo', [ws.path('fifo')]);
+    for (const name of ['stdout-like', 'fifo']) {
+      const result = await ws.run(['export', 'r/m:v1', '-o', name]);
+      expectUsage(result, new RegExp(`${name} is a (link|FIFO), not a file`));
+      expect(result.stderr).toContain('-o -');
+    }
+    expect(await readlink(ws.path('stdout-like'))).toBe('/dev/null');
+    expect((await lstat(ws.path('fifo'))).isFIFO()).toBe(true);
+    // A regular file is still replaced, as before.
+    await writeFile(ws.path('old.tar'), 'old');
+    await ws.json(['export', 'r/m:v1', '-o', 'old.tar']);
+    expect((await readFile(ws.path('old.tar'))).subarray(0, 10).toString()).toBe('oci-layout');
+  });
+
+  it('a short digest names its version: copy copies that one, not latest; push, import and untag refuse it (exit 2)', async () => {
+    const two = ws.path('two.yaml');
+    await mkdir(ws.path('backup'));
+    await writeFile(two, `repositories:\n  r: {type: local, path: ${ws.path('repo')}}\n  backup: {type: local, path: ${ws.path('backup')}}\n`);
+    await generateModel(ws.path('model2'), { files: [{ path: 'weights.bin', size: 32 * 1024 }], seed: 'clumsy-2' });
+    const old = (await ws.json<{ digest: string }>(['push', 'r/pinned:v1', 'model'])).digest;
+    await ws.json(['push', 'r/pinned:v2', 'model2']); // latest now names v2
+    const short = old.slice('blake3:'.length, 'blake3:'.length + 12);
+    const copied = await ws.json<{ versions: Array<{ digest: string }> }>(['copy', `r/pinned@${short}`, 'backup/pinned:old', '-c', two]);
+    expect(copied.versions.map((v) => v.digest)).toEqual([old]);
+    expectUsage(await ws.run(['copy', `r/pinned@${short}`, 'backup', '-c', two]), new RegExp(`copying ${old} needs a tag at the destination`));
+    expectUsage(await ws.run(['push', `r/pinned@${short}`, 'model']), /push takes a tag, not a digest/);
+    expectUsage(await ws.run(['import', 'layout.tar', `r/pinned@${short}`]), /import takes a tag, not a digest/);
+    expectUsage(await ws.run(['untag', `r/pinned@blake3:${short}`]), /untag needs a tag/);
+  });
+});
