@@ -3,6 +3,7 @@ import { statfs, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alignDown, alignedMemories, alignUp, BLOCK, memory, refused, widenableMemories } from './direct-memory.js';
 import { openRegular, readFully } from './safe-fs.js';
+import { shownPath } from './held-folder.js';
 
 export { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memory.js';
 
@@ -38,10 +39,12 @@ export function allowDirectIo(allowed: boolean): void {
 /** Whether direct I/O is worth trying in `folder` (unless turned off); asked once per folder. */
 export function directWanted(folder: string): Promise<boolean> {
   if (!directAllowed || process.platform !== 'linux' || !constants.O_DIRECT) return Promise.resolve(false);
-  let answer = folderTakesDirect.get(folder);
+  // Keyed by the folder's own path: a held folder's /proc/self/fd/N names another folder once N is reused.
+  const key = shownPath(folder);
+  let answer = folderTakesDirect.get(key);
   if (!answer) {
     answer = statfs(folder).then((info) => DIRECT_FILE_SYSTEMS.has(info.type), () => false);
-    folderTakesDirect.set(folder, answer);
+    folderTakesDirect.set(key, answer);
   }
   return answer;
 }

@@ -50,14 +50,14 @@ export function testFreeGpuMemory(env: NodeJS.ProcessEnv = process.env): number 
 }
 
 /**
- * AIM_TEST_WRITER_HEAP_MIB=<n>: the small-file writer's worker thread (a pull's) runs with at most n MiB of heap, so
- * a test can make it run out of memory for real: too little to start, or enough to start and too little for a big
- * job. Unset in normal use.
+ * AIM_TEST_PULL_THREAD_HEAP_MIB=<n>: a pull's worker threads (the small-file writer, the chunk checker) run with at
+ * most n MiB of heap, so a test can make one run out of memory for real (too little, and it cannot even start).
+ * Unset in normal use.
  */
-export function testWriterHeapMiB(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function testPullThreadHeapMiB(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const reader = new EnvReader(env);
-  const mib = reader.wholeNumber('AIM_TEST_WRITER_HEAP_MIB', 1, 1 << 20);
-  reader.check('AIM_TEST_WRITER_HEAP_MIB is for the test suite only');
+  const mib = reader.wholeNumber('AIM_TEST_PULL_THREAD_HEAP_MIB', 1, 1 << 20);
+  reader.check('AIM_TEST_PULL_THREAD_HEAP_MIB is for the test suite only');
   return mib;
 }
 

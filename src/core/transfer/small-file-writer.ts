@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
+import type { ResourceLimits } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { alignUp, BLOCK, sharedLandingMemory } from '../../lib/direct-memory.js';
 import { SlotPool } from '../../lib/slot-pool.js';
 import { StorageError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import { WorkerClient, WorkerStoppedError } from '../../lib/worker-rpc.js';
-import { testWriterFailAfter, testWriterHeapMiB } from '../../settings/test-hooks.js';
+import { testWriterFailAfter, testPullThreadHeapMiB } from '../../settings/test-hooks.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { errorOf, joinMoves, runSmallFileJob, type ChunkToWrite, type JobReply, type SmallFileJob } from './small-file-jobs.js';
@@ -66,8 +67,7 @@ export class SmallFileWriter {
   /** Starts the worker now, so that it is ready when the first read is (a pull of small files calls it early). */
   warm(): void {
     if (!this.setup || this.worker) return;
-    const heap = testWriterHeapMiB();
-    this.worker = new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup, heap === undefined ? undefined : { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 1 });
+    this.worker = new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup, pullThreadLimits());
   }
 
   /** Whether `size` bytes fit a slot; a bigger chunk (a repository whose chunks may pass MAX_RUN_BYTES) goes to writeHere. */
@@ -118,7 +118,7 @@ export class SmallFileWriter {
       return settled(await this.worker.call(job));
     } catch (error) {
       if (!(error instanceof WorkerStoppedError)) throw error;
-      if (error.started) throw writerStopped(error);
+      if (error.started) throw pullThreadStopped('file writer', error);
       this.runInline(error);
       return settled(runSmallFileJob(this.view, job));
     }
@@ -132,8 +132,15 @@ export class SmallFileWriter {
   }
 }
 
-function writerStopped(error: WorkerStoppedError): StorageError {
-  return new StorageError(`the pull's file writer stopped before its work was done (${error.message})`, {
+/** The heap a pull's worker thread may use: no limit but the test suite's (AIM_TEST_PULL_THREAD_HEAP_MIB). */
+export function pullThreadLimits(): ResourceLimits | undefined {
+  const heap = testPullThreadHeapMiB();
+  return heap === undefined ? undefined : { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 1 };
+}
+
+/** The plain error for a pull whose worker thread (its `role`: file writer, chunk checker) died: the pull resumes. */
+export function pullThreadStopped(role: string, error: WorkerStoppedError): StorageError {
+  return new StorageError(`the pull's ${role} stopped before its work was done (${error.message})`, {
     hint: 'run the same pull again: it resumes where it stopped, keeping every file already written and checked',
     cause: error,
   });

@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { alignUp, BLOCK, sharedLandingMemory } from '../../lib/direct-memory.js';
 import { SlotPool } from '../../lib/slot-pool.js';
-import { WorkerClient } from '../../lib/worker-rpc.js';
+import { WorkerClient, WorkerStoppedError } from '../../lib/worker-rpc.js';
 import { digestFromHex, type Digest } from '../format/digest.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import type { RunReply, RunRequest, RunSetup } from '../hashing/run-worker.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
+import { pullThreadLimits, pullThreadStopped } from './small-file-writer.js';
 
 // Runs of a big file's chunks read from a pack on local disk, checked on a worker thread (hashing/run-worker.ts)
 // instead of the main thread. Each run gets a slot of one shared memory; the pack's blocks around the run are read
@@ -55,7 +56,7 @@ export class VerifiedRuns {
     if (!nativeBlake3() || workerUrl.protocol !== 'file:' || !existsSync(fileURLToPath(workerUrl))) return undefined;
     const memory = sharedLandingMemory(SLOTS * SLOT_BYTES);
     if (!memory) return undefined; // no room for it in the address space
-    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, { memory } satisfies RunSetup));
+    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, { memory } satisfies RunSetup, pullThreadLimits()));
   }
 
   async take(): Promise<RunSlot> {
@@ -81,8 +82,22 @@ export class VerifiedRuns {
       ranges.push([at, at + size]);
       at += size;
     }
-    const { digests } = await this.worker.call({ ranges, move: { to, from, length } });
+    const request = { ranges, move: { to, from, length } };
+    const { digests } = await this.worker.call(request).catch((error: unknown) => {
+      if (!(error instanceof WorkerStoppedError)) throw error;
+      // One that died once started may have moved part of a run: nothing of it is trusted, and the pull stops plainly.
+      if (error.started) throw pullThreadStopped('chunk checker', error);
+      return this.checkHere(request);
+    });
     return { digests: digests.map(digestFromHex), bytes: this.view.subarray(to, to + length) };
+  }
+
+  /** What the worker does, on this thread: for a worker that died before it was ready, having touched no run. */
+  private checkHere({ ranges, move: { to, from, length } }: RunRequest): RunReply {
+    const native = nativeBlake3()!;
+    const digests = ranges.map(([start, end]) => native.hex(this.view.subarray(start, end)));
+    this.view.copyWithin(to, from, from + length);
+    return { digests };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // A pull whose small-file writer thread (src/core/transfer/small-file-writer.ts) dies, through the real CLI. The
-// thread dies for real: its heap capped below what it needs to start (AIM_TEST_WRITER_HEAP_MIB), or an error thrown
-// outside its jobs once it has done one (AIM_TEST_WRITER_FAIL_AFTER), its work done and never reported. Each case
+// thread dies for real: its heap capped below what it needs to start (AIM_TEST_PULL_THREAD_HEAP_MIB, which caps the
+// big file's chunk checker too, verified-runs.ts), or an error thrown outside its jobs once it has done one (AIM_TEST_WRITER_FAIL_AFTER), its work done and never reported. Each case
 // fails if such a pull ends as an internal error, leaves a file half made under a final name, or cannot be finished
 // by running it again.
 import { mkdir, readFile } from 'node:fs/promises';
@@ -11,10 +11,11 @@ import { createWorkspace, expectSameTree, expectUserError, listFiles, type Works
 
 const TOP_FOLDERS = ['configs', 'tokenizers', 'shards'];
 
-/** `count` seeded files of 1 B to 4 KiB in three top-level folders, and one at the top. */
+/** `count` seeded files of 1 B to 4 KiB in three top-level folders, one at the top, and a file of several chunks. */
 async function writeSmallTree(folder: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) await writeRandomFile(join(folder, TOP_FOLDERS[i % 3]!, `d${i % 5}`, `f${i}.bin`), 1 + ((i * 7919) % 4096), `stopped:${i}`);
   await writeRandomFile(join(folder, 'README.bin'), 300, 'stopped:top');
+  await writeRandomFile(join(folder, 'shards', 'big.bin'), 5 * 1024 * 1024, 'stopped:big');
 }
 
 describe('a pull whose writer thread dies', () => {
@@ -36,9 +37,9 @@ describe('a pull whose writer thread dies', () => {
     expect(await ws.json(['verify', dest])).toMatchObject({ ok: true });
   }
 
-  it('writes on the main thread when the thread cannot even start', async () => {
+  it('writes and checks on the main thread when the threads cannot even start', async () => {
     const dest = ws.path('inline');
-    const pulled = await pull(dest, { AIM_TEST_WRITER_HEAP_MIB: '1' });
+    const pulled = await pull(dest, { AIM_TEST_PULL_THREAD_HEAP_MIB: '1' });
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(pulled.stderr).toMatch(/writer thread did not start/);
     await expectVerified(dest);
@@ -65,7 +66,7 @@ describe('a pull whose writer thread dies', () => {
     expect(stopped.code).toBe(6);
     const placed = await listFiles(dest);
     expect(placed.length, 'the renames ran before the thread died').toBeGreaterThan(0);
-    for (const path of placed) expect(await readFile(join(dest, path)), path).toEqual(await readFile(join(model, path)));
+    for (const path of placed) expect((await readFile(join(dest, path))).equals(await readFile(join(model, path))), path).toBe(true);
     const again = await pull(dest);
     expect(again.code, again.stderr).toBe(0);
     await expectVerified(dest);
