@@ -1,4 +1,5 @@
-import { lstatSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../../lib/errors.js';
@@ -210,7 +211,9 @@ function renamedInto(tree: FreshTree, top: string, target: string): boolean {
     throw error;
   }
   if (!folder.isAt(target)) {
-    renameSync(target, tree.root.at(`${top}.replaced`));
+    // Whatever took the folder's name leaves DEST's final names again: a link is removed, anything else moved back.
+    if (lstatSync(target).isSymbolicLink()) unlinkSync(target);
+    else renameSync(target, tree.root.at(`${top}.${randomBytes(6).toString('hex')}.replaced`));
     throw changed(folder.path);
   }
   return true;

@@ -88,11 +88,17 @@ const destinationError = (dest: string) => (error: unknown): never => {
   throw fsError(error, { path: dest, writableHint: 'pull into a folder you can write to' });
 };
 
-/** Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed). */
-async function prepareDestination(dest: string, within: string | undefined): Promise<void> {
+/**
+ * Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed), and
+ * holds `.aim/partial` open, checked from `within` (every folder from there down) or else from DEST.
+ */
+async function prepareDestination(dest: string, within: string | undefined): Promise<HeldFolder> {
+  const root = within === undefined ? dest : resolve(within);
+  const below = relative(root, dest).split(sep).filter(Boolean);
   if (within === undefined) await mkdir(dest, { recursive: true });
-  else await realFolder(resolve(within), relative(resolve(within), dest).split(sep).filter(Boolean), { create: true });
+  else await realFolder(root, below, { create: true });
   await realFolder(dest, ['.aim', 'partial'], { create: true });
+  return HeldFolder.open(root, [...below, '.aim', 'partial']);
 }
 
 export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
@@ -104,7 +110,16 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
   await enforceTrust(repo, version, options.trust);
-  await prepareDestination(dest, options.within);
+  // Every partial is reached through the folder held here, whatever its path leads to meanwhile (lib/held-folder.ts).
+  const partials = await prepareDestination(dest, options.within);
+  try {
+    return await pullHeld(repo, version, dest, options, partials, started);
+  } finally {
+    partials.close();
+  }
+}
+
+async function pullHeld(repo: Repository, version: ResolvedVersion, dest: string, options: PullOptions, partials: HeldFolder, started: number): Promise<PullResult> {
   const state = await loadInstallState(dest);
   // A subset pulled before from this same version stays: a second pull with another selection adds to it.
   const installedBefore = (path: string) => state.manifest === version.digest && state.files[path] !== undefined;
@@ -112,19 +127,11 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const manifest = { ...version.manifest, files: choice.files };
   log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
-  // Every partial is reached through the folder held here, whatever its path leads to meanwhile (lib/held-folder.ts).
-  const partials = HeldFolder.open(dest, ['.aim', 'partial']);
-  let counters: PullCounters;
-  let filesUnchanged: number;
-  try {
-    ({ counters, filesUnchanged } = await stageAndInstall(repo, version, manifest, dest, state, next, options, partials));
-    await removeDroppedFiles(dest, state, manifest);
-    await removeStaleTemps(partials, started);
-    // The pull used the folder it checked; one no longer at its path (a link put there) is reported, not recorded over.
-    partials.expectStillThere();
-  } finally {
-    partials.close();
-  }
+  const { counters, filesUnchanged } = await stageAndInstall(repo, version, manifest, dest, state, next, options, partials);
+  await removeDroppedFiles(dest, state, manifest);
+  await removeStaleTemps(partials, started);
+  // The pull used the folder it checked; one no longer at its path (a link put there) is reported, not recorded over.
+  partials.expectStillThere();
   await emptyTrashInBackground(dest);
   await saveInstallState(dest, next);
   const seconds = (performance.now() - started) / 1000;
