@@ -43,7 +43,8 @@ describe('a folder of DEST/.aim swapped for a link during a pull', () => {
 
   /** What DEST holds under final names: no link anywhere, and each file byte for byte the model's. */
   async function expectNothingForeign(dest: string): Promise<void> {
-    for (const name of await readdir(dest)) expect((await lstat(join(dest, name))).isSymbolicLink(), `${name} in DEST`).toBe(false);
+    // (.aim is the planted link itself in one case: what the pull must not have used, not one it made.)
+    for (const name of (await readdir(dest)).filter((name) => name !== '.aim')) expect((await lstat(join(dest, name))).isSymbolicLink(), `${name} in DEST`).toBe(false);
     for (const path of await listFiles(dest)) expect((await readFile(join(dest, path))).equals(await readFile(join(model, path))), path).toBe(true);
   }
 
@@ -58,6 +59,24 @@ describe('a folder of DEST/.aim swapped for a link during a pull', () => {
     }
     const partial = join(dest, '.aim', 'partial');
     const env = await swappingSync(ws.path('bin-partial'), `mv '${partial}' '${partial}-moved' && ln -s '${outside}' '${partial}'`);
+    const before = await snapshot(outside);
+    const message = await expectRefused(ws, ['model', 'pull', 'r', 'm', dest, '--tag', 'v1'], /changed while aim was using it/, undefined, { env });
+    expect(message).toMatch(/\.aim\/partial/);
+    await expectNothingForeign(dest);
+    await expectUnchanged(outside, before);
+  });
+
+  it('.aim itself: neither the renames nor the writes of manifest.json and state.json go through the link', async () => {
+    const dest = ws.path('dest-aim');
+    const outside = ws.path('outside-aim');
+    await mkdir(join(outside, 'partial'), { recursive: true });
+    for (let i = 0; i < 5; i++) {
+      const bytes = await readFile(join(model, `top${i}.txt`));
+      await writeFile(join(outside, 'partial', (await digestOf(bytes)).slice(7)), Buffer.alloc(bytes.length, 0x41));
+    }
+    const aim = join(dest, '.aim');
+    // The real .aim is moved away whole (the pull holds it: what it writes there afterwards is its own), a link put in its place.
+    const env = await swappingSync(ws.path('bin-aim'), `mv '${aim}' '${ws.path('moved-aim')}' && ln -s '${outside}' '${aim}'`);
     const before = await snapshot(outside);
     const message = await expectRefused(ws, ['model', 'pull', 'r', 'm', dest, '--tag', 'v1'], /changed while aim was using it/, undefined, { env });
     expect(message).toMatch(/\.aim\/partial/);

@@ -1,6 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
+import type { HeldFolder } from '../../lib/held-folder.js';
 import { FileTooLargeError, readRegularFileIfExists } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
 import { UsageError } from '../../lib/errors.js';
@@ -48,9 +49,18 @@ export async function loadInstallState(dest: string): Promise<InstallState> {
   return parseJsonOrUndefined(installStateSchema, bytes, INSTALL_STATE_FORMAT) ?? { version: 1, files: {} };
 }
 
-export async function saveInstallState(dest: string, state: InstallState, manifestBytes?: Uint8Array): Promise<void> {
-  if (manifestBytes) await saveInstalledManifest(dest, manifestBytes);
-  await writeAtomic(join(stateFolder(dest), 'state.json'), `${JSON.stringify(state, null, 1)}\n`, { root: dest });
+/**
+ * Writes `name` in DEST/.aim atomically: through `aim`, the folder a pull holds open (lib/held-folder.ts), or else by
+ * its path, each folder from DEST down checked to be a real one.
+ */
+async function writeStateFile(dest: string, name: string, data: Uint8Array | string, aim?: HeldFolder): Promise<void> {
+  if (aim) await writeAtomic(aim.at(name), data);
+  else await writeAtomic(join(stateFolder(dest), name), data, { root: dest });
+}
+
+export async function saveInstallState(dest: string, state: InstallState, manifestBytes?: Uint8Array, aim?: HeldFolder): Promise<void> {
+  if (manifestBytes) await saveInstalledManifest(dest, manifestBytes, undefined, undefined, aim);
+  await writeStateFile(dest, 'state.json', `${JSON.stringify(state, null, 1)}\n`, aim);
 }
 
 /**
@@ -60,9 +70,9 @@ export async function saveInstallState(dest: string, state: InstallState, manife
  * old version's (aim verify reports the version the state names, checked against the manifest). Every chunk read
  * through a manifest.json is verified, so for pulls a stop between the two costs nothing but time.
  */
-export async function saveInstalledManifest(dest: string, manifestBytes: Uint8Array, installed?: InstallState, digest?: Digest): Promise<void> {
-  if (installed?.manifest !== undefined && installed.manifest !== digest) await saveInstallState(dest, { ...installed, manifest: undefined });
-  await writeAtomic(join(stateFolder(dest), 'manifest.json'), manifestBytes, { root: dest });
+export async function saveInstalledManifest(dest: string, manifestBytes: Uint8Array, installed?: InstallState, digest?: Digest, aim?: HeldFolder): Promise<void> {
+  if (installed?.manifest !== undefined && installed.manifest !== digest) await saveInstallState(dest, { ...installed, manifest: undefined }, undefined, aim);
+  await writeStateFile(dest, 'manifest.json', manifestBytes, aim);
 }
 
 export async function loadInstalledManifest(dest: string): Promise<Manifest | undefined> {

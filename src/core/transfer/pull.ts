@@ -88,17 +88,29 @@ const destinationError = (dest: string) => (error: unknown): never => {
   throw fsError(error, { path: dest, writableHint: 'pull into a folder you can write to' });
 };
 
+/** DEST/.aim and its `.aim/partial`, held open by a pull: every name in them is reached through them. */
+interface HeldState {
+  aim: HeldFolder;
+  partials: HeldFolder;
+}
+
 /**
  * Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed), and
- * holds `.aim/partial` open, checked from `within` (every folder from there down) or else from DEST.
+ * holds both open, checked from `within` (every folder from there down) or else from DEST.
  */
-async function prepareDestination(dest: string, within: string | undefined): Promise<HeldFolder> {
+async function prepareDestination(dest: string, within: string | undefined): Promise<HeldState> {
   const root = within === undefined ? dest : resolve(within);
   const below = relative(root, dest).split(sep).filter(Boolean);
   if (within === undefined) await mkdir(dest, { recursive: true });
   else await realFolder(root, below, { create: true });
   await realFolder(dest, ['.aim', 'partial'], { create: true });
-  return HeldFolder.open(root, [...below, '.aim', 'partial']);
+  const aim = HeldFolder.open(root, [...below, '.aim']);
+  try {
+    return { aim, partials: aim.child('partial') };
+  } catch (error) {
+    aim.close();
+    throw error;
+  }
 }
 
 export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
@@ -110,16 +122,18 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
   await enforceTrust(repo, version, options.trust);
-  // Every partial is reached through the folder held here, whatever its path leads to meanwhile (lib/held-folder.ts).
-  const partials = await prepareDestination(dest, options.within);
+  // `.aim` and every partial are reached through the folders held here, whatever their paths lead to meanwhile.
+  const held = await prepareDestination(dest, options.within);
   try {
-    return await pullHeld(repo, version, dest, options, partials, started);
+    return await pullHeld(repo, version, dest, options, held, started);
   } finally {
-    partials.close();
+    held.partials.close();
+    held.aim.close();
   }
 }
 
-async function pullHeld(repo: Repository, version: ResolvedVersion, dest: string, options: PullOptions, partials: HeldFolder, started: number): Promise<PullResult> {
+async function pullHeld(repo: Repository, version: ResolvedVersion, dest: string, options: PullOptions, held: HeldState, started: number): Promise<PullResult> {
+  const { partials } = held;
   const state = await loadInstallState(dest);
   // A subset pulled before from this same version stays: a second pull with another selection adds to it.
   const installedBefore = (path: string) => state.manifest === version.digest && state.files[path] !== undefined;
@@ -127,13 +141,13 @@ async function pullHeld(repo: Repository, version: ResolvedVersion, dest: string
   const manifest = { ...version.manifest, files: choice.files };
   log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
-  const { counters, filesUnchanged } = await stageAndInstall(repo, version, manifest, dest, state, next, options, partials);
+  const { counters, filesUnchanged } = await stageAndInstall(repo, version, manifest, dest, state, next, options, held);
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partials, started);
   // The pull used the folder it checked; one no longer at its path (a link put there) is reported, not recorded over.
   partials.expectStillThere();
   await emptyTrashInBackground(dest);
-  await saveInstallState(dest, next);
+  await saveInstallState(dest, next, undefined, held.aim);
   const seconds = (performance.now() - started) / 1000;
   log.info('pull complete', { repo: repo.name, digest: version.digest, bytes: manifestSize(manifest), transferred: counters.bytesTransferred, skipped: counters.bytesReused, seconds });
   return {
@@ -166,7 +180,7 @@ async function stageAndInstall(
   state: InstallState,
   next: InstallState,
   options: PullOptions,
-  partials: HeldFolder,
+  { aim, partials }: HeldState,
 ): Promise<{ counters: PullCounters; filesUnchanged: number }> {
   const writer = SmallFileWriter.create();
   if (manifest.files.some(isSmallFile)) writer.warm();
@@ -175,7 +189,7 @@ async function stageAndInstall(
     const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer, partials, trees);
     const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
     // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
-    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest));
+    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest, aim));
     // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
     const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable, staged.fresh), manifestSaved]);
     for (const result of settled) if (result.status === 'rejected') throw result.reason;
