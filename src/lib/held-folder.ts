@@ -125,8 +125,20 @@ function openFolder(path: string): number {
 
 let procWorks: boolean | undefined;
 
+/** Whether /proc/self/fd names this process's descriptors (Linux with /proc mounted and readable), tried once on `/`. */
 function hasProc(): boolean {
-  procWorks ??= process.platform === 'linux' && lstatSync('/proc/self/fd', { throwIfNoEntry: false })?.isDirectory() === true;
+  if (procWorks !== undefined) return procWorks;
+  procWorks = false;
+  if (process.platform !== 'linux') return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync('/', OPEN_FOLDER);
+    procWorks = readlinkSync(`${FD_PREFIX}${fd}`) === '/' && lstatSync(`${FD_PREFIX}${fd}/.`).isDirectory();
+  } catch {
+    procWorks = false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
   return procWorks;
 }
 
