@@ -23,7 +23,7 @@ const shownByFd = new Map<number, string>();
 
 export class HeldFolder {
   private constructor(
-    /** The folder's path, for messages and for the programs aim runs. */
+    /** The folder's path, as the user knows it: for messages, and for checks where there is no /proc. */
     readonly path: string,
     readonly fd: number,
     /** How this process reaches the folder: `/proc/self/fd/N`, or the path where there is no /proc. */
