@@ -201,11 +201,17 @@ export async function sha256File(path: string): Promise<string> {
 
 /** Relative `/`-separated paths of the regular files under `root`, sorted; `.aim/` (pull bookkeeping) left out. */
 export async function listFiles(root: string, options: { includeAim?: boolean } = {}): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries
+  // DEST/.aim is not entered unless asked for: a pull's trash is deleted there by a detached process that may still
+  // be running, and a walk through it would meet files vanishing under it.
+  const top = await readdir(root, { withFileTypes: true });
+  const within = await Promise.all(
+    top
+      .filter((entry) => entry.isDirectory() && (options.includeAim || entry.name !== '.aim'))
+      .map((entry) => readdir(join(root, entry.name), { recursive: true, withFileTypes: true })),
+  );
+  return [...top, ...within.flat()]
     .filter((entry) => entry.isFile())
     .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .filter((path) => options.includeAim || !(path === '.aim' || path.startsWith('.aim/')))
     .sort();
 }
 
