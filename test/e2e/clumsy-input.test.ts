@@ -138,4 +138,18 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['import', 'layout.tar', `r/pinned@${short}`]), /import takes a tag, not a digest/);
     expectUsage(await ws.run(['untag', `r/pinned@blake3:${short}`]), /untag needs a tag/);
   });
+
+  it('with JSON log lines, a command line that does not parse is one JSON event on stderr too', async () => {
+    for (const [args, env] of [
+      [['pussh', 'r/m:v1', '--log-format', 'json'], {}],
+      [['push', 'r/m:v1', '', '--log-format=json'], {}],
+      [['push', '-x'], { AIM_LOG_FORMAT: 'json' }],
+    ] as Array<[string[], NodeJS.ProcessEnv]>) {
+      const result = await ws.run(args, { env });
+      expect(result.code).toBe(2);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', event: 'command failed', code: 'usage', exitCode: 2 });
+    }
+  });
 });
