@@ -2,7 +2,7 @@ import { Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { errorDocument, formatError } from './render/errors.js';
 import type { AimCli } from './render/help.js';
 import { escapeRawInJson, jsonText } from './render/terminal.js';
-import { jsonLogLine } from '../lib/log.js';
+import { jsonLogLine, type LogFields } from '../lib/log.js';
 import { logSettings } from '../settings/log.js';
 import { describeUsageFailure, typedWords, type CommandShape } from './render/usage-errors.js';
 
@@ -33,6 +33,19 @@ function logFormatOf(argv: string[]): string | undefined {
   } catch {
     return undefined; // a bad AIM_LOG is the command's to report, once it runs
   }
+}
+
+/**
+ * A failure outside any command's own reporting (a command line that does not parse, Ctrl-C) on stderr: with JSON
+ * log lines, one `command failed` event, since stderr then carries nothing else (as base.ts does); else `text`.
+ */
+export function writeFailure(stderr: { write(text: string): unknown }, argv: string[], fields: LogFields, text: string): void {
+  if (logFormatOf(argv) !== 'json') {
+    stderr.write(text);
+    return;
+  }
+  const record = { time: new Date().toISOString(), level: 'error' as const, event: 'command failed', fields };
+  stderr.write(`${escapeRawInJson(jsonLogLine(record))}\n`);
 }
 
 /** Each registered command under each of its paths, with its usage line and option names. */
@@ -73,11 +86,7 @@ export async function runCli(cli: AimCli, classes: CommandClass[], argv: string[
     command = cli.process(argv, context);
   } catch (thrown) {
     const error = describeUsageFailure(thrown, typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE), commandShapes(cli, classes), argv);
-    // With JSON log lines stderr carries nothing else, a command line that does not parse included (as base.ts does).
-    if (logFormatOf(argv) === 'json') {
-      const record = { time: new Date().toISOString(), level: 'error' as const, event: 'command failed', fields: { ...errorDocument(error).error } };
-      context.stderr.write(`${escapeRawInJson(jsonLogLine(record))}\n`);
-    } else context.stderr.write(formatError(error, 0).text);
+    writeFailure(context.stderr, argv, errorDocument(error).error, formatError(error, 0).text);
     if (jsonRequested(argv)) context.stdout.write(`${jsonText(errorDocument(error))}\n`);
     return error.exitCode;
   }
