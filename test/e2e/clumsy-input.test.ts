@@ -173,4 +173,13 @@ describe('clumsy input', () => {
       silent.close();
     }
   });
+
+  it('verify NAME where NAME is a pulled folder, not a repository, says to write ./NAME', async () => {
+    await ws.json(['pull', 'r/m:v1', 'pulled']);
+    const result = await ws.run(['verify', 'pulled']);
+    expect(result.code).toBe(3);
+    expectUserError(result, /repository "pulled" is not in .*; pulled here is a folder aim pulled into/);
+    expect(result.stderr).toContain('aim verify ./pulled');
+    expect((await ws.json<{ ok: boolean }>(['verify', './pulled'])).ok).toBe(true);
+  });
 });
