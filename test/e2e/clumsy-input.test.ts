@@ -7,6 +7,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectUserError, signalWhen, type CliResult, type Workspace } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
 
 function expectUsage(result: CliResult, message: RegExp): void {
   expect(result.code, result.stderr).toBe(2);
@@ -181,5 +182,12 @@ describe('clumsy input', () => {
     expectUserError(result, /repository "pulled" is not in .*; pulled here is a folder aim pulled into/);
     expect(result.stderr).toContain('aim verify ./pulled');
     expect((await ws.json<{ ok: boolean }>(['verify', './pulled'])).ok).toBe(true);
+  });
+
+  it('export -o - on a terminal is refused (as docker save does), not a tar drawn on the screen', async () => {
+    const { code, output } = await runInPty(['export', 'r/m:v1', '-o', '-'], [], ws.env, ws.dir);
+    expect(code).toBe(2);
+    expect(output).toMatch(/aim: error: -o - writes the tar to standard output, which is a terminal here/);
+    expect(output).not.toContain('oci-layout');
   });
 });
