@@ -190,4 +190,10 @@ describe('clumsy input', () => {
     expect(output).toMatch(/aim: error: -o - writes the tar to standard output, which is a terminal here/);
     expect(output).not.toContain('oci-layout');
   });
+
+  it('import - with a terminal for standard input is refused, not a wait for ever', async () => {
+    const { code, output } = await runInPty(['import', '-', 'r/typed:v1'], [], ws.env, ws.dir);
+    expect(code).toBe(2);
+    expect(output).toMatch(/aim: error: - reads the tar from standard input, which is a terminal here/);
+  });
 });
