@@ -84,6 +84,10 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['export', 'r/m:v1']), /`aim export` needs --output OUTPUT$/);
     expectUsage(await ws.run(['model', 'delete-version', 'r', 'm']), /`aim model delete-version` needs --tag TAG$/);
     expectUsage(await ws.run(['trust', 'add', 'r', 'alice.pub']), /`aim trust add` needs --name NAME$/);
+    // `ollama pull MODEL` takes no folder: the hint names what does that here.
+    const pull = await ws.run(['pull', 'r/m:v1']);
+    expectUsage(pull, /`aim pull` is missing an argument/);
+    expect(pull.stderr).toMatch(/hint: .*use `aim install REPO\/MODEL\[:TAG\]`; run `aim pull --help`/);
   });
 
   it('a bad value for repo create is a usage error (exit 2) like --type ftp, not a broken configuration (7)', async () => {
