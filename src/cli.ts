@@ -1,5 +1,5 @@
 import { Builtins, Cli, Command, type CommandClass } from 'clipanion';
-import { GLOBAL_OPTIONS_WITH_VALUE, jsonRequested, runCli } from './commands/cli-runner.js';
+import { GLOBAL_OPTIONS_WITH_VALUE, jsonRequested, runCli, writeFailure } from './commands/cli-runner.js';
 import { AimCli, AimVersionCommand } from './commands/render/help.js';
 import { aimVersion } from './core/version.js';
 import { colorAllowed } from './settings/log.js';
@@ -98,8 +98,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     const message = 'interrupted; nothing half-written is visible';
     const hint = 'run the same command again to resume';
-    process.stderr.write(`\naim: ${message}, ${hint}\n`);
     process.exitCode = signal === 'SIGINT' ? 130 : 143;
+    writeFailure(process.stderr, argv, { code: 'interrupted', exitCode: process.exitCode, message, hint }, `\naim: ${message}, ${hint}\n`);
     // A script reading --json still gets its one document (a pipe takes it at once: writes to pipes are synchronous).
     if (jsonRequested(argv)) process.stdout.write(`${JSON.stringify({ error: { code: 'interrupted', exitCode: process.exitCode, message, hint } })}\n`);
     try {

@@ -1,7 +1,9 @@
 import { Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { errorDocument, formatError } from './render/errors.js';
 import type { AimCli } from './render/help.js';
-import { jsonText } from './render/terminal.js';
+import { escapeRawInJson, jsonText } from './render/terminal.js';
+import { jsonLogLine, type LogFields } from '../lib/log.js';
+import { logSettings } from '../settings/log.js';
 import { describeUsageFailure, typedWords, type CommandShape } from './render/usage-errors.js';
 
 // Runs one command line. clipanion parses it; what it cannot parse becomes aim's own usage error (one line on stderr,
@@ -14,6 +16,36 @@ export const GLOBAL_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['-c', '--
 export function jsonRequested(argv: string[]): boolean {
   const end = argv.indexOf('--');
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** `--log-format` as last given before a `--` (`--log-format json` or `--log-format=json`), else AIM_LOG_FORMAT. */
+function logFormatOf(argv: string[]): string | undefined {
+  const end = argv.indexOf('--');
+  const args = end === -1 ? argv : argv.slice(0, end);
+  let given: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--log-format') given = args[i + 1];
+    else if (args[i]!.startsWith('--log-format=')) given = args[i]!.slice('--log-format='.length);
+  }
+  if (given !== undefined) return given; // the last one, as for every option
+  try {
+    return logSettings().format;
+  } catch {
+    return undefined; // a bad AIM_LOG is the command's to report, once it runs
+  }
+}
+
+/**
+ * A failure outside any command's own reporting (a command line that does not parse, Ctrl-C) on stderr: with JSON
+ * log lines, one `command failed` event, since stderr then carries nothing else (as base.ts does); else `text`.
+ */
+export function writeFailure(stderr: { write(text: string): unknown }, argv: string[], fields: LogFields, text: string): void {
+  if (logFormatOf(argv) !== 'json') {
+    stderr.write(text);
+    return;
+  }
+  const record = { time: new Date().toISOString(), level: 'error' as const, event: 'command failed', fields };
+  stderr.write(`${escapeRawInJson(jsonLogLine(record))}\n`);
 }
 
 /** Each registered command under each of its paths, with its usage line and option names. */
@@ -54,7 +86,7 @@ export async function runCli(cli: AimCli, classes: CommandClass[], argv: string[
     command = cli.process(argv, context);
   } catch (thrown) {
     const error = describeUsageFailure(thrown, typedWords(argv, GLOBAL_OPTIONS_WITH_VALUE), commandShapes(cli, classes), argv);
-    context.stderr.write(formatError(error, 0).text);
+    writeFailure(context.stderr, argv, errorDocument(error).error, formatError(error, 0).text);
     if (jsonRequested(argv)) context.stdout.write(`${jsonText(errorDocument(error))}\n`);
     return error.exitCode;
   }

@@ -41,6 +41,10 @@ export class ExportCommand extends AimCommand {
     const toStdout = this.output === '-';
     if (toStdout && this.json) throw new UsageError('--json and -o - both want standard output', { hint: 'write the tar to a file with -o FILE.tar, or leave out --json' });
     if (toStdout && this.layout === 'dir') throw new UsageError('--layout dir writes a folder, not standard output', { hint: 'name a new folder with -o DIR' });
+    // As `docker save` does: a tar of gigabytes drawn on a terminal is never wanted, and can leave it unusable.
+    if (toStdout && (this.context.stdout as NodeJS.WriteStream).isTTY) {
+      throw new UsageError('-o - writes the tar to standard output, which is a terminal here', { hint: 'redirect it (`> model.tar`, `| aim import - REPO/MODEL:TAG`), or name a file with -o FILE.tar' });
+    }
     const trustedKeyIds = (await trustedKeys((await this.session()).config, ref.repo)).map((key) => key.keyId);
     const options = { progress: this.progress(), trustedKeyIds };
     const result = toStdout

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { trustedKeys } from '../core/config/trust-policy.js';
 import { importInputFor, importModel, type ImportResult } from '../core/oci/import.js';
+import { UsageError } from '../lib/errors.js';
 import { aimHome } from '../settings/home.js';
 import { AimCommand } from './base.js';
 import { formatWarning } from './render/errors.js';
@@ -33,6 +34,10 @@ export class ImportCommand extends AimCommand {
 
   async run(): Promise<void> {
     const ref = parseTaggedReference(this.reference, 'import', 'aim import model.tar repo/model:v1.0');
+    // A tar is not typed: on a terminal, `-` would wait for ever for bytes nobody sends.
+    if (this.source === '-' && (this.context.stdin as NodeJS.ReadStream).isTTY) {
+      throw new UsageError('- reads the tar from standard input, which is a terminal here', { hint: 'pipe it in (`aim export ... -o - | aim import - REPO/MODEL:TAG`, `< model.tar`), or name the file' });
+    }
     const repo = await this.repository(ref.repo);
     const input = await importInputFor(this.source, this.context.stdin);
     const keys = await trustedKeys((await this.session()).config, ref.repo);

@@ -1,11 +1,12 @@
 import { Command, Option } from 'clipanion';
 import { parseModelSelector } from '../core/format/reference.js';
-import { IntegrityError, UsageError } from '../lib/errors.js';
+import { IntegrityError, NotFoundError, UsageError } from '../lib/errors.js';
 import { verify, type VerifyProblem, type VerifyResult } from '../core/verify/verify.js';
 import { orBundle } from '../core/bundle/bundle-target.js';
 import { verifyBundle, type BundleVerifyResult } from '../core/bundle/bundle-actions.js';
 import { describeBundleVerify } from './bundle-render.js';
-import { resolve } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { verifyFolder } from '../core/verify/verify-folder.js';
 import { AimCommand } from './base.js';
 import { verifySignatures } from './verify-signatures.js';
@@ -41,6 +42,7 @@ export class VerifyCommand extends AimCommand {
   async run(): Promise<void> {
     // A repository name never holds a slash: a path does (./dir, /abs/dir).
     if (this.repo.includes('/') || this.repo === '.') return this.verifyPulledFolder(this.repo);
+    await this.notAFolderName();
     const { model, tag } = this.target ? parseModelSelector(this.target) : { model: undefined, tag: undefined };
     if (this.signatures) return verifySignatures(this, this.repo, { model, tag });
     const samplePercent = this.sample === undefined ? undefined : Number(this.sample);
@@ -62,6 +64,19 @@ export class VerifyCommand extends AimCommand {
         hint: `${this.repair ? 'corrupt chunks were removed; ' : 'run with --repair, then '}push the affected versions again from a good copy`,
       });
     }
+  }
+
+  /**
+   * `aim verify models` meant as the folder pulled into, not a repository: the configuration's "not configured"
+   * would send the user to `aim repo create`; say how to name the folder instead.
+   */
+  private async notAFolderName(): Promise<void> {
+    const config = (await this.session()).config;
+    if (config.repositories.some((repo) => repo.name === this.repo)) return;
+    if (!(await lstat(join(this.repo, '.aim')).catch(() => undefined))) return;
+    throw new NotFoundError(`repository "${this.repo}" is not in ${config.filepath ?? 'the configuration'}; ${this.repo} here is a folder aim pulled into`, {
+      hint: `verify the folder with \`aim verify ./${this.repo}\` (a path holds a slash)`,
+    });
   }
 
   private async verifyPulledFolder(folder: string): Promise<void> {

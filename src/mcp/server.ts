@@ -4,7 +4,9 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, JSONRPCRequest, JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, type CallToolResult, type JSONRPCMessage, type JSONRPCRequest, type JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import { NotFoundError, UsageError } from '../lib/errors.js';
+import { toolError } from './results.js';
 import { aimVersion } from '../core/version.js';
 import { registerModelTools, type ToolContext } from './tools-models.js';
 import { registerServingTools } from './tools-serving.js';
@@ -17,9 +19,35 @@ export function createAimMcpServer(context: ToolContext): McpServer {
       + 'list_models and list_versions, find with search, look at one with inspect, download with pull, serve with run (then ps, stop), '
       + 'and ask a model one question with exec.',
   });
+  answerSdkErrorsAsAim(server);
   registerModelTools(server, context);
   registerServingTools(server, context);
   return server;
+}
+
+/**
+ * The SDK answers a call it refuses before any tool runs (an unknown tool, arguments that do not fit the tool's
+ * schema) with its own bare text. Agents get those in aim's shape too, `aim: error:` text and `{error: {code,
+ * message, hint}}`, as for every other failure: an unknown tool is not found (3), bad arguments are usage (2).
+ * Must run before the first tool is registered, which is when the SDK installs its tools/call handler.
+ */
+function answerSdkErrorsAsAim(server: McpServer): void {
+  type Handler = (request: { params: { name?: unknown } }, extra: unknown) => unknown;
+  const protocol = server.server;
+  const setRequestHandler = protocol.setRequestHandler.bind(protocol) as (schema: unknown, handler: Handler) => void;
+  protocol.setRequestHandler = ((schema: unknown, handler: Handler) => {
+    if (schema !== CallToolRequestSchema) return setRequestHandler(schema, handler);
+    return setRequestHandler(schema, async (request, extra) => aimShaped((await handler(request, extra)) as CallToolResult, String(request.params.name)));
+  }) as unknown as typeof protocol.setRequestHandler;
+}
+
+function aimShaped(result: CallToolResult, tool: string): CallToolResult {
+  if (!result.isError || result.structuredContent !== undefined) return result;
+  const text = result.content.map((part) => (part.type === 'text' ? part.text : '')).join(' ').replace(/^MCP error -?\d+: /, '');
+  if (/^Tool \S+ not found/.test(text)) return toolError(new NotFoundError(text, { hint: 'tools/list names every tool' }));
+  // A result that does not fit the tool's own output schema is aim's bug, reported as one (70).
+  if (/^Output validation error/.test(text)) return toolError(new Error(text));
+  return toolError(new UsageError(text, { hint: `tools/list gives the input schema of ${tool}` }));
 }
 
 /**

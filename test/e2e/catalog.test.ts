@@ -136,6 +136,14 @@ describe('catalog (local repositories, e2e)', () => {
     expect(partial.json().hits.map((h: { reference: string }) => h.reference)).toEqual(['alpha/tiny-llama:latest']);
     expect(partial.stderr).toMatch(/repository beta could not be read, its models are not shown: repository folder .* does not exist/);
     expectUserError(await ws.run(['list', '--repo', 'beta']), /repository folder .* does not exist/);
+    // A misspelt --repo among others is refused (it was one more "could not be read" warning, exit 0); one given
+    // twice is listed once.
+    const typo = await ws.run(['list', '--repo', 'alpha', '--repo', 'alfa']);
+    expect(typo.code).toBe(3);
+    expectUserError(typo, /repository "alfa" is not in/);
+    expect((await ws.json(['list', '--repo', 'alpha', '--repo', 'alpha'])).models.map((m: { model: string }) => m.model)).toEqual(
+      (await ws.json(['list', '--repo', 'alpha'])).models.map((m: { model: string }) => m.model),
+    );
   });
 
   it('accepts the short digest `versions` prints wherever a digest is', async () => {

@@ -3,9 +3,11 @@
 // nothing is read, written or pushed on the way.
 import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
-import { createWorkspace, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectUserError, signalWhen, type CliResult, type Workspace } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
 
 function expectUsage(result: CliResult, message: RegExp): void {
   expect(result.code, result.stderr).toBe(2);
@@ -82,6 +84,10 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['export', 'r/m:v1']), /`aim export` needs --output OUTPUT$/);
     expectUsage(await ws.run(['model', 'delete-version', 'r', 'm']), /`aim model delete-version` needs --tag TAG$/);
     expectUsage(await ws.run(['trust', 'add', 'r', 'alice.pub']), /`aim trust add` needs --name NAME$/);
+    // `ollama pull MODEL` takes no folder: the hint names what does that here.
+    const pull = await ws.run(['pull', 'r/m:v1']);
+    expectUsage(pull, /`aim pull` is missing an argument/);
+    expect(pull.stderr).toMatch(/hint: .*use `aim install REPO\/MODEL\[:TAG\]`; run `aim pull --help`/);
   });
 
   it('a bad value for repo create is a usage error (exit 2) like --type ftp, not a broken configuration (7)', async () => {
@@ -137,5 +143,61 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['push', `r/pinned@${short}`, 'model']), /push takes a tag, not a digest/);
     expectUsage(await ws.run(['import', 'layout.tar', `r/pinned@${short}`]), /import takes a tag, not a digest/);
     expectUsage(await ws.run(['untag', `r/pinned@blake3:${short}`]), /untag needs a tag/);
+  });
+
+  it('with JSON log lines, a command line that does not parse is one JSON event on stderr too', async () => {
+    for (const [args, env] of [
+      [['pussh', 'r/m:v1', '--log-format', 'json'], {}],
+      [['push', 'r/m:v1', '', '--log-format=json'], {}],
+      [['push', '-x'], { AIM_LOG_FORMAT: 'json' }],
+    ] as Array<[string[], NodeJS.ProcessEnv]>) {
+      const result = await ws.run(args, { env });
+      expect(result.code).toBe(2);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', event: 'command failed', code: 'usage', exitCode: 2 });
+    }
+  });
+
+  it('with JSON log lines, Ctrl-C is one interrupted event on stderr, not a text line', async () => {
+    // An S3 endpoint that takes the connection and never answers: the command is waiting when the signal comes.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      await writeFile(ws.path('silent.yaml'), `repositories:\n  s:\n    type: s3\n    path: s3://bucket/p\n    region: us-east-1\n    endpoint: http://127.0.0.1:${port}\n`);
+      const running = ws.start(['model', 'list', 's', '-c', ws.path('silent.yaml'), '--log-format', 'json'], { env: { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } });
+      const result = await signalWhen(running, async () => sockets.length > 0, 'SIGINT');
+      expect(result.signal).toBe('SIGINT');
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', event: 'command failed', code: 'interrupted', exitCode: 130 });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('verify NAME where NAME is a pulled folder, not a repository, says to write ./NAME', async () => {
+    await ws.json(['pull', 'r/m:v1', 'pulled']);
+    const result = await ws.run(['verify', 'pulled']);
+    expect(result.code).toBe(3);
+    expectUserError(result, /repository "pulled" is not in .*; pulled here is a folder aim pulled into/);
+    expect(result.stderr).toContain('aim verify ./pulled');
+    expect((await ws.json<{ ok: boolean }>(['verify', './pulled'])).ok).toBe(true);
+  });
+
+  it('export -o - on a terminal is refused (as docker save does), not a tar drawn on the screen', async () => {
+    const { code, output } = await runInPty(['export', 'r/m:v1', '-o', '-'], [], ws.env, ws.dir);
+    expect(code).toBe(2);
+    expect(output).toMatch(/aim: error: -o - writes the tar to standard output, which is a terminal here/);
+    expect(output).not.toContain('oci-layout');
+  });
+
+  it('import - with a terminal for standard input is refused, not a wait for ever', async () => {
+    const { code, output } = await runInPty(['import', '-', 'r/typed:v1'], [], ws.env, ws.dir);
+    expect(code).toBe(2);
+    expect(output).toMatch(/aim: error: - reads the tar from standard input, which is a terminal here/);
   });
 });

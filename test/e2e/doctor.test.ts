@@ -77,6 +77,18 @@ describe('aim doctor', () => {
     expect(finding(report, 'settings')).toMatchObject({ status: 'fail', message: expect.stringContaining('aim.serve.ctx-size') });
   });
 
+  it('fails on a friendly name under models: that run and install would refuse', async () => {
+    const bad = ws.path('bad-names.yaml');
+    await writeFile(bad, `repositories:\n  team: {type: local, path: ${ws.path('store')}}\nmodels:\n  good: team/tiny:v1\n  typo: "not a reference"\n`);
+    const { code, report, human } = await doctor(ws, ['--config', bad]);
+    expect(code).toBe(1);
+    expect(finding(report, 'friendly names')).toMatchObject({ status: 'fail', message: expect.stringContaining('models.typo') });
+    expectLine(human, 'FAIL', 'friendly names', /models\.typo: "not a reference"/);
+    const fixed = ws.path('good-names.yaml');
+    await writeFile(fixed, `repositories:\n  team: {type: local, path: ${ws.path('store')}}\nmodels:\n  good: team/tiny:v1\n`);
+    expect(finding((await doctor(ws, ['--config', fixed])).report, 'friendly names').status).toBe('ok');
+  });
+
   it('fails on an unreachable repository and still checks the rest', async () => {
     const config = ws.path('unreachable.yaml');
     await writeFile(config, `repositories:\n  gone: {type: local, path: ${ws.path('no-such-folder')}}\n  team: {type: local, path: ${ws.path('store')}}\n` +

@@ -109,6 +109,9 @@ describe('aim mcp over stdio with the SDK client', () => {
 
   it('answers a failing call with a tool error and keeps serving', async () => {
     expectToolError(await call('inspect', { reference: 'team/nothing:v1' }), /model nothing not found in repository team/, 3);
+    // Refused by the SDK before any tool runs, in the same shape: an unknown tool, arguments off the schema.
+    expectToolError(await call('pul', { reference: 'team/tiny:v1' }), /Tool pul not found/, 3);
+    expectToolError(await call('pull', { reference: 'team/tiny:v1', dest: '' }), /Invalid arguments for tool pull/, 2);
     expectToolError(await call('list_versions', { repo: 'nowhere', model: 'x' }), /repository "nowhere" is not in/, 3);
     // An agent naming a folder outside the root: refused before anything is written.
     for (const dest of ['../outside', ws.path('outside'), '/tmp/aim-mcp-escape']) {

@@ -97,6 +97,16 @@ describe('aim run with the embedded engine', () => {
     expect(await ws.json(['stop', 'fallback'])).toEqual({ stopped: ['fallback'], gone: [] });
   });
 
+  it('stop takes the model as run was given it (ollama stop MODEL), and suggests the running name for a typo', async () => {
+    await ws.json(['run', 'team/tiny:v1', '--quant', 'q8_0', '--name', 'byref', '--threads', '1']);
+    const typo = await ws.run(['stop', 'byrf']);
+    expect(typo.code).toBe(3);
+    expect(expectUserError(typo, /no deployment named byrf/) && typo.stderr).toMatch(/did you mean `aim stop byref`\?/);
+    expectUserError(await ws.run(['stop', 'team/other:v1']), /no deployment serves team\/other:v1/);
+    expect(await ws.json(['stop', 'team/tiny:v1'])).toEqual({ stopped: ['byref'], gone: [] });
+    expect((await ws.json(['ps'])).deployments).toEqual([]);
+  });
+
   it('explains what is wrong in one line with a hint', async () => {
     expectUserError(await ws.run(['run', 'team/tiny:v1', '--quant', 'q6_k']), /quantization q6_k not found in team\/tiny:v1; it has F16, Q8_0/);
     // No repository holds the name, so it is fetched from the hub: here one that refuses connections.

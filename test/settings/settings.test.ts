@@ -39,6 +39,20 @@ describe('settings from the environment', () => {
     expect(aimHome({ AIM_HOME: '/srv/aim' })).toBe('/srv/aim');
   });
 
+  it('puts AIM_HOME under an absolute folder only: a relative XDG_DATA_HOME or an empty HOME is passed over', () => {
+    expect(aimHome({ XDG_DATA_HOME: '/data' })).toBe('/data/aim');
+    for (const env of [{ XDG_DATA_HOME: 'relative/data' }, { XDG_DATA_HOME: '' }]) {
+      expect(aimHome(env)).toMatch(/^\/.*\/\.local\/share\/aim$/);
+    }
+    const saved = process.env.HOME;
+    process.env.HOME = '';
+    try {
+      expect(aimHome({})).toMatch(/^\/.*\/\.local\/share\/aim$/);
+    } finally {
+      process.env.HOME = saved;
+    }
+  });
+
   it('refuses a timeout a Node timer would fire at once, naming the variable', () => {
     const error = configError(() => s3Settings({ AIM_S3_REQUEST_TIMEOUT_MS: '3000000000' }));
     expect(error.message).toBe('AIM_S3_REQUEST_TIMEOUT_MS="3000000000" must be a whole number from 1 to 2147483647');

@@ -61,7 +61,8 @@ export function describeUsageFailure(thrown: unknown, words: string[], commands:
     return new UsageError(`\`${name}\` needs ${flag}${value ? ` ${value}` : ''}`, { hint: help });
   }
   if (reason?.startsWith('Not enough positional arguments')) {
-    return new UsageError(`\`${name}\` is missing an argument: ${command.usage}`, { hint: help });
+    const habit = MISSING_ARGUMENT_HABITS.get(command.path.join(' '));
+    return new UsageError(`\`${name}\` is missing an argument: ${command.usage}`, { hint: habit ? `${habit}; ${help}` : help });
   }
   const extra = /^Extraneous positional argument \("(.*)"\)/.exec(reason ?? '')?.[1];
   if (extra !== undefined) return new UsageError(`unexpected argument "${extra}" for \`${name}\`: ${command.usage}`, { hint: help });
@@ -129,6 +130,12 @@ const HABITS: ReadonlyMap<string, string> = new Map(Object.entries({
   'key new': 'key generate',
   'key create': 'key generate',
 }));
+
+/** A missing argument that another tool's habit explains: `ollama pull MODEL` takes no folder. */
+const MISSING_ARGUMENT_HABITS: ReadonlyMap<string, string> = new Map([
+  ['pull', 'to fetch a model for `aim run` without naming a folder (as `ollama pull` does), use `aim install REPO/MODEL[:TAG]`'],
+  ['model pull', 'to fetch a model for `aim run` without naming a folder, use `aim install REPO/MODEL[:TAG]`'],
+]);
 
 /** The command the words most likely meant: another tool's word for it, else the nearest in spelling. */
 function suggestCommand(words: string[], commands: CommandShape[]): string | undefined {

@@ -1,4 +1,5 @@
 import { AimError } from '../../lib/errors.js';
+import { findRepo } from '../config/config.js';
 import type { CatalogEntry } from '../format/schemas/catalog.js';
 import type { Session } from '../session.js';
 import type { RepoProblem } from '../store/model-listing.js';
@@ -23,7 +24,10 @@ export interface CatalogView {
 
 /** Every model of `repos` (default: every configured repository). Unknown names are a plain error. */
 export async function browseCatalogs(session: Session, repos: string[] = []): Promise<CatalogView> {
-  const names = repos.length > 0 ? repos : session.config.repositories.map((repo) => repo.name);
+  // `--repo a --repo a` lists a once; a name that is not configured is a typo, refused before anything is read
+  // rather than listed among the repositories that could not be reached.
+  const names = repos.length > 0 ? [...new Set(repos)] : session.config.repositories.map((repo) => repo.name);
+  for (const name of names) findRepo(session.config, name);
   const view: CatalogView = { models: [], unreachable: [], problems: [] };
   for (const name of names) {
     try {
@@ -32,7 +36,7 @@ export async function browseCatalogs(session: Session, repos: string[] = []): Pr
       for (const problem of catalog.problems) view.problems.push({ repo: name, ...problem });
     } catch (error) {
       // A repository named on the command line that cannot be read is the command's failure, not a note.
-      if (!(error instanceof AimError) || repos.length === 1) throw error;
+      if (!(error instanceof AimError) || (names.length === 1 && repos.length > 0)) throw error;
       view.unreachable.push({ repo: name, message: error.message });
     }
   }

@@ -3,6 +3,7 @@
 import { aimHome } from '../../settings/home.js';
 import { effectiveSettings } from '../../settings/resolve-settings.js';
 import { loadConfig, type AimConfig, type ConfigSource } from '../config/config.js';
+import { buildCatalog } from '../serve/catalog.js';
 import { failureOf, ok, type Finding } from './finding.js';
 import { localFindings } from './local-checks.js';
 import { repositoryFindings } from './repository-checks.js';
@@ -31,6 +32,17 @@ async function configFindings(source: ConfigSource): Promise<{ findings: Finding
   }
   const where = config.filepath ?? 'no model_repos.yaml found (commands see no repositories)';
   const findings = [ok('config', `${where}, ${config.repositories.length} repositories`)];
+  // The friendly names are read only by the commands that take one (run, install, exec): checked here, a bad entry
+  // is found before it stops the first of them.
+  const named = Object.keys(config.models).length;
+  if (named > 0) {
+    try {
+      buildCatalog(config.models, config.filepath);
+      findings.push(ok('friendly names', `${named} under models:, each a reference or a hub repository`));
+    } catch (error) {
+      findings.push(failureOf('friendly names', error));
+    }
+  }
   try {
     const settings = effectiveSettings({ aimSection: config.aimSection, file: config.filepath, legacyKamiwazaUrl: config.kamiwaza?.url }, source.flags);
     findings.push(ok('settings', 'every setting reads (`aim config list` shows them)'));

@@ -14,15 +14,18 @@ export interface HubAddress {
 
 const HUB_ADDRESS = /^(?:https?:\/\/)?(?:www\.)?(?:hf\.co|huggingface\.co)\/([^:\s]+?)\/?(?::([A-Za-z0-9_.-]+))?$/i;
 
+const HUB_HOST = /^(?:https?:\/\/)?(?:www\.)?(?:hf\.co|huggingface\.co)\//i;
+
 /** hf.co/ORG/REPO[:QUANT] as an address, or undefined when `text` is not one. */
 export function parseHubAddress(text: string): HubAddress | undefined {
   const match = HUB_ADDRESS.exec(text);
-  if (!match) return undefined;
-  const hfRepo = match[1]!;
-  if (!REPO_ID.test(hfRepo)) {
+  // `hf.co/` or `hf.co/ORG/REPO:` is a hub address gone wrong, not a REPO/MODEL reference to an aim repository.
+  if (!match && !HUB_HOST.test(text)) return undefined;
+  const hfRepo = match?.[1];
+  if (hfRepo === undefined || !REPO_ID.test(hfRepo)) {
     throw new UsageError(`"${text}" does not name a Hugging Face repository`, { hint: 'write hf.co/ORG/REPO or hf.co/ORG/REPO:QUANT, e.g. hf.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF:q8_0' });
   }
-  return { hfRepo, quant: match[2]?.toLowerCase() };
+  return { hfRepo, quant: match![2]?.toLowerCase() };
 }
 
 /**

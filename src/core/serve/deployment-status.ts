@@ -2,7 +2,8 @@
 // (@huggingface/gguf and its ~70 task files), which a listing does not need and which cost `ps` about a third of
 // its start-up.
 import type { DeploymentRecord, EngineKind, LiveDeployment } from '../../serving/engine.js';
-import { isAimError, type AimError } from '../../lib/errors.js';
+import { isAimError, NotFoundError, UsageError, type AimError } from '../../lib/errors.js';
+import { closest } from '../../lib/closest.js';
 import type { AimConfig } from '../config/config.js';
 import { listDeploymentRecords, loadDeployment, removeDeployment } from './deployments.js';
 import { aimHome } from '../../settings/home.js';
@@ -82,6 +83,30 @@ export interface StopResult {
 }
 
 /** Stops the named deployments (or every one with no names) and waits until each is gone. */
+/**
+ * `aim stop NAME`: the deployment of that name, else those serving the model as it was given to `aim run`
+ * (`aim stop team/tiny:v1`, as `ollama stop` takes the model). Neither: the error for the name, with the closest
+ * running deployment's name when one is near.
+ */
+async function deploymentsFor(name: string, home: string): Promise<DeploymentRecord[]> {
+  let byName: NotFoundError | UsageError;
+  try {
+    return [await loadDeployment(name, home)];
+  } catch (error) {
+    if (!(error instanceof NotFoundError || error instanceof UsageError)) throw error;
+    byName = error;
+  }
+  const { records } = await listDeploymentRecords(home);
+  const serving = records.filter((record) => record.model === name || (!/[:@]/.test(name.split('/').at(-1)!) && record.model === `${name}:latest`));
+  if (serving.length > 0) return serving;
+  if (byName instanceof UsageError && /[/:@]/.test(name)) {
+    throw new NotFoundError(`no deployment serves ${name}`, { hint: 'see running deployments and their models with `aim ps`', cause: byName });
+  }
+  const near = closest(name, records.map((record) => record.name));
+  if (near === undefined) throw byName;
+  throw new NotFoundError(`no deployment named ${name}`, { hint: `did you mean \`aim stop ${near}\`? see running deployments with \`aim ps\``, cause: byName });
+}
+
 export async function stopDeployments(sessionIfNeeded: SessionIfNeeded, names: string[], home = aimHome()): Promise<StopResult> {
   const result: StopResult = { stopped: [], gone: [], problems: [] };
   let records: DeploymentRecord[] = [];
@@ -90,7 +115,7 @@ export async function stopDeployments(sessionIfNeeded: SessionIfNeeded, names: s
     if (!isAimError(error)) throw error;
     result.problems.push(error);
   };
-  for (const name of names) await loadDeployment(name, home).then((record) => records.push(record), problem);
+  for (const name of names) await deploymentsFor(name, home).then((found) => records.push(...found), problem);
   // One deployment that cannot be stopped (its server unreachable) does not keep the others running.
   for (const record of records) {
     try {

@@ -73,7 +73,7 @@ export function selectGgufFiles(names: string[], options: PickOptions = {}): Ggu
   const label = options.label ?? 'this version';
   const ggufs = names.slice().sort().filter((f) => f.toLowerCase().endsWith('.gguf'));
   if (ggufs.length === 0) {
-    throw new NotFoundError(`no GGUF file in ${label}`, { hint: 'run serves GGUF models only; push a .gguf file into this model, or use another version' });
+    throw new NotFoundError(`no GGUF file in ${label}`, { hint: 'aim run and --quant take GGUF models only; push a .gguf file into this model, or use another version (a pull without --quant takes every file)' });
   }
   // Only first shards (or unsplit files) are candidates; later shards come along with their first one.
   const candidates = ggufs.filter((f) => isFirstGgufFile(basename(f)));
