@@ -35,6 +35,8 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['export', 'r/m:v1', '-o', '']), /Invalid value for -o/);
     expectUsage(await ws.run(['import', '', 'r/imported:v1']), /Invalid value for FILE\.tar\|DIR\|-/);
     expectUsage(await ws.run(['key', 'generate', '']), /Invalid value for NAME/);
+    expectUsage(await ws.run(['key', 'generate', 'keys/']), /key name keys\/ ends in a folder, not a name/);
+    expectUsage(await ws.run(['key', 'generate', '.']), /key name \. ends in a folder/);
     expectUsage(await ws.run(['sign', 'r/m:v1', '--key', '']), /Invalid value for --key/);
     expectUsage(await ws.run(['push', 'r/m:v2', 'model', '--sign', '--key', '']), /Invalid value for --key/);
     expectUsage(await ws.run(['trust', 'add', 'r', '', '--name', 'alice']), /Invalid value for FILE\.pub/);

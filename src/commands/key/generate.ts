@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { generateKey } from '../../core/signing/keys.js';
+import { UsageError } from '../../lib/errors.js';
 import { AimCommand } from '../base.js';
 import { isPath } from '../path-argument.js';
 
@@ -19,6 +20,11 @@ export class KeyGenerateCommand extends AimCommand {
   name = Option.String({ name: 'NAME', validator: isPath });
 
   async run(): Promise<void> {
+    // NAME is a path prefix: `keys/` or `.` would write the hidden files `.key` and `.pub`.
+    const last = this.name.split('/').at(-1)!;
+    if (last === '' || last === '.' || last === '..') {
+      throw new UsageError(`key name ${this.name} ends in a folder, not a name`, { hint: `add the name, e.g. aim key generate ${this.name.replace(/\/?$/, '/')}alice` });
+    }
     const result = await generateKey(this.name);
     this.report(result, () => [`wrote ${result.privateKeyPath} (keep it secret) and ${result.publicKeyPath}`, `  key id  ${result.keyId}`].join('\n'));
   }
