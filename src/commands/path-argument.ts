@@ -14,3 +14,16 @@ export const isPath = t.makeValidator<unknown, string>({
     return false;
   },
 });
+
+/**
+ * A folder (or, for push, a file) to read or write, where `-` means nothing: `aim pull REF -` would otherwise write
+ * a folder named "-". A real folder of that name is still reached as `./-`.
+ */
+export const isFolderPath = t.makeValidator<unknown, string>({
+  test: (value, state): value is string => {
+    if (!isPath(value, state)) return false;
+    if (value !== '-') return true;
+    state?.errors?.push(`${state.p ?? '.'}: "-" (standard input or output) names no folder here; a tar goes through \`aim export REF -o -\` and \`aim import - REF\` (a folder named "-" is ./-)`);
+    return false;
+  },
+});

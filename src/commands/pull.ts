@@ -5,7 +5,7 @@ import { pullUnderPolicy, requireSignedOption, writeSignatureOption } from './si
 import { concurrencyOption, describePull } from './transfer-options.js';
 import { orBundle } from '../core/bundle/bundle-target.js';
 import { pullBundleUnderPolicy } from './bundle-render.js';
-import { isPath } from './path-argument.js';
+import { isFolderPath } from './path-argument.js';
 
 export class PullCommand extends SelectingCommand {
   static override paths = [['pull']];
@@ -23,7 +23,7 @@ export class PullCommand extends SelectingCommand {
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG|@DIGEST]' });
-  dest = Option.String({ name: 'DEST', validator: isPath });
+  dest = Option.String({ name: 'DEST', validator: isFolderPath });
 
   concurrency = concurrencyOption();
   requireSigned = requireSignedOption();

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { PushingCommand } from './transfer-options.js';
 import { parseTaggedReference } from './tagged-reference.js';
-import { isPath } from './path-argument.js';
+import { isFolderPath } from './path-argument.js';
 
 export class PushCommand extends PushingCommand {
   static override paths = [['push']];
@@ -12,7 +12,7 @@ export class PushCommand extends PushingCommand {
   });
 
   reference = Option.String({ name: 'REPO/MODEL[:TAG]' });
-  source = Option.String({ name: 'DIR', validator: isPath });
+  source = Option.String({ name: 'DIR', validator: isFolderPath });
 
   async run(): Promise<void> {
     const ref = parseTaggedReference(this.reference, 'push', 'aim push repo/model:v1.0 ./dir');

@@ -40,6 +40,8 @@ describe('clumsy input', () => {
     expectUsage(await ws.run(['sign', 'r/m:v1', '--key', '']), /Invalid value for --key/);
     expectUsage(await ws.run(['push', 'r/m:v2', 'model', '--sign', '--key', '']), /Invalid value for --key/);
     expectUsage(await ws.run(['trust', 'add', 'r', '', '--name', 'alice']), /Invalid value for FILE\.pub/);
+    expectUsage(await ws.run(['pull', 'r/m:v1', '-']), /Invalid value for DEST: "-" \(standard input or output\) names no folder here/);
+    expectUsage(await ws.run(['push', 'r/m:v2', '-']), /Invalid value for DIR: "-"/);
     // Nothing was pulled into, or keys written to, the current folder; no version was pushed from it.
     expect((await readdir(ws.dir)).sort()).toEqual(before);
     const versions = await ws.json<{ versions: Array<{ tag: string }> }>(['model', 'versions', 'r', 'm']);

@@ -3,7 +3,7 @@ import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { SelectingCommand } from '../subset-options.js';
 import { pullUnderPolicy, requireSignedOption, writeSignatureOption } from '../signing-options.js';
 import { concurrencyOption, describePull } from '../transfer-options.js';
-import { isPath } from '../path-argument.js';
+import { isFolderPath } from '../path-argument.js';
 
 export class ModelPullCommand extends SelectingCommand {
   static override paths = [['model', 'pull']];
@@ -20,7 +20,7 @@ export class ModelPullCommand extends SelectingCommand {
 
   repo = Option.String({ name: 'REPO' });
   model = Option.String({ name: 'MODEL' });
-  dest = Option.String({ name: 'DEST', validator: isPath });
+  dest = Option.String({ name: 'DEST', validator: isFolderPath });
   tag = Option.String('--tag', 'latest', { description: 'version tag to pull (default: latest)' });
 
   concurrency = concurrencyOption();

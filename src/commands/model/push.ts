@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { PushingCommand } from '../transfer-options.js';
-import { isPath } from '../path-argument.js';
+import { isFolderPath } from '../path-argument.js';
 
 export class ModelPushCommand extends PushingCommand {
   static override paths = [['model', 'push']];
@@ -24,7 +24,7 @@ export class ModelPushCommand extends PushingCommand {
 
   repo = Option.String({ name: 'REPO' });
   model = Option.String({ name: 'MODEL' });
-  source = Option.String({ name: 'DIR', validator: isPath });
+  source = Option.String({ name: 'DIR', validator: isFolderPath });
   tag = Option.String('--tag', 'latest', { description: 'version tag to create (default: latest)' });
 
   async run(): Promise<void> {
