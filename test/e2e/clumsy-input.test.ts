@@ -82,6 +82,9 @@ describe('clumsy input', () => {
     const tag = await ws.run(['model', 'push', 'r', 'm', 'model', '-t', 'v2']);
     expectUsage(tag, /unknown option -t for `aim model push`/);
     expect(tag.stderr).toContain('did you mean `--tag`?');
+    const short = await ws.run(['push', 'r/m', 'model', '--tag', 'v2']);
+    expectUsage(short, /unknown option --tag for `aim push`: the tag goes in the reference/);
+    expect(short.stderr).toMatch(/hint: write REPO\/MODEL:TAG/);
     const repo = await ws.run(['list', '-r', 'r']);
     expect(repo.stderr).toContain('did you mean `--repo`?');
     expectUsage(await ws.run(['sign', 'r/m:v1']), /`aim sign` needs --key KEY$/);

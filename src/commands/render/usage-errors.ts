@@ -50,7 +50,12 @@ export function describeUsageFailure(thrown: unknown, words: string[], commands:
   const reason = failure.candidates?.find((candidate) => candidate.usage.startsWith(`${name} `) || candidate.usage === name)?.reason ?? null;
   const option = /^Unsupported option name \("(.*)"\)/.exec(reason ?? '')?.[1];
   if (option !== undefined) {
-    const near = nearOption(option.replace(/=.*$/, ''), command.options);
+    const flag = option.replace(/=.*$/, '');
+    // `aim model push ... --tag v2` carried over to the short form, whose reference holds the tag.
+    if ((flag === '--tag' || flag === '-t') && command.usage.includes('/MODEL[:TAG')) {
+      return new UsageError(`unknown option ${option} for \`${name}\`: the tag goes in the reference`, { hint: `write REPO/MODEL:TAG, e.g. ${name} team/resnet50:v2 ...; ${help}` });
+    }
+    const near = nearOption(flag, command.options);
     return new UsageError(`unknown option ${option} for \`${name}\``, { hint: `${near ? `did you mean \`${near}\`? ` : ''}${help}` });
   }
   // clipanion gives no reason when a required option is absent: its candidate only fails to match.
