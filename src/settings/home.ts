@@ -2,7 +2,7 @@ import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** The user's home: HOME when it is an absolute path, else the password database's, as when HOME is unset. */
-function userHome(): string {
+export function userHome(): string {
   const fromEnv = homedir();
   if (isAbsolute(fromEnv)) return fromEnv;
   try {

@@ -2,7 +2,7 @@
 // for a command, a short flag aim does not have. Each is one usage line (exit 2) saying what to type instead, and
 // nothing is read, written or pushed on the way.
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -206,5 +206,17 @@ describe('clumsy input', () => {
     const { code, output } = await runInPty(['import', '-', 'r/typed:v1'], [], ws.env, ws.dir);
     expect(code).toBe(2);
     expect(output).toMatch(/aim: error: - reads the tar from standard input, which is a terminal here/);
+  });
+
+  it('repo create --path=~/models (which no shell expands) means the home folder, not a folder named "~"', async () => {
+    const home = ws.path('home');
+    await mkdir(home);
+    const config = ws.path('tilde.yaml');
+    await ws.json(['repo', 'create', 'mine', '--type', 'local', '--path=~/models', '-c', config], { env: { HOME: home } });
+    expect((await stat(ws.path('home', 'models'))).isDirectory()).toBe(true);
+    expect(await lstat(ws.path('~')).catch(() => undefined)).toBeUndefined();
+    expect(await readFile(config, 'utf8')).toMatch(/path: ~\/models/);
+    const repos = await ws.json<{ repositories: Array<{ name: string; path: string }> }>(['repo', 'list', '-c', config], { env: { HOME: home } });
+    expect(repos.repositories).toMatchObject([{ name: 'mine', path: ws.path('home', 'models') }]);
   });
 });

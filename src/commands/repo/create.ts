@@ -55,9 +55,17 @@ export class RepoCreateCommand extends AimCommand {
     // An empty --path stays empty, so the loader's check refuses it instead of it naming the current folder.
     const repo =
       this.type === 'local'
-        ? { name: this.name, type: 'local' as const, path: this.location! && resolve(this.location!), packs: this.packs }
+        ? { name: this.name, type: 'local' as const, path: this.location! && keptOrResolved(this.location!), packs: this.packs }
         : { name: this.name, type: 's3' as const, path: this.location!, region: this.region ?? awsRegion() ?? 'us-east-1', endpoint: this.endpoint, profile: this.profile, packs: this.packs };
     const { config: filepath } = await createRepository(session.config, repo);
     this.report({ ...repo, config: filepath }, () => `repository ${this.name} (${repo.type}, ${repo.path}) added to ${filepath}`);
   }
+}
+
+/**
+ * A relative --path is written resolved against the current folder; `~/models` (`--path=~/models`, which no shell
+ * expands) is written as given, and the loader reads it under the home folder of whoever uses the file.
+ */
+function keptOrResolved(path: string): string {
+  return path === '~' || path.startsWith('~/') ? path : resolve(path);
 }

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { RepoLocation } from '../../backends/backend.js';
 import { closest } from '../../lib/closest.js';
@@ -8,6 +8,7 @@ import { parseConfigData } from '../format/schemas/config.js';
 import { MAX_CONFIG_ALIASES, MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
 import type { TrustSection } from '../format/schemas/trust.js';
+import { userHome } from '../../settings/home.js';
 import { aimConfigPath } from '../../settings/runtime.js';
 
 // model_repos.yaml in two steps: what is written on disk (a YAML Document, so edits keep comments and order, whose
@@ -171,6 +172,16 @@ function misspeltSectionProblems(data: unknown): string[] {
   });
 }
 
+/**
+ * A local repository's folder: `~/models` is under the user's home, as a shell would have it (`--path=~/models` and a
+ * hand-written `path: ~/models` reach aim unexpanded, and made a folder named "~" beside the file); any other
+ * relative path is relative to the file.
+ */
+function localPath(path: string, base: string): string {
+  if (path === '~' || path.startsWith('~/')) return join(userHome(), path.slice(1));
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
 function normalise(document: Document, filepath: string | undefined): AimConfig {
   const where = filepath ?? CONFIG_FILE_NAME;
   const data = toPlainData(document, where);
@@ -178,7 +189,7 @@ function normalise(document: Document, filepath: string | undefined): AimConfig 
   const aimSection = typeof data === 'object' && data !== null ? (data as Record<string, unknown>).aim : undefined;
   // A relative local path is relative to the file that names it, so a shared config works from any folder.
   const base = filepath ? dirname(filepath) : process.cwd();
-  const repositories = raw.repositories.map((repo): RepoConfig => (repo.type === 'local' && !isAbsolute(repo.path) ? { ...repo, path: resolve(base, repo.path) } : repo));
+  const repositories = raw.repositories.map((repo): RepoConfig => (repo.type === 'local' ? { ...repo, path: localPath(repo.path, base) } : repo));
   return { filepath, repositories, models: raw.models, kamiwaza: raw.kamiwaza ?? undefined, aimSection, document };
 }
 

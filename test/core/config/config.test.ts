@@ -1,5 +1,5 @@
 import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addRepository, removeRepository } from '../../../src/core/config/config-edit.js';
@@ -78,6 +78,13 @@ describe('config: finding the file', () => {
       if (saved === undefined) delete process.env.XDG_CONFIG_HOME;
       else process.env.XDG_CONFIG_HOME = saved;
     }
+  });
+
+  it('puts a local path starting with ~/ under the home folder, as a shell would, not in a folder named "~"', async () => {
+    const file = await write('team/model_repos.yaml', 'repositories:\n  home:\n    type: local\n    path: ~/models\n  rel:\n    type: local\n    path: ./~x\n');
+    const config = await loadConfig({ explicitPath: file });
+    expect(findRepo(config, 'home').path).toBe(join(homedir(), 'models'));
+    expect(findRepo(config, 'rel').path).toBe(join(root, 'team', '~x'));
   });
 
   it('also finds model_repos.yml', async () => {
