@@ -2,6 +2,7 @@ import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../core/format/names.js';
 import { parseReference } from '../core/format/reference.js';
 import { tagVersion } from '../core/transfer/copy-tag.js';
+import { UsageError } from '../lib/errors.js';
 import { AimCommand } from './base.js';
 
 export class TagCommand extends AimCommand {
@@ -27,6 +28,13 @@ export class TagCommand extends AimCommand {
 
   async run(): Promise<void> {
     const ref = parseReference(this.source);
+    // `aim tag team/m:v1 team/m:stable` (docker tag's habit, the repository repeated) or another repository's name.
+    if (this.newTag.includes('/')) {
+      const other = this.newTag.slice(0, this.newTag.indexOf('/'));
+      throw new UsageError(`NEW_TAG ${this.newTag} names a repository: a tag stays in ${ref.repo}`, {
+        hint: other === ref.repo ? `leave the repository out: aim tag ${this.source} ${this.newTag.slice(other.length + 1)}` : `copy the version there instead: aim copy ${this.source} ${this.newTag}`,
+      });
+    }
     const colon = this.newTag.indexOf(':');
     const target =
       colon >= 0

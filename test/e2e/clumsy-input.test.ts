@@ -219,4 +219,12 @@ describe('clumsy input', () => {
     const repos = await ws.json<{ repositories: Array<{ name: string; path: string }> }>(['repo', 'list', '-c', config], { env: { HOME: home } });
     expect(repos.repositories).toMatchObject([{ name: 'mine', path: ws.path('home', 'models') }]);
   });
+
+  it('tag with the repository repeated in NEW_TAG (docker tag habit) says how to write it, or to copy', async () => {
+    const same = await ws.run(['tag', 'r/m:v1', 'r/m:stable']);
+    expectUsage(same, /NEW_TAG r\/m:stable names a repository: a tag stays in r/);
+    expect(same.stderr).toContain('aim tag r/m:v1 m:stable');
+    const other = await ws.run(['tag', 'r/m:v1', 'backup/m:stable']);
+    expect(other.stderr).toContain('aim copy r/m:v1 backup/m:stable');
+  });
 });
