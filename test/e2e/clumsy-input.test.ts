@@ -227,4 +227,13 @@ describe('clumsy input', () => {
     const other = await ws.run(['tag', 'r/m:v1', 'backup/m:stable']);
     expect(other.stderr).toContain('aim copy r/m:v1 backup/m:stable');
   });
+
+  it('rm and update take the short digest aim installed prints, as every other command does', async () => {
+    const digest = (await ws.json<{ versions: Array<{ tag: string; digest: string }> }>(['model', 'versions', 'r', 'm'])).versions.find((v) => v.tag === 'v1')!.digest;
+    const pinned = `r/m@${digest.slice(7, 19)}`;
+    await ws.json(['install', pinned]);
+    expect((await ws.json<{ updates: Array<{ status: string }> }>(['update', pinned])).updates).toMatchObject([{ status: expect.stringMatching(/pinned|up to date/) }]);
+    await ws.json(['rm', pinned]);
+    expect((await ws.json<{ models: unknown[] }>(['installed'])).models).toEqual([]);
+  });
 });
