@@ -14,6 +14,7 @@ import { partialPath } from './pull-file.js';
 import type { FreshTree } from './pull-fresh.js';
 import { statAt, type ChunkToWrite, type FileStat, type JobReply } from './small-file-jobs.js';
 import { SmallFileWriter, type WriterSlot } from './small-file-writer.js';
+import { WritebackAhead } from './writeback-ahead.js';
 
 // Files of one chunk or none (most files of a tree of configs, tokenizers and shards' metadata) are pulled together,
 // not one by one: their chunks are read per pack (pack-reads.ts), several reads in flight, and each read goes to the
@@ -62,6 +63,8 @@ class SmallFiles {
   readonly paths: string[] = [];
   /** Each fresh file's stat as written (pull-fresh.ts: the rename of its folder leaves it as it is). */
   readonly written = new Map<ManifestFile, FileStat>();
+  /** Starts the partials' writeback while more are written (their barrier is still the sync after the last). */
+  readonly writeback: WritebackAhead;
 
   constructor(
     files: ManifestFile[],
@@ -70,6 +73,7 @@ class SmallFiles {
     private readonly context: PullFileContext,
     private readonly fresh?: FreshFiles,
   ) {
+    this.writeback = new WritebackAhead(folder);
     for (const file of files) {
       const key = this.groupOf(file);
       const same = this.groups.get(key);
@@ -124,6 +128,7 @@ class SmallFiles {
    */
   built(file: ManifestFile): void {
     this.paths.push(this.partialOf(file));
+    this.writeback.wrote(file.size);
     for (const [index, same] of (this.groups.get(this.groupOf(file)) ?? []).entries()) {
       this.context.task.advance(same.size);
       if (index > 0) this.context.counters.bytesReused += same.size;
@@ -168,7 +173,8 @@ export async function stageSmallFiles(
   }
   await reads.drain();
   // The one durability barrier: a partial written since the last one may still be only in the page cache.
-  const durable = small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : Promise.resolve();
+  const barrier = small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : Promise.resolve();
+  const durable = barrier.finally(() => small.writeback.settled());
   // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
   durable.catch(() => undefined);
   return { durable, written: small.written };
