@@ -1,6 +1,6 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { forEachConcurrently } from './concurrently.js';
-import { syncFile } from './atomic-write.js';
+import { syncFile, syncFolder } from './atomic-write.js';
 
 // Thousands of small files written back to back are made durable together: one syncfs(2) writes back the whole
 // file system in one pass with one flush of the disk's cache, where one fsync (or O_DSYNC write) per file waits for
@@ -10,18 +10,27 @@ import { syncFile } from './atomic-write.js';
 
 /** fsyncs at once in the file-by-file way: the disk folds concurrent flushes together. */
 const SYNCS_IN_FLIGHT = 16;
+/** Folders up to this many are synced each on its own (a sync of the file system also waits for others' writes). */
+const FOLDERS_ONE_BY_ONE = 16;
+
+/** Set once `sync --file-system` could not run: it is not tried again (the callers' fallbacks are as safe). */
+let unavailable = false;
 
 /** A held folder's `/proc/self/fd/N` (held-folder.ts): the program gets descriptor N as its own 3, not the path. */
 const HELD = /^\/proc\/self\/fd\/(\d+)(?=\/|$)/;
 
 /** True when the file system holding `path` was synced as a whole; false when `sync --file-system` could not run. */
 export function syncFileSystem(path: string): Promise<boolean> {
+  if (unavailable) return Promise.resolve(false);
   const held = HELD.exec(path);
   const stdio: StdioOptions = held ? ['ignore', 'ignore', 'ignore', Number(held[1])] : 'ignore';
-  return new Promise((resolve) => {
+  return new Promise<boolean>((resolve) => {
     const child = spawn('sync', ['--file-system', held ? path.replace(HELD, '/proc/self/fd/3') : path], { stdio, windowsHide: true });
     child.on('error', () => resolve(false));
     child.on('close', (code) => resolve(code === 0));
+  }).then((synced) => {
+    unavailable ||= !synced;
+    return synced;
   });
 }
 
@@ -32,4 +41,15 @@ export function syncFileSystem(path: string): Promise<boolean> {
 export async function syncFilesTogether(folder: string, paths: Iterable<string>): Promise<void> {
   if (await syncFileSystem(folder)) return;
   await forEachConcurrently(paths, SYNCS_IN_FLIGHT, syncFile);
+}
+
+/**
+ * Makes the names in `folders` (all in one file system) durable: each folder's fsync waits for a flush of the disk's
+ * cache, so beyond a few folders one sync of the file system, with one flush, does it instead (each folder's own
+ * fsync where that cannot run).
+ */
+export async function syncFoldersTogether(folders: Set<string>): Promise<void> {
+  const [first] = folders;
+  if (first !== undefined && folders.size > FOLDERS_ONE_BY_ONE && (await syncFileSystem(first))) return;
+  await forEachConcurrently(folders, 4, syncFolder);
 }

@@ -51,7 +51,7 @@ export function planPackReads(wanted: Iterable<WantedChunk>, index: ChunkLocatio
       continue;
     }
     const chunks = byPack.get(packed.pack) ?? [];
-    chunks.push({ ...chunk, offset: packed.offset });
+    chunks.push({ digest: chunk.digest, size: chunk.size, offset: packed.offset });
     byPack.set(packed.pack, chunks);
   }
   const reads: PackRead[] = [];

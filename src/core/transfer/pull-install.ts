@@ -2,10 +2,11 @@ import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
-import { syncFile, syncFolder, tempPathFor } from '../../lib/atomic-write.js';
+import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { ConflictError } from '../../lib/errors.js';
 import { openRegular, realFolder } from '../../lib/safe-fs.js';
+import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
@@ -113,8 +114,8 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     await syncFile(copy);
     await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
   });
-  const freshFolders = placed.map((entry) => dirname(entry.target));
-  if (staged.length > 0) await forEachConcurrently(withAncestors(dest, [...folders.all, ...freshFolders]), 4, syncFolder);
+  const freshFolders = new Set(placed.map((entry) => dirname(entry.target)));
+  if (staged.length > 0) await syncFoldersTogether(withAncestors(dest, [...folders.all, ...freshFolders]));
   tree?.remove();
 }
 

@@ -172,9 +172,9 @@ export async function stageSmallFiles(
     reads.start(async () => writeChunkFiles(chunk.digest, await fetchChunk(context, chunk.digest, Buffer.allocUnsafe(chunk.size)), small).finally(() => (bytesInFlight -= chunk.size)));
   }
   await reads.drain();
-  // The one durability barrier: a partial written since the last one may still be only in the page cache.
-  const barrier = small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : Promise.resolve();
-  const durable = barrier.finally(() => small.writeback.settled());
+  // The one durability barrier: a partial written since the last one may still be only in the page cache. It starts
+  // after an early sync still running (writeback-ahead.ts), which has written back most of what it would wait for.
+  const durable = small.writeback.settled().then(() => (small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : undefined));
   // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
   durable.catch(() => undefined);
   return { durable, written: small.written };

@@ -258,8 +258,10 @@ async function stageFiles(
       const isSmall = small.has(entry.file.digest);
       const isFresh = fresh?.files.has(entry.file) ?? false;
       const temp = isFresh ? fresh!.tree.pathOf(entry.file) : isSmall ? partialPath(folder, entry.file) : await pullFile(entry.file, folder, context);
-      const staged: Staged = { file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall };
-      result.staged.push(isFresh ? { ...staged, freshTop: entry.freshTop, written: built.written.get(entry.file) } : staged);
+      // One literal, not a spread: ten thousand object spreads in code run once cost tens of milliseconds.
+      const freshTop = isFresh ? entry.freshTop : undefined;
+      const written = isFresh ? built.written.get(entry.file) : undefined;
+      result.staged.push({ file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
     }
   } finally {
     task.end();

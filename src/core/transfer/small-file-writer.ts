@@ -84,7 +84,7 @@ export class SmallFileWriter {
         start = base + (offset % BLOCK);
         return this.view.subarray(start, start + size);
       },
-      write: (chunks) => this.run({ op: 'write', chunks: chunks.map((chunk) => ({ ...chunk, start: start + chunk.start, end: start + chunk.end })) }),
+      write: (chunks) => this.run({ op: 'write', chunks: chunks.map((chunk) => ({ start: start + chunk.start, end: start + chunk.end, hex: chunk.hex, files: chunk.files })) }),
       release,
     };
   }

@@ -13,8 +13,6 @@ const BYTES_BETWEEN_SYNCS = 8 * 1024 * 1024;
 export class WritebackAhead {
   private unsynced = 0;
   private running?: Promise<boolean>;
-  /** Set once a sync could not run (no `sync --file-system` here): none is tried again. */
-  private unavailable = false;
 
   /** `folder`: a folder of the file system the files are written to. */
   constructor(private readonly folder: string) {}
@@ -22,16 +20,12 @@ export class WritebackAhead {
   /** `bytes` more were written: starts a sync when enough are waiting and none runs. */
   wrote(bytes: number): void {
     this.unsynced += bytes;
-    if (this.running || this.unavailable || this.unsynced < BYTES_BETWEEN_SYNCS) return;
+    if (this.running || this.unsynced < BYTES_BETWEEN_SYNCS) return;
     this.unsynced = 0;
-    this.running = syncFileSystem(this.folder).then((synced) => {
-      this.unavailable ||= !synced;
-      this.running = undefined;
-      return synced;
-    });
+    this.running = syncFileSystem(this.folder).finally(() => (this.running = undefined));
   }
 
-  /** Settles when no early sync runs any more (none outlives the pull). */
+  /** Settles when no early sync runs any more (the barrier starts after it; none outlives the pull). */
   async settled(): Promise<void> {
     await this.running;
   }

@@ -22,9 +22,10 @@ async function writeSmallTree(folder: string, count: number, seed: string): Prom
 }
 
 /**
- * A `sync` program put ahead of the real one on PATH: when the pull calls it, it notes its arguments, how many files
- * DEST holds under final names, how many partials `.aim/partial` holds and how many files the fresh folders of
- * `.aim/fresh` hold, then runs the real `sync` (or, `failing`, exits 1 as a `sync` without `--file-system` would).
+ * A `sync` program put ahead of the real one on PATH: when the pull calls it (for `.aim/partial`, or for DEST once the
+ * files are renamed), it notes its arguments, how many files DEST holds under final names, how many partials
+ * `.aim/partial` holds, how many files the fresh folders of `.aim/fresh` hold and whether `.aim/state.json` exists,
+ * then runs the real `sync` (or, `failing`, exits 1 as a `sync` without `--file-system` would).
  */
 async function syncWitness(folder: string, failing = false): Promise<{ env: NodeJS.ProcessEnv; calls: () => Promise<string[][]> }> {
   await mkdir(folder, { recursive: true });
@@ -33,10 +34,12 @@ async function syncWitness(folder: string, failing = false): Promise<{ env: Node
     '#!/bin/sh',
     // The pull hands over the folder it holds open as descriptor 3 (lib/held-folder.ts): its path, as the kernel knows it.
     'folder=$2; [ "$2" = /proc/self/fd/3 ] && folder=$(readlink /proc/self/fd/3)',
-    'dest=$(dirname "$(dirname "$folder")")',
+    'case "$folder" in */.aim/partial) dest=$(dirname "$(dirname "$folder")") ;; *) dest="$folder" ;; esac',
     'finals=$(find "$dest" -path "$dest/.aim" -prune -o -type f -print | wc -l)',
+    'partials=$(ls "$dest/.aim/partial" | wc -l)',
     'fresh=$(find "$dest/.aim/fresh" -type f 2>/dev/null | wc -l)',
-    `echo "$1 $folder $finals $(ls "$folder" | wc -l) $fresh" >> '${log}'`,
+    'state=$(test -e "$dest/.aim/state.json" && echo state || echo no-state)',
+    `echo "$1 $folder $finals $partials $fresh $state" >> '${log}'`,
     failing ? 'exit 1' : `PATH='${process.env.PATH}' exec sync "$@"`,
   ];
   await writeFile(join(folder, 'sync'), `${script.join('\n')}\n`, { mode: 0o755 });
@@ -99,7 +102,7 @@ describe('pull of many small files', () => {
     expect(again).toMatchObject({ bytesTransferred: 0, filesUnchanged: 405 });
   });
 
-  it('makes every partial durable in one sync of the file system, before any file gets its final name', async () => {
+  it('makes every partial durable in one sync of the file system before any file gets its final name, and the new names in one more', async () => {
     const model = ws.path('synced');
     await writeSmallTree(model, 300, 'synced');
     await copyFile(join(model, 'a1', 'b1', 'f1.bin'), join(model, 'copy-of-f1.bin'));
@@ -109,10 +112,34 @@ describe('pull of many small files', () => {
 
     await ws.json(['pull', 'r/synced:v1', dest], { env: witness.env });
     await expectSameTree(dest, model);
-    // One call, for the partials' file system, made when every partial was written and no final name yet.
+    // One call for the partials' file system, made when every partial was written and no final name yet; one for
+    // DEST's once every file has its final name (more than a few folders got new names), before the state says so.
     const [partials, fresh] = await builtIntoNewDest(ws, 'r/synced:v1');
     expect(fresh).toBeGreaterThan(0);
-    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(partials), String(fresh)]]);
+    expect(await witness.calls()).toEqual([
+      ['--file-system', join(dest, '.aim', 'partial'), '0', String(partials), String(fresh), 'no-state'],
+      ['--file-system', dest, '301', '0', '0', 'no-state'],
+    ]);
+  });
+
+  it('starts the partials\' writeback while more are written, and renames nothing before the sync after the last', async () => {
+    const model = ws.path('ahead');
+    await writeSmallTree(model, 3000, 'ahead'); // about 12 MiB: more than one early sync's worth
+    await ws.json(['push', 'r/ahead:v1', model]);
+    const witness = await syncWitness(ws.path('witness-ahead'));
+    const dest = ws.path('ahead-out');
+
+    await ws.json(['pull', 'r/ahead:v1', dest], { env: witness.env });
+    await expectSameTree(dest, model);
+    const calls = await witness.calls();
+    const partialSyncs = calls.filter(([, path]) => path === join(dest, '.aim', 'partial'));
+    const [partials, fresh] = await builtIntoNewDest(ws, 'r/ahead:v1');
+    // The barrier is one call, after the last file is written; any other call for the partials started earlier. (What
+    // an early call counted is not compared: the files go on being written while the witness counts them.)
+    expect(partialSyncs.length).toBeGreaterThanOrEqual(2);
+    expect(partialSyncs.at(-1)).toEqual(['--file-system', join(dest, '.aim', 'partial'), '0', String(partials), String(fresh), 'no-state']);
+    expect(partialSyncs.every(([, , finals]) => finals === '0')).toBe(true);
+    expect(calls.at(-1)).toEqual(['--file-system', dest, '3000', '0', '0', 'no-state']);
   });
 
   it('still pulls every file where `sync --file-system` cannot run (each partial synced on its own)', async () => {
@@ -178,8 +205,13 @@ describe('pull of many small files', () => {
     const witness = await syncWitness(ws.path('witness-many'));
     const resumed = await ws.json(['pull', 'r/many:v1', dest], { env: witness.env });
     await expectSameTree(dest, model);
-    // The killed pull's fresh folders were taken apart: every file of them that checks out is kept as a partial.
-    expect(await witness.calls()).toEqual([['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/many:v1')), '0']]);
+    // The killed pull's fresh folders were taken apart: every file of them that checks out is kept as a partial. The
+    // partials' last sync (the barrier; any before it only start writeback early) sees them all and no final name.
+    const calls = await witness.calls();
+    const partialSyncs = calls.filter(([, path]) => path === join(dest, '.aim', 'partial'));
+    expect(partialSyncs.at(-1)).toEqual(['--file-system', join(dest, '.aim', 'partial'), '0', String(await contentsOf(ws, 'r/many:v1')), '0', 'no-state']);
+    expect(partialSyncs.every(([, , finals]) => finals === '0')).toBe(true);
+    expect(calls.at(-1)).toEqual(['--file-system', dest, '4000', '0', '0', 'no-state']);
     expect(resumed.bytesTransferred).toBeGreaterThan(0);
     expect(resumed.bytesTransferred).toBeLessThan(total - 150 * 100); // at least 150 of the 200 files (100 B or more each) were kept
     expect(await listFiles(join(dest, '.aim', 'partial'), { includeAim: true })).toEqual([]);
