@@ -218,6 +218,11 @@ export class Repository {
   }
 
   async getManifest(digest: Digest): Promise<Manifest> {
+    return (await this.readManifest(digest)).manifest;
+  }
+
+  /** The manifest and its exact bytes (those its digest is of), checked and parsed. */
+  async readManifest(digest: Digest): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
     const bytes = await getBounded(this.backend, manifestKey(digest), MANIFEST_FORMAT, `${digest} in repository ${this.name}`).catch((error) => {
       if (error instanceof NotFoundError) {
         throw new NotFoundError(`version ${digest} not found in repository ${this.name}`, {
@@ -227,7 +232,7 @@ export class Repository {
       throw error;
     });
     await assertDigest(bytes, digest, `manifest ${digest} in repository ${this.name}`);
-    return parseManifest(bytes, `${digest} in repository ${this.name}`);
+    return { manifest: parseManifest(bytes, `${digest} in repository ${this.name}`), bytes };
   }
 
   async getTag(model: string, tag: string): Promise<TagRecord | undefined> {

@@ -18,12 +18,14 @@ export interface ResolvedVersion {
   tag?: string;
   digest: Digest;
   manifest: Manifest;
+  /** The manifest's exact bytes, as read and checked against `digest`. */
+  bytes?: Uint8Array;
 }
 
 /** Tag or digest -> verified manifest. */
 export async function resolveVersion(repo: Repository, selector: VersionSelector): Promise<ResolvedVersion> {
   const digest = selector.digest ?? (selector.digestPrefix ? await resolveShortDigest(repo, selector.model, selector.digestPrefix) : undefined);
-  if (digest) return { model: selector.model, digest, manifest: await repo.getManifest(digest) };
+  if (digest) return { model: selector.model, digest, ...(await repo.readManifest(digest)) };
   const tag = selector.tag ?? DEFAULT_TAG;
   const record = await repo.getTag(selector.model, tag);
   if (!record) {
@@ -34,5 +36,5 @@ export async function resolveVersion(repo: Repository, selector: VersionSelector
       { hint: known ? `aim model versions ${repo.name} ${selector.model}` : `aim model list ${repo.name}` },
     );
   }
-  return { model: selector.model, tag, digest: record.digest, manifest: await repo.getManifest(record.digest) };
+  return { model: selector.model, tag, digest: record.digest, ...(await repo.readManifest(record.digest)) };
 }

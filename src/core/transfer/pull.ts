@@ -188,8 +188,10 @@ async function stageAndInstall(
   try {
     const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer, partials, trees);
     const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
-    // The whole manifest, even for a subset (its bytes are the version's digest), written while the files are renamed.
-    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, encodeManifest(version.manifest), state, version.digest, aim));
+    // The whole manifest, even for a subset (its bytes are the version's digest: those read, where there are), written
+    // while the files are renamed.
+    const manifestBytes = version.bytes ?? encodeManifest(version.manifest);
+    const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, manifestBytes, state, version.digest, aim));
     // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
     const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, staged.durable, staged.fresh), manifestSaved]);
     for (const result of settled) if (result.status === 'rejected') throw result.reason;

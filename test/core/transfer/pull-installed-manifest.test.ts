@@ -2,9 +2,10 @@
 // DEST/.aim/state.json (which names the version) once they all are. A pull that stops between the two (a rename that
 // fails, a kill) must not leave a state naming the old version beside the new version's manifest: `aim verify DEST`
 // would then check the files against one version and report them as the other. Through the real CLI.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../../fixtures/generate-model.js';
+import { digestOf } from '../../../src/core/format/digest.js';
 import { createWorkspace, expectSameTree, expectUserError, type Workspace } from '../../helpers/cli.js';
 
 describe('the installed manifest and the state beside it', () => {
@@ -43,5 +44,23 @@ describe('the installed manifest and the state beside it', () => {
     await ws.json(['pull', 'r/m:v2', 'out']);
     await expectSameTree(ws.path('out'), ws.path('v2'));
     expect(await ws.json(['verify', './out'])).toMatchObject({ digest: v2.digest, ok: true });
+  });
+
+  it('keeps the version manifest\'s exact bytes, however the repository laid them out', async () => {
+    await generateModel(ws.path('laid'), { files: [{ path: 'a.json', size: 300 }, { path: 'sub/b.bin', size: 5000 }], seed: 'laid-out' });
+    const pushed = await ws.json(['push', 'r/laid:v1', 'laid']);
+    const hexOf = (digest: string) => digest.slice('blake3:'.length);
+    const compact = await readFile(ws.path('repo', 'manifests', 'blake3', hexOf(pushed.digest).slice(0, 2), hexOf(pushed.digest)));
+    // The same manifest written by another tool, indented: another version, whose digest is of these bytes.
+    const indented = Buffer.from(`${JSON.stringify(JSON.parse(compact.toString()), null, 2)}\n`);
+    const digest = await digestOf(indented);
+    await mkdir(ws.path('repo', 'manifests', 'blake3', hexOf(digest).slice(0, 2)), { recursive: true });
+    await writeFile(ws.path('repo', 'manifests', 'blake3', hexOf(digest).slice(0, 2), hexOf(digest)), indented);
+    await writeFile(ws.path('repo', 'models', 'laid', 'tags', 'indented'), JSON.stringify({ digest, pushedAt: new Date().toISOString(), size: 5300, files: 2 }));
+
+    await ws.json(['pull', 'r/laid:indented', 'laid-out']);
+    await expectSameTree(ws.path('laid-out'), ws.path('laid'));
+    expect(await readFile(ws.path('laid-out', '.aim', 'manifest.json'))).toEqual(indented);
+    expect(await ws.json(['verify', './laid-out'])).toMatchObject({ digest, ok: true });
   });
 });
