@@ -10,8 +10,11 @@ import { MAX_CHUNK_BYTES, MAX_PACK_BYTES } from './schemas/limits.js';
 
 const MAP_KEYS = ['format', 'manifest', 'packs'] as const;
 
-/** True when `value` (parsed JSON) is a location map the schema accepts as it is. */
-export function isPlainLocationMap(value: unknown): boolean {
+/**
+ * True when `value` (parsed JSON) is a location map the schema accepts as it is. `digests`: digests already checked
+ * (the version's chunks), whose entries need no pattern test: a map names ten thousand of them, each tested otherwise.
+ */
+export function isPlainLocationMap(value: unknown, digests?: ReadonlyMap<string, unknown>): boolean {
   if (!isObject(value) || !hasKeys(value, MAP_KEYS) || value.format !== 1 || !isDigest(value.manifest) || !isObject(value.packs)) return false;
   for (const pack in value.packs) {
     const entries = value.packs[pack];
@@ -19,7 +22,7 @@ export function isPlainLocationMap(value: unknown): boolean {
     for (const entry of entries as unknown[]) {
       if (!Array.isArray(entry) || entry.length !== 3) return false;
       const [digest, offset, size] = entry as unknown[];
-      if (!isDigest(digest) || !isWhole(offset, 0, MAX_PACK_BYTES) || !isWhole(size, 1, MAX_CHUNK_BYTES) || offset + size > MAX_PACK_BYTES) return false;
+      if (!(digests?.has(digest as string) || isDigest(digest)) || !isWhole(offset, 0, MAX_PACK_BYTES) || !isWhole(size, 1, MAX_CHUNK_BYTES) || offset + size > MAX_PACK_BYTES) return false;
     }
   }
   return true;

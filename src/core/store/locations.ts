@@ -61,7 +61,7 @@ export async function readLocationMap(backend: Backend, digest: Digest, manifest
   if (!bytes) return undefined;
   const value = parseJsonText(bytes, format, where);
   // A map as push wrote it is taken as it is (location-map-plain.ts); the schema checks any other and names its faults.
-  const map = isPlainLocationMap(value) ? (value as v.InferOutput<typeof locationMapSchema>) : parseValue(locationMapSchema, value, format, where);
+  const map = isPlainLocationMap(value, sizes) ? (value as v.InferOutput<typeof locationMapSchema>) : parseValue(locationMapSchema, value, format, where);
   if (map.manifest !== digest) throw corrupt(format, where, `it names version ${map.manifest}`);
   const chunks = new Map<Digest, PackedChunk>();
   for (const [pack, entries] of Object.entries(map.packs)) {

@@ -56,11 +56,14 @@ export interface FreshFiles {
  * partial in `.aim/partial`, built once; a file in a fresh folder has its own, at its path.
  */
 class SmallFiles {
-  private readonly groups = new Map<string, ManifestFile[]>();
+  /** Files of the same content in `.aim/partial`, by digest; a file in a fresh folder is in none. */
+  private readonly groups = new Map<Digest, ManifestFile[]>();
+  /** The first file of each partial, in the order given. */
+  private readonly firsts: ManifestFile[] = [];
   /** Files of each chunk digest, one per partial. */
   readonly byChunk = new Map<Digest, ManifestFile[]>();
-  /** Every partial built or kept: each must be durable before the pull may rename it. */
-  readonly paths: string[] = [];
+  /** The file of every partial built or kept: each partial must be durable before the pull may rename it. */
+  readonly builtFiles: ManifestFile[] = [];
   /** Each fresh file's stat as written (pull-fresh.ts: the rename of its folder leaves it as it is). */
   readonly written = new Map<ManifestFile, FileStat>();
   /** Starts the partials' writeback while more are written (their barrier is still the sync after the last). */
@@ -75,19 +78,15 @@ class SmallFiles {
   ) {
     this.writeback = new WritebackAhead(folder);
     for (const file of files) {
-      const key = this.groupOf(file);
-      const same = this.groups.get(key);
+      const same = this.isFresh(file) ? undefined : this.groups.get(file.digest);
       if (same) same.push(file);
-      else this.groups.set(key, [file]);
+      else this.firsts.push(file);
+      if (!same && !this.isFresh(file)) this.groups.set(file.digest, [file]);
     }
   }
 
   isFresh(file: ManifestFile): boolean {
     return this.fresh?.files.has(file) ?? false;
-  }
-
-  private groupOf(file: ManifestFile): string {
-    return this.isFresh(file) ? `\0${file.path}` : file.digest;
   }
 
   /** Where the file is built. */
@@ -97,7 +96,12 @@ class SmallFiles {
 
   /** The first file of each partial. */
   unique(): ManifestFile[] {
-    return [...this.groups.values()].map((same) => same[0]!);
+    return this.firsts;
+  }
+
+  /** The path of every partial built or kept, made only when asked for (where the file system cannot be synced whole). */
+  *builtPaths(): Iterable<string> {
+    for (const file of this.builtFiles) yield this.partialOf(file);
   }
 
   /** The partials (path, mode, whether its stat comes back) to write from `files`. */
@@ -127,9 +131,10 @@ class SmallFiles {
    * skipped (made from the same bytes, not fetched again), so the summary adds up to the version's size.
    */
   built(file: ManifestFile): void {
-    this.paths.push(this.partialOf(file));
+    this.builtFiles.push(file);
     this.writeback.wrote(file.size);
-    for (const [index, same] of (this.groups.get(this.groupOf(file)) ?? []).entries()) {
+    // A file of a fresh folder has its partial to itself.
+    for (const [index, same] of (this.isFresh(file) ? [file] : (this.groups.get(file.digest) ?? [])).entries()) {
       this.context.task.advance(same.size);
       if (index > 0) this.context.counters.bytesReused += same.size;
     }
@@ -174,7 +179,7 @@ export async function stageSmallFiles(
   await reads.drain();
   // The one durability barrier: a partial written since the last one may still be only in the page cache. It starts
   // after an early sync still running (writeback-ahead.ts), which has written back most of what it would wait for.
-  const durable = small.writeback.settled().then(() => (small.paths.length > 0 ? syncFilesTogether(folder, small.paths) : undefined));
+  const durable = small.writeback.settled().then(() => (small.builtFiles.length > 0 ? syncFilesTogether(folder, small.builtPaths()) : undefined));
   // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
   durable.catch(() => undefined);
   return { durable, written: small.written };
