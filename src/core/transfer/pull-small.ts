@@ -109,21 +109,23 @@ class SmallFiles {
     return files.map((file) => [this.partialOf(file), fileMode(file), this.isFresh(file)]);
   }
 
-  /** Takes the stats a reply brought back for `files` (as their partials were given, fresh ones only), as far as they go. */
-  noteWritten(files: ManifestFile[], numbers: Float64Array | undefined): void {
-    let index = 0;
+  /**
+   * The partials of `files` are written (given to the writer in this order): each is built, and a fresh one takes its
+   * stat from `numbers` (a reply's `written`: four numbers a fresh file, in order) as far as they go. Returns how
+   * many stats were taken, where the next file's begin.
+   */
+  builtWith(files: ManifestFile[], numbers: Float64Array | undefined, taken = 0): number {
     for (const file of files) {
-      if (!this.isFresh(file)) continue;
-      if (!numbers || (index + 1) * 4 > numbers.length) return;
-      this.written.set(file, statAt(numbers, index++));
+      if (this.isFresh(file) && numbers && (taken + 1) * 4 <= numbers.length) this.written.set(file, statAt(numbers, taken++));
+      this.built(file);
     }
+    return taken;
   }
 
   /** Writes the file's partial from its checked bytes. */
   async write(file: ManifestFile, bytes: Uint8Array): Promise<void> {
     const reply = await handOver(this.writer, bytes, 0, [{ start: 0, end: bytes.length, files: this.partialsOf([file]) }]);
-    this.noteWritten([file], reply.written);
-    this.built(file);
+    this.builtWith([file], reply.written);
   }
 
   /**
@@ -264,8 +266,11 @@ async function buildFromPackRead(read: PackRead, small: SmallFiles, context: Pul
     if (!small.writer.checksChunks) await checkHere(read, bytes, context);
     const reply = await handOver(small.writer, bytes, read.offset, read.chunks.map((chunk) => toWrite(chunk, read, small)), slot);
     const done = read.chunks.slice(0, reply.done);
-    small.noteWritten(done.flatMap((chunk) => small.byChunk.get(chunk.digest) ?? []), reply.written);
-    for (const chunk of done) builtChunk(chunk, small, context);
+    let taken = 0;
+    for (const chunk of done) {
+      context.counters.bytesTransferred += chunk.size;
+      taken = small.builtWith(small.byChunk.get(chunk.digest) ?? [], reply.written, taken);
+    }
     if (reply.corrupt) await explainBadChunk(context, read.chunks[reply.done]!.digest);
   } finally {
     slot?.release();
@@ -302,11 +307,6 @@ async function checkHere(read: PackRead, bytes: Buffer, context: PullFileContext
     const start = chunk.offset - read.offset;
     if ((await context.pool.hashChunk(bytes.subarray(start, start + chunk.size))).digest !== chunk.digest) await explainBadChunk(context, chunk.digest);
   }
-}
-
-function builtChunk(chunk: PlannedChunk, small: SmallFiles, context: PullFileContext): void {
-  context.counters.bytesTransferred += chunk.size;
-  for (const file of small.byChunk.get(chunk.digest) ?? []) small.built(file);
 }
 
 /** Writes the partial of every file made of the checked chunk `digest`. */
