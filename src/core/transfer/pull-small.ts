@@ -14,7 +14,6 @@ import { partialPath } from './pull-file.js';
 import type { FreshTree } from './pull-fresh.js';
 import { statAt, type ChunkToWrite, type FileStat, type JobReply } from './small-file-jobs.js';
 import { SmallFileWriter, type WriterSlot } from './small-file-writer.js';
-import { WritebackAhead } from './writeback-ahead.js';
 
 // Files of one chunk or none (most files of a tree of configs, tokenizers and shards' metadata) are pulled together,
 // not one by one: their chunks are read per pack (pack-reads.ts), several reads in flight, and each read goes to the
@@ -66,8 +65,6 @@ class SmallFiles {
   readonly builtFiles: ManifestFile[] = [];
   /** Each fresh file's stat as written (pull-fresh.ts: the rename of its folder leaves it as it is). */
   readonly written = new Map<ManifestFile, FileStat>();
-  /** Starts the partials' writeback while more are written (their barrier is still the sync after the last). */
-  readonly writeback: WritebackAhead;
 
   constructor(
     files: ManifestFile[],
@@ -76,7 +73,6 @@ class SmallFiles {
     private readonly context: PullFileContext,
     private readonly fresh?: FreshFiles,
   ) {
-    this.writeback = new WritebackAhead(folder);
     for (const file of files) {
       const same = this.isFresh(file) ? undefined : this.groups.get(file.digest);
       if (same) same.push(file);
@@ -134,7 +130,6 @@ class SmallFiles {
    */
   built(file: ManifestFile): void {
     this.builtFiles.push(file);
-    this.writeback.wrote(file.size);
     // A file of a fresh folder has its partial to itself.
     for (const [index, same] of (this.isFresh(file) ? [file] : (this.groups.get(file.digest) ?? [])).entries()) {
       this.context.task.advance(same.size);
@@ -179,9 +174,8 @@ export async function stageSmallFiles(
     reads.start(async () => writeChunkFiles(chunk.digest, await fetchChunk(context, chunk.digest, Buffer.allocUnsafe(chunk.size)), small).finally(() => (bytesInFlight -= chunk.size)));
   }
   await reads.drain();
-  // The one durability barrier: a partial written since the last one may still be only in the page cache. It starts
-  // after an early sync still running (writeback-ahead.ts), which has written back most of what it would wait for.
-  const durable = small.writeback.settled().then(() => (small.builtFiles.length > 0 ? syncFilesTogether(folder, small.builtPaths()) : undefined));
+  // The one durability barrier: a partial written since the last one may still be only in the page cache.
+  const durable = small.builtFiles.length > 0 ? syncFilesTogether(folder, small.builtPaths()) : Promise.resolve();
   // Awaited by the caller before any rename; until then a failure here must not count as unhandled.
   durable.catch(() => undefined);
   return { durable, written: small.written };
