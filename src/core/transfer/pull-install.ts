@@ -11,7 +11,7 @@ import type { ManifestFile } from '../format/manifest.js';
 import { moveAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
-import { fileMode } from './pull-small.js';
+import { fileMode } from './small-file-set.js';
 import { statAt, type FileStat } from './small-file-jobs.js';
 import type { SmallFileWriter } from './small-file-writer.js';
 
