@@ -100,7 +100,8 @@ function withShortHead(reads: PackRead[]): PackRead[] {
  */
 async function reuseWhatIsOnDisk(small: SmallFiles, context: PullFileContext): Promise<ManifestFile[]> {
   const leftovers = new Set(await readdir(small.folder).catch(() => [] as string[]));
-  const hasLeftover = (file: ManifestFile) => leftovers.has(digestHex(file.digest)) || leftovers.has(`${digestHex(file.digest)}.journal`);
+  // Two names a file to look up, made only when there is anything to find (a new DEST has no leftovers).
+  const hasLeftover = (file: ManifestFile) => leftovers.size > 0 && (leftovers.has(digestHex(file.digest)) || leftovers.has(`${digestHex(file.digest)}.journal`));
   const wanted: ManifestFile[] = [];
   const toCheck: ManifestFile[] = [];
   for (const file of small.unique()) {

@@ -58,7 +58,8 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
   const found: Array<Wanted | undefined> = [];
   const toCheck: number[] = [];
   // A file whose folder does not exist yet is not there either (all of them, in a new destination): nothing to look at.
-  for (const [position, { target, folderMissing }] of resolved.entries()) {
+  for (let position = 0; position < resolved.length; position++) {
+    const { target, folderMissing } = resolved[position]!;
     const file = manifest.files[position]!;
     if (!folderMissing) toCheck.push(position);
     else if (!listed[position]) found[position] = { file, target, occupied: false };

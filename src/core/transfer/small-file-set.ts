@@ -108,9 +108,10 @@ export class SmallFiles {
   built(file: ManifestFile): void {
     this.builtFiles.push(file);
     // A file of a fresh folder has its partial to itself.
-    for (const [index, same] of (this.isFresh(file) ? [file] : (this.groups.get(file.digest) ?? [])).entries()) {
-      this.context.task.advance(same.size);
-      if (index > 0) this.context.counters.bytesReused += same.size;
+    const sharing = this.isFresh(file) ? [file] : (this.groups.get(file.digest) ?? []);
+    for (let index = 0; index < sharing.length; index++) {
+      this.context.task.advance(sharing[index]!.size);
+      if (index > 0) this.context.counters.bytesReused += sharing[index]!.size;
     }
   }
 }
