@@ -12,7 +12,7 @@ const MAP_KEYS = ['format', 'manifest', 'packs'] as const;
 
 /**
  * True when `value` (parsed JSON) is a location map the schema accepts as it is. `digests`: digests already checked
- * (the version's chunks), whose entries need no pattern test: a map names ten thousand of them, each tested otherwise.
+ * (the version's chunks), whose entries need no pattern test: a map names every chunk of the version.
  */
 export function isPlainLocationMap(value: unknown, digests?: ReadonlyMap<string, unknown>): boolean {
   if (!isObject(value) || !hasKeys(value, MAP_KEYS) || value.format !== 1 || !isDigest(value.manifest) || !isObject(value.packs)) return false;

@@ -52,8 +52,8 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
   const targets = new Targets(dest);
   const listing = await targets.listing();
   const listed = manifest.files.map((file) => targets.resolveListed(file.path, listing));
-  // Looked at only where the listing cannot tell (in a new destination, no file): ten thousand settled values given
-  // to Promise.all cost more than the look.
+  // Looked at only where the listing cannot tell (in a new destination, no file): a settled value a file given to
+  // Promise.all costs more than the look.
   const resolved = listed.every((target) => target !== undefined) ? listed : await Promise.all(manifest.files.map((file, position) => listed[position] ?? targets.resolve(file.path)));
   const found: Array<Wanted | undefined> = [];
   const toCheck: number[] = [];
