@@ -38,8 +38,6 @@ export class WorkerClient<Request, Reply> {
    */
   constructor(url: URL, setup?: unknown, limits?: ResourceLimits) {
     this.worker = new Worker(url, { workerData: setup, ...(limits ? { resourceLimits: limits } : {}) });
-    // A worker must not keep the process alive: the caller decides when the work is over.
-    this.worker.unref();
     this.worker.on('message', (reply: ReplyEnvelope<Reply>) => this.settle(reply));
     this.worker.on('error', (error) => {
       this.error = error;
@@ -48,6 +46,10 @@ export class WorkerClient<Request, Reply> {
       if (this.ready) this.failWith(error);
     });
     this.worker.on('exit', (code) => (this.error ? this.failWith(this.error) : this.fail(`a worker thread exited (code ${code}) with requests pending`)));
+    // An idle worker must not keep the process alive: the caller decides when the work is over. A call waiting for
+    // its reply must: with nothing else pending, the process would otherwise end there, mid-command. After the
+    // listeners: listening for messages refs the worker again.
+    this.worker.unref();
   }
 
   /** Calls not answered yet: how busy this worker is. */
@@ -60,13 +62,14 @@ export class WorkerClient<Request, Reply> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       const envelope: Envelope<Request> = { id, body: request };
       try {
         this.worker.postMessage(envelope, transfer);
       } catch (error) {
         // Nothing was sent (a buffer that cannot be moved, say): no reply will come for this id.
-        this.pending.delete(id);
+        this.forget(id);
         reject(error);
       }
     });
@@ -83,7 +86,7 @@ export class WorkerClient<Request, Reply> {
       return;
     }
     const waiter = this.pending.get(id);
-    this.pending.delete(id);
+    this.forget(id);
     if (error !== undefined) waiter?.reject(new Error(error));
     else waiter?.resolve(body as Reply);
   }
@@ -96,6 +99,13 @@ export class WorkerClient<Request, Reply> {
     this.dead ??= new WorkerStoppedError(message, this.ready, options);
     for (const waiter of this.pending.values()) waiter.reject(this.dead);
     this.pending.clear();
+    this.worker.unref();
+  }
+
+  /** Drops a call's waiter; the last one gone, the worker no longer keeps the process alive. */
+  private forget(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
   }
 }
 

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ResourceLimits } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerClient, WorkerStoppedError } from '../../src/lib/worker-rpc.js';
@@ -18,6 +21,20 @@ afterEach(async () => {
 });
 
 describe('worker RPC', () => {
+  // The worker does not keep an idle process alive, but a call waiting for its reply must: a process with nothing
+  // else pending ended there before, exit code 0, its command cut short without a word.
+  it('keeps a process whose only work is a call waiting alive until the reply, or the worker\'s death', async () => {
+    const lone = fileURLToPath(new URL('./fixtures/rpc-lone-call.mjs', import.meta.url));
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [lone, ...args], { timeout: 20_000 }).then(
+        ({ stdout }) => ({ code: 0, stdout }),
+        (error: { code?: number; stdout?: string }) => ({ code: error.code, stdout: error.stdout ?? '' }),
+      );
+    expect(await run('wait', '300')).toEqual({ code: 0, stdout: 'replied late\n' });
+    expect(await run('start-fails')).toEqual({ code: 9, stdout: 'rejected WorkerStoppedError\n' });
+    expect(await run('none')).toEqual({ code: 0, stdout: 'idle\n' });
+  });
+
   it('routes each reply to its own call, and passes the setup to the worker', async () => {
     const client = start({ greeting: 'hi' });
     const replies = await Promise.all([
