@@ -98,18 +98,34 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     const message = 'interrupted; nothing half-written is visible';
     const hint = 'run the same command again to resume';
-    process.exitCode = signal === 'SIGINT' ? 130 : 143;
-    writeFailure(process.stderr, argv, { code: 'interrupted', exitCode: process.exitCode, message, hint }, `\naim: ${message}, ${hint}\n`);
-    // A script reading --json still gets its one document (a pipe takes it at once: writes to pipes are synchronous).
-    if (jsonRequested(argv)) process.stdout.write(`${JSON.stringify({ error: { code: 'interrupted', exitCode: process.exitCode, message, hint } })}\n`);
+    const exitCode = signal === 'SIGINT' ? 130 : 143;
+    failOutsideCommand('interrupted', exitCode, message, hint, `\naim: ${message}, ${hint}\n`);
     try {
-      process.emit('exit', process.exitCode);
+      process.emit('exit', exitCode);
     } finally {
       process.removeAllListeners(signal);
       process.kill(process.pid, signal);
     }
   });
 }
+
+/** A failure no command reported (a signal, a command cut short): its exit code, its line, and --json's one document. */
+function failOutsideCommand(code: string, exitCode: number, message: string, hint: string, text: string): void {
+  process.exitCode = exitCode;
+  writeFailure(process.stderr, argv, { code, exitCode, message, hint }, text);
+  // A script reading --json still gets its one document (a pipe takes it at once: writes to pipes are synchronous).
+  if (jsonRequested(argv)) process.stdout.write(`${JSON.stringify({ error: { code, exitCode, message, hint } })}\n`);
+}
+
+// A command whose work is left waiting on a promise nothing will settle (a bug) would otherwise end the process here,
+// exit code 0, its work cut short without a word.
+let commandFinished = false;
+process.once('beforeExit', () => {
+  if (commandFinished) return;
+  const message = 'the command stopped before it finished: nothing was left to wait for (a bug)';
+  const hint = 'run again with -v, and report it with what you ran';
+  failOutsideCommand('internal', 70, message, hint, `aim: internal error: ${message}\n  hint: ${hint}\n`);
+});
 
 // `aim inspect REF --json | head -1`: a reader that stops early is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -126,6 +142,7 @@ async function main(): Promise<void> {
   const { cli, commands } = await buildCli(argv, binaryName);
   const exitCode = await runCli(cli, commands, argv, { ...Cli.defaultContext, colorDepth: colored ? Cli.defaultContext.colorDepth : 1 });
   // The only process exit. Wait for stdout to drain so piped JSON is never cut short.
+  commandFinished = true;
   process.exitCode = exitCode;
 }
 
