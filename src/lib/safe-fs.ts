@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StorageError } from './errors.js';
 import { shownPath } from './held-folder.js';
 
@@ -125,7 +125,7 @@ export interface RealFolderOptions {
  * folder's path. Without `create`, a missing folder ends the check: whatever is below it does not exist either.
  */
 export async function realFolder(root: string, parts: string[], options: RealFolderOptions = {}): Promise<string> {
-  if (options.create) await mkdir(root, { recursive: true });
+  if (options.create) await makeFolders(root);
   let folder = root;
   for (const part of parts) {
     folder = join(folder, part);
@@ -145,4 +145,20 @@ export async function realFolder(root: string, parts: string[], options: RealFol
     }
   }
   return folder;
+}
+
+/**
+ * mkdir -p `dest`. Node's recursive mkdir reports ENOENT where the file system refuses the first new folder (EROFS,
+ * EACCES), which would read as "does not exist": each missing folder is then made on its own, and fails with its real
+ * cause.
+ */
+export async function makeFolders(dest: string): Promise<void> {
+  try {
+    await mkdir(dest, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const missing: string[] = [];
+    for (let folder = dest; !(await lstat(folder).then(() => true, () => false)); folder = dirname(folder)) missing.unshift(folder);
+    for (const folder of missing) await mkdir(folder);
+  }
 }

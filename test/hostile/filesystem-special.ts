@@ -92,4 +92,10 @@ export const SPECIAL_CASES: HostileCase[] = [
     args: pull,
     outcome: refused(/cannot write .*: the file system is read-only/),
   },
+  { // a recursive mkdir says ENOENT there, not EROFS: the pull must not say the destination does not exist
+    name: 'a destination to make inside a read-only file system',
+    plant: (c) => mountTmpfs(c.dest, 'ro,size=1m'),
+    args: (c) => ['pull', 'r/m:v1', join(c.dest, 'out')],
+    outcome: refused(/cannot write .*: the file system is read-only/),
+  },
 ];

@@ -1,8 +1,8 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { fsError } from '../../lib/fs-errors.js';
-import { realFolder } from '../../lib/safe-fs.js';
+import { makeFolders, realFolder } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import {
@@ -101,7 +101,7 @@ interface HeldState {
 async function prepareDestination(dest: string, within: string | undefined): Promise<HeldState> {
   const root = within === undefined ? dest : resolve(within);
   const below = relative(root, dest).split(sep).filter(Boolean);
-  if (within === undefined) await mkdir(dest, { recursive: true });
+  if (within === undefined) await makeFolders(dest);
   else await realFolder(root, below, { create: true });
   await realFolder(dest, ['.aim', 'partial'], { create: true });
   const aim = HeldFolder.open(root, [...below, '.aim']);
