@@ -3,9 +3,9 @@
 // nothing is read, written or pushed on the way.
 import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
+import { withSilentS3 } from '../helpers/silent-s3.js';
 import { createWorkspace, expectUserError, signalWhen, type CliResult, type Workspace } from '../helpers/cli.js';
 import { runInPty } from '../helpers/pty.js';
 
@@ -167,23 +167,14 @@ describe('clumsy input', () => {
   });
 
   it('with JSON log lines, Ctrl-C is one interrupted event on stderr, not a text line', async () => {
-    // An S3 endpoint that takes the connection and never answers: the command is waiting when the signal comes.
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = silent.address() as AddressInfo;
-      await writeFile(ws.path('silent.yaml'), `repositories:\n  s:\n    type: s3\n    path: s3://bucket/p\n    region: us-east-1\n    endpoint: http://127.0.0.1:${port}\n`);
-      const running = ws.start(['model', 'list', 's', '-c', ws.path('silent.yaml'), '--log-format', 'json'], { env: { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } });
-      const result = await signalWhen(running, async () => sockets.length > 0, 'SIGINT');
+    await withSilentS3(ws, async (config, connected) => {
+      const running = ws.start(['model', 'list', 's', '-c', config, '--log-format', 'json'], { env: { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } });
+      const result = await signalWhen(running, async () => connected(), 'SIGINT');
       expect(result.signal).toBe('SIGINT');
       const lines = result.stderr.trimEnd().split('\n');
       expect(lines, result.stderr).toHaveLength(1);
       expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', event: 'command failed', code: 'interrupted', exitCode: 130 });
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
-    }
+    });
   });
 
   it('verify NAME where NAME is a pulled folder, not a repository, says to write ./NAME', async () => {

@@ -3,11 +3,11 @@
 // failure, -V and -c, no colour off a terminal or with NO_COLOR, value names in help, and shell completion.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
+import { withSilentS3 } from '../helpers/silent-s3.js';
 import { CLI_PATH, createWorkspace, expectUserError, signalWhen, type CliResult, type Workspace } from '../helpers/cli.js';
 
 const run = promisify(execFile);
@@ -81,21 +81,12 @@ describe('CLI conventions', () => {
   });
 
   it('SIGTERM under --json: the interrupted document on stdout, and the process ends by the signal (143)', async () => {
-    // An S3 endpoint that accepts the connection and never answers: the command is waiting when the signal comes.
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = silent.address() as AddressInfo;
-      await writeFile(ws.path('silent.yaml'), `repositories:\n  s:\n    type: s3\n    path: s3://bucket/p\n    region: us-east-1\n    endpoint: http://127.0.0.1:${port}\n`);
-      const running = ws.start(['model', 'list', 's', '-c', ws.path('silent.yaml'), '--json'], { env: { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } });
-      const result = await signalWhen(running, async () => sockets.length > 0, 'SIGTERM');
+    await withSilentS3(ws, async (config, connected) => {
+      const running = ws.start(['model', 'list', 's', '-c', config, '--json'], { env: { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } });
+      const result = await signalWhen(running, async () => connected(), 'SIGTERM');
       expect(result.signal).toBe('SIGTERM');
       expect(result.json()).toEqual({ error: { code: 'interrupted', exitCode: 143, message: expect.any(String), hint: expect.any(String) } });
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
-    }
+    });
   });
 
   it('a group word alone asks for a subcommand; with --help it lists them', async () => {
