@@ -1,4 +1,5 @@
 import { spawn, type StdioOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { forEachConcurrently } from './concurrently.js';
 import { syncFile, syncFolder } from './atomic-write.js';
 
@@ -44,12 +45,19 @@ export async function syncFilesTogether(folder: string, paths: Iterable<string>)
 }
 
 /**
- * Makes the names in `folders` (all in one file system) durable: each folder's fsync waits for a flush of the disk's
- * cache, so beyond a few folders one sync of the file system, with one flush, does it instead (each folder's own
- * fsync where that cannot run).
+ * Makes the names in `folders` durable: each folder's fsync waits for a flush of the disk's cache, so beyond a few
+ * folders one sync of each file system they lie on (a folder of DEST may be another file system's mount point), with
+ * one flush each, does it instead; each folder's own fsync where that cannot run.
  */
 export async function syncFoldersTogether(folders: Set<string>): Promise<void> {
-  const [first] = folders;
-  if (first !== undefined && folders.size > FOLDERS_ONE_BY_ONE && (await syncFileSystem(first))) return;
+  if (folders.size > FOLDERS_ONE_BY_ONE) {
+    const onePerFileSystem = new Map<number, string>();
+    for (const folder of folders) {
+      const { dev } = statSync(folder);
+      if (!onePerFileSystem.has(dev)) onePerFileSystem.set(dev, folder);
+    }
+    const synced = await Promise.all([...onePerFileSystem.values()].map(syncFileSystem));
+    if (synced.every(Boolean)) return;
+  }
   await forEachConcurrently(folders, 4, syncFolder);
 }
