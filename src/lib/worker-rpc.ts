@@ -115,6 +115,17 @@ export function workerSetup<T>(): T {
 }
 
 /**
+ * In a worker, for the test suite's hooks: throws outside the job being handled, whose reply never leaves, so the
+ * thread ends as one that failed in its own code would. `why` names the hook.
+ */
+export function dieUnreported(why: string): Promise<never> {
+  setImmediate(() => {
+    throw new Error(`${why}: the thread fails on purpose`);
+  });
+  return new Promise<never>(() => undefined);
+}
+
+/**
  * In a worker: answers each request with `handle`'s result, or with its error's message. Requests are handled one
  * after another, in order of arrival, so a handler may keep state that later requests build on. `transferOf` names
  * buffers of a reply to move back rather than copy.

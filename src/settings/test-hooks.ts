@@ -75,3 +75,15 @@ export function testWriterFailAfter(env: NodeJS.ProcessEnv = process.env): (type
   reader.check('AIM_TEST_WRITER_FAIL_AFTER is for the test suite only');
   return job;
 }
+
+/**
+ * AIM_TEST_CHECKER_FAIL_AFTER=<n>: a pull's chunk checker thread (verified-runs.ts) checks and moves its first n runs,
+ * then throws outside any job before it replies to the n-th, so a test can show what a pull does when that thread
+ * dies once started, part of a run moved. Unset in normal use.
+ */
+export function testCheckerFailAfter(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const reader = new EnvReader(env);
+  const runs = reader.wholeNumber('AIM_TEST_CHECKER_FAIL_AFTER', 1, Number.MAX_SAFE_INTEGER);
+  reader.check('AIM_TEST_CHECKER_FAIL_AFTER is for the test suite only');
+  return runs;
+}

@@ -1,4 +1,4 @@
-import { serveRequests, workerSetup } from '../../lib/worker-rpc.js';
+import { dieUnreported, serveRequests, workerSetup } from '../../lib/worker-rpc.js';
 import { memoryMover } from '../chunking/gear-scan.js';
 import { nativeBlake3 } from './blake3-native.js';
 
@@ -10,6 +10,8 @@ import { nativeBlake3 } from './blake3-native.js';
 
 export interface RunSetup {
   memory: WebAssembly.Memory;
+  /** AIM_TEST_CHECKER_FAIL_AFTER (settings/test-hooks.ts): the run after whose check and move the thread dies. */
+  failAfter?: number;
 }
 
 export interface RunRequest {
@@ -25,14 +27,16 @@ export interface RunReply {
 }
 
 const native = nativeBlake3()!;
-const { memory } = workerSetup<RunSetup>();
+const { memory, failAfter } = workerSetup<RunSetup>();
 const data = new Uint8Array(memory.buffer);
 const move = memoryMover(memory);
 
-function handle({ ranges, move: { to, from, length } }: RunRequest): RunReply {
+let runsHandled = 0;
+
+function handle({ ranges, move: { to, from, length } }: RunRequest): RunReply | Promise<never> {
   const digests = ranges.map(([start, end]) => native.hex(data.subarray(start, end)));
   move(to, from, length);
-  return { digests };
+  return ++runsHandled === failAfter ? dieUnreported('AIM_TEST_CHECKER_FAIL_AFTER') : { digests };
 }
 
 serveRequests(handle);

@@ -7,6 +7,7 @@ import { digestFromHex, type Digest } from '../format/digest.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import type { RunReply, RunRequest, RunSetup } from '../hashing/run-worker.js';
 import { MAX_RUN_BYTES } from './chunk-buffers.js';
+import { testCheckerFailAfter } from '../../settings/test-hooks.js';
 import { pullThreadLimits, pullThreadStopped } from './small-file-writer.js';
 
 // Runs of a big file's chunks read from a pack on local disk, checked on a worker thread (hashing/run-worker.ts)
@@ -56,7 +57,9 @@ export class VerifiedRuns {
     if (!nativeBlake3() || workerUrl.protocol !== 'file:' || !existsSync(fileURLToPath(workerUrl))) return undefined;
     const memory = sharedLandingMemory(SLOTS * SLOT_BYTES);
     if (!memory) return undefined; // no room for it in the address space
-    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, { memory } satisfies RunSetup, pullThreadLimits()));
+    const failAfter = testCheckerFailAfter();
+    const setup: RunSetup = failAfter === undefined ? { memory } : { memory, failAfter };
+    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, setup, pullThreadLimits()));
   }
 
   async take(): Promise<RunSlot> {

@@ -1,7 +1,8 @@
 // A pull whose small-file writer thread (src/core/transfer/small-file-writer.ts) dies, through the real CLI. The
 // thread dies for real: its heap capped below what it needs to start (AIM_TEST_PULL_THREAD_HEAP_MIB, which caps the
-// big file's chunk checker too, verified-runs.ts), or an error thrown outside its jobs once it has done one (AIM_TEST_WRITER_FAIL_AFTER), its work done and never reported. Each case
-// fails if such a pull ends as an internal error, leaves a file half made under a final name, or cannot be finished
+// big file's chunk checker too, verified-runs.ts), or an error thrown outside its jobs once it has done one
+// (AIM_TEST_WRITER_FAIL_AFTER), its work done and never reported; the big files' chunk checker likewise once it has
+// checked and moved a run (AIM_TEST_CHECKER_FAIL_AFTER). Each case fails if such a pull ends as an internal error, leaves a file half made under a final name, or cannot be finished
 // by running it again.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -67,6 +68,18 @@ describe('a pull whose writer thread dies', () => {
     const placed = await listFiles(dest);
     expect(placed.length, 'the renames ran before the thread died').toBeGreaterThan(0);
     for (const path of placed) expect((await readFile(join(dest, path))).equals(await readFile(join(model, path))), path).toBe(true);
+    const again = await pull(dest);
+    expect(again.code, again.stderr).toBe(0);
+    await expectVerified(dest);
+  });
+
+  it("stops with one plain line when the big files' chunk checker dies once started, with no file under a final name; the same pull then completes", async () => {
+    const dest = ws.path('checker');
+    const stopped = await pull(dest, { AIM_TEST_CHECKER_FAIL_AFTER: '1' });
+    expectUserError(stopped, /chunk checker stopped/);
+    expect(stopped.code).toBe(6);
+    expect(stopped.stderr).toMatch(/hint: run the same pull again/);
+    expect(await listFiles(dest)).not.toContain('shards/big.bin');
     const again = await pull(dest);
     expect(again.code, again.stderr).toBe(0);
     await expectVerified(dest);
