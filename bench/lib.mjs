@@ -1,6 +1,6 @@
 // Small helpers for the benchmark: argument parsing, timed child processes with peak RSS, medians, du, machine facts.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -45,7 +45,7 @@ export function parseArgs(argv) {
  * Runs a command, returns { ok, code, wall (s), rssKiB, stdout, stderr, json }. Peak RSS comes from GNU time when
  * present, else (node commands only) from a preload that writes process.resourceUsage().maxRSS at exit.
  */
-export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
+export async function timed(cmd, args, { env = process.env, cwd, input, dropCaches = false } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'aim-bench-t-'));
   const out = join(dir, 'rss');
   let argv = [cmd, ...args];
@@ -57,6 +57,7 @@ export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
   }
   // Write back what earlier steps left dirty before the clock starts, so no tool pays for its predecessor's writes.
   spawnSync('sync');
+  if (dropCaches) dropPageCache();
   const started = process.hrtime.bigint();
   const result = await new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { env: childEnv, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -80,6 +81,19 @@ export async function timed(cmd, args, { env = process.env, cwd, input } = {}) {
   try { json = JSON.parse(result.stdout); } catch { json = undefined; }
   // GNU time prefixes "Command exited with non-zero status" to its -o file only, so stderr is the command's own.
   return { ok: result.code === 0, code: result.code, wall, rssKiB, stdout: result.stdout, stderr: result.stderr, json };
+}
+
+/**
+ * Empties the page cache (clean pages, dentries and inodes), as the issue's own figures were taken ("cold cache, sync
+ * after each"): the kernel's drop_caches, which takes root. Throws where it cannot (the row then says n/a and why).
+ * What a virtual machine's host holds under the guest stays: that is the same for every tool.
+ */
+export function dropPageCache() {
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+  } catch (error) {
+    throw new Error(`n/a: dropping the page cache needs root (/proc/sys/vm/drop_caches: ${error.code ?? error.message})`);
+  }
 }
 
 /** Throws a readable error for a failed timed() result. */

@@ -42,7 +42,7 @@ export async function guard(rec, key, label, group, fn) {
   try {
     await fn();
   } catch (error) {
-    rec.na(key, label, group, `error: ${error.message}`);
+    rec.na(key, label, group, error.message.startsWith('n/a: ') ? error.message : `error: ${error.message}`);
     console.log(`    ! ${label}: ${error.message}`);
   }
 }
@@ -89,15 +89,15 @@ export async function writeAimConfig(ctx, s3Prefix) {
   await writeFile(ctx.configPath, yaml);
 }
 
-export function aim(ctx, args) {
-  return timed(process.execPath, [ctx.cli, ...args, '--json', '--quiet'], { env: aimEnv(ctx) });
+export function aim(ctx, args, { dropCaches = false } = {}) {
+  return timed(process.execPath, [ctx.cli, ...args, '--json', '--quiet'], { env: aimEnv(ctx), dropCaches });
 }
 
 /** server: the S3 server the operation talks to, whose CPU time its log line shows. */
-export async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)', server }) {
+export async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = 'aim (local folder)', server, dropCaches }) {
   await guard(rec, key, label, group, async () => {
     const before = repo ? duBytes(repo) : undefined;
-    const [r, serverSeconds] = await withServerCpu(server, async () => check(await aim(ctx, args), label));
+    const [r, serverSeconds] = await withServerCpu(server, async () => check(await aim(ctx, args, { dropCaches }), label));
     const logical = typeof bytes === 'function' ? bytes(r.json) : bytes;
     const added = repo ? duBytes(repo) - before : undefined;
     rec.add(key, label, group, { bytes: logical, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds, added, files: r.json?.files });
@@ -125,6 +125,9 @@ export async function aimLocalRound(ctx, rec, data) {
   const pulled = (j) => j?.totalBytes ?? data.v1.bytes;
   await aimOp(ctx, rec, 'aim.pull.cold', 'aim pull v1 (empty dest)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v1'], { bytes: pulled });
   await aimOp(ctx, rec, 'aim.pull.update', 'aim pull v2 (dest holds v1)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v2'], { bytes: pulled });
+  await rm(dest, { recursive: true, force: true });
+  // The issue's protocol: the page cache emptied before the command (as `cp.dropped`).
+  await aimOp(ctx, rec, 'aim.pull.dropped', 'aim pull v1 (empty dest, page cache dropped)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v1'], { bytes: pulled, dropCaches: true });
   await rm(dest, { recursive: true, force: true });
   await aimOp(ctx, rec, 'aim.verify', 'aim verify (all versions)', ['verify', 'bench'], { bytes: (j) => j?.bytesChecked ?? duBytes(repo) });
   // The first push again, into a new repository, from a source the page cache does not hold (as `cp.cold` copies
@@ -197,12 +200,12 @@ export async function resticRound(ctx, rec, data) {
 export async function toolsRound(ctx, rec, data) {
   const group = 'plain tools (local)';
   const dest = join(ctx.work, 'tools-dest');
-  const one = async (key, label, tool, cmd, args, bytes) => {
+  const one = async (key, label, tool, cmd, args, bytes, { dropCaches = false } = {}) => {
     if (!have(tool)) return rec.na(key, label, group, `n/a: ${tool} is not installed`);
     await rm(dest, { recursive: true, force: true });
     await mkdir(dest, { recursive: true });
     await guard(rec, key, label, group, async () => {
-      const r = check(await timed(cmd, args), label);
+      const r = check(await timed(cmd, args, { dropCaches }), label);
       rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB });
       log(label, r, bytes);
     });
@@ -210,6 +213,8 @@ export async function toolsRound(ctx, rec, data) {
   await one('rclone.copy', 'rclone copy v1 (local→local)', 'rclone', 'rclone', ['copy', data.v1.dir, dest], data.v1.bytes);
   await one('cp.sync', 'cp v1 && sync', 'cp', 'sh', ['-c', `cp "${data.v1.file}" "${dest}/" && sync`], data.v1.bytes);
   await one('b3sum', 'b3sum v1', 'b3sum', 'b3sum', [data.v1.file], data.v1.bytes);
+  // The issue's protocol ("cold cache, sync after each"), as `aim.pull.dropped` meets it.
+  await one('cp.dropped', 'cp v1 (page cache dropped) && sync', 'cp', 'sh', ['-c', `cp "${data.v1.file}" "${dest}/" && sync`], data.v1.bytes, { dropCaches: true });
   // cp as aim's pull meets it: the bytes come from the disk (a pull reads packs its push just wrote around the page
   // cache), not from memory as in the row above.
   const cold = join(ctx.work, 'v1-uncached');
