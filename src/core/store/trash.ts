@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { link, lstat, readdir } from 'node:fs/promises';
+import { link, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { HeldFolder } from '../../lib/held-folder.js';
 import { realFolder } from '../../lib/safe-fs.js';
 
 // Files an update replaces or drops are not freed inside the pull: freeing a multi-GB file can take seconds (ext4
@@ -25,15 +26,43 @@ export async function moveAside(dest: string, path: string): Promise<boolean> {
   }
 }
 
-/** Deletes the trash in a detached process that outlives this one; nothing to do when it is empty. */
+/**
+ * What the detached process runs: it deletes every entry of the folder it is given as its descriptor 3 (Linux), or,
+ * where there is no /proc, of the folder at the path it is given; then the folder itself by its path, only while that
+ * path still leads to it (rmdir takes nothing but an empty folder in any case).
+ */
+const EMPTY_FOLDER = [
+  'const fs = require("node:fs");',
+  'const [at, path] = process.argv.slice(1);',
+  'for (const name of fs.readdirSync(at)) fs.rmSync(`${at}/${name}`, { recursive: true, force: true });',
+  'const held = fs.statSync(at), now = fs.lstatSync(path);',
+  'if (held.dev === now.dev && held.ino === now.ino) fs.rmdirSync(path);',
+].join(' ');
+
+/**
+ * Deletes what the trash holds in a detached process that outlives this one; nothing to do when it is empty. The
+ * process gets the trash folder itself, held open here, not its path: a folder on the way (DEST/.aim) swapped for a
+ * link before it runs cannot take the deletion somewhere else.
+ */
 export async function emptyTrashInBackground(dest: string): Promise<void> {
-  const folder = trashFolder(dest);
-  const info = await lstat(folder).catch(() => undefined);
-  if (!info?.isDirectory()) return; // none, or not one aim made: left alone
-  const entries = await readdir(folder).catch(() => []);
-  if (entries.length === 0) return;
-  const script = 'require("node:fs").rmSync(process.argv[1], { recursive: true, force: true })';
-  const child = spawn(process.execPath, ['-e', script, folder], { detached: true, stdio: 'ignore', windowsHide: true });
-  child.on('error', () => undefined); // could not start: the next pull deletes the trash instead
-  child.unref();
+  let trash: HeldFolder;
+  try {
+    trash = HeldFolder.open(dest, ['.aim', 'trash']);
+  } catch {
+    return; // none, or not a real folder aim made: left alone
+  }
+  try {
+    const entries = await readdir(trash.via).catch(() => []);
+    if (entries.length === 0) return;
+    const viaProc = trash.via !== trash.path;
+    const child = spawn(process.execPath, ['-e', EMPTY_FOLDER, viaProc ? '/proc/self/fd/3' : trash.path, trash.path], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', viaProc ? trash.fd : 'ignore'],
+      windowsHide: true,
+    });
+    child.on('error', () => undefined); // could not start: the next pull deletes the trash instead
+    child.unref();
+  } finally {
+    trash.close();
+  }
 }

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyTrashInBackground, moveAside, trashFolder } from '../../../src/core/store/trash.js';
+import { pollUntil } from '../../../src/lib/poll.js';
 
 describe('trash for files an update replaces', () => {
   let dest: string;
@@ -25,5 +26,32 @@ describe('trash for files an update replaces', () => {
     for (let waited = 0; existsSync(trashFolder(dest)) && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(trashFolder(dest))).toBe(false);
     expect(await readFile(file, 'utf8')).toBe('old weights');
+  });
+
+  it('deletes only the trash it checked: DEST/.aim swapped for a link before the detached process runs takes nothing elsewhere', async () => {
+    const swapped = await mkdtemp(join(tmpdir(), 'aim-trash-swap-'));
+    const decoy = await mkdtemp(join(tmpdir(), 'aim-trash-decoy-'));
+    try {
+      const file = join(swapped, 'model.bin');
+      await writeFile(file, 'old weights');
+      expect(await moveAside(swapped, file)).toBe(true);
+      await mkdir(join(decoy, 'trash'));
+      await writeFile(join(decoy, 'trash', 'precious'), 'not aim\'s');
+      await emptyTrashInBackground(swapped);
+      // The detached process is still starting (a whole Node): .aim is moved aside and a link to the decoy put there.
+      await rename(join(swapped, '.aim'), join(swapped, 'aim-moved'));
+      await symlink(decoy, join(swapped, '.aim'));
+      // It empties the folder it was given, wherever that is now.
+      await pollUntil(async () => ((await readdir(join(swapped, 'aim-moved', 'trash'))).length === 0 ? { done: true, value: undefined } : { done: false }), {
+        intervalMs: 20,
+        timeoutMs: 60_000,
+        onTimeout: () => new Error('the trash aim filled was never emptied'),
+      });
+      expect(await readFile(join(decoy, 'trash', 'precious'), 'utf8')).toBe('not aim\'s');
+      expect(await readFile(file, 'utf8')).toBe('old weights');
+    } finally {
+      await rm(swapped, { recursive: true, force: true });
+      await rm(decoy, { recursive: true, force: true });
+    }
   });
 });
