@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/lib/errors.js';
 import { HeldFolder, shownPath } from '../../src/lib/held-folder.js';
+import { builtModule, canHideProc, runWithoutProc } from '../helpers/without-proc.js';
 
 describe('a held folder', () => {
   let dir: string;
@@ -70,5 +71,44 @@ describe('a held folder', () => {
     const partials = hold(HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial']));
     expect(shownPath(partials.at('abc'))).toBe(join(dir, 'dest', '.aim', 'partial', 'abc'));
     expect(shownPath('/elsewhere/x')).toBe('/elsewhere/x');
+  });
+});
+
+// Without /proc, names go through the folder's path, and what is checked is checked right after each open: every
+// folder on the way a real one, and the one at the path the one held. Run where /proc is hidden.
+describe.runIf(canHideProc)('a held folder without /proc', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'aim-held-noproc-'));
+    await mkdir(join(dir, 'dest', '.aim', 'partial'), { recursive: true });
+    await mkdir(join(dir, 'outside', 'partial'), { recursive: true });
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  /** Runs `steps` (statements using `HeldFolder`, `dest`, `outside`, `fs`, and `outcome(f)`, which records whether `f` throws). */
+  async function withoutProc(steps: string): Promise<unknown[]> {
+    const script = `
+      import * as fs from 'node:fs';
+      import { HeldFolder } from ${JSON.stringify(builtModule('lib/held-folder.js'))};
+      const dest = ${JSON.stringify(join(dir, 'dest'))}, outside = ${JSON.stringify(join(dir, 'outside'))};
+      const results = [];
+      const outcome = (f) => { try { const value = f(); results.push(value === undefined ? 'ok' : value); } catch (error) { results.push(error.constructor.name + (error.exitCode === undefined ? '' : ' ' + error.exitCode)); } };
+      ${steps}
+      console.log(JSON.stringify(results));`;
+    return JSON.parse(await runWithoutProc(script));
+  }
+
+  it('reaches names by the path, and holds only a folder whose path leads through no link', async () => {
+    const results = await withoutProc(`
+      const partials = HeldFolder.open(dest, ['.aim', 'partial']);
+      outcome(() => partials.via === partials.path);
+      fs.writeFileSync(partials.at('f'), 'mine');
+      outcome(() => fs.readFileSync(dest + '/.aim/partial/f', 'utf8'));
+      fs.renameSync(dest + '/.aim', dest + '/.aim-moved');
+      fs.symlinkSync(outside, dest + '/.aim');
+      outcome(() => HeldFolder.open(dest, ['.aim', 'partial']));
+      outcome(() => partials.child('configs', true));
+      outcome(() => partials.expectStillThere());`);
+    expect(results).toEqual([true, 'mine', 'ConflictError 5', 'ConflictError 5', 'ConflictError 5']);
   });
 });

@@ -4,11 +4,11 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSource, readSource } from '../../../src/core/chunking/source-file.js';
 import { allowDirectIo } from '../../../src/lib/direct-io.js';
+import { builtModule, canHideProc, runWithoutProc } from '../../helpers/without-proc.js';
 
 const root = await mkdtemp(join(tmpdir(), 'aim-source-'));
 afterAll(async () => {
@@ -49,10 +49,7 @@ describe.each([
 
 // Without /proc (a container or chroot that does not mount it) the descriptor cannot be reopened through
 // /proc/self/fd: a direct read the file system refuses must still fall back to the usual reads, by the file's name.
-// Run in a mount namespace of its own where /proc is hidden, against the built code (dist/).
-const sourceModule = fileURLToPath(new URL('../../../dist/core/chunking/source-file.js', import.meta.url));
-const hideProc = ['-rm', 'sh', '-c', 'mount -t tmpfs none /proc && exec "$0" --input-type=module -e "$1"', process.execPath];
-const canHideProc = await promisify(execFile)('unshare', [...hideProc, 'process.exit(0)']).then(() => true, () => false);
+const sourceModule = builtModule('core/chunking/source-file.js');
 
 describe.runIf(canHideProc)('readSource without /proc', () => {
   it('falls back to the usual reads when a direct read is refused', async () => {
@@ -66,7 +63,7 @@ describe.runIf(canHideProc)('readSource without /proc', () => {
       const target = Buffer.alloc(8 * 4096).subarray(1);
       const read = await readSource(source, target, 0);
       console.log(JSON.stringify({ block: source.block, same: target.subarray(0, read).equals(readFileSync(${JSON.stringify(path)})) }));`;
-    const { stdout } = await promisify(execFile)('unshare', [...hideProc, script]);
+    const stdout = await runWithoutProc(script);
     expect(JSON.parse(stdout)).toEqual({ block: 1, same: true });
   });
 
@@ -82,7 +79,7 @@ describe.runIf(canHideProc)('readSource without /proc', () => {
       renameSync(${JSON.stringify(`${path}.new`)}, ${JSON.stringify(path)});
       const error = await readSource(source, Buffer.alloc(8 * 4096).subarray(1), 0).then(() => undefined, (error) => error);
       console.log(JSON.stringify({ message: error?.message, exitCode: error?.exitCode }));`;
-    const { stdout } = await promisify(execFile)('unshare', [...hideProc, script]);
+    const stdout = await runWithoutProc(script);
     expect(JSON.parse(stdout)).toEqual({ message: `${path} was replaced while it was being pushed`, exitCode: 5 });
   });
 });
