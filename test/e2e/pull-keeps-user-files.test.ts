@@ -80,6 +80,12 @@ describe('a pull and the files in DEST that are not aim\'s', () => {
     expectRefused(await ws.run(['pull', 'r/m:v2', dest]), join(dest, 'config.json'), 0);
     expectRefused(await ws.run(['pull', 'r/m:v1', dest]), join(dest, 'config.json'), 0);
     await expectUnchanged(dest, before);
+    // verify finds the edit, and its hint is the pull that replaces it.
+    const verified = await ws.run(['verify', dest]);
+    expect(verified.code).toBe(4);
+    expect(verified.stderr).toMatch(/hint: pull the version into it again with --force/);
+    await ws.json(['pull', 'r/m:v1', dest, '--force']);
+    expect(await ws.json(['verify', dest])).toMatchObject({ ok: true });
   });
 
   it('refuses an edit that puts the size and mtime back (the ctime still moved)', async () => {
