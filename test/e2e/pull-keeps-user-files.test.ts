@@ -3,7 +3,7 @@
 // fetched, exit 5, naming it, with DEST exactly as it was; --force replaces them. What a killed pull or an untouched
 // older version left is aim's, never the user's. Through the built CLI.
 import { execFileSync } from 'node:child_process';
-import { appendFile, cp, lstat, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -170,6 +170,43 @@ describe('a pull and the files in DEST that are not aim\'s', () => {
     await appendFile(join(folder, 'config.json'), ' edited');
     await ws.json(['install', 'r/m:v1']);
     await expectSameTree(folder, ws.path('v1'));
+  });
+});
+
+describe('a file put at a target while the pull fetches', () => {
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('big'), { files: [{ path: 'config.json', size: 300 }, { path: 'weights.bin', size: 96 * 1024 * KiB }], seed: 'keeps-big' });
+    await ws.json(['push', 'r/big:v1', 'big']);
+  });
+  afterAll(() => ws.cleanup());
+
+  it('is refused once the files are built, kept, and the pull run again reuses what was built', async () => {
+    const dest = ws.path('dest');
+    await mkdir(dest);
+    const running = ws.start(['pull', 'r/big:v1', dest, '--concurrency', '1']);
+    let finished = false;
+    void running.result.then(() => (finished = true));
+    // Paused once files are being built in .aim/partial; the user's config.json appears; the pull goes on.
+    const building = async () => (await readdir(join(dest, '.aim', 'partial')).catch(() => [])).length > 0;
+    while (!finished && !(await building())) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(finished, running.stderrSoFar()).toBe(false);
+    running.child.kill('SIGSTOP');
+    try {
+      await writeFile(join(dest, 'config.json'), 'mine, written during the pull');
+    } finally {
+      running.child.kill('SIGCONT');
+    }
+    expectRefused(await running.result, join(dest, 'config.json'), 0);
+    expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('mine, written during the pull');
+    expect(await listFiles(dest)).toEqual(['config.json']);
+
+    await rm(join(dest, 'config.json'));
+    const again = await ws.json(['pull', 'r/big:v1', dest]);
+    expect(again.bytesTransferred).toBeLessThan(1024 * KiB);
+    await expectSameTree(dest, ws.path('big'));
   });
 });
 

@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { forEachConcurrently } from '../../lib/concurrently.js';
@@ -96,10 +97,41 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
 }
 
 /**
- * Refuses, before anything is fetched, a pull that would replace what is not aim's (`Occupant`). One line names the
- * first such path in manifest order and how many there are.
+ * Looks again at each target once the files are built: a transfer may take minutes, and a file the user put at a
+ * target meanwhile, or an edit of one aim installed, is theirs as much as what was there when the pull planned. Each
+ * entry's occupant becomes what is there now, which the renames clear (only the renames themselves go unwatched).
  */
-export function refuseUsersFiles(wanted: Wanted[]): void {
+export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 'occupant'>>, state: InstallState, pool: HashPool): Promise<void> {
+  const present: typeof entries = [];
+  for (const entry of entries) {
+    if (nothingAt(entry.target)) entry.occupant = undefined;
+    else present.push(entry);
+  }
+  await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
+    const now = await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool);
+    // The right bytes there now (another pull of this version beside this one): replacing them loses nothing.
+    entry.occupant = now === 'in place' ? 'aims' : now;
+  });
+}
+
+/**
+ * True when nothing is at `path`, looked at synchronously: in a new destination every target is missing, and a
+ * synchronous look that makes no error object costs a tenth of a failed asynchronous one. Any other failure
+ * (a file where a folder was) is left to occupantOf.
+ */
+function nothingAt(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a pull that would replace what is not aim's (`Occupant`): before anything is fetched, and again once the
+ * files are built (lookAgain). One line names the first such path in manifest order and how many there are.
+ */
+export function refuseUsersFiles(wanted: Array<Pick<Wanted, 'target' | 'occupant'>>): void {
   const users = wanted.filter(({ occupant }) => occupant === 'users-file' || occupant === 'users-folder');
   if (users.length === 0) return;
   const first = users[0]!;

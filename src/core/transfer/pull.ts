@@ -24,7 +24,7 @@ import type { PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
 import { installStaged, type Staged } from './pull-install.js';
-import { filesToFetch, locatorFor, refuseUsersFiles } from './pull-wanted.js';
+import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { prepareFresh, type FreshTree } from './pull-fresh.js';
 import { HeldFolder } from '../../lib/held-folder.js';
@@ -278,6 +278,11 @@ async function stageFiles(
       const freshTop = isFresh ? entry.freshTop : undefined;
       const written = isFresh ? built.written.get(entry.file) : undefined;
       result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
+    }
+    if (!options.force) {
+      // Refused now, the built files stay in .aim/partial: the pull run again once they are moved away reuses them.
+      await lookAgain(result.staged, state, pool);
+      refuseUsersFiles(result.staged);
     }
   } finally {
     task.end();
