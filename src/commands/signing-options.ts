@@ -6,8 +6,9 @@ import type { FileSelection } from '../core/transfer/subset.js';
 import { UsageError } from '../lib/errors.js';
 import type { AimCommand } from './base.js';
 
-// The signing flags that `pull`, `model pull`, `run` and `push` share, and pull's --force. The code behind them is imported when a flag
-// asks for it: `push` loads this file for --sign, and an unsigned push should not pay for loading pull and signing.
+// The signing flags that `pull`, `model pull`, `run` and `push` share, and pull's --force. The code behind them is
+// imported when a flag asks for it: `push` loads this file for --sign, and an unsigned push should not pay for
+// loading pull and signing.
 
 export function requireSignedOption() {
   return Option.Boolean('--require-signed', false, {
