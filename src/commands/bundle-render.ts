@@ -21,7 +21,7 @@ export async function pullBundleUnderPolicy(command: AimCommand, found: Resolved
   const session = await command.session();
   const trust = await trustPolicyFor(session.config, repoName, flags.requireSigned);
   const repository = await session.repository(repoName);
-  const result = await pullBundle(repository, found, dest, { progress: command.progress(), concurrency: flags.concurrency, select: flags.select, trust });
+  const result = await pullBundle(repository, found, dest, { progress: command.progress(), concurrency: flags.concurrency, select: flags.select, trust, force: flags.force });
   command.report(result, () => describeBundlePull(result));
 }
 

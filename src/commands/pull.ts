@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { parseReference } from '../core/format/reference.js';
 import { SelectingCommand } from './subset-options.js';
-import { pullUnderPolicy, requireSignedOption, writeSignatureOption } from './signing-options.js';
+import { pullUnderPolicy, replaceFilesOption, requireSignedOption, writeSignatureOption } from './signing-options.js';
 import { concurrencyOption, describePull } from './transfer-options.js';
 import { orBundle } from '../core/bundle/bundle-target.js';
 import { pullBundleUnderPolicy } from './bundle-render.js';
@@ -28,10 +28,11 @@ export class PullCommand extends SelectingCommand {
   concurrency = concurrencyOption();
   requireSigned = requireSignedOption();
   writeSignature = writeSignatureOption();
+  force = replaceFilesOption();
 
   async run(): Promise<void> {
     const ref = parseReference(this.reference);
-    const flags = { requireSigned: this.requireSigned, writeSignature: this.writeSignature, concurrency: this.concurrency, select: await this.selection() };
+    const flags = { requireSigned: this.requireSigned, writeSignature: this.writeSignature, concurrency: this.concurrency, select: await this.selection(), force: this.force };
     const pullVersion = async () => {
       const result = await pullUnderPolicy(this, ref.repo, ref, this.dest, flags);
       this.report(result, () => describePull(result));

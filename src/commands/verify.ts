@@ -86,7 +86,9 @@ export class VerifyCommand extends AimCommand {
       const subset = result.subset ? `; a subset: ${result.subset.files} of the version's ${result.subset.versionFiles} files${result.subset.quant ? ` (${result.subset.quant})` : ''}` : '';
       return [...bad, `${result.folder}: ${result.filesChecked} files checked (${formatBytes(result.bytesChecked)})${subset}${bad.length ? '' : ': all good'}`].join('\n');
     });
-    if (bad.length > 0) throw new IntegrityError(`${bad.length} files of ${result.folder} are missing or differ from its version`, { hint: 'pull the version into it again' });
+    // A pull replaces a file that differs only when forced: it cannot tell damage from an edit the user wants kept.
+    const hint = result.corrupt.length > 0 ? 'pull the version into it again with --force, which replaces the files that differ' : 'pull the version into it again';
+    if (bad.length > 0) throw new IntegrityError(`${bad.length} files of ${result.folder} are missing or differ from its version`, { hint });
   }
 }
 

@@ -26,6 +26,10 @@ export interface ToolContext {
 
 const reference = z.string().max(512).describe('REPO/MODEL[:TAG|@blake3:HEX], e.g. team/qwen2.5-7b:v1');
 export const requireSigned = z.boolean().optional().describe('refuse a version no trusted key signed, even where the user\'s trust policy does not ask (default: the policy decides)');
+const replaceUsersFiles = z
+  .boolean()
+  .optional()
+  .describe('replace files and folders at the version\'s paths that aim did not put there or that changed since (the user\'s own); without it such a pull is refused with exit code 5 and nothing changes (default: false)');
 const readOnly = { readOnlyHint: true, openWorldHint: false };
 
 /** DEST in the root or below it (relative to it, or absolute within it); anything reaching outside is refused. */
@@ -115,10 +119,11 @@ export function registerModelTools(server: McpServer, context: ToolContext): voi
   }));
 
   server.registerTool('pull', {
-    title: 'Pull a version', description: 'Download a version into a folder (inside the folder the server was started for), verified chunk by chunk, refused when the user\'s trust policy asks for a signature it lacks; resumes an interrupted pull. Sends progress notifications when given a progress token.',
-    inputSchema: { reference, dest: z.string().min(1).max(4096).describe('destination folder, relative to the server\'s root folder'), require_signed: requireSigned },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  }, ({ reference: text, dest, require_signed }, extra) => {
+    title: 'Pull a version', description: 'Download a version into a folder (inside the folder the server was started for), verified chunk by chunk, refused when the user\'s trust policy asks for a signature it lacks, or when the folder holds files of the user\'s at the version\'s paths (unless force); resumes an interrupted pull. Sends progress notifications when given a progress token.',
+    inputSchema: { reference, dest: z.string().min(1).max(4096).describe('destination folder, relative to the server\'s root folder'), require_signed: requireSigned, force: replaceUsersFiles },
+    // Destructive only with `force`: without it nothing but what aim itself put in the folder is ever replaced.
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  }, ({ reference: text, dest, require_signed, force }, extra) => {
     const progress = progressNotifications(extra);
     return answer(async () => {
       const ref = parseReference(text);
@@ -127,7 +132,8 @@ export function registerModelTools(server: McpServer, context: ToolContext): voi
       const repository = await session.repository(ref.repo);
       // The user's trust policy binds an agent as it binds the CLI: an unsigned version never lands in DEST.
       const trust = await trustPolicyFor(session.config, ref.repo, require_signed);
-      return { ...(await pull(repository, ref, target, { progress, within: context.root, trust })) };
+      // As the CLI without --force: a file of the user's at one of the version's paths stops the pull (exit 5).
+      return { ...(await pull(repository, ref, target, { progress, within: context.root, trust, force })) };
     }, progress);
   });
 }

@@ -105,6 +105,17 @@ describe('clumsy input', () => {
     expect(repos.repositories.map(({ name }) => name)).toEqual(['r']);
   });
 
+  it('repo create refuses an option its --type does not take, instead of leaving it out of the file', async () => {
+    const before = await readFile(ws.config, 'utf8');
+    // --path for a published repository (the folder on the web server's disk): its address is --url.
+    expectUsage(await ws.run(['repo', 'create', 'web', '--type', 'http', '--path', '/srv/www/repo']), /--type http takes no --path \(it is for --type local and s3\)$/);
+    expectUsage(await ws.run(['repo', 'create', 'web', '--type', 'http', '--url', 'https://models.example.com/repo/', '--path', '/srv/www/repo']), /--type http takes no --path/);
+    expectUsage(await ws.run(['repo', 'create', 'web', '--type', 'http', '--url', 'https://models.example.com/repo/', '--no-packs']), /--type http takes no --no-packs/);
+    expectUsage(await ws.run(['repo', 'create', 'nfs', '--path', ws.path('nfs'), '--region', 'eu-west-1']), /--type local takes no --region \(it is for --type s3\)$/);
+    expectUsage(await ws.run(['repo', 'create', 'nfs', '--path', ws.path('nfs'), '--url', 'https://x.example/']), /--type local takes no --url \(it is for --type http\)$/);
+    expect(await readFile(ws.config, 'utf8')).toBe(before);
+  });
+
   it('completion --json prints one JSON document holding the script, not the bare script', async () => {
     const plain = await ws.run(['completion', 'bash']);
     const document = await ws.json<{ shell: string; script: string }>(['completion', 'bash']);

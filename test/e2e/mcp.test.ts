@@ -3,7 +3,7 @@
 // as an error), failures come back as tool errors and the server keeps serving.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -105,6 +105,17 @@ describe('aim mcp over stdio with the SDK client', () => {
     expect(progress.at(-1)).toMatchObject({ progress: pulled.totalBytes, total: pulled.totalBytes });
     const values = progress.map((p) => p.progress);
     expect(values).toEqual([...values].sort((a, b) => a - b));
+  });
+
+  it('refuses to replace a file of the user\'s in the folder unless told to force', async () => {
+    const names = await readdir(ws.path('src'));
+    await mkdir(ws.path('agent', 'mine'));
+    await writeFile(ws.path('agent', 'mine', names[0]!), 'the user\'s own');
+    expectToolError(await call('pull', { reference: 'team/tiny:v1', dest: 'mine' }), /mine\/.* is not aim's and would be replaced/, 5);
+    expect(await readdir(ws.path('agent', 'mine'))).toEqual([names[0]]);
+    expect(await readFile(ws.path('agent', 'mine', names[0]!), 'utf8')).toBe('the user\'s own');
+    await ok('pull', { reference: 'team/tiny:v1', dest: 'mine', force: true });
+    await expectSameTree(ws.path('agent', 'mine'), ws.path('src'));
   });
 
   it('answers a failing call with a tool error and keeps serving', async () => {

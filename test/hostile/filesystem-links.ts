@@ -57,9 +57,10 @@ export const LINK_CASES: HostileCase[] = [
     outcome: refused(/state\.json is a symlink, not a regular file/),
   },
   {
-    name: 'DEST/.aim/trash is a link (a file in DEST gets replaced)',
+    name: 'DEST/.aim/trash is a link (a file in DEST gets replaced, --force)',
     plant: pullAfter(async (c) => { await writeFile(join(c.dest, 'weights.bin'), 'old'); await symlink(c.outside, join(c.dest, '.aim', 'trash')); }),
-    args: pull,
+    // The file is not aim's: only --force replaces it, and the trash is where it would go.
+    args: (c) => [...pull(c), '--force'],
     outcome: pulledIntact,
   },
   {

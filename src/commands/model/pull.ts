@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { checkModelName, checkTagName } from '../../core/format/names.js';
 import { SelectingCommand } from '../subset-options.js';
-import { pullUnderPolicy, requireSignedOption, writeSignatureOption } from '../signing-options.js';
+import { pullUnderPolicy, replaceFilesOption, requireSignedOption, writeSignatureOption } from '../signing-options.js';
 import { concurrencyOption, describePull } from '../transfer-options.js';
 import { isFolderPath } from '../path-argument.js';
 
@@ -13,7 +13,9 @@ export class ModelPullCommand extends SelectingCommand {
     details: `
       Every chunk is verified before it is written and every file before it appears under its name. An
       interrupted pull resumes where it stopped; pulling a new version over an older one fetches only the
-      chunks that changed. aim keeps its bookkeeping in DEST/.aim.
+      chunks that changed. aim keeps its bookkeeping in DEST/.aim. A file in DEST at one of the version's paths
+      that aim did not put there (or that changed since) stops the pull before anything is fetched (exit 5);
+      --force replaces it.
     `,
     examples: [['Pull v1.0 into ./models/resnet50', '$0 model pull team-vision resnet50-finetuned ./models/resnet50 --tag v1.0']],
   });
@@ -26,9 +28,10 @@ export class ModelPullCommand extends SelectingCommand {
   concurrency = concurrencyOption();
   requireSigned = requireSignedOption();
   writeSignature = writeSignatureOption();
+  force = replaceFilesOption();
 
   async run(): Promise<void> {
-    const result = await pullUnderPolicy(this, this.repo, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, { requireSigned: this.requireSigned, writeSignature: this.writeSignature, concurrency: this.concurrency, select: await this.selection() });
+    const result = await pullUnderPolicy(this, this.repo, { model: checkModelName(this.model), tag: checkTagName(this.tag) }, this.dest, { requireSigned: this.requireSigned, writeSignature: this.writeSignature, concurrency: this.concurrency, select: await this.selection(), force: this.force });
     this.report(result, () => describePull(result));
   }
 }

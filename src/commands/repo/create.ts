@@ -41,6 +41,14 @@ export class RepoCreateCommand extends AimCommand {
     if (this.type !== 'local' && this.type !== 's3' && this.type !== 'http') {
       throw new UsageError(`--type ${this.type} is not supported`, { hint: 'use --type local, s3 or http' });
     }
+    refuseOtherTypesOptions(this.type, {
+      '--path': this.location,
+      '--url': this.url,
+      '--region': this.region,
+      '--endpoint': this.endpoint,
+      '--profile': this.profile,
+      [this.packs === false ? '--no-packs' : '--packs']: this.packs,
+    });
     const option = this.type === 'http' ? '--url' : '--path';
     if ((this.type === 'http' ? this.url : this.location) === undefined) {
       throw new UsageError(`--type ${this.type} needs ${option}`, { hint: `add ${option}, see \`aim repo create --help\`` });
@@ -60,6 +68,22 @@ export class RepoCreateCommand extends AimCommand {
     const { config: filepath } = await createRepository(session.config, repo);
     this.report({ ...repo, config: filepath }, () => `repository ${this.name} (${repo.type}, ${repo.path}) added to ${filepath}`);
   }
+}
+
+/** The options each --type takes: one given for another type would be dropped from the file without a word. */
+const OPTIONS_OF: Record<'local' | 's3' | 'http', string[]> = {
+  local: ['--path', '--packs', '--no-packs'],
+  s3: ['--path', '--region', '--endpoint', '--profile', '--packs', '--no-packs'],
+  http: ['--url'],
+};
+
+/** A usage error naming the first option given that `type` does not take (`--path` for http, where --url is meant). */
+function refuseOtherTypesOptions(type: 'local' | 's3' | 'http', given: Record<string, unknown>): void {
+  const stray = Object.keys(given).find((option) => given[option] !== undefined && !OPTIONS_OF[type].includes(option));
+  if (stray === undefined) return;
+  const takers = Object.entries(OPTIONS_OF).filter(([, options]) => options.includes(stray)).map(([name]) => name);
+  const instead = type === 'http' && stray === '--path' ? 'give the address of the published folder with --url URL' : `leave out ${stray}`;
+  throw new UsageError(`--type ${type} takes no ${stray} (it is for --type ${takers.join(' and ')})`, { hint: instead });
 }
 
 /**

@@ -11,7 +11,8 @@ export class TrustAddCommand extends AimCommand {
     details: `
       The key (an EC P-256 public key) is copied into model_repos.yaml under the repository's \`trust:\` section,
       which also gets \`require: signed\` unless it already says otherwise. The policy lives in your file, never
-      in the repository: whoever can write there cannot change what you trust.
+      in the repository: whoever can write there cannot change what you trust. Adding the same key under the same
+      name again changes nothing (exit 0); the name on another key, or the key under another name, is refused.
     `,
     examples: [['Trust alice for team', '$0 trust add team alice.pub --name alice']],
   });
@@ -23,6 +24,7 @@ export class TrustAddCommand extends AimCommand {
   async run(): Promise<void> {
     const { config } = await this.session();
     const result = await addTrustedKey(config, this.repo, this.file, this.name);
-    this.report(result, () => `repository ${result.repo} now trusts ${result.name} (key id ${result.keyId}) in ${result.filepath}`);
+    const how = result.unchanged ? 'already trusts' : 'now trusts';
+    this.report(result, () => `repository ${result.repo} ${how} ${result.name} (key id ${result.keyId}) in ${result.filepath}`);
   }
 }

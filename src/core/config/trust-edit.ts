@@ -1,6 +1,8 @@
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import { readPublicKey } from '../signing/keys.js';
+import type { TrustSection } from '../format/schemas/trust.js';
 import { configFromDocument, findRepo, type AimConfig } from './config.js';
+import { readKeyEntry } from './trust-policy.js';
 import { writeConfigFile } from './config-edit.js';
 
 // `aim trust add/remove` edit the repository's `trust:` section through the YAML document (comments and order
@@ -11,6 +13,8 @@ export interface TrustEdit {
   repo: string;
   name: string;
   keyId?: string;
+  /** The key was trusted under that name already: the file was not touched. */
+  unchanged?: boolean;
 }
 
 function save(config: AimConfig): Promise<void> {
@@ -26,10 +30,8 @@ function save(config: AimConfig): Promise<void> {
 export async function addTrustedKey(config: AimConfig, repoName: string, pubPath: string, name: string): Promise<TrustEdit> {
   const repo = findRepo(config, repoName);
   const info = await readPublicKey(pubPath);
-  const keys = repo.trust?.keys ?? [];
-  if (keys.some((key) => key.name === name)) {
-    throw new ConflictError(`repository ${repoName} already trusts a key named ${name}`, { hint: `remove it first: aim trust remove ${repoName} ${name}` });
-  }
+  const trusted = await trustedAlready(config, repoName, repo.trust?.keys ?? [], name, info.keyId);
+  if (trusted) return { filepath: config.filepath!, repo: repoName, name, keyId: info.keyId, unchanged: true };
   const document = config.document;
   if (repo.trust?.require === undefined || !document.hasIn(['repositories', repoName, 'trust', 'require'])) {
     document.setIn(['repositories', repoName, 'trust', 'require'], 'signed');
@@ -38,6 +40,31 @@ export async function addTrustedKey(config: AimConfig, repoName: string, pubPath
   document.addIn(['repositories', repoName, 'trust', 'keys'], document.createNode({ name, pem: info.pem }));
   await save(config);
   return { filepath: config.filepath!, repo: repoName, name, keyId: info.keyId };
+}
+
+/**
+ * True when the repository trusts this very key under this name already: adding it again changes nothing, so a
+ * setup script may run `aim trust add` on every machine, every time. The name on another key, or the key under
+ * another name, is a ConflictError: a second entry for one key would hide from `aim trust list` (which shows a key
+ * once) and outlive `aim trust remove` of the name the user sees.
+ */
+async function trustedAlready(config: AimConfig, repoName: string, keys: TrustSection['keys'], name: string, keyId: string): Promise<boolean> {
+  // An entry whose key cannot be read (a path to a file moved away) is some other key.
+  const idOf = (entry: TrustSection['keys'][number]) => readKeyEntry(config, entry, `trusted key ${entry.name}`).then((info) => info.keyId, () => undefined);
+  const named = keys.find((key) => key.name === name);
+  if (named) {
+    if ((await idOf(named)) === keyId) return true;
+    throw new ConflictError(`repository ${repoName} already trusts another key named ${name}`, {
+      hint: `give this one another --name, or replace that one: aim trust remove ${repoName} ${name}, then add again`,
+    });
+  }
+  for (const entry of keys) {
+    if ((await idOf(entry)) !== keyId) continue;
+    throw new ConflictError(`repository ${repoName} already trusts this key (key id ${keyId}) as ${entry.name}`, {
+      hint: `nothing to do; to call it ${name} instead: aim trust remove ${repoName} ${entry.name}, then add again`,
+    });
+  }
+  return false;
 }
 
 export async function removeTrustedKey(config: AimConfig, repoName: string, name: string): Promise<TrustEdit> {

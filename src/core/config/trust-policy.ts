@@ -3,7 +3,7 @@ import { ConfigError } from '../../lib/errors.js';
 import { MAX_CONFIG_BYTES } from '../format/schemas/limits.js';
 import { parseValue, type Format } from '../format/schemas/parse.js';
 import { settingsTrustSchema, type TrustSection } from '../format/schemas/trust.js';
-import { parsePublicKey, readPublicKey } from '../signing/keys.js';
+import { parsePublicKey, readPublicKey, type PublicKeyInfo } from '../signing/keys.js';
 import { enforceTrust, type SignerReport, type TrustedKey, type TrustPolicy } from '../signing/policy.js';
 import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
@@ -58,20 +58,24 @@ export async function trustPolicyFor(config: AimConfig, repoName: string, requir
 
 /** The keys repository `repoName` trusts, from both places, read and checked; a key given twice counts once. */
 export async function trustedKeys(config: AimConfig, repoName: string): Promise<Array<TrustedKey & { from: PolicySource }>> {
-  const base = config.filepath ? dirname(config.filepath) : process.cwd();
   const keys: Array<TrustedKey & { from: PolicySource }> = [];
   for (const { from, section } of policyParts(config, repoName)) {
     for (const entry of section.keys) {
       const where = from === 'repository' ? `trusted key ${entry.name} of repository ${repoName}` : `trusted key ${entry.name} of aim.trust`;
-      const info = await ('pem' in entry
-        ? Promise.resolve(parsePublicKey(entry.pem, `${where} in ${config.filepath ?? 'model_repos.yaml'}`))
-        : readPublicKey(isAbsolute(entry.path) ? entry.path : resolve(base, entry.path)).catch((error: unknown) => {
-            throw error instanceof Error ? new ConfigError(`${where}: ${error.message}`, { hint: 'fix or remove it: `aim trust remove REPO NAME`, or edit the aim: trust block' }) : error;
-          }));
+      const info = await readKeyEntry(config, entry, where);
       if (!keys.some((key) => key.keyId === info.keyId)) keys.push({ name: entry.name, keyId: info.keyId, key: info.key, from });
     }
   }
   return keys;
+}
+
+/** The key a `trust:` entry names (its pem, or the file at its path, relative to model_repos.yaml), read and checked. */
+export async function readKeyEntry(config: AimConfig, entry: TrustSection['keys'][number], where: string): Promise<PublicKeyInfo> {
+  if ('pem' in entry) return parsePublicKey(entry.pem, `${where} in ${config.filepath ?? 'model_repos.yaml'}`);
+  const base = config.filepath ? dirname(config.filepath) : process.cwd();
+  return readPublicKey(isAbsolute(entry.path) ? entry.path : resolve(base, entry.path)).catch((error: unknown) => {
+    throw error instanceof Error ? new ConfigError(`${where}: ${error.message}`, { hint: 'fix or remove it: `aim trust remove REPO NAME`, or edit the aim: trust block' }) : error;
+  });
 }
 
 /**

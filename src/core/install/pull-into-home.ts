@@ -21,5 +21,7 @@ export async function pullIntoHome(repository: Repository, model: string, digest
   const dest = servingFolder(options.home, repository.name, model, digest);
   const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
   const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
-  return pull(repository, { model, digest }, dest, { progress: options.progress, reuseFrom, within: options.home, select: options.select });
+  // AIM_HOME is aim's own folder, not a place for the user's files: what lies there under a version's name (damaged,
+  // edited by hand) is replaced, as `aim run` must be able to repair its own copy.
+  return pull(repository, { model, digest }, dest, { progress: options.progress, reuseFrom, within: options.home, select: options.select, force: true });
 }

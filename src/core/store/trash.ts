@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { link, readdir } from 'node:fs/promises';
+import { link, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeldFolder } from '../../lib/held-folder.js';
 import { realFolder } from '../../lib/safe-fs.js';
@@ -24,6 +24,12 @@ export async function moveAside(dest: string, path: string): Promise<boolean> {
   } catch {
     return false; // absent, no hard links here (some network and FUSE file systems), or no real trash folder
   }
+}
+
+/** Moves the folder at `path` into the trash whole (a rename: a folder cannot take a second name). */
+export async function moveFolderAside(dest: string, path: string): Promise<void> {
+  const folder = await realFolder(dest, ['.aim', 'trash'], { create: true });
+  await rename(path, join(folder, randomBytes(8).toString('hex')));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { rm, rmdir, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
@@ -8,7 +8,7 @@ import { ConflictError } from '../../lib/errors.js';
 import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
-import { moveAside } from '../store/trash.js';
+import { moveAside, moveFolderAside } from '../store/trash.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
 import { fileMode } from './small-file-set.js';
@@ -22,13 +22,23 @@ import type { SmallFileWriter } from './small-file-writer.js';
 /** Renames at once: each is a few metadata calls on libuv's threads, which the file system serves in parallel. */
 const RENAMES_IN_FLIGHT = 32;
 
+/**
+ * What sits at a target the pull would replace, and whose it is. aim's to replace: a file still as aim installed it
+ * (recorded in `.aim/state.json`, or holding the recorded bytes after a copy or a touch moved its stat), and a link,
+ * FIFO or socket: they hold no bytes of their own, so replacing the name loses no data (what a link points at is
+ * never touched). An empty folder holds nothing and is removed. Anything else is the user's: a file aim did not
+ * write or that changed since, a folder holding anything. Like git's "untracked working tree files would be
+ * overwritten", the pull replaces the user's only when forced.
+ */
+export type Occupant = 'aims' | 'empty-folder' | 'users-file' | 'users-folder';
+
 export interface Staged {
   /** The verified partial, complete and synced. */
   temp: string;
   target: string;
   file: ManifestFile;
-  /** Something is at the target (it goes to the trash first). */
-  occupied: boolean;
+  /** What is at the target, if anything: cleared just before the rename (clearTarget). */
+  occupant?: Occupant;
   /** The partial already has the file's mode. */
   modeSet: boolean;
   /** A journal may lie beside the partial (removed once it is in place). */
@@ -96,7 +106,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
   const plain: Staged[] = [...left];
   const others: Staged[] = [];
-  for (const entry of firsts.values()) (!entry.occupied && entry.modeSet && !entry.journal ? plain : others).push(entry);
+  for (const entry of firsts.values()) (entry.occupant === undefined && entry.modeSet && !entry.journal ? plain : others).push(entry);
   const folders = new Folders(dest);
   await Promise.all([
     renameOnWriter(plain, folders, next, writer),
@@ -162,9 +172,20 @@ function withAncestors(dest: string, folders: string[]): Set<string> {
  */
 async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState): Promise<void> {
   if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
-  if (entry.occupied) await moveAside(dest, entry.target);
+  await clearTarget(dest, entry);
   renameSync(temp, entry.target);
   record(next, entry.file, statSync(entry.target));
+}
+
+/**
+ * Makes way for the rename. A file or link gets a second name in the trash, so the rename over it is instant. An empty
+ * folder is removed (a rename cannot replace a folder): it fails if something was put in it since the pull looked. A
+ * folder of the user's, reached only under --force, moves into the trash whole.
+ */
+async function clearTarget(dest: string, { occupant, target }: Staged): Promise<void> {
+  if (occupant === 'empty-folder') await rmdir(target);
+  else if (occupant === 'users-folder') await moveFolderAside(dest, target);
+  else if (occupant !== undefined) await moveAside(dest, target);
 }
 
 /** Sets the mode of the partial at `path` through an open handle: never through a link planted at its name. */

@@ -1,13 +1,16 @@
-import { lstat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { forEachConcurrently } from '../../lib/concurrently.js';
+import { ConflictError } from '../../lib/errors.js';
+import { counted } from '../../lib/plural.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest, ManifestFile } from '../format/manifest.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import { verifyFileOnDisk } from '../verify/verify-file.js';
 import type { ChunkSource, PullFileContext } from './fetch-units.js';
 import { isUnchanged, Targets, type InstallState, type InstalledFile } from './install-state.js';
-import { recordInstalled } from './pull-install.js';
+import { recordInstalled, type Occupant } from './pull-install.js';
 
 // What a pull has to do in DEST: which files are already in place (unchanged since the last pull, or holding the right
 // bytes), and where the chunks of the version installed there already sit on disk.
@@ -28,12 +31,21 @@ export async function locatorFor(folders: Array<{ dest: string; manifest: Manife
 }
 
 /**
- * Unchanged since verified, or (after a killed rename phase, or files copied in by hand) the right bytes. A file
- * still exactly as an older version installed it is known to differ: it is not read twice.
+ * What is at `target`: the file the version wants (unchanged since verified, or, after a killed rename phase or a copy
+ * by hand, the right bytes), nothing, or an occupant. A file still exactly as an older version installed it is known to
+ * differ: it is not read.
  */
-async function isInPlace(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<boolean> {
-  const knownOther = recorded !== undefined && recorded.digest !== file.digest && (await isUnchanged(target, recorded, recorded.digest));
-  return (await isUnchanged(target, recorded, file.digest)) || (!knownOther && (await verifyFileOnDisk(target, file, pool)));
+async function occupantOf(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<Occupant | 'in place' | undefined> {
+  const info = await lstat(target).catch(() => undefined);
+  if (!info) return undefined;
+  // A folder that cannot be listed may hold anything: the user's.
+  if (info.isDirectory()) return (await readdir(target).catch(() => undefined))?.length === 0 ? 'empty-folder' : 'users-folder';
+  if (!info.isFile()) return 'aims';
+  if (await isUnchanged(target, recorded, file.digest)) return 'in place';
+  const older = recorded !== undefined && recorded.digest !== file.digest ? recorded : undefined;
+  if (older && (await isUnchanged(target, older, older.digest))) return 'aims';
+  if (await verifyFileOnDisk(target, file, pool)) return 'in place';
+  return older && (await verifyFileOnDisk(target, older, pool)) ? 'aims' : 'users-file';
 }
 
 /** Files checked at once for being in place already: a file's full read (verify) holds a 4 MiB buffer. */
@@ -42,13 +54,17 @@ const CHECKS_IN_FLIGHT = 8;
 export interface Wanted {
   file: ManifestFile;
   target: string;
-  occupied: boolean;
+  /** What is at the target now, if anything. */
+  occupant?: Occupant;
   /** The path's first folder, when DEST had no such name as the pull planned: the whole folder is new. */
   freshTop?: string;
 }
 
+/** What filesToFetch uses of a pull's context: the hashing pool, and the counters and progress a file in place adds to. */
+export type InPlaceChecks = Pick<PullFileContext, 'pool' | 'counters' | 'task'>;
+
 /** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
-export async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: PullFileContext): Promise<Wanted[]> {
+export async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: InPlaceChecks): Promise<Wanted[]> {
   const targets = new Targets(dest);
   const listing = await targets.listing();
   const listed = manifest.files.map((file) => targets.resolveListed(file.path, listing));
@@ -62,21 +78,64 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
     const { target, folderMissing } = resolved[position]!;
     const file = manifest.files[position]!;
     if (!folderMissing) toCheck.push(position);
-    else if (!listed[position]) found[position] = { file, target, occupied: false };
-    else found[position] = { file, target, occupied: false, freshTop: file.path.slice(0, file.path.indexOf('/')) };
+    else if (!listed[position]) found[position] = { file, target };
+    else found[position] = { file, target, freshTop: file.path.slice(0, file.path.indexOf('/')) };
   }
   await forEachConcurrently(toCheck, CHECKS_IN_FLIGHT, async (position) => {
     const file = manifest.files[position]!;
     const { target } = resolved[position]!;
-    // A link, FIFO or folder under the name is replaced, never read.
-    const info = await lstat(target).catch(() => undefined);
-    if (info?.isFile() && (await isInPlace(target, state.files[file.path], file, context.pool))) {
+    const occupant = await occupantOf(target, state.files[file.path], file, context.pool);
+    if (occupant === 'in place') {
       await recordInstalled(next, file, target);
       context.counters.bytesReused += file.size;
       context.task.advance(file.size);
       return;
     }
-    found[position] = { file, target, occupied: info !== undefined };
+    found[position] = { file, target, occupant };
   });
   return found.filter((entry) => entry !== undefined);
+}
+
+/**
+ * Looks again at each target once the files are built: a transfer may take minutes, and a file the user put at a
+ * target meanwhile, or an edit of one aim installed, is theirs as much as what was there when the pull planned. Each
+ * entry's occupant becomes what is there now, which the renames clear (only the renames themselves go unwatched).
+ */
+export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 'occupant'>>, state: InstallState, pool: HashPool): Promise<void> {
+  const present: typeof entries = [];
+  for (const entry of entries) {
+    if (nothingAt(entry.target)) entry.occupant = undefined;
+    else present.push(entry);
+  }
+  await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
+    const now = await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool);
+    // The right bytes there now (another pull of this version beside this one): replacing them loses nothing.
+    entry.occupant = now === 'in place' ? 'aims' : now;
+  });
+}
+
+/**
+ * True when nothing is at `path`, looked at synchronously: in a new destination every target is missing, and a
+ * synchronous look that makes no error object costs a tenth of a failed asynchronous one. Any other failure
+ * (a file where a folder was) is left to occupantOf.
+ */
+function nothingAt(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a pull that would replace what is not aim's (`Occupant`): before anything is fetched, and again once the
+ * files are built (lookAgain). One line names the first such path in manifest order and how many there are.
+ */
+export function refuseUsersFiles(wanted: Array<Pick<Wanted, 'target' | 'occupant'>>): void {
+  const users = wanted.filter(({ occupant }) => occupant === 'users-file' || occupant === 'users-folder');
+  if (users.length === 0) return;
+  const first = users[0]!;
+  const what = `${first.target}${first.occupant === 'users-folder' ? ' (a folder holding files)' : ''}`;
+  const [who, them] = users.length === 1 ? [`${what} is`, 'it'] : [`${what} and ${counted(users.length - 1, 'other file')} are`, 'them'];
+  throw new ConflictError(`${who} not aim's and would be replaced`, { hint: `move ${them} away, or pull again with --force to replace ${them}` });
 }

@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { fsError } from '../../lib/fs-errors.js';
@@ -10,9 +10,11 @@ import {
   loadInstallState,
   loadInstalledManifest,
   loadOfferedManifest,
+  partialFolder,
   safeTarget,
   saveInstallState,
   saveInstalledManifest,
+  stateFolder,
   type InstallState,
 } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from '../format/manifest.js';
@@ -22,7 +24,7 @@ import type { PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
 import { installStaged, type Staged } from './pull-install.js';
-import { filesToFetch, locatorFor } from './pull-wanted.js';
+import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { prepareFresh, type FreshTree } from './pull-fresh.js';
 import { HeldFolder } from '../../lib/held-folder.js';
@@ -36,8 +38,9 @@ import { chooseFiles, type FileSelection, type SubsetRecord } from './subset.js'
 import { log } from '../../lib/log.js';
 import { enforceTrust, type TrustPolicy } from '../signing/policy.js';
 
-// pull = resolve, then build every changed file in .aim/partial (verified chunk by chunk and as a whole), then
-// rename them all into place, then record the installed version. Until the renames nothing under the destination's
+// pull = resolve, then look at what DEST holds under the version's names (a file or folder of the user's there stops
+// the pull unless forced), then build every changed file in .aim/partial (verified chunk by chunk and as a whole),
+// then rename them all into place, then record the installed version. Until the renames nothing under the destination's
 // final names changes, and the chunks of the version already installed are read from disk instead of the network.
 //
 // DEST/.aim and its folders must be real folders, never links (a planted `.aim` link would take every write of the
@@ -61,6 +64,11 @@ export interface PullOptions {
   select?: FileSelection;
   /** The user's trust policy: a version no trusted key signed is refused before anything is written. */
   trust?: TrustPolicy;
+  /**
+   * Replace what is not aim's at the version's paths (a file aim did not write or that changed since, a folder holding
+   * anything). Without it such a pull is refused before anything is fetched (pull-wanted.ts, Occupant).
+   */
+  force?: boolean;
 }
 
 export interface PullResult {
@@ -122,10 +130,15 @@ async function pullInto(repo: Repository, selector: VersionSelector, dest: strin
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
   await enforceTrust(repo, version, options.trust);
+  const hadState = (await lstat(stateFolder(dest)).catch(() => undefined)) !== undefined;
   // `.aim` and every partial are reached through the folders held here, whatever their paths lead to meanwhile.
   const held = await prepareDestination(dest, options.within);
   try {
     return await pullHeld(repo, version, dest, options, held, started);
+  } catch (error) {
+    // A pull refused (or failed) before it staged anything leaves DEST as it found it: no `.aim` it made, empty.
+    if (!hadState) await removeEmptyState(dest);
+    throw error;
   } finally {
     held.partials.close();
     held.aim.close();
@@ -236,6 +249,9 @@ async function stageFiles(
   const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
   let runs: VerifiedRuns | undefined;
   try {
+    const wanted = await filesToFetch(selected, dest, state, next, { pool, counters, task });
+    if (!options.force) refuseUsersFiles(wanted);
+    result.filesUnchanged = selected.files.length - wanted.length;
     // Other folders only offer chunks: one whose record cannot be read, or that leads elsewhere, offers none.
     const reusable = async (folder: string) => ({ dest: folder, manifest: await loadOfferedManifest(folder) });
     const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
@@ -243,8 +259,6 @@ async function stageFiles(
     repo.cacheIndex();
     const index = await repo.locationsFor(version.digest, version.manifest, (why) => progress.note(why));
     const context: PullFileContext = { repo, pool, locator, counters, task, concurrency: options.concurrency ?? repo.concurrency, buffers: ChunkBuffers.for(index, locator), index };
-    const wanted = await filesToFetch(selected, dest, state, next, context);
-    result.filesUnchanged = selected.files.length - wanted.length;
     const folder = partials.via;
     const small = smallContents(wanted.map(({ file }) => file));
     // A folder repository's packs are read in place and big files' runs checked on a worker thread (verified-runs.ts).
@@ -263,7 +277,12 @@ async function stageFiles(
       // One literal, not a spread: V8 spreads an object slowly in code that runs once, and this runs once a file.
       const freshTop = isFresh ? entry.freshTop : undefined;
       const written = isFresh ? built.written.get(entry.file) : undefined;
-      result.staged.push({ file: entry.file, target: entry.target, occupied: entry.occupied, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
+      result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
+    }
+    if (!options.force) {
+      // Refused now, the built files stay in .aim/partial: the pull run again once they are moved away reuses them.
+      await lookAgain(result.staged, state, pool);
+      refuseUsersFiles(result.staged);
     }
   } finally {
     task.end();
@@ -290,6 +309,12 @@ async function removeStaleTemps(folder: HeldFolder, startedAt: number): Promise<
     const info = await stat(path).catch(() => undefined);
     if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
   }
+}
+
+/** DEST/.aim/partial and DEST/.aim, each only if empty: what a pull keeps for its resume is never removed. */
+async function removeEmptyState(dest: string): Promise<void> {
+  await rmdir(partialFolder(dest)).catch(() => undefined);
+  await rmdir(stateFolder(dest)).catch(() => undefined);
 }
 
 /** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */

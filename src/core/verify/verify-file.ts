@@ -3,7 +3,7 @@ import type { HashPool } from '../hashing/hash-pool.js';
 import type { ManifestFile } from '../format/manifest.js';
 
 /** True when the file at `path` has exactly the manifest's bytes (size first, then a full BLAKE3 read). */
-export async function verifyFileOnDisk(path: string, file: ManifestFile, pool: HashPool): Promise<boolean> {
+export async function verifyFileOnDisk(path: string, file: Pick<ManifestFile, 'size' | 'digest'>, pool: HashPool): Promise<boolean> {
   const handle = await openRegular(path).catch(() => undefined); // a link, FIFO or device is not the file
   if (!handle) return false;
   try {

@@ -37,7 +37,7 @@ describe('renaming partials into place', () => {
   async function staged(path: string, how: Pick<Staged, 'modeSet' | 'journal'>): Promise<Staged> {
     const temp = join(dest, '.aim', 'partial', path.replaceAll('/', '_'));
     await writeFile(temp, 'bytes', { mode: 0o644 });
-    return { temp, target: join(dest, ...path.split('/')), file: file(path), occupied: false, ...how };
+    return { temp, target: join(dest, ...path.split('/')), file: file(path), ...how };
   }
 
   for (const [name, how] of [

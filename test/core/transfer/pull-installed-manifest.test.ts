@@ -24,9 +24,11 @@ describe('the installed manifest and the state beside it', () => {
     await ws.json(['pull', 'r/m:v1', 'out']);
     expect((await ws.json(['verify', './out'])).digest).toBe(v1.digest);
 
-    // The update to v2 fails at one rename: a folder of the user's where v2's c/d.json goes.
-    await mkdir(ws.path('out', 'c', 'd.json'), { recursive: true });
-    expectUserError(await ws.run(['pull', 'r/m:v2', 'out']), /is a folder where a file should be/);
+    // The update to v2 fails at one rename: a folder of the user's where v2's c/d.json goes, which --force moves into
+    // DEST/.aim/trash, and the trash is no folder.
+    await mkdir(ws.path('out', 'c', 'd.json', 'mine'), { recursive: true });
+    await writeFile(ws.path('out', '.aim', 'trash'), 'not a folder');
+    expectUserError(await ws.run(['pull', 'r/m:v2', 'out', '--force']), /trash is a file, not a folder/);
 
     // a.json now holds v2's bytes: verify must not call the folder v1 and find nothing wrong with it.
     const verified = await ws.run(['verify', './out', '--json']);
@@ -41,6 +43,7 @@ describe('the installed manifest and the state beside it', () => {
 
     // Once the folder is moved away, the same pull finishes, and verify names v2.
     await rm(ws.path('out', 'c', 'd.json'), { recursive: true });
+    await rm(ws.path('out', '.aim', 'trash'));
     await ws.json(['pull', 'r/m:v2', 'out']);
     await expectSameTree(ws.path('out'), ws.path('v2'));
     expect(await ws.json(['verify', './out'])).toMatchObject({ digest: v2.digest, ok: true });

@@ -1,7 +1,7 @@
-// A folder of the user's under the final name of a file the pull installs: aim never deletes it, and it fails with one
-// plain line that names that folder (not the verified partial it was about to rename, which the user cannot fix).
-// Once the folder is moved away the same pull finishes. For a small file (renamed by the small-file writer's worker
-// thread) and a big one (renamed on the main thread). Through the real CLI.
+// A folder of the user's under the final name of a file the pull installs: aim never deletes it, and the pull stops
+// before it fetches anything with one plain line (exit 5) that names that folder. Once the folder is moved away the
+// same pull finishes. For a small file (renamed by the small-file writer's worker thread) and a big one (renamed on
+// the main thread). Through the real CLI.
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../../fixtures/generate-model.js';
@@ -34,7 +34,8 @@ describe('a folder where a pulled file goes', () => {
       await writeFile(ws.path(dest, ...path.split('/'), 'mine', 'notes.txt'), 'keep me');
 
       const failed = await ws.run(['pull', 'r/m:v1', dest]);
-      expectUserError(failed, new RegExp(`${dest}/${path} is a folder where a file should be`));
+      expect(failed.code).toBe(5);
+      expectUserError(failed, new RegExp(`${dest}/${path} \\(a folder holding files\\) is not aim's and would be replaced`));
       expect(await readdir(ws.path(dest, ...path.split('/'), 'mine'))).toEqual(['notes.txt']);
 
       await rm(ws.path(dest, ...path.split('/')), { recursive: true });

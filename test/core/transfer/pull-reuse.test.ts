@@ -48,7 +48,9 @@ describe('pull reuses chunks from other folders aim pulled', () => {
     await handle.close();
     await truncate(join(dest, 'w.bin'), size - 3 * 1024 * 1024);
 
-    const update = await pull(repo, { model: 'm', tag: 'v2' }, dest);
+    // A file changed since aim installed it is not replaced unless forced (pull-keeps-user-files.test.ts).
+    await expect(pull(repo, { model: 'm', tag: 'v2' }, dest)).rejects.toThrow(/w\.bin is not aim's and would be replaced/);
+    const update = await pull(repo, { model: 'm', tag: 'v2' }, dest, { force: true });
 
     expect((await readFile(join(dest, 'w.bin'))).equals(await readFile(join(root, 'w2', 'w.bin')))).toBe(true);
     // The changed region, the damaged chunk and the lost tail: a few chunks of at most 2 MiB each.
