@@ -52,11 +52,6 @@ export class WorkerClient<Request, Reply> {
     this.worker.unref();
   }
 
-  /** Whether the worker has said it serves requests (a whole Node thread takes tens of milliseconds to start). */
-  get isReady(): boolean {
-    return this.ready;
-  }
-
   /** Calls not answered yet: how busy this worker is. */
   get inFlight(): number {
     return this.pending.size;

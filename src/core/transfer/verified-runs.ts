@@ -45,8 +45,6 @@ export class VerifiedRuns {
   private constructor(
     memory: WebAssembly.Memory,
     private readonly worker: WorkerClient<RunRequest, RunReply>,
-    /** False under AIM_TEST_CHECKER_FAIL_AFTER: a test of the thread's death needs its runs to reach it. */
-    private readonly inlineUntilReady: boolean,
   ) {
     this.view = Buffer.from(memory.buffer);
   }
@@ -61,7 +59,7 @@ export class VerifiedRuns {
     if (!memory) return undefined; // no room for it in the address space
     const failAfter = testCheckerFailAfter();
     const setup: RunSetup = failAfter === undefined ? { memory } : { memory, failAfter };
-    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, setup, pullThreadLimits()), failAfter === undefined);
+    return new VerifiedRuns(memory, new WorkerClient<RunRequest, RunReply>(workerUrl, setup, pullThreadLimits()));
   }
 
   async take(): Promise<RunSlot> {
@@ -88,19 +86,12 @@ export class VerifiedRuns {
       at += size;
     }
     const request = { ranges, move: { to, from, length } };
-    // Until the worker has started (a whole Node thread: 0.1-0.25 s, as long as the first runs take to read), runs are
-    // checked here, so the pull's first writes do not wait for it.
-    if (this.inlineUntilReady && !this.worker.isReady) return this.checked(this.checkHere(request), to, length);
     const { digests } = await this.worker.call(request).catch((error: unknown) => {
       if (!(error instanceof WorkerStoppedError)) throw error;
       // One that died once started may have moved part of a run: nothing of it is trusted, and the pull stops plainly.
       if (error.started) throw pullThreadStopped('chunk checker', error);
       return this.checkHere(request);
     });
-    return this.checked({ digests }, to, length);
-  }
-
-  private checked({ digests }: RunReply, to: number, length: number): { digests: Digest[]; bytes: Buffer } {
     return { digests: digests.map(digestFromHex), bytes: this.view.subarray(to, to + length) };
   }
 
