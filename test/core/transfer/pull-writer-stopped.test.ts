@@ -33,6 +33,21 @@ describe('a pull whose writer thread dies', () => {
 
   const pull = (dest: string, env?: NodeJS.ProcessEnv) => ws.run(['model', 'pull', 'r', 'm', dest, '--tag', 'v1'], { env });
 
+  /** A pull stopped by the death of its `thread` ("file writer", "chunk checker"): exit 6, one plain line, the resume hint. */
+  async function pullStopped(dest: string, thread: string, env: NodeJS.ProcessEnv): Promise<void> {
+    const stopped = await pull(dest, env);
+    expectUserError(stopped, new RegExp(`${thread} stopped`));
+    expect(stopped.code).toBe(6);
+    expect(stopped.stderr).toMatch(/hint: run the same pull again/);
+  }
+
+  /** The same pull run again completes, and DEST is the version. */
+  async function expectResumed(dest: string): Promise<void> {
+    const again = await pull(dest);
+    expect(again.code, again.stderr).toBe(0);
+    await expectVerified(dest);
+  }
+
   async function expectVerified(dest: string): Promise<void> {
     await expectSameTree(dest, model);
     expect(await ws.json(['verify', dest])).toMatchObject({ ok: true });
@@ -48,40 +63,26 @@ describe('a pull whose writer thread dies', () => {
 
   it('stops with one plain line when it dies having written partials, with none under a final name; the same pull then completes', async () => {
     const dest = ws.path('after-write');
-    const stopped = await pull(dest, { AIM_TEST_WRITER_FAIL_AFTER: 'write' });
-    expectUserError(stopped, /file writer stopped/);
-    expect(stopped.code).toBe(6);
-    expect(stopped.stderr).toMatch(/hint: run the same pull again/);
+    await pullStopped(dest, 'file writer', { AIM_TEST_WRITER_FAIL_AFTER: 'write' });
     expect(await listFiles(dest)).toEqual([]);
-    const again = await pull(dest);
-    expect(again.code, again.stderr).toBe(0);
-    await expectVerified(dest);
+    await expectResumed(dest);
   });
 
   it('stops with one plain line when it dies having renamed files it never reported; each is whole, and the same pull then completes', async () => {
     const dest = ws.path('after-install');
     // Folders DEST has already are filled file by file, and those renames are the writer thread's.
     for (const top of TOP_FOLDERS) await mkdir(join(dest, top), { recursive: true });
-    const stopped = await pull(dest, { AIM_TEST_WRITER_FAIL_AFTER: 'install' });
-    expectUserError(stopped, /file writer stopped/);
-    expect(stopped.code).toBe(6);
+    await pullStopped(dest, 'file writer', { AIM_TEST_WRITER_FAIL_AFTER: 'install' });
     const placed = await listFiles(dest);
     expect(placed.length, 'the renames ran before the thread died').toBeGreaterThan(0);
     for (const path of placed) expect((await readFile(join(dest, path))).equals(await readFile(join(model, path))), path).toBe(true);
-    const again = await pull(dest);
-    expect(again.code, again.stderr).toBe(0);
-    await expectVerified(dest);
+    await expectResumed(dest);
   });
 
   it("stops with one plain line when the big files' chunk checker dies once started, with no file under a final name; the same pull then completes", async () => {
     const dest = ws.path('checker');
-    const stopped = await pull(dest, { AIM_TEST_CHECKER_FAIL_AFTER: '1' });
-    expectUserError(stopped, /chunk checker stopped/);
-    expect(stopped.code).toBe(6);
-    expect(stopped.stderr).toMatch(/hint: run the same pull again/);
+    await pullStopped(dest, 'chunk checker', { AIM_TEST_CHECKER_FAIL_AFTER: '1' });
     expect(await listFiles(dest)).not.toContain('shards/big.bin');
-    const again = await pull(dest);
-    expect(again.code, again.stderr).toBe(0);
-    await expectVerified(dest);
+    await expectResumed(dest);
   });
 });
