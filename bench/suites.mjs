@@ -138,6 +138,16 @@ export async function aimLocalRound(ctx, rec, data) {
   uncachedCopy(data.v1.dir, cold);
   await aimOp(ctx, rec, 'aim.push.cold', 'aim push v1 (empty repo, source not cached)', ['model', 'push', 'bench', 'm', cold, '--tag', 'v1'], { bytes: pushed, repo });
   await rm(cold, { recursive: true, force: true });
+  // What the disk gives a pull's reads: the packs of a push just made, read alone, as a pull finds them; beside
+  // `cp v1 && sync`, which only writes, it tells whether a pull waits on the disk or on itself.
+  const label = 'read the packs of that push alone (cat)';
+  await guard(rec, 'disk.read.packs', label, 'aim (local folder)', async () => {
+    const packs = join(repo, 'packs');
+    const r = check(await timed('sh', ['-c', `find "${packs}" -type f -exec cat {} + > /dev/null`]), label);
+    const bytes = duBytes(packs);
+    rec.add('disk.read.packs', label, 'aim (local folder)', { bytes, wall: r.wall, rssKiB: r.rssKiB });
+    log(label, r, bytes);
+  });
   await dropLongBefore(repo);
 }
 
