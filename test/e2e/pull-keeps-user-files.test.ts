@@ -180,26 +180,35 @@ describe('a file put at a target while the pull fetches', () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
     await generateModel(ws.path('big'), { files: [{ path: 'config.json', size: 300 }, { path: 'weights.bin', size: 96 * 1024 * KiB }], seed: 'keeps-big' });
     await ws.json(['push', 'r/big:v1', 'big']);
+    // Its small file sits in a top-level folder the destination lacks.
+    await generateModel(ws.path('tree'), { files: [{ path: 'cfg/config.json', size: 300 }, { path: 'weights.bin', size: 96 * 1024 * KiB }], seed: 'keeps-tree' });
+    await ws.json(['push', 'r/tree:v1', 'tree']);
   });
-  afterAll(() => ws.cleanup());
 
-  it('is refused once the files are built, kept, and the pull run again reuses what was built', async () => {
-    const dest = ws.path('dest');
-    await mkdir(dest);
-    const running = ws.start(['pull', 'r/big:v1', dest, '--concurrency', '1']);
+  /** Starts pulling `ref` into `dest`; once it is building files, pauses it, runs `meanwhile`, and lets it go on. */
+  async function pullWith(ref: string, dest: string, meanwhile: () => Promise<void>): Promise<CliResult> {
+    const running = ws.start(['pull', ref, dest, '--concurrency', '1']);
     let finished = false;
     void running.result.then(() => (finished = true));
-    // Paused once files are being built in .aim/partial; the user's config.json appears; the pull goes on.
     const building = async () => (await readdir(join(dest, '.aim', 'partial')).catch(() => [])).length > 0;
     while (!finished && !(await building())) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(finished, running.stderrSoFar()).toBe(false);
     running.child.kill('SIGSTOP');
     try {
-      await writeFile(join(dest, 'config.json'), 'mine, written during the pull');
+      await meanwhile();
     } finally {
       running.child.kill('SIGCONT');
     }
-    expectRefused(await running.result, join(dest, 'config.json'), 0);
+    return running.result;
+  }
+  afterAll(() => ws.cleanup());
+
+  it('is refused once the files are built, kept, and the pull run again reuses what was built', async () => {
+    const dest = ws.path('dest');
+    await mkdir(dest);
+    // Paused once files are being built in .aim/partial; the user's config.json appears; the pull goes on.
+    const result = await pullWith('r/big:v1', dest, () => writeFile(join(dest, 'config.json'), 'mine, written during the pull'));
+    expectRefused(result, join(dest, 'config.json'), 0);
     expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('mine, written during the pull');
     expect(await listFiles(dest)).toEqual(['config.json']);
 
@@ -207,6 +216,17 @@ describe('a file put at a target while the pull fetches', () => {
     const again = await ws.json(['pull', 'r/big:v1', dest]);
     expect(again.bytesTransferred).toBeLessThan(1024 * KiB);
     await expectSameTree(dest, ws.path('big'));
+  });
+
+  it('is refused in a top-level folder the destination lacked and the user made meanwhile', async () => {
+    const dest = ws.path('dest-tree');
+    await mkdir(dest);
+    const result = await pullWith('r/tree:v1', dest, async () => {
+      await mkdir(join(dest, 'cfg'));
+      await writeFile(join(dest, 'cfg', 'config.json'), 'mine, written during the pull');
+    });
+    expectRefused(result, join(dest, 'cfg', 'config.json'), 0);
+    expect(await readFile(join(dest, 'cfg', 'config.json'), 'utf8')).toBe('mine, written during the pull');
   });
 });
 

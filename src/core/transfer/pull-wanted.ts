@@ -7,7 +7,7 @@ import { counted } from '../../lib/plural.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest, ManifestFile } from '../format/manifest.js';
 import type { HashPool } from '../hashing/hash-pool.js';
-import { verifyFileOnDisk } from '../verify/verify-file.js';
+import { digestOnDisk } from '../verify/verify-file.js';
 import type { ChunkSource, PullFileContext } from './fetch-units.js';
 import { isUnchanged, Targets, type InstallState, type InstalledFile } from './install-state.js';
 import { recordInstalled, type Occupant } from './pull-install.js';
@@ -44,8 +44,10 @@ async function occupantOf(target: string, recorded: InstalledFile | undefined, f
   if (await isUnchanged(target, recorded, file.digest)) return 'in place';
   const older = recorded !== undefined && recorded.digest !== file.digest ? recorded : undefined;
   if (older && (await isUnchanged(target, older, older.digest))) return 'aims';
-  if (await verifyFileOnDisk(target, file, pool)) return 'in place';
-  return older && (await verifyFileOnDisk(target, older, pool)) ? 'aims' : 'users-file';
+  // One read tells both: the version's bytes, or (a copy or a touch moved its stat) still the older version's.
+  const digest = await digestOnDisk(target, older ? [file.size, older.size] : [file.size], pool);
+  if (digest === file.digest) return 'in place';
+  return older && digest === older.digest ? 'aims' : 'users-file';
 }
 
 /** Files checked at once for being in place already: a file's full read (verify) holds a 4 MiB buffer. */
