@@ -3,7 +3,7 @@
 // server might send: listings that never end, objects of hundreds of megabytes, error text full of escape
 // sequences, replies that drip a byte at a time. The client's signature stays valid: the request, Host header
 // included, reaches the real server as it was sent.
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Answers one request in place of the real server. */
@@ -15,30 +15,52 @@ export interface Lie {
   respond: Responder;
 }
 
+/** A request passed on to the real server changed: a man in the middle rather than a lying server. */
+export interface Alteration {
+  /** Which requests to change: matched against `METHOD /path?query`. */
+  when: RegExp;
+  /** The headers and body the real server gets instead (Content-Length is set to the new body's). */
+  alter(headers: IncomingHttpHeaders, body: Buffer): { headers: IncomingHttpHeaders; body: Buffer };
+}
+
 export interface HostileS3 {
   endpoint: string;
-  /** Requests answered by the current lie so far. */
+  /** Requests answered by the current lie, or changed by the current alteration, so far. */
   readonly lied: number;
   /** The lie for the next requests (undefined: forward everything). */
   set(lie: Lie | undefined): void;
+  /** The alteration for the next requests forwarded (undefined: forward them as they came). */
+  alter(alteration: Alteration | undefined): void;
   stop(): Promise<void>;
 }
 
-function forward(target: URL, req: IncomingMessage, res: ServerResponse): void {
+function forward(target: URL, req: IncomingMessage, res: ServerResponse, body?: { headers: IncomingHttpHeaders; bytes: Buffer }): void {
   const upstream = request(
-    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: body?.headers ?? req.headers },
     (reply) => {
       res.writeHead(reply.statusCode ?? 502, reply.headers);
       reply.pipe(res);
     },
   );
   upstream.on('error', () => res.destroy());
-  req.pipe(upstream);
+  if (body) upstream.end(body.bytes);
+  else req.pipe(upstream);
+}
+
+/** Reads the whole request, changes it, and forwards what `alteration` made of it. */
+function forwardAltered(target: URL, req: IncomingMessage, res: ServerResponse, alteration: Alteration): void {
+  const pieces: Buffer[] = [];
+  req.on('data', (piece: Buffer) => pieces.push(piece));
+  req.on('end', () => {
+    const { headers, body } = alteration.alter({ ...req.headers }, Buffer.concat(pieces));
+    forward(target, req, res, { headers: { ...headers, 'content-length': String(body.length) }, bytes: body });
+  });
 }
 
 export async function startHostileS3(targetEndpoint: string): Promise<HostileS3> {
   const target = new URL(targetEndpoint);
   let lie: Lie | undefined;
+  let alteration: Alteration | undefined;
   let lied = 0;
   const sockets = new Set<import('node:net').Socket>();
   const server: Server = createServer((req, res) => {
@@ -46,6 +68,9 @@ export async function startHostileS3(targetEndpoint: string): Promise<HostileS3>
       lied++;
       req.resume();
       lie.respond(req, res);
+    } else if (alteration?.when.test(`${req.method} ${req.url}`)) {
+      lied++;
+      forwardAltered(target, req, res, alteration);
     } else forward(target, req, res);
   });
   server.on('connection', (socket) => {
@@ -61,6 +86,10 @@ export async function startHostileS3(targetEndpoint: string): Promise<HostileS3>
     },
     set(next) {
       lie = next;
+      lied = 0;
+    },
+    alter(next) {
+      alteration = next;
       lied = 0;
     },
     async stop() {

@@ -46,7 +46,29 @@ export function createS3Client(location: RepoLocation, settings: S3Settings): S3
     },
   });
   boundReplies(client);
+  skipPayloadHashUnderMd5(client);
   return client;
+}
+
+/**
+ * A request that carries a Content-MD5 goes with `x-amz-content-sha256: UNSIGNED-PAYLOAD`, as the AWS CLI sends its
+ * uploads over HTTPS: the SDK would otherwise hash every byte with SHA-256 to sign it, and the server hash it again to
+ * check, on top of the MD5 both compute. The body stays bound to the signature: Content-MD5 is a signed header, and
+ * the server refuses a body that does not match it, so neither can be changed in transit, with or without TLS
+ * (test/backends/s3-payload.test.ts tampers with both). Every upload aim makes carries one (S3Backend.write).
+ */
+function skipPayloadHashUnderMd5(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
+      const names = Object.keys(headers).map((name) => name.toLowerCase());
+      // A payload hash set already (a streamed upload's trailer mode) is the SDK's to keep.
+      if (names.includes('content-md5') && !names.includes('x-amz-content-sha256')) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    // The build step runs after the input is serialized into headers and before the signer reads them.
+    { step: 'build', name: 'aimSkipPayloadHashUnderMd5' },
+  );
 }
 
 /** Splits `s3://bucket/some/prefix` into the bucket and a key prefix ending in `/` (or empty). */

@@ -1,7 +1,7 @@
 // What S3 and the network can say, turned into aim's few error classes once, at the backend's edge. The input is
 // whatever the AWS SDK or Node threw: service errors carry `name` (the S3 error code) and `$metadata.httpStatusCode`,
 // network errors carry a Node `code` (ECONNREFUSED ...), the credential chain throws CredentialsProviderError.
-import { AimError, ConfigError, ConflictError, NotFoundError, StorageError } from '../../lib/errors.js';
+import { AimError, ConfigError, ConflictError, IntegrityError, NotFoundError, StorageError } from '../../lib/errors.js';
 import { awsProfile } from '../../settings/s3.js';
 
 /** Where an operation went, for messages. Never holds secrets. */
@@ -79,6 +79,8 @@ const THROTTLING_CODES = new Set([
   'TooManyRequestsException', 'RequestLimitExceeded', 'BandwidthLimitExceeded', 'ProvisionedThroughputExceededException',
 ]);
 const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch']);
+/** The server found an upload's bytes not those its Content-MD5 (or payload hash) named: changed on the way. */
+const DAMAGED_UPLOAD_CODES = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentSHA256Mismatch']);
 const EXPIRED_CODES = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'InvalidToken']);
 const REGION_CODES = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException']);
 
@@ -140,7 +142,7 @@ function credentialError({ error, code, where, target, server, verb, options }: 
       : 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in ~/.aws/credentials'));
   }
   if (CREDENTIAL_CODES.has(code)) {
-    const which = code === 'InvalidAccessKeyId' ? 'access key id' : 'secret access key (the signature did not match)';
+    const which = code === 'InvalidAccessKeyId' ? 'access key id' : 'secret access key (the signature did not match; a request changed on its way does that too)';
     return new StorageError(`${server} rejected the AWS credentials: wrong ${which} while trying to ${verb} ${target}`,
       options('check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile in use (AWS_PROFILE, the repository\'s profile)'));
   }
@@ -217,6 +219,11 @@ export function translateS3Error(error: unknown, op: string, where: S3Where): Ai
   }
   if (code === 'PreconditionFailed' || status === 412) {
     return new ConflictError(`${target} was changed by another writer`, options('run the command again; it re-reads the current value'));
+  }
+  if (DAMAGED_UPLOAD_CODES.has(code)) {
+    return new IntegrityError(`${server} refused the bytes sent to ${target}: they were changed on the way (${code}), and it stored nothing`, options(
+      `run the command again; if this repeats, something between aim and ${where.endpoint ?? 'S3'} (a proxy, the network) changes data`,
+    ));
   }
   if (code === 'InvalidBucketName') {
     return new ConfigError(`${where.bucket} is not a valid bucket name`, options('fix the path in model_repos.yaml (s3://bucket/prefix)'));
