@@ -38,6 +38,8 @@ export function targets(rec) {
   ratio('push v1 from an uncached source vs cp from one && sync (share)', 'aim.push.cold', 'cp.cold', 0.6);
   // The issue's own protocol: the page cache emptied before each command, sync inside the timing.
   ratio('pull v1 vs cp, page cache dropped before each (share)', 'aim.pull.dropped', 'cp.dropped', 0.9);
+  // The same protocol against the plainest copy of the very bytes the pull reads: what is left between aim and the disk.
+  ratio('pull v1 vs copying the packs it reads (cat && sync), page cache dropped before each (share)', 'aim.pull.dropped', 'disk.copy.packs', 0.9);
   ratio('model folder: push vs restic backup', 'model.aim.push', 'model.restic.backup', 1);
   ratio('model folder: push vs borg create', 'model.aim.push', 'model.borg.create', 1.5);
   ratio('model folder: push vs cp -a && sync (share)', 'model.aim.push', 'model.cp', 0.6);
