@@ -12,6 +12,7 @@ import { ConfigError } from '../lib/errors.js';
 import { configureLog, jsonLogLine, log, LOG_FORMATS, textLogLine, type LogFormat, type LogLevel } from '../lib/log.js';
 import { logSettings } from '../settings/log.js';
 import { runtimeSwitches } from '../settings/runtime.js';
+import { testCommandNeverEnds } from '../settings/test-hooks.js';
 import { plainProgress, ttyProgress } from './render/progress-renderer.js';
 import { escapeRawInJson, jsonText, terminalLine, terminalText } from './render/terminal.js';
 
@@ -46,6 +47,8 @@ export abstract class AimCommand extends Command {
     try {
       this.startLogging();
       allowDirectIo(runtimeSwitches().directIo); // src/lib reads no environment: the setting reaches it here
+      // The test suite plants a bug here: a wait on what never settles, which cli.ts's net must end (exit 70).
+      if (testCommandNeverEnds()) await new Promise<never>(() => undefined);
       return (await this.run()) ?? 0;
     } catch (error) {
       const { text, exitCode } = formatError(error, this.verbose);

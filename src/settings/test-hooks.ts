@@ -87,3 +87,15 @@ export function testCheckerFailAfter(env: NodeJS.ProcessEnv = process.env): numb
   reader.check('AIM_TEST_CHECKER_FAIL_AFTER is for the test suite only');
   return runs;
 }
+
+/**
+ * AIM_TEST_COMMAND_NEVER_ENDS=1: the command awaits a promise nothing settles, as a bug would leave it, so a test can
+ * show the net in cli.ts that ends such a process with exit 70 and one line instead of exit 0 and silence. Unset in
+ * normal use.
+ */
+export function testCommandNeverEnds(env: NodeJS.ProcessEnv = process.env): boolean {
+  const reader = new EnvReader(env);
+  const never = reader.flag('AIM_TEST_COMMAND_NEVER_ENDS');
+  reader.check('AIM_TEST_COMMAND_NEVER_ENDS is for the test suite only');
+  return never === true;
+}

@@ -89,6 +89,19 @@ describe('CLI conventions', () => {
     });
   });
 
+  it('a command left waiting on nothing (a bug) ends with exit 70 and one line, not exit 0 and silence', async () => {
+    const env = { AIM_TEST_COMMAND_NEVER_ENDS: '1' };
+    const plain = await ws.run(['repo', 'list'], { env });
+    expect(plain.code).toBe(70);
+    expect(plain.stdout).toBe('');
+    expect(plain.stderr).toBe(
+      'aim: internal error: the command stopped before it finished: nothing was left to wait for (a bug)\n  hint: run again with -v, and report it with what you ran\n',
+    );
+    const json = await ws.run(['repo', 'list', '--json'], { env });
+    expect(json.code).toBe(70);
+    expect(json.json()).toEqual({ error: { code: 'internal', exitCode: 70, message: expect.stringMatching(/nothing was left to wait for/), hint: expect.any(String) } });
+  });
+
   it('a group word alone asks for a subcommand; with --help it lists them', async () => {
     expectUsageError(await ws.run(['model']), /`aim model` needs a subcommand: push, pull, list, .*delete/, /run `aim model --help`/);
     const help = await ws.run(['model', '--help']);
