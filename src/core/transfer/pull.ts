@@ -277,11 +277,11 @@ async function stageFiles(
       // One literal, not a spread: V8 spreads an object slowly in code that runs once, and this runs once a file.
       const freshTop = isFresh ? entry.freshTop : undefined;
       const written = isFresh ? built.written.get(entry.file) : undefined;
-      result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
+      result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, blockedBy: entry.blockedBy, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
     }
     if (!options.force) {
       // Refused now, the built files stay in .aim/partial: the pull run again once they are moved away reuses them.
-      await lookAgain(result.staged, state, pool);
+      await lookAgain(result.staged, dest, state, pool);
       refuseUsersFiles(result.staged);
     }
   } finally {
