@@ -89,7 +89,7 @@ export interface Wanted {
 }
 
 /** What filesToFetch uses of a pull's context: the hashing pool, and the counters and progress a file in place adds to. */
-export type InPlaceChecks = Pick<PullFileContext, 'pool' | 'counters' | 'task'>;
+export type InPlaceChecks = Pick<PullFileContext, 'pool' | 'counters'> & { task?: PullFileContext['task'] };
 
 /** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
 export async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: InPlaceChecks): Promise<Wanted[]> {
@@ -119,7 +119,7 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
     if (occupant === 'in place') {
       await recordInstalled(next, file, target);
       context.counters.bytesReused += file.size;
-      context.task.advance(file.size);
+      context.task?.advance(file.size);
       return;
     }
     found[position] = { file, target, occupant };
