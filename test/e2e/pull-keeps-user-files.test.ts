@@ -7,7 +7,7 @@ import { appendFile, cp, lstat, mkdir, readdir, readFile, rm, stat, symlink, uti
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
-import { createWorkspace, expectSameTree, killWhen, listFiles, type CliResult, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, killWhen, listFiles, type CliResult, type Workspace } from '../helpers/cli.js';
 import { expectRefused } from '../helpers/pull-refusal.js';
 import { expectUnchanged, snapshot } from '../hostile/harness.js';
 
@@ -179,8 +179,8 @@ describe('a file put at a target while the pull fetches', () => {
   });
 
   /** Starts pulling `ref` into `dest`; once it is building files, pauses it, runs `meanwhile`, and lets it go on. */
-  async function pullWith(ref: string, dest: string, meanwhile: () => Promise<void>): Promise<CliResult> {
-    const running = ws.start(['pull', ref, dest, '--concurrency', '1']);
+  async function pullWith(ref: string, dest: string, meanwhile: () => Promise<void>, ...flags: string[]): Promise<CliResult> {
+    const running = ws.start(['pull', ref, dest, '--concurrency', '1', ...flags]);
     let finished = false;
     void running.result.then(() => (finished = true));
     const building = async () => (await readdir(join(dest, '.aim', 'partial')).catch(() => [])).length > 0;
@@ -233,6 +233,16 @@ describe('a file put at a target while the pull fetches', () => {
     expectRefused(result, `${join(dest, 'cfg')} (${kind} where the version has a folder)`, 0);
     expect(await readdir(ws.path('elsewhere'))).toEqual([]);
     expect((await lstat(join(dest, 'cfg'))).isDirectory()).toBe(false);
+  });
+
+  it('with --force, stops with a plain storage error at a link made meanwhile where a folder goes, nothing written through it', async () => {
+    const dest = ws.path('dest-blocked-forced');
+    await mkdir(dest);
+    await mkdir(ws.path('elsewhere-forced'));
+    const result = await pullWith('r/tree:v1', dest, () => symlink(ws.path('elsewhere-forced'), join(dest, 'cfg')), '--force');
+    expect(result.code, result.stderr).toBe(6);
+    expectUserError(result, /cfg is a symlink, not a folder/);
+    expect(await readdir(ws.path('elsewhere-forced'))).toEqual([]);
   });
 });
 
