@@ -4,20 +4,16 @@
 // moves it into the trash, and a link goes without what it points at. Through the built CLI.
 import { execFileSync } from 'node:child_process';
 import { appendFile, lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, writeTree, type Workspace } from '../helpers/cli.js';
 import { expectRefused } from '../helpers/pull-refusal.js';
 import { expectUnchanged, snapshot } from '../hostile/harness.js';
 
-/** Writes `files` (path -> text, folders made) into the workspace's folder `name`; returns its path. */
+/** Writes `files` into the workspace's folder `name`; returns its path. */
 async function folderOf(ws: Workspace, name: string, files: Record<string, string>): Promise<string> {
-  const root = ws.path(name);
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), text);
-  }
-  return root;
+  await writeTree(ws.path(name), files);
+  return ws.path(name);
 }
 
 describe('a pull and what stands where the version has a folder', () => {
