@@ -3,7 +3,7 @@
 // Anything else is the user's, refused with the other files of theirs in one line before anything is fetched; --force
 // moves it into the trash, and a link goes without what it points at. Through the built CLI.
 import { execFileSync } from 'node:child_process';
-import { appendFile, lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, expectSameTree, writeTree, type Workspace } from '../helpers/cli.js';
@@ -66,6 +66,12 @@ describe('a pull and what stands where the version has a folder', () => {
     await ws.json(['pull', 'r/turn:v1', dest]);
     await ws.json(['pull', 'r/turn:v2', dest]);
     await expectSameTree(dest, ws.path('nested'));
+    // A copy of the folder: `sub` has another inode, the bytes aim wrote.
+    const copied = freshDest();
+    await ws.json(['pull', 'r/turn:v1', copied]);
+    await cp(copied, `${copied}-copy`, { recursive: true });
+    await ws.json(['pull', 'r/turn:v2', `${copied}-copy`]);
+    await expectSameTree(`${copied}-copy`, ws.path('nested'));
 
     const edited = freshDest();
     await ws.json(['pull', 'r/turn:v1', edited]);

@@ -58,11 +58,10 @@ async function occupantOf(target: string, recorded: InstalledFile | undefined, f
 async function blockerAt(dest: string, path: string, recorded: InstalledFile | undefined, pool: HashPool): Promise<Blocker> {
   const target = resolve(dest, ...path.split('/'));
   const info = await lstat(target).catch(() => undefined);
-  const kind = info ? kindOf(info) : 'nothing';
-  if (!info) return { path: target, occupant: 'aims', kind }; // gone since: nothing to clear
-  if (info.isFile() && recorded && (await isUnchanged(target, recorded, recorded.digest))) return { path: target, occupant: 'aims', kind };
-  if (info.isFile() && recorded && (await digestOnDisk(target, [recorded.size], pool)) === recorded.digest) return { path: target, occupant: 'aims', kind };
-  return { path: target, occupant: 'users-file', kind };
+  if (!info) return { path: target, occupant: 'aims', kind: 'nothing' }; // gone since: nothing to clear
+  const installed = info.isFile() ? recorded : undefined;
+  const aims = installed && ((await isUnchanged(target, installed, installed.digest)) || (await digestOnDisk(target, [installed.size], pool)) === installed.digest);
+  return { path: target, occupant: aims ? 'aims' : 'users-file', kind: kindOf(info) };
 }
 
 /** Each blocker named in `paths` (relative to DEST), looked at once. */
