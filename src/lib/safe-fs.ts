@@ -15,7 +15,7 @@ const SAFE_OPEN = constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const REFUSE_HINT = 'aim opens only regular files there and follows no link it did not make: remove it or put the real file in its place';
 
 /** "a symlink", "a FIFO", ...: what a non-regular file is, for messages. */
-function kindOf(info: Stats): string {
+export function kindOf(info: Stats): string {
   if (info.isFile()) return 'a file';
   if (info.isSymbolicLink()) return 'a symlink';
   if (info.isDirectory()) return 'a folder';

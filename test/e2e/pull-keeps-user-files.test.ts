@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, killWhen, listFiles, type CliResult, type Workspace } from '../helpers/cli.js';
+import { expectRefused } from '../helpers/pull-refusal.js';
 import { expectUnchanged, snapshot } from '../hostile/harness.js';
 
 const KiB = 1024;
@@ -16,14 +17,6 @@ const V1 = [
   { path: 'weights.bin', size: 600 * KiB },
   { path: 'sub/tokenizer.json', size: 2 * KiB },
 ];
-
-function expectRefused(result: CliResult, first: string, others: number): void {
-  expect(result.code, result.stderr).toBe(5);
-  const line = expectUserError(result, /not aim's and would be replaced/);
-  const count = others === 0 ? ' is' : ` and ${others} other file${others === 1 ? '' : 's'} are`;
-  expect(line).toContain(`${first}${count} not aim's`);
-  expect(result.stderr).toMatch(/hint: move (it|them) away, or pull again with --force/);
-}
 
 describe('a pull and the files in DEST that are not aim\'s', () => {
   let ws: Workspace;
@@ -186,8 +179,8 @@ describe('a file put at a target while the pull fetches', () => {
   });
 
   /** Starts pulling `ref` into `dest`; once it is building files, pauses it, runs `meanwhile`, and lets it go on. */
-  async function pullWith(ref: string, dest: string, meanwhile: () => Promise<void>): Promise<CliResult> {
-    const running = ws.start(['pull', ref, dest, '--concurrency', '1']);
+  async function pullWith(ref: string, dest: string, meanwhile: () => Promise<void>, ...flags: string[]): Promise<CliResult> {
+    const running = ws.start(['pull', ref, dest, '--concurrency', '1', ...flags]);
     let finished = false;
     void running.result.then(() => (finished = true));
     const building = async () => (await readdir(join(dest, '.aim', 'partial')).catch(() => [])).length > 0;
@@ -227,6 +220,29 @@ describe('a file put at a target while the pull fetches', () => {
     });
     expectRefused(result, join(dest, 'cfg', 'config.json'), 0);
     expect(await readFile(join(dest, 'cfg', 'config.json'), 'utf8')).toBe('mine, written during the pull');
+  });
+
+  it.each([
+    ['a file', (at: string) => writeFile(at, 'mine, written during the pull')],
+    ['a symlink', (at: string) => symlink(ws.path('elsewhere'), at)],
+  ])('is refused where the version has a folder: %s made meanwhile, nothing written through it', async (kind, make) => {
+    const dest = ws.path(`dest-blocked-${kind.replace(' ', '-')}`);
+    await mkdir(dest);
+    await mkdir(ws.path('elsewhere'), { recursive: true });
+    const result = await pullWith('r/tree:v1', dest, () => make(join(dest, 'cfg')));
+    expectRefused(result, `${join(dest, 'cfg')} (${kind} where the version has a folder)`, 0);
+    expect(await readdir(ws.path('elsewhere'))).toEqual([]);
+    expect((await lstat(join(dest, 'cfg'))).isDirectory()).toBe(false);
+  });
+
+  it('with --force, stops with a plain storage error at a link made meanwhile where a folder goes, nothing written through it', async () => {
+    const dest = ws.path('dest-blocked-forced');
+    await mkdir(dest);
+    await mkdir(ws.path('elsewhere-forced'));
+    const result = await pullWith('r/tree:v1', dest, () => symlink(ws.path('elsewhere-forced'), join(dest, 'cfg')), '--force');
+    expect(result.code, result.stderr).toBe(6);
+    expectUserError(result, /cfg is a symlink, not a folder/);
+    expect(await readdir(ws.path('elsewhere-forced'))).toEqual([]);
   });
 });
 

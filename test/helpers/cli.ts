@@ -227,6 +227,15 @@ export async function expectSameTree(actual: string, expected: string): Promise<
   expect(await treeDigests(actual)).toEqual(await treeDigests(expected));
 }
 
+/** Writes `files` (`/`-separated path -> text) under `root`, making the folders they lie in. */
+export async function writeTree(root: string, files: Record<string, string>): Promise<void> {
+  for (const [path, text] of Object.entries(files)) {
+    const target = join(root, ...path.split('/'));
+    await mkdir(join(target, '..'), { recursive: true });
+    await writeFile(target, text);
+  }
+}
+
 /** Writes `files` (path -> text) into a folder of the workspace named after `ref`, pushes it with --force, gives the digest. */
 export async function pushFiles(ws: Workspace, ref: string, files: Record<string, string>, ...flags: string[]): Promise<string> {
   const dir = ws.path('models', ref.replace(/\W+/g, '-'));

@@ -73,7 +73,13 @@ export const LINK_CASES: HostileCase[] = [
     name: 'a folder of DEST on a file\'s path is a link',
     plant: async (c) => { await mkdir(c.dest); await symlink(c.outside, join(c.dest, 'sub')); },
     args: pull,
-    outcome: refused(/sub is a symlink/),
+    outcome: refused(/sub \(a symlink where the version has a folder\) is not aim's/),
+  },
+  {
+    name: 'a folder of DEST on a file\'s path is a link (--force: the link goes, not what it points at)',
+    plant: async (c) => { await mkdir(c.dest); await symlink(c.outside, join(c.dest, 'sub')); },
+    args: (c) => [...pull(c), '--force'],
+    outcome: pulledIntact,
   },
   // Links planted in the repository.
   {

@@ -9,7 +9,8 @@ import { manifestSize, type Manifest } from '../format/manifest.js';
 import type { BundleMember } from '../format/schemas/bundle.js';
 import type { ResolvedBundle } from '../store/bundles.js';
 import type { Repository } from '../store/repository.js';
-import { pull, type PullOptions, type PullResult } from '../transfer/pull.js';
+import { planPull, type PlannedPull, type PullOptions, type PullResult } from '../transfer/pull.js';
+import { refuseUsersFiles } from '../transfer/pull-wanted.js';
 import { verify, type VerifyOptions, type VerifyResult } from '../verify/verify.js';
 
 export const bundleName = (repo: Repository, found: ResolvedBundle): string => `${repo.name}/${found.name}${found.tag ? `:${found.tag}` : `@${found.digest}`}`;
@@ -49,14 +50,26 @@ export interface BundlePullResult extends BundleHeader {
   bytesTransferred: number;
 }
 
-/** Each member into DEST/<member model>; every folder from DEST down must be a real one (a planted link is refused). */
+/**
+ * Each member into DEST/<member model>; every folder from DEST down must be a real one (a planted link is refused).
+ * Every member's folder is looked at before any is pulled: the user's files in any of them stop the whole bundle, in
+ * one refusal, with no member half there.
+ */
 export async function pullBundle(repo: Repository, found: ResolvedBundle, destination: string, options: PullOptions = {}): Promise<BundlePullResult> {
   const dest = resolve(destination);
   await mkdir(dest, { recursive: true });
+  const plans: PlannedPull[] = [];
   const members: PullResult[] = [];
-  for (const member of found.bundle.members) {
-    const selector = { model: member.model, digest: member.digest };
-    members.push(await memberRead(repo, found, member, () => pull(repo, selector, join(dest, member.model), { ...options, within: dest })));
+  try {
+    for (const member of found.bundle.members) {
+      const selector = { model: member.model, digest: member.digest };
+      plans.push(await memberRead(repo, found, member, () => planPull(repo, selector, join(dest, member.model), { ...options, within: dest })));
+    }
+    if (!options.force) refuseUsersFiles(plans.flatMap((plan) => plan.wanted));
+    for (const plan of plans) members.push(await plan.run());
+  } finally {
+    // The plans not run (one failed, or the bundle was refused) let go of their folders as they found them.
+    for (const plan of plans.slice(members.length)) await plan.cancel();
   }
   const sum = (pick: (r: PullResult) => number) => members.reduce((total, r) => total + pick(r), 0);
   return { ...headerOf(repo, found), dest, members, totalBytes: sum((r) => r.totalBytes), bytesTransferred: sum((r) => r.bytesTransferred) };

@@ -26,7 +26,10 @@ export async function moveAside(dest: string, path: string): Promise<boolean> {
   }
 }
 
-/** Moves the folder at `path` into the trash whole (a rename: a folder cannot take a second name). */
+/**
+ * Moves the folder at `path` into the trash whole (a rename: a folder cannot take a second name), or whatever else is
+ * there as it is (a link itself, never what it points at).
+ */
 export async function moveFolderAside(dest: string, path: string): Promise<void> {
   const folder = await realFolder(dest, ['.aim', 'trash'], { create: true });
   await rename(path, join(folder, randomBytes(8).toString('hex')));

@@ -107,17 +107,31 @@ export async function isUnchanged(path: string, recorded: InstalledFile | undefi
 
 /**
  * The absolute target of a manifest path inside `dest`. Manifest paths are validated on read; this also refuses a
- * parent folder that is a symlink, so a pull never writes outside its destination.
+ * parent folder that is a symlink or a file, so a pull never writes outside its destination.
  */
 export async function safeTarget(dest: string, path: string): Promise<string> {
-  return (await new Targets(dest).resolve(path)).target;
+  const { target, blockedBy } = await new Targets(dest).resolve(path);
+  if (blockedBy !== undefined) {
+    throw new UsageError(`cannot write ${path} in ${resolve(dest)}: ${blockedBy} is not a folder`, { hint: 'move it away or pull into an empty folder' });
+  }
+  return target;
 }
 
 export interface Target {
   target: string;
-  /** A folder on the way does not exist yet: nothing is at the target either. */
+  /** A folder on the way does not exist yet (or something else stands in its place): nothing is at the target either. */
   folderMissing: boolean;
+  /**
+   * The first name on the way (relative to DEST) that is not a real folder: a file, a link, a FIFO. The target is
+   * reached only once that goes; nothing is ever looked at or written through it.
+   */
+  blockedBy?: string;
 }
+
+/** What stands at a folder on the way: a real folder, nothing, or something else (a link, a file). */
+type FolderKind = 'folder' | 'missing' | 'blocked';
+/** What stands between DEST and a folder: every folder real, one missing, or the first one that is not a folder. */
+type ChainKind = 'folder' | 'missing' | { blockedBy: string };
 
 /** A segment that is empty, `.` or `..`, or a leading `/`: such a path is resolved, not joined. */
 const NOT_PLAIN = /(^|\/)\.{0,2}(\/|$)/;
@@ -125,8 +139,8 @@ const NOT_PLAIN = /(^|\/)\.{0,2}(\/|$)/;
 /** safeTarget for the many paths of one pull: each parent folder is looked at once. */
 export class Targets {
   private readonly root: string;
-  private readonly folders = new Map<string, Promise<'folder' | 'missing'>>();
-  private readonly chains = new Map<string, Promise<'folder' | 'missing'>>();
+  private readonly folders = new Map<string, Promise<FolderKind>>();
+  private readonly chains = new Map<string, Promise<ChainKind>>();
   private names: Promise<Set<string> | undefined> | undefined;
 
   constructor(dest: string) {
@@ -136,7 +150,9 @@ export class Targets {
   async resolve(path: string): Promise<Target> {
     const target = this.targetOf(path);
     const slash = path.lastIndexOf('/');
-    return { target, folderMissing: slash > 0 && (await this.chain(path, path.slice(0, slash))) === 'missing' };
+    const kind = slash > 0 ? await this.chain(path.slice(0, slash)) : 'folder';
+    if (typeof kind === 'object') return { target, folderMissing: true, blockedBy: kind.blockedBy };
+    return { target, folderMissing: kind === 'missing' };
   }
 
   /**
@@ -167,14 +183,16 @@ export class Targets {
     return target;
   }
 
-  /** Whether every folder down to `folder` is a real one, or one is missing; looked at once per folder. */
-  private chain(path: string, folder: string): Promise<'folder' | 'missing'> {
+  /** Whether every folder down to `folder` is a real one, one is missing, or one is not a folder; looked at once per folder. */
+  chain(folder: string): Promise<ChainKind> {
     let kind = this.chains.get(folder);
     if (!kind) {
       kind = (async () => {
         const parts = folder.split('/');
         for (let i = 1; i <= parts.length; i++) {
-          if ((await this.folder(path, parts.slice(0, i))) === 'missing') return 'missing' as const;
+          const found = await this.folder(parts.slice(0, i));
+          if (found === 'missing') return found;
+          if (found === 'blocked') return { blockedBy: parts.slice(0, i).join('/') };
         }
         return 'folder' as const;
       })();
@@ -183,11 +201,11 @@ export class Targets {
     return kind;
   }
 
-  private folder(path: string, parts: string[]): Promise<'folder' | 'missing'> {
+  private folder(parts: string[]): Promise<FolderKind> {
     const key = parts.join('/');
     let kind = this.folders.get(key);
     if (!kind) {
-      kind = this.mayExist(parts).then((may) => (may ? this.kindOf(path, key, parts) : ('missing' as const)));
+      kind = this.mayExist(parts).then((may) => (may ? this.kindOf(parts) : ('missing' as const)));
       this.folders.set(key, kind);
     }
     return kind;
@@ -201,15 +219,10 @@ export class Targets {
     return (await this.listing())?.has(parts[0]!) ?? true;
   }
 
-  /** What is at the folder: a real folder, nothing, or (refused) a link or a file. */
-  private kindOf(path: string, key: string, parts: string[]): Promise<'folder' | 'missing'> {
+  /** What is at the folder: a real folder, nothing, or something that is not a folder (never followed). */
+  private kindOf(parts: string[]): Promise<FolderKind> {
     return lstat(join(this.root, ...parts)).then(
-      (info) => {
-        if (info.isDirectory()) return 'folder' as const;
-        throw new UsageError(`cannot write ${path} in ${this.root}: ${key} is ${info.isSymbolicLink() ? 'a symlink' : 'not a folder'}`, {
-          hint: 'move it away or pull into an empty folder',
-        });
-      },
+      (info) => (info.isDirectory() ? ('folder' as const) : ('blocked' as const)),
       () => 'missing' as const,
     );
   }

@@ -32,6 +32,19 @@ const RENAMES_IN_FLIGHT = 32;
  */
 export type Occupant = 'aims' | 'empty-folder' | 'users-file' | 'users-folder';
 
+/**
+ * Something that is not a folder (a file, a link, a FIFO) standing where the version has a folder, `a/b` for
+ * `a/b/c/x`: shared by every file below it, and moved into the trash whole before the renames. aim's only when it is a
+ * file an older version installed there, unchanged; a link there is the user's way to put a folder elsewhere, and a
+ * pull never silently takes it away.
+ */
+export interface Blocker {
+  path: string;
+  occupant: 'aims' | 'users-file';
+  /** What it is, for the refusal: "a file", "a symlink". */
+  kind: string;
+}
+
 export interface Staged {
   /** The verified partial, complete and synced. */
   temp: string;
@@ -39,6 +52,8 @@ export interface Staged {
   file: ManifestFile;
   /** What is at the target, if anything: cleared just before the rename (clearTarget). */
   occupant?: Occupant;
+  /** What stands where a folder of the target's path goes, if anything: cleared before any rename (clearBlockers). */
+  blockedBy?: Blocker;
   /** The partial already has the file's mode. */
   modeSet: boolean;
   /** A journal may lie beside the partial (removed once it is in place). */
@@ -99,6 +114,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     else firsts.set(entry.temp, entry);
   }
   await durable;
+  await clearBlockers(dest, staged);
   // Fresh folders go first: a big file of one of them is renamed into it afterwards.
   const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
   const notPlaced = new Set(left);
@@ -186,6 +202,19 @@ async function clearTarget(dest: string, { occupant, target }: Staged): Promise<
   if (occupant === 'empty-folder') await rmdir(target);
   else if (occupant === 'users-folder') await moveFolderAside(dest, target);
   else if (occupant !== undefined) await moveAside(dest, target);
+}
+
+/**
+ * Moves what stands where the version has folders into the trash (a rename: it takes a link or a FIFO as it is, never
+ * what a link points to), so that the folders can be made. One gone meanwhile is no obstacle any more.
+ */
+async function clearBlockers(dest: string, staged: Staged[]): Promise<void> {
+  const blockers = new Set(staged.map((entry) => entry.blockedBy).filter((blocker) => blocker !== undefined));
+  for (const blocker of blockers) {
+    await moveFolderAside(dest, blocker.path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
 }
 
 /** Sets the mode of the partial at `path` through an open handle: never through a link planted at its name. */

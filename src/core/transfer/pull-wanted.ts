@@ -3,6 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { ConflictError } from '../../lib/errors.js';
+import { kindOf } from '../../lib/safe-fs.js';
 import { counted } from '../../lib/plural.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest, ManifestFile } from '../format/manifest.js';
@@ -10,7 +11,7 @@ import type { HashPool } from '../hashing/hash-pool.js';
 import { digestOnDisk } from '../verify/verify-file.js';
 import type { ChunkSource, PullFileContext } from './fetch-units.js';
 import { isUnchanged, Targets, type InstallState, type InstalledFile } from './install-state.js';
-import { recordInstalled, type Occupant } from './pull-install.js';
+import { recordInstalled, type Blocker, type Occupant } from './pull-install.js';
 
 // What a pull has to do in DEST: which files are already in place (unchanged since the last pull, or holding the right
 // bytes), and where the chunks of the version installed there already sit on disk.
@@ -50,6 +51,28 @@ async function occupantOf(target: string, recorded: InstalledFile | undefined, f
   return older && digest === older.digest ? 'aims' : 'users-file';
 }
 
+/**
+ * What stands at `path` (relative to DEST) where the version has a folder. aim's when it is the file an older version
+ * installed there, unchanged by its stat or (a copy or a touch moved that) by its bytes; anything else is the user's.
+ */
+async function blockerAt(dest: string, path: string, recorded: InstalledFile | undefined, pool: HashPool): Promise<Blocker> {
+  const target = resolve(dest, ...path.split('/'));
+  const info = await lstat(target).catch(() => undefined);
+  if (!info) return { path: target, occupant: 'aims', kind: 'nothing' }; // gone since: nothing to clear
+  const installed = info.isFile() ? recorded : undefined;
+  const aims = installed && ((await isUnchanged(target, installed, installed.digest)) || (await digestOnDisk(target, [installed.size], pool)) === installed.digest);
+  return { path: target, occupant: aims ? 'aims' : 'users-file', kind: kindOf(info) };
+}
+
+/** Each blocker named in `paths` (relative to DEST), looked at once. */
+async function blockersAt(dest: string, paths: Iterable<string>, state: InstallState, pool: HashPool): Promise<Map<string, Blocker>> {
+  const found = new Map<string, Blocker>();
+  await forEachConcurrently([...new Set(paths)], CHECKS_IN_FLIGHT, async (path) => {
+    found.set(path, await blockerAt(dest, path, state.files[path], pool));
+  });
+  return found;
+}
+
 /** Files checked at once for being in place already: a file's full read (verify) holds a 4 MiB buffer. */
 const CHECKS_IN_FLIGHT = 8;
 
@@ -60,10 +83,12 @@ export interface Wanted {
   occupant?: Occupant;
   /** The path's first folder, when DEST had no such name as the pull planned: the whole folder is new. */
   freshTop?: string;
+  /** What stands where a folder of the path goes (nothing is at the target until it goes). */
+  blockedBy?: Blocker;
 }
 
 /** What filesToFetch uses of a pull's context: the hashing pool, and the counters and progress a file in place adds to. */
-export type InPlaceChecks = Pick<PullFileContext, 'pool' | 'counters' | 'task'>;
+export type InPlaceChecks = Pick<PullFileContext, 'pool' | 'counters'> & { task?: PullFileContext['task'] };
 
 /** The files not in place yet, in manifest order; those in place are recorded in `next` (and counted as progress). */
 export async function filesToFetch(manifest: Manifest, dest: string, state: InstallState, next: InstallState, context: InPlaceChecks): Promise<Wanted[]> {
@@ -75,11 +100,14 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
   const resolved = listed.every((target) => target !== undefined) ? listed : await Promise.all(manifest.files.map((file, position) => listed[position] ?? targets.resolve(file.path)));
   const found: Array<Wanted | undefined> = [];
   const toCheck: number[] = [];
+  const blocked = resolved.filter((entry) => entry.blockedBy !== undefined).map((entry) => entry.blockedBy!);
+  const blockers = blocked.length > 0 ? await blockersAt(dest, blocked, state, context.pool) : undefined;
   // A file whose folder does not exist yet is not there either (all of them, in a new destination): nothing to look at.
   for (let position = 0; position < resolved.length; position++) {
-    const { target, folderMissing } = resolved[position]!;
+    const { target, folderMissing, blockedBy } = resolved[position]!;
     const file = manifest.files[position]!;
-    if (!folderMissing) toCheck.push(position);
+    if (blockedBy !== undefined) found[position] = { file, target, blockedBy: blockers!.get(blockedBy)! };
+    else if (!folderMissing) toCheck.push(position);
     else if (!listed[position]) found[position] = { file, target };
     else found[position] = { file, target, freshTop: file.path.slice(0, file.path.indexOf('/')) };
   }
@@ -90,7 +118,7 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
     if (occupant === 'in place') {
       await recordInstalled(next, file, target);
       context.counters.bytesReused += file.size;
-      context.task.advance(file.size);
+      context.task?.advance(file.size);
       return;
     }
     found[position] = { file, target, occupant };
@@ -101,12 +129,22 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
 /**
  * Looks again at each target once the files are built: a transfer may take minutes, and a file the user put at a
  * target meanwhile, or an edit of one aim installed, is theirs as much as what was there when the pull planned. Each
- * entry's occupant becomes what is there now, which the renames clear (only the renames themselves go unwatched).
+ * entry's occupant becomes what is there now, which the renames clear (only the renames themselves go unwatched). The
+ * folders on the way are looked at first, once each: a file or link put where one goes is a blocker, and nothing is
+ * looked at through it.
  */
-export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 'occupant'>>, state: InstallState, pool: HashPool): Promise<void> {
+export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 'occupant' | 'blockedBy'>>, dest: string, state: InstallState, pool: HashPool): Promise<void> {
+  const targets = new Targets(dest);
+  const folderOf = (path: string) => path.slice(0, Math.max(path.lastIndexOf('/'), 0));
+  const folders = [...new Set(entries.map(({ file }) => folderOf(file.path)))].filter(Boolean);
+  const chains = new Map(await Promise.all(folders.map(async (folder) => [folder, await targets.chain(folder)] as const)));
+  const blocked = [...chains.values()].flatMap((kind) => (typeof kind === 'object' ? [kind.blockedBy] : []));
+  const blockers = blocked.length > 0 ? await blockersAt(dest, blocked, state, pool) : undefined;
   const present: typeof entries = [];
   for (const entry of entries) {
-    if (nothingAt(entry.target)) entry.occupant = undefined;
+    const kind = chains.get(folderOf(entry.file.path));
+    entry.blockedBy = typeof kind === 'object' ? blockers!.get(kind.blockedBy) : undefined;
+    if (entry.blockedBy || nothingAt(entry.target)) entry.occupant = undefined;
     else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
@@ -130,14 +168,21 @@ function nothingAt(path: string): boolean {
 }
 
 /**
- * Refuses a pull that would replace what is not aim's (`Occupant`): before anything is fetched, and again once the
- * files are built (lookAgain). One line names the first such path in manifest order and how many there are.
+ * Refuses a pull that would replace what is not aim's (`Occupant`, `Blocker`): before anything is fetched, and again
+ * once the files are built (lookAgain). One line names the first such path in manifest order and how many there are.
  */
-export function refuseUsersFiles(wanted: Array<Pick<Wanted, 'target' | 'occupant'>>): void {
-  const users = wanted.filter(({ occupant }) => occupant === 'users-file' || occupant === 'users-folder');
+export function refuseUsersFiles(wanted: Array<Pick<Wanted, 'target' | 'occupant' | 'blockedBy'>>): void {
+  const users: string[] = [];
+  const blockers = new Set<Blocker>();
+  for (const { target, occupant, blockedBy } of wanted) {
+    if (blockedBy && !blockers.has(blockedBy)) {
+      blockers.add(blockedBy);
+      if (blockedBy.occupant === 'users-file') users.push(`${blockedBy.path} (${blockedBy.kind} where the version has a folder)`);
+    }
+    if (occupant === 'users-file') users.push(target);
+    else if (occupant === 'users-folder') users.push(`${target} (a folder holding files)`);
+  }
   if (users.length === 0) return;
-  const first = users[0]!;
-  const what = `${first.target}${first.occupant === 'users-folder' ? ' (a folder holding files)' : ''}`;
-  const [who, them] = users.length === 1 ? [`${what} is`, 'it'] : [`${what} and ${counted(users.length - 1, 'other file')} are`, 'them'];
+  const [who, them] = users.length === 1 ? [`${users[0]} is`, 'it'] : [`${users[0]} and ${counted(users.length - 1, 'other file')} are`, 'them'];
   throw new ConflictError(`${who} not aim's and would be replaced`, { hint: `move ${them} away, or pull again with --force to replace ${them}` });
 }

@@ -1,30 +1,18 @@
-import { lstat, readdir, rm, rmdir, stat } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
-import { isTempName } from '../../lib/atomic-write.js';
+import { lstat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fsError } from '../../lib/fs-errors.js';
-import { makeFolders, realFolder } from '../../lib/safe-fs.js';
 import type { Digest } from '../format/digest.js';
 import { HashPool } from '../hashing/hash-pool.js';
-import {
-  isUnchanged,
-  loadInstallState,
-  loadInstalledManifest,
-  loadOfferedManifest,
-  partialFolder,
-  safeTarget,
-  saveInstallState,
-  saveInstalledManifest,
-  stateFolder,
-  type InstallState,
-} from './install-state.js';
+import { loadInstallState, loadInstalledManifest, loadOfferedManifest, saveInstallState, saveInstalledManifest, stateFolder, type InstallState } from './install-state.js';
 import { encodeManifest, manifestSize, type Manifest, type ManifestFile } from '../format/manifest.js';
-import { silentProgress, type ProgressSink } from '../progress.js';
+import { silentProgress, type ProgressSink, type ProgressTask } from '../progress.js';
 import { ChunkBuffers } from './chunk-buffers.js';
 import type { PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
+import { prepareDestination, removeDroppedFiles, removeEmptyState, removeStaleTemps, type HeldState } from './pull-destination.js';
 import { installStaged, type Staged } from './pull-install.js';
-import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles } from './pull-wanted.js';
+import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles, type Wanted } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { prepareFresh, type FreshTree } from './pull-fresh.js';
 import { HeldFolder } from '../../lib/held-folder.js';
@@ -32,9 +20,9 @@ import { SmallFileWriter } from './small-file-writer.js';
 import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type ResolvedVersion, type VersionSelector } from '../store/resolve.js';
-import { emptyTrashInBackground, moveAside } from '../store/trash.js';
+import { emptyTrashInBackground } from '../store/trash.js';
 import type { QuantFit } from '../serve/quant-fit.js';
-import { chooseFiles, type FileSelection, type SubsetRecord } from './subset.js';
+import { chooseFiles, type FileChoice, type FileSelection, type SubsetRecord } from './subset.js';
 import { log } from '../../lib/log.js';
 import { enforceTrust, type TrustPolicy } from '../signing/policy.js';
 
@@ -96,65 +84,113 @@ const destinationError = (dest: string) => (error: unknown): never => {
   throw fsError(error, { path: dest, writableHint: 'pull into a folder you can write to' });
 };
 
-/** DEST/.aim and its `.aim/partial`, held open by a pull: every name in them is reached through them. */
-interface HeldState {
-  aim: HeldFolder;
-  partials: HeldFolder;
+export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
+  return (await planPull(repo, selector, destination, options, true)).run();
 }
 
 /**
- * Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed), and
- * holds both open, checked from `within` (every folder from there down) or else from DEST.
+ * A pull that has looked at DEST and fetched nothing yet: DEST held, what stands under the version's names known. A
+ * bundle plans every member's pull before it runs any, so that the user's files in any member's folder stop them all.
  */
-async function prepareDestination(dest: string, within: string | undefined): Promise<HeldState> {
-  const root = within === undefined ? dest : resolve(within);
-  const below = relative(root, dest).split(sep).filter(Boolean);
-  if (within === undefined) await makeFolders(dest);
-  else await realFolder(root, below, { create: true });
-  await realFolder(dest, ['.aim', 'partial'], { create: true });
-  const aim = HeldFolder.open(root, [...below, '.aim']);
-  try {
-    return { aim, partials: aim.child('partial') };
-  } catch (error) {
-    aim.close();
-    throw error;
-  }
+export interface PlannedPull {
+  /** The files to fetch, each with what stands at its target or where a folder of its path goes. */
+  readonly wanted: readonly Wanted[];
+  /** Refuses the user's files in the way (unless forced), then fetches and installs; lets go of DEST either way. */
+  run(): Promise<PullResult>;
+  /** Lets go of DEST without pulling: DEST left as it was found (an empty DEST the plan made is removed). */
+  cancel(): Promise<void>;
 }
 
-export async function pull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}): Promise<PullResult> {
+/**
+ * `showChecks`: the pull's progress begins with the look at DEST (files whose stat moved are read whole there). Plans
+ * made side by side (a bundle's) look quietly: one progress bar at a time.
+ */
+export async function planPull(repo: Repository, selector: VersionSelector, destination: string, options: PullOptions = {}, showChecks = false): Promise<PlannedPull> {
   const dest = resolve(destination);
-  return pullInto(repo, selector, dest, options).catch(destinationError(dest));
+  return planInto(repo, selector, dest, options, showChecks).catch(destinationError(dest));
 }
 
-async function pullInto(repo: Repository, selector: VersionSelector, dest: string, options: PullOptions): Promise<PullResult> {
+async function planInto(repo: Repository, selector: VersionSelector, dest: string, options: PullOptions, showChecks: boolean): Promise<PlannedPull> {
   const started = performance.now();
   const version = await resolveVersion(repo, selector);
   await enforceTrust(repo, version, options.trust);
+  const hadDest = (await lstat(dest).catch(() => undefined)) !== undefined;
   const hadState = (await lstat(stateFolder(dest)).catch(() => undefined)) !== undefined;
   // `.aim` and every partial are reached through the folders held here, whatever their paths lead to meanwhile.
   const held = await prepareDestination(dest, options.within);
-  try {
-    return await pullHeld(repo, version, dest, options, held, started);
-  } catch (error) {
+  const pool = new HashPool();
+  let released = false;
+  let plan: Plan | undefined;
+  const release = async (done: boolean) => {
+    if (released) return;
+    released = true;
+    plan?.task?.end();
     // A pull refused (or failed) before it staged anything leaves DEST as it found it: no `.aim` it made, empty.
-    if (!hadState) await removeEmptyState(dest);
-    throw error;
-  } finally {
+    if (!done && !hadState) await removeEmptyState(dest, !hadDest);
     held.partials.close();
     held.aim.close();
+    await pool.close();
+  };
+  try {
+    plan = await lookAtDestination(repo, version, dest, options, pool, showChecks);
+    const planned = plan;
+    const run = async () => {
+      let done = false;
+      try {
+        const result = await pullHeld(repo, planned, dest, options, held, started);
+        done = true;
+        return result;
+      } finally {
+        await release(done);
+      }
+    };
+    return { wanted: planned.wanted, run: () => run().catch(destinationError(dest)), cancel: () => release(false) };
+  } catch (error) {
+    await release(false);
+    throw error;
   }
 }
 
-async function pullHeld(repo: Repository, version: ResolvedVersion, dest: string, options: PullOptions, held: HeldState, started: number): Promise<PullResult> {
-  const { partials } = held;
+/** What a pull found in DEST before fetching anything (planPull). */
+interface Plan {
+  version: ResolvedVersion;
+  /** The version, or the files of it the selection took. */
+  manifest: Manifest;
+  choice: FileChoice;
+  state: InstallState;
+  /** The new state, with the files already in place recorded. */
+  next: InstallState;
+  wanted: Wanted[];
+  /** Bytes of the files already in place. */
+  reused: number;
+  pool: HashPool;
+  /** The pull's progress, begun by the look at DEST (showChecks): taken over by the first stageFiles. */
+  task?: ProgressTask;
+}
+
+async function lookAtDestination(repo: Repository, version: ResolvedVersion, dest: string, options: PullOptions, pool: HashPool, showChecks: boolean): Promise<Plan> {
   const state = await loadInstallState(dest);
   // A subset pulled before from this same version stays: a second pull with another selection adds to it.
   const installedBefore = (path: string) => state.manifest === version.digest && state.files[path] !== undefined;
   const choice = await chooseFiles(version.manifest, options.select ?? {}, `${repo.name}/${version.model}`, installedBefore);
   const manifest = { ...version.manifest, files: choice.files };
-  log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
   const next: InstallState = { version: 1, manifest: version.digest, repo: repo.name, model: version.model, tag: version.tag, files: {}, ...(choice.subset ? { subset: choice.subset } : {}) };
-  const { counters, filesUnchanged } = await stageAndInstall(repo, version, manifest, dest, state, next, options, held);
+  const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
+  const task = showChecks ? beginTask(repo, version, manifest, options) : undefined;
+  const wanted = await filesToFetch(manifest, dest, state, next, { pool, counters, task });
+  return { version, manifest, choice, state, next, wanted, reused: counters.bytesReused, pool, task };
+}
+
+function beginTask(repo: Repository, version: ResolvedVersion, selected: Manifest, options: PullOptions): ProgressTask {
+  return (options.progress ?? silentProgress).begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(selected));
+}
+
+async function pullHeld(repo: Repository, plan: Plan, dest: string, options: PullOptions, held: HeldState, started: number): Promise<PullResult> {
+  const { version, manifest, choice, state, next } = plan;
+  const { partials } = held;
+  if (!options.force) refuseUsersFiles(plan.wanted);
+  log.info('pull started', { repo: repo.name, model: version.model, tag: version.tag, digest: version.digest, files: manifest.files.length, bytes: manifestSize(manifest) });
+  const { counters, filesUnchanged } = await stageAndInstall(repo, plan, dest, options, held);
   await removeDroppedFiles(dest, state, manifest);
   await removeStaleTemps(partials, started);
   // The pull used the folder it checked; one no longer at its path (a link put there) is reported, not recorded over.
@@ -185,21 +221,13 @@ async function pullHeld(repo: Repository, version: ResolvedVersion, dest: string
  * which writes and renames the small files' partials. Every folder the writer reaches through a descriptor stays open
  * until the thread has stopped: a number closed earlier could be reused by another folder under a job still running.
  */
-async function stageAndInstall(
-  repo: Repository,
-  version: ResolvedVersion,
-  manifest: Manifest,
-  dest: string,
-  state: InstallState,
-  next: InstallState,
-  options: PullOptions,
-  { aim, partials }: HeldState,
-): Promise<{ counters: PullCounters; filesUnchanged: number }> {
+async function stageAndInstall(repo: Repository, plan: Plan, dest: string, options: PullOptions, { aim, partials }: HeldState): Promise<{ counters: PullCounters; filesUnchanged: number }> {
+  const { version, manifest, state, next } = plan;
   const writer = SmallFileWriter.create();
   if (manifest.files.some(isSmallFile)) writer.warm();
   const trees: FreshTree[] = [];
   try {
-    const stage = () => stageFiles(repo, version, manifest, dest, state, next, options, writer, partials, trees);
+    const stage = () => stageFiles(repo, plan, dest, options, writer, partials, trees);
     const staged = await stageFollowingGc(repo, version.digest, options.progress ?? silentProgress, stage);
     // The whole manifest, even for a subset (its bytes are the version's digest: those read, where there are), written
     // while the files are renamed.
@@ -230,28 +258,21 @@ interface StagedFiles {
  * are. Nothing under DEST's final names changes yet. Files of one chunk or none are built together, per pack
  * (pull-small.ts); bigger ones one after the other, each with its chunks in flight (pull-file.ts).
  */
-async function stageFiles(
-  repo: Repository,
-  version: ResolvedVersion,
-  selected: Manifest,
-  dest: string,
-  state: InstallState,
-  next: InstallState,
-  options: PullOptions,
-  writer: SmallFileWriter,
-  partials: HeldFolder,
-  trees: FreshTree[],
-): Promise<StagedFiles> {
+async function stageFiles(repo: Repository, plan: Plan, dest: string, options: PullOptions, writer: SmallFileWriter, partials: HeldFolder, trees: FreshTree[]): Promise<StagedFiles> {
+  const { version, manifest: selected, state, wanted, pool } = plan;
   const progress = options.progress ?? silentProgress;
-  const counters: PullCounters = { bytesTransferred: 0, bytesReused: 0 };
-  const pool = new HashPool();
-  const task = progress.begin(`pulling ${repo.name}/${version.model}@${version.digest.slice(7, 19)}`, manifestSize(selected));
-  const result: StagedFiles = { staged: [], counters, filesUnchanged: 0 };
+  // The files in place were found by the look at DEST: their bytes count from the start.
+  const counters: PullCounters = { bytesTransferred: 0, bytesReused: plan.reused };
+  // The look's progress goes on here; a second staging (after a gc) starts a new one.
+  let task = plan.task;
+  plan.task = undefined;
+  if (!task) {
+    task = beginTask(repo, version, selected, options);
+    task.advance(plan.reused);
+  }
+  const result: StagedFiles = { staged: [], counters, filesUnchanged: selected.files.length - wanted.length };
   let runs: VerifiedRuns | undefined;
   try {
-    const wanted = await filesToFetch(selected, dest, state, next, { pool, counters, task });
-    if (!options.force) refuseUsersFiles(wanted);
-    result.filesUnchanged = selected.files.length - wanted.length;
     // Other folders only offer chunks: one whose record cannot be read, or that leads elsewhere, offers none.
     const reusable = async (folder: string) => ({ dest: folder, manifest: await loadOfferedManifest(folder) });
     const others = await Promise.all((options.reuseFrom ?? []).map(reusable));
@@ -277,16 +298,15 @@ async function stageFiles(
       // One literal, not a spread: V8 spreads an object slowly in code that runs once, and this runs once a file.
       const freshTop = isFresh ? entry.freshTop : undefined;
       const written = isFresh ? built.written.get(entry.file) : undefined;
-      result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
+      result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, blockedBy: entry.blockedBy, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
     }
     if (!options.force) {
       // Refused now, the built files stay in .aim/partial: the pull run again once they are moved away reuses them.
-      await lookAgain(result.staged, state, pool);
+      await lookAgain(result.staged, dest, state, pool);
       refuseUsersFiles(result.staged);
     }
   } finally {
     task.end();
-    await pool.close();
     await runs?.close();
   }
   return result;
@@ -296,36 +316,4 @@ async function stageFiles(
 function smallContents(files: ManifestFile[]): Set<Digest> {
   const big = new Set(files.filter((file) => !isSmallFile(file)).map((file) => file.digest));
   return new Set(files.filter((file) => isSmallFile(file) && !big.has(file.digest)).map((file) => file.digest));
-}
-
-/**
- * Temp files a killed pull left in `.aim/partial` (a journal update cut short). Only those older than this pull:
- * a newer one belongs to a pull running beside this one.
- */
-async function removeStaleTemps(folder: HeldFolder, startedAt: number): Promise<void> {
-  const names = await readdir(folder.via).catch(() => [] as string[]);
-  for (const name of names.filter(isTempName)) {
-    const path = folder.at(name);
-    const info = await stat(path).catch(() => undefined);
-    if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
-  }
-}
-
-/** DEST/.aim/partial and DEST/.aim, each only if empty: what a pull keeps for its resume is never removed. */
-async function removeEmptyState(dest: string): Promise<void> {
-  await rmdir(partialFolder(dest)).catch(() => undefined);
-  await rmdir(stateFolder(dest)).catch(() => undefined);
-}
-
-/** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
-async function removeDroppedFiles(dest: string, previous: InstallState, manifest: Manifest): Promise<void> {
-  const wanted = new Set(manifest.files.map((file) => file.path));
-  for (const [path, recorded] of Object.entries(previous.files)) {
-    if (wanted.has(path)) continue;
-    const target = await safeTarget(dest, path).catch(() => undefined);
-    if (target && (await isUnchanged(target, recorded, recorded.digest))) {
-      await moveAside(dest, target);
-      await rm(target, { force: true });
-    }
-  }
 }

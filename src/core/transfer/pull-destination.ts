@@ -1,0 +1,72 @@
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import { isTempName } from '../../lib/atomic-write.js';
+import { HeldFolder } from '../../lib/held-folder.js';
+import { makeFolders, realFolder } from '../../lib/safe-fs.js';
+import type { Manifest } from '../format/manifest.js';
+import { moveAside } from '../store/trash.js';
+import { isUnchanged, partialFolder, safeTarget, stateFolder, type InstallState } from './install-state.js';
+
+// What a pull does to DEST around the files it installs: holds DEST/.aim while it runs, and tidies up after itself
+// (temp files of a killed pull, the files a new version drops, the empty `.aim` of a refused pull).
+
+/** DEST/.aim and its `.aim/partial`, held open by a pull: every name in them is reached through them. */
+export interface HeldState {
+  aim: HeldFolder;
+  partials: HeldFolder;
+}
+
+/**
+ * Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed), and
+ * holds both open, checked from `within` (every folder from there down) or else from DEST.
+ */
+export async function prepareDestination(dest: string, within: string | undefined): Promise<HeldState> {
+  const root = within === undefined ? dest : resolve(within);
+  const below = relative(root, dest).split(sep).filter(Boolean);
+  if (within === undefined) await makeFolders(dest);
+  else await realFolder(root, below, { create: true });
+  await realFolder(dest, ['.aim', 'partial'], { create: true });
+  const aim = HeldFolder.open(root, [...below, '.aim']);
+  try {
+    return { aim, partials: aim.child('partial') };
+  } catch (error) {
+    aim.close();
+    throw error;
+  }
+}
+
+/**
+ * Temp files a killed pull left in `.aim/partial` (a journal update cut short). Only those older than this pull:
+ * a newer one belongs to a pull running beside this one.
+ */
+export async function removeStaleTemps(folder: HeldFolder, startedAt: number): Promise<void> {
+  const names = await readdir(folder.via).catch(() => [] as string[]);
+  for (const name of names.filter(isTempName)) {
+    const path = folder.at(name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
+  }
+}
+
+/**
+ * DEST/.aim/partial and DEST/.aim (and DEST, when the pull made it), each only if empty: what a pull keeps for its
+ * resume is never removed.
+ */
+export async function removeEmptyState(dest: string, destToo: boolean): Promise<void> {
+  await rmdir(partialFolder(dest)).catch(() => undefined);
+  await rmdir(stateFolder(dest)).catch(() => undefined);
+  if (destToo) await rmdir(dest).catch(() => undefined);
+}
+
+/** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
+export async function removeDroppedFiles(dest: string, previous: InstallState, manifest: Manifest): Promise<void> {
+  const wanted = new Set(manifest.files.map((file) => file.path));
+  for (const [path, recorded] of Object.entries(previous.files)) {
+    if (wanted.has(path)) continue;
+    const target = await safeTarget(dest, path).catch(() => undefined);
+    if (target && (await isUnchanged(target, recorded, recorded.digest))) {
+      await moveAside(dest, target);
+      await rm(target, { force: true });
+    }
+  }
+}
