@@ -106,7 +106,7 @@ for (const target of s3Targets) {
 for (let round = 1; round <= options.rounds; round++) {
   console.log(`aim bench: round ${round}/${options.rounds}`);
   await warmPageCache(data);
-  if (want('aim')) await aimLocalRound(ctx, rec, data);
+  if (want('aim')) await aimLocalRound(ctx, rec, data, round);
   if (want('restic')) await resticRound(ctx, rec, data);
   if (want('tools')) await toolsRound(ctx, rec, data);
   if (want('peers')) await peersRound(ctx, rec, data);
