@@ -53,7 +53,9 @@ function forwardAltered(target: URL, req: IncomingMessage, res: ServerResponse, 
   req.on('data', (piece: Buffer) => pieces.push(piece));
   req.on('end', () => {
     const { headers, body } = alteration.alter({ ...req.headers }, Buffer.concat(pieces));
-    forward(target, req, res, { headers: { ...headers, 'content-length': String(body.length) }, bytes: body });
+    // The body goes whole, with its length: a chunked framing the client used no longer applies.
+    const { 'transfer-encoding': _framing, ...rest } = headers;
+    forward(target, req, res, { headers: { ...rest, 'content-length': String(body.length) }, bytes: body });
   });
 }
 

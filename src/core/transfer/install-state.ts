@@ -106,15 +106,12 @@ export async function isUnchanged(path: string, recorded: InstalledFile | undefi
 }
 
 /**
- * The absolute target of a manifest path inside `dest`. Manifest paths are validated on read; this also refuses a
- * parent folder that is a symlink or a file, so a pull never writes outside its destination.
+ * The absolute target of a manifest path inside `dest`, or undefined when a folder on its way is not a real one (a
+ * link, a file): nothing of DEST's is reached through it. Manifest paths are validated on read.
  */
-export async function safeTarget(dest: string, path: string): Promise<string> {
+export async function safeTarget(dest: string, path: string): Promise<string | undefined> {
   const { target, blockedBy } = await new Targets(dest).resolve(path);
-  if (blockedBy !== undefined) {
-    throw new UsageError(`cannot write ${path} in ${resolve(dest)}: ${blockedBy} is not a folder`, { hint: 'move it away or pull into an empty folder' });
-  }
-  return target;
+  return blockedBy === undefined ? target : undefined;
 }
 
 export interface Target {
