@@ -144,7 +144,8 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
   for (const entry of entries) {
     const kind = chains.get(folderOf(entry.file.path));
     entry.blockedBy = typeof kind === 'object' ? blockers!.get(kind.blockedBy) : undefined;
-    if (entry.blockedBy || nothingAt(entry.target)) entry.occupant = undefined;
+    // Nothing can be in a folder that is missing (every folder of a new destination): no look at each of its files.
+    if (entry.blockedBy || kind === 'missing' || nothingAt(entry.target)) entry.occupant = undefined;
     else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {

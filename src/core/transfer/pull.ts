@@ -224,7 +224,8 @@ async function pullHeld(repo: Repository, plan: Plan, dest: string, options: Pul
 async function stageAndInstall(repo: Repository, plan: Plan, dest: string, options: PullOptions, { aim, partials }: HeldState): Promise<{ counters: PullCounters; filesUnchanged: number }> {
   const { version, manifest, state, next } = plan;
   const writer = SmallFileWriter.create();
-  if (manifest.files.some(isSmallFile)) writer.warm();
+  const smallFiles = manifest.files.filter(isSmallFile).length;
+  if (smallFiles > 0) writer.warm(smallFiles);
   const trees: FreshTree[] = [];
   try {
     const stage = () => stageFiles(repo, plan, dest, options, writer, partials, trees);

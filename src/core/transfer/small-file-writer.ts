@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { alignUp, BLOCK, sharedLandingMemory } from '../../lib/direct-memory.js';
@@ -12,18 +13,26 @@ import { MAX_RUN_BYTES } from './chunk-buffers.js';
 import { errorOf, joinMoves, runSmallFileJob, type ChunkToWrite, type JobReply, type SmallFileJob } from './small-file-jobs.js';
 import type { SmallFileSetup } from './small-file-worker.js';
 
-// Writes a pull's small files on a worker thread: each pack read lands in a slot of one shared memory, and the
+// Writes a pull's small files on worker threads: each pack read lands in a slot of one shared memory, and a
 // worker checks every chunk there and writes the partials made of it, then later renames them into place
 // (small-file-jobs.ts); the main thread only plans, reads and keeps the books. Before, the main thread made the
 // creates, writes, closes, renames and stats itself, a few system calls a file, and was the pull's bottleneck
-// (docs/benchmarks.md, "Ten thousand tiny files pulled on a worker thread" has the figures that keep it). Where the
+// (docs/benchmarks.md, "Ten thousand tiny files pulled on a worker thread" has the figures that keep it). A read of
+// many files is split between two workers, which write their halves side by side: creating a file is mostly the
+// kernel's work, and one thread making them all left the other core idle (docs/benchmarks.md, "Session 22"). Where a
 // worker cannot start (tests running the TypeScript sources, no room for the memory, a thread that dies before it is
-// ready) the same jobs run inline. A worker that dies once started may have left any job half done (a partial half
+// ready) its jobs run inline. A worker that dies once started may have left any job half done (a partial half
 // written, some moves made): the pull stops with a plain error, and the next one checks what is on disk, as after a
 // kill.
 
 /** Pack reads in flight: a read waits for a free slot. */
 const SLOTS = 3;
+/** Worker threads at most (fewer on a machine of one core). */
+const WRITERS = 2;
+/** Files of a pull below which one worker writes them all: a second thread's start costs more than it saves. */
+const MANY_FILES = 256;
+/** Chunks of a read below which it is not split between the workers. */
+const SPLIT_CHUNKS = 64;
 /** A read of up to MAX_RUN_BYTES at any offset within its first block, with the rest of its last block. */
 const SLOT_BYTES = alignUp(MAX_RUN_BYTES) + 2 * BLOCK;
 const workerUrl = new URL('./small-file-worker.js', import.meta.url);
@@ -46,7 +55,9 @@ export class SmallFileWriter {
   /** True when the writer checks each chunk against its digest (native BLAKE3 here, and so in the worker). */
   readonly checksChunks = nativeBlake3() !== undefined;
 
-  private worker?: WorkerClient<SmallFileJob, JobReply>;
+  private workers: Array<WorkerClient<SmallFileJob, JobReply>> = [];
+  /** Every worker started, dead ones too: close stops them all. */
+  private readonly started: Array<WorkerClient<SmallFileJob, JobReply>> = [];
 
   /** `memory` shared with the worker when it can start one (then `setup` is what it gets), else used inline. */
   private constructor(
@@ -64,10 +75,15 @@ export class SmallFileWriter {
     return new SmallFileWriter(memory.buffer, compiled ? { memory, ...(failAfter ? { failAfter } : {}) } : undefined);
   }
 
-  /** Starts the worker now, so that it is ready when the first read is (a pull of small files calls it early). */
-  warm(): void {
-    if (!this.setup || this.worker) return;
-    this.worker = new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup, pullThreadLimits());
+  /**
+   * Starts the workers now, so that they are ready when the first read is (a pull of small files calls it early):
+   * two for a pull of `files` small files or more than MANY_FILES, else one.
+   */
+  warm(files = 1): void {
+    if (!this.setup || this.started.length > 0) return;
+    const count = files >= MANY_FILES ? Math.min(WRITERS, availableParallelism()) : 1;
+    for (let index = 0; index < count; index++) this.started.push(new WorkerClient<SmallFileJob, JobReply>(workerUrl, this.setup, pullThreadLimits()));
+    this.workers = [...this.started];
   }
 
   /** Whether `size` bytes fit a slot; a bigger chunk (a repository whose chunks may pass MAX_RUN_BYTES) goes to writeHere. */
@@ -84,7 +100,7 @@ export class SmallFileWriter {
         start = base + (offset % BLOCK);
         return this.view.subarray(start, start + size);
       },
-      write: (chunks) => this.run({ op: 'write', chunks: chunks.map((chunk) => ({ start: start + chunk.start, end: start + chunk.end, hex: chunk.hex, files: chunk.files })) }),
+      write: (chunks) => this.write(chunks.map((chunk) => ({ start: start + chunk.start, end: start + chunk.end, hex: chunk.hex, files: chunk.files }))),
       release,
     };
   }
@@ -100,7 +116,7 @@ export class SmallFileWriter {
   }
 
   async close(): Promise<void> {
-    await this.worker?.terminate();
+    await Promise.all(this.started.map((worker) => worker.terminate()));
   }
 
   /**
@@ -111,24 +127,42 @@ export class SmallFileWriter {
     return settled(runSmallFileJob(bytes, { op: 'write', chunks }));
   }
 
+  /**
+   * Checks and writes `chunks` (in the shared memory): split between the workers when there are enough of them, each
+   * part a job of its own over the same slot. Resolves once every part has settled (the slot is not released under a
+   * worker still reading it), with the parts' replies joined as one job's.
+   */
+  private async write(chunks: ChunkToWrite[]): Promise<JobReply> {
+    this.warm();
+    const parts = this.workers.length > 1 && chunks.length >= SPLIT_CHUNKS ? halves(chunks) : [chunks];
+    const replies = await Promise.allSettled(parts.map((part, index) => this.runOn(index, { op: 'write', chunks: part })));
+    return settled(joinReplies(replies, parts));
+  }
+
   private async run(job: SmallFileJob): Promise<JobReply> {
     this.warm();
-    if (!this.worker) return settled(runSmallFileJob(this.view, job));
+    return settled(await this.runOn(0, job));
+  }
+
+  /** Runs `job` on the `index`th worker still serving (the first when fewer), or inline where none is; the raw reply. */
+  private async runOn(index: number, job: SmallFileJob): Promise<JobReply> {
+    const worker = this.workers[index] ?? this.workers[0];
+    if (!worker) return runSmallFileJob(this.view, job);
     try {
-      return settled(await this.worker.call(job));
+      return await worker.call(job);
     } catch (error) {
       if (!(error instanceof WorkerStoppedError)) throw error;
       if (error.started) throw pullThreadStopped('file writer', error);
-      this.runInline(error);
-      return settled(runSmallFileJob(this.view, job));
+      this.drop(worker, error);
+      return this.runOn(index, job);
     }
   }
 
-  /** From now on jobs run on this thread: the worker died before it was ready, having run none of them. */
-  private runInline(why: WorkerStoppedError): void {
-    if (this.setup) log.warn('the small-file writer thread did not start: writing on the main thread', { reason: why.message });
-    this.setup = undefined;
-    this.worker = undefined;
+  /** `worker` died before it was ready, having run no job: its jobs go to the others, or run on this thread. */
+  private drop(worker: WorkerClient<SmallFileJob, JobReply>, why: WorkerStoppedError): void {
+    if (!this.workers.includes(worker)) return;
+    this.workers = this.workers.filter((each) => each !== worker);
+    if (this.workers.length === 0) log.warn('the small-file writer thread did not start: writing on the main thread', { reason: why.message });
   }
 }
 
@@ -144,6 +178,43 @@ export function pullThreadStopped(role: string, error: WorkerStoppedError): Stor
     hint: 'run the same pull again: it resumes where it stopped, keeping every file already written and checked',
     cause: error,
   });
+}
+
+/** `chunks` cut in two, each half a job for one worker (the files of a read lie in a few folders, in order). */
+function halves(chunks: ChunkToWrite[]): ChunkToWrite[][] {
+  const middle = chunks.length >> 1;
+  return [chunks.slice(0, middle), chunks.slice(middle)];
+}
+
+/**
+ * The replies to the `parts` of one job, as one reply: its chunks done are the parts' up to the first part that
+ * stopped short (a later part's files written beyond that are leftovers, checked again by the next pull, as after a
+ * kill), with that part's failure; a part whose call failed throws its error.
+ */
+function joinReplies(replies: Array<PromiseSettledResult<JobReply>>, parts: ChunkToWrite[][]): JobReply {
+  let done = 0;
+  const written: Float64Array[] = [];
+  const joined = (reply: JobReply): JobReply => ({ ...reply, done, ...(written.length > 0 ? { written: concatenated(written) } : {}) });
+  for (let index = 0; index < replies.length; index++) {
+    const result = replies[index]!;
+    if (result.status === 'rejected') throw result.reason;
+    const reply = result.value;
+    done += reply.done;
+    if (reply.written) written.push(reply.written);
+    if (reply.done < parts[index]!.length) return joined(reply);
+  }
+  return joined({ done });
+}
+
+function concatenated(arrays: Float64Array[]): Float64Array {
+  if (arrays.length === 1) return arrays[0]!;
+  const all = new Float64Array(arrays.reduce((sum, array) => sum + array.length, 0));
+  let at = 0;
+  for (const array of arrays) {
+    all.set(array, at);
+    at += array.length;
+  }
+  return all;
 }
 
 /** The reply, or the failure it carries thrown as the system call's error. */

@@ -2,11 +2,12 @@
 // verified and synced (src/core/transfer/pull-fresh.ts). Through the real CLI: a folder DEST gets during the pull, a
 // hostile `.aim/fresh` left in DEST, an update adding a folder, a big file and copies inside a new folder. Each case
 // fails if a byte, a mode, a record or a file outside DEST is lost.
-import { chmod, copyFile, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomFile } from '../../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, listFiles, treeDigests, type Workspace } from '../../helpers/cli.js';
+import { expectRecordsMatch } from '../../helpers/install-records.js';
 
 const MiB = 1024 * 1024;
 
@@ -33,22 +34,6 @@ async function syncDoing(folder: string, script: string): Promise<NodeJS.Process
   const lines = ['#!/bin/sh', 'folder=$2; [ "$2" = /proc/self/fd/3 ] && folder=$(readlink /proc/self/fd/3)', 'dest=$(dirname "$(dirname "$folder")")', `(cd "$dest" && ${script})`, `PATH='${process.env.PATH}' exec sync "$@"`];
   await writeFile(join(folder, 'sync'), `${lines.join('\n')}\n`, { mode: 0o755 });
   return { PATH: `${folder}:${process.env.PATH}` };
-}
-
-/**
- * Every file state.json records is as recorded (size, times, inode): what lets the next pull trust it unread. A record
- * taken from a stat the rename later changed would make every later pull hash the file again, which no other check
- * here would notice.
- */
-async function expectRecordsMatch(dest: string): Promise<void> {
-  const state = JSON.parse(await readFile(join(dest, '.aim', 'state.json'), 'utf8'));
-  const paths = Object.keys(state.files);
-  expect(paths.length).toBeGreaterThan(0);
-  for (const path of paths) {
-    const info = await lstat(join(dest, ...path.split('/')));
-    const { size, mtimeMs, ctimeMs, ino } = state.files[path];
-    expect({ size, mtimeMs, ctimeMs, ino }, path).toEqual({ size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino });
-  }
 }
 
 describe('new folders built whole and renamed into place', () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomFile } from '../../../fixtures/generate-model.js';
 import { digestOf } from '../../../src/core/format/digest.js';
 import { createWorkspace, expectSameTree, expectUserError, killWhen, listFiles, type Workspace } from '../../helpers/cli.js';
+import { expectRecordsMatch } from '../../helpers/install-records.js';
 
 const MiB = 1024 * 1024;
 
@@ -97,6 +98,8 @@ describe('pull of many small files', () => {
     expect((await stat(ws.path('mixed-out', 'a2', 'b2', 'f2.bin'))).mode & 0o777).toBe(0o755);
     expect((await stat(ws.path('mixed-out', 'a1', 'b1', 'f1.bin'))).mode & 0o777).toBe(0o644);
     expect(await listFiles(ws.path('mixed-out', '.aim', 'partial'), { includeAim: true })).toEqual([]);
+    // Enough files for two writer threads, each given half of a read: every file's record is its own stat.
+    await expectRecordsMatch(ws.path('mixed-out'));
     // Pulled again: every file is in place, nothing is fetched.
     const again = await ws.json(['pull', 'r/mixed:v1', 'mixed-out']);
     expect(again).toMatchObject({ bytesTransferred: 0, filesUnchanged: 405 });
@@ -136,38 +139,55 @@ describe('pull of many small files', () => {
     expect(await freshIn(dest)).toEqual([]);
   });
 
-  it('fails on a corrupt chunk in a pack many small files share, leaving no final name and only checked partials', async () => {
-    const model = ws.path('shared');
-    await writeSmallTree(model, 300, 'shared');
-    await ws.json(['push', 'r/shared:v1', model]);
-    // Flip one byte of one file's chunk where the pack holds it (the files are random: their bytes are unique).
-    const victim = await readFile(join(model, 'a1', 'b3', 'f10.bin'));
-    let damaged = 0;
+  /**
+   * Flips one byte of the file at `share` (0 to 1) of the small files' order in their pack, where the pack holds it;
+   * returns its digest (a file of one chunk: its chunk's too).
+   */
+  async function damageInPack(model: string, share: number): Promise<string> {
+    const packs: Array<{ path: string; bytes: Buffer }> = [];
     for (const entry of await readdir(ws.path('repo', 'packs'), { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const pack = join(entry.parentPath, entry.name);
-      const bytes = await readFile(pack);
-      const at = bytes.indexOf(victim);
-      if (at < 0) continue;
-      bytes[at + 50] = bytes[at + 50]! ^ 0xff;
-      await writeFile(pack, bytes);
-      damaged++;
+      if (entry.isFile()) packs.push({ path: join(entry.parentPath, entry.name), bytes: await readFile(join(entry.parentPath, entry.name)) });
     }
-    expect(damaged).toBe(1);
+    const placed: Array<{ pack: (typeof packs)[number]; at: number; bytes: Buffer }> = [];
+    for (const path of await listFiles(model)) {
+      const bytes = await readFile(join(model, ...path.split('/')));
+      if (bytes.length < 100) continue;
+      for (const pack of packs) {
+        const at = pack.bytes.indexOf(bytes);
+        if (at >= 0) placed.push({ pack, at, bytes });
+      }
+    }
+    const inOnePack = placed.filter((entry) => entry.pack === placed[0]!.pack).sort((a, b) => a.at - b.at);
+    expect(inOnePack.length).toBeGreaterThan(200);
+    const victim = inOnePack[Math.floor(share * (inOnePack.length - 1))]!;
+    victim.pack.bytes[victim.at + 50] = victim.pack.bytes[victim.at + 50]! ^ 0xff;
+    await writeFile(victim.pack.path, victim.pack.bytes);
+    return digestOf(victim.bytes);
+  }
 
-    // Checked on the writer's thread (native BLAKE3), and on the main thread where only hash-wasm is at hand.
-    for (const [dest, env] of [['shared-out', {}], ['shared-wasm', { AIM_HASH: 'wasm' }]] as const) {
-      expectUserError(await ws.run(['pull', 'r/shared:v1', dest], { env }), /chunk blake3:[0-9a-f]{64} in repository r is corrupt/);
-      expect(await listFiles(ws.path(dest))).toEqual([]);
-      for (const name of await partialsIn(ws.path(dest))) {
-        expect(await digestOf(await readFile(ws.path(dest, '.aim', 'partial', name))), name).toBe(`blake3:${name}`);
+  // A read of many files is split between two writer threads: a damaged chunk early and late in the read (the first
+  // and the second half) must each be the one named, with nothing of the read under a final name.
+  for (const [name, share] of [['early', 0.4], ['late', 0.9]] as const) {
+    it(`fails on a corrupt chunk ${name} in a pack many small files share, naming it, leaving no final name and only checked partials`, async () => {
+      const model = ws.path(`shared-${name}`);
+      await writeSmallTree(model, 300, `shared-${name}`);
+      await ws.json(['push', `r/shared-${name}:v1`, model]);
+      const damaged = await damageInPack(model, share);
+
+      // Checked on the writer's threads (native BLAKE3), and on the main thread where only hash-wasm is at hand.
+      for (const [dest, env] of [[`shared-${name}-out`, {}], [`shared-${name}-wasm`, { AIM_HASH: 'wasm' }]] as const) {
+        expectUserError(await ws.run(['pull', `r/shared-${name}:v1`, dest], { env }), new RegExp(`chunk ${damaged} in repository r is corrupt`));
+        expect(await listFiles(ws.path(dest))).toEqual([]);
+        for (const partial of await partialsIn(ws.path(dest))) {
+          expect(await digestOf(await readFile(ws.path(dest, '.aim', 'partial', partial))), partial).toBe(`blake3:${partial}`);
+        }
+        const digests = new Map<string, string>((await ws.json(['inspect', `r/shared-${name}:v1`])).manifest.files.map((file: { path: string; digest: string }) => [file.path, file.digest]));
+        for (const path of await freshIn(ws.path(dest))) {
+          expect(await digestOf(await readFile(ws.path(dest, '.aim', 'fresh', path))), path).toBe(digests.get(path));
+        }
       }
-      const digests = new Map<string, string>((await ws.json(['inspect', 'r/shared:v1'])).manifest.files.map((file: { path: string; digest: string }) => [file.path, file.digest]));
-      for (const path of await freshIn(ws.path(dest))) {
-        expect(await digestOf(await readFile(ws.path(dest, '.aim', 'fresh', path))), path).toBe(digests.get(path));
-      }
-    }
-  });
+    });
+  }
 
   it('resumes a pull killed (SIGKILL) among its small files, fetching again only what was not written', async () => {
     const model = ws.path('many');
