@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
@@ -101,7 +102,12 @@ export async function loadOfferedManifest(folder: string): Promise<Manifest | un
 export async function isUnchanged(path: string, recorded: InstalledFile | undefined, digest: Digest): Promise<boolean> {
   if (!recorded || recorded.digest !== digest) return false;
   const info = await lstat(path).catch(() => undefined);
-  if (!info?.isFile()) return false;
+  return info !== undefined && matchesRecord(info, recorded, digest);
+}
+
+/** isUnchanged for a file already looked at: `info` is its lstat. */
+export function matchesRecord(info: Stats, recorded: InstalledFile | undefined, digest: Digest): boolean {
+  if (!recorded || recorded.digest !== digest || !info.isFile()) return false;
   return info.size === recorded.size && info.mtimeMs === recorded.mtimeMs && info.ctimeMs === recorded.ctimeMs && info.ino === recorded.ino;
 }
 

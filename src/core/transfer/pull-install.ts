@@ -1,5 +1,5 @@
 import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
-import { rm, rmdir, stat } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
@@ -64,12 +64,8 @@ export interface Staged {
   written?: FileStat;
 }
 
-/** Notes the file now at `target` (its size, times and inode, so the next pull can trust it without re-hashing). */
-export async function recordInstalled(next: InstallState, file: ManifestFile, target: string): Promise<void> {
-  record(next, file, await stat(target));
-}
-
-function record(next: InstallState, file: ManifestFile, info: FileStat): void {
+/** Notes the file as `info` (its stat) says it is: its size, times and inode, so the next pull can trust it without re-hashing. */
+export function record(next: InstallState, file: ManifestFile, info: FileStat): void {
   next.files[file.path] = { digest: file.digest, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino };
 }
 

@@ -1,17 +1,18 @@
-import { lstatSync } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { ConflictError } from '../../lib/errors.js';
 import { kindOf } from '../../lib/safe-fs.js';
+import { onLocalDisk } from '../../lib/local-disk.js';
 import { counted } from '../../lib/plural.js';
 import type { Digest } from '../format/digest.js';
 import type { Manifest, ManifestFile } from '../format/manifest.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import { digestOnDisk } from '../verify/verify-file.js';
 import type { ChunkSource, PullFileContext } from './fetch-units.js';
-import { isUnchanged, Targets, type InstallState, type InstalledFile } from './install-state.js';
-import { recordInstalled, type Blocker, type Occupant } from './pull-install.js';
+import { isUnchanged, matchesRecord, Targets, type InstallState, type InstalledFile } from './install-state.js';
+import { record, type Blocker, type Occupant } from './pull-install.js';
 
 // What a pull has to do in DEST: which files are already in place (unchanged since the last pull, or holding the right
 // bytes), and where the chunks of the version installed there already sit on disk.
@@ -36,15 +37,19 @@ export async function locatorFor(folders: Array<{ dest: string; manifest: Manife
  * by hand, the right bytes), nothing, or an occupant. A file still exactly as an older version installed it is known to
  * differ: it is not read.
  */
-async function occupantOf(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<Occupant | 'in place' | undefined> {
+async function occupantOf(target: string, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<{ occupant: Occupant | 'in place' | undefined; info?: Stats }> {
   const info = await lstat(target).catch(() => undefined);
-  if (!info) return undefined;
+  return { occupant: info && (await occupantSeen(target, info, recorded, file, pool)), info };
+}
+
+/** occupantOf, for what is at `target` (`info`, its lstat): one look serves the check and the record. */
+async function occupantSeen(target: string, info: Stats, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<Occupant | 'in place'> {
   // A folder that cannot be listed may hold anything: the user's.
   if (info.isDirectory()) return (await readdir(target).catch(() => undefined))?.length === 0 ? 'empty-folder' : 'users-folder';
   if (!info.isFile()) return 'aims';
-  if (await isUnchanged(target, recorded, file.digest)) return 'in place';
+  if (matchesRecord(info, recorded, file.digest)) return 'in place';
   const older = recorded !== undefined && recorded.digest !== file.digest ? recorded : undefined;
-  if (older && (await isUnchanged(target, older, older.digest))) return 'aims';
+  if (older && matchesRecord(info, older, older.digest)) return 'aims';
   // One read tells both: the version's bytes, or (a copy or a touch moved its stat) still the older version's.
   const digest = await digestOnDisk(target, older ? [file.size, older.size] : [file.size], pool);
   if (digest === file.digest) return 'in place';
@@ -111,19 +116,42 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
     else if (!listed[position]) found[position] = { file, target };
     else found[position] = { file, target, freshTop: file.path.slice(0, file.path.indexOf('/')) };
   }
-  await forEachConcurrently(toCheck, CHECKS_IN_FLIGHT, async (position) => {
+  const unsure = toCheck.length > 0 && (await onLocalDisk(dest)) ? toCheck.filter((position) => !unchangedNow(manifest.files[position]!, resolved[position]!.target)) : toCheck;
+  await forEachConcurrently(unsure, CHECKS_IN_FLIGHT, async (position) => {
     const file = manifest.files[position]!;
     const { target } = resolved[position]!;
-    const occupant = await occupantOf(target, state.files[file.path], file, context.pool);
-    if (occupant === 'in place') {
-      await recordInstalled(next, file, target);
-      context.counters.bytesReused += file.size;
-      context.task?.advance(file.size);
-      return;
-    }
-    found[position] = { file, target, occupant };
+    const { occupant, info } = await occupantOf(target, state.files[file.path], file, context.pool);
+    if (occupant === 'in place') inPlace(file, info!);
+    else found[position] = { file, target, occupant };
   });
   return found.filter((entry) => entry !== undefined);
+
+  /**
+   * On a local disk, whether the file is in place as recorded, looked at synchronously (recorded in `next` then): every
+   * file of an unchanged version is, and one look a file is all such a pull does. Anything else is left to occupantOf.
+   */
+  function unchangedNow(file: ManifestFile, target: string): boolean {
+    const info = lstatNow(target);
+    if (!info || !matchesRecord(info, state.files[file.path], file.digest)) return false;
+    inPlace(file, info);
+    return true;
+  }
+
+  /** Records the file in place as `info` (the look that found it there) says, so the next pull compares that. */
+  function inPlace(file: ManifestFile, info: Stats): void {
+    record(next, file, info);
+    context.counters.bytesReused += file.size;
+    context.task?.advance(file.size);
+  }
+}
+
+/** The lstat of `path`, undefined when it cannot be had (nothing there, a folder on the way that is not one). */
+function lstatNow(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -149,7 +177,7 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
     else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
-    const now = await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool);
+    const now = (await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool)).occupant;
     // The right bytes there now (another pull of this version beside this one): replacing them loses nothing.
     entry.occupant = now === 'in place' ? 'aims' : now;
   });

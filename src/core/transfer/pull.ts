@@ -222,9 +222,9 @@ async function pullHeld(repo: Repository, plan: Plan, dest: string, options: Pul
  * until the thread has stopped: a number closed earlier could be reused by another folder under a job still running.
  */
 async function stageAndInstall(repo: Repository, plan: Plan, dest: string, options: PullOptions, { aim, partials }: HeldState): Promise<{ counters: PullCounters; filesUnchanged: number }> {
-  const { version, manifest, state, next } = plan;
+  const { version, state, next } = plan;
   const writer = SmallFileWriter.create();
-  const smallFiles = manifest.files.filter(isSmallFile).length;
+  const smallFiles = plan.wanted.filter(({ file }) => isSmallFile(file)).length;
   if (smallFiles > 0) writer.warm(smallFiles);
   const trees: FreshTree[] = [];
   try {
@@ -274,6 +274,8 @@ async function stageFiles(repo: Repository, plan: Plan, dest: string, options: P
   const result: StagedFiles = { staged: [], counters, filesUnchanged: selected.files.length - wanted.length };
   let runs: VerifiedRuns | undefined;
   try {
+    // Every file in place: nothing to fetch, so nothing to locate.
+    if (wanted.length === 0) return result;
     // Other folders only offer chunks: one whose record cannot be read, or that leads elsewhere, offers none.
     const reusable = async (folder: string) => ({ dest: folder, manifest: await loadOfferedManifest(folder) });
     const others = await Promise.all((options.reuseFrom ?? []).map(reusable));

@@ -1,7 +1,7 @@
 // Pulls of many small files through the real CLI: the files of one chunk or none are built together, per pack
 // (src/core/transfer/pull-small.ts). Each case fails if that path loses a byte, a mode, a file, a resume, or lets a
 // damaged chunk through.
-import { chmod, copyFile, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomFile } from '../../../fixtures/generate-model.js';
@@ -103,6 +103,11 @@ describe('pull of many small files', () => {
     // Pulled again: every file is in place, nothing is fetched.
     const again = await ws.json(['pull', 'r/mixed:v1', 'mixed-out']);
     expect(again).toMatchObject({ bytesTransferred: 0, filesUnchanged: 405 });
+    await expectRecordsMatch(ws.path('mixed-out'));
+    // A file touched since holds the version's bytes still: it stays, read once, and its record follows its new stat.
+    await utimes(ws.path('mixed-out', 'a0', 'b3', 'f3.bin'), new Date('2021-01-01'), new Date('2021-01-01'));
+    expect(await ws.json(['pull', 'r/mixed:v1', 'mixed-out'])).toMatchObject({ bytesTransferred: 0, filesUnchanged: 405 });
+    await expectRecordsMatch(ws.path('mixed-out'));
   });
 
   it('makes every partial durable in one sync of the file system before any file gets its final name, and the new names in one more', async () => {
