@@ -1,4 +1,4 @@
-import { isAimError, NotFoundError, StorageError, UsageError } from './errors.js';
+import { ConflictError, isAimError, NotFoundError, StorageError, UsageError } from './errors.js';
 import { shownPath } from './held-folder.js';
 
 // One translation of the file system's error codes into the plain errors the CLI prints, so that a read-only
@@ -44,6 +44,13 @@ export function fsError(error: unknown, context: FsErrorContext): unknown {
     case 'ENFILE':
       return new StorageError(`too many open files at ${path}`, { ...options, hint: 'raise the limit with `ulimit -n`, then run the same command again' });
     case 'EEXIST':
+      // A move that takes only a free name (move-no-replace.ts) found one taken since the command last looked.
+      if (errno.syscall === 'link' && errno.dest) {
+        return new ConflictError(`${shownPath(errno.dest)} appeared while aim was putting files in place; it was left as it is`, {
+          ...options,
+          hint: 'move it away (or pass --force), then run the same command again: it resumes where it stopped',
+        });
+      }
       // A (recursive) mkdir finds something that is not a folder where one is wanted: `pull ... ./weights.bin`.
       if (errno.syscall !== 'mkdir') return error;
       return new StorageError(`${path} exists and is not a folder`, { ...options, hint: 'move it away, or name a folder' });

@@ -99,3 +99,12 @@ export function testCommandNeverEnds(env: NodeJS.ProcessEnv = process.env): bool
   reader.check('AIM_TEST_COMMAND_NEVER_ENDS is for the test suite only');
   return never === true;
 }
+
+/**
+ * AIM_TEST_PAUSE_BEFORE_RENAMES=<FIFO>: a pull, its files built and looked at again, reads the FIFO before it moves
+ * any into place, which blocks until the test has opened it, changed DEST and closed it: a change made between the
+ * pull's last look and its moves, without racing the process on a timer. Unset in normal use.
+ */
+export function testPauseBeforeRenames(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_RENAMES');
+}

@@ -1,4 +1,4 @@
-import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, lstatSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, relative, sep } from 'node:path';
@@ -9,6 +9,8 @@ import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { moveAside, moveFolderAside } from '../store/trash.js';
+import { moveNoReplaceSync } from '../../lib/move-no-replace.js';
+import { testPauseBeforeRenames } from '../../settings/test-hooks.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
 import { fileMode } from './small-file-set.js';
@@ -99,7 +101,7 @@ class Folders {
  * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here. Nothing is
  * renamed before `durable` settles (the small files' partials synced): the work before it overlaps that sync.
  */
-export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, durable?: Promise<void>, tree?: FreshTree): Promise<void> {
+export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, { durable, tree, force = false }: InstallOptions = {}): Promise<void> {
   // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
   const firsts = new Map<string, Staged>();
   const copies: Staged[] = [];
@@ -110,6 +112,8 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     else firsts.set(entry.temp, entry);
   }
   await durable;
+  const pause = testPauseBeforeRenames();
+  if (pause) readFileSync(pause);
   await clearBlockers(dest, staged);
   // Fresh folders go first: a big file of one of them is renamed into it afterwards.
   const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
@@ -118,13 +122,14 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
   const plain: Staged[] = [...left];
   const others: Staged[] = [];
-  for (const entry of firsts.values()) (entry.occupant === undefined && entry.modeSet && !entry.journal ? plain : others).push(entry);
+  // With --force, a file that takes a free target meanwhile is moved aside here: the writer's thread only refuses it.
+  for (const entry of firsts.values()) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
   const folders = new Folders(dest);
   await Promise.all([
     renameOnWriter(plain, folders, next, writer),
     forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
       await folders.make(dirname(entry.target));
-      await putInPlace(dest, entry, entry.temp, next);
+      await putInPlace(dest, entry, entry.temp, next, force);
       if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
     }),
   ]);
@@ -134,7 +139,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     const copy = tempPathFor(entry.temp);
     await copyInstalled(firsts.get(entry.temp)!, next, copy);
     await syncFile(copy);
-    await putInPlace(dest, { ...entry, modeSet: false }, copy, next);
+    await putInPlace(dest, { ...entry, modeSet: false }, copy, next, force);
   });
   const freshFolders = new Set(placed.map((entry) => dirname(entry.target)));
   if (staged.length > 0) await syncFoldersTogether(withAncestors(dest, [...folders.all, ...freshFolders]));
@@ -178,15 +183,37 @@ function withAncestors(dest: string, folders: string[]): Set<string> {
   return all;
 }
 
+export interface InstallOptions {
+  /** Settles when the small files' partials are durable: nothing is renamed before. */
+  durable?: Promise<void>;
+  /** `.aim/fresh`, whose top-level folders are renamed into DEST whole (pull-fresh.ts). */
+  tree?: FreshTree;
+  /** --force: what takes a free target during the pull is moved into the trash, not refused. */
+  force?: boolean;
+}
+
 /**
- * The rename and the stat that records it run on the main thread: each is a few microseconds in the kernel, less than
- * a round trip through libuv's threads costs the main thread, which thousands of small files keep busy.
+ * The move and the stat that records it run on the main thread: each is a few microseconds in the kernel, less than
+ * a round trip through libuv's threads costs the main thread, which thousands of small files keep busy. A file aim
+ * replaces is renamed over; a target that was free is taken only while it still is (move-no-replace.ts).
  */
-async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState): Promise<void> {
+async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState, force: boolean): Promise<void> {
   if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
   await clearTarget(dest, entry);
-  renameSync(temp, entry.target);
+  if (entry.occupant === 'aims' || entry.occupant === 'users-file') renameSync(temp, entry.target);
+  else await takeFreeTarget(dest, temp, entry.target, force);
   record(next, entry.file, statSync(entry.target));
+}
+
+/** Moves `temp` to the free `target`; what took it meanwhile is refused (EEXIST), or moved into the trash with --force. */
+async function takeFreeTarget(dest: string, temp: string, target: string, force: boolean): Promise<void> {
+  try {
+    moveNoReplaceSync(temp, target);
+  } catch (error) {
+    if (!force || (error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await moveFolderAside(dest, target); // a file, a link or a folder, moved as it is
+    moveNoReplaceSync(temp, target);
+  }
 }
 
 /**

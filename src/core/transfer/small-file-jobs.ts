@@ -1,4 +1,5 @@
-import { renameSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { moveNoReplaceSync } from '../../lib/move-no-replace.js';
 import { nativeBlake3 } from '../hashing/blake3-native.js';
 import { writePartial } from './pull-partial-write.js';
 
@@ -89,7 +90,10 @@ function writeChunks(memory: Uint8Array, chunks: ChunkToWrite[]): JobReply {
   return reply({ done: chunks.length });
 }
 
-/** Renames each partial to its target, then notes what the target's stat says (the install state records it). */
+/**
+ * Moves each partial to its target, which was free when the pull looked (a file put there since is refused: EEXIST),
+ * then notes what the target's stat says (the install state records it).
+ */
 function moveIntoPlace(moves: string): JobReply {
   const paths = moves.split('\0');
   const count = paths.length >> 1;
@@ -97,7 +101,7 @@ function moveIntoPlace(moves: string): JobReply {
   for (let index = 0; index < count; index++) {
     const target = paths[2 * index + 1]!;
     try {
-      renameSync(paths[2 * index]!, target);
+      moveNoReplaceSync(paths[2 * index]!, target);
       const info = statSync(target);
       stats.set([info.size, info.mtimeMs, info.ctimeMs, info.ino], index * 4);
     } catch (error) {

@@ -106,8 +106,9 @@ export class SmallFileWriter {
   }
 
   /**
-   * Renames each partial to its target, in order; each target's size, mtimeMs, ctimeMs and inode after its rename.
-   * Throws the first rename's failure, as the system call would (the moves before it stay made).
+   * Moves each partial to its target (free, or the move fails with EEXIST), in order; each target's size, mtimeMs,
+   * ctimeMs and inode after its move. Throws the first move's failure, as the system call would (the moves before it
+   * stay made).
    */
   async install(moves: Array<[string, string]>): Promise<Float64Array> {
     if (moves.length === 0) return new Float64Array(0);

@@ -1,0 +1,103 @@
+// A pull moves a built file to a name that was free when it last looked only while that name is still free: a file
+// put there between that look and the move (the user's, another program's) is kept, and the pull stops, exit 5,
+// naming it; run again once it is moved away, the pull finishes. With --force it is moved into the trash instead.
+// The pull is paused between its last look and its moves through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES), so the
+// change lands there exactly. Through the built CLI.
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
+
+const KiB = 1024;
+/** A file of one chunk at the top, small files in a folder, and a file of several chunks (each moved another way). */
+const FILES = [
+  { path: 'config.json', size: 300 },
+  { path: 'tok/vocab.json', size: 2 * KiB },
+  { path: 'tok/merges.txt', size: 3 * KiB },
+  { path: 'weights.bin', size: 900 * KiB },
+];
+
+describe('a pull and a name taken between its last look and its moves', () => {
+  let ws: Workspace;
+  let count = 0;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: FILES, seed: 'free-names' });
+    await ws.json(['push', 'r/m:v1', 'model']);
+  });
+  afterAll(() => ws.cleanup());
+
+  /**
+   * Runs the pull into `dest` with `args`, and once it has paused before its moves runs `change` (DEST as the pull
+   * left it after its last look), then lets it go on; returns how it ended.
+   */
+  async function pullChangedBeforeMoves(dest: string, args: string[], change: () => Promise<void>): Promise<CliResult> {
+    const fifo = ws.path(`pause-${++count}`);
+    execFileSync('mkfifo', [fifo]);
+    const pulled = ws.run(['pull', 'r/m:v1', dest, ...args], { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
+    // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
+    const ended = pulled.then(async (result) => {
+      // The pull ended without pausing: a reader of our own lets the open below return.
+      await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
+      throw new Error(`the pull ended before its moves (exit ${result.code}): ${result.stderr}`);
+    });
+    const writer = await Promise.race([open(fifo, 'w'), ended]);
+    try {
+      await change();
+    } finally {
+      await writer.close();
+    }
+    return pulled;
+  }
+
+  /** A folder DEST has already (its files are moved in one by one) and files put at three of the version's names. */
+  const putTheirs = (dest: string) => async () => {
+    await writeFile(join(dest, 'config.json'), 'theirs: config\n');
+    await writeFile(join(dest, 'tok', 'vocab.json'), 'theirs: vocab\n');
+    await writeFile(join(dest, 'weights.bin'), 'theirs: weights\n');
+  };
+
+  it('keeps what took a free name, stops with exit 5 naming it, and finishes once it is moved away', async () => {
+    const dest = ws.path('kept');
+    await mkdir(join(dest, 'tok'), { recursive: true });
+    const result = await pullChangedBeforeMoves(dest, [], putTheirs(dest));
+    expectUserError(result, /appeared while aim was putting files in place; it was left as it is/);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/hint: move it away \(or pass --force\)/);
+    expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('theirs: config\n');
+    expect(await readFile(join(dest, 'tok', 'vocab.json'), 'utf8')).toBe('theirs: vocab\n');
+    expect(await readFile(join(dest, 'weights.bin'), 'utf8')).toBe('theirs: weights\n');
+
+    for (const path of ['config.json', 'tok/vocab.json', 'weights.bin']) await rm(join(dest, path));
+    const again = await ws.run(['pull', 'r/m:v1', dest]);
+    expect(again.code, again.stderr).toBe(0);
+    await expectSameTree(dest, ws.path('model'));
+  });
+
+  it('with --force, moves what took a free name into the trash and finishes', async () => {
+    const dest = ws.path('forced');
+    await mkdir(join(dest, 'tok'), { recursive: true });
+    const result = await pullChangedBeforeMoves(dest, ['--force'], putTheirs(dest));
+    expect(result.code, result.stderr).toBe(0);
+    await expectSameTree(dest, ws.path('model'));
+  });
+
+  it("refuses a folder made at a free name too; an empty folder is aim's to replace on the next pull", async () => {
+    const dest = ws.path('folder');
+    await mkdir(join(dest, 'tok'), { recursive: true });
+    const result = await pullChangedBeforeMoves(dest, [], async () => {
+      await mkdir(join(dest, 'config.json'));
+      await mkdir(join(dest, 'weights.bin'));
+    });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/appeared while aim was putting files in place/);
+    // What a pull finds when it looks: an empty folder holds nothing of anyone's, as at any other name.
+    const again = await ws.run(['pull', 'r/m:v1', dest]);
+    expect(again.code, again.stderr).toBe(0);
+    await expectSameTree(dest, ws.path('model'));
+  });
+});
