@@ -116,7 +116,7 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
     else if (!listed[position]) found[position] = { file, target };
     else found[position] = { file, target, freshTop: file.path.slice(0, file.path.indexOf('/')) };
   }
-  const unsure = toCheck.length > 0 && (await onLocalDisk(dest)) ? toCheck.filter((position) => !unchangedNow(manifest.files[position]!, resolved[position]!.target)) : toCheck;
+  const unsure = toCheck.length > 0 && (await onLocalDisk(dest)) ? toCheck.filter((position) => !settledNow(position)) : toCheck;
   await forEachConcurrently(unsure, CHECKS_IN_FLIGHT, async (position) => {
     const file = manifest.files[position]!;
     const { target } = resolved[position]!;
@@ -127,13 +127,18 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
   return found.filter((entry) => entry !== undefined);
 
   /**
-   * On a local disk, whether the file is in place as recorded, looked at synchronously (recorded in `next` then): every
-   * file of an unchanged version is, and one look a file is all such a pull does. Anything else is left to occupantOf.
+   * On a local disk, whether one synchronous look settles the file at `position`: nothing at its target (every file of
+   * a version pulled into folders DEST has), or the file in place as recorded (recorded in `next` then: every file of
+   * an unchanged version). Anything else is left to occupantOf.
    */
-  function unchangedNow(file: ManifestFile, target: string): boolean {
+  function settledNow(position: number): boolean {
+    const file = manifest.files[position]!;
+    const { target } = resolved[position]!;
     const info = lstatNow(target);
-    if (!info || !matchesRecord(info, state.files[file.path], file.digest)) return false;
-    inPlace(file, info);
+    if (info === 'unknown') return false;
+    if (info === undefined) found[position] = { file, target };
+    else if (matchesRecord(info, state.files[file.path], file.digest)) inPlace(file, info);
+    else return false;
     return true;
   }
 
@@ -145,12 +150,16 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
   }
 }
 
-/** The lstat of `path`, undefined when it cannot be had (nothing there, a folder on the way that is not one). */
-function lstatNow(path: string): Stats | undefined {
+/**
+ * The lstat of `path`, looked at synchronously: undefined when nothing is there, 'unknown' when the look fails
+ * otherwise (a file where a folder was). In a new destination every target is missing, and a synchronous look that
+ * makes no error object costs a tenth of a failed asynchronous one.
+ */
+function lstatNow(path: string): Stats | undefined | 'unknown' {
   try {
     return lstatSync(path, { throwIfNoEntry: false });
   } catch {
-    return undefined;
+    return 'unknown';
   }
 }
 
@@ -173,7 +182,7 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
     const kind = chains.get(folderOf(entry.file.path));
     entry.blockedBy = typeof kind === 'object' ? blockers!.get(kind.blockedBy) : undefined;
     // Nothing can be in a folder that is missing (every folder of a new destination): no look at each of its files.
-    if (entry.blockedBy || kind === 'missing' || nothingAt(entry.target)) entry.occupant = undefined;
+    if (entry.blockedBy || kind === 'missing' || lstatNow(entry.target) === undefined) entry.occupant = undefined;
     else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
@@ -183,18 +192,6 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
   });
 }
 
-/**
- * True when nothing is at `path`, looked at synchronously: in a new destination every target is missing, and a
- * synchronous look that makes no error object costs a tenth of a failed asynchronous one. Any other failure
- * (a file where a folder was) is left to occupantOf.
- */
-function nothingAt(path: string): boolean {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false }) === undefined;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Refuses a pull that would replace what is not aim's (`Occupant`, `Blocker`): before anything is fetched, and again

@@ -31,8 +31,8 @@ const SLOTS = 3;
 const WRITERS = 2;
 /** Files of a pull below which one worker writes them all: a second thread's start costs more than it saves. */
 const MANY_FILES = 256;
-/** Chunks of a read below which it is not split between the workers. */
-const SPLIT_CHUNKS = 64;
+/** Chunks of a read, or moves, below which they are not split between the workers. */
+const SPLIT_AT = 64;
 /** A read of up to MAX_RUN_BYTES at any offset within its first block, with the rest of its last block. */
 const SLOT_BYTES = alignUp(MAX_RUN_BYTES) + 2 * BLOCK;
 const workerUrl = new URL('./small-file-worker.js', import.meta.url);
@@ -112,7 +112,7 @@ export class SmallFileWriter {
    */
   async install(moves: Array<[string, string]>): Promise<Float64Array> {
     if (moves.length === 0) return new Float64Array(0);
-    const reply = await this.run({ op: 'install', moves: joinMoves(moves) });
+    const reply = await this.split(moves, (part) => ({ op: 'install', moves: joinMoves(part) }));
     return reply.stats!;
   }
 
@@ -128,21 +128,21 @@ export class SmallFileWriter {
     return settled(runSmallFileJob(bytes, { op: 'write', chunks }));
   }
 
-  /**
-   * Checks and writes `chunks` (in the shared memory): split between the workers when there are enough of them, each
-   * part a job of its own over the same slot. Resolves once every part has settled (the slot is not released under a
-   * worker still reading it), with the parts' replies joined as one job's.
-   */
-  private async write(chunks: ChunkToWrite[]): Promise<JobReply> {
-    this.warm();
-    const parts = this.workers.length > 1 && chunks.length >= SPLIT_CHUNKS ? halves(chunks) : [chunks];
-    const replies = await Promise.allSettled(parts.map((part, index) => this.runOn(index, { op: 'write', chunks: part })));
-    return settled(joinReplies(replies, parts));
+  /** Checks and writes `chunks` (in the shared memory). */
+  private write(chunks: ChunkToWrite[]): Promise<JobReply> {
+    return this.split(chunks, (part) => ({ op: 'write', chunks: part }));
   }
 
-  private async run(job: SmallFileJob): Promise<JobReply> {
+  /**
+   * Runs the job `jobOf` makes of `items`: split between the workers when there are enough of them, each half a job
+   * of its own (a write's over the same slot). Resolves once every part has settled (a slot is not released under a
+   * worker still reading it), with the parts' replies joined as one job's.
+   */
+  private async split<T>(items: T[], jobOf: (part: T[]) => SmallFileJob): Promise<JobReply> {
     this.warm();
-    return settled(await this.runOn(0, job));
+    const parts = this.workers.length > 1 && items.length >= SPLIT_AT ? halves(items) : [items];
+    const replies = await Promise.allSettled(parts.map((part, index) => this.runOn(index, jobOf(part))));
+    return settled(joinReplies(replies, parts.map((part) => part.length)));
   }
 
   /** Runs `job` on the `index`th worker still serving (the first when fewer), or inline where none is; the raw reply. */
@@ -181,28 +181,35 @@ export function pullThreadStopped(role: string, error: WorkerStoppedError): Stor
   });
 }
 
-/** `chunks` cut in two, each half a job for one worker (the files of a read lie in a few folders, in order). */
-function halves(chunks: ChunkToWrite[]): ChunkToWrite[][] {
-  const middle = chunks.length >> 1;
-  return [chunks.slice(0, middle), chunks.slice(middle)];
+/** `items` cut in two, each half a job for one worker (the files of a read, or of a folder, lie together, in order). */
+function halves<T>(items: T[]): T[][] {
+  const middle = items.length >> 1;
+  return [items.slice(0, middle), items.slice(middle)];
 }
 
 /**
- * The replies to the `parts` of one job, as one reply: its chunks done are the parts' up to the first part that
- * stopped short (a later part's files written beyond that are leftovers, checked again by the next pull, as after a
- * kill), with that part's failure; a part whose call failed throws its error.
+ * The replies to the parts of one job (of `sizes` items each), as one reply: its items done are the parts' up to the
+ * first part that stopped short, with that part's failure (what a later part wrote or moved beyond that is found by
+ * the next pull, as after a kill); a part whose call failed throws its error.
  */
-function joinReplies(replies: Array<PromiseSettledResult<JobReply>>, parts: ChunkToWrite[][]): JobReply {
+function joinReplies(replies: Array<PromiseSettledResult<JobReply>>, sizes: number[]): JobReply {
   let done = 0;
   const written: Float64Array[] = [];
-  const joined = (reply: JobReply): JobReply => ({ ...reply, done, ...(written.length > 0 ? { written: concatenated(written) } : {}) });
+  const stats: Float64Array[] = [];
+  const joined = (reply: JobReply): JobReply => ({
+    ...reply,
+    done,
+    ...(written.length > 0 ? { written: concatenated(written) } : {}),
+    ...(stats.length > 0 ? { stats: concatenated(stats) } : {}),
+  });
   for (let index = 0; index < replies.length; index++) {
     const result = replies[index]!;
     if (result.status === 'rejected') throw result.reason;
     const reply = result.value;
     done += reply.done;
     if (reply.written) written.push(reply.written);
-    if (reply.done < parts[index]!.length) return joined(reply);
+    if (reply.stats) stats.push(reply.stats);
+    if (reply.done < sizes[index]!) return joined(reply);
   }
   return joined({ done });
 }

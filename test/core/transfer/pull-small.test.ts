@@ -110,6 +110,18 @@ describe('pull of many small files', () => {
     await expectRecordsMatch(ws.path('mixed-out'));
   });
 
+  it('moves them one by one into folders DEST has, on two threads, each record its own file\'s', async () => {
+    const model = ws.path('into-folders');
+    await writeSmallTree(model, 300, 'into-folders');
+    await ws.json(['push', 'r/into-folders:v1', model]);
+    const dest = ws.path('into-folders-out');
+    // Every folder of the version made beforehand: no folder is new, so each file is moved in on its own.
+    for (const path of await listFiles(model)) await mkdir(join(dest, path, '..'), { recursive: true });
+    expect((await ws.json(['pull', 'r/into-folders:v1', dest])).files).toBe(300);
+    await expectSameTree(dest, model);
+    await expectRecordsMatch(dest);
+  });
+
   it('makes every partial durable in one sync of the file system before any file gets its final name, and the new names in one more', async () => {
     const model = ws.path('synced');
     await writeSmallTree(model, 300, 'synced');
