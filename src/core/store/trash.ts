@@ -14,26 +14,47 @@ import { realFolder } from '../../lib/safe-fs.js';
 
 export const trashFolder = (dest: string): string => join(dest, '.aim', 'trash');
 
-/** Gives `path` a name in the trash, if it exists; false when the file system refuses (then it is freed inline). */
-export async function moveAside(dest: string, path: string): Promise<boolean> {
-  try {
-    const folder = await realFolder(dest, ['.aim', 'trash'], { create: true });
-    // link(2) names `path` itself, a link included, never what a link there points at.
-    await link(path, join(folder, randomBytes(8).toString('hex')));
-    return true;
-  } catch {
-    return false; // absent, no hard links here (some network and FUSE file systems), or no real trash folder
+/**
+ * DEST's trash for one command's moves: made and checked once, then held open (lib/held-folder.ts), so that each move
+ * is one system call into the folder that was checked, wherever its path leads by then. Closed once the moves are done.
+ */
+export class Trash {
+  private held?: Promise<HeldFolder>;
+
+  constructor(private readonly dest: string) {}
+
+  /** Gives `path` a name in the trash, if it exists; false when the file system refuses (then it is freed inline). */
+  async moveAside(path: string): Promise<boolean> {
+    try {
+      // link(2) names `path` itself, a link included, never what a link there points at.
+      await link(path, (await this.folder()).at(randomName()));
+      return true;
+    } catch {
+      return false; // absent, no hard links here (some network and FUSE file systems), or no real trash folder
+    }
+  }
+
+  /**
+   * Moves the folder at `path` into the trash whole (a rename: a folder cannot take a second name), or whatever else
+   * is there as it is (a link itself, never what it points at).
+   */
+  async moveFolderAside(path: string): Promise<void> {
+    await rename(path, (await this.folder()).at(randomName()));
+  }
+
+  async close(): Promise<void> {
+    const held = this.held;
+    this.held = undefined;
+    (await held?.catch(() => undefined))?.close();
+  }
+
+  private folder(): Promise<HeldFolder> {
+    this.held ??= realFolder(this.dest, ['.aim', 'trash'], { create: true }).then(() => HeldFolder.open(this.dest, ['.aim', 'trash']));
+    return this.held;
   }
 }
 
-/**
- * Moves the folder at `path` into the trash whole (a rename: a folder cannot take a second name), or whatever else is
- * there as it is (a link itself, never what it points at).
- */
-export async function moveFolderAside(dest: string, path: string): Promise<void> {
-  const folder = await realFolder(dest, ['.aim', 'trash'], { create: true });
-  await rename(path, join(folder, randomBytes(8).toString('hex')));
-}
+const randomName = (): string => randomBytes(8).toString('hex');
 
 /**
  * What the detached process runs: it deletes every entry of the folder it is given as its descriptor 3 (Linux), or,

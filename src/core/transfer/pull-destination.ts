@@ -4,7 +4,7 @@ import { isTempName } from '../../lib/atomic-write.js';
 import { HeldFolder } from '../../lib/held-folder.js';
 import { makeFolders, realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
-import { moveAside } from '../store/trash.js';
+import { Trash } from '../store/trash.js';
 import { isUnchanged, partialFolder, safeTarget, stateFolder, type InstallState } from './install-state.js';
 
 // What a pull does to DEST around the files it installs: holds DEST/.aim while it runs, and tidies up after itself
@@ -61,12 +61,17 @@ export async function removeEmptyState(dest: string, destToo: boolean): Promise<
 /** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
 export async function removeDroppedFiles(dest: string, previous: InstallState, manifest: Manifest): Promise<void> {
   const wanted = new Set(manifest.files.map((file) => file.path));
-  for (const [path, recorded] of Object.entries(previous.files)) {
-    if (wanted.has(path)) continue;
-    const target = await safeTarget(dest, path).catch(() => undefined);
-    if (target && (await isUnchanged(target, recorded, recorded.digest))) {
-      await moveAside(dest, target);
-      await rm(target, { force: true });
+  const trash = new Trash(dest);
+  try {
+    for (const [path, recorded] of Object.entries(previous.files)) {
+      if (wanted.has(path)) continue;
+      const target = await safeTarget(dest, path).catch(() => undefined);
+      if (target && (await isUnchanged(target, recorded, recorded.digest))) {
+        await trash.moveAside(target);
+        await rm(target, { force: true });
+      }
     }
+  } finally {
+    await trash.close();
   }
 }

@@ -8,7 +8,7 @@ import { ConflictError } from '../../lib/errors.js';
 import { openRegular, realFolder } from '../../lib/safe-fs.js';
 import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
-import { moveAside, moveFolderAside } from '../store/trash.js';
+import { Trash } from '../store/trash.js';
 import { moveNoReplaceSync } from '../../lib/move-no-replace.js';
 import { testPauseBeforeRenames } from '../../settings/test-hooks.js';
 import type { InstallState } from './install-state.js';
@@ -102,48 +102,53 @@ class Folders {
  * renamed before `durable` settles (the small files' partials synced): the work before it overlaps that sync.
  */
 export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, { durable, tree, force = false }: InstallOptions = {}): Promise<void> {
-  // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
-  const firsts = new Map<string, Staged>();
-  const copies: Staged[] = [];
-  const fresh: Staged[] = [];
-  for (const entry of staged) {
-    if (entry.freshTop !== undefined) fresh.push(entry);
-    else if (firsts.has(entry.temp)) copies.push(entry);
-    else firsts.set(entry.temp, entry);
-  }
-  await durable;
-  const pause = testPauseBeforeRenames();
-  if (pause) readFileSync(pause);
-  await clearBlockers(dest, staged);
-  // Fresh folders go first: a big file of one of them is renamed into it afterwards.
-  const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
-  const notPlaced = new Set(left);
-  const placed = fresh.filter((entry) => !notPlaced.has(entry));
-  for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
-  const plain: Staged[] = [...left];
-  const others: Staged[] = [];
-  // With --force, a file that takes a free target meanwhile is moved aside here: the writer's thread only refuses it.
-  for (const entry of firsts.values()) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
-  const folders = new Folders(dest);
-  await Promise.all([
-    renameOnWriter(plain, folders, next, writer),
-    forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
+  const trash = new Trash(dest);
+  try {
+    // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
+    const firsts = new Map<string, Staged>();
+    const copies: Staged[] = [];
+    const fresh: Staged[] = [];
+    for (const entry of staged) {
+      if (entry.freshTop !== undefined) fresh.push(entry);
+      else if (firsts.has(entry.temp)) copies.push(entry);
+      else firsts.set(entry.temp, entry);
+    }
+    await durable;
+    const pause = testPauseBeforeRenames();
+    if (pause) readFileSync(pause);
+    await clearBlockers(trash, staged);
+    // Fresh folders go first: a big file of one of them is renamed into it afterwards.
+    const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
+    const notPlaced = new Set(left);
+    const placed = fresh.filter((entry) => !notPlaced.has(entry));
+    for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
+    const plain: Staged[] = [...left];
+    const others: Staged[] = [];
+    // With --force, a file that takes a free target meanwhile is moved aside here: the writer's thread only refuses it.
+    for (const entry of firsts.values()) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
+    const folders = new Folders(dest);
+    await Promise.all([
+      renameOnWriter(plain, folders, next, writer),
+      forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
+        await folders.make(dirname(entry.target));
+        await putInPlace(trash, entry, entry.temp, next, force);
+        if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
+      }),
+    ]);
+    await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
       await folders.make(dirname(entry.target));
-      await putInPlace(dest, entry, entry.temp, next, force);
-      if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
-    }),
-  ]);
-  await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
-    await folders.make(dirname(entry.target));
-    // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
-    const copy = tempPathFor(entry.temp);
-    await copyInstalled(firsts.get(entry.temp)!, next, copy);
-    await syncFile(copy);
-    await putInPlace(dest, { ...entry, modeSet: false }, copy, next, force);
-  });
-  const freshFolders = new Set(placed.map((entry) => dirname(entry.target)));
-  if (staged.length > 0) await syncFoldersTogether(withAncestors(dest, [...folders.all, ...freshFolders]));
-  tree?.remove();
+      // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
+      const copy = tempPathFor(entry.temp);
+      await copyInstalled(firsts.get(entry.temp)!, next, copy);
+      await syncFile(copy);
+      await putInPlace(trash, { ...entry, modeSet: false }, copy, next, force);
+    });
+    const freshFolders = new Set(placed.map((entry) => dirname(entry.target)));
+    if (staged.length > 0) await syncFoldersTogether(withAncestors(dest, [...folders.all, ...freshFolders]));
+    tree?.remove();
+  } finally {
+    await trash.close();
+  }
 }
 
 /**
@@ -197,21 +202,21 @@ export interface InstallOptions {
  * a round trip through libuv's threads costs the main thread, which thousands of small files keep busy. A file aim
  * replaces is renamed over; a target that was free is taken only while it still is (move-no-replace.ts).
  */
-async function putInPlace(dest: string, entry: Staged, temp: string, next: InstallState, force: boolean): Promise<void> {
+async function putInPlace(trash: Trash, entry: Staged, temp: string, next: InstallState, force: boolean): Promise<void> {
   if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
-  await clearTarget(dest, entry);
+  await clearTarget(trash, entry);
   if (entry.occupant === 'aims' || entry.occupant === 'users-file') renameSync(temp, entry.target);
-  else await takeFreeTarget(dest, temp, entry.target, force);
+  else await takeFreeTarget(trash, temp, entry.target, force);
   record(next, entry.file, statSync(entry.target));
 }
 
 /** Moves `temp` to the free `target`; what took it meanwhile is refused (EEXIST), or moved into the trash with --force. */
-async function takeFreeTarget(dest: string, temp: string, target: string, force: boolean): Promise<void> {
+async function takeFreeTarget(trash: Trash, temp: string, target: string, force: boolean): Promise<void> {
   try {
     moveNoReplaceSync(temp, target);
   } catch (error) {
     if (!force || (error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    await moveFolderAside(dest, target); // a file, a link or a folder, moved as it is
+    await trash.moveFolderAside(target); // a file, a link or a folder, moved as it is
     moveNoReplaceSync(temp, target);
   }
 }
@@ -221,20 +226,20 @@ async function takeFreeTarget(dest: string, temp: string, target: string, force:
  * folder is removed (a rename cannot replace a folder): it fails if something was put in it since the pull looked. A
  * folder of the user's, reached only under --force, moves into the trash whole.
  */
-async function clearTarget(dest: string, { occupant, target }: Staged): Promise<void> {
+async function clearTarget(trash: Trash, { occupant, target }: Staged): Promise<void> {
   if (occupant === 'empty-folder') await rmdir(target);
-  else if (occupant === 'users-folder') await moveFolderAside(dest, target);
-  else if (occupant !== undefined) await moveAside(dest, target);
+  else if (occupant === 'users-folder') await trash.moveFolderAside(target);
+  else if (occupant !== undefined) await trash.moveAside(target);
 }
 
 /**
  * Moves what stands where the version has folders into the trash (a rename: it takes a link or a FIFO as it is, never
  * what a link points to), so that the folders can be made. One gone meanwhile is no obstacle any more.
  */
-async function clearBlockers(dest: string, staged: Staged[]): Promise<void> {
+async function clearBlockers(trash: Trash, staged: Staged[]): Promise<void> {
   const blockers = new Set(staged.map((entry) => entry.blockedBy).filter((blocker) => blocker !== undefined));
   for (const blocker of blockers) {
-    await moveFolderAside(dest, blocker.path).catch((error: NodeJS.ErrnoException) => {
+    await trash.moveFolderAside(blocker.path).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
   }

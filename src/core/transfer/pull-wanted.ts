@@ -44,17 +44,32 @@ async function occupantOf(target: string, recorded: InstalledFile | undefined, f
 
 /** occupantOf, for what is at `target` (`info`, its lstat): one look serves the check and the record. */
 async function occupantSeen(target: string, info: Stats, recorded: InstalledFile | undefined, file: ManifestFile, pool: HashPool): Promise<Occupant | 'in place'> {
+  const known = occupantByStat(info, recorded, file);
+  if (known) return known;
   // A folder that cannot be listed may hold anything: the user's.
   if (info.isDirectory()) return (await readdir(target).catch(() => undefined))?.length === 0 ? 'empty-folder' : 'users-folder';
-  if (!info.isFile()) return 'aims';
-  if (matchesRecord(info, recorded, file.digest)) return 'in place';
-  const older = recorded !== undefined && recorded.digest !== file.digest ? recorded : undefined;
-  if (older && matchesRecord(info, older, older.digest)) return 'aims';
+  const older = olderRecord(recorded, file);
   // One read tells both: the version's bytes, or (a copy or a touch moved its stat) still the older version's.
   const digest = await digestOnDisk(target, older ? [file.size, older.size] : [file.size], pool);
   if (digest === file.digest) return 'in place';
   return older && digest === older.digest ? 'aims' : 'users-file';
 }
+
+/**
+ * What the lstat alone tells of what is at a target: the file in place as recorded, the older version's file as it
+ * was installed, or something with no bytes of its own (a link, a FIFO), which is aim's to replace. Undefined when a
+ * folder must be listed or a file read.
+ */
+function occupantByStat(info: Stats, recorded: InstalledFile | undefined, file: ManifestFile): 'aims' | 'in place' | undefined {
+  if (info.isDirectory()) return undefined;
+  if (!info.isFile()) return 'aims';
+  if (matchesRecord(info, recorded, file.digest)) return 'in place';
+  const older = olderRecord(recorded, file);
+  return older && matchesRecord(info, older, older.digest) ? 'aims' : undefined;
+}
+
+/** The record of the older version's file at the file's path, when it differs from the file. */
+const olderRecord = (recorded: InstalledFile | undefined, file: ManifestFile) => (recorded !== undefined && recorded.digest !== file.digest ? recorded : undefined);
 
 /**
  * What stands at `path` (relative to DEST) where the version has a folder. aim's when it is the file an older version
@@ -128,16 +143,18 @@ export async function filesToFetch(manifest: Manifest, dest: string, state: Inst
 
   /**
    * On a local disk, whether one synchronous look settles the file at `position`: nothing at its target (every file of
-   * a version pulled into folders DEST has), or the file in place as recorded (recorded in `next` then: every file of
-   * an unchanged version). Anything else is left to occupantOf.
+   * a version pulled into folders DEST has), the file in place as recorded (recorded in `next` then: every file of an
+   * unchanged version), or what occupantByStat says is aim's (the older version's file an update replaces). Anything
+   * else is left to occupantOf.
    */
   function settledNow(position: number): boolean {
     const file = manifest.files[position]!;
     const { target } = resolved[position]!;
     const info = lstatNow(target);
     if (info === 'unknown') return false;
-    if (info === undefined) found[position] = { file, target };
-    else if (matchesRecord(info, state.files[file.path], file.digest)) inPlace(file, info);
+    const occupant = info && occupantByStat(info, state.files[file.path], file);
+    if (occupant === 'in place') inPlace(file, info!);
+    else if (info === undefined || occupant === 'aims') found[position] = { file, target, occupant };
     else return false;
     return true;
   }

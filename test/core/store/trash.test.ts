@@ -3,8 +3,18 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyTrashInBackground, moveAside, trashFolder } from '../../../src/core/store/trash.js';
+import { emptyTrashInBackground, Trash, trashFolder } from '../../../src/core/store/trash.js';
 import { pollUntil } from '../../../src/lib/poll.js';
+
+/** One file given a second name in DEST's trash, by a trash used for that alone. */
+async function moveAside(dest: string, file: string): Promise<boolean> {
+  const trash = new Trash(dest);
+  try {
+    return await trash.moveAside(file);
+  } finally {
+    await trash.close();
+  }
+}
 
 describe('trash for files an update replaces', () => {
   let dest: string;
@@ -26,6 +36,26 @@ describe('trash for files an update replaces', () => {
     for (let waited = 0; existsSync(trashFolder(dest)) && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(trashFolder(dest))).toBe(false);
     expect(await readFile(file, 'utf8')).toBe('old weights');
+  });
+
+  it('keeps moving into the trash it checked first: DEST/.aim/trash swapped for a link meanwhile takes nothing', async () => {
+    const held = await mkdtemp(join(tmpdir(), 'aim-trash-held-'));
+    const decoy = await mkdtemp(join(tmpdir(), 'aim-trash-decoy-'));
+    const trash = new Trash(held);
+    try {
+      for (const name of ['a.bin', 'b.bin', 'c']) await writeFile(join(held, name), name);
+      expect(await trash.moveAside(join(held, 'a.bin'))).toBe(true);
+      await rename(trashFolder(held), join(held, 'trash-moved'));
+      await symlink(decoy, trashFolder(held));
+      expect(await trash.moveAside(join(held, 'b.bin'))).toBe(true);
+      await trash.moveFolderAside(join(held, 'c'));
+      expect(await readdir(decoy)).toEqual([]);
+      expect((await readdir(join(held, 'trash-moved'))).length).toBe(3);
+    } finally {
+      await trash.close();
+      await rm(held, { recursive: true, force: true });
+      await rm(decoy, { recursive: true, force: true });
+    }
   });
 
   it('deletes only the trash it checked: DEST/.aim swapped for a link before the detached process runs takes nothing elsewhere', async () => {
