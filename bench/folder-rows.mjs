@@ -84,6 +84,8 @@ export async function aimFolderRows(ctx, rec, subject, group) {
   await mkdir(ctx.shapeRepo, { recursive: true });
   await aimOp(ctx, rec, `${key}.aim.push`, `aim push ${name} (empty repo)`, ['model', 'push', 'shapes', key, dir, '--tag', 'v1'], { bytes, repo: ctx.shapeRepo, group });
   await aimOp(ctx, rec, `${key}.aim.pull`, `aim pull ${name} (empty dest)`, ['model', 'pull', 'shapes', key, dest, '--tag', 'v1'], { bytes, group });
+  // What a pull costs when nothing changed: a look at each file (no peer here restores only what changed).
+  await aimOp(ctx, rec, `${key}.aim.repull`, `aim pull ${name} again (every file in place)`, ['model', 'pull', 'shapes', key, dest, '--tag', 'v1'], { bytes, group });
   await fresh(ctx, ctx.shapeRepo, dest);
 }
 
