@@ -96,23 +96,14 @@ class Folders {
 }
 
 /**
- * Renames verified partials into place (what they replace goes to the trash), records what was installed, and syncs
- * the folders that changed (`dest` among them). A partial that only needs its rename (nothing at its target, its
- * mode set, no journal) is renamed by the writer's worker thread, with the others' renames beside it here. Nothing is
- * renamed before `durable` settles (the small files' partials synced): the work before it overlaps that sync.
+ * Moves verified partials into place (what they replace goes to the trash), records what was installed, and syncs
+ * the folders that changed (`dest` among them). Nothing is moved before `durable` settles (the small files' partials
+ * synced): the work before it overlaps that sync.
  */
 export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, { durable, tree, force = false }: InstallOptions = {}): Promise<void> {
+  const { firsts, copies, fresh } = sortStaged(staged);
   const trash = new Trash(dest);
   try {
-    // Files with the same content (copies, empty files) share one partial; the later ones copy the first's result.
-    const firsts = new Map<string, Staged>();
-    const copies: Staged[] = [];
-    const fresh: Staged[] = [];
-    for (const entry of staged) {
-      if (entry.freshTop !== undefined) fresh.push(entry);
-      else if (firsts.has(entry.temp)) copies.push(entry);
-      else firsts.set(entry.temp, entry);
-    }
     await durable;
     const pause = testPauseBeforeRenames();
     if (pause) readFileSync(pause);
@@ -122,33 +113,71 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     const notPlaced = new Set(left);
     const placed = fresh.filter((entry) => !notPlaced.has(entry));
     for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
-    const plain: Staged[] = [...left];
-    const others: Staged[] = [];
-    // With --force, a file that takes a free target meanwhile is moved aside here: the writer's thread only refuses it.
-    for (const entry of firsts.values()) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
     const folders = new Folders(dest);
-    await Promise.all([
-      renameOnWriter(plain, folders, next, writer),
-      forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
-        await folders.make(dirname(entry.target));
-        await putInPlace(trash, entry, entry.temp, next, force);
-        if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
-      }),
-    ]);
-    await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
-      await folders.make(dirname(entry.target));
-      // The first rename took the partial's name: a copy of its result, synced, under a temp name of its own.
-      const copy = tempPathFor(entry.temp);
-      await copyInstalled(firsts.get(entry.temp)!, next, copy);
-      await syncFile(copy);
-      await putInPlace(trash, { ...entry, modeSet: false }, copy, next, force);
-    });
+    const moves: Moves = { folders, next, trash, force };
+    await placeFirsts([...left, ...firsts.values()], moves, writer);
+    await placeCopies(copies, firsts, moves);
     const freshFolders = new Set(placed.map((entry) => dirname(entry.target)));
     if (staged.length > 0) await syncFoldersTogether(withAncestors(dest, [...folders.all, ...freshFolders]));
     tree?.remove();
   } finally {
     await trash.close();
   }
+}
+
+/**
+ * The staged files by how they go in: the first file of each partial, the files that copy it (copies, empty files:
+ * files with the same content share one partial), and those built in `.aim/fresh`.
+ */
+function sortStaged(staged: Staged[]): { firsts: Map<string, Staged>; copies: Staged[]; fresh: Staged[] } {
+  const firsts = new Map<string, Staged>();
+  const copies: Staged[] = [];
+  const fresh: Staged[] = [];
+  for (const entry of staged) {
+    if (entry.freshTop !== undefined) fresh.push(entry);
+    else if (firsts.has(entry.temp)) copies.push(entry);
+    else firsts.set(entry.temp, entry);
+  }
+  return { firsts, copies, fresh };
+}
+
+/** What every move of one install shares. */
+interface Moves {
+  folders: Folders;
+  next: InstallState;
+  trash: Trash;
+  force: boolean;
+}
+
+/**
+ * Moves each partial into place: one that only needs its move (nothing at its target, its mode set, no journal) on
+ * the writer's threads, the others here beside them. With --force, a file that takes a free target meanwhile is
+ * moved aside here: the writer's threads only refuse it.
+ */
+async function placeFirsts(entries: Staged[], { folders, next, trash, force }: Moves, writer: SmallFileWriter): Promise<void> {
+  const plain: Staged[] = [];
+  const others: Staged[] = [];
+  for (const entry of entries) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
+  await Promise.all([
+    renameOnWriter(plain, folders, next, writer),
+    forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
+      await folders.make(dirname(entry.target));
+      await putInPlace(trash, entry, entry.temp, next, force);
+      if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
+    }),
+  ]);
+}
+
+/** Puts each copy in place: the first file's move took the partial's name, so each gets a copy of that file's result. */
+async function placeCopies(copies: Staged[], firsts: Map<string, Staged>, { folders, next, trash, force }: Moves): Promise<void> {
+  await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
+    await folders.make(dirname(entry.target));
+    // Synced, under a temp name of its own.
+    const copy = tempPathFor(entry.temp);
+    await copyInstalled(firsts.get(entry.temp)!, next, copy);
+    await syncFile(copy);
+    await putInPlace(trash, { ...entry, modeSet: false }, copy, next, force);
+  });
 }
 
 /**
