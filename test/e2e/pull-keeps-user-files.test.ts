@@ -176,6 +176,10 @@ describe('a file put at a target while the pull fetches', () => {
     // Its small file sits in a top-level folder the destination lacks.
     await generateModel(ws.path('tree'), { files: [{ path: 'cfg/config.json', size: 300 }, { path: 'weights.bin', size: 96 * 1024 * KiB }], seed: 'keeps-tree' });
     await ws.json(['push', 'r/tree:v1', 'tree']);
+    // v2 of big changes config.json.
+    await cp(ws.path('big'), ws.path('big2'), { recursive: true });
+    await writeFile(ws.path('big2', 'config.json'), '{"v": 2}\n');
+    await ws.json(['push', 'r/big:v2', 'big2']);
   });
 
   /** Starts pulling `ref` into `dest`; once it is building files, pauses it, runs `meanwhile`, and lets it go on. */
@@ -209,6 +213,15 @@ describe('a file put at a target while the pull fetches', () => {
     const again = await ws.json(['pull', 'r/big:v1', dest]);
     expect(again.bytesTransferred).toBeLessThan(1024 * KiB);
     await expectSameTree(dest, ws.path('big'));
+  });
+
+  it('is refused when the user edits, during an update, a file the update replaces', async () => {
+    const dest = ws.path('dest-update');
+    await ws.json(['pull', 'r/big:v1', dest]);
+    // v1's config.json, aim's when the update planned, edited by the user while v2's files are built.
+    const result = await pullWith('r/big:v2', dest, () => appendFile(join(dest, 'config.json'), 'my edit'));
+    expectRefused(result, join(dest, 'config.json'), 0);
+    expect(await readFile(join(dest, 'config.json'), 'utf8')).toMatch(/my edit$/);
   });
 
   it('is refused in a top-level folder the destination lacked and the user made meanwhile', async () => {

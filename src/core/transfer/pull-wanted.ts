@@ -199,7 +199,10 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
     const kind = chains.get(folderOf(entry.file.path));
     entry.blockedBy = typeof kind === 'object' ? blockers!.get(kind.blockedBy) : undefined;
     // Nothing can be in a folder that is missing (every folder of a new destination): no look at each of its files.
-    if (entry.blockedBy || kind === 'missing' || lstatNow(entry.target) === undefined) entry.occupant = undefined;
+    const info = entry.blockedBy || kind === 'missing' ? undefined : lstatNow(entry.target);
+    if (info === undefined) entry.occupant = undefined;
+    // In place, or the older version's file as installed: either way aim's to replace, known from the look alone.
+    else if (info !== 'unknown' && occupantByStat(info, state.files[entry.file.path], entry.file)) entry.occupant = 'aims';
     else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
@@ -208,7 +211,6 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
     entry.occupant = now === 'in place' ? 'aims' : now;
   });
 }
-
 
 /**
  * Refuses a pull that would replace what is not aim's (`Occupant`, `Blocker`): before anything is fetched, and again
