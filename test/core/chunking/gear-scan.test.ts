@@ -38,6 +38,23 @@ describe('gear-scan.wasm', () => {
     }
   });
 
+  it('finds what Chunker.scan finds in every short range, whatever its length and offset (eight bytes a turn, then one)', () => {
+    const chunker = new Chunker({ ...DEFAULT_CHUNKING, minSize: 4, avgSize: 8, maxSize: 64, head: undefined });
+    const data = randomStream('gear-scan-short').next(256);
+    const base = 64 * 1024;
+    const scanner = setUp(chunker, data, base);
+    let matched = 0;
+    for (let from = 0; from < 40; from++) {
+      for (let length = 0; length <= 40; length++) {
+        const found = scanner.scan(base + from, base + from + length, base)!.map((position) => position - base * 4);
+        const expected = chunker.scan(data, from, from + length, 0);
+        expect(found, `from ${from}, length ${length}`).toEqual(expected);
+        matched += expected.length;
+      }
+    }
+    expect(matched).toBeGreaterThan(100);
+  });
+
   it("overflows a worker's area on the crafted pattern the big-file e2e test pushes (so it takes the slow path)", () => {
     const chunker = new Chunker();
     const pattern = Uint8Array.from({ length: 8 * MiB }, (_, i) => [4, 221, 92][i % 3]!);
