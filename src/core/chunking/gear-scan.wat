@@ -1,9 +1,8 @@
 ;; The hot loop of Chunker.scan (chunker.ts) in WebAssembly, because V8 compiles it without bounds checks on every
-;; byte and table load, eight bytes a turn: one test of the loop's end for eight bytes, and the rare match handled in
-;; line (a call there, however rare, made V8 keep the hash out of a register and cost all the speed): 0.40-0.47
-;; against 0.74 ns per byte one byte a turn, and 1.2-2 for the JavaScript loop, on this project's 2-core VM
-;; (docs/benchmarks.md, "Session 22"). gear-scan.wasm is this file compiled with wabt (`npm run build:wasm`); a test
-;; recompiles it and compares.
+;; byte and table load; eight bytes a turn, with one test of the loop's end for the eight and the rare match handled
+;; in line (the same loop calling a function for the match ran no faster than one byte a turn): 0.40 against 0.75 ns
+;; per byte one byte a turn on the project's 2-core VM (docs/benchmarks.md, "Session 22"). gear-scan.wasm is this file
+;; compiled with wabt (`npm run build:wasm`); a test recompiles it and compares.
 ;;
 ;; The memory is shared with the main thread: it holds the gear table (256 x i32 at offset 0), each worker's output
 ;; area and the windows of file data. For every position p in [from, to) the rolling hash h (over the 32 bytes
