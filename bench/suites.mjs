@@ -1,7 +1,7 @@
 // The measured operations, one round at a time. Each `measure` call adds one sample to a row of the Recorder;
 // a failing or unavailable operation makes its row say "n/a: <reason>" (or "error: ...") instead of stopping the run.
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { check, duBytes, have, median, run, timed, uncachedCopy } from './lib.mjs';
 import { S3_ENV } from './s3.mjs';
@@ -113,6 +113,8 @@ export async function aimLocalRound(ctx, rec, data, round = 1) {
   await mkdir(repo, { recursive: true });
   const pushed = (j) => j?.totalBytes ?? data.v1.bytes;
   await aimOp(ctx, rec, 'aim.push.v1', 'aim push v1 (empty repo)', ['model', 'push', 'bench', 'm', data.v1.dir, '--tag', 'v1'], { bytes: pushed, repo });
+  // The packs v1's push wrote hold v1's chunks and nothing else: what a pull of v1 reads.
+  const v1Packs = await packFiles(repo);
   await aimOp(ctx, rec, 'aim.push.v2', 'aim push v2 (after v1)', ['model', 'push', 'bench', 'm', data.v2.dir, '--tag', 'v2'], { bytes: pushed, repo });
   await aimOp(ctx, rec, 'aim.push.ins', 'aim push ins (after v1, v2)', ['model', 'push', 'bench', 'm', data.ins.dir, '--tag', 'ins'], { bytes: pushed, repo });
   // A few samples a round: a re-push takes a fifth of a second, where the machine's noise is tens of milliseconds.
@@ -133,7 +135,7 @@ export async function aimLocalRound(ctx, rec, data, round = 1) {
     await aimOp(ctx, rec, 'aim.pull.dropped', 'aim pull v1 (empty dest, page cache dropped)', ['model', 'pull', 'bench', 'm', dest, '--tag', 'v1'], { bytes: pulled, dropCaches: true });
     await rm(dest, { recursive: true, force: true });
   };
-  for (const step of round % 2 === 1 ? [pullDropped, () => copyPacksOnce(rec, repo, dest)] : [() => copyPacksOnce(rec, repo, dest), pullDropped]) await step();
+  for (const step of round % 2 === 1 ? [pullDropped, () => copyPacksOnce(rec, v1Packs, dest)] : [() => copyPacksOnce(rec, v1Packs, dest), pullDropped]) await step();
   await aimOp(ctx, rec, 'aim.verify', 'aim verify (all versions)', ['verify', 'bench'], { bytes: (j) => j?.bytesChecked ?? duBytes(repo) });
   // The first push again, into a new repository, from a source the page cache does not hold (as `cp.cold` copies
   // it): a model copied in from elsewhere is read from the disk.
@@ -157,21 +159,27 @@ export async function aimLocalRound(ctx, rec, data, round = 1) {
 }
 
 /**
- * The least any pull from this repository must do, done by the plainest tools under the same protocol: the packs the
- * pull just read, copied into one file (`cat` && sync) right after sync and drop_caches. The same bytes read from the
- * same place and written once, so the pull's share of it is what is left between aim and the disk.
+ * The least any pull of v1 must do, done by the plainest tools under the same protocol: the packs v1's push wrote
+ * (`packs`: v1's chunks and nothing else), copied into one file (`cat` && sync) right after sync and drop_caches. The
+ * same bytes read from the same place and written once, so the pull's share of it is what is left between aim and
+ * the disk.
  */
-async function copyPacksOnce(rec, repo, dest) {
+async function copyPacksOnce(rec, packs, dest) {
   const label = 'copy the packs a pull reads into one file (cat && sync, page cache dropped)';
   await guard(rec, 'disk.copy.packs', label, 'aim (local folder)', async () => {
-    const packs = join(repo, 'packs');
     await mkdir(dest, { recursive: true });
-    const r = check(await timed('sh', ['-c', `find "${packs}" -type f -exec cat {} + > "${join(dest, 'packs.bin')}" && sync`], { dropCaches: true }), label);
-    const bytes = duBytes(packs);
+    const r = check(await timed('sh', ['-c', 'out=$1; shift; cat "$@" > "$out" && sync', 'sh', join(dest, 'packs.bin'), ...packs], { dropCaches: true }), label);
+    const bytes = packs.reduce((sum, path) => sum + statSync(path).size, 0);
     rec.add('disk.copy.packs', label, 'aim (local folder)', { bytes, wall: r.wall, rssKiB: r.rssKiB });
     log(label, r, bytes);
     await rm(dest, { recursive: true, force: true });
   });
+}
+
+/** Every pack file of the folder repository at `repo`, in name order. */
+async function packFiles(repo) {
+  const entries = await readdir(join(repo, 'packs'), { recursive: true, withFileTypes: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name)).sort();
 }
 
 /**
