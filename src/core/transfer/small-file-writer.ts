@@ -77,7 +77,7 @@ export class SmallFileWriter {
 
   /**
    * Starts the workers now, so that they are ready when the first read is (a pull of small files calls it early):
-   * two for a pull of `files` small files or more than MANY_FILES, else one.
+   * two when the pull writes MANY_FILES small files or more (`files`), else one.
    */
   warm(files = 1): void {
     if (!this.setup || this.started.length > 0) return;
