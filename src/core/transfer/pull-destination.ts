@@ -1,7 +1,8 @@
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { HeldFolder } from '../../lib/held-folder.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
 import { makeFolders, realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
 import { Trash } from '../store/trash.js';
@@ -46,6 +47,23 @@ export async function removeStaleTemps(folder: HeldFolder, startedAt: number): P
     const info = await stat(path).catch(() => undefined);
     if (info && info.mtimeMs < performance.timeOrigin + startedAt) await rm(path, { force: true });
   }
+}
+
+/** Leftovers in `.aim/partial` looked at at once (one lstat each). */
+const LOOKS_IN_FLIGHT = 32;
+
+/**
+ * Partials with a second name: a pull killed between the link and the unlink of a move (move-no-replace.ts) left each
+ * in place under its final name too. Only the name in `.aim/partial` is removed, so that no pull writes through it
+ * into a file in place (which may be the user's by then) or installs that file a second time; and before the pull
+ * looks at DEST, since the removal moves the file's ctime, which the pull records.
+ */
+export async function removeSecondNames(folder: HeldFolder): Promise<void> {
+  const names = await readdir(folder.via).catch(() => [] as string[]);
+  await forEachConcurrently(names, LOOKS_IN_FLIGHT, async (name) => {
+    const info = await lstat(folder.at(name)).catch(() => undefined);
+    if (info?.isFile() && info.nlink > 1) await rm(folder.at(name), { force: true });
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, type FileHandle } from 'node:fs/promises';
+import { lstat, unlink, type FileHandle } from 'node:fs/promises';
 import { DirectWriter } from '../../lib/direct-writer.js';
 import { openRegular, readFully } from '../../lib/safe-fs.js';
 import { digestHex } from '../format/digest.js';
@@ -102,15 +102,30 @@ async function writeChunks(partial: PartialWriter, done: number): Promise<void> 
   if (fetches.failure) throw fetches.failure.error;
 }
 
+/**
+ * Opens the partial at `temp` to resume it, or creates it. A partial with a second name is not resumed: a pull killed
+ * between the link and the unlink of a move (move-no-replace.ts) left it in place under its final name too, which may
+ * have become the user's since, and a link planted there shares its bytes with a file elsewhere. Only its name here
+ * is removed, and the file built anew.
+ */
+async function openPartial(temp: string): Promise<{ handle: FileHandle; resumed: boolean }> {
+  if (await lstat(temp).catch(() => undefined)) {
+    const handle = await openRegular(temp, constants.O_RDWR);
+    if ((await handle.stat()).nlink === 1) return { handle, resumed: true };
+    await handle.close();
+    await unlink(temp);
+  }
+  return { handle: await openRegular(temp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC), resumed: false };
+}
+
 export async function pullFile(file: ManifestFile, folder: string, context: PullFileContext): Promise<string> {
   const temp = partialPath(folder, file);
   const journalPath = `${temp}.journal`;
   const journal = await readJournal(journalPath);
   const offsets = chunkOffsets(file);
-  const existing = await lstat(temp).catch(() => undefined);
+  const { handle, resumed } = await openPartial(temp);
   // A complete journal (the run was killed while renaming files into place) is checked like any other.
-  const claimed = existing ? Math.min(journal.complete ? file.chunks.length : journal.chunksDone, file.chunks.length) : 0;
-  const handle = await openRegular(temp, constants.O_RDWR | (existing ? 0 : constants.O_CREAT | constants.O_TRUNC));
+  const claimed = resumed ? Math.min(journal.complete ? file.chunks.length : journal.chunksDone, file.chunks.length) : 0;
   try {
     const done = await verifiedPrefix(handle, file, offsets, claimed, context);
     context.task.advance(offsets[done]!);

@@ -10,7 +10,7 @@ import { ChunkBuffers } from './chunk-buffers.js';
 import type { PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
-import { prepareDestination, removeDroppedFiles, removeEmptyState, removeStaleTemps, type HeldState } from './pull-destination.js';
+import { prepareDestination, removeDroppedFiles, removeEmptyState, removeSecondNames, removeStaleTemps, type HeldState } from './pull-destination.js';
 import { installStaged, type Staged } from './pull-install.js';
 import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles, type Wanted } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
@@ -132,6 +132,7 @@ async function planInto(repo: Repository, selector: VersionSelector, dest: strin
     await pool.close();
   };
   try {
+    await removeSecondNames(held.partials);
     plan = await lookAtDestination(repo, version, dest, options, pool, showChecks);
     const planned = plan;
     const run = async () => {
