@@ -5,7 +5,7 @@
 // change lands there exactly. Through the built CLI.
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -28,17 +28,19 @@ describe('a pull and a name taken between its last look and its moves', () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
     await generateModel(ws.path('model'), { files: FILES, seed: 'free-names' });
     await ws.json(['push', 'r/m:v1', 'model']);
+    await generateModel(ws.path('model2'), { files: FILES, seed: 'free-names-2' });
+    await ws.json(['push', 'r/m:v2', 'model2']);
   });
   afterAll(() => ws.cleanup());
 
   /**
    * Runs the pull into `dest` with `args`, and once it has paused before its moves runs `change` (DEST as the pull
-   * left it after its last look), then lets it go on; returns how it ended.
+   * left it after its last look), then lets it go on; returns how it ended. `ref`: the version pulled.
    */
-  async function pullChangedBeforeMoves(dest: string, args: string[], change: () => Promise<void>): Promise<CliResult> {
+  async function pullChangedBeforeMoves(dest: string, args: string[], change: () => Promise<void>, ref = 'r/m:v1'): Promise<CliResult> {
     const fifo = ws.path(`pause-${++count}`);
     execFileSync('mkfifo', [fifo]);
-    const pulled = ws.run(['pull', 'r/m:v1', dest, ...args], { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
+    const pulled = ws.run(['pull', ref, dest, ...args], { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
     // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
     const ended = pulled.then(async (result) => {
       // The pull ended without pausing: a reader of our own lets the open below return.
@@ -99,5 +101,32 @@ describe('a pull and a name taken between its last look and its moves', () => {
     const again = await ws.run(['pull', 'r/m:v1', dest]);
     expect(again.code, again.stderr).toBe(0);
     await expectSameTree(dest, ws.path('model'));
+  });
+
+  it('keeps an edit made meanwhile to a file aim installed, and stops with exit 5 naming it', async () => {
+    const dest = ws.path('edited');
+    const first = await ws.run(['pull', 'r/m:v1', dest]);
+    expect(first.code, first.stderr).toBe(0);
+    // v2 changes every file: each is aim's to replace, until the user edits one (in place, or saved anew).
+    const result = await pullChangedBeforeMoves(
+      dest,
+      [],
+      async () => {
+        await writeFile(join(dest, 'config.json'), 'theirs: config\n');
+        await writeFile(join(dest, 'weights.bin.new'), 'theirs: weights\n');
+        await rename(join(dest, 'weights.bin.new'), join(dest, 'weights.bin'));
+      },
+      'r/m:v2',
+    );
+    expectUserError(result, /changed while aim was putting files in place; it was left as it is/);
+    expect(result.code).toBe(5);
+    expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('theirs: config\n');
+    expect(await readFile(join(dest, 'weights.bin'), 'utf8')).toBe('theirs: weights\n');
+
+    // Now the pull sees them as the user's: refused before anything is fetched, replaced with --force.
+    expect((await ws.run(['pull', 'r/m:v2', dest])).code).toBe(5);
+    const forced = await ws.run(['pull', 'r/m:v2', dest, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    await expectSameTree(dest, ws.path('model2'));
   });
 });

@@ -47,6 +47,12 @@ export interface Blocker {
   kind: string;
 }
 
+/** Enough of a file's lstat to tell it changed: any write, chmod or new file under its name moves one or the other. */
+export interface Seen {
+  ino: number;
+  ctimeMs: number;
+}
+
 export interface Staged {
   /** The verified partial, complete and synced. */
   temp: string;
@@ -56,6 +62,8 @@ export interface Staged {
   occupant?: Occupant;
   /** What stands where a folder of the target's path goes, if anything: cleared before any rename (clearBlockers). */
   blockedBy?: Blocker;
+  /** What the pull's last look found at the target, when it is aim's to replace (lookAgain). */
+  seen?: Seen;
   /** The partial already has the file's mode. */
   modeSet: boolean;
   /** A journal may lie beside the partial (removed once it is in place). */
@@ -233,6 +241,7 @@ export interface InstallOptions {
  */
 async function putInPlace(trash: Trash, entry: Staged, temp: string, next: InstallState, force: boolean): Promise<void> {
   if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
+  expectAsSeen(entry);
   await clearTarget(trash, entry);
   if (entry.occupant === 'aims' || entry.occupant === 'users-file') renameSync(temp, entry.target);
   else await takeFreeTarget(trash, temp, entry.target, force);
@@ -248,6 +257,18 @@ async function takeFreeTarget(trash: Trash, temp: string, target: string, force:
     await trash.moveFolderAside(target); // a file, a link or a folder, moved as it is
     moveNoReplaceSync(temp, target);
   }
+}
+
+/**
+ * Refuses to replace a file aim's last look found to be aim's when it changed since (an edit, a file saved anew): the
+ * sync and the copies after that look may take long, and the user's file would go to the trash. Gone since is fine.
+ */
+function expectAsSeen({ target, seen }: Staged): void {
+  const now = seen && lstatSync(target, { throwIfNoEntry: false });
+  if (!now || (now.ino === seen!.ino && now.ctimeMs === seen!.ctimeMs)) return;
+  throw new ConflictError(`${target} changed while aim was putting files in place; it was left as it is`, {
+    hint: 'move it away (or pass --force), then run the same command again: it resumes where it stopped',
+  });
 }
 
 /**

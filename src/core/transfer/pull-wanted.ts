@@ -12,7 +12,7 @@ import type { HashPool } from '../hashing/hash-pool.js';
 import { digestOnDisk } from '../verify/verify-file.js';
 import type { ChunkSource, PullFileContext } from './fetch-units.js';
 import { isUnchanged, matchesRecord, Targets, type InstallState, type InstalledFile } from './install-state.js';
-import { record, type Blocker, type Occupant } from './pull-install.js';
+import { record, type Blocker, type Occupant, type Seen } from './pull-install.js';
 
 // What a pull has to do in DEST: which files are already in place (unchanged since the last pull, or holding the right
 // bytes), and where the chunks of the version installed there already sit on disk.
@@ -105,6 +105,8 @@ export interface Wanted {
   freshTop?: string;
   /** What stands where a folder of the path goes (nothing is at the target until it goes). */
   blockedBy?: Blocker;
+  /** What the last look found at the target, when it is aim's to replace: a file changed since is the user's. */
+  seen?: Seen;
 }
 
 /** What filesToFetch uses of a pull's context: the hashing pool, and the counters and progress a file in place adds to. */
@@ -187,7 +189,7 @@ function lstatNow(path: string): Stats | undefined | 'unknown' {
  * folders on the way are looked at first, once each: a file or link put where one goes is a blocker, and nothing is
  * looked at through it.
  */
-export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 'occupant' | 'blockedBy'>>, dest: string, state: InstallState, pool: HashPool): Promise<void> {
+export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 'occupant' | 'blockedBy' | 'seen'>>, dest: string, state: InstallState, pool: HashPool): Promise<void> {
   const targets = new Targets(dest);
   const folderOf = (path: string) => path.slice(0, Math.max(path.lastIndexOf('/'), 0));
   const folders = [...new Set(entries.map(({ file }) => folderOf(file.path)))].filter(Boolean);
@@ -202,13 +204,16 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
     const info = entry.blockedBy || kind === 'missing' ? undefined : lstatNow(entry.target);
     if (info === undefined) entry.occupant = undefined;
     // In place, or the older version's file as installed: either way aim's to replace, known from the look alone.
-    else if (info !== 'unknown' && occupantByStat(info, state.files[entry.file.path], entry.file)) entry.occupant = 'aims';
-    else present.push(entry);
+    else if (info !== 'unknown' && occupantByStat(info, state.files[entry.file.path], entry.file)) {
+      entry.occupant = 'aims';
+      entry.seen = { ino: info.ino, ctimeMs: info.ctimeMs };
+    } else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
-    const now = (await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool)).occupant;
+    const { occupant: now, info } = await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool);
     // The right bytes there now (another pull of this version beside this one): replacing them loses nothing.
     entry.occupant = now === 'in place' ? 'aims' : now;
+    entry.seen = entry.occupant === 'aims' && info ? { ino: info.ino, ctimeMs: info.ctimeMs } : undefined;
   });
 }
 
