@@ -9,7 +9,7 @@ import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
-import { createWorkspace, expectSameTree, expectUserError, type CliResult, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, writeTree, type CliResult, type Workspace } from '../helpers/cli.js';
 
 const KiB = 1024;
 /** A file of one chunk at the top, small files in a folder, and a file of several chunks (each moved another way). */
@@ -128,5 +128,19 @@ describe('a pull and a name taken between its last look and its moves', () => {
     const forced = await ws.run(['pull', 'r/m:v2', dest, '--force']);
     expect(forced.code, forced.stderr).toBe(0);
     await expectSameTree(dest, ws.path('model2'));
+  });
+
+  it('keeps an edit made meanwhile to a file aim installed where the version now has a folder', async () => {
+    await writeTree(ws.path('as-file'), { x: 'x, a file\n' });
+    await writeTree(ws.path('as-folder'), { 'x/y': 'y, in the folder x\n' });
+    await ws.json(['push', 'r/b:file', 'as-file']);
+    await ws.json(['push', 'r/b:folder', 'as-folder']);
+    const dest = ws.path('blocker');
+    const first = await ws.run(['pull', 'r/b:file', dest]);
+    expect(first.code, first.stderr).toBe(0);
+    const result = await pullChangedBeforeMoves(dest, [], () => writeFile(join(dest, 'x'), 'theirs: x\n'), 'r/b:folder');
+    expectUserError(result, /x changed while aim was putting files in place; it was left as it is/);
+    expect(result.code).toBe(5);
+    expect(await readFile(join(dest, 'x'), 'utf8')).toBe('theirs: x\n');
   });
 });

@@ -45,6 +45,8 @@ export interface Blocker {
   occupant: 'aims' | 'users-file';
   /** What it is, for the refusal: "a file", "a symlink". */
   kind: string;
+  /** What the look found there, when it is aim's: a file changed since is the user's. */
+  seen?: Seen;
 }
 
 /** Enough of a file's lstat to tell it changed: any write, chmod or new file under its name moves one or the other. */
@@ -115,7 +117,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     await durable;
     const pause = testPauseBeforeRenames();
     if (pause) readFileSync(pause);
-    await clearBlockers(trash, staged);
+    await clearBlockers(trash, staged, force);
     // Fresh folders go first: a big file of one of them is renamed into it afterwards.
     const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
     const notPlaced = new Set(left);
@@ -241,7 +243,7 @@ export interface InstallOptions {
  */
 async function putInPlace(trash: Trash, entry: Staged, temp: string, next: InstallState, force: boolean): Promise<void> {
   if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
-  expectAsSeen(entry);
+  expectAsSeen(entry.target, entry.seen);
   await clearTarget(trash, entry);
   if (entry.occupant === 'aims' || entry.occupant === 'users-file') renameSync(temp, entry.target);
   else await takeFreeTarget(trash, temp, entry.target, force);
@@ -260,13 +262,14 @@ async function takeFreeTarget(trash: Trash, temp: string, target: string, force:
 }
 
 /**
- * Refuses to replace a file aim's last look found to be aim's when it changed since (an edit, a file saved anew): the
- * sync and the copies after that look may take long, and the user's file would go to the trash. Gone since is fine.
+ * Refuses to replace what the pull's last look found to be aim's at `path` when it changed since (an edit, a file saved
+ * anew): the sync and the copies after that look may take long, and the user's file would go to the trash. Gone since
+ * is fine.
  */
-function expectAsSeen({ target, seen }: Staged): void {
-  const now = seen && lstatSync(target, { throwIfNoEntry: false });
+function expectAsSeen(path: string, seen: Seen | undefined): void {
+  const now = seen && lstatSync(path, { throwIfNoEntry: false });
   if (!now || (now.ino === seen!.ino && now.ctimeMs === seen!.ctimeMs)) return;
-  throw new ConflictError(`${target} changed while aim was putting files in place; it was left as it is`, {
+  throw new ConflictError(`${path} changed while aim was putting files in place; it was left as it is`, {
     hint: 'move it away (or pass --force), then run the same command again: it resumes where it stopped',
   });
 }
@@ -284,11 +287,13 @@ async function clearTarget(trash: Trash, { occupant, target }: Staged): Promise<
 
 /**
  * Moves what stands where the version has folders into the trash (a rename: it takes a link or a FIFO as it is, never
- * what a link points to), so that the folders can be made. One gone meanwhile is no obstacle any more.
+ * what a link points to), so that the folders can be made. One gone meanwhile is no obstacle any more; one of aim's
+ * changed meanwhile is the user's, and refused unless forced.
  */
-async function clearBlockers(trash: Trash, staged: Staged[]): Promise<void> {
+async function clearBlockers(trash: Trash, staged: Staged[], force: boolean): Promise<void> {
   const blockers = new Set(staged.map((entry) => entry.blockedBy).filter((blocker) => blocker !== undefined));
   for (const blocker of blockers) {
+    if (!force) expectAsSeen(blocker.path, blocker.seen);
     await trash.moveFolderAside(blocker.path).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });

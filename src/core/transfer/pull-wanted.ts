@@ -81,7 +81,7 @@ async function blockerAt(dest: string, path: string, recorded: InstalledFile | u
   if (!info) return { path: target, occupant: 'aims', kind: 'nothing' }; // gone since: nothing to clear
   const installed = info.isFile() ? recorded : undefined;
   const aims = installed && ((await isUnchanged(target, installed, installed.digest)) || (await digestOnDisk(target, [installed.size], pool)) === installed.digest);
-  return { path: target, occupant: aims ? 'aims' : 'users-file', kind: kindOf(info) };
+  return { path: target, occupant: aims ? 'aims' : 'users-file', kind: kindOf(info), ...(aims ? { seen: { ino: info.ino, ctimeMs: info.ctimeMs } } : {}) };
 }
 
 /** Each blocker named in `paths` (relative to DEST), looked at once. */
