@@ -1,7 +1,9 @@
+import { lstatSync, rmSync, type Stats } from 'node:fs';
 import { lstat, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { HeldFolder } from '../../lib/held-folder.js';
+import { onLocalDisk } from '../../lib/local-disk.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { makeFolders, realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
@@ -60,9 +62,15 @@ const LOOKS_IN_FLIGHT = 32;
  */
 export async function removeSecondNames(folder: HeldFolder): Promise<void> {
   const names = await readdir(folder.via).catch(() => [] as string[]);
+  if (names.length === 0) return;
+  const hasSecondName = (info: Stats | undefined) => info?.isFile() === true && info.nlink > 1;
+  if (await onLocalDisk(folder.via)) {
+    // Thousands of leftovers after a killed pull: one synchronous look each costs a tenth of an asynchronous one.
+    for (const name of names) if (hasSecondName(lstatSync(folder.at(name), { throwIfNoEntry: false }))) rmSync(folder.at(name), { force: true });
+    return;
+  }
   await forEachConcurrently(names, LOOKS_IN_FLIGHT, async (name) => {
-    const info = await lstat(folder.at(name)).catch(() => undefined);
-    if (info?.isFile() && info.nlink > 1) await rm(folder.at(name), { force: true });
+    if (hasSecondName(await lstat(folder.at(name)).catch(() => undefined))) await rm(folder.at(name), { force: true });
   });
 }
 
