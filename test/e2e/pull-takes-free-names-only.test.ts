@@ -5,7 +5,7 @@
 // change lands there exactly. Through the built CLI.
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -142,5 +142,20 @@ describe('a pull and a name taken between its last look and its moves', () => {
     expectUserError(result, /x changed while aim was putting files in place; it was left as it is/);
     expect(result.code).toBe(5);
     expect(await readFile(join(dest, 'x'), 'utf8')).toBe('theirs: x\n');
+  });
+
+  it('takes no edit for a change of another name of the same file (two files hard-linked, as a dedupe tool leaves them)', async () => {
+    await writeTree(ws.path('same-1'), { 'a.txt': 'one\n', 'b.txt': 'one\n' });
+    await writeTree(ws.path('same-2'), { 'a.txt': 'two\n', 'b.txt': 'two\n' });
+    await ws.json(['push', 'r/same:1', 'same-1']);
+    await ws.json(['push', 'r/same:2', 'same-2']);
+    const dest = ws.path('deduped');
+    expect((await ws.run(['pull', 'r/same:1', dest])).code).toBe(0);
+    await rm(join(dest, 'b.txt'));
+    await link(join(dest, 'a.txt'), join(dest, 'b.txt'));
+    // b.txt is replaced after a.txt (a copy of its result): replacing a.txt moved the times of the file both name.
+    const result = await ws.run(['pull', 'r/same:2', dest]);
+    expect(result.code, result.stderr).toBe(0);
+    await expectSameTree(dest, ws.path('same-2'));
   });
 });

@@ -49,10 +49,15 @@ export interface Blocker {
   seen?: Seen;
 }
 
-/** Enough of a file's lstat to tell it changed: any write, chmod or new file under its name moves one or the other. */
+/**
+ * Enough of a file's lstat to tell it changed: a write moves its mtime, a file saved anew under its name has another
+ * inode. Not its ctime, which another name of the same file (a hard link a dedupe tool made) moves when aim replaces
+ * that one.
+ */
 export interface Seen {
   ino: number;
-  ctimeMs: number;
+  size: number;
+  mtimeMs: number;
 }
 
 export interface Staged {
@@ -268,7 +273,7 @@ async function takeFreeTarget(trash: Trash, temp: string, target: string, force:
  */
 function expectAsSeen(path: string, seen: Seen | undefined): void {
   const now = seen && lstatSync(path, { throwIfNoEntry: false });
-  if (!now || (now.ino === seen!.ino && now.ctimeMs === seen!.ctimeMs)) return;
+  if (!now || (now.ino === seen!.ino && now.size === seen!.size && now.mtimeMs === seen!.mtimeMs)) return;
   throw new ConflictError(`${path} changed while aim was putting files in place; it was left as it is`, {
     hint: 'move it away (or pass --force), then run the same command again: it resumes where it stopped',
   });

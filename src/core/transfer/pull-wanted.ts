@@ -55,6 +55,9 @@ async function occupantSeen(target: string, info: Stats, recorded: InstalledFile
   return older && digest === older.digest ? 'aims' : 'users-file';
 }
 
+/** What the pull's last look keeps of a file of aim's, to tell whether it changed before it is replaced. */
+const seenOf = ({ ino, size, mtimeMs }: Stats): Seen => ({ ino, size, mtimeMs });
+
 /**
  * What the lstat alone tells of what is at a target: the file in place as recorded, the older version's file as it
  * was installed, or something with no bytes of its own (a link, a FIFO), which is aim's to replace. Undefined when a
@@ -81,7 +84,7 @@ async function blockerAt(dest: string, path: string, recorded: InstalledFile | u
   if (!info) return { path: target, occupant: 'aims', kind: 'nothing' }; // gone since: nothing to clear
   const installed = info.isFile() ? recorded : undefined;
   const aims = installed && ((await isUnchanged(target, installed, installed.digest)) || (await digestOnDisk(target, [installed.size], pool)) === installed.digest);
-  return { path: target, occupant: aims ? 'aims' : 'users-file', kind: kindOf(info), ...(aims ? { seen: { ino: info.ino, ctimeMs: info.ctimeMs } } : {}) };
+  return { path: target, occupant: aims ? 'aims' : 'users-file', kind: kindOf(info), ...(aims ? { seen: seenOf(info) } : {}) };
 }
 
 /** Each blocker named in `paths` (relative to DEST), looked at once. */
@@ -206,14 +209,14 @@ export async function lookAgain(entries: Array<Pick<Wanted, 'file' | 'target' | 
     // In place, or the older version's file as installed: either way aim's to replace, known from the look alone.
     else if (info !== 'unknown' && occupantByStat(info, state.files[entry.file.path], entry.file)) {
       entry.occupant = 'aims';
-      entry.seen = { ino: info.ino, ctimeMs: info.ctimeMs };
+      entry.seen = seenOf(info);
     } else present.push(entry);
   }
   await forEachConcurrently(present, CHECKS_IN_FLIGHT, async (entry) => {
     const { occupant: now, info } = await occupantOf(entry.target, state.files[entry.file.path], entry.file, pool);
     // The right bytes there now (another pull of this version beside this one): replacing them loses nothing.
     entry.occupant = now === 'in place' ? 'aims' : now;
-    entry.seen = entry.occupant === 'aims' && info ? { ino: info.ino, ctimeMs: info.ctimeMs } : undefined;
+    entry.seen = entry.occupant === 'aims' && info ? seenOf(info) : undefined;
   });
 }
 
