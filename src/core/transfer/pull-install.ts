@@ -11,6 +11,7 @@ import type { ManifestFile } from '../format/manifest.js';
 import { Trash } from '../store/trash.js';
 import { moveNoReplaceSync } from '../../lib/move-no-replace.js';
 import { testPauseBeforeRenames } from '../../settings/test-hooks.js';
+import { expectAsSeen, type Seen } from './as-seen.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
 import { fileMode } from './small-file-set.js';
@@ -47,17 +48,6 @@ export interface Blocker {
   kind: string;
   /** What the look found there, when it is aim's: a file changed since is the user's. */
   seen?: Seen;
-}
-
-/**
- * Enough of a file's lstat to tell it changed: a write moves its mtime, a file saved anew under its name has another
- * inode. Not its ctime, which another name of the same file (a hard link a dedupe tool made) moves when aim replaces
- * that one.
- */
-export interface Seen {
-  ino: number;
-  size: number;
-  mtimeMs: number;
 }
 
 export interface Staged {
@@ -264,19 +254,6 @@ async function takeFreeTarget(trash: Trash, temp: string, target: string, force:
     await trash.moveFolderAside(target); // a file, a link or a folder, moved as it is
     moveNoReplaceSync(temp, target);
   }
-}
-
-/**
- * Refuses to replace what the pull's last look found to be aim's at `path` when it changed since (an edit, a file saved
- * anew): the sync and the copies after that look may take long, and the user's file would go to the trash. Gone since
- * is fine.
- */
-function expectAsSeen(path: string, seen: Seen | undefined): void {
-  const now = seen && lstatSync(path, { throwIfNoEntry: false });
-  if (!now || (now.ino === seen!.ino && now.size === seen!.size && now.mtimeMs === seen!.mtimeMs)) return;
-  throw new ConflictError(`${path} changed while aim was putting files in place; it was left as it is`, {
-    hint: 'move it away (or pass --force), then run the same command again: it resumes where it stopped',
-  });
 }
 
 /**

@@ -10,9 +10,10 @@ import type { Digest } from '../format/digest.js';
 import type { Manifest, ManifestFile } from '../format/manifest.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import { digestOnDisk } from '../verify/verify-file.js';
+import { seenOf, type Seen } from './as-seen.js';
 import type { ChunkSource, PullFileContext } from './fetch-units.js';
 import { isUnchanged, matchesRecord, Targets, type InstallState, type InstalledFile } from './install-state.js';
-import { record, type Blocker, type Occupant, type Seen } from './pull-install.js';
+import { record, type Blocker, type Occupant } from './pull-install.js';
 
 // What a pull has to do in DEST: which files are already in place (unchanged since the last pull, or holding the right
 // bytes), and where the chunks of the version installed there already sit on disk.
@@ -54,9 +55,6 @@ async function occupantSeen(target: string, info: Stats, recorded: InstalledFile
   if (digest === file.digest) return 'in place';
   return older && digest === older.digest ? 'aims' : 'users-file';
 }
-
-/** What the pull's last look keeps of a file of aim's, to tell whether it changed before it is replaced. */
-const seenOf = ({ ino, size, mtimeMs }: Stats): Seen => ({ ino, size, mtimeMs });
 
 /**
  * What the lstat alone tells of what is at a target: the file in place as recorded, the older version's file as it
