@@ -158,4 +158,16 @@ describe('a pull and a name taken between its last look and its moves', () => {
     expect(result.code, result.stderr).toBe(0);
     await expectSameTree(dest, ws.path('same-2'));
   });
+
+  it('with --force, also moves into the trash what took a name in a folder made meanwhile where the pull made a new one', async () => {
+    const dest = ws.path('forced-fresh');
+    await mkdir(dest);
+    // DEST has no `tok`: the pull builds it whole in .aim/fresh, then finds one made meanwhile and fills that instead.
+    const result = await pullChangedBeforeMoves(dest, ['--force'], async () => {
+      await mkdir(join(dest, 'tok'));
+      await writeFile(join(dest, 'tok', 'vocab.json'), 'theirs: vocab\n');
+    });
+    expect(result.code, result.stderr).toBe(0);
+    await expectSameTree(dest, ws.path('model'));
+  });
 });
