@@ -164,11 +164,13 @@ export class ChunkingWorker {
     try {
       // Reads are chained and run a window ahead of the cutting. A window's scan needs only the 31 bytes before its
       // new data, not the cuts of the window before; it is queued right after the hashing of the window before, so
-      // the workers hash what the main thread waits for first, then scan while the main thread stores chunks.
+      // the workers hash what the main thread waits for first, then scan. A window's chunks are handed out once the
+      // next window is cut and its hashing queued: the main thread stores them while the workers hash.
       let current = this.ring[0]!;
       await this.load(file, current);
       this.scan(current, this.reserve);
       readAhead = current.ended ? undefined : guard(this.load(file, this.ring[1]!, current));
+      let cutBefore: { window: Window; boundaries: Array<[number, number]>; hashing: Promise<WorkerReply> } | undefined;
       for (let index = 1; ; index++) {
         const { boundaries, candidates, position } = await this.cut(current);
         const more = !current.ended;
@@ -179,9 +181,11 @@ export class ChunkingWorker {
           this.carryTail(current, next, position, candidates);
           readAhead = next.ended ? undefined : guard(this.load(file, this.ring[(index + 1) % RING]!, next));
         }
-        const { digests, fileDigest } = await hashing;
-        yield* this.handOut(current, boundaries, digests!);
+        if (cutBefore) yield* this.handOut(cutBefore.window, cutBefore.boundaries, (await cutBefore.hashing).digests!);
+        cutBefore = { window: current, boundaries, hashing };
         if (!more) {
+          const { digests, fileDigest } = await hashing;
+          yield* this.handOut(current, boundaries, digests!);
           onFileDigest(fileDigest!);
           return;
         }
