@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { statfs, type FileHandle } from 'node:fs/promises';
+import { DISK_FILE_SYSTEMS } from './local-disk.js';
 import { dirname } from 'node:path';
 import { alignDown, alignedMemories, alignUp, BLOCK, memory, refused, widenableMemories } from './direct-memory.js';
 import { openRegular, readFully } from './safe-fs.js';
@@ -25,8 +26,6 @@ export { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memo
 
 /** Below this, a file written whole (a stored chunk) is written the usual way: manifests, tags, small chunks. */
 const MIN_DIRECT_WHOLE_FILE = 64 * 1024;
-/** statfs types of local disk file systems where O_DIRECT is the usual, fast path (not NFS, FUSE or tmpfs). */
-const DIRECT_FILE_SYSTEMS = new Set([0xef53 /* ext2/3/4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0xf2f52010 /* f2fs */]);
 
 const folderTakesDirect = new Map<string, Promise<boolean>>();
 let directAllowed = true;
@@ -43,7 +42,8 @@ export function directWanted(folder: string): Promise<boolean> {
   const key = shownPath(folder);
   let answer = folderTakesDirect.get(key);
   if (!answer) {
-    answer = statfs(folder).then((info) => DIRECT_FILE_SYSTEMS.has(info.type), () => false);
+    // O_DIRECT is the usual, fast path on a disk's file system; not on NFS, FUSE or tmpfs.
+    answer = statfs(folder).then((info) => DISK_FILE_SYSTEMS.has(info.type), () => false);
     folderTakesDirect.set(key, answer);
   }
   return answer;

@@ -66,12 +66,21 @@ export async function removeSecondNames(folder: HeldFolder): Promise<void> {
   const hasSecondName = (info: Stats | undefined) => info?.isFile() === true && info.nlink > 1;
   if (await onLocalDisk(folder.via)) {
     // Thousands of leftovers after a killed pull: one synchronous look each costs a tenth of an asynchronous one.
-    for (const name of names) if (hasSecondName(lstatSync(folder.at(name), { throwIfNoEntry: false }))) rmSync(folder.at(name), { force: true });
+    for (const name of names) if (hasSecondName(lstatOrNothing(folder.at(name)))) rmSync(folder.at(name), { force: true });
     return;
   }
   await forEachConcurrently(names, LOOKS_IN_FLIGHT, async (name) => {
     if (hasSecondName(await lstat(folder.at(name)).catch(() => undefined))) await rm(folder.at(name), { force: true });
   });
+}
+
+/** The lstat of `path`, or undefined when it cannot be had (gone meanwhile, or any other failure), as the asynchronous look. */
+function lstatOrNothing(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
