@@ -194,6 +194,15 @@ const INITIALIZE = [
   { jsonrpc: '2.0', method: 'notifications/initialized' },
 ];
 
+/** The JSON `text` holds, or undefined when it is not whole JSON yet. */
+function parsedOrNothing(text: string): { port?: number; pid?: number } | undefined {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 describe('aim mcp as a raw JSON-RPC pipe', () => {
   it('answers every request read before stdin closed, then exits 0', async () => {
     const server = startServer([...INITIALIZE, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_models', arguments: {} } }], true);
@@ -211,8 +220,9 @@ describe('aim mcp as a raw JSON-RPC pipe', () => {
     while (pid === undefined) {
       expect(server.child.exitCode, `the server ended before the model was loaded: ${server.stdout()}`).toBeNull();
       for (const file of await readdir(recordsDir).catch(() => [] as string[])) {
-        const record = JSON.parse(await readFile(join(recordsDir, file), 'utf8').catch(() => '{}'));
-        if (record.port) pid = record.pid;
+        // A record is written under a temp name first, then renamed: one caught half written is read next time.
+        const record = parsedOrNothing(await readFile(join(recordsDir, file), 'utf8').catch(() => ''));
+        if (record?.port) pid = record.pid;
       }
       if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
     }
