@@ -53,6 +53,31 @@ describe('a repository whose file head is longer than the big-file reader\'s win
   });
 });
 
+describe('many tiny files, read, cut and hashed on reader threads', () => {
+  it('push to the same version as the inline read, and pull back the same bytes', async () => {
+    const ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      // Empty files, 64 KiB ones (some cut in two by the head's 16 KiB minimum), odd sizes, and one just too big to
+      // be tiny, in folders.
+      const sizes = Array.from({ length: 320 }, (_, i) => (i % 40 === 0 ? 0 : i % 8 === 0 ? 64 * 1024 : ((i * 997) % 8000) + 1));
+      const files = sizes.map((size, i) => ({ path: `d${i % 8}/f${i}.bin`, size }));
+      files.push({ path: 'edge/just-over.bin', size: 64 * 1024 + 1 });
+      await generateModel(ws.path('tiny'), { seed: 'tiny-readers', files });
+      const threads = await ws.run(['push', 'r/tiny:a', 'tiny', '--json', '-v', '--log-format', 'json']);
+      expect(threads.code).toBe(0);
+      expect(threads.stderr).toContain('tiny files read on worker threads');
+      const inline = await ws.json(['push', 'r/tiny:b', 'tiny', '--rehash'], { env: { AIM_CDC: 'inline' } });
+      const pushed = JSON.parse(threads.stdout);
+      expect(inline.digest).toBe(pushed.digest);
+      expect(pushed.chunks).toBeGreaterThan(files.filter((file) => file.size > 0).length); // some files are two chunks
+      await ws.json(['pull', 'r/tiny:a', 'out']);
+      await expectSameTree(ws.path('out'), ws.path('tiny'));
+    } finally {
+      await ws.cleanup();
+    }
+  });
+});
+
 describe('native and WebAssembly hashing give the same repository', () => {
   let ws: Workspace;
   const wasm = { env: { AIM_HASH: 'wasm' } };

@@ -14,6 +14,8 @@ import type { SourceFile } from './walk.js';
 import { ConflictError } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import type { TagGuard } from './push-guard.js';
+import type { Preloaded } from './prefetch.js';
+import type { TinyRead } from './tiny-file-reader.js';
 
 export interface TransferCounters {
   bytesTransferred: number;
@@ -91,12 +93,18 @@ function inlineSource(path: string, chunker: Chunker): ChunkSource {
   return { chunks: chunks(), fileDigest: () => undefined };
 }
 
-/** The chunks of a file read ahead whole (views of its bytes); the caller hashes them. */
-function preloadedSource(views: Buffer[]): ChunkSource {
-  async function* chunks(): AsyncGenerator<SourceChunk> {
-    for (const bytes of views) yield { bytes };
+/** The chunks of a file read ahead whole (views of its bytes), with their digests and the file's when known. */
+function preloadedSource(chunks: SourceChunk[], fileDigest?: Digest): ChunkSource {
+  async function* each(): AsyncGenerator<SourceChunk> {
+    yield* chunks;
   }
-  return { chunks: chunks(), fileDigest: () => undefined };
+  return { chunks: each(), fileDigest: () => fileDigest };
+}
+
+/** A tiny file a worker thread read, cut and hashed: its chunks as views of its bytes. */
+function tinyReadChunks({ bytes, chunks }: TinyRead): SourceChunk[] {
+  let at = 0;
+  return chunks.map(({ size, digest }) => ({ bytes: bytes.subarray(at, (at += size)), digest }));
 }
 
 /** What a file's chunks add up to while they are read: their list, size, and the hashing still under way. */
@@ -120,12 +128,14 @@ const noop = (): void => undefined;
 /**
  * Reads the file once: chunks go to the hashing workers and, when missing, to the backend, while the same bytes feed
  * the whole-file hash. At most `concurrency` chunks are in flight, so memory does not grow with the file.
- * `preloaded`: the file's bytes when they were read ahead (FilePrefetch).
+ * `preloaded`: the file's bytes when they were read ahead (FilePrefetch), maybe already cut and hashed.
  */
-export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Buffer): Promise<ManifestFile> {
+export async function pushFile(repo: Repository, file: SourceFile, context: PushFileContext, preloaded?: Preloaded): Promise<ManifestFile> {
   if (preloaded) {
-    const views = [...cutChunks(preloaded, context.chunker)];
-    return views.length === 1 ? pushOneChunk(repo, file, views[0]!, context) : pushSource(repo, file, preloadedSource(views), context);
+    const chunks = Buffer.isBuffer(preloaded) ? [...cutChunks(preloaded, context.chunker)].map((bytes) => ({ bytes })) : tinyReadChunks(preloaded);
+    return chunks.length === 1
+      ? pushOneChunk(repo, file, chunks[0]!, context)
+      : pushSource(repo, file, preloadedSource(chunks, Buffer.isBuffer(preloaded) ? undefined : preloaded.fileDigest), context);
   }
   const worker = ChunkingWorker.worthIt(file.size) ? context.bigFileReader() : undefined;
   return pushSource(repo, file, worker ? worker.read(file.absolute) : inlineSource(file.absolute, context.chunker), context);
@@ -156,10 +166,10 @@ export async function pushSource(
   return finishFile(file, progress, source.fileDigest(), context);
 }
 
-/** A file read ahead whole that is a single chunk: the chunk is hashed and stored without a stream of chunks. */
-async function pushOneChunk(repo: Repository, file: SourceFile, bytes: Buffer, context: PushFileContext): Promise<ManifestFile> {
+/** A file read ahead whole that is a single chunk: the chunk is hashed (unless it was) and stored without a stream of chunks. */
+async function pushOneChunk(repo: Repository, file: SourceFile, chunk: SourceChunk, context: PushFileContext): Promise<ManifestFile> {
   const progress: FileInProgress = { ...fileInProgress(file.path), oneChunk: true };
-  if (!context.pipeline.failure) await startChunk(repo, { bytes }, progress, context);
+  if (!context.pipeline.failure) await startChunk(repo, chunk, progress, context);
   await context.pipeline.room();
   return finishFile(file, progress, undefined, context);
 }

@@ -234,10 +234,14 @@ async function storeFiles(repo: Repository, files: SourceFile[], run: PushRun, c
   // Files the stat cache knows are read ahead too when the manifest that stored their chunks is gone (a wiped or
   // new repository at the same path): their chunks are then checked one by one and usually missing.
   const cachedEntry = (file: SourceFile): CachedFile | undefined => (rehash ? undefined : cache.lookup(file));
-  const prefetch = new FilePrefetch(files, (file) => {
-    const cached = cachedEntry(file);
-    return cached ? context.chunksStoredBy(cached).then((stored) => !stored) : true;
-  });
+  const prefetch = new FilePrefetch(
+    files,
+    (file) => {
+      const cached = cachedEntry(file);
+      return cached ? context.chunksStoredBy(cached).then((stored) => !stored) : true;
+    },
+    context.chunker,
+  );
   const manifestFiles: ManifestFile[] = [];
   try {
     for (const [index, file] of files.entries()) {
@@ -254,5 +258,7 @@ async function storeFiles(repo: Repository, files: SourceFile[], run: PushRun, c
     await run.abandon();
     await cache.save(); // what was read stays known to the next run, which checks those chunks one by one
     throw error;
+  } finally {
+    await prefetch.close();
   }
 }
