@@ -105,6 +105,22 @@ export function shownPath(path: string): string {
   return shown === undefined ? path : shown + (slash < 0 ? '' : path.slice(slash));
 }
 
+/**
+ * `error` (a system call's, naming paths through held folders) naming the paths as the user knows them instead: done
+ * before the folders are closed, after which their `/proc/self/fd/N` can no longer be told apart.
+ */
+export function withShownPaths(error: unknown): unknown {
+  const errno = error as (NodeJS.ErrnoException & { dest?: unknown }) | undefined;
+  for (const key of ['path', 'dest'] as const) {
+    const path = errno?.[key];
+    if (typeof path !== 'string' || !path.startsWith(FD_PREFIX)) continue;
+    const shown = shownPath(path);
+    errno!.message = errno!.message.replaceAll(path, shown);
+    errno![key] = shown;
+  }
+  return error;
+}
+
 /** The error for a folder that is no longer the one aim made or checked. */
 export function changed(path: string): ConflictError {
   return new ConflictError(`${path} changed while aim was using it (a folder on the way was moved or replaced by a link)`, {
