@@ -1,6 +1,5 @@
-import { realpathSync } from 'node:fs';
 import { basename, dirname, relative, sep } from 'node:path';
-import { changed, HeldFolder, withShownPaths } from '../../lib/held-folder.js';
+import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
 import { realFolder } from '../../lib/safe-fs.js';
 
 // The folders of DEST that a pull moves files into, held open (lib/held-folder.ts) from the moment each is made and
@@ -85,8 +84,7 @@ export class TargetFolders {
 
   /** Throws the ConflictError for DEST or the first folder of the batch no longer at its path (moved, or a link put there). */
   expectStillThere(): void {
-    // DEST may lie behind a link of the user's: the folder it leads to now must be the one held.
-    if (!this.root.isAt(realPathOf(this.dest))) throw changed(this.dest);
+    this.root.expectStillThere();
     for (const held of this.ready.values()) held.expectStillThere();
   }
 
@@ -102,15 +100,6 @@ export class TargetFolders {
   async close(): Promise<void> {
     await this.letGo();
     this.root.close();
-  }
-}
-
-/** Where `path` leads now, or '' when nowhere. */
-function realPathOf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return '';
   }
 }
 
