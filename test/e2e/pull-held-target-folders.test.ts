@@ -3,13 +3,12 @@
 // moves takes no file outside DEST, and with --force moves no file from outside into DEST's trash. The pull stops,
 // exit 5, naming the folder that changed. The pull is paused once its folders are made and held, before its first
 // move (AIM_TEST_PAUSE_AFTER_FOLDERS, a FIFO), so the swap lands exactly there. Through the built CLI.
-import { execFileSync } from 'node:child_process';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomFile } from '../../fixtures/generate-model.js';
-import { createWorkspace, expectSameTree, expectUserError, listFiles, writeTree, type CliResult, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, listFiles, writeTree, type Workspace } from '../helpers/cli.js';
+import { pullChangedAt, type PullPause } from '../helpers/pull-pause.js';
 
 const KiB = 1024;
 /** Enough small files that the writer's threads move them (small-file-writer.ts, MANY_FILES). */
@@ -18,7 +17,6 @@ const CHANGED = /changed while aim was using it \(a folder on the way was moved 
 
 describe('a pull whose target folder is swapped for a link after it was made and held', () => {
   let ws: Workspace;
-  let count = 0;
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
@@ -38,27 +36,9 @@ describe('a pull whose target folder is swapped for a link after it was made and
   });
   afterAll(() => ws.cleanup());
 
-  /**
-   * Runs the pull into `dest` with `args`, and runs `change` once it has paused with its folders held (or at `pause`,
-   * the other pause: before anything is moved); how it ended.
-   */
-  async function pullChangedAfterFolders(ref: string, dest: string, args: string[], change: () => Promise<void>, pause = 'AIM_TEST_PAUSE_AFTER_FOLDERS'): Promise<CliResult> {
-    const fifo = ws.path(`pause-${++count}`);
-    execFileSync('mkfifo', [fifo]);
-    const pulled = ws.run(['pull', ref, dest, ...args], { env: { [pause]: fifo } });
-    // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
-    const ended = pulled.then(async (result) => {
-      await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
-      throw new Error(`the pull ended before its moves (exit ${result.code}): ${result.stderr}`);
-    });
-    const writer = await Promise.race([open(fifo, 'w'), ended]);
-    try {
-      await change();
-    } finally {
-      await writer.close();
-    }
-    return pulled;
-  }
+  /** Runs the pull of `ref` into `dest` with `args`, and `change` once it has paused at `pause` (its folders held). */
+  const pullChangedAfterFolders = (ref: string, dest: string, args: string[], change: () => Promise<void>, pause: PullPause = 'AIM_TEST_PAUSE_AFTER_FOLDERS') =>
+    pullChangedAt(ws, pause, [ref, dest, ...args], change);
 
   /** DEST with the version's folders made already (empty): its files are moved into them one by one. */
   async function destWith(name: string, ...folders: string[]): Promise<string> {
