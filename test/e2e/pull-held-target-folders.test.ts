@@ -2,7 +2,8 @@
 // path: a folder (or one above it) swapped for a link to a folder outside DEST between the check of the folder and the
 // moves takes no file outside DEST, and with --force moves no file from outside into DEST's trash. The pull stops,
 // exit 5, naming the folder that changed. The pull is paused once its folders are made and held, before its first
-// move (AIM_TEST_PAUSE_AFTER_FOLDERS, a FIFO), so the swap lands exactly there. Through the built CLI.
+// move (AIM_TEST_PAUSE_AFTER_FOLDERS, a FIFO), so the swap lands exactly there. A file the new version drops is removed
+// through its folder held the same way (paused before the removal). Through the built CLI.
 import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,11 @@ describe('a pull whose target folder is swapped for a link after it was made and
     await writeTree(ws.path('as-folder'), { 'x/y/z': 'z, in the folder y\n' });
     await ws.json(['push', 'r/block:file', 'as-file']);
     await ws.json(['push', 'r/block:folder', 'as-folder']);
+    // A version that drops a file in a folder: the pull removes it once the new version is in place.
+    await writeTree(ws.path('with-sub'), { 'keep.txt': 'kept\n', 'sub/gone.txt': 'dropped by v2\n' });
+    await writeTree(ws.path('without-sub'), { 'keep.txt': 'kept\n' });
+    await ws.json(['push', 'r/drop:v1', 'with-sub']);
+    await ws.json(['push', 'r/drop:v2', 'without-sub']);
   });
   afterAll(() => ws.cleanup());
 
@@ -133,5 +139,18 @@ describe('a pull whose target folder is swapped for a link after it was made and
     expectUserError(result, /x is a symlink, not a folder/);
     expect(result.code).toBe(6);
     expect(await readFile(join(dest, 'x.moved', 'y'), 'utf8')).toBe('y, a file\n');
+  });
+
+  it('removes a file the new version drops through its folder held, not through a link put there since', async () => {
+    const dest = ws.path('drop-dest');
+    const first = await ws.run(['pull', 'r/drop:v1', dest]);
+    expect(first.code, first.stderr).toBe(0);
+    const outside = await outsideWith('drop-outside');
+    await writeFile(join(outside, 'gone.txt'), 'outside: gone\n');
+    const result = await pullChangedAfterFolders('r/drop:v2', dest, [], swap(dest, 'sub', outside), 'AIM_TEST_PAUSE_BEFORE_REMOVALS');
+    expect(await readdir(outside)).toEqual(['gone.txt']);
+    expect(await readFile(join(outside, 'gone.txt'), 'utf8')).toBe('outside: gone\n');
+    expect(result.code, result.stderr).toBe(0);
+    expect(await readdir(join(dest, 'sub.moved'))).toEqual([]);
   });
 });

@@ -5,10 +5,10 @@ import { open } from 'node:fs/promises';
 import type { CliResult, Workspace } from './cli.js';
 
 // A pull paused at an exact step of its install through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES before anything is
-// moved, AIM_TEST_PAUSE_AFTER_FOLDERS once its folders are held), so that a test changes DEST exactly there without
-// racing the process on a timer.
+// moved, AIM_TEST_PAUSE_AFTER_FOLDERS once its folders are held, AIM_TEST_PAUSE_BEFORE_REMOVALS before it removes a
+// file the new version drops), so that a test changes DEST exactly there without racing the process on a timer.
 
-export type PullPause = 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS';
+export type PullPause = 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
 
 /** Runs `aim pull` with `args` in `ws`, runs `change` once the pull has paused at `pause`, then lets it go on; how it ended. */
 export async function pullChangedAt(ws: Workspace, pause: PullPause, args: string[], change: () => Promise<void>): Promise<CliResult> {
