@@ -49,6 +49,9 @@ describe('a pull and a name taken between its last look and its moves', () => {
     expectUserError(result, /appeared while aim was putting files in place; it was left as it is/);
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/hint: move it away \(or pass --force\)/);
+    // Named as the user knows it, not as the pull reached it (through its folder held, /proc/self/fd/N/...).
+    expect(result.stderr).toContain(`${dest}/`);
+    expect(result.stderr).not.toContain('/proc/self/fd');
     expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('theirs: config\n');
     expect(await readFile(join(dest, 'tok', 'vocab.json'), 'utf8')).toBe('theirs: vocab\n');
     expect(await readFile(join(dest, 'weights.bin'), 'utf8')).toBe('theirs: weights\n');
