@@ -153,4 +153,16 @@ describe('a pull whose target folder is swapped for a link after it was made and
     expect(result.code, result.stderr).toBe(0);
     expect(await readdir(join(dest, 'sub.moved'))).toEqual([]);
   });
+
+  it("names a failure in DEST/.aim/partial by its path, not by the held folder's /proc/self/fd path", async () => {
+    const dest = ws.path('partial-dest');
+    const { manifest } = await ws.json(['inspect', 'r/drop:v2']);
+    const partial = join(dest, '.aim', 'partial', manifest.files[0].digest.slice('blake3:'.length));
+    // A folder where the pull writes a file's partial.
+    await mkdir(join(partial, 'sub'), { recursive: true });
+    const result = await ws.run(['pull', 'r/drop:v2', dest]);
+    expectUserError(result, /is a folder where a file should be/);
+    expect(result.stderr).toContain(partial);
+    expect(result.stderr).not.toContain('/proc/self/fd');
+  });
 });
