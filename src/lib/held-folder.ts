@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError } from './errors.js';
 
@@ -28,16 +28,20 @@ export class HeldFolder {
     readonly fd: number,
     /** How this process reaches the folder: `/proc/self/fd/N`, or the path where there is no /proc. */
     readonly via: string,
+    /** The folder is a root, whose path may be a link of the user's: its path is followed. */
+    private readonly isRoot = false,
   ) {}
 
   /**
    * Opens the folder `parts` below `root` (each part a real folder, checked just before by the caller, e.g. with
    * realFolder) and checks it is still that one now that it is open. `root` is the user's choice and may lie behind
-   * links. Throws a ConflictError when a folder on the way changed in between.
+   * links, or be one (then, with no `parts`, it is followed). Throws a ConflictError when a folder on the way changed in
+   * between.
    */
   static open(root: string, parts: string[]): HeldFolder {
     const path = join(root, ...parts);
-    const fd = openFolder(path);
+    const isRoot = parts.length === 0;
+    const fd = openFolder(path, isRoot);
     try {
       const seen = fdPath(fd);
       if (seen === undefined) checkWithoutProc(root, parts, fstatSync(fd));
@@ -46,13 +50,13 @@ export class HeldFolder {
       closeSync(fd);
       throw error;
     }
-    return HeldFolder.holding(path, fd);
+    return HeldFolder.holding(path, fd, isRoot);
   }
 
-  private static holding(path: string, fd: number): HeldFolder {
-    if (!hasProc()) return new HeldFolder(path, fd, path);
+  private static holding(path: string, fd: number, isRoot = false): HeldFolder {
+    if (!hasProc()) return new HeldFolder(path, fd, path, isRoot);
     shownByFd.set(fd, path);
-    return new HeldFolder(path, fd, `${FD_PREFIX}${fd}`);
+    return new HeldFolder(path, fd, `${FD_PREFIX}${fd}`, isRoot);
   }
 
   /** How this process reaches `name` (one segment, or several below real folders) in this folder. */
@@ -86,9 +90,12 @@ export class HeldFolder {
     return now !== undefined && now.isDirectory() && sameInode(fstatSync(this.fd), now);
   }
 
-  /** Throws the ConflictError for this folder when it is no longer at its path (moved away, or a link put there). */
+  /**
+   * Throws the ConflictError for this folder when it is no longer at its path (moved away, or a link put there; for a
+   * root, when its path leads elsewhere).
+   */
   expectStillThere(): void {
-    if (!this.isAt(this.path)) throw changed(this.path);
+    if (!this.isAt(this.isRoot ? realPathOr(this.path, '') : this.path)) throw changed(this.path);
   }
 
   close(): void {
@@ -105,6 +112,22 @@ export function shownPath(path: string): string {
   return shown === undefined ? path : shown + (slash < 0 ? '' : path.slice(slash));
 }
 
+/**
+ * `error` (a system call's, naming paths through held folders) naming the paths as the user knows them instead: done
+ * before the folders are closed, after which their `/proc/self/fd/N` can no longer be told apart.
+ */
+export function withShownPaths(error: unknown): unknown {
+  const errno = error as (NodeJS.ErrnoException & { dest?: unknown }) | undefined;
+  for (const key of ['path', 'dest'] as const) {
+    const path = errno?.[key];
+    if (typeof path !== 'string' || !path.startsWith(FD_PREFIX)) continue;
+    const shown = shownPath(path);
+    errno!.message = errno!.message.replaceAll(path, shown);
+    errno![key] = shown;
+  }
+  return error;
+}
+
 /** The error for a folder that is no longer the one aim made or checked. */
 export function changed(path: string): ConflictError {
   return new ConflictError(`${path} changed while aim was using it (a folder on the way was moved or replaced by a link)`, {
@@ -112,14 +135,23 @@ export function changed(path: string): ConflictError {
   });
 }
 
-function openFolder(path: string): number {
+function openFolder(path: string, follow = false): number {
   try {
-    return openSync(path, OPEN_FOLDER);
+    return openSync(path, follow ? OPEN_FOLDER & ~constants.O_NOFOLLOW : OPEN_FOLDER);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // A link (ELOOP) or a file (ENOTDIR) where the folder was: something replaced it.
     if (code === 'ELOOP' || code === 'ENOTDIR') throw changed(shownPath(path));
     throw error;
+  }
+}
+
+/** Where `path` leads now, or `otherwise` when nowhere. */
+function realPathOr(path: string, otherwise: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return otherwise;
   }
 }
 
@@ -150,7 +182,7 @@ function fdPath(fd: number): string | undefined {
 /** Each folder from `root` down a real one, and the last the one `held` is. */
 function checkWithoutProc(root: string, parts: string[], held: Stats): void {
   let folder = root;
-  let info: Stats | undefined;
+  let info: Stats | undefined = parts.length === 0 ? statSync(root) : undefined;
   for (const part of parts) {
     folder = join(folder, part);
     info = lstatSync(folder);

@@ -108,3 +108,20 @@ export function testCommandNeverEnds(env: NodeJS.ProcessEnv = process.env): bool
 export function testPauseBeforeRenames(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_RENAMES');
 }
+
+/**
+ * AIM_TEST_PAUSE_AFTER_FOLDERS=<FIFO>: a pull reads the FIFO once the folders it moves files into are made, checked
+ * and held, before the first move into them (as AIM_TEST_PAUSE_BEFORE_RENAMES), so a test can swap one of them for a
+ * link exactly there. Unset in normal use.
+ */
+export function testPauseAfterFolders(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return new EnvReader(env).text('AIM_TEST_PAUSE_AFTER_FOLDERS');
+}
+
+/**
+ * AIM_TEST_PAUSE_BEFORE_REMOVALS=<FIFO>: a pull reads the FIFO once it has found a file the new version drops still
+ * as installed, before it removes it, so a test can swap its folder for a link exactly there. Unset in normal use.
+ */
+export function testPauseBeforeRemovals(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_REMOVALS');
+}

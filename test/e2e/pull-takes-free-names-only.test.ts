@@ -3,13 +3,12 @@
 // naming it; run again once it is moved away, the pull finishes. With --force it is moved into the trash instead.
 // The pull is paused between its last look and its moves through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES), so the
 // change lands there exactly. Through the built CLI.
-import { execFileSync } from 'node:child_process';
-import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
-import { createWorkspace, expectSameTree, expectUserError, writeTree, type CliResult, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, expectSameTree, expectUserError, writeTree, type Workspace } from '../helpers/cli.js';
+import { pullChangedAt } from '../helpers/pull-pause.js';
 
 const KiB = 1024;
 /** A file of one chunk at the top, small files in a folder, and a file of several chunks (each moved another way). */
@@ -22,7 +21,6 @@ const FILES = [
 
 describe('a pull and a name taken between its last look and its moves', () => {
   let ws: Workspace;
-  let count = 0;
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
@@ -33,28 +31,9 @@ describe('a pull and a name taken between its last look and its moves', () => {
   });
   afterAll(() => ws.cleanup());
 
-  /**
-   * Runs the pull into `dest` with `args`, and once it has paused before its moves runs `change` (DEST as the pull
-   * left it after its last look), then lets it go on; returns how it ended. `ref`: the version pulled.
-   */
-  async function pullChangedBeforeMoves(dest: string, args: string[], change: () => Promise<void>, ref = 'r/m:v1'): Promise<CliResult> {
-    const fifo = ws.path(`pause-${++count}`);
-    execFileSync('mkfifo', [fifo]);
-    const pulled = ws.run(['pull', ref, dest, ...args], { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
-    // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
-    const ended = pulled.then(async (result) => {
-      // The pull ended without pausing: a reader of our own lets the open below return.
-      await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
-      throw new Error(`the pull ended before its moves (exit ${result.code}): ${result.stderr}`);
-    });
-    const writer = await Promise.race([open(fifo, 'w'), ended]);
-    try {
-      await change();
-    } finally {
-      await writer.close();
-    }
-    return pulled;
-  }
+  /** Runs the pull of `ref` into `dest` with `args`, and `change` once it has paused before its moves (DEST as it last looked). */
+  const pullChangedBeforeMoves = (dest: string, args: string[], change: () => Promise<void>, ref = 'r/m:v1') =>
+    pullChangedAt(ws, 'AIM_TEST_PAUSE_BEFORE_RENAMES', [ref, dest, ...args], change);
 
   /** A folder DEST has already (its files are moved in one by one) and files put at three of the version's names. */
   const putTheirs = (dest: string) => async () => {
@@ -70,6 +49,9 @@ describe('a pull and a name taken between its last look and its moves', () => {
     expectUserError(result, /appeared while aim was putting files in place; it was left as it is/);
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/hint: move it away \(or pass --force\)/);
+    // Named as the user knows it, not as the pull reached it (through its folder held, /proc/self/fd/N/...).
+    expect(result.stderr).toContain(`${dest}/`);
+    expect(result.stderr).not.toContain('/proc/self/fd');
     expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('theirs: config\n');
     expect(await readFile(join(dest, 'tok', 'vocab.json'), 'utf8')).toBe('theirs: vocab\n');
     expect(await readFile(join(dest, 'weights.bin'), 'utf8')).toBe('theirs: weights\n');

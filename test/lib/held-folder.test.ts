@@ -67,6 +67,17 @@ describe('a held folder', () => {
     expect(partials.isAt(join(dir, 'dest', '.aim', 'partial'))).toBe(true);
   });
 
+  it('holds a root that is a link the user made, and reports it once the link leads elsewhere', async () => {
+    await symlink(join(dir, 'dest'), join(dir, 'dest-link'));
+    const root = hold(HeldFolder.open(join(dir, 'dest-link'), []));
+    await writeFile(root.at('top.json'), '{}');
+    expect(existsSync(join(dir, 'dest', 'top.json'))).toBe(true);
+    expect(() => root.expectStillThere()).not.toThrow();
+    await rm(join(dir, 'dest-link'));
+    await symlink(join(dir, 'outside'), join(dir, 'dest-link'));
+    expect(() => root.expectStillThere()).toThrow(ConflictError);
+  });
+
   it('names its files by the folder path in messages', () => {
     const partials = hold(HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial']));
     expect(shownPath(partials.at('abc'))).toBe(join(dir, 'dest', '.aim', 'partial', 'abc'));
@@ -110,5 +121,16 @@ describe.runIf(canHideProc)('a held folder without /proc', () => {
       outcome(() => partials.child('configs', true));
       outcome(() => partials.expectStillThere());`);
     expect(results).toEqual([true, 'mine', 'ConflictError 5', 'ConflictError 5', 'ConflictError 5']);
+  });
+
+  it('holds a root that is a link the user made, and reports it once the link leads elsewhere', async () => {
+    const results = await withoutProc(`
+      fs.symlinkSync(dest, dest + '-link');
+      const root = HeldFolder.open(dest + '-link', []);
+      outcome(() => root.expectStillThere());
+      fs.rmSync(dest + '-link');
+      fs.symlinkSync(outside, dest + '-link');
+      outcome(() => root.expectStillThere());`);
+    expect(results).toEqual(['ok', 'ConflictError 5']);
   });
 });

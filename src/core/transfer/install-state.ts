@@ -111,15 +111,6 @@ export function matchesRecord(info: Stats, recorded: InstalledFile | undefined, 
   return info.size === recorded.size && info.mtimeMs === recorded.mtimeMs && info.ctimeMs === recorded.ctimeMs && info.ino === recorded.ino;
 }
 
-/**
- * The absolute target of a manifest path inside `dest`, or undefined when a folder on its way is not a real one (a
- * link, a file): nothing of DEST's is reached through it. Manifest paths are validated on read.
- */
-export async function safeTarget(dest: string, path: string): Promise<string | undefined> {
-  const { target, blockedBy } = await new Targets(dest).resolve(path);
-  return blockedBy === undefined ? target : undefined;
-}
-
 export interface Target {
   target: string;
   /** A folder on the way does not exist yet (or something else stands in its place): nothing is at the target either. */
@@ -139,7 +130,10 @@ type ChainKind = 'folder' | 'missing' | { blockedBy: string };
 /** A segment that is empty, `.` or `..`, or a leading `/`: such a path is resolved, not joined. */
 const NOT_PLAIN = /(^|\/)\.{0,2}(\/|$)/;
 
-/** safeTarget for the many paths of one pull: each parent folder is looked at once. */
+/**
+ * The absolute targets of manifest paths inside DEST, each with what stands on its way (nothing of DEST's is reached
+ * through a folder that is not a real one): each parent folder is looked at once. Manifest paths are validated on read.
+ */
 export class Targets {
   private readonly root: string;
   private readonly folders = new Map<string, Promise<FolderKind>>();

@@ -1,14 +1,15 @@
-import { lstatSync, rmSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, type Stats } from 'node:fs';
 import { lstat, readdir, rm, rmdir, stat } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
 import { HeldFolder } from '../../lib/held-folder.js';
 import { onLocalDisk } from '../../lib/local-disk.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { makeFolders, realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
+import { testPauseBeforeRemovals } from '../../settings/test-hooks.js';
 import { Trash } from '../store/trash.js';
-import { isUnchanged, partialFolder, safeTarget, stateFolder, type InstallState } from './install-state.js';
+import { isUnchanged, partialFolder, stateFolder, Targets, type InstallState } from './install-state.js';
 
 // What a pull does to DEST around the files it installs: holds DEST/.aim while it runs, and tidies up after itself
 // (temp files of a killed pull, the files a new version drops, the empty `.aim` of a refused pull).
@@ -93,20 +94,59 @@ export async function removeEmptyState(dest: string, destToo: boolean): Promise<
   if (destToo) await rmdir(dest).catch(() => undefined);
 }
 
-/** Files of the previously installed version that the new one lacks, removed only if nobody changed them. */
+/**
+ * Files of the previously installed version that the new one lacks, removed only if nobody changed them. Each folder
+ * holding some is checked (every folder on the way a real one), then held (lib/held-folder.ts) while its files are
+ * looked at and removed: a folder swapped for a link in between takes no removal outside DEST.
+ */
 export async function removeDroppedFiles(dest: string, previous: InstallState, manifest: Manifest): Promise<void> {
   const wanted = new Set(manifest.files.map((file) => file.path));
+  const dropped = Object.keys(previous.files).filter((path) => !wanted.has(path));
+  if (dropped.length === 0) return;
   const trash = new Trash(dest);
+  let pause = testPauseBeforeRemovals();
   try {
-    for (const [path, recorded] of Object.entries(previous.files)) {
-      if (wanted.has(path)) continue;
-      const target = await safeTarget(dest, path).catch(() => undefined);
-      if (target && (await isUnchanged(target, recorded, recorded.digest))) {
-        await trash.moveAside(target);
-        await rm(target, { force: true });
+    for (const [folder, files] of await byRealFolder(dest, dropped)) {
+      let held: HeldFolder;
+      try {
+        held = HeldFolder.open(dest, relative(dest, folder).split(sep).filter(Boolean));
+      } catch {
+        continue; // gone, or no longer a real folder since the look: nothing in it is removed
+      }
+      try {
+        for (const { path, name } of files) {
+          const at = held.at(name);
+          if (!(await isUnchanged(at, previous.files[path], previous.files[path]!.digest))) continue;
+          if (pause) readFileSync(pause);
+          pause = undefined;
+          await trash.moveAside(at);
+          await rm(at, { force: true });
+        }
+      } finally {
+        held.close();
       }
     }
   } finally {
     await trash.close();
   }
+}
+
+/**
+ * The `paths` (of files in DEST) whose every folder on the way is a real one, each with its name in its folder, by that
+ * folder (its absolute path).
+ */
+async function byRealFolder(dest: string, paths: string[]): Promise<Map<string, Array<{ path: string; name: string }>>> {
+  const targets = new Targets(dest);
+  const byFolder = new Map<string, Array<{ path: string; name: string }>>();
+  for (const path of paths) {
+    // A path that leads out of DEST (a hostile state file's) is refused by resolve: passed over.
+    const found = await targets.resolve(path).catch(() => undefined);
+    if (!found || found.blockedBy !== undefined || found.folderMissing) continue;
+    const folder = dirname(found.target);
+    const file = { path, name: basename(found.target) };
+    const files = byFolder.get(folder);
+    if (files) files.push(file);
+    else byFolder.set(folder, [file]);
+  }
+  return byFolder;
 }

@@ -1,22 +1,24 @@
 import { createWriteStream, lstatSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { ConflictError } from '../../lib/errors.js';
-import { openRegular, realFolder } from '../../lib/safe-fs.js';
+import { withShownPaths } from '../../lib/held-folder.js';
+import { openRegular } from '../../lib/safe-fs.js';
 import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { Trash } from '../store/trash.js';
 import { moveNoReplaceSync } from '../../lib/move-no-replace.js';
-import { testPauseBeforeRenames } from '../../settings/test-hooks.js';
+import { testPauseAfterFolders, testPauseBeforeRenames } from '../../settings/test-hooks.js';
 import { expectAsSeen, type Seen } from './as-seen.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
 import { fileMode } from './small-file-set.js';
 import { statAt, type FileStat } from './small-file-jobs.js';
 import type { SmallFileWriter } from './small-file-writer.js';
+import { TargetFolders } from './target-folders.js';
 
 // The last step of a pull: verified, synced partials renamed into place, many at a time, then the folders that got
 // new names synced. A pull killed here leaves some files in place and the rest in `.aim/partial`; the next pull
@@ -77,30 +79,6 @@ export function record(next: InstallState, file: ManifestFile, info: FileStat): 
 }
 
 /**
- * Makes each folder once, however many files go into it, each folder on the way a real one: the pull looked at DEST's
- * folders when it planned, and one that became a link since (DEST changed during the pull) would take the renames
- * outside DEST.
- */
-class Folders {
-  private readonly made = new Map<string, Promise<unknown>>();
-
-  constructor(private readonly dest: string) {}
-
-  make(folder: string): Promise<unknown> {
-    let made = this.made.get(folder);
-    if (!made) {
-      made = realFolder(this.dest, relative(this.dest, folder).split(sep).filter(Boolean), { create: true });
-      this.made.set(folder, made);
-    }
-    return made;
-  }
-
-  get all(): string[] {
-    return [...this.made.keys()];
-  }
-}
-
-/**
  * Moves verified partials into place (what they replace goes to the trash), records what was installed, and syncs
  * the folders that changed (`dest` among them). Nothing is moved before `durable` settles (the small files' partials
  * synced): the work before it overlaps that sync.
@@ -108,24 +86,28 @@ class Folders {
 export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, { durable, tree, force = false }: InstallOptions = {}): Promise<void> {
   const { firsts, copies, fresh } = sortStaged(staged);
   const trash = new Trash(dest);
+  let folders: TargetFolders | undefined;
   try {
     await durable;
     const pause = testPauseBeforeRenames();
     if (pause) readFileSync(pause);
-    await clearBlockers(trash, staged, force);
+    folders = await TargetFolders.open(dest);
+    const moves: Moves = { folders, next, trash, force };
+    await clearBlockers(staged, moves);
     // Fresh folders go first: a big file of one of them is renamed into it afterwards.
-    const left = tree && fresh.length > 0 ? renameFreshFolders(dest, tree, fresh) : fresh;
+    const left = tree && fresh.length > 0 ? renameFreshFolders(folders.root.via, tree, fresh) : fresh;
     const notPlaced = new Set(left);
     const placed = fresh.filter((entry) => !notPlaced.has(entry));
     for (const entry of placed) record(next, entry.file, entry.written ?? lstatSync(entry.target));
-    const folders = new Folders(dest);
-    const moves: Moves = { folders, next, trash, force };
     await placeFirsts([...left, ...firsts.values()], moves, writer);
     await placeCopies(copies, firsts, moves);
     const freshFolders = new Set(placed.map((entry) => dirname(entry.target)));
     if (staged.length > 0) await syncFoldersTogether(withAncestors(dest, [...folders.all, ...freshFolders]));
     tree?.remove();
+  } catch (error) {
+    throw withShownPaths(error);
   } finally {
+    await folders?.close();
     await trash.close();
   }
 }
@@ -148,50 +130,60 @@ function sortStaged(staged: Staged[]): { firsts: Map<string, Staged>; copies: St
 
 /** What every move of one install shares. */
 interface Moves {
-  folders: Folders;
+  folders: TargetFolders;
   next: InstallState;
   trash: Trash;
   force: boolean;
 }
 
 /**
- * Moves each partial into place: one that only needs its move (nothing at its target, its mode set, no journal) on
- * the writer's threads, the others here beside them. With --force, a file that takes a free target meanwhile is
- * moved aside here: the writer's threads only refuse it.
+ * Moves each partial into place, a batch of folders at a time (TargetFolders): one that only needs its move (nothing at
+ * its target, its mode set, no journal) on the writer's threads, the others here beside them. With --force, a file
+ * that takes a free target meanwhile is moved aside here: the writer's threads only refuse it.
  */
-async function placeFirsts(entries: Staged[], { folders, next, trash, force }: Moves, writer: SmallFileWriter): Promise<void> {
-  const plain: Staged[] = [];
-  const others: Staged[] = [];
-  for (const entry of entries) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
-  await Promise.all([
-    renameOnWriter(plain, folders, next, writer),
-    forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
-      await folders.make(dirname(entry.target));
-      await putInPlace(trash, entry, entry.temp, next, force);
-      if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
-    }),
-  ]);
+async function placeFirsts(entries: Staged[], moves: Moves, writer: SmallFileWriter): Promise<void> {
+  const { folders, next, force } = moves;
+  const pause = testPauseAfterFolders();
+  const ready = pause ? () => void readFileSync(pause) : undefined;
+  await folders.inBatches(entries, (entry) => [dirname(entry.target)], async (batch) => {
+    const plain: Staged[] = [];
+    const others: Staged[] = [];
+    for (const entry of batch) (entry.occupant === undefined && entry.modeSet && !entry.journal && !force ? plain : others).push(entry);
+    // Both settle before the batch's folders are let go: no move is left running through a closed descriptor.
+    const settled = await Promise.allSettled([
+      renameOnWriter(plain, folders, next, writer),
+      forEachConcurrently(others, RENAMES_IN_FLIGHT, async (entry) => {
+        await putInPlace(entry, entry.temp, moves);
+        if (entry.journal) await rm(`${entry.temp}.journal`, { force: true });
+      }),
+    ]);
+    for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  }, ready);
 }
 
 /** Puts each copy in place: the first file's move took the partial's name, so each gets a copy of that file's result. */
-async function placeCopies(copies: Staged[], firsts: Map<string, Staged>, { folders, next, trash, force }: Moves): Promise<void> {
-  await forEachConcurrently(copies, RENAMES_IN_FLIGHT, async (entry) => {
-    await folders.make(dirname(entry.target));
-    // Synced, under a temp name of its own.
-    const copy = tempPathFor(entry.temp);
-    await copyInstalled(firsts.get(entry.temp)!, next, copy);
-    await syncFile(copy);
-    await putInPlace(trash, { ...entry, modeSet: false }, copy, next, force);
-  });
+async function placeCopies(copies: Staged[], firsts: Map<string, Staged>, moves: Moves): Promise<void> {
+  const { folders, next } = moves;
+  const firstOf = (entry: Staged) => firsts.get(entry.temp)!;
+  const foldersOf = (entry: Staged) => [dirname(entry.target), dirname(firstOf(entry).target)];
+  await folders.inBatches(copies, foldersOf, (batch) =>
+    forEachConcurrently(batch, RENAMES_IN_FLIGHT, async (entry) => {
+      // Synced, under a temp name of its own.
+      const copy = tempPathFor(entry.temp);
+      await copyInstalled(firstOf(entry), folders.at(firstOf(entry).target), next, copy);
+      await syncFile(copy);
+      await putInPlace({ ...entry, modeSet: false }, copy, moves);
+    }),
+  );
 }
 
 /**
- * Copies the file `first` put in place to a new file at `copy`. The file is DEST's by then: it is opened without
- * following a link, and only if it is still the one the pull put there (its inode as recorded), so that whatever
- * took its name since (a link to a file outside DEST) is never copied in unverified.
+ * Copies the file `first` put in place (reached as `at`) to a new file at `copy`. The file is DEST's by then: it is
+ * opened without following a link, and only if it is still the one the pull put there (its inode as recorded), so
+ * that whatever took its name since (a link to a file outside DEST) is never copied in unverified.
  */
-export async function copyInstalled(first: Staged, next: InstallState, copy: string): Promise<void> {
-  const handle = await openRegular(first.target);
+export async function copyInstalled(first: Staged, at: string, next: InstallState, copy: string): Promise<void> {
+  const handle = await openRegular(at);
   try {
     if ((await handle.stat()).ino !== next.files[first.file.path]?.ino) {
       throw new ConflictError(`${first.target} changed while the pull was putting files in place`, { hint: 'pull again' });
@@ -202,11 +194,10 @@ export async function copyInstalled(first: Staged, next: InstallState, copy: str
   }
 }
 
-/** Makes the folders, has the writer's thread rename the partials, and records each from its stat there. */
-async function renameOnWriter(entries: Staged[], folders: Folders, next: InstallState, writer: SmallFileWriter): Promise<void> {
+/** Has the writer's thread rename the partials into the held folders, and records each from its stat there. */
+async function renameOnWriter(entries: Staged[], folders: TargetFolders, next: InstallState, writer: SmallFileWriter): Promise<void> {
   if (entries.length === 0) return;
-  await Promise.all([...new Set(entries.map((entry) => dirname(entry.target)))].map((folder) => folders.make(folder)));
-  const stats = await writer.install(entries.map((entry) => [entry.temp, entry.target]));
+  const stats = await writer.install(entries.map((entry) => [entry.temp, folders.at(entry.target)]));
   for (const [index, entry] of entries.entries()) record(next, entry.file, statAt(stats, index));
 }
 
@@ -234,15 +225,17 @@ export interface InstallOptions {
 /**
  * The move and the stat that records it run on the main thread: each is a few microseconds in the kernel, less than
  * a round trip through libuv's threads costs the main thread, which thousands of small files keep busy. A file aim
- * replaces is renamed over; a target that was free is taken only while it still is (move-no-replace.ts).
+ * replaces is renamed over; a target that was free is taken only while it still is (move-no-replace.ts). Each
+ * reaches the target through its folder, held (TargetFolders).
  */
-async function putInPlace(trash: Trash, entry: Staged, temp: string, next: InstallState, force: boolean): Promise<void> {
+async function putInPlace(entry: Staged, temp: string, { folders, next, trash, force }: Moves): Promise<void> {
   if (!entry.modeSet) await setMode(temp, fileMode(entry.file));
-  expectAsSeen(entry.target, entry.seen);
-  await clearTarget(trash, entry);
-  if (entry.occupant === 'aims' || entry.occupant === 'users-file') renameSync(temp, entry.target);
-  else await takeFreeTarget(trash, temp, entry.target, force);
-  record(next, entry.file, statSync(entry.target));
+  const target = folders.at(entry.target);
+  expectAsSeen(target, entry.seen);
+  await clearTarget(trash, entry.occupant, target);
+  if (entry.occupant === 'aims' || entry.occupant === 'users-file') renameSync(temp, target);
+  else await takeFreeTarget(trash, temp, target, force);
+  record(next, entry.file, statSync(target));
 }
 
 /** Moves `temp` to the free `target`; what took it meanwhile is refused (EEXIST), or moved into the trash with --force. */
@@ -257,11 +250,11 @@ async function takeFreeTarget(trash: Trash, temp: string, target: string, force:
 }
 
 /**
- * Makes way for the rename. A file or link gets a second name in the trash, so the rename over it is instant. An empty
- * folder is removed (a rename cannot replace a folder): it fails if something was put in it since the pull looked. A
- * folder of the user's, reached only under --force, moves into the trash whole.
+ * Makes way for the rename at `target`. A file or link gets a second name in the trash, so the rename over it is
+ * instant. An empty folder is removed (a rename cannot replace a folder): it fails if something was put in it since
+ * the pull looked. A folder of the user's, reached only under --force, moves into the trash whole.
  */
-async function clearTarget(trash: Trash, { occupant, target }: Staged): Promise<void> {
+async function clearTarget(trash: Trash, occupant: Occupant | undefined, target: string): Promise<void> {
   if (occupant === 'empty-folder') await rmdir(target);
   else if (occupant === 'users-folder') await trash.moveFolderAside(target);
   else if (occupant !== undefined) await trash.moveAside(target);
@@ -269,17 +262,20 @@ async function clearTarget(trash: Trash, { occupant, target }: Staged): Promise<
 
 /**
  * Moves what stands where the version has folders into the trash (a rename: it takes a link or a FIFO as it is, never
- * what a link points to), so that the folders can be made. One gone meanwhile is no obstacle any more; one of aim's
- * changed meanwhile is the user's, and refused unless forced.
+ * what a link points to), so that the folders can be made; each through the folder it lies in, held. One gone
+ * meanwhile is no obstacle any more; one of aim's changed meanwhile is the user's, and refused unless forced.
  */
-async function clearBlockers(trash: Trash, staged: Staged[], force: boolean): Promise<void> {
-  const blockers = new Set(staged.map((entry) => entry.blockedBy).filter((blocker) => blocker !== undefined));
-  for (const blocker of blockers) {
-    if (!force) expectAsSeen(blocker.path, blocker.seen);
-    await trash.moveFolderAside(blocker.path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-  }
+async function clearBlockers(staged: Staged[], { folders, trash, force }: Moves): Promise<void> {
+  const blockers = [...new Set(staged.map((entry) => entry.blockedBy).filter((blocker) => blocker !== undefined))];
+  await folders.inBatches(blockers, (blocker) => [dirname(blocker.path)], async (batch) => {
+    for (const blocker of batch) {
+      const at = folders.at(blocker.path);
+      if (!force) expectAsSeen(at, blocker.seen);
+      await trash.moveFolderAside(at).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+  });
 }
 
 /** Sets the mode of the partial at `path` through an open handle: never through a link planted at its name. */

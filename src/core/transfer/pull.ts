@@ -15,7 +15,7 @@ import { installStaged, type Staged } from './pull-install.js';
 import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles, type Wanted } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { prepareFresh, type FreshTree } from './pull-fresh.js';
-import { HeldFolder } from '../../lib/held-folder.js';
+import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
 import { SmallFileWriter } from './small-file-writer.js';
 import { VerifiedRuns } from './verified-runs.js';
 import type { Repository } from '../store/repository.js';
@@ -141,14 +141,18 @@ async function planInto(repo: Repository, selector: VersionSelector, dest: strin
         const result = await pullHeld(repo, planned, dest, options, held, started);
         done = true;
         return result;
+      } catch (error) {
+        // Named by the user's paths while `.aim` is still held: its /proc/self/fd/N means nothing once let go.
+        throw withShownPaths(error);
       } finally {
         await release(done);
       }
     };
     return { wanted: planned.wanted, run: () => run().catch(destinationError(dest)), cancel: () => release(false) };
   } catch (error) {
+    const shown = withShownPaths(error);
     await release(false);
-    throw error;
+    throw shown;
   }
 }
 

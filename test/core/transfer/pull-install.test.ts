@@ -11,6 +11,7 @@ import type { ManifestFile } from '../../../src/core/format/manifest.js';
 import type { InstallState } from '../../../src/core/transfer/install-state.js';
 import { copyInstalled, installStaged, type Staged } from '../../../src/core/transfer/pull-install.js';
 import { SmallFileWriter } from '../../../src/core/transfer/small-file-writer.js';
+import { HELD_AT_ONCE } from '../../../src/core/transfer/target-folders.js';
 
 const file = (path: string): ManifestFile => ({ path, size: 5, mode: 0o644, digest: `blake3:${'ab'.repeat(32)}` as Digest, chunks: [] });
 
@@ -65,6 +66,17 @@ describe('renaming partials into place', () => {
     expect(Object.keys(next.files).sort()).toEqual(['a/b/w.bin', 'c/x.json']);
   });
 
+  it('puts files into more folders than it holds at once, and lets go of every folder it held', async () => {
+    const openBefore = (await readdir('/proc/self/fd')).length;
+    const entries: Staged[] = [];
+    for (let index = 0; index < HELD_AT_ONCE + 40; index++) entries.push(await staged(`f${index}/x.json`, { modeSet: index % 2 === 0, journal: false }));
+    const next: InstallState = { version: 1, files: {} };
+    await installStaged(dest, entries, next, writer);
+    expect(Object.keys(next.files)).toHaveLength(entries.length);
+    expect(await readFile(join(dest, `f${HELD_AT_ONCE + 39}`, 'x.json'), 'utf8')).toBe('bytes');
+    expect((await readdir('/proc/self/fd')).length).toBe(openBefore);
+  });
+
   describe('copies of a content another file of the version shares', () => {
     /** The first file of the content, put in place and recorded, as installStaged leaves it before copying. */
     async function placedFirst(): Promise<{ first: Staged; next: InstallState }> {
@@ -76,7 +88,7 @@ describe('renaming partials into place', () => {
 
     it('copies the file the pull put in place', async () => {
       const { first, next } = await placedFirst();
-      await copyInstalled(first, next, join(dest, '.aim', 'partial', 'copy'));
+      await copyInstalled(first, first.target, next, join(dest, '.aim', 'partial', 'copy'));
       expect(await readFile(join(dest, '.aim', 'partial', 'copy'), 'utf8')).toBe('bytes');
     });
 
@@ -85,7 +97,7 @@ describe('renaming partials into place', () => {
       await writeFile(join(outside, 'secret'), 'outside bytes');
       await rm(first.target);
       await symlink(join(outside, 'secret'), first.target);
-      await expect(copyInstalled(first, next, join(dest, '.aim', 'partial', 'copy'))).rejects.toThrow(/symlink/);
+      await expect(copyInstalled(first, first.target, next, join(dest, '.aim', 'partial', 'copy'))).rejects.toThrow(/symlink/);
       expect(await readdir(join(dest, '.aim', 'partial'))).not.toContain('copy');
     });
 
@@ -94,7 +106,7 @@ describe('renaming partials into place', () => {
       await writeFile(join(root, 'other'), 'other bytes');
       await rename(join(root, 'other'), first.target);
       expect((await stat(first.target)).ino).not.toBe(next.files['a/first.bin']!.ino);
-      await expect(copyInstalled(first, next, join(dest, '.aim', 'partial', 'copy'))).rejects.toThrow(/changed while the pull was putting files in place/);
+      await expect(copyInstalled(first, first.target, next, join(dest, '.aim', 'partial', 'copy'))).rejects.toThrow(/changed while the pull was putting files in place/);
       expect(await readdir(join(dest, '.aim', 'partial'))).not.toContain('copy');
     });
   });

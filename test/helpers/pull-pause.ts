@@ -1,0 +1,31 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { CliResult, Workspace } from './cli.js';
+
+// A pull paused at an exact step of its install through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES before anything is
+// moved, AIM_TEST_PAUSE_AFTER_FOLDERS once its folders are held, AIM_TEST_PAUSE_BEFORE_REMOVALS before it removes a
+// file the new version drops), so that a test changes DEST exactly there without racing the process on a timer.
+
+export type PullPause = 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
+
+/** Runs `aim pull` with `args` in `ws`, runs `change` once the pull has paused at `pause`, then lets it go on; how it ended. */
+export async function pullChangedAt(ws: Workspace, pause: PullPause, args: string[], change: () => Promise<void>): Promise<CliResult> {
+  const fifo = ws.path(`pause-${randomBytes(6).toString('hex')}`);
+  execFileSync('mkfifo', [fifo]);
+  const pulled = ws.run(['pull', ...args], { env: { [pause]: fifo } });
+  // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
+  const ended = pulled.then(async (result) => {
+    // The pull ended without pausing: a reader of our own lets the open below return.
+    await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
+    throw new Error(`the pull ended before it paused (exit ${result.code}): ${result.stderr}`);
+  });
+  const writer = await Promise.race([open(fifo, 'w'), ended]);
+  try {
+    await change();
+  } finally {
+    await writer.close();
+  }
+  return pulled;
+}
