@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SlotPool } from '../../lib/slot-pool.js';
 import { log } from '../../lib/log.js';
@@ -12,19 +11,20 @@ import { TINY_FILE, type TinyFileRead, type TinyReadJob, type TinyReadReply } fr
 import type { TinyReaderSetup } from './tiny-file-worker.js';
 import type { SourceFile } from './walk.js';
 
-// Reads a push's many tiny files on worker threads, a batch at a time: each worker opens, reads, cuts and hashes the
-// files of its batch into a slot of one shared memory, and the main thread copies the batch out once and keeps the
+// Reads a push's many tiny files on a worker thread, a batch at a time: the worker opens, reads, cuts and hashes the
+// files of a batch into a slot of one shared memory, and the main thread copies the batch out once and keeps the
 // books. Read on the main thread, each file cost it an open, a stat, a read, a close and a BLAKE3 call, and 10,000
-// tiny files kept it busy while the other core idled (docs/benchmarks.md, "Session 23"). Files this cannot read as
+// tiny files kept it busy while the other core idled. One thread, not two: the main thread, which stores what it
+// reads, stays the slower of the two, and a second reader only took a core from it (docs/benchmarks.md, "Session 23"). Files this cannot read as
 // the walk saw them, and every file when no worker can run, are read the usual way, which says why it cannot.
 
 /** Files of a push below which the main thread reads them: a thread's start costs more than it saves. */
 export const MANY_TINY_FILES = 256;
 /** Files a worker reads in one job. */
 export const BATCH_FILES = 32;
-/** Worker threads at most (fewer on a machine of one core). */
-const READERS = 2;
-/** Batches read at once: two a worker, so that each has its next one queued. */
+/** Worker threads. */
+const READERS = 1;
+/** Batches read at once: two a worker, so that each has its next one queued while the main thread takes the last. */
 const SLOTS = 2 * READERS;
 /** A batch's files at their largest, each with the byte that tells one grown since the walk. */
 const SLOT_BYTES = BATCH_FILES * (TINY_FILE + 1);
@@ -56,9 +56,8 @@ export class TinyFileReader {
     if (tinyFiles < MANY_TINY_FILES || cdcMode() !== 'workers' || !nativeBlake3()) return undefined;
     if (workerUrl.protocol !== 'file:' || !existsSync(fileURLToPath(workerUrl))) return undefined;
     const setup: TinyReaderSetup = { memory: new SharedArrayBuffer(SLOTS * SLOT_BYTES), params: chunker.params };
-    const threads = Math.min(READERS, availableParallelism());
-    log.debug('tiny files read on worker threads', { files: tinyFiles, threads });
-    return new TinyFileReader(setup, threads);
+    log.debug('tiny files read on worker threads', { files: tinyFiles, threads: READERS });
+    return new TinyFileReader(setup, READERS);
   }
 
   /** Whether `file` is one this reads (the caller batches BATCH_FILES of them at most). */
@@ -87,7 +86,7 @@ export class TinyFileReader {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  /** The job run on the least busy worker; undefined when none can run it (the files are then read the usual way). */
+  /** The job run on the least busy worker; undefined when none can run it (its files are then read the usual way). */
   private async run(job: TinyReadJob): Promise<TinyReadReply | undefined> {
     const worker = this.workers.reduce<WorkerClient<TinyReadJob, TinyReadReply> | undefined>((best, each) => (best && best.inFlight <= each.inFlight ? best : each), undefined);
     if (!worker) return undefined;
