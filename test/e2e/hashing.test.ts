@@ -72,6 +72,11 @@ describe('many tiny files, read, cut and hashed on reader threads', () => {
       expect(pushed.chunks).toBeGreaterThan(files.filter((file) => file.size > 0).length); // some files are two chunks
       await ws.json(['pull', 'r/tiny:a', 'out']);
       await expectSameTree(ws.path('out'), ws.path('tiny'));
+      // Unchanged, every file vouched for by the stat cache: no file is read, and no thread started for none.
+      const again = await ws.run(['push', 'r/tiny:a', 'tiny', '--json', '-v', '--log-format', 'json']);
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout).bytesTransferred).toBe(0);
+      expect(again.stderr).not.toContain('tiny files read on worker threads');
     } finally {
       await ws.cleanup();
     }

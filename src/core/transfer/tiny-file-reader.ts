@@ -41,11 +41,11 @@ export interface TinyRead {
 export class TinyFileReader {
   private readonly slots = new SlotPool(SLOTS, SLOT_BYTES);
   private readonly view: Buffer;
-  private workers: Array<WorkerClient<TinyReadJob, TinyReadReply>>;
+  /** Started at the first batch: a re-push whose files the stat cache vouches for reads none. */
+  private workers?: Array<WorkerClient<TinyReadJob, TinyReadReply>>;
 
-  private constructor(setup: TinyReaderSetup, count: number) {
+  private constructor(private readonly setup: TinyReaderSetup) {
     this.view = Buffer.from(setup.memory);
-    this.workers = Array.from({ length: count }, () => new WorkerClient<TinyReadJob, TinyReadReply>(workerUrl, setup));
   }
 
   /**
@@ -56,8 +56,7 @@ export class TinyFileReader {
     if (tinyFiles < MANY_TINY_FILES || cdcMode() !== 'workers' || !nativeBlake3()) return undefined;
     if (workerUrl.protocol !== 'file:' || !existsSync(fileURLToPath(workerUrl))) return undefined;
     const setup: TinyReaderSetup = { memory: new SharedArrayBuffer(SLOTS * SLOT_BYTES), params: chunker.params };
-    log.debug('tiny files read on worker threads', { files: tinyFiles, threads: READERS });
-    return new TinyFileReader(setup, READERS);
+    return new TinyFileReader(setup);
   }
 
   /** Whether `file` is one this reads (the caller batches BATCH_FILES of them at most). */
@@ -83,19 +82,27 @@ export class TinyFileReader {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    await Promise.all((this.workers ?? []).map((worker) => worker.terminate()));
+  }
+
+  private started(): Array<WorkerClient<TinyReadJob, TinyReadReply>> {
+    if (!this.workers) {
+      log.debug('tiny files read on worker threads', { threads: READERS });
+      this.workers = Array.from({ length: READERS }, () => new WorkerClient<TinyReadJob, TinyReadReply>(workerUrl, this.setup));
+    }
+    return this.workers;
   }
 
   /** The job run on the least busy worker; undefined when none can run it (its files are then read the usual way). */
   private async run(job: TinyReadJob): Promise<TinyReadReply | undefined> {
-    const worker = this.workers.reduce<WorkerClient<TinyReadJob, TinyReadReply> | undefined>((best, each) => (best && best.inFlight <= each.inFlight ? best : each), undefined);
+    const worker = this.started().reduce<WorkerClient<TinyReadJob, TinyReadReply> | undefined>((best, each) => (best && best.inFlight <= each.inFlight ? best : each), undefined);
     if (!worker) return undefined;
     try {
       return await worker.call(job);
     } catch (error) {
       // A thread that died, or a job it could not run: its files go the usual way, and the thread is used no more.
       log.debug('a tiny-file reader thread failed: its files are read on the main thread', { reason: (error as Error).message });
-      this.workers = this.workers.filter((each) => each !== worker);
+      this.workers = this.started().filter((each) => each !== worker);
       await worker.terminate();
       return undefined;
     }
