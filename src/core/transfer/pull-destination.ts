@@ -5,10 +5,11 @@ import { isTempName } from '../../lib/atomic-write.js';
 import { HeldFolder } from '../../lib/held-folder.js';
 import { onLocalDisk } from '../../lib/local-disk.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
-import { makeFolders, realFolder } from '../../lib/safe-fs.js';
+import { realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
 import { testPauseBeforeRemovals } from '../../settings/test-hooks.js';
 import { Trash } from '../store/trash.js';
+import { lockDestination, type DestinationLock, type LockOptions } from './dest-lock.js';
 import { isUnchanged, partialFolder, stateFolder, Targets, type InstallState } from './install-state.js';
 
 // What a pull does to DEST around the files it installs: holds DEST/.aim while it runs, and tidies up after itself
@@ -18,23 +19,27 @@ import { isUnchanged, partialFolder, stateFolder, Targets, type InstallState } f
 export interface HeldState {
   aim: HeldFolder;
   partials: HeldFolder;
+  /** DEST's lock (dest-lock.ts), taken before anything in `.aim` is touched. */
+  lock: DestinationLock;
 }
 
 /**
- * Makes DEST and its `.aim/partial`, each folder of `.aim` a real one (a link there is refused, not followed), and
- * holds both open, checked from `within` (every folder from there down) or else from DEST.
+ * Makes DEST and its `.aim`, takes DEST's lock (waiting for another command writing DEST), then makes `.aim/partial`;
+ * each folder of `.aim` a real one (a link there is refused, not followed), both held open, checked from `within`
+ * (every folder from there down) or else from DEST.
  */
-export async function prepareDestination(dest: string, within: string | undefined): Promise<HeldState> {
+export async function prepareDestination(dest: string, within: string | undefined, lockOptions: LockOptions = {}): Promise<HeldState> {
   const root = within === undefined ? dest : resolve(within);
   const below = relative(root, dest).split(sep).filter(Boolean);
-  if (within === undefined) await makeFolders(dest);
-  else await realFolder(root, below, { create: true });
-  await realFolder(dest, ['.aim', 'partial'], { create: true });
-  const aim = HeldFolder.open(root, [...below, '.aim']);
+  const lock = await lockDestination(root, [...below, '.aim'], lockOptions);
+  let aim: HeldFolder | undefined;
   try {
-    return { aim, partials: aim.child('partial') };
+    await realFolder(dest, ['.aim', 'partial'], { create: true });
+    aim = HeldFolder.open(root, [...below, '.aim']);
+    return { aim, partials: aim.child('partial'), lock };
   } catch (error) {
-    aim.close();
+    aim?.close();
+    lock.release();
     throw error;
   }
 }
@@ -85,13 +90,18 @@ function lstatOrNothing(path: string): Stats | undefined {
 }
 
 /**
- * DEST/.aim/partial and DEST/.aim (and DEST, when the pull made it), each only if empty: what a pull keeps for its
- * resume is never removed.
+ * Lets go of DEST. With `removeEmpty`, DEST/.aim/partial and DEST/.aim (and DEST, when the pull made it) go too, each
+ * only if empty: what a pull keeps for its resume is never removed. `.aim/partial` goes while the lock is still held
+ * (the command that takes it next may be filling it); `.aim` and DEST after, as the next one makes them again.
  */
-export async function removeEmptyState(dest: string, destToo: boolean): Promise<void> {
-  await rmdir(partialFolder(dest)).catch(() => undefined);
+export async function releaseDestination(held: HeldState, dest: string, removeEmpty?: { destToo: boolean }): Promise<void> {
+  held.partials.close();
+  held.aim.close();
+  if (removeEmpty) await rmdir(partialFolder(dest)).catch(() => undefined);
+  held.lock.release();
+  if (!removeEmpty) return;
   await rmdir(stateFolder(dest)).catch(() => undefined);
-  if (destToo) await rmdir(dest).catch(() => undefined);
+  if (removeEmpty.destToo) await rmdir(dest).catch(() => undefined);
 }
 
 /**

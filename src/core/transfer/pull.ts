@@ -10,7 +10,7 @@ import { ChunkBuffers } from './chunk-buffers.js';
 import type { PullCounters, PullFileContext } from './fetch-units.js';
 import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
-import { prepareDestination, removeDroppedFiles, removeEmptyState, removeSecondNames, removeStaleTemps, type HeldState } from './pull-destination.js';
+import { prepareDestination, releaseDestination, removeDroppedFiles, removeSecondNames, removeStaleTemps, type HeldState } from './pull-destination.js';
 import { installStaged, type Staged } from './pull-install.js';
 import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles, type Wanted } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
@@ -126,9 +126,7 @@ async function planInto(repo: Repository, selector: VersionSelector, dest: strin
     released = true;
     plan?.task?.end();
     // A pull refused (or failed) before it staged anything leaves DEST as it found it: no `.aim` it made, empty.
-    if (!done && !hadState) await removeEmptyState(dest, !hadDest);
-    held.partials.close();
-    held.aim.close();
+    await releaseDestination(held, dest, !done && !hadState ? { destToo: !hadDest } : undefined);
     await pool.close();
   };
   try {

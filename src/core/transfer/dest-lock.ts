@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { constants, lstatSync, unlinkSync } from 'node:fs';
+import { link, lstat, open, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ConflictError, StorageError, type AimError } from '../../lib/errors.js';
+import { HeldFolder } from '../../lib/held-folder.js';
+import { log } from '../../lib/log.js';
+import { pollUntil } from '../../lib/poll.js';
+import { openRegular, readFully, realFolder } from '../../lib/safe-fs.js';
+import { pullLockWaitMs } from '../../settings/pull-lock.js';
+import { corrupt, parseJson, type Format } from '../format/schemas/parse.js';
+import { holderState, lockHolderSchema, thisProcess, type HolderState, type LockHolder } from './dest-lock-holder.js';
+
+// One aim command writes a destination at a time, as git's index.lock: `DEST/.aim/lock` names the process holding
+// it, and every command that writes DEST (pull, install, run, bundle, MCP's pull) takes it before it touches
+// `.aim/partial` or `state.json`, and lets go on every way out (a signal included: the 'exit' listener below). A
+// second command waits while the holder runs, up to a bound; takes over the lock of a holder that is gone (only
+// `kill -9` or a power cut leaves one); and cannot tell about a holder on another host (an NFS folder), so it waits
+// and then names the file to delete. The lock appears whole (written aside, then linked: link(2) fails on any name
+// already there, also on NFS, and never follows a link), and is read as anything in DEST may be: bounded, never
+// through a link, checked against its schema.
+
+const LOCK_NAME = 'lock';
+/** Taken, the same way, by the one command removing a dead holder's lock, so that no other removes a new one. */
+const BREAK_NAME = 'lock.break';
+const MAX_LOCK_BYTES = 4096;
+const POLL_MS = 200;
+/** Codes with which link(2) says the file system has no hard links (FAT, some FUSE and SMB mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+const EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export interface DestinationLock {
+  /** Removes the lock if it is still this one; closes its folder. Synchronous: it also runs as the process exits. */
+  release(): void;
+}
+
+export interface LockOptions {
+  /** How long to wait for a live holder (default: AIM_PULL_LOCK_WAIT_MS, else 10 minutes). */
+  waitMs?: number;
+}
+
+interface FileId {
+  ino: number;
+  dev: number;
+}
+
+type Found = { holder: LockHolder; id: FileId } | 'missing' | 'empty';
+type Waited = { holder: LockHolder; state: HolderState } | 'empty';
+
+/**
+ * Takes the lock of the destination whose `.aim` is `aimParts` below `root` (each a real folder, made if missing, as
+ * prepareDestination checks them), waiting for a live holder as LockOptions says.
+ */
+export async function lockDestination(root: string, aimParts: string[], options: LockOptions = {}): Promise<DestinationLock> {
+  const aimPath = join(root, ...aimParts);
+  const where = { dest: dirname(aimPath), lock: join(aimPath, LOCK_NAME) };
+  const waitMs = options.waitMs ?? pullLockWaitMs();
+  const me = thisProcess();
+  const body = `${JSON.stringify(me)}\n`;
+  const announced = new Set<string>();
+  const attempt = async (): Promise<{ done: true; value: DestinationLock } | { done: false; last?: Waited }> => {
+    // A folder removed, or a lock released, between two steps is simply looked at again at once.
+    for (let tries = 0; tries < 3; tries++) {
+      const outcome = await attemptOnce(root, aimParts, body, me, where).catch(againIfGone);
+      if (outcome === 'again') continue;
+      if (outcome instanceof HeldLock) return { done: true, value: outcome };
+      if (outcome !== 'empty') announce(outcome, where, waitMs, announced);
+      return { done: false, last: outcome };
+    }
+    return { done: false };
+  };
+  return pollUntil(attempt, { intervalMs: POLL_MS, timeoutMs: waitMs, onTimeout: (last) => gaveUp(last as Waited | undefined, where, waitMs) });
+}
+
+async function attemptOnce(root: string, aimParts: string[], body: string, me: LockHolder, where: { dest: string; lock: string }): Promise<HeldLock | Waited | 'again'> {
+  await realFolder(root, aimParts, { create: true });
+  const aim = HeldFolder.open(root, aimParts);
+  let held: HeldLock | undefined;
+  try {
+    const made = await createExclusive(aim, LOCK_NAME, body);
+    if (made) return (held = new HeldLock(aim, made));
+    const found = await readLock(aim, LOCK_NAME, where);
+    if (found === 'missing') return 'again';
+    if (found === 'empty') return 'empty';
+    const state = holderState(found.holder, me);
+    if (state !== 'gone') return { holder: found.holder, state };
+    await breakLock(aim, found.id, body, where);
+    log.info(`took over the lock of an aim command that is gone: ${where.lock}`, holderFields(found.holder));
+    return 'again';
+  } finally {
+    if (!held) aim.close();
+  }
+}
+
+function againIfGone(error: unknown): 'again' {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'again';
+  throw error;
+}
+
+/** Makes `name` in `aim` holding `body`, whole from the moment it appears; undefined when the name is taken. */
+async function createExclusive(aim: HeldFolder, name: string, body: string): Promise<FileId | undefined> {
+  const temp = aim.at(`.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  const made = await writeNew(temp, body);
+  try {
+    await link(temp, aim.at(name));
+    return made;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return undefined;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+    // No hard links: the name is made exclusively and written after, so a reader may find it empty for a moment.
+    return writeNew(aim.at(name), body).catch((failed: NodeJS.ErrnoException) => {
+      if (failed.code === 'EEXIST') return undefined;
+      throw failed;
+    });
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+async function writeNew(path: string, body: string): Promise<FileId> {
+  const handle = await open(path, EXCLUSIVE, 0o644);
+  try {
+    await handle.writeFile(body);
+    // A lock that survives a power cut must read: a name linked to bytes never written would hold DEST for good.
+    await handle.sync();
+    const { ino, dev } = await handle.stat();
+    return { ino, dev };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The holder `name` records; 'missing' when it is gone meanwhile, 'empty' while a holder is still writing it. */
+async function readLock(aim: HeldFolder, name: string, where: { dest: string; lock: string }): Promise<Found> {
+  const shown = join(dirname(where.lock), name);
+  const hint = `if no aim command is writing ${where.dest}, delete ${shown}`;
+  const handle = await openRegular(aim.at(name)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error instanceof StorageError ? new StorageError(error.message, { hint }) : error;
+  });
+  if (!handle) return 'missing';
+  try {
+    const format: Format = { what: 'destination lock', maxBytes: MAX_LOCK_BYTES, hint };
+    const { size, ino, dev } = await handle.stat();
+    if (size > MAX_LOCK_BYTES) throw corrupt(format, shown, `${size} bytes, more than the ${MAX_LOCK_BYTES} a lock holds`);
+    if (size === 0) return 'empty';
+    const bytes = Buffer.alloc(size);
+    const read = await readFully(handle, bytes, 0);
+    return { holder: parseJson(lockHolderSchema, bytes.subarray(0, read), format, shown), id: { ino, dev } };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Removes the lock `stale` (its holder is gone), unless another command took the name meanwhile: the check and the
+ * removal are made holding BREAK_NAME, so two commands taking over at once cannot remove each other's new lock. A
+ * break file whose own holder is gone (killed within those few calls) is removed first.
+ */
+async function breakLock(aim: HeldFolder, stale: FileId, body: string, where: { dest: string; lock: string }): Promise<void> {
+  const made = await createExclusive(aim, BREAK_NAME, body);
+  if (!made) {
+    const breaker = await readLock(aim, BREAK_NAME, where).catch(() => undefined);
+    const dead = breaker === undefined || breaker === 'empty' || (breaker !== 'missing' && holderState(breaker.holder, thisProcess()) === 'gone');
+    if (dead) await unlink(aim.at(BREAK_NAME)).catch(() => undefined);
+    return;
+  }
+  try {
+    const now = await lstat(aim.at(LOCK_NAME)).catch(() => undefined);
+    if (now && now.ino === stale.ino && now.dev === stale.dev) await unlink(aim.at(LOCK_NAME));
+  } finally {
+    removeIfSame(aim.at(BREAK_NAME), made);
+  }
+}
+
+function removeIfSame(path: string, id: FileId): void {
+  const now = lstatSync(path, { throwIfNoEntry: false });
+  if (now && now.ino === id.ino && now.dev === id.dev) unlinkSync(path);
+}
+
+const heldLocks = new Set<HeldLock>();
+let releaseOnExit = false;
+
+class HeldLock implements DestinationLock {
+  constructor(
+    private readonly aim: HeldFolder,
+    private readonly made: FileId,
+  ) {
+    heldLocks.add(this);
+    if (!releaseOnExit) {
+      releaseOnExit = true;
+      // cli.ts emits 'exit' before it ends the process by a signal: Ctrl-C and SIGTERM let go of DEST too.
+      process.on('exit', () => {
+        for (const lock of heldLocks) lock.release();
+      });
+    }
+  }
+
+  release(): void {
+    if (!heldLocks.delete(this)) return;
+    try {
+      removeIfSame(this.aim.at(LOCK_NAME), this.made);
+    } catch {
+      // DEST or its .aim gone meanwhile: nothing is left to let go of.
+    } finally {
+      this.aim.close();
+    }
+  }
+}
+
+function holderFields(holder: LockHolder): Record<string, string | number> {
+  return { pid: holder.pid, host: holder.host, since: holder.startedAt, command: holder.command };
+}
+
+const shownWait = (ms: number): string => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`);
+
+/** One line when a wait begins (and when the holder changes): who holds DEST, since when, how long this one waits. */
+function announce(waited: { holder: LockHolder; state: HolderState }, where: { dest: string; lock: string }, waitMs: number, announced: Set<string>): void {
+  const key = `${waited.holder.host} ${waited.holder.pid} ${waited.holder.startedAt}`;
+  if (waitMs === 0 || announced.has(key)) return;
+  announced.add(key);
+  const elsewhere = waited.state === 'unknown' ? ` (on ${waited.holder.host}: if no aim runs there, delete ${where.lock})` : '';
+  log.warn(`waiting for another aim command writing ${where.dest}${elsewhere}`, { ...holderFields(waited.holder), wait: shownWait(waitMs) });
+}
+
+function gaveUp(last: Waited | undefined, where: { dest: string; lock: string }, waitMs: number): AimError {
+  const hint = `if no aim command is writing ${where.dest}, delete ${where.lock}`;
+  if (last === 'empty') return corrupt({ what: 'destination lock', maxBytes: MAX_LOCK_BYTES, hint }, where.lock, 'the file is empty');
+  const waited = waitMs === 0 ? '' : ` (waited ${shownWait(waitMs)})`;
+  if (!last) return new ConflictError(`${where.dest} is being written by another aim command${waited}`, { hint });
+  const { holder, state } = last;
+  const who = `pid ${holder.pid}${state === 'unknown' ? ` on ${holder.host}` : ''}, since ${holder.startedAt}: ${holder.command}`;
+  return new ConflictError(`${where.dest} is being written by another aim command (${who})${waited}`, {
+    hint: state === 'unknown' ? `if no aim runs on ${holder.host} any more, delete ${where.lock}` : 'run this again once that one has ended (AIM_PULL_LOCK_WAIT_MS sets how long to wait)',
+  });
+}
