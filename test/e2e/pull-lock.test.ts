@@ -1,0 +1,187 @@
+// Two aim commands writing one destination at once: the second waits for the first (DEST/.aim/lock), takes over the
+// lock of one that was killed, gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming the holder, and reads a lock
+// file as anything in DEST may be (a link, a FIFO, a huge or garbage file: one plain error, nothing followed). The
+// first pull is held still before its moves through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES), so the second meets it
+// there, not on a timer. Through the built CLI.
+import { execFileSync } from 'node:child_process';
+import { constants, readFileSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, open, readFile, symlink, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { createWorkspace, expectSameTree, expectUserError, type RunningCli, type Workspace } from '../helpers/cli.js';
+
+const KiB = 1024;
+const FILES = [
+  { path: 'config.json', size: 300 },
+  { path: 'tok/vocab.json', size: 2 * KiB },
+  { path: 'weights.bin', size: 900 * KiB },
+];
+
+/** A lock as this test process would write it, holder details overridable. */
+function lockOf(fields: Record<string, unknown> = {}): string {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const processStart = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const holder = {
+    pid: process.pid,
+    host: hostname(),
+    startedAt: new Date().toISOString(),
+    command: 'aim pull r/m:v1 held',
+    processStart,
+    boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    pidNamespace: readlinkSync('/proc/self/ns/pid'),
+    ...fields,
+  };
+  return `${JSON.stringify(holder)}\n`;
+}
+
+describe('two aim commands writing one destination', () => {
+  let ws: Workspace;
+  let count = 0;
+
+  beforeAll(async () => {
+    ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    await generateModel(ws.path('model'), { files: FILES, seed: 'dest-lock' });
+    await ws.json(['push', 'r/m:v1', 'model']);
+  });
+  afterAll(() => ws.cleanup());
+
+  const lockPath = (dest: string) => join(dest, '.aim', 'lock');
+
+  /** A pull into `dest` held still before its moves, holding DEST; `go()` lets it go on. */
+  async function heldPull(dest: string): Promise<{ pull: RunningCli; go: () => Promise<void> }> {
+    const fifo = ws.path(`pause-${++count}`);
+    execFileSync('mkfifo', [fifo]);
+    const pull = ws.start(['pull', 'r/m:v1', dest], { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
+    const ended = pull.result.then(async (result) => {
+      await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
+      throw new Error(`the pull ended before its moves (exit ${result.code}): ${result.stderr}`);
+    });
+    // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
+    const writer: FileHandle = await Promise.race([open(fifo, 'w'), ended]);
+    return { pull, go: () => writer.close() };
+  }
+
+  /** Waits until `running` has said it waits for `pid` on stderr; fails if it ends first. */
+  async function untilWaiting(running: RunningCli, pid: number): Promise<void> {
+    let ended = false;
+    void running.result.then(() => (ended = true));
+    const said = new RegExp(`waiting for another aim command writing .* pid=${pid} `);
+    while (!said.test(running.stderrSoFar())) {
+      if (ended) throw new Error(`the second command ended without waiting:\n${(await running.result).stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('a second pull waits for the first, then finishes: both exit 0, DEST verifies, the lock is gone', async () => {
+    const dest = ws.path('both');
+    const first = await heldPull(dest);
+    const second = ws.start(['pull', 'r/m:v1', dest, '--json']);
+    await untilWaiting(second, first.pull.child.pid!);
+    await first.go();
+    const [a, b] = await Promise.all([first.pull.result, second.result]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.json().filesUnchanged).toBe(FILES.length);
+    await expectSameTree(dest, ws.path('model'));
+    const verified = await ws.run(['verify', dest]);
+    expect(verified.code, verified.stderr).toBe(0);
+    await expect(lstat(lockPath(dest))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming DEST, the holder and what to do', async () => {
+    const dest = ws.path('bound');
+    const first = await heldPull(dest);
+    try {
+      for (const waitMs of ['300', '0']) {
+        const second = await ws.run(['pull', 'r/m:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: waitMs } });
+        expectUserError(second, new RegExp(`${dest} is being written by another aim command \\(pid ${first.pull.child.pid}, since .*: aim pull r/m:v1 `));
+        expect(second.code).toBe(5);
+        expect(second.stderr).toMatch(/hint: run this again once that one has ended \(AIM_PULL_LOCK_WAIT_MS/);
+      }
+    } finally {
+      await first.go();
+    }
+    expect((await first.pull.result).code).toBe(0);
+    await expectSameTree(dest, ws.path('model'));
+  });
+
+  it('takes over the lock of a pull killed with SIGKILL, saying so at -v', async () => {
+    const dest = ws.path('killed');
+    const first = await heldPull(dest);
+    first.pull.child.kill('SIGKILL');
+    expect((await first.pull.result).signal).toBe('SIGKILL');
+    await first.go();
+    expect(JSON.parse(await readFile(lockPath(dest), 'utf8')).pid).toBe(first.pull.child.pid);
+    const again = await ws.run(['pull', 'r/m:v1', dest, '-v']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/took over the lock of an aim command that is gone: .*\.aim\/lock/);
+    await expectSameTree(dest, ws.path('model'));
+    await expect(lstat(lockPath(dest))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('lets go of DEST on SIGTERM', async () => {
+    const dest = ws.path('terminated');
+    const first = await heldPull(dest);
+    expect((await lstat(lockPath(dest))).isFile()).toBe(true);
+    // The pause is a synchronous read: the signal is handled once the pull is let go, before it moves anything.
+    first.pull.child.kill('SIGTERM');
+    await first.go();
+    expect((await first.pull.result).signal).toBe('SIGTERM');
+    await expect(lstat(lockPath(dest))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('waits for a live process on this host, and takes over from a reused pid (another start time)', async () => {
+    const dest = ws.path('live');
+    await mkdir(join(dest, '.aim'), { recursive: true });
+    await writeFile(lockPath(dest), lockOf());
+    const waited = await ws.run(['pull', 'r/m:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '300' } });
+    expectUserError(waited, new RegExp(`is being written by another aim command \\(pid ${process.pid}, since `));
+    expect(waited.code).toBe(5);
+    expect(waited.stderr).toMatch(new RegExp(`warn waiting for another aim command writing ${dest} pid=${process.pid} `));
+
+    await writeFile(lockPath(dest), lockOf({ processStart: '1' }));
+    const reused = await ws.run(['pull', 'r/m:v1', dest, '-v'], { env: { AIM_PULL_LOCK_WAIT_MS: '0' } });
+    expect(reused.code, reused.stderr).toBe(0);
+    expect(reused.stderr).toMatch(/took over the lock of an aim command that is gone/);
+    await expectSameTree(dest, ws.path('model'));
+  });
+
+  it('waits for a lock from another host, then fails naming the lock file to delete', async () => {
+    const dest = ws.path('nfs');
+    await mkdir(join(dest, '.aim'), { recursive: true });
+    await writeFile(lockPath(dest), lockOf({ host: 'gpu-box-7', pid: 4242, processStart: '99' }));
+    const result = await ws.run(['pull', 'r/m:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '300' } });
+    expectUserError(result, /is being written by another aim command \(pid 4242 on gpu-box-7, since /);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(`hint: if no aim runs on gpu-box-7 any more, delete ${lockPath(dest)}`);
+    expect(result.stderr).toMatch(/waiting for another aim command writing .*on gpu-box-7: if no aim runs there, delete/);
+    await expect(lstat(join(dest, 'weights.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  const hostile: Array<[string, (lock: string, dest: string) => Promise<void>, number, RegExp]> = [
+    ['a symlink', (lock, dest) => symlink(join(dest, '..', 'outside.json'), lock), 6, /\.aim\/lock is a symlink, not a regular file/],
+    ['a FIFO', async (lock) => void execFileSync('mkfifo', [lock]), 6, /\.aim\/lock is a FIFO, not a regular file/],
+    ['a folder', (lock) => mkdir(lock), 6, /\.aim\/lock is a folder, not a regular file/],
+    ['huge', async (lock) => { await writeFile(lock, ''); await truncate(lock, 8 * 1024 ** 3); }, 4, /corrupt destination lock at .*\.aim\/lock: 8589934592 bytes, more than the 4096/],
+    ['not JSON', (lock) => writeFile(lock, 'locked!\n'), 4, /corrupt destination lock at .*\.aim\/lock: not valid JSON/],
+    ['JSON of another shape', (lock) => writeFile(lock, lockOf({ pid: -1 })), 4, /corrupt destination lock at .*\.aim\/lock: pid: -1 is not a process id/],
+  ];
+
+  it.each(hostile)('refuses a lock that is %s with one plain error naming it, following nothing', async (what, plant, exitCode, message) => {
+    const dest = ws.path(`hostile-${what.replace(/\W+/g, '-')}`);
+    await mkdir(join(dest, '.aim'), { recursive: true });
+    // A lock that reads, outside DEST: a command that followed the link would wait for its holder instead.
+    const outside = join(dest, '..', 'outside.json');
+    const outsideLock = lockOf({ host: 'elsewhere' });
+    await writeFile(outside, outsideLock);
+    await plant(lockPath(dest), dest);
+    const result = await ws.run(['pull', 'r/m:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '0' } });
+    expectUserError(result, message);
+    expect(result.code).toBe(exitCode);
+    expect(result.stderr).toContain(`delete ${lockPath(dest)}`);
+    expect(await readFile(outside, 'utf8')).toBe(outsideLock);
+    await expect(lstat(join(dest, 'weights.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
