@@ -49,11 +49,11 @@ describe('two aim commands writing one destination', () => {
 
   const lockPath = (dest: string) => join(dest, '.aim', 'lock');
 
-  /** A pull into `dest` held still before its moves, holding DEST; `go()` lets it go on. */
-  async function heldPull(dest: string): Promise<{ pull: RunningCli; go: () => Promise<void> }> {
+  /** A pull into `dest` (or other command's, `args`) held still before its moves, holding DEST; `go()` lets it go on. */
+  async function heldPull(dest: string, args = ['pull', 'r/m:v1', dest]): Promise<{ pull: RunningCli; go: () => Promise<void> }> {
     const fifo = ws.path(`pause-${++count}`);
     execFileSync('mkfifo', [fifo]);
-    const pull = ws.start(['pull', 'r/m:v1', dest], { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
+    const pull = ws.start(args, { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
     const ended = pull.result.then(async (result) => {
       await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
       throw new Error(`the pull ended before its moves (exit ${result.code}): ${result.stderr}`);
@@ -88,6 +88,18 @@ describe('two aim commands writing one destination', () => {
     const verified = await ws.run(['verify', dest]);
     expect(verified.code, verified.stderr).toBe(0);
     await expect(lstat(lockPath(dest))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('a second `aim install` of the same version waits for the first in AIM_HOME', async () => {
+    const first = await heldPull('', ['install', 'r/m:v1']);
+    const second = ws.start(['install', 'r/m:v1', '--json']);
+    await untilWaiting(second, first.pull.child.pid!);
+    await first.go();
+    const [a, b] = await Promise.all([first.pull.result, second.result]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const { folder } = b.json();
+    await expectSameTree(folder, ws.path('model'));
   });
 
   it('gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming DEST, the holder and what to do', async () => {
