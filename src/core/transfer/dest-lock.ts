@@ -77,10 +77,12 @@ async function attemptOnce(root: string, aimParts: string[], body: string, me: L
   const aim = HeldFolder.open(root, aimParts);
   let held: HeldLock | undefined;
   try {
-    const made = await createExclusive(aim, LOCK_NAME, body);
-    if (made) return (held = new HeldLock(aim, made));
+    // Looked at before anything is written: a command waiting here writes nothing until the name is free.
     const found = await readLock(aim, LOCK_NAME, where);
-    if (found === 'missing') return 'again';
+    if (found === 'missing') {
+      const made = await createExclusive(aim, LOCK_NAME, body);
+      return made ? (held = new HeldLock(aim, made)) : 'again';
+    }
     if (found === 'empty') return 'empty';
     const state = holderState(found.holder, me);
     if (state !== 'gone') return { holder: found.holder, state };
@@ -232,6 +234,9 @@ function gaveUp(last: Waited | undefined, where: { dest: string; lock: string },
   const { holder, state } = last;
   const who = `pid ${holder.pid}${state === 'unknown' ? ` on ${holder.host}` : ''}, since ${holder.startedAt}: ${holder.command}`;
   return new ConflictError(`${where.dest} is being written by another aim command (${who})${waited}`, {
-    hint: state === 'unknown' ? `if no aim runs on ${holder.host} any more, delete ${where.lock}` : 'run this again once that one has ended (AIM_PULL_LOCK_WAIT_MS sets how long to wait)',
+    hint:
+      state === 'unknown'
+        ? `if no aim runs on ${holder.host} any more, delete ${where.lock}`
+        : `run this again once that one has ended (AIM_PULL_LOCK_WAIT_MS sets how long to wait); if pid ${holder.pid} is no aim command, delete ${where.lock}`,
   });
 }
