@@ -160,6 +160,21 @@ describe('two aim commands writing one destination', () => {
     await expectSameTree(dest, ws.path('model'));
   });
 
+  it('takes over a lock from before the last boot, and cannot tell about a pid of another pid namespace (a container)', async () => {
+    const dest = ws.path('boot');
+    await mkdir(join(dest, '.aim'), { recursive: true });
+    await writeFile(lockPath(dest), lockOf({ boot: 'an-earlier-boot' }));
+    const rebooted = await ws.run(['pull', 'r/m:v1', dest, '-v'], { env: { AIM_PULL_LOCK_WAIT_MS: '0' } });
+    expect(rebooted.code, rebooted.stderr).toBe(0);
+    expect(rebooted.stderr).toMatch(/took over the lock of an aim command that is gone/);
+
+    await writeFile(lockPath(dest), lockOf({ pidNamespace: 'pid:[1]' }));
+    const contained = await ws.run(['pull', 'r/m:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '0' } });
+    expectUserError(contained, new RegExp(`is being written by another aim command \\(pid ${process.pid} on ${hostname()}, since `));
+    expect(contained.code).toBe(5);
+    expect(contained.stderr).toContain(`delete ${lockPath(dest)}`);
+  });
+
   it('waits for a lock from another host, then fails naming the lock file to delete', async () => {
     const dest = ws.path('nfs');
     await mkdir(join(dest, '.aim'), { recursive: true });

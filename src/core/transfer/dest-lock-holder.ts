@@ -62,8 +62,10 @@ function answers(pid: number): boolean {
 
 /** Whether `holder` still runs, as far as `me` (this process, on this host) can tell. */
 export function holderState(holder: LockHolder, me: LockHolder): HolderState {
-  if (holder.host !== me.host || holder.pidNamespace !== me.pidNamespace) return 'unknown';
+  if (holder.host !== me.host) return 'unknown';
+  // Containers share the host's kernel, and so its boot id: a lock from before the last boot holds nothing anywhere.
   if (holder.boot !== undefined && me.boot !== undefined && holder.boot !== me.boot) return 'gone';
+  if (holder.pidNamespace !== me.pidNamespace) return 'unknown';
   if (!answers(holder.pid) || isZombie(holder.pid)) return 'gone';
   const now = statFields(holder.pid)?.[19];
   if (holder.processStart !== undefined && now !== undefined && now !== holder.processStart) return 'gone';
