@@ -160,6 +160,18 @@ describe('two aim commands writing one destination', () => {
     await expectSameTree(dest, ws.path('model'));
   });
 
+  it('takes over a dead holder\'s lock past the file a command killed while taking over left', async () => {
+    const dest = ws.path('break');
+    await mkdir(join(dest, '.aim'), { recursive: true });
+    await writeFile(lockPath(dest), lockOf({ processStart: '1' }));
+    await writeFile(join(dest, '.aim', 'lock.break'), lockOf({ processStart: '2' }));
+    const result = await ws.run(['pull', 'r/m:v1', dest, '-v'], { env: { AIM_PULL_LOCK_WAIT_MS: '0' } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.match(/took over the lock of an aim command that is gone/g)).toHaveLength(1);
+    await expect(lstat(join(dest, '.aim', 'lock.break'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expectSameTree(dest, ws.path('model'));
+  });
+
   it('takes over a lock from before the last boot, and cannot tell about a pid of another pid namespace (a container)', async () => {
     const dest = ws.path('boot');
     await mkdir(join(dest, '.aim'), { recursive: true });

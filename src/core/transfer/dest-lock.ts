@@ -59,8 +59,8 @@ export async function lockDestination(root: string, aimParts: string[], options:
   const body = `${JSON.stringify(me)}\n`;
   const announced = new Set<string>();
   const attempt = async (): Promise<{ done: true; value: DestinationLock } | { done: false; last?: Waited }> => {
-    // A folder removed, or a lock released, between two steps is simply looked at again at once.
-    for (let tries = 0; tries < 3; tries++) {
+    // A folder removed, a lock released or a dead holder's removed between two steps is looked at again at once.
+    for (let tries = 0; tries < 4; tries++) {
       const outcome = await attemptOnce(root, aimParts, body, me, where).catch(againIfGone);
       if (outcome === 'again') continue;
       if (outcome instanceof HeldLock) return { done: true, value: outcome };
@@ -86,8 +86,7 @@ async function attemptOnce(root: string, aimParts: string[], body: string, me: L
     if (found === 'empty') return 'empty';
     const state = holderState(found.holder, me);
     if (state !== 'gone') return { holder: found.holder, state };
-    await breakLock(aim, found.id, body, where);
-    log.info(`took over the lock of an aim command that is gone: ${where.lock}`, holderFields(found.holder));
+    if (await breakLock(aim, found.id, body, where)) log.info(`took over the lock of an aim command that is gone: ${where.lock}`, holderFields(found.holder));
     return 'again';
   } finally {
     if (!held) aim.close();
@@ -156,21 +155,23 @@ async function readLock(aim: HeldFolder, name: string, where: { dest: string; lo
 }
 
 /**
- * Removes the lock `stale` (its holder is gone), unless another command took the name meanwhile: the check and the
+ * Removes the lock `stale` (its holder is gone) and says so, unless another command took the name meanwhile: the check and the
  * removal are made holding BREAK_NAME, so two commands taking over at once cannot remove each other's new lock. A
  * break file whose own holder is gone (killed within those few calls) is removed first.
  */
-async function breakLock(aim: HeldFolder, stale: FileId, body: string, where: { dest: string; lock: string }): Promise<void> {
+async function breakLock(aim: HeldFolder, stale: FileId, body: string, where: { dest: string; lock: string }): Promise<boolean> {
   const made = await createExclusive(aim, BREAK_NAME, body);
   if (!made) {
     const breaker = await readLock(aim, BREAK_NAME, where).catch(() => undefined);
     const dead = breaker === undefined || breaker === 'empty' || (breaker !== 'missing' && holderState(breaker.holder, thisProcess()) === 'gone');
     if (dead) await unlink(aim.at(BREAK_NAME)).catch(() => undefined);
-    return;
+    return false;
   }
   try {
     const now = await lstat(aim.at(LOCK_NAME)).catch(() => undefined);
-    if (now && now.ino === stale.ino && now.dev === stale.dev) await unlink(aim.at(LOCK_NAME));
+    if (!now || now.ino !== stale.ino || now.dev !== stale.dev) return false;
+    await unlink(aim.at(LOCK_NAME));
+    return true;
   } finally {
     removeIfSame(aim.at(BREAK_NAME), made);
   }
