@@ -56,12 +56,11 @@ export async function lockDestination(root: string, aimParts: string[], options:
   const where = { dest: dirname(aimPath), lock: join(aimPath, LOCK_NAME) };
   const waitMs = options.waitMs ?? pullLockWaitMs();
   const me = thisProcess();
-  const body = `${JSON.stringify(me)}\n`;
   const announced = new Set<string>();
   const attempt = async (): Promise<{ done: true; value: DestinationLock } | { done: false; last?: Waited }> => {
     // A folder removed, a lock released or a dead holder's removed between two steps is looked at again at once.
     for (let tries = 0; tries < 4; tries++) {
-      const outcome = await attemptOnce(root, aimParts, body, me, where).catch(againIfGone);
+      const outcome = await attemptOnce(root, aimParts, me, where).catch(againIfGone);
       if (outcome === 'again') continue;
       if (outcome instanceof HeldLock) return { done: true, value: outcome };
       if (outcome !== 'empty') announce(outcome, where, waitMs, announced);
@@ -72,13 +71,15 @@ export async function lockDestination(root: string, aimParts: string[], options:
   return pollUntil(attempt, { intervalMs: POLL_MS, timeoutMs: waitMs, onTimeout: (last) => gaveUp(last as Waited | undefined, where, waitMs) });
 }
 
-async function attemptOnce(root: string, aimParts: string[], body: string, me: LockHolder, where: { dest: string; lock: string }): Promise<HeldLock | Waited | 'again'> {
+async function attemptOnce(root: string, aimParts: string[], me: LockHolder, where: { dest: string; lock: string }): Promise<HeldLock | Waited | 'again'> {
   await realFolder(root, aimParts, { create: true });
   const aim = HeldFolder.open(root, aimParts);
   let held: HeldLock | undefined;
   try {
     // Looked at before anything is written: a command waiting here writes nothing until the name is free.
     const found = await readLock(aim, LOCK_NAME, where);
+    // Since now, not since the wait began: what the next command waiting is told.
+    const body = `${JSON.stringify({ ...me, startedAt: new Date().toISOString() })}\n`;
     if (found === 'missing') {
       const made = await createExclusive(aim, LOCK_NAME, body);
       return made ? (held = new HeldLock(aim, made)) : 'again';
