@@ -108,7 +108,8 @@ async function createExclusive(aim: HeldFolder, name: string, body: string): Pro
     return made;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST') return undefined;
+    // Over NFS a link whose reply was lost is sent again and fails EEXIST: the temp's link count tells (open(2)).
+    if (code === 'EEXIST') return (await lstat(temp)).nlink === 2 ? made : undefined;
     if (!NO_HARD_LINKS.has(code)) throw error;
     // No hard links: the name is made exclusively and written after, so a reader may find it empty for a moment.
     return writeNew(aim.at(name), body).catch((failed: NodeJS.ErrnoException) => {
