@@ -4,13 +4,14 @@
 // first pull is held still before its moves through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES), so the second meets it
 // there, not on a timer. Through the built CLI.
 import { execFileSync } from 'node:child_process';
-import { constants, readFileSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, open, readFile, symlink, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, type RunningCli, type Workspace } from '../helpers/cli.js';
+import { startPaused } from '../helpers/pull-pause.js';
 
 const KiB = 1024;
 const FILES = [
@@ -38,7 +39,6 @@ function lockOf(fields: Record<string, unknown> = {}): string {
 
 describe('two aim commands writing one destination', () => {
   let ws: Workspace;
-  let count = 0;
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
@@ -49,18 +49,10 @@ describe('two aim commands writing one destination', () => {
 
   const lockPath = (dest: string) => join(dest, '.aim', 'lock');
 
-  /** A pull into `dest` (or other command's, `args`) held still before its moves, holding DEST; `go()` lets it go on. */
+  /** A pull into `dest` (or another command that pulls, `args`) held still before its moves, holding DEST. */
   async function heldPull(dest: string, args = ['pull', 'r/m:v1', dest]): Promise<{ pull: RunningCli; go: () => Promise<void> }> {
-    const fifo = ws.path(`pause-${++count}`);
-    execFileSync('mkfifo', [fifo]);
-    const pull = ws.start(args, { env: { AIM_TEST_PAUSE_BEFORE_RENAMES: fifo } });
-    const ended = pull.result.then(async (result) => {
-      await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
-      throw new Error(`the pull ended before its moves (exit ${result.code}): ${result.stderr}`);
-    });
-    // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
-    const writer: FileHandle = await Promise.race([open(fifo, 'w'), ended]);
-    return { pull, go: () => writer.close() };
+    const { running, go } = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_RENAMES', args);
+    return { pull: running, go };
   }
 
   /** Waits until `running` has said it waits for `pid` on stderr; fails if it ends first. */

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { CliResult, Workspace } from './cli.js';
+import type { CliResult, RunningCli, Workspace } from './cli.js';
 
 // A pull paused at an exact step of its install through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES before anything is
 // moved, AIM_TEST_PAUSE_AFTER_FOLDERS once its folders are held, AIM_TEST_PAUSE_BEFORE_REMOVALS before it removes a
@@ -10,22 +10,31 @@ import type { CliResult, Workspace } from './cli.js';
 
 export type PullPause = 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
 
-/** Runs `aim pull` with `args` in `ws`, runs `change` once the pull has paused at `pause`, then lets it go on; how it ended. */
-export async function pullChangedAt(ws: Workspace, pause: PullPause, args: string[], change: () => Promise<void>): Promise<CliResult> {
+/**
+ * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run) and returns once it has paused at
+ * `pause`: the running command, and `go()` to let it go on.
+ */
+export async function startPaused(ws: Workspace, pause: PullPause, args: string[]): Promise<{ running: RunningCli; go: () => Promise<void> }> {
   const fifo = ws.path(`pause-${randomBytes(6).toString('hex')}`);
   execFileSync('mkfifo', [fifo]);
-  const pulled = ws.run(['pull', ...args], { env: { [pause]: fifo } });
-  // Opening the FIFO for writing returns once the pull has opened it for reading: it is paused there.
-  const ended = pulled.then(async (result) => {
-    // The pull ended without pausing: a reader of our own lets the open below return.
+  const running = ws.start(args, { env: { [pause]: fifo } });
+  // Opening the FIFO for writing returns once the command has opened it for reading: it is paused there.
+  const ended = running.result.then(async (result) => {
+    // The command ended without pausing: a reader of our own lets the open below return.
     await (await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)).close();
-    throw new Error(`the pull ended before it paused (exit ${result.code}): ${result.stderr}`);
+    throw new Error(`aim ${args[0]} ended before it paused (exit ${result.code}): ${result.stderr}`);
   });
   const writer = await Promise.race([open(fifo, 'w'), ended]);
+  return { running, go: () => writer.close() };
+}
+
+/** Runs `aim pull` with `args` in `ws`, runs `change` once the pull has paused at `pause`, then lets it go on; how it ended. */
+export async function pullChangedAt(ws: Workspace, pause: PullPause, args: string[], change: () => Promise<void>): Promise<CliResult> {
+  const { running, go } = await startPaused(ws, pause, ['pull', ...args]);
   try {
     await change();
   } finally {
-    await writer.close();
+    await go();
   }
-  return pulled;
+  return running.result;
 }
