@@ -197,6 +197,7 @@ describe('two aim commands writing one destination', () => {
     ['a folder', (lock) => mkdir(lock), 6, /\.aim\/lock is a folder, not a regular file/],
     ['huge', async (lock) => { await writeFile(lock, ''); await truncate(lock, 8 * 1024 ** 3); }, 4, /corrupt destination lock at .*\.aim\/lock: 8589934592 bytes, more than the 4096/],
     ['not JSON', (lock) => writeFile(lock, 'locked!\n'), 4, /corrupt destination lock at .*\.aim\/lock: not valid JSON/],
+    ['empty', (lock) => writeFile(lock, ''), 4, /corrupt destination lock at .*\.aim\/lock: the file is empty/],
     ['JSON of another shape', (lock) => writeFile(lock, lockOf({ pid: -1 })), 4, /corrupt destination lock at .*\.aim\/lock: pid: -1 is not a process id/],
   ];
 

@@ -46,6 +46,8 @@ interface FileId {
 
 type Found = { holder: LockHolder; id: FileId } | 'missing' | 'empty';
 type Waited = { holder: LockHolder; state: HolderState } | 'empty';
+/** DEST and its lock file, as the user knows them: for messages. */
+type Where = { dest: string; lock: string };
 
 /**
  * Takes the lock of the destination whose `.aim` is `aimParts` below `root` (each a real folder, made if missing, as
@@ -71,7 +73,7 @@ export async function lockDestination(root: string, aimParts: string[], options:
   return pollUntil(attempt, { intervalMs: POLL_MS, timeoutMs: waitMs, onTimeout: (last) => gaveUp(last as Waited | undefined, where, waitMs) });
 }
 
-async function attemptOnce(root: string, aimParts: string[], me: LockHolder, where: { dest: string; lock: string }): Promise<HeldLock | Waited | 'again'> {
+async function attemptOnce(root: string, aimParts: string[], me: LockHolder, where: Where): Promise<HeldLock | Waited | 'again'> {
   await realFolder(root, aimParts, { create: true });
   const aim = HeldFolder.open(root, aimParts);
   let held: HeldLock | undefined;
@@ -135,7 +137,7 @@ async function writeNew(path: string, body: string): Promise<FileId> {
 }
 
 /** The holder `name` records; 'missing' when it is gone meanwhile, 'empty' while a holder is still writing it. */
-async function readLock(aim: HeldFolder, name: string, where: { dest: string; lock: string }): Promise<Found> {
+async function readLock(aim: HeldFolder, name: string, where: Where): Promise<Found> {
   const shown = join(dirname(where.lock), name);
   const hint = `if no aim command is writing ${where.dest}, delete ${shown}`;
   const handle = await openRegular(aim.at(name)).catch((error: NodeJS.ErrnoException) => {
@@ -157,11 +159,11 @@ async function readLock(aim: HeldFolder, name: string, where: { dest: string; lo
 }
 
 /**
- * Removes the lock `stale` (its holder is gone) and says so, unless another command took the name meanwhile: the check and the
- * removal are made holding BREAK_NAME, so two commands taking over at once cannot remove each other's new lock. A
- * break file whose own holder is gone (killed within those few calls) is removed first.
+ * Removes the lock `stale` (its holder is gone) and says so, unless another command took the name meanwhile: the check
+ * and the removal are made holding BREAK_NAME, so two commands taking over at once cannot remove each other's new lock.
+ * A break file whose own holder is gone (killed within those few calls) is removed first.
  */
-async function breakLock(aim: HeldFolder, stale: FileId, body: string, where: { dest: string; lock: string }): Promise<boolean> {
+async function breakLock(aim: HeldFolder, stale: FileId, body: string, where: Where): Promise<boolean> {
   const made = await createExclusive(aim, BREAK_NAME, body);
   if (!made) {
     const breaker = await readLock(aim, BREAK_NAME, where).catch(() => undefined);
@@ -221,7 +223,7 @@ function holderFields(holder: LockHolder): Record<string, string | number> {
 const shownWait = (ms: number): string => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`);
 
 /** One line when a wait begins (and when the holder changes): who holds DEST, since when, how long this one waits. */
-function announce(waited: { holder: LockHolder; state: HolderState }, where: { dest: string; lock: string }, waitMs: number, announced: Set<string>): void {
+function announce(waited: { holder: LockHolder; state: HolderState }, where: Where, waitMs: number, announced: Set<string>): void {
   const key = `${waited.holder.host} ${waited.holder.pid} ${waited.holder.startedAt}`;
   if (waitMs === 0 || announced.has(key)) return;
   announced.add(key);
@@ -229,7 +231,7 @@ function announce(waited: { holder: LockHolder; state: HolderState }, where: { d
   log.warn(`waiting for another aim command writing ${where.dest}${elsewhere}`, { ...holderFields(waited.holder), wait: shownWait(waitMs) });
 }
 
-function gaveUp(last: Waited | undefined, where: { dest: string; lock: string }, waitMs: number): AimError {
+function gaveUp(last: Waited | undefined, where: Where, waitMs: number): AimError {
   const hint = `if no aim command is writing ${where.dest}, delete ${where.lock}`;
   if (last === 'empty') return corrupt({ what: 'destination lock', maxBytes: MAX_LOCK_BYTES, hint }, where.lock, 'the file is empty');
   const waited = waitMs === 0 ? '' : ` (waited ${shownWait(waitMs)})`;
