@@ -26,7 +26,8 @@ import { chooseFiles, type FileChoice, type FileSelection, type SubsetRecord } f
 import { log } from '../../lib/log.js';
 import { enforceTrust, type TrustPolicy } from '../signing/policy.js';
 
-// pull = resolve, then look at what DEST holds under the version's names (a file or folder of the user's there stops
+// pull = resolve, then take DEST's lock (dest-lock.ts: one command writes a destination at a time, a second waits),
+// then look at what DEST holds under the version's names (a file or folder of the user's there stops
 // the pull unless forced), then build every changed file in .aim/partial (verified chunk by chunk and as a whole),
 // then rename them all into place, then record the installed version. Until the renames nothing under the destination's
 // final names changes, and the chunks of the version already installed are read from disk instead of the network.
