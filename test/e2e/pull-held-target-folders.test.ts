@@ -4,6 +4,7 @@
 // exit 5, naming the folder that changed. The pull is paused once its folders are made and held, before its first
 // move (AIM_TEST_PAUSE_AFTER_FOLDERS, a FIFO), so the swap lands exactly there. A file the new version drops is removed
 // through its folder held the same way (paused before the removal). Through the built CLI.
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +153,38 @@ describe('a pull whose target folder is swapped for a link after it was made and
     expect(await readFile(join(outside, 'gone.txt'), 'utf8')).toBe('outside: gone\n');
     expect(result.code, result.stderr).toBe(0);
     expect(await readdir(join(dest, 'sub.moved'))).toEqual([]);
+  });
+
+  it('keeps a folder put where a file the new version drops was, once that file was found unchanged', async () => {
+    const dest = ws.path('drop-folder-dest');
+    const first = await ws.run(['pull', 'r/drop:v1', dest]);
+    expect(first.code, first.stderr).toBe(0);
+    const gone = join(dest, 'sub', 'gone.txt');
+    const result = await pullChangedAfterFolders('r/drop:v2', dest, [], async () => {
+      await rm(gone);
+      await mkdir(gone);
+      await writeFile(join(gone, 'mine.txt'), 'the user\'s\n');
+    }, 'AIM_TEST_PAUSE_BEFORE_REMOVALS');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain('/proc/self/fd');
+    expect(await readFile(join(gone, 'mine.txt'), 'utf8')).toBe('the user\'s\n');
+  });
+
+  it("names a file the pull cannot remove by its path, not by its held folder's /proc/self/fd path", async () => {
+    const dest = ws.path('drop-stuck-dest');
+    const first = await ws.run(['pull', 'r/drop:v1', dest]);
+    expect(first.code, first.stderr).toBe(0);
+    const gone = join(dest, 'sub', 'gone.txt');
+    // Immutable: not even root may remove it (set once the pull found it unchanged: the flag moves its ctime).
+    try {
+      const result = await pullChangedAfterFolders('r/drop:v2', dest, [], async () => void execFileSync('chattr', ['+i', gone]), 'AIM_TEST_PAUSE_BEFORE_REMOVALS');
+      expectUserError(result, /permission denied/);
+      expect(result.code).toBe(6);
+      expect(result.stderr).toContain(gone);
+      expect(result.stderr).not.toContain('/proc/self/fd');
+    } finally {
+      execFileSync('chattr', ['-i', gone]);
+    }
   });
 
   it("names a failure in DEST/.aim/partial by its path, not by the held folder's /proc/self/fd path", async () => {

@@ -1,8 +1,8 @@
 import { lstatSync, readFileSync, rmSync, type Stats } from 'node:fs';
-import { lstat, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
-import { HeldFolder } from '../../lib/held-folder.js';
+import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
 import { onLocalDisk } from '../../lib/local-disk.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { realFolder } from '../../lib/safe-fs.js';
@@ -130,14 +130,29 @@ export async function removeDroppedFiles(dest: string, previous: InstallState, m
           if (pause) readFileSync(pause);
           pause = undefined;
           await trash.moveAside(at);
-          await rm(at, { force: true });
+          await removeFile(at);
         }
+      } catch (error) {
+        // Named by the user's paths while the folder is held: its /proc/self/fd/N means nothing once let go.
+        throw withShownPaths(error);
       } finally {
         held.close();
       }
     }
   } finally {
     await trash.close();
+  }
+}
+
+/** Removes the file at `at`: one gone since is fine, and a folder put in its place since is the user's, and kept. */
+async function removeFile(at: string): Promise<void> {
+  try {
+    await unlink(at);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    // Linux says EISDIR, others EPERM: what stands there decides.
+    if ((await lstat(at).catch(() => undefined))?.isDirectory()) return;
+    throw error;
   }
 }
 
