@@ -91,6 +91,15 @@ export class HeldFolder {
   }
 
   /**
+   * Whether `child` (held) lies in this folder now. Through /proc its `..` is the folder it is in, whatever its path;
+   * without, its path is followed, and the answer is only as good as a look by path.
+   */
+  holds(child: HeldFolder): boolean {
+    const parent = statSync(child.at('..'), { throwIfNoEntry: false });
+    return parent !== undefined && sameInode(fstatSync(this.fd), parent);
+  }
+
+  /**
    * Throws the ConflictError for this folder when it is no longer at its path (moved away, or a link put there; for a
    * root, when its path leads elsewhere).
    */

@@ -142,6 +142,26 @@ describe('a pull whose target folder is swapped for a link after it was made and
     expect(await readFile(join(dest, 'x.moved', 'y'), 'utf8')).toBe('y, a file\n');
   });
 
+  it('moves nothing through DEST itself swapped for a link after the pull held its .aim, and stops with exit 5', async () => {
+    const dest = ws.path('swapped-dest');
+    const outside = await outsideWith('swapped-outside');
+    const result = await pullChangedAfterFolders('r/small:v1', dest, [], async () => {
+      await rename(dest, `${dest}.moved`);
+      await symlink(outside, dest);
+    }, 'AIM_TEST_PAUSE_BEFORE_RENAMES');
+    expect(await readdir(outside)).toEqual([]);
+    expectUserError(result, CHANGED);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(join(dest, '.aim'));
+
+    // Once DEST is back, the pull finishes from what it built.
+    await rm(dest);
+    await rename(`${dest}.moved`, dest);
+    const again = await ws.json(['pull', 'r/small:v1', dest]);
+    expect(again.bytesTransferred).toBe(0);
+    await expectSameTree(dest, ws.path('small'));
+  });
+
   it('removes a file the new version drops through its folder held, not through a link put there since', async () => {
     const dest = ws.path('drop-dest');
     const first = await ws.run(['pull', 'r/drop:v1', dest]);

@@ -5,7 +5,7 @@ import { dirname, sep } from 'node:path';
 import { syncFile, tempPathFor } from '../../lib/atomic-write.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { ConflictError } from '../../lib/errors.js';
-import { withShownPaths } from '../../lib/held-folder.js';
+import { withShownPaths, type HeldFolder } from '../../lib/held-folder.js';
 import { openRegular } from '../../lib/safe-fs.js';
 import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
@@ -83,7 +83,7 @@ export function record(next: InstallState, file: ManifestFile, info: FileStat): 
  * the folders that changed (`dest` among them). Nothing is moved before `durable` settles (the small files' partials
  * synced): the work before it overlaps that sync.
  */
-export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, { durable, tree, force = false }: InstallOptions = {}): Promise<void> {
+export async function installStaged(dest: string, staged: Staged[], next: InstallState, writer: SmallFileWriter, { durable, tree, force = false, aim }: InstallOptions = {}): Promise<void> {
   const { firsts, copies, fresh } = sortStaged(staged);
   const trash = new Trash(dest);
   let folders: TargetFolders | undefined;
@@ -91,7 +91,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
     await durable;
     const pause = testPauseBeforeRenames();
     if (pause) readFileSync(pause);
-    folders = await TargetFolders.open(dest);
+    folders = await TargetFolders.open(dest, aim);
     const moves: Moves = { folders, next, trash, force };
     await clearBlockers(staged, moves);
     // Fresh folders go first: a big file of one of them is renamed into it afterwards.
@@ -220,6 +220,8 @@ export interface InstallOptions {
   tree?: FreshTree;
   /** --force: what takes a free target during the pull is moved into the trash, not refused. */
   force?: boolean;
+  /** DEST/.aim, held since the pull began: the DEST files are moved into must be the folder holding it. */
+  aim?: HeldFolder;
 }
 
 /**

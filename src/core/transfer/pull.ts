@@ -239,7 +239,7 @@ async function stageAndInstall(repo: Repository, plan: Plan, dest: string, optio
     const manifestBytes = version.bytes ?? encodeManifest(version.manifest);
     const manifestSaved = (staged.durable ?? Promise.resolve()).then(() => saveInstalledManifest(dest, manifestBytes, state, version.digest, aim));
     // Both settle before anything is thrown: no write of .aim is left running when the pull ends.
-    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, { durable: staged.durable, tree: staged.fresh, force: options.force }), manifestSaved]);
+    const settled = await Promise.allSettled([installStaged(dest, staged.staged, next, writer, { durable: staged.durable, tree: staged.fresh, force: options.force, aim }), manifestSaved]);
     for (const result of settled) if (result.status === 'rejected') throw result.reason;
     return staged;
   } finally {

@@ -1,5 +1,5 @@
 import { basename, dirname, relative, sep } from 'node:path';
-import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
+import { changed, HeldFolder, withShownPaths } from '../../lib/held-folder.js';
 import { realFolder } from '../../lib/safe-fs.js';
 
 // The folders of DEST that a pull moves files into, held open (lib/held-folder.ts) from the moment each is made and
@@ -28,10 +28,19 @@ export class TargetFolders {
     readonly root: HeldFolder,
   ) {}
 
-  /** Makes DEST if it is missing, and holds it. */
-  static async open(dest: string): Promise<TargetFolders> {
+  /**
+   * Makes DEST if it is missing, and holds it. With `aim` (DEST/.aim, held since the pull began), DEST must still be the
+   * folder holding it: DEST's own name swapped for a link meanwhile (by anyone who can write where DEST lies) would
+   * otherwise take every move to wherever the link leads, outside the folder the pull was given.
+   */
+  static async open(dest: string, aim?: HeldFolder): Promise<TargetFolders> {
     await realFolder(dest, [], { create: true });
-    return new TargetFolders(dest, HeldFolder.open(dest, []));
+    const root = HeldFolder.open(dest, []);
+    if (aim && !root.holds(aim)) {
+      root.close();
+      throw changed(aim.path); // DEST/.aim: moved away, or DEST on its way replaced
+    }
+    return new TargetFolders(dest, root);
   }
 
   /** Makes `folder` (DEST or a folder in it; each folder on the way a real one) and holds it, once per batch. */
