@@ -78,6 +78,19 @@ describe('a held folder', () => {
     expect(() => root.expectStillThere()).toThrow(ConflictError);
   });
 
+  it('tells whether a folder it holds still lies in it, whatever the paths lead to', async () => {
+    await symlink(join(dir, 'dest'), join(dir, 'dest-link'));
+    const aim = hold(HeldFolder.open(join(dir, 'dest-link'), ['.aim']));
+    expect(hold(HeldFolder.open(join(dir, 'dest-link'), [])).holds(aim)).toBe(true);
+    // DEST moved away and its name made a link to another folder: the root held through it holds no .aim of the pull's.
+    await rename(join(dir, 'dest'), join(dir, 'dest-moved'));
+    await rm(join(dir, 'dest-link'));
+    await mkdir(join(dir, 'outside', '.aim'));
+    await symlink(join(dir, 'outside'), join(dir, 'dest-link'));
+    expect(hold(HeldFolder.open(join(dir, 'dest-link'), [])).holds(aim)).toBe(false);
+    expect(hold(HeldFolder.open(join(dir, 'dest-moved'), [])).holds(aim)).toBe(true);
+  });
+
   it('names its files by the folder path in messages', () => {
     const partials = hold(HeldFolder.open(join(dir, 'dest'), ['.aim', 'partial']));
     expect(shownPath(partials.at('abc'))).toBe(join(dir, 'dest', '.aim', 'partial', 'abc'));
