@@ -82,7 +82,10 @@ export class TinyFileReader {
   }
 
   async close(): Promise<void> {
-    await Promise.all((this.workers ?? []).map((worker) => worker.terminate()));
+    const workers = this.workers ?? [];
+    // A batch still on its way once the push is done with this (one that failed) starts no thread: it reads nothing.
+    this.workers = [];
+    await Promise.all(workers.map((worker) => worker.terminate()));
   }
 
   private started(): Array<WorkerClient<TinyReadJob, TinyReadReply>> {
