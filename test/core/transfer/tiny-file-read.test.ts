@@ -52,7 +52,8 @@ describe('readTinyFiles (what a tiny-file reader thread does with a batch)', () 
       expect(read.fileHex).toBe(cuts.length === 1 ? undefined : blake3.hex(bytes));
       if (cuts.length > 1) multiChunk++;
     }
-    expect(multiChunk).toBe(1);
+    // twoChunks() for sure; the 40,000 random bytes are cut in two too, now and then.
+    expect(multiChunk).toBeGreaterThanOrEqual(1);
   });
 
   it('passes over files not as the walk saw them (gone, a link, a FIFO, grown, shrunk) without blocking, and reads the rest', async () => {
