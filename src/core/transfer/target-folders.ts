@@ -36,9 +36,11 @@ export class TargetFolders {
   static async open(dest: string, aim?: HeldFolder): Promise<TargetFolders> {
     await realFolder(dest, [], { create: true });
     const root = HeldFolder.open(dest, []);
-    if (aim && !root.holds(aim)) {
+    try {
+      if (aim && !root.holds(aim)) throw changed(aim.path); // DEST/.aim: moved away, or DEST on its way replaced
+    } catch (error) {
       root.close();
-      throw changed(aim.path); // DEST/.aim: moved away, or DEST on its way replaced
+      throw error;
     }
     return new TargetFolders(dest, root);
   }
