@@ -101,6 +101,15 @@ export function testCommandNeverEnds(env: NodeJS.ProcessEnv = process.env): bool
 }
 
 /**
+ * AIM_TEST_PAUSE_BEFORE_LAST_LOOK=<FIFO>: a pull, its files built, reads the FIFO before it looks at DEST again for
+ * files not aim's (as AIM_TEST_PAUSE_BEFORE_RENAMES), so a test can change DEST while the files are being built
+ * without racing the process on a timer. Unset in normal use.
+ */
+export function testPauseBeforeLastLook(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_LAST_LOOK');
+}
+
+/**
  * AIM_TEST_PAUSE_BEFORE_RENAMES=<FIFO>: a pull, its files built and looked at again, reads the FIFO before it moves
  * any into place, which blocks until the test has opened it, changed DEST and closed it: a change made between the
  * pull's last look and its moves, without racing the process on a timer. Unset in normal use.

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, killWhen, listFiles, type CliResult, type Workspace } from '../helpers/cli.js';
+import { pullChangedAt } from '../helpers/pull-pause.js';
 import { expectRefused } from '../helpers/pull-refusal.js';
 import { expectUnchanged, snapshot } from '../hostile/harness.js';
 
@@ -171,10 +172,10 @@ describe('a file put at a target while the pull fetches', () => {
 
   beforeAll(async () => {
     ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
-    await generateModel(ws.path('big'), { files: [{ path: 'config.json', size: 300 }, { path: 'weights.bin', size: 96 * 1024 * KiB }], seed: 'keeps-big' });
+    await generateModel(ws.path('big'), { files: [{ path: 'config.json', size: 300 }, { path: 'weights.bin', size: 4 * 1024 * KiB }], seed: 'keeps-big' });
     await ws.json(['push', 'r/big:v1', 'big']);
     // Its small file sits in a top-level folder the destination lacks.
-    await generateModel(ws.path('tree'), { files: [{ path: 'cfg/config.json', size: 300 }, { path: 'weights.bin', size: 96 * 1024 * KiB }], seed: 'keeps-tree' });
+    await generateModel(ws.path('tree'), { files: [{ path: 'cfg/config.json', size: 300 }, { path: 'weights.bin', size: 4 * 1024 * KiB }], seed: 'keeps-tree' });
     await ws.json(['push', 'r/tree:v1', 'tree']);
     // v2 of big changes config.json.
     await cp(ws.path('big'), ws.path('big2'), { recursive: true });
@@ -182,28 +183,15 @@ describe('a file put at a target while the pull fetches', () => {
     await ws.json(['push', 'r/big:v2', 'big2']);
   });
 
-  /** Starts pulling `ref` into `dest`; once it is building files, pauses it, runs `meanwhile`, and lets it go on. */
-  async function pullWith(ref: string, dest: string, meanwhile: () => Promise<void>, ...flags: string[]): Promise<CliResult> {
-    const running = ws.start(['pull', ref, dest, '--concurrency', '1', ...flags]);
-    let finished = false;
-    void running.result.then(() => (finished = true));
-    const building = async () => (await readdir(join(dest, '.aim', 'partial')).catch(() => [])).length > 0;
-    while (!finished && !(await building())) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(finished, running.stderrSoFar()).toBe(false);
-    running.child.kill('SIGSTOP');
-    try {
-      await meanwhile();
-    } finally {
-      running.child.kill('SIGCONT');
-    }
-    return running.result;
-  }
+  /** Pulls `ref` into `dest`, runs `meanwhile` once its files are built, before its last look at DEST, then lets it go on. */
+  const pullWith = (ref: string, dest: string, meanwhile: () => Promise<void>, ...flags: string[]): Promise<CliResult> =>
+    pullChangedAt(ws, 'AIM_TEST_PAUSE_BEFORE_LAST_LOOK', [ref, dest, '--concurrency', '1', ...flags], meanwhile);
   afterAll(() => ws.cleanup());
 
   it('is refused once the files are built, kept, and the pull run again reuses what was built', async () => {
     const dest = ws.path('dest');
     await mkdir(dest);
-    // Paused once files are being built in .aim/partial; the user's config.json appears; the pull goes on.
+    // Paused once its files are built in .aim/partial; the user's config.json appears; the pull goes on.
     const result = await pullWith('r/big:v1', dest, () => writeFile(join(dest, 'config.json'), 'mine, written during the pull'));
     expectRefused(result, join(dest, 'config.json'), 0);
     expect(await readFile(join(dest, 'config.json'), 'utf8')).toBe('mine, written during the pull');

@@ -4,11 +4,12 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { CliResult, RunningCli, Workspace } from './cli.js';
 
-// A pull paused at an exact step of its install through a FIFO (AIM_TEST_PAUSE_BEFORE_RENAMES before anything is
+// A pull paused at an exact step of its install through a FIFO (AIM_TEST_PAUSE_BEFORE_LAST_LOOK once its files are
+// built, before it looks at DEST again for files not aim's, AIM_TEST_PAUSE_BEFORE_RENAMES before anything is
 // moved, AIM_TEST_PAUSE_AFTER_FOLDERS once its folders are held, AIM_TEST_PAUSE_BEFORE_REMOVALS before it removes a
 // file the new version drops), so that a test changes DEST exactly there without racing the process on a timer.
 
-export type PullPause = 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
+export type PullPause = 'AIM_TEST_PAUSE_BEFORE_LAST_LOOK' | 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
 
 /**
  * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run) and returns once it has paused at
