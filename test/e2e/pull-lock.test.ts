@@ -55,16 +55,21 @@ describe('two aim commands writing one destination', () => {
     return { pull: running, go };
   }
 
-  /** Waits until `running` has said it waits for `pid` on stderr; fails if it ends first. */
-  async function untilWaiting(running: RunningCli, pid: number): Promise<void> {
+  /** Waits until `running` has said on stderr that it waits for another command; the folder and pid it named. */
+  async function waitingFor(running: RunningCli): Promise<{ dest: string; pid: number }> {
     let ended = false;
     void running.result.then(() => (ended = true));
-    const said = new RegExp(`waiting for another aim command writing .* pid=${pid} `);
-    while (!said.test(running.stderrSoFar())) {
+    const said = /waiting for another aim command writing (\S+) .*pid=(\d+) /;
+    for (;;) {
+      const found = said.exec(running.stderrSoFar());
+      if (found) return { dest: found[1]!, pid: Number(found[2]) };
       if (ended) throw new Error(`the second command ended without waiting:\n${(await running.result).stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+
+  /** Waits until `running` has said it waits for `pid`, and fails if it names another. */
+  const untilWaiting = async (running: RunningCli, pid: number) => expect((await waitingFor(running)).pid).toBe(pid);
 
   it('a second pull waits for the first, then finishes: both exit 0, DEST verifies, the lock is gone', async () => {
     const dest = ws.path('both');
@@ -92,6 +97,25 @@ describe('two aim commands writing one destination', () => {
     expect(b.code, b.stderr).toBe(0);
     const { folder } = b.json();
     await expectSameTree(folder, ws.path('model'));
+  });
+
+  it('two bundles naming the same members in other orders never hold one each: the members are locked by name', async () => {
+    await generateModel(ws.path('model-n'), { files: FILES, seed: 'dest-lock-n' });
+    await ws.json(['push', 'r/n:v1', 'model-n']);
+    await ws.json(['bundle', 'r/mn:v1', 'm:v1', 'n:v1']);
+    await ws.json(['bundle', 'r/nm:v1', 'n:v1', 'm:v1']);
+    const dest = ws.path('bundles');
+    // n held by a paused pull: the first bundle takes m, then waits for n.
+    const holder = await heldPull(join(dest, 'n'), ['pull', 'r/n:v1', join(dest, 'n')]);
+    const mn = ws.start(['pull', 'r/mn:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '120000' } });
+    await untilWaiting(mn, holder.pull.child.pid!);
+    // The second, naming n first, also takes m first: it waits for the first bundle, holding nothing that one needs.
+    const nm = ws.start(['pull', 'r/nm:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '120000' } });
+    expect(await waitingFor(nm)).toEqual({ dest: join(dest, 'm'), pid: mn.child.pid });
+    await holder.go();
+    for (const done of await Promise.all([holder.pull.result, mn.result, nm.result])) expect(done.code, done.stderr).toBe(0);
+    await expectSameTree(join(dest, 'm'), ws.path('model'));
+    await expectSameTree(join(dest, 'n'), ws.path('model-n'));
   });
 
   it('gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming DEST, the holder and what to do', async () => {

@@ -58,18 +58,23 @@ export interface BundlePullResult extends BundleHeader {
 export async function pullBundle(repo: Repository, found: ResolvedBundle, destination: string, options: PullOptions = {}): Promise<BundlePullResult> {
   const dest = resolve(destination);
   await mkdir(dest, { recursive: true });
-  const plans: PlannedPull[] = [];
+  const planned = new Map<BundleMember, PlannedPull>();
   const members: PullResult[] = [];
   try {
-    for (const member of found.bundle.members) {
+    // Each plan holds its member's folder (its lock) until run: taken in one order, by name, so that two bundles
+    // naming the same members in other orders never each hold one the other waits for.
+    for (const member of [...found.bundle.members].sort((a, b) => (a.model < b.model ? -1 : 1))) {
       const selector = { model: member.model, digest: member.digest };
-      plans.push(await memberRead(repo, found, member, () => planPull(repo, selector, join(dest, member.model), { ...options, within: dest })));
+      planned.set(member, await memberRead(repo, found, member, () => planPull(repo, selector, join(dest, member.model), { ...options, within: dest })));
     }
-    if (!options.force) refuseUsersFiles(plans.flatMap((plan) => plan.wanted));
-    for (const plan of plans) members.push(await plan.run());
+    if (!options.force) refuseUsersFiles(found.bundle.members.flatMap((member) => planned.get(member)!.wanted));
+    for (const member of found.bundle.members) {
+      members.push(await planned.get(member)!.run());
+      planned.delete(member);
+    }
   } finally {
     // The plans not run (one failed, or the bundle was refused) let go of their folders as they found them.
-    for (const plan of plans.slice(members.length)) await plan.cancel();
+    for (const plan of planned.values()) await plan.cancel();
   }
   const sum = (pick: (r: PullResult) => number) => members.reduce((total, r) => total + pick(r), 0);
   return { ...headerOf(repo, found), dest, members, totalBytes: sum((r) => r.totalBytes), bytesTransferred: sum((r) => r.bytesTransferred) };
