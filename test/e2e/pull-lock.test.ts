@@ -118,6 +118,21 @@ describe('two aim commands writing one destination', () => {
     await expectSameTree(join(dest, 'n'), ws.path('model-n'));
   });
 
+  it('`aim rm` of a version an install is repairing waits for it, then removes the record and the folder', async () => {
+    const { folder } = await ws.json(['install', 'r/m:v1']);
+    await writeFile(join(folder, 'config.json'), 'damaged');
+    const repair = await heldPull('', ['install', 'r/m:v1']);
+    const removing = ws.start(['rm', 'r/m:v1', '--json']);
+    expect(await waitingFor(removing)).toEqual({ dest: folder, pid: repair.pull.child.pid });
+    await repair.go();
+    const [repaired, removed] = await Promise.all([repair.pull.result, removing.result]);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.json().removed).toMatchObject([{ reference: 'r/m:v1', removed: true }]);
+    await expect(lstat(folder)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await ws.json(['installed'])).models).toEqual([]);
+  });
+
   it('gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming DEST, the holder and what to do', async () => {
     const dest = ws.path('bound');
     const first = await heldPull(dest);

@@ -4,8 +4,9 @@
 // folder goes once the new one is complete, unless something still uses it.
 import { enforceUserTrust } from '../config/trust-policy.js';
 import type { ProgressSink } from '../progress.js';
+import type { Reference } from '../format/reference.js';
 import type { Session } from '../session.js';
-import { resolveVersion } from '../store/resolve.js';
+import { resolveVersion, type ResolvedVersion } from '../store/resolve.js';
 import type { PullResult } from '../transfer/pull.js';
 import type { FileSelection } from '../transfer/subset.js';
 import { resolveInstallTarget, type Availability } from './find-model.js';
@@ -38,9 +39,20 @@ export async function install(session: Session, text: string, options: InstallOp
   const version = await resolveVersion(repository, ref);
   const before = await findInstalledIfReadable(options.home, ref);
   await enforceUserTrust(session.config, repository, version, options.requireSigned);
-  const pulled = await pullIntoHome(repository, ref.model, version.digest, { ...options, select });
+  let record: InstallRecord | undefined;
+  // The record is written while the version's folder is still held: `aim rm` waiting for it then finds it.
+  const pulled = await pullIntoHome(repository, ref.model, version.digest, { ...options, select }, async (done) => {
+    record = recordOf(ref, version, before, done);
+    await saveInstallRecord(options.home, record);
+  });
+  if (!record) throw new Error('the install record was not written');
+  const previous = before && before.digest !== record.digest ? { ...(await releaseVersion(options.home, before)), digest: before.digest } : undefined;
+  return { reference: referenceOf(record), record, folder: pulled.dest, pull: pulled, ...(previous ? { previous } : {}), problems };
+}
+
+function recordOf(ref: Reference, version: ResolvedVersion, before: InstallRecord | undefined, pulled: PullResult): InstallRecord {
   const now = new Date().toISOString();
-  const record: InstallRecord = {
+  return {
     version: 1,
     repo: ref.repo,
     model: ref.model,
@@ -50,7 +62,4 @@ export async function install(session: Session, text: string, options: InstallOp
     ...(before ? { updatedAt: now } : {}),
     ...(pulled.subset ? { subset: { include: pulled.subset.include, exclude: pulled.subset.exclude, ...(pulled.subset.quant ? { quant: pulled.subset.quant } : {}) } } : {}),
   };
-  await saveInstallRecord(options.home, record);
-  const previous = before && before.digest !== record.digest ? { ...(await releaseVersion(options.home, before)), digest: before.digest } : undefined;
-  return { reference: referenceOf(record), record, folder: pulled.dest, pull: pulled, ...(previous ? { previous } : {}), problems };
 }

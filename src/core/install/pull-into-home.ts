@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { lstat, readdir, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Digest } from '../format/digest.js';
 import type { ProgressSink } from '../progress.js';
@@ -6,6 +6,7 @@ import { servingFolder } from '../serve/serving-folder.js';
 import type { Repository } from '../store/repository.js';
 import { pull, type PullResult } from '../transfer/pull.js';
 import type { FileSelection } from '../transfer/subset.js';
+import { lockVersionFolder } from './release.js';
 
 // The one way a version lands under AIM_HOME, for `run`, `install` and `update` alike: in its folder keyed by
 // digest, with the other versions of the same model pulled there offering their chunks, so a new version moves only
@@ -17,11 +18,36 @@ export interface HomePullOptions {
   progress?: ProgressSink;
 }
 
-export async function pullIntoHome(repository: Repository, model: string, digest: Digest, options: HomePullOptions): Promise<PullResult> {
+export async function pullIntoHome(
+  repository: Repository,
+  model: string,
+  digest: Digest,
+  options: HomePullOptions,
+  whileHeld?: (pulled: PullResult) => Promise<void>,
+): Promise<PullResult> {
   const dest = servingFolder(options.home, repository.name, model, digest);
   const siblings = await readdir(dirname(dest)).catch(() => [] as string[]);
   const reuseFrom = siblings.filter((name) => name !== basename(dest)).map((name) => join(dirname(dest), name));
-  // AIM_HOME is aim's own folder, not a place for the user's files: what lies there under a version's name (damaged,
-  // edited by hand) is replaced, as `aim run` must be able to repair its own copy.
-  return pull(repository, { model, digest }, dest, { progress: options.progress, reuseFrom, within: options.home, select: options.select, force: true });
+  const hadDest = (await lstat(dest).catch(() => undefined)) !== undefined;
+  // Held across the pull and what the caller records once it is done (`whileHeld`: the install record), so that
+  // `aim rm` of this version, which takes it too, looks at the records only once they are written.
+  const lock = await lockVersionFolder(options.home, dest);
+  let done = false;
+  try {
+    // AIM_HOME is aim's own folder, not a place for the user's files: what lies there under a version's name
+    // (damaged, edited by hand) is replaced, as `aim run` must be able to repair its own copy.
+    const pulled = await pull(repository, { model, digest }, dest, { progress: options.progress, reuseFrom, within: options.home, select: options.select, force: true, lock });
+    await whileHeld?.(pulled);
+    done = true;
+    return pulled;
+  } finally {
+    lock.release();
+    // A pull that failed before it staged anything leaves no folder of its own behind (the lock made `.aim`).
+    if (!done && !hadDest) await removeEmpty([join(dest, '.aim', 'partial'), join(dest, '.aim'), dest]);
+  }
+}
+
+/** Removes each folder in turn while they are empty. */
+async function removeEmpty(folders: string[]): Promise<void> {
+  for (const folder of folders) if (!(await rmdir(folder).then(() => true, () => false))) return;
 }

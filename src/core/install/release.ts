@@ -8,6 +8,14 @@ import { listDeploymentRecords } from '../serve/deployments.js';
 import { servingFolder } from '../serve/serving-folder.js';
 import { folderOf, listInstallRecords, referenceOf, type InstallRecord } from './records.js';
 import { diskUse } from './disk-use.js';
+import { lockDestination, type DestinationLock } from '../transfer/dest-lock.js';
+
+export interface ReleaseOptions {
+  /** Remove it even while a deployment serves from it (rm --force). */
+  ignoreDeployments?: boolean;
+  /** The folder's lock, already held by the caller (which lets go of it). */
+  lock?: DestinationLock;
+}
 
 export interface Release {
   folder: string;
@@ -37,19 +45,38 @@ export async function realVersionFolder(home: string, version: Pick<InstallRecor
   return realFolder(home, relative(home, folder).split(sep));
 }
 
-/** Removes the folder of `version` unless something still uses it; `ignoreDeployments` for rm --force. */
-export async function releaseVersion(
-  home: string,
-  version: Pick<InstallRecord, 'repo' | 'model' | 'digest'>,
-  options: { ignoreDeployments?: boolean } = {},
-): Promise<Release> {
+/** The lock of a version's folder under AIM_HOME (dest-lock.ts), every folder from AIM_HOME down a real one. */
+export function lockVersionFolder(home: string, folder: string): Promise<DestinationLock> {
+  return lockDestination(home, [...relative(home, folder).split(sep), '.aim']);
+}
+
+/**
+ * Removes the folder of `version` unless something still uses it; `ignoreDeployments` for rm --force. A command
+ * writing the folder (an install or repair of that version, which holds its lock) is waited for, then what uses the
+ * folder is looked at again: an install that finished meanwhile keeps it. `lock`: the folder's lock, taken by the
+ * caller, which lets go of it.
+ */
+export async function releaseVersion(home: string, version: Pick<InstallRecord, 'repo' | 'model' | 'digest'>, options: ReleaseOptions = {}): Promise<Release> {
   const folder = servingFolder(home, version.repo, version.model, version.digest);
-  const other = (await listInstallRecords(home)).records.find((r) => folderOf(home, r) === folder);
-  if (other) return { folder, removed: false, freedBytes: 0, keptFor: `still installed as ${referenceOf(other)}` };
-  const users = options.ignoreDeployments ? [] : await deploymentsUsing(home, folder);
-  if (users.length > 0) return { folder, removed: false, freedBytes: 0, keptFor: `used by deployment ${users.join(', ')}` };
+  const kept = await keptFor(home, folder, options);
+  if (kept) return { folder, removed: false, freedBytes: 0, keptFor: kept };
   await realVersionFolder(home, version);
-  const freedBytes = (await diskUse([folder])).total;
-  await rm(folder, { recursive: true, force: true });
-  return { folder, removed: true, freedBytes };
+  const lock = options.lock ?? (await lockVersionFolder(home, folder));
+  try {
+    const keptNow = options.lock ? undefined : await keptFor(home, folder, options);
+    if (keptNow) return { folder, removed: false, freedBytes: 0, keptFor: keptNow };
+    const freedBytes = (await diskUse([folder])).total;
+    await rm(folder, { recursive: true, force: true });
+    return { folder, removed: true, freedBytes };
+  } finally {
+    if (lock !== options.lock) lock.release();
+  }
+}
+
+/** Why `folder` must stay: another install record naming it, or a deployment serving from it; undefined if neither. */
+async function keptFor(home: string, folder: string, options: { ignoreDeployments?: boolean }): Promise<string | undefined> {
+  const other = (await listInstallRecords(home)).records.find((r) => folderOf(home, r) === folder);
+  if (other) return `still installed as ${referenceOf(other)}`;
+  const users = options.ignoreDeployments ? [] : await deploymentsUsing(home, folder);
+  return users.length > 0 ? `used by deployment ${users.join(', ')}` : undefined;
 }

@@ -4,7 +4,7 @@
 import { ConflictError } from '../../lib/errors.js';
 import { matchInstalled } from './match.js';
 import { folderOf, listInstallRecords, referenceOf, removeInstallRecord } from './records.js';
-import { deploymentsUsing, realVersionFolder, releaseVersion, type Release } from './release.js';
+import { deploymentsUsing, lockVersionFolder, realVersionFolder, releaseVersion, type Release } from './release.js';
 
 export interface Removed extends Release {
   reference: string;
@@ -26,9 +26,15 @@ export async function removeInstalled(home: string, text: string, options: { for
   for (const record of matched) await realVersionFolder(home, record);
   const removed: Removed[] = [];
   for (const record of matched) {
-    await removeInstallRecord(home, record);
-    const release = await releaseVersion(home, record, { ignoreDeployments: options.force });
-    removed.push({ reference: referenceOf(record), ...release, stillRunning: users.get(record)! });
+    // An install or update writing this version is waited for: the record goes after it, with the folder.
+    const lock = await lockVersionFolder(home, folderOf(home, record));
+    try {
+      await removeInstallRecord(home, record);
+      const release = await releaseVersion(home, record, { ignoreDeployments: options.force, lock });
+      removed.push({ reference: referenceOf(record), ...release, stillRunning: users.get(record)! });
+    } finally {
+      lock.release();
+    }
   }
   return removed;
 }

@@ -9,7 +9,7 @@ import { realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
 import { testPauseBeforeRemovals } from '../../settings/test-hooks.js';
 import { Trash } from '../store/trash.js';
-import { lockDestination, type DestinationLock, type LockOptions } from './dest-lock.js';
+import { lockDestination, type DestinationLock } from './dest-lock.js';
 import { isUnchanged, partialFolder, stateFolder, Targets, type InstallState } from './install-state.js';
 
 // What a pull does to DEST around the files it installs: holds DEST/.aim while it runs, and tidies up after itself
@@ -24,14 +24,15 @@ export interface HeldState {
 }
 
 /**
- * Makes DEST and its `.aim`, takes DEST's lock (waiting for another command writing DEST), then makes `.aim/partial`;
- * each folder of `.aim` a real one (a link there is refused, not followed), both held open, checked from `within`
- * (every folder from there down) or else from DEST.
+ * Makes DEST and its `.aim`, takes DEST's lock unless the caller holds it (waiting for another command writing
+ * DEST), then makes `.aim/partial`; each folder of `.aim` a real one (a link there is refused, not followed), both
+ * held open, checked from `within` (every folder from there down) or else from DEST.
  */
-export async function prepareDestination(dest: string, within: string | undefined, lockOptions: LockOptions = {}): Promise<HeldState> {
+export async function prepareDestination(dest: string, within: string | undefined, callersLock?: DestinationLock): Promise<HeldState> {
   const root = within === undefined ? dest : resolve(within);
   const below = relative(root, dest).split(sep).filter(Boolean);
-  const lock = await lockDestination(root, [...below, '.aim'], lockOptions);
+  // A lock the caller took is the caller's to let go of, after what it does once the pull is done.
+  const lock = callersLock ? { release: () => undefined } : await lockDestination(root, [...below, '.aim']);
   let aim: HeldFolder | undefined;
   try {
     await realFolder(dest, ['.aim', 'partial'], { create: true });

@@ -13,6 +13,7 @@ import { partialPath, pullFile } from './pull-file.js';
 import { stageFollowingGc } from './pull-after-gc.js';
 import { prepareDestination, releaseDestination, removeDroppedFiles, removeSecondNames, removeStaleTemps, type HeldState } from './pull-destination.js';
 import { installStaged, type Staged } from './pull-install.js';
+import type { DestinationLock } from './dest-lock.js';
 import { filesToFetch, locatorFor, lookAgain, refuseUsersFiles, type Wanted } from './pull-wanted.js';
 import { isSmallFile, stageSmallFiles } from './pull-small.js';
 import { prepareFresh, type FreshTree } from './pull-fresh.js';
@@ -60,6 +61,11 @@ export interface PullOptions {
    * anything). Without it such a pull is refused before anything is fetched (pull-wanted.ts, Occupant).
    */
   force?: boolean;
+  /**
+   * DEST's lock (dest-lock.ts), taken by the caller, which lets go of it: held across what the caller does once the
+   * pull is done (an install record written), not only the pull.
+   */
+  lock?: DestinationLock;
 }
 
 export interface PullResult {
@@ -120,7 +126,7 @@ async function planInto(repo: Repository, selector: VersionSelector, dest: strin
   const hadDest = (await lstat(dest).catch(() => undefined)) !== undefined;
   const hadState = (await lstat(stateFolder(dest)).catch(() => undefined)) !== undefined;
   // `.aim` and every partial are reached through the folders held here, whatever their paths lead to meanwhile.
-  const held = await prepareDestination(dest, options.within);
+  const held = await prepareDestination(dest, options.within, options.lock);
   const pool = new HashPool();
   let released = false;
   let plan: Plan | undefined;
