@@ -133,6 +133,16 @@ describe('two aim commands writing one destination', () => {
     expect((await ws.json(['installed'])).models).toEqual([]);
   });
 
+  it('removes the temp files of commands killed while taking the lock, and nothing else of .aim', async () => {
+    const dest = ws.path('left-temps');
+    await ws.json(['pull', 'r/m:v1', dest]);
+    const left = ['.lock.0123456789ab.tmp', '.lock.break.abcdefabcdef.tmp'];
+    for (const name of [...left, 'lock.notes']) await writeFile(join(dest, '.aim', name), lockOf());
+    await ws.json(['pull', 'r/m:v1', dest]);
+    for (const name of left) await expect(lstat(join(dest, '.aim', name))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await lstat(join(dest, '.aim', 'lock.notes'))).isFile()).toBe(true);
+  });
+
   it('gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming DEST, the holder and what to do', async () => {
     const dest = ws.path('bound');
     const first = await heldPull(dest);

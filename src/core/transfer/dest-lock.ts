@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, unlinkSync } from 'node:fs';
-import { link, lstat, open, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, StorageError, type AimError } from '../../lib/errors.js';
 import { HeldFolder } from '../../lib/held-folder.js';
@@ -84,7 +84,10 @@ async function attemptOnce(root: string, aimParts: string[], me: LockHolder, whe
     const body = `${JSON.stringify({ ...me, startedAt: new Date().toISOString() })}\n`;
     if (found === 'missing') {
       const made = await createExclusive(aim, LOCK_NAME, body);
-      return made ? (held = new HeldLock(aim, made)) : 'again';
+      if (!made) return 'again';
+      held = new HeldLock(aim, made);
+      await removeLeftTemps(aim);
+      return held;
     }
     if (found === 'empty') return 'empty';
     const state = holderState(found.holder, me);
@@ -101,9 +104,22 @@ function againIfGone(error: unknown): 'again' {
   throw error;
 }
 
+/** The temp file createExclusive writes `name` through: a command killed before it removed it leaves it behind. */
+const tempOf = (name: string): string => `.${name}.${randomBytes(6).toString('hex')}.tmp`;
+const TEMP = /^\.lock(\.break)?\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temp files of commands killed while they took the lock. One still in use by a command taking it now
+ * is safe to remove too: its link fails ENOENT, and it looks again.
+ */
+async function removeLeftTemps(aim: HeldFolder): Promise<void> {
+  const names = await readdir(aim.via).catch(() => [] as string[]);
+  for (const name of names.filter((n) => TEMP.test(n))) await unlink(aim.at(name)).catch(() => undefined);
+}
+
 /** Makes `name` in `aim` holding `body`, whole from the moment it appears; undefined when the name is taken. */
 async function createExclusive(aim: HeldFolder, name: string, body: string): Promise<FileId | undefined> {
-  const temp = aim.at(`.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = aim.at(tempOf(name));
   const made = await writeNew(temp, body);
   try {
     await link(temp, aim.at(name));
