@@ -133,7 +133,7 @@ export function registerModelTools(server: McpServer, context: ToolContext): voi
       // The user's trust policy binds an agent as it binds the CLI: an unsigned version never lands in DEST.
       const trust = await trustPolicyFor(session.config, ref.repo, require_signed);
       // As the CLI without --force: a file of the user's at one of the version's paths stops the pull (exit 5).
-      return { ...(await pull(repository, ref, target, { progress, within: context.root, trust, force })) };
+      return { ...(await pull(repository, ref, target, { progress, within: context.root, trust, force, onLockWait: (line) => progress.note(line) })) };
     }, progress);
   });
 }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGgufInto } from '../../fixtures/tiny-gguf.js';
 import { isAlive } from '../../src/serving/process-utils.js';
 import { CLI_PATH, createWorkspace, expectSameTree, type Workspace } from '../helpers/cli.js';
+import { startPaused } from '../helpers/pull-pause.js';
 
 const NO_KAMIWAZA = { KAMIWAZA_BASE_URL: '', KAMIWAZA_BASE_URI: '', KAMIWAZA_API_URL: '' };
 const TOOLS = ['exec', 'inspect', 'list_models', 'list_repositories', 'list_versions', 'ps', 'pull', 'run', 'search', 'stop'];
@@ -105,6 +106,28 @@ describe('aim mcp over stdio with the SDK client', () => {
     expect(progress.at(-1)).toMatchObject({ progress: pulled.totalBytes, total: pulled.totalBytes });
     const values = progress.map((p) => p.progress);
     expect(values).toEqual([...values].sort((a, b) => a - b));
+  });
+
+  it('tells the client, as progress, that a pull waits for another aim command writing the folder', async () => {
+    const dest = ws.path('agent', 'models', 'held');
+    const held = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_RENAMES', ['pull', 'team/tiny:v1', dest]);
+    const messages: string[] = [];
+    let heard: () => void;
+    const waiting = new Promise<void>((resolve) => (heard = resolve));
+    const pulling = ok('pull', { reference: 'team/tiny:v1', dest: 'models/held' }, {
+      onprogress: (p) => {
+        if (p.message) messages.push(p.message);
+        if (p.message?.startsWith('waiting for another aim command')) heard();
+      },
+    });
+    await waiting;
+    const line = messages.find((m) => m.startsWith('waiting for'))!;
+    expect(line.startsWith(`waiting for another aim command writing ${dest} (pid ${held.running.child.pid}, since `), line).toBe(true);
+    expect(line).toContain(`: aim pull team/tiny:v1 ${dest}`);
+    await held.go();
+    expect((await held.running.result).code).toBe(0);
+    expect(await pulling).toMatchObject({ dest, filesUnchanged: 1 });
+    await expectSameTree(dest, ws.path('src'));
   });
 
   it('refuses to replace a file of the user\'s in the folder unless told to force', async () => {

@@ -37,7 +37,14 @@ export interface DestinationLock {
 export interface LockOptions {
   /** How long to wait for a live holder (default: AIM_PULL_LOCK_WAIT_MS, else 10 minutes). */
   waitMs?: number;
+  /**
+   * Told who holds DEST when the wait begins, then every WAIT_NOTE_MS while it lasts: an MCP client hears progress
+   * and keeps its request alive.
+   */
+  onWait?: (line: string) => void;
 }
+
+const WAIT_NOTE_MS = 10_000;
 
 interface FileId {
   ino: number;
@@ -59,6 +66,7 @@ export async function lockDestination(root: string, aimParts: string[], options:
   const waitMs = options.waitMs ?? pullLockWaitMs();
   const me = thisProcess();
   const announced = new Set<string>();
+  let notedAt = -Infinity;
   const attempt = async (): Promise<{ done: true; value: DestinationLock } | { done: false; last?: Waited }> => {
     // A folder removed, a lock released or a dead holder's removed between two steps is looked at again at once.
     for (let tries = 0; tries < 4; tries++) {
@@ -66,6 +74,10 @@ export async function lockDestination(root: string, aimParts: string[], options:
       if (outcome === 'again') continue;
       if (outcome instanceof HeldLock) return { done: true, value: outcome };
       if (outcome !== 'empty') announce(outcome, where, waitMs, announced);
+      if (outcome !== 'empty' && options.onWait && waitMs > 0 && performance.now() - notedAt >= WAIT_NOTE_MS) {
+        notedAt = performance.now();
+        options.onWait(`waiting for another aim command writing ${where.dest} (${holderText(outcome)})`);
+      }
       return { done: false, last: outcome };
     }
     return { done: false };
@@ -232,6 +244,11 @@ class HeldLock implements DestinationLock {
   }
 }
 
+/** Who holds the lock, as one phrase: `pid 12 (on host), since 2026-…: aim pull …`. */
+function holderText({ holder, state }: { holder: LockHolder; state: HolderState }): string {
+  return `pid ${holder.pid}${state === 'unknown' ? ` on ${holder.host}` : ''}, since ${holder.startedAt}: ${holder.command}`;
+}
+
 function holderFields(holder: LockHolder): Record<string, string | number> {
   return { pid: holder.pid, host: holder.host, since: holder.startedAt, command: holder.command };
 }
@@ -253,8 +270,7 @@ function gaveUp(last: Waited | undefined, where: Where, waitMs: number): AimErro
   const waited = waitMs === 0 ? '' : ` (waited ${shownWait(waitMs)})`;
   if (!last) return new ConflictError(`${where.dest} is being written by another aim command${waited}`, { hint });
   const { holder, state } = last;
-  const who = `pid ${holder.pid}${state === 'unknown' ? ` on ${holder.host}` : ''}, since ${holder.startedAt}: ${holder.command}`;
-  return new ConflictError(`${where.dest} is being written by another aim command (${who})${waited}`, {
+  return new ConflictError(`${where.dest} is being written by another aim command (${holderText(last)})${waited}`, {
     hint:
       state === 'unknown'
         ? `if no aim runs on ${holder.host} any more, delete ${where.lock}`

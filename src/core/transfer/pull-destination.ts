@@ -9,7 +9,7 @@ import { realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
 import { testPauseBeforeRemovals } from '../../settings/test-hooks.js';
 import { Trash } from '../store/trash.js';
-import { lockDestination, type DestinationLock } from './dest-lock.js';
+import { lockDestination, type DestinationLock, type LockOptions } from './dest-lock.js';
 import { isUnchanged, partialFolder, stateFolder, Targets, type InstallState } from './install-state.js';
 
 // What a pull does to DEST around the files it installs: holds DEST/.aim while it runs, and tidies up after itself
@@ -28,11 +28,11 @@ export interface HeldState {
  * DEST), then makes `.aim/partial`; each folder of `.aim` a real one (a link there is refused, not followed), both
  * held open, checked from `within` (every folder from there down) or else from DEST.
  */
-export async function prepareDestination(dest: string, within: string | undefined, callersLock?: DestinationLock): Promise<HeldState> {
+export async function prepareDestination(dest: string, within: string | undefined, { callersLock, onWait }: { callersLock?: DestinationLock; onWait?: LockOptions['onWait'] } = {}): Promise<HeldState> {
   const root = within === undefined ? dest : resolve(within);
   const below = relative(root, dest).split(sep).filter(Boolean);
   // A lock the caller took is the caller's to let go of, after what it does once the pull is done.
-  const lock = callersLock ? { release: () => undefined } : await lockDestination(root, [...below, '.aim']);
+  const lock = callersLock ? { release: () => undefined } : await lockDestination(root, [...below, '.aim'], { onWait });
   let aim: HeldFolder | undefined;
   try {
     await realFolder(dest, ['.aim', 'partial'], { create: true });

@@ -66,6 +66,8 @@ export interface PullOptions {
    * pull is done (an install record written), not only the pull.
    */
   lock?: DestinationLock;
+  /** Told when the pull waits for another command writing DEST, and every 10 s while it does (dest-lock.ts). */
+  onLockWait?: (line: string) => void;
 }
 
 export interface PullResult {
@@ -126,7 +128,7 @@ async function planInto(repo: Repository, selector: VersionSelector, dest: strin
   const hadDest = (await lstat(dest).catch(() => undefined)) !== undefined;
   const hadState = (await lstat(stateFolder(dest)).catch(() => undefined)) !== undefined;
   // `.aim` and every partial are reached through the folders held here, whatever their paths lead to meanwhile.
-  const held = await prepareDestination(dest, options.within, options.lock);
+  const held = await prepareDestination(dest, options.within, { callersLock: options.lock, onWait: options.onLockWait });
   const pool = new HashPool();
   let released = false;
   let plan: Plan | undefined;
