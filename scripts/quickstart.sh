@@ -14,7 +14,9 @@ mkdir -p "$work"
 export AIM_HOME="$work/aim-home"
 export AIM_CONFIG="$work/model_repos.yaml"
 aim() { node "$root/bin/aim.js" "$@"; }
-step() { printf '\n\033[1m$ aim %s\033[0m\n' "$*"; aim "$@"; }
+# Each command in bold on a terminal; plain in a pipe or a log file, or with NO_COLOR set.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s$ aim %s%s\n' "$bold" "$*" "$plain"; aim "$@"; }
 
 echo "working in $work"
 node dist/fixtures/cli.js model "$work/checkpoint_v1" --size "${AIM_QUICKSTART_SIZE:-64MiB}" --seed 1
