@@ -5,7 +5,7 @@
 // there, not on a timer. Through the built CLI.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,28 @@ describe('two aim commands writing one destination', () => {
     expect(removed.json().removed).toMatchObject([{ reference: 'r/m:v1', removed: true }]);
     await expect(lstat(folder)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await ws.json(['installed'])).models).toEqual([]);
+  });
+
+  it('`aim rm` that waited while an install moved the tag to another version removes that one: no folder left unrecorded', async () => {
+    await generateModel(ws.path('model-o2'), { files: FILES, seed: 'dest-lock-o2' });
+    await ws.json(['push', 'r/o:v1', 'model']);
+    await ws.json(['push', 'r/o:v2', 'model-o2']);
+    const { folder } = await ws.json(['install', 'r/o:v1']);
+    // The installed version's folder held by a pull paused there: rm waits for it.
+    await writeFile(join(folder, 'config.json'), 'damaged');
+    const holder = await heldPull(folder, ['pull', '--force', 'r/o:v1', folder]);
+    const removing = ws.start(['rm', 'r/o:v1', '--json']);
+    await untilWaiting(removing, holder.pull.child.pid!);
+    // Meanwhile v1 moves to v2's content and is installed again: its record names the new version, then the
+    // install waits to release the old one.
+    await ws.json(['tag', 'r/o:v2', 'v1', '--force']);
+    const installing = ws.start(['install', 'r/o:v1', '--json']);
+    await untilWaiting(installing, holder.pull.child.pid!);
+    await holder.go();
+    for (const done of await Promise.all([holder.pull.result, removing.result, installing.result])) expect(done.code, done.stderr).toBe(0);
+    // Whichever of rm and install takes the old folder first, rm comes last for the record: nothing of r/o is left.
+    expect((await ws.json(['installed'])).models.filter((m: { model: string }) => m.model === 'o')).toEqual([]);
+    expect(await readdir(join(ws.home, 'models', 'r', 'o'))).toEqual([]);
   });
 
   it('removes the temp files of commands killed while taking the lock, and nothing else of .aim', async () => {
