@@ -35,7 +35,7 @@ export function registerServingTools(server: McpServer, context: ToolContext): v
     return answer(async () => {
       const { record, facts } = await runModel(await context.session(), args.model, {
         quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, name: args.name, engine: args.engine, port: args.port, requireSigned: args.require_signed,
-        progress, onEvent: (event) => progress.note(event.message),
+        progress, onEvent: (event) => progress.note(event.message), onLockWait: (line) => progress.note(line),
       });
       return { ...record, facts: facts ?? null };
     }, progress);
@@ -70,7 +70,7 @@ export function registerServingTools(server: McpServer, context: ToolContext): v
     return answer(async () => {
       const request = checkExecInput(args.input, 'input');
       const result = await execModel(await context.session(), args.model, request, {
-        quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, progress, onEvent: (event) => progress.note(event.message), signal: extra.signal,
+        quant: args.quant, ctxSize: args.ctx_size, threads: args.threads, progress, onEvent: (event) => progress.note(event.message), onLockWait: (line) => progress.note(line), signal: extra.signal,
       });
       return { ...result };
     }, progress);

@@ -187,6 +187,25 @@ describe('aim mcp over stdio with the SDK client', () => {
     expectToolError(await call('stop', { names: ['tiny'] }), /no deployment named tiny/, 3);
   });
 
+  it('tells the client, as progress, that a run waits for an `aim install` writing the version in AIM_HOME', async () => {
+    // A version not in AIM_HOME yet: the run pulls it, into the folder the paused install holds.
+    await writeTinyGgufInto(ws.path('src-waited'), { quant: 'q8_0', seed: 6 });
+    await ws.json(['push', 'team/tiny:waited', ws.path('src-waited')]);
+    const held = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_RENAMES', ['install', 'team/tiny:waited']);
+    let heard: (line: string) => void;
+    const waiting = new Promise<string>((resolve) => (heard = resolve));
+    const running = ok('run', { model: 'team/tiny:waited', name: 'tiny-waited', threads: 1, ctx_size: 512 }, {
+      onprogress: (p) => p.message?.startsWith('waiting for another aim command') && heard(p.message),
+    });
+    const line = await waiting;
+    expect(line).toContain(`(pid ${held.running.child.pid}, since `);
+    expect(line).toContain(': aim install team/tiny:waited');
+    await held.go();
+    expect((await held.running.result).code).toBe(0);
+    expect(await running).toMatchObject({ name: 'tiny-waited', state: 'ready' });
+    expect(await ok('stop', { names: ['tiny-waited'] })).toMatchObject({ stopped: ['tiny-waited'] });
+  });
+
   it('answers exec with no deployment by loading the model for the call, and leaves none behind', async () => {
     const asked = await ok('exec', { model: 'team/tiny:v1', input: { prompt: 'Once upon', max_tokens: 3, temperature: 0 } });
     expect(asked).toMatchObject({ deployment: null, response: { object: 'text_completion', choices: [{ finish_reason: 'length' }], usage: { completion_tokens: 3 } } });

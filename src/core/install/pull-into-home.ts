@@ -16,6 +16,8 @@ export interface HomePullOptions {
   home: string;
   select?: FileSelection;
   progress?: ProgressSink;
+  /** Told when the pull waits for another command writing the version's folder, and every 10 s while it does. */
+  onLockWait?: (line: string) => void;
 }
 
 export async function pullIntoHome(
@@ -31,7 +33,7 @@ export async function pullIntoHome(
   const hadDest = (await lstat(dest).catch(() => undefined)) !== undefined;
   // Held across the pull and what the caller records once it is done (`whileHeld`: the install record), so that
   // `aim rm` of this version, which takes it too, looks at the records only once they are written.
-  const lock = await lockVersionFolder(options.home, dest);
+  const lock = await lockVersionFolder(options.home, dest, { onWait: options.onLockWait });
   let done = false;
   try {
     // AIM_HOME is aim's own folder, not a place for the user's files: what lies there under a version's name

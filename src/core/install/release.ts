@@ -8,7 +8,7 @@ import { listDeploymentRecords } from '../serve/deployments.js';
 import { servingFolder } from '../serve/serving-folder.js';
 import { folderOf, listInstallRecords, referenceOf, type InstallRecord } from './records.js';
 import { diskUse } from './disk-use.js';
-import { lockDestination, type DestinationLock } from '../transfer/dest-lock.js';
+import { lockDestination, type DestinationLock, type LockOptions } from '../transfer/dest-lock.js';
 
 export interface ReleaseOptions {
   /** Remove it even while a deployment serves from it (rm --force). */
@@ -46,8 +46,8 @@ export async function realVersionFolder(home: string, version: Pick<InstallRecor
 }
 
 /** The lock of a version's folder under AIM_HOME (dest-lock.ts), every folder from AIM_HOME down a real one. */
-export function lockVersionFolder(home: string, folder: string): Promise<DestinationLock> {
-  return lockDestination(home, [...relative(home, folder).split(sep), '.aim']);
+export function lockVersionFolder(home: string, folder: string, options: LockOptions = {}): Promise<DestinationLock> {
+  return lockDestination(home, [...relative(home, folder).split(sep), '.aim'], options);
 }
 
 /**

@@ -23,6 +23,8 @@ export interface ExecOptions {
   onEvent?: (event: EngineEvent) => void;
   signal?: AbortSignal;
   home?: string;
+  /** Told when the pull waits for another command writing the version's folder in AIM_HOME (the MCP server's exec). */
+  onLockWait?: (line: string) => void;
 }
 
 export interface ExecResult {
@@ -57,7 +59,7 @@ export async function execModel(session: Session, text: string, request: ExecReq
   const located = await locateServed(session, target.ref, home);
   const running = (await runningDeployments(session, home)).find((d) => isInside(located.dest, d.modelPath) && quantMatches(d, quant));
   if (running) return answerFrom(running);
-  const copy = await prepareServing(session, target.ref, quant, { home, progress: options.progress, located, quantIsDefault: options.quant === undefined });
+  const copy = await prepareServing(session, target.ref, quant, { home, progress: options.progress, located, quantIsDefault: options.quant === undefined, onLockWait: options.onLockWait });
   // Sized as `aim run` would size it: the option, else the setting (flag > env > config > default).
   const settings = session.settings();
   const response = await answerWithTemporaryEngine(copy, target.ref.model, request, {

@@ -43,6 +43,8 @@ export interface RunOptions {
   select?: PathSelection;
   /** `--require-signed`: refuse a version no trusted key signed even when the repository's policy does not ask. */
   requireSigned?: boolean;
+  /** Told when the pull waits for another command writing the version's folder in AIM_HOME (the MCP server's run). */
+  onLockWait?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -129,7 +131,7 @@ export async function runModel(session: Session, text: string, options: RunOptio
     const { ref, repository, quant: wanted } = await versionToServe(target, quant, home, options.progress);
     const context = servedContext(settings, options.ctxSize);
     // A hub model was just downloaded with its own bar: copying it out of aim's hub repository is not shown again.
-    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined, requireSigned: options.requireSigned, gpu: gpuChoice(settings) }));
+    ({ picked, fit } = await prepareServing(session, ref, wanted, { home, progress: repository ? undefined : options.progress, select: options.select, context, repository, quantIsDefault: options.quant === undefined, requireSigned: options.requireSigned, gpu: gpuChoice(settings), onLockWait: options.onLockWait }));
   }
   const engine = engineFor(kind, session.config, undefined, settings.text('kamiwaza.url'));
   const spec = {

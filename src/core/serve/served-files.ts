@@ -65,6 +65,8 @@ export interface ServedFilesOptions {
   requireSigned?: boolean;
   /** Whether the engine may use a GPU (serve.gpu): its free memory then counts when choosing a quantization. */
   gpu?: 'auto' | 'off';
+  /** Told when the pull waits for another command writing the version's folder (pullIntoHome): an MCP client hears it. */
+  onLockWait?: (line: string) => void;
 }
 
 export async function fetchServedFiles(session: Session, ref: Reference, quant: string | undefined, options: ServedFilesOptions): Promise<ServedFiles> {
@@ -93,7 +95,7 @@ export async function fetchServedFiles(session: Session, ref: Reference, quant: 
   const onDisk = state.manifest === digest && selection.files.every((path) => state.files[path] !== undefined);
   if (!onDisk) {
     const repository = options.repository ?? (await session.repository(ref.repo));
-    await pullIntoHome(repository, ref.model, digest, { home: options.home, select: { paths: selection.files }, progress: options.progress });
+    await pullIntoHome(repository, ref.model, digest, { home: options.home, select: { paths: selection.files }, progress: options.progress, onLockWait: options.onLockWait });
   }
   return { dest, manifest, candidates, quant: selection.quant, fit, fromInstalled: located.installed && onDisk };
 }
