@@ -165,6 +165,25 @@ describe('two aim commands writing one destination', () => {
     expect((await lstat(join(dest, '.aim', 'lock.notes'))).isFile()).toBe(true);
   });
 
+  it("names a lock that cannot be written by DEST's path, not by the held .aim's /proc/self/fd path: pull and rm", async () => {
+    const dest = ws.path('immutable');
+    await ws.json(['pull', 'r/m:v1', dest]);
+    const { folder } = await ws.json(['install', 'r/m:v1']);
+    // Immutable: not even root may make a file there.
+    for (const aim of [join(dest, '.aim'), join(folder, '.aim')]) execFileSync('chattr', ['+i', aim]);
+    try {
+      for (const [args, aim] of [[['pull', 'r/m:v1', dest], join(dest, '.aim')], [['rm', 'r/m:v1'], join(folder, '.aim')]] as const) {
+        const result = await ws.run([...args]);
+        expectUserError(result, new RegExp(`cannot write ${aim}/\\.lock\\.[0-9a-f]{12}\\.tmp: permission denied`));
+        expect(result.code).toBe(6);
+        expect(result.stderr).not.toContain('/proc/self/fd');
+      }
+    } finally {
+      for (const aim of [join(dest, '.aim'), join(folder, '.aim')]) execFileSync('chattr', ['-i', aim]);
+    }
+    expect((await ws.json(['rm', 'r/m:v1'])).removed).toMatchObject([{ reference: 'r/m:v1', removed: true }]);
+  });
+
   it('gives up after AIM_PULL_LOCK_WAIT_MS with exit 5 naming DEST, the holder and what to do', async () => {
     const dest = ws.path('bound');
     const first = await heldPull(dest);

@@ -3,7 +3,7 @@ import { constants, lstatSync, unlinkSync } from 'node:fs';
 import { link, lstat, open, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, StorageError, type AimError } from '../../lib/errors.js';
-import { HeldFolder } from '../../lib/held-folder.js';
+import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
 import { log } from '../../lib/log.js';
 import { pollUntil } from '../../lib/poll.js';
 import { openRegular, readFully, realFolder } from '../../lib/safe-fs.js';
@@ -106,6 +106,9 @@ async function attemptOnce(root: string, aimParts: string[], me: LockHolder, whe
     if (state !== 'gone') return { holder: found.holder, state };
     if (await breakLock(aim, found.id, body, where)) log.info(`took over the lock of an aim command that is gone: ${where.lock}`, holderFields(found.holder));
     return 'again';
+  } catch (error) {
+    // Named by the user's paths while `.aim` is still held: its /proc/self/fd/N means nothing once let go.
+    throw withShownPaths(error);
   } finally {
     if (!held) aim.close();
   }
