@@ -254,6 +254,16 @@ describe('two aim commands writing one destination', () => {
     await expectSameTree(dest, ws.path('model'));
   });
 
+  it('refuses at once, naming it, a folder put where a command taking over a dead holder\'s lock writes lock.break', async () => {
+    const dest = ws.path('break-folder');
+    await mkdir(join(dest, '.aim', 'lock.break'), { recursive: true });
+    await writeFile(lockPath(dest), lockOf({ processStart: '1' }));
+    const result = await ws.run(['pull', 'r/m:v1', dest], { env: { AIM_PULL_LOCK_WAIT_MS: '5000' } });
+    expectUserError(result, new RegExp(`${join(dest, '.aim', 'lock.break')} is a folder where a file should be`));
+    expect(result.code).toBe(6);
+    expect(result.stderr).not.toContain('/proc/self/fd');
+  });
+
   it('takes over a lock from before the last boot, and cannot tell about a pid of another pid namespace (a container)', async () => {
     const dest = ws.path('boot');
     await mkdir(join(dest, '.aim'), { recursive: true });

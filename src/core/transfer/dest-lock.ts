@@ -114,6 +114,10 @@ async function attemptOnce(root: string, aimParts: string[], me: LockHolder, whe
   }
 }
 
+function unlessGone(error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+}
+
 function againIfGone(error: unknown): 'again' {
   if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'again';
   throw error;
@@ -199,7 +203,8 @@ async function breakLock(aim: HeldFolder, stale: FileId, body: string, where: Wh
   if (!made) {
     const breaker = await readLock(aim, BREAK_NAME, where).catch(() => undefined);
     const dead = breaker === undefined || breaker === 'empty' || (breaker !== 'missing' && holderState(breaker.holder, thisProcess()) === 'gone');
-    if (dead) await unlink(aim.at(BREAK_NAME)).catch(() => undefined);
+    // One that cannot be removed (a folder put there) is reported: waiting would not make it go.
+    if (dead) await unlink(aim.at(BREAK_NAME)).catch(unlessGone);
     return false;
   }
   try {
