@@ -6,7 +6,7 @@ import { servingFolder } from '../serve/serving-folder.js';
 import type { Repository } from '../store/repository.js';
 import { pull, type PullResult } from '../transfer/pull.js';
 import type { FileSelection } from '../transfer/subset.js';
-import { lockVersionFolder } from './release.js';
+import { lockVersionFolder, removeEmptyFolders } from './release.js';
 
 // The one way a version lands under AIM_HOME, for `run`, `install` and `update` alike: in its folder keyed by
 // digest, with the other versions of the same model pulled there offering their chunks, so a new version moves only
@@ -43,13 +43,11 @@ export async function pullIntoHome(
     done = true;
     return pulled;
   } finally {
+    // A pull that failed before it staged anything leaves no folder of its own behind (the lock made `.aim`): its
+    // `.aim/partial` while still held (the next command may be filling it once let go), the rest after.
+    const tidy = !done && !hadDest;
+    if (tidy) await rmdir(join(dest, '.aim', 'partial')).catch(() => undefined);
     lock.release();
-    // A pull that failed before it staged anything leaves no folder of its own behind (the lock made `.aim`).
-    if (!done && !hadDest) await removeEmpty([join(dest, '.aim', 'partial'), join(dest, '.aim'), dest]);
+    if (tidy) await removeEmptyFolders([join(dest, '.aim'), dest]);
   }
-}
-
-/** Removes each folder in turn while they are empty. */
-async function removeEmpty(folders: string[]): Promise<void> {
-  for (const folder of folders) if (!(await rmdir(folder).then(() => true, () => false))) return;
 }

@@ -1,8 +1,8 @@
 // Whether an installed version's folder may go, and removing it when it may: a folder is kept while another install
 // record names the same version or a deployment serves from it (a running llama.cpp maps the file; `aim stop`
 // comes first). A removal is of a folder aim made under AIM_HOME, never through a link.
-import { rm } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { realFolder } from '../../lib/safe-fs.js';
 import { listDeploymentRecords } from '../serve/deployments.js';
 import { servingFolder } from '../serve/serving-folder.js';
@@ -54,7 +54,7 @@ export function lockVersionFolder(home: string, folder: string, options: LockOpt
  * Removes the folder of `version` unless something still uses it; `ignoreDeployments` for rm --force. A command
  * writing the folder (an install or repair of that version, which holds its lock) is waited for, then what uses the
  * folder is looked at again: an install that finished meanwhile keeps it. `lock`: the folder's lock, taken by the
- * caller, which lets go of it.
+ * caller; it is let go of here once the folder is emptied (a second release is a no-op).
  */
 export async function releaseVersion(home: string, version: Pick<InstallRecord, 'repo' | 'model' | 'digest'>, options: ReleaseOptions = {}): Promise<Release> {
   const folder = servingFolder(home, version.repo, version.model, version.digest);
@@ -66,11 +66,26 @@ export async function releaseVersion(home: string, version: Pick<InstallRecord, 
     const keptNow = options.lock ? undefined : await keptFor(home, folder, options);
     if (keptNow) return { folder, removed: false, freedBytes: 0, keptFor: keptNow };
     const freedBytes = (await diskUse([folder])).total;
-    await rm(folder, { recursive: true, force: true });
+    // All but the lock, which goes last, as the holder lets go: a command that was waiting for it and takes it at
+    // once keeps its lock and its (now empty) folder, where a recursive removal could take its lock file from it.
+    await emptyAllButLock(folder);
+    lock.release();
+    await removeEmptyFolders([join(folder, '.aim'), folder]);
     return { folder, removed: true, freedBytes };
   } finally {
-    if (lock !== options.lock) lock.release();
+    lock.release();
   }
+}
+
+async function emptyAllButLock(folder: string): Promise<void> {
+  const aim = join(folder, '.aim');
+  for (const name of await readdir(folder)) if (name !== '.aim') await rm(join(folder, name), { recursive: true, force: true });
+  for (const name of await readdir(aim).catch(() => [] as string[])) if (name !== 'lock') await rm(join(aim, name), { recursive: true, force: true });
+}
+
+/** Removes each folder in turn while they are empty; stops at the first that is not. */
+export async function removeEmptyFolders(folders: string[]): Promise<void> {
+  for (const folder of folders) if (!(await rmdir(folder).then(() => true, () => false))) return;
 }
 
 /** Why `folder` must stay: another install record naming it, or a deployment serving from it; undefined if neither. */
