@@ -5,9 +5,9 @@
 // there, not on a timer. Through the built CLI.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, type RunningCli, type Workspace } from '../helpers/cli.js';
@@ -130,6 +130,10 @@ describe('two aim commands writing one destination', () => {
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.json().removed).toMatchObject([{ reference: 'r/m:v1', removed: true }]);
     await expect(lstat(folder)).rejects.toMatchObject({ code: 'ENOENT' });
+    // Nor are the model's and the repository's folders left empty under AIM_HOME/models, which stays.
+    await expect(lstat(dirname(folder))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(lstat(dirname(dirname(folder)))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await lstat(dirname(dirname(dirname(folder))))).isDirectory()).toBe(true);
     expect((await ws.json(['installed'])).models).toEqual([]);
   });
 
@@ -152,7 +156,7 @@ describe('two aim commands writing one destination', () => {
     for (const done of await Promise.all([holder.pull.result, removing.result, installing.result])) expect(done.code, done.stderr).toBe(0);
     // Whichever of rm and install takes the old folder first, rm comes last for the record: nothing of r/o is left.
     expect((await ws.json(['installed'])).models.filter((m: { model: string }) => m.model === 'o')).toEqual([]);
-    expect(await readdir(join(ws.home, 'models', 'r', 'o'))).toEqual([]);
+    await expect(lstat(join(ws.home, 'models', 'r', 'o'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('removes the temp files of commands killed while taking the lock, and nothing else of .aim', async () => {

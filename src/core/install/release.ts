@@ -2,7 +2,7 @@
 // record names the same version or a deployment serves from it (a running llama.cpp maps the file; `aim stop`
 // comes first). A removal is of a folder aim made under AIM_HOME, never through a link.
 import { readdir, rm, rmdir } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { realFolder } from '../../lib/safe-fs.js';
 import { listDeploymentRecords } from '../serve/deployments.js';
 import { servingFolder } from '../serve/serving-folder.js';
@@ -70,7 +70,7 @@ export async function releaseVersion(home: string, version: Pick<InstallRecord, 
     // once keeps its lock and its (now empty) folder, where a recursive removal could take its lock file from it.
     await emptyAllButLock(folder);
     lock.release();
-    await removeEmptyFolders([join(folder, '.aim'), folder]);
+    await removeEmptyFolders([join(folder, '.aim'), folder, ...modelFolders(folder)]);
     return { folder, removed: true, freedBytes };
   } finally {
     lock.release();
@@ -82,6 +82,12 @@ async function emptyAllButLock(folder: string): Promise<void> {
   for (const name of await readdir(folder)) if (name !== '.aim') await rm(join(folder, name), { recursive: true, force: true });
   for (const name of await readdir(aim).catch(() => [] as string[])) if (name !== 'lock') await rm(join(aim, name), { recursive: true, force: true });
 }
+
+/**
+ * `models/<repo>/<model>` and `models/<repo>` above a version's folder: left empty once their last version goes. An
+ * install making one again meanwhile finds it gone and looks again (dest-lock.ts).
+ */
+export const modelFolders = (versionFolder: string): string[] => [dirname(versionFolder), dirname(dirname(versionFolder))];
 
 /** Removes each folder in turn while they are empty; stops at the first that is not. */
 export async function removeEmptyFolders(folders: string[]): Promise<void> {
