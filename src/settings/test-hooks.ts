@@ -101,36 +101,16 @@ export function testCommandNeverEnds(env: NodeJS.ProcessEnv = process.env): bool
 }
 
 /**
- * AIM_TEST_PAUSE_BEFORE_LAST_LOOK=<FIFO>: a pull, its files built, reads the FIFO before it looks at DEST again for
- * files not aim's (as AIM_TEST_PAUSE_BEFORE_RENAMES), so a test can change DEST while the files are being built
- * without racing the process on a timer. Unset in normal use.
+ * The steps of a pull at which AIM_TEST_PAUSE_<step>=<FIFO> has it read the FIFO, which blocks until the test has
+ * opened it, changed DEST and closed it: a change made exactly there, without racing the process on a timer.
+ * - BEFORE_LAST_LOOK: its files built, before it looks at DEST again for files not aim's;
+ * - BEFORE_RENAMES: after that look, before it moves any file into place;
+ * - AFTER_FOLDERS: once the folders it moves files into are made, checked and held, before the first move into them;
+ * - BEFORE_REMOVALS: once it has found a file the new version drops still as installed, before it removes it.
  */
-export function testPauseBeforeLastLook(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_LAST_LOOK');
-}
+export type PullPause = 'BEFORE_LAST_LOOK' | 'BEFORE_RENAMES' | 'AFTER_FOLDERS' | 'BEFORE_REMOVALS';
 
-/**
- * AIM_TEST_PAUSE_BEFORE_RENAMES=<FIFO>: a pull, its files built and looked at again, reads the FIFO before it moves
- * any into place, which blocks until the test has opened it, changed DEST and closed it: a change made between the
- * pull's last look and its moves, without racing the process on a timer. Unset in normal use.
- */
-export function testPauseBeforeRenames(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_RENAMES');
-}
-
-/**
- * AIM_TEST_PAUSE_AFTER_FOLDERS=<FIFO>: a pull reads the FIFO once the folders it moves files into are made, checked
- * and held, before the first move into them (as AIM_TEST_PAUSE_BEFORE_RENAMES), so a test can swap one of them for a
- * link exactly there. Unset in normal use.
- */
-export function testPauseAfterFolders(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return new EnvReader(env).text('AIM_TEST_PAUSE_AFTER_FOLDERS');
-}
-
-/**
- * AIM_TEST_PAUSE_BEFORE_REMOVALS=<FIFO>: a pull reads the FIFO once it has found a file the new version drops still
- * as installed, before it removes it, so a test can swap its folder for a link exactly there. Unset in normal use.
- */
-export function testPauseBeforeRemovals(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return new EnvReader(env).text('AIM_TEST_PAUSE_BEFORE_REMOVALS');
+/** The FIFO AIM_TEST_PAUSE_<step> names, if set. Unset in normal use. */
+export function testPause(step: PullPause, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return new EnvReader(env).text(`AIM_TEST_PAUSE_${step}`);
 }

@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, rmSync, type Stats } from 'node:fs';
+import { lstatSync, rmSync, type Stats } from 'node:fs';
 import { lstat, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { isTempName } from '../../lib/atomic-write.js';
@@ -7,7 +7,7 @@ import { onLocalDisk } from '../../lib/local-disk.js';
 import { forEachConcurrently } from '../../lib/concurrently.js';
 import { realFolder } from '../../lib/safe-fs.js';
 import type { Manifest } from '../format/manifest.js';
-import { testPauseBeforeRemovals } from '../../settings/test-hooks.js';
+import { pauseForTest } from './test-pause.js';
 import { Trash } from '../store/trash.js';
 import { lockDestination, type DestinationLock, type LockOptions } from './dest-lock.js';
 import { isUnchanged, partialFolder, stateFolder, Targets, type InstallState } from './install-state.js';
@@ -115,7 +115,7 @@ export async function removeDroppedFiles(dest: string, previous: InstallState, m
   const dropped = Object.keys(previous.files).filter((path) => !wanted.has(path));
   if (dropped.length === 0) return;
   const trash = new Trash(dest);
-  let pause = testPauseBeforeRemovals();
+  let paused = false;
   try {
     for (const [folder, files] of await byRealFolder(dest, dropped)) {
       let held: HeldFolder;
@@ -128,8 +128,8 @@ export async function removeDroppedFiles(dest: string, previous: InstallState, m
         for (const { path, name } of files) {
           const at = held.at(name);
           if (!(await isUnchanged(at, previous.files[path], previous.files[path]!.digest))) continue;
-          if (pause) readFileSync(pause);
-          pause = undefined;
+          if (!paused) pauseForTest('BEFORE_REMOVALS');
+          paused = true;
           await trash.moveAside(at);
           await removeFile(at);
         }

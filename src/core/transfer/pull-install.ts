@@ -1,4 +1,4 @@
-import { createWriteStream, lstatSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, lstatSync, renameSync, statSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, sep } from 'node:path';
@@ -11,7 +11,7 @@ import { syncFoldersTogether } from '../../lib/sync-file-system.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { Trash } from '../store/trash.js';
 import { moveNoReplaceSync } from '../../lib/move-no-replace.js';
-import { testPauseAfterFolders, testPauseBeforeRenames } from '../../settings/test-hooks.js';
+import { pauseForTest } from './test-pause.js';
 import { expectAsSeen, type Seen } from './as-seen.js';
 import type { InstallState } from './install-state.js';
 import { renameFreshFolders, type FreshTree } from './pull-fresh.js';
@@ -89,8 +89,7 @@ export async function installStaged(dest: string, staged: Staged[], next: Instal
   let folders: TargetFolders | undefined;
   try {
     await durable;
-    const pause = testPauseBeforeRenames();
-    if (pause) readFileSync(pause);
+    pauseForTest('BEFORE_RENAMES');
     folders = await TargetFolders.open(dest, aim);
     const moves: Moves = { folders, next, trash, force };
     await clearBlockers(staged, moves);
@@ -143,8 +142,6 @@ interface Moves {
  */
 async function placeFirsts(entries: Staged[], moves: Moves, writer: SmallFileWriter): Promise<void> {
   const { folders, next, force } = moves;
-  const pause = testPauseAfterFolders();
-  const ready = pause ? () => void readFileSync(pause) : undefined;
   await folders.inBatches(entries, (entry) => [dirname(entry.target)], async (batch) => {
     const plain: Staged[] = [];
     const others: Staged[] = [];
@@ -158,7 +155,7 @@ async function placeFirsts(entries: Staged[], moves: Moves, writer: SmallFileWri
       }),
     ]);
     for (const result of settled) if (result.status === 'rejected') throw result.reason;
-  }, ready);
+  }, () => pauseForTest('AFTER_FOLDERS'));
 }
 
 /** Puts each copy in place: the first file's move took the partial's name, so each gets a copy of that file's result. */

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fsError } from '../../lib/fs-errors.js';
@@ -26,7 +25,7 @@ import { emptyTrashInBackground } from '../store/trash.js';
 import type { QuantFit } from '../serve/quant-fit.js';
 import { chooseFiles, type FileChoice, type FileSelection, type SubsetRecord } from './subset.js';
 import { log } from '../../lib/log.js';
-import { testPauseBeforeLastLook } from '../../settings/test-hooks.js';
+import { pauseForTest } from './test-pause.js';
 import { enforceTrust, type TrustPolicy } from '../signing/policy.js';
 
 // pull = resolve, then take DEST's lock (dest-lock.ts: one command writes a destination at a time, a second waits),
@@ -317,8 +316,7 @@ async function stageFiles(repo: Repository, plan: Plan, dest: string, options: P
       const written = isFresh ? built.written.get(entry.file) : undefined;
       result.staged.push({ file: entry.file, target: entry.target, occupant: entry.occupant, blockedBy: entry.blockedBy, temp, modeSet: isSmall, journal: !isSmall, freshTop, written });
     }
-    const pause = testPauseBeforeLastLook();
-    if (pause) readFileSync(pause);
+    pauseForTest('BEFORE_LAST_LOOK');
     if (!options.force) {
       // Refused now, the built files stay in .aim/partial: the pull run again once they are moved away reuses them.
       await lookAgain(result.staged, dest, state, pool);
