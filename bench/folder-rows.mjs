@@ -23,7 +23,7 @@ async function timedRow(rec, key, label, group, bytes, cmd, args, { env, cwd, re
     const r = check(await timed(cmd, args, { env, cwd }), label);
     const got = restored ? fileBytes(restored) : bytes;
     if (got !== bytes) throw new Error(`${label}: ${got} bytes in the restored files, ${bytes} expected`);
-    rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB, added: repo ? duBytes(repo) - before : undefined });
+    rec.add(key, label, group, { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB, added: repo ? duBytes(repo) - before : undefined });
     log(label, r, bytes);
   });
 }

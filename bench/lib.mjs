@@ -42,10 +42,15 @@ export function parseArgs(argv) {
 }
 
 /**
- * Runs a command, returns { ok, code, wall (s), rssKiB, stdout, stderr, json }. Peak RSS comes from GNU time when
- * present, else (node commands only) from a preload that writes process.resourceUsage().maxRSS at exit.
+ * Runs a command, returns { ok, code, wall (s), sync (s), rssKiB, stdout, stderr, json }. Peak RSS comes from GNU time
+ * when present, else (node commands only) from a preload that writes process.resourceUsage().maxRSS at exit.
+ *
+ * `durable` (the default): the clock stops once what the command wrote is on disk, a `sync` run inside it (`sync`, its
+ * share of `wall`). aim's pull and push make their files durable before they exit; restic, borg and casync leave theirs
+ * in the page cache for the kernel to write back later, and the plain `cp` and tar rows have always ended in `sync`.
+ * Timed without it, a tool that leaves its writes to the kernel was measured against one that waits for the disk.
  */
-export async function timed(cmd, args, { env = process.env, cwd, input, dropCaches = false } = {}) {
+export async function timed(cmd, args, { env = process.env, cwd, input, dropCaches = false, durable = true } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'aim-bench-t-'));
   const out = join(dir, 'rss');
   let argv = [cmd, ...args];
@@ -69,7 +74,11 @@ export async function timed(cmd, args, { env = process.env, cwd, input, dropCach
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
     child.stdin.end(input ?? '');
   });
-  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  const exited = process.hrtime.bigint();
+  if (durable) spawnSync('sync');
+  const ended = process.hrtime.bigint();
+  const wall = Number(ended - started) / 1e9;
+  const sync = Number(ended - exited) / 1e9;
   let rssKiB;
   try {
     const text = (await readFile(out, 'utf8')).trim().split('\n').pop();
@@ -80,7 +89,7 @@ export async function timed(cmd, args, { env = process.env, cwd, input, dropCach
   let json;
   try { json = JSON.parse(result.stdout); } catch { json = undefined; }
   // GNU time prefixes "Command exited with non-zero status" to its -o file only, so stderr is the command's own.
-  return { ok: result.code === 0, code: result.code, wall, rssKiB, stdout: result.stdout, stderr: result.stderr, json };
+  return { ok: result.code === 0, code: result.code, wall, sync, rssKiB, stdout: result.stdout, stderr: result.stderr, json };
 }
 
 /**

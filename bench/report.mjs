@@ -98,15 +98,15 @@ export function markdown(rec, meta, goals) {
   const m = meta.machine;
   lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.filesystem ?? '?'} (kernel ${m.kernel}), Node ${m.node}; load average ${m.loadAtStart?.join(' ')} at start, ${m.loadavg?.join(' ')} at the end (other work on the box skews figures).`);
   lines.push(`Tools: ${Object.entries(m.tools).map(([k, v]) => `${k} ${v ?? 'missing'}`).join('; ')}.`);
-  lines.push(`Data: ${fmtBytes(meta.size)} per variant (v1; v2 = 5 % changed in 8 regions; ins = 1 KiB inserted at 4096), ${meta.smallFiles} small files (${fmtBytes(meta.smallBytes)})${(meta.shapes ?? []).map((shape) => `; ${shape.group}`).join('')}; ${meta.rounds} round(s), medians; data in the page cache; every repository new and tool caches removed before its rows; sync before each clock starts; MB/s = 10^6 B/s of logical data over whole-process wall time; peak RSS = max over rounds (${meta.rssSource}).`, '');
+  lines.push(`Data: ${fmtBytes(meta.size)} per variant (v1; v2 = 5 % changed in 8 regions; ins = 1 KiB inserted at 4096), ${meta.smallFiles} small files (${fmtBytes(meta.smallBytes)})${(meta.shapes ?? []).map((shape) => `; ${shape.group}`).join('')}; ${meta.rounds} round(s), medians; data in the page cache; every repository new and tool caches removed before its rows; sync before each clock starts and inside it after each command (what a command leaves to the kernel to write back is charged to it: the column "of which sync s"); MB/s = 10^6 B/s of logical data over whole-process wall time; peak RSS = max over rounds (${meta.rssSource}).`, '');
   if (meta.notes.length) lines.push(...meta.notes.map((n) => `> ${n}`), '');
-  lines.push('| group | operation | MB/s (wall) | aim internal MB/s | wall s | peak RSS MiB | stored (added) | n | note |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| group | operation | MB/s (wall) | aim internal MB/s | wall s | of which sync s | peak RSS MiB | stored (added) | n | note |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const row of rec.rows.values()) {
     const s = rec.summary(row.key);
     const note = [...row.notes].join('; ');
     const wall = row.key.startsWith('start.') ? (s ? `${f0(s.wall * 1000)} ms` : '—') : f2(s?.wall);
     const rate = row.key.startsWith('start.') ? '' : f0(s?.mbps);
-    lines.push(`| ${row.group} | ${row.label} | ${rate} | ${f0(s?.internalMbps)} | ${wall} | ${f0(s?.rssMiB)} | ${s?.added !== undefined ? fmtBytes(s.added) : ''} | ${s?.n ?? 0} | ${note} |`);
+    lines.push(`| ${row.group} | ${row.label} | ${rate} | ${f0(s?.internalMbps)} | ${wall} | ${row.key.startsWith('start.') ? '' : f2(s?.sync)} | ${f0(s?.rssMiB)} | ${s?.added !== undefined ? fmtBytes(s.added) : ''} | ${s?.n ?? 0} | ${note} |`);
   }
   lines.push('', '## Targets', '', '| target | goal | measured | result | detail |', '|---|---|---:|---|---|');
   for (const g of goals) {

@@ -137,7 +137,7 @@ if (options.big) {
     try {
       await gen.writeRandomFile(join(bigDir, 'model.bin'), bigSize, 'aim-bench-big');
       const r = check(await aim(ctx, ['model', 'push', 'bench', 'big', bigDir, '--tag', 'v1']), label);
-      rec.add('aim.big.push', label, 'aim (local folder)', { bytes: bigSize, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds });
+      rec.add('aim.big.push', label, 'aim (local folder)', { bytes: bigSize, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB, internal: r.json?.seconds });
       console.log(`    ${label}: ${r.wall.toFixed(1)} s, ${(bigSize / r.wall / 1e6).toFixed(0)} MB/s, peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB`);
     } catch (error) {
       rec.na('aim.big.push', label, 'aim (local folder)', `error: ${error.message}`);

@@ -92,7 +92,7 @@ export async function s3Round(ctx, rec, data, round, target) {
     for (const [key, args] of [[up, ['copy', ...transfers, data.v1.dir, remote]], [down, ['copy', ...transfers, remote, dest]]]) {
       await guard(rec, key, labels[key], group, async () => {
         const [r, serverSeconds] = await withServerCpu(server, async () => check(await timed('rclone', args, { env }), labels[key]));
-        rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
+        rec.add(key, labels[key], group, { bytes: data.v1.bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
         log(labels[key], r, data.v1.bytes, serverSeconds);
       });
     }

@@ -62,7 +62,7 @@ export async function startRadosgw(folder, bucket = 'aim-scale') {
 export async function measureAim(cli, args, env, statsDir) {
   await mkdir(statsDir, { recursive: true });
   const statsFile = join(await mkdtemp(join(statsDir, 'io-')), 'io.json');
-  const r = await timed(process.execPath, [cli, ...args, '--json', '--quiet'], { env: { ...env, AIM_IO_STATS: statsFile } });
+  const r = await timed(process.execPath, [cli, ...args, '--json', '--quiet'], { env: { ...env, AIM_IO_STATS: statsFile }, durable: false });
   if (!r.ok) {
     const line = (r.stderr || r.stdout).split('\n').find((l) => /error/i.test(l)) ?? r.stderr.slice(0, 300);
     throw new Error(`aim ${args.join(' ')}: exit ${r.code}: ${line}`);

@@ -33,6 +33,8 @@ export class Recorder {
       added: median(s.map((x) => x.added)),
       addedRange: [Math.min(...s.map((x) => x.added ?? Infinity)), Math.max(...s.map((x) => x.added ?? -Infinity))],
       files: median(s.map((x) => x.files)),
+      /** Seconds of the wall the trailing sync took (timed's `durable`): writes the command left to the kernel. */
+      sync: median(s.map((x) => x.sync)),
     };
   }
 }
@@ -50,7 +52,8 @@ export async function guard(rec, key, label, group, fn) {
 export function log(label, r, bytes, serverSeconds) {
   const rss = r.rssKiB ? `${(r.rssKiB / 1024).toFixed(0)} MiB` : '?';
   const server = serverSeconds === undefined ? '' : `  server cpu ${serverSeconds.toFixed(2)} s`;
-  console.log(`    ${label.padEnd(44)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}${server}`);
+  const sync = r.sync >= 0.005 ? `  (sync ${r.sync.toFixed(2)} s)` : '';
+  console.log(`    ${label.padEnd(44)} ${r.wall.toFixed(2).padStart(7)} s  ${(bytes / r.wall / 1e6).toFixed(0).padStart(6)} MB/s  rss ${rss}${server}${sync}`);
 }
 
 /** CPU seconds the S3 server's processes (one for s3rver; monitor, OSD and gateway for radosgw) have used so far (Linux), or undefined. */
@@ -100,7 +103,7 @@ export async function aimOp(ctx, rec, key, label, args, { bytes, repo, group = '
     const [r, serverSeconds] = await withServerCpu(server, async () => check(await aim(ctx, args, { dropCaches }), label));
     const logical = typeof bytes === 'function' ? bytes(r.json) : bytes;
     const added = repo ? duBytes(repo) - before : undefined;
-    rec.add(key, label, group, { bytes: logical, wall: r.wall, rssKiB: r.rssKiB, internal: r.json?.seconds, added, files: r.json?.files });
+    rec.add(key, label, group, { bytes: logical, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB, internal: r.json?.seconds, added, files: r.json?.files });
     log(label, r, logical, serverSeconds);
   });
 }
@@ -152,7 +155,7 @@ export async function aimLocalRound(ctx, rec, data, round = 1) {
     const packs = join(repo, 'packs');
     const r = check(await timed('sh', ['-c', `find "${packs}" -type f -exec cat {} + > /dev/null`]), label);
     const bytes = duBytes(packs);
-    rec.add('disk.read.packs', label, 'aim (local folder)', { bytes, wall: r.wall, rssKiB: r.rssKiB });
+    rec.add('disk.read.packs', label, 'aim (local folder)', { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
     log(label, r, bytes);
   });
   await dropLongBefore(repo);
@@ -170,7 +173,7 @@ async function copyPacksOnce(rec, packs, dest) {
     await mkdir(dest, { recursive: true });
     const r = check(await timed('sh', ['-c', 'out=$1; shift; cat "$@" > "$out" && sync', 'sh', join(dest, 'packs.bin'), ...packs], { dropCaches: true }), label);
     const bytes = packs.reduce((sum, path) => sum + statSync(path).size, 0);
-    rec.add('disk.copy.packs', label, 'aim (local folder)', { bytes, wall: r.wall, rssKiB: r.rssKiB });
+    rec.add('disk.copy.packs', label, 'aim (local folder)', { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
     log(label, r, bytes);
     await rm(dest, { recursive: true, force: true });
   });
@@ -213,7 +216,7 @@ export async function resticRound(ctx, rec, data) {
     const r = check(await timed('restic', ['-r', repo, 'backup', '--json', variant], { env }), label);
     const summary = r.stdout.trim().split('\n').map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((j) => j.message_type === 'summary');
     snapshots[key] = summary?.snapshot_id;
-    rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB, added: duBytes(repo) - before });
+    rec.add(key, label, group, { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB, added: duBytes(repo) - before });
     log(label, r, bytes);
   });
   await backup('restic.backup.v1', 'restic backup v1 (empty repo)', data.v1.dir, data.v1.bytes);
@@ -225,14 +228,14 @@ export async function resticRound(ctx, rec, data) {
   await rm(dest, { recursive: true, force: true });
   await guard(rec, 'restic.restore', 'restic restore v1 (empty dest)', group, async () => {
     const r = check(await timed('restic', ['-r', repo, 'restore', snapshots['restic.backup.v1'] ?? 'latest', '--target', dest], { env }), 'restic restore');
-    rec.add('restic.restore', 'restic restore v1 (empty dest)', group, { bytes: data.v1.bytes, wall: r.wall, rssKiB: r.rssKiB });
+    rec.add('restic.restore', 'restic restore v1 (empty dest)', group, { bytes: data.v1.bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
     log('restic restore v1 (empty dest)', r, data.v1.bytes);
   });
   await rm(dest, { recursive: true, force: true });
   await guard(rec, 'restic.check', 'restic check --read-data', group, async () => {
     const bytes = duBytes(repo);
     const r = check(await timed('restic', ['-r', repo, 'check', '--read-data'], { env }), 'restic check');
-    rec.add('restic.check', 'restic check --read-data', group, { bytes, wall: r.wall, rssKiB: r.rssKiB });
+    rec.add('restic.check', 'restic check --read-data', group, { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
     log('restic check --read-data', r, bytes);
   });
   await dropLongBefore(repo);
@@ -247,7 +250,7 @@ export async function toolsRound(ctx, rec, data) {
     await mkdir(dest, { recursive: true });
     await guard(rec, key, label, group, async () => {
       const r = check(await timed(cmd, args, { dropCaches }), label);
-      rec.add(key, label, group, { bytes, wall: r.wall, rssKiB: r.rssKiB });
+      rec.add(key, label, group, { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
       log(label, r, bytes);
     });
   };
@@ -268,7 +271,7 @@ export async function toolsRound(ctx, rec, data) {
 export async function startupTimes(ctx, rec, runs) {
   const group = 'start-up (wall, median)';
   for (const [key, label, args] of [['start.version', 'aim --version', ['--version']], ['start.repolist', 'aim repo list', ['repo', 'list']], ['start.ps', 'aim ps', ['ps']]]) {
-    const first = await timed(process.execPath, [ctx.cli, ...args], { env: aimEnv(ctx) });
+    const first = await timed(process.execPath, [ctx.cli, ...args], { env: aimEnv(ctx), durable: false });
     if (!first.ok) {
       const text = `${first.stderr}${first.stdout}`.replace(/\x1b\[[0-9;]*m/g, '');
       rec.na(key, label, group, /Command not found|Unknown Syntax/i.test(text) ? `n/a: \`${label}\` does not exist yet` : `error: ${text.trim().split('\n')[0]}`);
@@ -276,8 +279,8 @@ export async function startupTimes(ctx, rec, runs) {
       continue;
     }
     for (let i = 0; i < runs; i++) {
-      const r = await timed(process.execPath, [ctx.cli, ...args], { env: aimEnv(ctx) });
-      rec.add(key, label, group, { bytes: 0, wall: r.wall, rssKiB: r.rssKiB });
+      const r = await timed(process.execPath, [ctx.cli, ...args], { env: aimEnv(ctx), durable: false });
+      rec.add(key, label, group, { bytes: 0, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
     }
     const s = rec.summary(key);
     console.log(`    ${label.padEnd(44)} ${(s.wall * 1000).toFixed(0).padStart(5)} ms`);
