@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { digestOf } from '../../src/core/format/digest.js';
@@ -88,16 +88,21 @@ export async function pulled(c: Case, tag: string): Promise<string> {
 
 /**
  * Makes AIM_HOME/cache/<kind> as aim names it for the case's repository (a folder of its own per repository for the
- * index cache, one file per repository for the stat cache) and lets `plant` put something there.
+ * index cache, one file per repository and folder pushed for the stat cache) and lets `plant` put something there.
  */
 export async function plantInCache(c: Case, kind: 'index' | 'stat', plant: (folder: string, id: string) => Promise<void>, flat = false): Promise<void> {
-  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
-  let id = sha(c.repo).slice(0, 16);
-  // The stat cache's file names the repository's creation too (aim-repo.json's createdAt).
-  if (kind === 'stat') id += `.${sha(JSON.parse(await readFile(c.inRepo('aim-repo.json'), 'utf8')).createdAt ?? '').slice(0, 8)}`;
+  const id = kind === 'stat' ? await statCacheId(c) : sha(c.repo).slice(0, 16);
   const folder = flat ? join(c.ws.home, 'cache', kind) : join(c.ws.home, 'cache', kind, id);
   await mkdir(folder, { recursive: true });
   await plant(folder, id);
+}
+
+const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** The stat cache's file name, less `.json`: the repository's location, its creation (aim-repo.json's createdAt), the folder pushed. */
+export async function statCacheId(c: Case): Promise<string> {
+  const { createdAt } = JSON.parse(await readFile(c.inRepo('aim-repo.json'), 'utf8'));
+  return `${sha(c.repo).slice(0, 16)}.${sha(createdAt ?? '').slice(0, 8)}.${sha(resolve(c.model)).slice(0, 16)}`;
 }
 
 /** A version whose manifest names weights.bin by a 300-character name, committed under the tag `long`. */

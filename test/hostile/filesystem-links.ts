@@ -1,7 +1,9 @@
 // Links planted where aim reads and writes: in the pull's destination, in the repository, in AIM_HOME. Each points
 // into the case's sentinel folder, so a write or delete through it would show there.
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { expectSameTree } from '../helpers/cli.js';
 import {
   type HostileCase,
   KiB,
@@ -10,11 +12,13 @@ import {
   plantInCache,
   pull,
   pullAfter,
+  pulled,
   pulledIntact,
   pushedIntact,
   push,
   refused,
   replaceWith,
+  statCacheId,
   withoutMap,
 } from './filesystem-case.js';
 
@@ -178,6 +182,12 @@ export const LINK_CASES: HostileCase[] = [
     name: 'a FIFO at AIM_HOME\'s stat cache (push, then pull)',
     plant: (c) => plantInCache(c, 'stat', (folder, id) => mkfifo(join(folder, `${id}.json`)), true),
     args: push('v2'),
-    outcome: pushedIntact,
+    outcome: {
+      ok: async (c) => {
+        await expectSameTree(await pulled(c, 'v2'), c.model);
+        // The push found the FIFO where it keeps its cache (not read, not hung on) and put a cache of its own there.
+        expect((await lstat(join(c.ws.home, 'cache', 'stat', `${await statCacheId(c)}.json`))).isFile()).toBe(true);
+      },
+    },
   },
 ];

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Digest } from '../format/digest.js';
 import { encodeManifest, MANIFEST_MEDIA_TYPE, manifestDigest, type Manifest, type ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -180,7 +181,7 @@ async function pushOnce(repo: Repository, source: string, options: PushOptions):
   await checkRequirements(repo.name, metadata.requires, { annotations: options.annotations ?? {}, files });
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   log.info('push started', { repo: repo.name, model: options.model, tag: options.tag, files: files.length, bytes: totalBytes });
-  const cache = await StatCache.open(repo.location, metadata.chunking, metadata.createdAt);
+  const cache = await StatCache.open(repo.location, resolve(source), metadata.chunking, metadata.createdAt);
   // The gc records before the removal mark: a gc writes its record first (gc-records.ts).
   const gcRecords = metadata.format === PACKED_FORMAT ? await readGcRecords(repo.backend) : [];
   const removals = await repo.removalMark();

@@ -82,7 +82,58 @@ describe('stat cache', () => {
 
       const inspected = await own.json(['inspect', 'again/m:a']);
       expect(inspected.files[0].digest).toBe((await own.json(['inspect', 'again/m:b'])).files[0].digest);
-      expect(await readdir(folder), 'the earlier repository\'s cache file is gone').toHaveLength(1);
+      const left = await readdir(folder);
+      expect(left, 'the earlier repository\'s cache file is gone').not.toContain(name);
+      expect(left, 'one file for each folder pushed to the new repository').toHaveLength(2);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it('keeps a cache file for each folder pushed: a push reads the entries of its own files only', async () => {
+    const own = await createWorkspace((dir) => ({ per: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      await generateModel(own.path('a'), { files: [{ path: 'w.bin', size: 300 * 1024 }], seed: 'stat-cache-a' });
+      await generateModel(own.path('b'), { files: [{ path: 'x.bin', size: 200 * 1024 }, { path: 'y.json', size: 100 }], seed: 'stat-cache-b' });
+      await own.json(['push', 'per/a:v1', 'a']);
+      const folder = own.path('aim-home', 'cache', 'stat');
+      const [aName] = await readdir(folder);
+      await own.json(['push', 'per/b:v1', 'b']);
+      const bName = (await readdir(folder)).find((name) => name !== aName)!;
+      const keys = async (name: string) => Object.keys(JSON.parse(await readFile(join(folder, name), 'utf8'))).sort();
+      expect(await keys(aName!)).toEqual([own.path('a', 'w.bin')]);
+      expect(await keys(bName)).toEqual([own.path('b', 'x.bin'), own.path('b', 'y.json')]);
+
+      // a's entry, marked, is still taken after b's push saved its own file: one push leaves the others' files alone.
+      const entries = JSON.parse(await readFile(join(folder, aName!), 'utf8'));
+      const marker = `blake3:${'cd'.repeat(32)}`;
+      entries[own.path('a', 'w.bin')].file.digest = marker;
+      await writeFile(join(folder, aName!), JSON.stringify(entries));
+      await own.json(['push', 'per/b:v2', 'b']);
+      await own.json(['push', 'per/a:v2', 'a']);
+      expect((await own.json(['inspect', 'per/a:v2'])).files[0].digest).toBe(marker);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it('removes the one cache file of every folder that older versions of aim kept, and reads nothing from it', async () => {
+    const own = await createWorkspace((dir) => ({ old: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      await generateModel(own.path('a'), { files: [{ path: 'w.bin', size: 300 * 1024 }], seed: 'stat-cache-old' });
+      await own.json(['push', 'old/a:v1', 'a']);
+      const folder = own.path('aim-home', 'cache', 'stat');
+      const [name] = await readdir(folder);
+      const [location, creation] = name!.split('.');
+      // The older name for all of this repository's entries, with a's entry marked: it must not be taken.
+      const entries = JSON.parse(await readFile(join(folder, name!), 'utf8'));
+      entries[own.path('a', 'w.bin')].file.digest = `blake3:${'ef'.repeat(32)}`;
+      const legacy = `${location}.${creation}.json`;
+      await rm(join(folder, name!));
+      await writeFile(join(folder, legacy), JSON.stringify(entries));
+      await own.json(['push', 'old/a:v2', 'a']);
+      expect((await own.json(['inspect', 'old/a:v2'])).files[0].digest).toBe((await own.json(['inspect', 'old/a:v1'])).files[0].digest);
+      expect(await readdir(folder)).toEqual([name]);
     } finally {
       await own.cleanup();
     }
