@@ -29,7 +29,8 @@ export function isPlainManifest(value: unknown, mediaType: string): boolean {
   return true;
 }
 
-function isPlainFile(file: unknown): boolean {
+/** One file of a manifest as push writes it (the stat cache holds the same, stat-entry-plain.ts). */
+export function isPlainFile(file: unknown): boolean {
   if (!isObject(file) || !hasKeys(file, FILE_KEYS)) return false;
   const { path, size, mode, digest, chunks } = file;
   if (!isWhole(size, 0, Number.MAX_SAFE_INTEGER) || !isWhole(mode, 0, 0o7777) || !isDigest(digest) || !Array.isArray(chunks)) return false;

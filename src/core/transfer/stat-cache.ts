@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import type { Digest } from '../format/digest.js';
 import { STAT_CACHE_FORMAT, statCacheEntrySchema, statCacheSchema } from '../format/schemas/local-state.js';
 import { parseJsonOrUndefined } from '../format/schemas/parse.js';
+import { isPlainStatEntry } from '../format/stat-entry-plain.js';
 import type { ManifestFile } from '../format/manifest.js';
 import type { SourceFile } from './walk.js';
 
@@ -108,11 +109,15 @@ export class StatCache {
   private entry(path: string): Entry | undefined {
     if (this.checked.has(path)) return this.entries[path] as Entry;
     if (!Object.hasOwn(this.entries, path)) return undefined;
-    const result = v.safeParse(statCacheEntrySchema, this.entries[path]);
-    if (!result.success) return void delete this.entries[path];
-    this.entries[path] = result.output;
+    const value = this.entries[path];
+    // As push wrote it, taken as it is; anything else goes to the schema (stat-entry-plain.ts).
+    if (!isPlainStatEntry(value)) {
+      const result = v.safeParse(statCacheEntrySchema, value);
+      if (!result.success) return void delete this.entries[path];
+      this.entries[path] = result.output;
+    }
     this.checked.add(path);
-    return result.output;
+    return this.entries[path] as Entry;
   }
 
   /** Whether the entry was recorded for this file as it is now (path, size, mtime, ctime, inode) and this chunking. */
