@@ -5,6 +5,7 @@ import { checkModelName, checkTagName } from '../format/names.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import type { Repository, TagRecord } from './repository.js';
 import { compareText } from '../../lib/compare-text.js';
+import { forEachConcurrently } from '../../lib/concurrently.js';
 
 // Listings over a shared repository. Anyone who can write there can leave a folder under models/ that aim would
 // never create, or a tag file that does not parse; that must cost the one model or tag, not every listing, verify
@@ -67,16 +68,30 @@ export async function tagNames(repo: Repository, model: string): Promise<string[
   return names.sort();
 }
 
-/** The model's tags that read back well, oldest first; each tag that does not is a problem. */
+/**
+ * Tag records read at once: every push rebuilds its model's catalog entry from all its tags, and one read after
+ * another made that cost grow with the model's tags (a round trip each on S3).
+ */
+const TAG_READS_IN_FLIGHT = 16;
+
+/** The model's tags that read back well, oldest first; each tag that does not is a problem (in the tags' name order). */
 export async function readableTags(repo: Repository, model: string, problems: RepoProblem[]): Promise<TagEntry[]> {
-  const tags: TagEntry[] = [];
-  for (const tag of await tagNames(repo, model)) {
+  const names = await tagNames(repo, model);
+  const read: Array<TagEntry | RepoProblem | undefined> = new Array(names.length);
+  await forEachConcurrently(names.keys(), TAG_READS_IN_FLIGHT, async (index) => {
+    const tag = names[index]!;
     try {
       const record = await repo.getTag(model, checkTagName(tag));
-      if (record) tags.push({ ...record, tag });
+      if (record) read[index] = { ...record, tag };
     } catch (error) {
-      problems.push(problemOf(`${tagPrefix(model)}${tag}`, error));
+      read[index] = problemOf(`${tagPrefix(model)}${tag}`, error);
     }
+  });
+  const tags: TagEntry[] = [];
+  for (const entry of read) {
+    if (entry === undefined) continue;
+    if ('tag' in entry) tags.push(entry);
+    else problems.push(entry);
   }
   return tags.sort((a, b) => compareText(String(a.pushedAt), String(b.pushedAt)) || compareText(a.tag, b.tag));
 }
