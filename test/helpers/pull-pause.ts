@@ -39,3 +39,16 @@ export async function pullChangedAt(ws: Workspace, pause: PullPause, args: strin
   }
   return running.result;
 }
+
+/** Waits until `running` has said on stderr that it waits for another aim command; the folder and pid it named. */
+export async function waitingFor(running: RunningCli): Promise<{ dest: string; pid: number }> {
+  let ended = false;
+  void running.result.then(() => (ended = true));
+  const said = /waiting for another aim command writing (\S+) .*pid=(\d+) /;
+  for (;;) {
+    const found = said.exec(running.stderrSoFar());
+    if (found) return { dest: found[1]!, pid: Number(found[2]) };
+    if (ended) throw new Error(`the second command ended without waiting:\n${(await running.result).stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
