@@ -10,12 +10,14 @@ import type { CliResult, RunningCli, Workspace } from './cli.js';
 // file the new version drops), so that a test changes DEST exactly there without racing the process on a timer.
 
 export type PullPause = 'AIM_TEST_PAUSE_BEFORE_LAST_LOOK' | 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
+/** `aim rm` held the same way, between its look at the tag's record and the record's removal. */
+export type RecordPause = 'AIM_TEST_PAUSE_BEFORE_RECORD_REMOVAL';
 
 /**
- * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run) and returns once it has paused at
- * `pause`: the running command, and `go()` to let it go on.
+ * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run; `aim rm` for a RecordPause) and
+ * returns once it has paused at `pause`: the running command, and `go()` to let it go on.
  */
-export async function startPaused(ws: Workspace, pause: PullPause, args: string[]): Promise<{ running: RunningCli; go: () => Promise<void> }> {
+export async function startPaused(ws: Workspace, pause: PullPause | RecordPause, args: string[]): Promise<{ running: RunningCli; go: () => Promise<void> }> {
   const fifo = ws.path(`pause-${randomBytes(6).toString('hex')}`);
   execFileSync('mkfifo', [fifo]);
   const running = ws.start(args, { env: { [pause]: fifo } });
