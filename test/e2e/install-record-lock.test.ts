@@ -1,9 +1,9 @@
 // Two aim commands changing one model's install records at once: `aim rm` of a tag and an `aim update` moving that tag
 // to a new version. rm is held still through a FIFO (AIM_TEST_PAUSE_BEFORE_RECORD_REMOVAL) between its look at the
 // tag's record and its removal of it, the update runs meanwhile, and the end state must be one that either order of
-// the two would leave: each record's version folder there, and each version folder named by a record. Then the
-// records lock (installed/<repo>/<model>/.aim/lock) left by a killed aim, and one planted as a link. Through the
-// built CLI.
+// the two would leave: each record's version folder there, and each version folder named by a record. The same of
+// two installs moving one tag to two versions. Then the records lock (installed/<repo>/<model>/.aim/lock) left by a
+// killed aim, and one planted as a link. Through the built CLI.
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,25 @@ describe("a model's install records lock", () => {
     // rm came first for the record, then the update wrote its own: v1 is installed at the new version.
     expect(recorded).toEqual([(await ws.json(['inspect', 'r/m:v2'])).digest.slice(7)]);
     await expect(lstat(lockFolder('m'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('an install that moved a tag releases the version its record replaced, not the one it found when it began', async () => {
+    await generateModel(ws.path('model-3'), { files: FILES, seed: 'record-lock-3' });
+    for (const [tag, folder] of [['v1', 'model-1'], ['v2', 'model-2'], ['v3', 'model-3']]) await ws.json(['push', `r/p:${tag}`, folder]);
+    await ws.json(['install', 'r/p:v1']);
+    // The first install finds v1 at its first version and moves it to the second, held still before its moves.
+    await ws.json(['tag', 'r/p:v2', 'v1', '--force']);
+    const first = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_RENAMES', ['install', 'r/p:v1', '--json']);
+    // Meanwhile another moves it to the third, and releases the first version.
+    await ws.json(['tag', 'r/p:v3', 'v1', '--force']);
+    await ws.json(['install', 'r/p:v1']);
+    await first.go();
+    const done = await first.running.result;
+    expect(done.code, done.stderr).toBe(0);
+    const { recorded, folders } = await recordsAndFolders('p');
+    expect(folders).toEqual(recorded);
+    expect(recorded).toEqual([(await ws.json(['inspect', 'r/p:v2'])).digest.slice(7)]);
+    expect(done.json().previous).toMatchObject({ digest: (await ws.json(['inspect', 'r/p:v3'])).digest, removed: true });
   });
 
   it('a records lock left by an aim killed while holding it is taken over at once by the next command', async () => {

@@ -58,10 +58,27 @@ async function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 're
   }
 }
 
-export async function saveInstallRecord(home: string, record: InstallRecord): Promise<void> {
-  await withRecordsLocked(home, record, async () => {
+/** The record in `file` of the model's records, or undefined when there is none or it cannot be read. */
+async function recordIfReadable(home: string, repo: string, model: string, file: string): Promise<InstallRecord | undefined> {
+  const present = await lstat(join(await realFolder(home, [INSTALLED, repo, model]), file)).then(() => true, () => false);
+  if (!present) return undefined;
+  return readRecord(home, repo, model, file).catch((error: unknown) => {
+    if (error instanceof IntegrityError) return undefined;
+    throw error;
+  });
+}
+
+/**
+ * Writes `record`; returns the one it replaced when that named another version (the tag moved): the version whose
+ * folder the caller releases. Read under the same lock as the write, so it is the one replaced, not the one this
+ * command saw when it began (a concurrent install may have moved the tag since, or `aim rm` removed it).
+ */
+export async function saveInstallRecord(home: string, record: InstallRecord): Promise<InstallRecord | undefined> {
+  return withRecordsLocked(home, record, async () => {
+    const replaced = await recordIfReadable(home, record.repo, record.model, fileNameOf(record));
     const folder = await realFolder(home, [INSTALLED, record.repo, record.model], { create: true });
     await writeAtomic(join(folder, fileNameOf(record)), `${JSON.stringify(record, null, 2)}\n`, { root: home });
+    return replaced && replaced.digest !== record.digest ? replaced : undefined;
   });
 }
 
