@@ -46,8 +46,8 @@ describe("a model's install records lock", () => {
 
     const removing = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_RECORD_REMOVAL', ['rm', 'r/m:v1', '--json']);
     const updating = ws.start(['update', 'r/m:v1', '--json']);
-    // It waits for rm either way: for the records lock, or (without one) for the old version's folder once it has
-    // written its record.
+    // It waits for rm, for the records lock. One whose write got through would wait too, for the old version's folder
+    // rm holds: then the check below fails, rather than this wait hanging.
     expect((await waitingFor(updating)).pid).toBe(removing.running.child.pid);
     await removing.go();
     const [removed, updated] = await Promise.all([removing.running.result, updating.result]);
