@@ -110,7 +110,14 @@ export function testCommandNeverEnds(env: NodeJS.ProcessEnv = process.env): bool
  */
 export type PullPause = 'BEFORE_LAST_LOOK' | 'BEFORE_RENAMES' | 'AFTER_FOLDERS' | 'BEFORE_REMOVALS';
 
+/**
+ * The steps of a change to the install records at which AIM_TEST_PAUSE_<step>=<FIFO> pauses it the same way:
+ * - BEFORE_RECORD_REMOVAL: `aim rm` has found the tag's record still naming the version it removes, and holds the
+ *   records lock, before it removes that record.
+ */
+export type RecordPause = 'BEFORE_RECORD_REMOVAL';
+
 /** The FIFO AIM_TEST_PAUSE_<step> names, if set. Unset in normal use. */
-export function testPause(step: PullPause, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function testPause(step: PullPause | RecordPause, env: NodeJS.ProcessEnv = process.env): string | undefined {
   return new EnvReader(env).text(`AIM_TEST_PAUSE_${step}`);
 }

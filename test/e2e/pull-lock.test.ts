@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
 import { createWorkspace, expectSameTree, expectUserError, type RunningCli, type Workspace } from '../helpers/cli.js';
-import { startPaused } from '../helpers/pull-pause.js';
+import { startPaused, waitingFor } from '../helpers/pull-pause.js';
 
 const KiB = 1024;
 const FILES = [
@@ -53,19 +53,6 @@ describe('two aim commands writing one destination', () => {
   async function heldPull(dest: string, args = ['pull', 'r/m:v1', dest]): Promise<{ pull: RunningCli; go: () => Promise<void> }> {
     const { running, go } = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_RENAMES', args);
     return { pull: running, go };
-  }
-
-  /** Waits until `running` has said on stderr that it waits for another command; the folder and pid it named. */
-  async function waitingFor(running: RunningCli): Promise<{ dest: string; pid: number }> {
-    let ended = false;
-    void running.result.then(() => (ended = true));
-    const said = /waiting for another aim command writing (\S+) .*pid=(\d+) /;
-    for (;;) {
-      const found = said.exec(running.stderrSoFar());
-      if (found) return { dest: found[1]!, pid: Number(found[2]) };
-      if (ended) throw new Error(`the second command ended without waiting:\n${(await running.result).stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
 
   /** Waits until `running` has said it waits for `pid`, and fails if it names another. */

@@ -10,12 +10,14 @@ import type { CliResult, RunningCli, Workspace } from './cli.js';
 // file the new version drops), so that a test changes DEST exactly there without racing the process on a timer.
 
 export type PullPause = 'AIM_TEST_PAUSE_BEFORE_LAST_LOOK' | 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
+/** `aim rm` held the same way, between its look at the tag's record and the record's removal. */
+export type RecordPause = 'AIM_TEST_PAUSE_BEFORE_RECORD_REMOVAL';
 
 /**
- * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run) and returns once it has paused at
- * `pause`: the running command, and `go()` to let it go on.
+ * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run; `aim rm` for a RecordPause) and
+ * returns once it has paused at `pause`: the running command, and `go()` to let it go on.
  */
-export async function startPaused(ws: Workspace, pause: PullPause, args: string[]): Promise<{ running: RunningCli; go: () => Promise<void> }> {
+export async function startPaused(ws: Workspace, pause: PullPause | RecordPause, args: string[]): Promise<{ running: RunningCli; go: () => Promise<void> }> {
   const fifo = ws.path(`pause-${randomBytes(6).toString('hex')}`);
   execFileSync('mkfifo', [fifo]);
   const running = ws.start(args, { env: { [pause]: fifo } });
@@ -38,4 +40,17 @@ export async function pullChangedAt(ws: Workspace, pause: PullPause, args: strin
     await go();
   }
   return running.result;
+}
+
+/** Waits until `running` has said on stderr that it waits for another aim command; the folder and pid it named. */
+export async function waitingFor(running: RunningCli): Promise<{ dest: string; pid: number }> {
+  let ended = false;
+  void running.result.then(() => (ended = true));
+  const said = /waiting for another aim command writing (\S+) .*pid=(\d+) /;
+  for (;;) {
+    const found = said.exec(running.stderrSoFar());
+    if (found) return { dest: found[1]!, pid: Number(found[2]) };
+    if (ended) throw new Error(`the second command ended without waiting:\n${(await running.result).stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

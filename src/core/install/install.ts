@@ -40,13 +40,15 @@ export async function install(session: Session, text: string, options: InstallOp
   const before = await findInstalledIfReadable(options.home, ref);
   await enforceUserTrust(session.config, repository, version, options.requireSigned);
   let record: InstallRecord | undefined;
+  let replaced: InstallRecord | undefined;
   // The record is written while the version's folder is still held: `aim rm` waiting for it then finds it.
   const pulled = await pullIntoHome(repository, ref.model, version.digest, { ...options, select }, async (done) => {
     record = recordOf(ref, version, before, done);
-    await saveInstallRecord(options.home, record);
+    replaced = await saveInstallRecord(options.home, record);
   });
   if (!record) throw new Error('the install record was not written');
-  const previous = before && before.digest !== record.digest ? { ...(await releaseVersion(options.home, before)), digest: before.digest } : undefined;
+  // The version the write displaced, which another command may have put there since `before` was read.
+  const previous = replaced ? { ...(await releaseVersion(options.home, replaced)), digest: replaced.digest } : undefined;
   return { reference: referenceOf(record), record, folder: pulled.dest, pull: pulled, ...(previous ? { previous } : {}), problems };
 }
 

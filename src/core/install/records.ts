@@ -4,7 +4,10 @@
 // file regular and small, its JSON checked by the schema, and its place must match what it says (a record moved
 // or copied to another name would make `aim rm` remove one thing and forget another). A bad record is reported by
 // name; the others keep working.
-import { lstat, readdir, rm } from 'node:fs/promises';
+//
+// Every write and removal of a model's records is made under that model's records lock (withRecordsLocked), with the
+// look it depends on: which version the tag's record names just then.
+import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { AimError, IntegrityError } from '../../lib/errors.js';
@@ -16,6 +19,8 @@ import { DEFAULT_TAG, formatReference, type Reference } from '../format/referenc
 import { INSTALL_RECORD_FORMAT, installRecordSchema, type InstallRecord } from '../format/schemas/install-record.js';
 import { corrupt, parseJson } from '../format/schemas/parse.js';
 import { servingFolder } from '../serve/serving-folder.js';
+import { lockDestination } from '../transfer/dest-lock.js';
+import { pauseForTest } from '../transfer/test-pause.js';
 
 export type { InstallRecord } from '../format/schemas/install-record.js';
 
@@ -30,14 +35,76 @@ export const referenceOf = (record: InstallRecord): string =>
 /** Where the record's files are. */
 export const folderOf = (home: string, record: InstallRecord): string => servingFolder(home, record.repo, record.model, record.digest);
 
-export async function saveInstallRecord(home: string, record: InstallRecord): Promise<void> {
-  const folder = await realFolder(home, [INSTALLED, record.repo, record.model], { create: true });
-  await writeAtomic(join(folder, fileNameOf(record)), `${JSON.stringify(record, null, 2)}\n`, { root: home });
+/** The folder, in a model's records folder, holding their lock (as DEST/.aim holds a destination's). */
+const LOCK_FOLDER = '.aim';
+
+/**
+ * Runs `change` holding the lock of the model's install records (installed/<repo>/<model>/.aim/lock, taken and let go
+ * of as a destination's lock: dest-lock.ts), so that another command's write cannot land between a look at a record
+ * and the write or removal it decides. One lock per model, not per record: a model's records are few and each is
+ * held for one small write, so nothing waits long, and a tag's record and the model's records by digest never need
+ * two locks. It is taken innermost: a command may hold a version folder's lock when it takes it, but takes no other
+ * lock while it holds it, so no two commands ever wait for each other.
+ */
+async function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 'repo' | 'model'>, change: () => Promise<T>): Promise<T> {
+  const parts = [INSTALLED, model.repo, model.model, LOCK_FOLDER];
+  const lock = await lockDestination(home, parts);
+  try {
+    return await change();
+  } finally {
+    lock.release();
+    // No empty folder is left among the records. One taking the lock meanwhile finds it gone and looks again.
+    await rmdir(join(home, ...parts)).catch(() => undefined);
+  }
 }
 
-export async function removeInstallRecord(home: string, record: InstallRecord): Promise<void> {
+/** The record in `file` of the model's records, or undefined when there is none or it cannot be read. */
+async function recordIfReadable(home: string, repo: string, model: string, file: string): Promise<InstallRecord | undefined> {
+  const present = await lstat(join(await realFolder(home, [INSTALLED, repo, model]), file)).then(() => true, () => false);
+  if (!present) return undefined;
+  return readRecord(home, repo, model, file).catch((error: unknown) => {
+    if (error instanceof IntegrityError) return undefined;
+    throw error;
+  });
+}
+
+/**
+ * Writes `record`; returns the one it replaced when that named another version (the tag moved): the version whose
+ * folder the caller releases. Read under the same lock as the write, so it is the one replaced, not the one this
+ * command saw when it began (a concurrent install may have moved the tag since, or `aim rm` removed it).
+ */
+export async function saveInstallRecord(home: string, record: InstallRecord): Promise<InstallRecord | undefined> {
+  return withRecordsLocked(home, record, async () => {
+    const replaced = await recordIfReadable(home, record.repo, record.model, fileNameOf(record));
+    const folder = await realFolder(home, [INSTALLED, record.repo, record.model], { create: true });
+    await writeAtomic(join(folder, fileNameOf(record)), `${JSON.stringify(record, null, 2)}\n`, { root: home });
+    return replaced && replaced.digest !== record.digest ? replaced : undefined;
+  });
+}
+
+async function removeRecordFile(home: string, record: InstallRecord): Promise<void> {
   const folder = await realFolder(home, [INSTALLED, record.repo, record.model]);
   await rm(join(folder, fileNameOf(record)), { force: true });
+}
+
+/** Removes `record` as it is, looking at nothing first: for one by digest (a bundle's member), named for good. */
+export async function removeInstallRecord(home: string, record: InstallRecord): Promise<void> {
+  await withRecordsLocked(home, record, () => removeRecordFile(home, record));
+}
+
+/**
+ * Removes `record` unless its tag names another version now (an install or update moved it meanwhile): then returns
+ * that record and removes nothing. The look and the removal are one step under the records lock: otherwise a record
+ * written between them, naming the new version, would be the one removed, and that version's folder named by none.
+ */
+export async function removeInstallRecordUnlessMoved(home: string, record: InstallRecord): Promise<InstallRecord | undefined> {
+  return withRecordsLocked(home, record, async () => {
+    const now = record.tag ? await findInstalled(home, { repo: record.repo, model: record.model, tag: record.tag }) : undefined;
+    if (now && now.digest !== record.digest) return now;
+    pauseForTest('BEFORE_RECORD_REMOVAL');
+    await removeRecordFile(home, record);
+    return undefined;
+  });
 }
 
 export interface InstalledListing {

@@ -3,7 +3,7 @@
 // mapped file until it exits, then the space is freed).
 import { ConflictError } from '../../lib/errors.js';
 import { matchInstalled } from './match.js';
-import { findInstalled, folderOf, listInstallRecords, referenceOf, removeInstallRecord, type InstallRecord } from './records.js';
+import { folderOf, listInstallRecords, referenceOf, removeInstallRecordUnlessMoved } from './records.js';
 import { deploymentsUsing, lockVersionFolder, realVersionFolder, releaseVersion, type Release } from './release.js';
 
 export interface Removed extends Release {
@@ -33,13 +33,12 @@ export async function removeInstalled(home: string, text: string, options: { for
       try {
         // One that moved the tag to another version meanwhile left its record naming that one: its folder goes too,
         // and this one as that install would release it (made again, empty, by the lock if it did so already).
-        const now = await movedTo(home, record);
+        const now = await removeInstallRecordUnlessMoved(home, record);
         if (now) {
           await releaseVersion(home, record, { ignoreDeployments: options.force, lock });
           record = now;
           continue;
         }
-        await removeInstallRecord(home, record);
         const release = await releaseVersion(home, record, { ignoreDeployments: options.force, lock });
         removed.push({ reference: referenceOf(record), ...release, stillRunning: users.get(listed)! });
         break;
@@ -49,11 +48,4 @@ export async function removeInstalled(home: string, text: string, options: { for
     }
   }
   return removed;
-}
-
-/** The record of `record`'s tag now, if it names another version; a record by digest names its own for good. */
-async function movedTo(home: string, record: InstallRecord): Promise<InstallRecord | undefined> {
-  if (!record.tag) return undefined;
-  const now = await findInstalled(home, { repo: record.repo, model: record.model, tag: record.tag });
-  return now && now.digest !== record.digest ? now : undefined;
 }

@@ -41,12 +41,14 @@ async function updateOne(session: Session, home: string, record: InstallRecord, 
   const subset = record.subset;
   // Refused before the new version's folder is made: the installed one stays recorded and in place.
   await enforceUserTrust(session.config, repository, version, requireSigned);
+  let replaced: InstallRecord | undefined;
   // The record is written while the new version's folder is still held: `aim rm` waiting for it then finds it.
-  const pulled = await pullIntoHome(repository, record.model, version.digest, { home, progress, select: subset }, () =>
-    saveInstallRecord(home, { ...record, digest: version.digest, updatedAt: new Date().toISOString() }),
-  );
-  const previous = await releaseVersion(home, record);
-  return { ...base, status: 'updated', to: version.digest, bytesTransferred: pulled.bytesTransferred, bytesSkipped: pulled.bytesSkipped, previous };
+  const pulled = await pullIntoHome(repository, record.model, version.digest, { home, progress, select: subset }, async () => {
+    replaced = await saveInstallRecord(home, { ...record, digest: version.digest, updatedAt: new Date().toISOString() });
+  });
+  // The version the write displaced: `record`'s, unless `aim rm` removed it or another install moved the tag meanwhile.
+  const previous = replaced ? { previous: await releaseVersion(home, replaced) } : {};
+  return { ...base, status: 'updated', to: version.digest, bytesTransferred: pulled.bytesTransferred, bytesSkipped: pulled.bytesSkipped, ...previous };
 }
 
 export async function updateInstalled(session: Session, home: string, name?: string, progress?: ProgressSink, requireSigned = false): Promise<UpdateResult> {
