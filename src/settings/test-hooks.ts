@@ -114,8 +114,10 @@ export type PullPause = 'BEFORE_LAST_LOOK' | 'BEFORE_RENAMES' | 'AFTER_FOLDERS' 
  * The steps of a change to the install records at which AIM_TEST_PAUSE_<step>=<FIFO> pauses it the same way:
  * - BEFORE_RECORD_REMOVAL: `aim rm` has found the tag's record still naming the version it removes, and holds the
  *   records lock, before it removes that record.
+ * - BEFORE_BUNDLE_RECORD: `aim install` of a bundle has installed every member, before it takes the bundles lock to
+ *   write the bundle's record.
  */
-export type RecordPause = 'BEFORE_RECORD_REMOVAL';
+export type RecordPause = 'BEFORE_RECORD_REMOVAL' | 'BEFORE_BUNDLE_RECORD';
 
 /** The FIFO AIM_TEST_PAUSE_<step> names, if set. Unset in normal use. */
 export function testPause(step: PullPause | RecordPause, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -80,6 +80,32 @@ describe("a model's install records lock", () => {
     expect(done.json().previous).toMatchObject({ digest: (await ws.json(['inspect', 'r/p:v3'])).digest, removed: true });
   });
 
+  it('`aim rm` of a bundle while another bundle sharing a member is being installed: that member is installed when the install ends', async () => {
+    await ws.json(['push', 'r/shared:v1', 'model-1']);
+    await ws.json(['push', 'r/own:v1', 'model-2']);
+    await ws.json(['bundle', 'r/first:v1', 'shared:v1', 'own:v1']);
+    await ws.json(['bundle', 'r/second:v1', 'shared:v1']);
+    await ws.json(['install', 'r/first:v1']);
+    // The second bundle's member is in place (the first's), its record not yet written: to `aim rm first` no other
+    // installed bundle names it, so it goes.
+    const installing = await startPaused(ws, 'AIM_TEST_PAUSE_BEFORE_BUNDLE_RECORD', ['install', 'r/second:v1', '--json']);
+    const removed = await ws.json(['rm', 'first']);
+    expect(removed.removed).toContainEqual(expect.objectContaining({ folder: expect.stringContaining(join('models', 'r', 'shared')), removed: true }));
+    expect(await recordsAndFolders('shared'), 'rm removed the shared member').toEqual({ recorded: [], folders: [] });
+    await installing.go();
+    const done = await installing.running.result;
+    expect(done.code, done.stderr).toBe(0);
+
+    const shared = await recordsAndFolders('shared');
+    expect(shared.recorded).toEqual([(await ws.json(['inspect', 'r/shared:v1'])).digest.slice(7)]);
+    expect(shared.folders).toEqual(shared.recorded);
+    const installed = await ws.json(['installed']);
+    expect(installed.bundles).toMatchObject([{ bundle: 'second', members: [{ model: 'shared' }] }]);
+    const member = installed.models.find((m: { reference: string }) => m.reference.startsWith('r/shared@'));
+    expect(await readdir(member.folder)).toEqual(expect.arrayContaining(['config.json', 'weights.bin']));
+    await expect(lstat(join(ws.home, 'installed-bundles', '.aim'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('a records lock left by an aim killed while holding it is taken over at once by the next command', async () => {
     await ws.json(['push', 'r/k:v1', 'model-1']);
     await ws.json(['install', 'r/k:v1']);

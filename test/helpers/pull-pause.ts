@@ -11,7 +11,7 @@ import type { CliResult, RunningCli, Workspace } from './cli.js';
 
 export type PullPause = 'AIM_TEST_PAUSE_BEFORE_LAST_LOOK' | 'AIM_TEST_PAUSE_BEFORE_RENAMES' | 'AIM_TEST_PAUSE_AFTER_FOLDERS' | 'AIM_TEST_PAUSE_BEFORE_REMOVALS';
 /** `aim rm` held the same way, between its look at the tag's record and the record's removal. */
-export type RecordPause = 'AIM_TEST_PAUSE_BEFORE_RECORD_REMOVAL';
+export type RecordPause = 'AIM_TEST_PAUSE_BEFORE_RECORD_REMOVAL' | 'AIM_TEST_PAUSE_BEFORE_BUNDLE_RECORD';
 
 /**
  * Starts aim with `args` in `ws` (a pull, or a command that pulls: install, run; `aim rm` for a RecordPause) and

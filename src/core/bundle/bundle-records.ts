@@ -10,10 +10,22 @@ import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
 import { isSafeName } from '../format/names.js';
 import { BUNDLE_INSTALL_FORMAT, bundleInstallSchema, type BundleInstall } from '../format/schemas/bundle.js';
 import { corrupt, parseJson } from '../format/schemas/parse.js';
+import { withLockIn } from '../transfer/dest-lock.js';
 
 export type { BundleInstall };
 
 const FOLDER = 'installed-bundles';
+
+/**
+ * Runs `change` holding the lock of the bundle records (installed-bundles/.aim/lock, taken as a destination's:
+ * dest-lock.ts). `aim rm` of a bundle decides which members no other installed bundle names and removes them under it;
+ * an install writes its bundle's record under it once it has checked that its members are still installed. Otherwise
+ * a member the install had just installed could be removed as named by no bundle, and the record written after it
+ * would name a member that is not there. Taken before any version folder's or install records' lock, never after.
+ */
+export function withBundlesLocked<T>(home: string, change: () => Promise<T>): Promise<T> {
+  return withLockIn(home, [FOLDER, '.aim'], change);
+}
 
 export async function saveBundleRecord(home: string, record: BundleInstall): Promise<void> {
   const folder = await realFolder(home, [FOLDER, record.repo, record.bundle], { create: true });

@@ -10,7 +10,8 @@ import { install, type InstallOptions, type InstallResult } from '../install/ins
 import { listInstallRecords, removeInstallRecord } from '../install/records.js';
 import { releaseVersion, type Release } from '../install/release.js';
 import { resolveBundle, type ResolvedBundle } from '../store/bundles.js';
-import { listBundleRecords, matchBundles, removeBundleRecord, saveBundleRecord, type BundleInstall } from './bundle-records.js';
+import { listBundleRecords, matchBundles, removeBundleRecord, saveBundleRecord, withBundlesLocked, type BundleInstall } from './bundle-records.js';
+import { pauseForTest } from '../transfer/test-pause.js';
 
 export interface BundleInstallResult {
   kind: 'bundle';
@@ -26,16 +27,31 @@ const memberReference = (repo: string, member: { model: string; digest: string }
 export async function installBundle(session: Session, repo: string, found: ResolvedBundle, options: InstallOptions): Promise<BundleInstallResult> {
   const members: InstallResult[] = [];
   for (const member of found.bundle.members) members.push(await install(session, memberReference(repo, member), options));
-  const tag = found.tag ?? `@${found.digest.slice(7)}`;
-  const now = new Date().toISOString();
-  const before = (await listBundleRecords(options.home)).records.find((r) => r.repo === repo && r.bundle === found.name && r.tag === tag);
   if (found.tag) {
-    const record = { version: 1 as const, repo, bundle: found.name, tag: found.tag, digest: found.digest, members: found.bundle.members.map(({ model, digest }) => ({ model, digest })), installedAt: before?.installedAt ?? now, ...(before ? { updatedAt: now } : {}) };
-    await saveBundleRecord(options.home, record);
-    if (before) await releaseMembers(options.home, before, record.members);
+    const tag = found.tag;
+    pauseForTest('BEFORE_BUNDLE_RECORD');
+    await withBundlesLocked(options.home, async () => {
+      // A member `aim rm` of another bundle removed since it was installed above (named then by no installed bundle)
+      // is installed again before this record names it.
+      await installAgainIfRemoved(session, repo, found, members, options);
+      const now = new Date().toISOString();
+      const before = (await listBundleRecords(options.home)).records.find((r) => r.repo === repo && r.bundle === found.name && r.tag === tag);
+      const record = { version: 1 as const, repo, bundle: found.name, tag, digest: found.digest, members: found.bundle.members.map(({ model, digest }) => ({ model, digest })), installedAt: before?.installedAt ?? now, ...(before ? { updatedAt: now } : {}) };
+      await saveBundleRecord(options.home, record);
+      if (before) await releaseMembers(options.home, before, record.members);
+    });
   }
   const reference = found.tag ? `${repo}/${found.name}:${found.tag}` : formatReference({ repo, model: found.name, digest: found.digest });
   return { kind: 'bundle', reference, digest: found.digest, members, bytesTransferred: members.reduce((sum, m) => sum + m.pull.bytesTransferred, 0) };
+}
+
+/** Installs again, in place in `members`, each member whose pinned install record is gone. */
+async function installAgainIfRemoved(session: Session, repo: string, found: ResolvedBundle, members: InstallResult[], options: InstallOptions): Promise<void> {
+  const installed = (await listInstallRecords(options.home)).records;
+  const isPinned = (member: { model: string; digest: string }) => installed.some((r) => r.repo === repo && r.model === member.model && r.digest === member.digest && r.tag === undefined);
+  for (const [index, member] of found.bundle.members.entries()) {
+    if (!isPinned(member)) members[index] = await install(session, memberReference(repo, member), options);
+  }
 }
 
 /**
@@ -94,13 +110,15 @@ export async function updateBundles(session: Session, home: string, name?: strin
 }
 
 /** `aim rm BUNDLE`: the bundle's record, then each member no other installed bundle names. */
-export async function removeBundle(home: string, text: string): Promise<Array<{ reference: string; released: Release[] }>> {
-  const matched = matchBundles((await listBundleRecords(home)).records, text);
-  if (matched.length === 0) throw new NotFoundError(`${text} is not installed`, { hint: 'see what is with `aim installed`' });
-  const removed: Array<{ reference: string; released: Release[] }> = [];
-  for (const record of matched) {
-    await removeBundleRecord(home, record);
-    removed.push({ reference: bundleReference(record), released: await releaseMembers(home, record, []) });
-  }
-  return removed;
+export function removeBundle(home: string, text: string): Promise<Array<{ reference: string; released: Release[] }>> {
+  return withBundlesLocked(home, async () => {
+    const matched = matchBundles((await listBundleRecords(home)).records, text);
+    if (matched.length === 0) throw new NotFoundError(`${text} is not installed`, { hint: 'see what is with `aim installed`' });
+    const removed: Array<{ reference: string; released: Release[] }> = [];
+    for (const record of matched) {
+      await removeBundleRecord(home, record);
+      removed.push({ reference: bundleReference(record), released: await releaseMembers(home, record, []) });
+    }
+    return removed;
+  });
 }

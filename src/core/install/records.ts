@@ -7,7 +7,7 @@
 //
 // Every write and removal of a model's records is made under that model's records lock (withRecordsLocked), with the
 // look it depends on: which version the tag's record names just then.
-import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { AimError, IntegrityError } from '../../lib/errors.js';
@@ -19,7 +19,7 @@ import { DEFAULT_TAG, formatReference, type Reference } from '../format/referenc
 import { INSTALL_RECORD_FORMAT, installRecordSchema, type InstallRecord } from '../format/schemas/install-record.js';
 import { corrupt, parseJson } from '../format/schemas/parse.js';
 import { servingFolder } from '../serve/serving-folder.js';
-import { lockDestination } from '../transfer/dest-lock.js';
+import { withLockIn } from '../transfer/dest-lock.js';
 import { pauseForTest } from '../transfer/test-pause.js';
 
 export type { InstallRecord } from '../format/schemas/install-record.js';
@@ -46,16 +46,8 @@ const LOCK_FOLDER = '.aim';
  * two locks. It is taken innermost: a command may hold a version folder's lock when it takes it, but takes no other
  * lock while it holds it, so no two commands ever wait for each other.
  */
-async function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 'repo' | 'model'>, change: () => Promise<T>): Promise<T> {
-  const parts = [INSTALLED, model.repo, model.model, LOCK_FOLDER];
-  const lock = await lockDestination(home, parts);
-  try {
-    return await change();
-  } finally {
-    lock.release();
-    // No empty folder is left among the records. One taking the lock meanwhile finds it gone and looks again.
-    await rmdir(join(home, ...parts)).catch(() => undefined);
-  }
+function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 'repo' | 'model'>, change: () => Promise<T>): Promise<T> {
+  return withLockIn(home, [INSTALLED, model.repo, model.model, LOCK_FOLDER], change);
 }
 
 /** The record in `file` of the model's records, or undefined when there is none or it cannot be read. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, unlinkSync } from 'node:fs';
-import { link, lstat, open, readdir, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, StorageError, type AimError } from '../../lib/errors.js';
 import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
@@ -83,6 +83,21 @@ export async function lockDestination(root: string, aimParts: string[], options:
     return { done: false };
   };
   return pollUntil(attempt, { intervalMs: POLL_MS, timeoutMs: waitMs, onTimeout: (last) => gaveUp(last as Waited | undefined, where, waitMs) });
+}
+
+/**
+ * Runs `change` holding the lock in the folder `aimParts` names below `root` (taken as a destination's), then lets go
+ * and removes that folder once it is empty: the lock of a folder of records, among which it must leave nothing. One
+ * taking the lock meanwhile finds the folder gone and looks again.
+ */
+export async function withLockIn<T>(root: string, aimParts: string[], change: () => Promise<T>): Promise<T> {
+  const lock = await lockDestination(root, aimParts);
+  try {
+    return await change();
+  } finally {
+    lock.release();
+    await rmdir(join(root, ...aimParts)).catch(() => undefined);
+  }
 }
 
 async function attemptOnce(root: string, aimParts: string[], me: LockHolder, where: Where): Promise<HeldLock | Waited | 'again'> {
