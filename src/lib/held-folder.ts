@@ -36,7 +36,7 @@ export class HeldFolder {
    * Opens the folder `parts` below `root` (each part a real folder, checked just before by the caller, e.g. with
    * realFolder) and checks it is still that one now that it is open. `root` is the user's choice and may lie behind
    * links, or be one (then, with no `parts`, it is followed). Throws a ConflictError when a folder on the way changed in
-   * between.
+   * between, and an ENOENT error when the folder is gone.
    */
   static open(root: string, parts: string[]): HeldFolder {
     const path = join(root, ...parts);
@@ -45,7 +45,7 @@ export class HeldFolder {
     try {
       const seen = fdPath(fd);
       if (seen === undefined) checkWithoutProc(root, parts, fstatSync(fd));
-      else if (seen !== join(realpathSync(root), ...parts)) throw changed(path);
+      else if (seen !== join(realpathSync(root), ...parts)) throw fstatSync(fd).nlink === 0 ? removed(path) : changed(path);
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -142,6 +142,14 @@ export function changed(path: string): ConflictError {
   return new ConflictError(`${path} changed while aim was using it (a folder on the way was moved or replaced by a link)`, {
     hint: 'make sure nothing else writes there, then run the same command again',
   });
+}
+
+/**
+ * The folder was removed between its open and its check (a command letting go of a lock removes its emptied folder):
+ * gone, as if it had been removed before the open, which callers look at again, not changed under them.
+ */
+function removed(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOENT: ${path} was removed while being opened`), { code: 'ENOENT', path });
 }
 
 function openFolder(path: string, follow = false): number {

@@ -1,5 +1,5 @@
 import { readdir, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { readRegularFileIfExists, realFolder } from '../../lib/safe-fs.js';
@@ -146,7 +146,9 @@ export class StatCache {
    * file for every folder pushed, or one for every creation too). This creation's files of other folders stay.
    */
   private async removeOtherCreations(): Promise<void> {
-    const folder = dirname(this.path);
+    // Only in AIM_HOME's real folder: through a link planted at cache/stat, these names would be someone else's files.
+    const folder = await realFolder(this.home, ['cache', 'stat']).catch(() => undefined);
+    if (!folder) return;
     const [location, creation] = basename(this.path).split('.');
     const names = await readdir(folder).catch(() => []);
     const stale = (name: string) => {

@@ -2,7 +2,7 @@
 // edit that keeps the size and puts the mtime back (touch -r, rsync -t, some editors): the ctime moves on every
 // write and cannot be set back, so the cache compares it too. Through the real CLI, with a real file edited in place.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,27 @@ describe('stat cache', () => {
       await own.json(['push', 'old/a:v2', 'a']);
       expect((await own.json(['inspect', 'old/a:v2'])).files[0].digest).toBe((await own.json(['inspect', 'old/a:v1'])).files[0].digest);
       expect(await readdir(folder)).toEqual([name]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it('removes no file through a link planted at AIM_HOME/cache/stat, though its name is one of an older cache', async () => {
+    const own = await createWorkspace((dir) => ({ lk: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      await generateModel(own.path('a'), { files: [{ path: 'w.bin', size: 300 * 1024 }], seed: 'stat-cache-link-a' });
+      await generateModel(own.path('b'), { files: [{ path: 'x.bin', size: 300 * 1024 }], seed: 'stat-cache-link-b' });
+      await own.json(['push', 'lk/a:v1', 'a']);
+      const folder = own.path('aim-home', 'cache', 'stat');
+      const [name] = await readdir(folder);
+      const [location] = name!.split('.');
+      // The cache folder moved elsewhere and linked back; there, a file named as this repository's older caches are.
+      await rename(folder, own.path('elsewhere'));
+      await writeFile(own.path('elsewhere', `${location}.someone.json`), 'not a cache of aim');
+      await symlink(own.path('elsewhere'), folder);
+      await own.json(['push', 'lk/b:v1', 'b']);
+      expect((await readdir(own.path('elsewhere'))).sort()).toEqual([name, `${location}.someone.json`].sort());
+      expect(await readFile(own.path('elsewhere', `${location}.someone.json`), 'utf8')).toBe('not a cache of aim');
     } finally {
       await own.cleanup();
     }
