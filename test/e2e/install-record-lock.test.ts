@@ -106,6 +106,16 @@ describe("a model's install records lock", () => {
     await expect(lstat(join(ws.home, 'installed-bundles', '.aim'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('`aim rm` of a name nothing installed leaves no folder of the bundles lock behind', async () => {
+    const own = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/repo` } }));
+    try {
+      expect((await own.run(['rm', 'nothing'])).code).toBe(3);
+      await expect(lstat(join(own.home, 'installed-bundles'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('a records lock left by an aim killed while holding it is taken over at once by the next command', async () => {
     await ws.json(['push', 'r/k:v1', 'model-1']);
     await ws.json(['install', 'r/k:v1']);
