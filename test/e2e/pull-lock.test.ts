@@ -121,6 +121,9 @@ describe('two aim commands writing one destination', () => {
     await expect(lstat(dirname(folder))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(lstat(dirname(dirname(folder)))).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await lstat(dirname(dirname(dirname(folder))))).isDirectory()).toBe(true);
+    // The same of its records' folders under AIM_HOME/installed.
+    await expect(lstat(join(ws.home, 'installed', 'r'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await lstat(join(ws.home, 'installed'))).isDirectory()).toBe(true);
     expect((await ws.json(['installed'])).models).toEqual([]);
   });
 
