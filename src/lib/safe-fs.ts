@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StorageError } from './errors.js';
 import { shownPath } from './held-folder.js';
@@ -145,6 +145,14 @@ export async function realFolder(root: string, parts: string[], options: RealFol
     }
   }
   return folder;
+}
+
+/**
+ * Removes each folder in turn while it is empty; stops at the first that is not, or is not there. rmdir(2) removes
+ * no link: a link planted at one of the names stays, and so does everything after it.
+ */
+export async function removeEmptyFolders(folders: string[]): Promise<void> {
+  for (const folder of folders) if (!(await rmdir(folder).then(() => true, () => false))) return;
 }
 
 /**

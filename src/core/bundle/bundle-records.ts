@@ -2,7 +2,7 @@
 // The members are installed as versions pinned by digest (install records of their own, under installed/), so
 // `run` and `inspect` find them as they find any version; this record is what `update` and `rm` of the bundle
 // follow. Read back like every install record: real folders, regular bounded files, the schema, its place.
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../../lib/atomic-write.js';
 import { AimError } from '../../lib/errors.js';
@@ -23,13 +23,9 @@ const FOLDER = 'installed-bundles';
  * a member the install had just installed could be removed as named by no bundle, and the record written after it
  * would name a member that is not there. Taken before any version folder's or install records' lock, never after.
  */
-export async function withBundlesLocked<T>(home: string, change: () => Promise<T>): Promise<T> {
-  try {
-    return await withLockIn(home, [FOLDER, '.aim'], change);
-  } finally {
-    // Made for the lock where no bundle was ever installed (`aim rm NAME` of a model not installed looks here too).
-    await rmdir(join(home, FOLDER)).catch(() => undefined);
-  }
+export function withBundlesLocked<T>(home: string, change: () => Promise<T>): Promise<T> {
+  // The folder too, made for the lock where no bundle was ever installed (`aim rm NAME` of a model looks here too).
+  return withLockIn(home, [FOLDER, '.aim'], change, [join(home, FOLDER)]);
 }
 
 export async function saveBundleRecord(home: string, record: BundleInstall): Promise<void> {

@@ -6,7 +6,8 @@ import { servingFolder } from '../serve/serving-folder.js';
 import type { Repository } from '../store/repository.js';
 import { pull, type PullResult } from '../transfer/pull.js';
 import type { FileSelection } from '../transfer/subset.js';
-import { lockVersionFolder, modelFolders, removeEmptyFolders } from './release.js';
+import { removeEmptyFolders } from '../../lib/safe-fs.js';
+import { lockVersionFolder, modelFolders } from './release.js';
 
 // The one way a version lands under AIM_HOME, for `run`, `install` and `update` alike: in its folder keyed by
 // digest, with the other versions of the same model pulled there offering their chunks, so a new version moves only

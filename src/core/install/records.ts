@@ -7,7 +7,7 @@
 //
 // Every write and removal of a model's records is made under that model's records lock (withRecordsLocked), with the
 // look it depends on: which version the tag's record names just then.
-import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName, writeAtomic } from '../../lib/atomic-write.js';
 import { AimError, IntegrityError } from '../../lib/errors.js';
@@ -46,22 +46,14 @@ const LOCK_FOLDER = '.aim';
  * two locks. It is taken innermost: a command may hold a version folder's lock when it takes it, but takes no other
  * lock while it holds it, so no two commands ever wait for each other.
  */
-async function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 'repo' | 'model'>, change: () => Promise<T>): Promise<T> {
-  try {
-    return await withLockIn(home, [INSTALLED, model.repo, model.model, LOCK_FOLDER], change);
-  } finally {
-    // The model's and the repository's folders, once their last record is gone (as models/<repo>/<model> go); one
-    // a command is making its lock in meanwhile is not empty, or that command finds it gone and looks again.
-    for (const folder of [join(home, INSTALLED, model.repo, model.model), join(home, INSTALLED, model.repo)]) {
-      if (!(await rmdir(folder).then(() => true, () => false))) break;
-    }
-  }
+function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 'repo' | 'model'>, change: () => Promise<T>): Promise<T> {
+  // The model's and the repository's folders go too once their last record is gone (as models/<repo>/<model> go).
+  const emptied = [join(home, INSTALLED, model.repo, model.model), join(home, INSTALLED, model.repo)];
+  return withLockIn(home, [INSTALLED, model.repo, model.model, LOCK_FOLDER], change, emptied);
 }
 
-/** The record in `file` of the model's records, or undefined when there is none or it cannot be read. */
-async function recordIfReadable(home: string, repo: string, model: string, file: string): Promise<InstallRecord | undefined> {
-  const present = await lstat(join(await realFolder(home, [INSTALLED, repo, model]), file)).then(() => true, () => false);
-  if (!present) return undefined;
+/** The record in `file` of the model's records, or undefined when there is none (it "vanished") or it cannot be read. */
+function recordIfReadable(home: string, repo: string, model: string, file: string): Promise<InstallRecord | undefined> {
   return readRecord(home, repo, model, file).catch((error: unknown) => {
     if (error instanceof IntegrityError) return undefined;
     throw error;

@@ -1,9 +1,9 @@
 // Whether an installed version's folder may go, and removing it when it may: a folder is kept while another install
 // record names the same version or a deployment serves from it (a running llama.cpp maps the file; `aim stop`
 // comes first). A removal is of a folder aim made under AIM_HOME, never through a link.
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { realFolder } from '../../lib/safe-fs.js';
+import { realFolder, removeEmptyFolders } from '../../lib/safe-fs.js';
 import { listDeploymentRecords } from '../serve/deployments.js';
 import { servingFolder } from '../serve/serving-folder.js';
 import { folderOf, listInstallRecords, referenceOf, type InstallRecord } from './records.js';
@@ -88,11 +88,6 @@ async function emptyAllButLock(folder: string): Promise<void> {
  * install making one again meanwhile finds it gone and looks again (dest-lock.ts).
  */
 export const modelFolders = (versionFolder: string): string[] => [dirname(versionFolder), dirname(dirname(versionFolder))];
-
-/** Removes each folder in turn while they are empty; stops at the first that is not. */
-export async function removeEmptyFolders(folders: string[]): Promise<void> {
-  for (const folder of folders) if (!(await rmdir(folder).then(() => true, () => false))) return;
-}
 
 /** Why `folder` must stay: another install record naming it, or a deployment serving from it; undefined if neither. */
 async function keptFor(home: string, folder: string, options: { ignoreDeployments?: boolean }): Promise<string | undefined> {

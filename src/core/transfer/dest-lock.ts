@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, unlinkSync } from 'node:fs';
-import { link, lstat, open, readdir, rmdir, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, StorageError, type AimError } from '../../lib/errors.js';
 import { HeldFolder, withShownPaths } from '../../lib/held-folder.js';
 import { log } from '../../lib/log.js';
 import { pollUntil } from '../../lib/poll.js';
-import { openRegular, readFully, realFolder } from '../../lib/safe-fs.js';
+import { openRegular, readFully, realFolder, removeEmptyFolders } from '../../lib/safe-fs.js';
 import { pullLockWaitMs } from '../../settings/pull-lock.js';
 import { corrupt, parseJson, type Format } from '../format/schemas/parse.js';
 import { holderState, lockHolderSchema, thisProcess, type HolderState, type LockHolder } from './dest-lock-holder.js';
@@ -87,16 +87,16 @@ export async function lockDestination(root: string, aimParts: string[], options:
 
 /**
  * Runs `change` holding the lock in the folder `aimParts` names below `root` (taken as a destination's), then lets go
- * and removes that folder once it is empty: the lock of a folder of records, among which it must leave nothing. One
- * taking the lock meanwhile finds the folder gone and looks again.
+ * and removes that folder once it is empty, then each of `thenEmpty` while it is: the lock of a folder of records,
+ * among which it must leave nothing. One taking the lock meanwhile finds the folder gone and looks again.
  */
-export async function withLockIn<T>(root: string, aimParts: string[], change: () => Promise<T>): Promise<T> {
+export async function withLockIn<T>(root: string, aimParts: string[], change: () => Promise<T>, thenEmpty: string[] = []): Promise<T> {
   const lock = await lockDestination(root, aimParts);
   try {
     return await change();
   } finally {
     lock.release();
-    await rmdir(join(root, ...aimParts)).catch(() => undefined);
+    await removeEmptyFolders([join(root, ...aimParts), ...thenEmpty]);
   }
 }
 
