@@ -4,7 +4,7 @@
 // the two would leave: each record's version folder there, and each version folder named by a record. The same of
 // two installs moving one tag to two versions. Then the records lock (installed/<repo>/<model>/.aim/lock) left by a
 // killed aim, and one planted as a link. Through the built CLI.
-import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -145,5 +145,30 @@ describe("a model's install records lock", () => {
     const { recorded, folders } = await recordsAndFolders('l');
     expect(recorded).toHaveLength(1);
     expect(folders).toEqual(recorded);
+  });
+
+  it('an install whose records lock cannot be used fails before it pulls anything, naming the lock', async () => {
+    await ws.json(['push', 'r/q:v1', 'model-1']);
+    await ws.json(['push', 'r/q:v2', 'model-2']);
+    const outside = ws.path('outside-q');
+    await mkdir(outside);
+    await mkdir(recordsFolder('q'), { recursive: true });
+    await symlink(outside, lockFolder('q'));
+    const install = await ws.run(['install', 'r/q:v1']);
+    expectUserError(install, /installed\/r\/q\/\.aim.*symlink/);
+    expect(await recordsAndFolders('q')).toEqual({ recorded: [], folders: [] });
+    expect(await readdir(outside)).toEqual([]);
+
+    // The same for an update: the installed version stays, recorded and in place, and the new one is not pulled.
+    await rm(lockFolder('q'));
+    await ws.json(['install', 'r/q:v1']);
+    const before = await recordsAndFolders('q');
+    await ws.json(['tag', 'r/q:v2', 'v1', '--force']);
+    await symlink(outside, lockFolder('q'));
+    const update = await ws.run(['update', 'r/q:v1', '--json']);
+    expect(update.code).not.toBe(0);
+    expect(update.stdout + update.stderr).toMatch(/installed\/r\/q\/\.aim.*symlink/);
+    expect(await recordsAndFolders('q')).toEqual(before);
+    expect(await readdir(outside)).toEqual([]);
   });
 });

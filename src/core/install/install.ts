@@ -11,7 +11,7 @@ import type { PullResult } from '../transfer/pull.js';
 import type { FileSelection } from '../transfer/subset.js';
 import { resolveInstallTarget, type Availability } from './find-model.js';
 import { pullIntoHome } from './pull-into-home.js';
-import { findInstalledIfReadable, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
+import { checkRecordsLock, findInstalledIfReadable, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
 import { releaseVersion, type Release } from './release.js';
 
 export interface InstallOptions {
@@ -39,6 +39,7 @@ export async function install(session: Session, text: string, options: InstallOp
   const version = await resolveVersion(repository, ref);
   const before = await findInstalledIfReadable(options.home, ref);
   await enforceUserTrust(session.config, repository, version, options.requireSigned);
+  await checkRecordsLock(options.home, ref);
   let record: InstallRecord | undefined;
   let replaced: InstallRecord | undefined;
   // The record is written while the version's folder is still held: `aim rm` waiting for it then finds it.

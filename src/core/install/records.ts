@@ -52,6 +52,15 @@ function withRecordsLocked<T>(home: string, model: Pick<InstallRecord, 'repo' | 
   return withLockIn(home, [INSTALLED, model.repo, model.model, LOCK_FOLDER], change, emptied);
 }
 
+/**
+ * Takes and lets go of the model's records lock, changing nothing: run before a pull, so that a records folder or lock
+ * that cannot be used (a link planted there, a file where a folder must be) is reported before the pull's work, not
+ * after it, when the record is written.
+ */
+export async function checkRecordsLock(home: string, model: Pick<InstallRecord, 'repo' | 'model'>): Promise<void> {
+  await withRecordsLocked(home, model, async () => undefined);
+}
+
 /** The record in `file` of the model's records, or undefined when there is none (it "vanished") or it cannot be read. */
 function recordIfReadable(home: string, repo: string, model: string, file: string): Promise<InstallRecord | undefined> {
   return readRecord(home, repo, model, file).catch((error: unknown) => {

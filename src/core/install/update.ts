@@ -9,7 +9,7 @@ import type { Session } from '../session.js';
 import { resolveVersion } from '../store/resolve.js';
 import { matchInstalled } from './match.js';
 import { pullIntoHome } from './pull-into-home.js';
-import { listInstallRecords, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
+import { checkRecordsLock, listInstallRecords, referenceOf, saveInstallRecord, type InstallRecord } from './records.js';
 import { releaseVersion, type Release } from './release.js';
 
 export interface ModelUpdate {
@@ -41,6 +41,7 @@ async function updateOne(session: Session, home: string, record: InstallRecord, 
   const subset = record.subset;
   // Refused before the new version's folder is made: the installed one stays recorded and in place.
   await enforceUserTrust(session.config, repository, version, requireSigned);
+  await checkRecordsLock(home, record);
   let replaced: InstallRecord | undefined;
   // The record is written while the new version's folder is still held: `aim rm` waiting for it then finds it.
   const pulled = await pullIntoHome(repository, record.model, version.digest, { home, progress, select: subset }, async () => {
