@@ -102,10 +102,14 @@ export class WorkerClient<Request, Reply> {
     this.worker.unref();
   }
 
-  /** Drops a call's waiter; the last one gone, the worker no longer keeps the process alive. */
+  /**
+   * Drops a call's waiter; the last one gone, the worker no longer keeps the process alive. Not once it is stopping:
+   * a reply already on its way when terminate() began still arrives, and unref'ing then would undo the ref that
+   * keeps the process alive until the worker's exit, so a process with nothing else to do ended inside terminate().
+   */
   private forget(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0 && !this.dead) this.worker.unref();
   }
 }
 
