@@ -59,6 +59,16 @@ export class DirectWriter {
     return this.direct !== undefined;
   }
 
+  /**
+   * Every byte written before this offset is in the file (the page cache, at least); from it on, some may still wait
+   * in a partial block in memory, lost if the process ends now. Infinity when none waits.
+   */
+  get inFileBefore(): number {
+    let first = Infinity;
+    for (const blockStart of this.edges.keys()) first = Math.min(first, blockStart);
+    return first;
+  }
+
   /** Writes all of `bytes` at `position`. */
   async write(bytes: Uint8Array, position: number): Promise<void> {
     if (!this.direct) return writeFully(this.handle, bytes, position);

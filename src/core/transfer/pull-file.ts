@@ -132,7 +132,7 @@ export async function pullFile(file: ManifestFile, folder: string, context: Pull
     context.counters.bytesReused += offsets[done]!; // resumed: on disk already and checked, so part of what was skipped
     const writer = await DirectWriter.open(temp, handle, file.size, offsets[done]!);
     try {
-      const journal = new JournalProgress(journalPath, handle, file.chunks.map((chunk) => chunk.size), offsets, context.task, done);
+      const journal = new JournalProgress(journalPath, handle, file.chunks.map((chunk) => chunk.size), offsets, context.task, done, () => writer.inFileBefore);
       await writeChunks({ file, context, writer, offsets, journal }, done);
       await writer.finish();
     } finally {

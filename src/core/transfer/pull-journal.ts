@@ -56,6 +56,8 @@ export class JournalProgress {
     private readonly task: ProgressTask,
     /** The first chunk not yet on disk. */
     private done: number,
+    /** Where the bytes the writer still holds in memory begin (DirectWriter.inFileBefore): none of them is claimed. */
+    private readonly inFileBefore: () => number = () => Infinity,
   ) {
     this.journaled = offsets[done]!;
   }
@@ -65,12 +67,18 @@ export class JournalProgress {
     this.finished.add(index);
     while (this.finished.delete(this.done)) this.task.advance(this.sizes[this.done++]!);
     if (this.offsets[this.done]! - this.journaled < JOURNAL_EVERY_BYTES) return;
+    // The chunks wholly in the file: a chunk written with direct I/O may end in a partial block that waits in memory
+    // for the next chunk's first bytes, and a killed process loses that block.
+    const inFile = this.inFileBefore();
+    let claimed = this.done;
+    while (this.offsets[claimed]! > inFile) claimed--;
+    if (this.offsets[claimed]! <= this.journaled) return;
     // No fsync of the journal: a killed process loses nothing from the page cache, and after a power cut a journal
     // that claims more than reached the disk only costs a re-download.
-    const record = JSON.stringify({ chunksDone: this.done, complete: false });
+    const record = JSON.stringify({ chunksDone: claimed, complete: false });
     this.journaling = this.journaling.then(() => writeAtomic(this.path, record, { durable: false }));
     this.journaling.catch((error: unknown) => (this.failure ??= error));
-    this.journaled = this.offsets[this.done]!;
+    this.journaled = this.offsets[claimed]!;
     if (process.platform === 'linux') {
       this.flushing ??= this.handle
         .datasync()
