@@ -40,6 +40,10 @@ export function targets(rec) {
   ratio('pull v1 vs cp, page cache dropped before each (share)', 'aim.pull.dropped', 'cp.dropped', 0.9);
   // The same protocol against the plainest copy of the very bytes the pull reads: what is left between aim and the disk.
   ratio('pull v1 vs copying the packs it reads (cat && sync), page cache dropped before each (share)', 'aim.pull.dropped', 'disk.copy.packs', 0.9);
+  // restic reads the packs its backup just wrote through the page cache, where they still are; aim's push writes its
+  // packs around it, so its pull and verify read the disk. The protocol empties the cache for both.
+  ratio('pull v1 vs restic restore, page cache dropped before each', 'aim.pull.dropped', 'restic.restore.dropped', 1.5);
+  ratio('verify vs restic check --read-data, page cache dropped before each', 'aim.verify.dropped', 'restic.check.dropped', 1.5);
   ratio('model folder: push vs restic backup', 'model.aim.push', 'model.restic.backup', 1);
   ratio('model folder: push vs borg create', 'model.aim.push', 'model.borg.create', 1.5);
   ratio('model folder: push vs cp -a && sync (share)', 'model.aim.push', 'model.cp', 0.6);

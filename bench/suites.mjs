@@ -140,6 +140,8 @@ export async function aimLocalRound(ctx, rec, data, round = 1) {
   };
   for (const step of round % 2 === 1 ? [pullDropped, () => copyPacksOnce(rec, v1Packs, dest)] : [() => copyPacksOnce(rec, v1Packs, dest), pullDropped]) await step();
   await aimOp(ctx, rec, 'aim.verify', 'aim verify (all versions)', ['verify', 'bench'], { bytes: (j) => j?.bytesChecked ?? duBytes(repo) });
+  // The issue's protocol, as restic's `check --read-data` gets it too: nothing of either repository in the page cache.
+  await aimOp(ctx, rec, 'aim.verify.dropped', 'aim verify (all versions, page cache dropped)', ['verify', 'bench'], { bytes: (j) => j?.bytesChecked ?? duBytes(repo), dropCaches: true });
   // The first push again, into a new repository, from a source the page cache does not hold (as `cp.cold` copies
   // it): a model copied in from elsewhere is read from the disk.
   await rm(repo, { recursive: true, force: true });
@@ -226,18 +228,25 @@ export async function resticRound(ctx, rec, data) {
   await backup('restic.backup.small', 'restic backup small files', data.small.dir, data.smallBytes);
   const dest = join(ctx.work, 'restic-dest');
   await rm(dest, { recursive: true, force: true });
-  await guard(rec, 'restic.restore', 'restic restore v1 (empty dest)', group, async () => {
-    const r = check(await timed('restic', ['-r', repo, 'restore', snapshots['restic.backup.v1'] ?? 'latest', '--target', dest], { env }), 'restic restore');
-    rec.add('restic.restore', 'restic restore v1 (empty dest)', group, { bytes: data.v1.bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
-    log('restic restore v1 (empty dest)', r, data.v1.bytes);
-  });
-  await rm(dest, { recursive: true, force: true });
-  await guard(rec, 'restic.check', 'restic check --read-data', group, async () => {
-    const bytes = duBytes(repo);
-    const r = check(await timed('restic', ['-r', repo, 'check', '--read-data'], { env }), 'restic check');
-    rec.add('restic.check', 'restic check --read-data', group, { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
-    log('restic check --read-data', r, bytes);
-  });
+  // Each right after the backups, with the repository they wrote still in the page cache; and under the issue's
+  // protocol, the page cache dropped before the command (as aim's `aim.pull.dropped` and `aim.verify.dropped`).
+  for (const dropCaches of [false, true]) {
+    const [suffix, note] = dropCaches ? ['.dropped', ', page cache dropped'] : ['', ''];
+    const restore = `restic restore v1 (empty dest${note})`;
+    await guard(rec, `restic.restore${suffix}`, restore, group, async () => {
+      const r = check(await timed('restic', ['-r', repo, 'restore', snapshots['restic.backup.v1'] ?? 'latest', '--target', dest], { env, dropCaches }), 'restic restore');
+      rec.add(`restic.restore${suffix}`, restore, group, { bytes: data.v1.bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
+      log(restore, r, data.v1.bytes);
+    });
+    await rm(dest, { recursive: true, force: true });
+    const checkLabel = `restic check --read-data${dropCaches ? ' (page cache dropped)' : ''}`;
+    await guard(rec, `restic.check${suffix}`, checkLabel, group, async () => {
+      const bytes = duBytes(repo);
+      const r = check(await timed('restic', ['-r', repo, 'check', '--read-data'], { env, dropCaches }), 'restic check');
+      rec.add(`restic.check${suffix}`, checkLabel, group, { bytes, wall: r.wall, sync: r.sync, rssKiB: r.rssKiB });
+      log(checkLabel, r, bytes);
+    });
+  }
   await dropLongBefore(repo);
 }
 
