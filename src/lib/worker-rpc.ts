@@ -95,8 +95,13 @@ export class WorkerClient<Request, Reply> {
     this.fail(`a worker thread failed: ${error.message}`, { cause: error });
   }
 
+  /**
+   * Once only: an 'error' or 'exit' of a worker terminate() is stopping must not unref it again, for the same reason
+   * as in forget(). Nothing is pending once it is dead (call() rejects at once).
+   */
   private fail(message: string, options?: ErrorOptions): void {
-    this.dead ??= new WorkerStoppedError(message, this.ready, options);
+    if (this.dead) return;
+    this.dead = new WorkerStoppedError(message, this.ready, options);
     for (const waiter of this.pending.values()) waiter.reject(this.dead);
     this.pending.clear();
     this.worker.unref();

@@ -34,6 +34,7 @@ describe('worker RPC', () => {
     expect(await run('start-fails')).toEqual({ code: 9, stdout: 'rejected WorkerStoppedError\n' });
     expect(await run('none')).toEqual({ code: 0, stdout: 'idle\n' });
     expect(await run('terminate-after-reply')).toEqual({ code: 0, stdout: 'terminated\n' });
+    expect(await run('terminate-after-crash')).toEqual({ code: 0, stdout: 'terminated\n' });
   });
 
   it('routes each reply to its own call, and passes the setup to the worker', async () => {
