@@ -27,6 +27,8 @@ interface Edge {
  */
 export class DirectWriter {
   private readonly edges = new Map<number, Edge>();
+  /** Block starts of edges taken from `edges` whose write has not completed yet. */
+  private readonly writing = new Map<number, number>();
 
   private constructor(
     private readonly handle: FileHandle,
@@ -66,6 +68,7 @@ export class DirectWriter {
   get inFileBefore(): number {
     let first = Infinity;
     for (const blockStart of this.edges.keys()) first = Math.min(first, blockStart);
+    for (const blockStart of this.writing.keys()) first = Math.min(first, blockStart);
     return first;
   }
 
@@ -112,11 +115,15 @@ export class DirectWriter {
   private async goBuffered(): Promise<void> {
     const waiting = [...this.edges];
     this.edges.clear();
+    for (const [blockStart] of waiting) this.writing.set(blockStart, (this.writing.get(blockStart) ?? 0) + 1);
     const direct = this.direct;
     this.direct = undefined;
     await direct?.close();
     for (const [blockStart, edge] of waiting) {
-      await writeEdge(this.handle, edge, blockStart).finally(() => memory.giveBlock(edge.block));
+      await writeEdge(this.handle, edge, blockStart).finally(() => {
+        this.doneWriting(blockStart);
+        memory.giveBlock(edge.block);
+      });
     }
   }
 
@@ -137,12 +144,20 @@ export class DirectWriter {
     const edge = this.edges.get(blockStart);
     if (!edge) return; // written already by a fall-back
     this.edges.delete(blockStart);
+    this.writing.set(blockStart, (this.writing.get(blockStart) ?? 0) + 1);
     try {
       if (this.direct) await this.directWrite(edge.block, blockStart).catch((error: unknown) => this.fallBack(error, edge, blockStart));
       else await writeEdge(this.handle, edge, blockStart);
     } finally {
+      this.doneWriting(blockStart);
       memory.giveBlock(edge.block);
     }
+  }
+
+  private doneWriting(blockStart: number): void {
+    const left = (this.writing.get(blockStart) ?? 1) - 1;
+    if (left > 0) this.writing.set(blockStart, left);
+    else this.writing.delete(blockStart);
   }
 
   private async writeWhole(bytes: Uint8Array, position: number): Promise<void> {

@@ -53,4 +53,47 @@ describe('the journal of a pull', () => {
     await writer.finish();
     await handle.close();
   });
+
+  it('never claims a chunk whose last block is still being written', async () => {
+    const sizes = [64 * MiB + 100, 5000, 3 * MiB];
+    const offsets = sizes.reduce((at, size) => [...at, at.at(-1)! + size], [0]);
+    const data = randomBytes(offsets.at(-1)!);
+    const path = join(root, 'partial-2');
+    const journalPath = `${path}.journal`;
+    const handle = await open(path, 'w+');
+    const writer = await DirectWriter.open(path, handle, data.length, 0);
+    expect(writer.isDirect).toBe(tmpTakesDirect);
+    const journal = new JournalProgress(journalPath, handle, sizes, offsets, silentProgress.begin('pull', data.length), 0, () => writer.inFileBefore);
+    const chunk = (index: number) => data.subarray(offsets[index], offsets[index + 1]);
+
+    await writer.write(chunk(0), 0);
+    journal.finish(0);
+    await writer.write(chunk(2), offsets[2]!);
+    // Chunk 1 completes the block chunk 0 ends in; that block's write is held at a gate while chunk 2 is reported done.
+    const internals = writer as unknown as { directWrite(bytes: Buffer, position: number): Promise<void> };
+    const directWrite = internals.directWrite.bind(writer);
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let held = false;
+    internals.directWrite = async (bytes, position) => {
+      if (position === 64 * MiB) {
+        held = true;
+        await gate;
+      }
+      return directWrite(bytes, position);
+    };
+    const writing = writer.write(chunk(1), offsets[1]!);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(held).toBe(tmpTakesDirect);
+    journal.finish(2);
+    await journal.settle();
+    const { chunksDone } = await readJournal(journalPath);
+    const inFile = await readFile(path);
+    expect(inFile.subarray(0, offsets[chunksDone]).equals(data.subarray(0, offsets[chunksDone]))).toBe(true);
+    openGate();
+    await writing;
+    journal.finish(1);
+    await writer.finish();
+    await handle.close();
+  });
 });
