@@ -19,29 +19,45 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 const directFileSystems = new Set([0xef53, 0x58465342, 0x9123683e, 0xf2f52010]);
 const tmpTakesDirect = directFileSystems.has((await statfs(root)).type);
 
-describe('the journal of a pull', () => {
-  it('never claims a chunk whose last bytes still wait in the writer', async () => {
-    // Chunk 0 crosses the journal's 64 MiB step and ends 100 bytes into a block; chunk 1 completes that block.
-    const sizes = [64 * MiB + 100, 5000, 3 * MiB];
-    const offsets = sizes.reduce((at, size) => [...at, at.at(-1)! + size], [0]);
-    const data = randomBytes(offsets.at(-1)!);
-    const path = join(root, 'partial');
-    const journalPath = `${path}.journal`;
-    const handle = await open(path, 'w+');
-    const writer = await DirectWriter.open(path, handle, data.length, 0);
-    expect(writer.isDirect).toBe(tmpTakesDirect);
-    const journal = new JournalProgress(journalPath, handle, sizes, offsets, silentProgress.begin('pull', data.length), 0, () => writer.inFileBefore);
-
+/**
+ * A partial file of three chunks and its journal, as a pull writes them: chunk 0 crosses the journal's 64 MiB step and
+ * ends 100 bytes into a block, which chunk 1 completes.
+ */
+async function partialFile(name: string) {
+  const sizes = [64 * MiB + 100, 5000, 3 * MiB];
+  const offsets = sizes.reduce((at, size) => [...at, at.at(-1)! + size], [0]);
+  const data = randomBytes(offsets.at(-1)!);
+  const path = join(root, name);
+  const journalPath = `${path}.journal`;
+  const handle = await open(path, 'w+');
+  const writer = await DirectWriter.open(path, handle, data.length, 0);
+  expect(writer.isDirect).toBe(tmpTakesDirect);
+  const journal = new JournalProgress(journalPath, handle, sizes, offsets, silentProgress.begin('pull', data.length), 0, () => writer.inFileBefore);
+  return {
+    offsets,
+    writer,
+    journal,
+    chunk: (index: number) => data.subarray(offsets[index], offsets[index + 1]),
     /** Every chunk the journal on disk claims reads back whole from the file, as a resumed pull checks them. */
-    const claimedChunksAreInTheFile = async (): Promise<number> => {
+    claimedChunksAreInTheFile: async (): Promise<number> => {
       await journal.settle();
       const { chunksDone } = await readJournal(journalPath);
       const inFile = await readFile(path);
       expect(inFile.subarray(0, offsets[chunksDone]).equals(data.subarray(0, offsets[chunksDone]))).toBe(true);
       return chunksDone;
-    };
+    },
+    close: async () => {
+      await writer.finish();
+      await handle.close();
+    },
+  };
+}
+
+describe('the journal of a pull', () => {
+  it('never claims a chunk whose last bytes still wait in the writer', async () => {
+    const { offsets, writer, journal, chunk, claimedChunksAreInTheFile, close } = await partialFile('partial');
     const write = async (index: number) => {
-      await writer.write(data.subarray(offsets[index], offsets[index + 1]), offsets[index]!);
+      await writer.write(chunk(index), offsets[index]!);
       journal.finish(index);
     };
 
@@ -50,22 +66,11 @@ describe('the journal of a pull', () => {
     await write(1);
     await write(2);
     expect(await claimedChunksAreInTheFile()).toBe(1); // chunk 1 ends in a block still waiting: not claimed yet
-    await writer.finish();
-    await handle.close();
+    await close();
   });
 
   it('never claims a chunk whose last block is still being written', async () => {
-    const sizes = [64 * MiB + 100, 5000, 3 * MiB];
-    const offsets = sizes.reduce((at, size) => [...at, at.at(-1)! + size], [0]);
-    const data = randomBytes(offsets.at(-1)!);
-    const path = join(root, 'partial-2');
-    const journalPath = `${path}.journal`;
-    const handle = await open(path, 'w+');
-    const writer = await DirectWriter.open(path, handle, data.length, 0);
-    expect(writer.isDirect).toBe(tmpTakesDirect);
-    const journal = new JournalProgress(journalPath, handle, sizes, offsets, silentProgress.begin('pull', data.length), 0, () => writer.inFileBefore);
-    const chunk = (index: number) => data.subarray(offsets[index], offsets[index + 1]);
-
+    const { offsets, writer, journal, chunk, claimedChunksAreInTheFile, close } = await partialFile('partial-2');
     await writer.write(chunk(0), 0);
     journal.finish(0);
     await writer.write(chunk(2), offsets[2]!);
@@ -86,14 +91,10 @@ describe('the journal of a pull', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(held).toBe(tmpTakesDirect);
     journal.finish(2);
-    await journal.settle();
-    const { chunksDone } = await readJournal(journalPath);
-    const inFile = await readFile(path);
-    expect(inFile.subarray(0, offsets[chunksDone]).equals(data.subarray(0, offsets[chunksDone]))).toBe(true);
+    await claimedChunksAreInTheFile();
     openGate();
     await writing;
     journal.finish(1);
-    await writer.finish();
-    await handle.close();
+    await close();
   });
 });
