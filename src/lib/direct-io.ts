@@ -6,7 +6,7 @@ import { alignDown, alignedMemories, alignUp, BLOCK, memory, refused, widenableM
 import { openRegular, readFully } from './safe-fs.js';
 import { shownPath } from './held-folder.js';
 
-export { bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memory.js';
+export { bufferForDirectReads, bufferForDirectWrite, VIEW_SLACK, viewForPosition } from './direct-memory.js';
 
 // Big files go around the page cache (O_DIRECT): pulled files, big files being pushed (read once), and a local
 // repository's chunks and packs, written and read. Why: both sides fsync what they write anyway, and a pushed file

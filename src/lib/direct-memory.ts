@@ -60,6 +60,16 @@ export function bufferForDirectWrite(size: number): Buffer {
 }
 
 /**
+ * A buffer of its owner's alone, that direct reads may fill in place: aligned memory (bufferForDirectWrite) whose
+ * bytes around a view read into may be overwritten too (widenable). Plain memory where no more can be mapped.
+ */
+export function bufferForDirectReads(size: number): Buffer {
+  const buffer = bufferForDirectWrite(size);
+  if (alignedMemories.has(buffer.buffer)) widenableMemories.add(buffer.buffer);
+  return buffer;
+}
+
+/**
  * A view of `size` bytes of `base` (from bufferForDirectWrite, a block longer than any view asked of it) whose
  * address sits where file offset `position` sits in its block: the whole blocks of data written there at `position`
  * are aligned in memory as in the file, so a DirectWriter writes them in place instead of copying them first.

@@ -1,4 +1,5 @@
 import type { Digest } from '../format/digest.js';
+import { bufferForDirectReads, VIEW_SLACK, viewForPosition } from '../../lib/direct-io.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { packKey, type ChunkLocations } from '../store/packs.js';
 import { blobKey, type Repository } from '../store/repository.js';
@@ -49,17 +50,21 @@ export function planReads<T>(chunks: Array<{ digest: Digest; size: number; use: 
  * One verify worker's reads, into one reused buffer: a new 8 MiB buffer per read makes peak memory grow with the
  * number of reads in flight. Each buffer is MAX_READ_BYTES, allocated once: a worker reading loose chunks touches
  * only as much of it as the largest chunk (4 MiB by default); growing it to each read's size instead costs page
- * faults on every growth. The bytes returned are valid until the next read.
+ * faults on every growth. The buffer is aligned memory, and each read lands where its offset sits in a block
+ * (viewForPosition), so a read around the page cache lands in place, with the whole blocks around it, instead of
+ * being copied out of a bounce buffer (a copy of every byte verified). The bytes returned are valid until the next read.
  */
 export class PackReader {
-  private buffer?: Buffer;
+  private base?: Buffer;
 
   async read(repo: Repository, key: string, offset: number, length: number): Promise<Buffer> {
     const { backend } = repo;
     if (!backend.readInto || length > MAX_READ_BYTES) return backend.getRange(key, offset, length);
-    // A hashing worker may have taken the last buffer (it comes back detached, of length 0): then take a new one.
-    if (!this.buffer || this.buffer.length === 0) this.buffer = Buffer.allocUnsafeSlow(MAX_READ_BYTES);
-    return this.buffer.subarray(0, await backend.readInto(key, this.buffer.subarray(0, length), offset));
+    // A view never spans its whole memory, so a hashing worker copies it rather than taking it (leaving it detached);
+    // a base found empty all the same is replaced.
+    if (!this.base || this.base.length === 0) this.base = bufferForDirectReads(MAX_READ_BYTES + 2 * VIEW_SLACK);
+    const target = viewForPosition(this.base, offset, length);
+    return target.subarray(0, await backend.readInto(key, target, offset));
   }
 }
 
