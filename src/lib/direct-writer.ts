@@ -27,8 +27,8 @@ interface Edge {
  */
 export class DirectWriter {
   private readonly edges = new Map<number, Edge>();
-  /** Block starts of edges taken from `edges` whose write has not completed yet. */
-  private readonly writing = new Map<number, number>();
+  /** Block starts of edges taken from `edges` (by flushEdge or goBuffered, never both) whose write is under way. */
+  private readonly writing = new Set<number>();
 
   private constructor(
     private readonly handle: FileHandle,
@@ -68,7 +68,7 @@ export class DirectWriter {
   get inFileBefore(): number {
     let first = Infinity;
     for (const blockStart of this.edges.keys()) first = Math.min(first, blockStart);
-    for (const blockStart of this.writing.keys()) first = Math.min(first, blockStart);
+    for (const blockStart of this.writing) first = Math.min(first, blockStart);
     return first;
   }
 
@@ -115,13 +115,13 @@ export class DirectWriter {
   private async goBuffered(): Promise<void> {
     const waiting = [...this.edges];
     this.edges.clear();
-    for (const [blockStart] of waiting) this.writing.set(blockStart, (this.writing.get(blockStart) ?? 0) + 1);
+    for (const [blockStart] of waiting) this.writing.add(blockStart);
     const direct = this.direct;
     this.direct = undefined;
     await direct?.close();
     for (const [blockStart, edge] of waiting) {
       await writeEdge(this.handle, edge, blockStart).finally(() => {
-        this.doneWriting(blockStart);
+        this.writing.delete(blockStart);
         memory.giveBlock(edge.block);
       });
     }
@@ -144,20 +144,14 @@ export class DirectWriter {
     const edge = this.edges.get(blockStart);
     if (!edge) return; // written already by a fall-back
     this.edges.delete(blockStart);
-    this.writing.set(blockStart, (this.writing.get(blockStart) ?? 0) + 1);
+    this.writing.add(blockStart);
     try {
       if (this.direct) await this.directWrite(edge.block, blockStart).catch((error: unknown) => this.fallBack(error, edge, blockStart));
       else await writeEdge(this.handle, edge, blockStart);
     } finally {
-      this.doneWriting(blockStart);
+      this.writing.delete(blockStart);
       memory.giveBlock(edge.block);
     }
-  }
-
-  private doneWriting(blockStart: number): void {
-    const left = (this.writing.get(blockStart) ?? 1) - 1;
-    if (left > 0) this.writing.set(blockStart, left);
-    else this.writing.delete(blockStart);
   }
 
   private async writeWhole(bytes: Uint8Array, position: number): Promise<void> {

@@ -57,7 +57,7 @@ export class JournalProgress {
     /** The first chunk not yet on disk. */
     private done: number,
     /** Where the bytes the writer still holds in memory begin (DirectWriter.inFileBefore): none of them is claimed. */
-    private readonly inFileBefore: () => number = () => Infinity,
+    private readonly inFileBefore: () => number,
   ) {
     this.journaled = offsets[done]!;
   }

@@ -60,9 +60,8 @@ export class PackReader {
   async read(repo: Repository, key: string, offset: number, length: number): Promise<Buffer> {
     const { backend } = repo;
     if (!backend.readInto || length > MAX_READ_BYTES) return backend.getRange(key, offset, length);
-    // A view never spans its whole memory, so a hashing worker copies it rather than taking it (leaving it detached);
-    // a base found empty all the same is replaced.
-    if (!this.base || this.base.length === 0) this.base = bufferForDirectReads(MAX_READ_BYTES + 2 * VIEW_SLACK);
+    // A view never spans its whole memory, so a hashing worker copies it rather than taking it (leaving it detached).
+    this.base ??= bufferForDirectReads(MAX_READ_BYTES + 2 * VIEW_SLACK);
     const target = viewForPosition(this.base, offset, length);
     return target.subarray(0, await backend.readInto(key, target, offset));
   }
