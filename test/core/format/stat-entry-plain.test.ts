@@ -48,7 +48,9 @@ describe('stat cache entries recognised without the schema', () => {
       }),
       { numRuns: 10_000 },
     );
-    expect(accepted).toBeGreaterThan(200);
+    // The generator reaches the accepting path often enough for the comparison to mean something: 198–264 times in
+    // 10,000 over 40 seeds, so a bound near that mean would fail one run in a few dozen.
+    expect(accepted).toBeGreaterThan(100);
   });
 
   it('recognises an entry as push writes it, before and after its push commits', () => {
