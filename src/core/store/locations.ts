@@ -64,8 +64,14 @@ export async function readLocationMap(backend: Backend, digest: Digest, manifest
   const map = isPlainLocationMap(value, sizes) ? (value as v.InferOutput<typeof locationMapSchema>) : parseValue(locationMapSchema, value, format, where);
   if (map.manifest !== digest) throw corrupt(format, where, `it names version ${map.manifest}`);
   const chunks = new Map<Digest, PackedChunk>();
-  for (const [pack, entries] of Object.entries(map.packs)) {
-    for (const [chunk, offset, size] of entries) {
+  // Indexed, not destructured: a map holds an entry per chunk, and this runs once, before the JIT has optimised it.
+  for (const pack in map.packs) {
+    const entries = map.packs[pack]!;
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index]!;
+      const chunk = entry[0];
+      const offset = entry[1];
+      const size = entry[2];
       if (sizes.get(chunk) !== size) throw corrupt(format, where, `${chunk} (${size} bytes) is not a chunk of the version`);
       if (!chunks.has(chunk)) chunks.set(chunk, { pack, offset, size });
     }
