@@ -69,9 +69,8 @@ export async function readLocationMap(backend: Backend, digest: Digest, manifest
   const map = isPlainLocationMap(value, sizes) ? (value as v.InferOutput<typeof locationMapSchema>) : parseValue(locationMapSchema, value, format, where);
   if (map.manifest !== digest) throw corrupt(format, where, `it names version ${map.manifest}`);
   const chunks = new Map<Digest, PackedChunk>();
-  // Indexed, not destructured: a map holds an entry per chunk, and this runs once, before the JIT has optimised it.
-  for (const pack in map.packs) {
-    const entries = map.packs[pack]!;
+  for (const [pack, entries] of Object.entries(map.packs)) {
+    // Indexed, not destructured: an entry per chunk, run once, before the JIT has optimised it.
     for (let index = 0; index < entries.length; index++) {
       const entry = entries[index]!;
       const chunk = entry[0];
