@@ -71,8 +71,11 @@ export async function serveOverStdio(context: ToolContext, stdin: NodeJS.Readabl
 const isRequest = (message: JSONRPCMessage): message is JSONRPCRequest => 'method' in message && 'id' in message;
 /** A result or an error answering a request. */
 const isResponse = (message: JSONRPCMessage): message is JSONRPCResponse => !('method' in message) && 'id' in message;
+/** The id of the request a notifications/cancelled names, if that is what `message` is. */
+const cancelledRequest = (message: JSONRPCMessage): unknown =>
+  'method' in message && message.method === 'notifications/cancelled' ? (message.params as { requestId?: unknown } | undefined)?.requestId : undefined;
 
-/** Calls `close` once stdin has ended and every request read before that has been answered. */
+/** Calls `close` once stdin has ended and every request read before that has been answered or cancelled. */
 async function closeOnceAnswered(transport: Transport, stdin: NodeJS.ReadableStream, close: () => void): Promise<void> {
   const unanswered = new Set<string | number>();
   let ended = false;
@@ -83,6 +86,10 @@ async function closeOnceAnswered(transport: Transport, stdin: NodeJS.ReadableStr
   transport.onmessage = (message, extra) => {
     if (isRequest(message)) unanswered.add(message.id);
     receive(message, extra);
+    // The SDK sends no answer to a call the client cancelled, as the protocol asks: waiting for one would keep the
+    // server from ever ending (and, once nothing else is pending, end it as an internal error).
+    const cancelled = cancelledRequest(message);
+    if ((typeof cancelled === 'string' || typeof cancelled === 'number') && unanswered.delete(cancelled)) closeIfDone();
   };
   const send = transport.send.bind(transport);
   transport.send = async (message, options) => {

@@ -1,0 +1,57 @@
+// `aim mcp` as a hostile or clumsy agent drives it, over a raw JSON-RPC pipe so every byte the server writes is seen:
+// a call the client cancels does not keep the server from ending when stdin closes.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateModel } from '../../fixtures/generate-model.js';
+import { CLI_PATH, createWorkspace, type Workspace } from '../helpers/cli.js';
+
+const INITIALIZE = [
+  { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sh', version: '1' } } },
+  { jsonrpc: '2.0', method: 'notifications/initialized' },
+];
+
+let ws: Workspace;
+
+beforeAll(async () => {
+  ws = await createWorkspace((dir) => ({ r: { type: 'local', path: `${dir}/store` } }));
+  await generateModel(ws.path('good'), { seed: 1, files: [{ path: 'weights.bin', size: 1 << 20 }] });
+  const pushed = await ws.run(['push', 'r/described:v1', ws.path('good'), '--json']);
+  expect(pushed.code, pushed.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await ws?.cleanup();
+});
+
+type Answer = { id: number; result?: { content: Array<{ text: string }>; structuredContent: any; isError?: boolean } };
+
+/** Starts `aim mcp`, writes the requests after `initialize` in one go, closes stdin and waits for it to end. */
+async function serve(requests: unknown[]): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; answers: Answer[] }> {
+  const child = spawn(process.execPath, [CLI_PATH, 'mcp', '--root', ws.path('agent')], { cwd: ws.dir, env: { ...process.env, ...ws.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  // A server that never ends fails the test instead of hanging it.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  child.stdin.end([...INITIALIZE, ...requests].map((line) => `${JSON.stringify(line)}\n`).join(''));
+  const { code, signal } = await ended;
+  clearTimeout(timer);
+  const answers = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Answer);
+  return { code, signal, stdout, stderr, answers };
+}
+
+const toolCall = (id: number, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+describe('a call the client cancels', () => {
+  it('goes unanswered, as the protocol asks, and the server still ends with 0 once stdin closes', async () => {
+    const served = await serve([
+      toolCall(2, 'pull', { reference: 'r/described:v1', dest: 'cancelled' }),
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2, reason: 'the agent gave up' } },
+    ]);
+    expect(served.stderr).not.toMatch(/internal error/);
+    expect({ code: served.code, signal: served.signal }).toEqual({ code: 0, signal: null });
+    expect(served.answers.map((a) => a.id)).toEqual([1]);
+  });
+});
