@@ -5,7 +5,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CallToolRequestSchema, type CallToolResult, type JSONRPCMessage, type JSONRPCRequest, type JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import { NotFoundError, UsageError } from '../lib/errors.js';
+import { escapeRawInJson, terminalLine } from '../lib/terminal-text.js';
 import { toolError } from './results.js';
 import { aimVersion } from '../core/version.js';
 import { registerModelTools, type ToolContext } from './tools-models.js';
@@ -51,18 +53,35 @@ function aimShaped(result: CallToolResult, tool: string): CallToolResult {
 }
 
 /**
+ * The SDK's stdio transport, writing each JSON-RPC line as --json writes its document: JSON.stringify leaves DEL, C1
+ * controls and bidirectional overrides raw, which a person trying the server by hand in a terminal would see obeyed.
+ */
+class EscapingStdioTransport extends StdioServerTransport {
+  constructor(stdin: NodeJS.ReadStream, private readonly out: NodeJS.WriteStream) {
+    super(stdin, out);
+  }
+
+  override send(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.out.write(escapeRawInJson(serializeMessage(message)))) resolve();
+      else this.out.once('drain', resolve);
+    });
+  }
+}
+
+/**
  * Serves until the client closes stdin (or the process is interrupted: the CLI's signal handlers end it, stopping
  * any model an exec had loaded). Calls still running when stdin closes finish and are answered first, so
  * `echo REQUEST | aim mcp` prints its answer.
  */
 export async function serveOverStdio(context: ToolContext, stdin: NodeJS.ReadableStream, stdout: NodeJS.WritableStream): Promise<void> {
   const server = createAimMcpServer(context);
-  const transport = new StdioServerTransport(stdin as NodeJS.ReadStream, stdout as NodeJS.WriteStream);
+  const transport = new EscapingStdioTransport(stdin as NodeJS.ReadStream, stdout as NodeJS.WriteStream);
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = resolve;
   });
   // A line that is not JSON-RPC, say: the client is told by the protocol where it can be; the operator, on stderr.
-  server.server.onerror = (error) => process.stderr.write(`aim mcp: ${error.message}\n`);
+  server.server.onerror = (error) => process.stderr.write(`aim mcp: ${terminalLine(error.message)}\n`);
   await server.connect(transport);
   await closeOnceAnswered(transport, stdin, () => void server.close());
   await closed;
