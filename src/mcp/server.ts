@@ -46,7 +46,8 @@ function answerSdkErrorsAsAim(server: McpServer): void {
 function aimShaped(result: CallToolResult, tool: string): CallToolResult {
   if (!result.isError || result.structuredContent !== undefined) return result;
   const text = result.content.map((part) => (part.type === 'text' ? part.text : '')).join(' ').replace(/^MCP error -?\d+: /, '');
-  if (/^Tool \S+ not found/.test(text)) return toolError(new NotFoundError(text, { hint: 'tools/list names every tool' }));
+  // aim disables no tool: "disabled" is what the SDK says of a name it finds on Object's prototype (`constructor`).
+  if (/^Tool \S+ (not found|disabled)/.test(text)) return toolError(new NotFoundError(`Tool ${tool} not found`, { hint: 'tools/list names every tool' }));
   // A result that does not fit the tool's own output schema is aim's bug, reported as one (70).
   if (/^Output validation error/.test(text)) return toolError(new Error(text));
   return toolError(new UsageError(text, { hint: `tools/list gives the input schema of ${tool}` }));

@@ -69,6 +69,19 @@ describe('escape sequences never reach what a client shows', () => {
   });
 });
 
+describe('a tool name that is not one of aim\'s', () => {
+  it('is not found, also when it names a member of every JavaScript object', async () => {
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const served = await serve(names.map((name, index) => toolCall(index + 2, name, {})));
+    expect(served.code, served.stderr).toBe(0);
+    for (const [index, name] of names.entries()) {
+      const result = served.answers.find((a) => a.id === index + 2)!.result!;
+      expect(result.isError).toBe(true);
+      expect(result.structuredContent.error).toMatchObject({ code: 3, message: `Tool ${name} not found` });
+    }
+  });
+});
+
 describe('a call the client cancels', () => {
   it('goes unanswered, as the protocol asks, and the server still ends with 0 once stdin closes', async () => {
     const served = await serve([
