@@ -14,7 +14,7 @@ import { logSettings } from '../settings/log.js';
 import { runtimeSwitches } from '../settings/runtime.js';
 import { testCommandNeverEnds } from '../settings/test-hooks.js';
 import { plainProgress, ttyProgress } from './render/progress-renderer.js';
-import { escapeRawInJson, jsonText, terminalLine, terminalText } from './render/terminal.js';
+import { escapeRawInJson, jsonText, terminalLine, terminalText } from '../lib/terminal-text.js';
 
 /** With JSON log lines on stderr, progress is not drawn there: its notes become events, its bars are left out. */
 const loggedProgress: ProgressSink = {
@@ -162,7 +162,7 @@ export abstract class AimCommand extends Command {
     return this.bars;
   }
 
-  /** Prints `data` as JSON with --json, else the human text, escaped for the terminal (render/terminal.ts). */
+  /** Prints `data` as JSON with --json, else the human text, escaped for the terminal (lib/terminal-text.ts). */
   report(data: unknown, human: () => string): void {
     this.reported = true;
     if (this.json) this.context.stdout.write(`${jsonText(data)}\n`);

@@ -1,7 +1,7 @@
 import { Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { errorDocument, formatError } from './render/errors.js';
 import type { AimCli } from './render/help.js';
-import { escapeRawInJson, jsonText } from './render/terminal.js';
+import { escapeRawInJson, jsonText } from '../lib/terminal-text.js';
 import { jsonLogLine, type LogFields } from '../lib/log.js';
 import { logSettings } from '../settings/log.js';
 import { describeUsageFailure, typedWords, type CommandShape } from './render/usage-errors.js';

@@ -8,7 +8,7 @@ import { MAX_EXEC_INPUT_BYTES, parseExecInput, promptRequest, type ExecRequest }
 import { answerText } from '../core/serve/exec-http.js';
 import type { EngineEvent } from '../core/serve/serve.js';
 import { AimCommand } from './base.js';
-import { jsonText } from './render/terminal.js';
+import { jsonText } from '../lib/terminal-text.js';
 import { isPath } from './path-argument.js';
 
 export class ExecCommand extends AimCommand {

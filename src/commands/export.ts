@@ -7,7 +7,7 @@ import { exportToFile, exportToFolder, exportToStream } from '../core/oci/export
 import { UsageError } from '../lib/errors.js';
 import { AimCommand } from './base.js';
 import { formatBytes, formatRate, formatSeconds } from './render/format.js';
-import { terminalText } from './render/terminal.js';
+import { terminalText } from '../lib/terminal-text.js';
 import { isPath } from './path-argument.js';
 
 export class ExportCommand extends AimCommand {

@@ -9,7 +9,7 @@ import { trustedKeys } from '../core/config/trust-policy.js';
 import { describeSigner, signersOf } from '../core/signing/policy.js';
 import { AimCommand } from './base.js';
 import { formatBytes, table } from './render/format.js';
-import { terminalLine } from './render/terminal.js';
+import { terminalLine } from '../lib/terminal-text.js';
 import { counted } from '../lib/plural.js';
 
 export class InspectCommand extends AimCommand {

@@ -1,16 +1,19 @@
 // How a tool's outcome travels back: structured content plus the same JSON as text (the MCP spec asks for both, for
 // clients that read only text), a failure as a tool error carrying the CLI's plain message and hint, and core's
-// progress events as notifications/progress when the client asked for them with a progress token.
+// progress events as notifications/progress when the client asked for them with a progress token. Every text is
+// escaped as the CLI escapes what it prints: a client may show it in a terminal, and much of it quotes what an agent
+// sent or a repository holds. The structured content stays verbatim, as --json does.
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { isAimError } from '../lib/errors.js';
 import { fsError } from '../lib/fs-errors.js';
+import { hintText, jsonText, terminalLine, terminalText } from '../lib/terminal-text.js';
 import { silentProgress, type ProgressSink } from '../core/progress.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export function toolResult(data: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(data, null, 2) }], structuredContent: data };
+  return { content: [{ type: 'text', text: jsonText(data) }], structuredContent: data };
 }
 
 /**
@@ -24,8 +27,8 @@ export function toolError(thrown: unknown): CallToolResult {
   const message = error instanceof Error ? error.message : String(error);
   const hint = known ? error.hint : 'this is a bug in aim; the server log on stderr has the details';
   const code = known ? error.exitCode : 70;
-  if (!known) process.stderr.write(`aim mcp: internal error: ${error instanceof Error ? error.stack : message}\n`);
-  const text = `aim: ${known ? 'error' : 'internal error'}: ${message}${hint ? `\n  hint: ${hint}` : ''}`;
+  if (!known) process.stderr.write(`aim mcp: internal error: ${terminalText((error instanceof Error ? error.stack : undefined) ?? message)}\n`);
+  const text = `aim: ${known ? 'error' : 'internal error'}: ${terminalLine(message)}${hint ? `\n  hint: ${hintText(hint)}` : ''}`;
   return { content: [{ type: 'text', text }], structuredContent: { error: { code, message, hint: hint ?? null } }, isError: true };
 }
 
@@ -60,7 +63,7 @@ export function progressNotifications(extra: ToolExtra): ProgressNotifications {
   let queue: Promise<unknown> = Promise.resolve();
   const send = (message?: string): void => {
     sentDone = done;
-    const params = { progressToken, progress: done, ...(total > 0 ? { total } : {}), ...(message ? { message } : {}) };
+    const params = { progressToken, progress: done, ...(total > 0 ? { total } : {}), ...(message ? { message: terminalLine(message) } : {}) };
     // A client that left cannot be told; the work goes on and its result is dropped with the connection.
     queue = queue.then(() => extra.sendNotification({ method: 'notifications/progress', params })).catch(() => undefined);
   };

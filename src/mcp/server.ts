@@ -5,7 +5,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CallToolRequestSchema, type CallToolResult, type JSONRPCMessage, type JSONRPCRequest, type JSONRPCResponse } from '@modelcontextprotocol/sdk/types.js';
+import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import { NotFoundError, UsageError } from '../lib/errors.js';
+import { escapeRawInJson, terminalLine } from '../lib/terminal-text.js';
 import { toolError } from './results.js';
 import { aimVersion } from '../core/version.js';
 import { registerModelTools, type ToolContext } from './tools-models.js';
@@ -44,10 +46,28 @@ function answerSdkErrorsAsAim(server: McpServer): void {
 function aimShaped(result: CallToolResult, tool: string): CallToolResult {
   if (!result.isError || result.structuredContent !== undefined) return result;
   const text = result.content.map((part) => (part.type === 'text' ? part.text : '')).join(' ').replace(/^MCP error -?\d+: /, '');
-  if (/^Tool \S+ not found/.test(text)) return toolError(new NotFoundError(text, { hint: 'tools/list names every tool' }));
+  // aim disables no tool: "disabled" is what the SDK says of a name it finds on Object's prototype (`constructor`).
+  if (/^Tool \S+ (not found|disabled)/.test(text)) return toolError(new NotFoundError(`Tool ${tool} not found`, { hint: 'tools/list names every tool' }));
   // A result that does not fit the tool's own output schema is aim's bug, reported as one (70).
   if (/^Output validation error/.test(text)) return toolError(new Error(text));
   return toolError(new UsageError(text, { hint: `tools/list gives the input schema of ${tool}` }));
+}
+
+/**
+ * The SDK's stdio transport, writing each JSON-RPC line as --json writes its document: JSON.stringify leaves DEL, C1
+ * controls and bidirectional overrides raw, which a person trying the server by hand in a terminal would see obeyed.
+ */
+class EscapingStdioTransport extends StdioServerTransport {
+  constructor(stdin: NodeJS.ReadStream, private readonly out: NodeJS.WriteStream) {
+    super(stdin, out);
+  }
+
+  override send(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.out.write(escapeRawInJson(serializeMessage(message)))) resolve();
+      else this.out.once('drain', resolve);
+    });
+  }
 }
 
 /**
@@ -57,12 +77,12 @@ function aimShaped(result: CallToolResult, tool: string): CallToolResult {
  */
 export async function serveOverStdio(context: ToolContext, stdin: NodeJS.ReadableStream, stdout: NodeJS.WritableStream): Promise<void> {
   const server = createAimMcpServer(context);
-  const transport = new StdioServerTransport(stdin as NodeJS.ReadStream, stdout as NodeJS.WriteStream);
+  const transport = new EscapingStdioTransport(stdin as NodeJS.ReadStream, stdout as NodeJS.WriteStream);
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = resolve;
   });
   // A line that is not JSON-RPC, say: the client is told by the protocol where it can be; the operator, on stderr.
-  server.server.onerror = (error) => process.stderr.write(`aim mcp: ${error.message}\n`);
+  server.server.onerror = (error) => process.stderr.write(`aim mcp: ${terminalLine(error.message)}\n`);
   await server.connect(transport);
   await closeOnceAnswered(transport, stdin, () => void server.close());
   await closed;
@@ -71,8 +91,11 @@ export async function serveOverStdio(context: ToolContext, stdin: NodeJS.Readabl
 const isRequest = (message: JSONRPCMessage): message is JSONRPCRequest => 'method' in message && 'id' in message;
 /** A result or an error answering a request. */
 const isResponse = (message: JSONRPCMessage): message is JSONRPCResponse => !('method' in message) && 'id' in message;
+/** The id of the request a notifications/cancelled names, if that is what `message` is. */
+const cancelledRequest = (message: JSONRPCMessage): unknown =>
+  'method' in message && message.method === 'notifications/cancelled' ? (message.params as { requestId?: unknown } | undefined)?.requestId : undefined;
 
-/** Calls `close` once stdin has ended and every request read before that has been answered. */
+/** Calls `close` once stdin has ended and every request read before that has been answered or cancelled. */
 async function closeOnceAnswered(transport: Transport, stdin: NodeJS.ReadableStream, close: () => void): Promise<void> {
   const unanswered = new Set<string | number>();
   let ended = false;
@@ -83,6 +106,10 @@ async function closeOnceAnswered(transport: Transport, stdin: NodeJS.ReadableStr
   transport.onmessage = (message, extra) => {
     if (isRequest(message)) unanswered.add(message.id);
     receive(message, extra);
+    // The SDK sends no answer to a call the client cancelled, as the protocol asks: waiting for one would keep the
+    // server from ever ending (and, once nothing else is pending, end it as an internal error).
+    const cancelled = cancelledRequest(message);
+    if ((typeof cancelled === 'string' || typeof cancelled === 'number') && unanswered.delete(cancelled)) closeIfDone();
   };
   const send = transport.send.bind(transport);
   transport.send = async (message, options) => {

@@ -1,6 +1,6 @@
 import { EXIT_CODES, isAimError } from '../../lib/errors.js';
 import { fsError } from '../../lib/fs-errors.js';
-import { terminalLine, terminalText } from './terminal.js';
+import { hintText, terminalLine, terminalText } from '../../lib/terminal-text.js';
 
 // One plain line of what and where, then a hint; the stack only under -v. Messages often quote what a repository or
 // a server said, so each part is escaped for the terminal and kept to its one line. Native errors that escape the edges
@@ -47,17 +47,6 @@ export function errorDocument(thrown: unknown): ErrorDocument {
 function plainFsError(error: unknown): unknown {
   const errno = error as NodeJS.ErrnoException | undefined;
   return errno?.code ? fsError(error, { path: errno.path ?? 'a file aim was using' }) : error;
-}
-
-/**
- * A hint may span lines (an engine's log tail), but every line after the first is indented, so nothing in it can
- * pass for a line of aim's own (`aim: error: ...`).
- */
-function hintText(hint: string): string {
-  return terminalText(hint)
-    .split('\n')
-    .map((line, index) => (index === 0 || /^\s/.test(line) ? line : `    ${line}`))
-    .join('\n');
 }
 
 function stackOf(error: Error, verbose: number): string {

@@ -1,5 +1,5 @@
 import { counted } from '../../lib/plural.js';
-import { terminalLine } from './terminal.js';
+import { terminalLine } from '../../lib/terminal-text.js';
 
 // The one place numbers, sizes, rates and times are turned into text for a person. JSON output never goes
 // through here: it carries the raw numbers.

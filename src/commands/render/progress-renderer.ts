@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
 import type { ProgressSink, ProgressTask } from '../../core/progress.js';
 import { formatBytes, formatRate } from './format.js';
-import { terminalLine } from './terminal.js';
+import { terminalLine } from '../../lib/terminal-text.js';
 
 // Bars with bytes, rate and ETA on a TTY; a plain line every few seconds (and at the end) otherwise, so CI logs
 // show that long work is moving without drowning in redraws. Everything goes to stderr: stdout is for results.

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatError, formatWarning } from '../../../src/commands/render/errors.js';
 import { formatAge, formatBytes, formatRate, formatSeconds } from '../../../src/commands/render/format.js';
-import { jsonText, terminalLine, terminalText } from '../../../src/commands/render/terminal.js';
+import { jsonText, terminalLine, terminalText } from '../../../src/lib/terminal-text.js';
 import { IntegrityError } from '../../../src/lib/errors.js';
 
 // Every C0 control, DEL, every C1 control and the bidirectional overrides.

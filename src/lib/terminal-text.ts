@@ -26,6 +26,17 @@ export function terminalLine(text: string): string {
 }
 
 /**
+ * A hint may span lines (an engine's log tail), but every line after the first is indented, so nothing in it can
+ * pass for a line of aim's own (`aim: error: ...`).
+ */
+export function hintText(hint: string): string {
+  return terminalText(hint)
+    .split('\n')
+    .map((line, index) => (index === 0 || /^\s/.test(line) ? line : `    ${line}`))
+    .join('\n');
+}
+
+/**
  * `--json` output. JSON.stringify escapes C0 controls but leaves DEL, C1 controls and bidirectional overrides raw;
  * written as \u escapes they parse back to the same strings and cannot reach a terminal that shows the JSON.
  */
