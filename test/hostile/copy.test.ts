@@ -1,13 +1,14 @@
 // aim copy from a source repository an attacker (or a damaged disk) wrote, through the real CLI under the harness's
 // time and memory bound: the copy stops with one plain line naming what is wrong, the destination gets no tag, and
 // nothing outside the destination changes.
-import { readdir, truncate, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
-import { createWorkspace, type Workspace } from '../helpers/cli.js';
+import { createWorkspace, pushFiles, type Workspace } from '../helpers/cli.js';
 import { readManifest } from '../helpers/repo-files.js';
-import { expectRefused, expectUnchanged, snapshot } from './harness.js';
+import { expectRefused, expectUnchanged, runBounded, snapshot } from './harness.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -40,5 +41,35 @@ describe('aim copy from a hostile source', () => {
     await expectRefused(ws, ['pull', 'loose/m:v1', 'dest'], /^aim: error: blobs\/blake3\/[0-9a-f]{2}\/[0-9a-f]{64} in .*loose is \d+ bytes, more than/, { maxRssMiB: 300 });
     expect((await readdir(ws.path('dest')).catch(() => [] as string[])).filter((name) => name !== '.aim')).toEqual([]);
     await expectUnchanged(ws.dir, before, ['packed', 'aim-home', 'dest']);
+  });
+});
+
+// A signature carried by a copy is not judged by who signed it (a later reader checks that against their own keys),
+// but one naming a key this machine trusts for either repository must verify with it: else a source could replace
+// the destination's good signature by that signer with a forged one, and its pulls would refuse the version.
+describe('aim copy carrying a forged signature', () => {
+  it('a signature naming a key trusted at the destination that does not verify with it stays behind', async () => {
+    const ws = await createWorkspace((dir) => ({ src: { type: 'local', path: join(dir, 'src') }, dst: { type: 'local', path: join(dir, 'dst') } }));
+    try {
+      await ws.json(['key', 'generate', 'alice']);
+      await ws.json(['trust', 'add', 'dst', 'alice.pub', '--name', 'alice']);
+      const digest = await pushFiles(ws, 'src/m:v1', { 'a.txt': 'signed bytes' }, '--sign', '--key', 'alice.key');
+      expect((await ws.json(['copy', 'src/m:v1', 'dst'])).versions[0].signatures).toHaveLength(1);
+      const folder = ws.path('src', 'signatures', digest.slice(7, 9), digest.slice(7));
+      const [name] = await readdir(folder);
+      const bundle = JSON.parse(await readFile(join(folder, name!), 'utf8'));
+      bundle.dsseEnvelope.signatures[0].sig = randomBytes(70).toString('base64');
+      await writeFile(join(folder, name!), JSON.stringify(bundle));
+
+      const copied = await runBounded(ws, ['copy', 'src/m:v1', 'dst/m:v2']);
+      expect(copied.code, copied.stderr).toBe(0);
+      expect(copied.stderr).toMatch(/not carrying signatures\/.*\.sig in .*src: it does not verify with the trusted key alice/);
+      for (const tag of ['v1', 'v2']) {
+        const pulled = await runBounded(ws, ['pull', `dst/m:${tag}`, ws.path(`out-${tag}`)]);
+        expect(pulled.code, pulled.stderr).toBe(0);
+      }
+    } finally {
+      await ws.cleanup();
+    }
   });
 });

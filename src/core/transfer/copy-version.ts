@@ -8,6 +8,7 @@ import { PackWriter } from '../store/pack-writer.js';
 import { adoptPendingPacks, deletePendingRecords, newPushId } from '../store/pending.js';
 import { PushLocations } from '../store/push-locations.js';
 import { copySignatures } from '../signing/signature-store.js';
+import type { TrustedKey } from '../signing/policy.js';
 import { manifestKey, PACKED_FORMAT, type Repository } from '../store/repository.js';
 import { refreshIndex } from '../store/repo-index.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
@@ -34,8 +35,8 @@ export interface VersionCopy {
   tags: string[];
   force: boolean;
   progress: ProgressSink;
-  /** Signers asked for by name on a source that cannot list (a web server). */
-  knownKeyIds?: readonly string[];
+  /** Keys trusted for either repository: their signatures must verify to come along; a source that cannot list (a web server) is asked for theirs by name. */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 /** The manifest's exact bytes, checked against its digest, and what they say. */
@@ -81,7 +82,7 @@ export async function copyVersion(job: VersionCopy): Promise<CopiedVersion> {
   }
   if (!stored) await dst.backend.putIfAbsent(manifestKey(digest), bytes);
   // Before the tags move, so a pull under a trust policy never finds the copied tag without its signatures.
-  const signatures = await copySignatures(source, dst, { model: job.model, digest, manifest }, job.knownKeyIds ?? [], (why) => progress.note(why));
+  const signatures = await copySignatures(source, dst, { model: job.model, digest, manifest }, job.trustedKeys ?? [], (why) => progress.note(why));
   const tags: CopiedVersion['tags'] = [];
   const record = { digest, pushedAt: new Date().toISOString(), size, files: manifest.files.length };
   for (const tag of job.tags) tags.push({ tag, outcome: await updateTags(dst, job.model, tag, record, job.force) });

@@ -8,6 +8,7 @@ import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { RemovalRaceError } from '../gc/gc-race.js';
 import { refuseBundleName } from '../store/bundles.js';
 import { copyVersion, sameChunking, type CopiedVersion } from './copy-version.js';
+import type { TrustedKey } from '../signing/policy.js';
 
 // aim copy: versions from one repository to another (a folder and a bucket, either way), moving only the chunks the
 // destination lacks. Chunks are content-addressed and a manifest is copied byte for byte, so a version keeps its
@@ -24,8 +25,8 @@ export interface CopyRequest {
   tag?: string;
   force: boolean;
   progress?: ProgressSink;
-  /** Signers whose signatures are asked for by name on a source that cannot list (a web server). */
-  knownKeyIds?: readonly string[];
+  /** Keys trusted for either repository (see VersionCopy). */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 export interface CopyResult {
@@ -73,7 +74,7 @@ export async function copy(request: CopyRequest): Promise<CopyResult> {
   }
   const copied: CopiedVersion[] = [];
   for (const [digest, tags] of versions) {
-    const job = { source, destination, digest, model, tags, force: request.force, progress, knownKeyIds: request.knownKeyIds };
+    const job = { source, destination, digest, model, tags, force: request.force, progress, trustedKeys: request.trustedKeys };
     copied.push(await withRetries(() => copyVersion(job), progress));
   }
   const sum = (of: (v: CopiedVersion) => number) => copied.reduce((total, v) => total + of(v), 0);
