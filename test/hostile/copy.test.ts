@@ -72,4 +72,27 @@ describe('aim copy carrying a forged signature', () => {
       await ws.cleanup();
     }
   });
+
+  // A version's signature objects are read up to a bound (64): junk objects whose names sort first must not push a
+  // trusted signer's signature past it, or the version reads as unsigned wherever a policy asks for that signer.
+  it("64 junk signature objects sorting first do not hide a trusted signer's signature", async () => {
+    const ws = await createWorkspace((dir) => ({ src: { type: 'local', path: join(dir, 'src') }, dst: { type: 'local', path: join(dir, 'dst') } }));
+    try {
+      await ws.json(['key', 'generate', 'alice']);
+      for (const repo of ['src', 'dst']) await ws.json(['trust', 'add', repo, 'alice.pub', '--name', 'alice']);
+      const digest = await pushFiles(ws, 'src/m:v1', { 'a.txt': 'signed bytes' }, '--sign', '--key', 'alice.key');
+      const folder = ws.path('src', 'signatures', digest.slice(7, 9), digest.slice(7));
+      for (let i = 0; i < 64; i++) await writeFile(join(folder, `${'0'.repeat(62)}${i.toString(16).padStart(2, '0')}.sig`), '{}');
+
+      const pulled = await runBounded(ws, ['pull', 'src/m:v1', ws.path('out-src')]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      const copied = await runBounded(ws, ['copy', 'src/m:v1', 'dst', '--json']);
+      expect(copied.code, copied.stderr).toBe(0);
+      expect(copied.json().versions[0].signatures).toHaveLength(1);
+      const there = await runBounded(ws, ['pull', 'dst/m:v1', ws.path('out-dst')]);
+      expect(there.code, there.stderr).toBe(0);
+    } finally {
+      await ws.cleanup();
+    }
+  });
 });

@@ -44,7 +44,7 @@ export type StoredSignature = { key: string; signature: ParsedSignature } | { ke
  */
 export async function readSignatures(repo: Repository, manifest: Digest, knownKeyIds: readonly string[] = []): Promise<StoredSignature[]> {
   const found: StoredSignature[] = [];
-  const keyIds = await signatureKeyIds(repo, manifest, knownKeyIds);
+  const keyIds = knownFirst(await signatureKeyIds(repo, manifest, knownKeyIds), knownKeyIds);
   // Each object costs a read: a repository writer must not make a pull read without end.
   if (keyIds.length > MAX_SIGNERS) {
     found.push({ key: signaturesPrefix(manifest), problem: `${keyIds.length - MAX_SIGNERS} signature objects past the first ${MAX_SIGNERS} were not read` });
@@ -78,6 +78,15 @@ export async function signatureKeyIds(repo: Repository, manifest: Digest, knownK
   return ids.sort();
 }
 
+/**
+ * `ids` with those of `known` keys first: only so many signature objects are read, and objects planted under names
+ * that sort first must not leave a trusted signer's signature unread.
+ */
+function knownFirst(ids: string[], known: readonly string[]): string[] {
+  const wanted = new Set(known);
+  return [...ids.filter((id) => wanted.has(id)), ...ids.filter((id) => !wanted.has(id))];
+}
+
 /** Signatures carried along with a version (export, copy) at most, as a repository reads at most that many. */
 const MAX_CARRIED = MAX_SIGNERS;
 
@@ -103,7 +112,7 @@ export async function signaturesMatching(
 ): Promise<MatchingSignature[]> {
   const matching: MatchingSignature[] = [];
   // A store that cannot list (a web server) is asked for the preferred keys' signatures by name.
-  for (const keyId of (await signatureKeyIds(repo, version.digest, preferred)).slice(0, MAX_CARRIED)) {
+  for (const keyId of knownFirst(await signatureKeyIds(repo, version.digest, preferred), preferred).slice(0, MAX_CARRIED)) {
     const key = signatureKey(version.digest, keyId);
     const where = `${key} in ${repo.location}`;
     try {
