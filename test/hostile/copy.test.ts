@@ -2,7 +2,7 @@
 // time and memory bound: the copy stops with one plain line naming what is wrong, the destination gets no tag, and
 // nothing outside the destination changes.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateModel } from '../../fixtures/generate-model.js';
@@ -94,5 +94,31 @@ describe('aim copy carrying a forged signature', () => {
     } finally {
       await ws.cleanup();
     }
+  });
+});
+
+describe('aim copy --all-tags over hostile tags', () => {
+  let ws: Workspace;
+  const tags = (...parts: string[]): string => ws.path('a', 'models', 'm', 'tags', ...parts);
+
+  beforeEach(async () => {
+    ws = await createWorkspace((dir) => ({ a: { type: 'local', path: `${dir}/a` }, b: { type: 'local', path: `${dir}/b` } }));
+    await pushFiles(ws, 'a/m:v1', { 'a.txt': 'tagged' });
+  });
+  afterEach(() => ws.cleanup());
+
+  // "Every tag" of a model that has none to copy (only `latest`, or only tags that do not read) is not a success that
+  // copied nothing.
+  it.each([
+    ['only latest', async () => rm(tags('v1'))],
+    ['only unreadable tags', async () => {
+      await writeFile(tags('v1'), 'not a tag');
+      await rm(tags('latest'));
+    }],
+  ])('a model with %s is refused, naming it', async (_name, damage) => {
+    await damage();
+    const line = await expectRefused(ws, ['copy', 'a/m', 'b', '--all-tags'], /model m of repository a has no version tag to copy/);
+    expect(line).toBeDefined();
+    expect((await ws.run(['model', 'versions', 'b', 'm'])).code).toBe(3);
   });
 });

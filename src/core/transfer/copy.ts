@@ -1,4 +1,5 @@
-import { UsageError } from '../../lib/errors.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
+import { counted } from '../../lib/plural.js';
 import type { Digest } from '../format/digest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -50,7 +51,13 @@ async function versionsToCopy(request: CopyRequest, problems: RepoProblem[]): Pr
     for (const { tag, digest } of await readableTags(source, selector.model, problems)) {
       if (tag !== DEFAULT_TAG) versions.set(digest, [...(versions.get(digest) ?? []), tag]);
     }
-    if (versions.size === 0) await resolveVersion(source, selector); // the plain "not found", with its hint
+    // `latest` alone names no version to copy: it moves at the destination with the tags that arrive.
+    if (versions.size === 0) {
+      const unread = problems.length === 0 ? '' : ` (${counted(problems.length, 'tag')} did not read)`;
+      throw new NotFoundError(`model ${selector.model} of repository ${source.name} has no version tag to copy${unread}`, {
+        hint: `aim model versions ${source.name} ${selector.model}`,
+      });
+    }
     return versions;
   }
   const tag = request.tag ?? selector.tag;
