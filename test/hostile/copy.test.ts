@@ -107,6 +107,19 @@ describe('aim copy --all-tags over hostile tags', () => {
   });
   afterEach(() => ws.cleanup());
 
+  // Each unreadable tag is stepped over with a warning: a model with a hundred of them gets a few lines and a count
+  // on the terminal (--json lists them all), not a screenful per hundred.
+  it('a hundred unreadable tags beside a good one: the good one is copied, the warnings are capped', async () => {
+    for (let i = 0; i < 100; i++) await writeFile(tags(`bad${i}`), 'not a tag');
+    const copied = await runBounded(ws, ['copy', 'a/m', 'b', '--all-tags']);
+    expect(copied.code, copied.stderr).toBe(0);
+    const warnings = copied.stderr.split('\n').filter((line) => line.startsWith('aim: warning: '));
+    expect(warnings).toHaveLength(21);
+    expect(warnings.at(-1)).toBe('aim: warning: skipped 80 more unreadable parts of the repository (--json lists them all)');
+    expect((await ws.json(['inspect', 'b/m:v1'])).digest).toBeDefined();
+    expect((await ws.json(['copy', 'a/m', 'b', '--all-tags'])).problems).toHaveLength(100);
+  });
+
   // "Every tag" of a model that has none to copy (only `latest`, or only tags that do not read) is not a success that
   // copied nothing.
   it.each([
