@@ -1,8 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { assertDigest, type Digest } from '../format/digest.js';
-import { MANIFEST_FORMAT, parseManifest, type Manifest } from '../format/manifest.js';
+import type { Digest } from '../format/digest.js';
 import type { ProgressSink } from '../progress.js';
-import { getBounded } from '../store/bounded-read.js';
 import { writeLocationMap, locationMapKey } from '../store/locations.js';
 import { PackWriter } from '../store/pack-writer.js';
 import { adoptPendingPacks, deletePendingRecords, newPushId } from '../store/pending.js';
@@ -39,18 +37,10 @@ export interface VersionCopy {
   trustedKeys?: readonly TrustedKey[];
 }
 
-/** The manifest's exact bytes, checked against its digest, and what they say. */
-async function readManifest(repo: Repository, digest: Digest): Promise<{ bytes: Buffer; manifest: Manifest }> {
-  await repo.getManifest(digest); // the plain "not found" error, with its hint
-  const where = `${manifestKey(digest)} in ${repo.location}`;
-  const bytes = await getBounded(repo.backend, manifestKey(digest), MANIFEST_FORMAT, where);
-  await assertDigest(bytes, digest, `manifest ${digest} in repository ${repo.name}`);
-  return { bytes, manifest: parseManifest(bytes, where) };
-}
-
 export async function copyVersion(job: VersionCopy): Promise<CopiedVersion> {
   const { source, destination: dst, digest, progress } = job;
-  const { bytes, manifest } = await readManifest(source, digest);
+  // The exact bytes, checked against the digest: stored as they are, the version keeps its digest.
+  const { bytes, manifest } = await source.readManifest(digest);
   const where = await source.locationsFor(digest, manifest, (why) => progress.note(why));
   const size = manifest.files.reduce((sum, file) => sum + file.size, 0);
   const task = progress.begin(`copying ${digest.slice(0, 19)} to ${dst.name}/${job.model}`, size);
