@@ -73,6 +73,31 @@ describe('aim copy carrying a forged signature', () => {
     }
   });
 
+  // Without the key, a copy cannot tell a forgery: it then adds a signer's signature where the destination has none,
+  // and leaves the one the destination holds, which readers there may trust.
+  it("a source's signature that cannot be checked here does not replace the destination's", async () => {
+    const ws = await createWorkspace((dir) => ({ src: { type: 'local', path: join(dir, 'src') }, dst: { type: 'local', path: join(dir, 'dst') } }));
+    try {
+      await ws.json(['key', 'generate', 'alice']);
+      const digest = await pushFiles(ws, 'src/m:v1', { 'a.txt': 'signed bytes' }, '--sign', '--key', 'alice.key');
+      expect((await ws.json(['copy', 'src/m:v1', 'dst'])).versions[0].signatures).toHaveLength(1);
+      const folder = ws.path('src', 'signatures', digest.slice(7, 9), digest.slice(7));
+      const [name] = await readdir(folder);
+      const bundle = JSON.parse(await readFile(join(folder, name!), 'utf8'));
+      bundle.dsseEnvelope.signatures[0].sig = randomBytes(70).toString('base64');
+      await writeFile(join(folder, name!), JSON.stringify(bundle));
+
+      const copied = await runBounded(ws, ['copy', 'src/m:v1', 'dst/m:v2']);
+      expect(copied.code, copied.stderr).toBe(0);
+      // A reader of the destination who trusts alice.
+      await ws.json(['trust', 'add', 'dst', 'alice.pub', '--name', 'alice']);
+      const pulled = await runBounded(ws, ['pull', 'dst/m:v2', ws.path('out')]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+    } finally {
+      await ws.cleanup();
+    }
+  });
+
   // A version's signature objects are read up to a bound (64): junk objects whose names sort first must not push a
   // trusted signer's signature past it, or the version reads as unsigned wherever a policy asks for that signer.
   it("64 junk signature objects sorting first do not hide a trusted signer's signature", async () => {

@@ -141,11 +141,16 @@ function forged(signature: ParsedSignature, trusted: readonly TrustedKey[]): str
 
 /**
  * Stores beside the same version in `destination` every signature of `source` that signs exactly its files (and,
- * for a key of `trusted`, verifies with it); those of `trusted` keys are asked for by name on a source that cannot
- * list.
+ * for a key of `trusted`, verifies with it), unless the destination holds one of that key it cannot check; those of
+ * `trusted` keys are asked for by name on a source that cannot list.
  */
 export async function copySignatures(source: Repository, destination: Repository, version: ResolvedVersion, trusted: readonly TrustedKey[], note: (why: string) => void): Promise<string[]> {
   const matching = await signaturesMatching(source, version, trusted.map((key) => key.keyId), note, trusted);
-  for (const { keyId, bytes } of matching) await putSignature(destination, version.digest, keyId, bytes);
+  for (const { keyId, bytes } of matching) {
+    // One the destination already holds is replaced only by a signature checked here (a trusted key's): an unchecked
+    // one may be a forgery standing in for a good signature that readers of the destination trust.
+    if (trusted.some((key) => key.keyId === keyId)) await putSignature(destination, version.digest, keyId, bytes);
+    else await destination.backend.putIfAbsent(signatureKey(version.digest, keyId), bytes);
+  }
   return matching.map(({ keyId }) => keyId);
 }
