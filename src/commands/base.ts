@@ -6,7 +6,8 @@ import type { ProgressSink } from '../core/progress.js';
 import { silentProgress } from '../core/progress.js';
 import type { Repository } from '../core/store/repository.js';
 import { Session } from '../core/session.js';
-import { errorDocument, formatError, formatWarning } from './render/errors.js';
+import { errorDocument, formatError, formatWarning, formatWarnings } from './render/errors.js';
+import { counted } from '../lib/plural.js';
 import { allowDirectIo } from '../lib/direct-io.js';
 import { ConfigError } from '../lib/errors.js';
 import { configureLog, jsonLogLine, log, LOG_FORMATS, textLogLine, type LogFormat, type LogLevel } from '../lib/log.js';
@@ -172,11 +173,16 @@ export abstract class AimCommand extends Command {
     }
   }
 
-  /** One line on stderr for each part of the repository the command stepped over (--json lists them too). */
+  /**
+   * One line on stderr for each part of the repository the command stepped over, up to a few and then a count: a
+   * repository holding thousands of broken keys must not flood the terminal (--json lists them all).
+   */
   warnAbout(problems: Array<{ key: string; message: string }>): void {
-    for (const { key, message } of problems) {
-      if (this.jsonLogs()) log.warn('skipped', { key, message });
-      else this.context.stderr.write(formatWarning(`skipped ${key}: ${message}`));
+    if (this.jsonLogs()) {
+      for (const { key, message } of problems) log.warn('skipped', { key, message });
+      return;
     }
+    const lines = problems.map(({ key, message }) => `skipped ${key}: ${message}`);
+    this.context.stderr.write(formatWarnings(lines, (more) => `skipped ${counted(more, 'more unreadable part')} of the repository (--json lists them all)`));
   }
 }

@@ -4,6 +4,7 @@ import { parseReference } from '../core/format/reference.js';
 import { resolveVersion } from '../core/store/resolve.js';
 import { trustedKeys } from '../core/config/trust-policy.js';
 import { copy, type CopyResult } from '../core/transfer/copy.js';
+import type { TrustedKey } from '../core/signing/policy.js';
 import { AimCommand } from './base.js';
 import { formatBytes } from './render/format.js';
 
@@ -58,10 +59,18 @@ export class CopyCommand extends AimCommand {
       tag: dst.tag,
       force: this.force,
       progress: this.progress(),
-      knownKeyIds: (await trustedKeys((await this.session()).config, ref.repo)).map((key) => key.keyId),
+      trustedKeys: await this.trustedKeys(ref.repo, dst.repo),
     });
     this.warnAbout(result.problems);
     this.report(result, () => describe(result));
+  }
+
+  /** The keys trusted for either repository, each once. */
+  private async trustedKeys(...repos: string[]): Promise<TrustedKey[]> {
+    const { config } = await this.session();
+    const keys = new Map<string, TrustedKey>();
+    for (const repo of repos) for (const key of await trustedKeys(config, repo)) if (!keys.has(key.keyId)) keys.set(key.keyId, key);
+    return [...keys.values()];
   }
 }
 

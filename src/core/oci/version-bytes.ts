@@ -18,7 +18,8 @@ export async function* verifiedFileBytes(repo: Repository, file: ManifestFile, l
   let next = 0;
   const fill = (): void => {
     while (pending.length < READ_AHEAD && next < file.chunks.length) {
-      const read = repo.getChunk(file.chunks[next++]!.digest, locations);
+      const { digest, size } = file.chunks[next++]!;
+      const read = repo.getChunk(digest, locations, size);
       read.catch(() => undefined); // awaited below in order; a failure ahead of the current chunk must not go unhandled
       pending.push(read);
     }

@@ -41,7 +41,7 @@ async function remoteHeader(repo: Repository, digest: Digest, manifest: Manifest
   let read = 0;
   for (const chunk of file.chunks) {
     if (read >= HEADER_BYTES) break;
-    parts.push(await repo.getChunk(chunk.digest, locations));
+    parts.push(await repo.getChunk(chunk.digest, locations, chunk.size));
     read += chunk.size;
   }
   return parseHeader(Buffer.concat(parts));

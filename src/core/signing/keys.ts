@@ -10,6 +10,13 @@ import { readRegularFile } from '../../lib/safe-fs.js';
 // public keys SPKI PEM. A key's id (the bundle's `publicKey.hint`) is the SHA-256 of its SPKI PEM text, as the
 // reference tool computes it, so a bundle names its signer the same way in aim and in model_signing.
 
+/** A public key the user trusts, under the name they gave it. */
+export interface TrustedKey {
+  name: string;
+  keyId: string;
+  key: KeyObject;
+}
+
 /** The curve a trusted or signing key must use; other curves and RSA are refused rather than half-supported. */
 const CURVE = 'prime256v1';
 

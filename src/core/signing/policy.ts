@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import { IntegrityError } from '../../lib/errors.js';
 import { shortDigest } from '../format/digest.js';
 import type { Repository } from '../store/repository.js';
@@ -6,15 +5,12 @@ import type { ResolvedVersion } from '../store/resolve.js';
 import { signatureValid } from './bundle.js';
 import { readSignatures } from './signature-store.js';
 import { resourcesMismatch } from './statement.js';
+import type { TrustedKey } from './keys.js';
 
 // The trust policy lives with the user (model_repos.yaml or a flag), never in the repository, whose writers are
 // who it guards against: they can move a tag, replace files or copy signatures, but not sign with a trusted key.
 
-export interface TrustedKey {
-  name: string;
-  keyId: string;
-  key: KeyObject;
-}
+export type { TrustedKey };
 
 export interface TrustPolicy {
   /** Refuse a version that no trusted key validly signed. */

@@ -5,7 +5,8 @@ import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { getBounded } from '../store/bounded-read.js';
 import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
-import { parseSignature, SIGNATURE_FORMAT, type ParsedSignature } from './bundle.js';
+import { parseSignature, signatureValid, SIGNATURE_FORMAT, type ParsedSignature } from './bundle.js';
+import type { TrustedKey } from './keys.js';
 import { resourcesMismatch } from './statement.js';
 
 // Signatures sit beside the manifest they cover, one object per signer:
@@ -43,7 +44,7 @@ export type StoredSignature = { key: string; signature: ParsedSignature } | { ke
  */
 export async function readSignatures(repo: Repository, manifest: Digest, knownKeyIds: readonly string[] = []): Promise<StoredSignature[]> {
   const found: StoredSignature[] = [];
-  const keyIds = await signatureKeyIds(repo, manifest, knownKeyIds);
+  const keyIds = knownFirst(await signatureKeyIds(repo, manifest, knownKeyIds), knownKeyIds);
   // Each object costs a read: a repository writer must not make a pull read without end.
   if (keyIds.length > MAX_SIGNERS) {
     found.push({ key: signaturesPrefix(manifest), problem: `${keyIds.length - MAX_SIGNERS} signature objects past the first ${MAX_SIGNERS} were not read` });
@@ -77,6 +78,15 @@ export async function signatureKeyIds(repo: Repository, manifest: Digest, knownK
   return ids.sort();
 }
 
+/**
+ * `ids` with those of `known` keys first: only so many signature objects are read, and objects planted under names
+ * that sort first must not leave a trusted signer's signature unread.
+ */
+function knownFirst(ids: string[], known: readonly string[]): string[] {
+  const wanted = new Set(known);
+  return [...ids.filter((id) => wanted.has(id)), ...ids.filter((id) => !wanted.has(id))];
+}
+
 /** Signatures carried along with a version (export, copy) at most, as a repository reads at most that many. */
 const MAX_CARRIED = MAX_SIGNERS;
 
@@ -89,22 +99,29 @@ export interface MatchingSignature {
 /**
  * The stored signatures of `version` that sign exactly its files, those of `preferred` keys first, for carrying
  * the version elsewhere (export, copy). Which key made each is not judged here: whoever reads the version later
- * checks it against their own trusted keys. A damaged object, or one that covers other files, is left behind with
- * a note.
+ * checks it against their own trusted keys. But one naming a key of `trusted` must verify with it, as an import
+ * demands: carried, a forgery would replace that signer's good signature where it lands. A damaged object, or one
+ * that covers other files, is left behind with a note.
  */
-export async function signaturesMatching(repo: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<MatchingSignature[]> {
+export async function signaturesMatching(
+  repo: Repository,
+  version: ResolvedVersion,
+  preferred: readonly string[],
+  note: (why: string) => void,
+  trusted: readonly TrustedKey[] = [],
+): Promise<MatchingSignature[]> {
   const matching: MatchingSignature[] = [];
   // A store that cannot list (a web server) is asked for the preferred keys' signatures by name.
-  for (const keyId of (await signatureKeyIds(repo, version.digest, preferred)).slice(0, MAX_CARRIED)) {
+  for (const keyId of knownFirst(await signatureKeyIds(repo, version.digest, preferred), preferred).slice(0, MAX_CARRIED)) {
     const key = signatureKey(version.digest, keyId);
     const where = `${key} in ${repo.location}`;
     try {
       const bytes = await getBounded(repo.backend, key, SIGNATURE_FORMAT, where).catch(undefinedIfNotFound);
       if (!bytes) continue;
       const signature = parseSignature(bytes, where);
-      const mismatch = resourcesMismatch(signature.resources, version.manifest);
-      if (signature.keyId !== keyId || mismatch) {
-        note(`not carrying ${where}: ${mismatch ?? 'it names another key'}`);
+      const why = signature.keyId === keyId ? (resourcesMismatch(signature.resources, version.manifest) ?? forged(signature, trusted)) : 'it names another key';
+      if (why) {
+        note(`not carrying ${where}: ${why}`);
         continue;
       }
       matching.push({ keyId, bytes });
@@ -116,9 +133,24 @@ export async function signaturesMatching(repo: Repository, version: ResolvedVers
   return matching.sort((a, b) => Number(preferred.includes(b.keyId)) - Number(preferred.includes(a.keyId)));
 }
 
-/** Stores beside the same version in `destination` every signature of `source` that signs exactly its files. */
-export async function copySignatures(source: Repository, destination: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<string[]> {
-  const matching = await signaturesMatching(source, version, preferred, note);
-  for (const { keyId, bytes } of matching) await putSignature(destination, version.digest, keyId, bytes);
+/** Why a signature naming a key of `trusted` is not that key's, or undefined. */
+function forged(signature: ParsedSignature, trusted: readonly TrustedKey[]): string | undefined {
+  const key = trusted.find((candidate) => candidate.keyId === signature.keyId);
+  return key && !signatureValid(signature, key.key) ? `it does not verify with the trusted key ${key.name}` : undefined;
+}
+
+/**
+ * Stores beside the same version in `destination` every signature of `source` that signs exactly its files (and,
+ * for a key of `trusted`, verifies with it), unless the destination holds one of that key it cannot check; those of
+ * `trusted` keys are asked for by name on a source that cannot list.
+ */
+export async function copySignatures(source: Repository, destination: Repository, version: ResolvedVersion, trusted: readonly TrustedKey[], note: (why: string) => void): Promise<string[]> {
+  const matching = await signaturesMatching(source, version, trusted.map((key) => key.keyId), note, trusted);
+  for (const { keyId, bytes } of matching) {
+    // One the destination already holds is replaced only by a signature checked here (a trusted key's): an unchecked
+    // one may be a forgery standing in for a good signature that readers of the destination trust.
+    if (trusted.some((key) => key.keyId === keyId)) await putSignature(destination, version.digest, keyId, bytes);
+    else await destination.backend.putIfAbsent(signatureKey(version.digest, keyId), bytes);
+  }
   return matching.map(({ keyId }) => keyId);
 }

@@ -7,7 +7,7 @@ import { AimError, IntegrityError, NotFoundError, StorageError } from '../../lib
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { encodeManifest, MANIFEST_FORMAT, manifestDigest, parseManifest, type Manifest } from '../format/manifest.js';
 import { checkModelName, checkTagName } from '../format/names.js';
-import { MAX_SMALL_FILE_BYTES } from '../format/schemas/limits.js';
+import { MAX_CHUNK_BYTES, MAX_SMALL_FILE_BYTES } from '../format/schemas/limits.js';
 import { parseTag, REPO_METADATA_FORMAT, TAG_FORMAT } from '../format/schemas/store.js';
 import { LOOSE_FORMAT, PACKED_FORMAT, parseRepoMetadata, type RepoMetadata } from './repo-metadata.js';
 
@@ -129,16 +129,24 @@ export class Repository {
     return this.backend.putIfAbsent(blobKey(digest), bytes);
   }
 
-  /** A chunk's stored bytes, unverified, or undefined when it is not stored. */
-  async readChunk(digest: Digest, locations?: ChunkLocations): Promise<Buffer | undefined> {
+  /**
+   * A chunk's stored bytes, unverified, or undefined when it is not stored. A loose chunk's object may have been grown
+   * by anyone who can write the repository: with the chunk's `size` known, one byte more is read (so a longer object
+   * fails its digest); without it, an object larger than any chunk is refused unread.
+   */
+  async readChunk(digest: Digest, locations?: ChunkLocations, size?: number): Promise<Buffer | undefined> {
     const packed = (locations ?? (await this.packIndex())).lookup(digest);
-    const read = packed ? this.backend.getRange(packKey(packed.pack), packed.offset, packed.size) : this.backend.get(blobKey(digest));
+    const read = packed
+      ? this.backend.getRange(packKey(packed.pack), packed.offset, packed.size)
+      : size === undefined
+        ? this.backend.get(blobKey(digest), MAX_CHUNK_BYTES)
+        : this.backend.getRange(blobKey(digest), 0, size + 1);
     return read.catch(undefinedIfNotFound);
   }
 
-  /** A chunk, verified against its digest before anyone sees it. */
-  async getChunk(digest: Digest, locations?: ChunkLocations): Promise<Buffer> {
-    const bytes = await this.readChunk(digest, locations);
+  /** A chunk, verified against its digest before anyone sees it (`size`: as readChunk). */
+  async getChunk(digest: Digest, locations?: ChunkLocations, size?: number): Promise<Buffer> {
+    const bytes = await this.readChunk(digest, locations, size);
     if (!bytes) {
       throw new IntegrityError(`chunk ${digest} is missing from repository ${this.name} (${this.location})`, {
         hint: `run \`aim verify ${this.name}\`; push the version again from a good copy to repair it`,

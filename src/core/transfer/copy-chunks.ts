@@ -61,7 +61,7 @@ export async function copyChunks(source: Repository, where: ChunkLocations, mani
     }
   });
   await forEachConcurrently(plan.unpacked, 8, async (chunk) => {
-    await sink.add(chunk.digest, await checked(source, chunk.digest, await source.readChunk(chunk.digest, where), chunk.size));
+    await sink.add(chunk.digest, await checked(source, chunk.digest, await source.readChunk(chunk.digest, where, chunk.size), chunk.size));
     result.bytesMoved += chunk.size;
     task.advance(chunk.size);
   });

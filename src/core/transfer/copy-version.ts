@@ -1,13 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
-import { assertDigest, type Digest } from '../format/digest.js';
-import { MANIFEST_FORMAT, parseManifest, type Manifest } from '../format/manifest.js';
+import type { Digest } from '../format/digest.js';
 import type { ProgressSink } from '../progress.js';
-import { getBounded } from '../store/bounded-read.js';
 import { writeLocationMap, locationMapKey } from '../store/locations.js';
 import { PackWriter } from '../store/pack-writer.js';
 import { adoptPendingPacks, deletePendingRecords, newPushId } from '../store/pending.js';
 import { PushLocations } from '../store/push-locations.js';
 import { copySignatures } from '../signing/signature-store.js';
+import type { TrustedKey } from '../signing/policy.js';
 import { manifestKey, PACKED_FORMAT, type Repository } from '../store/repository.js';
 import { refreshIndex } from '../store/repo-index.js';
 import { updateTags, type TagOutcome } from '../store/tags.js';
@@ -34,22 +33,14 @@ export interface VersionCopy {
   tags: string[];
   force: boolean;
   progress: ProgressSink;
-  /** Signers asked for by name on a source that cannot list (a web server). */
-  knownKeyIds?: readonly string[];
-}
-
-/** The manifest's exact bytes, checked against its digest, and what they say. */
-async function readManifest(repo: Repository, digest: Digest): Promise<{ bytes: Buffer; manifest: Manifest }> {
-  await repo.getManifest(digest); // the plain "not found" error, with its hint
-  const where = `${manifestKey(digest)} in ${repo.location}`;
-  const bytes = await getBounded(repo.backend, manifestKey(digest), MANIFEST_FORMAT, where);
-  await assertDigest(bytes, digest, `manifest ${digest} in repository ${repo.name}`);
-  return { bytes, manifest: parseManifest(bytes, where) };
+  /** Keys trusted for either repository: their signatures must verify to come along; a source that cannot list (a web server) is asked for theirs by name. */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 export async function copyVersion(job: VersionCopy): Promise<CopiedVersion> {
   const { source, destination: dst, digest, progress } = job;
-  const { bytes, manifest } = await readManifest(source, digest);
+  // The exact bytes, checked against the digest: stored as they are, the version keeps its digest.
+  const { bytes, manifest } = await source.readManifest(digest);
   const where = await source.locationsFor(digest, manifest, (why) => progress.note(why));
   const size = manifest.files.reduce((sum, file) => sum + file.size, 0);
   const task = progress.begin(`copying ${digest.slice(0, 19)} to ${dst.name}/${job.model}`, size);
@@ -81,7 +72,7 @@ export async function copyVersion(job: VersionCopy): Promise<CopiedVersion> {
   }
   if (!stored) await dst.backend.putIfAbsent(manifestKey(digest), bytes);
   // Before the tags move, so a pull under a trust policy never finds the copied tag without its signatures.
-  const signatures = await copySignatures(source, dst, { model: job.model, digest, manifest }, job.knownKeyIds ?? [], (why) => progress.note(why));
+  const signatures = await copySignatures(source, dst, { model: job.model, digest, manifest }, job.trustedKeys ?? [], (why) => progress.note(why));
   const tags: CopiedVersion['tags'] = [];
   const record = { digest, pushedAt: new Date().toISOString(), size, files: manifest.files.length };
   for (const tag of job.tags) tags.push({ tag, outcome: await updateTags(dst, job.model, tag, record, job.force) });

@@ -1,4 +1,5 @@
-import { UsageError } from '../../lib/errors.js';
+import { NotFoundError, UsageError } from '../../lib/errors.js';
+import { counted } from '../../lib/plural.js';
 import type { Digest } from '../format/digest.js';
 import { DEFAULT_TAG } from '../format/reference.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -8,6 +9,7 @@ import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { RemovalRaceError } from '../gc/gc-race.js';
 import { refuseBundleName } from '../store/bundles.js';
 import { copyVersion, sameChunking, type CopiedVersion } from './copy-version.js';
+import type { TrustedKey } from '../signing/policy.js';
 
 // aim copy: versions from one repository to another (a folder and a bucket, either way), moving only the chunks the
 // destination lacks. Chunks are content-addressed and a manifest is copied byte for byte, so a version keeps its
@@ -24,8 +26,8 @@ export interface CopyRequest {
   tag?: string;
   force: boolean;
   progress?: ProgressSink;
-  /** Signers whose signatures are asked for by name on a source that cannot list (a web server). */
-  knownKeyIds?: readonly string[];
+  /** Keys trusted for either repository (see VersionCopy). */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 export interface CopyResult {
@@ -49,7 +51,13 @@ async function versionsToCopy(request: CopyRequest, problems: RepoProblem[]): Pr
     for (const { tag, digest } of await readableTags(source, selector.model, problems)) {
       if (tag !== DEFAULT_TAG) versions.set(digest, [...(versions.get(digest) ?? []), tag]);
     }
-    if (versions.size === 0) await resolveVersion(source, selector); // the plain "not found", with its hint
+    // `latest` alone names no version to copy: it moves at the destination with the tags that arrive.
+    if (versions.size === 0) {
+      const unread = problems.length === 0 ? '' : ` (${counted(problems.length, 'tag')} did not read)`;
+      throw new NotFoundError(`model ${selector.model} of repository ${source.name} has no version tag to copy${unread}`, {
+        hint: `aim model versions ${source.name} ${selector.model}`,
+      });
+    }
     return versions;
   }
   const tag = request.tag ?? selector.tag;
@@ -73,7 +81,7 @@ export async function copy(request: CopyRequest): Promise<CopyResult> {
   }
   const copied: CopiedVersion[] = [];
   for (const [digest, tags] of versions) {
-    const job = { source, destination, digest, model, tags, force: request.force, progress, knownKeyIds: request.knownKeyIds };
+    const job = { source, destination, digest, model, tags, force: request.force, progress, trustedKeys: request.trustedKeys };
     copied.push(await withRetries(() => copyVersion(job), progress));
   }
   const sum = (of: (v: CopiedVersion) => number) => copied.reduce((total, v) => total + of(v), 0);

@@ -110,6 +110,6 @@ function streamStore(repo: Repository, context: PushFileContext, chunks: ChunkRe
       await context.packs?.(); // takes in the packs a killed run left, so their chunks count
       return context.locations ? context.locations.has(digest, size) : repo.hasChunk(digest, size);
     },
-    read: ({ digest }) => repo.getChunk(digest, context.locations),
+    read: ({ digest, size }) => repo.getChunk(digest, context.locations, size),
   };
 }
