@@ -45,8 +45,7 @@ export class ExportCommand extends AimCommand {
     if (toStdout && (this.context.stdout as NodeJS.WriteStream).isTTY) {
       throw new UsageError('-o - writes the tar to standard output, which is a terminal here', { hint: 'redirect it (`> model.tar`, `| aim import - REPO/MODEL:TAG`), or name a file with -o FILE.tar' });
     }
-    const trustedKeyIds = (await trustedKeys((await this.session()).config, ref.repo)).map((key) => key.keyId);
-    const options = { progress: this.progress(), trustedKeyIds };
+    const options = { progress: this.progress(), trustedKeys: await trustedKeys((await this.session()).config, ref.repo) };
     const result = toStdout
       ? await exportToStream(repo, ref, this.context.stdout, options)
       : this.layout === 'dir'

@@ -107,6 +107,18 @@ describe('aim copy carrying signatures from a hostile source', () => {
     expect(copied.json().versions[0].signatures).toHaveLength(1);
     await expectPulls('dst/m:v1');
   });
+
+  // An export carries signatures the same way: a forgery naming a key the exporter trusts would stand for that signer
+  // wherever the layout is imported.
+  it('aim export leaves behind a signature naming a trusted key that does not verify with it', async () => {
+    await trustAlice('src');
+    await forge(await pushFiles(ws, 'src/m:v1', { 'a.txt': 'signed bytes' }, '--sign', '--key', 'alice.key'));
+    const exported = await runBounded(ws, ['export', 'src/m:v1', '-o', ws.path('m.tar')]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toMatch(/not carrying signatures\/.*\.sig in .*src: it does not verify with the trusted key alice/);
+    expect(exported.stdout).toMatch(/exported/);
+    expect(exported.stdout).not.toMatch(/signatures/);
+  });
 });
 
 describe('aim copy --all-tags over hostile tags', () => {

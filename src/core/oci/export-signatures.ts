@@ -1,6 +1,7 @@
 import { BUNDLE_MEDIA_TYPE } from '../signing/bundle.js';
 import { signaturesMatching, type MatchingSignature } from '../signing/signature-store.js';
 import { PREDICATE_TYPE } from '../signing/statement.js';
+import type { TrustedKey } from '../signing/keys.js';
 import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
 import { FILEPATH, OCI_EMPTY, OCI_MANIFEST, OCI_TITLE } from './media-types.js';
@@ -19,12 +20,14 @@ export interface CarriedSignature extends MatchingSignature {
 }
 
 /**
- * The stored signatures of `version` that sign exactly its files, as OCI blobs, those of `preferred` keys first (the
- * first becomes model.sig: a key the exporter trusts before one they do not know).
+ * The stored signatures of `version` that sign exactly its files, as OCI blobs, those of `trusted` keys first (the
+ * first becomes model.sig: a key the exporter trusts before one they do not know). One naming a trusted key must
+ * verify with it: carried, a forgery would stand for that signer wherever the layout is imported or pulled from.
  */
-export async function signaturesToCarry(repo: Repository, version: ResolvedVersion, preferred: readonly string[], note: (why: string) => void): Promise<CarriedSignature[]> {
+export async function signaturesToCarry(repo: Repository, version: ResolvedVersion, trusted: readonly TrustedKey[], note: (why: string) => void): Promise<CarriedSignature[]> {
   const annotations = { [FILEPATH]: SIGNATURE_FILE, [OCI_TITLE]: SIGNATURE_FILE };
-  return (await signaturesMatching(repo, version, preferred, note)).map((signature) => ({
+  const preferred = trusted.map((key) => key.keyId);
+  return (await signaturesMatching(repo, version, preferred, note, trusted)).map((signature) => ({
     ...signature,
     blob: { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256Of(signature.bytes), size: signature.bytes.length, annotations },
   }));

@@ -3,6 +3,7 @@ import type { Digest } from '../format/digest.js';
 import type { ManifestFile } from '../format/manifest.js';
 import { silentProgress, type ProgressSink, type ProgressTask } from '../progress.js';
 import type { ChunkLocations } from '../store/packs.js';
+import type { TrustedKey } from '../signing/keys.js';
 import type { Repository } from '../store/repository.js';
 import { resolveVersion, type VersionSelector } from '../store/resolve.js';
 import { IntegrityError, UsageError } from '../../lib/errors.js';
@@ -22,8 +23,11 @@ import { verifiedFileBytes } from './version-bytes.js';
 
 export interface ExportOptions {
   progress?: ProgressSink;
-  /** Keys the user trusts for this repository: the model.sig layer carries one of theirs when there is one. */
-  trustedKeyIds?: readonly string[];
+  /**
+   * Keys the user trusts for this repository: the model.sig layer carries one of theirs when there is one, and a
+   * signature naming one of them is carried only if it verifies with it.
+   */
+  trustedKeys?: readonly TrustedKey[];
 }
 
 /** Where the layout's entries go, in the order written: a tar stream (layout-tar-writer.ts) or a folder. */
@@ -85,7 +89,7 @@ export async function exportVersion(repo: Repository, selector: VersionSelector,
     const patches: NamePatch[] = [];
     const digests = await (output.rewriteNames ? writeLayersOnce(writer, reader, distinct, patches, task) : writeLayersTwice(writer, reader, distinct, task)).finally(() => task.end());
     const layers = files.map((file) => layerDescriptor(file, digests.get(file.digest)!));
-    const signatures = await signaturesToCarry(repo, resolved, options.trustedKeyIds ?? [], (why) => progress.note(why));
+    const signatures = await signaturesToCarry(repo, resolved, options.trustedKeys ?? [], (why) => progress.note(why));
     const written = new Set<string>(digests.values());
     const sigLayer = await writeSignatureLayer(writer, files.map((file) => file.path), signatures, blobName, written);
     const allLayers = sigLayer ? [...layers, sigLayer] : layers;
