@@ -4,3 +4,12 @@
 export function counted(count: number, singular: string, plural = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : plural}`;
 }
+
+/**
+ * The first `shown` of `items` joined by `separator`, then how many more there are: a message quoting what a
+ * repository or an archive holds stays one readable line however much of it there is.
+ */
+export function someOf(items: readonly string[], shown: number, separator = ', '): string {
+  const listed = items.slice(0, shown).join(separator);
+  return items.length > shown ? `${listed}${separator}and ${items.length - shown} more` : listed;
+}

@@ -108,6 +108,18 @@ describe('aim copy carrying signatures from a hostile source', () => {
     await expectPulls('dst/m:v1');
   });
 
+  it('a pull refused under the policy names the trusted signer and a few of 64 junk signatures, on one short line', async () => {
+    await trustAlice('src');
+    const digest = await pushFiles(ws, 'src/m:v1', { 'a.txt': 'signed bytes' }, '--sign', '--key', 'alice.key');
+    await forge(digest);
+    for (let i = 0; i < 64; i++) await writeFile(join(signatures(digest), `${'0'.repeat(62)}${i.toString(16).padStart(2, '0')}.sig`), '{}');
+    const pulled = await runBounded(ws, ['pull', 'src/m:v1', ws.path('out')]);
+    expect(pulled.code, pulled.stderr).toBe(4);
+    const [line] = pulled.stderr.split('\n');
+    expect(line).toMatch(/^aim: error: refusing src\/m:v1 .*no trusted key signed it\. Found: .*alice \([0-9a-f]{16}\): the signature does not verify with that key; .* and \d+ more\. Trusted: alice/);
+    expect(line!.length).toBeLessThan(2000);
+  });
+
   // An export carries signatures the same way: a forgery naming a key the exporter trusts would stand for that signer
   // wherever the layout is imported.
   it('aim export leaves behind a signature naming a trusted key that does not verify with it', async () => {

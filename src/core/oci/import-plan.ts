@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { IntegrityError, UsageError } from '../../lib/errors.js';
+import { someOf } from '../../lib/plural.js';
 import { unsafePathReason } from '../format/paths.js';
 import { describeValue } from '../format/schemas/parse.js';
 import { BUNDLE_MEDIA_TYPE } from '../signing/bundle.js';
@@ -84,9 +85,8 @@ function oneManifest(manifests: Descriptor[], where: string): Descriptor {
     throw new UsageError(`${where} lists an image index, not a model manifest`, { hint: 'copy the one model you want out of it first: skopeo copy oci:DIR@sha256:... oci:ONE' });
   }
   // An index may list thousands: a few names say enough, and the message stays one readable line.
-  const shown = images.slice(0, MAX_NAMES_SHOWN).map((m) => describeValue(m.annotations?.['org.opencontainers.image.ref.name'] ?? m.digest));
-  const names = `${shown.join(', ')}${images.length > shown.length ? `, and ${images.length - shown.length} more` : ''}`;
-  throw new UsageError(`${where} holds ${images.length} image manifests${shown.length > 0 ? ` (${names})` : ''}; aim imports one`, { hint: 'copy the one you want into a layout of its own: skopeo copy oci:DIR:NAME oci:ONE' });
+  const names = someOf(images.map((m) => describeValue(m.annotations?.['org.opencontainers.image.ref.name'] ?? m.digest)), MAX_NAMES_SHOWN);
+  throw new UsageError(`${where} holds ${images.length} image manifests${images.length > 0 ? ` (${names})` : ''}; aim imports one`, { hint: 'copy the one you want into a layout of its own: skopeo copy oci:DIR:NAME oci:ONE' });
 }
 
 function flavourOf(configType: string, where: string): Flavour {

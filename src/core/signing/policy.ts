@@ -1,4 +1,5 @@
 import { IntegrityError } from '../../lib/errors.js';
+import { someOf } from '../../lib/plural.js';
 import { shortDigest } from '../format/digest.js';
 import type { Repository } from '../store/repository.js';
 import type { ResolvedVersion } from '../store/resolve.js';
@@ -59,6 +60,9 @@ export function describeSigner(report: SignerReport): string {
   return report.status === 'valid' ? `${who}: valid` : `${who}: ${report.why ?? report.status}`;
 }
 
+/** Signatures found and keys trusted named in a refusal, each list cut after this many. */
+const SHOWN_IN_REFUSAL = 5;
+
 /**
  * Throws IntegrityError (exit 4) unless a trusted key validly signed `version`; called before any byte of the
  * version lands under a final name. The manifest's file digests are what the signature covers, and pull checks
@@ -69,8 +73,9 @@ export async function enforceTrust(repo: Repository, version: ResolvedVersion, p
   const reports = await signersOf(repo, version, policy.keys);
   if (reports.some((report) => report.status === 'valid')) return reports;
   const name = `${repo.name}/${version.model}${version.tag ? `:${version.tag}` : ''} (${shortDigest(version.digest)})`;
-  const found = reports.length === 0 ? 'no signature' : reports.map(describeSigner).join('; ');
-  const trusted = policy.keys.length === 0 ? 'none' : policy.keys.map((key) => `${key.name} (${key.keyId.slice(0, 16)})`).join(', ');
+  // A repository may hold dozens of signature objects and a policy many keys: a few of each keep the line readable.
+  const found = reports.length === 0 ? 'no signature' : someOf(reports.map(describeSigner), SHOWN_IN_REFUSAL, '; ');
+  const trusted = policy.keys.length === 0 ? 'none' : someOf(policy.keys.map((key) => `${key.name} (${key.keyId.slice(0, 16)})`), SHOWN_IN_REFUSAL);
   throw new IntegrityError(`refusing ${name}: no trusted key signed it. Found: ${found}. Trusted: ${trusted}`, {
     hint: `have a trusted signer run \`aim sign ${repo.name}/${version.model}@${version.digest} --key KEY\`, or add their key with \`aim trust add ${repo.name} KEY.pub --name NAME\``,
   });

@@ -1,6 +1,7 @@
 import { canList } from '../../backends/backend.js';
 import { digestHex, type Digest } from '../format/digest.js';
 import { IntegrityError } from '../../lib/errors.js';
+import { counted } from '../../lib/plural.js';
 import { undefinedIfNotFound } from '../../lib/not-found.js';
 import { getBounded } from '../store/bounded-read.js';
 import type { Repository } from '../store/repository.js';
@@ -47,7 +48,7 @@ export async function readSignatures(repo: Repository, manifest: Digest, knownKe
   const keyIds = knownFirst(await signatureKeyIds(repo, manifest, knownKeyIds), knownKeyIds);
   // Each object costs a read: a repository writer must not make a pull read without end.
   if (keyIds.length > MAX_SIGNERS) {
-    found.push({ key: signaturesPrefix(manifest), problem: `${keyIds.length - MAX_SIGNERS} signature objects past the first ${MAX_SIGNERS} were not read` });
+    found.push({ key: signaturesPrefix(manifest), problem: `${counted(keyIds.length - MAX_SIGNERS, 'signature object')} past the first ${MAX_SIGNERS} not read` });
   }
   for (const keyId of keyIds.slice(0, MAX_SIGNERS)) {
     const key = signatureKey(manifest, keyId);

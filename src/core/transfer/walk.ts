@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../../lib/errors.js';
+import { someOf } from '../../lib/plural.js';
 import { unsafePathReason } from '../format/paths.js';
 import { pathFilter, selectsEverything } from './path-filter.js';
 
@@ -100,10 +101,9 @@ function selectEntries(entries: Entry[], options: WalkOptions): Entry[] {
 
 function refuseNames(root: string, refused: Refused[]): void {
   if (refused.length === 0) return;
-  const shown = refused.slice(0, REFUSED_SHOWN).map(({ path, reason }) => `"${path}" ${reason}`);
-  const more = refused.length > REFUSED_SHOWN ? `; and ${refused.length - REFUSED_SHOWN} more` : '';
+  const shown = someOf(refused.map(({ path, reason }) => `"${path}" ${reason}`), REFUSED_SHOWN, '; ');
   const names = refused.length === 1 ? 'a name' : `${refused.length} names`;
-  throw new UsageError(`${root} holds ${names} a pull could not write: ${shown.join('; ')}${more}`, {
+  throw new UsageError(`${root} holds ${names} a pull could not write: ${shown}`, {
     hint: 'rename them or move them out of the folder (names need no control characters, backslashes or overlong parts); nothing was uploaded',
   });
 }
