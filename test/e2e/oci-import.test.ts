@@ -109,6 +109,14 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       const layout = buildLayout(modelpack([docLayer('a.md', 'missing')]));
       await writeLayoutFolder(at, { ...layout, files: layout.files.filter(([name, bytes]) => !name.startsWith('blobs/') || sha256(bytes) !== sha256('missing')) });
     } },
+    // A tar's blobs are unpacked and checked first, then a raw layer becomes its file by a link to its blob: that
+    // link must still find the blob, and hold the descriptor to the blob's size, as a folder's read does.
+    { name: 'a missing layer blob (tar)', code: 4, message: /has no blob sha256:/, make: async (at) => {
+      const layout = buildLayout(modelpack([docLayer('a.md', 'missing')]));
+      await writeLayoutTar(at, { ...layout, files: layout.files.filter(([name, bytes]) => !name.startsWith('blobs/') || sha256(bytes) !== sha256('missing')) });
+    } },
+    { name: 'a layer descriptor smaller than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 1/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: 1 }])) },
+    { name: 'a layer descriptor bigger than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 9007199254740991/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: Number.MAX_SAFE_INTEGER }])) },
     { name: 'a layer whose bytes do not match its digest (folder)', code: 4, message: /does not hash to its digest/, make: folder(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'a layer whose bytes do not match its digest (tar)', code: 4, message: /hash to sha256:/, make: tarred(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'an unknown layer media type', code: 2, message: /media type "application\/x-unknown"/, make: folder(modelpack([{ mediaType: 'application/x-unknown', bytes: Buffer.from('x'), annotations: { 'org.cncf.model.filepath': 'x' } }])) },

@@ -14,6 +14,8 @@ export interface LayerSpec {
   mediaType: string;
   bytes: Buffer;
   annotations?: Record<string, string>;
+  /** The size its descriptor claims, when that lies. */
+  size?: number;
 }
 
 export interface LayoutSpec {
@@ -40,7 +42,12 @@ export function buildLayout(spec: LayoutSpec): Layout {
     return { digest, size: bytes.length };
   };
   const config = { mediaType: spec.configType, ...add(Buffer.from(JSON.stringify(spec.config))) };
-  const layers = spec.layers.map((layer) => ({ mediaType: layer.mediaType, ...add(layer.bytes), ...(layer.annotations ? { annotations: layer.annotations } : {}) }));
+  const layers = spec.layers.map((layer) => ({
+    mediaType: layer.mediaType,
+    ...add(layer.bytes),
+    ...(layer.size === undefined ? {} : { size: layer.size }),
+    ...(layer.annotations ? { annotations: layer.annotations } : {}),
+  }));
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', ...(spec.artifactType ? { artifactType: spec.artifactType } : {}), config, layers }));
   const manifestRef = add(manifest);
   spec.tamper?.(blobs);
@@ -62,7 +69,7 @@ export async function writeLayoutFolder(dir: string, layout: Layout): Promise<vo
   }
 }
 
-export type TarEntrySpec = { name: string; bytes: Buffer } | { name: string; type: 'symlink' | 'link'; linkname: string };
+export type TarEntrySpec = { name: string; bytes: Buffer } | { name: string; type: 'symlink' | 'link'; linkname: string } | { name: string; type: 'directory' };
 
 /** A tar of `entries`, gzipped when asked. */
 export async function writeTar(path: string, entries: TarEntrySpec[], gzip = false): Promise<void> {
@@ -70,7 +77,7 @@ export async function writeTar(path: string, entries: TarEntrySpec[], gzip = fal
   const done = gzip ? pipeline(pack, createGzip(), createWriteStream(path)) : pipeline(pack, createWriteStream(path));
   for (const entry of entries) {
     if ('bytes' in entry) pack.entry({ name: entry.name, size: entry.bytes.length, mode: 0o644 }, entry.bytes);
-    else pack.entry({ name: entry.name, type: entry.type, linkname: entry.linkname });
+    else pack.entry({ name: entry.name, type: entry.type, linkname: 'linkname' in entry ? entry.linkname : undefined });
   }
   pack.finalize();
   await done;
@@ -81,7 +88,7 @@ export async function tarBytes(entries: TarEntrySpec[], gzip = false): Promise<B
   const pack = tar.pack();
   for (const entry of entries) {
     if ('bytes' in entry) pack.entry({ name: entry.name, size: entry.bytes.length, mode: 0o644 }, entry.bytes);
-    else pack.entry({ name: entry.name, type: entry.type, linkname: entry.linkname });
+    else pack.entry({ name: entry.name, type: entry.type, linkname: 'linkname' in entry ? entry.linkname : undefined });
   }
   pack.finalize();
   const parts: Buffer[] = [];
