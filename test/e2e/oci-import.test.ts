@@ -117,6 +117,7 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
     } },
     { name: 'a layer descriptor smaller than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 1/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: 1 }])) },
     { name: 'a layer descriptor bigger than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 9007199254740991/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: Number.MAX_SAFE_INTEGER }])) },
+    { name: 'a layer tar holding a file, then a folder of the same name', code: 4, message: /names "a" both as a file and as a folder/, make: kitops([{ name: 'a', bytes: Buffer.from('x') }, { name: 'a/', type: 'directory' }]) },
     { name: 'a layer whose bytes do not match its digest (folder)', code: 4, message: /does not hash to its digest/, make: folder(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'a layer whose bytes do not match its digest (tar)', code: 4, message: /hash to sha256:/, make: tarred(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'an unknown layer media type', code: 2, message: /media type "application\/x-unknown"/, make: folder(modelpack([{ mediaType: 'application/x-unknown', bytes: Buffer.from('x'), annotations: { 'org.cncf.model.filepath': 'x' } }])) },

@@ -95,7 +95,7 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
       const name = entry.header.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
       const type = entry.header.type ?? 'file';
       if (type === 'directory') {
-        if (name !== '' && name !== '.') await mkdir(await placeFor(root, name, source.where), { recursive: true });
+        if (name !== '' && name !== '.') await makeFolder(root, name, source.where);
         entry.resume();
         continue;
       }
@@ -121,6 +121,13 @@ async function placeFor(root: string, path: string, where: string): Promise<stri
     throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} inside another file`, { hint }) : error;
   });
   return target;
+}
+
+/** A folder entry of a layer tar, made under `root`; a file of that name made before it makes the layer refused. */
+async function makeFolder(root: string, path: string, where: string): Promise<void> {
+  await mkdir(await placeFor(root, path, where), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} both as a file and as a folder`, { hint }) : error;
+  });
 }
 
 function twice(path: string, where: string): IntegrityError {
