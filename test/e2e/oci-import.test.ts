@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import tar from 'tar-stream';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
 import { CLI_PATH, createWorkspace, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
@@ -161,6 +162,13 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       const parts: Buffer[] = [];
       for await (const part of pack as AsyncIterable<Buffer>) parts.push(part);
       await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: Buffer.concat(parts) }] }));
+    } },
+    // The other shape: entries that claim nothing, then a GiB of zeros (end blocks) from 1 MiB of gzip, which no entry
+    // accounts for and which cost a second of CPU per 100 MiB to read through.
+    { name: 'a gzip layer unpacking to a GiB past its entries', code: 4, message: /layer sha256:.* unpacks to more than its entries hold/, make: async (at) => {
+      const zeros = gzipSync(Buffer.alloc(16 << 20));
+      const bytes = Buffer.concat([gzipSync(await tarBytes([{ name: 'a.txt', bytes: Buffer.from('x') }])), ...Array.from({ length: 64 }, () => zeros)]);
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar+gzip', bytes }] }));
     } },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, link, mkdir, open, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -49,6 +49,39 @@ class UnpackBudget {
   }
 }
 
+/** What a tar holds per entry besides its bytes: its header, and a pax header for a long name or a big size. */
+const ENTRY_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * What a tar holds besides its entries: its end blocks, a writer's padding to its record size, one long header (the
+ * tar parser takes up to 4 MiB), and what the pipeline reads ahead of the parser.
+ */
+const TAR_SLACK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A gzip layer's unpacked bytes held to what its entries account for. The budget bounds what the entries claim;
+ * this bounds the rest: a MiB of gzip unpacks to a GiB of zeros the tar parser reads as end blocks, no entry's,
+ * costing seconds of CPU each, so a small layer could keep an import busy for hours.
+ */
+class UnpackedBound extends Transform {
+  private passed = 0;
+  private allowed = TAR_SLACK_BYTES;
+
+  constructor(private readonly what: string) {
+    super();
+  }
+
+  /** An entry came out of the parser: its bytes (and header) may come through. */
+  allow(entryBytes: number): void {
+    this.allowed += ENTRY_OVERHEAD_BYTES + entryBytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.passed += chunk.length;
+    if (this.passed <= this.allowed) return done(null, chunk);
+    done(new IntegrityError(`${this.what} unpacks to more than its entries hold (over ${this.allowed} bytes): a compression bomb, or damaged`, { hint }));
+  }
+}
+
 export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, root: string, task: ProgressTask): Promise<number> {
   const linked = new Set<string>();
   const budget = await UnpackBudget.of(source.where, root);
@@ -88,10 +121,14 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
       yield bytes;
     }
   };
-  const reading = gzip ? pipeline(Readable.from(counted()), createGunzip(), extract) : pipeline(Readable.from(counted()), extract);
+  const what = `layer ${layer.descriptor.digest} of ${source.where}`;
+  // An uncompressed layer is bounded by its blob's size; a gzip one only by what its entries account for.
+  const bound = gzip ? new UnpackedBound(what) : undefined;
+  const reading = bound ? pipeline(Readable.from(counted()), createGunzip(), bound, extract) : pipeline(Readable.from(counted()), extract);
   reading.catch(() => undefined); // awaited below; a failure also ends the loop
   try {
     for await (const entry of extract) {
+      bound?.allow(entry.header.size ?? 0);
       const name = entry.header.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
       const type = entry.header.type ?? 'file';
       if (type === 'directory') {
@@ -99,7 +136,7 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
         entry.resume();
         continue;
       }
-      if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`layer ${layer.descriptor.digest} of ${source.where} holds ${describeValue(name)}, a ${type === 'link' ? 'hard link' : type}; aim unpacks only files`, { hint });
+      if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`${what} holds ${describeValue(name)}, a ${type === 'link' ? 'hard link' : type}; aim unpacks only files`, { hint });
       budget.addFile(entry.header.size ?? 0);
       const target = await placeFor(root, name, source.where);
       await writeNew(target, name, source.where, entry as AsyncIterable<unknown> as AsyncIterable<Buffer>);
@@ -108,7 +145,7 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
     await reading;
   } catch (error) {
     extract.destroy();
-    throw asTarError(error, `layer ${layer.descriptor.digest} of ${source.where}`);
+    throw asTarError(error, what);
   }
 }
 
