@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
 import { CLI_PATH, createWorkspace, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
 import { expectUnchanged, runBounded, snapshot } from '../hostile/harness.js';
-import { buildLayout, sha256, tarBytes, writeLayoutFolder, writeLayoutTar, writeTar, type LayerSpec, type LayoutSpec } from './oci-layouts.js';
+import { buildLayout, sha256, tarBytes, writeLayoutFolder, withTypeFlag, writeLayoutTar, writeTar, type LayerSpec, type LayoutSpec } from './oci-layouts.js';
 
 const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';
 const RAW_DOC = 'application/vnd.cncf.model.doc.v1.raw';
@@ -118,6 +118,11 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
     } },
     { name: 'a layer descriptor smaller than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 1/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: 1 }])) },
     { name: 'a layer descriptor bigger than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 9007199254740991/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: Number.MAX_SAFE_INTEGER }])) },
+    // A GNU sparse file (type S) holds its map of holes before its data: written as a file, it would be other bytes.
+    { name: 'a layer tar entry of a type aim does not know', code: 4, message: /holds "sparse\.bin", an entry of a type aim does not know/, make: async (at) => {
+      const layer = withTypeFlag(await tarBytes([{ name: 'sparse.bin', bytes: Buffer.from('map and data') }]), 'S');
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: layer }] }));
+    } },
     { name: 'a layer tar holding a file, then a folder of the same name', code: 4, message: /names "a" both as a file and as a folder/, make: kitops([{ name: 'a', bytes: Buffer.from('x') }, { name: 'a/', type: 'directory' }]) },
     { name: 'a layer whose bytes do not match its digest (folder)', code: 4, message: /does not hash to its digest/, make: folder(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'a layer whose bytes do not match its digest (tar)', code: 4, message: /hash to sha256:/, make: tarred(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },

@@ -101,3 +101,13 @@ export async function writeLayoutTar(path: string, layout: Layout, order: 'layou
   const files = order === 'layout-first' ? layout.files : [...layout.files.slice(2), ...layout.files.slice(0, 2)];
   await writeTar(path, files.map(([name, bytes]) => ({ name, bytes })));
 }
+
+/** `tarred` with its first entry's type flag set to `flag` (one a tar writer may use that aim does not unpack), its checksum made again. */
+export function withTypeFlag(tarred: Buffer, flag: string): Buffer {
+  const bytes = Buffer.from(tarred);
+  bytes.write(flag, 156, 'latin1');
+  bytes.fill(0x20, 148, 156);
+  const sum = bytes.subarray(0, 512).reduce((total, byte) => total + byte, 0);
+  bytes.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return bytes;
+}

@@ -130,13 +130,14 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
     for await (const entry of extract) {
       bound?.allow(entry.header.size ?? 0);
       const name = entry.header.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-      const type = entry.header.type ?? 'file';
+      // tar-stream gives no type for a flag it does not know (a GNU sparse file, a volume label): not a file either.
+      const type = entry.header.type;
       if (type === 'directory') {
         if (name !== '' && name !== '.') await makeFolder(root, name, source.where);
         entry.resume();
         continue;
       }
-      if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`${what} holds ${describeValue(name)}, a ${type === 'link' ? 'hard link' : type}; aim unpacks only files`, { hint });
+      if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`${what} holds ${describeValue(name)}, ${entryKind(type)}; aim unpacks only files`, { hint });
       budget.addFile(entry.header.size ?? 0);
       const target = await placeFor(root, name, source.where);
       await writeNew(target, name, source.where, entry as AsyncIterable<unknown> as AsyncIterable<Buffer>);
@@ -158,6 +159,11 @@ async function placeFor(root: string, path: string, where: string): Promise<stri
     throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} inside another file`, { hint }) : error;
   });
   return target;
+}
+
+function entryKind(type: tar.Header['type'] | null): string {
+  if (!type) return 'an entry of a type aim does not know';
+  return type === 'link' ? 'a hard link' : `a ${type}`;
 }
 
 /** A folder entry of a layer tar, made under `root`; a file of that name made before it makes the layer refused. */
