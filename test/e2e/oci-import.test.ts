@@ -4,7 +4,7 @@
 // error with its exit code, within time and memory bounds, nothing pushed under the tag, nothing written outside
 // the repository, and AIM_HOME's work folder removed.
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import tar from 'tar-stream';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -98,6 +98,14 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
   const kitops = (layerEntries: Parameters<typeof tarBytes>[0]) => async (at: string) =>
     writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.code.v1.tar', bytes: await tarBytes(layerEntries) }] }));
 
+  /** Docker layers naming one blob, each a file of its own (model.gguf, model-2.gguf, ...): together a little more than the disk has free. */
+  const copiesPastFreeSpace = async (): Promise<LayerSpec[]> => {
+    const { bavail, bsize } = await statfs(ws.dir);
+    const copies = 20_000;
+    const bytes = Buffer.alloc(Math.ceil((bavail * bsize) / (copies - 1)) + 1, 1);
+    return Array.from({ length: copies }, () => ({ mediaType: 'application/vnd.docker.ai.gguf.v3', bytes }));
+  };
+
   const cases: Case[] = [
     { name: 'a filepath climbing out with ..', code: 4, message: /"\.\.\/escaped\.txt".*"\.\." segment/, make: folder(modelpack([docLayer('../escaped.txt', 'x')])) },
     { name: 'an absolute filepath', code: 4, message: /is absolute/, make: folder(modelpack([docLayer('/tmp/aim-oci-absolute.txt', 'x')])) },
@@ -174,6 +182,14 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       const zeros = gzipSync(Buffer.alloc(16 << 20));
       const bytes = Buffer.concat([gzipSync(await tarBytes([{ name: 'a.txt', bytes: Buffer.from('x') }])), ...Array.from({ length: 64 }, () => zeros)]);
       await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar+gzip', bytes }] }));
+    } },
+    // Layers are free to name one blob many times, and each name is a file of its own: a small layout can ask for
+    // more than the disk holds, which must be refused before the first copy, not once the disk is full.
+    { name: 'layers naming one blob more times than the disk has room for (folder)', code: 6, message: /more than the \d+ bytes free in/, make: async (at) => {
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.docker.ai.model.config.v0.1+json', config: {}, layers: await copiesPastFreeSpace() }));
+    } },
+    { name: 'layers naming one blob more times than the disk has room for (tar)', code: 6, message: /more than the \d+ bytes free in/, make: async (at) => {
+      await writeLayoutTar(at, buildLayout({ configType: 'application/vnd.docker.ai.model.config.v0.1+json', config: {}, layers: await copiesPastFreeSpace() }));
     } },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];

@@ -36,8 +36,11 @@ export interface Layout {
 /** The blobs and top files of a layout with one image manifest. */
 export function buildLayout(spec: LayoutSpec): Layout {
   const blobs = new Map<string, Buffer>();
+  // Many layers may share one buffer: it is hashed once.
+  const digests = new Map<Buffer, string>();
   const add = (bytes: Buffer): { digest: string; size: number } => {
-    const digest = sha256(bytes);
+    const digest = digests.get(bytes) ?? sha256(bytes);
+    digests.set(bytes, digest);
     blobs.set(digest, bytes);
     return { digest, size: bytes.length };
   };

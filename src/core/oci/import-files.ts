@@ -38,7 +38,11 @@ class UnpackBudget {
   }
 
   addFile(bytes: number): void {
-    this.files++;
+    this.add(1, bytes);
+  }
+
+  add(files: number, bytes: number): void {
+    this.files += files;
     this.unpackedBytes += bytes;
     if (this.files > MAX_MANIFEST_FILES) throw new IntegrityError(`${this.where} holds more than ${MAX_MANIFEST_FILES} files`, { hint });
     if (this.unpackedBytes > this.freeBytes) {
@@ -85,10 +89,11 @@ class UnpackedBound extends Transform {
 export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, root: string, task: ProgressTask): Promise<number> {
   const linked = new Set<string>();
   const budget = await UnpackBudget.of(source.where, root);
+  // The manifest tells every raw layer's size: all are claimed before the first is written, not one by one until
+  // the disk is full.
+  budget.add(...rawLayerClaim(source, plan.layers));
   for (const layer of plan.layers) {
     if (layer.packing.kind === 'raw') {
-      // A tar's blobs were held to the free space as they were unpacked; a folder's raw layer is copied here.
-      budget.addFile(source.verifiedBlobPath ? 0 : layer.descriptor.size);
       await writeRawLayer(source, layer, root, linked);
       task.advance(layer.descriptor.size);
     } else {
@@ -96,6 +101,23 @@ export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, ro
     }
   }
   return budget.files;
+}
+
+/**
+ * The files and bytes raw layers become: a copy each, but for a blob a tar held, named the first time, which is linked
+ * (the tar's blobs were held to the free space as they were unpacked). Any number of layers may name one blob.
+ */
+function rawLayerClaim(source: LayoutSource, layers: readonly PlannedLayer[]): [files: number, bytes: number] {
+  const named = new Set<string>();
+  let files = 0;
+  let bytes = 0;
+  for (const layer of layers) {
+    if (layer.packing.kind !== 'raw') continue;
+    files++;
+    if (!source.verifiedBlobPath || named.has(layer.descriptor.digest)) bytes += layer.descriptor.size;
+    named.add(layer.descriptor.digest);
+  }
+  return [files, bytes];
 }
 
 async function writeRawLayer(source: LayoutSource, layer: PlannedLayer, root: string, linked: Set<string>): Promise<void> {
