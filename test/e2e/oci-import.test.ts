@@ -4,14 +4,15 @@
 // error with its exit code, within time and memory bounds, nothing pushed under the tag, nothing written outside
 // the repository, and AIM_HOME's work folder removed.
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import tar from 'tar-stream';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
 import { CLI_PATH, createWorkspace, expectUserError, listFiles, type Workspace } from '../helpers/cli.js';
 import { expectUnchanged, runBounded, snapshot } from '../hostile/harness.js';
-import { buildLayout, sha256, tarBytes, writeLayoutFolder, writeLayoutTar, writeTar, type LayerSpec, type LayoutSpec } from './oci-layouts.js';
+import { buildLayout, sha256, tarBytes, writeLayoutFolder, withTypeFlag, writeLayoutTar, writeTar, type LayerSpec, type LayoutSpec } from './oci-layouts.js';
 
 const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';
 const RAW_DOC = 'application/vnd.cncf.model.doc.v1.raw';
@@ -97,6 +98,14 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
   const kitops = (layerEntries: Parameters<typeof tarBytes>[0]) => async (at: string) =>
     writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.code.v1.tar', bytes: await tarBytes(layerEntries) }] }));
 
+  /** Docker layers naming one blob, each a file of its own (model.gguf, model-2.gguf, ...): together a little more than the disk has free. */
+  const copiesPastFreeSpace = async (): Promise<LayerSpec[]> => {
+    const { bavail, bsize } = await statfs(ws.dir);
+    const copies = 20_000;
+    const bytes = Buffer.alloc(Math.ceil((bavail * bsize) / (copies - 1)) + 1, 1);
+    return Array.from({ length: copies }, () => ({ mediaType: 'application/vnd.docker.ai.gguf.v3', bytes }));
+  };
+
   const cases: Case[] = [
     { name: 'a filepath climbing out with ..', code: 4, message: /"\.\.\/escaped\.txt".*"\.\." segment/, make: folder(modelpack([docLayer('../escaped.txt', 'x')])) },
     { name: 'an absolute filepath', code: 4, message: /is absolute/, make: folder(modelpack([docLayer('/tmp/aim-oci-absolute.txt', 'x')])) },
@@ -109,6 +118,20 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       const layout = buildLayout(modelpack([docLayer('a.md', 'missing')]));
       await writeLayoutFolder(at, { ...layout, files: layout.files.filter(([name, bytes]) => !name.startsWith('blobs/') || sha256(bytes) !== sha256('missing')) });
     } },
+    // A tar's blobs are unpacked and checked first, then a raw layer becomes its file by a link to its blob: that
+    // link must still find the blob, and hold the descriptor to the blob's size, as a folder's read does.
+    { name: 'a missing layer blob (tar)', code: 4, message: /has no blob sha256:/, make: async (at) => {
+      const layout = buildLayout(modelpack([docLayer('a.md', 'missing')]));
+      await writeLayoutTar(at, { ...layout, files: layout.files.filter(([name, bytes]) => !name.startsWith('blobs/') || sha256(bytes) !== sha256('missing')) });
+    } },
+    { name: 'a layer descriptor smaller than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 1/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: 1 }])) },
+    { name: 'a layer descriptor bigger than its blob (tar)', code: 4, message: /is 5 bytes, its descriptor says 9007199254740991/, make: tarred(modelpack([{ ...docLayer('a.md', 'hello'), size: Number.MAX_SAFE_INTEGER }])) },
+    // A GNU sparse file (type S) holds its map of holes before its data: written as a file, it would be other bytes.
+    { name: 'a layer tar entry of a type aim does not know', code: 4, message: /holds "sparse\.bin", an entry of a type aim does not know/, make: async (at) => {
+      const layer = withTypeFlag(await tarBytes([{ name: 'sparse.bin', bytes: Buffer.from('map and data') }]), 'S');
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: layer }] }));
+    } },
+    { name: 'a layer tar holding a file, then a folder of the same name', code: 4, message: /names "a" both as a file and as a folder/, make: kitops([{ name: 'a', bytes: Buffer.from('x') }, { name: 'a/', type: 'directory' }]) },
     { name: 'a layer whose bytes do not match its digest (folder)', code: 4, message: /does not hash to its digest/, make: folder(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'a layer whose bytes do not match its digest (tar)', code: 4, message: /hash to sha256:/, make: tarred(modelpack([docLayer('a.md', 'good')], { tamper: (blobs) => blobs.set(sha256('good'), Buffer.from('evil')) })) },
     { name: 'an unknown layer media type', code: 2, message: /media type "application\/x-unknown"/, make: folder(modelpack([{ mediaType: 'application/x-unknown', bytes: Buffer.from('x'), annotations: { 'org.cncf.model.filepath': 'x' } }])) },
@@ -152,6 +175,21 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
       const parts: Buffer[] = [];
       for await (const part of pack as AsyncIterable<Buffer>) parts.push(part);
       await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: Buffer.concat(parts) }] }));
+    } },
+    // The other shape: entries that claim nothing, then a GiB of zeros (end blocks) from 1 MiB of gzip, which no entry
+    // accounts for and which cost a second of CPU per 100 MiB to read through.
+    { name: 'a gzip layer unpacking to a GiB past its entries', code: 4, message: /layer sha256:.* unpacks to more than its entries hold/, make: async (at) => {
+      const zeros = gzipSync(Buffer.alloc(16 << 20));
+      const bytes = Buffer.concat([gzipSync(await tarBytes([{ name: 'a.txt', bytes: Buffer.from('x') }])), ...Array.from({ length: 64 }, () => zeros)]);
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar+gzip', bytes }] }));
+    } },
+    // Layers are free to name one blob many times, and each name is a file of its own: a small layout can ask for
+    // more than the disk holds, which must be refused before the first copy, not once the disk is full.
+    { name: 'layers naming one blob more times than the disk has room for (folder)', code: 6, message: /more than the \d+ bytes free in/, make: async (at) => {
+      await writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.docker.ai.model.config.v0.1+json', config: {}, layers: await copiesPastFreeSpace() }));
+    } },
+    { name: 'layers naming one blob more times than the disk has room for (tar)', code: 6, message: /more than the \d+ bytes free in/, make: async (at) => {
+      await writeLayoutTar(at, buildLayout({ configType: 'application/vnd.docker.ai.model.config.v0.1+json', config: {}, layers: await copiesPastFreeSpace() }));
     } },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];

@@ -14,6 +14,8 @@ export interface LayerSpec {
   mediaType: string;
   bytes: Buffer;
   annotations?: Record<string, string>;
+  /** The size its descriptor claims, when that lies. */
+  size?: number;
 }
 
 export interface LayoutSpec {
@@ -34,13 +36,21 @@ export interface Layout {
 /** The blobs and top files of a layout with one image manifest. */
 export function buildLayout(spec: LayoutSpec): Layout {
   const blobs = new Map<string, Buffer>();
+  // Many layers may share one buffer: it is hashed once.
+  const digests = new Map<Buffer, string>();
   const add = (bytes: Buffer): { digest: string; size: number } => {
-    const digest = sha256(bytes);
+    const digest = digests.get(bytes) ?? sha256(bytes);
+    digests.set(bytes, digest);
     blobs.set(digest, bytes);
     return { digest, size: bytes.length };
   };
   const config = { mediaType: spec.configType, ...add(Buffer.from(JSON.stringify(spec.config))) };
-  const layers = spec.layers.map((layer) => ({ mediaType: layer.mediaType, ...add(layer.bytes), ...(layer.annotations ? { annotations: layer.annotations } : {}) }));
+  const layers = spec.layers.map((layer) => ({
+    mediaType: layer.mediaType,
+    ...add(layer.bytes),
+    ...(layer.size === undefined ? {} : { size: layer.size }),
+    ...(layer.annotations ? { annotations: layer.annotations } : {}),
+  }));
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', ...(spec.artifactType ? { artifactType: spec.artifactType } : {}), config, layers }));
   const manifestRef = add(manifest);
   spec.tamper?.(blobs);
@@ -62,7 +72,7 @@ export async function writeLayoutFolder(dir: string, layout: Layout): Promise<vo
   }
 }
 
-export type TarEntrySpec = { name: string; bytes: Buffer } | { name: string; type: 'symlink' | 'link'; linkname: string };
+export type TarEntrySpec = { name: string; bytes: Buffer } | { name: string; type: 'symlink' | 'link'; linkname: string } | { name: string; type: 'directory' };
 
 /** A tar of `entries`, gzipped when asked. */
 export async function writeTar(path: string, entries: TarEntrySpec[], gzip = false): Promise<void> {
@@ -70,7 +80,7 @@ export async function writeTar(path: string, entries: TarEntrySpec[], gzip = fal
   const done = gzip ? pipeline(pack, createGzip(), createWriteStream(path)) : pipeline(pack, createWriteStream(path));
   for (const entry of entries) {
     if ('bytes' in entry) pack.entry({ name: entry.name, size: entry.bytes.length, mode: 0o644 }, entry.bytes);
-    else pack.entry({ name: entry.name, type: entry.type, linkname: entry.linkname });
+    else pack.entry({ name: entry.name, type: entry.type, linkname: 'linkname' in entry ? entry.linkname : undefined });
   }
   pack.finalize();
   await done;
@@ -81,7 +91,7 @@ export async function tarBytes(entries: TarEntrySpec[], gzip = false): Promise<B
   const pack = tar.pack();
   for (const entry of entries) {
     if ('bytes' in entry) pack.entry({ name: entry.name, size: entry.bytes.length, mode: 0o644 }, entry.bytes);
-    else pack.entry({ name: entry.name, type: entry.type, linkname: entry.linkname });
+    else pack.entry({ name: entry.name, type: entry.type, linkname: 'linkname' in entry ? entry.linkname : undefined });
   }
   pack.finalize();
   const parts: Buffer[] = [];
@@ -93,4 +103,14 @@ export async function tarBytes(entries: TarEntrySpec[], gzip = false): Promise<B
 export async function writeLayoutTar(path: string, layout: Layout, order: 'layout-first' | 'blobs-first' = 'layout-first'): Promise<void> {
   const files = order === 'layout-first' ? layout.files : [...layout.files.slice(2), ...layout.files.slice(0, 2)];
   await writeTar(path, files.map(([name, bytes]) => ({ name, bytes })));
+}
+
+/** `tarred` with its first entry's type flag set to `flag` (one a tar writer may use that aim does not unpack), its checksum made again. */
+export function withTypeFlag(tarred: Buffer, flag: string): Buffer {
+  const bytes = Buffer.from(tarred);
+  bytes.write(flag, 156, 'latin1');
+  bytes.fill(0x20, 148, 156);
+  const sum = bytes.subarray(0, 512).reduce((total, byte) => total + byte, 0);
+  bytes.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return bytes;
 }

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, link, mkdir, open, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -38,7 +38,11 @@ class UnpackBudget {
   }
 
   addFile(bytes: number): void {
-    this.files++;
+    this.add(1, bytes);
+  }
+
+  add(files: number, bytes: number): void {
+    this.files += files;
     this.unpackedBytes += bytes;
     if (this.files > MAX_MANIFEST_FILES) throw new IntegrityError(`${this.where} holds more than ${MAX_MANIFEST_FILES} files`, { hint });
     if (this.unpackedBytes > this.freeBytes) {
@@ -49,13 +53,47 @@ class UnpackBudget {
   }
 }
 
+/** What a tar holds per entry besides its bytes: its header, and a pax header for a long name or a big size. */
+const ENTRY_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * What a tar holds besides its entries: its end blocks, a writer's padding to its record size, one long header (the
+ * tar parser takes up to 4 MiB), and what the pipeline reads ahead of the parser.
+ */
+const TAR_SLACK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A gzip layer's unpacked bytes held to what its entries account for. The budget bounds what the entries claim;
+ * this bounds the rest: a MiB of gzip unpacks to a GiB of zeros the tar parser reads as end blocks, no entry's,
+ * costing seconds of CPU each, so a small layer could keep an import busy for hours.
+ */
+class UnpackedBound extends Transform {
+  private passed = 0;
+  private allowed = TAR_SLACK_BYTES;
+
+  constructor(private readonly what: string) {
+    super();
+  }
+
+  /** An entry came out of the parser: its bytes (and header) may come through. */
+  allow(entryBytes: number): void {
+    this.allowed += ENTRY_OVERHEAD_BYTES + entryBytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.passed += chunk.length;
+    if (this.passed <= this.allowed) return done(null, chunk);
+    done(new IntegrityError(`${this.what} unpacks to more than its entries hold (over ${this.allowed} bytes): a compression bomb, or damaged`, { hint }));
+  }
+}
+
 export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, root: string, task: ProgressTask): Promise<number> {
   const linked = new Set<string>();
   const budget = await UnpackBudget.of(source.where, root);
+  // The manifest tells every raw layer's size: all are claimed before the first is written, not one by one until
+  // the disk is full.
+  budget.add(...rawLayerClaim(source, plan.layers));
   for (const layer of plan.layers) {
     if (layer.packing.kind === 'raw') {
-      // A tar's blobs were held to the free space as they were unpacked; a folder's raw layer is copied here.
-      budget.addFile(source.verifiedBlobPath ? 0 : layer.descriptor.size);
       await writeRawLayer(source, layer, root, linked);
       task.advance(layer.descriptor.size);
     } else {
@@ -63,6 +101,23 @@ export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, ro
     }
   }
   return budget.files;
+}
+
+/**
+ * The files and bytes raw layers become: a copy each, but for a blob a tar held, named the first time, which is linked
+ * (the tar's blobs were held to the free space as they were unpacked). Any number of layers may name one blob.
+ */
+function rawLayerClaim(source: LayoutSource, layers: readonly PlannedLayer[]): [files: number, bytes: number] {
+  const named = new Set<string>();
+  let files = 0;
+  let bytes = 0;
+  for (const layer of layers) {
+    if (layer.packing.kind !== 'raw') continue;
+    files++;
+    if (!source.verifiedBlobPath || named.has(layer.descriptor.digest)) bytes += layer.descriptor.size;
+    named.add(layer.descriptor.digest);
+  }
+  return [files, bytes];
 }
 
 async function writeRawLayer(source: LayoutSource, layer: PlannedLayer, root: string, linked: Set<string>): Promise<void> {
@@ -88,18 +143,23 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
       yield bytes;
     }
   };
-  const reading = gzip ? pipeline(Readable.from(counted()), createGunzip(), extract) : pipeline(Readable.from(counted()), extract);
+  const what = `layer ${layer.descriptor.digest} of ${source.where}`;
+  // An uncompressed layer is bounded by its blob's size; a gzip one only by what its entries account for.
+  const bound = gzip ? new UnpackedBound(what) : undefined;
+  const reading = bound ? pipeline(Readable.from(counted()), createGunzip(), bound, extract) : pipeline(Readable.from(counted()), extract);
   reading.catch(() => undefined); // awaited below; a failure also ends the loop
   try {
     for await (const entry of extract) {
+      bound?.allow(entry.header.size ?? 0);
       const name = entry.header.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-      const type = entry.header.type ?? 'file';
+      // tar-stream gives no type for a flag it does not know (a GNU sparse file, a volume label): not a file either.
+      const type = entry.header.type;
       if (type === 'directory') {
-        if (name !== '' && name !== '.') await mkdir(await placeFor(root, name, source.where), { recursive: true });
+        if (name !== '' && name !== '.') await makeFolder(root, name, source.where);
         entry.resume();
         continue;
       }
-      if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`layer ${layer.descriptor.digest} of ${source.where} holds ${describeValue(name)}, a ${type === 'link' ? 'hard link' : type}; aim unpacks only files`, { hint });
+      if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`${what} holds ${describeValue(name)}, ${entryKind(type)}; aim unpacks only files`, { hint });
       budget.addFile(entry.header.size ?? 0);
       const target = await placeFor(root, name, source.where);
       await writeNew(target, name, source.where, entry as AsyncIterable<unknown> as AsyncIterable<Buffer>);
@@ -108,7 +168,7 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
     await reading;
   } catch (error) {
     extract.destroy();
-    throw asTarError(error, `layer ${layer.descriptor.digest} of ${source.where}`);
+    throw asTarError(error, what);
   }
 }
 
@@ -121,6 +181,18 @@ async function placeFor(root: string, path: string, where: string): Promise<stri
     throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} inside another file`, { hint }) : error;
   });
   return target;
+}
+
+function entryKind(type: tar.Header['type'] | null): string {
+  if (!type) return 'an entry of a type aim does not know';
+  return type === 'link' ? 'a hard link' : `a ${type}`;
+}
+
+/** A folder entry of a layer tar, made under `root`; a file of that name made before it makes the layer refused. */
+async function makeFolder(root: string, path: string, where: string): Promise<void> {
+  await mkdir(await placeFor(root, path, where), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} both as a file and as a folder`, { hint }) : error;
+  });
 }
 
 function twice(path: string, where: string): IntegrityError {

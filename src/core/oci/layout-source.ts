@@ -21,7 +21,10 @@ export interface LayoutSource {
   readBlob(descriptor: Descriptor, maxBytes: number): Promise<Buffer>;
   /** A blob streamed; the last step throws if the bytes do not match the descriptor. */
   blobChunks(descriptor: Descriptor): AsyncIterable<Buffer>;
-  /** Where a blob already checked lies on this machine, when it does (a tar's blobs once unpacked). */
+  /**
+   * Where a blob already checked lies on this machine, when it does (a tar's blobs once unpacked); throws as
+   * blobChunks would when the blob is missing or its descriptor's size lies.
+   */
   verifiedBlobPath?(descriptor: Descriptor): string;
 }
 
@@ -31,6 +34,10 @@ export function blobMissing(where: string, descriptor: Descriptor): IntegrityErr
 
 export function blobMismatch(where: string, digest: string, why: string): IntegrityError {
   return new IntegrityError(`blob ${digest} in ${where} ${why}`, { hint: 'the layout is damaged or was tampered with: nothing was imported; export or copy it again' });
+}
+
+export function sizeMismatch(where: string, descriptor: Descriptor, size: number): IntegrityError {
+  return blobMismatch(where, descriptor.digest, `is ${size} bytes, its descriptor says ${descriptor.size}`);
 }
 
 export async function collectChunks(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -62,7 +69,7 @@ export class FolderSource implements LayoutSource {
     });
     try {
       const { size } = await handle.stat();
-      if (size !== descriptor.size) throw blobMismatch(this.where, descriptor.digest, `is ${size} bytes, its descriptor says ${descriptor.size}`);
+      if (size !== descriptor.size) throw sizeMismatch(this.where, descriptor, size);
       const hash = createHash('sha256');
       for (let position = 0; position < size; ) {
         const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(Math.min(READ_BYTES, size - position)), 0, Math.min(READ_BYTES, size - position), position);

@@ -9,8 +9,8 @@ import { AimError, IntegrityError, StorageError } from '../../lib/errors.js';
 import { MAX_MANIFEST_FILES } from '../format/schemas/limits.js';
 import { describeValue } from '../format/schemas/parse.js';
 import type { ProgressTask } from '../progress.js';
-import { blobMismatch, FolderSource, type LayoutSource } from './layout-source.js';
-import type { Descriptor } from './oci-schemas.js';
+import { blobMismatch, blobMissing, FolderSource, sizeMismatch, type LayoutSource } from './layout-source.js';
+import { sha256Hex, type Descriptor } from './oci-schemas.js';
 
 // A layout tar read once, front to back, as it streams (a file or standard input): a tar may hold the layers before
 // the manifest that says what they are, so every blob is written to a private folder (under AIM_HOME, made by the
@@ -59,7 +59,8 @@ export async function unpackLayoutTar(input: Readable, folder: string, where: st
   const reading = pipeline(input, extract);
   reading.catch(() => undefined); // awaited below; an early failure also ends the loop
   const top = new Map<string, Buffer>();
-  const blobs = new Set<string>();
+  /** The size of each blob written, by its hex digest. */
+  const blobs = new Map<string, number>();
   let blobBytes = 0;
   try {
     for await (const entry of extract as AsyncIterable<unknown> as AsyncIterable<TarEntry>) {
@@ -86,8 +87,7 @@ export async function unpackLayoutTar(input: Readable, folder: string, where: st
             hint: 'free some space, or point AIM_HOME at a larger disk (the import keeps the layout there while it runs)',
           });
         }
-        await writeBlob(entry, folder, blob, where, task);
-        blobs.add(blob);
+        blobs.set(blob, await writeBlob(entry, folder, blob, where, task));
       } else {
         for await (const bytes of entry) task.advance(bytes.length); // a blob already seen, or a name layouts do not use
       }
@@ -98,7 +98,7 @@ export async function unpackLayoutTar(input: Readable, folder: string, where: st
     input.destroy();
     throw asTarError(error, where);
   }
-  return new UnpackedSource(folder, where, top);
+  return new UnpackedSource(folder, where, top, blobs);
 }
 
 async function readAll(entry: TarEntry): Promise<Buffer> {
@@ -107,13 +107,16 @@ async function readAll(entry: TarEntry): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function writeBlob(entry: TarEntry, folder: string, hex: string, where: string, task: ProgressTask): Promise<void> {
+/** Writes the blob, checked against its name; returns its size. */
+async function writeBlob(entry: TarEntry, folder: string, hex: string, where: string, task: ProgressTask): Promise<number> {
   const partial = join(folder, `${hex}.partial`);
   const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   const hash = createHash('sha256');
+  let size = 0;
   try {
     for await (const bytes of entry) {
       hash.update(bytes);
+      size += bytes.length;
       await handle.write(bytes);
       task.advance(bytes.length);
     }
@@ -123,6 +126,7 @@ async function writeBlob(entry: TarEntry, folder: string, hex: string, where: st
   const actual = hash.digest('hex');
   if (actual !== hex) throw blobMismatch(where, `sha256:${hex}`, `holds bytes that hash to sha256:${actual}`);
   await rename(partial, join(folder, hex));
+  return size;
 }
 
 /** The unpacked blobs, verified on the way in, laid out as a layout folder so FolderSource reads them. */
@@ -131,6 +135,7 @@ class UnpackedSource extends FolderSource {
     private readonly blobsFolder: string,
     where: string,
     private readonly top: Map<string, Buffer>,
+    private readonly blobSizes: ReadonlyMap<string, number>,
   ) {
     super(join(blobsFolder, '..', '..'), where);
   }
@@ -141,8 +146,15 @@ class UnpackedSource extends FolderSource {
     return bytes;
   }
 
-  /** Where a verified blob lies, so a raw layer becomes a file by a hard link instead of a copy. */
+  /**
+   * Where a verified blob lies, so a raw layer becomes a file by a hard link instead of a copy. The link skips
+   * blobChunks, so its checks are made here: the blob was in the tar, and its descriptor tells its size.
+   */
   verifiedBlobPath(descriptor: Descriptor): string {
-    return join(this.blobsFolder, descriptor.digest.slice('sha256:'.length));
+    const hex = sha256Hex(descriptor.digest);
+    const size = this.blobSizes.get(hex);
+    if (size === undefined) throw blobMissing(this.where, descriptor);
+    if (size !== descriptor.size) throw sizeMismatch(this.where, descriptor, size);
+    return join(this.blobsFolder, hex);
   }
 }
