@@ -191,6 +191,10 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
     { name: 'layers naming one blob more times than the disk has room for (tar)', code: 6, message: /more than the \d+ bytes free in/, make: async (at) => {
       await writeLayoutTar(at, buildLayout({ configType: 'application/vnd.docker.ai.model.config.v0.1+json', config: {}, layers: await copiesPastFreeSpace() }));
     } },
+    // A 1,000-byte path may be 480 folders deep: 2,200 entries, each in folders of its own, would be a million folders.
+    { name: 'a layer tar whose entries are each 480 new folders deep', code: 4, message: /makes \d+ folders for \d+ entries, more than a model needs/, make: kitops(
+      Array.from({ length: 2200 }, (_, i) => ({ name: `d${i}/${'a/'.repeat(480)}f`, bytes: Buffer.alloc(0) })),
+    ) },
     { name: 'no oci-layout file', code: 4, message: /no oci-layout file/, make: (at) => writeTar(at, [{ name: 'index.json', bytes: Buffer.from('{}') }]) },
   ];
 

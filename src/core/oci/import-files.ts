@@ -22,13 +22,23 @@ import { asTarError } from './tar-source.js';
 const hint = 'the layout is damaged or hostile: nothing was imported';
 
 /**
+ * Folders the files may sit in: a million at most, and 16 new ones per entry on average, plus a few deep paths. A
+ * model's folders hold several files each; a path of 500 new folders per entry is the shape of an inode bomb.
+ */
+const MAX_FOLDERS = MAX_MANIFEST_FILES;
+const FOLDERS_PER_ENTRY = 16;
+const FOLDERS_SLACK = 1024;
+
+/**
  * What unpacking may still take. A gzip layer's size bounds nothing it unpacks to, so each entry's size (in its
  * header, before its bytes) is held to the disk's free space, and the file count is checked per entry, before a
- * million empty files are made.
+ * million empty files are made. Folders are counted too: one 1,000-byte path may be 500 new folders deep.
  */
 class UnpackBudget {
   files = 0;
+  private folderEntries = 0;
   private unpackedBytes = 0;
+  private readonly folders = new Set<string>();
 
   constructor(private readonly where: string, private readonly root: string, private readonly freeBytes: number) {}
 
@@ -39,6 +49,21 @@ class UnpackBudget {
 
   addFile(bytes: number): void {
     this.add(1, bytes);
+  }
+
+  /** Counts `folder` (a path inside the model, '' for its root) and those above it not counted yet, before they are made. */
+  addFolders(folder: string): void {
+    // Once a folder is counted, so are all those above it: the walk up stops there.
+    for (let at = folder; at !== '' && !this.folders.has(at); at = at.slice(0, Math.max(0, at.lastIndexOf('/')))) this.folders.add(at);
+    const entries = this.files + this.folderEntries;
+    if (this.folders.size > Math.min(MAX_FOLDERS, FOLDERS_PER_ENTRY * entries + FOLDERS_SLACK)) {
+      throw new IntegrityError(`${this.where} makes ${this.folders.size} folders for ${entries} entries, more than a model needs`, { hint });
+    }
+  }
+
+  /** A layer tar's folder entry: counted as an entry, its folders by addFolders. */
+  addFolderEntry(): void {
+    this.folderEntries++;
   }
 
   add(files: number, bytes: number): void {
@@ -94,7 +119,7 @@ export async function writeModelFiles(source: LayoutSource, plan: ImportPlan, ro
   budget.add(...rawLayerClaim(source, plan.layers));
   for (const layer of plan.layers) {
     if (layer.packing.kind === 'raw') {
-      await writeRawLayer(source, layer, root, linked);
+      await writeRawLayer(source, layer, root, linked, budget);
       task.advance(layer.descriptor.size);
     } else {
       await unpackTarLayer(source, layer, layer.packing.compression === 'gzip', root, task, budget);
@@ -120,8 +145,8 @@ function rawLayerClaim(source: LayoutSource, layers: readonly PlannedLayer[]): [
   return [files, bytes];
 }
 
-async function writeRawLayer(source: LayoutSource, layer: PlannedLayer, root: string, linked: Set<string>): Promise<void> {
-  const target = await placeFor(root, layer.path!, source.where);
+async function writeRawLayer(source: LayoutSource, layer: PlannedLayer, root: string, linked: Set<string>, budget: UnpackBudget): Promise<void> {
+  const target = await placeFor(root, layer.path!, source.where, budget);
   const blob = source.verifiedBlobPath?.(layer.descriptor);
   // A blob is linked once: two names for one inode would share one mode.
   if (blob && !linked.has(blob)) {
@@ -155,13 +180,13 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
       // tar-stream gives no type for a flag it does not know (a GNU sparse file, a volume label): not a file either.
       const type = entry.header.type;
       if (type === 'directory') {
-        if (name !== '' && name !== '.') await makeFolder(root, name, source.where);
+        if (name !== '' && name !== '.') await makeFolder(root, name, source.where, budget);
         entry.resume();
         continue;
       }
       if (type !== 'file' && type !== 'contiguous-file') throw new IntegrityError(`${what} holds ${describeValue(name)}, ${entryKind(type)}; aim unpacks only files`, { hint });
       budget.addFile(entry.header.size ?? 0);
-      const target = await placeFor(root, name, source.where);
+      const target = await placeFor(root, name, source.where, budget);
       await writeNew(target, name, source.where, entry as AsyncIterable<unknown> as AsyncIterable<Buffer>);
       await chmod(target, ((entry.header.mode ?? 0o644) & 0o777) | 0o400);
     }
@@ -172,10 +197,11 @@ async function unpackTarLayer(source: LayoutSource, layer: PlannedLayer, gzip: b
   }
 }
 
-/** The file's place under `root`, its folders made; the name checked by the rule every manifest path follows. */
-async function placeFor(root: string, path: string, where: string): Promise<string> {
+/** The file's place under `root`, its folders counted and made; the name checked by the rule every manifest path follows. */
+async function placeFor(root: string, path: string, where: string, budget: UnpackBudget): Promise<string> {
   const unsafe = unsafePathReason(path);
   if (unsafe) throw new IntegrityError(`${where} names the file ${describeValue(path)}, which ${unsafe}`, { hint });
+  budget.addFolders(path.slice(0, Math.max(0, path.lastIndexOf('/'))));
   const target = join(root, ...path.split('/'));
   await mkdir(dirname(target), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} inside another file`, { hint }) : error;
@@ -189,8 +215,11 @@ function entryKind(type: tar.Header['type'] | null): string {
 }
 
 /** A folder entry of a layer tar, made under `root`; a file of that name made before it makes the layer refused. */
-async function makeFolder(root: string, path: string, where: string): Promise<void> {
-  await mkdir(await placeFor(root, path, where), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+async function makeFolder(root: string, path: string, where: string, budget: UnpackBudget): Promise<void> {
+  budget.addFolderEntry();
+  const target = await placeFor(root, path, where, budget);
+  budget.addFolders(path);
+  await mkdir(target, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'EEXIST' || error.code === 'ENOTDIR' ? new IntegrityError(`${where} names ${describeValue(path)} both as a file and as a folder`, { hint }) : error;
   });
 }
