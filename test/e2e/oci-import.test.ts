@@ -99,10 +99,12 @@ describe('aim import: hostile layouts are refused, nothing pushed, nothing writt
     writeLayoutFolder(at, buildLayout({ configType: 'application/vnd.kitops.modelkit.config.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.kitops.modelkit.code.v1.tar', bytes: await tarBytes(layerEntries) }] }));
 
   /** Docker layers naming one blob, each a file of its own (model.gguf, model-2.gguf, ...): together a little more than the disk has free. */
+  // Twice the free space: other processes on the machine change it between this look and the import's, and a claim
+  // that fell below it would start copying.
   const copiesPastFreeSpace = async (): Promise<LayerSpec[]> => {
     const { bavail, bsize } = await statfs(ws.dir);
     const copies = 20_000;
-    const bytes = Buffer.alloc(Math.ceil((bavail * bsize) / (copies - 1)) + 1, 1);
+    const bytes = Buffer.alloc(Math.ceil((2 * bavail * bsize) / copies), 1);
     return Array.from({ length: copies }, () => ({ mediaType: 'application/vnd.docker.ai.gguf.v3', bytes }));
   };
 
