@@ -54,7 +54,8 @@ describe('aim run --foreground', () => {
     let record: Awaited<ReturnType<typeof readyRecord>>;
     const result = await signalWhen(running, async () => {
       record = await readyRecord('fg');
-      if (!record) return false;
+      // The record is ready a moment before the command reports it: the signal waits for the report.
+      if (!record || !running.stdoutSoFar().includes('Model deployed')) return false;
       expect((await fetch(`${record.endpoint.replace(/\/v1$/, '')}/health`)).status).toBe(200);
       return true;
     }, 'SIGTERM');

@@ -52,6 +52,8 @@ export interface RunningCli {
   child: ChildProcess;
   /** stderr so far (progress lines), for tests that act midway. */
   stderrSoFar(): string;
+  /** stdout so far, for tests that act once a command has said something. */
+  stdoutSoFar(): string;
   result: Promise<CliResult>;
 }
 
@@ -90,7 +92,7 @@ export function startCli(args: string[], options: RunOptions = {}): RunningCli {
       resolve(toResult(code, signal, stdout, stderr, args));
     });
   });
-  return { child, stderrSoFar: () => stderr, result };
+  return { child, stderrSoFar: () => stderr, stdoutSoFar: () => stdout, result };
 }
 
 /**
