@@ -131,7 +131,7 @@ export async function signaturesMatching(
       note(`not carrying ${where}: ${error.message}`);
     }
   }
-  return matching.sort((a, b) => Number(preferred.includes(b.keyId)) - Number(preferred.includes(a.keyId)));
+  return matching; // read in knownFirst's order: the preferred keys' first
 }
 
 /** Why a signature naming a key of `trusted` is not that key's, or undefined. */
